@@ -1,0 +1,235 @@
+//! Ingestion and export throughput of the real server over loopback, against DuckDB's
+//! own appender as the reference, in one run.
+//!
+//! Run: `cargo bench --bench ingest_throughput` (optionally `-- EVENTS CONNECTIONS`,
+//! default 400000 events over 4 connections). Prints a table.
+//!
+//! Rows measured:
+//! - `/import` plain JSON and gzip: batches of 2000 realistic browser-SDK events, sent
+//!   by several concurrent connections, each request acknowledged (durable) before the
+//!   connection sends the next;
+//! - `/api/2.0/export`: streaming every event back;
+//! - DuckDB appender: the same rows appended in 2000-row transactions straight into a
+//!   table of the same schema (no HTTP, no parsing) — the reference;
+//! - `DuckDbStore::append`: the store's group-commit path without HTTP.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+const SOURCES: [&str; 3] = ["google", "newsletter", "twitter"];
+const PLANS: [&str; 3] = ["free", "pro", "enterprise"];
+
+use serde_json::{Value, json};
+use sextant_ingest::{Endpoint, IngestContext, Outcome, normalize_event};
+use sextant_model::{EventRow, ProjectId};
+use sextant_storage::EventStore;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+const BATCH: usize = 2000;
+
+fn realistic_event(i: usize, t0: i64) -> Value {
+    let browsers = ["Chrome", "Safari", "Firefox", "Edge"];
+    let oses = ["Mac OS X", "Windows", "iOS", "Android", "Linux"];
+    let events = ["Page View", "Sign Up", "Add To Cart", "Purchase", "Search", "Share", "Login"];
+    json!({
+        "event": events[i % events.len()],
+        "properties": {
+            "time": t0 + (i as i64) * 7,
+            "distinct_id": format!("$device:{:x}", (i * 2_654_435_761) % 1_000_003),
+            "$insert_id": format!("{:016x}{:08x}", i, i * 31),
+            "$device_id": format!("{:x}", (i * 2_654_435_761) % 1_000_003),
+            "$browser": browsers[i % 4],
+            "$browser_version": 120 + (i % 7),
+            "$os": oses[i % 5],
+            "$current_url": format!("https://shop.example.com/products/{}?ref=home", i % 500),
+            "$initial_referrer": "https://www.google.com/",
+            "$initial_referring_domain": "www.google.com",
+            "$screen_height": 1080,
+            "$screen_width": 1920,
+            "mp_lib": "web",
+            "$lib_version": "2.60.0",
+            "utm_source": SOURCES[i % 3],
+            "utm_campaign": format!("spring-{}", i % 12),
+            "plan": PLANS[i % 3],
+            "price": (i % 100) as f64 * 1.25,
+            "items": [format!("sku-{}", i % 50), format!("sku-{}", (i + 7) % 50)],
+            "logged_in": i % 2 == 0,
+            "mp_page_view_id": format!("pv-{}", i / 5),
+        }
+    })
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    common::gzip(bytes)
+}
+
+struct Row {
+    name: String,
+    events: usize,
+    seconds: f64,
+    bytes: usize,
+}
+
+impl Row {
+    fn print(&self) {
+        let rate = self.events as f64 / self.seconds;
+        println!(
+            "| {:<44} | {:>9} | {:>8.2} | {:>12.0} | {:>9.1} |",
+            self.name,
+            self.events,
+            self.seconds,
+            rate,
+            self.bytes as f64 / self.seconds / 1e6
+        );
+    }
+}
+
+async fn send_all(server: &common::TestServer, bodies: Arc<Vec<Vec<u8>>>, gz: bool, connections: usize) -> f64 {
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (bodies, next) = (bodies.clone(), next.clone());
+        let http = reqwest::Client::new();
+        let url = server.url("/import?strict=1");
+        let secret = server.creds.secret.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let mut req = http.post(&url).basic_auth(&secret, Some("")).header("Content-Type", "application/json");
+                if gz {
+                    req = req.header("Content-Encoding", "gzip");
+                }
+                let r = req.body(body.clone()).send().await.expect("request");
+                assert_eq!(r.status(), 200, "{:?}", r.text().await);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn rows_of(events: &[Value], project: ProjectId, now_ms: i64) -> Vec<EventRow> {
+    let ctx = IngestContext {
+        endpoint: Endpoint::Import { strict: true },
+        now_ms,
+        api_endpoint: "127.0.0.1".into(),
+        client_ip: None,
+        use_ip: false,
+    };
+    events
+        .iter()
+        .map(|e| match normalize_event(&e.to_string(), &ctx).unwrap() {
+            Outcome::Accepted(n) => n.into_row(project),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+fn direct_append(rows: &[EventRow]) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = duckdb::Connection::open(dir.path().join("ref.duckdb")).unwrap();
+    sextant_storage_duckdb::schema::migrate(&conn, "4GB", &dir.path().join("tmp").to_string_lossy()).unwrap();
+    let started = Instant::now();
+    let mut seq = 0i64;
+    for chunk in rows.chunks(BATCH) {
+        conn.execute_batch("BEGIN").unwrap();
+        {
+            let mut app = conn.appender("events").unwrap();
+            for r in chunk {
+                seq += 1;
+                app.append_row(duckdb::params![r.project_id.0, r.event, r.time_ms, r.distinct_id, r.insert_id, seq, r.properties])
+                    .unwrap();
+            }
+            app.flush().unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
+    }
+    started.elapsed().as_secs_f64()
+}
+
+async fn store_append(rows: &[EventRow], concurrency: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(sextant_storage_duckdb::DuckDbStore::open(dir.path(), &Default::default()).unwrap());
+    let chunks: Arc<Vec<Vec<EventRow>>> = Arc::new(rows.chunks(BATCH).map(|c| c.to_vec()).collect());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (store, chunks, next) = (store.clone(), chunks.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(chunk) = chunks.get(i) else { break };
+                store.append(chunk.clone()).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    store.close().await.unwrap();
+    secs
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let total: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(400_000);
+    let connections: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(4);
+    let now_ms = common::now_ms();
+    let t0 = now_ms / 1000 - 20 * 86_400;
+    let events: Vec<Value> = (0..total).map(|i| realistic_event(i, t0)).collect();
+    let plain: Vec<Vec<u8>> = events.chunks(BATCH).map(|c| serde_json::to_vec(c).unwrap()).collect();
+    let plain_bytes: usize = plain.iter().map(Vec::len).sum();
+    let gzipped: Vec<Vec<u8>> = plain.iter().map(|b| gzip(b)).collect();
+    let gz_bytes: usize = gzipped.iter().map(Vec::len).sum();
+    println!(
+        "{total} events, {:.0} bytes/event as JSON ({:.1} MB; {:.1} MB gzipped), batches of {BATCH}, {connections} connections",
+        plain_bytes as f64 / total as f64,
+        plain_bytes as f64 / 1e6,
+        gz_bytes as f64 / 1e6
+    );
+    println!("| {:<44} | {:>9} | {:>8} | {:>12} | {:>9} |", "path", "events", "seconds", "events/s", "MB/s");
+    println!("|{:-<46}|{:->11}|{:->10}|{:->14}|{:->11}|", "", "", "", "", "");
+
+    let server = common::TestServer::start();
+    let secs = send_all(&server, Arc::new(plain), false, connections).await;
+    Row { name: "/import, plain JSON over loopback".into(), events: total, seconds: secs, bytes: plain_bytes }.print();
+    let secs = send_all(&server, Arc::new(gzipped), true, connections).await;
+    Row { name: "/import, gzip over loopback".into(), events: total, seconds: secs, bytes: gz_bytes }.print();
+
+    let from = common::ymd(t0 - 86_400);
+    let to = common::ymd(t0 + 86_400 * 3);
+    let started = Instant::now();
+    let resp = reqwest::Client::new()
+        .get(server.url(&format!("/api/2.0/export?from_date={from}&to_date={to}")))
+        .basic_auth(&server.creds.secret, Some(""))
+        .send()
+        .await
+        .unwrap();
+    let mut exported_bytes = 0usize;
+    let mut lines = 0usize;
+    let mut resp = resp;
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        exported_bytes += chunk.len();
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(lines, 2 * total, "export returns both copies of every event");
+    Row { name: "/api/2.0/export, streamed".into(), events: lines, seconds: secs, bytes: exported_bytes }.print();
+    drop(server);
+
+    let rows = rows_of(&events, ProjectId(1), now_ms);
+    let row_bytes: usize = rows.iter().map(|r| r.properties.len()).sum();
+    let secs = direct_append(&rows);
+    Row { name: "reference: DuckDB appender, 2000-row commits".into(), events: total, seconds: secs, bytes: row_bytes }.print();
+    let secs = store_append(&rows, connections).await;
+    Row { name: "DuckDbStore::append (group commit, no HTTP)".into(), events: total, seconds: secs, bytes: row_bytes }.print();
+}

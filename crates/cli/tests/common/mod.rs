@@ -1,0 +1,208 @@
+//! Test harness: starts the real `sextant` binary on an ephemeral port with a fresh data
+//! directory, reads the first-start credentials, and kills the process on drop.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Credentials written to bootstrap.json on first start.
+#[derive(Clone, Debug)]
+pub struct Creds {
+    pub project_id: i64,
+    pub token: String,
+    pub secret: String,
+    pub sa_user: String,
+    pub sa_secret: String,
+}
+
+/// A running server.
+pub struct TestServer {
+    child: Option<Child>,
+    pub url: String,
+    pub addr: String,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub creds: Creds,
+    pub http: reqwest::Client,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_sextant")
+}
+
+impl TestServer {
+    /// Starts a server on a new temporary data directory.
+    pub fn start() -> TestServer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut server = Self::start_in(&dir);
+        server._tmp = Some(tmp);
+        server
+    }
+
+    /// Starts a server on `dir` (which may hold data from an earlier run).
+    pub fn start_in(dir: &Path) -> TestServer {
+        let mut child = Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--duckdb-memory-limit", "1GB", "--data-dir"])
+            .arg(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sextant");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if !sent {
+                    if let Some(rest) = line.strip_prefix("sextant listening on http://") {
+                        let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                        let _ = tx.send(addr);
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server did not start within 60 s");
+        let boot: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("bootstrap.json")).expect("bootstrap.json")).unwrap();
+        let creds = Creds {
+            project_id: boot["project"]["id"].as_i64().unwrap(),
+            token: boot["project"]["token"].as_str().unwrap().to_string(),
+            secret: boot["project"]["secret"].as_str().unwrap().to_string(),
+            sa_user: boot["service_account"]["username"].as_str().unwrap().to_string(),
+            sa_secret: boot["service_account"]["secret"].as_str().unwrap().to_string(),
+        };
+        TestServer {
+            child: Some(child),
+            url: format!("http://{addr}"),
+            addr,
+            dir: dir.to_path_buf(),
+            _tmp: None,
+            creds,
+            http: reqwest::Client::builder().no_gzip().build().unwrap(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    /// SIGKILL: no shutdown, no checkpoint.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Exports a UTC date range (yesterday..tomorrow by default) with the project secret.
+    pub async fn export(&self, extra: &str) -> Vec<Value> {
+        let today = chrono_like_today();
+        let url = self.url(&format!("/api/2.0/export?from_date={}&to_date={}{extra}", today.0, today.1));
+        let resp = self.http.get(url).basic_auth(&self.creds.secret, Some("")).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "export failed: {:?}", resp.text().await);
+        let text = resp.text().await.unwrap();
+        text.lines().map(|l| serde_json::from_str(l).expect("export line is JSON")).collect()
+    }
+
+    /// Exports everything from 1971 to tomorrow, 100 days at a time is too little, so by windows.
+    pub async fn export_range(&self, from: &str, to: &str, extra: &str) -> Vec<Value> {
+        let url = self.url(&format!("/api/2.0/export?from_date={from}&to_date={to}{extra}"));
+        let resp = self.http.get(url).basic_auth(&self.creds.secret, Some("")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// (yesterday, tomorrow) as UTC yyyy-mm-dd, without a date crate.
+pub fn chrono_like_today() -> (String, String) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    (ymd(now - 86_400), ymd(now + 86_400))
+}
+
+/// yyyy-mm-dd of a UTC epoch second (civil-from-days).
+pub fn ymd(epoch_s: i64) -> String {
+    let z = epoch_s.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// A unique marker for one test's events.
+pub fn marker() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Events whose `properties.m` equals `m`.
+pub fn with_marker<'a>(events: &'a [Value], m: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["properties"]["m"] == m).collect()
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+pub fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+pub fn b64url_nopad(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,80 @@
+//! Operational surface: health, readiness, metrics, OpenAPI, first-start bootstrap, CLI.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn health_readiness_metrics_and_openapi() {
+    let s = TestServer::start();
+    let r = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    let r = s.http.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "ready"}));
+    let body = json!([{"event": "e", "properties": {"token": s.creds.token}}]);
+    assert_eq!(s.http.post(s.url("/track")).json(&body).send().await.unwrap().text().await.unwrap(), "1");
+    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("http_requests_total{route=\"/track\",method=\"POST\",status=\"200\"} 1"), "{metrics}");
+    assert!(metrics.contains("http_request_duration_seconds_bucket{route=\"/track\""), "{metrics}");
+    let ingested = format!("sextant_events_ingested_total{{project_id=\"{}\",endpoint=\"track\"}} 1", s.creds.project_id);
+    assert!(metrics.contains(&ingested), "{metrics}");
+    let spec: Value = s.http.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(spec["paths"]["/track"]["post"].is_object());
+    assert!(spec["paths"]["/api/2.0/export"]["get"].is_object());
+    let r = s.http.get(s.url("/nowhere")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "not_found");
+}
+
+#[tokio::test]
+async fn bootstrap_is_written_once_with_owner_only_permissions() {
+    let mut s = TestServer::start();
+    let path = s.dir.join("bootstrap.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let first = std::fs::read_to_string(&path).unwrap();
+    let boot: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(boot["project"]["timezone"], "UTC");
+    assert_eq!(boot["service_account"]["role"], "owner");
+    s.stop();
+    let dir = s.dir.clone();
+    let again = TestServer::start_in(&dir);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), first, "a second start creates nothing");
+    drop(again);
+}
+
+#[test]
+fn cli_project_and_service_account_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(binary()).args(args).arg("--data-dir").arg(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let created: Value = serde_json::from_str(&run(&["project", "create", "--name", "Shop", "--timezone", "Europe/Paris", "--json"])).unwrap();
+    assert_eq!(created["name"], "Shop");
+    assert_eq!(created["timezone"], "Europe/Paris");
+    assert_eq!(created["token"].as_str().unwrap().len(), 32);
+    assert_eq!(created["secret"].as_str().unwrap().len(), 32);
+    let listed: Value = serde_json::from_str(&run(&["project", "list", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(listed[0].get("secret").is_none(), "secrets are never listed");
+    let text = run(&["project", "list"]);
+    assert!(text.contains("Shop") && text.contains("Europe/Paris"));
+    let id = created["id"].as_i64().unwrap().to_string();
+    let sa: Value = serde_json::from_str(&run(&["service-account", "create", "--project", &id, "--role", "consumer", "--json"])).unwrap();
+    assert_eq!(sa["role"], "consumer");
+    // Bad input is refused with a message, not a panic.
+    let out = std::process::Command::new(binary())
+        .args(["project", "create", "--name", "x", "--timezone", "Mars/Base", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown timezone"));
+    let out = std::process::Command::new(binary())
+        .args(["service-account", "create", "--project", "999", "--role", "admin", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+}

@@ -1,0 +1,20 @@
+//! Turning ingestion requests into normalised records.
+//!
+//! Everything here is pure and synchronous: no I/O, no clock (the caller passes `now`),
+//! no knowledge of projects beyond the token string each record carries. The server
+//! reads and decompresses the body, calls [`decode::decode_request`] and
+//! [`decode::split_records`], then [`normalize::normalize_event`] for each record, and
+//! finally resolves tokens to projects and writes the accepted rows.
+//!
+//! # Layout
+//! - [`decode`]: query string, form body, JSON, NDJSON, `data=` as raw or base64 JSON.
+//! - [`normalize`]: per-event validation, truncation and server-added properties.
+//! - [`error`]: request-level and record-level errors.
+
+pub mod decode;
+pub mod error;
+pub mod normalize;
+
+pub use decode::{DecodedRequest, Params, Payload, decode_request, split_records};
+pub use error::{DecodeError, RecordError};
+pub use normalize::{Endpoint, IngestContext, NormalizedEvent, Outcome, normalize_event};

@@ -1,0 +1,50 @@
+//! The control plane: organisations, projects, service accounts and their roles.
+//!
+//! Kept in SQLite through sqlx, apart from the event store, so that a PostgreSQL
+//! database can take its place for a scale-out deployment (the SQL is kept portable).
+//! Secrets (project secrets, service-account secrets) are stored only as SHA-256
+//! hashes: they are random 128-bit values, so a fast hash is enough, and each is shown
+//! once, when it is created.
+//!
+//! # Layout
+//! - [`Metadata`]: the store and its operations.
+//! - [`secrets`]: generation and hashing of tokens and secrets.
+//! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
+
+pub mod secrets;
+mod store;
+
+pub use store::{Bootstrap, Metadata, NewProject, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
+
+use sextant_model::ErrorCode;
+
+/// A control-plane failure.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// The input is not acceptable (an unknown timezone, an empty name).
+    #[error("{0}")]
+    Invalid(String),
+    /// The named object does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database failed.
+    #[error("metadata database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("metadata migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl MetadataError {
+    /// The client-facing code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            MetadataError::Invalid(_) => ErrorCode::InvalidRequest,
+            MetadataError::NotFound(_) => ErrorCode::NotFound,
+            MetadataError::Database(_) | MetadataError::Migration(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Result alias for control-plane calls.
+pub type Result<T, E = MetadataError> = std::result::Result<T, E>;

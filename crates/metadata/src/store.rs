@@ -1,0 +1,368 @@
+//! [`Metadata`]: the SQLite-backed control plane.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+use sextant_model::{IdentityMode, OrgId, Project, ProjectId, Role, ServiceAccountId};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::secrets::{hash_secret, random_hex32};
+use crate::{MetadataError, Result};
+
+/// The control-plane database.
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    pool: SqlitePool,
+}
+
+/// A project just created, with its secret (shown once).
+#[derive(Clone, Debug, Serialize)]
+pub struct NewProject {
+    /// The project.
+    #[serde(flatten)]
+    pub project: Project,
+    /// The project secret, in clear; only its hash is kept.
+    pub secret: String,
+}
+
+/// A service account just created, with its secret (shown once).
+#[derive(Clone, Debug, Serialize)]
+pub struct NewServiceAccount {
+    /// Its id.
+    pub id: ServiceAccountId,
+    /// The Basic-auth username.
+    pub username: String,
+    /// The Basic-auth password, in clear; only its hash is kept.
+    pub secret: String,
+    /// The project it was given a role in.
+    pub project_id: ProjectId,
+    /// That role.
+    pub role: Role,
+}
+
+/// A service account as listed (no secret).
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceAccountInfo {
+    /// Its id.
+    pub id: ServiceAccountId,
+    /// The Basic-auth username.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// What the first start of an empty data directory creates.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bootstrap {
+    /// The organisation.
+    pub organization_id: OrgId,
+    /// The default project, with its secret.
+    pub project: NewProject,
+    /// The owner service account, with its secret.
+    pub service_account: NewServiceAccount,
+}
+
+/// The answer to a service account's credentials for one project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceAccountAuth {
+    /// No account with that username and secret.
+    Invalid,
+    /// The account exists but has no role in that project.
+    NoAccess,
+    /// The account's role in the project.
+    Role(Role),
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn project_from_row(row: &SqliteRow) -> Result<Project> {
+    let mode: String = row.try_get("identity_mode")?;
+    Ok(Project {
+        id: ProjectId(row.try_get("id")?),
+        org_id: OrgId(row.try_get("org_id")?),
+        name: row.try_get("name")?,
+        token: row.try_get("token")?,
+        timezone: row.try_get("timezone")?,
+        identity_mode: IdentityMode::from_str(&mode).map_err(MetadataError::Invalid)?,
+        created_at_ms: row.try_get("created_at_ms")?,
+    })
+}
+
+const PROJECT_COLUMNS: &str = "id, org_id, name, token, timezone, identity_mode, created_at_ms";
+
+impl Metadata {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Metadata { pool })
+    }
+
+    /// On an empty database, creates an organisation, a default project and an owner
+    /// service account, and returns them with their secrets; otherwise returns `None`.
+    pub async fn bootstrap(&self) -> Result<Option<Bootstrap>> {
+        let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations").fetch_one(&self.pool).await?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        let org = self.create_organization("Default Organization").await?;
+        let project = self.create_project(org, "Default Project", "UTC").await?;
+        let service_account = self.create_service_account(project.project.id, Role::Owner, "owner").await?;
+        Ok(Some(Bootstrap { organization_id: org, project, service_account }))
+    }
+
+    /// Creates an organisation.
+    pub async fn create_organization(&self, name: &str) -> Result<OrgId> {
+        let id: i64 = sqlx::query_scalar("INSERT INTO organizations (name, created_at_ms) VALUES (?, ?) RETURNING id")
+            .bind(name)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(OrgId(id))
+    }
+
+    /// The first organisation, which owns projects created without naming one.
+    pub async fn default_organization(&self) -> Result<OrgId> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT min(id) FROM organizations").fetch_one(&self.pool).await?;
+        match id {
+            Some(id) => Ok(OrgId(id)),
+            None => self.create_organization("Default Organization").await,
+        }
+    }
+
+    /// Creates a project with a fresh token and secret.
+    pub async fn create_project(&self, org: OrgId, name: &str, timezone: &str) -> Result<NewProject> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(MetadataError::Invalid("project name must not be empty".into()));
+        }
+        if timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(MetadataError::Invalid(format!("unknown timezone `{timezone}` (use an IANA name such as Europe/Paris)")));
+        }
+        let (token, secret) = (random_hex32(), random_hex32());
+        let created = now_ms();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO projects (org_id, name, token, secret_hash, timezone, identity_mode, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(org.0)
+        .bind(name)
+        .bind(&token)
+        .bind(hash_secret(&secret))
+        .bind(timezone)
+        .bind(IdentityMode::default().as_str())
+        .bind(created)
+        .fetch_one(&self.pool)
+        .await?;
+        let project = Project {
+            id: ProjectId(id),
+            org_id: org,
+            name: name.to_string(),
+            token,
+            timezone: timezone.to_string(),
+            identity_mode: IdentityMode::default(),
+            created_at_ms: created,
+        };
+        Ok(NewProject { project, secret })
+    }
+
+    /// Every project, oldest first.
+    pub async fn list_projects(&self) -> Result<Vec<Project>> {
+        let rows = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(project_from_row).collect()
+    }
+
+    /// One project by id.
+    pub async fn project(&self, id: ProjectId) -> Result<Option<Project>> {
+        let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(project_from_row).transpose()
+    }
+
+    /// The project whose public token this is.
+    pub async fn project_by_token(&self, token: &str) -> Result<Option<Project>> {
+        self.project_where("token = ?", token.to_string()).await
+    }
+
+    /// The project whose secret this is.
+    pub async fn project_by_secret(&self, secret: &str) -> Result<Option<Project>> {
+        self.project_where("secret_hash = ?", hash_secret(secret)).await
+    }
+
+    async fn project_where(&self, condition: &str, value: String) -> Result<Option<Project>> {
+        let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE {condition}"))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(project_from_row).transpose()
+    }
+
+    /// Creates a service account in the project's organisation with `role` in the project.
+    pub async fn create_service_account(&self, project_id: ProjectId, role: Role, name: &str) -> Result<NewServiceAccount> {
+        let project = self
+            .project(project_id)
+            .await?
+            .ok_or_else(|| MetadataError::NotFound(format!("project {project_id}")))?;
+        let slug: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .take(32)
+            .collect();
+        let slug = if slug.trim_matches('-').is_empty() { "account".to_string() } else { slug };
+        let username = format!("{slug}.{}.sextant-service-account", &random_hex32()[..8]);
+        let secret = random_hex32();
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO service_accounts (org_id, username, name, secret_hash, created_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(project.org_id.0)
+        .bind(&username)
+        .bind(name)
+        .bind(hash_secret(&secret))
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO service_account_roles (service_account_id, project_id, role) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(project_id.0)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(NewServiceAccount { id: ServiceAccountId(id), username, secret, project_id, role })
+    }
+
+    /// The service accounts with a role in `project_id`.
+    pub async fn list_service_accounts(&self, project_id: ProjectId) -> Result<Vec<(ServiceAccountInfo, Role)>> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.username, s.name, r.role FROM service_accounts s \
+             JOIN service_account_roles r ON r.service_account_id = s.id WHERE r.project_id = ? ORDER BY s.id",
+        )
+        .bind(project_id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok((
+                    ServiceAccountInfo {
+                        id: ServiceAccountId(row.try_get("id")?),
+                        username: row.try_get("username")?,
+                        name: row.try_get("name")?,
+                    },
+                    Role::from_str(&role).map_err(MetadataError::Invalid)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Checks a service account's credentials and its role in `project_id`.
+    pub async fn authenticate_service_account(
+        &self,
+        username: &str,
+        secret: &str,
+        project_id: ProjectId,
+    ) -> Result<ServiceAccountAuth> {
+        let row = sqlx::query(
+            "SELECT s.secret_hash, r.role FROM service_accounts s \
+             LEFT JOIN service_account_roles r ON r.service_account_id = s.id AND r.project_id = ? \
+             WHERE s.username = ?",
+        )
+        .bind(project_id.0)
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(ServiceAccountAuth::Invalid) };
+        let stored: String = row.try_get("secret_hash")?;
+        if !constant_time_eq(stored.as_bytes(), hash_secret(secret).as_bytes()) {
+            return Ok(ServiceAccountAuth::Invalid);
+        }
+        let role: Option<String> = row.try_get("role")?;
+        Ok(match role {
+            Some(role) => ServiceAccountAuth::Role(Role::from_str(&role).map_err(MetadataError::Invalid)?),
+            None => ServiceAccountAuth::NoAccess,
+        })
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open() -> (tempfile::TempDir, Metadata) {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Metadata::open(&dir.path().join("meta.sqlite")).await.unwrap();
+        (dir, md)
+    }
+
+    #[tokio::test]
+    async fn bootstrap_happens_once_and_credentials_work() {
+        let (_dir, md) = open().await;
+        let boot = md.bootstrap().await.unwrap().expect("first bootstrap");
+        assert!(md.bootstrap().await.unwrap().is_none());
+        let p = &boot.project.project;
+        assert_eq!(p.timezone, "UTC");
+        assert_eq!(md.project_by_token(&p.token).await.unwrap().unwrap().id, p.id);
+        assert_eq!(md.project_by_secret(&boot.project.secret).await.unwrap().unwrap().id, p.id);
+        assert!(md.project_by_secret(&p.token).await.unwrap().is_none());
+        let sa = &boot.service_account;
+        assert_eq!(
+            md.authenticate_service_account(&sa.username, &sa.secret, p.id).await.unwrap(),
+            ServiceAccountAuth::Role(Role::Owner)
+        );
+        assert_eq!(
+            md.authenticate_service_account(&sa.username, "wrong", p.id).await.unwrap(),
+            ServiceAccountAuth::Invalid
+        );
+        let other = md.create_project(boot.organization_id, "Other", "Europe/Paris").await.unwrap();
+        assert_eq!(
+            md.authenticate_service_account(&sa.username, &sa.secret, other.project.id).await.unwrap(),
+            ServiceAccountAuth::NoAccess
+        );
+        assert_eq!(md.list_projects().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn bad_timezones_and_names_are_refused() {
+        let (_dir, md) = open().await;
+        let org = md.default_organization().await.unwrap();
+        assert!(matches!(md.create_project(org, "x", "Mars/Olympus").await, Err(MetadataError::Invalid(_))));
+        assert!(matches!(md.create_project(org, "  ", "UTC").await, Err(MetadataError::Invalid(_))));
+        assert!(matches!(
+            md.create_service_account(ProjectId(999), Role::Admin, "x").await,
+            Err(MetadataError::NotFound(_))
+        ));
+    }
+}

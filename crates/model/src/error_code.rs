@@ -1,0 +1,106 @@
+//! The closed list of error codes. Every crate's error enum maps each variant to one of
+//! these, and the server maps each code to an HTTP status in one place.
+//! Add a variant only when no existing code describes a new failure to a client.
+
+use serde::Serialize;
+
+/// What went wrong, as a client needs to know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed: bad parameter, bad encoding, bad JSON, bad date.
+    InvalidRequest,
+    /// Some records of a batch failed validation (the valid ones were kept).
+    InvalidRecords,
+    /// No credential, or one that matches nothing.
+    Unauthenticated,
+    /// The credential is valid but its role may not do this.
+    PermissionDenied,
+    /// The named project or object does not exist.
+    NotFound,
+    /// The request body, or one record in it, is over its size limit.
+    PayloadTooLarge,
+    /// The request is over a rate or concurrency limit.
+    RateLimited,
+    /// The object already exists.
+    Conflict,
+    /// The store is not ready or is shutting down; retry later.
+    Unavailable,
+    /// A fault inside Sextant; the details are logged, not returned.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidRecords,
+        ErrorCode::Unauthenticated,
+        ErrorCode::PermissionDenied,
+        ErrorCode::NotFound,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::Conflict,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// The HTTP status this code is answered with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest | ErrorCode::InvalidRecords => 400,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::PermissionDenied => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 503,
+        }
+    }
+
+    /// The stable snake_case name used in App API error bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidRecords => "invalid_records",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The HTTP reason phrase, used by ingestion's strict JSON (`"status": "Bad Request"`).
+    pub fn reason_phrase(self) -> &'static str {
+        match self.http_status() {
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            409 => "Conflict",
+            413 => "Request Entity Too Large",
+            429 => "Too Many Requests",
+            503 => "Service Unavailable",
+            _ => "Internal Server Error",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
+}

@@ -1,0 +1,26 @@
+//! Domain types shared by every Sextant crate.
+//!
+//! This crate owns the vocabulary of the system: identifiers, projects and roles,
+//! the normalised event record that ingestion hands to storage, ingestion limits,
+//! and the closed list of error codes that every crate's errors map onto.
+//! It performs no I/O and has no async code, so every layer can depend on it.
+//!
+//! # Layout
+//! - [`ids`]: newtypes for project, organisation and service-account ids.
+//! - [`project`]: projects, identity-merge modes and service-account roles.
+//! - [`event`]: the normalised event row, as stored and as read back.
+//! - [`limits`]: ingestion limits (records per request, sizes, property counts).
+//! - [`error_code`]: the closed list of error codes.
+//! - [`time`]: epoch conversions and calendar-day helpers.
+
+pub mod error_code;
+pub mod event;
+pub mod ids;
+pub mod limits;
+pub mod project;
+pub mod time;
+
+pub use error_code::ErrorCode;
+pub use event::{EventRow, StoredEvent};
+pub use ids::{OrgId, ProjectId, ServiceAccountId};
+pub use project::{IdentityMode, Project, Role};

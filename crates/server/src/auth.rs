@@ -1,0 +1,189 @@
+//! Credentials: every form Mixpanel's APIs and SDKs use.
+//!
+//! - HTTP Basic with a service account (`username:secret`) plus `project_id`;
+//! - HTTP Basic with the project secret as username (password empty);
+//! - HTTP Basic with the project token as username (ingestion only);
+//! - the project token inside each event (`properties.token`), resolved by ingestion.
+//!
+//! Basic credentials are accepted base64-encoded, as HTTP defines, and in plain text,
+//! as Mixpanel also accepts.
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sextant_metadata::ServiceAccountAuth;
+use sextant_model::{Project, ProjectId, Role};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How a request proved who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// The public project token: may send data, may read nothing.
+    Token,
+    /// The project secret: full access to the project.
+    Secret,
+    /// A service account with this role in the project.
+    ServiceAccount(Role),
+}
+
+/// An authenticated request: the project and how it got in.
+#[derive(Clone, Debug)]
+pub struct Credential {
+    /// The project the request acts on.
+    pub project: Project,
+    /// The credential used.
+    pub access: Access,
+}
+
+impl Credential {
+    /// May this credential send events through `/import`?
+    pub fn may_import(&self) -> bool {
+        match self.access {
+            Access::Token | Access::Secret => true,
+            Access::ServiceAccount(role) => role.may_ingest(),
+        }
+    }
+
+    /// May this credential read data?
+    pub fn may_read(&self) -> bool {
+        match self.access {
+            Access::Token => false,
+            Access::Secret => true,
+            Access::ServiceAccount(role) => role.may_read(),
+        }
+    }
+}
+
+/// Basic credentials as sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Basic {
+    /// Username (service account, project secret or project token).
+    pub user: String,
+    /// Password (service-account secret, or empty).
+    pub password: String,
+}
+
+/// Reads `Authorization: Basic ...`, base64 or plain. `Ok(None)` when absent.
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<Basic>, ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else { return Ok(None) };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthenticated("the Authorization header is not valid text"))?
+        .trim();
+    let Some((scheme, rest)) = value.split_once(' ') else {
+        return Err(ApiError::unauthenticated("the Authorization header must be `Basic <credentials>`"));
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(ApiError::unauthenticated(format!(
+            "unsupported authorization scheme `{scheme}`; use Basic with a service account, the project secret or the project token"
+        )));
+    }
+    let rest = rest.trim();
+    let decoded = STANDARD
+        .decode(rest)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| s.contains(':'))
+        .unwrap_or_else(|| rest.to_string());
+    let (user, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
+    if user.is_empty() {
+        return Err(ApiError::unauthenticated("the Basic credentials have an empty username"));
+    }
+    Ok(Some(Basic { user: user.to_string(), password: password.to_string() }))
+}
+
+/// Parses the `project_id` parameter.
+pub fn parse_project_id(value: Option<&str>) -> Result<Option<ProjectId>, ApiError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .map(|id| Some(ProjectId(id)))
+            .map_err(|_| ApiError::invalid(format!("project_id must be an integer, got `{v}`"))),
+    }
+}
+
+/// Authenticates a request's Basic credentials. `allow_token` admits the public project
+/// token (ingestion only). `Ok(None)` when no credentials were sent.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    project_id: Option<ProjectId>,
+    allow_token: bool,
+) -> Result<Option<Credential>, ApiError> {
+    let Some(basic) = basic_credentials(headers)? else { return Ok(None) };
+    if let Some(pid) = project_id {
+        if !basic.password.is_empty() {
+            match state.metadata.authenticate_service_account(&basic.user, &basic.password, pid).await? {
+                ServiceAccountAuth::Role(role) => {
+                    let project = state
+                        .metadata
+                        .project(pid)
+                        .await?
+                        .ok_or_else(|| ApiError::unauthenticated(format!("project {pid} does not exist")))?;
+                    return Ok(Some(Credential { project, access: Access::ServiceAccount(role) }));
+                }
+                ServiceAccountAuth::NoAccess => {
+                    return Err(ApiError::forbidden(format!("the service account has no role in project {pid}")));
+                }
+                ServiceAccountAuth::Invalid => {}
+            }
+        }
+    }
+    let by_secret = state.metadata.project_by_secret(&basic.user).await?;
+    let found = match by_secret {
+        Some(project) => Some(Credential { project, access: Access::Secret }),
+        None if allow_token => state
+            .project_by_token(&basic.user)
+            .await?
+            .map(|project| Credential { project, access: Access::Token }),
+        None => None,
+    };
+    match (found, project_id) {
+        (Some(c), Some(pid)) if c.project.id != pid => {
+            Err(ApiError::unauthenticated(format!("the credentials do not belong to project {pid}")))
+        }
+        (Some(c), _) => Ok(Some(c)),
+        (None, None) if !basic.password.is_empty() => Err(ApiError::unauthenticated(
+            "Invalid credentials: service account credentials need the `project_id` parameter",
+        )),
+        (None, _) => Err(ApiError::unauthenticated("Invalid credentials")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn basic_is_read_encoded_and_plain() {
+        let encoded = format!("Basic {}", STANDARD.encode("sa.user:s3cret"));
+        let expected = Basic { user: "sa.user".into(), password: "s3cret".into() };
+        assert_eq!(basic_credentials(&headers(&encoded)).unwrap(), Some(expected.clone()));
+        assert_eq!(basic_credentials(&headers("Basic sa.user:s3cret")).unwrap(), Some(expected));
+        let secret_only = format!("basic {}", STANDARD.encode("abc:"));
+        assert_eq!(
+            basic_credentials(&headers(&secret_only)).unwrap(),
+            Some(Basic { user: "abc".into(), password: String::new() })
+        );
+        assert!(basic_credentials(&headers("Bearer x")).is_err());
+        assert_eq!(basic_credentials(&HeaderMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn project_ids_must_be_integers() {
+        assert_eq!(parse_project_id(Some("42")).unwrap(), Some(ProjectId(42)));
+        assert_eq!(parse_project_id(None).unwrap(), None);
+        assert!(parse_project_id(Some("abc")).is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! Server configuration: one struct, filled from defaults, then an optional TOML file,
+//! then environment variables and command-line flags (the CLI passes both in as
+//! [`ConfigOverrides`], since clap reads the environment for each flag).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything `sextant serve` needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Directory holding `events.duckdb`, `metadata.sqlite` and `bootstrap.json`.
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// DuckDB's memory limit, such as `"4GB"`.
+    pub duckdb_memory_limit: String,
+    /// Log format: `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./sextant-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            duckdb_memory_limit: "4GB".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// The TOML file's shape: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    duckdb_memory_limit: Option<String>,
+    log_format: Option<LogFormat>,
+}
+
+/// Values from flags or environment, which win over the file.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigOverrides {
+    /// `--data-dir` / `SEXTANT_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--listen` / `SEXTANT_LISTEN`.
+    pub listen: Option<SocketAddr>,
+    /// `--duckdb-memory-limit` / `SEXTANT_DUCKDB_MEMORY_LIMIT`.
+    pub duckdb_memory_limit: Option<String>,
+    /// `--log-format` / `SEXTANT_LOG_FORMAT`.
+    pub log_format: Option<LogFormat>,
+}
+
+/// A configuration that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Builds the configuration: defaults, then `file` if given, then `overrides`.
+    pub fn load(file: Option<&Path>, overrides: ConfigOverrides) -> Result<Config, ConfigError> {
+        let from_file = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+                Self::parse_file(&text).map_err(|message| ConfigError::Parse { path: path.to_path_buf(), message })?
+            }
+            None => ConfigFile::default(),
+        };
+        let d = Config::default();
+        Ok(Config {
+            data_dir: overrides.data_dir.or(from_file.data_dir).unwrap_or(d.data_dir),
+            listen: overrides.listen.or(from_file.listen).unwrap_or(d.listen),
+            duckdb_memory_limit: overrides
+                .duckdb_memory_limit
+                .or(from_file.duckdb_memory_limit)
+                .unwrap_or(d.duckdb_memory_limit),
+            log_format: overrides.log_format.or(from_file.log_format).unwrap_or(d.log_format),
+        })
+    }
+
+    fn parse_file(text: &str) -> Result<ConfigFile, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sextant.toml");
+        std::fs::write(&file, "data_dir = \"/srv/sextant\"\nlisten = \"0.0.0.0:9000\"\n").unwrap();
+        let overrides = ConfigOverrides { listen: Some("127.0.0.1:1".parse().unwrap()), ..Default::default() };
+        let config = Config::load(Some(&file), overrides).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/sextant"));
+        assert_eq!(config.listen, "127.0.0.1:1".parse().unwrap());
+        assert_eq!(config.duckdb_memory_limit, "4GB");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(Config::parse_file("data_dri = \"x\"").is_err());
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../../../config/sextant.example.toml");
+        Config::parse_file(text).unwrap();
+    }
+}

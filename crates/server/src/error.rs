@@ -1,0 +1,107 @@
+//! Errors as clients see them, and the one place where codes become HTTP statuses.
+//!
+//! Handlers return [`ApiError`] (a code from the closed list plus a message). Each API
+//! family renders it in its own documented shape: ingestion in `ingest::reply`, the
+//! Query and export family here ([`QueryError`], `{"request": ..., "error": ...}`).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sextant_ingest::DecodeError;
+use sextant_metadata::MetadataError;
+use sextant_model::ErrorCode;
+use sextant_storage::StorageError;
+
+/// An error with its client-facing code and message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// A sentence naming what is wrong.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error of `code` with `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into() }
+    }
+
+    /// A malformed request.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
+    /// Missing or wrong credentials.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, message)
+    }
+
+    /// A credential whose role may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::PermissionDenied, message)
+    }
+
+    /// The HTTP status for the code.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code)
+    }
+}
+
+/// Maps an error code to its HTTP status.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        match e.code() {
+            ErrorCode::Unavailable => ApiError::new(ErrorCode::Unavailable, "the event store is unavailable; retry later"),
+            code => ApiError::new(code, "internal error while reading or writing events"),
+        }
+    }
+}
+
+impl From<MetadataError> for ApiError {
+    fn from(e: MetadataError) -> Self {
+        match e.code() {
+            ErrorCode::Internal => {
+                tracing::error!(error = %e, "metadata failure");
+                ApiError::new(ErrorCode::Internal, "internal error in the control plane")
+            }
+            code => ApiError::new(code, e.to_string()),
+        }
+    }
+}
+
+impl From<DecodeError> for ApiError {
+    fn from(e: DecodeError) -> Self {
+        ApiError::new(e.code(), e.to_string())
+    }
+}
+
+/// An error of the Query API family (export included): `{"request": ..., "error": ...}`.
+#[derive(Debug)]
+pub struct QueryError {
+    /// The request's path and query string.
+    pub request: String,
+    /// The error.
+    pub error: ApiError,
+}
+
+impl IntoResponse for QueryError {
+    fn into_response(self) -> Response {
+        let body = json!({ "request": self.request, "error": self.error.message });
+        (self.error.status(), Json(body)).into_response()
+    }
+}
+
+/// An error of Sextant's own endpoints (health, admin): `{"status": "error", "error", "error_code"}`.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "status": "error", "error": self.message, "error_code": self.code.as_str() });
+        (self.status(), Json(body)).into_response()
+    }
+}

@@ -1,0 +1,177 @@
+//! `GET /api/2.0/export`: raw events as JSON lines, streamed.
+//!
+//! Each line is `{"event": ..., "properties": {"time": ..., "distinct_id": ...,
+//! "$insert_id": ..., <stored properties>}}`. `time` is in seconds unless
+//! `time_in_ms=true`. Dates are UTC days, both ends inclusive, at most 100 days.
+//! Every ingested copy is returned (no dedup), as Mixpanel's export does.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use sextant_ingest::Params;
+use sextant_model::StoredEvent;
+use sextant_model::limits::{MAX_EXPORT_DAYS, MAX_EXPORT_LIMIT};
+use sextant_model::time::{DAY_MS, parse_date, utc_midnight_ms};
+use sextant_storage::ExportQuery;
+
+use crate::auth;
+use crate::error::{ApiError, QueryError};
+use crate::state::AppState;
+
+/// `GET /api/2.0/export`.
+pub async fn export(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _body) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    match start(&state, &parts).await {
+        Ok(response) => response,
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
+async fn start(state: &AppState, request: &axum::http::request::Parts) -> Result<Response, ApiError> {
+    let params = Params::parse(request.uri.query().unwrap_or("").as_bytes());
+    let project_id = auth::parse_project_id(params.get("project_id"))?;
+    let credential = auth::authenticate(state, &request.headers, project_id, false)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthenticated(
+                "authentication required: HTTP Basic with the project secret, or a service account and project_id",
+            )
+        })?;
+    if !credential.may_read() {
+        return Err(ApiError::forbidden("this credential may not read events"));
+    }
+    let mut query = parse_query(&params)?;
+    query.project_id = credential.project.id;
+    let time_in_ms = params.flag("time_in_ms");
+    let mut chunks = state.store.export(query);
+    // Read the first chunk before answering, so a failure to start is a clear error
+    // rather than a 200 with a broken body.
+    let first = chunks.next().await.transpose()?;
+    let lines = futures::stream::iter(first.map(Ok)).chain(chunks).map(move |chunk| {
+        chunk.map(|events| {
+            let mut out = String::with_capacity(events.len() * 256);
+            for e in &events {
+                write_line(&mut out, e, time_in_ms);
+            }
+            bytes::Bytes::from(out)
+        })
+    });
+    let mut response = Body::from_stream(lines).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    Ok(response)
+}
+
+/// Reads and checks the export parameters (the project is filled in by the caller).
+fn parse_query(params: &Params) -> Result<ExportQuery, ApiError> {
+    let date = |name: &str| -> Result<chrono::NaiveDate, ApiError> {
+        let value = params.get(name).map(str::trim).filter(|v| !v.is_empty());
+        let value = value.ok_or_else(|| ApiError::invalid(format!("{name} is required (yyyy-mm-dd)")))?;
+        parse_date(value).ok_or_else(|| ApiError::invalid(format!("{name} `{value}` is not a date in yyyy-mm-dd format")))
+    };
+    let (from, to) = (date("from_date")?, date("to_date")?);
+    if from > to {
+        return Err(ApiError::invalid(format!("from_date {from} is after to_date {to}")));
+    }
+    let days = (to - from).num_days() + 1;
+    if days > MAX_EXPORT_DAYS {
+        return Err(ApiError::invalid(format!(
+            "the range from_date..to_date covers {days} days; at most {MAX_EXPORT_DAYS} are allowed per request"
+        )));
+    }
+    if params.get("where").is_some_and(|w| !w.trim().is_empty()) {
+        return Err(ApiError::invalid("the `where` parameter is not supported yet by this server"));
+    }
+    let limit = match params.get("limit").map(str::trim).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if (1..=MAX_EXPORT_LIMIT).contains(&n) => Some(n),
+            _ => return Err(ApiError::invalid(format!("limit must be an integer from 1 to {MAX_EXPORT_LIMIT}, got `{v}`"))),
+        },
+    };
+    let events = match params.get("event").map(str::trim).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) if v.starts_with('[') => Some(
+            serde_json::from_str::<Vec<String>>(v)
+                .map_err(|_| ApiError::invalid(format!("event must be a JSON array of event names, got `{v}`")))?,
+        ),
+        Some(v) => Some(vec![v.to_string()]),
+    };
+    Ok(ExportQuery {
+        project_id: sextant_model::ProjectId(0),
+        from_ms: utc_midnight_ms(from),
+        to_ms: utc_midnight_ms(to) + DAY_MS,
+        events,
+        limit,
+    })
+}
+
+/// Appends one JSON line. Stored properties are already a JSON object, so they are
+/// spliced in as text rather than parsed again.
+fn write_line(out: &mut String, e: &StoredEvent, time_in_ms: bool) {
+    let r = &e.row;
+    let time = if time_in_ms { r.time_ms } else { r.time_ms.div_euclid(1000) };
+    out.push_str("{\"event\":");
+    out.push_str(&serde_json::to_string(&r.event).unwrap_or_default());
+    out.push_str(",\"properties\":{\"time\":");
+    out.push_str(&time.to_string());
+    out.push_str(",\"distinct_id\":");
+    out.push_str(&serde_json::to_string(&r.distinct_id).unwrap_or_default());
+    out.push_str(",\"$insert_id\":");
+    out.push_str(&serde_json::to_string(&r.insert_id).unwrap_or_default());
+    let inner = r.properties.trim();
+    let inner = inner.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or("").trim();
+    if !inner.is_empty() {
+        out.push(',');
+        out.push_str(inner);
+    }
+    out.push_str("}}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sextant_model::{EventRow, ProjectId};
+
+    #[test]
+    fn lines_splice_stored_properties() {
+        let e = StoredEvent {
+            row: EventRow {
+                project_id: ProjectId(1),
+                event: "Sign \"up\"".into(),
+                time_ms: 1_700_000_000_987,
+                distinct_id: "u".into(),
+                insert_id: "i".into(),
+                properties: r#"{"a":1}"#.into(),
+            },
+            seq: 1,
+        };
+        let mut out = String::new();
+        write_line(&mut out, &e, false);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["event"], "Sign \"up\"");
+        assert_eq!(v["properties"]["time"], 1_700_000_000);
+        assert_eq!(v["properties"]["a"], 1);
+        out.clear();
+        write_line(&mut out, &StoredEvent { row: EventRow { properties: "{}".into(), ..e.row }, seq: 1 }, true);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["properties"]["time"], 1_700_000_000_987_i64);
+    }
+
+    #[test]
+    fn parameters_are_checked() {
+        let q = |s: &str| parse_query(&Params::parse(s.as_bytes()));
+        let ok = q("from_date=2024-01-01&to_date=2024-01-02&event=%5B%22a%22%5D&limit=5").unwrap();
+        assert_eq!(ok.to_ms - ok.from_ms, 2 * DAY_MS);
+        assert_eq!(ok.events, Some(vec!["a".to_string()]));
+        assert_eq!(ok.limit, Some(5));
+        assert!(q("to_date=2024-01-02").is_err());
+        assert!(q("from_date=2024-01-03&to_date=2024-01-02").is_err());
+        assert!(q("from_date=2024-01-01&to_date=2024-05-01").is_err());
+        assert!(q("from_date=2024-01-01&to_date=2024-01-02&limit=100001").is_err());
+        assert!(q("from_date=2024-01-01&to_date=2024-01-02&where=x").is_err());
+        assert!(q("from_date=2024-1-1x&to_date=2024-01-02").is_err());
+    }
+}

@@ -1,0 +1,70 @@
+//! Reading a request body under a size limit that counts decompressed bytes, so a gzip
+//! bomb is refused after `limit` bytes of output instead of being inflated in full.
+
+use std::io::Read;
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_ENCODING;
+use flate2::read::{MultiGzDecoder, ZlibDecoder};
+use sextant_model::ErrorCode;
+
+use crate::error::ApiError;
+
+/// A body as received, before decompression.
+pub struct RawBody {
+    bytes: bytes::Bytes,
+    encoding: Encoding,
+}
+
+#[derive(Clone, Copy)]
+enum Encoding {
+    Identity,
+    Gzip,
+    Deflate,
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("request exceeds max limit of {limit} bytes"))
+}
+
+/// Reads the body, refusing more than `limit` bytes on the wire.
+pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<RawBody, ApiError> {
+    let encoding = match headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase()) {
+        None => Encoding::Identity,
+        Some(e) if e.is_empty() || e == "identity" => Encoding::Identity,
+        Some(e) if e == "gzip" || e == "x-gzip" => Encoding::Gzip,
+        Some(e) if e == "deflate" => Encoding::Deflate,
+        Some(e) => {
+            return Err(ApiError::invalid(format!("unsupported Content-Encoding `{e}`; send gzip or no encoding")));
+        }
+    };
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let length_limit = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if length_limit { too_large(limit) } else { ApiError::invalid(format!("cannot read the request body: {e}")) }
+    })?;
+    Ok(RawBody { bytes, encoding })
+}
+
+impl RawBody {
+    /// The decompressed body, at most `limit` bytes. Blocking: call off the async runtime.
+    pub fn decompress(self, limit: usize) -> Result<Vec<u8>, ApiError> {
+        fn inflate(reader: impl Read, limit: usize, name: &str) -> Result<Vec<u8>, ApiError> {
+            let mut out = Vec::new();
+            reader
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::invalid(format!("the body is not valid {name}: {e}")))?;
+            if out.len() > limit {
+                return Err(too_large(limit));
+            }
+            Ok(out)
+        }
+        match self.encoding {
+            Encoding::Identity => Ok(self.bytes.to_vec()),
+            Encoding::Gzip => inflate(MultiGzDecoder::new(&self.bytes[..]), limit, "gzip"),
+            Encoding::Deflate => inflate(ZlibDecoder::new(&self.bytes[..]), limit, "deflate"),
+        }
+    }
+}

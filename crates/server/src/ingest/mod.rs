@@ -1,0 +1,213 @@
+//! `/track` and `/import`: the event ingestion endpoints.
+//!
+//! Both run the same pipeline and differ in their rules: `/track` takes the project from
+//! each event's token and keeps only recent events; `/import` requires credentials,
+//! takes historical events, and can answer in the strict per-record JSON.
+//!
+//! 1. read the body under the size limit ([`body`]);
+//! 2. off the async runtime: decompress, decode, split and normalise the records;
+//! 3. authenticate and resolve each record's project;
+//! 4. append the accepted rows (durable when this returns);
+//! 5. answer in the style the client asked for ([`reply`]).
+
+pub mod body;
+pub mod reply;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::response::Response;
+use sextant_ingest::{Endpoint, IngestContext, Outcome, Params, RecordError, decode_request, normalize_event, split_records};
+use sextant_model::limits::MAX_REQUEST_BYTES;
+use sextant_model::{EventRow, ProjectId};
+
+use crate::auth::{self, Credential};
+use crate::error::ApiError;
+use crate::metrics;
+use crate::state::AppState;
+use reply::ReplyStyle;
+
+/// `GET|POST /track`.
+pub async fn track(State(state): State<AppState>, request: Request) -> Response {
+    ingest(state, request, Kind::Track).await
+}
+
+/// `GET|POST /import`.
+pub async fn import(State(state): State<AppState>, request: Request) -> Response {
+    ingest(state, request, Kind::Import).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Track,
+    Import,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Track => "track",
+            Kind::Import => "import",
+        }
+    }
+}
+
+/// Records after normalisation: each accepted one with its index, the failures, and how
+/// many were valid but dropped on purpose.
+struct Processed {
+    params: Params,
+    accepted: Vec<(usize, sextant_ingest::NormalizedEvent)>,
+    failed: Vec<(usize, RecordError)>,
+    dropped: usize,
+}
+
+async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let (parts, body) = request.into_parts();
+    let query_params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+    // Until the body is read, answer in the style the query string asks for.
+    let early_style = ReplyStyle::from_params(&query_params, kind == Kind::Import).unwrap_or_default();
+    let raw = match body::read(&parts.headers, body, MAX_REQUEST_BYTES).await {
+        Ok(raw) => raw,
+        Err(e) => return early_style.error(&e),
+    };
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let query = parts.uri.query().map(str::to_string);
+    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let api_endpoint = host_of(&parts.headers);
+    let client_ip = peer.map(|p| p.ip().to_string());
+    let processed = tokio::task::spawn_blocking(move || {
+        let bytes = raw.decompress(MAX_REQUEST_BYTES)?;
+        let decoded = decode_request(query.as_deref(), content_type.as_deref(), &bytes);
+        let params = decoded.params;
+        let style = ReplyStyle::from_params(&params, kind == Kind::Import);
+        let records = decoded.payload.map_err(ApiError::from).and_then(|payload| {
+            let endpoint = match kind {
+                Kind::Track => Endpoint::Track,
+                Kind::Import => Endpoint::Import { strict: params.flag("strict") },
+            };
+            let ctx = IngestContext { endpoint, now_ms, api_endpoint, client_ip, use_ip: params.flag("ip") };
+            let raws = split_records(&payload)?;
+            let mut processed = Processed { params: Params::default(), accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), dropped: 0 };
+            for (i, raw) in raws.iter().enumerate() {
+                match normalize_event(raw.get(), &ctx) {
+                    Ok(Outcome::Accepted(e)) => processed.accepted.push((i, e)),
+                    Ok(Outcome::Dropped(_)) => processed.dropped += 1,
+                    Err(e) => processed.failed.push((i, e)),
+                }
+            }
+            Ok(processed)
+        });
+        Ok::<_, ApiError>((style, records.map(|p| Processed { params, ..p })))
+    })
+    .await;
+    let (style, processed) = match processed {
+        Ok(Ok((style, processed))) => (style, processed),
+        Ok(Err(e)) => return early_style.error(&e),
+        Err(e) => {
+            tracing::error!(error = %e, "ingest task failed");
+            return early_style.error(&ApiError::new(sextant_model::ErrorCode::Internal, "internal error"));
+        }
+    };
+    let style = match style {
+        Ok(style) => style,
+        Err(e) => return early_style.error(&e),
+    };
+    let processed = match processed {
+        Ok(p) => p,
+        Err(e) => return style.error(&e),
+    };
+    match store_records(&state, &parts.headers, kind, processed).await {
+        Ok((stored, valid, failed)) => style.outcome(stored, valid, &failed),
+        Err(e) => style.error(&e),
+    }
+}
+
+/// Authenticates, resolves projects, appends. Returns (stored, valid, failures).
+async fn store_records(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: Kind,
+    mut p: Processed,
+) -> Result<(usize, usize, Vec<(usize, RecordError)>), ApiError> {
+    let project_id = auth::parse_project_id(p.params.get("project_id"))?;
+    let credential = auth::authenticate(state, headers, project_id, true).await?;
+    let rows: Vec<EventRow> = match kind {
+        Kind::Import => {
+            let credential = credential.ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "Invalid credentials: /import needs HTTP Basic auth with a service account and project_id, \
+                     the project secret, or the project token",
+                )
+            })?;
+            if !credential.may_import() {
+                return Err(ApiError::forbidden("this service account's role may not import events (owner or admin needed)"));
+            }
+            p.accepted.drain(..).map(|(_, e)| e.into_row(credential.project.id)).collect()
+        }
+        Kind::Track => resolve_track_projects(state, credential.as_ref(), &mut p).await?,
+    };
+    let stored = rows.len();
+    let mut per_project: HashMap<ProjectId, usize> = HashMap::new();
+    for r in &rows {
+        *per_project.entry(r.project_id).or_default() += 1;
+    }
+    state.store.append(rows).await?;
+    for (project, count) in per_project {
+        metrics::events_ingested(project, kind.name(), count);
+    }
+    p.failed.sort_by_key(|(i, _)| *i);
+    Ok((stored, stored + p.dropped, p.failed))
+}
+
+/// `/track` events name their project by token; a Basic credential covers events
+/// without one. Events whose token matches no project fail; if none has a usable
+/// token, the request as a whole is unauthenticated.
+async fn resolve_track_projects(
+    state: &AppState,
+    credential: Option<&Credential>,
+    p: &mut Processed,
+) -> Result<Vec<EventRow>, ApiError> {
+    let mut projects: HashMap<String, Option<ProjectId>> = HashMap::new();
+    let mut rows = Vec::with_capacity(p.accepted.len());
+    for (index, event) in p.accepted.drain(..) {
+        let project = match &event.token {
+            Some(token) => match projects.get(token) {
+                Some(found) => *found,
+                None => {
+                    let found = state.project_by_token(token).await?.map(|p| p.id);
+                    projects.insert(token.clone(), found);
+                    found
+                }
+            },
+            None => credential.map(|c| c.project.id),
+        };
+        match project {
+            Some(project) => rows.push(event.into_row(project)),
+            None => {
+                let message = if event.token.is_some() { "token, not a known project token" } else { "token, missing or empty" };
+                p.failed.push((index, RecordError { field: "properties.token".into(), message: message.into(), insert_id: Some(event.insert_id) }));
+            }
+        }
+    }
+    if rows.is_empty() && p.dropped == 0 && p.failed.iter().all(|(_, e)| e.field == "properties.token") {
+        let message = p.failed.first().map(|(_, e)| e.message.clone()).unwrap_or_else(|| "token, missing or empty".into());
+        return Err(ApiError::unauthenticated(message));
+    }
+    Ok(rows)
+}
+
+/// The host the client addressed, without the port (`$mp_api_endpoint`).
+fn host_of(headers: &HeaderMap) -> String {
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("").to_string();
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name.to_string(),
+        _ => host.to_string(),
+    }
+}

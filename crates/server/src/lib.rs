@@ -1,0 +1,32 @@
+//! The Sextant HTTP server: Mixpanel's APIs over the event store and control plane.
+//!
+//! Handlers are thin: they read parameters, authenticate, call the ingestion pipeline
+//! or the store, and render the answer in the API family's own shape.
+//!
+//! # Layout
+//! - [`config`]: the one configuration struct and how it is loaded.
+//! - [`server`]: opening the data directory and serving.
+//! - [`router`]: every route and the middleware around them.
+//! - [`state`]: what handlers share.
+//! - [`auth`]: every credential form Mixpanel's clients use.
+//! - [`error`]: client-facing errors and their HTTP mapping.
+//! - [`ingest`]: `/track` and `/import`.
+//! - [`export`]: `/api/2.0/export`.
+//! - [`health`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`metrics`]: Prometheus counters and histograms.
+//! - [`openapi`]: the server's own OpenAPI document.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod export;
+pub mod health;
+pub mod ingest;
+pub mod metrics;
+pub mod openapi;
+pub mod router;
+pub mod server;
+pub mod state;
+
+pub use config::{Config, ConfigOverrides, LogFormat};
+pub use server::{BOOTSTRAP_FILE, ServeError, Server};

@@ -1,0 +1,103 @@
+//! Opening the data directory and running the HTTP server.
+//!
+//! [`Server::open`] opens the control plane and the event store (creating the first
+//! organisation, project and owner service account in an empty directory), and
+//! [`Server::run`] serves until the shutdown future resolves, then closes the store so
+//! that its write-ahead log is checkpointed.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use sextant_metadata::{Bootstrap, Metadata};
+use sextant_storage::EventStore;
+use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{metrics, router};
+
+/// Failures while starting or running the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A file or socket operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The control plane could not be opened.
+    #[error(transparent)]
+    Metadata(#[from] sextant_metadata::MetadataError),
+    /// The event store could not be opened or closed.
+    #[error(transparent)]
+    Storage(#[from] sextant_storage::StorageError),
+}
+
+/// The file, inside the data directory, where first-start credentials are written.
+pub const BOOTSTRAP_FILE: &str = "bootstrap.json";
+
+/// An opened data directory, ready to serve.
+pub struct Server {
+    state: AppState,
+    /// What the first start created, with secrets; `None` on later starts.
+    pub bootstrap: Option<Bootstrap>,
+}
+
+impl Server {
+    /// Opens the data directory named by `config`.
+    pub async fn open(config: &Config) -> Result<Server, ServeError> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| ServeError::Io { context: format!("cannot create {}", dir.display()), source })?;
+        let metadata = Metadata::open(&dir.join("metadata.sqlite")).await?;
+        let bootstrap = metadata.bootstrap().await?;
+        if let Some(b) = &bootstrap {
+            write_bootstrap(dir, b)?;
+        }
+        let options = StoreOptions { memory_limit: config.duckdb_memory_limit.clone() };
+        let events_dir = dir.to_path_buf();
+        let store = tokio::task::spawn_blocking(move || DuckDbStore::open(&events_dir, &options))
+            .await
+            .map_err(|e| sextant_storage::StorageError::Unavailable(e.to_string()))??;
+        let store: Arc<dyn EventStore> = Arc::new(store);
+        let state = AppState::new(metadata, store, metrics::handle());
+        Ok(Server { state, bootstrap })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then closes the store.
+    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let state = self.state.clone();
+        let app = router::router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        state.set_not_ready();
+        let closed = state.store.close().await;
+        state.metadata.close().await;
+        served.map_err(|source| ServeError::Io { context: "server failed".into(), source })?;
+        closed?;
+        Ok(())
+    }
+}
+
+/// Writes the first-start credentials to `dir/bootstrap.json`, readable by the owner only.
+fn write_bootstrap(dir: &Path, bootstrap: &Bootstrap) -> Result<(), ServeError> {
+    use std::io::Write;
+    let path = dir.join(BOOTSTRAP_FILE);
+    let io = |source| ServeError::Io { context: format!("cannot write {}", path.display()), source };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(io)?;
+    let text = serde_json::to_string_pretty(bootstrap).unwrap_or_default();
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! Shared state handed to every handler.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use parking_lot::RwLock;
+use sextant_metadata::Metadata;
+use sextant_model::Project;
+use sextant_storage::EventStore;
+
+use crate::error::ApiError;
+
+/// What handlers share: the control plane, the event store and a token cache.
+#[derive(Clone)]
+pub struct AppState {
+    /// The control plane.
+    pub metadata: Metadata,
+    /// The event store.
+    pub store: Arc<dyn EventStore>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    ready: Arc<AtomicBool>,
+    /// Projects by public token. Projects are never deleted today, so a hit stays valid;
+    /// a miss always asks the control plane, so a project created by the CLI is seen at once.
+    projects_by_token: Arc<RwLock<HashMap<String, Project>>>,
+}
+
+impl AppState {
+    /// State over an opened control plane and store.
+    pub fn new(metadata: Metadata, store: Arc<dyn EventStore>, metrics: PrometheusHandle) -> Self {
+        AppState {
+            metadata,
+            store,
+            metrics,
+            ready: Arc::new(AtomicBool::new(true)),
+            projects_by_token: Arc::default(),
+        }
+    }
+
+    /// The project whose public token this is.
+    pub async fn project_by_token(&self, token: &str) -> Result<Option<Project>, ApiError> {
+        if let Some(p) = self.projects_by_token.read().get(token) {
+            return Ok(Some(p.clone()));
+        }
+        let found = self.metadata.project_by_token(token).await?;
+        if let Some(p) = &found {
+            self.projects_by_token.write().insert(token.to_string(), p.clone());
+        }
+        Ok(found)
+    }
+
+    /// Whether the store is open and accepting requests.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Marks the server as shutting down (`/readyz` answers 503 from then on).
+    pub fn set_not_ready(&self) {
+        self.ready.store(false, Ordering::Release);
+    }
+}

@@ -1,0 +1,96 @@
+//! Streaming reads for raw export.
+//!
+//! The range is read one UTC day at a time, each day ordered by time and ingestion
+//! order and streamed from DuckDB in Arrow batches; rows travel to the async side
+//! through a bounded channel, so memory stays flat however long the range is, and the
+//! read stops as soon as the client goes away.
+
+use std::sync::Arc;
+
+use duckdb::arrow::array::{Array, AsArray, RecordBatch};
+use duckdb::arrow::compute::cast;
+use duckdb::arrow::datatypes::{DataType, Int64Type};
+use duckdb::{Connection, params_from_iter, types::Value as SqlValue};
+use sextant_model::time::DAY_MS;
+use sextant_model::{EventRow, ProjectId, StoredEvent};
+use sextant_storage::{ExportQuery, Result, StorageError};
+use tokio::sync::mpsc;
+
+use crate::backend;
+
+/// Reads `query` on `conn`, sending chunks to `out` until done, failed, or `out` closes.
+pub fn run(conn: Connection, query: ExportQuery, out: mpsc::Sender<Result<Vec<StoredEvent>>>) {
+    if let Err(e) = read(&conn, &query, &out) {
+        let _ = out.blocking_send(Err(e));
+    }
+}
+
+fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<StoredEvent>>>) -> Result<()> {
+    let mut remaining = q.limit.unwrap_or(u64::MAX);
+    let events_filter = match &q.events {
+        Some(names) if !names.is_empty() => {
+            format!(" AND event IN ({})", vec!["?"; names.len()].join(", "))
+        }
+        _ => String::new(),
+    };
+    let mut day_start = q.from_ms;
+    while day_start < q.to_ms && remaining > 0 {
+        let day_end = (day_start.div_euclid(DAY_MS) + 1) * DAY_MS;
+        let day_end = day_end.min(q.to_ms);
+        let sql = format!(
+            "SELECT event, time_ms, distinct_id, insert_id, seq, properties::VARCHAR FROM events \
+             WHERE project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter} \
+             ORDER BY time_ms, seq LIMIT ?"
+        );
+        let mut args: Vec<SqlValue> =
+            vec![SqlValue::BigInt(q.project_id.0), SqlValue::BigInt(day_start), SqlValue::BigInt(day_end)];
+        if let Some(names) = &q.events {
+            args.extend(names.iter().map(|n| SqlValue::Text(n.clone())));
+        }
+        args.push(SqlValue::BigInt(remaining.min(i64::MAX as u64) as i64));
+        let mut stmt = conn.prepare(&sql).map_err(backend)?;
+        for batch in stmt.stream_arrow(params_from_iter(args)).map_err(backend)? {
+            let batch = batch.map_err(backend)?;
+            let chunk = to_events(&batch, q.project_id)?;
+            remaining = remaining.saturating_sub(chunk.len() as u64);
+            if out.blocking_send(Ok(chunk)).is_err() {
+                return Ok(()); // the client went away
+            }
+        }
+        day_start = day_end;
+    }
+    Ok(())
+}
+
+fn to_events(batch: &RecordBatch, project_id: ProjectId) -> Result<Vec<StoredEvent>> {
+    let text = |i: usize| -> Result<Arc<dyn Array>> {
+        let col = batch.column(i);
+        if col.data_type() == &DataType::Utf8 {
+            Ok(col.clone())
+        } else {
+            cast(col, &DataType::Utf8).map_err(|e| StorageError::Backend(e.to_string()))
+        }
+    };
+    let (event, distinct_id, insert_id, props) = (text(0)?, text(2)?, text(3)?, text(5)?);
+    let (event, distinct_id, insert_id, props) = (
+        event.as_string::<i32>(),
+        distinct_id.as_string::<i32>(),
+        insert_id.as_string::<i32>(),
+        props.as_string::<i32>(),
+    );
+    let time = batch.column(1).as_primitive::<Int64Type>();
+    let seq = batch.column(4).as_primitive::<Int64Type>();
+    Ok((0..batch.num_rows())
+        .map(|i| StoredEvent {
+            row: EventRow {
+                project_id,
+                event: event.value(i).to_string(),
+                time_ms: time.value(i),
+                distinct_id: distinct_id.value(i).to_string(),
+                insert_id: insert_id.value(i).to_string(),
+                properties: props.value(i).to_string(),
+            },
+            seq: seq.value(i),
+        })
+        .collect())
+}

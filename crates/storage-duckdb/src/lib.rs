@@ -1,0 +1,24 @@
+//! The embedded event store: events in one DuckDB database inside the data directory.
+//!
+//! DuckDB connections are synchronous, so none is ever used from async code directly:
+//! one writer thread owns the write connection and commits whatever batches are waiting
+//! in one transaction (group commit), and each export runs on a blocking thread with
+//! its own cloned connection, handing rows back through a bounded channel.
+//!
+//! # Layout
+//! - [`schema`]: the table definitions and database settings.
+//! - [`writer`]: the group-commit writer thread.
+//! - [`export`]: streaming reads for raw export.
+//! - [`store`]: [`DuckDbStore`], the [`sextant_storage::EventStore`] implementation.
+
+pub mod export;
+pub mod schema;
+pub mod store;
+pub mod writer;
+
+pub use store::{DuckDbStore, StoreOptions};
+
+/// Converts a DuckDB error into the storage boundary's error.
+pub(crate) fn backend(e: duckdb::Error) -> sextant_storage::StorageError {
+    sextant_storage::StorageError::Backend(e.to_string())
+}

@@ -1,0 +1,141 @@
+//! [`DuckDbStore`]: the embedded backend behind the [`EventStore`] boundary.
+
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use duckdb::Connection;
+use parking_lot::Mutex;
+use sextant_model::{EventRow, ProjectId};
+use sextant_storage::{EventChunks, EventStore, ExportQuery, Result, StorageError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::writer::WriteRequest;
+use crate::{backend, export, schema, writer};
+
+/// Settings of the embedded store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// DuckDB's memory limit, such as `"2GB"`.
+    pub memory_limit: String,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { memory_limit: "4GB".into() }
+    }
+}
+
+/// Events in a DuckDB file, written by one group-commit thread.
+pub struct DuckDbStore {
+    path: PathBuf,
+    writes: Mutex<Option<mpsc::Sender<WriteRequest>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Kept to clone a connection for each read.
+    reader: Mutex<Option<Connection>>,
+}
+
+impl DuckDbStore {
+    /// Opens (creating if needed) `dir/events.duckdb`, replaying its write-ahead log.
+    pub fn open(dir: &Path, options: &StoreOptions) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::Unavailable(format!("{}: {e}", dir.display())))?;
+        let path = dir.join("events.duckdb");
+        let tmp = dir.join("duckdb-tmp");
+        let conn = Connection::open(&path).map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
+        schema::migrate(&conn, &options.memory_limit, &tmp.to_string_lossy()).map_err(backend)?;
+        let next_seq = schema::max_seq(&conn).map_err(backend)?;
+        let reader = conn.try_clone().map_err(backend)?;
+        let (tx, rx) = mpsc::channel(256);
+        let handle = std::thread::Builder::new()
+            .name("duckdb-writer".into())
+            .spawn(move || writer::run(conn, next_seq, rx))
+            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        Ok(DuckDbStore {
+            path,
+            writes: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            reader: Mutex::new(Some(reader)),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_connection(&self) -> Result<Connection> {
+        match self.reader.lock().as_ref() {
+            Some(conn) => conn.try_clone().map_err(backend),
+            None => Err(closed()),
+        }
+    }
+
+    async fn run_blocking<T: Send + 'static>(&self, f: impl FnOnce(Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        let conn = self.read_connection()?;
+        tokio::task::spawn_blocking(move || f(conn))
+            .await
+            .map_err(|e| StorageError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+fn closed() -> StorageError {
+    StorageError::Unavailable("the event store is closed".into())
+}
+
+#[async_trait]
+impl EventStore for DuckDbStore {
+    async fn append(&self, rows: Vec<EventRow>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let sender = self.writes.lock().clone().ok_or_else(closed)?;
+        let (done, answer) = oneshot::channel();
+        sender.send(WriteRequest { rows, done }).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    fn export(&self, query: ExportQuery) -> EventChunks {
+        let (tx, rx) = mpsc::channel(2);
+        match self.read_connection() {
+            Ok(conn) => {
+                tokio::task::spawn_blocking(move || export::run(conn, query, tx));
+            }
+            Err(e) => {
+                let _ = tx.try_send(Err(e));
+            }
+        }
+        Box::pin(tokio_stream_from(rx))
+    }
+
+    async fn count_events(&self, project_id: ProjectId, from_ms: i64, to_ms: i64) -> Result<u64> {
+        self.run_blocking(move |conn| {
+            conn.query_row(
+                "SELECT count(*) FROM (SELECT DISTINCT event, distinct_id, time_ms, insert_id FROM events \
+                 WHERE project_id = ? AND time_ms >= ? AND time_ms < ?)",
+                duckdb::params![project_id.0, from_ms, to_ms],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn close(&self) -> Result<()> {
+        drop(self.writes.lock().take());
+        drop(self.reader.lock().take());
+        let handle = self.writer.lock().take();
+        if let Some(handle) = handle {
+            tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| StorageError::Backend(e.to_string()))?
+                .map_err(|_| StorageError::Backend("the writer thread panicked".into()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Adapts a receiver into a stream.
+fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

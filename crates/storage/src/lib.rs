@@ -1,0 +1,79 @@
+//! The storage boundary: what every event store backend provides.
+//!
+//! The server talks only to [`EventStore`]; the embedded DuckDB backend implements it
+//! today and a ClickHouse backend will implement it for scale-out. Backends prove they
+//! keep the contract by passing [`conformance`] (behind the `testsuite` feature).
+//!
+//! # Layout
+//! - [`EventStore`]: append (durable on return), export stream, deduplicated count.
+//! - [`ExportQuery`]: what a raw export asks for.
+//! - [`StorageError`]: backend failures, mapped to [`sextant_model::ErrorCode`].
+//! - [`conformance`]: the shared contract tests.
+
+#[cfg(feature = "testsuite")]
+pub mod conformance;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use sextant_model::{ErrorCode, EventRow, ProjectId, StoredEvent};
+
+/// A failure inside a storage backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The store is closed or shutting down.
+    #[error("the event store is not available: {0}")]
+    Unavailable(String),
+    /// The backend reported an error.
+    #[error("event store error: {0}")]
+    Backend(String),
+}
+
+impl StorageError {
+    /// The client-facing code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            StorageError::Unavailable(_) => ErrorCode::Unavailable,
+            StorageError::Backend(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Result alias for storage calls.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A raw-export request: one project's events in a time range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExportQuery {
+    /// Project whose events to read.
+    pub project_id: ProjectId,
+    /// Inclusive lower bound, epoch ms.
+    pub from_ms: i64,
+    /// Exclusive upper bound, epoch ms.
+    pub to_ms: i64,
+    /// Only these event names, when given.
+    pub events: Option<Vec<String>>,
+    /// At most this many events.
+    pub limit: Option<u64>,
+}
+
+/// A stream of event chunks, in time order (ties in ingestion order).
+pub type EventChunks = BoxStream<'static, Result<Vec<StoredEvent>>>;
+
+/// An event store backend.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends rows. When this returns `Ok`, the rows survive a crash of the process.
+    /// Concurrent calls may be committed together (group commit).
+    async fn append(&self, rows: Vec<EventRow>) -> Result<()>;
+
+    /// Streams the events an export asks for, every ingested copy included (no dedup),
+    /// ordered by time. Memory use must not grow with the size of the range.
+    fn export(&self, query: ExportQuery) -> EventChunks;
+
+    /// Counts a project's events in `[from_ms, to_ms)` as every query counts them:
+    /// copies sharing (event, distinct_id, time, `$insert_id`) count once.
+    async fn count_events(&self, project_id: ProjectId, from_ms: i64, to_ms: i64) -> Result<u64>;
+
+    /// Flushes and closes the store; later calls fail with [`StorageError::Unavailable`].
+    async fn close(&self) -> Result<()>;
+}
