@@ -8,7 +8,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use serde_json::{Value, json};
 
 fn ev(m: &str, i: usize, t_s: i64) -> Value {
-    json!({"event": "imp", "properties": {"time": t_s, "distinct_id": format!("u{i}"), "$insert_id": format!("ins-{m}-{i}"), "m": m, "i": i}})
+    json!({"event": "imp", "properties": {"time": t_s, "distinct_id": format!("u{i}"), "$insert_id": format!("i{}-{i}", &m[..12]), "m": m, "i": i}})
 }
 
 fn days_ago(d: i64) -> i64 {

@@ -27,7 +27,7 @@ function trackBatch(events) {
 (async () => {
   for (let i = 0; i < 3; i++) {
     const props = { distinct_id: `node-user-${i}`, seq: `node-track-${i}`, n: i, ok: true, list: ["x", i], obj: { a: i } };
-    await track("Node Track", props);
+    await track("Node Track", { ...props });
     sent.push({ endpoint: "track", event: "Node Track", distinct_id: props.distinct_id, properties: props });
   }
   const now = Date.now();
@@ -35,7 +35,8 @@ function trackBatch(events) {
   for (let i = 0; i < 60; i++) {
     const props = { distinct_id: `node-batch-${i % 7}`, seq: `node-batch-${i}`, time: now - i * 1000 };
     batch.push({ event: "Node Batch", properties: { ...props } });
-    sent.push({ endpoint: "track", event: "Node Batch", distinct_id: props.distinct_id, time_ms: props.time, properties: { seq: props.seq } });
+    // track_batch adds the token but not mp_lib/$lib_version.
+    sent.push({ endpoint: "track", event: "Node Batch", distinct_id: props.distinct_id, time_ms: props.time, properties: { seq: props.seq }, sdk_sets_lib: false });
   }
   await trackBatch(batch);
   process.stdout.write(JSON.stringify(sent));
