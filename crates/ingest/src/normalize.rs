@@ -144,7 +144,7 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
         _ => None,
     };
     for key in LIFTED {
-        props.remove(key);
+        props.shift_remove(key);
     }
     if props.len() > MAX_PROPERTIES {
         return Err(fail(RecordError::invalid(
@@ -152,19 +152,20 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
             format!("has {} properties; at most {MAX_PROPERTIES} are allowed", props.len()),
         )));
     }
-    let mut clean = Map::with_capacity(props.len() + 5);
-    for (key, value) in props {
-        let value = clean_value(value, 1, &format!("properties.{key}")).map_err(fail)?;
-        clean.insert(truncate(key), value);
+    if props.keys().any(|k| k.len() > MAX_STRING_CHARS) {
+        props = props.into_iter().map(|(k, v)| (truncate(k), v)).collect();
     }
-    clean.insert("$mp_api_endpoint".into(), Value::String(ctx.api_endpoint.clone()));
-    clean.insert("$mp_api_timestamp_ms".into(), Value::from(ctx.now_ms));
-    clean.insert("mp_processing_time_ms".into(), Value::from(ctx.now_ms));
-    clean.insert("$mp_event_size".into(), Value::from(raw.len()));
+    for (key, value) in props.iter_mut() {
+        clean_value(value, 1).map_err(|at| fail(at.into_error(key)))?;
+    }
+    props.insert("$mp_api_endpoint".into(), Value::String(ctx.api_endpoint.clone()));
+    props.insert("$mp_api_timestamp_ms".into(), Value::from(ctx.now_ms));
+    props.insert("mp_processing_time_ms".into(), Value::from(ctx.now_ms));
+    props.insert("$mp_event_size".into(), Value::from(raw.len()));
     if matches!(ctx.endpoint, Endpoint::Import { .. }) {
-        clean.insert("$import".into(), Value::Bool(true));
+        props.insert("$import".into(), Value::Bool(true));
     }
-    let properties = Value::Object(clean).to_string();
+    let properties = Value::Object(props).to_string();
     Ok(Outcome::Accepted(NormalizedEvent { token, event, time_ms, distinct_id, insert_id, properties }))
 }
 
@@ -242,50 +243,78 @@ fn validate_insert_id(id: &str) -> Result<String, RecordError> {
     Ok(id.to_string())
 }
 
-/// Truncates strings, checks list and object sizes and nesting depth.
-fn clean_value(value: Value, depth: usize, path: &str) -> Result<Value, RecordError> {
-    match value {
-        Value::String(s) => Ok(Value::String(truncate(s))),
-        Value::Array(items) => {
-            if depth > MAX_NESTING_DEPTH {
-                return Err(RecordError::invalid(path, format!("nested deeper than {MAX_NESTING_DEPTH} levels")));
-            }
-            if items.len() > MAX_LIST_ELEMENTS {
-                return Err(RecordError::invalid(
-                    path,
-                    format!("list has {} elements; at most {MAX_LIST_ELEMENTS} are allowed", items.len()),
-                ));
-            }
-            items.into_iter().map(|v| clean_value(v, depth + 1, path)).collect::<Result<_, _>>().map(Value::Array)
-        }
-        Value::Object(map) => {
-            if depth > MAX_NESTING_DEPTH {
-                return Err(RecordError::invalid(path, format!("nested deeper than {MAX_NESTING_DEPTH} levels")));
-            }
-            if map.len() > MAX_OBJECT_KEYS {
-                return Err(RecordError::invalid(
-                    path,
-                    format!("object has {} keys; at most {MAX_OBJECT_KEYS} are allowed", map.len()),
-                ));
-            }
-            let mut out = Map::with_capacity(map.len());
-            for (k, v) in map {
-                let child = format!("{path}.{k}");
-                out.insert(truncate(k), clean_value(v, depth + 1, &child)?);
-            }
-            Ok(Value::Object(out))
-        }
-        other => Ok(other),
+/// Where inside a property value a limit was broken, and which; the field path is
+/// only spelled out when there is an error to report.
+struct Violation {
+    /// Keys from the property down to the offending value (innermost last).
+    path: Vec<String>,
+    reason: String,
+}
+
+impl Violation {
+    fn into_error(mut self, property: &str) -> RecordError {
+        self.path.push(property.to_string());
+        self.path.push("properties".to_string());
+        self.path.reverse();
+        RecordError::invalid(&self.path.join("."), self.reason)
     }
 }
 
-/// Cuts a string to [`MAX_STRING_CHARS`] characters.
-fn truncate(mut s: String) -> String {
+/// Truncates strings in place and checks list and object sizes and nesting depth.
+fn clean_value(value: &mut Value, depth: usize) -> Result<(), Violation> {
+    let violation = |reason: String| Violation { path: Vec::new(), reason };
+    match value {
+        Value::String(s) => truncate_in_place(s),
+        Value::Array(items) => {
+            if depth > MAX_NESTING_DEPTH {
+                return Err(violation(format!("nested deeper than {MAX_NESTING_DEPTH} levels")));
+            }
+            if items.len() > MAX_LIST_ELEMENTS {
+                return Err(violation(format!(
+                    "list has {} elements; at most {MAX_LIST_ELEMENTS} are allowed",
+                    items.len()
+                )));
+            }
+            for item in items {
+                clean_value(item, depth + 1)?;
+            }
+        }
+        Value::Object(map) => {
+            if depth > MAX_NESTING_DEPTH {
+                return Err(violation(format!("nested deeper than {MAX_NESTING_DEPTH} levels")));
+            }
+            if map.len() > MAX_OBJECT_KEYS {
+                return Err(violation(format!(
+                    "object has {} keys; at most {MAX_OBJECT_KEYS} are allowed",
+                    map.len()
+                )));
+            }
+            if map.keys().any(|k| k.len() > MAX_STRING_CHARS) {
+                *map = std::mem::take(map).into_iter().map(|(k, v)| (truncate(k), v)).collect();
+            }
+            for (k, v) in map.iter_mut() {
+                clean_value(v, depth + 1).map_err(|mut e| {
+                    e.path.push(k.clone());
+                    e
+                })?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn truncate_in_place(s: &mut String) {
     if s.len() > MAX_STRING_CHARS {
         if let Some((idx, _)) = s.char_indices().nth(MAX_STRING_CHARS) {
             s.truncate(idx);
         }
     }
+}
+
+/// Cuts a string to [`MAX_STRING_CHARS`] characters.
+fn truncate(mut s: String) -> String {
+    truncate_in_place(&mut s);
     s
 }
 

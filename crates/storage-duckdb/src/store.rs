@@ -8,7 +8,9 @@ use duckdb::Connection;
 use parking_lot::Mutex;
 use sextant_model::{EventRow, ProjectId};
 use sextant_storage::{EventChunks, EventStore, ExportQuery, Result, StorageError};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::mpsc as std_mpsc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::writer::WriteRequest;
 use crate::{backend, export, schema, writer};
@@ -26,10 +28,15 @@ impl Default for StoreOptions {
     }
 }
 
+/// Append requests that may wait for the writer at once; more wait for a slot.
+const QUEUED_REQUESTS: usize = 256;
+
 /// Events in a DuckDB file, written by one group-commit thread.
 pub struct DuckDbStore {
     path: PathBuf,
-    writes: Mutex<Option<mpsc::Sender<WriteRequest>>>,
+    writes: Mutex<Option<std_mpsc::Sender<WriteRequest>>>,
+    /// Bounds the requests queued for the writer (back-pressure on ingestion).
+    queue_slots: Semaphore,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Kept to clone a connection for each read.
     reader: Mutex<Option<Connection>>,
@@ -45,7 +52,7 @@ impl DuckDbStore {
         schema::migrate(&conn, &options.memory_limit, &tmp.to_string_lossy()).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let reader = conn.try_clone().map_err(backend)?;
-        let (tx, rx) = mpsc::channel(256);
+        let (tx, rx) = std_mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("duckdb-writer".into())
             .spawn(move || writer::run(conn, next_seq, rx))
@@ -53,6 +60,7 @@ impl DuckDbStore {
         Ok(DuckDbStore {
             path,
             writes: Mutex::new(Some(tx)),
+            queue_slots: Semaphore::new(QUEUED_REQUESTS),
             writer: Mutex::new(Some(handle)),
             reader: Mutex::new(Some(reader)),
         })
@@ -88,9 +96,13 @@ impl EventStore for DuckDbStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let sender = self.writes.lock().clone().ok_or_else(closed)?;
+        let _slot = self.queue_slots.acquire().await.map_err(|_| closed())?;
         let (done, answer) = oneshot::channel();
-        sender.send(WriteRequest { rows, done }).await.map_err(|_| closed())?;
+        {
+            let sender = self.writes.lock();
+            let sender = sender.as_ref().ok_or_else(closed)?;
+            sender.send(WriteRequest { rows, done }).map_err(|_| closed())?;
+        }
         answer.await.map_err(|_| closed())?
     }
 

@@ -1,20 +1,30 @@
 //! The writer thread: group commit.
 //!
-//! Requests queue on a bounded channel. The thread takes the first waiting request,
-//! then every other one already queued (up to [`MAX_GROUP_ROWS`]), appends them all in
-//! one transaction, commits (DuckDB syncs its write-ahead log on commit), and only then
+//! Requests queue on a channel. The thread takes the first waiting request, then every
+//! other one already queued (up to [`MAX_GROUP_ROWS`]), appends them all in one
+//! transaction, commits (DuckDB syncs its write-ahead log on commit), and only then
 //! answers each request. Many concurrent requests thus share one sync, and no request
-//! is acknowledged before its rows are durable.
+//! is acknowledged before its rows are durable. After [`IDLE_CHECKPOINT`] without
+//! work, it checkpoints, so the log is folded into the database between bursts.
 
-use duckdb::{Connection, params};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use duckdb::Connection;
+use duckdb::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringBuilder};
+use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sextant_model::EventRow;
 use sextant_storage::{Result, StorageError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::backend;
 
 /// Rows committed together at most; a larger backlog is committed in several groups.
 pub const MAX_GROUP_ROWS: usize = 200_000;
+
+/// Quiet time after which the writer checkpoints.
+pub const IDLE_CHECKPOINT: Duration = Duration::from_secs(2);
 
 /// One append waiting for its commit.
 pub struct WriteRequest {
@@ -25,8 +35,25 @@ pub struct WriteRequest {
 }
 
 /// Runs until every sender is dropped, then checkpoints the database.
-pub fn run(conn: Connection, mut next_seq: i64, mut queue: mpsc::Receiver<WriteRequest>) {
-    while let Some(first) = queue.blocking_recv() {
+pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>) {
+    let mut dirty = false;
+    loop {
+        let first = if dirty {
+            match queue.recv_timeout(IDLE_CHECKPOINT) {
+                Ok(req) => req,
+                Err(RecvTimeoutError::Timeout) => {
+                    checkpoint(&conn);
+                    dirty = false;
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match queue.recv() {
+                Ok(req) => req,
+                Err(_) => break,
+            }
+        };
         let mut group = vec![first];
         let mut rows = group[0].rows.len();
         while rows < MAX_GROUP_ROWS {
@@ -40,7 +67,10 @@ pub fn run(conn: Connection, mut next_seq: i64, mut queue: mpsc::Receiver<WriteR
         }
         let result = commit_group(&conn, &group, next_seq);
         match &result {
-            Ok(()) => next_seq += rows as i64,
+            Ok(()) => {
+                next_seq += rows as i64;
+                dirty = true;
+            }
             Err(e) => tracing::error!(error = %e, rows, "event append failed"),
         }
         for req in group {
@@ -51,37 +81,74 @@ pub fn run(conn: Connection, mut next_seq: i64, mut queue: mpsc::Receiver<WriteR
             let _ = req.done.send(answer);
         }
     }
+    checkpoint(&conn);
+}
+
+fn checkpoint(conn: &Connection) {
     if let Err(e) = conn.execute_batch("CHECKPOINT") {
-        tracing::warn!(error = %e, "checkpoint on close failed");
+        tracing::warn!(error = %e, "checkpoint failed");
     }
 }
 
 fn commit_group(conn: &Connection, group: &[WriteRequest], first_seq: i64) -> Result<()> {
     conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
-    let appended = (|| {
-        let mut appender = conn.appender("events")?;
-        let mut seq = first_seq;
-        for req in group {
-            for r in &req.rows {
-                seq += 1;
-                appender.append_row(params![
-                    r.project_id.0,
-                    r.event,
-                    r.time_ms,
-                    r.distinct_id,
-                    r.insert_id,
-                    seq,
-                    r.properties
-                ])?;
-            }
-        }
-        appender.flush()
-    })();
-    match appended.and_then(|()| conn.execute_batch("COMMIT")) {
+    let rows = group.iter().flat_map(|req| req.rows.iter());
+    match append_rows(conn, rows, first_seq).and_then(|()| conn.execute_batch("COMMIT")) {
         Ok(()) => Ok(()),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(backend(e))
         }
     }
+}
+
+/// Appends rows to `events` in the current transaction, numbering them from
+/// `first_seq + 1`. Rows go in as Arrow columns, DuckDB's bulk path: several times
+/// faster than appending value by value.
+pub fn append_rows<'a>(
+    conn: &Connection,
+    rows: impl Iterator<Item = &'a EventRow> + Clone,
+    first_seq: i64,
+) -> duckdb::Result<()> {
+    let n = rows.clone().count();
+    let strings = |f: fn(&EventRow) -> &str| -> ArrayRef {
+        let bytes: usize = rows.clone().map(|r| f(r).len()).sum();
+        let mut b = StringBuilder::with_capacity(n, bytes);
+        for r in rows.clone() {
+            b.append_value(f(r));
+        }
+        Arc::new(b.finish())
+    };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(rows.clone().map(|r| r.project_id.0))),
+        strings(|r| &r.event),
+        Arc::new(Int64Array::from_iter_values(rows.clone().map(|r| r.time_ms))),
+        strings(|r| &r.distinct_id),
+        strings(|r| &r.insert_id),
+        Arc::new(Int64Array::from_iter_values((1..=n as i64).map(|i| first_seq + i))),
+        strings(|r| &r.properties),
+    ];
+    let batch = RecordBatch::try_new(schema(), columns)
+        .map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mut appender = conn.appender("events")?;
+    appender.append_record_batch(batch)?;
+    appender.flush()
+}
+
+fn schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let field = |name: &str, t: DataType| Field::new(name, t, false);
+            Arc::new(Schema::new(vec![
+                field("project_id", DataType::Int64),
+                field("event", DataType::Utf8),
+                field("time_ms", DataType::Int64),
+                field("distinct_id", DataType::Utf8),
+                field("insert_id", DataType::Utf8),
+                field("seq", DataType::Int64),
+                field("properties", DataType::Utf8),
+            ]))
+        })
+        .clone()
 }

@@ -87,7 +87,8 @@ impl TestServer {
             dir: dir.to_path_buf(),
             _tmp: None,
             creds,
-            http: reqwest::Client::builder().no_gzip().build().unwrap(),
+            // No connection reuse: a 413 answered before the body is read closes the connection.
+            http: reqwest::Client::builder().no_gzip().pool_max_idle_per_host(0).build().unwrap(),
         }
     }
 
