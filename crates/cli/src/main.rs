@@ -11,6 +11,11 @@ use sextant_metadata::Metadata;
 use sextant_model::{ProjectId, Role};
 use sextant_server::{Config, ConfigOverrides, LogFormat, Server};
 
+/// Ingestion allocates and frees many small strings and maps per event; mimalloc
+/// handles that pattern with much less overhead than glibc's allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "sextant", version, about = "A self-hosted analytics server that speaks Mixpanel's HTTP APIs")]
 struct Cli {

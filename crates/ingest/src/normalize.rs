@@ -144,7 +144,7 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
         _ => None,
     };
     for key in LIFTED {
-        props.shift_remove(key);
+        props.remove(key);
     }
     if props.len() > MAX_PROPERTIES {
         return Err(fail(RecordError::invalid(
