@@ -231,8 +231,21 @@ async fn main() {
     let rows = rows_of(&events, ProjectId(1), now_ms);
     let row_bytes: usize = rows.iter().map(|r| r.properties.len()).sum();
     let (secs, with_checkpoint) = direct_append(&rows);
-    Row { name: "reference: DuckDB Arrow appender, 2000-row tx".into(), events: total, seconds: secs, bytes: row_bytes }.print();
-    Row { name: "reference, plus a final CHECKPOINT".into(), events: total, seconds: with_checkpoint, bytes: row_bytes }.print();
+    Row {
+        name: "reference: DuckDB Arrow appender, 2000-row tx".into(),
+        events: total,
+        seconds: secs,
+        bytes: row_bytes,
+    }
+    .print();
+    Row {
+        name: "reference, plus a final CHECKPOINT".into(),
+        events: total,
+        seconds: with_checkpoint,
+        bytes: row_bytes,
+    }
+    .print();
     let secs = store_append(&rows, connections).await;
-    Row { name: "DuckDbStore::append (group commit, no HTTP)".into(), events: total, seconds: secs, bytes: row_bytes }.print();
+    Row { name: "DuckDbStore::append (group commit, no HTTP)".into(), events: total, seconds: secs, bytes: row_bytes }
+        .print();
 }

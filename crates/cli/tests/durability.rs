@@ -51,11 +51,21 @@ async fn acknowledged_events_survive_sigkill() {
         *seen.entry(e["properties"]["$insert_id"].as_str().unwrap().to_string()).or_default() += 1;
     }
     let missing: Vec<&String> = acked.iter().filter(|id| !seen.contains_key(*id)).collect();
-    assert!(missing.is_empty(), "{} acknowledged events lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     let doubled: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubled.is_empty(), "events stored twice: {:?}", &doubled[..doubled.len().min(5)]);
     let acked_set: HashSet<&String> = acked.iter().collect();
-    eprintln!("acknowledged {}, stored {} ({} in flight at the kill)", acked_set.len(), seen.len(), seen.len() - acked_set.len());
+    eprintln!(
+        "acknowledged {}, stored {} ({} in flight at the kill)",
+        acked_set.len(),
+        seen.len(),
+        seen.len() - acked_set.len()
+    );
     drop(restarted);
     drop(s);
 }

@@ -11,8 +11,7 @@ async fn seed(s: &TestServer, m: &str) {
         .map(|i| json!({"event": if i % 2 == 0 { "even" } else { "odd" },
                         "properties": {"time": t0 + i, "distinct_id": format!("u{i}"), "$insert_id": format!("e{i}"), "m": m, "i": i}}))
         .collect();
-    let r = s.http.post(s.url("/import?strict=1")).basic_auth(&s.creds.secret, Some("")).json(&events).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    s.import_ok(&events).await;
 }
 
 #[tokio::test]
@@ -34,8 +33,13 @@ async fn filters_limit_order_and_precision() {
     assert!(ms[0]["properties"]["time"].as_i64().unwrap() > 1_000_000_000_000);
     // Service account with project_id works too, trailing slash included.
     let (from, to) = chrono_like_today();
-    let r = s.http.get(s.url(&format!("/api/2.0/export/?from_date={from}&to_date={to}&project_id={}", s.creds.project_id)))
-        .basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret)).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url(&format!("/api/2.0/export/?from_date={from}&to_date={to}&project_id={}", s.creds.project_id)))
+        .basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap().lines().count(), 20);
 }
@@ -46,8 +50,14 @@ async fn gzip_when_asked() {
     let m = marker();
     seed(&s, &m).await;
     let (from, to) = chrono_like_today();
-    let r = s.http.get(s.url(&format!("/api/2.0/export?from_date={from}&to_date={to}")))
-        .header("Accept-Encoding", "gzip").basic_auth(&s.creds.secret, Some("")).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url(&format!("/api/2.0/export?from_date={from}&to_date={to}")))
+        .header("Accept-Encoding", "gzip")
+        .basic_auth(&s.creds.secret, Some(""))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-encoding"], "gzip");
     let compressed = r.bytes().await.unwrap();
     let mut text = String::new();
@@ -62,11 +72,26 @@ async fn bad_parameters_and_credentials_get_query_errors() {
     let cases = [
         ("/api/2.0/export?to_date=2024-01-02", "from_date is required (yyyy-mm-dd)"),
         ("/api/2.0/export?from_date=2024-01-05&to_date=2024-01-02", "from_date 2024-01-05 is after to_date 2024-01-02"),
-        ("/api/2.0/export?from_date=2024-01-01&to_date=2024-06-01", "the range from_date..to_date covers 153 days; at most 100 are allowed per request"),
-        ("/api/2.0/export?from_date=01/02/2024&to_date=2024-06-01", "from_date `01/02/2024` is not a date in yyyy-mm-dd format"),
-        ("/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02&limit=0", "limit must be an integer from 1 to 100000, got `0`"),
-        ("/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02&event=%5Bbroken", "event must be a JSON array of event names, got `[broken`"),
-        ("/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02&where=properties%5B%22a%22%5D", "the `where` parameter is not supported yet by this server"),
+        (
+            "/api/2.0/export?from_date=2024-01-01&to_date=2024-06-01",
+            "the range from_date..to_date covers 153 days; at most 100 are allowed per request",
+        ),
+        (
+            "/api/2.0/export?from_date=01/02/2024&to_date=2024-06-01",
+            "from_date `01/02/2024` is not a date in yyyy-mm-dd format",
+        ),
+        (
+            "/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02&limit=0",
+            "limit must be an integer from 1 to 100000, got `0`",
+        ),
+        (
+            "/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02&event=%5Bbroken",
+            "event must be a JSON array of event names, got `[broken`",
+        ),
+        (
+            "/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02&where=properties%5B%22a%22%5D",
+            "the `where` parameter is not supported yet by this server",
+        ),
     ];
     for (path, message) in cases {
         let r = auth(s.http.get(s.url(path))).send().await.unwrap();
@@ -93,8 +118,7 @@ async fn a_large_export_streams() {
             .map(|i| json!({"event": "bulk", "properties": {"time": t0 + (b * 2000 + i) / 10, "distinct_id": format!("u{}", i % 97),
                              "$insert_id": format!("b{b}-{i}"), "m": m, "payload": "p".repeat(100)}}))
             .collect();
-        let r = s.http.post(s.url("/import?strict=1")).basic_auth(&s.creds.secret, Some("")).json(&events).send().await.unwrap();
-        assert_eq!(r.status(), 200);
+        s.import_ok(&events).await;
     }
     let all = s.export("").await;
     assert_eq!(all.len(), 20_000);

@@ -26,9 +26,16 @@ async fn strict_import_with_service_account_json_ndjson_and_gzip() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"code": 200, "num_records_imported": 3, "status": "OK"}));
     let ndjson: String = (3..5).map(|i| format!("{}\n", ev(&m, i, days_ago(1)))).collect();
-    let r = s.http.post(&url).basic_auth(&c.sa_user, Some(&c.sa_secret))
-        .header(CONTENT_TYPE, "application/x-ndjson").header(CONTENT_ENCODING, "gzip")
-        .body(gzip(ndjson.as_bytes())).send().await.unwrap();
+    let r = s
+        .http
+        .post(&url)
+        .basic_auth(&c.sa_user, Some(&c.sa_secret))
+        .header(CONTENT_TYPE, "application/x-ndjson")
+        .header(CONTENT_ENCODING, "gzip")
+        .body(gzip(ndjson.as_bytes()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["num_records_imported"], 2);
     let events = s.export("").await;
     let mine = with_marker(&events, &m);
@@ -52,8 +59,14 @@ async fn strict_partial_failure_reports_each_record() {
         {"event": "imp", "properties": {"time": days_ago(1), "distinct_id": "u", "m": m}},
         ev(&m, 7, days_ago(400)),
     ]);
-    let r = s.http.post(s.url(&format!("/import?strict=1&project_id={}", c.project_id)))
-        .basic_auth(&c.sa_user, Some(&c.sa_secret)).json(&batch).send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url(&format!("/import?strict=1&project_id={}", c.project_id)))
+        .basic_auth(&c.sa_user, Some(&c.sa_secret))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], 400);
@@ -61,19 +74,26 @@ async fn strict_partial_failure_reports_each_record() {
     assert_eq!(body["error"], "some data points in the request failed validation");
     assert_eq!(body["num_records_imported"], 2);
     let failed = body["failed_records"].as_array().unwrap();
-    let got: Vec<(i64, &str, &str)> = failed.iter()
+    let got: Vec<(i64, &str, &str)> = failed
+        .iter()
         .map(|f| (f["index"].as_i64().unwrap(), f["insert_id"].as_str().unwrap(), f["field"].as_str().unwrap()))
         .collect();
-    assert_eq!(got, vec![
-        (1, "bad-time", "properties.time"),
-        (2, "has_underscore", "properties.$insert_id"),
-        (3, "fut", "properties.time"),
-        (4, "ancient", "properties.time"),
-        (5, "blocked", "properties.distinct_id"),
-        (6, "", "properties.$insert_id"),
-    ]);
+    assert_eq!(
+        got,
+        vec![
+            (1, "bad-time", "properties.time"),
+            (2, "has_underscore", "properties.$insert_id"),
+            (3, "fut", "properties.time"),
+            (4, "ancient", "properties.time"),
+            (5, "blocked", "properties.distinct_id"),
+            (6, "", "properties.$insert_id"),
+        ]
+    );
     assert_eq!(failed[0]["message"], "'properties.time' is invalid: must be specified as seconds since epoch");
-    assert_eq!(failed[1]["message"], "'$insert_id' is invalid: must only contain alphanumeric or hyphen '-' characters");
+    assert_eq!(
+        failed[1]["message"],
+        "'$insert_id' is invalid: must only contain alphanumeric or hyphen '-' characters"
+    );
     // The two valid records were kept; the 400-day-old one needs a wider export window.
     let from = ymd(days_ago(401));
     let to = ymd(days_ago(330));
@@ -90,18 +110,39 @@ async fn legacy_form_import_answers_like_track() {
     let m = marker();
     let data = json!([ev(&m, 0, days_ago(10))]).to_string();
     // python: raw JSON in a form body with verbose=1 and the secret as Basic user.
-    let r = s.http.post(s.url("/import")).basic_auth(&s.creds.secret, Some(""))
+    let r = s
+        .http
+        .post(s.url("/import"))
+        .basic_auth(&s.creds.secret, Some(""))
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(format!("data={}&verbose=1&api_key=ignored", urlencode(&data))).send().await.unwrap();
+        .body(format!("data={}&verbose=1&api_key=ignored", urlencode(&data)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": 1, "error": null}));
     // ruby/node: base64 JSON, non-verbose: body `1`. Insert id is optional outside strict mode.
     let data = json!([{"event": "imp", "properties": {"time": days_ago(10), "distinct_id": "x", "m": m}}]).to_string();
-    let r = s.http.post(s.url("/import")).basic_auth(&s.creds.secret, Some(""))
-        .body(format!("data={}", urlencode(&b64(&data)))).send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/import"))
+        .basic_auth(&s.creds.secret, Some(""))
+        .body(format!("data={}", urlencode(&b64(&data))))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "1");
-    let r = s.http.post(s.url("/import/?verbose=1")).basic_auth(&s.creds.secret, Some(""))
-        .json(&json!([{"event": "imp", "properties": {"distinct_id": "x"}}])).send().await.unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": 0, "error": "'properties.time' is invalid: is required"}));
+    let r = s
+        .http
+        .post(s.url("/import/?verbose=1"))
+        .basic_auth(&s.creds.secret, Some(""))
+        .json(&json!([{"event": "imp", "properties": {"distinct_id": "x"}}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": 0, "error": "'properties.time' is invalid: is required"})
+    );
     let old = s.export_range(&ymd(days_ago(11)), &ymd(days_ago(9)), "").await;
     assert_eq!(with_marker(&old, &m).len(), 2);
 }
@@ -117,11 +158,24 @@ async fn every_credential_form() {
     let ok = json!({"code": 200, "num_records_imported": 1, "status": "OK"});
 
     // Service account, base64 Basic, with project_id.
-    let r = s.http.post(strict(&format!("&project_id={pid}"))).basic_auth(&c.sa_user, Some(&c.sa_secret)).json(&body()).send().await.unwrap();
+    let r = s
+        .http
+        .post(strict(&format!("&project_id={pid}")))
+        .basic_auth(&c.sa_user, Some(&c.sa_secret))
+        .json(&body())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap(), ok);
     // Service account, plain-text Basic.
-    let r = s.http.post(strict(&format!("&project_id={pid}")))
-        .header("Authorization", format!("Basic {}:{}", c.sa_user, c.sa_secret)).json(&body()).send().await.unwrap();
+    let r = s
+        .http
+        .post(strict(&format!("&project_id={pid}")))
+        .header("Authorization", format!("Basic {}:{}", c.sa_user, c.sa_secret))
+        .json(&body())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap(), ok);
     // Project secret, with and without project_id.
     for q in [String::new(), format!("&project_id={pid}")] {
@@ -141,7 +195,14 @@ async fn every_credential_form() {
     let r = s.http.post(strict("")).basic_auth("wrong", Some("")).json(&body()).send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap(), unauthorized("Invalid credentials"));
     // Service account with a wrong secret.
-    let r = s.http.post(strict(&format!("&project_id={pid}"))).basic_auth(&c.sa_user, Some("nope")).json(&body()).send().await.unwrap();
+    let r = s
+        .http
+        .post(strict(&format!("&project_id={pid}")))
+        .basic_auth(&c.sa_user, Some("nope"))
+        .json(&body())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     // Service account without project_id.
     let r = s.http.post(strict("")).basic_auth(&c.sa_user, Some(&c.sa_secret)).json(&body()).send().await.unwrap();
@@ -155,24 +216,35 @@ async fn every_credential_form() {
     assert_eq!(r.status(), 401);
 
     // An analyst service account may not import: 403.
-    let out = std::process::Command::new(binary())
-        .args(["service-account", "create", "--project", &pid.to_string(), "--role", "analyst", "--json", "--data-dir"])
-        .arg(&s.dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let analyst: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let r = s.http.post(strict(&format!("&project_id={pid}")))
+    let analyst = s.cli_json(&["service-account", "create", "--project", &pid.to_string(), "--role", "analyst"]);
+    let r = s
+        .http
+        .post(strict(&format!("&project_id={pid}")))
         .basic_auth(analyst["username"].as_str().unwrap(), analyst["secret"].as_str())
-        .json(&body()).send().await.unwrap();
+        .json(&body())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "Forbidden");
     // A project created by the CLI while the server runs is usable at once.
-    let out = std::process::Command::new(binary())
-        .args(["project", "create", "--name", "Second", "--json", "--data-dir"]).arg(&s.dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let r = s.http.post(s.url("/track")).json(&json!([{"event": "e", "properties": {"token": second["token"], "m": m}}])).send().await.unwrap();
+    let second = s.cli_json(&["project", "create", "--name", "Second"]);
+    let r = s
+        .http
+        .post(s.url("/track"))
+        .json(&json!([{"event": "e", "properties": {"token": second["token"], "m": m}}]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "1");
-    let r = s.http.post(strict(&format!("&project_id={pid}"))).basic_auth(second["secret"].as_str().unwrap(), Some("")).json(&body()).send().await.unwrap();
+    let r = s
+        .http
+        .post(strict(&format!("&project_id={pid}")))
+        .basic_auth(second["secret"].as_str().unwrap(), Some(""))
+        .json(&body())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401, "one project's secret does not open another");
 
     assert_eq!(with_marker(&s.export("").await, &m).len(), 5, "events stay in their own project");
@@ -188,7 +260,15 @@ async fn import_limits() {
     assert_eq!(r.status(), 413);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "Request Entity Too Large");
     let bomb = gzip(&vec![b'['; 30 * 1024 * 1024]);
-    let r = s.http.post(&url).basic_auth(&s.creds.secret, Some("")).header(CONTENT_ENCODING, "gzip").body(bomb).send().await.unwrap();
+    let r = s
+        .http
+        .post(&url)
+        .basic_auth(&s.creds.secret, Some(""))
+        .header(CONTENT_ENCODING, "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
@@ -208,7 +288,14 @@ async fn retried_batches_are_stored_as_sent() {
     let m = marker();
     let batch: Vec<Value> = (0..10).map(|i| ev(&m, i, days_ago(1))).collect();
     for _ in 0..3 {
-        let r = s.http.post(s.url("/import?strict=1")).basic_auth(&s.creds.secret, Some("")).json(&batch).send().await.unwrap();
+        let r = s
+            .http
+            .post(s.url("/import?strict=1"))
+            .basic_auth(&s.creds.secret, Some(""))
+            .json(&batch)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
     let events = s.export("").await;

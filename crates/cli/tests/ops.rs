@@ -17,7 +17,8 @@ async fn health_readiness_metrics_and_openapi() {
     let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("http_requests_total{route=\"/track\",method=\"POST\",status=\"200\"} 1"), "{metrics}");
     assert!(metrics.contains("http_request_duration_seconds_bucket{route=\"/track\""), "{metrics}");
-    let ingested = format!("sextant_events_ingested_total{{project_id=\"{}\",endpoint=\"track\"}} 1", s.creds.project_id);
+    let ingested =
+        format!("sextant_events_ingested_total{{project_id=\"{}\",endpoint=\"track\"}} 1", s.creds.project_id);
     assert!(metrics.contains(&ingested), "{metrics}");
     let spec: Value = s.http.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(spec["paths"]["/track"]["post"].is_object());
@@ -55,7 +56,9 @@ fn cli_project_and_service_account_commands() {
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };
-    let created: Value = serde_json::from_str(&run(&["project", "create", "--name", "Shop", "--timezone", "Europe/Paris", "--json"])).unwrap();
+    let created: Value =
+        serde_json::from_str(&run(&["project", "create", "--name", "Shop", "--timezone", "Europe/Paris", "--json"]))
+            .unwrap();
     assert_eq!(created["name"], "Shop");
     assert_eq!(created["timezone"], "Europe/Paris");
     assert_eq!(created["token"].as_str().unwrap().len(), 32);
@@ -66,15 +69,23 @@ fn cli_project_and_service_account_commands() {
     let text = run(&["project", "list"]);
     assert!(text.contains("Shop") && text.contains("Europe/Paris"));
     let id = created["id"].as_i64().unwrap().to_string();
-    let sa: Value = serde_json::from_str(&run(&["service-account", "create", "--project", &id, "--role", "consumer", "--json"])).unwrap();
+    let sa: Value =
+        serde_json::from_str(&run(&["service-account", "create", "--project", &id, "--role", "consumer", "--json"]))
+            .unwrap();
     assert_eq!(sa["role"], "consumer");
     // Bad input is refused with a message, not a panic.
     let out = std::process::Command::new(binary())
-        .args(["project", "create", "--name", "x", "--timezone", "Mars/Base", "--data-dir"]).arg(dir.path()).output().unwrap();
+        .args(["project", "create", "--name", "x", "--timezone", "Mars/Base", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown timezone"));
     let out = std::process::Command::new(binary())
-        .args(["service-account", "create", "--project", "999", "--role", "admin", "--data-dir"]).arg(dir.path()).output().unwrap();
+        .args(["service-account", "create", "--project", "999", "--role", "admin", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
 }

@@ -19,13 +19,15 @@ fn clients_dir() -> PathBuf {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Vec<Value> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}; run scripts/test to install the clients"));
+    let out =
+        cmd.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}; run scripts/test to install the clients"));
     assert!(
         out.status.success(),
         "{what} failed (run scripts/test to install the official clients):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{what} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Every property the client sent reads back unchanged; the lifted fields are right.
@@ -72,7 +74,12 @@ async fn official_python_client() {
     let c = &s.creds;
     let sent = run(
         Command::new(python).arg(clients_dir().join("python_sdk.py")).args([
-            &s.url, &c.token, &c.project_id.to_string(), &c.sa_user, &c.sa_secret, &c.secret,
+            &s.url,
+            &c.token,
+            &c.project_id.to_string(),
+            &c.sa_user,
+            &c.sa_secret,
+            &c.secret,
         ]),
         "the Python client",
     );
@@ -92,7 +99,8 @@ async fn official_node_client() {
     let s = TestServer::start();
     let dir = clients_dir();
     assert!(dir.join("node_modules/mixpanel").exists(), "run scripts/test to install the Node client");
-    let sent = run(Command::new("node").arg(dir.join("node_sdk.js")).args([&s.addr, &s.creds.token]), "the Node client");
+    let sent =
+        run(Command::new("node").arg(dir.join("node_sdk.js")).args([&s.addr, &s.creds.token]), "the Node client");
     assert_eq!(sent.len(), 63);
     let exported = s.export("").await;
     compare(&sent, &exported, "node");

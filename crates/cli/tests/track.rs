@@ -23,11 +23,20 @@ async fn every_sdk_encoding_is_accepted() {
     let c = &s.http;
 
     // mixpanel-js XHR: form body, data URL-encoded base64, ip=1 and a cache buster.
-    let r = c.post(s.url(&format!("/track/?ip=1&_={}", now_ms()))).header(CONTENT_TYPE, FORM)
-        .body(format!("data={}", urlencode(&b64(&one("js-xhr"))))).send().await.unwrap();
+    let r = c
+        .post(s.url(&format!("/track/?ip=1&_={}", now_ms())))
+        .header(CONTENT_TYPE, FORM)
+        .body(format!("data={}", urlencode(&b64(&one("js-xhr")))))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "1");
     // mixpanel-js JSONP fallback: GET with callback.
-    let r = c.get(s.url(&format!("/track/?data={}&callback=mp_cb_1", urlencode(&b64(&one("js-jsonp")))))).send().await.unwrap();
+    let r = c
+        .get(s.url(&format!("/track/?data={}&callback=mp_cb_1", urlencode(&b64(&one("js-jsonp"))))))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()[CONTENT_TYPE], "text/javascript; charset=utf-8");
     assert_eq!(r.text().await.unwrap(), "mp_cb_1(1)");
     // mixpanel-js img mode.
@@ -35,27 +44,58 @@ async fn every_sdk_encoding_is_accepted() {
     assert_eq!(r.headers()[CONTENT_TYPE], "image/gif");
     assert_eq!(&r.bytes().await.unwrap()[..6], b"GIF89a");
     // mixpanel-node single: GET, base64 in the query string, verbose.
-    let r = c.get(s.url(&format!("/track?ip=0&verbose=1&data={}", urlencode(&b64(&one("node-get")))))).send().await.unwrap();
+    let r = c
+        .get(s.url(&format!("/track?ip=0&verbose=1&data={}", urlencode(&b64(&one("node-get"))))))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": 1, "error": null}));
     // mixpanel-python: form body with raw JSON.
-    let r = c.post(s.url("/track")).header(CONTENT_TYPE, FORM)
-        .body(format!("data={}&verbose=1&ip=0", urlencode(&batch("python")))).send().await.unwrap();
+    let r = c
+        .post(s.url("/track"))
+        .header(CONTENT_TYPE, FORM)
+        .body(format!("data={}&verbose=1&ip=0", urlencode(&batch("python"))))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["status"], 1);
     // mixpanel-ruby: form base64 with an unescaped '+' (a space once form-decoded).
-    let r = c.post(s.url("/track")).header(CONTENT_TYPE, FORM)
-        .body(format!("data={}", b64(&one("ruby ??>>")))).send().await.unwrap();
+    let r = c
+        .post(s.url("/track"))
+        .header(CONTENT_TYPE, FORM)
+        .body(format!("data={}", b64(&one("ruby ??>>"))))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "1");
     // mixpanel-java: the whole form body gzipped.
-    let r = c.post(s.url("/track?ip=0")).header(CONTENT_TYPE, FORM).header(CONTENT_ENCODING, "gzip")
-        .body(gzip(format!("data={}", urlencode(&b64(&batch("java")))).as_bytes())).send().await.unwrap();
+    let r = c
+        .post(s.url("/track?ip=0"))
+        .header(CONTENT_TYPE, FORM)
+        .header(CONTENT_ENCODING, "gzip")
+        .body(gzip(format!("data={}", urlencode(&b64(&batch("java")))).as_bytes()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "1");
     // mixpanel-swift: raw JSON array body, gzipped.
-    let r = c.post(s.url("/track/?ip=1")).header(CONTENT_TYPE, "application/json").header(CONTENT_ENCODING, "gzip")
-        .body(gzip(batch("swift").as_bytes())).send().await.unwrap();
+    let r = c
+        .post(s.url("/track/?ip=1"))
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_ENCODING, "gzip")
+        .body(gzip(batch("swift").as_bytes()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "1");
     // mixpanel-go: raw JSON array body, verbose.
-    let r = c.post(s.url("/track?verbose=1")).header(CONTENT_TYPE, "application/json")
-        .body(batch("go")).send().await.unwrap();
+    let r = c
+        .post(s.url("/track?verbose=1"))
+        .header(CONTENT_TYPE, "application/json")
+        .body(batch("go"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["status"], 1);
     // URL-safe base64 without padding, and no content type at all.
     let r = c.post(s.url("/track")).body(format!("data={}", b64url_nopad(&one("urlsafe")))).send().await.unwrap();
@@ -66,8 +106,22 @@ async fn every_sdk_encoding_is_accepted() {
     names.sort();
     assert_eq!(
         names,
-        vec!["go", "go", "java", "java", "js-img", "js-jsonp", "js-xhr", "node-get", "python", "python",
-             "ruby ??>>", "swift", "swift", "urlsafe"]
+        vec![
+            "go",
+            "go",
+            "java",
+            "java",
+            "js-img",
+            "js-jsonp",
+            "js-xhr",
+            "node-get",
+            "python",
+            "python",
+            "ruby ??>>",
+            "swift",
+            "swift",
+            "urlsafe"
+        ]
     );
 }
 
@@ -101,7 +155,9 @@ async fn time_window_future_clamp_and_ignore() {
     let now = now_ms();
     let mk = |name: &str, time: Value, extra: Value| {
         let mut e = json!({"event": name, "properties": {"token": s.creds.token, "m": m, "time": time}});
-        if let Value::Object(x) = extra { e["properties"].as_object_mut().unwrap().extend(x); }
+        if let Value::Object(x) = extra {
+            e["properties"].as_object_mut().unwrap().extend(x);
+        }
         e
     };
     let body = json!([
@@ -120,7 +176,13 @@ async fn time_window_future_clamp_and_ignore() {
     let future = mine.iter().find(|e| e["event"] == "future").unwrap();
     assert!(future["properties"]["time"].as_i64().unwrap() <= now_ms());
     // Old events alone: still `1`, nothing stored.
-    let r = s.http.post(s.url("/track")).json(&json!([mk("old2", json!(now / 1000 - 10 * 86_400), json!({}))])).send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/track"))
+        .json(&json!([mk("old2", json!(now / 1000 - 10 * 86_400), json!({}))]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "1");
 }
 
@@ -168,10 +230,22 @@ async fn malformed_requests_are_named() {
     let cases: Vec<(reqwest::RequestBuilder, &str)> = vec![
         (s.http.post(s.url("/track?verbose=1")), "data, missing or empty"),
         (s.http.get(s.url("/track?verbose=1&data=%25%25%25")), "data is neither JSON nor base64-encoded JSON"),
-        (s.http.post(s.url("/track?verbose=1")).header(CONTENT_TYPE, "application/json").body("[{\"event\":"), "invalid JSON"),
-        (s.http.post(s.url("/track?verbose=1")).header(CONTENT_ENCODING, "gzip").body("not gzip"), "the body is not valid gzip"),
-        (s.http.post(s.url("/track?verbose=1")).header(CONTENT_ENCODING, "br").body("x"), "unsupported Content-Encoding"),
-        (s.http.post(s.url("/track?verbose=1")).json(&json!([1, 2])), "'event' is invalid: record must be a JSON object"),
+        (
+            s.http.post(s.url("/track?verbose=1")).header(CONTENT_TYPE, "application/json").body("[{\"event\":"),
+            "invalid JSON",
+        ),
+        (
+            s.http.post(s.url("/track?verbose=1")).header(CONTENT_ENCODING, "gzip").body("not gzip"),
+            "the body is not valid gzip",
+        ),
+        (
+            s.http.post(s.url("/track?verbose=1")).header(CONTENT_ENCODING, "br").body("x"),
+            "unsupported Content-Encoding",
+        ),
+        (
+            s.http.post(s.url("/track?verbose=1")).json(&json!([1, 2])),
+            "'event' is invalid: record must be a JSON object",
+        ),
     ];
     for (req, expected) in cases {
         let r = req.send().await.unwrap();
@@ -244,11 +318,15 @@ async fn size_limits_and_gzip_bombs() {
 #[tokio::test]
 async fn cors_preflight_and_echoed_origin() {
     let s = TestServer::start();
-    let r = s.http.request(reqwest::Method::OPTIONS, s.url("/track/"))
+    let r = s
+        .http
+        .request(reqwest::Method::OPTIONS, s.url("/track/"))
         .header("Origin", "https://app.example.com")
         .header("Access-Control-Request-Method", "POST")
         .header("Access-Control-Request-Headers", "content-type,traceparent,authorization")
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success());
     let h = r.headers();
     assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
@@ -257,6 +335,7 @@ async fn cors_preflight_and_echoed_origin() {
     for needed in ["content-type", "traceparent", "authorization"] {
         assert!(allowed.contains(needed), "{allowed}");
     }
-    let r = s.http.post(s.url("/track")).header("Origin", "https://app.example.com").body("data=e30").send().await.unwrap();
+    let r =
+        s.http.post(s.url("/track")).header("Origin", "https://app.example.com").body("data=e30").send().await.unwrap();
     assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
 }

@@ -35,10 +35,7 @@ impl Params {
 
     /// Whether `name` is set to a true-ish value (`1`, `true`, `yes`).
     pub fn flag(&self, name: &str) -> bool {
-        matches!(
-            self.get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref(),
-            Some("1" | "true" | "yes")
-        )
+        matches!(self.get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref(), Some("1" | "true" | "yes"))
     }
 }
 
@@ -65,9 +62,7 @@ pub struct DecodedRequest {
 /// `content_type` decides how the body is read; without one, the body is sniffed: a
 /// body starting with `[` or `{` is JSON, anything else a form.
 pub fn decode_request(query: Option<&str>, content_type: Option<&str>, body: &[u8]) -> DecodedRequest {
-    let mime = content_type
-        .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let mime = content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase()).unwrap_or_default();
     let trimmed = trim_ascii_start(body);
     let body_kind = match mime.as_str() {
         "application/json" => BodyKind::Json,
@@ -239,10 +234,7 @@ mod tests {
     #[test]
     fn missing_and_garbage_data_are_named() {
         assert_eq!(decode_request(None, None, b"").payload.unwrap_err(), DecodeError::MissingData);
-        assert!(matches!(
-            decode_request(Some("data=%%%"), None, b"").payload.unwrap_err(),
-            DecodeError::BadData(_)
-        ));
+        assert!(matches!(decode_request(Some("data=%%%"), None, b"").payload.unwrap_err(), DecodeError::BadData(_)));
     }
 
     #[test]

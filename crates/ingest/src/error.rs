@@ -63,11 +63,7 @@ pub struct RecordError {
 impl RecordError {
     /// An error on `field`, phrased as Mixpanel phrases them.
     pub fn invalid(field: &str, reason: impl std::fmt::Display) -> Self {
-        RecordError {
-            field: field.to_string(),
-            message: format!("'{field}' is invalid: {reason}"),
-            insert_id: None,
-        }
+        RecordError { field: field.to_string(), message: format!("'{field}' is invalid: {reason}"), insert_id: None }
     }
 
     /// Attaches the record's insert id.

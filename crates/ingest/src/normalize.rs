@@ -284,10 +284,7 @@ fn clean_value(value: &mut Value, depth: usize) -> Result<(), Violation> {
                 return Err(violation(format!("nested deeper than {MAX_NESTING_DEPTH} levels")));
             }
             if map.len() > MAX_OBJECT_KEYS {
-                return Err(violation(format!(
-                    "object has {} keys; at most {MAX_OBJECT_KEYS} are allowed",
-                    map.len()
-                )));
+                return Err(violation(format!("object has {} keys; at most {MAX_OBJECT_KEYS} are allowed", map.len())));
             }
             if map.keys().any(|k| k.len() > MAX_STRING_CHARS) {
                 *map = std::mem::take(map).into_iter().map(|(k, v)| (truncate(k), v)).collect();
@@ -389,7 +386,10 @@ mod tests {
         let e = reject(base(json!(NOW + 2 * 3_600_000)), IMPORT);
         assert_eq!(e.field, "properties.time");
         assert_eq!(e.insert_id.as_deref(), Some("x1"));
-        assert_eq!(reject(base(json!(1000)), IMPORT).message, "'properties.time' is invalid: must be on or after 1971-01-01");
+        assert_eq!(
+            reject(base(json!(1000)), IMPORT).message,
+            "'properties.time' is invalid: must be on or after 1971-01-01"
+        );
         assert_eq!(
             reject(base(json!("soon")), IMPORT).message,
             "'properties.time' is invalid: must be specified as seconds since epoch"
@@ -405,7 +405,10 @@ mod tests {
         let e = reject(json!({"event": "a", "properties": {"$insert_id": "a_b"}}), Endpoint::Track);
         assert_eq!(e.message, "'$insert_id' is invalid: must only contain alphanumeric or hyphen '-' characters");
         let long = "a".repeat(37);
-        assert_eq!(reject(json!({"event": "a", "properties": {"$insert_id": long}}), Endpoint::Track).field, "properties.$insert_id");
+        assert_eq!(
+            reject(json!({"event": "a", "properties": {"$insert_id": long}}), Endpoint::Track).field,
+            "properties.$insert_id"
+        );
         let strict_missing = json!({"event": "a", "properties": {"time": NOW, "distinct_id": "u"}});
         assert_eq!(reject(strict_missing.clone(), IMPORT).field, "properties.$insert_id");
         assert_eq!(accept(strict_missing, Endpoint::Import { strict: false }).insert_id.len(), 32);
@@ -414,7 +417,10 @@ mod tests {
     #[test]
     fn strings_are_truncated_and_limits_enforced() {
         let long = "é".repeat(300);
-        let e = accept(json!({"event": long.clone(), "properties": {"s": long, "n": {"deep": ["x".repeat(400)]}}}), Endpoint::Track);
+        let e = accept(
+            json!({"event": long.clone(), "properties": {"s": long, "n": {"deep": ["x".repeat(400)]}}}),
+            Endpoint::Track,
+        );
         assert_eq!(e.event.chars().count(), 255);
         let props: Value = serde_json::from_str(&e.properties).unwrap();
         assert_eq!(props["s"].as_str().unwrap().chars().count(), 255);

@@ -135,8 +135,7 @@ impl Metadata {
 
     /// The first organisation, which owns projects created without naming one.
     pub async fn default_organization(&self) -> Result<OrgId> {
-        let id: Option<i64> =
-            sqlx::query_scalar("SELECT min(id) FROM organizations").fetch_one(&self.pool).await?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT min(id) FROM organizations").fetch_one(&self.pool).await?;
         match id {
             Some(id) => Ok(OrgId(id)),
             None => self.create_organization("Default Organization").await,
@@ -150,7 +149,9 @@ impl Metadata {
             return Err(MetadataError::Invalid("project name must not be empty".into()));
         }
         if timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(MetadataError::Invalid(format!("unknown timezone `{timezone}` (use an IANA name such as Europe/Paris)")));
+            return Err(MetadataError::Invalid(format!(
+                "unknown timezone `{timezone}` (use an IANA name such as Europe/Paris)"
+            )));
         }
         let (token, secret) = (random_hex32(), random_hex32());
         let created = now_ms();
@@ -181,9 +182,8 @@ impl Metadata {
 
     /// Every project, oldest first.
     pub async fn list_projects(&self) -> Result<Vec<Project>> {
-        let rows = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY id"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY id")).fetch_all(&self.pool).await?;
         rows.iter().map(project_from_row).collect()
     }
 
@@ -215,11 +215,14 @@ impl Metadata {
     }
 
     /// Creates a service account in the project's organisation with `role` in the project.
-    pub async fn create_service_account(&self, project_id: ProjectId, role: Role, name: &str) -> Result<NewServiceAccount> {
-        let project = self
-            .project(project_id)
-            .await?
-            .ok_or_else(|| MetadataError::NotFound(format!("project {project_id}")))?;
+    pub async fn create_service_account(
+        &self,
+        project_id: ProjectId,
+        role: Role,
+        name: &str,
+    ) -> Result<NewServiceAccount> {
+        let project =
+            self.project(project_id).await?.ok_or_else(|| MetadataError::NotFound(format!("project {project_id}")))?;
         let slug: String = name
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })

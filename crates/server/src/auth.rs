@@ -69,10 +69,8 @@ pub struct Basic {
 /// Reads `Authorization: Basic ...`, base64 or plain. `Ok(None)` when absent.
 pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<Basic>, ApiError> {
     let Some(value) = headers.get(AUTHORIZATION) else { return Ok(None) };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::unauthenticated("the Authorization header is not valid text"))?
-        .trim();
+    let value =
+        value.to_str().map_err(|_| ApiError::unauthenticated("the Authorization header is not valid text"))?.trim();
     let Some((scheme, rest)) = value.split_once(' ') else {
         return Err(ApiError::unauthenticated("the Authorization header must be `Basic <credentials>`"));
     };
@@ -136,10 +134,9 @@ pub async fn authenticate(
     let by_secret = state.metadata.project_by_secret(&basic.user).await?;
     let found = match by_secret {
         Some(project) => Some(Credential { project, access: Access::Secret }),
-        None if allow_token => state
-            .project_by_token(&basic.user)
-            .await?
-            .map(|project| Credential { project, access: Access::Token }),
+        None if allow_token => {
+            state.project_by_token(&basic.user).await?.map(|project| Credential { project, access: Access::Token })
+        }
         None => None,
     };
     match (found, project_id) {

@@ -58,7 +58,9 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         tracing::error!(error = %e, "storage failure");
         match e.code() {
-            ErrorCode::Unavailable => ApiError::new(ErrorCode::Unavailable, "the event store is unavailable; retry later"),
+            ErrorCode::Unavailable => {
+                ApiError::new(ErrorCode::Unavailable, "the event store is unavailable; retry later")
+            }
             code => ApiError::new(code, "internal error while reading or writing events"),
         }
     }

@@ -33,13 +33,11 @@ pub async fn export(State(state): State<AppState>, request: Request) -> Response
 async fn start(state: &AppState, request: &axum::http::request::Parts) -> Result<Response, ApiError> {
     let params = Params::parse(request.uri.query().unwrap_or("").as_bytes());
     let project_id = auth::parse_project_id(params.get("project_id"))?;
-    let credential = auth::authenticate(state, &request.headers, project_id, false)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthenticated(
-                "authentication required: HTTP Basic with the project secret, or a service account and project_id",
-            )
-        })?;
+    let credential = auth::authenticate(state, &request.headers, project_id, false).await?.ok_or_else(|| {
+        ApiError::unauthenticated(
+            "authentication required: HTTP Basic with the project secret, or a service account and project_id",
+        )
+    })?;
     if !credential.may_read() {
         return Err(ApiError::forbidden("this credential may not read events"));
     }
@@ -69,7 +67,8 @@ fn parse_query(params: &Params) -> Result<ExportQuery, ApiError> {
     let date = |name: &str| -> Result<chrono::NaiveDate, ApiError> {
         let value = params.get(name).map(str::trim).filter(|v| !v.is_empty());
         let value = value.ok_or_else(|| ApiError::invalid(format!("{name} is required (yyyy-mm-dd)")))?;
-        parse_date(value).ok_or_else(|| ApiError::invalid(format!("{name} `{value}` is not a date in yyyy-mm-dd format")))
+        parse_date(value)
+            .ok_or_else(|| ApiError::invalid(format!("{name} `{value}` is not a date in yyyy-mm-dd format")))
     };
     let (from, to) = (date("from_date")?, date("to_date")?);
     if from > to {
@@ -88,7 +87,11 @@ fn parse_query(params: &Params) -> Result<ExportQuery, ApiError> {
         None => None,
         Some(v) => match v.parse::<u64>() {
             Ok(n) if (1..=MAX_EXPORT_LIMIT).contains(&n) => Some(n),
-            _ => return Err(ApiError::invalid(format!("limit must be an integer from 1 to {MAX_EXPORT_LIMIT}, got `{v}`"))),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "limit must be an integer from 1 to {MAX_EXPORT_LIMIT}, got `{v}`"
+                )));
+            }
         },
     };
     let events = match params.get("event").map(str::trim).filter(|v| !v.is_empty()) {

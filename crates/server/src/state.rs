@@ -30,13 +30,7 @@ pub struct AppState {
 impl AppState {
     /// State over an opened control plane and store.
     pub fn new(metadata: Metadata, store: Arc<dyn EventStore>, metrics: PrometheusHandle) -> Self {
-        AppState {
-            metadata,
-            store,
-            metrics,
-            ready: Arc::new(AtomicBool::new(true)),
-            projects_by_token: Arc::default(),
-        }
+        AppState { metadata, store, metrics, ready: Arc::new(AtomicBool::new(true)), projects_by_token: Arc::default() }
     }
 
     /// The project whose public token this is.

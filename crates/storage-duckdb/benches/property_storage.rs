@@ -37,8 +37,12 @@ fn main() {
     let rows: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
     println!("{rows} rows, {} bytes of JSON properties per row", props(1).len());
-    println!("| layout  | load s | rows/s    | MB on disk | plan='pro' s | group by $browser s | sum(price) by utm_source s |");
-    println!("|---------|--------|-----------|------------|--------------|---------------------|----------------------------|");
+    println!(
+        "| layout  | load s | rows/s    | MB on disk | plan='pro' s | group by $browser s | sum(price) by utm_source s |"
+    );
+    println!(
+        "|---------|--------|-----------|------------|--------------|---------------------|----------------------------|"
+    );
     for layout in ["JSON", "VARIANT"] {
         let path = dir.path().join(format!("{layout}.duckdb"));
         let conn = Connection::open(&path).unwrap();
@@ -62,8 +66,10 @@ fn main() {
                             app.append_row(params![i as i64, props(i)]).unwrap();
                         }
                     }
-                    conn.execute_batch("INSERT INTO events SELECT id, properties::JSON::VARIANT FROM staging; DELETE FROM staging;")
-                        .unwrap();
+                    conn.execute_batch(
+                        "INSERT INTO events SELECT id, properties::JSON::VARIANT FROM staging; DELETE FROM staging;",
+                    )
+                    .unwrap();
                 }
                 conn.execute_batch("COMMIT").unwrap();
             }
@@ -75,9 +81,7 @@ fn main() {
         } else {
             ("properties.plan::VARCHAR", "properties['$browser']::VARCHAR", "TRY_CAST(properties.price AS DOUBLE)")
         };
-        let q = |sql: String| {
-            time(|| conn.query_row(&sql, [], |r| r.get::<_, i64>(0)).unwrap()).1
-        };
+        let q = |sql: String| time(|| conn.query_row(&sql, [], |r| r.get::<_, i64>(0)).unwrap()).1;
         let q1 = q(format!("SELECT count(*) FROM events WHERE {plan} = 'pro'"));
         let q2 = q(format!("SELECT count(*) FROM (SELECT {browser} b, count(*) FROM events GROUP BY 1)"));
         let source = if layout == "JSON" { "properties->>'utm_source'" } else { "properties.utm_source::VARCHAR" };

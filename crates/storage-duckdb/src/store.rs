@@ -48,7 +48,8 @@ impl DuckDbStore {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::Unavailable(format!("{}: {e}", dir.display())))?;
         let path = dir.join("events.duckdb");
         let tmp = dir.join("duckdb-tmp");
-        let conn = Connection::open(&path).map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
+        let conn =
+            Connection::open(&path).map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
         schema::migrate(&conn, &options.memory_limit, &tmp.to_string_lossy()).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let reader = conn.try_clone().map_err(backend)?;
@@ -78,7 +79,10 @@ impl DuckDbStore {
         }
     }
 
-    async fn run_blocking<T: Send + 'static>(&self, f: impl FnOnce(Connection) -> Result<T> + Send + 'static) -> Result<T> {
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let conn = self.read_connection()?;
         tokio::task::spawn_blocking(move || f(conn))
             .await

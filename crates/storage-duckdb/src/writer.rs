@@ -128,8 +128,8 @@ pub fn append_rows<'a>(
         Arc::new(Int64Array::from_iter_values((1..=n as i64).map(|i| first_seq + i))),
         strings(|r| &r.properties),
     ];
-    let batch = RecordBatch::try_new(schema(), columns)
-        .map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let batch =
+        RecordBatch::try_new(schema(), columns).map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))?;
     let mut appender = conn.appender("events")?;
     appender.append_record_batch(batch)?;
     appender.flush()

@@ -27,7 +27,13 @@ async fn export_all(store: &dyn EventStore, q: ExportQuery) -> Vec<EventRow> {
 }
 
 fn query(project: i64) -> ExportQuery {
-    ExportQuery { project_id: ProjectId(project), from_ms: T0 - 86_400_000, to_ms: T0 + 86_400_000, events: None, limit: None }
+    ExportQuery {
+        project_id: ProjectId(project),
+        from_ms: T0 - 86_400_000,
+        to_ms: T0 + 86_400_000,
+        events: None,
+        limit: None,
+    }
 }
 
 /// Runs every check against `store`.

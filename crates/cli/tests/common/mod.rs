@@ -72,7 +72,8 @@ impl TestServer {
         });
         let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server did not start within 60 s");
         let boot: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("bootstrap.json")).expect("bootstrap.json")).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.join("bootstrap.json")).expect("bootstrap.json"))
+                .unwrap();
         let creds = Creds {
             project_id: boot["project"]["id"].as_i64().unwrap(),
             token: boot["project"]["token"].as_str().unwrap().to_string(),
@@ -94,6 +95,26 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
+    }
+
+    /// Imports `events` with the project secret in strict mode and checks they were all taken.
+    pub async fn import_ok(&self, events: &[Value]) {
+        let r = self
+            .http
+            .post(self.url("/import?strict=1"))
+            .basic_auth(&self.creds.secret, Some(""))
+            .json(events)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{:.500}", r.text().await.unwrap_or_default());
+    }
+
+    /// Runs `sextant ARGS --json --data-dir DIR` on this server's data directory.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let out = Command::new(binary()).args(args).arg("--json").arg("--data-dir").arg(&self.dir).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// SIGKILL: no shutdown, no checkpoint.

@@ -40,8 +40,7 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<RawBo
         }
     };
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let length_limit = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        let length_limit = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if length_limit { too_large(limit) } else { ApiError::invalid(format!("cannot read the request body: {e}")) }
     })?;
     Ok(RawBody { bytes, encoding })

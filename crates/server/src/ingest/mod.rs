@@ -20,7 +20,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_TYPE, HOST};
 use axum::response::Response;
-use sextant_ingest::{Endpoint, IngestContext, Outcome, Params, RecordError, decode_request, normalize_event, split_records};
+use sextant_ingest::{
+    Endpoint, IngestContext, Outcome, Params, RecordError, decode_request, normalize_event, split_records,
+};
 use sextant_model::limits::MAX_REQUEST_BYTES;
 use sextant_model::{EventRow, ProjectId};
 
@@ -91,7 +93,12 @@ async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
             };
             let ctx = IngestContext { endpoint, now_ms, api_endpoint, client_ip, use_ip: params.flag("ip") };
             let raws = split_records(&payload)?;
-            let mut processed = Processed { params: Params::default(), accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), dropped: 0 };
+            let mut processed = Processed {
+                params: Params::default(),
+                accepted: Vec::with_capacity(raws.len()),
+                failed: Vec::new(),
+                dropped: 0,
+            };
             for (i, raw) in raws.iter().enumerate() {
                 match normalize_event(raw.get(), &ctx) {
                     Ok(Outcome::Accepted(e)) => processed.accepted.push((i, e)),
@@ -144,7 +151,9 @@ async fn store_records(
                 )
             })?;
             if !credential.may_import() {
-                return Err(ApiError::forbidden("this service account's role may not import events (owner or admin needed)"));
+                return Err(ApiError::forbidden(
+                    "this service account's role may not import events (owner or admin needed)",
+                ));
             }
             p.accepted.drain(..).map(|(_, e)| e.into_row(credential.project.id)).collect()
         }
@@ -188,13 +197,22 @@ async fn resolve_track_projects(
         match project {
             Some(project) => rows.push(event.into_row(project)),
             None => {
-                let message = if event.token.is_some() { "token, not a known project token" } else { "token, missing or empty" };
-                p.failed.push((index, RecordError { field: "properties.token".into(), message: message.into(), insert_id: Some(event.insert_id) }));
+                let message =
+                    if event.token.is_some() { "token, not a known project token" } else { "token, missing or empty" };
+                p.failed.push((
+                    index,
+                    RecordError {
+                        field: "properties.token".into(),
+                        message: message.into(),
+                        insert_id: Some(event.insert_id),
+                    },
+                ));
             }
         }
     }
     if rows.is_empty() && p.dropped == 0 && p.failed.iter().all(|(_, e)| e.field == "properties.token") {
-        let message = p.failed.first().map(|(_, e)| e.message.clone()).unwrap_or_else(|| "token, missing or empty".into());
+        let message =
+            p.failed.first().map(|(_, e)| e.message.clone()).unwrap_or_else(|| "token, missing or empty".into());
         return Err(ApiError::unauthenticated(message));
     }
     Ok(rows)

@@ -58,7 +58,8 @@ impl ReplyStyle {
     pub fn outcome(&self, stored: usize, valid: usize, failed: &[(usize, RecordError)]) -> Response {
         if self.strict {
             if failed.is_empty() {
-                return self.render(StatusCode::OK, json!({"code": 200, "num_records_imported": stored, "status": "OK"}));
+                return self
+                    .render(StatusCode::OK, json!({"code": 200, "num_records_imported": stored, "status": "OK"}));
             }
             let failed_records: Vec<Value> = failed
                 .iter()
@@ -124,8 +125,7 @@ impl ReplyStyle {
 /// JSONP callback names: what mixpanel-js sends (`mp_cb_1`, `(function(){})`, `a.b[0]`),
 /// nothing that could close the call and start another statement.
 fn is_safe_callback(name: &str) -> bool {
-    name.len() <= 128
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_$.[](){}".contains(c))
+    name.len() <= 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_$.[](){}".contains(c))
 }
 
 #[cfg(test)]
