@@ -35,17 +35,35 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
     };
     let mut day_start = q.from_ms;
     while day_start < q.to_ms && remaining > 0 {
+        // Jump over days without events, so a long, sparse range costs no more than a dense one.
+        let next: Option<i64> = conn
+            .query_row(
+                "SELECT min(time_ms) FROM events WHERE project_id = ? AND time_ms >= ? AND time_ms < ?",
+                duckdb::params![q.project_id.0, day_start, q.to_ms],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        let Some(next) = next else { break };
+        day_start = day_start.max(next.div_euclid(DAY_MS) * DAY_MS);
         let day_end = (day_start.div_euclid(DAY_MS) + 1) * DAY_MS;
         let day_end = day_end.min(q.to_ms);
+        // The same filter on both tiers; each side's parameters are bound in turn.
+        let filter = format!("project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter}");
         let sql = format!(
-            "SELECT event, time_ms, distinct_id, insert_id, seq, properties::VARCHAR FROM events \
-             WHERE project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter} \
+            "SELECT * FROM (\
+               SELECT event, time_ms, distinct_id, insert_id, seq, CAST(properties AS VARCHAR) AS p \
+               FROM events_hot WHERE {filter} \
+               UNION ALL \
+               SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p \
+               FROM events_cold WHERE {filter}) \
              ORDER BY time_ms, seq LIMIT ?"
         );
-        let mut args: Vec<SqlValue> =
-            vec![SqlValue::BigInt(q.project_id.0), SqlValue::BigInt(day_start), SqlValue::BigInt(day_end)];
-        if let Some(names) = &q.events {
-            args.extend(names.iter().map(|n| SqlValue::Text(n.clone())));
+        let mut args: Vec<SqlValue> = Vec::new();
+        for _tier in 0..2 {
+            args.extend([SqlValue::BigInt(q.project_id.0), SqlValue::BigInt(day_start), SqlValue::BigInt(day_end)]);
+            if let Some(names) = &q.events {
+                args.extend(names.iter().map(|n| SqlValue::Text(n.clone())));
+            }
         }
         args.push(SqlValue::BigInt(remaining.min(i64::MAX as u64) as i64));
         let mut stmt = conn.prepare(&sql).map_err(backend)?;

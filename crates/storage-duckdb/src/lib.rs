@@ -2,15 +2,18 @@
 //!
 //! DuckDB connections are synchronous, so none is ever used from async code directly:
 //! one writer thread owns the write connection and commits whatever batches are waiting
-//! in one transaction (group commit), and each export runs on a blocking thread with
+//! in one transaction (group commit), a compactor thread moves events from the
+//! append-friendly tier to the query-friendly one, and each export runs on a blocking thread with
 //! its own cloned connection, handing rows back through a bounded channel.
 //!
 //! # Layout
 //! - [`schema`]: the table definitions and database settings.
-//! - [`writer`]: the group-commit writer thread.
+//! - [`writer`]: the group-commit writer thread (appends to the hot tier).
+//! - [`compactor`]: the background thread that moves events to the cold tier.
 //! - [`export`]: streaming reads for raw export.
 //! - [`store`]: [`DuckDbStore`], the [`sextant_storage::EventStore`] implementation.
 
+pub mod compactor;
 pub mod export;
 pub mod schema;
 pub mod store;

@@ -1,10 +1,23 @@
 //! Table definitions and database settings for the embedded store.
 //!
-//! One `events` table holds every project's events. The dedup key fields are columns;
-//! `properties` holds the rest as JSON text. `seq` is the ingestion order, so that when
-//! queries deduplicate, the copy ingested last wins.
+//! Events live in two tiers with the same columns. The dedup key fields are columns,
+//! `seq` is the ingestion order (when queries deduplicate, the copy ingested last wins),
+//! and `properties` holds everything else:
+//!
+//! - `events_hot` keeps `properties` as JSON text. Appends land here: text is the
+//!   cheapest thing to append, so ingestion runs at its full rate.
+//! - `events_cold` keeps `properties` as VARIANT, which DuckDB shreds into typed columns
+//!   on checkpoint: a query that reads one property reads only that property's column
+//!   instead of parsing every event's JSON (measured by `benches/property_storage.rs`:
+//!   about 25 times faster filters and group-bys, and 6 times smaller on disk).
+//!   The [`crate::compactor`] moves rows here from the hot tier.
+//!
+//! The view `events` is both tiers with `properties` as VARIANT: what queries read.
 
 use duckdb::Connection;
+
+/// Every column but `properties`, in table order.
+pub const KEY_COLUMNS: &str = "project_id, event, time_ms, distinct_id, insert_id, seq";
 
 /// WAL size at which DuckDB checkpoints during a commit.
 pub const CHECKPOINT_THRESHOLD: &str = "512MB";
@@ -21,15 +34,15 @@ pub fn migrate(conn: &Connection, memory_limit: &str, temp_dir: &str) -> duckdb:
         "SET memory_limit = '{memory_limit}';
          SET temp_directory = '{temp_dir}';
          SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}';
-         CREATE TABLE IF NOT EXISTS events (
-             project_id  BIGINT  NOT NULL,
-             event       VARCHAR NOT NULL,
-             time_ms     BIGINT  NOT NULL,
-             distinct_id VARCHAR NOT NULL,
-             insert_id   VARCHAR NOT NULL,
-             seq         BIGINT  NOT NULL,
-             properties  JSON    NOT NULL
-         );",
+         CREATE TABLE IF NOT EXISTS events_hot ({columns}, properties JSON NOT NULL);
+         CREATE TABLE IF NOT EXISTS events_cold ({columns}, properties VARIANT NOT NULL);
+         CREATE OR REPLACE VIEW events AS
+             SELECT {names}, properties FROM events_cold
+             UNION ALL
+             SELECT {names}, properties::VARIANT AS properties FROM events_hot;",
+        columns = "project_id BIGINT NOT NULL, event VARCHAR NOT NULL, time_ms BIGINT NOT NULL, \
+                   distinct_id VARCHAR NOT NULL, insert_id VARCHAR NOT NULL, seq BIGINT NOT NULL",
+        names = KEY_COLUMNS,
         memory_limit = memory_limit.replace('\'', ""),
         temp_dir = temp_dir.replace('\'', "''"),
     ))

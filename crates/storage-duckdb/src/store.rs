@@ -13,7 +13,7 @@ use std::sync::mpsc as std_mpsc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::writer::WriteRequest;
-use crate::{backend, export, schema, writer};
+use crate::{backend, compactor, export, schema, writer};
 
 /// Settings of the embedded store.
 #[derive(Clone, Debug)]
@@ -38,6 +38,8 @@ pub struct DuckDbStore {
     /// Bounds the requests queued for the writer (back-pressure on ingestion).
     queue_slots: Semaphore,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Dropping the sender stops the compactor.
+    compactor: Mutex<Option<(std_mpsc::Sender<()>, JoinHandle<()>)>>,
     /// Kept to clone a connection for each read.
     reader: Mutex<Option<Connection>>,
 }
@@ -53,6 +55,12 @@ impl DuckDbStore {
         schema::migrate(&conn, &options.memory_limit, &tmp.to_string_lossy()).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let reader = conn.try_clone().map_err(backend)?;
+        let compactor_conn = conn.try_clone().map_err(backend)?;
+        let (stop, stopped) = std_mpsc::channel();
+        let compactor = std::thread::Builder::new()
+            .name("duckdb-compactor".into())
+            .spawn(move || compactor::run(compactor_conn, stopped))
+            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         let (tx, rx) = std_mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("duckdb-writer".into())
@@ -63,8 +71,15 @@ impl DuckDbStore {
             writes: Mutex::new(Some(tx)),
             queue_slots: Semaphore::new(QUEUED_REQUESTS),
             writer: Mutex::new(Some(handle)),
+            compactor: Mutex::new(Some((stop, compactor))),
             reader: Mutex::new(Some(reader)),
         })
+    }
+
+    /// Moves every event now in the hot tier to the cold tier (the compactor does this
+    /// on its own; tests and benchmarks call it to reach a known layout).
+    pub async fn compact_now(&self) -> Result<usize> {
+        self.run_blocking(|conn| compactor::compact(&conn).map_err(backend)).await
     }
 
     /// The database file.
@@ -138,6 +153,14 @@ impl EventStore for DuckDbStore {
     }
 
     async fn close(&self) -> Result<()> {
+        let compactor = self.compactor.lock().take();
+        if let Some((stop, handle)) = compactor {
+            drop(stop);
+            tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| StorageError::Backend(e.to_string()))?
+                .map_err(|_| StorageError::Backend("the compactor thread panicked".into()))?;
+        }
         drop(self.writes.lock().take());
         drop(self.reader.lock().take());
         let handle = self.writer.lock().take();
