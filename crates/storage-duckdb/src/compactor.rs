@@ -19,7 +19,7 @@ use crate::schema::KEY_COLUMNS;
 pub const TICK: Duration = Duration::from_secs(1);
 
 /// Hot rows that trigger a move even while ingestion is busy.
-pub const COMPACT_AT_ROWS: i64 = 200_000;
+pub const COMPACT_AT_ROWS: i64 = 1_000_000;
 
 /// Runs until `stop` receives or disconnects.
 pub fn run(conn: Connection, stop: Receiver<()>) {
