@@ -8,10 +8,12 @@
 //! readers see each row in exactly one tier and appends running meanwhile (higher
 //! sequence numbers) are untouched.
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use duckdb::Connection;
+use parking_lot::Mutex;
 
 use crate::schema::KEY_COLUMNS;
 
@@ -21,8 +23,12 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// Hot rows that trigger a move even while ingestion is busy.
 pub const COMPACT_AT_ROWS: i64 = 1_000_000;
 
+/// Serialises moves between the background thread and explicit `compact_now` calls:
+/// two moves of the same rows would do the work twice and one would then conflict.
+pub type CompactionLock = Arc<Mutex<()>>;
+
 /// Runs until `stop` receives or disconnects.
-pub fn run(conn: Connection, stop: Receiver<()>) {
+pub fn run(conn: Connection, lock: CompactionLock, stop: Receiver<()>) {
     let mut last_count = 0;
     loop {
         match stop.recv_timeout(TICK) {
@@ -38,7 +44,7 @@ pub fn run(conn: Connection, stop: Receiver<()>) {
         };
         let quiet = count > 0 && count == last_count;
         if quiet || count >= COMPACT_AT_ROWS {
-            match compact(&conn) {
+            match compact(&conn, &lock) {
                 Ok(moved) => tracing::debug!(moved, "moved events to the cold tier"),
                 Err(e) => tracing::warn!(error = %e, "compaction failed; will retry"),
             }
@@ -54,7 +60,8 @@ fn hot_rows(conn: &Connection) -> duckdb::Result<i64> {
 }
 
 /// Moves every hot row present now to the cold tier. Returns how many moved.
-pub fn compact(conn: &Connection) -> duckdb::Result<usize> {
+pub fn compact(conn: &Connection, lock: &CompactionLock) -> duckdb::Result<usize> {
+    let _only_one_move = lock.lock();
     let upto: Option<i64> = conn.query_row("SELECT max(seq) FROM events_hot", [], |r| r.get(0))?;
     let Some(upto) = upto else { return Ok(0) };
     conn.execute_batch("BEGIN TRANSACTION")?;

@@ -40,6 +40,7 @@ pub struct DuckDbStore {
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Dropping the sender stops the compactor.
     compactor: Mutex<Option<(std_mpsc::Sender<()>, JoinHandle<()>)>>,
+    compaction_lock: compactor::CompactionLock,
     /// Kept to clone a connection for each read.
     reader: Mutex<Option<Connection>>,
 }
@@ -57,9 +58,11 @@ impl DuckDbStore {
         let reader = conn.try_clone().map_err(backend)?;
         let compactor_conn = conn.try_clone().map_err(backend)?;
         let (stop, stopped) = std_mpsc::channel();
+        let compaction_lock = compactor::CompactionLock::default();
+        let lock = compaction_lock.clone();
         let compactor = std::thread::Builder::new()
             .name("duckdb-compactor".into())
-            .spawn(move || compactor::run(compactor_conn, stopped))
+            .spawn(move || compactor::run(compactor_conn, lock, stopped))
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         let (tx, rx) = std_mpsc::channel();
         let handle = std::thread::Builder::new()
@@ -72,6 +75,7 @@ impl DuckDbStore {
             queue_slots: Semaphore::new(QUEUED_REQUESTS),
             writer: Mutex::new(Some(handle)),
             compactor: Mutex::new(Some((stop, compactor))),
+            compaction_lock,
             reader: Mutex::new(Some(reader)),
         })
     }
@@ -79,7 +83,8 @@ impl DuckDbStore {
     /// Moves every event now in the hot tier to the cold tier (the compactor does this
     /// on its own; tests and benchmarks call it to reach a known layout).
     pub async fn compact_now(&self) -> Result<usize> {
-        self.run_blocking(|conn| compactor::compact(&conn).map_err(backend)).await
+        let lock = self.compaction_lock.clone();
+        self.run_blocking(move |conn| compactor::compact(&conn, &lock).map_err(backend)).await
     }
 
     /// The database file.
