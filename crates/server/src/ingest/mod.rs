@@ -59,11 +59,19 @@ impl Kind {
 
 /// Records after normalisation: each accepted one with its index, the failures, and how
 /// many were valid but dropped on purpose.
-struct Processed {
-    params: Params,
+struct Records {
     accepted: Vec<(usize, sextant_ingest::NormalizedEvent)>,
     failed: Vec<(usize, RecordError)>,
     dropped: usize,
+}
+
+/// What the blocking half needs to know about the request.
+struct RequestFacts {
+    query: Option<String>,
+    content_type: Option<String>,
+    api_endpoint: String,
+    client_ip: Option<String>,
+    now_ms: i64,
 }
 
 async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
@@ -76,71 +84,78 @@ async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
         Ok(raw) => raw,
         Err(e) => return early_style.error(&e),
     };
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let query = parts.uri.query().map(str::to_string);
-    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let api_endpoint = host_of(&parts.headers);
-    let client_ip = peer.map(|p| p.ip().to_string());
-    let processed = tokio::task::spawn_blocking(move || {
-        let bytes = raw.decompress(MAX_REQUEST_BYTES)?;
-        let decoded = decode_request(query.as_deref(), content_type.as_deref(), &bytes);
-        let params = decoded.params;
-        let style = ReplyStyle::from_params(&params, kind == Kind::Import);
-        let records = decoded.payload.map_err(ApiError::from).and_then(|payload| {
-            let endpoint = match kind {
-                Kind::Track => Endpoint::Track,
-                Kind::Import => Endpoint::Import { strict: params.flag("strict") },
-            };
-            let ctx = IngestContext { endpoint, now_ms, api_endpoint, client_ip, use_ip: params.flag("ip") };
-            let raws = split_records(&payload)?;
-            let mut processed = Processed {
-                params: Params::default(),
-                accepted: Vec::with_capacity(raws.len()),
-                failed: Vec::new(),
-                dropped: 0,
-            };
-            for (i, raw) in raws.iter().enumerate() {
-                match normalize_event(raw.get(), &ctx) {
-                    Ok(Outcome::Accepted(e)) => processed.accepted.push((i, e)),
-                    Ok(Outcome::Dropped(_)) => processed.dropped += 1,
-                    Err(e) => processed.failed.push((i, e)),
-                }
-            }
-            Ok(processed)
-        });
-        Ok::<_, ApiError>((style, records.map(|p| Processed { params, ..p })))
-    })
-    .await;
-    let (style, processed) = match processed {
-        Ok(Ok((style, processed))) => (style, processed),
+    let facts = RequestFacts {
+        query: parts.uri.query().map(str::to_string),
+        content_type: parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),
+        api_endpoint: host_of(&parts.headers),
+        client_ip: peer.map(|p| p.ip().to_string()),
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    let (style, params, records) = match tokio::task::spawn_blocking(move || process(raw, facts, kind)).await {
+        Ok(Ok(processed)) => processed,
         Ok(Err(e)) => return early_style.error(&e),
         Err(e) => {
             tracing::error!(error = %e, "ingest task failed");
             return early_style.error(&ApiError::new(sextant_model::ErrorCode::Internal, "internal error"));
         }
     };
-    let style = match style {
-        Ok(style) => style,
-        Err(e) => return early_style.error(&e),
-    };
-    let processed = match processed {
-        Ok(p) => p,
+    let records = match records {
+        Ok(records) => records,
         Err(e) => return style.error(&e),
     };
-    match store_records(&state, &parts.headers, kind, processed).await {
+    match store_records(&state, &parts.headers, &params, kind, records).await {
         Ok((stored, valid, failed)) => style.outcome(stored, valid, &failed),
         Err(e) => style.error(&e),
     }
+}
+
+/// The blocking half: decompress, decode, split and normalise. The outer error is one
+/// that must be answered in the query string's style (the body's parameters are unknown
+/// or unusable); the inner one is answered in the style the whole request asked for.
+fn process(
+    raw: body::RawBody,
+    facts: RequestFacts,
+    kind: Kind,
+) -> Result<(ReplyStyle, Params, Result<Records, ApiError>), ApiError> {
+    let bytes = raw.decompress(MAX_REQUEST_BYTES)?;
+    let decoded = decode_request(facts.query.as_deref(), facts.content_type.as_deref(), &bytes);
+    let params = decoded.params;
+    let style = ReplyStyle::from_params(&params, kind == Kind::Import)?;
+    let endpoint = match kind {
+        Kind::Track => Endpoint::Track,
+        Kind::Import => Endpoint::Import { strict: params.flag("strict") },
+    };
+    let ctx = IngestContext {
+        endpoint,
+        now_ms: facts.now_ms,
+        api_endpoint: facts.api_endpoint,
+        client_ip: facts.client_ip,
+        use_ip: params.flag("ip"),
+    };
+    let records = decoded.payload.map_err(ApiError::from).and_then(|payload| {
+        let raws = split_records(&payload)?;
+        let mut records = Records { accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), dropped: 0 };
+        for (i, raw) in raws.iter().enumerate() {
+            match normalize_event(raw.get(), &ctx) {
+                Ok(Outcome::Accepted(e)) => records.accepted.push((i, e)),
+                Ok(Outcome::Dropped(_)) => records.dropped += 1,
+                Err(e) => records.failed.push((i, e)),
+            }
+        }
+        Ok(records)
+    });
+    Ok((style, params, records))
 }
 
 /// Authenticates, resolves projects, appends. Returns (stored, valid, failures).
 async fn store_records(
     state: &AppState,
     headers: &HeaderMap,
+    params: &Params,
     kind: Kind,
-    mut p: Processed,
+    mut p: Records,
 ) -> Result<(usize, usize, Vec<(usize, RecordError)>), ApiError> {
-    let project_id = auth::parse_project_id(p.params.get("project_id"))?;
+    let project_id = auth::parse_project_id(params.get("project_id"))?;
     let credential = auth::authenticate(state, headers, project_id, true).await?;
     let rows: Vec<EventRow> = match kind {
         Kind::Import => {
@@ -178,7 +193,7 @@ async fn store_records(
 async fn resolve_track_projects(
     state: &AppState,
     credential: Option<&Credential>,
-    p: &mut Processed,
+    p: &mut Records,
 ) -> Result<Vec<EventRow>, ApiError> {
     let mut projects: HashMap<String, Option<ProjectId>> = HashMap::new();
     let mut rows = Vec::with_capacity(p.accepted.len());
