@@ -1,0 +1,126 @@
+//! Mixpanel's segmentation expression language, once for every surface.
+//!
+//! `where`, `on`, `born_where`, engage `selector` and JQL selectors all use the same
+//! small language (reference `mixpanel-query-reference.md` part 1). This crate owns it:
+//!
+//! - [`parse`]: text to tree ([`ast`]), with positions in every error;
+//!   [`ast::Expr`]'s `Display` prints it back (the printed text parses to the same tree).
+//! - [`Program::new`]: the semantic checks for one surface ([`Scope`]) and one
+//!   project's [`Options`]; what both back ends take.
+//! - [`Program::eval`]: the interpreter over one [`Record`], for flag rules, JQL
+//!   selectors and anything that filters in Rust.
+//! - [`sql`]: a compiler to the store's SQL, so filters run inside the store. DuckDB is
+//!   the first dialect; the compiler is written against [`sql::Dialect`] so ClickHouse
+//!   can be added without touching the parser or the semantics.
+//!
+//! The rules both back ends follow are in [`value`] (types and casts) and [`eval`]
+//! (operators and functions); the DuckDB store's agreement test runs random
+//! expressions through both and requires the same answer for every record.
+
+pub mod ast;
+pub mod check;
+pub mod error;
+pub mod eval;
+mod lexer;
+mod parser;
+mod print;
+pub mod record;
+pub mod sql;
+pub mod value;
+
+use std::collections::HashMap;
+
+pub use ast::{Expr, ExprKind, Function};
+pub use error::{ErrorKind, ExprError};
+pub use parser::parse;
+pub use record::{EventRecord, Field, Record};
+pub use value::Value;
+
+/// Longest expression accepted, in characters (Mixpanel's formula limit).
+pub const MAX_LENGTH: usize = 20_000;
+
+/// Deepest nesting accepted; deeper input is refused before it can exhaust the stack
+/// of the parser or of any pass that walks the tree.
+pub const MAX_DEPTH: usize = 64;
+
+/// Which records `properties[...]` reads, and which other accessors exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Event queries: `properties` (the event), `user` (its profile), `event` (fields).
+    Event,
+    /// Profile queries: `properties` and `user` (the profile), `behaviors`.
+    Profile,
+}
+
+/// Per-project settings that change what an expression means.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The project's timezone: date literals are wall-clock time there.
+    pub timezone: chrono_tz::Tz,
+    /// Whether string `==`, `!=` and `in` respect case. Mixpanel documents them as
+    /// case-insensitive for custom properties; the default follows that everywhere.
+    pub case_sensitive: bool,
+    /// "Now", in epoch ms, for `today()`: fixed per query so both back ends agree.
+    pub now_ms: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { timezone: chrono_tz::UTC, case_sensitive: false, now_ms: chrono::Utc::now().timestamp_millis() }
+    }
+}
+
+/// A checked expression, ready for either back end.
+#[derive(Clone, Debug)]
+pub struct Program {
+    expr: Expr,
+    scope: Scope,
+    options: Options,
+    /// Regular expressions written as literals, compiled once.
+    regexes: HashMap<String, regex::Regex>,
+}
+
+impl Program {
+    /// Parses and checks `src` for `scope`.
+    pub fn parse(src: &str, scope: Scope, options: Options) -> Result<Program, ExprError> {
+        Program::new(parse(src)?, scope, options)
+    }
+
+    /// Checks a tree for `scope`.
+    pub fn new(expr: Expr, scope: Scope, options: Options) -> Result<Program, ExprError> {
+        let regexes = check::check(&expr, scope)?;
+        Ok(Program { expr, scope, options, regexes })
+    }
+
+    /// The tree.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
+    /// The surface it was checked for.
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    /// The project settings it runs with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Evaluates the expression on one record.
+    pub fn eval(&self, record: &dyn Record) -> Value {
+        eval::Evaluator::new(self, record).eval(&self.expr)
+    }
+
+    /// Whether a `where` keeps the record: only a boolean `true` does.
+    pub fn matches(&self, record: &dyn Record) -> bool {
+        self.eval(record).is_true()
+    }
+
+    pub(crate) fn regex(&self, pattern: &str) -> Option<std::borrow::Cow<'_, regex::Regex>> {
+        match self.regexes.get(pattern) {
+            Some(r) => Some(std::borrow::Cow::Borrowed(r)),
+            None => check::compile_regex(pattern).ok().map(std::borrow::Cow::Owned),
+        }
+    }
+}
