@@ -91,6 +91,21 @@ enum ProjectCommand {
         #[command(flatten)]
         dir: DataDirArg,
     },
+    /// Change a project's settings.
+    Configure {
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        /// Whether string `==`, `!=` and `in` in `where`/`on` expressions respect case
+        /// (Mixpanel's behaviour, and the default, is that they do not).
+        #[arg(long)]
+        case_sensitive_strings: Option<bool>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -232,6 +247,19 @@ async fn project(cmd: ProjectCommand) -> Result<()> {
                 for p in projects {
                     println!("{:<6} {:<32} {:<20} {}", p.id, p.token, p.timezone, p.name);
                 }
+            }
+        }
+        ProjectCommand::Configure { project, case_sensitive_strings, json, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            let id = ProjectId(project);
+            let mut p = md.project(id).await?.ok_or_else(|| anyhow::anyhow!("no project {project}"))?;
+            if let Some(on) = case_sensitive_strings {
+                p = md.set_case_sensitive_strings(id, on).await?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&p)?);
+            } else {
+                println!("project {}: case_sensitive_strings = {}", p.id, p.case_sensitive_strings);
             }
         }
     }

@@ -45,6 +45,30 @@ async fn filters_limit_order_and_precision() {
 }
 
 #[tokio::test]
+async fn where_filters_inside_the_store() {
+    let s = TestServer::start();
+    let m = marker();
+    seed(&s, &m).await;
+    let t0 = with_marker(&s.export("").await, &m)[0]["properties"]["time"].as_i64().unwrap();
+    let count = |w: String| {
+        let s = &s;
+        let m = m.clone();
+        async move { with_marker(&s.export(&format!("&where={}", urlencode(&w))).await, &m).len() }
+    };
+    let marked = format!(r#"properties["m"] == "{m}""#);
+    assert_eq!(count(format!(r#"{marked} and properties["i"] >= 15"#)).await, 5);
+    assert_eq!(count(format!(r#"{marked} and properties["i"] % 2 == 1 and properties["i"] < 10"#)).await, 5);
+    assert_eq!(count(format!(r#"{marked} and not properties["i"] in [1, 2, 3]"#)).await, 17);
+    // Both spellings of the event time, against datetime() of epoch seconds.
+    assert_eq!(count(format!(r#"{marked} and event["$time"] >= datetime({})"#, t0 + 12)).await, 8);
+    assert_eq!(count(format!(r#"{marked} and properties["$time"] < datetime({})"#, t0 + 3)).await, 3);
+    // A function the store does not compile still filters (per event, in Rust).
+    assert_eq!(count(format!(r#"{marked} and sum([properties["i"], 100]) > 110"#)).await, 9);
+    // Case-insensitive string equality is the default.
+    assert_eq!(count(format!(r#"properties["m"] == "{}""#, m.to_uppercase())).await, 20);
+}
+
+#[tokio::test]
 async fn gzip_when_asked() {
     let s = TestServer::start();
     let m = marker();
@@ -89,8 +113,16 @@ async fn bad_parameters_and_credentials_get_query_errors() {
             "event must be a JSON array of event names, got `[broken`",
         ),
         (
-            "/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02&where=properties%5B%22a%22%5D",
-            "the `where` parameter is not supported yet by this server",
+            "/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02&where=properties%5B%22a%22",
+            "invalid `where` expression: expected `]` after property name, found the end of the expression at 15",
+        ),
+        (
+            "/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02&where=fooo(properties%5B%22a%22%5D)",
+            "invalid `where` expression: unknown function `fooo` at 1",
+        ),
+        (
+            "/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02&where=properties%5B%22a%22%5D%20%3D%3D",
+            "invalid `where` expression: expected a value, found the end of the expression at 19",
         ),
     ];
     for (path, message) in cases {

@@ -155,9 +155,9 @@ fn never_boolean(e: &Expr, op: &str) -> Result<(), ExprError> {
         ExprKind::Literal(Literal::Number(_)) => "a number",
         ExprKind::Literal(Literal::Str(_)) => "a string",
         ExprKind::List(_) => "a list",
-        ExprKind::Binary { op: BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem, .. } => {
-            "an arithmetic result"
-        }
+        ExprKind::Binary {
+            op: BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem, ..
+        } => "an arithmetic result",
         ExprKind::Unary { op: UnaryOp::Neg, .. } => "a number",
         _ => return Ok(()),
     };

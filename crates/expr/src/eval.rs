@@ -105,17 +105,15 @@ impl<'a> Evaluator<'a> {
             BinaryOp::Or => Value::Bool(a.is_true() || b.is_true()),
             BinaryOp::Eq => Value::Bool(self.equal(&a, lit(lhs), &b, lit(rhs))),
             BinaryOp::Ne => Value::Bool(!self.equal(&a, lit(lhs), &b, lit(rhs))),
-            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-                match self.order(&a, lit(lhs), &b, lit(rhs)) {
-                    Some(ord) => Value::Bool(match op {
-                        BinaryOp::Lt => ord == Ordering::Less,
-                        BinaryOp::Le => ord != Ordering::Greater,
-                        BinaryOp::Gt => ord == Ordering::Greater,
-                        _ => ord != Ordering::Less,
-                    }),
-                    None => Value::Undefined,
-                }
-            }
+            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => match self.order(&a, lit(lhs), &b, lit(rhs)) {
+                Some(ord) => Value::Bool(match op {
+                    BinaryOp::Lt => ord == Ordering::Less,
+                    BinaryOp::Le => ord != Ordering::Greater,
+                    BinaryOp::Gt => ord == Ordering::Greater,
+                    _ => ord != Ordering::Less,
+                }),
+                None => Value::Undefined,
+            },
             BinaryOp::In => match (&a, &b) {
                 (Value::String(needle), Value::String(hay)) => Value::Bool(if self.case_sensitive() {
                     hay.contains(needle.as_str())
@@ -219,7 +217,9 @@ impl<'a> Evaluator<'a> {
             F::Datetime => {
                 return match self.eval(&args[0]) {
                     Value::Number(s) => seconds_to_datetime(s),
-                    Value::String(s) => self.string_instant(&s, lit(&args[0])).map_or(Value::Undefined, Value::DateTime),
+                    Value::String(s) => {
+                        self.string_instant(&s, lit(&args[0])).map_or(Value::Undefined, Value::DateTime)
+                    }
                     Value::DateTime(t) => Value::DateTime(t),
                     _ => Value::Undefined,
                 };
@@ -252,11 +252,15 @@ impl<'a> Evaluator<'a> {
                 _ => Value::Undefined,
             },
             F::Min | F::Max => match (&v[0], &v[1]) {
-                (Value::Number(a), Value::Number(b)) => Value::Number(if function == F::Min { a.min(*b) } else { a.max(*b) }),
+                (Value::Number(a), Value::Number(b)) => {
+                    Value::Number(if function == F::Min { a.min(*b) } else { a.max(*b) })
+                }
                 _ => Value::Undefined,
             },
             F::Upper | F::Lower => match &v[0] {
-                Value::String(s) => Value::String(if function == F::Upper { s.to_uppercase() } else { s.to_lowercase() }),
+                Value::String(s) => {
+                    Value::String(if function == F::Upper { s.to_uppercase() } else { s.to_lowercase() })
+                }
                 _ => Value::Undefined,
             },
             F::Len => match &v[0] {
@@ -301,11 +305,15 @@ impl<'a> Evaluator<'a> {
             F::Today => {
                 let today = chrono::DateTime::from_timestamp_millis(self.program.options.now_ms)
                     .map(|t| t.with_timezone(&tz).date_naive());
-                today.and_then(|d| d.and_hms_opt(0, 0, 0)).map_or(Value::Undefined, |n| Value::DateTime(local_to_ms(n, tz)))
+                today
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map_or(Value::Undefined, |n| Value::DateTime(local_to_ms(n, tz)))
             }
             F::RegexMatch | F::RegexExtract | F::RegexReplace => self.regex_call(function, &v),
             F::ParseUrl => match (&v[0], &v[1]) {
-                (Value::String(url), Value::String(part)) => parse_url(url, part).map_or(Value::Undefined, Value::String),
+                (Value::String(url), Value::String(part)) => {
+                    parse_url(url, part).map_or(Value::Undefined, Value::String)
+                }
                 _ => Value::Undefined,
             },
             F::Datedif => match (&v[0], &v[1], &v[2]) {
@@ -411,7 +419,9 @@ pub fn parse_url(url: &str, part: &str) -> Option<String> {
 
 /// Spreadsheet `DATEDIF` on the project-local dates of two instants.
 pub fn datedif(start_ms: i64, end_ms: i64, unit: &str, tz: chrono_tz::Tz) -> Option<i64> {
-    let date = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| tz.from_utc_datetime(&t.naive_utc()).date_naive());
+    let date = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms).map(|t| tz.from_utc_datetime(&t.naive_utc()).date_naive())
+    };
     let (a, b) = (date(start_ms)?, date(end_ms)?);
     if a > b {
         return None;

@@ -57,7 +57,8 @@ pub fn tokenize(src: &str) -> Result<Vec<(Token, Pos)>, ExprError> {
                 i += 1;
             }
             out.push((Token::Ident(chars[start..i].iter().collect()), pos));
-        } else if let Some(sym) = SYMBOLS.iter().find(|s| s.chars().enumerate().all(|(k, sc)| chars.get(i + k) == Some(&sc)))
+        } else if let Some(sym) =
+            SYMBOLS.iter().find(|s| s.chars().enumerate().all(|(k, sc)| chars.get(i + k) == Some(&sc)))
         {
             out.push((Token::Sym(sym), pos));
             i += sym.chars().count();

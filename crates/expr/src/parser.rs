@@ -26,7 +26,9 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
     let expr = p.expr()?;
     match p.peek() {
         Token::End => Ok(expr),
-        other => Err(ExprError::syntax(format!("unexpected {} after a complete expression", other.describe()), p.pos())),
+        other => {
+            Err(ExprError::syntax(format!("unexpected {} after a complete expression", other.describe()), p.pos()))
+        }
     }
 }
 
@@ -77,7 +79,6 @@ impl Parser {
             Err(ExprError::syntax(format!("expected `{sym}` {after}, found {}", self.peek().describe()), self.pos()))
         }
     }
-
 
     /// Guards every recursive step, so hostile input cannot overflow the stack.
     fn enter(&mut self) -> Result<(), ExprError> {

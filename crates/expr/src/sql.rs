@@ -116,7 +116,8 @@ pub trait Dialect {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DuckDb;
 
-const NUMERIC_TYPES: &str = "'INT8','INT16','INT32','INT64','UINT8','UINT16','UINT32','UINT64','HUGEINT','UHUGEINT','FLOAT','DOUBLE'";
+const NUMERIC_TYPES: &str =
+    "'INT8','INT16','INT32','INT64','UINT8','UINT16','UINT32','UINT64','HUGEINT','UHUGEINT','FLOAT','DOUBLE'";
 
 impl Dialect for DuckDb {
     fn string(&self, s: &str) -> String {
@@ -157,7 +158,9 @@ impl Dialect for DuckDb {
     }
 
     fn list_any(&self, list: &str, var: &str, cond: &str) -> String {
-        format!("coalesce(list_bool_or(list_transform(TRY_CAST({list} AS VARIANT[]), lambda {var}: coalesce({cond}, FALSE))), FALSE)")
+        format!(
+            "coalesce(list_bool_or(list_transform(TRY_CAST({list} AS VARIANT[]), lambda {var}: coalesce({cond}, FALSE))), FALSE)"
+        )
     }
 
     fn list_len(&self, list: &str) -> String {
@@ -189,9 +192,7 @@ impl Dialect for DuckDb {
     }
 
     fn parse_datetime(&self, s: &str) -> String {
-        format!(
-            "epoch_ms(try_strptime(replace({s}, ' ', 'T'), ['%Y-%m-%dT%H:%M:%S', '%Y-%m-%d']))"
-        )
+        format!("epoch_ms(try_strptime(replace({s}, ' ', 'T'), ['%Y-%m-%dT%H:%M:%S', '%Y-%m-%d']))")
     }
 
     fn format_datetime(&self, ms: &str) -> String {
@@ -538,9 +539,10 @@ impl<'a> Compiler<'a> {
     /// Pairs of scalar alternatives of the same kind: `(when, payload a, payload b)`.
     fn pairs(&self, a: &Val, b: &Val, kind: Kind) -> Option<(Option<String>, String, String)> {
         match (a.alt(kind), b.alt(kind)) {
-            (Some(Alt { when: wa, payload: Payload::Sql(pa), .. }), Some(Alt { when: wb, payload: Payload::Sql(pb), .. })) => {
-                Some((and(&[wa, wb]), pa.clone(), pb.clone()))
-            }
+            (
+                Some(Alt { when: wa, payload: Payload::Sql(pa), .. }),
+                Some(Alt { when: wb, payload: Payload::Sql(pb), .. }),
+            ) => Some((and(&[wa, wb]), pa.clone(), pb.clone())),
             _ => None,
         }
     }
@@ -591,8 +593,10 @@ impl<'a> Compiler<'a> {
             terms.push(and(&[&w, &Some(self.string_eq(a, &pa, b, &pb))]).unwrap_or_default());
         }
         for (x, y) in [(a, b), (b, a)] {
-            if let (Some(Alt { when: wt, payload: Payload::Sql(pt), .. }), Some(Alt { when: ws, payload: Payload::Sql(ps), .. })) =
-                (x.alt(Kind::Time), y.alt(Kind::Str))
+            if let (
+                Some(Alt { when: wt, payload: Payload::Sql(pt), .. }),
+                Some(Alt { when: ws, payload: Payload::Sql(ps), .. }),
+            ) = (x.alt(Kind::Time), y.alt(Kind::Str))
             {
                 let inst = self.instant(y, ps);
                 terms.push(and(&[wt, ws, &Some(format!("{pt} = {inst}"))]).unwrap_or_default());
@@ -661,14 +665,18 @@ impl<'a> Compiler<'a> {
         if let Some((w, pa, pb)) = self.pairs(a, b, Kind::Time) {
             branches.push((w.or(Some("TRUE".into())), format!("{pa} {sym} {pb}")));
         }
-        if let (Some(Alt { when: wt, payload: Payload::Sql(pt), .. }), Some(Alt { when: ws, payload: Payload::Sql(ps), .. })) =
-            (a.alt(Kind::Time), b.alt(Kind::Str))
+        if let (
+            Some(Alt { when: wt, payload: Payload::Sql(pt), .. }),
+            Some(Alt { when: ws, payload: Payload::Sql(ps), .. }),
+        ) = (a.alt(Kind::Time), b.alt(Kind::Str))
         {
             let inst = self.instant(b, ps);
             branches.push((and(&[wt, ws]).or(Some("TRUE".into())), format!("{pt} {sym} {inst}")));
         }
-        if let (Some(Alt { when: ws, payload: Payload::Sql(ps), .. }), Some(Alt { when: wt, payload: Payload::Sql(pt), .. })) =
-            (a.alt(Kind::Str), b.alt(Kind::Time))
+        if let (
+            Some(Alt { when: ws, payload: Payload::Sql(ps), .. }),
+            Some(Alt { when: wt, payload: Payload::Sql(pt), .. }),
+        ) = (a.alt(Kind::Str), b.alt(Kind::Time))
         {
             let inst = self.instant(a, ps);
             branches.push((and(&[ws, wt]).or(Some("TRUE".into())), format!("{inst} {sym} {pt}")));
@@ -720,7 +728,10 @@ impl<'a> Compiler<'a> {
             BinaryOp::In => {
                 let mut branches = Vec::new();
                 if let Some((w, pa, pb)) = self.pairs(a, b, Kind::Str) {
-                    branches.push((w.or(Some("TRUE".into())), format!("contains({}, {})", self.lower(&pb), self.lower(&pa))));
+                    branches.push((
+                        w.or(Some("TRUE".into())),
+                        format!("contains({}, {})", self.lower(&pb), self.lower(&pa)),
+                    ));
                 }
                 if let Some(list) = b.alt(Kind::List) {
                     let m = self.membership(a, list)?;
@@ -790,9 +801,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn guarded(alts: &[Alt], cond: &str) -> Vec<Alt> {
-        alts.iter()
-            .map(|a| Alt { when: and(&[&Some(cond.to_string()), &a.when]), ..a.clone() })
-            .collect()
+        alts.iter().map(|a| Alt { when: and(&[&Some(cond.to_string()), &a.when]), ..a.clone() }).collect()
     }
 
     fn call(&mut self, function: Function, args: &[Expr]) -> Result<Val> {
@@ -865,10 +874,8 @@ impl<'a> Compiler<'a> {
                 return self.merge(alts);
             }
             F::Today => {
-                let today = crate::eval::Evaluator::new(self.program, &NoRecord).eval(&Expr::new(ExprKind::Call {
-                    function: F::Today,
-                    args: vec![],
-                }));
+                let today = crate::eval::Evaluator::new(self.program, &NoRecord)
+                    .eval(&Expr::new(ExprKind::Call { function: F::Today, args: vec![] }));
                 return Ok(match today {
                     crate::Value::DateTime(ms) => Val::sql(Kind::Time, ms.to_string()).total(),
                     _ => Val::default(),
@@ -932,7 +939,9 @@ impl<'a> Compiler<'a> {
                         }
                         (Kind::Str, Payload::Sql(p)) => p.clone(),
                         (Kind::Num, Payload::Sql(p)) => d.format_number(p),
-                        (Kind::Bool, Payload::Sql(p)) => format!("CASE WHEN {p} THEN 'true' WHEN NOT {p} THEN 'false' END"),
+                        (Kind::Bool, Payload::Sql(p)) => {
+                            format!("CASE WHEN {p} THEN 'true' WHEN NOT {p} THEN 'false' END")
+                        }
                         (Kind::Time, Payload::Sql(p)) => {
                             if self.program.options().timezone != chrono_tz::UTC {
                                 return unsupported("string() of a datetime outside UTC");
@@ -988,7 +997,11 @@ impl<'a> Compiler<'a> {
                 None => Val::default(),
             },
             F::Upper | F::Lower => match sql_of(&v[0], Kind::Str) {
-                Some((w, s)) => Val::of(vec![Alt { kind: Kind::Str, when: w, payload: Payload::sql(format!("{}({s})", function.name())) }]),
+                Some((w, s)) => Val::of(vec![Alt {
+                    kind: Kind::Str,
+                    when: w,
+                    payload: Payload::sql(format!("{}({s})", function.name())),
+                }]),
                 None => Val::default(),
             },
             F::Len => {
@@ -1012,16 +1025,26 @@ impl<'a> Compiler<'a> {
                     let (w, n) = sql_of(val, Kind::Num)?;
                     Some((w, format!("{n} >= 0 AND {n} < 1e15"), format!("CAST(trunc({n}) AS BIGINT)")))
                 };
-                let (Some((w1, ok1, n1)), last) = (count(&v[1]), v.get(2).map(count)) else { return Ok(Val::default()) };
+                let (Some((w1, ok1, n1)), last) = (count(&v[1]), v.get(2).map(count)) else {
+                    return Ok(Val::default());
+                };
                 let (expr, guard, when) = match function {
                     F::Left => (format!("left({s}, {n1})"), ok1, and(&[&ws, &w1])),
                     F::Right => (format!("right({s}, {n1})"), ok1, and(&[&ws, &w1])),
                     _ => {
                         let Some(Some((w2, ok2, n2))) = last else { return Ok(Val::default()) };
-                        (format!("substring({s}, {n1}, {n2})"), format!("{ok1} AND {ok2} AND {n1} >= 1"), and(&[&ws, &w1, &w2]))
+                        (
+                            format!("substring({s}, {n1}, {n2})"),
+                            format!("{ok1} AND {ok2} AND {n1} >= 1"),
+                            and(&[&ws, &w1, &w2]),
+                        )
                     }
                 };
-                Val::of(vec![Alt { kind: Kind::Str, when, payload: Payload::sql(format!("(CASE WHEN {guard} THEN {expr} END)")) }])
+                Val::of(vec![Alt {
+                    kind: Kind::Str,
+                    when,
+                    payload: Payload::sql(format!("(CASE WHEN {guard} THEN {expr} END)")),
+                }])
             }
             F::Split => {
                 if v.len() < 3 {
@@ -1035,13 +1058,15 @@ impl<'a> Compiler<'a> {
                 let guard = format!("length({dl}) = 1 AND ascii({dl}) < 128 AND {n} >= 1 AND {n} < 1e15");
                 let part = d.split_part(&s, &dl, &format!("trunc({n})"));
                 Val::of(vec![Alt {
-                        kind: Kind::Str,
-                        when: and(&[&ws, &wd, &wn]),
-                        payload: Payload::sql(format!("(CASE WHEN {guard} THEN {part} END)")),
-                    }])
+                    kind: Kind::Str,
+                    when: and(&[&ws, &wd, &wn]),
+                    payload: Payload::sql(format!("(CASE WHEN {guard} THEN {part} END)")),
+                }])
             }
             F::RegexMatch | F::RegexExtract | F::RegexReplace => {
-                let Some(pattern) = &v[1].literal_str else { return unsupported("a regular expression that is not a literal") };
+                let Some(pattern) = &v[1].literal_str else {
+                    return unsupported("a regular expression that is not a literal");
+                };
                 let Some((w, s)) = sql_of(&v[0], Kind::Str) else { return Ok(Val::default()) };
                 match function {
                     F::RegexMatch => bool_of(vec![(w.or(Some("TRUE".into())), d.regex_search(&s, pattern))]),
@@ -1058,11 +1083,17 @@ impl<'a> Compiler<'a> {
                         if group > 0 {
                             return unsupported("regex_extract of a capture group");
                         }
-                        let e = format!("CASE WHEN {} THEN {} END", d.regex_search(&s, pattern), d.regex_extract(&s, pattern, group));
+                        let e = format!(
+                            "CASE WHEN {} THEN {} END",
+                            d.regex_search(&s, pattern),
+                            d.regex_extract(&s, pattern, group)
+                        );
                         Val::of(vec![Alt { kind: Kind::Str, when: w, payload: Payload::sql(e) }])
                     }
                     _ => {
-                        let Some(replacement) = &v[2].literal_str else { return unsupported("a replacement that is not a literal") };
+                        let Some(replacement) = &v[2].literal_str else {
+                            return unsupported("a replacement that is not a literal");
+                        };
                         if replacement.contains(['$', '\\']) {
                             return unsupported("a replacement with group references");
                         }

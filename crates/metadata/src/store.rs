@@ -90,10 +90,11 @@ fn project_from_row(row: &SqliteRow) -> Result<Project> {
         timezone: row.try_get("timezone")?,
         identity_mode: IdentityMode::from_str(&mode).map_err(MetadataError::Invalid)?,
         created_at_ms: row.try_get("created_at_ms")?,
+        case_sensitive_strings: row.try_get::<i64, _>("case_sensitive_strings")? != 0,
     })
 }
 
-const PROJECT_COLUMNS: &str = "id, org_id, name, token, timezone, identity_mode, created_at_ms";
+const PROJECT_COLUMNS: &str = "id, org_id, name, token, timezone, identity_mode, created_at_ms, case_sensitive_strings";
 
 impl Metadata {
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -176,8 +177,19 @@ impl Metadata {
             timezone: timezone.to_string(),
             identity_mode: IdentityMode::default(),
             created_at_ms: created,
+            case_sensitive_strings: false,
         };
         Ok(NewProject { project, secret })
+    }
+
+    /// Sets whether string comparisons in the project's expressions respect case.
+    pub async fn set_case_sensitive_strings(&self, project: ProjectId, on: bool) -> Result<Project> {
+        sqlx::query("UPDATE projects SET case_sensitive_strings = ? WHERE id = ?")
+            .bind(on as i64)
+            .bind(project.0)
+            .execute(&self.pool)
+            .await?;
+        self.project(project).await?.ok_or_else(|| MetadataError::Invalid(format!("no project {}", project.0)))
     }
 
     /// Every project, oldest first.

@@ -25,6 +25,10 @@ pub struct Project {
     pub identity_mode: IdentityMode,
     /// Creation time, epoch milliseconds.
     pub created_at_ms: i64,
+    /// Whether string `==`, `!=` and `in` in expressions respect case (default: no,
+    /// as Mixpanel documents).
+    #[serde(default)]
+    pub case_sensitive_strings: bool,
 }
 
 /// Mixpanel's two identity-merge systems.

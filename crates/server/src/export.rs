@@ -10,7 +10,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use std::sync::Arc;
+
+use sextant_expr::{Options, Program, Scope};
 use sextant_ingest::Params;
+use sextant_model::Project;
 use sextant_model::StoredEvent;
 use sextant_model::limits::{MAX_EXPORT_DAYS, MAX_EXPORT_LIMIT};
 use sextant_model::time::{DAY_MS, parse_date, utc_midnight_ms};
@@ -43,6 +47,7 @@ async fn start(state: &AppState, request: &axum::http::request::Parts) -> Result
     }
     let mut query = parse_query(&params)?;
     query.project_id = credential.project.id;
+    query.filter = parse_where(&params, &credential.project)?;
     let time_in_ms = params.flag("time_in_ms");
     let mut chunks = state.store.export(query);
     // Read the first chunk before answering, so a failure to start is a clear error
@@ -80,9 +85,6 @@ fn parse_query(params: &Params) -> Result<ExportQuery, ApiError> {
             "the range from_date..to_date covers {days} days; at most {MAX_EXPORT_DAYS} are allowed per request"
         )));
     }
-    if params.get("where").is_some_and(|w| !w.trim().is_empty()) {
-        return Err(ApiError::invalid("the `where` parameter is not supported yet by this server"));
-    }
     let limit = match params.get("limit").map(str::trim).filter(|v| !v.is_empty()) {
         None => None,
         Some(v) => match v.parse::<u64>() {
@@ -108,7 +110,22 @@ fn parse_query(params: &Params) -> Result<ExportQuery, ApiError> {
         to_ms: utc_midnight_ms(to) + DAY_MS,
         events,
         limit,
+        filter: None,
     })
+}
+
+/// The `where` expression, checked for event queries in the project's timezone and
+/// string-case setting. A bad one is a 400 that says what and where.
+fn parse_where(params: &Params, project: &Project) -> Result<Option<Arc<Program>>, ApiError> {
+    let Some(src) = params.get("where").filter(|w| !w.trim().is_empty()) else { return Ok(None) };
+    let options = Options {
+        timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
+        case_sensitive: project.case_sensitive_strings,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    Program::parse(src, Scope::Event, options)
+        .map(|p| Some(Arc::new(p)))
+        .map_err(|e| ApiError::invalid(format!("invalid `where` expression: {e}")))
 }
 
 /// Appends one JSON line. Stored properties are already a JSON object, so they are
@@ -174,7 +191,33 @@ mod tests {
         assert!(q("from_date=2024-01-03&to_date=2024-01-02").is_err());
         assert!(q("from_date=2024-01-01&to_date=2024-05-01").is_err());
         assert!(q("from_date=2024-01-01&to_date=2024-01-02&limit=100001").is_err());
-        assert!(q("from_date=2024-01-01&to_date=2024-01-02&where=x").is_err());
         assert!(q("from_date=2024-1-1x&to_date=2024-01-02").is_err());
+    }
+}
+
+#[cfg(test)]
+mod where_tests {
+    use super::*;
+
+    fn project() -> Project {
+        Project {
+            id: sextant_model::ProjectId(1),
+            org_id: sextant_model::OrgId(1),
+            name: "p".into(),
+            token: "t".into(),
+            timezone: "Europe/Paris".into(),
+            identity_mode: Default::default(),
+            created_at_ms: 0,
+            case_sensitive_strings: false,
+        }
+    }
+
+    #[test]
+    fn where_is_parsed_or_explained() {
+        let w = |s: &str| parse_where(&Params::parse(s.as_bytes()), &project());
+        assert!(w("from_date=2024-01-01").unwrap().is_none());
+        assert!(w("where=properties%5B%22a%22%5D%3D%3D1").unwrap().is_some());
+        let err = w("where=fooo(1)").unwrap_err();
+        assert!(err.message.contains("unknown function `fooo` at 1"), "{}", err.message);
     }
 }

@@ -11,6 +11,8 @@ use duckdb::arrow::array::{Array, AsArray, RecordBatch};
 use duckdb::arrow::compute::cast;
 use duckdb::arrow::datatypes::{DataType, Int64Type};
 use duckdb::{Connection, params_from_iter, types::Value as SqlValue};
+use sextant_expr::sql::{Columns, duckdb_predicate};
+use sextant_expr::{EventRecord, Program};
 use sextant_model::time::DAY_MS;
 use sextant_model::{EventRow, ProjectId, StoredEvent};
 use sextant_storage::{ExportQuery, Result, StorageError};
@@ -27,6 +29,18 @@ pub fn run(conn: Connection, query: ExportQuery, out: mpsc::Sender<Result<Vec<St
 
 fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<StoredEvent>>>) -> Result<()> {
     let mut remaining = q.limit.unwrap_or(u64::MAX);
+    // A `where` runs inside DuckDB when it compiles; otherwise each event is checked
+    // here with the interpreter, which gives the same answer (see tests/expr_agreement).
+    let (predicate, per_event) = match &q.filter {
+        None => (String::new(), None),
+        Some(program) => match duckdb_predicate(program, &Columns { properties: "pv".into(), ..Columns::default() }) {
+            Ok(sql) => (format!(" WHERE {sql}"), None),
+            Err(why) => {
+                tracing::debug!(%why, "export filter evaluated per event");
+                (String::new(), Some(program.as_ref()))
+            }
+        },
+    };
     let events_filter = match &q.events {
         Some(names) if !names.is_empty() => {
             format!(" AND event IN ({})", vec!["?"; names.len()].join(", "))
@@ -49,13 +63,14 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
         let day_end = day_end.min(q.to_ms);
         // The same filter on both tiers; each side's parameters are bound in turn.
         let filter = format!("project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter}");
+        // Both tiers expose properties as VARIANT `pv` to the predicate.
         let sql = format!(
             "SELECT * FROM (\
-               SELECT event, time_ms, distinct_id, insert_id, seq, CAST(properties AS VARCHAR) AS p \
-               FROM events_hot WHERE {filter} \
+               SELECT event, time_ms, distinct_id, insert_id, seq, CAST(properties AS VARCHAR) AS p FROM (\
+                 SELECT *, CAST(properties AS VARIANT) AS pv FROM events_hot WHERE {filter}){predicate} \
                UNION ALL \
-               SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p \
-               FROM events_cold WHERE {filter}) \
+               SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p FROM (\
+                 SELECT *, properties AS pv FROM events_cold WHERE {filter}){predicate}) \
              ORDER BY time_ms, seq LIMIT ?"
         );
         let mut args: Vec<SqlValue> = Vec::new();
@@ -65,19 +80,46 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
                 args.extend(names.iter().map(|n| SqlValue::Text(n.clone())));
             }
         }
-        args.push(SqlValue::BigInt(remaining.min(i64::MAX as u64) as i64));
+        // Filtering here means the SQL cannot count kept rows: read the day, stop early.
+        let sql_limit = if per_event.is_some() { u64::MAX } else { remaining };
+        args.push(SqlValue::BigInt(sql_limit.min(i64::MAX as u64) as i64));
         let mut stmt = conn.prepare(&sql).map_err(backend)?;
         for batch in stmt.stream_arrow(params_from_iter(args)).map_err(backend)? {
             let batch = batch.map_err(backend)?;
-            let chunk = to_events(&batch, q.project_id)?;
+            let mut chunk = to_events(&batch, q.project_id)?;
+            if let Some(program) = per_event {
+                chunk.retain(|e| keeps(program, &e.row));
+                chunk.truncate(remaining.min(usize::MAX as u64) as usize);
+                if chunk.is_empty() {
+                    continue;
+                }
+            }
             remaining = remaining.saturating_sub(chunk.len() as u64);
             if out.blocking_send(Ok(chunk)).is_err() {
                 return Ok(()); // the client went away
+            }
+            if remaining == 0 {
+                break;
             }
         }
         day_start = day_end;
     }
     Ok(())
+}
+
+/// Whether an event passes a `where` evaluated in Rust.
+fn keeps(program: &Program, row: &EventRow) -> bool {
+    let Ok(properties) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.properties) else {
+        return false;
+    };
+    program.matches(&EventRecord {
+        name: &row.event,
+        time_ms: row.time_ms,
+        distinct_id: &row.distinct_id,
+        insert_id: &row.insert_id,
+        properties: &properties,
+        user: None,
+    })
 }
 
 fn to_events(batch: &RecordBatch, project_id: ProjectId) -> Result<Vec<StoredEvent>> {

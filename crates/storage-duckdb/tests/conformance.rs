@@ -53,7 +53,14 @@ async fn both_tiers_read_as_one() {
     assert_eq!(store.compact_now().await.unwrap(), 2);
     assert_eq!(store.compact_now().await.unwrap(), 0);
     store.append(vec![row(1, "c", props), row(2, "b", props)]).await.unwrap();
-    let q = ExportQuery { project_id: ProjectId(7), from_ms: 0, to_ms: i64::MAX / 2, events: None, limit: None };
+    let q = ExportQuery {
+        project_id: ProjectId(7),
+        from_ms: 0,
+        to_ms: i64::MAX / 2,
+        events: None,
+        limit: None,
+        filter: None,
+    };
     let chunks: Vec<Vec<sextant_model::StoredEvent>> = store.export(q).try_collect().await.unwrap();
     let rows: Vec<EventRow> = chunks.into_iter().flatten().map(|e| e.row).collect();
     let ids: Vec<&str> = rows.iter().map(|r| r.insert_id.as_str()).collect();

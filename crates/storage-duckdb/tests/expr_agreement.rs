@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use duckdb::Connection;
 use proptest::prelude::*;
+use serde_json::{Value as Json, json};
 use sextant_expr::ast::{BinaryOp, Expr, ExprKind, Function, Literal, Source, UnaryOp};
 use sextant_expr::sql::{Columns, duckdb_predicate};
 use sextant_expr::{EventRecord, Options, Program, Scope};
-use serde_json::{Value as Json, json};
 
 const TIME_MS: i64 = 1_704_164_645_000; // 2024-01-02T03:04:05Z
 
@@ -71,7 +71,14 @@ fn setup() -> (Connection, Vec<serde_json::Map<String, Json>>) {
         let time = TIME_MS + i as i64 * 3_600_000;
         conn.execute(
             "INSERT INTO r VALUES (?, ?, ?, ?, ?, CAST(CAST(? AS JSON) AS VARIANT))",
-            duckdb::params![i as i32, format!("E{}", i % 3), time, format!("u{i}"), format!("i{i}"), Json::Object(m.clone()).to_string()],
+            duckdb::params![
+                i as i32,
+                format!("E{}", i % 3),
+                time,
+                format!("u{i}"),
+                format!("i{i}"),
+                Json::Object(m.clone()).to_string()
+            ],
         )
         .unwrap();
     }
@@ -91,8 +98,20 @@ fn leaf() -> impl Strategy<Value = Expr> {
     let literal = prop_oneof![
         prop::sample::select(vec![0.0, 1.0, 2.5, 12.0, 1000.0, 1704067200.0, 3.0])
             .prop_map(|n| ExprKind::Literal(Literal::Number(n))),
-        prop::sample::select(vec!["pro", "PRO", "free", "", "2024-01-01T00:00:00", "2024-01-02", "12", "a", "b,", "true", "école"])
-            .prop_map(|s| ExprKind::Literal(Literal::Str(s.into()))),
+        prop::sample::select(vec![
+            "pro",
+            "PRO",
+            "free",
+            "",
+            "2024-01-01T00:00:00",
+            "2024-01-02",
+            "12",
+            "a",
+            "b,",
+            "true",
+            "école"
+        ])
+        .prop_map(|s| ExprKind::Literal(Literal::Str(s.into()))),
         any::<bool>().prop_map(|b| ExprKind::Literal(Literal::Bool(b))),
         Just(ExprKind::Literal(Literal::Null)),
         Just(ExprKind::Literal(Literal::Undefined)),
@@ -120,8 +139,11 @@ fn expr() -> impl Strategy<Value = Expr> {
         ]);
         let unary = (prop::sample::select(vec![UnaryOp::Neg, UnaryOp::Not]), inner.clone())
             .prop_map(|(op, e)| ExprKind::Unary { op, operand: Box::new(e) });
-        let binary = (binary_ops, inner.clone(), inner.clone())
-            .prop_map(|(op, l, r)| ExprKind::Binary { op, lhs: Box::new(l), rhs: Box::new(r) });
+        let binary = (binary_ops, inner.clone(), inner.clone()).prop_map(|(op, l, r)| ExprKind::Binary {
+            op,
+            lhs: Box::new(l),
+            rhs: Box::new(r),
+        });
         let one_arg = prop::sample::select(vec![
             Function::Defined,
             Function::Boolean,
@@ -147,17 +169,23 @@ fn expr() -> impl Strategy<Value = Expr> {
         ]);
         let call2 = (two_arg, inner.clone(), inner.clone())
             .prop_map(|(function, a, b)| ExprKind::Call { function, args: vec![a, b] });
-        let three = (prop::sample::select(vec![Function::If, Function::Mid]), inner.clone(), inner.clone(), inner.clone())
-            .prop_map(|(function, a, b, c)| ExprKind::Call { function, args: vec![a, b, c] });
-        let split = (inner.clone(), prop::sample::select(vec![1.0, 2.0, 4.0]))
-            .prop_map(|(s, n)| ExprKind::Call {
-                function: Function::Split,
-                args: vec![s, Expr::new(ExprKind::Literal(Literal::Str(",".into()))), Expr::new(ExprKind::Literal(Literal::Number(n)))],
-            });
-        let regex = (inner.clone(), prop::sample::select(vec!["^p", "o$", "(?-i)^P", "[0-9]+", "a|b"]))
-            .prop_map(|(s, p)| ExprKind::Call {
-                function: Function::RegexMatch,
-                args: vec![s, Expr::new(ExprKind::Literal(Literal::Str(p.into())))],
+        let three =
+            (prop::sample::select(vec![Function::If, Function::Mid]), inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(function, a, b, c)| ExprKind::Call { function, args: vec![a, b, c] });
+        let split = (inner.clone(), prop::sample::select(vec![1.0, 2.0, 4.0])).prop_map(|(s, n)| ExprKind::Call {
+            function: Function::Split,
+            args: vec![
+                s,
+                Expr::new(ExprKind::Literal(Literal::Str(",".into()))),
+                Expr::new(ExprKind::Literal(Literal::Number(n))),
+            ],
+        });
+        let regex =
+            (inner.clone(), prop::sample::select(vec!["^p", "o$", "(?-i)^P", "[0-9]+", "a|b"])).prop_map(|(s, p)| {
+                ExprKind::Call {
+                    function: Function::RegexMatch,
+                    args: vec![s, Expr::new(ExprKind::Literal(Literal::Str(p.into())))],
+                }
             });
         let list = prop::collection::vec(inner.clone(), 0..3).prop_map(ExprKind::List);
         let any = (prop::sample::select(vec!["a", "b", "c"]), inner.clone()).prop_map(|(k, rhs)| ExprKind::Call {
@@ -165,7 +193,11 @@ fn expr() -> impl Strategy<Value = Expr> {
             args: vec![
                 Expr::new(ExprKind::Var("X".into())),
                 Expr::new(ExprKind::Access { source: Source::Properties, name: k.into() }),
-                Expr::new(ExprKind::Binary { op: BinaryOp::Eq, lhs: Box::new(Expr::new(ExprKind::Var("X".into()))), rhs: Box::new(rhs) }),
+                Expr::new(ExprKind::Binary {
+                    op: BinaryOp::Eq,
+                    lhs: Box::new(Expr::new(ExprKind::Var("X".into()))),
+                    rhs: Box::new(rhs),
+                }),
             ],
         });
         prop_oneof![
@@ -267,7 +299,9 @@ fn check(conn: &Connection, recs: &[serde_json::Map<String, Json>], expr: &Expr,
         })
         .map(|(i, _)| i as i32)
         .collect();
-    if std::env::var("AGREE_DEBUG").is_ok() { eprintln!("{} {expr}", want.len()); }
+    if std::env::var("AGREE_DEBUG").is_ok() {
+        eprintln!("{} {expr}", want.len());
+    }
     if !want.is_empty() && want.len() < recs.len() {
         NONTRIVIAL.fetch_add(1, Ordering::Relaxed);
     }

@@ -33,6 +33,7 @@ fn query(project: i64) -> ExportQuery {
         to_ms: T0 + 86_400_000,
         events: None,
         limit: None,
+        filter: None,
     }
 }
 
@@ -44,6 +45,7 @@ pub async fn run_all(store: &dyn EventStore) {
     duplicates_are_exported_but_counted_once(store).await;
     large_exports_arrive_in_chunks(store).await;
     long_sparse_ranges_are_cheap(store).await;
+    where_filters_match_the_interpreter(store).await;
 }
 
 /// What goes in comes out, byte for byte.
@@ -104,8 +106,87 @@ pub async fn large_exports_arrive_in_chunks(store: &dyn EventStore) {
 /// An export over centuries with two events finds them without walking every day.
 pub async fn long_sparse_ranges_are_cheap(store: &dyn EventStore) {
     store.append(vec![row(107, "a", 86_400_000, "u", "1", "{}"), row(107, "a", T0, "u", "2", "{}")]).await.unwrap();
-    let q = ExportQuery { project_id: ProjectId(107), from_ms: 0, to_ms: i64::MAX / 2, events: None, limit: None };
+    let q = ExportQuery {
+        project_id: ProjectId(107),
+        from_ms: 0,
+        to_ms: i64::MAX / 2,
+        events: None,
+        limit: None,
+        filter: None,
+    };
     let started = std::time::Instant::now();
     assert_eq!(export_all(store, q).await.len(), 2);
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "a sparse export took {:?}", started.elapsed());
+}
+
+/// `where` keeps exactly the events the interpreter keeps, whether the backend compiles
+/// the expression or falls back to evaluating it per event, and `limit` counts kept ones.
+pub async fn where_filters_match_the_interpreter(store: &dyn EventStore) {
+    use sextant_expr::{EventRecord, Options, Program, Scope};
+    use std::sync::Arc;
+
+    let plans = ["free", "pro", "PRO", "enterprise"];
+    let rows: Vec<EventRow> = (0..3000)
+        .map(|i: i64| {
+            let mut props = serde_json::Map::new();
+            if i % 7 != 0 {
+                props.insert("plan".into(), plans[(i % 4) as usize].into());
+            }
+            match i % 5 {
+                0 => props.insert("n".into(), serde_json::json!(i % 100)),
+                1 => props.insert("n".into(), serde_json::json!(format!("{}", i % 100))),
+                2 => props.insert("n".into(), serde_json::json!(i as f64 / 7.0)),
+                3 => props.insert("n".into(), serde_json::Value::Null),
+                _ => None,
+            };
+            if i % 3 == 0 {
+                props.insert("tags".into(), serde_json::json!(["a", plans[(i % 4) as usize], i % 10]));
+            }
+            row(
+                108,
+                if i % 2 == 0 { "View" } else { "Buy" },
+                T0 + i * 1000,
+                &format!("u{}", i % 50),
+                &format!("w{i}"),
+                &serde_json::Value::Object(props).to_string(),
+            )
+        })
+        .collect();
+    store.append(rows.clone()).await.unwrap();
+    let options = Options { now_ms: T0, ..Options::default() };
+    let cases = [
+        r#"properties["plan"] == "pro" and properties["n"] > 50"#,
+        r#"properties["plan"] != "pro" or not defined(properties["n"])"#,
+        r#""pro" in properties["tags"] or properties["n"] in [1, 2, "3"]"#,
+        r#"number(properties["n"]) >= 10 and event["$time"] < datetime(1700002000)"#,
+        r#"event["$event_name"] == "Buy" and properties["distinct_id"] == "u7""#,
+        // `sum` is evaluated per event rather than compiled: the fallback path.
+        r#"sum(properties["tags"]) > 4"#,
+    ];
+    for src in cases {
+        let program = Program::parse(src, Scope::Event, options.clone()).unwrap();
+        let want: Vec<&EventRow> = rows
+            .iter()
+            .filter(|r| {
+                let props: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&r.properties).unwrap();
+                program.matches(&EventRecord {
+                    name: &r.event,
+                    time_ms: r.time_ms,
+                    distinct_id: &r.distinct_id,
+                    insert_id: &r.insert_id,
+                    properties: &props,
+                    user: None,
+                })
+            })
+            .collect();
+        assert!(!want.is_empty() && want.len() < rows.len(), "{src} should split the events");
+        let program = Arc::new(program);
+        let got = export_all(store, ExportQuery { filter: Some(program.clone()), ..query(108) }).await;
+        let got_ids: Vec<&str> = got.iter().map(|r| r.insert_id.as_str()).collect();
+        let want_ids: Vec<&str> = want.iter().map(|r| r.insert_id.as_str()).collect();
+        assert_eq!(got_ids, want_ids, "{src}");
+        let limited = export_all(store, ExportQuery { filter: Some(program), limit: Some(5), ..query(108) }).await;
+        let limited_ids: Vec<&str> = limited.iter().map(|r| r.insert_id.as_str()).collect();
+        assert_eq!(limited_ids, want_ids[..want_ids.len().min(5)], "{src} with limit 5");
+    }
 }

@@ -42,7 +42,7 @@ impl StorageError {
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// A raw-export request: one project's events in a time range.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct ExportQuery {
     /// Project whose events to read.
     pub project_id: ProjectId,
@@ -52,8 +52,11 @@ pub struct ExportQuery {
     pub to_ms: i64,
     /// Only these event names, when given.
     pub events: Option<Vec<String>>,
-    /// At most this many events.
+    /// At most this many events (counted after `filter`).
     pub limit: Option<u64>,
+    /// Only events for which this `where` expression is true. Backends compile it to
+    /// their query language where they can, and evaluate it per event otherwise.
+    pub filter: Option<std::sync::Arc<sextant_expr::Program>>,
 }
 
 /// A stream of event chunks, in time order (ties in ingestion order).
