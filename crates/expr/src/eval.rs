@@ -14,7 +14,6 @@
 //! - a date string written in the expression is wall-clock time in the project's
 //!   timezone; one read from data is UTC, as Mixpanel stores them.
 
-use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use chrono::{Datelike, NaiveDate, TimeZone};
@@ -302,13 +301,7 @@ impl<'a> Evaluator<'a> {
                 ),
                 _ => Value::Undefined,
             },
-            F::Today => {
-                let today = chrono::DateTime::from_timestamp_millis(self.program.options.now_ms)
-                    .map(|t| t.with_timezone(&tz).date_naive());
-                today
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .map_or(Value::Undefined, |n| Value::DateTime(local_to_ms(n, tz)))
-            }
+            F::Today => today_ms(&self.program.options).map_or(Value::Undefined, Value::DateTime),
             F::RegexMatch | F::RegexExtract | F::RegexReplace => self.regex_call(function, &v),
             F::ParseUrl => match (&v[0], &v[1]) {
                 (Value::String(url), Value::String(part)) => {
@@ -329,7 +322,6 @@ impl<'a> Evaluator<'a> {
     fn regex_call(&self, function: Function, v: &[Value]) -> Value {
         let (Value::String(s), Value::String(pattern)) = (&v[0], &v[1]) else { return Value::Undefined };
         let Some(re) = self.program.regex(pattern) else { return Value::Undefined };
-        let re: Cow<'_, regex::Regex> = re;
         match function {
             Function::RegexMatch => Value::Bool(re.is_match(s)),
             Function::RegexExtract => {
@@ -384,6 +376,13 @@ fn count(v: &Value) -> Option<usize> {
         Value::Number(n) if *n >= 0.0 && *n < 1e15 => Some(n.trunc() as usize),
         _ => None,
     }
+}
+
+/// `today()`: midnight at the start of `now_ms`'s day in the project's timezone.
+pub fn today_ms(options: &crate::Options) -> Option<i64> {
+    let tz = options.timezone;
+    let day = chrono::DateTime::from_timestamp_millis(options.now_ms)?.with_timezone(&tz).date_naive();
+    Some(local_to_ms(day.and_hms_opt(0, 0, 0)?, tz))
 }
 
 /// `datetime(seconds)`: rounded to the millisecond; years after 9999 are undefined.

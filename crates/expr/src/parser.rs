@@ -64,7 +64,7 @@ impl Parser {
     }
 
     fn eat_sym(&mut self, sym: &str) -> bool {
-        if self.peek() == &Token::Sym(leak(sym)) {
+        if matches!(self.peek(), Token::Sym(s) if *s == sym) {
             self.bump();
             true
         } else {
@@ -99,24 +99,27 @@ impl Parser {
         e
     }
 
-    fn or(&mut self) -> Result<Expr, ExprError> {
-        let mut lhs = self.and()?;
-        while keyword(self.peek(), "or") {
+    /// One left-associative level: `next (op next)*`, with `op` read by `operator`.
+    fn left_assoc(
+        &mut self,
+        operator: fn(&Token) -> Option<BinaryOp>,
+        next: fn(&mut Self) -> Result<Expr, ExprError>,
+    ) -> Result<Expr, ExprError> {
+        let mut lhs = next(self)?;
+        while let Some(op) = operator(self.peek()) {
             let pos = self.bump().1;
-            let rhs = self.and()?;
-            lhs = binary(BinaryOp::Or, lhs, rhs, pos);
+            let rhs = next(self)?;
+            lhs = binary(op, lhs, rhs, pos);
         }
         Ok(lhs)
     }
 
+    fn or(&mut self) -> Result<Expr, ExprError> {
+        self.left_assoc(|t| keyword(t, "or").then_some(BinaryOp::Or), Self::and)
+    }
+
     fn and(&mut self) -> Result<Expr, ExprError> {
-        let mut lhs = self.not()?;
-        while keyword(self.peek(), "and") {
-            let pos = self.bump().1;
-            let rhs = self.not()?;
-            lhs = binary(BinaryOp::And, lhs, rhs, pos);
-        }
-        Ok(lhs)
+        self.left_assoc(|t| keyword(t, "and").then_some(BinaryOp::And), Self::not)
     }
 
     fn not(&mut self) -> Result<Expr, ExprError> {
@@ -160,32 +163,22 @@ impl Parser {
     }
 
     fn additive(&mut self) -> Result<Expr, ExprError> {
-        let mut lhs = self.multiplicative()?;
-        loop {
-            let op = match self.peek() {
-                Token::Sym("+") => BinaryOp::Add,
-                Token::Sym("-") => BinaryOp::Sub,
-                _ => return Ok(lhs),
-            };
-            let pos = self.bump().1;
-            let rhs = self.multiplicative()?;
-            lhs = binary(op, lhs, rhs, pos);
-        }
+        let operator = |t: &Token| match t {
+            Token::Sym("+") => Some(BinaryOp::Add),
+            Token::Sym("-") => Some(BinaryOp::Sub),
+            _ => None,
+        };
+        self.left_assoc(operator, Self::multiplicative)
     }
 
     fn multiplicative(&mut self) -> Result<Expr, ExprError> {
-        let mut lhs = self.unary()?;
-        loop {
-            let op = match self.peek() {
-                Token::Sym("*") => BinaryOp::Mul,
-                Token::Sym("/") => BinaryOp::Div,
-                Token::Sym("%") => BinaryOp::Rem,
-                _ => return Ok(lhs),
-            };
-            let pos = self.bump().1;
-            let rhs = self.unary()?;
-            lhs = binary(op, lhs, rhs, pos);
-        }
+        let operator = |t: &Token| match t {
+            Token::Sym("*") => Some(BinaryOp::Mul),
+            Token::Sym("/") => Some(BinaryOp::Div),
+            Token::Sym("%") => Some(BinaryOp::Rem),
+            _ => None,
+        };
+        self.left_assoc(operator, Self::unary)
     }
 
     fn unary(&mut self) -> Result<Expr, ExprError> {
@@ -325,12 +318,4 @@ fn is_comparison(t: &Token) -> bool {
 
 fn binary(op: BinaryOp, lhs: Expr, rhs: Expr, pos: Pos) -> Expr {
     Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, pos }
-}
-
-/// Symbols are `&'static str` in tokens; look the borrowed one up in the same table.
-fn leak(sym: &str) -> &'static str {
-    ["==", "!=", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ","]
-        .into_iter()
-        .find(|s| *s == sym)
-        .unwrap_or("")
 }

@@ -290,15 +290,17 @@ struct Val {
     literal_str: Option<String>,
     /// Never undefined (a literal or a NOT NULL column).
     total: bool,
+    /// Read from a dynamic (VARIANT) value: a property or a list element.
+    dynamic: bool,
 }
 
 impl Val {
     fn one(kind: Kind, payload: Payload) -> Val {
-        Val { alts: vec![Alt { kind, when: None, payload }], literal_str: None, total: false }
+        Val::of(vec![Alt { kind, when: None, payload }])
     }
 
     fn of(alts: Vec<Alt>) -> Val {
-        Val { alts, literal_str: None, total: false }
+        Val { alts, literal_str: None, total: false, dynamic: false }
     }
 
     fn total(self) -> Val {
@@ -311,6 +313,14 @@ impl Val {
 
     fn alt(&self, kind: Kind) -> Option<&Alt> {
         self.alts.iter().find(|a| a.kind == kind)
+    }
+
+    /// The scalar alternative of `kind`: `(when, payload)`.
+    fn scalar(&self, kind: Kind) -> Option<(Option<String>, String)> {
+        match self.alt(kind) {
+            Some(Alt { when, payload: Payload::Sql(p), .. }) => Some((when.clone(), p.clone())),
+            _ => None,
+        }
     }
 }
 
@@ -335,27 +345,21 @@ fn or_terms(terms: Vec<String>) -> String {
     }
 }
 
-/// `CASE WHEN c1 THEN e1 ... END`, or the single expression when a branch always holds.
+/// `CASE WHEN c1 THEN e1 ... END` (NULL when no branch holds); a `None` condition
+/// always holds, and a lone always-true branch is just its expression.
 fn case(branches: Vec<(Option<String>, String)>) -> String {
-    let mut out = String::from("CASE");
-    for (when, then) in &branches {
-        match when {
-            None if branches.len() == 1 => return then.clone(),
-            None => {
-                let _ = write!(out, " ELSE {then}");
-                out.push_str(" END");
-                return out;
+    match branches.as_slice() {
+        [] => "NULL".into(),
+        [(None, then)] => then.clone(),
+        _ => {
+            let mut out = String::from("CASE");
+            for (when, then) in &branches {
+                let _ = write!(out, " WHEN {} THEN {then}", cond_sql(when));
             }
-            Some(c) => {
-                let _ = write!(out, " WHEN {c} THEN {then}");
-            }
+            out.push_str(" END");
+            out
         }
     }
-    if branches.is_empty() {
-        return "NULL".into();
-    }
-    out.push_str(" END");
-    out
 }
 
 /// A compiler for one program, one dialect and one table's columns.
@@ -523,7 +527,7 @@ impl<'a> Compiler<'a> {
         for kind in [Kind::List, Kind::Object] {
             alts.push(Alt { kind, when: Some(d.is_kind(v, kind)), payload: Payload::Dynamic(v.to_string()) });
         }
-        Val::of(alts)
+        Val { dynamic: true, ..Val::of(alts) }
     }
 
     /// One number result from the number alternative of `v`.
@@ -538,13 +542,21 @@ impl<'a> Compiler<'a> {
 
     /// Pairs of scalar alternatives of the same kind: `(when, payload a, payload b)`.
     fn pairs(&self, a: &Val, b: &Val, kind: Kind) -> Option<(Option<String>, String, String)> {
-        match (a.alt(kind), b.alt(kind)) {
-            (
-                Some(Alt { when: wa, payload: Payload::Sql(pa), .. }),
-                Some(Alt { when: wb, payload: Payload::Sql(pb), .. }),
-            ) => Some((and(&[wa, wb]), pa.clone(), pb.clone())),
-            _ => None,
+        let ((wa, pa), (wb, pb)) = (a.scalar(kind)?, b.scalar(kind)?);
+        Some((and(&[&wa, &wb]), pa, pb))
+    }
+
+    /// A datetime against a string, in either order, both as instants:
+    /// `(when, left instant, right instant)`.
+    fn time_string_pairs(&self, a: &Val, b: &Val) -> Vec<(Option<String>, String, String)> {
+        let mut out = Vec::new();
+        if let (Some((wt, pt)), Some((ws, ps))) = (a.scalar(Kind::Time), b.scalar(Kind::Str)) {
+            out.push((and(&[&wt, &ws]), pt, self.instant(b, &ps)));
         }
+        if let (Some((ws, ps)), Some((wt, pt))) = (a.scalar(Kind::Str), b.scalar(Kind::Time)) {
+            out.push((and(&[&ws, &wt]), self.instant(a, &ps), pt));
+        }
+        out
     }
 
     /// A string value as an instant: literals in the project's timezone (folded now),
@@ -592,15 +604,8 @@ impl<'a> Compiler<'a> {
         if let Some((w, pa, pb)) = self.pairs(a, b, Kind::Str) {
             terms.push(and(&[&w, &Some(self.string_eq(a, &pa, b, &pb))]).unwrap_or_default());
         }
-        for (x, y) in [(a, b), (b, a)] {
-            if let (
-                Some(Alt { when: wt, payload: Payload::Sql(pt), .. }),
-                Some(Alt { when: ws, payload: Payload::Sql(ps), .. }),
-            ) = (x.alt(Kind::Time), y.alt(Kind::Str))
-            {
-                let inst = self.instant(y, ps);
-                terms.push(and(&[wt, ws, &Some(format!("{pt} = {inst}"))]).unwrap_or_default());
-            }
+        for (w, l, r) in self.time_string_pairs(a, b) {
+            terms.push(and(&[&w, &Some(format!("{l} = {r}"))]).unwrap_or_default());
         }
         if let (Some(x), Some(y)) = (a.alt(Kind::Null), b.alt(Kind::Null)) {
             terms.push(cond_sql(&and(&[&x.when, &y.when])));
@@ -634,9 +639,9 @@ impl<'a> Compiler<'a> {
         let s = literal.literal_str.as_ref()?;
         let str_alt = dynamic.alt(Kind::Str)?;
         let Payload::Sql(p) = &str_alt.payload else { return None };
-        // Only for a property read: every alternative but the string one is a type the
+        // Only for a dynamic read: every alternative but the string one is a type the
         // literal cannot print as.
-        if dynamic.alts.len() != 6 || str_alt.when.is_none() {
+        if !dynamic.dynamic {
             return None;
         }
         let lower = s.to_lowercase();
@@ -659,27 +664,9 @@ impl<'a> Compiler<'a> {
     fn order(&mut self, op: BinaryOp, a: &Val, b: &Val) -> Result<Val> {
         let sym = op.symbol();
         let mut branches: Vec<(Option<String>, String)> = Vec::new();
-        if let Some((w, pa, pb)) = self.pairs(a, b, Kind::Num) {
-            branches.push((w.or(Some("TRUE".into())), format!("{pa} {sym} {pb}")));
-        }
-        if let Some((w, pa, pb)) = self.pairs(a, b, Kind::Time) {
-            branches.push((w.or(Some("TRUE".into())), format!("{pa} {sym} {pb}")));
-        }
-        if let (
-            Some(Alt { when: wt, payload: Payload::Sql(pt), .. }),
-            Some(Alt { when: ws, payload: Payload::Sql(ps), .. }),
-        ) = (a.alt(Kind::Time), b.alt(Kind::Str))
-        {
-            let inst = self.instant(b, ps);
-            branches.push((and(&[wt, ws]).or(Some("TRUE".into())), format!("{pt} {sym} {inst}")));
-        }
-        if let (
-            Some(Alt { when: ws, payload: Payload::Sql(ps), .. }),
-            Some(Alt { when: wt, payload: Payload::Sql(pt), .. }),
-        ) = (a.alt(Kind::Str), b.alt(Kind::Time))
-        {
-            let inst = self.instant(a, ps);
-            branches.push((and(&[ws, wt]).or(Some("TRUE".into())), format!("{inst} {sym} {pt}")));
+        let same_kind = [Kind::Num, Kind::Time].into_iter().filter_map(|k| self.pairs(a, b, k));
+        for (w, l, r) in same_kind.chain(self.time_string_pairs(a, b)) {
+            branches.push((w, format!("{l} {sym} {r}")));
         }
         if let Some((w, pa, pb)) = self.pairs(a, b, Kind::Str) {
             let d = self.dialect;
@@ -689,19 +676,23 @@ impl<'a> Compiler<'a> {
             let expr = format!(
                 "CASE WHEN {both} AND {ia} IS NOT NULL AND {ib} IS NOT NULL THEN {ia} {sym} {ib} ELSE {pa} {sym} {pb} END"
             );
-            branches.push((w.or(Some("TRUE".into())), expr));
+            branches.push((w, expr));
         }
         Ok(Val::sql(Kind::Bool, case(branches)))
     }
 
     fn membership(&mut self, needle: &Val, list: &Alt) -> Result<String> {
+        self.any_element(list, |me, element| me.equal(needle, &element))
+    }
+
+    /// A condition: `cond` holds for some element of a list (a literal or from data).
+    /// Elements are values, not literals, as they are in the interpreter.
+    fn any_element(&mut self, list: &Alt, mut cond: impl FnMut(&mut Self, Val) -> Result<String>) -> Result<String> {
         match &list.payload {
             Payload::Items(items) => {
                 let mut terms = vec![];
                 for item in items {
-                    let mut item = item.clone();
-                    item.literal_str = None; // list elements compare as data
-                    terms.push(self.equal(needle, &item)?);
+                    terms.push(cond(self, Val { literal_str: None, ..item.clone() })?);
                 }
                 Ok(or_terms(terms))
             }
@@ -709,10 +700,10 @@ impl<'a> Compiler<'a> {
                 self.next_var += 1;
                 let var = format!("x{}", self.next_var);
                 let element = self.dynamic(&var, None);
-                let cond = self.equal(needle, &element)?;
-                Ok(self.dialect.list_any(v, &var, &cond))
+                let c = cond(self, element)?;
+                Ok(self.dialect.list_any(v, &var, &c))
             }
-            _ => unsupported("membership"),
+            _ => unsupported("a list that is neither a literal nor read from data"),
         }
     }
 
@@ -728,14 +719,11 @@ impl<'a> Compiler<'a> {
             BinaryOp::In => {
                 let mut branches = Vec::new();
                 if let Some((w, pa, pb)) = self.pairs(a, b, Kind::Str) {
-                    branches.push((
-                        w.or(Some("TRUE".into())),
-                        format!("contains({}, {})", self.lower(&pb), self.lower(&pa)),
-                    ));
+                    branches.push((w, format!("contains({}, {})", self.lower(&pb), self.lower(&pa))));
                 }
                 if let Some(list) = b.alt(Kind::List) {
                     let m = self.membership(a, list)?;
-                    branches.push((list.when.clone().or(Some("TRUE".into())), m));
+                    branches.push((list.when.clone(), m));
                 }
                 Val::sql(Kind::Bool, case(branches))
             }
@@ -767,14 +755,13 @@ impl<'a> Compiler<'a> {
     /// Merges alternatives of the same kind into one CASE each.
     fn merge(&self, alts: Vec<Alt>) -> Result<Val> {
         let mut out: Vec<Alt> = Vec::new();
-        let mut kinds: Vec<Kind> = alts.iter().map(|a| a.kind).collect();
-        kinds.dedup();
-        let mut seen = vec![];
-        for kind in kinds {
-            if seen.contains(&kind) {
-                continue;
+        let mut kinds: Vec<Kind> = Vec::new();
+        for a in &alts {
+            if !kinds.contains(&a.kind) {
+                kinds.push(a.kind);
             }
-            seen.push(kind);
+        }
+        for kind in kinds {
             let group: Vec<&Alt> = alts.iter().filter(|a| a.kind == kind).collect();
             if group.len() == 1 {
                 out.push(group[0].clone());
@@ -827,23 +814,7 @@ impl<'a> Compiler<'a> {
                     let v = v?;
                     Ok(if function == F::Any { me.strict_truthy(&v) } else { format!("NOT {}", me.strict_truthy(&v)) })
                 };
-                let found = match &alt.payload {
-                    Payload::Items(items) => {
-                        let mut terms = vec![];
-                        for item in items {
-                            terms.push(body(self, item.clone())?);
-                        }
-                        or_terms(terms)
-                    }
-                    Payload::Dynamic(v) => {
-                        self.next_var += 1;
-                        let var = format!("x{}", self.next_var);
-                        let element = self.dynamic(&var, None);
-                        let cond = body(self, element)?;
-                        d.list_any(v, &var, &cond)
-                    }
-                    _ => return unsupported("any"),
-                };
+                let found = self.any_element(&alt, body)?;
                 let result = if function == F::Any { found } else { format!("NOT ({found})") };
                 let when = alt.when.clone();
                 return Ok(Val::of(vec![Alt { kind: Kind::Bool, when, payload: Payload::sql(result) }]));
@@ -874,22 +845,14 @@ impl<'a> Compiler<'a> {
                 return self.merge(alts);
             }
             F::Today => {
-                let today = crate::eval::Evaluator::new(self.program, &NoRecord)
-                    .eval(&Expr::new(ExprKind::Call { function: F::Today, args: vec![] }));
-                return Ok(match today {
-                    crate::Value::DateTime(ms) => Val::sql(Kind::Time, ms.to_string()).total(),
-                    _ => Val::default(),
+                return Ok(match crate::eval::today_ms(self.program.options()) {
+                    Some(ms) => Val::sql(Kind::Time, ms.to_string()).total(),
+                    None => Val::default(),
                 });
             }
             _ => {}
         }
         let v = args.iter().map(|a| self.value(a)).collect::<Result<Vec<_>>>()?;
-        let sql_of = |val: &Val, kind: Kind| -> Option<(Option<String>, String)> {
-            match val.alt(kind) {
-                Some(Alt { when, payload: Payload::Sql(p), .. }) => Some((when.clone(), p.clone())),
-                _ => None,
-            }
-        };
         let bool_of = |branches: Vec<(Option<String>, String)>| Val::sql(Kind::Bool, case(branches));
         Ok(match function {
             F::Defined => Val::sql(Kind::Bool, format!("coalesce({}, FALSE)", self.defined(&v[0], false))),
@@ -925,7 +888,7 @@ impl<'a> Compiler<'a> {
                         Kind::Time => format!("({p} / 1000.0)"),
                         _ => continue,
                     };
-                    branches.push((a.when.clone().or(Some("TRUE".into())), e));
+                    branches.push((a.when.clone(), e));
                 }
                 Val::sql(Kind::Num, case(branches))
             }
@@ -968,24 +931,24 @@ impl<'a> Compiler<'a> {
             }
             F::Datetime => {
                 let mut branches = vec![];
-                if let Some((w, p)) = sql_of(&v[0], Kind::Num) {
+                if let Some((w, p)) = v[0].scalar(Kind::Num) {
                     branches.push((
-                        w.or(Some("TRUE".into())),
+                        w,
                         format!("CASE WHEN abs({p}) <= {MAX_EPOCH_SECONDS:.1} THEN TRY_CAST(round({p} * 1000) AS BIGINT) END"),
                     ));
                 }
-                if let Some((w, p)) = sql_of(&v[0], Kind::Str) {
-                    branches.push((w.or(Some("TRUE".into())), self.instant(&v[0], &p)));
+                if let Some((w, p)) = v[0].scalar(Kind::Str) {
+                    branches.push((w, self.instant(&v[0], &p)));
                 }
-                if let Some((w, p)) = sql_of(&v[0], Kind::Time) {
-                    branches.push((w.or(Some("TRUE".into())), p));
+                if let Some((w, p)) = v[0].scalar(Kind::Time) {
+                    branches.push((w, p));
                 }
                 Val::sql(Kind::Time, case(branches))
             }
             F::HasPrefix | F::HasSuffix => match self.pairs(&v[0], &v[1], Kind::Str) {
                 Some((w, s, p)) => {
                     let f = if function == F::HasPrefix { "starts_with" } else { "ends_with" };
-                    bool_of(vec![(w.or(Some("TRUE".into())), format!("{f}(lower({s}), lower({p}))"))])
+                    bool_of(vec![(w, format!("{f}(lower({s}), lower({p}))"))])
                 }
                 None => Val::default(),
             },
@@ -996,7 +959,7 @@ impl<'a> Compiler<'a> {
                 }
                 None => Val::default(),
             },
-            F::Upper | F::Lower => match sql_of(&v[0], Kind::Str) {
+            F::Upper | F::Lower => match v[0].scalar(Kind::Str) {
                 Some((w, s)) => Val::of(vec![Alt {
                     kind: Kind::Str,
                     when: w,
@@ -1006,8 +969,8 @@ impl<'a> Compiler<'a> {
             },
             F::Len => {
                 let mut branches = vec![];
-                if let Some((w, s)) = sql_of(&v[0], Kind::Str) {
-                    branches.push((w.or(Some("TRUE".into())), format!("CAST(length({s}) AS DOUBLE)")));
+                if let Some((w, s)) = v[0].scalar(Kind::Str) {
+                    branches.push((w, format!("CAST(length({s}) AS DOUBLE)")));
                 }
                 if let Some(list) = v[0].alt(Kind::List) {
                     let n = match &list.payload {
@@ -1015,14 +978,14 @@ impl<'a> Compiler<'a> {
                         Payload::Dynamic(p) => d.list_len(p),
                         _ => return unsupported("len"),
                     };
-                    branches.push((list.when.clone().or(Some("TRUE".into())), n));
+                    branches.push((list.when.clone(), n));
                 }
                 Val::sql(Kind::Num, case(branches))
             }
             F::Left | F::Right | F::Mid => {
-                let Some((ws, s)) = sql_of(&v[0], Kind::Str) else { return Ok(Val::default()) };
+                let Some((ws, s)) = v[0].scalar(Kind::Str) else { return Ok(Val::default()) };
                 let count = |val: &Val| -> Option<(Option<String>, String, String)> {
-                    let (w, n) = sql_of(val, Kind::Num)?;
+                    let (w, n) = val.scalar(Kind::Num)?;
                     Some((w, format!("{n} >= 0 AND {n} < 1e15"), format!("CAST(trunc({n}) AS BIGINT)")))
                 };
                 let (Some((w1, ok1, n1)), last) = (count(&v[1]), v.get(2).map(count)) else {
@@ -1051,7 +1014,7 @@ impl<'a> Compiler<'a> {
                     return unsupported("split() without a part number");
                 }
                 let (Some((ws, s)), Some((wd, dl)), Some((wn, n))) =
-                    (sql_of(&v[0], Kind::Str), sql_of(&v[1], Kind::Str), sql_of(&v[2], Kind::Num))
+                    (v[0].scalar(Kind::Str), v[1].scalar(Kind::Str), v[2].scalar(Kind::Num))
                 else {
                     return Ok(Val::default());
                 };
@@ -1067,9 +1030,9 @@ impl<'a> Compiler<'a> {
                 let Some(pattern) = &v[1].literal_str else {
                     return unsupported("a regular expression that is not a literal");
                 };
-                let Some((w, s)) = sql_of(&v[0], Kind::Str) else { return Ok(Val::default()) };
+                let Some((w, s)) = v[0].scalar(Kind::Str) else { return Ok(Val::default()) };
                 match function {
-                    F::RegexMatch => bool_of(vec![(w.or(Some("TRUE".into())), d.regex_search(&s, pattern))]),
+                    F::RegexMatch => bool_of(vec![(w, d.regex_search(&s, pattern))]),
                     F::RegexExtract => {
                         let group = match args.get(2).map(|a| &a.kind) {
                             None => 0,
@@ -1104,17 +1067,6 @@ impl<'a> Compiler<'a> {
             }
             _ => return unsupported(format!("`{}`", function.name())),
         })
-    }
-}
-
-struct NoRecord;
-
-impl crate::Record for NoRecord {
-    fn field(&self, _: Field) -> crate::Value {
-        crate::Value::Undefined
-    }
-    fn property(&self, _: &str) -> crate::Value {
-        crate::Value::Undefined
     }
 }
 

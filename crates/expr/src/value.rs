@@ -4,8 +4,6 @@
 //! formatting, which date strings count as dates) the SQL compiler emits the same rule,
 //! and `tests/agreement` in the DuckDB store checks that the two never differ.
 
-use std::cmp::Ordering;
-
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
@@ -290,11 +288,6 @@ pub fn format_datetime(ms: i64, tz: Tz) -> String {
         Some(t) => t.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S").to_string(),
         None => String::new(),
     }
-}
-
-/// Total order used by `<`-style comparisons of two numbers.
-pub fn compare_numbers(a: f64, b: f64) -> Option<Ordering> {
-    a.partial_cmp(&b)
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ fn parse_where(params: &Params, project: &Project) -> Result<Option<Arc<Program>
     let options = Options {
         timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
         case_sensitive: project.case_sensitive_strings,
-        now_ms: chrono::Utc::now().timestamp_millis(),
+        ..Options::default()
     };
     Program::parse(src, Scope::Event, options)
         .map(|p| Some(Arc::new(p)))

@@ -12,10 +12,9 @@ use duckdb::arrow::compute::cast;
 use duckdb::arrow::datatypes::{DataType, Int64Type};
 use duckdb::{Connection, params_from_iter, types::Value as SqlValue};
 use sextant_expr::sql::{Columns, duckdb_predicate};
-use sextant_expr::{EventRecord, Program};
 use sextant_model::time::DAY_MS;
 use sextant_model::{EventRow, ProjectId, StoredEvent};
-use sextant_storage::{ExportQuery, Result, StorageError};
+use sextant_storage::{ExportQuery, Result, StorageError, event_matches};
 use tokio::sync::mpsc;
 
 use crate::backend;
@@ -47,6 +46,19 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
         }
         _ => String::new(),
     };
+    // The same filter on both tiers; each side's parameters are bound in turn. Both
+    // tiers expose properties as VARIANT `pv` to the predicate.
+    let filter = format!("project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter}");
+    let sql = format!(
+        "SELECT * FROM (\
+           SELECT event, time_ms, distinct_id, insert_id, seq, CAST(properties AS VARCHAR) AS p FROM (\
+             SELECT *, CAST(properties AS VARIANT) AS pv FROM events_hot WHERE {filter}){predicate} \
+           UNION ALL \
+           SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p FROM (\
+             SELECT *, properties AS pv FROM events_cold WHERE {filter}){predicate}) \
+         ORDER BY time_ms, seq LIMIT ?"
+    );
+    let mut stmt = conn.prepare(&sql).map_err(backend)?;
     let mut day_start = q.from_ms;
     while day_start < q.to_ms && remaining > 0 {
         // Jump over days without events, so a long, sparse range costs no more than a dense one.
@@ -61,18 +73,6 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
         day_start = day_start.max(next.div_euclid(DAY_MS) * DAY_MS);
         let day_end = (day_start.div_euclid(DAY_MS) + 1) * DAY_MS;
         let day_end = day_end.min(q.to_ms);
-        // The same filter on both tiers; each side's parameters are bound in turn.
-        let filter = format!("project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter}");
-        // Both tiers expose properties as VARIANT `pv` to the predicate.
-        let sql = format!(
-            "SELECT * FROM (\
-               SELECT event, time_ms, distinct_id, insert_id, seq, CAST(properties AS VARCHAR) AS p FROM (\
-                 SELECT *, CAST(properties AS VARIANT) AS pv FROM events_hot WHERE {filter}){predicate} \
-               UNION ALL \
-               SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p FROM (\
-                 SELECT *, properties AS pv FROM events_cold WHERE {filter}){predicate}) \
-             ORDER BY time_ms, seq LIMIT ?"
-        );
         let mut args: Vec<SqlValue> = Vec::new();
         for _tier in 0..2 {
             args.extend([SqlValue::BigInt(q.project_id.0), SqlValue::BigInt(day_start), SqlValue::BigInt(day_end)]);
@@ -83,12 +83,11 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
         // Filtering here means the SQL cannot count kept rows: read the day, stop early.
         let sql_limit = if per_event.is_some() { u64::MAX } else { remaining };
         args.push(SqlValue::BigInt(sql_limit.min(i64::MAX as u64) as i64));
-        let mut stmt = conn.prepare(&sql).map_err(backend)?;
         for batch in stmt.stream_arrow(params_from_iter(args)).map_err(backend)? {
             let batch = batch.map_err(backend)?;
             let mut chunk = to_events(&batch, q.project_id)?;
             if let Some(program) = per_event {
-                chunk.retain(|e| keeps(program, &e.row));
+                chunk.retain(|e| event_matches(program, &e.row));
                 chunk.truncate(remaining.min(usize::MAX as u64) as usize);
                 if chunk.is_empty() {
                     continue;
@@ -105,21 +104,6 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
         day_start = day_end;
     }
     Ok(())
-}
-
-/// Whether an event passes a `where` evaluated in Rust.
-fn keeps(program: &Program, row: &EventRow) -> bool {
-    let Ok(properties) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.properties) else {
-        return false;
-    };
-    program.matches(&EventRecord {
-        name: &row.event,
-        time_ms: row.time_ms,
-        distinct_id: &row.distinct_id,
-        insert_id: &row.insert_id,
-        properties: &properties,
-        user: None,
-    })
 }
 
 fn to_events(batch: &RecordBatch, project_id: ProjectId) -> Result<Vec<StoredEvent>> {

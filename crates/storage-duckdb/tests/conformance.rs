@@ -37,7 +37,6 @@ async fn committed_rows_survive_a_reopen() {
 async fn both_tiers_read_as_one() {
     use futures::TryStreamExt;
     use sextant_model::{EventRow, ProjectId};
-    use sextant_storage::ExportQuery;
     let dir = tempfile::tempdir().unwrap();
     let store = DuckDbStore::open(dir.path(), &StoreOptions::default()).unwrap();
     let row = |t: i64, id: &str, props: &str| EventRow {
@@ -53,14 +52,7 @@ async fn both_tiers_read_as_one() {
     assert_eq!(store.compact_now().await.unwrap(), 2);
     assert_eq!(store.compact_now().await.unwrap(), 0);
     store.append(vec![row(1, "c", props), row(2, "b", props)]).await.unwrap();
-    let q = ExportQuery {
-        project_id: ProjectId(7),
-        from_ms: 0,
-        to_ms: i64::MAX / 2,
-        events: None,
-        limit: None,
-        filter: None,
-    };
+    let q = sextant_storage::conformance::all_time(7);
     let chunks: Vec<Vec<sextant_model::StoredEvent>> = store.export(q).try_collect().await.unwrap();
     let rows: Vec<EventRow> = chunks.into_iter().flatten().map(|e| e.row).collect();
     let ids: Vec<&str> = rows.iter().map(|r| r.insert_id.as_str()).collect();

@@ -6,7 +6,7 @@
 use futures::TryStreamExt;
 use sextant_model::{EventRow, ProjectId};
 
-use crate::{EventStore, ExportQuery};
+use crate::{EventStore, ExportQuery, event_matches};
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -35,6 +35,11 @@ fn query(project: i64) -> ExportQuery {
         limit: None,
         filter: None,
     }
+}
+
+/// Every event of `project`, at any time.
+pub fn all_time(project: i64) -> ExportQuery {
+    ExportQuery { from_ms: 0, to_ms: i64::MAX / 2, ..query(project) }
 }
 
 /// Runs every check against `store`.
@@ -106,14 +111,7 @@ pub async fn large_exports_arrive_in_chunks(store: &dyn EventStore) {
 /// An export over centuries with two events finds them without walking every day.
 pub async fn long_sparse_ranges_are_cheap(store: &dyn EventStore) {
     store.append(vec![row(107, "a", 86_400_000, "u", "1", "{}"), row(107, "a", T0, "u", "2", "{}")]).await.unwrap();
-    let q = ExportQuery {
-        project_id: ProjectId(107),
-        from_ms: 0,
-        to_ms: i64::MAX / 2,
-        events: None,
-        limit: None,
-        filter: None,
-    };
+    let q = all_time(107);
     let started = std::time::Instant::now();
     assert_eq!(export_all(store, q).await.len(), 2);
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "a sparse export took {:?}", started.elapsed());
@@ -122,7 +120,7 @@ pub async fn long_sparse_ranges_are_cheap(store: &dyn EventStore) {
 /// `where` keeps exactly the events the interpreter keeps, whether the backend compiles
 /// the expression or falls back to evaluating it per event, and `limit` counts kept ones.
 pub async fn where_filters_match_the_interpreter(store: &dyn EventStore) {
-    use sextant_expr::{EventRecord, Options, Program, Scope};
+    use sextant_expr::{Options, Program, Scope};
     use std::sync::Arc;
 
     let plans = ["free", "pro", "PRO", "enterprise"];
@@ -165,20 +163,7 @@ pub async fn where_filters_match_the_interpreter(store: &dyn EventStore) {
     ];
     for src in cases {
         let program = Program::parse(src, Scope::Event, options.clone()).unwrap();
-        let want: Vec<&EventRow> = rows
-            .iter()
-            .filter(|r| {
-                let props: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&r.properties).unwrap();
-                program.matches(&EventRecord {
-                    name: &r.event,
-                    time_ms: r.time_ms,
-                    distinct_id: &r.distinct_id,
-                    insert_id: &r.insert_id,
-                    properties: &props,
-                    user: None,
-                })
-            })
-            .collect();
+        let want: Vec<&EventRow> = rows.iter().filter(|r| event_matches(&program, r)).collect();
         assert!(!want.is_empty() && want.len() < rows.len(), "{src} should split the events");
         let program = Arc::new(program);
         let got = export_all(store, ExportQuery { filter: Some(program.clone()), ..query(108) }).await;

@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - [`EventStore`]: append (durable on return), export stream, deduplicated count.
-//! - [`ExportQuery`]: what a raw export asks for.
+//! - [`ExportQuery`]: what a raw export asks for; [`event_matches`] applies its `where`
+//!   in Rust when a backend cannot compile it.
 //! - [`StorageError`]: backend failures, mapped to [`sextant_model::ErrorCode`].
 //! - [`conformance`]: the shared contract tests.
 
@@ -57,6 +58,22 @@ pub struct ExportQuery {
     /// Only events for which this `where` expression is true. Backends compile it to
     /// their query language where they can, and evaluate it per event otherwise.
     pub filter: Option<std::sync::Arc<sextant_expr::Program>>,
+}
+
+/// Whether a stored event passes a `where` evaluated in Rust: the path a backend takes
+/// for an expression its query compiler declines (the answer is the compiled one's).
+pub fn event_matches(program: &sextant_expr::Program, row: &EventRow) -> bool {
+    let Ok(properties) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.properties) else {
+        return false;
+    };
+    program.matches(&sextant_expr::EventRecord {
+        name: &row.event,
+        time_ms: row.time_ms,
+        distinct_id: &row.distinct_id,
+        insert_id: &row.insert_id,
+        properties: &properties,
+        user: None,
+    })
 }
 
 /// A stream of event chunks, in time order (ties in ingestion order).
