@@ -345,6 +345,20 @@ fn or_terms(terms: Vec<String>) -> String {
     }
 }
 
+/// Branches whose conditions exclude each other, as a filter: each branch's expression
+/// and then its condition. NULL where a CASE would be NULL, which a filter drops alike.
+fn kept_when_true(branches: Vec<(Option<String>, String)>) -> String {
+    or_terms(
+        branches
+            .into_iter()
+            .map(|(when, then)| match when {
+                None => then,
+                Some(w) => format!("({then}) AND ({w})"),
+            })
+            .collect(),
+    )
+}
+
 /// `CASE WHEN c1 THEN e1 ... END` (NULL when no branch holds); a `None` condition
 /// always holds, and a lone always-true branch is just its expression.
 fn case(branches: Vec<(Option<String>, String)>) -> String {
@@ -394,6 +408,19 @@ impl<'a> Compiler<'a> {
                 let (a, b) = (self.filter(lhs)?, self.filter(rhs)?);
                 let word = if *op == BinaryOp::And { "AND" } else { "OR" };
                 Ok(format!("({a}) {word} ({b})"))
+            }
+            // A comparison kept only when true needs neither the NULL-to-FALSE coalescing
+            // nor the CASE that makes "types differ" undefined: the type test becomes one
+            // more conjunct, placed after the comparison so that DuckDB, which evaluates
+            // AND left to right over a shrinking selection, runs it on fewer rows.
+            ExprKind::Binary { op, lhs, rhs } if op.is_comparison() || *op == BinaryOp::In => {
+                let (a, b) = (self.value(lhs)?, self.value(rhs)?);
+                match op {
+                    BinaryOp::Eq => self.equal_condition(&a, &b),
+                    BinaryOp::Ne => Ok(format!("NOT ({})", self.equal(&a, &b)?)),
+                    BinaryOp::In => Ok(kept_when_true(self.in_branches(&a, &b)?)),
+                    _ => Ok(kept_when_true(self.order_branches(*op, &a, &b))),
+                }
             }
             _ => {
                 let v = self.value(e)?;
@@ -590,6 +617,12 @@ impl<'a> Compiler<'a> {
 
     /// `a == b`: a condition that is never NULL.
     fn equal(&mut self, a: &Val, b: &Val) -> Result<String> {
+        let c = self.equal_condition(a, b)?;
+        Ok(if c == "FALSE" || c == "TRUE" { c } else { format!("coalesce({c}, FALSE)") })
+    }
+
+    /// `a == b` where NULL may stand for false (a filter keeps only TRUE rows).
+    fn equal_condition(&mut self, a: &Val, b: &Val) -> Result<String> {
         // Fast path: a dynamic value against a string literal that no other type prints
         // as. Then "is a string equal to it" is just "its text equals it".
         if let Some(fast) = self.equal_literal_fast(a, b).or_else(|| self.equal_literal_fast(b, a)) {
@@ -631,8 +664,7 @@ impl<'a> Compiler<'a> {
         if !a.total && !b.total {
             terms.push(format!("({}) AND ({})", self.undefined(a), self.undefined(b)));
         }
-        let all = or_terms(terms);
-        Ok(if all == "FALSE" { all } else { format!("coalesce({all}, FALSE)") })
+        Ok(or_terms(terms))
     }
 
     fn equal_literal_fast(&self, dynamic: &Val, literal: &Val) -> Option<String> {
@@ -653,15 +685,20 @@ impl<'a> Compiler<'a> {
         if could_be_other {
             return None;
         }
-        let eq = if self.program.options().case_sensitive {
+        Some(if self.program.options().case_sensitive {
             format!("{p} = {}", self.dialect.string(s))
         } else {
             format!("lower({p}) = {}", self.dialect.string(&lower))
-        };
-        Some(format!("coalesce({eq}, FALSE)"))
+        })
     }
 
     fn order(&mut self, op: BinaryOp, a: &Val, b: &Val) -> Result<Val> {
+        Ok(Val::sql(Kind::Bool, case(self.order_branches(op, a, b))))
+    }
+
+    /// `a < b` and friends, one branch per pair of kinds that compare; the branches'
+    /// conditions exclude each other, and no branch means undefined.
+    fn order_branches(&self, op: BinaryOp, a: &Val, b: &Val) -> Vec<(Option<String>, String)> {
         let sym = op.symbol();
         let mut branches: Vec<(Option<String>, String)> = Vec::new();
         let same_kind = [Kind::Num, Kind::Time].into_iter().filter_map(|k| self.pairs(a, b, k));
@@ -678,7 +715,7 @@ impl<'a> Compiler<'a> {
             );
             branches.push((w, expr));
         }
-        Ok(Val::sql(Kind::Bool, case(branches)))
+        branches
     }
 
     fn membership(&mut self, needle: &Val, list: &Alt) -> Result<String> {
@@ -716,17 +753,7 @@ impl<'a> Compiler<'a> {
             BinaryOp::Eq => Val::sql(Kind::Bool, self.equal(a, b)?).total(),
             BinaryOp::Ne => Val::sql(Kind::Bool, format!("NOT ({})", self.equal(a, b)?)).total(),
             BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => self.order(op, a, b)?,
-            BinaryOp::In => {
-                let mut branches = Vec::new();
-                if let Some((w, pa, pb)) = self.pairs(a, b, Kind::Str) {
-                    branches.push((w, format!("contains({}, {})", self.lower(&pb), self.lower(&pa))));
-                }
-                if let Some(list) = b.alt(Kind::List) {
-                    let m = self.membership(a, list)?;
-                    branches.push((list.when.clone(), m));
-                }
-                Val::sql(Kind::Bool, case(branches))
-            }
+            BinaryOp::In => Val::sql(Kind::Bool, case(self.in_branches(a, b)?)),
             BinaryOp::Add => {
                 let mut alts = vec![];
                 if let Some((w, pa, pb)) = self.pairs(a, b, Kind::Num) {
@@ -750,6 +777,19 @@ impl<'a> Compiler<'a> {
                 None => Val::default(),
             },
         })
+    }
+
+    /// `a in b`: substring of a string, or member of a list; otherwise undefined.
+    fn in_branches(&mut self, a: &Val, b: &Val) -> Result<Vec<(Option<String>, String)>> {
+        let mut branches = Vec::new();
+        if let Some((w, pa, pb)) = self.pairs(a, b, Kind::Str) {
+            branches.push((w, format!("contains({}, {})", self.lower(&pb), self.lower(&pa))));
+        }
+        if let Some(list) = b.alt(Kind::List) {
+            let m = self.membership(a, list)?;
+            branches.push((list.when.clone(), m));
+        }
+        Ok(branches)
     }
 
     /// Merges alternatives of the same kind into one CASE each.
