@@ -13,8 +13,10 @@
 
 pub mod secrets;
 mod store;
+mod tokens;
 
 pub use store::{Bootstrap, Metadata, NewProject, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
+pub use tokens::{ApiTokenAuth, ApiTokenInfo, NewApiToken, TOKEN_PREFIX};
 
 use sextant_model::ErrorCode;
 

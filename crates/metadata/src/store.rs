@@ -52,6 +52,21 @@ pub struct ServiceAccountInfo {
     pub username: String,
     /// Display name.
     pub name: String,
+    /// Created, epoch ms.
+    pub created_at_ms: i64,
+}
+
+fn service_account_from_row(row: &SqliteRow) -> Result<(ServiceAccountInfo, Role)> {
+    let role: String = row.try_get("role")?;
+    Ok((
+        ServiceAccountInfo {
+            id: ServiceAccountId(row.try_get("id")?),
+            username: row.try_get("username")?,
+            name: row.try_get("name")?,
+            created_at_ms: row.try_get("created_at_ms")?,
+        },
+        Role::from_str(&role).map_err(MetadataError::Invalid)?,
+    ))
 }
 
 /// What the first start of an empty data directory creates.
@@ -76,7 +91,7 @@ pub enum ServiceAccountAuth {
     Role(Role),
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -267,25 +282,13 @@ impl Metadata {
     /// The service accounts with a role in `project_id`.
     pub async fn list_service_accounts(&self, project_id: ProjectId) -> Result<Vec<(ServiceAccountInfo, Role)>> {
         let rows = sqlx::query(
-            "SELECT s.id, s.username, s.name, r.role FROM service_accounts s \
+            "SELECT s.id, s.username, s.name, s.created_at_ms, r.role FROM service_accounts s \
              JOIN service_account_roles r ON r.service_account_id = s.id WHERE r.project_id = ? ORDER BY s.id",
         )
         .bind(project_id.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let role: String = row.try_get("role")?;
-                Ok((
-                    ServiceAccountInfo {
-                        id: ServiceAccountId(row.try_get("id")?),
-                        username: row.try_get("username")?,
-                        name: row.try_get("name")?,
-                    },
-                    Role::from_str(&role).map_err(MetadataError::Invalid)?,
-                ))
-            })
-            .collect()
+        rows.iter().map(service_account_from_row).collect()
     }
 
     /// Checks a service account's credentials and its role in `project_id`.
@@ -316,6 +319,30 @@ impl Metadata {
         })
     }
 
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// One page of the service accounts with a role in `project_id`, newest first.
+    pub async fn page_service_accounts(
+        &self,
+        project_id: ProjectId,
+        page: sextant_model::PageRequest,
+    ) -> Result<sextant_model::Page<(ServiceAccountInfo, Role)>> {
+        const FROM: &str = "FROM service_accounts s JOIN service_account_roles r ON r.service_account_id = s.id \
+                            WHERE r.project_id = ?";
+        let rows = self
+            .page_rows(
+                &format!("SELECT s.id, s.username, s.name, s.created_at_ms, r.role {FROM}"),
+                project_id,
+                "s.id",
+                page,
+            )
+            .await?;
+        let items = rows.iter().map(service_account_from_row).collect::<Result<Vec<_>>>()?;
+        self.finish_page(items, |(a, _)| a.id.0, &format!("SELECT 1 {FROM}"), project_id, "s.id", page).await
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -328,7 +355,7 @@ impl Metadata {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

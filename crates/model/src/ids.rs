@@ -31,3 +31,7 @@ id_type!(
     /// A service account, which holds a role in one or more projects.
     ServiceAccountId
 );
+id_type!(
+    /// A personal API token.
+    ApiTokenId
+);

@@ -15,12 +15,16 @@
 
 pub mod error_code;
 pub mod event;
+pub mod family;
 pub mod ids;
 pub mod limits;
+pub mod page;
 pub mod project;
 pub mod time;
 
 pub use error_code::ErrorCode;
 pub use event::{EventRow, StoredEvent};
-pub use ids::{OrgId, ProjectId, ServiceAccountId};
+pub use family::ApiFamily;
+pub use ids::{ApiTokenId, OrgId, ProjectId, ServiceAccountId};
+pub use page::{Cursor, Page, PageRequest, PageStart};
 pub use project::{IdentityMode, Project, Role};

@@ -3,7 +3,10 @@
 //! - HTTP Basic with a service account (`username:secret`) plus `project_id`;
 //! - HTTP Basic with the project secret as username (password empty);
 //! - HTTP Basic with the project token as username (ingestion only);
-//! - the project token inside each event (`properties.token`), resolved by ingestion.
+//! - the project token inside each event (`properties.token`), resolved by ingestion;
+//! - a personal API token (`sx_...`, scoped to one project and some API families) as
+//!   `Authorization: Bearer`, the `X-API-Token` header or the `apiToken` parameter
+//!   (`000_*.txt`'s convention; also the GDPR API's OAuth bearer slot).
 //!
 //! Basic credentials are accepted base64-encoded, as HTTP defines, and in plain text,
 //! as Mixpanel also accepts.
@@ -12,14 +15,15 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sextant_metadata::ServiceAccountAuth;
-use sextant_model::{Project, ProjectId, Role};
+use sextant_ingest::Params;
+use sextant_metadata::{ApiTokenAuth, ServiceAccountAuth};
+use sextant_model::{ApiFamily, Project, ProjectId, Role};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// How a request proved who it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Access {
     /// The public project token: may send data, may read nothing.
     Token,
@@ -27,6 +31,8 @@ pub enum Access {
     Secret,
     /// A service account with this role in the project.
     ServiceAccount(Role),
+    /// A personal API token scoped to these families (checked when it was presented).
+    ApiToken(Vec<ApiFamily>),
 }
 
 /// An authenticated request: the project and how it got in.
@@ -41,18 +47,97 @@ pub struct Credential {
 impl Credential {
     /// May this credential send events through `/import`?
     pub fn may_import(&self) -> bool {
-        match self.access {
+        match &self.access {
             Access::Token | Access::Secret => true,
             Access::ServiceAccount(role) => role.may_ingest(),
+            Access::ApiToken(families) => families.contains(&ApiFamily::Ingestion),
         }
     }
 
     /// May this credential read data?
     pub fn may_read(&self) -> bool {
-        match self.access {
+        match &self.access {
+            Access::Token => false,
+            Access::Secret | Access::ApiToken(_) => true,
+            Access::ServiceAccount(role) => role.may_read(),
+        }
+    }
+
+    /// May this credential administer the project (service accounts, API tokens)?
+    pub fn may_administer(&self) -> bool {
+        match &self.access {
             Access::Token => false,
             Access::Secret => true,
-            Access::ServiceAccount(role) => role.may_read(),
+            Access::ServiceAccount(role) => role.may_administer(),
+            Access::ApiToken(families) => families.contains(&ApiFamily::App),
+        }
+    }
+}
+
+/// What a request presents, and what it asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthRequest<'a> {
+    /// The request's headers.
+    pub headers: &'a HeaderMap,
+    /// Its parameters (query string, and form body where the family has one).
+    pub params: &'a Params,
+    /// The `project_id` it names, if any.
+    pub project_id: Option<ProjectId>,
+    /// The API family of the endpoint.
+    pub family: ApiFamily,
+    /// Whether the public project token is enough (ingestion only).
+    pub allow_project_token: bool,
+}
+
+/// A personal API token, from wherever the request put it.
+fn presented_api_token<'a>(headers: &'a HeaderMap, params: &'a Params) -> Result<Option<&'a str>, ApiError> {
+    if let Some(value) = headers.get(AUTHORIZATION) {
+        let value = value.to_str().unwrap_or("").trim();
+        if let Some((scheme, rest)) = value.split_once(' ')
+            && scheme.eq_ignore_ascii_case("bearer")
+        {
+            let token = rest.trim();
+            if !token.starts_with(sextant_metadata::TOKEN_PREFIX) {
+                return Err(ApiError::unauthenticated(
+                    "unknown bearer token: Sextant accepts its personal API tokens (`sx_...`) as bearer tokens",
+                ));
+            }
+            return Ok(Some(token));
+        }
+    }
+    if let Some(value) = headers.get("x-api-token") {
+        return Ok(Some(
+            value.to_str().map_err(|_| ApiError::unauthenticated("X-API-Token is not valid text"))?.trim(),
+        ));
+    }
+    Ok(params.get("apiToken").map(str::trim))
+}
+
+async fn authenticate_api_token(
+    state: &AppState,
+    token: &str,
+    project_id: Option<ProjectId>,
+    family: ApiFamily,
+) -> Result<Credential, ApiError> {
+    match state.metadata.authenticate_api_token(token).await? {
+        ApiTokenAuth::Invalid => Err(ApiError::unauthenticated("invalid API token")),
+        ApiTokenAuth::Revoked => Err(ApiError::unauthenticated("the API token was revoked")),
+        ApiTokenAuth::Expired(at) => Err(ApiError::unauthenticated(format!(
+            "the API token expired at {}; create a new one",
+            chrono::DateTime::from_timestamp_millis(at).map(|t| t.to_rfc3339()).unwrap_or_default()
+        ))),
+        ApiTokenAuth::Valid { project, families } => {
+            if let Some(pid) = project_id.filter(|pid| *pid != project.id) {
+                return Err(ApiError::unauthenticated(format!("the API token does not belong to project {pid}")));
+            }
+            if !families.contains(&family) {
+                let scope: Vec<_> = families.iter().map(|f| f.as_str()).collect();
+                return Err(ApiError::forbidden(format!(
+                    "this API token may not call the {family} API; it is scoped to: {}",
+                    scope.join(", ")
+                )));
+            }
+            Ok(Credential { project, access: Access::ApiToken(families) })
         }
     }
 }
@@ -76,7 +161,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<Basic>, ApiError>
     };
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(ApiError::unauthenticated(format!(
-            "unsupported authorization scheme `{scheme}`; use Basic with a service account, the project secret or the project token"
+            "unsupported authorization scheme `{scheme}`; use Basic with a service account, the project secret or the project token, or Bearer with an API token"
         )));
     }
     let rest = rest.trim();
@@ -104,14 +189,13 @@ pub fn parse_project_id(value: Option<&str>) -> Result<Option<ProjectId>, ApiErr
     }
 }
 
-/// Authenticates a request's Basic credentials. `allow_token` admits the public project
-/// token (ingestion only). `Ok(None)` when no credentials were sent.
-pub async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    project_id: Option<ProjectId>,
-    allow_token: bool,
-) -> Result<Option<Credential>, ApiError> {
+/// Authenticates a request: a personal API token if one is presented, else Basic
+/// credentials. `Ok(None)` when no credentials were sent.
+pub async fn authenticate(state: &AppState, request: AuthRequest<'_>) -> Result<Option<Credential>, ApiError> {
+    let AuthRequest { headers, params, project_id, family, allow_project_token: allow_token } = request;
+    if let Some(token) = presented_api_token(headers, params)? {
+        return authenticate_api_token(state, token, project_id, family).await.map(Some);
+    }
     let Some(basic) = basic_credentials(headers)? else { return Ok(None) };
     if let Some(pid) = project_id {
         if !basic.password.is_empty() {

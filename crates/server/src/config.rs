@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::limits::RateLimits;
+use crate::limits::config::RateLimitsFile;
+
 /// Everything `sextant serve` needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -18,6 +21,10 @@ pub struct Config {
     pub duckdb_memory_limit: String,
     /// Log format: `text` or `json`.
     pub log_format: LogFormat,
+    /// Rate and concurrency limits (Mixpanel's by default); only the file sets them.
+    pub rate_limits: RateLimits,
+    /// How long a personal API token lives when its creator does not say (seconds).
+    pub api_token_ttl_seconds: u64,
 }
 
 /// How logs are written.
@@ -38,6 +45,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             duckdb_memory_limit: "4GB".into(),
             log_format: LogFormat::Text,
+            rate_limits: RateLimits::default(),
+            api_token_ttl_seconds: DEFAULT_API_TOKEN_TTL_SECONDS,
         }
     }
 }
@@ -50,7 +59,12 @@ struct ConfigFile {
     listen: Option<SocketAddr>,
     duckdb_memory_limit: Option<String>,
     log_format: Option<LogFormat>,
+    rate_limits: Option<RateLimitsFile>,
+    api_token_ttl_seconds: Option<u64>,
 }
+
+/// Four hours: personal API tokens expire unless their creator asks for longer.
+pub const DEFAULT_API_TOKEN_TTL_SECONDS: u64 = 4 * 3600;
 
 /// Values from flags or environment, which win over the file.
 #[derive(Clone, Debug, Default)]
@@ -106,6 +120,14 @@ impl Config {
                 .or(from_file.duckdb_memory_limit)
                 .unwrap_or(d.duckdb_memory_limit),
             log_format: overrides.log_format.or(from_file.log_format).unwrap_or(d.log_format),
+            rate_limits: match &from_file.rate_limits {
+                Some(r) => RateLimits::from_file(r).map_err(|message| ConfigError::Parse {
+                    path: file.map(Path::to_path_buf).unwrap_or_default(),
+                    message,
+                })?,
+                None => d.rate_limits,
+            },
+            api_token_ttl_seconds: from_file.api_token_ttl_seconds.unwrap_or(d.api_token_ttl_seconds),
         })
     }
 

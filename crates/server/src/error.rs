@@ -1,8 +1,12 @@
 //! Errors as clients see them, and the one place where codes become HTTP statuses.
 //!
-//! Handlers return [`ApiError`] (a code from the closed list plus a message). Each API
-//! family renders it in its own documented shape: ingestion in `ingest::reply`, the
-//! Query and export family here ([`QueryError`], `{"request": ..., "error": ...}`).
+//! Handlers return [`ApiError`] (a code from the closed list, a message, and for
+//! validation failures the fields at fault). Each API family renders it in its own
+//! documented shape: ingestion in `ingest::reply` (`0`/`1`, verbose, strict); the Query
+//! and export family here ([`QueryError`], `{"request": ..., "error": ...}`); the App
+//! API and Sextant's own endpoints here too (`{"status": "error", "error",
+//! "error_code", "message", "details"}`: Mixpanel's App API keys, with `000_*.txt`'s
+//! `message` and `003_*.txt`'s field-level `details`).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -20,12 +24,20 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// A sentence naming what is wrong.
     pub message: String,
+    /// Field-level problems of a validation failure: field name to what is wrong.
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
     /// An error of `code` with `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into() }
+        ApiError { code, message: message.into(), details: None }
+    }
+
+    /// A validation failure naming each field at fault.
+    pub fn invalid_fields(message: impl Into<String>, fields: Vec<(String, String)>) -> Self {
+        let details = fields.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+        ApiError { code: ErrorCode::InvalidRequest, message: message.into(), details: Some(details) }
     }
 
     /// A malformed request.
@@ -100,10 +112,20 @@ impl IntoResponse for QueryError {
     }
 }
 
-/// An error of Sextant's own endpoints (health, admin): `{"status": "error", "error", "error_code"}`.
+/// An error of the App API and Sextant's own endpoints:
+/// `{"status": "error", "error", "error_code", "message"[, "details"]}`.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "status": "error", "error": self.message, "error_code": self.code.as_str() });
-        (self.status(), Json(body)).into_response()
+        let mut body = json!({
+            "status": "error",
+            "error": self.message,
+            "error_code": self.code.as_str(),
+            "message": self.message,
+        });
+        let status = self.status();
+        if let Some(details) = self.details {
+            body["details"] = serde_json::Value::Object(details);
+        }
+        (status, Json(body)).into_response()
     }
 }

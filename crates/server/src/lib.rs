@@ -16,12 +16,15 @@
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`openapi`]: the server's own OpenAPI document.
 
+pub mod app;
 pub mod auth;
+pub mod collection;
 pub mod config;
 pub mod error;
 pub mod export;
 pub mod health;
 pub mod ingest;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod router;

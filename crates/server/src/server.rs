@@ -16,6 +16,7 @@ use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::limits::Limiter;
 use crate::state::AppState;
 use crate::{metrics, router};
 
@@ -65,7 +66,8 @@ impl Server {
             .await
             .map_err(|e| sextant_storage::StorageError::Unavailable(e.to_string()))??;
         let store: Arc<dyn EventStore> = Arc::new(store);
-        let state = AppState::new(metadata, store, metrics::handle());
+        let limiter = Limiter::new(config.rate_limits.clone());
+        let state = AppState::new(metadata, store, metrics::handle(), limiter, config.api_token_ttl_seconds);
         Ok(Server { state, bootstrap })
     }
 

@@ -11,6 +11,7 @@ use sextant_model::Project;
 use sextant_storage::EventStore;
 
 use crate::error::ApiError;
+use crate::limits::Limiter;
 
 /// What handlers share: the control plane, the event store and a token cache.
 #[derive(Clone)]
@@ -21,6 +22,10 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Rate and concurrency limits.
+    pub limiter: Arc<Limiter>,
+    /// Default lifetime of a personal API token, in seconds.
+    pub api_token_ttl_seconds: u64,
     ready: Arc<AtomicBool>,
     /// Projects by public token. Projects are never deleted today, so a hit stays valid;
     /// a miss always asks the control plane, so a project created by the CLI is seen at once.
@@ -29,8 +34,22 @@ pub struct AppState {
 
 impl AppState {
     /// State over an opened control plane and store.
-    pub fn new(metadata: Metadata, store: Arc<dyn EventStore>, metrics: PrometheusHandle) -> Self {
-        AppState { metadata, store, metrics, ready: Arc::new(AtomicBool::new(true)), projects_by_token: Arc::default() }
+    pub fn new(
+        metadata: Metadata,
+        store: Arc<dyn EventStore>,
+        metrics: PrometheusHandle,
+        limiter: Limiter,
+        api_token_ttl_seconds: u64,
+    ) -> Self {
+        AppState {
+            metadata,
+            store,
+            metrics,
+            limiter: Arc::new(limiter),
+            api_token_ttl_seconds,
+            ready: Arc::new(AtomicBool::new(true)),
+            projects_by_token: Arc::default(),
+        }
     }
 
     /// The project whose public token this is.

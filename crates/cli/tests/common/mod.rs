@@ -31,24 +31,43 @@ pub struct TestServer {
     pub http: reqwest::Client,
 }
 
+/// Test configuration that lifts the export limits (3 a second, 60 an hour).
+pub const RELAXED_LIMITS: &str = "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\n";
+
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_sextant")
 }
 
 impl TestServer {
-    /// Starts a server on a new temporary data directory.
+    /// Starts a server on a new temporary data directory, with the export rate limits
+    /// lifted (tests export many times a second); the limits' own tests use
+    /// [`TestServer::start_with_config`].
     pub fn start() -> TestServer {
+        Self::start_with_config(RELAXED_LIMITS)
+    }
+
+    /// Starts a server on a new temporary data directory with `config` as its TOML file.
+    pub fn start_with_config(config: &str) -> TestServer {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().to_path_buf();
-        let mut server = Self::start_in(&dir);
+        let mut server = Self::start_in_with(&dir, config);
         server._tmp = Some(tmp);
         server
     }
 
     /// Starts a server on `dir` (which may hold data from an earlier run).
     pub fn start_in(dir: &Path) -> TestServer {
+        Self::start_in_with(dir, RELAXED_LIMITS)
+    }
+
+    fn start_in_with(dir: &Path, config: &str) -> TestServer {
+        std::fs::create_dir_all(dir).unwrap();
+        let config_path = dir.join("test-config.toml");
+        std::fs::write(&config_path, config).unwrap();
         let mut child = Command::new(binary())
-            .args(["serve", "--listen", "127.0.0.1:0", "--duckdb-memory-limit", "1GB", "--data-dir"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--duckdb-memory-limit", "1GB", "--config"])
+            .arg(&config_path)
+            .arg("--data-dir")
             .arg(dir)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

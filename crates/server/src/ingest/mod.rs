@@ -24,10 +24,11 @@ use sextant_ingest::{
     Endpoint, IngestContext, Outcome, Params, RecordError, decode_request, normalize_event, split_records,
 };
 use sextant_model::limits::MAX_REQUEST_BYTES;
-use sextant_model::{EventRow, ProjectId};
+use sextant_model::{ApiFamily, EventRow, ProjectId};
 
 use crate::auth::{self, Credential};
 use crate::error::ApiError;
+use crate::limits::LimitSlot;
 use crate::metrics;
 use crate::state::AppState;
 use reply::ReplyStyle;
@@ -63,6 +64,8 @@ struct Records {
     accepted: Vec<(usize, sextant_ingest::NormalizedEvent)>,
     failed: Vec<(usize, RecordError)>,
     dropped: usize,
+    /// Uncompressed size of the request's payload, charged to the ingestion limit.
+    bytes: usize,
 }
 
 /// What the blocking half needs to know about the request.
@@ -103,7 +106,8 @@ async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
         Ok(records) => records,
         Err(e) => return style.error(&e),
     };
-    match store_records(&state, &parts.headers, &params, kind, records).await {
+    let slot = LimitSlot::of(&parts.extensions);
+    match store_records(&state, &parts.headers, &slot, &params, kind, records).await {
         Ok((stored, valid, failed)) => style.outcome(stored, valid, &failed),
         Err(e) => style.error(&e),
     }
@@ -134,7 +138,8 @@ fn process(
     };
     let records = decoded.payload.map_err(ApiError::from).and_then(|payload| {
         let raws = split_records(&payload)?;
-        let mut records = Records { accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), dropped: 0 };
+        let mut records =
+            Records { accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), dropped: 0, bytes: bytes.len() };
         for (i, raw) in raws.iter().enumerate() {
             match normalize_event(raw.get(), &ctx) {
                 Ok(Outcome::Accepted(e)) => records.accepted.push((i, e)),
@@ -151,12 +156,15 @@ fn process(
 async fn store_records(
     state: &AppState,
     headers: &HeaderMap,
+    slot: &LimitSlot,
     params: &Params,
     kind: Kind,
     mut p: Records,
 ) -> Result<(usize, usize, Vec<(usize, RecordError)>), ApiError> {
     let project_id = auth::parse_project_id(params.get("project_id"))?;
-    let credential = auth::authenticate(state, headers, project_id, true).await?;
+    let request =
+        auth::AuthRequest { headers, params, project_id, family: ApiFamily::Ingestion, allow_project_token: true };
+    let credential = auth::authenticate(state, request).await?;
     let rows: Vec<EventRow> = match kind {
         Kind::Import => {
             let credential = credential.ok_or_else(|| {
@@ -178,6 +186,12 @@ async fn store_records(
     let mut per_project: HashMap<ProjectId, usize> = HashMap::new();
     for r in &rows {
         *per_project.entry(r.project_id).or_default() += 1;
+    }
+    // Each project is charged its share of the payload's bytes; over the limit, the
+    // whole request is refused before anything is stored.
+    for (project, count) in &per_project {
+        let cost = (p.bytes as u64).saturating_mul(*count as u64) / stored.max(1) as u64;
+        state.limiter.admit(slot, *project, ApiFamily::Ingestion, cost)?;
     }
     state.store.append(rows).await?;
     for (project, count) in per_project {

@@ -1,0 +1,88 @@
+//! The API families: the groups of endpoints that share a rate limit, and that a
+//! personal API token may be scoped to.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// One family of endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiFamily {
+    /// `/track`, `/import`, `/engage`, `/groups`.
+    Ingestion,
+    /// The Query API: `/api/query/...` and the legacy `/api/2.0/...` reports.
+    Query,
+    /// Raw event export, `/api/2.0/export`.
+    Export,
+    /// `/api/query/jql`.
+    Jql,
+    /// GDPR data retrieval and deletion jobs.
+    Gdpr,
+    /// Lexicon schemas.
+    Lexicon,
+    /// `PUT /lookup-tables/{id}` (replacing a table).
+    LookupTables,
+    /// Sextant's own administration: projects, service accounts, API tokens.
+    App,
+}
+
+impl ApiFamily {
+    /// Every family.
+    pub const ALL: [ApiFamily; 8] = [
+        ApiFamily::Ingestion,
+        ApiFamily::Query,
+        ApiFamily::Export,
+        ApiFamily::Jql,
+        ApiFamily::Gdpr,
+        ApiFamily::Lexicon,
+        ApiFamily::LookupTables,
+        ApiFamily::App,
+    ];
+
+    /// The stable name used in configuration, token scopes and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiFamily::Ingestion => "ingestion",
+            ApiFamily::Query => "query",
+            ApiFamily::Export => "export",
+            ApiFamily::Jql => "jql",
+            ApiFamily::Gdpr => "gdpr",
+            ApiFamily::Lexicon => "lexicon",
+            ApiFamily::LookupTables => "lookup_tables",
+            ApiFamily::App => "app",
+        }
+    }
+}
+
+impl fmt::Display for ApiFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ApiFamily {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        ApiFamily::ALL.into_iter().find(|f| f.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            let names: Vec<_> = ApiFamily::ALL.iter().map(|f| f.as_str()).collect();
+            format!("unknown API family `{s}`; expected one of {}", names.join(", "))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for f in ApiFamily::ALL {
+            assert_eq!(f.as_str().parse::<ApiFamily>().unwrap(), f);
+        }
+        assert!("queries".parse::<ApiFamily>().is_err());
+    }
+}

@@ -1,0 +1,222 @@
+//! Sextant's own App API: per-project administration that Mixpanel does in its UI.
+//!
+//! - `GET|POST /api/app/projects/{project_id}/api-tokens`: list (paged) and create
+//!   personal API tokens;
+//! - `DELETE /api/app/projects/{project_id}/api-tokens/{token_id}`: revoke one;
+//! - `GET /api/app/projects/{project_id}/service-accounts`: list (paged).
+//!
+//! Callers authenticate as for Mixpanel's App API (a service account with the owner or
+//! admin role, or the project secret), or with an API token scoped to `app`. Responses
+//! are `{"status": "ok", "results": ...}`; errors use the App API envelope.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sextant_ingest::Params;
+use sextant_metadata::{ApiTokenInfo, ServiceAccountInfo};
+use sextant_model::{ApiFamily, ApiTokenId, Role};
+
+use crate::auth::{self, Credential};
+use crate::collection::CollectionQuery;
+use crate::error::ApiError;
+use crate::limits::LimitSlot;
+use crate::state::AppState;
+
+/// Largest App API request body.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// `GET /api/app/projects/{project_id}/api-tokens`.
+pub async fn list_api_tokens(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, params) = admin(&state, &project_id, &parts).await?;
+    let query = CollectionQuery::parse(&params)?;
+    let page = state.metadata.list_api_tokens(credential.project.id, query.page).await?;
+    Ok(Json(query.respond(page, render_token)))
+}
+
+/// `POST /api/app/projects/{project_id}/api-tokens`: `name`, `families` (a list or a
+/// comma-separated string) and `expires_in` (seconds), as JSON or a form.
+pub async fn create_api_token(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let body = read_body(&parts.headers, body).await?;
+    let spec = TokenSpec::parse(&body, state.api_token_ttl_seconds)?;
+    let ttl_ms = i64::try_from(spec.expires_in.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let created = state.metadata.create_api_token(credential.project.id, &spec.name, &spec.families, ttl_ms).await?;
+    let mut results = render_token(&created.info);
+    results["token"] = Value::String(created.token);
+    Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": results}))).into_response())
+}
+
+/// `DELETE /api/app/projects/{project_id}/api-tokens/{token_id}`.
+pub async fn revoke_api_token(
+    State(state): State<AppState>,
+    Path((project_id, token_id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let id = token_id.parse::<i64>().map(ApiTokenId).map_err(|_| {
+        ApiError::invalid_fields("invalid token id", vec![("token_id".into(), "must be an integer".into())])
+    })?;
+    let revoked = state.metadata.revoke_api_token(credential.project.id, id).await?;
+    Ok(Json(json!({"status": "ok", "results": render_token(&revoked)})))
+}
+
+/// `GET /api/app/projects/{project_id}/service-accounts`.
+pub async fn list_service_accounts(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, params) = admin(&state, &project_id, &parts).await?;
+    let query = CollectionQuery::parse(&params)?;
+    let page = state.metadata.page_service_accounts(credential.project.id, query.page).await?;
+    Ok(Json(query.respond(page, |(account, role)| render_service_account(account, *role))))
+}
+
+/// Authenticates an administrator of the project in the path, and counts the request.
+async fn admin(state: &AppState, project_id: &str, request: &Parts) -> Result<(Credential, Params), ApiError> {
+    let project_id = auth::parse_project_id(Some(project_id))?
+        .ok_or_else(|| ApiError::invalid("the path must name a project id"))?;
+    let params = Params::parse(request.uri.query().unwrap_or("").as_bytes());
+    let auth_request = auth::AuthRequest {
+        headers: &request.headers,
+        params: &params,
+        project_id: Some(project_id),
+        family: ApiFamily::App,
+        allow_project_token: false,
+    };
+    let credential = auth::authenticate(state, auth_request).await?.ok_or_else(|| {
+        ApiError::unauthenticated(
+            "authentication required: a service account (owner or admin), the project secret, or an API token",
+        )
+    })?;
+    if !credential.may_administer() {
+        return Err(ApiError::forbidden("administering a project needs the owner or admin role"));
+    }
+    state.limiter.admit(&LimitSlot::of(&request.extensions), credential.project.id, ApiFamily::App, 1)?;
+    Ok((credential, params))
+}
+
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+    let raw = crate::ingest::body::read(headers, body, MAX_BODY_BYTES).await?;
+    let bytes = raw.decompress(MAX_BODY_BYTES)?;
+    let form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        let pairs = form_urlencoded::parse(&bytes).into_owned();
+        let mut map = serde_json::Map::new();
+        for (k, v) in pairs {
+            map.insert(k, Value::String(v));
+        }
+        return Ok(Value::Object(map));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
+}
+
+/// A token request, validated.
+struct TokenSpec {
+    name: String,
+    families: Vec<ApiFamily>,
+    expires_in: u64,
+}
+
+impl TokenSpec {
+    fn parse(body: &Value, default_ttl: u64) -> Result<TokenSpec, ApiError> {
+        let Some(obj) = body.as_object() else {
+            return Err(ApiError::invalid("the body must be a JSON object or a form"));
+        };
+        let mut problems = Vec::new();
+        let name = match obj.get("name") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) if s.chars().count() <= 255 => s.clone(),
+            Some(_) => {
+                problems.push(("name".to_string(), "must be a string of at most 255 characters".to_string()));
+                String::new()
+            }
+        };
+        let names: Vec<String> = match obj.get("families") {
+            Some(Value::String(s)) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+            Some(Value::Array(items)) => items.iter().map(|i| i.as_str().unwrap_or("").to_string()).collect(),
+            _ => Vec::new(),
+        };
+        let mut families = Vec::new();
+        if names.is_empty() {
+            let all: Vec<_> = ApiFamily::ALL.iter().map(|f| f.as_str()).collect();
+            problems.push(("families".to_string(), format!("is required: one or more of {}", all.join(", "))));
+        }
+        for n in &names {
+            match n.parse::<ApiFamily>() {
+                Ok(f) => families.push(f),
+                Err(e) => problems.push(("families".to_string(), e)),
+            }
+        }
+        let expires_in = match obj.get("expires_in") {
+            None | Some(Value::Null) => default_ttl,
+            Some(v) => match v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
+                Some(n) if n > 0 && n <= 10 * 366 * 86_400 => n,
+                _ => {
+                    problems.push((
+                        "expires_in".to_string(),
+                        "must be a whole number of seconds, from 1 to ten years".to_string(),
+                    ));
+                    default_ttl
+                }
+            },
+        };
+        if !problems.is_empty() {
+            let message = problems.iter().map(|(k, v)| format!("`{k}` {v}")).collect::<Vec<_>>().join("; ");
+            return Err(ApiError::invalid_fields(format!("invalid API token request: {message}"), problems));
+        }
+        Ok(TokenSpec { name, families, expires_in })
+    }
+}
+
+fn iso(ms: i64) -> Value {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+        .unwrap_or(Value::Null)
+}
+
+fn render_token(t: &ApiTokenInfo) -> Value {
+    json!({
+        "id": t.id,
+        "project_id": t.project_id,
+        "name": t.name,
+        "families": t.families,
+        "prefix": t.prefix,
+        "created": iso(t.created_at_ms),
+        "expires": iso(t.expires_at_ms),
+        "revoked": t.revoked_at_ms.map(iso),
+    })
+}
+
+fn render_service_account(a: &ServiceAccountInfo, role: Role) -> Value {
+    json!({
+        "id": a.id,
+        "username": a.username,
+        "name": a.name,
+        "role": role.as_str(),
+        "created": iso(a.created_at_ms),
+    })
+}

@@ -1,0 +1,181 @@
+//! The limits themselves. Defaults are Mixpanel's published limits; the configuration
+//! file may change any of them for every project (`[rate_limits.default.<family>]`) or
+//! for one project (`[rate_limits.project.<id>.<family>]`). A value of 0 removes that
+//! limit.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use sextant_model::{ApiFamily, ProjectId};
+
+/// The limits of one family in one project. Counts are requests, except
+/// `bytes_per_minute`, which counts uncompressed bytes received.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyLimits {
+    /// Requests per rolling second.
+    pub per_second: Option<u64>,
+    /// Requests per rolling minute.
+    pub per_minute: Option<u64>,
+    /// Requests per rolling hour.
+    pub per_hour: Option<u64>,
+    /// Requests per rolling 24 hours.
+    pub per_day: Option<u64>,
+    /// Uncompressed request bytes per rolling minute.
+    pub bytes_per_minute: Option<u64>,
+    /// Requests in flight at once; one more is refused at once, never queued.
+    pub concurrent: Option<u64>,
+}
+
+/// What a window counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Requests.
+    Requests,
+    /// Uncompressed bytes.
+    Bytes,
+}
+
+/// One rolling window: at most `limit` of `unit` in any `seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// The most allowed.
+    pub limit: u64,
+    /// The window's length.
+    pub seconds: u64,
+    /// What is counted.
+    pub unit: Unit,
+}
+
+impl FamilyLimits {
+    /// Mixpanel's published limit for `family` (wire-semantics and the rate-limit docs);
+    /// Sextant's own App API takes the 120 requests a minute of `000_*.txt`.
+    pub fn mixpanel_default(family: ApiFamily) -> FamilyLimits {
+        let none = FamilyLimits::default();
+        match family {
+            ApiFamily::Ingestion => FamilyLimits { bytes_per_minute: Some(2 * 1024 * 1024 * 1024), ..none },
+            ApiFamily::Query | ApiFamily::Jql => FamilyLimits { per_hour: Some(60), concurrent: Some(5), ..none },
+            ApiFamily::Export => {
+                FamilyLimits { per_hour: Some(60), per_second: Some(3), concurrent: Some(100), ..none }
+            }
+            ApiFamily::Gdpr => FamilyLimits { per_second: Some(1), ..none },
+            ApiFamily::Lexicon => FamilyLimits { per_minute: Some(5), ..none },
+            ApiFamily::LookupTables => FamilyLimits { per_day: Some(100), ..none },
+            ApiFamily::App => FamilyLimits { per_minute: Some(120), ..none },
+        }
+    }
+
+    /// These limits with every value `other` sets; a 0 there removes the limit.
+    pub fn overridden_by(self, other: &FamilyLimits) -> FamilyLimits {
+        let pick = |mine: Option<u64>, theirs: Option<u64>| match theirs {
+            Some(0) => None,
+            Some(v) => Some(v),
+            None => mine,
+        };
+        FamilyLimits {
+            per_second: pick(self.per_second, other.per_second),
+            per_minute: pick(self.per_minute, other.per_minute),
+            per_hour: pick(self.per_hour, other.per_hour),
+            per_day: pick(self.per_day, other.per_day),
+            bytes_per_minute: pick(self.bytes_per_minute, other.bytes_per_minute),
+            concurrent: pick(self.concurrent, other.concurrent),
+        }
+    }
+
+    /// The rolling windows, shortest first.
+    pub fn windows(&self) -> Vec<Window> {
+        let mut out = Vec::new();
+        let mut add = |limit: Option<u64>, seconds, unit| {
+            if let Some(limit) = limit {
+                out.push(Window { limit, seconds, unit });
+            }
+        };
+        add(self.per_second, 1, Unit::Requests);
+        add(self.per_minute, 60, Unit::Requests);
+        add(self.bytes_per_minute, 60, Unit::Bytes);
+        add(self.per_hour, 3600, Unit::Requests);
+        add(self.per_day, 86_400, Unit::Requests);
+        out
+    }
+}
+
+/// Every family's limits, with per-project overrides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateLimits {
+    defaults: BTreeMap<ApiFamily, FamilyLimits>,
+    projects: HashMap<ProjectId, BTreeMap<ApiFamily, FamilyLimits>>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        let defaults = ApiFamily::ALL.into_iter().map(|f| (f, FamilyLimits::mixpanel_default(f))).collect();
+        RateLimits { defaults, projects: HashMap::new() }
+    }
+}
+
+/// The `[rate_limits]` table of the configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsFile {
+    /// Overrides for every project.
+    #[serde(default)]
+    pub default: BTreeMap<ApiFamily, FamilyLimits>,
+    /// Overrides for one project, by project id.
+    #[serde(default)]
+    pub project: BTreeMap<String, BTreeMap<ApiFamily, FamilyLimits>>,
+}
+
+impl RateLimits {
+    /// Mixpanel's defaults with the file's overrides applied.
+    pub fn from_file(file: &RateLimitsFile) -> Result<RateLimits, String> {
+        let mut limits = RateLimits::default();
+        for (family, o) in &file.default {
+            let d = limits.defaults.entry(*family).or_default();
+            *d = d.overridden_by(o);
+        }
+        for (id, families) in &file.project {
+            let id: i64 = id.parse().map_err(|_| format!("rate_limits.project.{id}: not a project id"))?;
+            let entry = limits.projects.entry(ProjectId(id)).or_default();
+            for (family, o) in families {
+                entry.insert(*family, limits.defaults.get(family).copied().unwrap_or_default().overridden_by(o));
+            }
+        }
+        Ok(limits)
+    }
+
+    /// The limits that apply to `family` in `project`.
+    pub fn for_project(&self, project: ProjectId, family: ApiFamily) -> FamilyLimits {
+        self.projects
+            .get(&project)
+            .and_then(|p| p.get(&family))
+            .or_else(|| self.defaults.get(&family))
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_mixpanels_and_overrides_layer() {
+        let text = r#"
+            [default.query]
+            per_hour = 120
+            [project.7.export]
+            per_second = 0
+            concurrent = 2
+        "#;
+        let file: RateLimitsFile = toml::from_str(text).unwrap();
+        let limits = RateLimits::from_file(&file).unwrap();
+        let q = limits.for_project(ProjectId(1), ApiFamily::Query);
+        assert_eq!((q.per_hour, q.concurrent), (Some(120), Some(5)));
+        let e = limits.for_project(ProjectId(7), ApiFamily::Export);
+        assert_eq!((e.per_second, e.per_hour, e.concurrent), (None, Some(60), Some(2)));
+        let e1 = limits.for_project(ProjectId(1), ApiFamily::Export);
+        assert_eq!((e1.per_second, e1.concurrent), (Some(3), Some(100)));
+        assert!(toml::from_str::<RateLimitsFile>("[default.queries]\nper_hour = 1").is_err());
+        assert!(toml::from_str::<RateLimitsFile>("[default.query]\nper_week = 1").is_err());
+    }
+}

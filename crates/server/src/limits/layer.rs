@@ -1,0 +1,69 @@
+//! The middleware: a slot per request for the limiter's verdict, turned into headers on
+//! the way out.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use futures::StreamExt;
+use parking_lot::Mutex;
+
+use super::limiter::{Permit, RateStatus};
+
+/// Where a handler's limiter verdict waits for the response.
+#[derive(Clone, Debug, Default)]
+pub struct LimitSlot(Arc<Mutex<Verdict>>);
+
+#[derive(Debug, Default)]
+struct Verdict {
+    status: Option<RateStatus>,
+    permit: Option<Permit>,
+    retry_after: Option<u64>,
+}
+
+impl LimitSlot {
+    /// The slot the middleware put in a request's extensions (a detached one outside it).
+    pub fn of(extensions: &axum::http::Extensions) -> LimitSlot {
+        extensions.get::<LimitSlot>().cloned().unwrap_or_default()
+    }
+
+    pub(super) fn record(&self, status: Option<RateStatus>, permit: Option<Permit>, retry_after: Option<u64>) {
+        *self.0.lock() = Verdict { status, permit, retry_after };
+    }
+}
+
+const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// Gives the request a [`LimitSlot`], then writes its verdict into the response.
+pub async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
+    let slot = LimitSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    let verdict = std::mem::take(&mut *slot.0.lock());
+    let headers = response.headers_mut();
+    if let Some(s) = verdict.status {
+        headers.insert(LIMIT, HeaderValue::from(s.limit));
+        headers.insert(REMAINING, HeaderValue::from(s.remaining));
+        headers.insert(RESET, HeaderValue::from(s.reset));
+    }
+    if let Some(secs) = verdict.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    match verdict.permit {
+        // Held until the body has been streamed out, so a long export counts as in flight.
+        Some(permit) => {
+            let (parts, body) = response.into_parts();
+            let stream = body.into_data_stream().map(move |chunk| {
+                let _held = &permit;
+                chunk
+            });
+            Response::from_parts(parts, Body::from_stream(stream))
+        }
+        None => response,
+    }
+}

@@ -1,0 +1,310 @@
+//! Rolling windows and in-flight counts.
+//!
+//! Each window keeps its recent usage in up to 60 buckets (a sixtieth of the window
+//! each), so memory stays small however many requests arrive. A bucket leaves the
+//! window when its *latest* request is a full window old: the count is never lower than
+//! the truth, and a client told to retry after N seconds is admitted then.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use sextant_model::{ApiFamily, ErrorCode, ProjectId};
+
+use super::config::{RateLimits, Unit, Window};
+use super::layer::LimitSlot;
+use crate::error::ApiError;
+
+/// What `X-RateLimit-*` report: the window closest to its limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateStatus {
+    /// `X-RateLimit-Limit`.
+    pub limit: u64,
+    /// `X-RateLimit-Remaining`.
+    pub remaining: u64,
+    /// `X-RateLimit-Reset`: UTC epoch seconds when the oldest use still counted leaves
+    /// the window (and `remaining` grows again).
+    pub reset: u64,
+}
+
+/// A request's place among those in flight; released when dropped.
+#[derive(Debug)]
+pub struct Permit(Arc<AtomicU64>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    start: Instant,
+    last: Instant,
+    used: u64,
+}
+
+#[derive(Debug)]
+struct WindowState {
+    window: Window,
+    buckets: VecDeque<Bucket>,
+    used: u64,
+}
+
+impl WindowState {
+    fn length(&self) -> Duration {
+        Duration::from_secs(self.window.seconds)
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(b) = self.buckets.front() {
+            if now.duration_since(b.last) < self.length() {
+                break;
+            }
+            self.used -= b.used;
+            self.buckets.pop_front();
+        }
+    }
+
+    /// How long until `cost` more fits; `None` if it fits now.
+    fn wait_for(&self, cost: u64, now: Instant) -> Option<Duration> {
+        if self.used + cost <= self.window.limit {
+            return None;
+        }
+        if cost > self.window.limit {
+            return Some(self.length());
+        }
+        let mut used = self.used;
+        for b in &self.buckets {
+            used -= b.used;
+            if used + cost <= self.window.limit {
+                return Some((b.last + self.length()).saturating_duration_since(now));
+            }
+        }
+        Some(self.length())
+    }
+
+    fn add(&mut self, cost: u64, now: Instant) {
+        let span = self.length() / 60;
+        match self.buckets.back_mut() {
+            Some(b) if now.duration_since(b.start) < span => {
+                b.used += cost;
+                b.last = now;
+            }
+            _ => self.buckets.push_back(Bucket { start: now, last: now, used: cost }),
+        }
+        self.used += cost;
+    }
+
+    fn status(&self, now: Instant, wall: SystemTime) -> RateStatus {
+        let until =
+            self.buckets.front().map_or(self.length(), |b| (b.last + self.length()).saturating_duration_since(now));
+        let reset = wall.checked_add(until).unwrap_or(wall);
+        let reset =
+            reset.duration_since(UNIX_EPOCH).map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0)).unwrap_or(0);
+        RateStatus { limit: self.window.limit, remaining: self.window.limit.saturating_sub(self.used), reset }
+    }
+}
+
+#[derive(Debug)]
+struct FamilyState {
+    windows: Vec<WindowState>,
+    concurrent: Option<u64>,
+    in_flight: Arc<AtomicU64>,
+}
+
+impl FamilyState {
+    /// The window with the least left, the longer one on a tie.
+    fn status(&self, now: Instant, wall: SystemTime) -> Option<RateStatus> {
+        self.windows.iter().map(|w| w.status(now, wall)).min_by_key(|s| (s.remaining, std::cmp::Reverse(s.reset)))
+    }
+}
+
+/// The limiter shared by all handlers.
+#[derive(Debug)]
+pub struct Limiter {
+    limits: RateLimits,
+    state: Mutex<HashMap<(ProjectId, ApiFamily), FamilyState>>,
+}
+
+/// A refusal: how long to wait, and what to tell the client.
+#[derive(Debug)]
+pub struct Refusal {
+    /// Whole seconds until a retry can succeed (at least 1).
+    pub retry_after: u64,
+    /// The error to answer with.
+    pub error: ApiError,
+}
+
+impl Limiter {
+    /// A limiter enforcing `limits`.
+    pub fn new(limits: RateLimits) -> Limiter {
+        Limiter { limits, state: Mutex::new(HashMap::new()) }
+    }
+
+    /// Admits one request of `family` for `project` costing `cost` (1 for a request;
+    /// uncompressed bytes for ingestion), or refuses it. Either way the verdict goes
+    /// into `slot`, from which the response gets its headers (and keeps its permit).
+    pub fn admit(&self, slot: &LimitSlot, project: ProjectId, family: ApiFamily, cost: u64) -> Result<(), ApiError> {
+        match self.check(project, family, cost) {
+            Ok((status, permit)) => {
+                slot.record(status, permit, None);
+                Ok(())
+            }
+            Err((status, refusal)) => {
+                slot.record(status, None, Some(refusal.retry_after));
+                Err(refusal.error)
+            }
+        }
+    }
+
+    /// The decision itself.
+    #[allow(clippy::type_complexity)]
+    pub fn check(
+        &self,
+        project: ProjectId,
+        family: ApiFamily,
+        cost: u64,
+    ) -> Result<(Option<RateStatus>, Option<Permit>), (Option<RateStatus>, Refusal)> {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut states = self.state.lock();
+        let state = states.entry((project, family)).or_insert_with(|| {
+            let limits = self.limits.for_project(project, family);
+            FamilyState {
+                windows: limits
+                    .windows()
+                    .into_iter()
+                    .map(|window| WindowState { window, buckets: VecDeque::new(), used: 0 })
+                    .collect(),
+                concurrent: limits.concurrent,
+                in_flight: Arc::default(),
+            }
+        });
+        for w in &mut state.windows {
+            w.expire(now);
+        }
+        let over = state
+            .windows
+            .iter()
+            .filter_map(|w| w.wait_for(cost, now).map(|wait| (w.window, wait)))
+            .max_by_key(|(_, wait)| *wait);
+        if let Some((window, wait)) = over {
+            let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let error =
+                ApiError::new(ErrorCode::RateLimited, over_window_message(family, project, window, retry_after.max(1)));
+            return Err((state.status(now, wall), Refusal { retry_after: retry_after.max(1), error }));
+        }
+        let permit = match state.concurrent {
+            Some(cap) => {
+                if state.in_flight.load(Ordering::Acquire) >= cap {
+                    let error = ApiError::new(
+                        ErrorCode::RateLimited,
+                        format!(
+                            "too many concurrent {} requests for project {project}: at most {cap} at once; retry when one finishes",
+                            family_noun(family)
+                        ),
+                    );
+                    return Err((state.status(now, wall), Refusal { retry_after: 1, error }));
+                }
+                state.in_flight.fetch_add(1, Ordering::AcqRel);
+                Some(Permit(state.in_flight.clone()))
+            }
+            None => None,
+        };
+        for w in &mut state.windows {
+            w.add(cost, now);
+        }
+        Ok((state.status(now, wall), permit))
+    }
+}
+
+fn family_noun(family: ApiFamily) -> &'static str {
+    match family {
+        ApiFamily::Ingestion => "ingestion",
+        ApiFamily::Query => "query",
+        ApiFamily::Export => "export",
+        ApiFamily::Jql => "JQL",
+        ApiFamily::Gdpr => "GDPR",
+        ApiFamily::Lexicon => "Lexicon",
+        ApiFamily::LookupTables => "lookup table replace",
+        ApiFamily::App => "App API",
+    }
+}
+
+fn over_window_message(family: ApiFamily, project: ProjectId, w: Window, retry_after: u64) -> String {
+    let per = match w.seconds {
+        1 => "second".to_string(),
+        60 => "minute".to_string(),
+        3600 => "hour".to_string(),
+        86_400 => "24 hours".to_string(),
+        s => format!("{s} seconds"),
+    };
+    let what = match w.unit {
+        Unit::Requests => format!("{} requests", w.limit),
+        Unit::Bytes => format!("{} bytes of uncompressed data", w.limit),
+    };
+    format!(
+        "{} rate limit exceeded for project {project}: at most {what} per rolling {per}; retry in {retry_after} s",
+        family_noun(family)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::config::{FamilyLimits, RateLimitsFile};
+
+    fn limiter(text: &str) -> Limiter {
+        let file: RateLimitsFile = toml::from_str(text).unwrap();
+        Limiter::new(RateLimits::from_file(&file).unwrap())
+    }
+
+    #[test]
+    fn a_window_counts_down_then_refuses_with_a_wait() {
+        let l = limiter("");
+        let p = ProjectId(1);
+        let mut permits = vec![];
+        for expected in [2, 1, 0] {
+            let (status, permit) = l.check(p, ApiFamily::Export, 1).unwrap();
+            assert_eq!(status.unwrap().remaining, expected);
+            permits.push(permit);
+        }
+        let (_, refusal) = l.check(p, ApiFamily::Export, 1).unwrap_err();
+        assert_eq!(refusal.retry_after, 1);
+        assert_eq!(refusal.error.code, ErrorCode::RateLimited);
+        // Other projects and families are not affected.
+        assert!(l.check(ProjectId(2), ApiFamily::Export, 1).is_ok());
+        assert!(l.check(p, ApiFamily::Query, 1).is_ok());
+    }
+
+    #[test]
+    fn concurrency_is_refused_at_once_and_released_on_drop() {
+        let l = limiter("[default.query]\nconcurrent = 1\nper_hour = 0");
+        let p = ProjectId(1);
+        let (_, first) = l.check(p, ApiFamily::Query, 1).unwrap();
+        assert!(l.check(p, ApiFamily::Query, 1).is_err());
+        drop(first);
+        assert!(l.check(p, ApiFamily::Query, 1).is_ok());
+    }
+
+    #[test]
+    fn bytes_count_for_ingestion() {
+        let l = limiter("[default.ingestion]\nbytes_per_minute = 1000");
+        let p = ProjectId(1);
+        assert!(l.check(p, ApiFamily::Ingestion, 600).is_ok());
+        let (status, refusal) = l.check(p, ApiFamily::Ingestion, 600).unwrap_err();
+        assert_eq!(status.unwrap().remaining, 400);
+        assert!((59..=60).contains(&refusal.retry_after), "{}", refusal.retry_after);
+        assert!(l.check(p, ApiFamily::Ingestion, 400).is_ok());
+    }
+
+    #[test]
+    fn no_limits_means_no_status() {
+        let l = limiter("[default.gdpr]\nper_second = 0");
+        let (status, permit) = l.check(ProjectId(1), ApiFamily::Gdpr, 1).unwrap();
+        assert!(status.is_none() && permit.is_none());
+        let _ = FamilyLimits::default();
+    }
+}
