@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sextant_metadata::Metadata;
-use sextant_model::{ApiFamily, ApiTokenId, PageRequest, PageStart, ProjectId, Role};
+use sextant_model::{ApiFamily, ApiTokenId, PageRequest, PageStart, ProjectId, Region, Role};
 use sextant_server::{Config, ConfigOverrides, LogFormat, Server};
 
 /// Ingestion allocates and frees many small strings and maps per event; mimalloc
@@ -85,6 +85,10 @@ enum TokenCommand {
     },
 }
 
+fn parse_region(s: &str) -> Result<Region, String> {
+    s.parse()
+}
+
 fn parse_family(s: &str) -> Result<ApiFamily, String> {
     s.parse()
 }
@@ -131,6 +135,9 @@ enum ProjectCommand {
         /// IANA timezone for reports.
         #[arg(long, default_value = "UTC")]
         timezone: String,
+        /// Data-residency region: us, eu or in.
+        #[arg(long, default_value = "us", value_parser = parse_region)]
+        region: Region,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -154,6 +161,10 @@ enum ProjectCommand {
         /// (Mixpanel's behaviour, and the default, is that they do not).
         #[arg(long)]
         case_sensitive_strings: Option<bool>,
+        /// Data-residency region: us, eu or in. Requests through another region's
+        /// hosts are refused.
+        #[arg(long, value_parser = parse_region)]
+        region: Option<Region>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -278,10 +289,13 @@ async fn open_metadata(dir: &Path) -> Result<Metadata> {
 
 async fn project(cmd: ProjectCommand) -> Result<()> {
     match cmd {
-        ProjectCommand::Create { name, timezone, json, dir } => {
+        ProjectCommand::Create { name, timezone, region, json, dir } => {
             let md = open_metadata(&dir.data_dir).await?;
             let org = md.default_organization().await?;
-            let created = md.create_project(org, &name, &timezone).await?;
+            let mut created = md.create_project(org, &name, &timezone).await?;
+            if region != created.project.region {
+                created.project = md.set_region(created.project.id, region).await?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&created)?);
             } else {
@@ -304,17 +318,25 @@ async fn project(cmd: ProjectCommand) -> Result<()> {
                 }
             }
         }
-        ProjectCommand::Configure { project, case_sensitive_strings, json, dir } => {
+        ProjectCommand::Configure { project, case_sensitive_strings, region, json, dir } => {
             let md = open_metadata(&dir.data_dir).await?;
             let id = ProjectId(project);
             let mut p = md.project(id).await?.ok_or_else(|| anyhow::anyhow!("no project {project}"))?;
             if let Some(on) = case_sensitive_strings {
                 p = md.set_case_sensitive_strings(id, on).await?;
             }
+            if let Some(region) = region {
+                p = md.set_region(id, region).await?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&p)?);
             } else {
-                println!("project {}: case_sensitive_strings = {}", p.id, p.case_sensitive_strings);
+                println!(
+                    "project {}: case_sensitive_strings = {}, region = {}",
+                    p.id,
+                    p.case_sensitive_strings,
+                    p.region.as_str()
+                );
             }
         }
     }
@@ -368,7 +390,10 @@ async fn token(cmd: TokenCommand) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
-                println!("{:<6} {:<10} {:<26} {:<10} {:<30} {}", "ID", "PREFIX", "EXPIRES", "STATE", "FAMILIES", "NAME");
+                println!(
+                    "{:<6} {:<10} {:<26} {:<10} {:<30} {}",
+                    "ID", "PREFIX", "EXPIRES", "STATE", "FAMILIES", "NAME"
+                );
                 let now = chrono::Utc::now().timestamp_millis();
                 for t in all {
                     let state = if t.revoked_at_ms.is_some() {

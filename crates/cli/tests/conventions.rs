@@ -372,3 +372,58 @@ async fn collections_page_by_cursor_across_inserts_and_project_fields() {
     let sa: Value = r.json().await.unwrap();
     assert_eq!(sa["results"], json!([{"username": s.creds.sa_user, "role": "owner"}]));
 }
+
+#[tokio::test]
+async fn a_project_is_served_only_through_its_regions_hosts() {
+    let s = TestServer::start();
+    let p = s.cli_json(&["project", "create", "--name", "eu shop", "--region", "eu"]);
+    assert_eq!(p["region"], "eu");
+    let secret = p["secret"].as_str().unwrap();
+    let via = |host: &'static str| s.http.get(export_url(&s)).header("Host", host).basic_auth(secret, Some("")).send();
+    let r = via("api.sextant.test").await.unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains("EU region") && message.contains("api-eu.sextant.test"), "{message}");
+    assert_eq!(via("api-eu.sextant.test").await.unwrap().status(), 200);
+    assert_eq!(via("localhost").await.unwrap().status(), 200, "hosts of no region serve every region");
+    // Ingestion by token is held to the same rule; the US project is not.
+    let event = json!([{"event": "e", "properties": {"token": p["token"], "distinct_id": "u"}}]);
+    let data = b64(&event.to_string());
+    let r = s
+        .http
+        .post(s.url("/track?verbose=1"))
+        .header("Host", "api.sextant.test")
+        .form(&[("data", data.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = s
+        .http
+        .post(s.url("/track?verbose=1"))
+        .header("Host", "api-eu.sextant.test")
+        .form(&[("data", data.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .http
+        .get(export_url(&s))
+        .header("Host", "api.sextant.test")
+        .basic_auth(&s.creds.secret, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .http
+        .get(export_url(&s))
+        .header("Host", "api-in.sextant.test")
+        .basic_auth(&s.creds.secret, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}

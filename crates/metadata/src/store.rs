@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
-use sextant_model::{IdentityMode, OrgId, Project, ProjectId, Role, ServiceAccountId};
+use sextant_model::{IdentityMode, OrgId, Project, ProjectId, Region, Role, ServiceAccountId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
@@ -106,10 +106,12 @@ fn project_from_row(row: &SqliteRow) -> Result<Project> {
         identity_mode: IdentityMode::from_str(&mode).map_err(MetadataError::Invalid)?,
         created_at_ms: row.try_get("created_at_ms")?,
         case_sensitive_strings: row.try_get::<i64, _>("case_sensitive_strings")? != 0,
+        region: Region::from_str(&row.try_get::<String, _>("region")?).map_err(MetadataError::Invalid)?,
     })
 }
 
-const PROJECT_COLUMNS: &str = "id, org_id, name, token, timezone, identity_mode, created_at_ms, case_sensitive_strings";
+const PROJECT_COLUMNS: &str =
+    "id, org_id, name, token, timezone, identity_mode, created_at_ms, case_sensitive_strings, region";
 
 impl Metadata {
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -193,6 +195,7 @@ impl Metadata {
             identity_mode: IdentityMode::default(),
             created_at_ms: created,
             case_sensitive_strings: false,
+            region: Region::default(),
         };
         Ok(NewProject { project, secret })
     }
@@ -205,6 +208,16 @@ impl Metadata {
             .execute(&self.pool)
             .await?;
         self.project(project).await?.ok_or_else(|| MetadataError::Invalid(format!("no project {}", project.0)))
+    }
+
+    /// Sets the region whose hosts serve the project.
+    pub async fn set_region(&self, project: ProjectId, region: Region) -> Result<Project> {
+        sqlx::query("UPDATE projects SET region = ? WHERE id = ?")
+            .bind(region.as_str())
+            .bind(project.0)
+            .execute(&self.pool)
+            .await?;
+        self.project(project).await?.ok_or_else(|| MetadataError::NotFound(format!("project {}", project.0)))
     }
 
     /// Every project, oldest first.

@@ -27,4 +27,4 @@ pub use event::{EventRow, StoredEvent};
 pub use family::ApiFamily;
 pub use ids::{ApiTokenId, OrgId, ProjectId, ServiceAccountId};
 pub use page::{Cursor, Page, PageRequest, PageStart};
-pub use project::{IdentityMode, Project, Role};
+pub use project::{IdentityMode, Project, Region, Role};

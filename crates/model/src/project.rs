@@ -29,6 +29,56 @@ pub struct Project {
     /// as Mixpanel documents).
     #[serde(default)]
     pub case_sensitive_strings: bool,
+    /// Where the project's data lives; requests must come through that region's hosts.
+    #[serde(default)]
+    pub region: Region,
+}
+
+/// Mixpanel's data-residency regions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    /// United States (`api.mixpanel.com`).
+    #[default]
+    Us,
+    /// European Union (`api-eu.mixpanel.com`).
+    Eu,
+    /// India (`api-in.mixpanel.com`).
+    In,
+}
+
+impl Region {
+    /// Every region.
+    pub const ALL: [Region; 3] = [Region::Us, Region::Eu, Region::In];
+
+    /// `us`, `eu` or `in`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Region::Us => "us",
+            Region::Eu => "eu",
+            Region::In => "in",
+        }
+    }
+
+    /// The name people use: `US`, `EU`, `IN`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Region::Us => "US",
+            Region::Eu => "EU",
+            Region::In => "IN",
+        }
+    }
+}
+
+impl FromStr for Region {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Region::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown region `{s}`; expected us, eu or in"))
+    }
 }
 
 /// Mixpanel's two identity-merge systems.

@@ -192,6 +192,14 @@ pub fn parse_project_id(value: Option<&str>) -> Result<Option<ProjectId>, ApiErr
 /// Authenticates a request: a personal API token if one is presented, else Basic
 /// credentials. `Ok(None)` when no credentials were sent.
 pub async fn authenticate(state: &AppState, request: AuthRequest<'_>) -> Result<Option<Credential>, ApiError> {
+    let credential = identify(state, request).await?;
+    if let Some(c) = &credential {
+        state.regions.check(request.headers, &c.project)?;
+    }
+    Ok(credential)
+}
+
+async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<Credential>, ApiError> {
     let AuthRequest { headers, params, project_id, family, allow_project_token: allow_token } = request;
     if let Some(token) = presented_api_token(headers, params)? {
         return authenticate_api_token(state, token, project_id, family).await.map(Some);

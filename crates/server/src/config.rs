@@ -7,8 +7,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use std::collections::BTreeMap;
+
+use sextant_model::Region;
+
 use crate::limits::RateLimits;
 use crate::limits::config::RateLimitsFile;
+use crate::regions::RegionHosts;
 
 /// Everything `sextant serve` needs.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +30,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// How long a personal API token lives when its creator does not say (seconds).
     pub api_token_ttl_seconds: u64,
+    /// Which hostnames serve which data-residency region.
+    pub regions: RegionHosts,
 }
 
 /// How logs are written.
@@ -47,6 +54,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             rate_limits: RateLimits::default(),
             api_token_ttl_seconds: DEFAULT_API_TOKEN_TTL_SECONDS,
+            regions: RegionHosts::default(),
         }
     }
 }
@@ -61,6 +69,7 @@ struct ConfigFile {
     log_format: Option<LogFormat>,
     rate_limits: Option<RateLimitsFile>,
     api_token_ttl_seconds: Option<u64>,
+    regions: Option<BTreeMap<Region, Vec<String>>>,
 }
 
 /// Four hours: personal API tokens expire unless their creator asks for longer.
@@ -128,6 +137,7 @@ impl Config {
                 None => d.rate_limits,
             },
             api_token_ttl_seconds: from_file.api_token_ttl_seconds.unwrap_or(d.api_token_ttl_seconds),
+            regions: from_file.regions.as_ref().map(RegionHosts::new).unwrap_or(d.regions),
         })
     }
 

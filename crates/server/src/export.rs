@@ -218,6 +218,7 @@ mod where_tests {
             identity_mode: Default::default(),
             created_at_ms: 0,
             case_sensitive_strings: false,
+            region: Default::default(),
         }
     }
 

@@ -27,6 +27,7 @@ pub mod ingest;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod regions;
 pub mod router;
 pub mod server;
 pub mod state;

@@ -67,7 +67,14 @@ impl Server {
             .map_err(|e| sextant_storage::StorageError::Unavailable(e.to_string()))??;
         let store: Arc<dyn EventStore> = Arc::new(store);
         let limiter = Limiter::new(config.rate_limits.clone());
-        let state = AppState::new(metadata, store, metrics::handle(), limiter, config.api_token_ttl_seconds);
+        let state = AppState::new(
+            metadata,
+            store,
+            metrics::handle(),
+            limiter,
+            config.api_token_ttl_seconds,
+            config.regions.clone(),
+        );
         Ok(Server { state, bootstrap })
     }
 

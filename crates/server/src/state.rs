@@ -12,6 +12,7 @@ use sextant_storage::EventStore;
 
 use crate::error::ApiError;
 use crate::limits::Limiter;
+use crate::regions::RegionHosts;
 
 /// What handlers share: the control plane, the event store and a token cache.
 #[derive(Clone)]
@@ -26,6 +27,8 @@ pub struct AppState {
     pub limiter: Arc<Limiter>,
     /// Default lifetime of a personal API token, in seconds.
     pub api_token_ttl_seconds: u64,
+    /// Which hosts serve which region.
+    pub regions: Arc<RegionHosts>,
     ready: Arc<AtomicBool>,
     /// Projects by public token. Projects are never deleted today, so a hit stays valid;
     /// a miss always asks the control plane, so a project created by the CLI is seen at once.
@@ -40,6 +43,7 @@ impl AppState {
         metrics: PrometheusHandle,
         limiter: Limiter,
         api_token_ttl_seconds: u64,
+        regions: RegionHosts,
     ) -> Self {
         AppState {
             metadata,
@@ -47,6 +51,7 @@ impl AppState {
             metrics,
             limiter: Arc::new(limiter),
             api_token_ttl_seconds,
+            regions: Arc::new(regions),
             ready: Arc::new(AtomicBool::new(true)),
             projects_by_token: Arc::default(),
         }

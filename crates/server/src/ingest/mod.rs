@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
-use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
 use sextant_ingest::{
     Endpoint, IngestContext, Outcome, Params, RecordError, decode_request, normalize_event, split_records,
@@ -90,7 +90,7 @@ async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
     let facts = RequestFacts {
         query: parts.uri.query().map(str::to_string),
         content_type: parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),
-        api_endpoint: host_of(&parts.headers),
+        api_endpoint: crate::regions::host_name(&parts.headers),
         client_ip: peer.map(|p| p.ip().to_string()),
         now_ms: chrono::Utc::now().timestamp_millis(),
     };
@@ -180,7 +180,7 @@ async fn store_records(
             }
             p.accepted.drain(..).map(|(_, e)| e.into_row(credential.project.id)).collect()
         }
-        Kind::Track => resolve_track_projects(state, credential.as_ref(), &mut p).await?,
+        Kind::Track => resolve_track_projects(state, headers, credential.as_ref(), &mut p).await?,
     };
     let stored = rows.len();
     let mut per_project: HashMap<ProjectId, usize> = HashMap::new();
@@ -206,6 +206,7 @@ async fn store_records(
 /// token, the request as a whole is unauthenticated.
 async fn resolve_track_projects(
     state: &AppState,
+    headers: &HeaderMap,
     credential: Option<&Credential>,
     p: &mut Records,
 ) -> Result<Vec<EventRow>, ApiError> {
@@ -216,7 +217,11 @@ async fn resolve_track_projects(
             Some(token) => match projects.get(token) {
                 Some(found) => *found,
                 None => {
-                    let found = state.project_by_token(token).await?.map(|p| p.id);
+                    let found = state.project_by_token(token).await?;
+                    if let Some(project) = &found {
+                        state.regions.check(headers, project)?;
+                    }
+                    let found = found.map(|p| p.id);
                     projects.insert(token.clone(), found);
                     found
                 }
@@ -245,16 +250,4 @@ async fn resolve_track_projects(
         return Err(ApiError::unauthenticated(message));
     }
     Ok(rows)
-}
-
-/// The host the client addressed, without the port (`$mp_api_endpoint`).
-fn host_of(headers: &HeaderMap) -> String {
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or("").to_string();
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name.to_string(),
-        _ => host.to_string(),
-    }
 }
