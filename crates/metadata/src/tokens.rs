@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::secrets::hash_secret;
-use crate::store::{Metadata, constant_time_eq, now_ms};
+use crate::store::{Metadata, now_ms};
 use crate::{MetadataError, Result};
 
 /// The prefix that makes a Sextant token recognisable (in logs, in secret scanners).
@@ -178,15 +178,12 @@ impl Metadata {
     /// Checks a presented token.
     pub async fn authenticate_api_token(&self, token: &str) -> Result<ApiTokenAuth> {
         let hash = hash_secret(token);
-        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS}, token_hash FROM api_tokens WHERE token_hash = ?"))
+        // Looked up by hash: the database compares hashes, never the token itself.
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?"))
             .bind(&hash)
             .fetch_optional(self.pool())
             .await?;
         let Some(row) = row else { return Ok(ApiTokenAuth::Invalid) };
-        let stored: String = row.try_get("token_hash")?;
-        if !constant_time_eq(stored.as_bytes(), hash.as_bytes()) {
-            return Ok(ApiTokenAuth::Invalid);
-        }
         let info = token_from_row(&row)?;
         if info.revoked_at_ms.is_some() {
             return Ok(ApiTokenAuth::Revoked);

@@ -185,8 +185,7 @@ impl TokenSpec {
             },
         };
         if !problems.is_empty() {
-            let message = problems.iter().map(|(k, v)| format!("`{k}` {v}")).collect::<Vec<_>>().join("; ");
-            return Err(ApiError::invalid_fields(format!("invalid API token request: {message}"), problems));
+            return Err(ApiError::invalid_fields("invalid API token request", problems));
         }
         Ok(TokenSpec { name, families, expires_in })
     }

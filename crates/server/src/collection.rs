@@ -52,8 +52,7 @@ impl CollectionQuery {
             (None, None) => PageStart::Newest,
         };
         if !problems.is_empty() {
-            let message = problems.iter().map(|(k, v)| format!("`{k}` {v}")).collect::<Vec<_>>().join("; ");
-            return Err(ApiError::invalid_fields(message, problems));
+            return Err(ApiError::invalid_fields("", problems));
         }
         let fields = params
             .get("fields")

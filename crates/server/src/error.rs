@@ -34,10 +34,13 @@ impl ApiError {
         ApiError { code, message: message.into(), details: None }
     }
 
-    /// A validation failure naming each field at fault.
-    pub fn invalid_fields(message: impl Into<String>, fields: Vec<(String, String)>) -> Self {
+    /// A validation failure naming each field at fault: the message lists them after
+    /// `context` (if any), and `details` maps each field to its problem.
+    pub fn invalid_fields(context: &str, fields: Vec<(String, String)>) -> Self {
+        let list = fields.iter().map(|(k, v)| format!("`{k}` {v}")).collect::<Vec<_>>().join("; ");
+        let message = if context.is_empty() { list } else { format!("{context}: {list}") };
         let details = fields.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
-        ApiError { code: ErrorCode::InvalidRequest, message: message.into(), details: Some(details) }
+        ApiError { code: ErrorCode::InvalidRequest, message, details: Some(details) }
     }
 
     /// A malformed request.
