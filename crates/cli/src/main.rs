@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sextant_metadata::Metadata;
 use sextant_model::{ApiFamily, ApiTokenId, PageRequest, PageStart, ProjectId, Region, Role};
-use sextant_server::{Config, ConfigOverrides, LogFormat, Server};
+use sextant_server::{Config, ConfigOverrides, Listeners, LogFormat, Server};
 
 /// Ingestion allocates and frees many small strings and maps per event; mimalloc
 /// handles that pattern with much less overhead than glibc's allocator.
@@ -110,6 +110,20 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "SEXTANT_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormatArg>,
+    /// Address of the HTTPS listener, beside the HTTP one (default 127.0.0.1:8443 when
+    /// TLS is configured).
+    #[arg(long, env = "SEXTANT_TLS_LISTEN")]
+    tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS (with --tls-key).
+    #[arg(long, env = "SEXTANT_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS (with --tls-cert).
+    #[arg(long, env = "SEXTANT_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from a local authority created in DATA_DIR/tls/
+    /// (clients trust its ca.crt); the hostnames come from `[tls] hostnames`.
+    #[arg(long, env = "SEXTANT_TLS_SELF_SIGNED", conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -218,6 +232,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
             LogFormatArg::Text => LogFormat::Text,
             LogFormatArg::Json => LogFormat::Json,
         }),
+        tls_listen: args.tls_listen,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        tls_self_signed: args.tls_self_signed,
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     init_logging(config.log_format);
@@ -225,13 +243,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(b) = &server.bootstrap {
         print_bootstrap(b, &config.data_dir);
     }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
+    let listeners = Listeners::bind(&config).await?;
+    let addr = listeners.http.local_addr()?;
     println!("sextant listening on http://{addr} (data in {})", config.data_dir.display());
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "listening");
-    server.run(listener, shutdown_signal()).await?;
+    if let Some(https) = &listeners.https {
+        let tls_addr = https.local_addr();
+        match &listeners.ca_certificate {
+            Some(ca) => println!("sextant listening on https://{tls_addr} (clients trust {})", ca.display()),
+            None => println!("sextant listening on https://{tls_addr}"),
+        }
+        tracing::info!(addr = %tls_addr, "listening (HTTPS)");
+    }
+    server.run(listeners, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The official Mixpanel clients against a real server: the `mixpanel` Python package
 //! (Consumer with full URLs, service-account and legacy-secret imports) and the
-//! `mixpanel` Node package (`host`, `protocol: 'http'`). Events are read back through
+//! `mixpanel` Node package (`host`, `protocol: 'http'`), and both again over HTTPS
+//! through the self-signed mode (the Node package imports only over HTTPS). Events are read back through
 //! `/api/2.0/export` and compared field by field.
 //!
 //! The packages are installed by `scripts/test` (a virtualenv for Python, npm for Node);
@@ -103,5 +104,52 @@ async fn official_node_client() {
         run(Command::new("node").arg(dir.join("node_sdk.js")).args([&s.addr, &s.creds.token]), "the Node client");
     assert_eq!(sent.len(), 63);
     let exported = s.export("").await;
+    compare(&sent, &exported, "node");
+}
+
+/// A server with the self-signed HTTPS listener beside HTTP.
+fn https_server() -> TestServer {
+    TestServer::start_with_config(&format!("{RELAXED_LIMITS}[tls]\nself_signed = true\nlisten = \"127.0.0.1:0\"\n"))
+}
+
+#[tokio::test]
+async fn official_python_client_over_https() {
+    let s = https_server();
+    let python = std::env::var("SEXTANT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let c = &s.creds;
+    let base = s.https_url("");
+    let sent = run(
+        Command::new(python)
+            .arg(clients_dir().join("python_sdk.py"))
+            .args([&base, &c.token, &c.project_id.to_string(), &c.sa_user, &c.sa_secret, &c.secret])
+            // `requests` trusts the authority the server printed.
+            .env("REQUESTS_CA_BUNDLE", s.ca_cert.as_ref().unwrap()),
+        "the Python client over HTTPS",
+    );
+    assert_eq!(sent.len(), 10);
+    let mut exported = s.export("").await;
+    let old_day = sent.iter().filter_map(|e| e.get("time").and_then(Value::as_i64)).min().unwrap();
+    exported.extend(s.export_range(&ymd(old_day - 86_400), &ymd(old_day + 86_400), "").await);
+    compare(&sent, &exported, "python");
+}
+
+#[tokio::test]
+async fn official_node_client_over_https_with_import() {
+    let s = https_server();
+    let dir = clients_dir();
+    assert!(dir.join("node_modules/mixpanel").exists(), "run scripts/test to install the Node client");
+    let c = &s.creds;
+    let host = s.https_url("").trim_start_matches("https://").to_string();
+    let sent = run(
+        Command::new("node")
+            .arg(dir.join("node_sdk_https.js"))
+            .args([&host, &c.token, &c.sa_user, &c.sa_secret, &c.project_id.to_string(), &c.secret])
+            .env("NODE_EXTRA_CA_CERTS", s.ca_cert.as_ref().unwrap()),
+        "the Node client over HTTPS",
+    );
+    assert_eq!(sent.len(), 123);
+    let old_ms = sent.iter().filter_map(|e| e.get("time_ms").and_then(Value::as_i64)).min().unwrap();
+    let mut exported = s.export("").await;
+    exported.extend(s.export_range(&ymd(old_ms / 1000 - 86_400), &ymd(old_ms / 1000 + 86_400), "").await);
     compare(&sent, &exported, "node");
 }

@@ -14,6 +14,7 @@ use sextant_model::Region;
 use crate::limits::RateLimits;
 use crate::limits::config::RateLimitsFile;
 use crate::regions::RegionHosts;
+use crate::tls::{DEFAULT_SELF_SIGNED_HOSTNAMES, DEFAULT_TLS_LISTEN, TlsConfig, TlsSettings};
 
 /// Everything `sextant serve` needs.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +33,8 @@ pub struct Config {
     pub api_token_ttl_seconds: u64,
     /// Which hostnames serve which data-residency region.
     pub regions: RegionHosts,
+    /// The HTTPS listener, when one is configured (beside the HTTP one).
+    pub tls: Option<TlsConfig>,
 }
 
 /// How logs are written.
@@ -55,6 +58,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             api_token_ttl_seconds: DEFAULT_API_TOKEN_TTL_SECONDS,
             regions: RegionHosts::default(),
+            tls: None,
         }
     }
 }
@@ -70,6 +74,18 @@ struct ConfigFile {
     rate_limits: Option<RateLimitsFile>,
     api_token_ttl_seconds: Option<u64>,
     regions: Option<BTreeMap<Region, Vec<String>>>,
+    tls: Option<TlsFile>,
+}
+
+/// The `[tls]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsFile {
+    listen: Option<SocketAddr>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    self_signed: Option<bool>,
+    hostnames: Option<Vec<String>>,
 }
 
 /// Four hours: personal API tokens expire unless their creator asks for longer.
@@ -86,6 +102,14 @@ pub struct ConfigOverrides {
     pub duckdb_memory_limit: Option<String>,
     /// `--log-format` / `SEXTANT_LOG_FORMAT`.
     pub log_format: Option<LogFormat>,
+    /// `--tls-listen` / `SEXTANT_TLS_LISTEN`.
+    pub tls_listen: Option<SocketAddr>,
+    /// `--tls-cert` / `SEXTANT_TLS_CERT`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key` / `SEXTANT_TLS_KEY`.
+    pub tls_key: Option<PathBuf>,
+    /// `--tls-self-signed` / `SEXTANT_TLS_SELF_SIGNED`.
+    pub tls_self_signed: bool,
 }
 
 /// A configuration that cannot be loaded.
@@ -107,6 +131,9 @@ pub enum ConfigError {
         /// The parser's message.
         message: String,
     },
+    /// Settings that cannot be used together.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Config {
@@ -121,6 +148,7 @@ impl Config {
             None => ConfigFile::default(),
         };
         let d = Config::default();
+        let tls = Self::tls(from_file.tls.unwrap_or_default(), &overrides)?;
         Ok(Config {
             data_dir: overrides.data_dir.or(from_file.data_dir).unwrap_or(d.data_dir),
             listen: overrides.listen.or(from_file.listen).unwrap_or(d.listen),
@@ -138,7 +166,42 @@ impl Config {
             },
             api_token_ttl_seconds: from_file.api_token_ttl_seconds.unwrap_or(d.api_token_ttl_seconds),
             regions: from_file.regions.as_ref().map(RegionHosts::new).unwrap_or(d.regions),
+            tls,
         })
+    }
+
+    /// Combines the `[tls]` table with the TLS flags: a certificate and key, or the
+    /// self-signed mode, or no HTTPS at all.
+    fn tls(file: TlsFile, overrides: &ConfigOverrides) -> Result<Option<TlsConfig>, ConfigError> {
+        let listen = overrides.tls_listen.or(file.listen);
+        let cert = overrides.tls_cert.clone().or(file.cert);
+        let key = overrides.tls_key.clone().or(file.key);
+        let self_signed = overrides.tls_self_signed || file.self_signed.unwrap_or(false);
+        let settings = match (cert, key, self_signed) {
+            (Some(_), Some(_), true) => {
+                return Err(ConfigError::Invalid(
+                    "choose either a certificate (--tls-cert, --tls-key) or --tls-self-signed, not both".into(),
+                ));
+            }
+            (Some(cert), Some(key), false) => TlsSettings::Files { cert, key },
+            (Some(_), None, _) | (None, Some(_), _) => {
+                return Err(ConfigError::Invalid("--tls-cert and --tls-key must be given together".into()));
+            }
+            (None, None, true) => TlsSettings::SelfSigned {
+                hostnames: file
+                    .hostnames
+                    .unwrap_or_else(|| DEFAULT_SELF_SIGNED_HOSTNAMES.iter().map(|h| h.to_string()).collect()),
+            },
+            (None, None, false) => {
+                if listen.is_some() {
+                    return Err(ConfigError::Invalid(
+                        "an HTTPS listener needs --tls-cert and --tls-key, or --tls-self-signed".into(),
+                    ));
+                }
+                return Ok(None);
+            }
+        };
+        Ok(Some(TlsConfig { listen: listen.unwrap_or(DEFAULT_TLS_LISTEN), settings }))
     }
 
     fn parse_file(text: &str) -> Result<ConfigFile, String> {
@@ -160,6 +223,37 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/srv/sextant"));
         assert_eq!(config.listen, "127.0.0.1:1".parse().unwrap());
         assert_eq!(config.duckdb_memory_limit, "4GB");
+    }
+
+    #[test]
+    fn tls_needs_a_certificate_and_key_or_the_self_signed_mode() {
+        let load = |file: &str, o: ConfigOverrides| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("sextant.toml");
+            std::fs::write(&path, file).unwrap();
+            Config::load(Some(&path), o)
+        };
+        assert_eq!(load("", ConfigOverrides::default()).unwrap().tls, None);
+        let signed = load("[tls]\nself_signed = true\nhostnames = [\"sextant.test\"]\n", Default::default()).unwrap();
+        assert_eq!(
+            signed.tls,
+            Some(TlsConfig {
+                listen: DEFAULT_TLS_LISTEN,
+                settings: TlsSettings::SelfSigned { hostnames: vec!["sextant.test".into()] }
+            })
+        );
+        let files = ConfigOverrides {
+            tls_cert: Some("c.pem".into()),
+            tls_key: Some("k.pem".into()),
+            tls_listen: Some("0.0.0.0:443".parse().unwrap()),
+            ..Default::default()
+        };
+        let tls = load("", files.clone()).unwrap().tls.unwrap();
+        assert_eq!(tls.listen, "0.0.0.0:443".parse().unwrap());
+        assert!(matches!(tls.settings, TlsSettings::Files { .. }));
+        assert!(load("[tls]\nself_signed = true\n", files).is_err());
+        assert!(load("", ConfigOverrides { tls_cert: Some("c.pem".into()), ..Default::default() }).is_err());
+        assert!(load("[tls]\nlisten = \"127.0.0.1:8443\"\n", Default::default()).is_err());
     }
 
     #[test]

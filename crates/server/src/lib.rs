@@ -15,6 +15,7 @@
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`openapi`]: the server's own OpenAPI document.
+//! - [`tls`]: the HTTPS listener and the self-signed mode.
 
 pub mod app;
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod regions;
 pub mod router;
 pub mod server;
 pub mod state;
+pub mod tls;
 
 pub use config::{Config, ConfigOverrides, LogFormat};
-pub use server::{BOOTSTRAP_FILE, ServeError, Server};
+pub use server::{BOOTSTRAP_FILE, Listeners, ServeError, Server};

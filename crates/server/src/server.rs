@@ -7,8 +7,11 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use futures::FutureExt;
 
 use sextant_metadata::{Bootstrap, Metadata};
 use sextant_storage::EventStore;
@@ -18,6 +21,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::limits::Limiter;
 use crate::state::AppState;
+use crate::tls::{self, TlsListener};
 use crate::{metrics, router};
 
 /// Failures while starting or running the server.
@@ -37,6 +41,40 @@ pub enum ServeError {
     /// The event store could not be opened or closed.
     #[error(transparent)]
     Storage(#[from] sextant_storage::StorageError),
+    /// The HTTPS certificate could not be loaded or created.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+/// The sockets the server answers on: plain HTTP, and HTTPS when configured.
+pub struct Listeners {
+    /// The HTTP listener.
+    pub http: TcpListener,
+    /// The HTTPS listener.
+    pub https: Option<TlsListener>,
+    /// In self-signed mode, the certificate clients should trust.
+    pub ca_certificate: Option<PathBuf>,
+}
+
+impl Listeners {
+    /// Binds the addresses `config` names (port 0 picks a free port) and prepares TLS.
+    pub async fn bind(config: &Config) -> Result<Listeners, ServeError> {
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| ServeError::Io { context: format!("cannot listen on {addr}"), source })
+        };
+        let http = bind(config.listen).await?;
+        let (https, ca_certificate) = match &config.tls {
+            None => (None, None),
+            Some(tls_config) => {
+                let prepared = tls::prepare(&tls_config.settings, &config.data_dir)?;
+                let tcp = bind(tls_config.listen).await?;
+                let listener = TlsListener::new(tcp, prepared.server_config)
+                    .map_err(|source| ServeError::Io { context: "cannot start the HTTPS listener".into(), source })?;
+                (Some(listener), prepared.ca_certificate)
+            }
+        };
+        Ok(Listeners { http, https, ca_certificate })
+    }
 }
 
 /// The file, inside the data directory, where first-start credentials are written.
@@ -78,19 +116,33 @@ impl Server {
         Ok(Server { state, bootstrap })
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then closes the store.
+    /// Serves on `listeners` until `shutdown` resolves, then closes the store.
     pub async fn run(
         self,
-        listener: TcpListener,
+        listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let state = self.state.clone();
-        let app = router::router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let shutdown = shutdown.boxed().shared();
+        let app = router::router(self.state.clone());
+        let http = axum::serve(listeners.http, app.clone().into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.clone());
+        let https = async {
+            match listeners.https {
+                // `tap_io` gives the listener axum's SocketAddr connect info.
+                Some(listener) => {
+                    axum::serve(listener.tap_io(|_| {}), app.into_make_service_with_connect_info::<SocketAddr>())
+                        .with_graceful_shutdown(shutdown)
+                        .await
+                }
+                None => Ok(()),
+            }
+        };
+        let (served_http, served_https) = tokio::join!(http.into_future(), https);
         state.set_not_ready();
         let closed = state.store.close().await;
         state.metadata.close().await;
-        served.map_err(|source| ServeError::Io { context: "server failed".into(), source })?;
+        served_http.and(served_https).map_err(|source| ServeError::Io { context: "server failed".into(), source })?;
         closed?;
         Ok(())
     }

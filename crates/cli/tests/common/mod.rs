@@ -29,6 +29,10 @@ pub struct TestServer {
     _tmp: Option<tempfile::TempDir>,
     pub creds: Creds,
     pub http: reqwest::Client,
+    /// `host:port` of the HTTPS listener, when the configuration has a `[tls]` table.
+    pub https_addr: Option<String>,
+    /// The certificate authority printed in self-signed mode.
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Test configuration that lifts the export limits (3 a second, 60 an hour).
@@ -60,7 +64,7 @@ impl TestServer {
         Self::start_in_with(dir, RELAXED_LIMITS)
     }
 
-    fn start_in_with(dir: &Path, config: &str) -> TestServer {
+    pub fn start_in_with(dir: &Path, config: &str) -> TestServer {
         std::fs::create_dir_all(dir).unwrap();
         let config_path = dir.join("test-config.toml");
         std::fs::write(&config_path, config).unwrap();
@@ -77,19 +81,27 @@ impl TestServer {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut sent = false;
+            // Keep reading (and discarding) so the server never blocks on a full pipe.
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(rest) = line.strip_prefix("sextant listening on http://") {
-                        let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                        let _ = tx.send(addr);
-                        sent = true;
-                    }
+                if let Some(rest) = line.strip_prefix("sextant listening on ") {
+                    let _ = tx.send(rest.to_string());
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server did not start within 60 s");
+        let wait = || rx.recv_timeout(Duration::from_secs(60)).expect("server did not start within 60 s");
+        let first = wait();
+        let addr = first.strip_prefix("http://").unwrap().split_whitespace().next().unwrap().to_string();
+        // The HTTPS line follows the HTTP one at once when TLS is configured.
+        let (https_addr, ca_cert) = if config.contains("[tls]") {
+            let line = wait();
+            let rest = line.strip_prefix("https://").expect("an https listening line");
+            let https_addr = rest.split_whitespace().next().unwrap().to_string();
+            let ca = rest.split_once("(clients trust ").map(|(_, p)| PathBuf::from(p.trim_end_matches(')')));
+            (Some(https_addr), ca)
+        } else {
+            (None, None)
+        };
         let boot: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("bootstrap.json")).expect("bootstrap.json"))
                 .unwrap();
@@ -109,7 +121,24 @@ impl TestServer {
             creds,
             // No connection reuse: a 413 answered before the body is read closes the connection.
             http: reqwest::Client::builder().no_gzip().pool_max_idle_per_host(0).build().unwrap(),
+            https_addr,
+            ca_cert,
         }
+    }
+
+    /// `https://localhost:PORT` of the HTTPS listener.
+    pub fn https_url(&self, path: &str) -> String {
+        let port = self.https_addr.as_deref().expect("no HTTPS listener").rsplit(':').next().unwrap();
+        format!("https://localhost:{port}{path}")
+    }
+
+    /// A client that trusts the self-signed mode's certificate authority.
+    pub fn https_client(&self) -> reqwest::Client {
+        let pem = std::fs::read(self.ca_cert.as_ref().expect("no certificate authority")).unwrap();
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
