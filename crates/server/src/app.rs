@@ -16,6 +16,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sextant_ingest::Params;
 use sextant_metadata::{ApiTokenInfo, ServiceAccountInfo};
@@ -24,6 +25,7 @@ use sextant_model::{ApiFamily, ApiTokenId, Role};
 use crate::auth::{self, Credential};
 use crate::collection::CollectionQuery;
 use crate::error::ApiError;
+use crate::openapi::{ApiFamilyName, CollectionPage, Single};
 use crate::limits::LimitSlot;
 use crate::state::AppState;
 
@@ -31,6 +33,21 @@ use crate::state::AppState;
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// `GET /api/app/projects/{project_id}/api-tokens`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/api-tokens",
+    tag = "app",
+    summary = "List personal API tokens, newest first",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 300, description = "Items per page (default 50)."),
+        ("next" = Option<String>, Query, description = "Cursor from a previous page's `next`: the page after it."),
+        ("previous" = Option<String>, Query, description = "Cursor from a previous page's `previous`: the page before it."),
+        ("fields" = Option<String>, Query, description = "Comma-separated fields to keep, dot notation (`id,name`).")
+    ),
+    responses((status = 200, description = "A page of tokens (never the tokens themselves)", body = CollectionPage<ApiTokenView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
 pub async fn list_api_tokens(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
@@ -40,11 +57,21 @@ pub async fn list_api_tokens(
     let (credential, params) = admin(&state, &project_id, &parts).await?;
     let query = CollectionQuery::parse(&params)?;
     let page = state.metadata.list_api_tokens(credential.project.id, query.page).await?;
-    Ok(Json(query.respond(page, render_token)))
+    Ok(Json(query.respond(page, |t| to_value(ApiTokenView::of(t)))))
 }
 
 /// `POST /api/app/projects/{project_id}/api-tokens`: `name`, `families` (a list or a
 /// comma-separated string) and `expires_in` (seconds), as JSON or a form.
+#[utoipa::path(
+    post,
+    path = "/api/app/projects/{project_id}/api-tokens",
+    tag = "app",
+    summary = "Create a personal API token (`sx_...`), shown once",
+    params(("project_id" = i64, Path, description = "The project.")),
+    request_body(content((NewApiToken = "application/json"), (NewApiToken = "application/x-www-form-urlencoded"))),
+    responses((status = 201, description = "Created; `results.token` holds the token, shown only now", body = Single<ApiTokenView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
 pub async fn create_api_token(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
@@ -56,12 +83,20 @@ pub async fn create_api_token(
     let spec = TokenSpec::parse(&body, state.api_token_ttl_seconds)?;
     let ttl_ms = i64::try_from(spec.expires_in.saturating_mul(1000)).unwrap_or(i64::MAX);
     let created = state.metadata.create_api_token(credential.project.id, &spec.name, &spec.families, ttl_ms).await?;
-    let mut results = render_token(&created.info);
-    results["token"] = Value::String(created.token);
+    let results = ApiTokenView { token: Some(created.token), ..ApiTokenView::of(&created.info) };
     Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": results}))).into_response())
 }
 
 /// `DELETE /api/app/projects/{project_id}/api-tokens/{token_id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/projects/{project_id}/api-tokens/{token_id}",
+    tag = "app",
+    summary = "Revoke a personal API token",
+    params(("project_id" = i64, Path, description = "The project."), ("token_id" = i64, Path, description = "The token's id.")),
+    responses((status = 200, description = "Revoked (revoking again answers the same)", body = Single<ApiTokenView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
 pub async fn revoke_api_token(
     State(state): State<AppState>,
     Path((project_id, token_id)): Path<(String, String)>,
@@ -73,10 +108,25 @@ pub async fn revoke_api_token(
         ApiError::invalid_fields("invalid token id", vec![("token_id".into(), "must be an integer".into())])
     })?;
     let revoked = state.metadata.revoke_api_token(credential.project.id, id).await?;
-    Ok(Json(json!({"status": "ok", "results": render_token(&revoked)})))
+    Ok(Json(json!({"status": "ok", "results": ApiTokenView::of(&revoked)})))
 }
 
 /// `GET /api/app/projects/{project_id}/service-accounts`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/service-accounts",
+    tag = "app",
+    summary = "List the project's service accounts, newest first",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 300, description = "Items per page (default 50)."),
+        ("next" = Option<String>, Query, description = "Cursor from a previous page's `next`: the page after it."),
+        ("previous" = Option<String>, Query, description = "Cursor from a previous page's `previous`: the page before it."),
+        ("fields" = Option<String>, Query, description = "Comma-separated fields to keep, dot notation (`id,name`).")
+    ),
+    responses((status = 200, description = "A page of service accounts", body = CollectionPage<ServiceAccountView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
 pub async fn list_service_accounts(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
@@ -86,7 +136,7 @@ pub async fn list_service_accounts(
     let (credential, params) = admin(&state, &project_id, &parts).await?;
     let query = CollectionQuery::parse(&params)?;
     let page = state.metadata.page_service_accounts(credential.project.id, query.page).await?;
-    Ok(Json(query.respond(page, |(account, role)| render_service_account(account, *role))))
+    Ok(Json(query.respond(page, |(account, role)| to_value(ServiceAccountView::of(account, *role)))))
 }
 
 /// Authenticates an administrator of the project in the path, and counts the request.
@@ -191,31 +241,107 @@ impl TokenSpec {
     }
 }
 
-fn iso(ms: i64) -> Value {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
-        .unwrap_or(Value::Null)
+/// The body `POST .../api-tokens` takes.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body `TokenSpec::parse` reads
+struct NewApiToken {
+    /// A label, at most 255 characters.
+    #[schema(max_length = 255)]
+    name: Option<String>,
+    /// The API families it may call: a list, or a comma-separated string.
+    #[schema(value_type = Vec<ApiFamilyName>)]
+    families: Vec<String>,
+    /// Lifetime in seconds (default: the server's `api_token_ttl_seconds`, 4 hours).
+    #[schema(minimum = 1, maximum = 316224000)]
+    expires_in: Option<u64>,
 }
 
-fn render_token(t: &ApiTokenInfo) -> Value {
-    json!({
-        "id": t.id,
-        "project_id": t.project_id,
-        "name": t.name,
-        "families": t.families,
-        "prefix": t.prefix,
-        "created": iso(t.created_at_ms),
-        "expires": iso(t.expires_at_ms),
-        "revoked": t.revoked_at_ms.map(iso),
-    })
+/// A personal API token as listed (the token itself only when it is created). No field
+/// is required: `fields` may leave any out.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiTokenView {
+    /// Its id.
+    #[schema(required = false, value_type = i64)]
+    pub id: ApiTokenId,
+    /// The project it is scoped to.
+    #[schema(required = false, value_type = i64)]
+    pub project_id: sextant_model::ProjectId,
+    /// Its label.
+    #[schema(required = false)]
+    pub name: String,
+    /// The API families it may call.
+    #[schema(required = false, value_type = Vec<ApiFamilyName>)]
+    pub families: Vec<ApiFamily>,
+    /// The first characters of the token, to recognise it.
+    #[schema(required = false)]
+    pub prefix: String,
+    /// When it was created (RFC 3339).
+    #[schema(required = false)]
+    pub created: Option<String>,
+    /// When it expires (RFC 3339).
+    #[schema(required = false)]
+    pub expires: Option<String>,
+    /// When it was revoked, if it was.
+    #[schema(required = false)]
+    pub revoked: Option<String>,
+    /// The token, `sx_...`: only in the answer that creates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub token: Option<String>,
 }
 
-fn render_service_account(a: &ServiceAccountInfo, role: Role) -> Value {
-    json!({
-        "id": a.id,
-        "username": a.username,
-        "name": a.name,
-        "role": role.as_str(),
-        "created": iso(a.created_at_ms),
-    })
+impl ApiTokenView {
+    fn of(t: &ApiTokenInfo) -> ApiTokenView {
+        ApiTokenView {
+            id: t.id,
+            project_id: t.project_id,
+            name: t.name.clone(),
+            families: t.families.clone(),
+            prefix: t.prefix.clone(),
+            created: iso(t.created_at_ms),
+            expires: iso(t.expires_at_ms),
+            revoked: t.revoked_at_ms.and_then(iso),
+            token: None,
+        }
+    }
+}
+
+/// A service account as listed (any field may be left out by `fields`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ServiceAccountView {
+    /// Its id.
+    #[schema(required = false)]
+    pub id: i64,
+    /// The user name it authenticates with.
+    #[schema(required = false)]
+    pub username: String,
+    /// Its label.
+    #[schema(required = false)]
+    pub name: String,
+    /// Its role in this project.
+    #[schema(required = false, value_type = String)]
+    pub role: &'static str,
+    /// When it was created (RFC 3339).
+    #[schema(required = false)]
+    pub created: Option<String>,
+}
+
+impl ServiceAccountView {
+    fn of(a: &ServiceAccountInfo, role: Role) -> ServiceAccountView {
+        ServiceAccountView {
+            id: a.id.0,
+            username: a.username.clone(),
+            name: a.name.clone(),
+            role: role.as_str(),
+            created: iso(a.created_at_ms),
+        }
+    }
+}
+
+fn to_value(view: impl Serialize) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
+}
+
+fn iso(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }

@@ -11,7 +11,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use sextant_ingest::DecodeError;
 use sextant_metadata::MetadataError;
 use sextant_model::ErrorCode;
@@ -108,27 +108,53 @@ pub struct QueryError {
     pub error: ApiError,
 }
 
+/// The body of a Query API or export error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QueryErrorBody {
+    /// The request's path and query string.
+    pub request: String,
+    /// What went wrong.
+    pub error: String,
+}
+
 impl IntoResponse for QueryError {
     fn into_response(self) -> Response {
-        let body = json!({ "request": self.request, "error": self.error.message });
+        let body = QueryErrorBody { request: self.request, error: self.error.message.clone() };
         (self.error.status(), Json(body)).into_response()
     }
+}
+
+/// The body of an App API error (and of Sextant's own endpoints).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AppErrorBody {
+    /// Always `error`.
+    #[schema(inline, value_type = String, example = "error")]
+    pub status: &'static str,
+    /// What went wrong (Mixpanel's key).
+    pub error: String,
+    /// The error code, from the closed list.
+    #[schema(value_type = crate::openapi::ErrorCode)]
+    pub error_code: &'static str,
+    /// The same sentence as `error` (the key `000_*.txt`'s clients read).
+    pub message: String,
+    /// For validation failures: each field at fault and what is wrong with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// An error of the App API and Sextant's own endpoints:
 /// `{"status": "error", "error", "error_code", "message"[, "details"]}`.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "status": "error",
-            "error": self.message,
-            "error_code": self.code.as_str(),
-            "message": self.message,
-        });
         let status = self.status();
-        if let Some(details) = self.details {
-            body["details"] = serde_json::Value::Object(details);
-        }
+        let body = AppErrorBody {
+            status: "error",
+            error: self.message.clone(),
+            error_code: self.code.as_str(),
+            message: self.message,
+            details: self.details,
+        };
         (status, Json(body)).into_response()
     }
 }

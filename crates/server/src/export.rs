@@ -26,6 +26,24 @@ use crate::limits::LimitSlot;
 use crate::state::AppState;
 
 /// `GET /api/2.0/export`.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/export",
+    tag = "export",
+    summary = "Raw event export",
+    description = "Streams events as JSON lines, one UTC day after another in time order. Dates are UTC, both inclusive, at most 100 days. Gzip when asked with `Accept-Encoding`.",
+    params(
+        ("from_date" = String, Query, format = Date, description = "First day, yyyy-mm-dd."),
+        ("to_date" = String, Query, format = Date, description = "Last day, yyyy-mm-dd."),
+        ("event" = Option<String>, Query, description = "A JSON array of event names to keep."),
+        ("where" = Option<String>, Query, description = "A segmentation expression over `properties[...]`."),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100000, description = "At most this many events."),
+        ("time_in_ms" = Option<bool>, Query, description = "Times in milliseconds instead of seconds."),
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")
+    ),
+    responses((status = 200, description = "JSON lines: `{\"event\", \"properties\"}` per line", body = String, content_type = "text/plain")),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
 pub async fn export(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
     let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();

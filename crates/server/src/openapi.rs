@@ -1,200 +1,319 @@
-//! The server's own OpenAPI document, served at `/openapi.json`.
+//! The server's own OpenAPI document, served at `/openapi.json`, generated from the code.
 //!
-//! It describes the endpoints this build serves. Mixpanel's published specs remain the
-//! wire contract; this document lists what Sextant implements of them, plus its own
-//! operational endpoints.
+//! Every handler carries a `#[utoipa::path]` attribute and is registered through
+//! `utoipa_axum::routes!` in [`crate::router`], so a route cannot be served without
+//! being documented, and its path and methods come from the same place as the router's.
+//! Each operation is tagged with its API family; [`finish`] then adds the error
+//! responses every operation of that family can give (the family's error shape, as
+//! `crate::error` renders it for the whole family), the 429 with its rate-limit headers,
+//! and the security schemes.
+//!
+//! Mixpanel's published specs remain the wire contract; this document lists what this
+//! build of Sextant implements of them, plus its own endpoints.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::Json;
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::{OpenApi as Document, RefOr};
+use utoipa::{OpenApi, PartialSchema, ToSchema};
+
+use crate::error::{AppErrorBody, QueryErrorBody};
+
+/// Operation tags, one per API family.
+pub mod tag {
+    /// `/track`, `/import`.
+    pub const INGESTION: &str = "ingestion";
+    /// `/api/2.0/export`.
+    pub const EXPORT: &str = "export";
+    /// Sextant's own App API.
+    pub const APP: &str = "app";
+    /// Health, metrics and this document.
+    pub const OPERATIONS: &str = "operations";
+}
+
+/// The root of the document: what no single handler says.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sextant",
+        description = "A self-hosted analytics server that speaks Mixpanel's HTTP APIs. \
+                       Every path is also served with a trailing slash.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    tags(
+        (name = "ingestion", description = "Events in: `/track` from client SDKs, `/import` from servers."),
+        (name = "export", description = "Raw events out, as JSON lines."),
+        (name = "app", description = "Per-project administration (API tokens, service accounts)."),
+        (name = "operations", description = "Liveness, readiness, metrics and this document.")
+    ),
+    components(schemas(AppErrorBody, QueryErrorBody, ErrorCode, IngestReply, ApiFamilyName))
+)]
+pub struct RootDoc;
+
+/// The document as served, built once when the router is.
+#[derive(Clone)]
+pub struct ServedDocument(pub Arc<Value>);
 
 /// `GET /openapi.json`.
-pub async fn document() -> Json<Value> {
-    Json(spec())
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "This document",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = serde_json::Value))
+)]
+pub async fn document(Extension(doc): Extension<ServedDocument>) -> Json<Value> {
+    Json(doc.0.as_ref().clone())
 }
 
-fn ingest_op(summary: &str, description: &str, extra_params: Value) -> Value {
-    let mut params = vec![
-        json!({"in": "query", "name": "data", "schema": {"type": "string"},
-               "description": "Records as JSON or base64 JSON (one object or an array); may also be sent in a form body."}),
-        json!({"in": "query", "name": "verbose", "schema": {"type": "integer", "enum": [0, 1]}}),
-        json!({"in": "query", "name": "ip", "schema": {"type": "integer", "enum": [0, 1]}}),
-        json!({"in": "query", "name": "img", "schema": {"type": "integer", "enum": [0, 1]}}),
-        json!({"in": "query", "name": "callback", "schema": {"type": "string"}}),
-    ];
-    if let Value::Array(extra) = extra_params {
-        params.extend(extra);
-    }
-    json!({
-        "summary": summary,
-        "description": description,
-        "parameters": params,
-        "requestBody": {"content": {
-            "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}},
-            "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {"data": {"type": "string"}}}},
-            "application/x-ndjson": {"schema": {"type": "string"}}
-        }},
-        "responses": {
-            "200": {"description": "`1`, `{\"status\": 1, \"error\": null}`, or the strict JSON, as the request asked."},
-            "400": {"description": "Malformed request, or (strict) some records failed validation."},
-            "401": {"description": "Missing or unknown credentials."},
-            "403": {"description": "The credential's role may not do this."},
-            "413": {"description": "Over 2000 records or 10 MB uncompressed."},
-            "429": {"$ref": "#/components/responses/RateLimited"}
-        }
-    })
-}
-
-/// The document.
-pub fn spec() -> Value {
-    let track = ingest_op(
-        "Track events",
-        "Recent events from client SDKs; the project is named by each event's `properties.token`.",
-        json!([]),
-    );
-    let import = ingest_op(
-        "Import events",
-        "Historical events; HTTP Basic with a service account and `project_id`, the project secret, or the project token.",
-        json!([
-            {"in": "query", "name": "strict", "schema": {"type": "integer", "enum": [0, 1]}},
-            {"in": "query", "name": "project_id", "schema": {"type": "integer"}}
-        ]),
-    );
-    let export = json!({
-        "summary": "Raw event export",
-        "description": "Streams events as JSON lines. UTC dates, both inclusive, at most 100 days.",
-        "security": [{"basic": []}],
-        "parameters": [
-            {"in": "query", "name": "from_date", "required": true, "schema": {"type": "string", "format": "date"}},
-            {"in": "query", "name": "to_date", "required": true, "schema": {"type": "string", "format": "date"}},
-            {"in": "query", "name": "event", "schema": {"type": "string"}, "description": "JSON array of event names."},
-            {"in": "query", "name": "limit", "schema": {"type": "integer", "maximum": 100000}},
-            {"in": "query", "name": "time_in_ms", "schema": {"type": "boolean"}},
-            {"in": "query", "name": "project_id", "schema": {"type": "integer"}}
-        ],
-        "responses": {
-            "200": {"description": "JSON lines", "content": {"text/plain": {"schema": {"type": "string"}}}},
-            "400": {"description": "Bad parameters", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/QueryError"}}}},
-            "401": {"description": "Bad credentials", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/QueryError"}}}},
-            "429": {"$ref": "#/components/responses/RateLimited"}
-        }
-    });
-    let app_security = json!([{"basic": []}, {"bearer": []}, {"apiTokenHeader": []}, {"apiTokenQuery": []}]);
-    let project_param = json!({"in": "path", "name": "project_id", "required": true, "schema": {"type": "integer"}});
-    let paging = json!([
-        project_param,
-        {"in": "query", "name": "limit", "schema": {"type": "integer", "minimum": 1, "maximum": 300, "default": 50}},
-        {"in": "query", "name": "next", "schema": {"type": "string"}, "description": "Cursor from a previous page's `next`."},
-        {"in": "query", "name": "previous", "schema": {"type": "string"}, "description": "Cursor from a previous page's `previous`."},
-        {"in": "query", "name": "fields", "schema": {"type": "string"}, "description": "Comma-separated fields to keep, dot notation."}
-    ]);
-    let app_errors = json!({
-        "400": {"$ref": "#/components/responses/AppError"},
-        "401": {"$ref": "#/components/responses/AppError"},
-        "403": {"$ref": "#/components/responses/AppError"},
-        "429": {"$ref": "#/components/responses/RateLimited"}
-    });
-    let with_errors = |ok: Value| {
-        let mut r = app_errors.clone();
-        if let (Value::Object(r), Value::Object(ok)) = (&mut r, ok) {
-            r.extend(ok);
-        }
-        r
-    };
-    let tokens = json!({
-        "get": {
-            "summary": "List personal API tokens, newest first",
-            "security": app_security, "parameters": paging,
-            "responses": with_errors(json!({"200": {"description": "A page of tokens",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Collection"}}}}}))
-        },
-        "post": {
-            "summary": "Create a personal API token (`sx_...`), shown once",
-            "security": app_security, "parameters": [project_param],
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewApiToken"}}}},
-            "responses": with_errors(json!({"201": {"description": "Created; `results.token` holds the token"}}))
-        }
-    });
-    let revoke = json!({"delete": {
-        "summary": "Revoke a personal API token",
-        "security": app_security,
-        "parameters": [project_param, {"in": "path", "name": "token_id", "required": true, "schema": {"type": "integer"}}],
-        "responses": with_errors(json!({"200": {"description": "Revoked"}, "404": {"$ref": "#/components/responses/AppError"}}))
-    }});
-    let service_accounts = json!({"get": {
-        "summary": "List the project's service accounts, newest first",
-        "security": app_security, "parameters": paging,
-        "responses": with_errors(json!({"200": {"description": "A page of service accounts",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Collection"}}}}}))
-    }});
-    let simple = |summary: &str| json!({"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}});
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "Sextant", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "A self-hosted analytics server that speaks Mixpanel's HTTP APIs."},
-        "paths": {
-            "/track": {"get": track.clone(), "post": track},
-            "/import": {"get": import.clone(), "post": import},
-            "/api/2.0/export": {"get": export},
-            "/api/app/projects/{project_id}/api-tokens": tokens,
-            "/api/app/projects/{project_id}/api-tokens/{token_id}": revoke,
-            "/api/app/projects/{project_id}/service-accounts": service_accounts,
-            "/healthz": simple("Liveness"),
-            "/readyz": simple("Readiness: the store is open"),
-            "/metrics": simple("Prometheus metrics"),
-            "/openapi.json": simple("This document")
-        },
-        "components": {
-            "securitySchemes": {
-                "basic": {"type": "http", "scheme": "basic"},
-                "bearer": {"type": "http", "scheme": "bearer", "description": "A personal API token, `sx_...`"},
-                "apiTokenHeader": {"type": "apiKey", "in": "header", "name": "X-API-Token"},
-                "apiTokenQuery": {"type": "apiKey", "in": "query", "name": "apiToken"}
-            },
-            "responses": {
-                "RateLimited": {
-                    "description": "Over a rate or concurrency limit; the body is the family's error shape.",
-                    "headers": {
-                        "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."},
-                        "X-RateLimit-Limit": {"schema": {"type": "integer"}},
-                        "X-RateLimit-Remaining": {"schema": {"type": "integer"}},
-                        "X-RateLimit-Reset": {"schema": {"type": "integer"}, "description": "UTC epoch seconds."}
-                    }
-                },
-                "AppError": {"description": "An App API error",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AppError"}}}}
-            },
-            "schemas": {
-                "Event": {"type": "object", "required": ["event"], "properties": {
-                    "event": {"type": "string"},
-                    "properties": {"type": "object", "additionalProperties": true}
-                }},
-                "QueryError": {"type": "object", "properties": {
-                    "request": {"type": "string"}, "error": {"type": "string"}
-                }},
-                "AppError": {"type": "object", "required": ["status", "error", "error_code"], "properties": {
-                    "status": {"type": "string", "enum": ["error"]},
-                    "error": {"type": "string"},
-                    "message": {"type": "string"},
-                    "error_code": {"type": "string", "enum": sextant_model::ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
-                    "details": {"type": "object", "additionalProperties": {"type": "string"}}
-                }},
-                "Collection": {"type": "object", "required": ["status", "results"], "properties": {
-                    "status": {"type": "string", "enum": ["ok"]},
-                    "results": {"type": "array", "items": {"type": "object"}},
-                    "next": {"type": "string", "nullable": true},
-                    "hasNext": {"type": "boolean"},
-                    "previous": {"type": "string", "nullable": true},
-                    "hasPrevious": {"type": "boolean"}
-                }},
-                "NewApiToken": {"type": "object", "required": ["families"], "properties": {
-                    "name": {"type": "string", "maxLength": 255},
-                    "families": {"oneOf": [
-                        {"type": "array", "items": {"type": "string", "enum": sextant_model::ApiFamily::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>()}},
-                        {"type": "string", "description": "Comma-separated family names"}
-                    ]},
-                    "expires_in": {"type": "integer", "minimum": 1, "description": "Seconds; default 4 hours"}
-                }}
+/// Completes the generated document: family error responses, rate-limit responses and
+/// security schemes.
+pub fn finish(doc: Document) -> Value {
+    let mut doc = serde_json::to_value(doc).unwrap_or_else(|_| json!({}));
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else { continue };
+            for (method, operation) in item.iter_mut() {
+                if !matches!(method.as_str(), "get" | "post" | "put" | "delete" | "patch") {
+                    continue;
+                }
+                add_family_responses(operation);
             }
         }
+    }
+    let components = doc.as_object_mut().map(|d| d.entry("components").or_insert_with(|| json!({})));
+    if let Some(Value::Object(components)) = components {
+        components.insert("securitySchemes".into(), security_schemes());
+    }
+    doc
+}
+
+/// The statuses every operation of a family may answer, beyond its own successes.
+fn add_family_responses(operation: &mut Value) {
+    let family = operation["tags"].get(0).and_then(Value::as_str).unwrap_or("").to_string();
+    let (error_content, statuses): (Value, &[(&str, &str)]) = match family.as_str() {
+        tag::INGESTION => (
+            ingest_content(),
+            &[
+                ("400", "A malformed request, or (strict) records that failed validation."),
+                ("401", "Missing or unknown credentials."),
+                ("403", "The credential may not do this, or the project lives in another region."),
+                ("413", "Over 2000 records, 10 MB uncompressed, or 1 MB in one record."),
+                ("429", "Over the project's ingestion limit."),
+            ],
+        ),
+        tag::EXPORT => (
+            json!({"application/json": {"schema": {"$ref": "#/components/schemas/QueryErrorBody"}}}),
+            &[
+                ("400", "Bad parameters."),
+                ("401", "Missing or unknown credentials."),
+                ("403", "The credential may not read events, or the project lives in another region."),
+                ("429", "Over the project's export rate or concurrency limit."),
+            ],
+        ),
+        tag::APP => (
+            json!({"application/json": {"schema": {"$ref": "#/components/schemas/AppErrorBody"}}}),
+            &[
+                ("400", "Invalid parameters; `details` names each field at fault."),
+                ("401", "Missing or unknown credentials."),
+                ("403", "The credential may not administer the project, or the project lives in another region."),
+                ("404", "No such project or object."),
+                ("413", "A body over 1 MB."),
+                ("429", "Over the project's App API limit."),
+            ],
+        ),
+        _ => return,
+    };
+    let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { return };
+    for (status, description) in statuses {
+        let mut response = json!({"description": description, "content": error_content});
+        if *status == "429" {
+            response["headers"] = rate_limit_headers(true);
+        }
+        responses.entry(status.to_string()).or_insert(response);
+    }
+    for (status, response) in responses.iter_mut() {
+        if status != "429" && response.get("headers").is_none() {
+            response["headers"] = rate_limit_headers(false);
+        }
+    }
+}
+
+/// What an ingestion answer can be: the SDKs' `0`/`1`, verbose or strict JSON, JSONP, or
+/// the tracking pixel.
+fn ingest_content() -> Value {
+    json!({
+        "text/plain": {"schema": {"type": "integer", "enum": [0, 1]}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/IngestReply"}},
+        "text/javascript": {"schema": {"type": "string"}},
+        "image/gif": {"schema": {"type": "string", "format": "binary"}}
     })
+}
+
+/// `X-RateLimit-*` (present when the request reached a project) and, on 429, `Retry-After`.
+fn rate_limit_headers(retry_after: bool) -> Value {
+    let mut headers = json!({
+        "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "The limit that applies to this request."},
+        "X-RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "What is left of it."},
+        "X-RateLimit-Reset": {"schema": {"type": "integer"}, "description": "When it resets, UTC epoch seconds."}
+    });
+    if retry_after {
+        headers["Retry-After"] = json!({"schema": {"type": "integer"}, "description": "Seconds to wait."});
+    }
+    headers
+}
+
+fn security_schemes() -> Value {
+    json!({
+        "basic": {"type": "http", "scheme": "basic",
+                  "description": "The project secret as user (empty password), a service account (with `project_id`), or (ingestion) the project token."},
+        "bearer": {"type": "http", "scheme": "bearer", "description": "A personal API token, `sx_...`."},
+        "apiTokenHeader": {"type": "apiKey", "in": "header", "name": "X-API-Token"},
+        "apiTokenQuery": {"type": "apiKey", "in": "query", "name": "apiToken"}
+    })
+}
+
+/// The closed list of error codes, as a string enum.
+pub struct ErrorCode;
+
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        string_enum(sextant_model::ErrorCode::ALL.iter().map(|c| c.as_str()))
+    }
+}
+
+impl ToSchema for ErrorCode {
+    fn name() -> Cow<'static, str> {
+        "ErrorCode".into()
+    }
+}
+
+/// The API families a personal API token can be scoped to.
+pub struct ApiFamilyName;
+
+impl PartialSchema for ApiFamilyName {
+    fn schema() -> RefOr<Schema> {
+        string_enum(sextant_model::ApiFamily::ALL.iter().map(|f| f.as_str()))
+    }
+}
+
+impl ToSchema for ApiFamilyName {
+    fn name() -> Cow<'static, str> {
+        "ApiFamily".into()
+    }
+}
+
+fn string_enum<'a>(values: impl Iterator<Item = &'a str>) -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values.collect::<Vec<_>>())).into()
+}
+
+/// One event as sent to `/track` or `/import`.
+#[derive(Serialize, ToSchema)]
+pub struct EventRecord {
+    /// The event name.
+    pub event: String,
+    /// `distinct_id`, `time` (seconds or milliseconds), `$insert_id`, `token` (for
+    /// `/track`) and any other properties.
+    pub properties: BTreeMap<String, Value>,
+}
+
+/// A form body: `data=` holding the records as JSON or base64 JSON.
+#[derive(Serialize, ToSchema)]
+pub struct IngestForm {
+    /// One record or an array, JSON or base64 JSON.
+    pub data: String,
+}
+
+/// JSON answers of `/track` and `/import`.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum IngestReply {
+    /// `verbose=1`: `{"status": 1, "error": null}`, or `status: 0` with the error.
+    Verbose {
+        /// 1 when the records were taken.
+        status: u8,
+        /// Why not.
+        error: Option<String>,
+    },
+    /// `/import?strict=1`.
+    Strict {
+        /// The HTTP status.
+        code: u16,
+        /// `OK`, or the reason phrase.
+        status: String,
+        /// Records stored.
+        num_records_imported: Option<u64>,
+        /// Why the request failed.
+        error: Option<String>,
+        /// The records that failed validation.
+        failed_records: Option<Vec<FailedRecord>>,
+    },
+    /// A request refused as a whole without `verbose` or `strict` (401, 403, 413, 429).
+    Refused(IngestRefused),
+}
+
+/// `{"error": ..., "status": "error"}`, and nothing else (so that it is told apart from
+/// a strict answer, which has the same two keys and more).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngestRefused {
+    /// Always `error`.
+    pub status: String,
+    /// Why.
+    pub error: String,
+}
+
+/// A record refused by strict import.
+#[derive(Serialize, ToSchema)]
+pub struct FailedRecord {
+    /// Its position in the request.
+    pub index: u64,
+    /// Its `$insert_id`, or empty.
+    pub insert_id: String,
+    /// The field at fault.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A page of a collection Sextant owns, newest first.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectionPage<T: ToSchema> {
+    /// Always `ok`.
+    pub status: String,
+    /// The items (each trimmed to `fields` when asked).
+    pub results: Vec<T>,
+    /// Cursor for the next (older) page.
+    pub next: Option<String>,
+    /// Whether there is one.
+    pub has_next: bool,
+    /// Cursor for the previous (newer) page.
+    pub previous: Option<String>,
+    /// Whether there is one.
+    pub has_previous: bool,
+}
+
+/// `{"status": "ok", "results": ...}`.
+#[derive(Serialize, ToSchema)]
+pub struct Single<T: ToSchema> {
+    /// Always `ok`.
+    pub status: String,
+    /// The object.
+    pub results: T,
+}
+
+/// A health answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, `ready`, `shutting_down` or `unavailable`.
+    pub status: String,
+    /// Why not ready.
+    pub error: Option<String>,
 }

@@ -1,41 +1,66 @@
 //! Every route, at Mixpanel's own paths, with and without a trailing slash.
+//!
+//! Handlers are registered with `utoipa_axum::routes!`, which reads each handler's
+//! `#[utoipa::path]` for its path and methods: the router and the OpenAPI document
+//! ([`crate::openapi`]) come from the same declarations. A trailing slash is trimmed
+//! before routing ([`App`]), so `/track/` is `/track`.
 
-use axum::Router;
+use std::sync::Arc;
+
 use axum::http::{HeaderName, Method, Uri, header};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get};
+use axum::{Extension, Router, middleware};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::normalize_path::NormalizePath;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
+use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{app, export, health, ingest, limits, metrics, openapi};
 
+/// The whole application: the router behind trailing-slash trimming.
+pub type App = NormalizePath<Router>;
+
 /// Builds the application.
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .merge(both("/track", get(ingest::track).post(ingest::track)))
-        .merge(both("/import", get(ingest::import).post(ingest::import)))
-        .merge(both("/api/2.0/export", get(export::export).layer(CompressionLayer::new())))
-        .merge(both("/api/app/projects/{project_id}/api-tokens", get(app::list_api_tokens).post(app::create_api_token)))
-        .merge(both("/api/app/projects/{project_id}/api-tokens/{token_id}", delete(app::revoke_api_token)))
-        .merge(both("/api/app/projects/{project_id}/service-accounts", get(app::list_service_accounts)))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(openapi::document))
+pub fn router(state: AppState) -> App {
+    let (routes, document) = documented_routes().split_for_parts();
+    let document = ServedDocument(Arc::new(openapi::finish(document)));
+    let routes = routes
         .route_layer(middleware::from_fn(metrics::record_request))
         .layer(middleware::from_fn(limits::layer::rate_limit_headers))
+        .layer(Extension(document))
         .fallback(not_found)
-        .with_state(state);
-    routes.layer(cors()).layer(TraceLayer::new_for_http())
+        .with_state(state)
+        .layer(cors())
+        .layer(TraceLayer::new_for_http());
+    NormalizePath::trim_trailing_slash(routes)
 }
 
-/// Registers `path` and `path/` with the same handlers.
-fn both(path: &str, handlers: MethodRouter<AppState>) -> Router<AppState> {
-    Router::new().route(path, handlers.clone()).route(&format!("{path}/"), handlers)
+/// Every endpoint, each with its documentation.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    let export = OpenApiRouter::new().routes(routes!(export::export)).layer(CompressionLayer::new());
+    OpenApiRouter::with_openapi(RootDoc::openapi())
+        .routes(routes!(ingest::track))
+        .routes(routes!(ingest::import))
+        .merge(export)
+        .routes(routes!(app::list_api_tokens, app::create_api_token))
+        .routes(routes!(app::revoke_api_token))
+        .routes(routes!(app::list_service_accounts))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi::document))
+}
+
+/// The generated document, as served at `/openapi.json`.
+pub fn openapi_document() -> serde_json::Value {
+    let (_, document) = documented_routes().split_for_parts();
+    openapi::finish(document)
 }
 
 /// What mixpanel-browser needs: the page's origin echoed, credentials allowed, and the

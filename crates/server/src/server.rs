@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::ServiceExt;
 use axum::serve::ListenerExt;
 use futures::FutureExt;
 
@@ -125,13 +126,13 @@ impl Server {
         let state = self.state.clone();
         let shutdown = shutdown.boxed().shared();
         let app = router::router(self.state.clone());
-        let http = axum::serve(listeners.http, app.clone().into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.clone());
+        let make_service = || ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app.clone());
+        let http = axum::serve(listeners.http, make_service()).with_graceful_shutdown(shutdown.clone());
         let https = async {
             match listeners.https {
                 // `tap_io` gives the listener axum's SocketAddr connect info.
                 Some(listener) => {
-                    axum::serve(listener.tap_io(|_| {}), app.into_make_service_with_connect_info::<SocketAddr>())
+                    axum::serve(listener.tap_io(|_| {}), make_service())
                         .with_graceful_shutdown(shutdown)
                         .await
                 }

@@ -31,14 +31,81 @@ use crate::error::ApiError;
 use crate::limits::LimitSlot;
 use crate::metrics;
 use crate::state::AppState;
+use crate::openapi::{EventRecord, IngestForm, IngestReply};
 use reply::ReplyStyle;
 
 /// `GET|POST /track`.
+#[utoipa::path(
+    method(get, post),
+    path = "/track",
+    tag = "ingestion",
+    summary = "Track events",
+    description = "Recent events from client SDKs; each event names its project by `properties.token`.",
+    params(
+        ("data" = Option<String>, Query, description = "Records as JSON or base64 JSON (one object or an array); may instead be sent in the body."),
+        ("verbose" = Option<u8>, Query, description = "1: answer `{\"status\", \"error\"}` instead of `1`/`0`."),
+        ("ip" = Option<u8>, Query, description = "1: take the geolocation IP from the connection."),
+        ("img" = Option<u8>, Query, description = "1: answer with a 1x1 GIF."),
+        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in a call to this function."),
+        ("strict" = Option<u8>, Query, description = "`/import` only. 1: validate every record and report each that fails."),
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")
+    ),
+    request_body(
+        description = "Records: a JSON array (or one object), NDJSON, or a form with `data=`; any of them gzip-compressed with `Content-Encoding: gzip`.",
+        content(
+            (Vec<EventRecord> = "application/json"),
+            (IngestForm = "application/x-www-form-urlencoded"),
+            (String = "application/x-ndjson"),
+            (String = "text/plain")
+        )
+    ),
+    responses((status = 200, description = "Processed: `1`/`0`, verbose or strict JSON, JSONP or a GIF, as asked.",
+        content(
+            (u8 = "text/plain"),
+            (IngestReply = "application/json"),
+            (String = "text/javascript"),
+            (String = "image/gif")
+        ))),
+    security((), ("basic" = []))
+)]
 pub async fn track(State(state): State<AppState>, request: Request) -> Response {
     ingest(state, request, Kind::Track).await
 }
 
 /// `GET|POST /import`.
+#[utoipa::path(
+    method(get, post),
+    path = "/import",
+    tag = "ingestion",
+    summary = "Import events",
+    description = "Historical events; HTTP Basic with a service account and `project_id`, the project secret, or the project token.",
+    params(
+        ("data" = Option<String>, Query, description = "Records as JSON or base64 JSON (one object or an array); may instead be sent in the body."),
+        ("verbose" = Option<u8>, Query, description = "1: answer `{\"status\", \"error\"}` instead of `1`/`0`."),
+        ("ip" = Option<u8>, Query, description = "1: take the geolocation IP from the connection."),
+        ("img" = Option<u8>, Query, description = "1: answer with a 1x1 GIF."),
+        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in a call to this function."),
+        ("strict" = Option<u8>, Query, description = "`/import` only. 1: validate every record and report each that fails."),
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")
+    ),
+    request_body(
+        description = "Records: a JSON array (or one object), NDJSON, or a form with `data=`; any of them gzip-compressed with `Content-Encoding: gzip`.",
+        content(
+            (Vec<EventRecord> = "application/json"),
+            (IngestForm = "application/x-www-form-urlencoded"),
+            (String = "application/x-ndjson"),
+            (String = "text/plain")
+        )
+    ),
+    responses((status = 200, description = "Processed: `1`/`0`, verbose or strict JSON, JSONP or a GIF, as asked.",
+        content(
+            (u8 = "text/plain"),
+            (IngestReply = "application/json"),
+            (String = "text/javascript"),
+            (String = "image/gif")
+        ))),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
 pub async fn import(State(state): State<AppState>, request: Request) -> Response {
     ingest(state, request, Kind::Import).await
 }

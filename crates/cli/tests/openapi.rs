@@ -1,0 +1,106 @@
+//! The served OpenAPI document: it lists every endpoint, and schemathesis (from PyPI,
+//! installed by `scripts/test` into the test virtualenv) finds no server error and no
+//! response that breaks the document, for a bounded number of generated requests.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// Every limit lifted: schemathesis sends hundreds of requests a second.
+const UNLIMITED: &str = "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\nconcurrent = 0\n\
+                         [rate_limits.default.app]\nper_minute = 0\n";
+
+#[tokio::test]
+async fn the_document_lists_every_endpoint_with_its_family_errors() {
+    let s = TestServer::start();
+    let doc: Value = s.http.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/track", &["get", "post"][..]),
+        ("/import", &["get", "post"]),
+        ("/api/2.0/export", &["get"]),
+        ("/api/app/projects/{project_id}/api-tokens", &["get", "post"]),
+        ("/api/app/projects/{project_id}/api-tokens/{token_id}", &["delete"]),
+        ("/api/app/projects/{project_id}/service-accounts", &["get"]),
+        ("/healthz", &["get"]),
+        ("/readyz", &["get"]),
+        ("/metrics", &["get"]),
+        ("/openapi.json", &["get"]),
+    ] {
+        for m in methods {
+            let op = &paths[path][*m];
+            assert!(op.is_object(), "{m} {path} is not documented");
+            assert!(op["summary"].is_string(), "{m} {path} has no summary");
+            assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
+        }
+    }
+    assert_eq!(paths.len(), 10, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    // Family errors and rate limits are added to every operation of the family.
+    let export = &paths["/api/2.0/export"]["get"]["responses"];
+    assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
+    assert!(export["429"]["headers"]["Retry-After"].is_object());
+    let revoke = &paths["/api/app/projects/{project_id}/api-tokens/{token_id}"]["delete"]["responses"];
+    assert_eq!(revoke["404"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/AppErrorBody");
+    let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
+    assert!(codes.as_array().unwrap().contains(&json!("rate_limited")), "{codes}");
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // The document is served with a trailing slash too, like every path.
+    assert_eq!(s.http.get(s.url("/openapi.json/")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn schemathesis_finds_no_server_error_or_schema_violation() {
+    let s = TestServer::start_with_config(UNLIMITED);
+    let python = std::env::var("SEXTANT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    // Something to export, and a token to revoke.
+    s.import_ok(&[json!({"event": "seed", "properties": {"distinct_id": "u", "time": now_ms(), "$insert_id": "s1"}})])
+        .await;
+    let created: Value = s
+        .http
+        .post(s.url(&format!("/api/app/projects/{}/api-tokens", s.creds.project_id)))
+        .basic_auth(&s.creds.secret, Some(""))
+        .json(&json!({"families": ["export"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token_id = created["results"]["id"].as_i64().unwrap();
+
+    let work = tempfile::tempdir().unwrap();
+    // Real identifiers for path and query parameters, so requests reach the handlers.
+    std::fs::write(
+        work.path().join("schemathesis.toml"),
+        format!(
+            "[parameters]\n\"path.project_id\" = {p}\n\"query.project_id\" = {p}\n\"path.token_id\" = {token_id}\n",
+            p = s.creds.project_id
+        ),
+    )
+    .unwrap();
+    let examples = std::env::var("SEXTANT_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "40".into());
+    let out = Command::new(&python)
+        .current_dir(work.path())
+        .args(["-m", "schemathesis.cli", "run"])
+        .arg(s.url("/openapi.json"))
+        .args(["--auth", &format!("{}:", s.creds.secret)])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
+        ])
+        .args(["--max-examples", &examples, "--seed", "20261123", "--generation-database", "none", "--no-color"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}; run scripts/test to install schemathesis"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("No module named"),
+        "schemathesis is not installed in {python}; run scripts/test to install it:\n{stderr}"
+    );
+    assert!(out.status.success(), "schemathesis found problems:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("Tested: 12"), "every operation is tested:\n{stdout}");
+}
