@@ -56,6 +56,22 @@ impl ApiFamily {
     }
 }
 
+impl ApiFamily {
+    /// The largest request body the family's endpoints read, decompressed: Mixpanel's
+    /// published limits (10 MB for `/import`, 8 MB for Lexicon schemas, 100 MB for a
+    /// lookup-table CSV), 2 MB for query-style requests, 1 MB for Sextant's App API.
+    pub const fn max_request_bytes(self) -> usize {
+        const MB: usize = 1024 * 1024;
+        match self {
+            ApiFamily::Ingestion => crate::limits::MAX_REQUEST_BYTES,
+            ApiFamily::Query | ApiFamily::Export | ApiFamily::Jql | ApiFamily::Gdpr => 2 * MB,
+            ApiFamily::Lexicon => 8 * MB,
+            ApiFamily::LookupTables => 100 * MB,
+            ApiFamily::App => MB,
+        }
+    }
+}
+
 impl fmt::Display for ApiFamily {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -30,7 +30,7 @@ use crate::limits::LimitSlot;
 use crate::state::AppState;
 
 /// Largest App API request body.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
+const MAX_BODY_BYTES: usize = ApiFamily::App.max_request_bytes();
 
 /// `GET /api/app/projects/{project_id}/api-tokens`.
 #[utoipa::path(

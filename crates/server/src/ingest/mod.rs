@@ -23,7 +23,6 @@ use axum::response::Response;
 use sextant_ingest::{
     Endpoint, IngestContext, Outcome, Params, RecordError, decode_request, normalize_event, split_records,
 };
-use sextant_model::limits::MAX_REQUEST_BYTES;
 use sextant_model::{ApiFamily, EventRow, ProjectId};
 
 use crate::auth::{self, Credential};
@@ -150,7 +149,7 @@ async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
     let query_params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
     // Until the body is read, answer in the style the query string asks for.
     let early_style = ReplyStyle::from_params(&query_params, kind == Kind::Import).unwrap_or_default();
-    let raw = match body::read(&parts.headers, body, MAX_REQUEST_BYTES).await {
+    let raw = match body::read(&parts.headers, body, ApiFamily::Ingestion.max_request_bytes()).await {
         Ok(raw) => raw,
         Err(e) => return early_style.error(&e),
     };
@@ -188,7 +187,7 @@ fn process(
     facts: RequestFacts,
     kind: Kind,
 ) -> Result<(ReplyStyle, Params, Result<Records, ApiError>), ApiError> {
-    let bytes = raw.decompress(MAX_REQUEST_BYTES)?;
+    let bytes = raw.decompress(ApiFamily::Ingestion.max_request_bytes())?;
     let decoded = decode_request(facts.query.as_deref(), facts.content_type.as_deref(), &bytes);
     let params = decoded.params;
     let style = ReplyStyle::from_params(&params, kind == Kind::Import)?;
