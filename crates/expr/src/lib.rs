@@ -33,7 +33,7 @@ use std::collections::HashMap;
 pub use ast::{Expr, ExprKind, Function};
 pub use error::{ErrorKind, ExprError};
 pub use parser::parse;
-pub use record::{EventRecord, Field, Record};
+pub use record::{EventRecord, Field, ProfileRecord, Record};
 pub use value::Value;
 
 /// Longest expression accepted, in characters (Mixpanel's formula limit).

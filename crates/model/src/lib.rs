@@ -9,6 +9,7 @@
 //! - [`ids`]: newtypes for project, organisation and service-account ids.
 //! - [`project`]: projects, identity-merge modes and service-account roles.
 //! - [`event`]: the normalised event row, as stored and as read back.
+//! - [`profile`]: user and group profile updates and what each operation does.
 //! - [`limits`]: ingestion limits (records per request, sizes, property counts).
 //! - [`error_code`]: the closed list of error codes.
 //! - [`time`]: epoch conversions and calendar-day helpers.
@@ -19,6 +20,7 @@ pub mod family;
 pub mod ids;
 pub mod limits;
 pub mod page;
+pub mod profile;
 pub mod project;
 pub mod time;
 
@@ -27,4 +29,5 @@ pub use event::{EventRow, StoredEvent};
 pub use family::ApiFamily;
 pub use ids::{ApiTokenId, OrgId, ProjectId, ServiceAccountId};
 pub use page::{Cursor, Page, PageRequest, PageStart};
+pub use profile::{ProfileKey, ProfileOp, ProfileUpdate, Properties};
 pub use project::{IdentityMode, Project, Region, Role};

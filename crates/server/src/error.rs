@@ -71,12 +71,15 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
+        if let StorageError::InvalidRequest(message) = e {
+            return ApiError::invalid(message);
+        }
         tracing::error!(error = %e, "storage failure");
         match e.code() {
             ErrorCode::Unavailable => {
                 ApiError::new(ErrorCode::Unavailable, "the event store is unavailable; retry later")
             }
-            code => ApiError::new(code, "internal error while reading or writing events"),
+            code => ApiError::new(code, "internal error in the event store"),
         }
     }
 }

@@ -144,13 +144,18 @@ fn parse_query(params: &Params) -> Result<ExportQuery, ApiError> {
 /// The `where` expression, checked for event queries in the project's timezone and
 /// string-case setting. A bad one is a 400 that says what and where.
 fn parse_where(params: &Params, project: &Project) -> Result<Option<Arc<Program>>, ApiError> {
+    parse_where_in(params, project, Scope::Event)
+}
+
+/// The `where` parameter as a program over `scope`, with the project's settings.
+pub(crate) fn parse_where_in(params: &Params, project: &Project, scope: Scope) -> Result<Option<Arc<Program>>, ApiError> {
     let Some(src) = params.get("where").filter(|w| !w.trim().is_empty()) else { return Ok(None) };
     let options = Options {
         timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
         case_sensitive: project.case_sensitive_strings,
         ..Options::default()
     };
-    Program::parse(src, Scope::Event, options)
+    Program::parse(src, scope, options)
         .map(|p| Some(Arc::new(p)))
         .map_err(|e| ApiError::invalid(format!("invalid `where` expression: {e}")))
 }

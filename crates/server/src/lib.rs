@@ -10,8 +10,9 @@
 //! - [`state`]: what handlers share.
 //! - [`auth`]: every credential form Mixpanel's clients use.
 //! - [`error`]: client-facing errors and their HTTP mapping.
-//! - [`ingest`]: `/track` and `/import`.
+//! - [`ingest`]: `/track`, `/import`, `/engage`, `/groups`.
 //! - [`export`]: `/api/2.0/export`.
+//! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`openapi`]: the server's own OpenAPI document.
@@ -21,6 +22,7 @@ pub mod app;
 pub mod auth;
 pub mod collection;
 pub mod config;
+pub mod engage;
 pub mod error;
 pub mod export;
 pub mod health;

@@ -31,6 +31,8 @@ pub mod tag {
     pub const INGESTION: &str = "ingestion";
     /// `/api/2.0/export`.
     pub const EXPORT: &str = "export";
+    /// The Query API (engage today).
+    pub const QUERY: &str = "query";
     /// Sextant's own App API.
     pub const APP: &str = "app";
     /// Health, metrics and this document.
@@ -47,8 +49,9 @@ pub mod tag {
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     tags(
-        (name = "ingestion", description = "Events in: `/track` from client SDKs, `/import` from servers."),
+        (name = "ingestion", description = "Events in (`/track` from client SDKs, `/import` from servers) and profile updates (`/engage`, `/groups`)."),
         (name = "export", description = "Raw events out, as JSON lines."),
+        (name = "query", description = "The Query API: profiles through engage."),
         (name = "app", description = "Per-project administration (API tokens, service accounts)."),
         (name = "operations", description = "Liveness, readiness, metrics and this document.")
     ),
@@ -108,7 +111,7 @@ fn add_family_responses(operation: &mut Value) {
                 ("429", "Over the project's ingestion limit."),
             ],
         ),
-        tag::EXPORT => (
+        tag::EXPORT | tag::QUERY => (
             json!({"application/json": {"schema": {"$ref": "#/components/schemas/QueryErrorBody"}}}),
             &[
                 ("400", "Bad parameters."),
@@ -221,6 +224,55 @@ pub struct EventRecord {
     /// `distinct_id`, `time` (seconds or milliseconds), `$insert_id`, `token` (for
     /// `/track`) and any other properties.
     pub properties: BTreeMap<String, Value>,
+}
+
+/// One `/engage` or `/groups` update: the profile (`$distinct_id`, or `$group_key` and
+/// `$group_id`), its project (`$token`), modifiers (`$time`, `$ignore_time`, `$ip`) and
+/// one or more operations.
+#[derive(Serialize, ToSchema)]
+pub struct ProfileUpdateRecord {
+    /// The project token.
+    #[serde(rename = "$token")]
+    pub token: Option<String>,
+    /// The user (`/engage`).
+    #[serde(rename = "$distinct_id")]
+    pub distinct_id: Option<String>,
+    /// The group key (`/groups`).
+    #[serde(rename = "$group_key")]
+    pub group_key: Option<String>,
+    /// The group (`/groups`).
+    #[serde(rename = "$group_id")]
+    pub group_id: Option<String>,
+    /// Overwrite properties.
+    #[serde(rename = "$set")]
+    pub set: Option<BTreeMap<String, Value>>,
+    /// Set properties not yet set.
+    #[serde(rename = "$set_once")]
+    pub set_once: Option<BTreeMap<String, Value>>,
+    /// Add to numeric properties (users only).
+    #[serde(rename = "$add")]
+    pub add: Option<BTreeMap<String, f64>>,
+    /// Merge into list properties without duplicates.
+    #[serde(rename = "$union")]
+    pub union: Option<BTreeMap<String, Vec<Value>>>,
+    /// Append to list properties (users only).
+    #[serde(rename = "$append")]
+    pub append: Option<BTreeMap<String, Value>>,
+    /// Remove a value from list properties.
+    #[serde(rename = "$remove")]
+    pub remove: Option<BTreeMap<String, Value>>,
+    /// Remove properties.
+    #[serde(rename = "$unset")]
+    pub unset: Option<Vec<String>>,
+    /// Delete the profile (the value is ignored).
+    #[serde(rename = "$delete")]
+    pub delete: Option<Value>,
+    /// The update's time, epoch seconds or milliseconds.
+    #[serde(rename = "$time")]
+    pub time: Option<f64>,
+    /// Leave `$last_seen` alone.
+    #[serde(rename = "$ignore_time")]
+    pub ignore_time: Option<bool>,
 }
 
 /// A form body: `data=` holding the records as JSON or base64 JSON.

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 use crate::error::ApiError;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
-use crate::{app, export, health, ingest, limits, metrics, openapi};
+use crate::{app, engage, export, health, ingest, limits, metrics, openapi};
 
 /// The whole application: the router behind trailing-slash trimming.
 pub type App = NormalizePath<Router>;
@@ -47,6 +47,10 @@ fn documented_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(RootDoc::openapi())
         .routes(routes!(ingest::track))
         .routes(routes!(ingest::import))
+        .routes(routes!(ingest::profiles::engage))
+        .routes(routes!(ingest::profiles::groups))
+        .routes(routes!(engage::query))
+        .routes(routes!(engage::legacy_query))
         .merge(export)
         .routes(routes!(app::list_api_tokens, app::create_api_token))
         .routes(routes!(app::revoke_api_token))

@@ -15,7 +15,7 @@ use axum::serve::ListenerExt;
 use futures::FutureExt;
 
 use sextant_metadata::{Bootstrap, Metadata};
-use sextant_storage::EventStore;
+use sextant_storage::{EventStore, ProfileStore};
 use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
 use tokio::net::TcpListener;
 
@@ -104,11 +104,14 @@ impl Server {
         let store = tokio::task::spawn_blocking(move || DuckDbStore::open(&events_dir, &options))
             .await
             .map_err(|e| sextant_storage::StorageError::Unavailable(e.to_string()))??;
-        let store: Arc<dyn EventStore> = Arc::new(store);
+        let store = Arc::new(store);
+        let profiles: Arc<dyn ProfileStore> = store.clone();
+        let store: Arc<dyn EventStore> = store;
         let limiter = Limiter::new(config.rate_limits.clone());
         let state = AppState::new(
             metadata,
             store,
+            profiles,
             metrics::handle(),
             limiter,
             config.api_token_ttl_seconds,

@@ -8,19 +8,21 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::RwLock;
 use sextant_metadata::Metadata;
 use sextant_model::Project;
-use sextant_storage::EventStore;
+use sextant_storage::{EventStore, ProfileStore};
 
 use crate::error::ApiError;
 use crate::limits::Limiter;
 use crate::regions::RegionHosts;
 
-/// What handlers share: the control plane, the event store and a token cache.
+/// What handlers share: the control plane, the event and profile stores, and a token cache.
 #[derive(Clone)]
 pub struct AppState {
     /// The control plane.
     pub metadata: Metadata,
     /// The event store.
     pub store: Arc<dyn EventStore>,
+    /// The profile store (the same database as events in the embedded backend).
+    pub profiles: Arc<dyn ProfileStore>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Rate and concurrency limits.
@@ -40,6 +42,7 @@ impl AppState {
     pub fn new(
         metadata: Metadata,
         store: Arc<dyn EventStore>,
+        profiles: Arc<dyn ProfileStore>,
         metrics: PrometheusHandle,
         limiter: Limiter,
         api_token_ttl_seconds: u64,
@@ -48,6 +51,7 @@ impl AppState {
         AppState {
             metadata,
             store,
+            profiles,
             metrics,
             limiter: Arc::new(limiter),
             api_token_ttl_seconds,

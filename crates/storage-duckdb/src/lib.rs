@@ -1,4 +1,5 @@
-//! The embedded event store: events in one DuckDB database inside the data directory.
+//! The embedded store: events and profiles in one DuckDB database inside the data
+//! directory.
 //!
 //! DuckDB connections are synchronous, so none is ever used from async code directly:
 //! one writer thread owns the write connection and commits whatever batches are waiting
@@ -11,10 +12,12 @@
 //! - [`writer`]: the group-commit writer thread (appends to the hot tier).
 //! - [`compactor`]: the background thread that moves events to the cold tier.
 //! - [`export`]: streaming reads for raw export.
+//! - [`profiles`]: user and group profiles, and engage snapshots.
 //! - [`store`]: [`DuckDbStore`], the [`sextant_storage::EventStore`] implementation.
 
 pub mod compactor;
 pub mod export;
+pub mod profiles;
 pub mod schema;
 pub mod store;
 pub mod writer;

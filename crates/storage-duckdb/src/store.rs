@@ -6,14 +6,16 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use duckdb::Connection;
 use parking_lot::Mutex;
-use sextant_model::{EventRow, ProjectId};
-use sextant_storage::{EventChunks, EventStore, ExportQuery, Result, StorageError};
+use sextant_model::{EventRow, ProfileUpdate, ProjectId};
+use sextant_storage::{
+    EventChunks, EventStore, ExportQuery, ProfilePage, ProfileQuery, ProfileStore, Result, StorageError,
+};
 use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::writer::WriteRequest;
-use crate::{backend, compactor, export, schema, writer};
+use crate::writer::{WriteRequest, Work};
+use crate::{backend, compactor, export, profiles, schema, writer};
 
 /// Settings of the embedded store.
 #[derive(Clone, Debug)]
@@ -31,7 +33,7 @@ impl Default for StoreOptions {
 /// Append requests that may wait for the writer at once; more wait for a slot.
 const QUEUED_REQUESTS: usize = 256;
 
-/// Events in a DuckDB file, written by one group-commit thread.
+/// Events and profiles in a DuckDB file, written by one group-commit thread.
 pub struct DuckDbStore {
     path: PathBuf,
     writes: Mutex<Option<std_mpsc::Sender<WriteRequest>>>,
@@ -54,6 +56,7 @@ impl DuckDbStore {
         let conn =
             Connection::open(&path).map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
         schema::migrate(&conn, &options.memory_limit, &tmp.to_string_lossy()).map_err(backend)?;
+        profiles::migrate(&conn).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let reader = conn.try_clone().map_err(backend)?;
         let compactor_conn = conn.try_clone().map_err(backend)?;
@@ -99,6 +102,18 @@ impl DuckDbStore {
         }
     }
 
+    /// Queues `work` for the writer thread and waits for its commit.
+    async fn write(&self, work: Work) -> Result<()> {
+        let _slot = self.queue_slots.acquire().await.map_err(|_| closed())?;
+        let (done, answer) = oneshot::channel();
+        {
+            let sender = self.writes.lock();
+            let sender = sender.as_ref().ok_or_else(closed)?;
+            sender.send(WriteRequest { work, done }).map_err(|_| closed())?;
+        }
+        answer.await.map_err(|_| closed())?
+    }
+
     async fn run_blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(Connection) -> Result<T> + Send + 'static,
@@ -120,14 +135,7 @@ impl EventStore for DuckDbStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let _slot = self.queue_slots.acquire().await.map_err(|_| closed())?;
-        let (done, answer) = oneshot::channel();
-        {
-            let sender = self.writes.lock();
-            let sender = sender.as_ref().ok_or_else(closed)?;
-            sender.send(WriteRequest { rows, done }).map_err(|_| closed())?;
-        }
-        answer.await.map_err(|_| closed())?
+        self.write(Work::Events(rows)).await
     }
 
     fn export(&self, query: ExportQuery) -> EventChunks {
@@ -176,6 +184,24 @@ impl EventStore for DuckDbStore {
                 .map_err(|_| StorageError::Backend("the writer thread panicked".into()))?;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ProfileStore for DuckDbStore {
+    async fn update_profiles(&self, updates: Vec<ProfileUpdate>) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        self.write(Work::Profiles(updates)).await
+    }
+
+    async fn query_profiles(&self, query: ProfileQuery) -> Result<ProfilePage> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        self.run_blocking(move |conn| profiles::query(&conn, &query, now_ms)).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! The writer thread: group commit.
+//! The writer thread: group commit of events and profile updates.
 //!
 //! Requests queue on a channel. The thread takes the first waiting request, then every
 //! other one already queued (up to [`MAX_GROUP_ROWS`]), appends them all in one
@@ -14,11 +14,11 @@ use std::time::Duration;
 use duckdb::Connection;
 use duckdb::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use sextant_model::EventRow;
+use sextant_model::{EventRow, ProfileUpdate};
 use sextant_storage::{Result, StorageError};
 use tokio::sync::oneshot;
 
-use crate::backend;
+use crate::{backend, profiles};
 
 /// Rows committed together at most; a larger backlog is committed in several groups.
 pub const MAX_GROUP_ROWS: usize = 200_000;
@@ -26,10 +26,34 @@ pub const MAX_GROUP_ROWS: usize = 200_000;
 /// Quiet time after which the writer checkpoints.
 pub const IDLE_CHECKPOINT: Duration = Duration::from_secs(2);
 
-/// One append waiting for its commit.
+/// What one request writes.
+pub enum Work {
+    /// Events to append.
+    Events(Vec<EventRow>),
+    /// Profile updates to apply, in order.
+    Profiles(Vec<ProfileUpdate>),
+}
+
+impl Work {
+    fn len(&self) -> usize {
+        match self {
+            Work::Events(rows) => rows.len(),
+            Work::Profiles(updates) => updates.len(),
+        }
+    }
+
+    fn events(&self) -> &[EventRow] {
+        match self {
+            Work::Events(rows) => rows,
+            Work::Profiles(_) => &[],
+        }
+    }
+}
+
+/// One write waiting for its commit.
 pub struct WriteRequest {
-    /// The rows to append.
-    pub rows: Vec<EventRow>,
+    /// What to write.
+    pub work: Work,
     /// Answered after the commit.
     pub done: oneshot::Sender<Result<()>>,
 }
@@ -55,11 +79,11 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>) {
             }
         };
         let mut group = vec![first];
-        let mut rows = group[0].rows.len();
+        let mut rows = group[0].work.len();
         while rows < MAX_GROUP_ROWS {
             match queue.try_recv() {
                 Ok(req) => {
-                    rows += req.rows.len();
+                    rows += req.work.len();
                     group.push(req);
                 }
                 Err(_) => break,
@@ -68,7 +92,7 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>) {
         let result = commit_group(&conn, &group, next_seq);
         match &result {
             Ok(()) => {
-                next_seq += rows as i64;
+                next_seq += group.iter().map(|r| r.work.events().len() as i64).sum::<i64>();
                 dirty = true;
             }
             Err(e) => tracing::error!(error = %e, rows, "event append failed"),
@@ -94,8 +118,17 @@ fn checkpoint(conn: &Connection) {
 
 fn commit_group(conn: &Connection, group: &[WriteRequest], first_seq: i64) -> Result<()> {
     conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
-    let rows = group.iter().flat_map(|req| req.rows.iter());
-    match append_rows(conn, rows, first_seq).and_then(|()| conn.execute_batch("COMMIT")) {
+    let rows = group.iter().flat_map(|req| req.work.events().iter());
+    let updates: Vec<&ProfileUpdate> = group
+        .iter()
+        .flat_map(|req| match &req.work {
+            Work::Profiles(updates) => updates.iter().collect::<Vec<_>>(),
+            Work::Events(_) => Vec::new(),
+        })
+        .collect();
+    let written = append_rows(conn, rows, first_seq)
+        .and_then(|()| if updates.is_empty() { Ok(()) } else { profiles::apply_updates(conn, &updates) });
+    match written.and_then(|()| conn.execute_batch("COMMIT")) {
         Ok(()) => Ok(()),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
@@ -113,6 +146,9 @@ pub fn append_rows<'a>(
     first_seq: i64,
 ) -> duckdb::Result<()> {
     let n = rows.clone().count();
+    if n == 0 {
+        return Ok(());
+    }
     let strings = |f: fn(&EventRow) -> &str| -> ArrayRef {
         let bytes: usize = rows.clone().map(|r| f(r).len()).sum();
         let mut b = StringBuilder::with_capacity(n, bytes);

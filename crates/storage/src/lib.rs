@@ -8,6 +8,8 @@
 //! - [`EventStore`]: append (durable on return), export stream, deduplicated count.
 //! - [`ExportQuery`]: what a raw export asks for; [`event_matches`] applies its `where`
 //!   in Rust when a backend cannot compile it.
+//! - [`ProfileStore`]: user and group profiles: updates applied in arrival order
+//!   (durable on return), and engage queries paged over a stable snapshot.
 //! - [`StorageError`]: backend failures, mapped to [`sextant_model::ErrorCode`].
 //! - [`conformance`]: the shared contract tests.
 
@@ -16,7 +18,7 @@ pub mod conformance;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use sextant_model::{ErrorCode, EventRow, ProjectId, StoredEvent};
+use sextant_model::{ErrorCode, EventRow, ProfileUpdate, ProjectId, Properties, StoredEvent};
 
 /// A failure inside a storage backend.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,9 @@ pub enum StorageError {
     /// The backend reported an error.
     #[error("event store error: {0}")]
     Backend(String),
+    /// The request names something the store does not have (an expired engage session).
+    #[error("{0}")]
+    InvalidRequest(String),
 }
 
 impl StorageError {
@@ -35,6 +40,7 @@ impl StorageError {
         match self {
             StorageError::Unavailable(_) => ErrorCode::Unavailable,
             StorageError::Backend(_) => ErrorCode::Internal,
+            StorageError::InvalidRequest(_) => ErrorCode::InvalidRequest,
         }
     }
 }
@@ -96,4 +102,57 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Flushes and closes the store; later calls fail with [`StorageError::Unavailable`].
     async fn close(&self) -> Result<()>;
+}
+
+/// An engage query: one project's user profiles (or one group key's group profiles).
+#[derive(Clone, Debug)]
+pub struct ProfileQuery {
+    /// The project.
+    pub project_id: ProjectId,
+    /// `data_group_id`; [`sextant_model::profile::USER_PROFILES`] for users.
+    pub group_key: String,
+    /// Only these ids (`distinct_id`, `distinct_ids`), when given.
+    pub ids: Option<Vec<String>>,
+    /// Only profiles for which this `where` (profile scope) is true.
+    pub filter: Option<std::sync::Arc<sextant_expr::Program>>,
+    /// A snapshot an earlier page started; `None` starts a new one.
+    pub session_id: Option<String>,
+    /// Which page, from 0.
+    pub page: u64,
+    /// Profiles per page.
+    pub page_size: u64,
+}
+
+/// One page of an engage query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfilePage {
+    /// The snapshot the page was read from; later pages name it.
+    pub session_id: String,
+    /// Profiles matching the query in the snapshot, on every page.
+    pub total: u64,
+    /// This page's profiles: id and properties, ordered by id.
+    pub profiles: Vec<(String, Properties)>,
+}
+
+/// How long an engage snapshot can be paged after it was taken.
+pub const ENGAGE_SESSION_TTL_MS: i64 = 60 * 60 * 1000;
+
+/// A profile store backend.
+#[async_trait]
+pub trait ProfileStore: Send + Sync + 'static {
+    /// Applies updates in order, each through [`sextant_model::profile::apply`]. When
+    /// this returns `Ok`, they survive a crash of the process.
+    async fn update_profiles(&self, updates: Vec<ProfileUpdate>) -> Result<()>;
+
+    /// One page of matching profiles. Page 0 without a session takes a snapshot of
+    /// every match; later pages read that snapshot, so updates made between pages
+    /// neither move profiles between pages nor change `total`. A session from another
+    /// project or group key, or older than [`ENGAGE_SESSION_TTL_MS`], is an
+    /// [`StorageError::InvalidRequest`].
+    async fn query_profiles(&self, query: ProfileQuery) -> Result<ProfilePage>;
+}
+
+/// Whether a profile passes a `where` (profile scope) evaluated in Rust.
+pub fn profile_matches(program: &sextant_expr::Program, properties: &Properties) -> bool {
+    program.matches(&sextant_expr::ProfileRecord { properties, behaviors: None })
 }

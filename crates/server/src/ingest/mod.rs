@@ -11,6 +11,7 @@
 //! 5. answer in the style the client asked for ([`reply`]).
 
 pub mod body;
+pub mod profiles;
 pub mod reply;
 
 use std::collections::HashMap;
@@ -276,24 +277,10 @@ async fn resolve_track_projects(
     credential: Option<&Credential>,
     p: &mut Records,
 ) -> Result<Vec<EventRow>, ApiError> {
-    let mut projects: HashMap<String, Option<ProjectId>> = HashMap::new();
+    let mut resolver = TokenResolver::new(state, headers, credential);
     let mut rows = Vec::with_capacity(p.accepted.len());
     for (index, event) in p.accepted.drain(..) {
-        let project = match &event.token {
-            Some(token) => match projects.get(token) {
-                Some(found) => *found,
-                None => {
-                    let found = state.project_by_token(token).await?;
-                    if let Some(project) = &found {
-                        state.regions.check(headers, project)?;
-                    }
-                    let found = found.map(|p| p.id);
-                    projects.insert(token.clone(), found);
-                    found
-                }
-            },
-            None => credential.map(|c| c.project.id),
-        };
+        let project = resolver.project(event.token.as_deref()).await?;
         match project {
             Some(project) => rows.push(event.into_row(project)),
             None => {
@@ -316,4 +303,36 @@ async fn resolve_track_projects(
         return Err(ApiError::unauthenticated(message));
     }
     Ok(rows)
+}
+
+/// Resolves the project token each record carries (`properties.token`, `$token`), with a
+/// cache for the request; a record without one falls back to the request's credential.
+/// A token's project must be served by the host the request reached.
+pub(crate) struct TokenResolver<'a> {
+    state: &'a AppState,
+    headers: &'a HeaderMap,
+    credential: Option<&'a Credential>,
+    seen: HashMap<String, Option<ProjectId>>,
+}
+
+impl<'a> TokenResolver<'a> {
+    pub(crate) fn new(state: &'a AppState, headers: &'a HeaderMap, credential: Option<&'a Credential>) -> Self {
+        TokenResolver { state, headers, credential, seen: HashMap::new() }
+    }
+
+    /// The record's project, or `None` when its token is unknown (or it has none and
+    /// the request has no credential).
+    pub(crate) async fn project(&mut self, token: Option<&str>) -> Result<Option<ProjectId>, ApiError> {
+        let Some(token) = token else { return Ok(self.credential.map(|c| c.project.id)) };
+        if let Some(found) = self.seen.get(token) {
+            return Ok(*found);
+        }
+        let found = self.state.project_by_token(token).await?;
+        if let Some(project) = &found {
+            self.state.regions.check(self.headers, project)?;
+        }
+        let found = found.map(|p| p.id);
+        self.seen.insert(token.to_string(), found);
+        Ok(found)
+    }
 }

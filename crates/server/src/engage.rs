@@ -1,0 +1,235 @@
+//! The engage query: `POST /api/query/engage` and the legacy `GET|POST /api/2.0/engage`.
+//!
+//! Parameters come from the query string and a form body alike (mixpanel-utils sends
+//! everything in the query string of a GET). Page 0 takes a snapshot of every matching
+//! profile and answers its `session_id`; later pages name it, so paging is stable while
+//! updates continue, and `total` is the full match count on every page (mixpanel-utils
+//! computes its page count from it). Profiles come back ordered by id.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sextant_expr::Scope;
+use sextant_ingest::Params;
+use sextant_model::ApiFamily;
+use sextant_model::profile::USER_PROFILES;
+use sextant_storage::ProfileQuery;
+
+use crate::auth;
+use crate::error::{ApiError, QueryError};
+use crate::export::parse_where_in;
+use crate::limits::LimitSlot;
+use crate::state::AppState;
+
+/// Profiles per page unless `page_size` says otherwise, and the most it may say.
+pub const PAGE_SIZE: u64 = 1000;
+
+/// One page of profiles, in Mixpanel's shape.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EngagePage {
+    /// The page, from 0.
+    pub page: u64,
+    /// Profiles per page.
+    pub page_size: u64,
+    /// Name it to read later pages of the same snapshot.
+    pub session_id: String,
+    /// Always `ok`.
+    pub status: String,
+    /// Every profile that matches, not only this page's.
+    pub total: u64,
+    /// This page's profiles.
+    pub results: Vec<EngageProfile>,
+}
+
+/// One profile.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EngageProfile {
+    /// The user's distinct id, or the group's id.
+    #[serde(rename = "$distinct_id")]
+    pub distinct_id: String,
+    /// Its properties (only `output_properties` when given).
+    #[serde(rename = "$properties")]
+    #[schema(value_type = Object)]
+    pub properties: Map<String, Value>,
+}
+
+/// `POST /api/query/engage`.
+#[utoipa::path(
+    method(get, post),
+    path = "/api/query/engage",
+    tag = "query",
+    summary = "Query user or group profiles",
+    description = "Parameters in the query string or a form body: `distinct_id`, `distinct_ids` (JSON array), `data_group_id`, `where` (over profile properties), `output_properties` (JSON array), `session_id`, `page`, `page_size` (default and maximum 1000).",
+    params(
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
+        ("distinct_id" = Option<String>, Query, description = "One user (or group id with `data_group_id`)."),
+        ("distinct_ids" = Option<String>, Query, description = "A JSON array of ids."),
+        ("data_group_id" = Option<String>, Query, description = "Query this group key's group profiles instead of users."),
+        ("where" = Option<String>, Query, description = "A segmentation expression over `properties[...]`."),
+        ("output_properties" = Option<String>, Query, description = "A JSON array of the properties to return."),
+        ("session_id" = Option<String>, Query, description = "The snapshot page 0 answered; required after page 0."),
+        ("page" = Option<u64>, Query, description = "The page, from 0."),
+        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Profiles per page (default 1000).")
+    ),
+    responses((status = 200, description = "A page of profiles", body = EngagePage)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn query(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    match answer(&state, &parts, body).await {
+        Ok(page) => Json(page).into_response(),
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
+/// `GET|POST /api/2.0/engage`: the same query at its legacy path.
+#[utoipa::path(
+    method(get, post),
+    path = "/api/2.0/engage",
+    tag = "query",
+    summary = "Query user or group profiles (legacy path, as mixpanel-utils calls it)",
+    params(
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
+        ("distinct_id" = Option<String>, Query, description = "One user (or group id with `data_group_id`)."),
+        ("distinct_ids" = Option<String>, Query, description = "A JSON array of ids."),
+        ("data_group_id" = Option<String>, Query, description = "Query this group key's group profiles instead of users."),
+        ("where" = Option<String>, Query, description = "A segmentation expression over `properties[...]`."),
+        ("output_properties" = Option<String>, Query, description = "A JSON array of the properties to return."),
+        ("session_id" = Option<String>, Query, description = "The snapshot page 0 answered; required after page 0."),
+        ("page" = Option<u64>, Query, description = "The page, from 0."),
+        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Profiles per page (default 1000).")
+    ),
+    responses((status = 200, description = "A page of profiles", body = EngagePage)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_query(state: State<AppState>, request: Request) -> Response {
+    query(state, request).await
+}
+
+async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: Body) -> Result<EngagePage, ApiError> {
+    let mut params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+    let form = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let limit = ApiFamily::Query.max_request_bytes();
+    let raw = crate::ingest::body::read(&parts.headers, body, limit).await?;
+    let bytes = raw.decompress(limit)?;
+    if form {
+        params.extend(Params::parse(&bytes));
+    }
+    let project_id = auth::parse_project_id(params.get("project_id"))?;
+    let auth_request = auth::AuthRequest {
+        headers: &parts.headers,
+        params: &params,
+        project_id,
+        family: ApiFamily::Query,
+        allow_project_token: false,
+    };
+    let credential = auth::authenticate(state, auth_request).await?.ok_or_else(|| {
+        ApiError::unauthenticated(
+            "authentication required: HTTP Basic with the project secret, or a service account and project_id",
+        )
+    })?;
+    if !credential.may_read() {
+        return Err(ApiError::forbidden("this credential may not read profiles"));
+    }
+    state.limiter.admit(&LimitSlot::of(&parts.extensions), credential.project.id, ApiFamily::Query, 1)?;
+    for unsupported in ["filter_by_cohort", "behaviors", "as_of_timestamp", "include_all_users"] {
+        if params.get(unsupported).is_some_and(|v| !v.trim().is_empty()) {
+            return Err(ApiError::invalid(format!("`{unsupported}` is not supported by this server yet")));
+        }
+    }
+    let mut problems = Vec::new();
+    let ids = match (text(&params, "distinct_id"), text(&params, "distinct_ids")) {
+        (Some(one), None) => Some(vec![one.to_string()]),
+        (None, Some(list)) => match string_list(list) {
+            Some(ids) => Some(ids),
+            None => {
+                problems.push(("distinct_ids".into(), "must be a JSON array of strings".into()));
+                None
+            }
+        },
+        (Some(_), Some(_)) => {
+            problems.push(("distinct_id".into(), "give `distinct_id` or `distinct_ids`, not both".into()));
+            None
+        }
+        (None, None) => None,
+    };
+    let output_properties = match text(&params, "output_properties") {
+        None => None,
+        Some(list) => match string_list(list) {
+            Some(names) => Some(names),
+            None => {
+                problems.push(("output_properties".into(), "must be a JSON array of property names".into()));
+                None
+            }
+        },
+    };
+    let number = |name: &str, problems: &mut Vec<(String, String)>, default: u64, range: std::ops::RangeInclusive<u64>| {
+        match text(&params, name) {
+            None => default,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if range.contains(&n) => n,
+                _ => {
+                    problems.push((
+                        name.to_string(),
+                        format!("must be a whole number from {} to {}", range.start(), range.end()),
+                    ));
+                    default
+                }
+            },
+        }
+    };
+    let page = number("page", &mut problems, 0, 0..=1_000_000_000);
+    let page_size = number("page_size", &mut problems, PAGE_SIZE, 1..=PAGE_SIZE);
+    if !problems.is_empty() {
+        return Err(ApiError::invalid_fields("invalid engage query", problems));
+    }
+    let filter = parse_where_in(&params, &credential.project, Scope::Profile)?;
+    let query = ProfileQuery {
+        project_id: credential.project.id,
+        group_key: text(&params, "data_group_id").unwrap_or(USER_PROFILES).to_string(),
+        ids,
+        filter,
+        session_id: text(&params, "session_id").map(str::to_string),
+        page,
+        page_size,
+    };
+    let found = state.profiles.query_profiles(query).await?;
+    let results = found
+        .profiles
+        .into_iter()
+        .map(|(id, mut properties)| {
+            if let Some(keep) = &output_properties {
+                properties.retain(|k, _| keep.iter().any(|n| n == k));
+            }
+            EngageProfile { distinct_id: id, properties }
+        })
+        .collect();
+    Ok(EngagePage { page, page_size, session_id: found.session_id, status: "ok".into(), total: found.total, results })
+}
+
+/// A parameter with something in it.
+fn text<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name).map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// A JSON array of strings (numbers are taken as their text).
+fn string_list(text: &str) -> Option<Vec<String>> {
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else { return None };
+    items
+        .into_iter()
+        .map(|v| match v {
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,176 @@
+//! `/engage` and `/groups`: user and group profile updates.
+//!
+//! The same encodings, limits and answers as `/track` (`1`/`0`, `verbose`, `strict`,
+//! JSONP, pixel). Each record names its project with `$token`; a Basic credential
+//! (project secret, service account with `project_id`, or an API token scoped to
+//! ingestion) covers records without one. Updates are applied in arrival order and
+//! answered after they are durable.
+
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::Response;
+use sextant_ingest::{
+    NormalizedProfileUpdate, Params, ProfileKind, RecordError, decode_request, normalize_profile_update, split_records,
+};
+use sextant_model::{ApiFamily, ProfileUpdate, ProjectId};
+
+use super::reply::ReplyStyle;
+use super::{TokenResolver, body};
+use crate::auth;
+use crate::error::ApiError;
+use crate::limits::LimitSlot;
+use crate::openapi::{IngestForm, IngestReply, ProfileUpdateRecord};
+use crate::state::AppState;
+
+/// `GET|POST /engage`.
+#[utoipa::path(
+    method(get, post),
+    path = "/engage",
+    tag = "ingestion",
+    summary = "Update user profiles",
+    description = "Up to 2000 updates (`$set`, `$set_once`, `$add`, `$union`, `$append`, `$remove`, `$unset`, `$delete`), each naming `$distinct_id` and its project's `$token`, applied in order.",
+    params(
+        ("data" = Option<String>, Query, description = "Updates as JSON or base64 JSON (one object or an array); may instead be sent in the body."),
+        ("verbose" = Option<u8>, Query, description = "1: answer `{\"status\", \"error\"}` instead of `1`/`0`."),
+        ("strict" = Option<u8>, Query, description = "1: report each update that fails validation."),
+        ("img" = Option<u8>, Query, description = "1: answer with a 1x1 GIF."),
+        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in a call to this function."),
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")
+    ),
+    request_body(content(
+        (Vec<ProfileUpdateRecord> = "application/json"),
+        (IngestForm = "application/x-www-form-urlencoded")
+    )),
+    responses((status = 200, description = "Processed: `1`/`0`, verbose or strict JSON, JSONP or a GIF, as asked.",
+        content((u8 = "text/plain"), (IngestReply = "application/json"), (String = "text/javascript"), (String = "image/gif")))),
+    security((), ("basic" = []), ("bearer" = []))
+)]
+pub async fn engage(State(state): State<AppState>, request: Request) -> Response {
+    ingest_profiles(state, request, ProfileKind::User).await
+}
+
+/// `GET|POST /groups`.
+#[utoipa::path(
+    method(get, post),
+    path = "/groups",
+    tag = "ingestion",
+    summary = "Update group profiles",
+    description = "Up to 2000 updates (`$set`, `$set_once`, `$union`, `$remove`, `$unset`, `$delete`), each naming `$group_key`, `$group_id` and its project's `$token`; `$distinct_id` is refused.",
+    params(
+        ("data" = Option<String>, Query, description = "Updates as JSON or base64 JSON (one object or an array); may instead be sent in the body."),
+        ("verbose" = Option<u8>, Query, description = "1: answer `{\"status\", \"error\"}` instead of `1`/`0`."),
+        ("strict" = Option<u8>, Query, description = "1: report each update that fails validation."),
+        ("img" = Option<u8>, Query, description = "1: answer with a 1x1 GIF."),
+        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in a call to this function."),
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")
+    ),
+    request_body(content(
+        (Vec<ProfileUpdateRecord> = "application/json"),
+        (IngestForm = "application/x-www-form-urlencoded")
+    )),
+    responses((status = 200, description = "Processed: `1`/`0`, verbose or strict JSON, JSONP or a GIF, as asked.",
+        content((u8 = "text/plain"), (IngestReply = "application/json"), (String = "text/javascript"), (String = "image/gif")))),
+    security((), ("basic" = []), ("bearer" = []))
+)]
+pub async fn groups(State(state): State<AppState>, request: Request) -> Response {
+    ingest_profiles(state, request, ProfileKind::Group).await
+}
+
+/// Updates after validation.
+struct Updates {
+    accepted: Vec<(usize, NormalizedProfileUpdate)>,
+    failed: Vec<(usize, RecordError)>,
+    bytes: usize,
+}
+
+async fn ingest_profiles(state: AppState, request: Request, kind: ProfileKind) -> Response {
+    let (parts, body) = request.into_parts();
+    let query_params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+    let early_style = ReplyStyle::from_params(&query_params, true).unwrap_or_default();
+    let limit = ApiFamily::Ingestion.max_request_bytes();
+    let raw = match body::read(&parts.headers, body, limit).await {
+        Ok(raw) => raw,
+        Err(e) => return early_style.error(&e),
+    };
+    let query = parts.uri.query().map(str::to_string);
+    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let processed = tokio::task::spawn_blocking(move || {
+        let bytes = raw.decompress(limit)?;
+        let decoded = decode_request(query.as_deref(), content_type.as_deref(), &bytes);
+        let style = ReplyStyle::from_params(&decoded.params, true)?;
+        let updates = decoded.payload.map_err(ApiError::from).and_then(|payload| {
+            let raws = split_records(&payload)?;
+            let mut updates = Updates { accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), bytes: bytes.len() };
+            for (i, raw) in raws.iter().enumerate() {
+                match normalize_profile_update(raw.get(), kind, now_ms) {
+                    Ok(u) => updates.accepted.push((i, u)),
+                    Err(e) => updates.failed.push((i, e)),
+                }
+            }
+            Ok(updates)
+        });
+        Ok::<_, ApiError>((style, decoded.params, updates))
+    })
+    .await;
+    let (style, params, updates) = match processed {
+        Ok(Ok(processed)) => processed,
+        Ok(Err(e)) => return early_style.error(&e),
+        Err(e) => {
+            tracing::error!(error = %e, "profile ingest task failed");
+            return early_style.error(&ApiError::new(sextant_model::ErrorCode::Internal, "internal error"));
+        }
+    };
+    let updates = match updates {
+        Ok(updates) => updates,
+        Err(e) => return style.error(&e),
+    };
+    let slot = LimitSlot::of(&parts.extensions);
+    match store(&state, &parts.headers, &slot, &params, updates).await {
+        Ok((stored, failed)) => style.outcome(stored, stored, &failed),
+        Err(e) => style.error(&e),
+    }
+}
+
+/// Authenticates, resolves each update's project, charges the limit and applies them.
+async fn store(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    slot: &LimitSlot,
+    params: &Params,
+    mut u: Updates,
+) -> Result<(usize, Vec<(usize, RecordError)>), ApiError> {
+    let project_id = auth::parse_project_id(params.get("project_id"))?;
+    let request =
+        auth::AuthRequest { headers, params, project_id, family: ApiFamily::Ingestion, allow_project_token: true };
+    let credential = auth::authenticate(state, request).await?;
+    let mut resolver = TokenResolver::new(state, headers, credential.as_ref());
+    let mut ready: Vec<ProfileUpdate> = Vec::with_capacity(u.accepted.len());
+    for (index, update) in u.accepted.drain(..) {
+        match resolver.project(update.token.as_deref()).await? {
+            Some(project) => ready.push(update.into_update(project)),
+            None => {
+                let reason = if update.token.is_some() { "not a known project token" } else { "missing or empty" };
+                u.failed.push((index, RecordError::invalid("$token", reason)));
+            }
+        }
+    }
+    if ready.is_empty() && !u.failed.is_empty() && u.failed.iter().all(|(_, e)| e.field == "$token") {
+        return Err(ApiError::unauthenticated(u.failed[0].1.message.clone()));
+    }
+    let stored = ready.len();
+    let mut per_project: Vec<(ProjectId, usize)> = Vec::new();
+    for update in &ready {
+        match per_project.iter_mut().find(|(p, _)| *p == update.key.project_id) {
+            Some((_, n)) => *n += 1,
+            None => per_project.push((update.key.project_id, 1)),
+        }
+    }
+    for (project, count) in &per_project {
+        let cost = (u.bytes as u64).saturating_mul(*count as u64) / stored.max(1) as u64;
+        state.limiter.admit(slot, *project, ApiFamily::Ingestion, cost)?;
+    }
+    state.profiles.update_profiles(ready).await?;
+    u.failed.sort_by_key(|(i, _)| *i);
+    Ok((stored, u.failed))
+}

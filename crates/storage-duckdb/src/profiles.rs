@@ -1,0 +1,245 @@
+//! User and group profiles in DuckDB.
+//!
+//! `profiles` holds the current state of each profile, properties as JSON text. The
+//! writer thread applies a group of updates in its transaction: it reads the current
+//! state of every profile the group touches (one join against a temporary key table),
+//! folds the updates over them in arrival order with
+//! [`sextant_model::profile::apply`], deletes the old rows and appends the new ones.
+//!
+//! Engage queries page over a snapshot: page 0 copies every matching profile, numbered
+//! in id order, into `engage_snapshots` under a new session id (`engage_sessions` keeps
+//! its project, group key and total); later pages read that copy. Sessions older than
+//! [`ENGAGE_SESSION_TTL_MS`] are dropped when the next one is taken.
+
+use std::collections::HashMap;
+
+use duckdb::{Connection, params};
+use parking_lot::Mutex;
+use sextant_expr::sql::{Columns, duckdb_predicate};
+use sextant_model::profile::{Properties, apply};
+use sextant_model::{ProfileKey, ProfileUpdate, ProjectId};
+use sextant_storage::{ENGAGE_SESSION_TTL_MS, ProfilePage, ProfileQuery, Result, StorageError, profile_matches};
+
+use crate::backend;
+
+/// Creates the profile tables if they do not exist.
+pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS profiles (
+             project_id BIGINT NOT NULL, group_key VARCHAR NOT NULL, id VARCHAR NOT NULL,
+             properties JSON NOT NULL);
+         CREATE TABLE IF NOT EXISTS engage_sessions (
+             session_id VARCHAR NOT NULL, project_id BIGINT NOT NULL, group_key VARCHAR NOT NULL,
+             total BIGINT NOT NULL, created_ms BIGINT NOT NULL);
+         CREATE TABLE IF NOT EXISTS engage_snapshots (
+             session_id VARCHAR NOT NULL, n BIGINT NOT NULL, id VARCHAR NOT NULL, properties JSON NOT NULL);",
+    )
+}
+
+/// Applies `updates` in order inside the caller's transaction.
+pub fn apply_updates(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::Result<()> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS profile_keys (project_id BIGINT, group_key VARCHAR, id VARCHAR);
+         DELETE FROM profile_keys;",
+    )?;
+    let mut states: HashMap<&ProfileKey, Option<Properties>> = HashMap::with_capacity(updates.len());
+    {
+        let mut appender = conn.appender("profile_keys")?;
+        for u in updates {
+            if !states.contains_key(&u.key) {
+                states.insert(&u.key, None);
+                appender.append_row(params![u.key.project_id.0, u.key.group_key, u.key.id])?;
+            }
+        }
+        appender.flush()?;
+    }
+    {
+        let mut stmt = conn.prepare(
+            "SELECT p.project_id, p.group_key, p.id, p.properties::VARCHAR FROM profiles p
+             JOIN profile_keys k ON p.project_id = k.project_id AND p.group_key = k.group_key AND p.id = k.id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let key = ProfileKey { project_id: ProjectId(row.get(0)?), group_key: row.get(1)?, id: row.get(2)? };
+            let text: String = row.get(3)?;
+            if let Some(state) = states.get_mut(&key) {
+                *state = serde_json::from_str(&text).ok();
+            }
+        }
+    }
+    for u in updates {
+        if let Some(state) = states.get_mut(&u.key) {
+            apply(state, u);
+        }
+    }
+    conn.execute_batch(
+        "DELETE FROM profiles USING profile_keys k
+         WHERE profiles.project_id = k.project_id AND profiles.group_key = k.group_key AND profiles.id = k.id",
+    )?;
+    let mut appender = conn.appender("profiles")?;
+    for (key, state) in &states {
+        if let Some(properties) = state {
+            let text = serde_json::Value::Object(properties.clone()).to_string();
+            appender.append_row(params![key.project_id.0, key.group_key, key.id, text])?;
+        }
+    }
+    appender.flush()
+}
+
+/// Serialises snapshot creation (it also deletes expired sessions).
+pub static SNAPSHOTS: Mutex<()> = Mutex::new(());
+
+/// Answers one engage page.
+pub fn query(conn: &Connection, q: &ProfileQuery, now_ms: i64) -> Result<ProfilePage> {
+    let session = match &q.session_id {
+        Some(id) => match find_session(conn, id, q, now_ms)? {
+            Some(total) => Some((id.clone(), total)),
+            None if q.page == 0 => None,
+            None => {
+                return Err(StorageError::InvalidRequest(format!(
+                    "unknown or expired session_id `{id}`: start again from page 0 without one"
+                )));
+            }
+        },
+        None if q.page > 0 => {
+            return Err(StorageError::InvalidRequest("session_id is required for pages after 0".into()));
+        }
+        None => None,
+    };
+    let (session_id, total) = match session {
+        Some(s) => s,
+        None => take_snapshot(conn, q, now_ms)?,
+    };
+    let first = q.page.saturating_mul(q.page_size);
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, properties::VARCHAR FROM engage_snapshots
+             WHERE session_id = ? AND n > ? AND n <= ? ORDER BY n",
+        )
+        .map_err(backend)?;
+    let mut rows = stmt
+        .query(params![session_id, first as i64, first.saturating_add(q.page_size) as i64])
+        .map_err(backend)?;
+    let mut profiles = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let id: String = row.get(0).map_err(backend)?;
+        let text: String = row.get(1).map_err(backend)?;
+        profiles.push((id, serde_json::from_str(&text).unwrap_or_default()));
+    }
+    Ok(ProfilePage { session_id, total, profiles })
+}
+
+/// The total of a live session of this project and group key.
+fn find_session(conn: &Connection, id: &str, q: &ProfileQuery, now_ms: i64) -> Result<Option<u64>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT total FROM engage_sessions
+             WHERE session_id = ? AND project_id = ? AND group_key = ? AND created_ms > ?",
+        )
+        .map_err(backend)?;
+    let mut rows = stmt
+        .query(params![id, q.project_id.0, q.group_key, now_ms - ENGAGE_SESSION_TTL_MS])
+        .map_err(backend)?;
+    match rows.next().map_err(backend)? {
+        Some(row) => Ok(Some(row.get::<_, i64>(0).map_err(backend)? as u64)),
+        None => Ok(None),
+    }
+}
+
+/// Copies every matching profile into a new session; returns its id and total.
+fn take_snapshot(conn: &Connection, q: &ProfileQuery, now_ms: i64) -> Result<(String, u64)> {
+    let _guard = SNAPSHOTS.lock();
+    let session_id = new_session_id(now_ms);
+    conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
+    let taken = copy_matches(conn, q, &session_id).and_then(|total| {
+        let expired = now_ms - ENGAGE_SESSION_TTL_MS;
+        conn.execute(
+            "DELETE FROM engage_snapshots WHERE session_id IN
+                 (SELECT session_id FROM engage_sessions WHERE created_ms <= ?)",
+            params![expired],
+        )
+        .and_then(|_| conn.execute("DELETE FROM engage_sessions WHERE created_ms <= ?", params![expired]))
+        .and_then(|_| {
+            conn.execute(
+                "INSERT INTO engage_sessions VALUES (?, ?, ?, ?, ?)",
+                params![session_id, q.project_id.0, q.group_key, total as i64, now_ms],
+            )
+        })
+        .and_then(|_| conn.execute_batch("COMMIT"))
+        .map(|()| total)
+    });
+    match taken {
+        Ok(total) => Ok((session_id, total)),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(backend(e))
+        }
+    }
+}
+
+/// Copies the matches in id order, numbered from 1, and counts them. The `where` runs
+/// inside DuckDB when it compiles, and in Rust otherwise (same answers).
+fn copy_matches(conn: &Connection, q: &ProfileQuery, session_id: &str) -> duckdb::Result<u64> {
+    let ids_filter = match &q.ids {
+        Some(ids) if ids.is_empty() => " AND false".to_string(),
+        Some(ids) => {
+            let list: Vec<String> = ids.iter().map(|id| format!("'{}'", id.replace('\'', "''"))).collect();
+            format!(" AND id IN ({})", list.join(", "))
+        }
+        None => String::new(),
+    };
+    let base = format!(
+        "SELECT id, properties, CAST(properties AS VARIANT) AS pv FROM profiles
+         WHERE project_id = {} AND group_key = '{}'{ids_filter}",
+        q.project_id.0,
+        q.group_key.replace('\'', "''"),
+    );
+    let columns = Columns { properties: "pv".into(), user: Some("pv".into()), ..Columns::default() };
+    let compiled = match &q.filter {
+        None => Some("true".to_string()),
+        Some(program) => match duckdb_predicate(program, &columns) {
+            Ok(sql) => Some(sql),
+            Err(why) => {
+                tracing::debug!(%why, "engage filter evaluated per profile");
+                None
+            }
+        },
+    };
+    match compiled {
+        Some(predicate) => conn
+            .execute(
+                &format!(
+                    "INSERT INTO engage_snapshots
+                     SELECT ?, row_number() OVER (ORDER BY id), id, properties FROM ({base}) WHERE {predicate}"
+                ),
+                params![session_id],
+            )
+            .map(|n| n as u64),
+        None => {
+            let program = q.filter.as_ref().expect("a filter that did not compile");
+            let mut stmt = conn.prepare(&format!("SELECT id, properties::VARCHAR FROM ({base}) ORDER BY id"))?;
+            let mut rows = stmt.query([])?;
+            let mut appender = conn.appender("engage_snapshots")?;
+            let mut n: i64 = 0;
+            while let Some(row) = rows.next()? {
+                let text: String = row.get(1)?;
+                let properties: Properties = serde_json::from_str(&text).unwrap_or_default();
+                if profile_matches(program, &properties) {
+                    n += 1;
+                    let id: String = row.get(0)?;
+                    appender.append_row(params![session_id, n, id, text])?;
+                }
+            }
+            appender.flush()?;
+            Ok(n as u64)
+        }
+    }
+}
+
+/// An opaque session id: the time it was taken and a random part.
+fn new_session_id(now_ms: i64) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(now_ms);
+    format!("{}-{:016x}", now_ms / 1000, h.finish())
+}
