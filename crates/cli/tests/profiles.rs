@@ -335,3 +335,52 @@ async fn long_random_operation_sequences_match_a_reference_model() {
         assert_eq!(s.profile(id, None).await, expected, "profile {id}");
     }
 }
+
+fn clients_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+/// Runs a client script and reads the profiles it says it built.
+fn run_client(cmd: &mut std::process::Command, what: &str) -> Value {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}; run scripts/test to install it"));
+    assert!(out.status.success(), "{what} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what} printed no JSON ({e})"))
+}
+
+/// Every profile the client built reads back as it expects, with `$last_seen` set.
+async fn check_expected(s: &TestServer, expected: &Value) {
+    for (id, props) in expected["users"].as_object().unwrap() {
+        let found = s.profile(id, None).await;
+        assert_eq!(found.as_ref(), if props.is_null() { None } else { Some(props) }, "user {id}");
+        if !props.is_null() {
+            let (_, page) = s.engage(&[("distinct_id", id)]).await;
+            assert!(page["results"][0]["$properties"]["$last_seen"].is_string(), "{page}");
+        }
+    }
+    for (key_id, props) in expected["groups"].as_object().unwrap() {
+        let (key, id) = key_id.split_once('/').unwrap();
+        let found = s.profile(id, Some(key)).await;
+        assert_eq!(found.as_ref(), if props.is_null() { None } else { Some(props) }, "group {key_id}");
+    }
+}
+
+#[tokio::test]
+async fn official_python_client_updates_profiles_and_groups() {
+    let s = TestServer::start();
+    let python = std::env::var("SEXTANT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let expected = run_client(
+        std::process::Command::new(python).arg(clients_dir().join("python_profiles.py")).args([&s.url, &s.creds.token]),
+        "the Python client",
+    );
+    check_expected(&s, &expected).await;
+}
+
+#[tokio::test]
+async fn official_node_client_updates_profiles_and_groups() {
+    let s = TestServer::start();
+    let expected = run_client(
+        std::process::Command::new("node").arg(clients_dir().join("node_profiles.js")).args([&s.addr, &s.creds.token]),
+        "the Node client",
+    );
+    check_expected(&s, &expected).await;
+}
