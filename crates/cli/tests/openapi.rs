@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 /// Every limit lifted: schemathesis sends hundreds of requests a second.
 const UNLIMITED: &str = "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\nconcurrent = 0\n\
+                         [rate_limits.default.query]\nper_hour = 0\nconcurrent = 0\n\
                          [rate_limits.default.app]\nper_minute = 0\n";
 
 #[tokio::test]
@@ -22,6 +23,10 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
     for (path, methods) in [
         ("/track", &["get", "post"][..]),
         ("/import", &["get", "post"]),
+        ("/engage", &["get", "post"]),
+        ("/groups", &["get", "post"]),
+        ("/api/query/engage", &["get", "post"]),
+        ("/api/2.0/engage", &["get", "post"]),
         ("/api/2.0/export", &["get"]),
         ("/api/app/projects/{project_id}/api-tokens", &["get", "post"]),
         ("/api/app/projects/{project_id}/api-tokens/{token_id}", &["delete"]),
@@ -38,7 +43,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 10, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 14, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -102,5 +107,5 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         "schemathesis is not installed in {python}; run scripts/test to install it:\n{stderr}"
     );
     assert!(out.status.success(), "schemathesis found problems:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("Tested: 12"), "every operation is tested:\n{stdout}");
+    assert!(stdout.contains("Tested: 20"), "every operation is tested:\n{stdout}");
 }

@@ -384,3 +384,26 @@ async fn official_node_client_updates_profiles_and_groups() {
     );
     check_expected(&s, &expected).await;
 }
+
+#[tokio::test]
+async fn mixpanel_utils_pages_through_every_profile_exactly_once() {
+    let s = TestServer::start();
+    for chunk in 0..3 {
+        let updates: Vec<Value> =
+            (chunk * 1000..(chunk + 1) * 1000).map(|i| engage_record(&s, &format!("p{i:05}"), "$set", json!({"n": i}))).collect();
+        assert_eq!(s.post_updates("/engage", &Value::Array(updates)).await, (200, "1".into()));
+    }
+    let python = std::env::var("SEXTANT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = clients_dir().join("mixpanel_utils_engage.py");
+    let all = run_client(std::process::Command::new(&python).arg(&script).args([&s.url, &s.creds.secret]), "mixpanel-utils");
+    let mut ids: Vec<String> = all.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 3000, "three pages of 1000");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3000, "no profile twice");
+    let some = run_client(
+        std::process::Command::new(&python).arg(&script).args([&s.url, &s.creds.secret, r#"properties["n"] >= 2500"#]),
+        "mixpanel-utils with where",
+    );
+    assert_eq!(some.as_array().unwrap().len(), 500);
+}

@@ -35,8 +35,10 @@ pub struct TestServer {
     pub ca_cert: Option<PathBuf>,
 }
 
-/// Test configuration that lifts the export limits (3 a second, 60 an hour).
-pub const RELAXED_LIMITS: &str = "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\n";
+/// Test configuration that lifts the export limits (3 a second, 60 an hour) and the
+/// Query API's (60 an hour, 5 at once).
+pub const RELAXED_LIMITS: &str =
+    "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\n[rate_limits.default.query]\nper_hour = 0\nconcurrent = 0\n";
 
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_sextant")
