@@ -12,6 +12,14 @@ async fn duckdb_passes_the_storage_conformance_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duckdb_passes_the_profile_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DuckDbStore::open(dir.path(), &StoreOptions::default()).unwrap();
+    sextant_storage::conformance_profiles::run_all(&store).await;
+    store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_rows_survive_a_reopen() {
     use sextant_model::{EventRow, ProjectId};
     let dir = tempfile::tempdir().unwrap();

@@ -15,6 +15,8 @@
 
 #[cfg(feature = "testsuite")]
 pub mod conformance;
+#[cfg(feature = "testsuite")]
+pub mod conformance_profiles;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
