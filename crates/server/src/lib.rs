@@ -10,10 +10,10 @@
 //! - [`state`]: what handlers share.
 //! - [`auth`]: every credential form Mixpanel's clients use.
 //! - [`error`]: client-facing errors and their HTTP mapping.
-//! - [`ingest`]: `/track`, `/import`, `/engage`, `/groups`.
-//! - [`export`]: `/api/2.0/export`.
+//! - [`ingest`]: ingestion, `/track`, `/import`, `/engage`, `/groups`.
+//! - [`export`]: raw export, `/api/2.0/export`.
 //! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
-//! - [`health`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`openapi`]: the server's own OpenAPI document.
 //! - [`tls`]: the HTTPS listener and the self-signed mode.

@@ -58,7 +58,7 @@ pub async fn updates_apply_in_order_as_the_model_folds_them(store: &dyn ProfileS
             3 => ProfileOp::Remove(o(json!({"l": 1}))),
             4 => ProfileOp::SetOnce(o(json!({"first": i}))),
             5 => ProfileOp::Unset(vec!["a".into()]),
-            _ => if i % 3 == 0 { ProfileOp::Delete } else { ProfileOp::Append(o(json!({"l": "x"}))) },
+            _ => if i.is_multiple_of(3) { ProfileOp::Delete } else { ProfileOp::Append(o(json!({"l": "x"}))) },
         }
     };
     let updates: Vec<ProfileUpdate> = (0..300)
@@ -66,7 +66,7 @@ pub async fn updates_apply_in_order_as_the_model_folds_them(store: &dyn ProfileS
             key: key(201, USER_PROFILES, ["p", "q", "r"][i % 3]),
             ops: vec![ops(i / 3 + i % 5)],
             time_ms: 1_700_000_000_000 + i as i64,
-            ignore_time: i % 2 == 0,
+            ignore_time: i.is_multiple_of(2),
         })
         .collect();
     let mut expected: std::collections::BTreeMap<String, Option<Properties>> = Default::default();
