@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sextant_metadata::Metadata;
-use sextant_model::{ApiFamily, ApiTokenId, PageRequest, PageStart, ProjectId, Region, Role};
+use sextant_model::{ApiFamily, ApiTokenId, IdentityMode, PageRequest, PageStart, ProjectId, Region, Role};
 use sextant_server::{Config, ConfigOverrides, Listeners, LogFormat, Server};
 
 /// Ingestion allocates and frees many small strings and maps per event; mimalloc
@@ -85,6 +85,10 @@ enum TokenCommand {
     },
 }
 
+fn parse_identity_mode(s: &str) -> Result<IdentityMode, String> {
+    s.parse()
+}
+
 fn parse_region(s: &str) -> Result<Region, String> {
     s.parse()
 }
@@ -152,6 +156,10 @@ enum ProjectCommand {
         /// Data-residency region: us, eu or in.
         #[arg(long, default_value = "us", value_parser = parse_region)]
         region: Region,
+        /// Identity merge: simplified (Mixpanel's default) or original. Fixed once the
+        /// project exists, as in Mixpanel.
+        #[arg(long, default_value = "simplified", value_parser = parse_identity_mode)]
+        identity_mode: IdentityMode,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -313,12 +321,15 @@ async fn open_metadata(dir: &Path) -> Result<Metadata> {
 
 async fn project(cmd: ProjectCommand) -> Result<()> {
     match cmd {
-        ProjectCommand::Create { name, timezone, region, json, dir } => {
+        ProjectCommand::Create { name, timezone, region, identity_mode, json, dir } => {
             let md = open_metadata(&dir.data_dir).await?;
             let org = md.default_organization().await?;
             let mut created = md.create_project(org, &name, &timezone).await?;
             if region != created.project.region {
                 created.project = md.set_region(created.project.id, region).await?;
+            }
+            if identity_mode != created.project.identity_mode {
+                created.project = md.set_identity_mode(created.project.id, identity_mode).await?;
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&created)?);
@@ -328,6 +339,7 @@ async fn project(cmd: ProjectCommand) -> Result<()> {
                 println!("  token     {}", p.token);
                 println!("  secret    {}   (shown once)", created.secret);
                 println!("  timezone  {}", p.timezone);
+                println!("  identity  {}", p.identity_mode.as_str());
             }
         }
         ProjectCommand::List { json, dir } => {

@@ -8,16 +8,18 @@
 //!
 //! # Layout
 //! - [`decode`]: query string, form body, JSON, NDJSON, `data=` as raw or base64 JSON.
+//! - [`identity`]: identity merge once the project's mode is known.
 //! - [`normalize`]: per-event validation, truncation and server-added properties.
 //! - [`profile`]: per-record validation of `/engage` and `/groups` updates.
 //! - [`error`]: request-level and record-level errors.
 
 pub mod decode;
 pub mod error;
+pub mod identity;
 pub mod normalize;
 pub mod profile;
 
 pub use decode::{DecodedRequest, Params, Payload, decode_request, split_records};
 pub use error::{DecodeError, RecordError};
-pub use normalize::{Endpoint, IngestContext, NormalizedEvent, Outcome, normalize_event};
+pub use normalize::{Endpoint, IdentityProps, IngestContext, NormalizedEvent, Outcome, normalize_event};
 pub use profile::{NormalizedProfileUpdate, ProfileKind, normalize_profile_update};

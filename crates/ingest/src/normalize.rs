@@ -57,6 +57,26 @@ pub struct NormalizedEvent {
     pub insert_id: String,
     /// Remaining properties as a JSON object.
     pub properties: String,
+    /// What identity merge reads from the event (it stays in `properties` too).
+    pub identity: IdentityProps,
+}
+
+/// The properties identity merge reads: `$device_id` and `$user_id` (Simplified ID
+/// Merge), and those of the `$identify`, `$create_alias` and `$merge` events (Original).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IdentityProps {
+    /// `$device_id`, as text.
+    pub device_id: Option<String>,
+    /// `$user_id`, as text.
+    pub user_id: Option<String>,
+    /// `$identified_id`.
+    pub identified_id: Option<String>,
+    /// `$anon_id`, or the JavaScript SDK's `$anon_distinct_id`.
+    pub anon_id: Option<String>,
+    /// `alias` of `$create_alias`.
+    pub alias: Option<String>,
+    /// `$distinct_ids` of `$merge`.
+    pub merge_ids: Option<Vec<String>>,
 }
 
 impl NormalizedEvent {
@@ -165,8 +185,37 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
     if matches!(ctx.endpoint, Endpoint::Import { .. }) {
         props.insert("$import".into(), Value::Bool(true));
     }
+    let identity = identity_props(&event, &props);
     let properties = Value::Object(props).to_string();
-    Ok(Outcome::Accepted(NormalizedEvent { token, event, time_ms, distinct_id, insert_id, properties }))
+    Ok(Outcome::Accepted(NormalizedEvent { token, event, time_ms, distinct_id, insert_id, properties, identity }))
+}
+
+/// Reads what identity merge needs; the other properties of identity events are only
+/// looked at for those events.
+fn identity_props(event: &str, props: &Map<String, Value>) -> IdentityProps {
+    let text = |key: &str| match props.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut found = IdentityProps { device_id: text("$device_id"), user_id: text("$user_id"), ..Default::default() };
+    match event {
+        "$identify" => {
+            found.identified_id = text("$identified_id");
+            found.anon_id = text("$anon_id").or_else(|| text("$anon_distinct_id"));
+        }
+        "$create_alias" => found.alias = text("alias"),
+        "$merge" => {
+            found.merge_ids = match props.get("$distinct_ids") {
+                Some(Value::Array(items)) => {
+                    items.iter().map(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string()))).collect()
+                }
+                _ => None,
+            }
+        }
+        _ => {}
+    }
+    found
 }
 
 /// The event time in ms, `Ok(None)` for a `/track` event outside the window.

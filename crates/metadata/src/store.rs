@@ -220,6 +220,17 @@ impl Metadata {
         self.project(project).await?.ok_or_else(|| MetadataError::NotFound(format!("project {}", project.0)))
     }
 
+    /// Sets a project's identity-merge mode. Mixpanel fixes the mode once a project has
+    /// data; the CLI sets it only when it creates the project.
+    pub async fn set_identity_mode(&self, project: ProjectId, mode: IdentityMode) -> Result<Project> {
+        sqlx::query("UPDATE projects SET identity_mode = ? WHERE id = ?")
+            .bind(mode.as_str())
+            .bind(project.0)
+            .execute(&self.pool)
+            .await?;
+        self.project(project).await?.ok_or_else(|| MetadataError::NotFound(format!("project {}", project.0)))
+    }
+
     /// Every project, oldest first.
     pub async fn list_projects(&self) -> Result<Vec<Project>> {
         let rows =

@@ -6,6 +6,7 @@
 //! It performs no I/O and has no async code, so every layer can depend on it.
 //!
 //! # Layout
+//! - [`identity`]: identity clusters and the operations that join them.
 //! - [`ids`]: newtypes for project, organisation and service-account ids.
 //! - [`project`]: projects, identity-merge modes and service-account roles.
 //! - [`event`]: the normalised event row, as stored and as read back.
@@ -17,6 +18,7 @@
 pub mod error_code;
 pub mod event;
 pub mod family;
+pub mod identity;
 pub mod ids;
 pub mod limits;
 pub mod page;
@@ -27,6 +29,7 @@ pub mod time;
 pub use error_code::ErrorCode;
 pub use event::{EventRow, StoredEvent};
 pub use family::ApiFamily;
+pub use identity::{Clusters, IdentityEdge, IdentityOp};
 pub use ids::{ApiTokenId, OrgId, ProjectId, ServiceAccountId};
 pub use page::{Cursor, Page, PageRequest, PageStart};
 pub use profile::{ProfileKey, ProfileOp, ProfileUpdate, Properties};

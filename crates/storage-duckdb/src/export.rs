@@ -52,11 +52,12 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
     let sql = format!(
         "SELECT * FROM (\
            SELECT event, time_ms, distinct_id, insert_id, seq, CAST(properties AS VARCHAR) AS p FROM (\
-             SELECT *, CAST(properties AS VARIANT) AS pv FROM events_hot WHERE {filter}){predicate} \
+             SELECT e.* REPLACE ({resolved} AS distinct_id), CAST(e.properties AS VARIANT) AS pv FROM events_hot e WHERE {filter}){predicate} \
            UNION ALL \
            SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p FROM (\
-             SELECT *, properties AS pv FROM events_cold WHERE {filter}){predicate}) \
-         ORDER BY time_ms, seq LIMIT ?"
+             SELECT e.* REPLACE ({resolved} AS distinct_id), e.properties AS pv FROM events_cold e WHERE {filter}){predicate}) \
+         ORDER BY time_ms, seq LIMIT ?",
+        resolved = crate::identity::RESOLVED_DISTINCT_ID,
     );
     let mut stmt = conn.prepare(&sql).map_err(backend)?;
     let mut day_start = q.from_ms;

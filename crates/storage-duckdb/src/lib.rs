@@ -12,11 +12,13 @@
 //! - [`writer`]: the group-commit writer thread (appends to the hot tier).
 //! - [`compactor`]: the background thread that moves events to the cold tier.
 //! - [`export`]: streaming reads for raw export.
+//! - [`identity`]: the identity graph (id to canonical id).
 //! - [`profiles`]: user and group profiles, and engage snapshots.
 //! - [`store`]: [`DuckDbStore`], the [`sextant_storage::EventStore`] implementation.
 
 pub mod compactor;
 pub mod export;
+pub mod identity;
 pub mod profiles;
 pub mod schema;
 pub mod store;

@@ -6,7 +6,7 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use duckdb::Connection;
 use parking_lot::Mutex;
-use sextant_model::{EventRow, ProfileUpdate, ProjectId};
+use sextant_model::{EventRow, IdentityEdge, ProfileUpdate, ProjectId};
 use sextant_storage::{
     EventChunks, EventStore, ExportQuery, ProfilePage, ProfileQuery, ProfileStore, Result, StorageError,
 };
@@ -15,7 +15,7 @@ use std::sync::mpsc as std_mpsc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::writer::{WriteRequest, Work};
-use crate::{backend, compactor, export, profiles, schema, writer};
+use crate::{backend, compactor, export, identity, profiles, schema, writer};
 
 /// Settings of the embedded store.
 #[derive(Clone, Debug)]
@@ -57,6 +57,7 @@ impl DuckDbStore {
             Connection::open(&path).map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
         schema::migrate(&conn, &options.memory_limit, &tmp.to_string_lossy()).map_err(backend)?;
         profiles::migrate(&conn).map_err(backend)?;
+        identity::migrate(&conn).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let reader = conn.try_clone().map_err(backend)?;
         let compactor_conn = conn.try_clone().map_err(backend)?;
@@ -131,11 +132,11 @@ fn closed() -> StorageError {
 
 #[async_trait]
 impl EventStore for DuckDbStore {
-    async fn append(&self, rows: Vec<EventRow>) -> Result<()> {
+    async fn append_with_identity(&self, rows: Vec<EventRow>, edges: Vec<IdentityEdge>) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        self.write(Work::Events(rows)).await
+        self.write(Work::Events(rows, edges)).await
     }
 
     fn export(&self, query: ExportQuery) -> EventChunks {

@@ -14,11 +14,11 @@ use std::time::Duration;
 use duckdb::Connection;
 use duckdb::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use sextant_model::{EventRow, ProfileUpdate};
+use sextant_model::{EventRow, IdentityEdge, ProfileUpdate};
 use sextant_storage::{Result, StorageError};
 use tokio::sync::oneshot;
 
-use crate::{backend, profiles};
+use crate::{backend, identity, profiles};
 
 /// Rows committed together at most; a larger backlog is committed in several groups.
 pub const MAX_GROUP_ROWS: usize = 200_000;
@@ -28,8 +28,8 @@ pub const IDLE_CHECKPOINT: Duration = Duration::from_secs(2);
 
 /// What one request writes.
 pub enum Work {
-    /// Events to append.
-    Events(Vec<EventRow>),
+    /// Events to append, and the identity operations they carry.
+    Events(Vec<EventRow>, Vec<IdentityEdge>),
     /// Profile updates to apply, in order.
     Profiles(Vec<ProfileUpdate>),
 }
@@ -37,14 +37,14 @@ pub enum Work {
 impl Work {
     fn len(&self) -> usize {
         match self {
-            Work::Events(rows) => rows.len(),
+            Work::Events(rows, _) => rows.len(),
             Work::Profiles(updates) => updates.len(),
         }
     }
 
     fn events(&self) -> &[EventRow] {
         match self {
-            Work::Events(rows) => rows,
+            Work::Events(rows, _) => rows,
             Work::Profiles(_) => &[],
         }
     }
@@ -89,7 +89,7 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>) {
                 Err(_) => break,
             }
         }
-        let result = commit_group(&conn, &group, next_seq);
+        let result = commit_group(&conn, &mut group, next_seq);
         match &result {
             Ok(()) => {
                 next_seq += group.iter().map(|r| r.work.events().len() as i64).sum::<i64>();
@@ -116,14 +116,18 @@ fn checkpoint(conn: &Connection) {
     }
 }
 
-fn commit_group(conn: &Connection, group: &[WriteRequest], first_seq: i64) -> Result<()> {
+fn commit_group(conn: &Connection, group: &mut [WriteRequest], first_seq: i64) -> Result<()> {
     conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
+    if let Err(e) = identity::apply_edges(conn, group) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(backend(e));
+    }
     let rows = group.iter().flat_map(|req| req.work.events().iter());
     let updates: Vec<&ProfileUpdate> = group
         .iter()
         .flat_map(|req| match &req.work {
             Work::Profiles(updates) => updates.iter().collect::<Vec<_>>(),
-            Work::Events(_) => Vec::new(),
+            Work::Events(..) => Vec::new(),
         })
         .collect();
     let written = append_rows(conn, rows, first_seq)

@@ -20,7 +20,7 @@ pub mod conformance_profiles;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use sextant_model::{ErrorCode, EventRow, ProfileUpdate, ProjectId, Properties, StoredEvent};
+use sextant_model::{ErrorCode, EventRow, IdentityEdge, ProfileUpdate, ProjectId, Properties, StoredEvent};
 
 /// A failure inside a storage backend.
 #[derive(Debug, thiserror::Error)]
@@ -92,10 +92,19 @@ pub type EventChunks = BoxStream<'static, Result<Vec<StoredEvent>>>;
 pub trait EventStore: Send + Sync + 'static {
     /// Appends rows. When this returns `Ok`, the rows survive a crash of the process.
     /// Concurrent calls may be committed together (group commit).
-    async fn append(&self, rows: Vec<EventRow>) -> Result<()>;
+    async fn append(&self, rows: Vec<EventRow>) -> Result<()> {
+        self.append_with_identity(rows, Vec::new()).await
+    }
+
+    /// Appends rows and applies the identity operations they carry, in order, through
+    /// [`sextant_model::Clusters::apply`], in the same commit. A refused operation is
+    /// recorded on its event, as the property [`sextant_model::IdentityOp::failure_property`]
+    /// names, before the event is stored.
+    async fn append_with_identity(&self, rows: Vec<EventRow>, edges: Vec<IdentityEdge>) -> Result<()>;
 
     /// Streams the events an export asks for, every ingested copy included (no dedup),
-    /// ordered by time. Memory use must not grow with the size of the range.
+    /// ordered by time, each `distinct_id` read through the identity graph (the
+    /// canonical id of its cluster). Memory use must not grow with the size of the range.
     fn export(&self, query: ExportQuery) -> EventChunks;
 
     /// Counts a project's events in `[from_ms, to_ms)` as every query counts them:

@@ -22,9 +22,10 @@ use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
 use sextant_ingest::{
-    Endpoint, IngestContext, Outcome, Params, RecordError, decode_request, normalize_event, split_records,
+    Endpoint, IngestContext, NormalizedEvent, Outcome, Params, RecordError, decode_request, normalize_event,
+    split_records,
 };
-use sextant_model::{ApiFamily, EventRow, ProjectId};
+use sextant_model::{ApiFamily, EventRow, IdentityEdge, IdentityMode, Project, ProjectId};
 
 use crate::auth::{self, Credential};
 use crate::error::ApiError;
@@ -232,7 +233,7 @@ async fn store_records(
     let request =
         auth::AuthRequest { headers, params, project_id, family: ApiFamily::Ingestion, allow_project_token: true };
     let credential = auth::authenticate(state, request).await?;
-    let rows: Vec<EventRow> = match kind {
+    let rows: Rows = match kind {
         Kind::Import => {
             let credential = credential.ok_or_else(|| {
                 ApiError::unauthenticated(
@@ -245,10 +246,15 @@ async fn store_records(
                     "this service account's role may not import events (owner or admin needed)",
                 ));
             }
-            p.accepted.drain(..).map(|(_, e)| e.into_row(credential.project.id)).collect()
+            let mut rows = Rows::default();
+            for (_, event) in p.accepted.drain(..) {
+                rows.push(event, &credential.project, true);
+            }
+            rows
         }
         Kind::Track => resolve_track_projects(state, headers, credential.as_ref(), &mut p).await?,
     };
+    let Rows { rows, edges } = rows;
     let stored = rows.len();
     let mut per_project: HashMap<ProjectId, usize> = HashMap::new();
     for r in &rows {
@@ -260,7 +266,7 @@ async fn store_records(
         let cost = (p.bytes as u64).saturating_mul(*count as u64) / stored.max(1) as u64;
         state.limiter.admit(slot, *project, ApiFamily::Ingestion, cost)?;
     }
-    state.store.append(rows).await?;
+    state.store.append_with_identity(rows, edges).await?;
     for (project, count) in per_project {
         metrics::events_ingested(project, kind.name(), count);
     }
@@ -276,13 +282,13 @@ async fn resolve_track_projects(
     headers: &HeaderMap,
     credential: Option<&Credential>,
     p: &mut Records,
-) -> Result<Vec<EventRow>, ApiError> {
+) -> Result<Rows, ApiError> {
     let mut resolver = TokenResolver::new(state, headers, credential);
-    let mut rows = Vec::with_capacity(p.accepted.len());
+    let mut rows = Rows::default();
     for (index, event) in p.accepted.drain(..) {
         let project = resolver.project(event.token.as_deref()).await?;
         match project {
-            Some(project) => rows.push(event.into_row(project)),
+            Some(project) => rows.push(event, &project, false),
             None => {
                 let message =
                     if event.token.is_some() { "token, not a known project token" } else { "token, missing or empty" };
@@ -297,7 +303,7 @@ async fn resolve_track_projects(
             }
         }
     }
-    if rows.is_empty() && p.dropped == 0 && p.failed.iter().all(|(_, e)| e.field == "properties.token") {
+    if rows.rows.is_empty() && p.dropped == 0 && p.failed.iter().all(|(_, e)| e.field == "properties.token") {
         let message =
             p.failed.first().map(|(_, e)| e.message.clone()).unwrap_or_else(|| "token, missing or empty".into());
         return Err(ApiError::unauthenticated(message));
@@ -312,7 +318,7 @@ pub(crate) struct TokenResolver<'a> {
     state: &'a AppState,
     headers: &'a HeaderMap,
     credential: Option<&'a Credential>,
-    seen: HashMap<String, Option<ProjectId>>,
+    seen: HashMap<String, Option<Project>>,
 }
 
 impl<'a> TokenResolver<'a> {
@@ -322,17 +328,46 @@ impl<'a> TokenResolver<'a> {
 
     /// The record's project, or `None` when its token is unknown (or it has none and
     /// the request has no credential).
-    pub(crate) async fn project(&mut self, token: Option<&str>) -> Result<Option<ProjectId>, ApiError> {
-        let Some(token) = token else { return Ok(self.credential.map(|c| c.project.id)) };
+    pub(crate) async fn project(&mut self, token: Option<&str>) -> Result<Option<Project>, ApiError> {
+        let Some(token) = token else { return Ok(self.credential.map(|c| c.project.clone())) };
         if let Some(found) = self.seen.get(token) {
-            return Ok(*found);
+            return Ok(found.clone());
         }
         let found = self.state.project_by_token(token).await?;
         if let Some(project) = &found {
             self.state.regions.check(self.headers, project)?;
         }
-        let found = found.map(|p| p.id);
-        self.seen.insert(token.to_string(), found);
+        self.seen.insert(token.to_string(), found.clone());
         Ok(found)
+    }
+}
+
+/// Rows ready to append, and the identity operations they carry.
+#[derive(Default)]
+struct Rows {
+    rows: Vec<EventRow>,
+    edges: Vec<IdentityEdge>,
+}
+
+impl Rows {
+    /// Adds an event of `project`, applying the project's identity mode: Simplified
+    /// rewrites `distinct_id` and maps devices to users; Original reads `$identify`,
+    /// `$create_alias` and `$merge` (the last only through `/import`), recording a
+    /// refusal that ingestion can already see on the event.
+    fn push(&mut self, mut event: NormalizedEvent, project: &Project, via_import: bool) {
+        let op = match project.identity_mode {
+            IdentityMode::Simplified => sextant_ingest::identity::simplified(&mut event),
+            IdentityMode::Original => match sextant_ingest::identity::original(&event, via_import) {
+                Ok(op) => op,
+                Err(reason) => {
+                    sextant_ingest::identity::add_property(&mut event, "$failure_reason", reason);
+                    None
+                }
+            },
+        };
+        if let Some(op) = op {
+            self.edges.push(IdentityEdge { project_id: project.id, row: self.rows.len(), op });
+        }
+        self.rows.push(event.into_row(project.id));
     }
 }

@@ -1,0 +1,114 @@
+//! The identity graph in DuckDB: `identities` maps every id that is in a cluster to
+//! its cluster's canonical id (the canonical id maps to itself).
+//!
+//! The writer thread applies a group's identity operations before appending its
+//! events: per project it loads every cluster the operations touch, applies them in
+//! arrival order with [`sextant_model::Clusters::apply`], rewrites those clusters, and
+//! records each refusal on the event that carried it. Exports read `distinct_id`
+//! through the graph (see [`RESOLVED_DISTINCT_ID`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use duckdb::{Connection, params};
+use sextant_model::{Clusters, IdentityEdge, ProjectId};
+
+use crate::writer::{WriteRequest, Work};
+
+/// Creates the identity table if it does not exist.
+pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS identities (
+             project_id BIGINT NOT NULL, id VARCHAR NOT NULL, canonical VARCHAR NOT NULL)",
+    )
+}
+
+/// An event's `distinct_id` read through the graph, for a row aliased `e`.
+pub const RESOLVED_DISTINCT_ID: &str = "coalesce((SELECT i.canonical FROM identities i \
+     WHERE i.project_id = e.project_id AND i.id = e.distinct_id), e.distinct_id)";
+
+/// Applies every identity operation of the group, in order, inside the caller's
+/// transaction, and marks refused operations on their events.
+pub fn apply_edges(conn: &Connection, group: &mut [WriteRequest]) -> duckdb::Result<()> {
+    // (request, edge) positions by project, in arrival order.
+    let mut by_project: BTreeMap<ProjectId, Vec<(usize, usize)>> = BTreeMap::new();
+    for (r, req) in group.iter().enumerate() {
+        if let Work::Events(_, edges) = &req.work {
+            for (e, edge) in edges.iter().enumerate() {
+                by_project.entry(edge.project_id).or_default().push((r, e));
+            }
+        }
+    }
+    for (project, positions) in by_project {
+        let edges: Vec<IdentityEdge> = positions
+            .iter()
+            .map(|&(r, e)| match &group[r].work {
+                Work::Events(_, edges) => edges[e].clone(),
+                Work::Profiles(_) => unreachable!("positions index event work"),
+            })
+            .collect();
+        let mut clusters = load(conn, project, edges.iter().flat_map(|e| e.op.ids()))?;
+        let before: BTreeSet<String> = clusters.memberships().map(|(id, _)| id.to_string()).collect();
+        for (edge, &(r, _)) in edges.iter().zip(&positions) {
+            if let Err(reason) = clusters.apply(&edge.op)
+                && let Work::Events(rows, _) = &mut group[r].work
+                && let Some(row) = rows.get_mut(edge.row)
+            {
+                row.properties = with_property(&row.properties, edge.op.failure_property(), reason);
+            }
+        }
+        store(conn, project, &before, &clusters)?;
+    }
+    Ok(())
+}
+
+/// Loads every cluster that holds one of `ids`.
+pub fn load<'a>(conn: &Connection, project: ProjectId, ids: impl Iterator<Item = &'a str>) -> duckdb::Result<Clusters> {
+    let list: BTreeSet<&str> = ids.collect();
+    let mut clusters = Clusters::default();
+    if list.is_empty() {
+        return Ok(clusters);
+    }
+    let quoted: Vec<String> = list.iter().map(|id| format!("'{}'", id.replace('\'', "''"))).collect();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, canonical FROM identities WHERE project_id = ?1 AND canonical IN
+             (SELECT canonical FROM identities WHERE project_id = ?1 AND id IN ({}))",
+        quoted.join(", ")
+    ))?;
+    let mut rows = stmt.query(params![project.0])?;
+    while let Some(row) = rows.next()? {
+        clusters.insert(row.get(0)?, row.get(1)?);
+    }
+    Ok(clusters)
+}
+
+/// Replaces the stored memberships of the loaded ids with the clusters' current ones.
+fn store(conn: &Connection, project: ProjectId, before: &BTreeSet<String>, clusters: &Clusters) -> duckdb::Result<()> {
+    let after: Vec<(&str, &str)> = clusters.memberships().collect();
+    let unchanged = after.len() == before.len() && after.iter().all(|(id, _)| before.contains(*id));
+    if unchanged && after.is_empty() {
+        return Ok(());
+    }
+    let mut ids: BTreeSet<&str> = before.iter().map(String::as_str).collect();
+    ids.extend(after.iter().map(|(id, _)| *id));
+    for chunk in ids.into_iter().collect::<Vec<_>>().chunks(500) {
+        let quoted: Vec<String> = chunk.iter().map(|id| format!("'{}'", id.replace('\'', "''"))).collect();
+        conn.execute(
+            &format!("DELETE FROM identities WHERE project_id = ? AND id IN ({})", quoted.join(", ")),
+            params![project.0],
+        )?;
+    }
+    let mut appender = conn.appender("identities")?;
+    for (id, canonical) in after {
+        appender.append_row(params![project.0, id, canonical])?;
+    }
+    appender.flush()
+}
+
+/// `object` (a JSON object's text) with `name: value` added.
+fn with_property(object: &str, name: &str, value: &str) -> String {
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str::<serde_json::Value>(object) else {
+        return object.to_string();
+    };
+    map.insert(name.to_string(), serde_json::Value::String(value.to_string()));
+    serde_json::Value::Object(map).to_string()
+}
