@@ -136,7 +136,7 @@ async fn main() {
     for r in &records {
         let u = normalize_profile_update(&r.to_string(), ProfileKind::User, 1_700_000_000_000)
             .unwrap()
-            .into_update(ProjectId(1));
+            .into_update(ProjectId(1), false);
         apply(state.entry(u.key.clone()).or_default(), &u);
     }
     row("in-memory fold (parse + apply, one thread)", updates, started.elapsed().as_secs_f64(), "updates/s");

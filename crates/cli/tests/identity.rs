@@ -262,3 +262,27 @@ async fn random_original_interleavings_match_a_reference_model() {
         assert_eq!(props.get("$failure_reason").is_some(), refused, "{id}: {props}");
     }
 }
+
+#[tokio::test]
+async fn original_mode_profile_updates_follow_aliases_unless_ignore_alias() {
+    let s = TestServer::start();
+    let p = original_project(&s);
+    import(&s, &p.secret, &[event("$create_alias", "a1", json!({"distinct_id": "u1", "alias": "ada@x"}))]).await;
+    let updates = json!([
+        {"$token": p.token, "$distinct_id": "ada@x", "$set": {"via": "alias"}},
+        {"$token": p.token, "$distinct_id": "ada@x", "$set": {"own": true}, "$ignore_alias": true},
+    ]);
+    let r = s.http.post(s.url("/engage")).json(&updates).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "1");
+    let read = |id: &'static str| {
+        let (s, secret) = (&s, p.secret.clone());
+        async move {
+            let r = s.http.post(s.url("/api/query/engage")).basic_auth(&secret, Some("")).form(&[("distinct_id", id)]);
+            let body: Value = r.send().await.unwrap().json().await.unwrap();
+            body["results"][0]["$properties"].clone()
+        }
+    };
+    assert_eq!(read("u1").await["via"], "alias", "the update went to the canonical id");
+    assert_eq!(read("ada@x").await["own"], true, "$ignore_alias kept the literal id");
+    assert!(read("ada@x").await.get("via").is_none());
+}

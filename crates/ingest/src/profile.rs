@@ -38,16 +38,21 @@ pub struct NormalizedProfileUpdate {
     pub time_ms: i64,
     /// `$ignore_time`.
     pub ignore_time: bool,
+    /// `$ignore_alias`.
+    pub ignore_alias: bool,
 }
 
 impl NormalizedProfileUpdate {
-    /// The storable update, once the project is known.
-    pub fn into_update(self, project_id: ProjectId) -> ProfileUpdate {
+    /// The storable update, once the project is known. In Original ID Merge
+    /// (`resolve_aliases`) a user update goes to its id's cluster unless `$ignore_alias`.
+    pub fn into_update(self, project_id: ProjectId, resolve_aliases: bool) -> ProfileUpdate {
+        let resolve_identity = resolve_aliases && !self.ignore_alias && self.group_key == USER_PROFILES;
         ProfileUpdate {
             key: ProfileKey { project_id, group_key: self.group_key, id: self.id },
             ops: self.ops,
             time_ms: self.time_ms,
             ignore_time: self.ignore_time,
+            resolve_identity,
         }
     }
 }
@@ -95,13 +100,8 @@ pub fn normalize_profile_update(
             .and_then(time_value_to_ms)
             .ok_or_else(|| RecordError::invalid("$time", "must be epoch seconds or milliseconds"))?,
     };
-    let ignore_time = match record.get("$ignore_time") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
-        Some(Value::String(s)) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1"),
-        Some(_) => return Err(RecordError::invalid("$ignore_time", "must be a boolean")),
-    };
+    let ignore_time = flag(&record, "$ignore_time")?;
+    let ignore_alias = flag(&record, "$ignore_alias")?;
     let mut ops = Vec::new();
     for name in OPERATIONS {
         let Some(value) = record.get(name) else { continue };
@@ -116,7 +116,18 @@ pub fn normalize_profile_update(
             format!("no operation: expected one of {}", OPERATIONS.join(", ")),
         ));
     }
-    Ok(NormalizedProfileUpdate { token, group_key, id, ops, time_ms, ignore_time })
+    Ok(NormalizedProfileUpdate { token, group_key, id, ops, time_ms, ignore_time, ignore_alias })
+}
+
+/// A boolean modifier, as the SDKs spell it (`true`, `1`, `"true"`).
+fn flag(record: &Map<String, Value>, name: &str) -> Result<bool, RecordError> {
+    match record.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Number(n)) => Ok(n.as_f64() != Some(0.0)),
+        Some(Value::String(s)) => Ok(matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1")),
+        Some(_) => Err(RecordError::invalid(name, "must be a boolean")),
+    }
 }
 
 /// A required identifier: a non-empty string (numbers are taken as their text).

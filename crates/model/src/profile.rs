@@ -83,6 +83,9 @@ pub struct ProfileUpdate {
     pub time_ms: i64,
     /// `$ignore_time`: leave `$last_seen` alone.
     pub ignore_time: bool,
+    /// Apply to the canonical id of `key.id`'s identity cluster (Original ID Merge
+    /// without `$ignore_alias`); otherwise to `key.id` literally.
+    pub resolve_identity: bool,
 }
 
 /// Applies `update` to a profile (`None`: no profile yet, or deleted).
@@ -194,6 +197,7 @@ mod tests {
             ops,
             time_ms: 1_700_000_000_000,
             ignore_time: true,
+            resolve_identity: false,
         }
     }
 

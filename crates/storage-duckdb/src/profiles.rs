@@ -38,6 +38,14 @@ pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
 
 /// Applies `updates` in order inside the caller's transaction.
 pub fn apply_updates(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::Result<()> {
+    let resolved;
+    let updates: Vec<&ProfileUpdate> = if updates.iter().any(|u| u.resolve_identity) {
+        resolved = resolve_identities(conn, updates)?;
+        resolved.iter().collect()
+    } else {
+        updates.to_vec()
+    };
+    let updates = updates.as_slice();
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS profile_keys (project_id BIGINT, group_key VARCHAR, id VARCHAR);
          DELETE FROM profile_keys;",
@@ -84,6 +92,35 @@ pub fn apply_updates(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::R
         }
     }
     appender.flush()
+}
+
+/// The updates with each `resolve_identity` key moved to its cluster's canonical id.
+fn resolve_identities(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::Result<Vec<ProfileUpdate>> {
+    let mut by_project: HashMap<ProjectId, Vec<&str>> = HashMap::new();
+    for u in updates.iter().filter(|u| u.resolve_identity) {
+        by_project.entry(u.key.project_id).or_default().push(&u.key.id);
+    }
+    let mut canonical: HashMap<(ProjectId, String), String> = HashMap::new();
+    for (project, ids) in by_project {
+        let clusters = crate::identity::load(conn, project, ids.iter().copied())?;
+        for id in ids {
+            if let Some(c) = clusters.canonical(id) {
+                canonical.insert((project, id.to_string()), c.to_string());
+            }
+        }
+    }
+    Ok(updates
+        .iter()
+        .map(|u| {
+            let mut u = (*u).clone();
+            if u.resolve_identity
+                && let Some(c) = canonical.get(&(u.key.project_id, u.key.id.clone()))
+            {
+                u.key.id = c.clone();
+            }
+            u
+        })
+        .collect())
 }
 
 /// Serialises snapshot creation (it also deletes expired sessions).

@@ -20,6 +20,7 @@ fn set(project: i64, group_key: &str, id: &str, props: Value) -> ProfileUpdate {
         ops: vec![ProfileOp::Set(props.as_object().unwrap().clone())],
         time_ms: 1_700_000_000_000,
         ignore_time: true,
+        resolve_identity: false,
     }
 }
 
@@ -67,6 +68,7 @@ pub async fn updates_apply_in_order_as_the_model_folds_them(store: &dyn ProfileS
             ops: vec![ops(i / 3 + i % 5)],
             time_ms: 1_700_000_000_000 + i as i64,
             ignore_time: i.is_multiple_of(2),
+            resolve_identity: false,
         })
         .collect();
     let mut expected: std::collections::BTreeMap<String, Option<Properties>> = Default::default();

@@ -148,7 +148,10 @@ async fn store(
     let mut ready: Vec<ProfileUpdate> = Vec::with_capacity(u.accepted.len());
     for (index, update) in u.accepted.drain(..) {
         match resolver.project(update.token.as_deref()).await? {
-            Some(project) => ready.push(update.into_update(project.id)),
+            Some(project) => {
+                let resolve = project.identity_mode == sextant_model::IdentityMode::Original;
+                ready.push(update.into_update(project.id, resolve))
+            }
             None => {
                 let reason = if update.token.is_some() { "not a known project token" } else { "missing or empty" };
                 u.failed.push((index, RecordError::invalid("$token", reason)));
