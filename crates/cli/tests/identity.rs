@@ -286,3 +286,23 @@ async fn original_mode_profile_updates_follow_aliases_unless_ignore_alias() {
     assert_eq!(read("ada@x").await["own"], true, "$ignore_alias kept the literal id");
     assert!(read("ada@x").await.get("via").is_none());
 }
+
+#[tokio::test]
+async fn official_python_client_alias_and_merge() {
+    let s = TestServer::start();
+    let p = original_project(&s);
+    let sa = s.cli_json(&["service-account", "create", "--project", "2", "--role", "admin"]);
+    let python = std::env::var("SEXTANT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/python_identity.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args([&s.url, &p.token, sa["username"].as_str().unwrap(), sa["secret"].as_str().unwrap(), "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let e = exported(&s, &p.secret).await;
+    let ids: std::collections::BTreeSet<&str> =
+        e.values().filter(|e| e["event"] != "$merge").map(|e| e["properties"]["distinct_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["py-original-user"], "{e:?}");
+    assert!(e.values().all(|e| e["properties"].get("$failure_reason").is_none()), "{e:?}");
+}

@@ -144,7 +144,7 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
         return Ok(Outcome::Dropped(DropReason::Ignored));
     }
 
-    let time_ms = match event_time(&props, ctx).map_err(fail)? {
+    let time_ms = match event_time(&props, ctx, &event).map_err(fail)? {
         Some(t) => t,
         None => return Ok(Outcome::Dropped(DropReason::TooOld)),
     };
@@ -219,7 +219,7 @@ fn identity_props(event: &str, props: &Map<String, Value>) -> IdentityProps {
 }
 
 /// The event time in ms, `Ok(None)` for a `/track` event outside the window.
-fn event_time(props: &Map<String, Value>, ctx: &IngestContext) -> Result<Option<i64>, RecordError> {
+fn event_time(props: &Map<String, Value>, ctx: &IngestContext, event: &str) -> Result<Option<i64>, RecordError> {
     let field = "properties.time";
     let bad = || RecordError::invalid(field, "must be specified as seconds since epoch");
     let parsed = match props.get("time") {
@@ -237,7 +237,14 @@ fn event_time(props: &Map<String, Value>, ctx: &IngestContext) -> Result<Option<
             Ok(Some(t.min(ctx.now_ms)))
         }
         Endpoint::Import { .. } => {
-            let t = parsed.ok_or_else(|| RecordError::invalid(field, "is required"))?;
+            // Identity events are instructions more than history: the Python SDK's
+            // `merge` imports `$merge` without a time, so they default to now.
+            let identity_event = matches!(event, "$merge" | "$identify" | "$create_alias");
+            let t = match parsed {
+                Some(t) => t,
+                None if identity_event => ctx.now_ms,
+                None => return Err(RecordError::invalid(field, "is required")),
+            };
             if t < IMPORT_EARLIEST_MS {
                 return Err(RecordError::invalid(field, "must be on or after 1971-01-01"));
             }
