@@ -46,6 +46,15 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
         }
         _ => String::new(),
     };
+    // Read distinct ids through the identity graph only when the project has one.
+    let has_identities: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM identities WHERE project_id = ?)",
+            duckdb::params![q.project_id.0],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    let resolved = if has_identities { crate::identity::RESOLVED_DISTINCT_ID } else { "e.distinct_id" };
     // The same filter on both tiers; each side's parameters are bound in turn. Both
     // tiers expose properties as VARIANT `pv` to the predicate.
     let filter = format!("project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter}");
@@ -57,7 +66,7 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
            SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p FROM (\
              SELECT e.* REPLACE ({resolved} AS distinct_id), e.properties AS pv FROM events_cold e WHERE {filter}){predicate}) \
          ORDER BY time_ms, seq LIMIT ?",
-        resolved = crate::identity::RESOLVED_DISTINCT_ID,
+        resolved = resolved,
     );
     let mut stmt = conn.prepare(&sql).map_err(backend)?;
     let mut day_start = q.from_ms;
