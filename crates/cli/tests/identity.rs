@@ -306,3 +306,47 @@ async fn official_python_client_alias_and_merge() {
     assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["py-original-user"], "{e:?}");
     assert!(e.values().all(|e| e["properties"].get("$failure_reason").is_none()), "{e:?}");
 }
+
+#[tokio::test]
+async fn the_activity_feed_follows_identity_clusters() {
+    let s = TestServer::start();
+    let secret = s.creds.secret.clone();
+    import(
+        &s,
+        &secret,
+        &[
+            event("Anon", "f1", json!({"$device_id": "d1"})),
+            event("Login", "f2", json!({"$device_id": "d1", "$user_id": "alice"})),
+            event("Other", "f3", json!({"$user_id": "bob"})),
+        ],
+    )
+    .await;
+    let (from, to) = chrono_like_today();
+    let feed = |ids: &str, from: String, to: String| {
+        let url = s.url(&format!("/api/query/stream/query?distinct_ids={}&from_date={from}&to_date={to}", urlencode(ids)));
+        let req = s.http.get(url).basic_auth(&secret, Some(""));
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    for ids in [r#"["alice"]"#, r#"["$device:d1"]"#] {
+        let (status, body) = feed(ids, from.clone(), to.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "ok");
+        let events = body["results"]["events"].as_array().unwrap();
+        let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Anon", "Login"], "{ids}");
+        assert!(events.iter().all(|e| e["properties"]["distinct_id"] == "alice"));
+        assert!(events[0]["properties"]["time"].is_i64());
+    }
+    let (_, both) = feed(r#"["alice", "bob"]"#, from.clone(), to.clone()).await;
+    assert_eq!(both["results"]["events"].as_array().unwrap().len(), 3);
+    let (_, none) = feed(r#"["carol"]"#, from.clone(), to.clone()).await;
+    assert_eq!(none["results"]["events"], json!([]));
+    let (status, err) = feed("alice", from.clone(), to.clone()).await;
+    assert_eq!(status, 400);
+    assert!(err["error"].as_str().unwrap().contains("distinct_ids"), "{err}");
+    let (status, _) = feed(r#"["alice"]"#, to.clone(), from.clone()).await;
+    assert_eq!(status, 400);
+}

@@ -137,6 +137,7 @@ fn parse_query(params: &Params) -> Result<ExportQuery, ApiError> {
         to_ms: utc_midnight_ms(to) + DAY_MS,
         events,
         limit,
+        users: None,
         filter: None,
     })
 }
@@ -162,7 +163,7 @@ pub(crate) fn parse_where_in(params: &Params, project: &Project, scope: Scope) -
 
 /// Appends one JSON line. Stored properties are already a JSON object, so they are
 /// spliced in as text rather than parsed again.
-fn write_line(out: &mut String, e: &StoredEvent, time_in_ms: bool) {
+pub(crate) fn write_line(out: &mut String, e: &StoredEvent, time_in_ms: bool) {
     let r = &e.row;
     let time = if time_in_ms { r.time_ms } else { r.time_ms.div_euclid(1000) };
     out.push_str("{\"event\":");

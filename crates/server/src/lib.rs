@@ -13,6 +13,7 @@
 //! - [`ingest`]: ingestion, `/track`, `/import`, `/engage`, `/groups`.
 //! - [`export`]: raw export, `/api/2.0/export`.
 //! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
+//! - [`stream`]: the activity feed (`/api/query/stream/query`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`openapi`]: the server's own OpenAPI document.
@@ -34,6 +35,7 @@ pub mod regions;
 pub mod router;
 pub mod server;
 pub mod state;
+pub mod stream;
 pub mod tls;
 
 pub use config::{Config, ConfigOverrides, LogFormat};

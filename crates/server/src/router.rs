@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 use crate::error::ApiError;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
-use crate::{app, engage, export, health, ingest, limits, metrics, openapi};
+use crate::{app, engage, export, health, ingest, limits, metrics, openapi, stream};
 
 /// The whole application: the router behind trailing-slash trimming.
 pub type App = NormalizePath<Router>;
@@ -51,6 +51,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ingest::profiles::groups))
         .routes(routes!(engage::query))
         .routes(routes!(engage::legacy_query))
+        .routes(routes!(stream::query))
+        .routes(routes!(stream::legacy_query))
         .merge(export)
         .routes(routes!(app::list_api_tokens, app::create_api_token))
         .routes(routes!(app::revoke_api_token))

@@ -40,12 +40,15 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
             }
         },
     };
-    let events_filter = match &q.events {
+    let mut events_filter = match &q.events {
         Some(names) if !names.is_empty() => {
             format!(" AND event IN ({})", vec!["?"; names.len()].join(", "))
         }
         _ => String::new(),
     };
+    if let Some(users) = &q.users {
+        events_filter.push_str(&users_filter(conn, q.project_id, users).map_err(backend)?);
+    }
     // Read distinct ids through the identity graph only when the project has one.
     let has_identities: bool = conn
         .query_row(
@@ -114,6 +117,21 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
         day_start = day_end;
     }
     Ok(())
+}
+
+/// `AND distinct_id IN (...)` over every raw id whose canonical id is that of one of
+/// `users` (their clusters' members, and the ids themselves).
+fn users_filter(conn: &Connection, project: ProjectId, users: &[String]) -> duckdb::Result<String> {
+    let clusters = crate::identity::load(conn, project, users.iter().map(String::as_str))?;
+    let roots: std::collections::BTreeSet<&str> =
+        users.iter().map(|u| clusters.canonical(u).unwrap_or(u.as_str())).collect();
+    let mut raw: std::collections::BTreeSet<&str> = roots.clone();
+    raw.extend(clusters.memberships().filter(|(_, c)| roots.contains(c)).map(|(id, _)| id));
+    if raw.is_empty() {
+        return Ok(" AND false".into());
+    }
+    let quoted: Vec<String> = raw.iter().map(|id| format!("'{}'", id.replace('\'', "''"))).collect();
+    Ok(format!(" AND distinct_id IN ({})", quoted.join(", ")))
 }
 
 fn to_events(batch: &RecordBatch, project_id: ProjectId) -> Result<Vec<StoredEvent>> {

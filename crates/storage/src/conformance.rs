@@ -33,6 +33,7 @@ fn query(project: i64) -> ExportQuery {
         to_ms: T0 + 86_400_000,
         events: None,
         limit: None,
+        users: None,
         filter: None,
     }
 }
@@ -51,6 +52,32 @@ pub async fn run_all(store: &dyn EventStore) {
     large_exports_arrive_in_chunks(store).await;
     long_sparse_ranges_are_cheap(store).await;
     where_filters_match_the_interpreter(store).await;
+    users_are_read_through_the_identity_graph(store).await;
+}
+
+/// Export gives each event its cluster's canonical id, and `users` selects by cluster.
+pub async fn users_are_read_through_the_identity_graph(store: &dyn EventStore) {
+    let rows = vec![
+        row(109, "anon", T0 + 1, "$device:d1", "1", "{}"),
+        row(109, "login", T0 + 2, "alice", "2", "{}"),
+        row(109, "other", T0 + 3, "bob", "3", "{}"),
+    ];
+    let edge = sextant_model::IdentityEdge {
+        project_id: ProjectId(109),
+        row: 1,
+        op: sextant_model::IdentityOp::DeviceToUser { device: "$device:d1".into(), user: "alice".into() },
+    };
+    store.append_with_identity(rows, vec![edge]).await.unwrap();
+    let ids = |rows: Vec<EventRow>| rows.into_iter().map(|r| r.distinct_id).collect::<Vec<_>>();
+    assert_eq!(ids(export_all(store, query(109)).await), ["alice", "alice", "bob"]);
+    for who in ["alice", "$device:d1"] {
+        let q = ExportQuery { users: Some(vec![who.into(), "nobody".into()]), ..query(109) };
+        assert_eq!(ids(export_all(store, q).await), ["alice", "alice"], "{who}");
+    }
+    let q = ExportQuery { users: Some(vec!["bob".into()]), ..query(109) };
+    assert_eq!(ids(export_all(store, q).await), ["bob"]);
+    let q = ExportQuery { users: Some(vec![]), ..query(109) };
+    assert!(export_all(store, q).await.is_empty());
 }
 
 /// What goes in comes out, byte for byte.

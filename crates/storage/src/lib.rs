@@ -63,6 +63,9 @@ pub struct ExportQuery {
     pub events: Option<Vec<String>>,
     /// At most this many events (counted after `filter`).
     pub limit: Option<u64>,
+    /// Only the events of these users: those whose canonical id (through the identity
+    /// graph) is the canonical id of one of these ids.
+    pub users: Option<Vec<String>>,
     /// Only events for which this `where` expression is true. Backends compile it to
     /// their query language where they can, and evaluate it per event otherwise.
     pub filter: Option<std::sync::Arc<sextant_expr::Program>>,

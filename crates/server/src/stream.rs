@@ -1,0 +1,172 @@
+//! The activity feed: `GET /api/query/stream/query` and `/api/2.0/stream/query`.
+//!
+//! The events of the given users over a range of days in the project's timezone,
+//! oldest first, each under its user's canonical id: asking for any id of an identity
+//! cluster returns the whole cluster's activity.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use sextant_ingest::Params;
+use sextant_model::ApiFamily;
+use sextant_model::limits::MAX_EXPORT_DAYS;
+use sextant_model::time::parse_date;
+use sextant_storage::ExportQuery;
+
+use crate::auth;
+use crate::error::{ApiError, QueryError};
+use crate::limits::LimitSlot;
+use crate::state::AppState;
+
+/// Events one feed returns at most (oldest first).
+pub const MAX_FEED_EVENTS: u64 = 100_000;
+
+/// `GET /api/query/stream/query`.
+#[utoipa::path(
+    get,
+    path = "/api/query/stream/query",
+    tag = "query",
+    summary = "Activity feed of some users",
+    description = "Every event of the users named by `distinct_ids` (any id of their identity clusters), oldest first, between two days of the project's timezone (both inclusive, at most 100 days), at most 100000.",
+    params(
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
+        ("distinct_ids" = String, Query, description = "A JSON array of distinct ids."),
+        ("from_date" = String, Query, format = Date, description = "First day, yyyy-mm-dd, project timezone."),
+        ("to_date" = String, Query, format = Date, description = "Last day, yyyy-mm-dd, project timezone.")
+    ),
+    responses((status = 200, description = "`{\"status\": \"ok\", \"results\": {\"events\": [...]}}`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn query(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    match answer(&state, &parts).await {
+        Ok(response) => response,
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
+/// `GET /api/2.0/stream/query`: the same feed at its legacy path.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/stream/query",
+    tag = "query",
+    summary = "Activity feed of some users (legacy path)",
+    params(
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
+        ("distinct_ids" = String, Query, description = "A JSON array of distinct ids."),
+        ("from_date" = String, Query, format = Date, description = "First day, yyyy-mm-dd, project timezone."),
+        ("to_date" = String, Query, format = Date, description = "Last day, yyyy-mm-dd, project timezone.")
+    ),
+    responses((status = 200, description = "`{\"status\": \"ok\", \"results\": {\"events\": [...]}}`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_query(state: State<AppState>, request: Request) -> Response {
+    query(state, request).await
+}
+
+async fn answer(state: &AppState, parts: &axum::http::request::Parts) -> Result<Response, ApiError> {
+    let params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+    let project_id = auth::parse_project_id(params.get("project_id"))?;
+    let auth_request = auth::AuthRequest {
+        headers: &parts.headers,
+        params: &params,
+        project_id,
+        family: ApiFamily::Query,
+        allow_project_token: false,
+    };
+    let credential = auth::authenticate(state, auth_request).await?.ok_or_else(|| {
+        ApiError::unauthenticated(
+            "authentication required: HTTP Basic with the project secret, or a service account and project_id",
+        )
+    })?;
+    if !credential.may_read() {
+        return Err(ApiError::forbidden("this credential may not read events"));
+    }
+    state.limiter.admit(&LimitSlot::of(&parts.extensions), credential.project.id, ApiFamily::Query, 1)?;
+
+    let mut problems = Vec::new();
+    let users = match params.get("distinct_ids").map(str::trim).filter(|v| !v.is_empty()) {
+        None => {
+            problems.push(("distinct_ids".to_string(), "is required: a JSON array of distinct ids".to_string()));
+            Vec::new()
+        }
+        Some(text) => match serde_json::from_str::<Vec<serde_json::Value>>(text) {
+            Ok(items) if items.iter().all(|v| v.is_string() || v.is_number()) => items
+                .into_iter()
+                .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                .collect(),
+            _ => {
+                problems.push(("distinct_ids".to_string(), "must be a JSON array of distinct ids".to_string()));
+                Vec::new()
+            }
+        },
+    };
+    let mut date = |name: &str| match params.get(name).map(str::trim).and_then(parse_date) {
+        Some(d) => Some(d),
+        None => {
+            problems.push((name.to_string(), "is required, as yyyy-mm-dd".to_string()));
+            None
+        }
+    };
+    let (from, to) = (date("from_date"), date("to_date"));
+    if let (Some(from), Some(to)) = (from, to) {
+        if from > to {
+            problems.push(("from_date".to_string(), format!("{from} is after to_date {to}")));
+        } else if (to - from).num_days() + 1 > MAX_EXPORT_DAYS {
+            problems.push(("to_date".to_string(), format!("the range may cover at most {MAX_EXPORT_DAYS} days")));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid_fields("invalid activity feed query", problems));
+    }
+    let (Some(from), Some(to)) = (from, to) else { unreachable!("dates were checked") };
+    let tz: chrono_tz::Tz = credential.project.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let query = ExportQuery {
+        project_id: credential.project.id,
+        from_ms: local_midnight_ms(from, tz),
+        to_ms: local_midnight_ms(to + chrono::Days::new(1), tz),
+        events: None,
+        limit: Some(MAX_FEED_EVENTS),
+        users: Some(users),
+        filter: None,
+    };
+    // `{"status": "ok", "results": {"events": [` then each event, streamed.
+    let mut chunks = state.store.export(query);
+    let first = chunks.next().await.transpose()?;
+    let mut started = false;
+    let body = futures::stream::iter(first.map(Ok)).chain(chunks).map(move |chunk| {
+        chunk.map(|events| {
+            let mut out = String::new();
+            for e in &events {
+                out.push_str(if started { "," } else { "" });
+                started = true;
+                let mut line = String::new();
+                crate::export::write_line(&mut line, e, false);
+                out.push_str(line.trim_end());
+            }
+            bytes::Bytes::from(out)
+        })
+    });
+    let head = futures::stream::once(async { Ok(bytes::Bytes::from_static(br#"{"status":"ok","results":{"events":["#)) });
+    let tail = futures::stream::once(async { Ok(bytes::Bytes::from_static(b"]}}")) });
+    let mut response = Body::from_stream(head.chain(body).chain(tail)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// Midnight of `date` in `tz`, as epoch ms (the first valid instant when midnight is
+/// skipped by a clock change).
+fn local_midnight_ms(date: chrono::NaiveDate, tz: chrono_tz::Tz) -> i64 {
+    use chrono::TimeZone;
+    let midnight = date.and_time(chrono::NaiveTime::MIN);
+    match tz.from_local_datetime(&midnight) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.timestamp_millis(),
+        chrono::LocalResult::None => tz
+            .from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+            .earliest()
+            .map_or_else(|| midnight.and_utc().timestamp_millis(), |t| t.timestamp_millis()),
+    }
+}
