@@ -1,6 +1,7 @@
-//! `sextant`: the one binary. `serve` runs the server; `project`, `service-account` and
-//! `token` manage the control plane in a data directory (safe while the server runs: the
-//! control plane is SQLite in WAL mode, and the server looks up unknown tokens afresh).
+//! `sextant`: the one binary. `serve` runs the server; `project`, `service-account`,
+//! `token` and `cohort` manage the control plane in a data directory (safe while the
+//! server runs: the control plane is SQLite in WAL mode, and the server looks up
+//! unknown tokens afresh).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,84 @@ enum Command {
     /// Create, list and revoke personal API tokens (`sx_...`).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Save, change, list and delete cohorts.
+    #[command(subcommand)]
+    Cohort(CohortCommand),
+}
+
+#[derive(Subcommand)]
+enum CohortCommand {
+    /// Save a cohort: a `where` over profile properties and/or behaviours.
+    Create {
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        /// Cohort name.
+        #[arg(long)]
+        name: String,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A `where` over `properties[...]` and `behaviors[...]`.
+        #[arg(long = "where")]
+        where_: Option<String>,
+        /// Behaviours as JSON: `[{"window": "30d", "name": "buys", "event_selectors": [{"event": "Purchase"}]}]`.
+        #[arg(long)]
+        behaviors: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Change a cohort (only what is given).
+    Update {
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        /// Cohort id.
+        #[arg(long)]
+        id: i64,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+        /// New `where` (replaces the definition's).
+        #[arg(long = "where")]
+        where_: Option<String>,
+        /// New behaviours as JSON (replaces the definition's).
+        #[arg(long)]
+        behaviors: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// List a project's cohorts.
+    List {
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Delete a cohort.
+    Delete {
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        /// Cohort id.
+        #[arg(long)]
+        id: i64,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -228,6 +307,7 @@ async fn main() -> Result<()> {
         Command::Project(cmd) => project(cmd).await,
         Command::ServiceAccount(cmd) => service_account(cmd).await,
         Command::Token(cmd) => token(cmd).await,
+        Command::Cohort(cmd) => cohort(cmd).await,
     }
 }
 
@@ -374,6 +454,86 @@ async fn project(cmd: ProjectCommand) -> Result<()> {
                     p.region.as_str()
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// Reads `--behaviors` JSON.
+fn behaviors_arg(text: Option<&str>) -> Result<Option<Vec<sextant_model::Behavior>>> {
+    text.map(|t| serde_json::from_str(t).context("--behaviors must be a JSON list of {window, name, event_selectors}"))
+        .transpose()
+}
+
+/// Checks a definition as the server will read it (expressions and windows).
+fn check_definition(def: &sextant_model::CohortDefinition) -> Result<()> {
+    if let Some(w) = &def.where_ {
+        sextant_expr::Program::parse(w, sextant_expr::Scope::Profile, Default::default())
+            .map_err(|e| anyhow::anyhow!("--where: {e}"))?;
+    }
+    for b in &def.behaviors {
+        b.window_ms().map_err(|e| anyhow::anyhow!("behaviour {}: {e}", b.name))?;
+        for s in b.event_selectors.iter().filter_map(|s| s.selector.as_deref()) {
+            sextant_expr::Program::parse(s, sextant_expr::Scope::Event, Default::default())
+                .map_err(|e| anyhow::anyhow!("behaviour {} selector: {e}", b.name))?;
+        }
+    }
+    Ok(())
+}
+
+fn print_cohort(c: &sextant_metadata::CohortInfo, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(c)?);
+    } else {
+        println!("cohort {} ({}): {}", c.id, c.name, serde_json::to_string(&c.definition)?);
+    }
+    Ok(())
+}
+
+async fn cohort(cmd: CohortCommand) -> Result<()> {
+    match cmd {
+        CohortCommand::Create { project, name, description, where_, behaviors, json, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            let def = sextant_model::CohortDefinition {
+                where_,
+                behaviors: behaviors_arg(behaviors.as_deref())?.unwrap_or_default(),
+            };
+            check_definition(&def)?;
+            let c = md.create_cohort(ProjectId(project), &name, &description, &def).await?;
+            print_cohort(&c, json)?;
+        }
+        CohortCommand::Update { project, id, name, description, where_, behaviors, json, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            let current = md.cohort(ProjectId(project), sextant_model::CohortId(id)).await?;
+            let definition = if where_.is_some() || behaviors.is_some() {
+                let def = sextant_model::CohortDefinition {
+                    where_: where_.or(current.definition.where_.clone()),
+                    behaviors: behaviors_arg(behaviors.as_deref())?.unwrap_or(current.definition.behaviors.clone()),
+                };
+                check_definition(&def)?;
+                Some(def)
+            } else {
+                None
+            };
+            let changes = sextant_metadata::CohortChanges { name, description, definition, is_visible: None };
+            let c = md.update_cohort(ProjectId(project), sextant_model::CohortId(id), changes).await?;
+            print_cohort(&c, json)?;
+        }
+        CohortCommand::List { project, json, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            let all = md.all_cohorts(ProjectId(project)).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for c in &all {
+                    print_cohort(c, false)?;
+                }
+            }
+        }
+        CohortCommand::Delete { project, id, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            md.delete_cohort(ProjectId(project), sextant_model::CohortId(id)).await?;
+            println!("deleted cohort {id}");
         }
     }
     Ok(())

@@ -29,6 +29,10 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/2.0/engage", &["get", "post"]),
         ("/api/query/stream/query", &["get"]),
         ("/api/2.0/stream/query", &["get"]),
+        ("/api/query/cohorts/list", &["get", "post"]),
+        ("/api/2.0/cohorts/list", &["get", "post"]),
+        ("/api/app/projects/{project_id}/cohorts", &["get", "post"]),
+        ("/api/app/projects/{project_id}/cohorts/{cohort_id}", &["patch", "delete"]),
         ("/api/2.0/export", &["get"]),
         ("/api/app/projects/{project_id}/api-tokens", &["get", "post"]),
         ("/api/app/projects/{project_id}/api-tokens/{token_id}", &["delete"]),
@@ -45,7 +49,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 16, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 20, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -84,7 +88,7 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
     std::fs::write(
         work.path().join("schemathesis.toml"),
         format!(
-            "[parameters]\n\"path.project_id\" = {p}\n\"query.project_id\" = {p}\n\"path.token_id\" = {token_id}\n",
+            "[parameters]\n\"path.project_id\" = {p}\n\"query.project_id\" = {p}\n\"path.token_id\" = {token_id}\n\"path.cohort_id\" = 1\n",
             p = s.creds.project_id
         ),
     )
@@ -109,5 +113,5 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         "schemathesis is not installed in {python}; run scripts/test to install it:\n{stderr}"
     );
     assert!(out.status.success(), "schemathesis found problems:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("Tested: 22"), "every operation is tested:\n{stdout}");
+    assert!(stdout.contains("Tested: 30"), "every operation is tested:\n{stdout}");
 }

@@ -8,13 +8,16 @@
 //!
 //! # Layout
 //! - [`Metadata`]: the store and its operations.
+//! - cohorts: saved cohort definitions ([`CohortInfo`]).
 //! - [`secrets`]: generation and hashing of tokens and secrets.
 //! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
 
+mod cohorts;
 pub mod secrets;
 mod store;
 mod tokens;
 
+pub use cohorts::{CohortChanges, CohortInfo};
 pub use store::{Bootstrap, Metadata, NewProject, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
 pub use tokens::{ApiTokenAuth, ApiTokenInfo, NewApiToken, TOKEN_PREFIX};
 

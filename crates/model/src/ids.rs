@@ -35,3 +35,7 @@ id_type!(
     /// A personal API token.
     ApiTokenId
 );
+id_type!(
+    /// A saved cohort.
+    CohortId
+);

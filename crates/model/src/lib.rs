@@ -12,9 +12,11 @@
 //! - [`event`]: the normalised event row, as stored and as read back.
 //! - [`profile`]: user and group profile updates and what each operation does.
 //! - [`limits`]: ingestion limits (records per request, sizes, property counts).
+//! - [`cohort`]: cohort definitions (a `where` and behaviours).
 //! - [`error_code`]: the closed list of error codes.
 //! - [`time`]: epoch conversions and calendar-day helpers.
 
+pub mod cohort;
 pub mod error_code;
 pub mod event;
 pub mod family;
@@ -26,11 +28,12 @@ pub mod profile;
 pub mod project;
 pub mod time;
 
+pub use cohort::{Behavior, CohortDefinition, EventSelector};
 pub use error_code::ErrorCode;
 pub use event::{EventRow, StoredEvent};
 pub use family::ApiFamily;
 pub use identity::{Clusters, IdentityEdge, IdentityOp};
-pub use ids::{ApiTokenId, OrgId, ProjectId, ServiceAccountId};
+pub use ids::{ApiTokenId, CohortId, OrgId, ProjectId, ServiceAccountId};
 pub use page::{Cursor, Page, PageRequest, PageStart};
 pub use profile::{ProfileKey, ProfileOp, ProfileUpdate, Properties};
 pub use project::{IdentityMode, Project, Region, Role};

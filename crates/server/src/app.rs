@@ -140,7 +140,7 @@ pub async fn list_service_accounts(
 }
 
 /// Authenticates an administrator of the project in the path, and counts the request.
-async fn admin(state: &AppState, project_id: &str, request: &Parts) -> Result<(Credential, Params), ApiError> {
+pub(crate) async fn admin(state: &AppState, project_id: &str, request: &Parts) -> Result<(Credential, Params), ApiError> {
     let project_id = auth::parse_project_id(Some(project_id))?
         .ok_or_else(|| ApiError::invalid("the path must name a project id"))?;
     let params = Params::parse(request.uri.query().unwrap_or("").as_bytes());

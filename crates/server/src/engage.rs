@@ -5,6 +5,12 @@
 //! profile and answers its `session_id`; later pages name it, so paging is stable while
 //! updates continue, and `total` is the full match count on every page (mixpanel-utils
 //! computes its page count from it). Profiles come back ordered by id.
+//!
+//! `behaviors` (the engage form: `[{"window": "30d", "name": ..., "event_selectors":
+//! [...]}]`, windows ending at `as_of_timestamp` or now) gives the `where` each user's
+//! event counts as `behaviors["name"]`; `filter_by_cohort` (`{"id": N}`) adds a saved
+//! cohort's definition. Cohorts hold user profiles only, so `include_all_users` changes
+//! nothing.
 
 use axum::Json;
 use axum::body::Body;
@@ -13,15 +19,13 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sextant_expr::Scope;
 use sextant_ingest::Params;
-use sextant_model::ApiFamily;
+use sextant_model::{ApiFamily, Behavior, CohortDefinition};
 use sextant_model::profile::USER_PROFILES;
 use sextant_storage::ProfileQuery;
 
 use crate::auth;
 use crate::error::{ApiError, QueryError};
-use crate::export::parse_where_in;
 use crate::limits::LimitSlot;
 use crate::state::AppState;
 
@@ -73,7 +77,11 @@ pub struct EngageProfile {
         ("output_properties" = Option<String>, Query, description = "A JSON array of the properties to return."),
         ("session_id" = Option<String>, Query, description = "The snapshot page 0 answered; required after page 0."),
         ("page" = Option<u64>, Query, description = "The page, from 0."),
-        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Profiles per page (default 1000).")
+        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Profiles per page (default 1000)."),
+        ("behaviors" = Option<String>, Query, description = "A JSON list of `{window, name, event_selectors}`; the `where` reads `behaviors[\"name\"]`."),
+        ("as_of_timestamp" = Option<i64>, Query, description = "Epoch seconds at which behaviour windows end (default now)."),
+        ("filter_by_cohort" = Option<String>, Query, description = "`{\"id\": N}`: only members of a saved cohort."),
+        ("include_all_users" = Option<bool>, Query, description = "With `filter_by_cohort`; cohorts hold profiles only, so it changes nothing.")
     ),
     responses((status = 200, description = "A page of profiles", body = EngagePage)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
@@ -102,7 +110,11 @@ pub async fn query(State(state): State<AppState>, request: Request) -> Response 
         ("output_properties" = Option<String>, Query, description = "A JSON array of the properties to return."),
         ("session_id" = Option<String>, Query, description = "The snapshot page 0 answered; required after page 0."),
         ("page" = Option<u64>, Query, description = "The page, from 0."),
-        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Profiles per page (default 1000).")
+        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Profiles per page (default 1000)."),
+        ("behaviors" = Option<String>, Query, description = "A JSON list of `{window, name, event_selectors}`; the `where` reads `behaviors[\"name\"]`."),
+        ("as_of_timestamp" = Option<i64>, Query, description = "Epoch seconds at which behaviour windows end (default now)."),
+        ("filter_by_cohort" = Option<String>, Query, description = "`{\"id\": N}`: only members of a saved cohort."),
+        ("include_all_users" = Option<bool>, Query, description = "With `filter_by_cohort`; cohorts hold profiles only, so it changes nothing.")
     ),
     responses((status = 200, description = "A page of profiles", body = EngagePage)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
@@ -141,11 +153,6 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: Body
         return Err(ApiError::forbidden("this credential may not read profiles"));
     }
     state.limiter.admit(&LimitSlot::of(&parts.extensions), credential.project.id, ApiFamily::Query, 1)?;
-    for unsupported in ["filter_by_cohort", "behaviors", "as_of_timestamp", "include_all_users"] {
-        if params.get(unsupported).is_some_and(|v| !v.trim().is_empty()) {
-            return Err(ApiError::invalid(format!("`{unsupported}` is not supported by this server yet")));
-        }
-    }
     let mut problems = Vec::new();
     let ids = match (text(&params, "distinct_id"), text(&params, "distinct_ids")) {
         (Some(one), None) => Some(vec![one.to_string()]),
@@ -189,10 +196,59 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: Body
     };
     let page = number("page", &mut problems, 0, 0..=1_000_000_000);
     let page_size = number("page_size", &mut problems, PAGE_SIZE, 1..=PAGE_SIZE);
+    let as_of_ms = match text(&params, "as_of_timestamp") {
+        None => chrono::Utc::now().timestamp_millis(),
+        Some(v) => match v.parse::<i64>() {
+            Ok(s) if s > 0 => s.saturating_mul(1000),
+            _ => {
+                problems.push(("as_of_timestamp".into(), "must be epoch seconds".into()));
+                0
+            }
+        },
+    };
+    let behaviors_param = text(&params, "behaviors");
+    let cohort_param = text(&params, "filter_by_cohort");
+    if behaviors_param.is_some() && cohort_param.is_some() {
+        problems.push(("behaviors".into(), "give `behaviors` or `filter_by_cohort`, not both".into()));
+    }
+    if let Some(v) = text(&params, "include_all_users") {
+        if cohort_param.is_none() {
+            problems.push(("include_all_users".into(), "only applies with `filter_by_cohort`".into()));
+        } else if !matches!(v, "true" | "false" | "1" | "0") {
+            problems.push(("include_all_users".into(), "must be true or false".into()));
+        }
+    }
     if !problems.is_empty() {
         return Err(ApiError::invalid_fields("invalid engage query", problems));
     }
-    let filter = parse_where_in(&params, &credential.project, Scope::Profile)?;
+    // The request's own `where` and behaviours, then a cohort's, as one definition.
+    let mut definition = CohortDefinition { where_: text(&params, "where").map(str::to_string), behaviors: Vec::new() };
+    if let Some(list) = behaviors_param {
+        definition.behaviors = serde_json::from_str::<Vec<Behavior>>(list).map_err(|e| {
+            ApiError::invalid_fields(
+                "invalid engage query",
+                vec![("behaviors".into(), format!("must be a JSON list of {{window, name, event_selectors}}: {e}"))],
+            )
+        })?;
+    }
+    if let Some(cohort) = cohort_param {
+        let id = serde_json::from_str::<Value>(cohort)
+            .ok()
+            .and_then(|v| v.get("id").and_then(|id| id.as_i64().or_else(|| id.as_str().and_then(|s| s.parse().ok()))))
+            .ok_or_else(|| {
+                ApiError::invalid_fields(
+                    "invalid engage query",
+                    vec![("filter_by_cohort".into(), "must be a JSON object with the cohort's `id`".into())],
+                )
+            })?;
+        let cohort = state.metadata.cohort(credential.project.id, sextant_model::CohortId(id)).await?;
+        definition.where_ = match (definition.where_.take(), cohort.definition.where_) {
+            (Some(a), Some(b)) => Some(format!("({b}) and ({a})")),
+            (a, b) => a.or(b),
+        };
+        definition.behaviors = cohort.definition.behaviors;
+    }
+    let (filter, behaviors) = crate::cohorts::compile_definition(&definition, &credential.project, as_of_ms)?;
     let query = ProfileQuery {
         project_id: credential.project.id,
         group_key: text(&params, "data_group_id").unwrap_or(USER_PROFILES).to_string(),
@@ -201,6 +257,8 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: Body
         session_id: text(&params, "session_id").map(str::to_string),
         page,
         page_size,
+        behaviors,
+        count_only: false,
     };
     let found = state.profiles.query_profiles(query).await?;
     let results = found

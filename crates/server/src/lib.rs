@@ -12,6 +12,7 @@
 //! - [`error`]: client-facing errors and their HTTP mapping.
 //! - [`ingest`]: ingestion, `/track`, `/import`, `/engage`, `/groups`.
 //! - [`export`]: raw export, `/api/2.0/export`.
+//! - [`cohorts`]: saved cohorts, their list with counts, and their definitions as queries.
 //! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
 //! - [`stream`]: the activity feed (`/api/query/stream/query`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
@@ -21,6 +22,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cohorts;
 pub mod collection;
 pub mod config;
 pub mod engage;

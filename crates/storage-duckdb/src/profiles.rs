@@ -128,6 +128,10 @@ pub static SNAPSHOTS: Mutex<()> = Mutex::new(());
 
 /// Answers one engage page.
 pub fn query(conn: &Connection, q: &ProfileQuery, now_ms: i64) -> Result<ProfilePage> {
+    if q.count_only {
+        let total = matches(conn, q, &mut |_, _| Ok(())).map_err(backend)?;
+        return Ok(ProfilePage { session_id: String::new(), total, profiles: Vec::new() });
+    }
     let session = match &q.session_id {
         Some(id) => match find_session(conn, id, q, now_ms)? {
             Some(total) => Some((id.clone(), total)),
@@ -214,9 +218,79 @@ fn take_snapshot(conn: &Connection, q: &ProfileQuery, now_ms: i64) -> Result<(St
     }
 }
 
-/// Copies the matches in id order, numbered from 1, and counts them. The `where` runs
-/// inside DuckDB when it compiles, and in Rust otherwise (same answers).
+/// Copies the matches in id order, numbered from 1, into the session, and counts them.
 fn copy_matches(conn: &Connection, q: &ProfileQuery, session_id: &str) -> duckdb::Result<u64> {
+    if q.behaviors.is_empty()
+        && let Some(predicate) = compiled_filter(q)
+    {
+        return conn
+            .execute(
+                &format!(
+                    "INSERT INTO engage_snapshots
+                     SELECT ?, row_number() OVER (ORDER BY id), id, properties FROM ({}) WHERE {predicate}",
+                    base_select(q)
+                ),
+                params![session_id],
+            )
+            .map(|n| n as u64);
+    }
+    let mut appender = conn.appender("engage_snapshots")?;
+    let mut n: i64 = 0;
+    let total = matches(conn, q, &mut |id, text| {
+        n += 1;
+        appender.append_row(params![session_id, n, id, text])
+    })?;
+    appender.flush()?;
+    Ok(total)
+}
+
+/// Counts the matches, handing each (id, properties text) to `sink` in id order. The
+/// `where` runs inside DuckDB when it compiles and reads no behaviours, and in Rust
+/// otherwise (same answers).
+fn matches(
+    conn: &Connection,
+    q: &ProfileQuery,
+    sink: &mut dyn FnMut(&str, &str) -> duckdb::Result<()>,
+) -> duckdb::Result<u64> {
+    if q.behaviors.is_empty()
+        && let Some(predicate) = compiled_filter(q)
+    {
+        let mut stmt =
+            conn.prepare(&format!("SELECT id, properties::VARCHAR FROM ({}) WHERE {predicate} ORDER BY id", base_select(q)))?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let (id, text): (String, String) = (row.get(0)?, row.get(1)?);
+            sink(&id, &text)?;
+            n += 1;
+        }
+        return Ok(n);
+    }
+    let counts = behavior_counts(conn, q)?;
+    let zeros: Properties = q.behaviors.iter().map(|b| (b.name.clone(), serde_json::Value::from(0))).collect();
+    let mut stmt = conn.prepare(&format!("SELECT id, properties::VARCHAR FROM ({}) ORDER BY id", base_select(q)))?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0;
+    while let Some(row) = rows.next()? {
+        let (id, text): (String, String) = (row.get(0)?, row.get(1)?);
+        let keep = match &q.filter {
+            None => true,
+            Some(program) => {
+                let properties: Properties = serde_json::from_str(&text).unwrap_or_default();
+                let behaviors = (!q.behaviors.is_empty()).then(|| counts.get(&id).unwrap_or(&zeros));
+                profile_matches(program, &properties, behaviors)
+            }
+        };
+        if keep {
+            sink(&id, &text)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The query's profiles, with properties as JSON and as VARIANT `pv`.
+fn base_select(q: &ProfileQuery) -> String {
     let ids_filter = match &q.ids {
         Some(ids) if ids.is_empty() => " AND false".to_string(),
         Some(ids) => {
@@ -225,14 +299,18 @@ fn copy_matches(conn: &Connection, q: &ProfileQuery, session_id: &str) -> duckdb
         }
         None => String::new(),
     };
-    let base = format!(
+    format!(
         "SELECT id, properties, CAST(properties AS VARIANT) AS pv FROM profiles
          WHERE project_id = {} AND group_key = '{}'{ids_filter}",
         q.project_id.0,
         q.group_key.replace('\'', "''"),
-    );
+    )
+}
+
+/// The `where` as SQL, when there is none (`true`) or it compiles.
+fn compiled_filter(q: &ProfileQuery) -> Option<String> {
     let columns = Columns { properties: "pv".into(), user: Some("pv".into()), ..Columns::default() };
-    let compiled = match &q.filter {
+    match &q.filter {
         None => Some("true".to_string()),
         Some(program) => match duckdb_predicate(program, &columns) {
             Ok(sql) => Some(sql),
@@ -241,36 +319,65 @@ fn copy_matches(conn: &Connection, q: &ProfileQuery, session_id: &str) -> duckdb
                 None
             }
         },
-    };
-    match compiled {
-        Some(predicate) => conn
-            .execute(
-                &format!(
-                    "INSERT INTO engage_snapshots
-                     SELECT ?, row_number() OVER (ORDER BY id), id, properties FROM ({base}) WHERE {predicate}"
-                ),
-                params![session_id],
-            )
-            .map(|n| n as u64),
-        None => {
-            let program = q.filter.as_ref().expect("a filter that did not compile");
-            let mut stmt = conn.prepare(&format!("SELECT id, properties::VARCHAR FROM ({base}) ORDER BY id"))?;
-            let mut rows = stmt.query([])?;
-            let mut appender = conn.appender("engage_snapshots")?;
-            let mut n: i64 = 0;
-            while let Some(row) = rows.next()? {
-                let text: String = row.get(1)?;
-                let properties: Properties = serde_json::from_str(&text).unwrap_or_default();
-                if profile_matches(program, &properties) {
-                    n += 1;
-                    let id: String = row.get(0)?;
-                    appender.append_row(params![session_id, n, id, text])?;
+    }
+}
+
+/// Each user's behaviour counts (by canonical id), for users with at least one event.
+fn behavior_counts(conn: &Connection, q: &ProfileQuery) -> duckdb::Result<HashMap<String, Properties>> {
+    let mut counts: HashMap<String, Properties> = HashMap::new();
+    let resolved = crate::identity::RESOLVED_DISTINCT_ID;
+    for b in &q.behaviors {
+        let mut per_user: HashMap<String, i64> = HashMap::new();
+        for (event, selector) in &b.events {
+            let compiled = match selector {
+                None => Some("true".to_string()),
+                Some(p) => duckdb_predicate(p, &Columns::default()).ok(),
+            };
+            let head = format!(
+                "FROM events e WHERE e.project_id = ? AND e.time_ms >= ? AND e.time_ms < ? AND e.event = ?"
+            );
+            let args = params![q.project_id.0, b.from_ms, b.to_ms, event];
+            match compiled {
+                Some(predicate) => {
+                    let mut stmt = conn.prepare(&format!(
+                        "SELECT {resolved} AS uid, count(*) {head} AND ({predicate}) GROUP BY uid"
+                    ))?;
+                    let mut rows = stmt.query(args)?;
+                    while let Some(row) = rows.next()? {
+                        *per_user.entry(row.get(0)?).or_default() += row.get::<_, i64>(1)?;
+                    }
+                }
+                None => {
+                    let program = selector.as_ref().expect("a selector that did not compile");
+                    let mut stmt = conn.prepare(&format!(
+                        "SELECT {resolved} AS uid, e.event, e.time_ms, e.distinct_id, e.insert_id, \
+                         CAST(CAST(e.properties AS JSON) AS VARCHAR) {head}"
+                    ))?;
+                    let mut rows = stmt.query(args)?;
+                    while let Some(row) = rows.next()? {
+                        let event_row = sextant_model::EventRow {
+                            project_id: q.project_id,
+                            event: row.get(1)?,
+                            time_ms: row.get(2)?,
+                            distinct_id: row.get(3)?,
+                            insert_id: row.get(4)?,
+                            properties: row.get(5)?,
+                        };
+                        if sextant_storage::event_matches(program, &event_row) {
+                            *per_user.entry(row.get(0)?).or_default() += 1;
+                        }
+                    }
                 }
             }
-            appender.flush()?;
-            Ok(n as u64)
+        }
+        for (user, n) in per_user {
+            let entry = counts.entry(user).or_insert_with(|| {
+                q.behaviors.iter().map(|b| (b.name.clone(), serde_json::Value::from(0))).collect()
+            });
+            entry.insert(b.name.clone(), serde_json::Value::from(n));
         }
     }
+    Ok(counts)
 }
 
 /// An opaque session id: the time it was taken and a random part.

@@ -33,6 +33,8 @@ fn query(project: i64) -> ProfileQuery {
         session_id: None,
         page: 0,
         page_size: 1000,
+        behaviors: Vec::new(),
+        count_only: false,
     }
 }
 
@@ -149,7 +151,7 @@ pub async fn where_filters_match_the_interpreter(store: &dyn ProfileStore) {
         let expected: Vec<String> = profiles
             .iter()
             .enumerate()
-            .filter(|(_, p)| crate::profile_matches(&program, p.as_object().unwrap()))
+            .filter(|(_, p)| crate::profile_matches(&program, p.as_object().unwrap(), None))
             .map(|(i, _)| format!("w{i}"))
             .collect();
         let found = all(store, ProfileQuery { filter: Some(Arc::new(program)), ..query(206) }).await;

@@ -135,6 +135,23 @@ pub struct ProfileQuery {
     pub page: u64,
     /// Profiles per page.
     pub page_size: u64,
+    /// Event counts the `filter` reads as `behaviors["name"]`.
+    pub behaviors: Vec<BehaviorCount>,
+    /// Only count the matches: no snapshot, no profiles.
+    pub count_only: bool,
+}
+
+/// One named count of each user's events (through identity clusters) over a window.
+#[derive(Clone, Debug)]
+pub struct BehaviorCount {
+    /// The name `behaviors["name"]` reads.
+    pub name: String,
+    /// Window start, epoch ms (inclusive).
+    pub from_ms: i64,
+    /// Window end, epoch ms (exclusive).
+    pub to_ms: i64,
+    /// Events that count: a name and an optional `where` over the event.
+    pub events: Vec<(String, Option<std::sync::Arc<sextant_expr::Program>>)>,
 }
 
 /// One page of an engage query.
@@ -166,7 +183,8 @@ pub trait ProfileStore: Send + Sync + 'static {
     async fn query_profiles(&self, query: ProfileQuery) -> Result<ProfilePage>;
 }
 
-/// Whether a profile passes a `where` (profile scope) evaluated in Rust.
-pub fn profile_matches(program: &sextant_expr::Program, properties: &Properties) -> bool {
-    program.matches(&sextant_expr::ProfileRecord { properties, behaviors: None })
+/// Whether a profile passes a `where` (profile scope) evaluated in Rust, with its
+/// behaviour counts when the query has behaviours.
+pub fn profile_matches(program: &sextant_expr::Program, properties: &Properties, behaviors: Option<&Properties>) -> bool {
+    program.matches(&sextant_expr::ProfileRecord { properties, behaviors })
 }

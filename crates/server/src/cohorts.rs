@@ -1,0 +1,449 @@
+//! Cohorts: `POST /api/query/cohorts/list` (Mixpanel's shape, with live counts), the
+//! App API that saves them (`/api/app/projects/{project_id}/cohorts`), and the one
+//! place a definition becomes a profile query (also used by engage's `behaviors` and
+//! `filter_by_cohort`).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sextant_expr::{Options, Program, Scope};
+use sextant_ingest::Params;
+use sextant_metadata::{CohortChanges, CohortInfo};
+use sextant_model::profile::USER_PROFILES;
+use sextant_model::{ApiFamily, CohortDefinition, CohortId, Project};
+use sextant_storage::{BehaviorCount, ProfileQuery};
+
+use crate::app::admin;
+use crate::auth;
+use crate::collection::CollectionQuery;
+use crate::error::{ApiError, QueryError};
+use crate::limits::LimitSlot;
+use crate::openapi::{CollectionPage, Single};
+use crate::state::AppState;
+
+/// A definition ready for the profile store: the `where` and the behaviour counts it
+/// reads, windows ending at `as_of_ms`.
+pub fn compile_definition(
+    definition: &CohortDefinition,
+    project: &Project,
+    as_of_ms: i64,
+) -> Result<(Option<Arc<Program>>, Vec<BehaviorCount>), ApiError> {
+    let options = Options {
+        timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
+        case_sensitive: project.case_sensitive_strings,
+        now_ms: as_of_ms,
+    };
+    let mut problems = Vec::new();
+    let filter = match definition.where_.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+        None => None,
+        Some(src) => match Program::parse(src, Scope::Profile, options.clone()) {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                problems.push(("where".to_string(), format!("is not a valid expression: {e}")));
+                None
+            }
+        },
+    };
+    let mut behaviors = Vec::new();
+    for (i, b) in definition.behaviors.iter().enumerate() {
+        let window = match b.window_ms() {
+            Ok(w) => w,
+            Err(e) => {
+                problems.push((format!("behaviors[{i}].window"), e));
+                continue;
+            }
+        };
+        if b.name.trim().is_empty() || b.event_selectors.is_empty() {
+            problems.push((format!("behaviors[{i}]"), "needs a name and at least one event selector".into()));
+            continue;
+        }
+        let mut events = Vec::new();
+        for (j, sel) in b.event_selectors.iter().enumerate() {
+            let selector = match sel.selector.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(src) => match Program::parse(src, Scope::Event, options.clone()) {
+                    Ok(p) => Some(Arc::new(p)),
+                    Err(e) => {
+                        problems.push((format!("behaviors[{i}].event_selectors[{j}].selector"), e.to_string()));
+                        None
+                    }
+                },
+            };
+            events.push((sel.event.clone(), selector));
+        }
+        behaviors.push(BehaviorCount { name: b.name.clone(), from_ms: as_of_ms - window, to_ms: as_of_ms, events });
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid_fields("invalid cohort definition", problems));
+    }
+    Ok((filter, behaviors))
+}
+
+/// How many user profiles a cohort holds now.
+pub async fn count(state: &AppState, project: &Project, cohort: &CohortInfo) -> Result<u64, ApiError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let (filter, behaviors) = compile_definition(&cohort.definition, project, now)?;
+    let query = ProfileQuery {
+        project_id: project.id,
+        group_key: USER_PROFILES.into(),
+        ids: None,
+        filter,
+        session_id: None,
+        page: 0,
+        page_size: 1,
+        behaviors,
+        count_only: true,
+    };
+    Ok(state.profiles.query_profiles(query).await?.total)
+}
+
+/// A cohort in Mixpanel's `cohorts/list` shape.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListedCohort {
+    /// Members now.
+    pub count: u64,
+    /// 1 when visible.
+    pub is_visible: u8,
+    /// What it is for.
+    pub description: String,
+    /// `YYYY-MM-DD HH:MM:SS`, UTC.
+    pub created: String,
+    /// Its project.
+    pub project_id: i64,
+    /// Its id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+}
+
+/// `POST /api/query/cohorts/list`.
+#[utoipa::path(
+    method(get, post),
+    path = "/api/query/cohorts/list",
+    tag = "query",
+    summary = "List saved cohorts with their member counts",
+    params(("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")),
+    responses((status = 200, description = "Every cohort, oldest first", body = Vec<ListedCohort>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn list(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    match list_answer(&state, &parts, body).await {
+        Ok(list) => Json(list).into_response(),
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
+/// `GET|POST /api/2.0/cohorts/list`: the same list at its legacy path.
+#[utoipa::path(
+    method(get, post),
+    path = "/api/2.0/cohorts/list",
+    tag = "query",
+    summary = "List saved cohorts (legacy path)",
+    params(("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")),
+    responses((status = 200, description = "Every cohort, oldest first", body = Vec<ListedCohort>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_list(state: State<AppState>, request: Request) -> Response {
+    list(state, request).await
+}
+
+async fn list_answer(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Result<Vec<ListedCohort>, ApiError> {
+    let mut params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+    let limit = ApiFamily::Query.max_request_bytes();
+    let raw = crate::ingest::body::read(&parts.headers, body, limit).await?;
+    let form = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        params.extend(Params::parse(&raw.decompress(limit)?));
+    }
+    let project_id = auth::parse_project_id(params.get("project_id"))?;
+    let auth_request = auth::AuthRequest {
+        headers: &parts.headers,
+        params: &params,
+        project_id,
+        family: ApiFamily::Query,
+        allow_project_token: false,
+    };
+    let credential = auth::authenticate(state, auth_request)
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("authentication required: the project secret or a service account"))?;
+    if !credential.may_read() {
+        return Err(ApiError::forbidden("this credential may not read cohorts"));
+    }
+    state.limiter.admit(&LimitSlot::of(&parts.extensions), credential.project.id, ApiFamily::Query, 1)?;
+    let mut out = Vec::new();
+    for c in state.metadata.all_cohorts(credential.project.id).await? {
+        out.push(ListedCohort {
+            count: count(state, &credential.project, &c).await?,
+            is_visible: u8::from(c.is_visible),
+            description: c.description.clone(),
+            created: chrono::DateTime::from_timestamp_millis(c.created_at_ms)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            project_id: c.project_id.0,
+            id: c.id.0,
+            name: c.name,
+        });
+    }
+    Ok(out)
+}
+
+/// A saved cohort, as the App API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CohortView {
+    /// Its id.
+    #[schema(required = false)]
+    pub id: i64,
+    /// Its name.
+    #[schema(required = false)]
+    pub name: String,
+    /// What it is for.
+    #[schema(required = false)]
+    pub description: String,
+    /// Who is in it: `where` and `behaviors`.
+    #[schema(required = false, value_type = Object)]
+    pub definition: Value,
+    /// Whether it is listed as visible.
+    #[schema(required = false)]
+    pub is_visible: bool,
+    /// When it was created (RFC 3339).
+    #[schema(required = false)]
+    pub created: Option<String>,
+}
+
+impl CohortView {
+    fn of(c: &CohortInfo) -> CohortView {
+        CohortView {
+            id: c.id.0,
+            name: c.name.clone(),
+            description: c.description.clone(),
+            definition: serde_json::to_value(&c.definition).unwrap_or(Value::Null),
+            is_visible: c.is_visible,
+            created: chrono::DateTime::from_timestamp_millis(c.created_at_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        }
+    }
+}
+
+/// The body that creates or changes a cohort.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body `CohortBody::parse` reads
+struct CohortRequest {
+    /// Its name (required to create).
+    name: Option<String>,
+    /// What it is for.
+    description: Option<String>,
+    /// A `where` over profile properties and `behaviors[...]`.
+    #[schema(rename = "where")]
+    where_: Option<String>,
+    /// Named event counts, as engage's `behaviors` takes them.
+    #[schema(value_type = Option<Vec<Object>>)]
+    behaviors: Option<Vec<Value>>,
+    /// Whether it is listed as visible.
+    is_visible: Option<bool>,
+}
+
+/// A create or update body, read. The definition's `where` and `behaviors` each
+/// replace the stored one only when given.
+struct CohortBody {
+    name: Option<String>,
+    description: Option<String>,
+    where_: Option<Option<String>>,
+    behaviors: Option<Vec<sextant_model::Behavior>>,
+    is_visible: Option<bool>,
+}
+
+impl CohortBody {
+    fn parse(body: &Value) -> Result<CohortBody, ApiError> {
+        let Some(obj) = body.as_object() else {
+            return Err(ApiError::invalid("the body must be a JSON object"));
+        };
+        let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+        let where_ = match obj.get("where") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(w)) => Some(Some(w.clone())),
+            Some(_) => {
+                return Err(ApiError::invalid_fields("invalid cohort", vec![("where".into(), "must be a string".into())]));
+            }
+        };
+        let behaviors = match obj.get("behaviors") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
+                ApiError::invalid_fields(
+                    "invalid cohort",
+                    vec![("behaviors".into(), format!("must be a list of {{window, name, event_selectors}}: {e}"))],
+                )
+            })?),
+        };
+        Ok(CohortBody {
+            name: text("name"),
+            description: text("description"),
+            where_,
+            behaviors,
+            is_visible: obj.get("is_visible").and_then(Value::as_bool),
+        })
+    }
+
+    /// `base` with what this body gives, or `None` when it gives neither part.
+    fn definition(&self, base: &CohortDefinition) -> Option<CohortDefinition> {
+        if self.where_.is_none() && self.behaviors.is_none() {
+            return None;
+        }
+        Some(CohortDefinition {
+            where_: self.where_.clone().unwrap_or_else(|| base.where_.clone()),
+            behaviors: self.behaviors.clone().unwrap_or_else(|| base.behaviors.clone()),
+        })
+    }
+}
+
+async fn json_body(body: Body) -> Result<Value, ApiError> {
+    let bytes = axum::body::to_bytes(body, ApiFamily::App.max_request_bytes())
+        .await
+        .map_err(|_| ApiError::new(sextant_model::ErrorCode::PayloadTooLarge, "the body is over 1 MB"))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
+}
+
+fn cohort_id(text: &str) -> Result<CohortId, ApiError> {
+    text.parse::<i64>()
+        .map(CohortId)
+        .map_err(|_| ApiError::invalid_fields("invalid cohort id", vec![("cohort_id".into(), "must be an integer".into())]))
+}
+
+/// `GET /api/app/projects/{project_id}/cohorts`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/cohorts",
+    tag = "app",
+    summary = "List saved cohorts, newest first",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 300, description = "Items per page (default 50)."),
+        ("next" = Option<String>, Query, description = "Cursor from a previous page's `next`."),
+        ("previous" = Option<String>, Query, description = "Cursor from a previous page's `previous`."),
+        ("fields" = Option<String>, Query, description = "Comma-separated fields to keep, dot notation.")
+    ),
+    responses((status = 200, description = "A page of cohorts", body = CollectionPage<CohortView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_list(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, params) = admin(&state, &project_id, &parts).await?;
+    let query = CollectionQuery::parse(&params)?;
+    let page = state.metadata.list_cohorts(credential.project.id, query.page).await?;
+    Ok(Json(query.respond(page, |c| serde_json::to_value(CohortView::of(c)).unwrap_or(Value::Null))))
+}
+
+/// `POST /api/app/projects/{project_id}/cohorts`.
+#[utoipa::path(
+    post,
+    path = "/api/app/projects/{project_id}/cohorts",
+    tag = "app",
+    summary = "Save a cohort",
+    params(("project_id" = i64, Path, description = "The project.")),
+    request_body(content = CohortRequest, content_type = "application/json"),
+    responses((status = 201, description = "Saved", body = Single<CohortView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_create(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let body = CohortBody::parse(&json_body(body).await?)?;
+    let name = body.name.clone().filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+        ApiError::invalid_fields("invalid cohort", vec![("name".into(), "is required".into())])
+    })?;
+    let definition = body.definition(&CohortDefinition::default()).unwrap_or_default();
+    compile_definition(&definition, &credential.project, 0)?;
+    let c = state
+        .metadata
+        .create_cohort(credential.project.id, &name, body.description.as_deref().unwrap_or(""), &definition)
+        .await?;
+    let c = match body.is_visible {
+        Some(v) if !v => {
+            let changes = CohortChanges { is_visible: Some(v), ..Default::default() };
+            state.metadata.update_cohort(credential.project.id, c.id, changes).await?
+        }
+        _ => c,
+    };
+    Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": CohortView::of(&c)}))).into_response())
+}
+
+/// `PATCH /api/app/projects/{project_id}/cohorts/{cohort_id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/app/projects/{project_id}/cohorts/{cohort_id}",
+    tag = "app",
+    summary = "Change a saved cohort",
+    params(("project_id" = i64, Path, description = "The project."), ("cohort_id" = i64, Path, description = "The cohort.")),
+    request_body(content = CohortRequest, content_type = "application/json"),
+    responses((status = 200, description = "Changed", body = Single<CohortView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_update(
+    State(state): State<AppState>,
+    Path((project_id, cohort)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let id = cohort_id(&cohort)?;
+    let body = CohortBody::parse(&json_body(body).await?)?;
+    let stored = state.metadata.cohort(credential.project.id, id).await?;
+    let definition = body.definition(&stored.definition);
+    if let Some(def) = &definition {
+        compile_definition(def, &credential.project, 0)?;
+    }
+    let changes =
+        CohortChanges { name: body.name, description: body.description, definition, is_visible: body.is_visible };
+    let c = state.metadata.update_cohort(credential.project.id, id, changes).await?;
+    Ok(Json(json!({"status": "ok", "results": CohortView::of(&c)})))
+}
+
+/// `DELETE /api/app/projects/{project_id}/cohorts/{cohort_id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/projects/{project_id}/cohorts/{cohort_id}",
+    tag = "app",
+    summary = "Delete a saved cohort",
+    params(("project_id" = i64, Path, description = "The project."), ("cohort_id" = i64, Path, description = "The cohort.")),
+    responses((status = 200, description = "Deleted", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_delete(
+    State(state): State<AppState>,
+    Path((project_id, cohort)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let id = cohort_id(&cohort)?;
+    state.metadata.delete_cohort(credential.project.id, id).await?;
+    Ok(Json(json!({"status": "ok"})))
+}
