@@ -213,7 +213,7 @@ async fn engage_query_filters_projects_and_pages_over_a_snapshot() {
         (vec![("where", "properties[\"a\"] ==")], "where"),
         (vec![("distinct_ids", "user-1")], "distinct_ids"),
         (vec![("page_size", "0")], "page_size"),
-        (vec![("filter_by_cohort", r#"{"id": 1}"#)], "not supported"),
+        (vec![("filter_by_cohort", "nope")], "filter_by_cohort"),
     ] {
         let (status, body) = s.engage(&form).await;
         assert_eq!(status, 400, "{form:?}: {body}");

@@ -94,6 +94,8 @@ impl NormalizedEvent {
 }
 
 /// The fate of one record.
+// `Accepted` is nearly every record; boxing it would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     /// Store it.

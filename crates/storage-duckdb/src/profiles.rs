@@ -333,9 +333,7 @@ fn behavior_counts(conn: &Connection, q: &ProfileQuery) -> duckdb::Result<HashMa
                 None => Some("true".to_string()),
                 Some(p) => duckdb_predicate(p, &Columns::default()).ok(),
             };
-            let head = format!(
-                "FROM events e WHERE e.project_id = ? AND e.time_ms >= ? AND e.time_ms < ? AND e.event = ?"
-            );
+            let head = "FROM events e WHERE e.project_id = ? AND e.time_ms >= ? AND e.time_ms < ? AND e.event = ?";
             let args = params![q.project_id.0, b.from_ms, b.to_ms, event];
             match compiled {
                 Some(predicate) => {
