@@ -466,19 +466,11 @@ fn behaviors_arg(text: Option<&str>) -> Result<Option<Vec<sextant_model::Behavio
 }
 
 /// Checks a definition as the server will read it (expressions and windows).
-fn check_definition(def: &sextant_model::CohortDefinition) -> Result<()> {
-    if let Some(w) = &def.where_ {
-        sextant_expr::Program::parse(w, sextant_expr::Scope::Profile, Default::default())
-            .map_err(|e| anyhow::anyhow!("--where: {e}"))?;
-    }
-    for b in &def.behaviors {
-        b.window_ms().map_err(|e| anyhow::anyhow!("behaviour {}: {e}", b.name))?;
-        for s in b.event_selectors.iter().filter_map(|s| s.selector.as_deref()) {
-            sextant_expr::Program::parse(s, sextant_expr::Scope::Event, Default::default())
-                .map_err(|e| anyhow::anyhow!("behaviour {} selector: {e}", b.name))?;
-        }
-    }
-    Ok(())
+async fn check_definition(md: &Metadata, project: i64, def: &sextant_model::CohortDefinition) -> Result<()> {
+    let p = md.project(ProjectId(project)).await?.ok_or_else(|| anyhow::anyhow!("no project {project}"))?;
+    sextant_server::cohorts::compile_definition(def, &p, 0)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("--where/--behaviors: {}", e.message))
 }
 
 fn print_cohort(c: &sextant_metadata::CohortInfo, json: bool) -> Result<()> {
@@ -498,7 +490,7 @@ async fn cohort(cmd: CohortCommand) -> Result<()> {
                 where_,
                 behaviors: behaviors_arg(behaviors.as_deref())?.unwrap_or_default(),
             };
-            check_definition(&def)?;
+            check_definition(&md, project, &def).await?;
             let c = md.create_cohort(ProjectId(project), &name, &description, &def).await?;
             print_cohort(&c, json)?;
         }
@@ -510,7 +502,7 @@ async fn cohort(cmd: CohortCommand) -> Result<()> {
                     where_: where_.or(current.definition.where_.clone()),
                     behaviors: behaviors_arg(behaviors.as_deref())?.unwrap_or(current.definition.behaviors.clone()),
                 };
-                check_definition(&def)?;
+                check_definition(&md, project, &def).await?;
                 Some(def)
             } else {
                 None

@@ -157,7 +157,6 @@ impl Clusters {
         match self.canonical(id) {
             Some(c) if c == root => Ok(()),
             Some(_) => Err(refusal),
-            None if self.members.contains_key(id) => Err(refusal),
             None => self.join(id, &root, MAX_CLUSTER_IDS),
         }
     }

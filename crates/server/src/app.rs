@@ -23,7 +23,7 @@ use sextant_metadata::{ApiTokenInfo, ServiceAccountInfo};
 use sextant_model::{ApiFamily, ApiTokenId, Role};
 
 use crate::auth::{self, Credential};
-use crate::collection::CollectionQuery;
+use crate::collection::{CollectionQuery, PageParams};
 use crate::error::ApiError;
 use crate::openapi::{ApiFamilyName, CollectionPage, Single};
 use crate::limits::LimitSlot;
@@ -40,10 +40,7 @@ const MAX_BODY_BYTES: usize = ApiFamily::App.max_request_bytes();
     summary = "List personal API tokens, newest first",
     params(
         ("project_id" = i64, Path, description = "The project."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 300, description = "Items per page (default 50)."),
-        ("next" = Option<String>, Query, description = "Cursor from a previous page's `next`: the page after it."),
-        ("previous" = Option<String>, Query, description = "Cursor from a previous page's `previous`: the page before it."),
-        ("fields" = Option<String>, Query, description = "Comma-separated fields to keep, dot notation (`id,name`).")
+        PageParams
     ),
     responses((status = 200, description = "A page of tokens (never the tokens themselves)", body = CollectionPage<ApiTokenView>)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
@@ -119,10 +116,7 @@ pub async fn revoke_api_token(
     summary = "List the project's service accounts, newest first",
     params(
         ("project_id" = i64, Path, description = "The project."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 300, description = "Items per page (default 50)."),
-        ("next" = Option<String>, Query, description = "Cursor from a previous page's `next`: the page after it."),
-        ("previous" = Option<String>, Query, description = "Cursor from a previous page's `previous`: the page before it."),
-        ("fields" = Option<String>, Query, description = "Comma-separated fields to keep, dot notation (`id,name`).")
+        PageParams
     ),
     responses((status = 200, description = "A page of service accounts", body = CollectionPage<ServiceAccountView>)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
@@ -163,7 +157,7 @@ pub(crate) async fn admin(state: &AppState, project_id: &str, request: &Parts) -
     Ok((credential, params))
 }
 
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
     let raw = crate::ingest::body::read(headers, body, MAX_BODY_BYTES).await?;
     let bytes = raw.decompress(MAX_BODY_BYTES)?;
     let form = headers

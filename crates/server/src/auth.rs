@@ -243,6 +243,31 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
     }
 }
 
+/// Authenticates a request that reads a project's data (export and the Query API):
+/// the project secret, a service account with `project_id`, or an API token scoped to
+/// `family`; then charges one request to the project's `family` limit.
+pub async fn reader(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    params: &Params,
+    family: ApiFamily,
+    what: &str,
+) -> Result<Credential, ApiError> {
+    let project_id = parse_project_id(params.get("project_id"))?;
+    let request = AuthRequest { headers: &parts.headers, params, project_id, family, allow_project_token: false };
+    let credential = authenticate(state, request).await?.ok_or_else(|| {
+        ApiError::unauthenticated(
+            "authentication required: HTTP Basic with the project secret, or a service account and project_id",
+        )
+    })?;
+    if !credential.may_read() {
+        return Err(ApiError::forbidden(format!("this credential may not read {what}")));
+    }
+    let slot = crate::limits::LimitSlot::of(&parts.extensions);
+    state.limiter.admit(&slot, credential.project.id, family, 1)?;
+    Ok(credential)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

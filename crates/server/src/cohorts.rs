@@ -9,22 +9,20 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sextant_expr::{Options, Program, Scope};
-use sextant_ingest::Params;
 use sextant_metadata::{CohortChanges, CohortInfo};
 use sextant_model::profile::USER_PROFILES;
 use sextant_model::{ApiFamily, CohortDefinition, CohortId, Project};
 use sextant_storage::{BehaviorCount, ProfileQuery};
 
-use crate::app::admin;
+use crate::app::{admin, read_body};
+use crate::ingest::body;
 use crate::auth;
-use crate::collection::CollectionQuery;
+use crate::collection::{CollectionQuery, PageParams};
 use crate::error::{ApiError, QueryError};
-use crate::limits::LimitSlot;
 use crate::openapi::{CollectionPage, Single};
 use crate::state::AppState;
 
@@ -161,32 +159,8 @@ async fn list_answer(
     parts: &axum::http::request::Parts,
     body: Body,
 ) -> Result<Vec<ListedCohort>, ApiError> {
-    let mut params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
-    let limit = ApiFamily::Query.max_request_bytes();
-    let raw = crate::ingest::body::read(&parts.headers, body, limit).await?;
-    let form = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-    if form {
-        params.extend(Params::parse(&raw.decompress(limit)?));
-    }
-    let project_id = auth::parse_project_id(params.get("project_id"))?;
-    let auth_request = auth::AuthRequest {
-        headers: &parts.headers,
-        params: &params,
-        project_id,
-        family: ApiFamily::Query,
-        allow_project_token: false,
-    };
-    let credential = auth::authenticate(state, auth_request)
-        .await?
-        .ok_or_else(|| ApiError::unauthenticated("authentication required: the project secret or a service account"))?;
-    if !credential.may_read() {
-        return Err(ApiError::forbidden("this credential may not read cohorts"));
-    }
-    state.limiter.admit(&LimitSlot::of(&parts.extensions), credential.project.id, ApiFamily::Query, 1)?;
+    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
+    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "cohorts").await?;
     let mut out = Vec::new();
     for c in state.metadata.all_cohorts(credential.project.id).await? {
         out.push(ListedCohort {
@@ -313,16 +287,6 @@ impl CohortBody {
     }
 }
 
-async fn json_body(body: Body) -> Result<Value, ApiError> {
-    let bytes = axum::body::to_bytes(body, ApiFamily::App.max_request_bytes())
-        .await
-        .map_err(|_| ApiError::new(sextant_model::ErrorCode::PayloadTooLarge, "the body is over 1 MB"))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
-}
-
 fn cohort_id(text: &str) -> Result<CohortId, ApiError> {
     text.parse::<i64>()
         .map(CohortId)
@@ -337,10 +301,7 @@ fn cohort_id(text: &str) -> Result<CohortId, ApiError> {
     summary = "List saved cohorts, newest first",
     params(
         ("project_id" = i64, Path, description = "The project."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 300, description = "Items per page (default 50)."),
-        ("next" = Option<String>, Query, description = "Cursor from a previous page's `next`."),
-        ("previous" = Option<String>, Query, description = "Cursor from a previous page's `previous`."),
-        ("fields" = Option<String>, Query, description = "Comma-separated fields to keep, dot notation.")
+        PageParams
     ),
     responses((status = 200, description = "A page of cohorts", body = CollectionPage<CohortView>)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
@@ -375,7 +336,7 @@ pub async fn app_create(
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let body = CohortBody::parse(&json_body(body).await?)?;
+    let body = CohortBody::parse(&read_body(&parts.headers, body).await?)?;
     let name = body.name.clone().filter(|n| !n.trim().is_empty()).ok_or_else(|| {
         ApiError::invalid_fields("invalid cohort", vec![("name".into(), "is required".into())])
     })?;
@@ -414,7 +375,7 @@ pub async fn app_update(
     let (parts, body) = request.into_parts();
     let (credential, _) = admin(&state, &project_id, &parts).await?;
     let id = cohort_id(&cohort)?;
-    let body = CohortBody::parse(&json_body(body).await?)?;
+    let body = CohortBody::parse(&read_body(&parts.headers, body).await?)?;
     let stored = state.metadata.cohort(credential.project.id, id).await?;
     let definition = body.definition(&stored.definition);
     if let Some(def) = &definition {

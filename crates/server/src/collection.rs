@@ -10,6 +10,23 @@ use sextant_model::{Cursor, Page, PageRequest, PageStart};
 
 use crate::error::ApiError;
 
+/// The paging parameters every collection takes, as the OpenAPI document lists them
+/// ([`CollectionQuery::parse`] reads them).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameters; parsing is `CollectionQuery::parse`
+pub struct PageParams {
+    /// Items per page (default 50).
+    #[param(minimum = 1, maximum = 300)]
+    limit: Option<u32>,
+    /// Cursor from a previous page's `next`: the page after it.
+    next: Option<String>,
+    /// Cursor from a previous page's `previous`: the page before it.
+    previous: Option<String>,
+    /// Comma-separated fields to keep, dot notation (`id,name`).
+    fields: Option<String>,
+}
+
 /// The paging and projection a request asked for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CollectionQuery {

@@ -15,7 +15,6 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -25,8 +24,8 @@ use sextant_model::profile::USER_PROFILES;
 use sextant_storage::ProfileQuery;
 
 use crate::auth;
+use crate::ingest::body;
 use crate::error::{ApiError, QueryError};
-use crate::limits::LimitSlot;
 use crate::state::AppState;
 
 /// Profiles per page unless `page_size` says otherwise, and the most it may say.
@@ -61,6 +60,42 @@ pub struct EngageProfile {
     pub properties: Map<String, Value>,
 }
 
+/// The engage query's parameters, as the OpenAPI document lists them (read from the
+/// query string or a form body by `answer`).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameters; parsing is `answer`
+pub struct EngageParams {
+    /// The project, with service-account credentials.
+    project_id: Option<i64>,
+    /// One user (or group id with `data_group_id`).
+    distinct_id: Option<String>,
+    /// A JSON array of ids.
+    distinct_ids: Option<String>,
+    /// Query this group key's group profiles instead of users.
+    data_group_id: Option<String>,
+    /// A segmentation expression over `properties[...]` and `behaviors[...]`.
+    #[serde(rename = "where")]
+    where_: Option<String>,
+    /// A JSON array of the properties to return.
+    output_properties: Option<String>,
+    /// The snapshot page 0 answered; required after page 0.
+    session_id: Option<String>,
+    /// The page, from 0.
+    page: Option<u64>,
+    /// Profiles per page (default 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    page_size: Option<u64>,
+    /// A JSON list of `{window, name, event_selectors}`; the `where` reads `behaviors["name"]`.
+    behaviors: Option<String>,
+    /// Epoch seconds at which behaviour windows end (default now).
+    as_of_timestamp: Option<i64>,
+    /// `{"id": N}`: only members of a saved cohort.
+    filter_by_cohort: Option<String>,
+    /// With `filter_by_cohort`; cohorts hold profiles only, so it changes nothing.
+    include_all_users: Option<bool>,
+}
+
 /// `POST /api/query/engage`.
 #[utoipa::path(
     method(get, post),
@@ -68,21 +103,7 @@ pub struct EngageProfile {
     tag = "query",
     summary = "Query user or group profiles",
     description = "Parameters in the query string or a form body: `distinct_id`, `distinct_ids` (JSON array), `data_group_id`, `where` (over profile properties), `output_properties` (JSON array), `session_id`, `page`, `page_size` (default and maximum 1000).",
-    params(
-        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
-        ("distinct_id" = Option<String>, Query, description = "One user (or group id with `data_group_id`)."),
-        ("distinct_ids" = Option<String>, Query, description = "A JSON array of ids."),
-        ("data_group_id" = Option<String>, Query, description = "Query this group key's group profiles instead of users."),
-        ("where" = Option<String>, Query, description = "A segmentation expression over `properties[...]`."),
-        ("output_properties" = Option<String>, Query, description = "A JSON array of the properties to return."),
-        ("session_id" = Option<String>, Query, description = "The snapshot page 0 answered; required after page 0."),
-        ("page" = Option<u64>, Query, description = "The page, from 0."),
-        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Profiles per page (default 1000)."),
-        ("behaviors" = Option<String>, Query, description = "A JSON list of `{window, name, event_selectors}`; the `where` reads `behaviors[\"name\"]`."),
-        ("as_of_timestamp" = Option<i64>, Query, description = "Epoch seconds at which behaviour windows end (default now)."),
-        ("filter_by_cohort" = Option<String>, Query, description = "`{\"id\": N}`: only members of a saved cohort."),
-        ("include_all_users" = Option<bool>, Query, description = "With `filter_by_cohort`; cohorts hold profiles only, so it changes nothing.")
-    ),
+    params(EngageParams),
     responses((status = 200, description = "A page of profiles", body = EngagePage)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
@@ -101,21 +122,7 @@ pub async fn query(State(state): State<AppState>, request: Request) -> Response 
     path = "/api/2.0/engage",
     tag = "query",
     summary = "Query user or group profiles (legacy path, as mixpanel-utils calls it)",
-    params(
-        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
-        ("distinct_id" = Option<String>, Query, description = "One user (or group id with `data_group_id`)."),
-        ("distinct_ids" = Option<String>, Query, description = "A JSON array of ids."),
-        ("data_group_id" = Option<String>, Query, description = "Query this group key's group profiles instead of users."),
-        ("where" = Option<String>, Query, description = "A segmentation expression over `properties[...]`."),
-        ("output_properties" = Option<String>, Query, description = "A JSON array of the properties to return."),
-        ("session_id" = Option<String>, Query, description = "The snapshot page 0 answered; required after page 0."),
-        ("page" = Option<u64>, Query, description = "The page, from 0."),
-        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Profiles per page (default 1000)."),
-        ("behaviors" = Option<String>, Query, description = "A JSON list of `{window, name, event_selectors}`; the `where` reads `behaviors[\"name\"]`."),
-        ("as_of_timestamp" = Option<i64>, Query, description = "Epoch seconds at which behaviour windows end (default now)."),
-        ("filter_by_cohort" = Option<String>, Query, description = "`{\"id\": N}`: only members of a saved cohort."),
-        ("include_all_users" = Option<bool>, Query, description = "With `filter_by_cohort`; cohorts hold profiles only, so it changes nothing.")
-    ),
+    params(EngageParams),
     responses((status = 200, description = "A page of profiles", body = EngagePage)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
@@ -124,35 +131,8 @@ pub async fn legacy_query(state: State<AppState>, request: Request) -> Response 
 }
 
 async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: Body) -> Result<EngagePage, ApiError> {
-    let mut params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
-    let form = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-    let limit = ApiFamily::Query.max_request_bytes();
-    let raw = crate::ingest::body::read(&parts.headers, body, limit).await?;
-    let bytes = raw.decompress(limit)?;
-    if form {
-        params.extend(Params::parse(&bytes));
-    }
-    let project_id = auth::parse_project_id(params.get("project_id"))?;
-    let auth_request = auth::AuthRequest {
-        headers: &parts.headers,
-        params: &params,
-        project_id,
-        family: ApiFamily::Query,
-        allow_project_token: false,
-    };
-    let credential = auth::authenticate(state, auth_request).await?.ok_or_else(|| {
-        ApiError::unauthenticated(
-            "authentication required: HTTP Basic with the project secret, or a service account and project_id",
-        )
-    })?;
-    if !credential.may_read() {
-        return Err(ApiError::forbidden("this credential may not read profiles"));
-    }
-    state.limiter.admit(&LimitSlot::of(&parts.extensions), credential.project.id, ApiFamily::Query, 1)?;
+    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
+    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "profiles").await?;
     let mut problems = Vec::new();
     let ids = match (text(&params, "distinct_id"), text(&params, "distinct_ids")) {
         (Some(one), None) => Some(vec![one.to_string()]),

@@ -22,7 +22,6 @@ use sextant_storage::ExportQuery;
 
 use crate::auth;
 use crate::error::{ApiError, QueryError};
-use crate::limits::LimitSlot;
 use crate::state::AppState;
 
 /// `GET /api/2.0/export`.
@@ -55,23 +54,7 @@ pub async fn export(State(state): State<AppState>, request: Request) -> Response
 
 async fn start(state: &AppState, request: &axum::http::request::Parts) -> Result<Response, ApiError> {
     let params = Params::parse(request.uri.query().unwrap_or("").as_bytes());
-    let project_id = auth::parse_project_id(params.get("project_id"))?;
-    let auth_request = auth::AuthRequest {
-        headers: &request.headers,
-        params: &params,
-        project_id,
-        family: ApiFamily::Export,
-        allow_project_token: false,
-    };
-    let credential = auth::authenticate(state, auth_request).await?.ok_or_else(|| {
-        ApiError::unauthenticated(
-            "authentication required: HTTP Basic with the project secret, or a service account and project_id",
-        )
-    })?;
-    if !credential.may_read() {
-        return Err(ApiError::forbidden("this credential may not read events"));
-    }
-    state.limiter.admit(&LimitSlot::of(&request.extensions), credential.project.id, ApiFamily::Export, 1)?;
+    let credential = auth::reader(state, request, &params, ApiFamily::Export, "events").await?;
     let mut query = parse_query(&params)?;
     query.project_id = credential.project.id;
     query.filter = parse_where(&params, &credential.project)?;

@@ -97,13 +97,15 @@ pub fn finish(doc: Document) -> Value {
     doc
 }
 
-/// The statuses every operation of a family may answer, beyond its own successes.
+/// The statuses every operation of a family may answer, beyond its own successes (for
+/// ingestion, whose answers all take one shape, the success too).
 fn add_family_responses(operation: &mut Value) {
     let family = operation["tags"].get(0).and_then(Value::as_str).unwrap_or("").to_string();
     let (error_content, statuses): (Value, &[(&str, &str)]) = match family.as_str() {
         tag::INGESTION => (
             ingest_content(),
             &[
+                ("200", "Processed: `1`/`0`, verbose or strict JSON, JSONP or a GIF, as asked."),
                 ("400", "A malformed request, or (strict) records that failed validation."),
                 ("401", "Missing or unknown credentials."),
                 ("403", "The credential may not do this, or the project lives in another region."),

@@ -17,11 +17,27 @@ use sextant_storage::ExportQuery;
 
 use crate::auth;
 use crate::error::{ApiError, QueryError};
-use crate::limits::LimitSlot;
 use crate::state::AppState;
 
 /// Events one feed returns at most (oldest first).
 pub const MAX_FEED_EVENTS: u64 = 100_000;
+
+/// The activity feed's parameters, as the OpenAPI document lists them.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameters; parsing is `answer`
+pub struct StreamParams {
+    /// The project, with service-account credentials.
+    project_id: Option<i64>,
+    /// A JSON array of distinct ids.
+    distinct_ids: String,
+    /// First day, yyyy-mm-dd, project timezone.
+    #[param(format = Date)]
+    from_date: String,
+    /// Last day, yyyy-mm-dd, project timezone.
+    #[param(format = Date)]
+    to_date: String,
+}
 
 /// `GET /api/query/stream/query`.
 #[utoipa::path(
@@ -30,12 +46,7 @@ pub const MAX_FEED_EVENTS: u64 = 100_000;
     tag = "query",
     summary = "Activity feed of some users",
     description = "Every event of the users named by `distinct_ids` (any id of their identity clusters), oldest first, between two days of the project's timezone (both inclusive, at most 100 days), at most 100000.",
-    params(
-        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
-        ("distinct_ids" = String, Query, description = "A JSON array of distinct ids."),
-        ("from_date" = String, Query, format = Date, description = "First day, yyyy-mm-dd, project timezone."),
-        ("to_date" = String, Query, format = Date, description = "Last day, yyyy-mm-dd, project timezone.")
-    ),
+    params(StreamParams),
     responses((status = 200, description = "`{\"status\": \"ok\", \"results\": {\"events\": [...]}}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
@@ -54,12 +65,7 @@ pub async fn query(State(state): State<AppState>, request: Request) -> Response 
     path = "/api/2.0/stream/query",
     tag = "query",
     summary = "Activity feed of some users (legacy path)",
-    params(
-        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
-        ("distinct_ids" = String, Query, description = "A JSON array of distinct ids."),
-        ("from_date" = String, Query, format = Date, description = "First day, yyyy-mm-dd, project timezone."),
-        ("to_date" = String, Query, format = Date, description = "Last day, yyyy-mm-dd, project timezone.")
-    ),
+    params(StreamParams),
     responses((status = 200, description = "`{\"status\": \"ok\", \"results\": {\"events\": [...]}}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
@@ -69,23 +75,7 @@ pub async fn legacy_query(state: State<AppState>, request: Request) -> Response 
 
 async fn answer(state: &AppState, parts: &axum::http::request::Parts) -> Result<Response, ApiError> {
     let params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
-    let project_id = auth::parse_project_id(params.get("project_id"))?;
-    let auth_request = auth::AuthRequest {
-        headers: &parts.headers,
-        params: &params,
-        project_id,
-        family: ApiFamily::Query,
-        allow_project_token: false,
-    };
-    let credential = auth::authenticate(state, auth_request).await?.ok_or_else(|| {
-        ApiError::unauthenticated(
-            "authentication required: HTTP Basic with the project secret, or a service account and project_id",
-        )
-    })?;
-    if !credential.may_read() {
-        return Err(ApiError::forbidden("this credential may not read events"));
-    }
-    state.limiter.admit(&LimitSlot::of(&parts.extensions), credential.project.id, ApiFamily::Query, 1)?;
+    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "events").await?;
 
     let mut problems = Vec::new();
     let users = match params.get("distinct_ids").map(str::trim).filter(|v| !v.is_empty()) {

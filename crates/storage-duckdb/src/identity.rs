@@ -47,7 +47,7 @@ pub fn apply_edges(conn: &Connection, group: &mut [WriteRequest]) -> duckdb::Res
             })
             .collect();
         let mut clusters = load(conn, project, edges.iter().flat_map(|e| e.op.ids()))?;
-        let before: BTreeSet<String> = clusters.memberships().map(|(id, _)| id.to_string()).collect();
+        let before = clusters.clone();
         for (edge, &(r, _)) in edges.iter().zip(&positions) {
             if let Err(reason) = clusters.apply(&edge.op)
                 && let Work::Events(rows, _) = &mut group[r].work
@@ -81,15 +81,15 @@ pub fn load<'a>(conn: &Connection, project: ProjectId, ids: impl Iterator<Item =
     Ok(clusters)
 }
 
-/// Replaces the stored memberships of the loaded ids with the clusters' current ones.
-fn store(conn: &Connection, project: ProjectId, before: &BTreeSet<String>, clusters: &Clusters) -> duckdb::Result<()> {
-    let after: Vec<(&str, &str)> = clusters.memberships().collect();
-    let unchanged = after.len() == before.len() && after.iter().all(|(id, _)| before.contains(*id));
-    if unchanged && after.is_empty() {
+/// Replaces the stored memberships of the loaded clusters with their current ones;
+/// nothing is written when the operations changed nothing (all refused or repeats).
+fn store(conn: &Connection, project: ProjectId, before: &Clusters, clusters: &Clusters) -> duckdb::Result<()> {
+    if before == clusters {
         return Ok(());
     }
-    let mut ids: BTreeSet<&str> = before.iter().map(String::as_str).collect();
-    ids.extend(after.iter().map(|(id, _)| *id));
+    let after: Vec<(&str, &str)> = clusters.memberships().collect();
+    // Operations only add ids to clusters, so the current ids cover the loaded ones.
+    let ids: BTreeSet<&str> = after.iter().map(|(id, _)| *id).collect();
     for chunk in ids.into_iter().collect::<Vec<_>>().chunks(500) {
         let quoted: Vec<String> = chunk.iter().map(|id| format!("'{}'", id.replace('\'', "''"))).collect();
         conn.execute(

@@ -67,3 +67,23 @@ impl RawBody {
         }
     }
 }
+
+/// A Query API request's parameters: the query string, then a form body's fields
+/// (clients send them either way).
+pub async fn query_params(
+    parts: &axum::http::request::Parts,
+    body: Body,
+    limit: usize,
+) -> Result<sextant_ingest::Params, ApiError> {
+    let mut params = sextant_ingest::Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+    let form = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let raw = read(&parts.headers, body, limit).await?;
+    if form {
+        params.extend(sextant_ingest::Params::parse(&raw.decompress(limit)?));
+    }
+    Ok(params)
+}

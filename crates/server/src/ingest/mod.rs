@@ -16,6 +16,7 @@ pub mod reply;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
@@ -32,7 +33,7 @@ use crate::error::ApiError;
 use crate::limits::LimitSlot;
 use crate::metrics;
 use crate::state::AppState;
-use crate::openapi::{EventRecord, IngestForm, IngestReply};
+use crate::openapi::{EventRecord, IngestForm};
 use reply::ReplyStyle;
 
 /// `GET|POST /track`.
@@ -42,15 +43,7 @@ use reply::ReplyStyle;
     tag = "ingestion",
     summary = "Track events",
     description = "Recent events from client SDKs; each event names its project by `properties.token`.",
-    params(
-        ("data" = Option<String>, Query, description = "Records as JSON or base64 JSON (one object or an array); may instead be sent in the body."),
-        ("verbose" = Option<u8>, Query, description = "1: answer `{\"status\", \"error\"}` instead of `1`/`0`."),
-        ("ip" = Option<u8>, Query, description = "1: take the geolocation IP from the connection."),
-        ("img" = Option<u8>, Query, description = "1: answer with a 1x1 GIF."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in a call to this function."),
-        ("strict" = Option<u8>, Query, description = "`/import` only. 1: validate every record and report each that fails."),
-        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")
-    ),
+    params(IngestParams),
     request_body(
         description = "Records: a JSON array (or one object), NDJSON, or a form with `data=`; any of them gzip-compressed with `Content-Encoding: gzip`.",
         content(
@@ -60,13 +53,6 @@ use reply::ReplyStyle;
             (String = "text/plain")
         )
     ),
-    responses((status = 200, description = "Processed: `1`/`0`, verbose or strict JSON, JSONP or a GIF, as asked.",
-        content(
-            (u8 = "text/plain"),
-            (IngestReply = "application/json"),
-            (String = "text/javascript"),
-            (String = "image/gif")
-        ))),
     security((), ("basic" = []))
 )]
 pub async fn track(State(state): State<AppState>, request: Request) -> Response {
@@ -80,15 +66,7 @@ pub async fn track(State(state): State<AppState>, request: Request) -> Response 
     tag = "ingestion",
     summary = "Import events",
     description = "Historical events; HTTP Basic with a service account and `project_id`, the project secret, or the project token.",
-    params(
-        ("data" = Option<String>, Query, description = "Records as JSON or base64 JSON (one object or an array); may instead be sent in the body."),
-        ("verbose" = Option<u8>, Query, description = "1: answer `{\"status\", \"error\"}` instead of `1`/`0`."),
-        ("ip" = Option<u8>, Query, description = "1: take the geolocation IP from the connection."),
-        ("img" = Option<u8>, Query, description = "1: answer with a 1x1 GIF."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in a call to this function."),
-        ("strict" = Option<u8>, Query, description = "`/import` only. 1: validate every record and report each that fails."),
-        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")
-    ),
+    params(IngestParams),
     request_body(
         description = "Records: a JSON array (or one object), NDJSON, or a form with `data=`; any of them gzip-compressed with `Content-Encoding: gzip`.",
         content(
@@ -98,17 +76,33 @@ pub async fn track(State(state): State<AppState>, request: Request) -> Response 
             (String = "text/plain")
         )
     ),
-    responses((status = 200, description = "Processed: `1`/`0`, verbose or strict JSON, JSONP or a GIF, as asked.",
-        content(
-            (u8 = "text/plain"),
-            (IngestReply = "application/json"),
-            (String = "text/javascript"),
-            (String = "image/gif")
-        ))),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
 pub async fn import(State(state): State<AppState>, request: Request) -> Response {
     ingest(state, request, Kind::Import).await
+}
+
+/// The query parameters of `/track`, `/import`, `/engage` and `/groups`, as the
+/// OpenAPI document lists them (`sextant_ingest::decode_request` and
+/// [`ReplyStyle::from_params`] read them; any may also come in a form body).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameters; parsing is in sextant_ingest and reply
+pub struct IngestParams {
+    /// Records as JSON or base64 JSON (one object or an array); may instead be sent in the body.
+    data: Option<String>,
+    /// 1: answer `{"status", "error"}` instead of `1`/`0`.
+    verbose: Option<u8>,
+    /// 1: take the geolocation IP from the connection.
+    ip: Option<u8>,
+    /// 1: answer with a 1x1 GIF.
+    img: Option<u8>,
+    /// JSONP: wrap the answer in a call to this function.
+    callback: Option<String>,
+    /// 1: validate every record and report each that fails (not `/track`).
+    strict: Option<u8>,
+    /// The project, with service-account credentials.
+    project_id: Option<i64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -256,22 +250,34 @@ async fn store_records(
     };
     let Rows { rows, edges } = rows;
     let stored = rows.len();
-    let mut per_project: HashMap<ProjectId, usize> = HashMap::new();
-    for r in &rows {
-        *per_project.entry(r.project_id).or_default() += 1;
-    }
-    // Each project is charged its share of the payload's bytes; over the limit, the
-    // whole request is refused before anything is stored.
-    for (project, count) in &per_project {
-        let cost = (p.bytes as u64).saturating_mul(*count as u64) / stored.max(1) as u64;
-        state.limiter.admit(slot, *project, ApiFamily::Ingestion, cost)?;
-    }
+    let per_project = charge_ingestion(state, slot, p.bytes, rows.iter().map(|r| r.project_id))?;
     state.store.append_with_identity(rows, edges).await?;
     for (project, count) in per_project {
         metrics::events_ingested(project, kind.name(), count);
     }
     p.failed.sort_by_key(|(i, _)| *i);
     Ok((stored, stored + p.dropped, p.failed))
+}
+
+/// Charges each project its share of the payload's uncompressed bytes (by its share of
+/// the stored records) and returns the records per project. Over the limit, the whole
+/// request is refused before anything is stored.
+pub(crate) fn charge_ingestion(
+    state: &AppState,
+    slot: &LimitSlot,
+    bytes: usize,
+    projects: impl Iterator<Item = ProjectId>,
+) -> Result<HashMap<ProjectId, usize>, ApiError> {
+    let mut per_project: HashMap<ProjectId, usize> = HashMap::new();
+    for project in projects {
+        *per_project.entry(project).or_default() += 1;
+    }
+    let stored: usize = per_project.values().sum();
+    for (project, count) in &per_project {
+        let cost = (bytes as u64).saturating_mul(*count as u64) / stored.max(1) as u64;
+        state.limiter.admit(slot, *project, ApiFamily::Ingestion, cost)?;
+    }
+    Ok(per_project)
 }
 
 /// `/track` events name their project by token; a Basic credential covers events
@@ -313,23 +319,25 @@ async fn resolve_track_projects(
 
 /// Resolves the project token each record carries (`properties.token`, `$token`), with a
 /// cache for the request; a record without one falls back to the request's credential.
-/// A token's project must be served by the host the request reached.
+/// A token's project must be served by the host the request reached. Projects are
+/// shared (`Arc`), so a request of many records clones none.
 pub(crate) struct TokenResolver<'a> {
     state: &'a AppState,
     headers: &'a HeaderMap,
-    credential: Option<&'a Credential>,
-    seen: HashMap<String, Option<Project>>,
+    fallback: Option<Arc<Project>>,
+    seen: HashMap<String, Option<Arc<Project>>>,
 }
 
 impl<'a> TokenResolver<'a> {
-    pub(crate) fn new(state: &'a AppState, headers: &'a HeaderMap, credential: Option<&'a Credential>) -> Self {
-        TokenResolver { state, headers, credential, seen: HashMap::new() }
+    pub(crate) fn new(state: &'a AppState, headers: &'a HeaderMap, credential: Option<&Credential>) -> Self {
+        let fallback = credential.map(|c| Arc::new(c.project.clone()));
+        TokenResolver { state, headers, fallback, seen: HashMap::new() }
     }
 
     /// The record's project, or `None` when its token is unknown (or it has none and
     /// the request has no credential).
-    pub(crate) async fn project(&mut self, token: Option<&str>) -> Result<Option<Project>, ApiError> {
-        let Some(token) = token else { return Ok(self.credential.map(|c| c.project.clone())) };
+    pub(crate) async fn project(&mut self, token: Option<&str>) -> Result<Option<Arc<Project>>, ApiError> {
+        let Some(token) = token else { return Ok(self.fallback.clone()) };
         if let Some(found) = self.seen.get(token) {
             return Ok(found.clone());
         }
@@ -337,6 +345,7 @@ impl<'a> TokenResolver<'a> {
         if let Some(project) = &found {
             self.state.regions.check(self.headers, project)?;
         }
+        let found = found.map(Arc::new);
         self.seen.insert(token.to_string(), found.clone());
         Ok(found)
     }

@@ -12,14 +12,14 @@ use axum::response::Response;
 use sextant_ingest::{
     NormalizedProfileUpdate, Params, ProfileKind, RecordError, decode_request, normalize_profile_update, split_records,
 };
-use sextant_model::{ApiFamily, ProfileUpdate, ProjectId};
+use sextant_model::{ApiFamily, ProfileUpdate};
 
 use super::reply::ReplyStyle;
-use super::{TokenResolver, body};
+use super::{IngestParams, TokenResolver, body, charge_ingestion};
 use crate::auth;
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
-use crate::openapi::{IngestForm, IngestReply, ProfileUpdateRecord};
+use crate::openapi::{IngestForm, ProfileUpdateRecord};
 use crate::state::AppState;
 
 /// `GET|POST /engage`.
@@ -29,20 +29,11 @@ use crate::state::AppState;
     tag = "ingestion",
     summary = "Update user profiles",
     description = "Up to 2000 updates (`$set`, `$set_once`, `$add`, `$union`, `$append`, `$remove`, `$unset`, `$delete`), each naming `$distinct_id` and its project's `$token`, applied in order.",
-    params(
-        ("data" = Option<String>, Query, description = "Updates as JSON or base64 JSON (one object or an array); may instead be sent in the body."),
-        ("verbose" = Option<u8>, Query, description = "1: answer `{\"status\", \"error\"}` instead of `1`/`0`."),
-        ("strict" = Option<u8>, Query, description = "1: report each update that fails validation."),
-        ("img" = Option<u8>, Query, description = "1: answer with a 1x1 GIF."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in a call to this function."),
-        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")
-    ),
+    params(IngestParams),
     request_body(content(
         (Vec<ProfileUpdateRecord> = "application/json"),
         (IngestForm = "application/x-www-form-urlencoded")
     )),
-    responses((status = 200, description = "Processed: `1`/`0`, verbose or strict JSON, JSONP or a GIF, as asked.",
-        content((u8 = "text/plain"), (IngestReply = "application/json"), (String = "text/javascript"), (String = "image/gif")))),
     security((), ("basic" = []), ("bearer" = []))
 )]
 pub async fn engage(State(state): State<AppState>, request: Request) -> Response {
@@ -56,20 +47,11 @@ pub async fn engage(State(state): State<AppState>, request: Request) -> Response
     tag = "ingestion",
     summary = "Update group profiles",
     description = "Up to 2000 updates (`$set`, `$set_once`, `$union`, `$remove`, `$unset`, `$delete`), each naming `$group_key`, `$group_id` and its project's `$token`; `$distinct_id` is refused.",
-    params(
-        ("data" = Option<String>, Query, description = "Updates as JSON or base64 JSON (one object or an array); may instead be sent in the body."),
-        ("verbose" = Option<u8>, Query, description = "1: answer `{\"status\", \"error\"}` instead of `1`/`0`."),
-        ("strict" = Option<u8>, Query, description = "1: report each update that fails validation."),
-        ("img" = Option<u8>, Query, description = "1: answer with a 1x1 GIF."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in a call to this function."),
-        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")
-    ),
+    params(IngestParams),
     request_body(content(
         (Vec<ProfileUpdateRecord> = "application/json"),
         (IngestForm = "application/x-www-form-urlencoded")
     )),
-    responses((status = 200, description = "Processed: `1`/`0`, verbose or strict JSON, JSONP or a GIF, as asked.",
-        content((u8 = "text/plain"), (IngestReply = "application/json"), (String = "text/javascript"), (String = "image/gif")))),
     security((), ("basic" = []), ("bearer" = []))
 )]
 pub async fn groups(State(state): State<AppState>, request: Request) -> Response {
@@ -162,17 +144,7 @@ async fn store(
         return Err(ApiError::unauthenticated(u.failed[0].1.message.clone()));
     }
     let stored = ready.len();
-    let mut per_project: Vec<(ProjectId, usize)> = Vec::new();
-    for update in &ready {
-        match per_project.iter_mut().find(|(p, _)| *p == update.key.project_id) {
-            Some((_, n)) => *n += 1,
-            None => per_project.push((update.key.project_id, 1)),
-        }
-    }
-    for (project, count) in &per_project {
-        let cost = (u.bytes as u64).saturating_mul(*count as u64) / stored.max(1) as u64;
-        state.limiter.admit(slot, *project, ApiFamily::Ingestion, cost)?;
-    }
+    charge_ingestion(state, slot, u.bytes, ready.iter().map(|r| r.key.project_id))?;
     state.profiles.update_profiles(ready).await?;
     u.failed.sort_by_key(|(i, _)| *i);
     Ok((stored, u.failed))
