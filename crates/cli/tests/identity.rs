@@ -264,6 +264,26 @@ async fn random_original_interleavings_match_a_reference_model() {
 }
 
 #[tokio::test]
+async fn a_devices_profile_folds_into_the_users_when_they_merge() {
+    let s = TestServer::start();
+    let secret = s.creds.secret.clone();
+    let updates = json!([
+        {"$token": s.creds.token, "$distinct_id": "$device:d7", "$set": {"first_touch": "ad", "plan": "trial"}},
+        {"$token": s.creds.token, "$distinct_id": "bob", "$set": {"plan": "pro"}},
+    ]);
+    let r = s.http.post(s.url("/engage")).json(&updates).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "1");
+    import(&s, &secret, &[event("Login", "m1", json!({"$device_id": "d7", "$user_id": "bob"}))]).await;
+    let r = s.http.post(s.url("/api/query/engage")).basic_auth(&secret, Some("")).send().await.unwrap();
+    let page: Value = r.json().await.unwrap();
+    assert_eq!(page["total"], 1, "one profile for the merged cluster: {page}");
+    let props = &page["results"][0]["$properties"];
+    assert_eq!(page["results"][0]["$distinct_id"], "bob");
+    assert_eq!(props["plan"], "pro", "the user's own value wins");
+    assert_eq!(props["first_touch"], "ad", "the device's fills the gap");
+}
+
+#[tokio::test]
 async fn original_mode_profile_updates_follow_aliases_unless_ignore_alias() {
     let s = TestServer::start();
     let p = original_project(&s);

@@ -29,6 +29,8 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/2.0/engage", &["get", "post"]),
         ("/api/query/stream/query", &["get"]),
         ("/api/2.0/stream/query", &["get"]),
+        ("/api/query/segmentation", &["get"]),
+        ("/api/2.0/segmentation", &["get"]),
         ("/api/query/cohorts/list", &["get", "post"]),
         ("/api/2.0/cohorts/list", &["get", "post"]),
         ("/api/app/projects/{project_id}/cohorts", &["get", "post"]),
@@ -37,6 +39,10 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/app/projects/{project_id}/api-tokens", &["get", "post"]),
         ("/api/app/projects/{project_id}/api-tokens/{token_id}", &["delete"]),
         ("/api/app/projects/{project_id}/service-accounts", &["get"]),
+        ("/lookup-tables", &["get"]),
+        ("/lookup-tables/{id}", &["put"]),
+        ("/api/app/projects/{project_id}/lookup-tables", &["get", "post"]),
+        ("/api/app/projects/{project_id}/lookup-tables/{table_id}", &["patch", "delete"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),
@@ -49,13 +55,16 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 20, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 26, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
     assert!(export["429"]["headers"]["Retry-After"].is_object());
     let revoke = &paths["/api/app/projects/{project_id}/api-tokens/{token_id}"]["delete"]["responses"];
     assert_eq!(revoke["404"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/AppErrorBody");
+    let replace = &paths["/lookup-tables/{id}"]["put"]["responses"];
+    assert_eq!(replace["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/LookupErrorBody");
+    assert!(doc["components"]["schemas"]["FailedRow"].is_object(), "nested schemas are included");
     let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
     assert!(codes.as_array().unwrap().contains(&json!("rate_limited")), "{codes}");
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
@@ -82,13 +91,16 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         .await
         .unwrap();
     let token_id = created["results"]["id"].as_i64().unwrap();
+    let table = s.cli_json(&["lookup-table", "create", "--project", "1", "--name", "T", "--map", "event:k"]);
+    let table_id = table["id"].as_str().unwrap().to_string();
 
     let work = tempfile::tempdir().unwrap();
     // Real identifiers for path and query parameters, so requests reach the handlers.
     std::fs::write(
         work.path().join("schemathesis.toml"),
         format!(
-            "[parameters]\n\"path.project_id\" = {p}\n\"query.project_id\" = {p}\n\"path.token_id\" = {token_id}\n\"path.cohort_id\" = 1\n",
+            "[parameters]\n\"path.project_id\" = {p}\n\"query.project_id\" = {p}\n\"path.token_id\" = {token_id}\n\"path.cohort_id\" = 1\n\
+             \"path.id\" = \"{table_id}\"\n\"path.table_id\" = \"{table_id}\"\n",
             p = s.creds.project_id
         ),
     )
@@ -113,5 +125,5 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         "schemathesis is not installed in {python}; run scripts/test to install it:\n{stderr}"
     );
     assert!(out.status.success(), "schemathesis found problems:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("Tested: 30"), "every operation is tested:\n{stdout}");
+    assert!(stdout.contains("Tested: 38"), "every operation is tested:\n{stdout}");
 }

@@ -22,6 +22,7 @@ use crate::ast::{BinaryOp, Expr, ExprKind, Function, Literal, Source, UnaryOp};
 use crate::check::DATEDIF_UNITS;
 use crate::record::{Record, field};
 use crate::value::{Value, data_string_to_ms, local_to_ms, parse_naive_datetime};
+use crate::lookup::Target;
 use crate::{Program, Scope};
 
 /// Latest instant `datetime(seconds)` accepts: the end of year 9999.
@@ -74,13 +75,37 @@ impl<'a> Evaluator<'a> {
                 _ => Value::Undefined,
             },
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
-            ExprKind::Index { target, index } => match (self.eval(target), self.eval(index)) {
-                (Value::List(items), Value::Number(i)) if i >= 0.0 && i.fract() == 0.0 => {
-                    items.get(i as usize).cloned().unwrap_or(Value::Undefined)
+            ExprKind::Index { target, index } => {
+                if let Some(v) = self.lookup_index(target, index) {
+                    return v;
                 }
-                (Value::Object(map), Value::String(key)) => map.get(&key).map_or(Value::Undefined, Value::from_json),
-                _ => Value::Undefined,
-            },
+                self.index(target, index)
+            }
+        }
+    }
+
+    /// `properties["p"]["column"]` where `p` is mapped to a lookup table.
+    fn lookup_index(&mut self, target: &Expr, index: &Expr) -> Option<Value> {
+        let ExprKind::Access { source, name } = &target.kind else { return None };
+        let program = self.program;
+        let lookups = &program.options.lookups;
+        if lookups.is_empty() {
+            return None;
+        }
+        let mapped = Target::of(program.scope, *source)?;
+        lookups.table(mapped, name)?;
+        let Value::String(column) = self.eval(index) else { return Some(Value::Undefined) };
+        let key = self.access(*source, name);
+        lookups.read(mapped, name, &key, &column)
+    }
+
+    fn index(&mut self, target: &Expr, index: &Expr) -> Value {
+        match (self.eval(target), self.eval(index)) {
+            (Value::List(items), Value::Number(i)) if i >= 0.0 && i.fract() == 0.0 => {
+                items.get(i as usize).cloned().unwrap_or(Value::Undefined)
+            }
+            (Value::Object(map), Value::String(key)) => map.get(&key).map_or(Value::Undefined, Value::from_json),
+            _ => Value::Undefined,
         }
     }
 
@@ -89,12 +114,25 @@ impl<'a> Evaluator<'a> {
         if let Some(f) = field(scope, source, name) {
             return self.record.field(f);
         }
-        match (scope, source) {
+        let value = match (scope, source) {
             (_, Source::Properties) => self.record.property(name),
             (_, Source::User) => self.record.user(name),
             (Scope::Profile, Source::Behaviors) => self.record.behavior(name),
             _ => Value::Undefined,
+        };
+        if matches!(value, Value::Undefined) && name.contains('.') {
+            return self.dotted_lookup(source, name).unwrap_or(value);
         }
+        value
+    }
+
+    /// `properties["p.column"]`, absent as a property, where `p` is mapped.
+    fn dotted_lookup(&self, source: Source, name: &str) -> Option<Value> {
+        let lookups = &self.program.options.lookups;
+        let target = Target::of(self.program.scope, source)?;
+        let (property, column) = lookups.split_dotted(target, name)?;
+        let key = self.access(source, property);
+        lookups.read(target, property, &key, column)
     }
 
     fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Value {

@@ -22,6 +22,7 @@ pub mod check;
 pub mod error;
 pub mod eval;
 mod lexer;
+pub mod lookup;
 mod parser;
 mod print;
 pub mod record;
@@ -32,6 +33,7 @@ use std::collections::HashMap;
 
 pub use ast::{Expr, ExprKind, Function};
 pub use error::{ErrorKind, ExprError};
+pub use lookup::{LookupTable, Lookups, Target};
 pub use parser::parse;
 pub use record::{EventRecord, Field, ProfileRecord, Record};
 pub use value::Value;
@@ -62,11 +64,18 @@ pub struct Options {
     pub case_sensitive: bool,
     /// "Now", in epoch ms, for `today()`: fixed per query so both back ends agree.
     pub now_ms: i64,
+    /// The lookup tables mapped to properties the expression reads ([`lookup`]).
+    pub lookups: std::sync::Arc<lookup::Lookups>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { timezone: chrono_tz::UTC, case_sensitive: false, now_ms: chrono::Utc::now().timestamp_millis() }
+        Options {
+            timezone: chrono_tz::UTC,
+            case_sensitive: false,
+            now_ms: chrono::Utc::now().timestamp_millis(),
+            lookups: Default::default(),
+        }
     }
 }
 
@@ -107,9 +116,45 @@ impl Program {
         &self.options
     }
 
+    /// The same program reading `lookups` for its mapped properties (lookup tables do
+    /// not change what is valid, so nothing is checked again).
+    pub fn with_lookups(mut self, lookups: std::sync::Arc<lookup::Lookups>) -> Program {
+        self.options.lookups = lookups;
+        self
+    }
+
+    /// The properties it reads that a lookup table could be mapped to.
+    pub fn referenced_properties(&self) -> Vec<(Target, String)> {
+        lookup::referenced_properties(&self.expr, self.scope)
+    }
+
     /// Evaluates the expression on one record.
     pub fn eval(&self, record: &dyn Record) -> Value {
         eval::Evaluator::new(self, record).eval(&self.expr)
+    }
+
+    /// The segment keys an `on` puts the record under: none when undefined; a list's
+    /// distinct elements, one key each; otherwise one key. A key is the text `string()`
+    /// gives, and null is `"null"`.
+    pub fn segment_keys(&self, record: &dyn Record) -> Vec<String> {
+        let tz = self.options.timezone;
+        let key = |v: &Value| match v.to_string_value(tz) {
+            Value::String(s) => Some(s),
+            Value::Null => Some("null".to_string()),
+            _ => None,
+        };
+        match self.eval(record) {
+            Value::List(items) => {
+                let mut keys: Vec<String> = Vec::new();
+                for k in items.iter().filter_map(key) {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+                keys
+            }
+            v => key(&v).into_iter().collect(),
+        }
     }
 
     /// Whether a `where` keeps the record: only a boolean `true` does.

@@ -86,6 +86,9 @@ pub trait Dialect {
     fn payload(&self, value: &str, kind: Kind) -> String;
     /// Whether some element of a dynamic list satisfies `cond`, written with `var`.
     fn list_any(&self, list: &str, var: &str, cond: &str) -> String;
+    /// The non-NULL results of `expr` (written with `var`) over a dynamic list's
+    /// elements, distinct, as a list of text.
+    fn list_texts(&self, list: &str, var: &str, expr: &str) -> String;
     /// Elements of a dynamic list.
     fn list_len(&self, list: &str) -> String;
     /// Members of a dynamic object.
@@ -160,6 +163,12 @@ impl Dialect for DuckDb {
     fn list_any(&self, list: &str, var: &str, cond: &str) -> String {
         format!(
             "coalesce(list_bool_or(list_transform(TRY_CAST({list} AS VARIANT[]), lambda {var}: coalesce({cond}, FALSE))), FALSE)"
+        )
+    }
+
+    fn list_texts(&self, list: &str, var: &str, expr: &str) -> String {
+        format!(
+            "list_distinct(list_filter(list_transform(TRY_CAST({list} AS VARIANT[]), lambda {var}: {expr}), lambda {var}_k: {var}_k IS NOT NULL))"
         )
     }
 
@@ -391,6 +400,60 @@ impl<'a> Compiler<'a> {
         Compiler { program, dialect, columns, vars: Vec::new(), next_var: 0 }
     }
 
+    /// The segment keys of an `on` expression: `scalar` is the text of a value that is not
+    /// a list (NULL when undefined or a list); `list`, when the value can be a list, is
+    /// the distinct texts of its elements (NULL otherwise). Texts follow `string()`, null
+    /// is `"null"`, as [`Program::segment_keys`] does in Rust.
+    pub fn segment_key(&mut self) -> Result<SegmentKeySql> {
+        let v = self.value(self.program.expr())?;
+        let scalar = case(self.text_branches(&v)?);
+        let mut list = None;
+        for a in &v.alts {
+            match (&a.kind, &a.payload) {
+                (Kind::List, Payload::Dynamic(p)) => {
+                    self.next_var += 1;
+                    let var = format!("x{}", self.next_var);
+                    let element = self.dynamic(&var, None);
+                    let text = case(self.text_branches(&element)?);
+                    let texts = self.dialect.list_texts(p, &var, &text);
+                    list = Some(case(vec![(a.when.clone(), texts)]));
+                }
+                (Kind::List, _) => return unsupported("`on` giving a list that is not read from data"),
+                _ => {}
+            }
+        }
+        let out = SegmentKeySql { scalar, list };
+        if out.scalar.len() + out.list.as_ref().map_or(0, String::len) > MAX_SQL {
+            return unsupported("the compiled SQL would be too long");
+        }
+        Ok(out)
+    }
+
+    /// `(when, text)` for each alternative that is not a list, as `string()` gives it.
+    fn text_branches(&self, v: &Val) -> Result<Vec<(Option<String>, String)>> {
+        let d = self.dialect;
+        let mut branches = Vec::new();
+        for a in &v.alts {
+            let text = match (&a.kind, &a.payload) {
+                (Kind::Null, _) => d.string("null"),
+                (Kind::Str, Payload::Sql(p)) => p.clone(),
+                (Kind::Num, Payload::Sql(p)) => d.format_number(p),
+                (Kind::Bool, Payload::Sql(p)) => format!("CASE WHEN {p} THEN 'true' WHEN NOT {p} THEN 'false' END"),
+                (Kind::Time, Payload::Sql(p)) => {
+                    if self.program.options().timezone != chrono_tz::UTC {
+                        return unsupported("a datetime segment outside UTC");
+                    }
+                    d.format_datetime(p)
+                }
+                (Kind::Object, Payload::Dynamic(p)) => d.json_text(p),
+                (Kind::List, _) => continue,
+                _ => return unsupported("a segment of this kind"),
+            };
+            branches.push((a.when.clone(), text));
+        }
+        Ok(branches)
+    }
+
     /// A SQL condition true exactly for the rows the `where` keeps.
     pub fn predicate(&mut self) -> Result<String> {
         let sql = self.filter(self.program.expr())?;
@@ -526,6 +589,11 @@ impl<'a> Compiler<'a> {
                 Field::InsertId => Val::sql(Kind::Str, c.insert_id.clone()),
             }
             .total());
+        }
+        if let Some(target) = crate::lookup::Target::of(self.program.scope(), source)
+            && self.program.options().lookups.split_dotted(target, name).is_some()
+        {
+            return unsupported("a lookup-table column");
         }
         let object = match (self.program.scope(), source) {
             (_, Source::Properties) => c.properties.clone(),
@@ -1108,6 +1176,20 @@ impl<'a> Compiler<'a> {
             _ => return unsupported(format!("`{}`", function.name())),
         })
     }
+}
+
+/// The SQL of an `on` expression's segment keys; see [`Compiler::segment_key`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentKeySql {
+    /// Text of a non-list value; NULL for undefined and for lists.
+    pub scalar: String,
+    /// Distinct texts of a list's elements, when the value can be a list.
+    pub list: Option<String>,
+}
+
+/// Compiles an `on` to DuckDB segment keys over `columns`.
+pub fn duckdb_segment_key(program: &Program, columns: &Columns) -> Result<SegmentKeySql> {
+    Compiler::new(program, &DuckDb, columns).segment_key()
 }
 
 /// Compiles a `where` to a DuckDB condition over `columns`.

@@ -390,3 +390,98 @@ proptest! {
         let _ = parse(&s);
     }
 }
+
+mod lookup_tables {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use sextant_expr::{EventRecord, LookupTable, Lookups, Options, ProfileRecord, Program, Scope, Target, Value};
+
+    fn songs() -> Arc<LookupTable> {
+        let mut t = LookupTable { columns: vec!["id".into(), "artist".into(), "plays".into()], ..Default::default() };
+        for (id, artist, plays) in [("s1", "Nina", 10), ("s2", "Miles", 3), ("42", "Answer", 42)] {
+            let row = json!({"artist": artist, "plays": plays});
+            t.rows.insert(id.into(), row.as_object().unwrap().clone());
+        }
+        Arc::new(t)
+    }
+
+    fn options() -> Options {
+        let mut lookups = Lookups::default();
+        lookups.insert(Target::Event, "song_id", songs());
+        lookups.insert(Target::User, "favourite", songs());
+        Options { lookups: Arc::new(lookups), ..Options::default() }
+    }
+
+    fn eval_event(src: &str, props: serde_json::Value) -> Value {
+        let props = props.as_object().unwrap().clone();
+        let user = json!({"favourite": "s2"}).as_object().unwrap().clone();
+        let rec = EventRecord {
+            name: "play",
+            time_ms: 0,
+            distinct_id: "u",
+            insert_id: "i",
+            properties: &props,
+            user: Some(&user),
+        };
+        Program::parse(src, Scope::Event, options()).unwrap().eval(&rec)
+    }
+
+    #[test]
+    fn mapped_columns_read_as_nested_properties() {
+        let p = json!({"song_id": "s1"});
+        assert_eq!(eval_event(r#"properties["song_id"]["artist"]"#, p.clone()), Value::String("Nina".into()));
+        assert_eq!(eval_event(r#"properties["song_id.artist"]"#, p.clone()), Value::String("Nina".into()));
+        assert_eq!(eval_event(r#"properties["song_id.plays"] > 5"#, p.clone()), Value::Bool(true));
+        assert_eq!(eval_event(r#"properties["song_id"]["nope"]"#, p.clone()), Value::Undefined);
+        assert_eq!(eval_event(r#"properties["song_id"] == "s1""#, p.clone()), Value::Bool(true));
+        assert_eq!(eval_event(r#"user["favourite.artist"]"#, p), Value::String("Miles".into()));
+    }
+
+    #[test]
+    fn keys_are_matched_as_text_and_lists_element_wise() {
+        assert_eq!(eval_event(r#"properties["song_id.artist"]"#, json!({"song_id": 42})), Value::String("Answer".into()));
+        assert_eq!(eval_event(r#"properties["song_id.artist"]"#, json!({"song_id": "s9"})), Value::Undefined);
+        assert_eq!(eval_event(r#"properties["song_id.artist"]"#, json!({})), Value::Undefined);
+        assert_eq!(
+            eval_event(r#"properties["song_id"]["artist"]"#, json!({"song_id": ["s1", "s9", "s2"]})),
+            Value::List(vec![Value::String("Nina".into()), Value::String("Miles".into())])
+        );
+        assert_eq!(
+            eval_event(r#""Miles" in properties["song_id.artist"]"#, json!({"song_id": ["s1", "s2"]})),
+            Value::Bool(true)
+        );
+    }
+
+    #[test]
+    fn a_real_dotted_property_wins_and_unmapped_properties_are_untouched() {
+        let p = json!({"song_id": "s1", "song_id.artist": "literal", "other": {"artist": "obj"}});
+        assert_eq!(eval_event(r#"properties["song_id.artist"]"#, p.clone()), Value::String("literal".into()));
+        assert_eq!(eval_event(r#"properties["other"]["artist"]"#, p), Value::String("obj".into()));
+    }
+
+    #[test]
+    fn profiles_read_their_mapped_properties() {
+        let props = json!({"favourite": "s1"}).as_object().unwrap().clone();
+        let rec = ProfileRecord { properties: &props, behaviors: None };
+        let p = Program::parse(r#"properties["favourite.artist"] == "nina""#, Scope::Profile, options()).unwrap();
+        assert!(p.matches(&rec));
+    }
+
+    #[test]
+    fn dotted_lookups_are_left_to_the_interpreter() {
+        let p = Program::parse(r#"properties["song_id.artist"] == "Nina""#, Scope::Event, options()).unwrap();
+        assert!(sextant_expr::sql::Compiler::new(&p, &sextant_expr::sql::DuckDb, &Default::default()).predicate().is_err());
+        let p = Program::parse(r#"properties["x.y"] == "Nina""#, Scope::Event, options()).unwrap();
+        assert!(sextant_expr::sql::Compiler::new(&p, &sextant_expr::sql::DuckDb, &Default::default()).predicate().is_ok());
+    }
+
+    #[test]
+    fn references_name_every_dotted_prefix() {
+        let e = sextant_expr::parse(r#"properties["a.b.c"] == user["u"]"#).unwrap();
+        let refs = sextant_expr::lookup::referenced_properties(&e, Scope::Event);
+        assert!(refs.contains(&(Target::Event, "a".into())));
+        assert!(refs.contains(&(Target::Event, "a.b".into())));
+        assert!(refs.contains(&(Target::User, "u".into())));
+    }
+}

@@ -9,6 +9,7 @@
 //! # Layout
 //! - [`decode`]: query string, form body, JSON, NDJSON, `data=` as raw or base64 JSON.
 //! - [`identity`]: identity merge once the project's mode is known.
+//! - [`lookup_csv`]: lookup-table uploads (CSV) to rows by key.
 //! - [`normalize`]: per-event validation, truncation and server-added properties.
 //! - [`profile`]: per-record validation of `/engage` and `/groups` updates.
 //! - [`error`]: request-level and record-level errors.
@@ -16,6 +17,7 @@
 pub mod decode;
 pub mod error;
 pub mod identity;
+pub mod lookup_csv;
 pub mod normalize;
 pub mod profile;
 

@@ -9,15 +9,18 @@
 //! # Layout
 //! - [`Metadata`]: the store and its operations.
 //! - cohorts: saved cohort definitions ([`CohortInfo`]).
+//! - lookup tables: ids, names, shapes and property mappings ([`LookupTableInfo`]).
 //! - [`secrets`]: generation and hashing of tokens and secrets.
 //! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
 
 mod cohorts;
+mod lookup_tables;
 pub mod secrets;
 mod store;
 mod tokens;
 
 pub use cohorts::{CohortChanges, CohortInfo};
+pub use lookup_tables::{LookupMapping, LookupTableChanges, LookupTableInfo, MAPPING_TARGETS};
 pub use store::{Bootstrap, Metadata, NewProject, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
 pub use tokens::{ApiTokenAuth, ApiTokenInfo, NewApiToken, TOKEN_PREFIX};
 
@@ -32,6 +35,9 @@ pub enum MetadataError {
     /// The named object does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// The change conflicts with what is stored (a property already mapped elsewhere).
+    #[error("{0}")]
+    Conflict(String),
     /// The database failed.
     #[error("metadata database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -46,6 +52,7 @@ impl MetadataError {
         match self {
             MetadataError::Invalid(_) => ErrorCode::InvalidRequest,
             MetadataError::NotFound(_) => ErrorCode::NotFound,
+            MetadataError::Conflict(_) => ErrorCode::Conflict,
             MetadataError::Database(_) | MetadataError::Migration(_) => ErrorCode::Internal,
         }
     }

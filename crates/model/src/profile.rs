@@ -12,7 +12,10 @@
 //!   type (a string under `$add`, a number under `$append`) leave it unchanged;
 //! - `$remove` removes every element equal to the value;
 //! - `$last_seen` is the update's time (`$time`, else the arrival time), unless
-//!   `$ignore_time` is set, and only moves forward.
+//!   `$ignore_time` is set, and only moves forward;
+//! - a profile holds at most [`MAX_PROFILE_PROPERTIES`] properties (Mixpanel: "attempts
+//!   to add more will fail"): an operation that would add a property beyond it leaves
+//!   that property out, while properties the profile already has still change.
 
 use serde_json::{Map, Value};
 
@@ -20,6 +23,14 @@ use crate::ids::ProjectId;
 
 /// A profile's properties.
 pub type Properties = Map<String, Value>;
+
+/// Most properties one profile holds (`$last_seen`, which the server keeps, aside).
+pub const MAX_PROFILE_PROPERTIES: usize = 2000;
+
+/// Whether `p` may hold `key`: it already does, or it has room for one more.
+fn has_room(p: &Properties, key: &str) -> bool {
+    p.contains_key(key) || p.len() < MAX_PROFILE_PROPERTIES + usize::from(p.contains_key("$last_seen"))
+}
 
 /// The `$group_key` of user profiles: they have none.
 pub const USER_PROFILES: &str = "";
@@ -121,19 +132,26 @@ fn apply_op(profile: &mut Option<Properties>, op: &ProfileOp) {
         ProfileOp::Set(values) => {
             let p = profile.get_or_insert_with(Map::new);
             for (k, v) in values {
-                p.insert(k.clone(), v.clone());
+                if has_room(p, k) {
+                    p.insert(k.clone(), v.clone());
+                }
             }
         }
         ProfileOp::SetOnce(values) => {
             let p = profile.get_or_insert_with(Map::new);
             for (k, v) in values {
-                p.entry(k.clone()).or_insert_with(|| v.clone());
+                if has_room(p, k) {
+                    p.entry(k.clone()).or_insert_with(|| v.clone());
+                }
             }
         }
         ProfileOp::Add(values) => {
             let p = profile.get_or_insert_with(Map::new);
             for (k, v) in values {
                 let Some(delta) = v.as_f64() else { continue };
+                if !has_room(p, k) {
+                    continue;
+                }
                 let sum = match p.get(k) {
                     None | Some(Value::Null) => add_numbers(&Value::from(0), v, delta),
                     Some(old @ Value::Number(n)) => add_numbers(old, v, n.as_f64().unwrap_or(0.0) + delta),
@@ -146,6 +164,9 @@ fn apply_op(profile: &mut Option<Properties>, op: &ProfileOp) {
             let p = profile.get_or_insert_with(Map::new);
             for (k, v) in values {
                 let Value::Array(new) = v else { continue };
+                if !has_room(p, k) {
+                    continue;
+                }
                 let list = p.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
                 let Value::Array(list) = list else { continue };
                 for item in new {
@@ -158,6 +179,9 @@ fn apply_op(profile: &mut Option<Properties>, op: &ProfileOp) {
         ProfileOp::Append(values) => {
             let p = profile.get_or_insert_with(Map::new);
             for (k, v) in values {
+                if !has_room(p, k) {
+                    continue;
+                }
                 let list = p.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
                 if let Value::Array(list) = list {
                     list.push(v.clone());
@@ -190,6 +214,28 @@ fn add_numbers(old: &Value, v: &Value, float_sum: f64) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_profile_holds_at_most_2000_properties() {
+        let many: Properties = (0..2100).map(|i| (format!("p{i}"), json!(i))).collect();
+        let mut profile = None;
+        let mut u = update(vec![ProfileOp::Set(many)]);
+        u.ignore_time = false;
+        apply(&mut profile, &u);
+        let p = profile.as_ref().unwrap();
+        assert_eq!(p.len(), MAX_PROFILE_PROPERTIES + 1, "2000 and $last_seen");
+        // Full: a new property is left out, an existing one still changes.
+        let more = json!({"p0": "changed", "new": 1}).as_object().unwrap().clone();
+        apply(&mut profile, &update(vec![ProfileOp::Set(more.clone()), ProfileOp::Add(more)]));
+        let p = profile.as_ref().unwrap();
+        assert_eq!(p["p0"], "changed");
+        assert!(!p.contains_key("new"));
+        // Room again after an unset.
+        apply(&mut profile, &update(vec![ProfileOp::Unset(vec!["p1".into()])]));
+        let add = json!({"new": 2}).as_object().unwrap().clone();
+        apply(&mut profile, &update(vec![ProfileOp::Add(add)]));
+        assert_eq!(profile.unwrap()["new"], 2);
+    }
 
     fn update(ops: Vec<ProfileOp>) -> ProfileUpdate {
         ProfileUpdate {

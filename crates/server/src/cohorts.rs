@@ -37,6 +37,7 @@ pub fn compile_definition(
         timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
         case_sensitive: project.case_sensitive_strings,
         now_ms: as_of_ms,
+        ..Options::default()
     };
     let mut problems = Vec::new();
     let filter = match definition.where_.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
@@ -88,6 +89,8 @@ pub fn compile_definition(
 pub async fn count(state: &AppState, project: &Project, cohort: &CohortInfo) -> Result<u64, ApiError> {
     let now = chrono::Utc::now().timestamp_millis();
     let (filter, behaviors) = compile_definition(&cohort.definition, project, now)?;
+    let filter = crate::lookup_tables::attach_filter(state, project.id, filter).await?;
+    let behaviors = crate::lookup_tables::attach_behaviors(state, project.id, behaviors).await?;
     let query = ProfileQuery {
         project_id: project.id,
         group_key: USER_PROFILES.into(),

@@ -14,6 +14,9 @@
 //! - [`export`]: raw export, `/api/2.0/export`.
 //! - [`cohorts`]: saved cohorts, their list with counts, and their definitions as queries.
 //! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
+//! - [`lookup_tables`]: lookup tables (`/lookup-tables`), their App API, and joining
+//!   them into expressions.
+//! - [`segmentation`]: the segmentation report (`/api/query/segmentation`).
 //! - [`stream`]: the activity feed (`/api/query/stream/query`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
 //! - [`metrics`]: Prometheus counters and histograms.
@@ -31,10 +34,12 @@ pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod limits;
+pub mod lookup_tables;
 pub mod metrics;
 pub mod openapi;
 pub mod regions;
 pub mod router;
+pub mod segmentation;
 pub mod server;
 pub mod state;
 pub mod stream;

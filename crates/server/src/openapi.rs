@@ -24,6 +24,7 @@ use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::error::{AppErrorBody, QueryErrorBody};
+use crate::lookup_tables::LookupErrorBody;
 
 /// Operation tags, one per API family.
 pub mod tag {
@@ -35,6 +36,8 @@ pub mod tag {
     pub const QUERY: &str = "query";
     /// Sextant's own App API.
     pub const APP: &str = "app";
+    /// `/lookup-tables`.
+    pub const LOOKUP_TABLES: &str = "lookup_tables";
     /// Health, metrics and this document.
     pub const OPERATIONS: &str = "operations";
 }
@@ -52,10 +55,11 @@ pub mod tag {
         (name = "ingestion", description = "Events in (`/track` from client SDKs, `/import` from servers) and profile updates (`/engage`, `/groups`)."),
         (name = "export", description = "Raw events out, as JSON lines."),
         (name = "query", description = "The Query API: profiles through engage."),
-        (name = "app", description = "Per-project administration (API tokens, service accounts)."),
+        (name = "lookup_tables", description = "Lookup tables: list them, and replace one's contents with a CSV file."),
+        (name = "app", description = "Per-project administration (API tokens, service accounts, cohorts, lookup tables and their mappings)."),
         (name = "operations", description = "Liveness, readiness, metrics and this document.")
     ),
-    components(schemas(AppErrorBody, QueryErrorBody, ErrorCode, IngestReply, ApiFamilyName))
+    components(schemas(AppErrorBody, QueryErrorBody, LookupErrorBody, ErrorCode, IngestReply, ApiFamilyName))
 )]
 pub struct RootDoc;
 
@@ -120,6 +124,17 @@ fn add_family_responses(operation: &mut Value) {
                 ("401", "Missing or unknown credentials."),
                 ("403", "The credential may not read events, or the project lives in another region."),
                 ("429", "Over the project's export rate or concurrency limit."),
+            ],
+        ),
+        tag::LOOKUP_TABLES => (
+            json!({"application/json": {"schema": {"$ref": "#/components/schemas/LookupErrorBody"}}}),
+            &[
+                ("400", "Bad CSV: `failed_records` lists the first ten failing rows, by index after the header."),
+                ("401", "Missing or unknown credentials."),
+                ("403", "The credential may not do this, or the project lives in another region."),
+                ("404", "No lookup table with that id in the project."),
+                ("413", "A file over 100 MB uncompressed."),
+                ("429", "Over 100 replacements in 24 hours."),
             ],
         ),
         tag::APP => (

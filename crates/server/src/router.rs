@@ -21,7 +21,9 @@ use utoipa_axum::routes;
 use crate::error::ApiError;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
-use crate::{app, cohorts, engage, export, health, ingest, limits, metrics, openapi, stream};
+use crate::{
+    app, cohorts, engage, export, health, ingest, limits, lookup_tables, metrics, openapi, segmentation, stream,
+};
 
 /// The whole application: the router behind trailing-slash trimming.
 pub type App = NormalizePath<Router>;
@@ -51,12 +53,18 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ingest::profiles::groups))
         .routes(routes!(engage::query))
         .routes(routes!(engage::legacy_query))
+        .routes(routes!(segmentation::query))
+        .routes(routes!(segmentation::legacy_query))
         .routes(routes!(stream::query))
         .routes(routes!(stream::legacy_query))
         .routes(routes!(cohorts::list))
         .routes(routes!(cohorts::legacy_list))
         .routes(routes!(cohorts::app_list, cohorts::app_create))
         .routes(routes!(cohorts::app_update, cohorts::app_delete))
+        .routes(routes!(lookup_tables::list))
+        .routes(routes!(lookup_tables::replace))
+        .routes(routes!(lookup_tables::app_list, lookup_tables::app_create))
+        .routes(routes!(lookup_tables::app_update, lookup_tables::app_delete))
         .merge(export)
         .routes(routes!(app::list_api_tokens, app::create_api_token))
         .routes(routes!(app::revoke_api_token))
@@ -79,7 +87,7 @@ fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

@@ -15,13 +15,12 @@ use axum::serve::ListenerExt;
 use futures::FutureExt;
 
 use sextant_metadata::{Bootstrap, Metadata};
-use sextant_storage::{EventStore, ProfileStore};
 use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::limits::Limiter;
-use crate::state::AppState;
+use crate::state::{AppState, Stores};
 use crate::tls::{self, TlsListener};
 use crate::{metrics, router};
 
@@ -105,13 +104,11 @@ impl Server {
             .await
             .map_err(|e| sextant_storage::StorageError::Unavailable(e.to_string()))??;
         let store = Arc::new(store);
-        let profiles: Arc<dyn ProfileStore> = store.clone();
-        let store: Arc<dyn EventStore> = store;
+        let stores = Stores { events: store.clone(), profiles: store.clone(), lookups: store.clone(), reports: store };
         let limiter = Limiter::new(config.rate_limits.clone());
         let state = AppState::new(
             metadata,
-            store,
-            profiles,
+            stores,
             metrics::handle(),
             limiter,
             config.api_token_ttl_seconds,

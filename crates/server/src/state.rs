@@ -8,7 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::RwLock;
 use sextant_metadata::Metadata;
 use sextant_model::Project;
-use sextant_storage::{EventStore, ProfileStore};
+use sextant_storage::{EventStore, LookupStore, ProfileStore, ReportStore};
 
 use crate::error::ApiError;
 use crate::limits::Limiter;
@@ -23,6 +23,10 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
     /// The profile store (the same database as events in the embedded backend).
     pub profiles: Arc<dyn ProfileStore>,
+    /// Lookup-table rows (the same database again in the embedded backend).
+    pub lookups: Arc<dyn LookupStore>,
+    /// Report counts over events.
+    pub reports: Arc<dyn ReportStore>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Rate and concurrency limits.
@@ -37,12 +41,23 @@ pub struct AppState {
     projects_by_token: Arc<RwLock<HashMap<String, Project>>>,
 }
 
+/// The data stores behind the storage boundary; one backend may serve all three.
+pub struct Stores {
+    /// Events.
+    pub events: Arc<dyn EventStore>,
+    /// User and group profiles.
+    pub profiles: Arc<dyn ProfileStore>,
+    /// Lookup-table rows.
+    pub lookups: Arc<dyn LookupStore>,
+    /// Reports.
+    pub reports: Arc<dyn ReportStore>,
+}
+
 impl AppState {
-    /// State over an opened control plane and store.
+    /// State over an opened control plane and stores.
     pub fn new(
         metadata: Metadata,
-        store: Arc<dyn EventStore>,
-        profiles: Arc<dyn ProfileStore>,
+        stores: Stores,
         metrics: PrometheusHandle,
         limiter: Limiter,
         api_token_ttl_seconds: u64,
@@ -50,8 +65,10 @@ impl AppState {
     ) -> Self {
         AppState {
             metadata,
-            store,
-            profiles,
+            store: stores.events,
+            profiles: stores.profiles,
+            lookups: stores.lookups,
+            reports: stores.reports,
             metrics,
             limiter: Arc::new(limiter),
             api_token_ttl_seconds,

@@ -97,11 +97,53 @@ fn store(conn: &Connection, project: ProjectId, before: &Clusters, clusters: &Cl
             params![project.0],
         )?;
     }
+    let moved: Vec<(&str, &str)> = after
+        .iter()
+        .filter(|(id, canonical)| id != canonical && before.canonical(id).unwrap_or(id) != *canonical)
+        .copied()
+        .collect();
     let mut appender = conn.appender("identities")?;
     for (id, canonical) in after {
         appender.append_row(params![project.0, id, canonical])?;
     }
-    appender.flush()
+    appender.flush()?;
+    drop(appender);
+    move_profiles(conn, project, &moved)
+}
+
+/// Folds the user profile of each id that now belongs to another canonical id into
+/// that id's profile: the canonical profile's properties win, the moved one's fill the
+/// gaps (as `$set_once` would), and the moved profile is removed. Profiles are keyed by
+/// canonical id (updates are resolved when applied), so after a merge the cluster has
+/// one profile again, and engage shows it once.
+fn move_profiles(conn: &Connection, project: ProjectId, moved: &[(&str, &str)]) -> duckdb::Result<()> {
+    let user = sextant_model::profile::USER_PROFILES;
+    let read = |id: &str| -> duckdb::Result<Option<serde_json::Map<String, serde_json::Value>>> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT properties::VARCHAR FROM profiles WHERE project_id = ? AND group_key = ? AND id = ?",
+        )?;
+        let mut rows = stmt.query(params![project.0, user, id])?;
+        Ok(match rows.next()? {
+            Some(row) => serde_json::from_str(&row.get::<_, String>(0)?).ok(),
+            None => None,
+        })
+    };
+    for (from, to) in moved {
+        let Some(old) = read(from)? else { continue };
+        let mut merged = read(to)?.unwrap_or_default();
+        for (k, v) in old {
+            if merged.len() < sextant_model::profile::MAX_PROFILE_PROPERTIES {
+                merged.entry(k).or_insert(v);
+            }
+        }
+        conn.execute(
+            "DELETE FROM profiles WHERE project_id = ? AND group_key = ? AND id IN (?, ?)",
+            params![project.0, user, from, to],
+        )?;
+        let text = serde_json::Value::Object(merged).to_string();
+        conn.execute("INSERT INTO profiles VALUES (?, ?, ?, ?)", params![project.0, user, to, text])?;
+    }
+    Ok(())
 }
 
 /// `object` (a JSON object's text) with `name: value` added.

@@ -14,12 +14,16 @@
 //! - [`export`]: streaming reads for raw export.
 //! - [`identity`]: the identity graph (id to canonical id).
 //! - [`profiles`]: user and group profiles, and engage snapshots.
+//! - [`lookups`]: lookup-table rows.
+//! - [`reports`]: segmentation counts.
 //! - [`store`]: [`DuckDbStore`], the [`sextant_storage::EventStore`] implementation.
 
 pub mod compactor;
 pub mod export;
 pub mod identity;
+pub mod lookups;
 pub mod profiles;
+pub mod reports;
 pub mod schema;
 pub mod store;
 pub mod writer;

@@ -1,21 +1,25 @@
 //! [`DuckDbStore`]: the embedded backend behind the [`EventStore`] boundary.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use duckdb::Connection;
 use parking_lot::Mutex;
+use sextant_expr::LookupTable;
 use sextant_model::{EventRow, IdentityEdge, ProfileUpdate, ProjectId};
 use sextant_storage::{
-    EventChunks, EventStore, ExportQuery, ProfilePage, ProfileQuery, ProfileStore, Result, StorageError,
+    EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage, ReportStore, SegmentCount, SegmentQuery, ProfileQuery, ProfileStore, Result, StorageError,
 };
 use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::writer::{WriteRequest, Work};
-use crate::{backend, compactor, export, identity, profiles, schema, writer};
+use crate::{backend, compactor, export, identity, lookups, profiles, reports, schema, writer};
 
 /// Settings of the embedded store.
 #[derive(Clone, Debug)]
@@ -45,6 +49,10 @@ pub struct DuckDbStore {
     compaction_lock: compactor::CompactionLock,
     /// Kept to clone a connection for each read.
     reader: Mutex<Option<Connection>>,
+    /// Lookup tables read since they were last replaced.
+    lookup_cache: Mutex<HashMap<(ProjectId, String), Arc<LookupTable>>>,
+    /// Bumped by every replace and delete, so a read that raced one is not cached.
+    lookup_generation: std::sync::atomic::AtomicU64,
 }
 
 impl DuckDbStore {
@@ -58,6 +66,7 @@ impl DuckDbStore {
         schema::migrate(&conn, &options.memory_limit, &tmp.to_string_lossy()).map_err(backend)?;
         profiles::migrate(&conn).map_err(backend)?;
         identity::migrate(&conn).map_err(backend)?;
+        lookups::migrate(&conn).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let reader = conn.try_clone().map_err(backend)?;
         let compactor_conn = conn.try_clone().map_err(backend)?;
@@ -81,6 +90,8 @@ impl DuckDbStore {
             compactor: Mutex::new(Some((stop, compactor))),
             compaction_lock,
             reader: Mutex::new(Some(reader)),
+            lookup_cache: Mutex::default(),
+            lookup_generation: Default::default(),
         })
     }
 
@@ -203,6 +214,61 @@ impl ProfileStore for DuckDbStore {
             .map(|d| d.as_millis() as i64)
             .unwrap_or_default();
         self.run_blocking(move |conn| profiles::query(&conn, &query, now_ms)).await
+    }
+}
+
+#[async_trait]
+impl LookupStore for DuckDbStore {
+    async fn replace_lookup_table(&self, project_id: ProjectId, table_id: &str, table: LookupTable) -> Result<()> {
+        let key = (project_id, table_id.to_string());
+        let id = table_id.to_string();
+        let table = Arc::new(table);
+        let stored = table.clone();
+        self.lookup_generation.fetch_add(1, Ordering::SeqCst);
+        let replaced =
+            self.run_blocking(move |mut conn| lookups::replace(&mut conn, project_id, &id, &stored).map_err(backend)).await;
+        let mut cache = self.lookup_cache.lock();
+        self.lookup_generation.fetch_add(1, Ordering::SeqCst);
+        match replaced {
+            Ok(()) => cache.insert(key, table),
+            Err(e) => {
+                cache.remove(&key);
+                return Err(e);
+            }
+        };
+        Ok(())
+    }
+
+    async fn lookup_table(&self, project_id: ProjectId, table_id: &str) -> Result<Arc<LookupTable>> {
+        let key = (project_id, table_id.to_string());
+        if let Some(t) = self.lookup_cache.lock().get(&key) {
+            return Ok(t.clone());
+        }
+        let generation = self.lookup_generation.load(Ordering::SeqCst);
+        let id = table_id.to_string();
+        let table = self.run_blocking(move |conn| lookups::load(&conn, project_id, &id).map_err(backend)).await?;
+        let mut cache = self.lookup_cache.lock();
+        if self.lookup_generation.load(Ordering::SeqCst) == generation {
+            cache.insert(key, table.clone());
+        }
+        Ok(table)
+    }
+
+    async fn delete_lookup_table(&self, project_id: ProjectId, table_id: &str) -> Result<()> {
+        let id = table_id.to_string();
+        self.lookup_generation.fetch_add(1, Ordering::SeqCst);
+        let deleted = self.run_blocking(move |mut conn| lookups::delete(&mut conn, project_id, &id).map_err(backend)).await;
+        let mut cache = self.lookup_cache.lock();
+        self.lookup_generation.fetch_add(1, Ordering::SeqCst);
+        cache.remove(&(project_id, table_id.to_string()));
+        deleted
+    }
+}
+
+#[async_trait]
+impl ReportStore for DuckDbStore {
+    async fn segment(&self, query: SegmentQuery) -> Result<Vec<SegmentCount>> {
+        self.run_blocking(move |conn| reports::segment(&conn, &query)).await
     }
 }
 

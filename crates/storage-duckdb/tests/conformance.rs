@@ -20,6 +20,20 @@ async fn duckdb_passes_the_profile_conformance_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duckdb_passes_the_lookup_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DuckDbStore::open(dir.path(), &StoreOptions::default()).unwrap();
+    sextant_storage::conformance_lookups::run_all(&store).await;
+    // And the rows are on disk, not only in the cache.
+    store.close().await.unwrap();
+    let store = DuckDbStore::open(dir.path(), &StoreOptions::default()).unwrap();
+    let t = sextant_storage::LookupStore::lookup_table(&store, sextant_model::ProjectId(9101), "t1").await.unwrap();
+    assert_eq!(t.rows.len(), 2);
+    assert_eq!(t.columns, vec!["id", "artist"]);
+    store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_rows_survive_a_reopen() {
     use sextant_model::{EventRow, ProjectId};
     let dir = tempfile::tempdir().unwrap();

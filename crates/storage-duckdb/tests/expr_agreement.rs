@@ -364,3 +364,93 @@ fn most_random_expressions_compile() {
     assert!(nontrivial * 8 >= compiled, "too few expressions told records apart: {nontrivial}");
     assert!(compiled * 10 >= cases * 8, "only {compiled} of {cases} expressions compiled to SQL");
 }
+
+static KEYS_COMPILED: AtomicUsize = AtomicUsize::new(0);
+static KEYS_CASES: AtomicUsize = AtomicUsize::new(0);
+
+/// `on` segment keys: DuckDB's (scalar or list column) against the interpreter's.
+fn check_keys(conn: &Connection, recs: &[serde_json::Map<String, Json>], expr: &Expr) {
+    let options = Options { now_ms: TIME_MS, ..Options::default() };
+    let Ok(program) = Program::new(expr.clone(), Scope::Event, options) else { return };
+    KEYS_CASES.fetch_add(1, Ordering::Relaxed);
+    let Ok(keys) = sextant_expr::sql::duckdb_segment_key(&program, &Columns::default()) else { return };
+    KEYS_COMPILED.fetch_add(1, Ordering::Relaxed);
+    let list = keys.list.clone().unwrap_or_else(|| "NULL".into());
+    let query = format!("SELECT id, CAST({} AS VARCHAR), CAST({list} AS VARCHAR[]) FROM r ORDER BY id", keys.scalar);
+    let mut stmt = conn.prepare(&query).unwrap_or_else(|e| panic!("{expr}\n{query}\n{e}"));
+    let got: Vec<Vec<String>> = stmt
+        .query_map([], |r| {
+            let scalar: Option<String> = r.get(1)?;
+            let list: Option<Vec<String>> = match r.get_ref(2)? {
+                duckdb::types::ValueRef::Null => None,
+                _ => match r.get::<_, duckdb::types::Value>(2)? {
+                    duckdb::types::Value::List(items) => Some(
+                        items
+                            .into_iter()
+                            .filter_map(|v| match v {
+                                duckdb::types::Value::Text(s) => Some(s),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    _ => None,
+                },
+            };
+            let mut keys = list.unwrap_or_else(|| scalar.into_iter().collect());
+            keys.sort();
+            Ok(keys)
+        })
+        .unwrap_or_else(|e| panic!("{expr}\n{query}\n{e}"))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{expr}\n{query}\n{e}"));
+    let want: Vec<Vec<String>> = recs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let record = EventRecord {
+                name: &format!("E{}", i % 3),
+                time_ms: TIME_MS + i as i64 * 3_600_000,
+                distinct_id: &format!("u{i}"),
+                insert_id: &format!("i{i}"),
+                properties: m,
+                user: None,
+            };
+            let mut keys = program.segment_keys(&record);
+            keys.sort();
+            keys
+        })
+        .collect();
+    assert_eq!(got, want, "expression: {expr}\nsql: {query}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 800, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn segment_keys_agree(e in expr()) {
+        thread_local! { static DB: (Connection, Vec<serde_json::Map<String, Json>>) = setup(); }
+        DB.with(|(conn, recs)| check_keys(conn, recs, &e));
+    }
+}
+
+#[test]
+fn segment_key_corpus_agrees_and_most_keys_compile() {
+    let (conn, recs) = setup();
+    for src in [
+        r#"properties["a"]"#,
+        r#"properties["c"]"#,
+        r#"properties["a"] > 1"#,
+        r#"upper(properties["b"])"#,
+        r#"number(properties["a"])"#,
+        r#"if(defined(properties["a"]), "set", "unset")"#,
+    ] {
+        let expr = sextant_expr::parse(src).unwrap();
+        let program = Program::new(expr.clone(), Scope::Event, Options::default()).unwrap();
+        sextant_expr::sql::duckdb_segment_key(&program, &Columns::default()).unwrap_or_else(|e| panic!("{src}: {e}"));
+        check_keys(&conn, &recs, &expr);
+    }
+    segment_keys_agree();
+    let (compiled, cases) = (KEYS_COMPILED.load(Ordering::Relaxed), KEYS_CASES.load(Ordering::Relaxed));
+    eprintln!("{compiled} of {cases} `on` expressions compiled");
+    assert!(compiled * 10 >= cases * 7, "only {compiled} of {cases} `on` expressions compiled to SQL");
+}

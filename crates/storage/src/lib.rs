@@ -10,15 +10,20 @@
 //!   in Rust when a backend cannot compile it.
 //! - [`ProfileStore`]: user and group profiles: updates applied in arrival order
 //!   (durable on return), and engage queries paged over a stable snapshot.
+//! - [`LookupStore`]: lookup-table rows, replaced whole and read by join key.
+//! - [`ReportStore`]: report counts ([`SegmentQuery`] bucketed by [`TimeBuckets`]).
 //! - [`StorageError`]: backend failures, mapped to [`sextant_model::ErrorCode`].
 //! - [`conformance`]: the shared contract tests.
 
 #[cfg(feature = "testsuite")]
 pub mod conformance;
 #[cfg(feature = "testsuite")]
+pub mod conformance_lookups;
+#[cfg(feature = "testsuite")]
 pub mod conformance_profiles;
 
 use async_trait::async_trait;
+use chrono::Datelike as _;
 use futures::stream::BoxStream;
 use sextant_model::{ErrorCode, EventRow, IdentityEdge, ProfileUpdate, ProjectId, Properties, StoredEvent};
 
@@ -187,4 +192,160 @@ pub trait ProfileStore: Send + Sync + 'static {
 /// behaviour counts when the query has behaviours.
 pub fn profile_matches(program: &sextant_expr::Program, properties: &Properties, behaviors: Option<&Properties>) -> bool {
     program.matches(&sextant_expr::ProfileRecord { properties, behaviors })
+}
+
+/// A lookup-table backend: each table's rows, replaced whole.
+#[async_trait]
+pub trait LookupStore: Send + Sync + 'static {
+    /// Replaces the table's rows with `table`'s, atomically: a reader sees the old
+    /// contents or the new, never a mix. Durable when this returns `Ok`.
+    async fn replace_lookup_table(
+        &self,
+        project_id: ProjectId,
+        table_id: &str,
+        table: sextant_expr::LookupTable,
+    ) -> Result<()>;
+
+    /// The table's rows; empty when nothing was ever uploaded.
+    async fn lookup_table(&self, project_id: ProjectId, table_id: &str) -> Result<std::sync::Arc<sextant_expr::LookupTable>>;
+
+    /// Removes the table's rows.
+    async fn delete_lookup_table(&self, project_id: ProjectId, table_id: &str) -> Result<()>;
+}
+
+/// How a report groups events in time: by wall-clock time in the project's timezone.
+///
+/// The caller (the query layer) works out the timezone's UTC offsets over the range, so
+/// backends need no timezone database: an event's local time is its UTC time plus the
+/// offset in force at that instant, and buckets are cut on local time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeBuckets {
+    /// The bucket width.
+    pub unit: BucketUnit,
+    /// `(from, offset)`, ascending by `from` (UTC epoch ms): the offset (ms) in force
+    /// from that instant on; the first also applies before its instant.
+    pub offsets: Vec<(i64, i64)>,
+}
+
+/// A bucket width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BucketUnit {
+    /// Local minutes.
+    Minute,
+    /// Local hours.
+    Hour,
+    /// Local days.
+    Day,
+    /// Local weeks, starting on Monday.
+    Week,
+    /// Local calendar months.
+    Month,
+    /// Runs of `days` local days counted from `origin` (local epoch ms of a midnight).
+    Days {
+        /// Days per bucket.
+        days: u32,
+        /// Where the first bucket starts.
+        origin: i64,
+    },
+}
+
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
+
+impl TimeBuckets {
+    /// The UTC offset (ms) in force at `utc_ms`.
+    pub fn offset_at(&self, utc_ms: i64) -> i64 {
+        let i = self.offsets.partition_point(|(from, _)| *from <= utc_ms);
+        self.offsets.get(i.saturating_sub(1)).map_or(0, |(_, o)| *o)
+    }
+
+    /// The local start (wall-clock epoch ms) of the bucket holding `utc_ms`.
+    pub fn bucket_of(&self, utc_ms: i64) -> i64 {
+        self.bucket_of_local(utc_ms + self.offset_at(utc_ms))
+    }
+
+    /// The start of the bucket holding the local time `local_ms`.
+    pub fn bucket_of_local(&self, local_ms: i64) -> i64 {
+        let floor = |w: i64| local_ms - local_ms.rem_euclid(w);
+        match self.unit {
+            BucketUnit::Minute => floor(60_000),
+            BucketUnit::Hour => floor(3_600_000),
+            BucketUnit::Day => floor(DAY_MS),
+            BucketUnit::Week => {
+                let day = floor(DAY_MS);
+                // 1970-01-01 was a Thursday: three days after a Monday.
+                day - (day / DAY_MS + 3).rem_euclid(7) * DAY_MS
+            }
+            BucketUnit::Month => {
+                let days = local_ms.div_euclid(DAY_MS);
+                let date = chrono::DateTime::from_timestamp(days * 86_400, 0).map(|d| d.date_naive());
+                date.and_then(|d| d.with_day(1))
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map_or(floor(DAY_MS), |t| t.and_utc().timestamp_millis())
+            }
+            BucketUnit::Days { days, origin } => {
+                let w = i64::from(days.max(1)) * DAY_MS;
+                origin + (local_ms - origin).div_euclid(w) * w
+            }
+        }
+    }
+}
+
+
+/// What a segmentation counts in each bucket and segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// Events, each deduplicated copy once.
+    Events,
+    /// Distinct users (canonical ids through the identity graph).
+    Users,
+    /// Both.
+    Both,
+}
+
+/// A segmentation: one project's events of some names in a time range, filtered,
+/// bucketed in time and split by an `on` expression, counted.
+#[derive(Clone, Debug)]
+pub struct SegmentQuery {
+    /// The project.
+    pub project_id: ProjectId,
+    /// Event names to count (each counted apart).
+    pub events: Vec<String>,
+    /// Inclusive lower bound, UTC epoch ms.
+    pub from_ms: i64,
+    /// Exclusive upper bound, UTC epoch ms.
+    pub to_ms: i64,
+    /// The time buckets.
+    pub buckets: TimeBuckets,
+    /// Only events for which this `where` is true (`user[...]` reads the user's profile).
+    pub filter: Option<std::sync::Arc<sextant_expr::Program>>,
+    /// Split by the keys of this expression ([`sextant_expr::Program::segment_keys`]);
+    /// events without a key are left out.
+    pub on: Option<std::sync::Arc<sextant_expr::Program>>,
+    /// What to count.
+    pub measure: Measure,
+}
+
+/// One cell of a segmentation's answer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SegmentCount {
+    /// The bucket's local start (wall-clock epoch ms).
+    pub bucket: i64,
+    /// The event name.
+    pub event: String,
+    /// The segment key; `None` without `on`.
+    pub segment: Option<String>,
+    /// Events (deduplicated), when asked.
+    pub events: u64,
+    /// Distinct users, when asked.
+    pub users: u64,
+}
+
+/// A backend that answers reports.
+#[async_trait]
+pub trait ReportStore: Send + Sync + 'static {
+    /// Counts a segmentation. Copies of an event (same name, distinct id, time and
+    /// `$insert_id`) count once; an event whose `on` gives several keys counts once
+    /// under each. Cells with nothing counted are left out.
+    async fn segment(&self, query: SegmentQuery) -> Result<Vec<SegmentCount>>;
 }

@@ -1,0 +1,28 @@
+//! Reports: what the Query API's endpoints mean, apart from HTTP and from any store.
+//!
+//! Each report reads its parameters into a checked request (every mistake is a
+//! [`QueryError`] that names the parameter), asks a [`sextant_storage::ReportStore`]
+//! for counts, and shapes the answer as Mixpanel's API does. Time is the project's:
+//! [`calendar`] turns dates and units into UTC ranges, DST-exact buckets and the date
+//! keys of the answers.
+//!
+//! # Layout
+//! - [`calendar`]: project-local days, buckets and their keys.
+//! - [`params`]: reading and checking request parameters.
+//! - [`segmentation`]: `/segmentation` (general, unique, average; `on`, `where`, `limit`).
+
+pub mod calendar;
+pub mod params;
+pub mod segmentation;
+
+/// A request the report cannot answer, with the reason (a 400 in the Query API's shape).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct QueryError(pub String);
+
+impl QueryError {
+    /// An error with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        QueryError(message.into())
+    }
+}

@@ -1,0 +1,224 @@
+//! `GET /segmentation`: one event's counts per time bucket, optionally split by an
+//! `on` expression and filtered by `where`.
+//!
+//! - `type=general` counts events (copies with the same `$insert_id`, name, distinct
+//!   id and time once), `unique` distinct users after identity resolution, `average`
+//!   events per user in each bucket.
+//! - Without `on`, `values` has one key, the event name; with `on`, one key per segment
+//!   (the text of the value, `"null"` for null; a list gives one segment per element;
+//!   undefined values are left out), the `limit` segments with the largest totals.
+//! - `series` holds every bucket of the range, ascending, and every segment has a
+//!   value for each (zero when nothing happened), so clients can sum or chart without
+//!   filling gaps.
+//! - `format=csv`: a header `date,<key>,...` then one line per bucket.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::Serialize;
+use sextant_expr::{Options, Program, Scope};
+use sextant_model::ProjectId;
+use sextant_storage::{BucketUnit, Measure, SegmentCount, SegmentQuery};
+
+use crate::calendar;
+use crate::params::Params;
+use crate::QueryError;
+
+/// Most segments `limit` may ask for.
+pub const MAX_LIMIT: u64 = 10_000;
+/// Most time buckets one answer holds.
+pub const MAX_BUCKETS: i64 = 100_000;
+
+/// Segments returned when `limit` is not given.
+pub const DEFAULT_LIMIT: u64 = 60;
+
+/// What each value counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Events.
+    General,
+    /// Distinct users.
+    Unique,
+    /// Events per user.
+    Average,
+}
+
+/// A checked segmentation request.
+#[derive(Clone, Debug)]
+pub struct Segmentation {
+    /// The event.
+    pub event: String,
+    /// First local day.
+    pub from: NaiveDate,
+    /// Last local day (inclusive).
+    pub to: NaiveDate,
+    /// The bucket width.
+    pub unit: BucketUnit,
+    /// What to count.
+    pub kind: Kind,
+    /// Most segments returned.
+    pub limit: usize,
+    /// The `on` expression.
+    pub on: Option<Arc<Program>>,
+    /// The `where` expression.
+    pub filter: Option<Arc<Program>>,
+    /// Answer as CSV.
+    pub csv: bool,
+    /// The project's timezone.
+    pub tz: Tz,
+}
+
+impl Segmentation {
+    /// Reads the request; expressions are checked with the project's `options`.
+    pub fn parse(params: &Params<'_>, options: &Options) -> Result<Segmentation, QueryError> {
+        let event = params.required("event")?.to_string();
+        let (from, to) = params.date_range()?;
+        let tz = options.timezone;
+        let origin = calendar::local_midnight_ms(from, chrono_tz::UTC);
+        let unit = params.unit(&["minute", "hour", "day", "week", "month"], origin)?;
+        let kind = match params.choice("type", &["general", "unique", "average"])? {
+            "unique" => Kind::Unique,
+            "average" => Kind::Average,
+            _ => Kind::General,
+        };
+        let limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)? as usize;
+        let on = params.expression("on", Scope::Event, options)?.map(Arc::new);
+        let filter = params.expression("where", Scope::Event, options)?.map(Arc::new);
+        let csv = match params.text("format") {
+            None => false,
+            Some(f) if f.eq_ignore_ascii_case("csv") => true,
+            Some(f) if f.eq_ignore_ascii_case("json") => false,
+            Some(f) => return Err(QueryError::new(format!("`format` must be csv or json, got `{f}`"))),
+        };
+        let (from_ms, to_ms) = calendar::date_range_ms(from, to, tz);
+        if let BucketUnit::Minute = unit
+            && to_ms - from_ms > 31 * sextant_storage::DAY_MS
+        {
+            return Err(QueryError::new("unit=minute covers at most 31 days"));
+        }
+        if unit == BucketUnit::Hour && (to_ms - from_ms) / 3_600_000 > MAX_BUCKETS {
+            return Err(QueryError::new(format!("unit=hour covers at most {MAX_BUCKETS} hours")));
+        }
+        Ok(Segmentation { event, from, to, unit, kind, limit, on, filter, csv, tz })
+    }
+
+    /// UTC bounds of the range.
+    pub fn range_ms(&self) -> (i64, i64) {
+        calendar::date_range_ms(self.from, self.to, self.tz)
+    }
+
+    /// The store query.
+    pub fn query(&self, project_id: ProjectId) -> SegmentQuery {
+        let (from_ms, to_ms) = self.range_ms();
+        SegmentQuery {
+            project_id,
+            events: vec![self.event.clone()],
+            from_ms,
+            to_ms,
+            buckets: calendar::buckets(self.unit, self.tz, from_ms, to_ms),
+            filter: self.filter.clone(),
+            on: self.on.clone(),
+            measure: match self.kind {
+                Kind::General => Measure::Events,
+                Kind::Unique => Measure::Users,
+                Kind::Average => Measure::Both,
+            },
+        }
+    }
+
+    /// The answer from the store's counts.
+    pub fn answer(&self, counts: &[SegmentCount]) -> Answer {
+        let (from_ms, to_ms) = self.range_ms();
+        let buckets = calendar::buckets(self.unit, self.tz, from_ms, to_ms);
+        let starts = calendar::series(&buckets, from_ms, to_ms);
+        let series: Vec<String> = starts.iter().map(|s| calendar::key(self.unit, *s)).collect();
+        let key_of: HashMap<i64, &String> = starts.iter().copied().zip(series.iter()).collect();
+        let value = |c: &SegmentCount| -> f64 {
+            match self.kind {
+                Kind::General => c.events as f64,
+                Kind::Unique => c.users as f64,
+                Kind::Average if c.users == 0 => 0.0,
+                Kind::Average => c.events as f64 / c.users as f64,
+            }
+        };
+        // Per segment: its total (for `limit`) and its value per bucket key.
+        let mut per_segment: HashMap<String, Totals> = HashMap::new();
+        if self.on.is_none() {
+            per_segment.insert(self.event.clone(), (0.0, BTreeMap::new()));
+        }
+        for c in counts {
+            let Some(key) = key_of.get(&c.bucket) else { continue };
+            let name = c.segment.clone().unwrap_or_else(|| self.event.clone());
+            let entry = per_segment.entry(name).or_default();
+            let v = value(c);
+            entry.0 += v;
+            *entry.1.entry((*key).clone()).or_default() += v;
+        }
+        let mut ranked: Vec<(String, Totals)> = per_segment.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
+        ranked.truncate(self.limit);
+        let integral = self.kind != Kind::Average;
+        let values: BTreeMap<String, BTreeMap<String, serde_json::Value>> = ranked
+            .into_iter()
+            .map(|(name, (_, by_date))| {
+                let row = series
+                    .iter()
+                    .map(|d| {
+                        let v = by_date.get(d).copied().unwrap_or(0.0);
+                        (d.clone(), if integral { serde_json::Value::from(v as u64) } else { serde_json::Value::from(v) })
+                    })
+                    .collect();
+                (name, row)
+            })
+            .collect();
+        Answer { legend_size: values.len(), data: AnswerData { series, values } }
+    }
+}
+
+/// A segment's total and its value per bucket key.
+type Totals = (f64, BTreeMap<String, f64>);
+
+/// `{"data": {"series": [...], "values": {...}}, "legend_size": n}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Answer {
+    /// The buckets and the values.
+    pub data: AnswerData,
+    /// How many keys `values` has.
+    pub legend_size: usize,
+}
+
+/// The body of a segmentation answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AnswerData {
+    /// Every bucket's key, ascending.
+    pub series: Vec<String>,
+    /// Segment (or event name) to bucket key to value.
+    pub values: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+}
+
+impl Answer {
+    /// The answer as CSV: `date,<key>,...`, then a line per bucket.
+    pub fn to_csv(&self) -> String {
+        let quote = |s: &str| {
+            if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+        };
+        let keys: Vec<&String> = self.data.values.keys().collect();
+        let mut out = String::from("date");
+        for k in &keys {
+            out.push(',');
+            out.push_str(&quote(k));
+        }
+        out.push('\n');
+        for d in &self.data.series {
+            out.push_str(d);
+            for k in &keys {
+                out.push(',');
+                out.push_str(&self.data.values[*k].get(d).map(|v| v.to_string()).unwrap_or_default());
+            }
+            out.push('\n');
+        }
+        out
+    }
+}

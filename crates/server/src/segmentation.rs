@@ -1,0 +1,113 @@
+//! `GET /api/query/segmentation` and `/api/2.0/segmentation`: the handlers; what the
+//! report means is `sextant_query::segmentation`.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use sextant_expr::Options;
+use sextant_model::ApiFamily;
+use sextant_query::segmentation::Segmentation;
+
+use crate::auth;
+use crate::error::{ApiError, QueryError};
+use crate::ingest::body;
+use crate::state::AppState;
+
+/// The segmentation parameters, as the OpenAPI document lists them.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameters; parsing is `Segmentation::parse`
+pub struct SegmentationParams {
+    /// The project, with service-account credentials.
+    project_id: Option<i64>,
+    /// Accepted and ignored (Sextant has no data views).
+    workspace_id: Option<i64>,
+    /// The event to count.
+    event: String,
+    /// First day, yyyy-mm-dd, in the project's timezone.
+    #[param(format = Date)]
+    from_date: String,
+    /// Last day (inclusive), yyyy-mm-dd.
+    #[param(format = Date)]
+    to_date: String,
+    /// An expression to split by, such as `properties["$browser"]`.
+    on: Option<String>,
+    /// `minute`, `hour`, `day` (default), `week` or `month`.
+    unit: Option<String>,
+    /// Days per bucket, in place of `unit`.
+    #[param(minimum = 1, maximum = 3650)]
+    interval: Option<u32>,
+    /// An expression events must satisfy.
+    #[serde(rename = "where")]
+    #[param(rename = "where")]
+    where_: Option<String>,
+    /// Segments returned, the largest first (default 60).
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<u32>,
+    /// `general` (events, the default), `unique` (users) or `average` (events per user).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    type_: Option<String>,
+    /// `csv` for CSV instead of JSON.
+    format: Option<String>,
+}
+
+/// `GET /api/query/segmentation`.
+#[utoipa::path(
+    get,
+    path = "/api/query/segmentation",
+    tag = "query",
+    summary = "Counts of one event per time bucket, optionally split and filtered",
+    params(SegmentationParams),
+    responses((status = 200, description = "`{\"data\": {\"series\": [...], \"values\": {...}}, \"legend_size\": n}`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn query(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    match answer(&state, &parts, body).await {
+        Ok(response) => response,
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
+/// `GET /api/2.0/segmentation`: the same report at its legacy path.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/segmentation",
+    tag = "query",
+    summary = "Counts of one event per time bucket (legacy path)",
+    params(SegmentationParams),
+    responses((status = 200, description = "As `/api/query/segmentation`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_query(state: State<AppState>, request: Request) -> Response {
+    query(state, request).await
+}
+
+async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: axum::body::Body) -> Result<Response, ApiError> {
+    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
+    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "events").await?;
+    let project = &credential.project;
+    let options = Options {
+        timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
+        case_sensitive: project.case_sensitive_strings,
+        ..Options::default()
+    };
+    let mut request = {
+        // Not `Send`: read before the next await.
+        let reader = sextant_query::params::Params::new(|name| params.get(name));
+        Segmentation::parse(&reader, &options).map_err(|e| ApiError::invalid(e.0))?
+    };
+    request.filter = crate::lookup_tables::attach_filter(state, project.id, request.filter.take()).await?;
+    request.on = crate::lookup_tables::attach_filter(state, project.id, request.on.take()).await?;
+    let counts = state.reports.segment(request.query(project.id)).await?;
+    let answer = request.answer(&counts);
+    if request.csv {
+        let mut response = answer.to_csv().into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+        return Ok(response);
+    }
+    Ok(Json(answer).into_response())
+}
