@@ -201,3 +201,33 @@ async fn bad_requests_are_400s_in_the_query_shape() {
         .unwrap();
     assert_eq!(r.status(), 401, "the public token reads nothing");
 }
+
+#[tokio::test]
+async fn numeric_sum_and_average_reports() {
+    let s = TestServer::start();
+    let p = seed(&s).await;
+    let q = format!("event=Play&from_date=2024-03-30&to_date=2024-04-01&on={}", urlencode(r#"properties["n"]"#));
+
+    // n is 1 (e1, 03-30), 2.5 (e2, 03-31) and 1 (e3, 03-31); other events have none (0).
+    let (status, sum) = get(&s, &p, "/api/query/segmentation/sum", &q).await;
+    assert_eq!(status, 200, "{sum}");
+    assert_eq!(sum["status"], "ok");
+    assert!(sum["computed_at"].as_str().unwrap().ends_with("+00:00"), "{sum}");
+    assert_eq!(sum["results"], json!({DAYS[0]: 1.0, DAYS[1]: 3.5, DAYS[2]: 0.0}));
+    let (_, average) = get(&s, &p, "/api/2.0/segmentation/average", &q).await;
+    assert_eq!(average["results"], json!({DAYS[0]: 1.0, DAYS[1]: 1.75, DAYS[2]: 0.0}), "four events on 04-01 count as 0");
+
+    // Values 1 and 2.5: eight ranges of 0.2 from 1; only ranges with events appear.
+    let (status, numeric) = get(&s, &p, "/api/query/segmentation/numeric", &q).await;
+    assert_eq!(status, 200, "{numeric}");
+    assert_eq!(numeric["data"]["values"], json!({"1 - 1.2": by_day([1, 1, 0]), "2.4 - 2.6": by_day([0, 1, 0])}));
+    assert_eq!(numeric["legend_size"], 2);
+    let (_, unique) = get(&s, &p, "/api/query/segmentation/numeric", &format!("{q}&type=unique")).await;
+    assert_eq!(unique["data"]["values"]["1 - 1.2"], by_day([1, 1, 0]));
+
+    let (status, body) = get(&s, &p, "/api/query/segmentation/sum", "event=Play&from_date=2024-03-30&to_date=2024-04-01").await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("`on`"), "{body}");
+    let (status, _) = get(&s, &p, "/api/query/segmentation/numeric", &format!("{q}&unit=week")).await;
+    assert_eq!(status, 400, "numeric takes hour or day");
+}

@@ -157,6 +157,15 @@ impl Program {
         }
     }
 
+    /// The expression's value where it is a finite number, else 0 (what the sum and
+    /// average reports assume for other values).
+    pub fn number_or_zero(&self, record: &dyn Record) -> f64 {
+        match self.eval(record) {
+            Value::Number(n) if n.is_finite() => n,
+            _ => 0.0,
+        }
+    }
+
     /// Whether a `where` keeps the record: only a boolean `true` does.
     pub fn matches(&self, record: &dyn Record) -> bool {
         self.eval(record).is_true()

@@ -429,6 +429,20 @@ impl<'a> Compiler<'a> {
         Ok(out)
     }
 
+    /// The expression as a DOUBLE where it is a number, else `0.0` (what
+    /// `/segmentation/sum` and `/average` assume), as [`Program::number_or_zero`] does.
+    pub fn number_or_zero(&mut self) -> Result<String> {
+        let v = self.value(self.program.expr())?;
+        let sql = match v.scalar(Kind::Num) {
+            Some((when, p)) => format!("coalesce({}, 0.0)", case(vec![(when, format!("CAST({p} AS DOUBLE)"))])),
+            None => "0.0".into(),
+        };
+        if sql.len() > MAX_SQL {
+            return unsupported("the compiled SQL would be too long");
+        }
+        Ok(sql)
+    }
+
     /// `(when, text)` for each alternative that is not a list, as `string()` gives it.
     fn text_branches(&self, v: &Val) -> Result<Vec<(Option<String>, String)>> {
         let d = self.dialect;
@@ -1190,6 +1204,11 @@ pub struct SegmentKeySql {
 /// Compiles an `on` to DuckDB segment keys over `columns`.
 pub fn duckdb_segment_key(program: &Program, columns: &Columns) -> Result<SegmentKeySql> {
     Compiler::new(program, &DuckDb, columns).segment_key()
+}
+
+/// Compiles a numeric expression to DuckDB (0.0 where it is not a number).
+pub fn duckdb_number_or_zero(program: &Program, columns: &Columns) -> Result<String> {
+    Compiler::new(program, &DuckDb, columns).number_or_zero()
 }
 
 /// Compiles a `where` to a DuckDB condition over `columns`.

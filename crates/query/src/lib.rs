@@ -9,9 +9,12 @@
 //! # Layout
 //! - [`calendar`]: project-local days, buckets and their keys.
 //! - [`params`]: reading and checking request parameters.
-//! - [`segmentation`]: `/segmentation` (general, unique, average; `on`, `where`, `limit`).
+//! - [`segmentation`]: `/segmentation` (general, unique, average; `on`, `where`,
+//!   `limit`), `/segmentation/sum` and `/average`.
+//! - [`numeric`]: `/segmentation/numeric`'s ranges.
 
 pub mod calendar;
+pub mod numeric;
 pub mod params;
 pub mod segmentation;
 

@@ -68,6 +68,8 @@ pub struct Segmentation {
     pub csv: bool,
     /// The project's timezone.
     pub tz: Tz,
+    /// Numeric segmentation's ranges: segment keys are indices into them.
+    pub ranges: Option<Vec<crate::numeric::Range>>,
 }
 
 impl Segmentation {
@@ -101,7 +103,7 @@ impl Segmentation {
         if unit == BucketUnit::Hour && (to_ms - from_ms) / 3_600_000 > MAX_BUCKETS {
             return Err(QueryError::new(format!("unit=hour covers at most {MAX_BUCKETS} hours")));
         }
-        Ok(Segmentation { event, from, to, unit, kind, limit, on, filter, csv, tz })
+        Ok(Segmentation { event, from, to, unit, kind, limit, on, filter, csv, tz, ranges: None })
     }
 
     /// UTC bounds of the range.
@@ -125,7 +127,42 @@ impl Segmentation {
                 Kind::Unique => Measure::Users,
                 Kind::Average => Measure::Both,
             },
+            sum: None,
         }
+    }
+
+    /// Reads a `/segmentation/numeric` request: `on` is required and `unit` is `hour`
+    /// or `day`.
+    pub fn parse_numeric(params: &Params<'_>, options: &Options) -> Result<Segmentation, QueryError> {
+        params.required("on")?;
+        if let Some(u) = params.text("unit")
+            && !["hour", "day"].iter().any(|a| a.eq_ignore_ascii_case(u))
+        {
+            return Err(QueryError::new(format!("`unit` must be one of hour, day, got `{u}`")));
+        }
+        let mut request = Segmentation::parse(params, options)?;
+        request.limit = MAX_LIMIT as usize;
+        Ok(request)
+    }
+
+    /// The first pass of a numeric segmentation: the values `on` takes, as numbers.
+    pub fn numeric_values_query(&self, project_id: ProjectId) -> Result<SegmentQuery, QueryError> {
+        let on = self.on.as_ref().ok_or_else(|| QueryError::new("missing required parameter `on`"))?;
+        let number = Program::parse(&format!("number({})", on.expr()), Scope::Event, on.options().clone())
+            .map_err(|e| QueryError::new(format!("invalid `on` expression: {e}")))?;
+        let mut q = self.query(project_id);
+        q.on = Some(Arc::new(number));
+        q.measure = Measure::Events;
+        Ok(q)
+    }
+
+    /// The second pass: `on` replaced by the range of each event's value.
+    pub fn with_ranges(&self, first_pass: &[SegmentCount]) -> Result<Segmentation, QueryError> {
+        let on = self.on.as_ref().ok_or_else(|| QueryError::new("missing required parameter `on`"))?;
+        let values: Vec<f64> = first_pass.iter().filter_map(|c| c.segment.as_deref()?.parse::<f64>().ok()).collect();
+        let ranges = crate::numeric::ranges(&values);
+        let program = crate::numeric::range_program(on, &ranges)?;
+        Ok(Segmentation { on: Some(Arc::new(program)), ranges: Some(ranges), ..self.clone() })
     }
 
     /// The answer from the store's counts.
@@ -150,7 +187,14 @@ impl Segmentation {
         }
         for c in counts {
             let Some(key) = key_of.get(&c.bucket) else { continue };
-            let name = c.segment.clone().unwrap_or_else(|| self.event.clone());
+            let name = match (&c.segment, &self.ranges) {
+                (None, _) => self.event.clone(),
+                (Some(s), None) => s.clone(),
+                (Some(s), Some(ranges)) => match crate::numeric::relabel(s, ranges) {
+                    Some(label) => label,
+                    None => continue,
+                },
+            };
             let entry = per_segment.entry(name).or_default();
             let v = value(c);
             entry.0 += v;
@@ -179,6 +223,64 @@ impl Segmentation {
 
 /// A segment's total and its value per bucket key.
 type Totals = (f64, BTreeMap<String, f64>);
+
+/// `/segmentation/sum` and `/segmentation/average`: a numeric `on` summed (or averaged
+/// over the events) per bucket; values that are not numbers count as 0.
+#[derive(Clone, Debug)]
+pub struct ValueReport {
+    /// The counting part (its `on` is the value).
+    pub base: Segmentation,
+    /// Average instead of sum.
+    pub average: bool,
+}
+
+impl ValueReport {
+    /// Reads the request: `event`, dates, `on` (required), `unit` (`hour` or `day`), `where`.
+    pub fn parse(params: &Params<'_>, options: &Options, average: bool) -> Result<ValueReport, QueryError> {
+        let base = Segmentation::parse_numeric(params, options)?;
+        Ok(ValueReport { base, average })
+    }
+
+    /// The store query: events counted, `on` summed.
+    pub fn query(&self, project_id: ProjectId) -> SegmentQuery {
+        let mut q = self.base.query(project_id);
+        q.sum = q.on.take();
+        q.measure = Measure::Events;
+        q
+    }
+
+    /// `{"status": "ok", "computed_at": ..., "results": {date: value}}`.
+    pub fn answer(&self, counts: &[SegmentCount], now_ms: i64) -> ValueAnswer {
+        let b = &self.base;
+        let (from_ms, to_ms) = b.range_ms();
+        let buckets = calendar::buckets(b.unit, b.tz, from_ms, to_ms);
+        let mut results = BTreeMap::new();
+        for start in calendar::series(&buckets, from_ms, to_ms) {
+            let (mut sum, mut events) = (0.0, 0u64);
+            for c in counts.iter().filter(|c| c.bucket == start) {
+                sum += c.sum;
+                events += c.events;
+            }
+            let v = if self.average { if events == 0 { 0.0 } else { sum / events as f64 } } else { sum };
+            results.insert(calendar::key(b.unit, start), v);
+        }
+        let computed_at = chrono::DateTime::from_timestamp_millis(now_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
+            .unwrap_or_default();
+        ValueAnswer { status: "ok".into(), computed_at, results }
+    }
+}
+
+/// The answer of `/segmentation/sum` and `/segmentation/average`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ValueAnswer {
+    /// `ok`.
+    pub status: String,
+    /// When it was computed (RFC 3339, UTC).
+    pub computed_at: String,
+    /// Bucket key to value.
+    pub results: BTreeMap<String, f64>,
+}
 
 /// `{"data": {"series": [...], "values": {...}}, "legend_size": n}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]

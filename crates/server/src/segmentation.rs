@@ -1,5 +1,5 @@
-//! `GET /api/query/segmentation` and `/api/2.0/segmentation`: the handlers; what the
-//! report means is `sextant_query::segmentation`.
+//! `GET /api/query/segmentation` (and `/numeric`, `/sum`, `/average`), each also at
+//! `/api/2.0/...`: the handlers; what the reports mean is `sextant_query::segmentation`.
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sextant_expr::Options;
 use sextant_model::ApiFamily;
-use sextant_query::segmentation::Segmentation;
+use sextant_query::segmentation::{Segmentation, ValueReport};
 
 use crate::auth;
 use crate::error::{ApiError, QueryError};
@@ -53,6 +53,24 @@ pub struct SegmentationParams {
     format: Option<String>,
 }
 
+/// Which report a handler serves.
+#[derive(Clone, Copy)]
+enum Report {
+    Counts,
+    Numeric,
+    Sum,
+    Average,
+}
+
+async fn serve(state: AppState, request: Request, report: Report) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    match answer(&state, &parts, body, report).await {
+        Ok(response) => response,
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
 /// `GET /api/query/segmentation`.
 #[utoipa::path(
     get,
@@ -64,12 +82,7 @@ pub struct SegmentationParams {
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
 pub async fn query(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    match answer(&state, &parts, body).await {
-        Ok(response) => response,
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
+    serve(state, request, Report::Counts).await
 }
 
 /// `GET /api/2.0/segmentation`: the same report at its legacy path.
@@ -82,11 +95,100 @@ pub async fn query(State(state): State<AppState>, request: Request) -> Response 
     responses((status = 200, description = "As `/api/query/segmentation`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_query(state: State<AppState>, request: Request) -> Response {
-    query(state, request).await
+pub async fn legacy_query(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Counts).await
 }
 
-async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: axum::body::Body) -> Result<Response, ApiError> {
+/// `GET /api/query/segmentation/numeric`.
+#[utoipa::path(
+    get,
+    path = "/api/query/segmentation/numeric",
+    tag = "query",
+    summary = "Counts of one event per time bucket, split into ranges of a numeric `on`",
+    params(SegmentationParams),
+    responses((status = 200, description = "As `/segmentation`, `values` keyed by ranges such as `\"2,000 - 2,100\"`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn numeric(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Numeric).await
+}
+
+/// `GET /api/2.0/segmentation/numeric`.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/segmentation/numeric",
+    tag = "query",
+    summary = "Numeric segmentation (legacy path)",
+    params(SegmentationParams),
+    responses((status = 200, description = "As `/api/query/segmentation/numeric`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_numeric(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Numeric).await
+}
+
+/// `GET /api/query/segmentation/sum`.
+#[utoipa::path(
+    get,
+    path = "/api/query/segmentation/sum",
+    tag = "query",
+    summary = "A numeric `on` summed per time bucket",
+    params(SegmentationParams),
+    responses((status = 200, description = "`{\"status\": \"ok\", \"computed_at\", \"results\": {date: sum}}`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn sum(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Sum).await
+}
+
+/// `GET /api/2.0/segmentation/sum`.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/segmentation/sum",
+    tag = "query",
+    summary = "Sum per time bucket (legacy path)",
+    params(SegmentationParams),
+    responses((status = 200, description = "As `/api/query/segmentation/sum`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_sum(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Sum).await
+}
+
+/// `GET /api/query/segmentation/average`.
+#[utoipa::path(
+    get,
+    path = "/api/query/segmentation/average",
+    tag = "query",
+    summary = "A numeric `on` averaged over the events of each time bucket",
+    params(SegmentationParams),
+    responses((status = 200, description = "`{\"status\": \"ok\", \"computed_at\", \"results\": {date: average}}`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn average(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Average).await
+}
+
+/// `GET /api/2.0/segmentation/average`.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/segmentation/average",
+    tag = "query",
+    summary = "Average per time bucket (legacy path)",
+    params(SegmentationParams),
+    responses((status = 200, description = "As `/api/query/segmentation/average`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_average(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Average).await
+}
+
+async fn answer(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+    report: Report,
+) -> Result<Response, ApiError> {
     let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
     let credential = auth::reader(state, parts, &params, ApiFamily::Query, "events").await?;
     let project = &credential.project;
@@ -95,13 +197,30 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: axum
         case_sensitive: project.case_sensitive_strings,
         ..Options::default()
     };
+    let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
     let mut request = {
         // Not `Send`: read before the next await.
         let reader = sextant_query::params::Params::new(|name| params.get(name));
-        Segmentation::parse(&reader, &options).map_err(|e| ApiError::invalid(e.0))?
+        match report {
+            Report::Counts => Segmentation::parse(&reader, &options),
+            _ => Segmentation::parse_numeric(&reader, &options),
+        }
+        .map_err(invalid)?
     };
     request.filter = crate::lookup_tables::attach_filter(state, project.id, request.filter.take()).await?;
     request.on = crate::lookup_tables::attach_filter(state, project.id, request.on.take()).await?;
+    match report {
+        Report::Sum | Report::Average => {
+            let report = ValueReport { base: request, average: matches!(report, Report::Average) };
+            let counts = state.reports.segment(report.query(project.id)).await?;
+            return Ok(Json(report.answer(&counts, chrono::Utc::now().timestamp_millis())).into_response());
+        }
+        Report::Numeric => {
+            let values = state.reports.segment(request.numeric_values_query(project.id).map_err(invalid)?).await?;
+            request = request.with_ranges(&values).map_err(invalid)?;
+        }
+        Report::Counts => {}
+    }
     let counts = state.reports.segment(request.query(project.id)).await?;
     let answer = request.answer(&counts);
     if request.csv {

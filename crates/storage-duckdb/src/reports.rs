@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use duckdb::{Connection, params_from_iter, types::Value as SqlValue};
 use sextant_expr::Target;
-use sextant_expr::sql::{Columns, duckdb_predicate, duckdb_segment_key};
+use sextant_expr::sql::{Columns, duckdb_number_or_zero, duckdb_predicate, duckdb_segment_key};
 use sextant_storage::{BucketUnit, Measure, Result, SegmentCount, SegmentQuery, TimeBuckets};
 
 use crate::backend;
@@ -70,7 +70,7 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
         )
         .map_err(backend)?;
     let uid = if has_identities { crate::identity::RESOLVED_DISTINCT_ID } else { "e.distinct_id" };
-    let join_user = reads_user(&q.filter) || reads_user(&q.on);
+    let join_user = reads_user(&q.filter) || reads_user(&q.on) || reads_user(&q.sum);
     let columns = Columns {
         properties: "e.properties".into(),
         time_ms: "e.time_ms".into(),
@@ -87,6 +87,10 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
         None => Ok(None),
         Some(p) => duckdb_segment_key(p, &columns).map(Some),
     };
+    let sum = match &q.sum {
+        None => Ok("0.0".to_string()),
+        Some(p) => duckdb_number_or_zero(p, &columns),
+    };
     let names = vec!["?"; q.events.len()].join(", ");
     let head = format!("e.project_id = ? AND e.time_ms >= ? AND e.time_ms < ? AND e.event IN ({names})");
     let mut from = format!("(SELECT e.*, {uid} AS uid FROM events e WHERE {head}) e");
@@ -96,8 +100,8 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
     let mut args = vec![SqlValue::BigInt(q.project_id.0), SqlValue::BigInt(q.from_ms), SqlValue::BigInt(q.to_ms)];
     args.extend(q.events.iter().map(|n| SqlValue::Text(n.clone())));
     let bucket = bucket_sql(q.buckets.unit, &local_time_sql(&q.buckets));
-    match (filter, keys) {
-        (Ok(filter), Ok(keys)) => {
+    match (filter, keys, sum) {
+        (Ok(filter), Ok(keys), Ok(sum)) => {
             let segment = match &keys {
                 None => "CAST(NULL AS VARCHAR)".to_string(),
                 Some(k) => match &k.list {
@@ -112,10 +116,11 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
                 Measure::Both => "count(*), count(DISTINCT uid)",
             };
             let sql = format!(
-                "SELECT bucket, event, seg, {counts} FROM (
-                   SELECT DISTINCT bucket, event, seg, distinct_id, time_ms, insert_id, uid FROM (
+                "SELECT bucket, event, seg, {counts}, sum(v) FROM (
+                   SELECT DISTINCT ON (bucket, event, seg, distinct_id, time_ms, insert_id)
+                          bucket, event, seg, distinct_id, time_ms, insert_id, uid, v FROM (
                      SELECT {bucket} AS bucket, e.event AS event, {segment} AS seg, e.distinct_id AS distinct_id,
-                            e.time_ms AS time_ms, e.insert_id AS insert_id, e.uid AS uid
+                            e.time_ms AS time_ms, e.insert_id AS insert_id, e.uid AS uid, {sum} AS v
                      FROM {from} WHERE {filter}) {keep_segment})
                  GROUP BY bucket, event, seg"
             );
@@ -129,13 +134,14 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
                     segment: row.get(2).map_err(backend)?,
                     events: row.get::<_, i64>(3).map_err(backend)? as u64,
                     users: row.get::<_, i64>(4).map_err(backend)? as u64,
+                    sum: row.get::<_, Option<f64>>(5).map_err(backend)?.unwrap_or(0.0),
                 });
             }
-            out.sort();
+            out.sort_by(order);
             Ok(out)
         }
-        (filter, keys) => {
-            if let Err(why) = filter.as_ref().and(keys.as_ref()) {
+        (filter, keys, sum) => {
+            if let Err(why) = filter.as_ref().and(keys.as_ref()).and(sum.as_ref()) {
                 tracing::debug!(%why, "segmentation evaluated per event");
             }
             let user = if join_user { "CAST(p.properties AS VARCHAR)" } else { "CAST(NULL AS VARCHAR)" };
@@ -152,6 +158,7 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
 fn per_event(conn: &Connection, q: &SegmentQuery, sql: &str, args: Vec<SqlValue>) -> Result<Vec<SegmentCount>> {
     type Cell = (i64, String, Option<String>);
     let mut events: HashMap<Cell, u64> = HashMap::new();
+    let mut sums: HashMap<Cell, f64> = HashMap::new();
     let mut users: HashMap<Cell, HashSet<String>> = HashMap::new();
     let mut seen: HashSet<(Cell, String, i64, String)> = HashSet::new();
     let mut stmt = conn.prepare(sql).map_err(backend)?;
@@ -184,6 +191,7 @@ fn per_event(conn: &Connection, q: &SegmentQuery, sql: &str, args: Vec<SqlValue>
             Some(on) => on.segment_keys(&record).into_iter().map(Some).collect(),
         };
         let bucket = q.buckets.bucket_of(time_ms);
+        let value = q.sum.as_ref().map_or(0.0, |p| p.number_or_zero(&record));
         for segment in segments {
             let cell = (bucket, event.clone(), segment);
             if !seen.insert((cell.clone(), distinct_id.clone(), time_ms, insert_id.clone())) {
@@ -192,6 +200,7 @@ fn per_event(conn: &Connection, q: &SegmentQuery, sql: &str, args: Vec<SqlValue>
             if q.measure != Measure::Users {
                 *events.entry(cell.clone()).or_default() += 1;
             }
+            *sums.entry(cell.clone()).or_default() += value;
             if q.measure != Measure::Events {
                 users.entry(cell).or_default().insert(uid.clone());
             }
@@ -203,13 +212,19 @@ fn per_event(conn: &Connection, q: &SegmentQuery, sql: &str, args: Vec<SqlValue>
         .map(|cell| SegmentCount {
             events: events.get(&cell).copied().unwrap_or(0),
             users: users.get(&cell).map_or(0, |u| u.len() as u64),
+            sum: sums.get(&cell).copied().unwrap_or(0.0),
             bucket: cell.0,
             event: cell.1,
             segment: cell.2,
         })
         .collect();
-    out.sort();
+    out.sort_by(order);
     Ok(out)
+}
+
+/// Answers in a stable order: bucket, event, segment.
+fn order(a: &SegmentCount, b: &SegmentCount) -> std::cmp::Ordering {
+    (a.bucket, &a.event, &a.segment).cmp(&(b.bucket, &b.event, &b.segment))
 }
 
 #[cfg(test)]

@@ -324,10 +324,13 @@ pub struct SegmentQuery {
     pub on: Option<std::sync::Arc<sextant_expr::Program>>,
     /// What to count.
     pub measure: Measure,
+    /// Also sum this expression over the counted events ([`SegmentCount::sum`]); a
+    /// value that is not a number adds 0.
+    pub sum: Option<std::sync::Arc<sextant_expr::Program>>,
 }
 
 /// One cell of a segmentation's answer.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, PartialOrd)]
 pub struct SegmentCount {
     /// The bucket's local start (wall-clock epoch ms).
     pub bucket: i64,
@@ -339,6 +342,8 @@ pub struct SegmentCount {
     pub events: u64,
     /// Distinct users, when asked.
     pub users: u64,
+    /// The sum of [`SegmentQuery::sum`] over the events, when asked (else 0).
+    pub sum: f64,
 }
 
 /// A backend that answers reports.
