@@ -69,6 +69,25 @@ pub fn next_bucket(unit: BucketUnit, start: i64) -> i64 {
     }
 }
 
+/// The local start of the bucket before the one starting at `start`.
+pub fn previous_bucket(unit: BucketUnit, start: i64) -> i64 {
+    match unit {
+        BucketUnit::Minute => start - 60_000,
+        BucketUnit::Hour => start - 3_600_000,
+        BucketUnit::Day => start - DAY_MS,
+        BucketUnit::Week => start - 7 * DAY_MS,
+        BucketUnit::Month => naive(start)
+            .checked_sub_months(Months::new(1))
+            .map_or(start - 28 * DAY_MS, |t| t.and_utc().timestamp_millis()),
+        BucketUnit::Days { days, .. } => start - i64::from(days.max(1)) * DAY_MS,
+    }
+}
+
+/// The UTC instant of the local wall-clock time `local_ms` in `tz`.
+pub fn local_to_utc(local_ms: i64, tz: Tz) -> i64 {
+    sextant_expr::value::local_to_ms(naive(local_ms), tz)
+}
+
 fn naive(local_ms: i64) -> NaiveDateTime {
     chrono::DateTime::from_timestamp_millis(local_ms).map(|t| t.naive_utc()).unwrap_or_default()
 }

@@ -11,9 +11,11 @@
 //! - [`params`]: reading and checking request parameters.
 //! - [`segmentation`]: `/segmentation` (general, unique, average; `on`, `where`,
 //!   `limit`), `/segmentation/sum` and `/average`.
+//! - [`events`]: `/events` and its `top`, `names` and `properties` relatives.
 //! - [`numeric`]: `/segmentation/numeric`'s ranges.
 
 pub mod calendar;
+pub mod events;
 pub mod numeric;
 pub mod params;
 pub mod segmentation;

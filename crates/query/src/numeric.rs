@@ -63,7 +63,7 @@ fn nice_width(min: f64, max: f64) -> f64 {
         for m in [1.0, 2.0, 5.0] {
             let w = m * 10f64.powi(k);
             let start = (min / w).floor() * w;
-            if ((max - start) / w).floor() as usize + 1 <= MAX_RANGES {
+            if (((max - start) / w).floor() as usize) < MAX_RANGES {
                 return round(w);
             }
         }

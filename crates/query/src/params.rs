@@ -82,6 +82,11 @@ impl<'a> Params<'a> {
             })?;
             return Ok(BucketUnit::Days { days, origin });
         }
+        self.unit_only(allowed)
+    }
+
+    /// `unit` among `allowed` (default `day`), without `interval`.
+    pub fn unit_only(&self, allowed: &[&'static str]) -> Result<BucketUnit, QueryError> {
         let mut choices = vec!["day"];
         choices.extend(allowed.iter().filter(|u| **u != "day"));
         Ok(match self.choice("unit", &choices)? {

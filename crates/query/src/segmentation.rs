@@ -15,7 +15,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Serialize;
 use sextant_expr::{Options, Program, Scope};
@@ -48,12 +47,12 @@ pub enum Kind {
 /// A checked segmentation request.
 #[derive(Clone, Debug)]
 pub struct Segmentation {
-    /// The event.
-    pub event: String,
-    /// First local day.
-    pub from: NaiveDate,
-    /// Last local day (inclusive).
-    pub to: NaiveDate,
+    /// The events (one for `/segmentation`); each is a key of `values` without `on`.
+    pub events: Vec<String>,
+    /// Start of the range, UTC epoch ms.
+    pub from_ms: i64,
+    /// End of the range (exclusive), UTC epoch ms.
+    pub to_ms: i64,
     /// The bucket width.
     pub unit: BucketUnit,
     /// What to count.
@@ -70,12 +69,14 @@ pub struct Segmentation {
     pub tz: Tz,
     /// Numeric segmentation's ranges: segment keys are indices into them.
     pub ranges: Option<Vec<crate::numeric::Range>>,
+    /// Only these segments (`/events/properties`' `values`).
+    pub only: Option<Vec<String>>,
 }
 
 impl Segmentation {
     /// Reads the request; expressions are checked with the project's `options`.
     pub fn parse(params: &Params<'_>, options: &Options) -> Result<Segmentation, QueryError> {
-        let event = params.required("event")?.to_string();
+        let events = vec![params.required("event")?.to_string()];
         let (from, to) = params.date_range()?;
         let tz = options.timezone;
         let origin = calendar::local_midnight_ms(from, chrono_tz::UTC);
@@ -103,12 +104,12 @@ impl Segmentation {
         if unit == BucketUnit::Hour && (to_ms - from_ms) / 3_600_000 > MAX_BUCKETS {
             return Err(QueryError::new(format!("unit=hour covers at most {MAX_BUCKETS} hours")));
         }
-        Ok(Segmentation { event, from, to, unit, kind, limit, on, filter, csv, tz, ranges: None })
+        Ok(Segmentation { events, from_ms, to_ms, unit, kind, limit, on, filter, csv, tz, ranges: None, only: None })
     }
 
     /// UTC bounds of the range.
     pub fn range_ms(&self) -> (i64, i64) {
-        calendar::date_range_ms(self.from, self.to, self.tz)
+        (self.from_ms, self.to_ms)
     }
 
     /// The store query.
@@ -116,7 +117,7 @@ impl Segmentation {
         let (from_ms, to_ms) = self.range_ms();
         SegmentQuery {
             project_id,
-            events: vec![self.event.clone()],
+            events: self.events.clone(),
             from_ms,
             to_ms,
             buckets: calendar::buckets(self.unit, self.tz, from_ms, to_ms),
@@ -183,18 +184,25 @@ impl Segmentation {
         // Per segment: its total (for `limit`) and its value per bucket key.
         let mut per_segment: HashMap<String, Totals> = HashMap::new();
         if self.on.is_none() {
-            per_segment.insert(self.event.clone(), (0.0, BTreeMap::new()));
+            for e in &self.events {
+                per_segment.insert(e.clone(), (0.0, BTreeMap::new()));
+            }
         }
         for c in counts {
             let Some(key) = key_of.get(&c.bucket) else { continue };
             let name = match (&c.segment, &self.ranges) {
-                (None, _) => self.event.clone(),
+                (None, _) => c.event.clone(),
                 (Some(s), None) => s.clone(),
                 (Some(s), Some(ranges)) => match crate::numeric::relabel(s, ranges) {
                     Some(label) => label,
                     None => continue,
                 },
             };
+            if let Some(only) = &self.only
+                && !only.contains(&name)
+            {
+                continue;
+            }
             let entry = per_segment.entry(name).or_default();
             let v = value(c);
             entry.0 += v;

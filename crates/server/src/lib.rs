@@ -13,6 +13,7 @@
 //! - [`ingest`]: ingestion, `/track`, `/import`, `/engage`, `/groups`.
 //! - [`export`]: raw export, `/api/2.0/export`.
 //! - [`cohorts`]: saved cohorts, their list with counts, and their definitions as queries.
+//! - [`events`]: the events reports (`/api/query/events`, `/events/top`, ...).
 //! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
 //! - [`lookup_tables`]: lookup tables (`/lookup-tables`), their App API, and joining
 //!   them into expressions.
@@ -30,6 +31,7 @@ pub mod collection;
 pub mod config;
 pub mod engage;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod health;
 pub mod ingest;

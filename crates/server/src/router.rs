@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
-    app, cohorts, engage, export, health, ingest, limits, lookup_tables, metrics, openapi, segmentation, stream,
+    app, cohorts, engage, events, export, health, ingest, limits, lookup_tables, metrics, openapi, segmentation, stream,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -61,6 +61,18 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(segmentation::legacy_sum))
         .routes(routes!(segmentation::average))
         .routes(routes!(segmentation::legacy_average))
+        .routes(routes!(events::events_query))
+        .routes(routes!(events::legacy_events))
+        .routes(routes!(events::top))
+        .routes(routes!(events::legacy_top))
+        .routes(routes!(events::names))
+        .routes(routes!(events::legacy_names))
+        .routes(routes!(events::properties))
+        .routes(routes!(events::legacy_properties))
+        .routes(routes!(events::properties_top))
+        .routes(routes!(events::legacy_properties_top))
+        .routes(routes!(events::properties_values))
+        .routes(routes!(events::legacy_properties_values))
         .routes(routes!(stream::query))
         .routes(routes!(stream::legacy_query))
         .routes(routes!(cohorts::list))

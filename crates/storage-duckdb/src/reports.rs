@@ -59,7 +59,7 @@ fn reads_user(program: &Option<std::sync::Arc<sextant_expr::Program>>) -> bool {
 
 /// Counts a segmentation on `conn`.
 pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>> {
-    if q.events.is_empty() || q.from_ms >= q.to_ms {
+    if q.from_ms >= q.to_ms {
         return Ok(Vec::new());
     }
     let has_identities: bool = conn
@@ -91,8 +91,10 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
         None => Ok("0.0".to_string()),
         Some(p) => duckdb_number_or_zero(p, &columns),
     };
-    let names = vec!["?"; q.events.len()].join(", ");
-    let head = format!("e.project_id = ? AND e.time_ms >= ? AND e.time_ms < ? AND e.event IN ({names})");
+    let mut head = "e.project_id = ? AND e.time_ms >= ? AND e.time_ms < ?".to_string();
+    if !q.events.is_empty() {
+        head.push_str(&format!(" AND e.event IN ({})", vec!["?"; q.events.len()].join(", ")));
+    }
     let mut from = format!("(SELECT e.*, {uid} AS uid FROM events e WHERE {head}) e");
     if join_user {
         from.push_str(" LEFT JOIN profiles p ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid");
@@ -152,6 +154,27 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
             per_event(conn, q, &sql, args)
         }
     }
+}
+
+/// Property names of one event's occurrences, most common first.
+pub fn property_names(
+    conn: &Connection,
+    project: sextant_model::ProjectId,
+    event: &str,
+    from_ms: i64,
+    to_ms: i64,
+    limit: usize,
+) -> Result<Vec<(String, u64)>> {
+    let sql = "SELECT k, count(*) AS n FROM (
+                 SELECT DISTINCT distinct_id, time_ms, insert_id, unnest(variant_keys(properties)) AS k
+                 FROM events WHERE project_id = ? AND event = ? AND time_ms >= ? AND time_ms < ?)
+               GROUP BY k ORDER BY n DESC, k LIMIT ?";
+    let mut stmt = conn.prepare(sql).map_err(backend)?;
+    let args = duckdb::params![project.0, event, from_ms, to_ms, limit as i64];
+    let rows = stmt
+        .query_map(args, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+        .map_err(backend)?;
+    rows.collect::<std::result::Result<Vec<_>, _>>().map_err(backend)
 }
 
 /// The interpreter's path: reads the rows and filters, keys and counts them in Rust.

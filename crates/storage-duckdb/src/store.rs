@@ -270,6 +270,18 @@ impl ReportStore for DuckDbStore {
     async fn segment(&self, query: SegmentQuery) -> Result<Vec<SegmentCount>> {
         self.run_blocking(move |conn| reports::segment(&conn, &query)).await
     }
+
+    async fn property_names(
+        &self,
+        project_id: ProjectId,
+        event: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>> {
+        let event = event.to_string();
+        self.run_blocking(move |conn| reports::property_names(&conn, project_id, &event, from_ms, to_ms, limit)).await
+    }
 }
 
 /// Adapts a receiver into a stream.

@@ -309,7 +309,7 @@ pub enum Measure {
 pub struct SegmentQuery {
     /// The project.
     pub project_id: ProjectId,
-    /// Event names to count (each counted apart).
+    /// Event names to count (each counted apart); empty counts every event.
     pub events: Vec<String>,
     /// Inclusive lower bound, UTC epoch ms.
     pub from_ms: i64,
@@ -353,4 +353,15 @@ pub trait ReportStore: Send + Sync + 'static {
     /// `$insert_id`) count once; an event whose `on` gives several keys counts once
     /// under each. Cells with nothing counted are left out.
     async fn segment(&self, query: SegmentQuery) -> Result<Vec<SegmentCount>>;
+
+    /// The property names of one event's occurrences in `[from_ms, to_ms)`, with how
+    /// many events carry each (copies counted once), most common first, at most `limit`.
+    async fn property_names(
+        &self,
+        project_id: ProjectId,
+        event: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>>;
 }

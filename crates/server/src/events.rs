@@ -1,0 +1,210 @@
+//! The events reports, each at `/api/query/...` and `/api/2.0/...`: `events`,
+//! `events/top`, `events/names`, `events/properties`, `events/properties/top` and
+//! `events/properties/values`. What they mean is `sextant_query::events`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sextant_expr::Options;
+use sextant_model::ApiFamily;
+use sextant_query::events;
+use sextant_query::segmentation::Segmentation;
+
+use crate::auth;
+use crate::error::{ApiError, QueryError};
+use crate::ingest::body;
+use crate::state::AppState;
+
+/// Which report.
+#[derive(Clone, Copy)]
+enum Report {
+    Events,
+    Top,
+    Names,
+    Properties,
+    PropertiesTop,
+    PropertiesValues,
+}
+
+/// Declares a report's two handlers (current and legacy path) with their documentation.
+macro_rules! report {
+    ($name:ident, $legacy:ident, $report:expr, $path:literal, $legacy_path:literal, $summary:literal, $answer:literal) => {
+        #[doc = concat!("`GET ", $path, "`.")]
+        #[utoipa::path(
+            get,
+            path = $path,
+            tag = "query",
+            summary = $summary,
+            params(
+                ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
+                ("event" = Option<String>, Query, description = "The event (for `/events`, a JSON array of names)."),
+                ("name" = Option<String>, Query, description = "The property (`/events/properties*`)."),
+                ("values" = Option<String>, Query, description = "A JSON array of the property values to keep."),
+                ("type" = Option<String>, Query, description = "`general`, `unique` or `average`."),
+                ("unit" = Option<String>, Query, description = "`minute`, `hour`, `day`, `week` or `month`."),
+                ("interval" = Option<u32>, Query, description = "The N most recent units, instead of dates."),
+                ("from_date" = Option<String>, Query, format = Date, description = "First day, yyyy-mm-dd."),
+                ("to_date" = Option<String>, Query, format = Date, description = "Last day (inclusive)."),
+                ("limit" = Option<u32>, Query, description = "At most this many entries."),
+                ("format" = Option<String>, Query, description = "`csv` for CSV (`/events`, `/events/properties`).")
+            ),
+            responses((status = 200, description = $answer, body = serde_json::Value)),
+            security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+        )]
+        pub async fn $name(State(state): State<AppState>, request: Request) -> Response {
+            serve(state, request, $report).await
+        }
+
+        #[doc = concat!("`GET ", $legacy_path, "`.")]
+        #[utoipa::path(
+            get,
+            path = $legacy_path,
+            tag = "query",
+            summary = concat!($summary, " (legacy path)"),
+            params(("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")),
+            responses((status = 200, description = $answer, body = serde_json::Value)),
+            security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+        )]
+        pub async fn $legacy(State(state): State<AppState>, request: Request) -> Response {
+            serve(state, request, $report).await
+        }
+    };
+}
+
+report!(
+    events_query,
+    legacy_events,
+    Report::Events,
+    "/api/query/events",
+    "/api/2.0/events",
+    "Counts of several events per time bucket",
+    "`{\"data\": {\"series\", \"values\": {event: {date: n}}}, \"legend_size\"}`"
+);
+report!(
+    top,
+    legacy_top,
+    Report::Top,
+    "/api/query/events/top",
+    "/api/2.0/events/top",
+    "Today's most common events, against yesterday",
+    "`{\"events\": [{\"amount\", \"event\", \"percent_change\"}], \"type\"}`"
+);
+report!(
+    names,
+    legacy_names,
+    Report::Names,
+    "/api/query/events/names",
+    "/api/2.0/events/names",
+    "The most common event names of the last 31 days",
+    "A JSON array of names"
+);
+report!(
+    properties,
+    legacy_properties,
+    Report::Properties,
+    "/api/query/events/properties",
+    "/api/2.0/events/properties",
+    "One event per time bucket, split by a property's values",
+    "As `/events`, `values` keyed by property value"
+);
+report!(
+    properties_top,
+    legacy_properties_top,
+    Report::PropertiesTop,
+    "/api/query/events/properties/top",
+    "/api/2.0/events/properties/top",
+    "The most common properties of an event",
+    "`{name: {\"count\": n}}`"
+);
+report!(
+    properties_values,
+    legacy_properties_values,
+    Report::PropertiesValues,
+    "/api/query/events/properties/values",
+    "/api/2.0/events/properties/values",
+    "The most common values of an event's property",
+    "A JSON array of values"
+);
+
+async fn serve(state: AppState, request: Request, report: Report) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    match answer(&state, &parts, body, report).await {
+        Ok(response) => response,
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
+/// What a report asks the store, read from the parameters.
+enum Plan {
+    Buckets(Segmentation),
+    Top(Segmentation, usize),
+    Ranked(Segmentation, usize, bool),
+    PropertyNames(String, i64, i64, usize),
+}
+
+async fn answer(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+    report: Report,
+) -> Result<Response, ApiError> {
+    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
+    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "events").await?;
+    let project = &credential.project;
+    let options = Options {
+        timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
+        case_sensitive: project.case_sensitive_strings,
+        ..Options::default()
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let plan = {
+        // Not `Send`: read before the next await.
+        let p = sextant_query::params::Params::new(|name| params.get(name));
+        match report {
+            Report::Events => events::events(&p, &options, now).map(Plan::Buckets),
+            Report::Properties => events::properties(&p, &options, now).map(Plan::Buckets),
+            Report::Top => events::top(&p, &options, now).map(|(r, l)| Plan::Top(r, l)),
+            Report::Names => events::names(&p, &options, now).map(|(r, l)| Plan::Ranked(r, l, false)),
+            Report::PropertiesValues => {
+                events::property_values(&p, &options, now).map(|(r, l)| Plan::Ranked(r, l, true))
+            }
+            Report::PropertiesTop => {
+                events::property_top(&p, &options, now).map(|(e, f, t, l)| Plan::PropertyNames(e, f, t, l))
+            }
+        }
+        .map_err(|e| ApiError::invalid(e.0))?
+    };
+    match plan {
+        Plan::Buckets(mut request) => {
+            request.on = crate::lookup_tables::attach_filter(state, project.id, request.on.take()).await?;
+            let counts = state.reports.segment(request.query(project.id)).await?;
+            let answer = request.answer(&counts);
+            if request.csv {
+                let mut response = answer.to_csv().into_response();
+                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+                return Ok(response);
+            }
+            Ok(Json(answer).into_response())
+        }
+        Plan::Top(request, limit) => {
+            let counts = state.reports.segment(request.query(project.id)).await?;
+            Ok(Json(events::top_answer(&request, &counts, limit)).into_response())
+        }
+        Plan::Ranked(request, limit, by_segment) => {
+            let counts = state.reports.segment(request.query(project.id)).await?;
+            let names: Vec<String> =
+                events::ranked(request.kind, &counts, by_segment).into_iter().take(limit).map(|(n, _)| n).collect();
+            Ok(Json(names).into_response())
+        }
+        Plan::PropertyNames(event, from, to, limit) => {
+            let found = state.reports.property_names(project.id, &event, from, to, limit).await?;
+            let map: BTreeMap<String, Value> = found.into_iter().map(|(k, n)| (k, json!({"count": n}))).collect();
+            Ok(Json(map).into_response())
+        }
+    }
+}
