@@ -144,7 +144,8 @@ async fn main() {
     let seconds = send_all(&server, Arc::new(bodies), connections).await;
     row("/engage $set, batches of 2000", updates, seconds, "updates/s");
 
-    let (total, first, all) = engage_all(&server, Some(r#"properties["plan"] == "pro" and properties["score"] >= 50"#)).await;
+    let (total, first, all) =
+        engage_all(&server, Some(r#"properties["plan"] == "pro" and properties["score"] >= 50"#)).await;
     row("engage where: page 0 (snapshot of every match)", total as usize, first, "profiles/s");
     row("engage where: every page", total as usize, all, "profiles/s");
     let (total, first, all) = engage_all(&server, None).await;

@@ -48,7 +48,16 @@ async fn cohorts_are_saved_listed_counted_and_filter_engage() {
     let s = TestServer::start();
     seed(&s).await;
     // One cohort from the CLI (profile properties), one from the App API (behaviour).
-    let pro = s.cli_json(&["cohort", "create", "--project", "1", "--name", "Pro", "--where", r#"properties["plan"] == "pro""#]);
+    let pro = s.cli_json(&[
+        "cohort",
+        "create",
+        "--project",
+        "1",
+        "--name",
+        "Pro",
+        "--where",
+        r#"properties["plan"] == "pro""#,
+    ]);
     let buyers_body = json!({
         "name": "Repeat buyers",
         "description": "two purchases in 30 days",
@@ -77,7 +86,11 @@ async fn cohorts_are_saved_listed_counted_and_filter_engage() {
     let (status, page) = engage(&s, &[("filter_by_cohort", &cohort)]).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(ids(&page), ["u1", "u2"]);
-    let (_, page) = engage(&s, &[("filter_by_cohort", &cohort), ("where", r#"properties["plan"] == "pro""#), ("include_all_users", "false")]).await;
+    let (_, page) = engage(
+        &s,
+        &[("filter_by_cohort", &cohort), ("where", r#"properties["plan"] == "pro""#), ("include_all_users", "false")],
+    )
+    .await;
     assert_eq!(ids(&page), ["u2"]);
 
     // behaviors directly, with a selector, and as of a time before the purchases.
@@ -85,7 +98,9 @@ async fn cohorts_are_saved_listed_counted_and_filter_engage() {
     let (_, page) = engage(&s, &[("behaviors", behaviors), ("where", r#"behaviors["big"] > 0"#)]).await;
     assert_eq!(ids(&page), ["u1", "u2"]);
     let before = ((now_ms() - 7_200_000) / 1000).to_string();
-    let (_, page) = engage(&s, &[("behaviors", behaviors), ("where", r#"behaviors["big"] > 0"#), ("as_of_timestamp", &before)]).await;
+    let (_, page) =
+        engage(&s, &[("behaviors", behaviors), ("where", r#"behaviors["big"] > 0"#), ("as_of_timestamp", &before)])
+            .await;
     assert_eq!(ids(&page), Vec::<String>::new());
     let (_, page) = engage(&s, &[("behaviors", behaviors), ("where", r#"behaviors["big"] == 0"#)]).await;
     assert_eq!(page["total"], 8, "users without purchases count 0");
@@ -102,7 +117,8 @@ async fn cohorts_are_saved_listed_counted_and_filter_engage() {
     assert_eq!(list[1]["count"], 3);
     let cli_list = s.cli_json(&["cohort", "list", "--project", "1"]);
     assert_eq!(cli_list.as_array().unwrap().len(), 2);
-    let r = s.http.delete(s.url(&format!("/api/app/projects/1/cohorts/{buyers_id}"))).basic_auth(&s.creds.secret, Some(""));
+    let r =
+        s.http.delete(s.url(&format!("/api/app/projects/1/cohorts/{buyers_id}"))).basic_auth(&s.creds.secret, Some(""));
     assert_eq!(r.send().await.unwrap().status(), 200);
     let (status, err) = engage(&s, &[("filter_by_cohort", &cohort)]).await;
     assert_eq!(status, 404, "{err}");
@@ -116,16 +132,18 @@ async fn cohorts_are_saved_listed_counted_and_filter_engage() {
 #[tokio::test]
 async fn bad_cohorts_and_behaviours_are_refused_with_the_field() {
     let s = TestServer::start();
-    let r = s
-        .http
-        .post(s.url("/api/app/projects/1/cohorts"))
-        .basic_auth(&s.creds.secret, Some(""))
-        .json(&json!({"name": "x", "behaviors": [{"window": "30y", "name": "b", "event_selectors": [{"event": "E"}]}]}));
+    let r = s.http.post(s.url("/api/app/projects/1/cohorts")).basic_auth(&s.creds.secret, Some("")).json(
+        &json!({"name": "x", "behaviors": [{"window": "30y", "name": "b", "event_selectors": [{"event": "E"}]}]}),
+    );
     let r = r.send().await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert!(body["details"]["behaviors[0].window"].is_string(), "{body}");
-    let r = s.http.post(s.url("/api/app/projects/1/cohorts")).basic_auth(&s.creds.secret, Some("")).json(&json!({"where": "1"}));
+    let r = s
+        .http
+        .post(s.url("/api/app/projects/1/cohorts"))
+        .basic_auth(&s.creds.secret, Some(""))
+        .json(&json!({"where": "1"}));
     assert_eq!(r.send().await.unwrap().status(), 400, "a name is required");
     for (form, field) in [
         (vec![("behaviors", "[1]")], "behaviors"),

@@ -57,7 +57,9 @@ async fn events_reports_answer_in_mixpanels_shapes() {
     let (yesterday, today) = seed(&s).await;
     let days = json!([yesterday, today]);
 
-    let body = get(&s, "/api/query/events", &format!("event={}&type=general&unit=day&interval=2", urlencode(r#"["A","B"]"#))).await;
+    let body =
+        get(&s, "/api/query/events", &format!("event={}&type=general&unit=day&interval=2", urlencode(r#"["A","B"]"#)))
+            .await;
     assert_eq!(body["data"]["series"], days);
     assert_eq!(body["data"]["values"], json!({"A": {&yesterday: 2, &today: 3}, "B": {&yesterday: 0, &today: 1}}));
     assert_eq!(body["legend_size"], 2);
@@ -109,7 +111,8 @@ async fn events_reports_refuse_bad_parameters() {
         ("/api/query/events/top", "type=weird", "type"),
         ("/api/query/events/names", "limit=0", "limit"),
     ] {
-        let r = s.http.get(s.url(&format!("{path}?{query}"))).basic_auth(&s.creds.secret, Some("")).send().await.unwrap();
+        let r =
+            s.http.get(s.url(&format!("{path}?{query}"))).basic_auth(&s.creds.secret, Some("")).send().await.unwrap();
         assert_eq!(r.status(), 400, "{path}?{query}");
         let body: Value = r.json().await.unwrap();
         assert!(body["error"].as_str().unwrap().contains(needle), "{path}?{query}: {body}");

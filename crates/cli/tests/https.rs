@@ -90,8 +90,7 @@ fn operator_certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path
 async fn operator_certificate_and_key_files() {
     let tmp = tempfile::tempdir().unwrap();
     let (cert, key, ca_pem) = operator_certificate(tmp.path());
-    let config =
-        format!("{RELAXED_LIMITS}[tls]\nlisten = \"127.0.0.1:0\"\ncert = {:?}\nkey = {:?}\n", cert, key);
+    let config = format!("{RELAXED_LIMITS}[tls]\nlisten = \"127.0.0.1:0\"\ncert = {:?}\nkey = {:?}\n", cert, key);
     let s = TestServer::start_with_config(&config);
     assert!(s.ca_cert.is_none(), "no authority is created when the operator brings a certificate");
     let client = reqwest::Client::builder()
@@ -99,7 +98,10 @@ async fn operator_certificate_and_key_files() {
         .build()
         .unwrap();
     let r = client
-        .get(s.https_url(&format!("/track?data={}", b64(&format!(r#"{{"event":"e","properties":{{"token":"{}"}}}}"#, s.creds.token)))))
+        .get(s.https_url(&format!(
+            "/track?data={}",
+            b64(&format!(r#"{{"event":"e","properties":{{"token":"{}"}}}}"#, s.creds.token))
+        )))
         .send()
         .await
         .unwrap();

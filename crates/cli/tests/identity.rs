@@ -92,7 +92,11 @@ async fn original_mode_identify_alias_and_merge() {
         &[
             event("Browse", "o1", json!({"distinct_id": anon})),
             event("$identify", "o2", json!({"distinct_id": "u1", "$identified_id": "u1", "$anon_id": anon})),
-            event("$identify", "o3", json!({"distinct_id": "u2", "$identified_id": "u2", "$anon_distinct_id": "not-a-guid"})),
+            event(
+                "$identify",
+                "o3",
+                json!({"distinct_id": "u2", "$identified_id": "u2", "$anon_distinct_id": "not-a-guid"}),
+            ),
             event("$create_alias", "o4", json!({"distinct_id": "u1", "alias": "ada@example.com"})),
             event("Email", "o5", json!({"distinct_id": "ada@example.com"})),
             event("Other", "o6", json!({"distinct_id": "u3"})),
@@ -190,7 +194,8 @@ async fn random_simplified_interleavings_match_a_reference_model() {
             0 => (json!({"$device_id": device}), format!("$device:{device}"), false),
             1 => (json!({"$user_id": user}), user.clone(), false),
             2 | 3 => {
-                let ok = model.find(&format!("$device:{device}")) == user || !model.in_cluster(&format!("$device:{device}"));
+                let ok =
+                    model.find(&format!("$device:{device}")) == user || !model.in_cluster(&format!("$device:{device}"));
                 if ok {
                     model.join(&format!("$device:{device}"), &user, usize::MAX);
                 }
@@ -321,8 +326,11 @@ async fn official_python_client_alias_and_merge() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let e = exported(&s, &p.secret).await;
-    let ids: std::collections::BTreeSet<&str> =
-        e.values().filter(|e| e["event"] != "$merge").map(|e| e["properties"]["distinct_id"].as_str().unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> = e
+        .values()
+        .filter(|e| e["event"] != "$merge")
+        .map(|e| e["properties"]["distinct_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["py-original-user"], "{e:?}");
     assert!(e.values().all(|e| e["properties"].get("$failure_reason").is_none()), "{e:?}");
 }
@@ -343,7 +351,8 @@ async fn the_activity_feed_follows_identity_clusters() {
     .await;
     let (from, to) = chrono_like_today();
     let feed = |ids: &str, from: String, to: String| {
-        let url = s.url(&format!("/api/query/stream/query?distinct_ids={}&from_date={from}&to_date={to}", urlencode(ids)));
+        let url =
+            s.url(&format!("/api/query/stream/query?distinct_ids={}&from_date={from}&to_date={to}", urlencode(ids)));
         let req = s.http.get(url).basic_auth(&secret, Some(""));
         async move {
             let r = req.send().await.unwrap();

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 async fn put_csv(s: &TestServer, id: &str, csv: &[u8], gzip_it: bool) -> (u16, Value) {
     let url = s.url(&format!("/lookup-tables/{id}?project_id={}", s.creds.project_id));
-    let mut r = s.http.put(url).basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret)).header("Content-Type", "text/csv");
+    let mut r =
+        s.http.put(url).basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret)).header("Content-Type", "text/csv");
     r = if gzip_it { r.header("Content-Encoding", "gzip").body(gzip(csv)) } else { r.body(csv.to_vec()) };
     let r = r.send().await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
@@ -23,11 +24,15 @@ async fn list(s: &TestServer) -> (u16, Value) {
 
 fn plays(s: &TestServer) -> Vec<Value> {
     let t = now_ms();
-    let play = |n: usize, song: Value| {
-        json!({"event": "Play", "properties": {"time": t - n as i64, "distinct_id": format!("u{n}"), "$insert_id": format!("p{n}"), "song_id": song}})
-    };
+    let play = |n: usize, song: Value| json!({"event": "Play", "properties": {"time": t - n as i64, "distinct_id": format!("u{n}"), "$insert_id": format!("p{n}"), "song_id": song}});
     let _ = s;
-    vec![play(1, json!("s1")), play(2, json!("s2")), play(3, json!(42)), play(4, json!(["s1", "s2"])), play(5, json!("nope"))]
+    vec![
+        play(1, json!("s1")),
+        play(2, json!("s2")),
+        play(3, json!(42)),
+        play(4, json!(["s1", "s2"])),
+        play(5, json!("nope")),
+    ]
 }
 
 async fn export_where(s: &TestServer, expr: &str) -> Vec<String> {
@@ -65,7 +70,11 @@ async fn tables_are_created_replaced_and_read_as_nested_properties() {
     assert_eq!((status, body), (200, json!({"code": 200, "status": "OK"})));
 
     assert_eq!(export_where(&s, r#"properties["song_id"]["artist"] == "Nina Simone""#).await, ["u1"]);
-    assert_eq!(export_where(&s, r#"properties["song_id.artist"] == "the answer""#).await, ["u3"], "numbers match keys as text");
+    assert_eq!(
+        export_where(&s, r#"properties["song_id.artist"] == "the answer""#).await,
+        ["u3"],
+        "numbers match keys as text"
+    );
     assert_eq!(export_where(&s, r#"properties["song_id.plays"] > 5"#).await, ["u1", "u3"]);
     assert_eq!(export_where(&s, r#"properties["song_id.live"] == false"#).await, ["u2"]);
     assert_eq!(export_where(&s, r#""soul" in properties["song_id.genres"]"#).await, ["u1"]);
@@ -112,18 +121,29 @@ async fn profile_properties_map_for_engage_and_cohorts() {
     let r = s.http.post(s.url("/api/query/engage")).basic_auth(&s.creds.secret, Some(""));
     let r = r.form(&[("where", r#"properties["plan_id.tier"] == "Enterprise""#)]).send().await.unwrap();
     let page: Value = r.json().await.unwrap();
-    let ids: Vec<&str> = page["results"].as_array().unwrap().iter().map(|p| p["$distinct_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        page["results"].as_array().unwrap().iter().map(|p| p["$distinct_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["u0", "u2"], "{page}");
     assert_eq!(page["total"], 2);
 
-    let big = s.cli_json(&["cohort", "create", "--project", "1", "--name", "Big", "--where", r#"user["plan_id"]["seats"] >= 10"#]);
+    let big = s.cli_json(&[
+        "cohort",
+        "create",
+        "--project",
+        "1",
+        "--name",
+        "Big",
+        "--where",
+        r#"user["plan_id"]["seats"] >= 10"#,
+    ]);
     let r = s.http.post(s.url("/api/query/cohorts/list")).basic_auth(&s.creds.secret, Some(""));
     let cohorts: Value = r.send().await.unwrap().json().await.unwrap();
     assert_eq!(cohorts[0]["id"], big["id"]);
     assert_eq!(cohorts[0]["count"], 2);
 
     // Unmapping takes the nested properties away.
-    let r = s.http.patch(s.url(&format!("/api/app/projects/1/lookup-tables/{id}"))).basic_auth(&s.creds.secret, Some(""));
+    let r =
+        s.http.patch(s.url(&format!("/api/app/projects/1/lookup-tables/{id}"))).basic_auth(&s.creds.secret, Some(""));
     let r = r.json(&json!({"mappings": []})).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let r = s.http.post(s.url("/api/query/cohorts/list")).basic_auth(&s.creds.secret, Some(""));
@@ -159,7 +179,10 @@ async fn bad_uploads_fail_whole_in_mixpanels_shape() {
     assert!(body["error"].as_str().unwrap().contains("twice"), "{body}");
 
     // Nothing was replaced by the failures.
-    s.import_ok(&[json!({"event": "E", "properties": {"time": now_ms(), "distinct_id": "x", "$insert_id": "e1", "k": "a"}})]).await;
+    s.import_ok(&[
+        json!({"event": "E", "properties": {"time": now_ms(), "distinct_id": "x", "$insert_id": "e1", "k": "a"}}),
+    ])
+    .await;
     let found = s.export(&format!("&where={}", urlencode(r#"properties["k.v"] == 1"#))).await;
     assert_eq!(found.len(), 1);
 
@@ -211,7 +234,8 @@ async fn mappings_are_validated() {
     // Deleting through the App API removes the table and frees its properties.
     let (_, listed) = list(&s).await;
     let id = listed["results"][0]["id"].as_str().unwrap().to_string();
-    let r = s.http.delete(s.url(&format!("/api/app/projects/1/lookup-tables/{id}"))).basic_auth(&s.creds.secret, Some(""));
+    let r =
+        s.http.delete(s.url(&format!("/api/app/projects/1/lookup-tables/{id}"))).basic_auth(&s.creds.secret, Some(""));
     assert_eq!(r.send().await.unwrap().status(), 200);
     let r = post(json!({"name": "B", "mappings": ["event:sku"]})).await.unwrap();
     assert_eq!(r.status(), 201);

@@ -125,7 +125,8 @@ async fn every_encoding_and_the_answers_each_sdk_expects() {
     assert_eq!(strict["failed_records"][0]["index"], 1);
     assert_eq!(strict["failed_records"][0]["field"], "$add.n");
     // An unknown token is 401; more than 2000 updates is 413.
-    let (status, _) = s.post_updates("/engage?verbose=1", &json!([{"$token": "nope", "$distinct_id": "u", "$set": {}}])).await;
+    let (status, _) =
+        s.post_updates("/engage?verbose=1", &json!([{"$token": "nope", "$distinct_id": "u", "$set": {}}])).await;
     assert_eq!(status, 401);
     let many: Vec<Value> = (0..2001).map(|i| one(&format!("m{i}"))).collect();
     assert_eq!(s.post_updates("/engage", &Value::Array(many)).await.0, 413);
@@ -134,9 +135,7 @@ async fn every_encoding_and_the_answers_each_sdk_expects() {
 #[tokio::test]
 async fn group_profiles_and_their_rules() {
     let s = TestServer::start();
-    let g = |op: &str, value: Value| {
-        json!({"$token": s.creds.token, "$group_key": "company", "$group_id": "Acme", op: value, "$ignore_time": true})
-    };
+    let g = |op: &str, value: Value| json!({"$token": s.creds.token, "$group_key": "company", "$group_id": "Acme", op: value, "$ignore_time": true});
     for (op, value) in [
         ("$set", json!({"size": 10, "plan": "x"})),
         ("$set_once", json!({"size": 99, "founded": 1999})),
@@ -154,7 +153,10 @@ async fn group_profiles_and_their_rules() {
     for (record, field) in [
         (g("$add", json!({"n": 1})), "$add"),
         (g("$append", json!({"l": 1})), "$append"),
-        (json!({"$token": s.creds.token, "$group_key": "company", "$group_id": "A", "$distinct_id": "u", "$set": {}}), "$distinct_id"),
+        (
+            json!({"$token": s.creds.token, "$group_key": "company", "$group_id": "A", "$distinct_id": "u", "$set": {}}),
+            "$distinct_id",
+        ),
         (json!({"$token": s.creds.token, "$group_id": "A", "$set": {}}), "$group_key"),
     ] {
         let (status, body) = s.post_updates("/groups?strict=1", &json!([record])).await;
@@ -170,14 +172,25 @@ async fn engage_query_filters_projects_and_pages_over_a_snapshot() {
     let s = TestServer::start();
     let updates: Vec<Value> = (0..25)
         .map(|i| {
-            engage_record(&s, &format!("user-{i:02}"), "$set", json!({"n": i, "plan": if i % 2 == 0 { "pro" } else { "free" }}))
+            engage_record(
+                &s,
+                &format!("user-{i:02}"),
+                "$set",
+                json!({"n": i, "plan": if i % 2 == 0 { "pro" } else { "free" }}),
+            )
         })
         .collect();
     s.post_updates("/engage", &Value::Array(updates)).await;
     // where + output_properties.
-    let (_, page) = s.engage(&[("where", r#"properties["plan"] == "pro" and properties["n"] >= 10"#), ("output_properties", r#"["n"]"#)]).await;
+    let (_, page) = s
+        .engage(&[
+            ("where", r#"properties["plan"] == "pro" and properties["n"] >= 10"#),
+            ("output_properties", r#"["n"]"#),
+        ])
+        .await;
     assert_eq!(page["total"], 8);
-    let ids: Vec<&str> = page["results"].as_array().unwrap().iter().map(|r| r["$distinct_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        page["results"].as_array().unwrap().iter().map(|r| r["$distinct_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["user-10", "user-12", "user-14", "user-16", "user-18", "user-20", "user-22", "user-24"]);
     assert_eq!(page["results"][0]["$properties"], json!({"n": 10}));
     // A `where` the SQL compiler declines (split without a count) runs per profile in
@@ -191,7 +204,14 @@ async fn engage_query_filters_projects_and_pages_over_a_snapshot() {
     let (_, first) = s.engage(&[("page_size", "10")]).await;
     assert_eq!((first["total"].as_u64(), first["results"].as_array().unwrap().len()), (Some(25), 10));
     let session = first["session_id"].as_str().unwrap().to_string();
-    s.post_updates("/engage", &json!([engage_record(&s, "user-00a", "$set", json!({"new": true})), engage_record(&s, "user-24", "$delete", json!(""))])).await;
+    s.post_updates(
+        "/engage",
+        &json!([
+            engage_record(&s, "user-00a", "$set", json!({"new": true})),
+            engage_record(&s, "user-24", "$delete", json!(""))
+        ]),
+    )
+    .await;
     let mut seen: Vec<String> = Vec::new();
     for page in 0..3 {
         let page_text = page.to_string();
@@ -199,7 +219,9 @@ async fn engage_query_filters_projects_and_pages_over_a_snapshot() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["total"], 25);
         assert_eq!(body["page"], page);
-        seen.extend(body["results"].as_array().unwrap().iter().map(|r| r["$distinct_id"].as_str().unwrap().to_string()));
+        seen.extend(
+            body["results"].as_array().unwrap().iter().map(|r| r["$distinct_id"].as_str().unwrap().to_string()),
+        );
     }
     let expected: Vec<String> = (0..25).map(|i| format!("user-{i:02}")).collect();
     assert_eq!(seen, expected, "every profile of the snapshot exactly once, in id order");
@@ -221,7 +243,10 @@ async fn engage_query_filters_projects_and_pages_over_a_snapshot() {
         assert!(body["request"].is_string());
     }
     // The legacy path, with everything in the query string of a GET (mixpanel-utils).
-    let r = s.http.get(s.url("/api/2.0/engage?where=properties%5B%22n%22%5D%20%3D%3D%203")).basic_auth(&s.creds.secret, Some(""));
+    let r = s
+        .http
+        .get(s.url("/api/2.0/engage?where=properties%5B%22n%22%5D%20%3D%3D%203"))
+        .basic_auth(&s.creds.secret, Some(""));
     let body: Value = r.send().await.unwrap().json().await.unwrap();
     assert_eq!(body["results"][0]["$distinct_id"], "user-03");
     // The project token may send updates but not read profiles.
@@ -322,7 +347,13 @@ async fn long_random_operation_sequences_match_a_reference_model() {
                 5 => ("$append", json!({key: v})),
                 6 => ("$remove", json!({key: v})),
                 7 => ("$unset", json!([key])),
-                _ => if next(4) == 0 { ("$delete", json!("")) } else { ("$set", json!({key: v})) },
+                _ => {
+                    if next(4) == 0 {
+                        ("$delete", json!(""))
+                    } else {
+                        ("$set", json!({key: v}))
+                    }
+                }
             };
             model_apply(&mut model, id, op, &value);
             batch.push(engage_record(&s, id, op, value));
@@ -389,13 +420,15 @@ async fn official_node_client_updates_profiles_and_groups() {
 async fn mixpanel_utils_pages_through_every_profile_exactly_once() {
     let s = TestServer::start();
     for chunk in 0..3 {
-        let updates: Vec<Value> =
-            (chunk * 1000..(chunk + 1) * 1000).map(|i| engage_record(&s, &format!("p{i:05}"), "$set", json!({"n": i}))).collect();
+        let updates: Vec<Value> = (chunk * 1000..(chunk + 1) * 1000)
+            .map(|i| engage_record(&s, &format!("p{i:05}"), "$set", json!({"n": i})))
+            .collect();
         assert_eq!(s.post_updates("/engage", &Value::Array(updates)).await, (200, "1".into()));
     }
     let python = std::env::var("SEXTANT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = clients_dir().join("mixpanel_utils_engage.py");
-    let all = run_client(std::process::Command::new(&python).arg(&script).args([&s.url, &s.creds.secret]), "mixpanel-utils");
+    let all =
+        run_client(std::process::Command::new(&python).arg(&script).args([&s.url, &s.creds.secret]), "mixpanel-utils");
     let mut ids: Vec<String> = all.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), 3000, "three pages of 1000");
     ids.sort();

@@ -35,8 +35,18 @@ async fn seed(s: &TestServer) -> Paris {
         json!({"event": name, "properties": p})
     };
     let events = vec![
-        ev("Play", "e1", "2024-03-30T22:30:00Z", json!({"distinct_id": "alice", "genre": "jazz", "n": 1, "tags": ["a", "b"], "premium": true})),
-        ev("Play", "e2", "2024-03-30T23:30:00Z", json!({"distinct_id": "bob", "genre": "rock", "n": 2.5, "tags": ["a"], "premium": false})),
+        ev(
+            "Play",
+            "e1",
+            "2024-03-30T22:30:00Z",
+            json!({"distinct_id": "alice", "genre": "jazz", "n": 1, "tags": ["a", "b"], "premium": true}),
+        ),
+        ev(
+            "Play",
+            "e2",
+            "2024-03-30T23:30:00Z",
+            json!({"distinct_id": "bob", "genre": "rock", "n": 2.5, "tags": ["a"], "premium": false}),
+        ),
         ev("Play", "e3", "2024-03-31T21:30:00Z", json!({"distinct_id": "alice", "genre": "jazz", "n": 1})),
         ev("Play", "e4", "2024-03-31T22:30:00Z", json!({"distinct_id": "carol", "genre": "jazz"})),
         ev("Play", "e4", "2024-03-31T22:30:00Z", json!({"distinct_id": "carol", "genre": "jazz"})),
@@ -45,7 +55,8 @@ async fn seed(s: &TestServer) -> Paris {
         ev("Play", "e8", "2024-04-01T13:00:00Z", json!({"$device_id": "d1", "$user_id": "carol", "genre": "pop"})),
         ev("Other", "o1", "2024-04-01T12:00:00Z", json!({"distinct_id": "bob", "genre": "jazz"})),
     ];
-    let r = s.http.post(s.url("/import?strict=1")).basic_auth(&paris.secret, Some("")).json(&events).send().await.unwrap();
+    let r =
+        s.http.post(s.url("/import?strict=1")).basic_auth(&paris.secret, Some("")).json(&events).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let profiles = json!([
         {"$token": paris.token, "$distinct_id": "alice", "$set": {"plan": "pro"}},
@@ -106,12 +117,18 @@ async fn segmentation_answers_match_the_hand_worked_dataset() {
         json!({"jazz": by_day([1, 1, 1]), "rock": by_day([0, 1, 0]), "pop": by_day([0, 0, 2])})
     );
     assert_eq!(genre["legend_size"], 3);
-    assert_eq!(seg(&s, &p, &on(r#"properties["n"]"#)).await["data"]["values"], json!({"1": by_day([1, 1, 0]), "2.5": by_day([0, 1, 0])}));
+    assert_eq!(
+        seg(&s, &p, &on(r#"properties["n"]"#)).await["data"]["values"],
+        json!({"1": by_day([1, 1, 0]), "2.5": by_day([0, 1, 0])})
+    );
     assert_eq!(
         seg(&s, &p, &on(r#"properties["premium"]"#)).await["data"]["values"],
         json!({"true": by_day([1, 0, 0]), "false": by_day([0, 1, 0])})
     );
-    assert_eq!(seg(&s, &p, &on(r#"properties["tags"]"#)).await["data"]["values"], json!({"a": by_day([1, 1, 0]), "b": by_day([1, 0, 0])}));
+    assert_eq!(
+        seg(&s, &p, &on(r#"properties["tags"]"#)).await["data"]["values"],
+        json!({"a": by_day([1, 1, 0]), "b": by_day([1, 0, 0])})
+    );
     let unique_genre = seg(&s, &p, &format!("{}&type=unique", on(r#"properties["genre"]"#))).await;
     assert_eq!(unique_genre["data"]["values"]["pop"], by_day([0, 0, 1]), "e7 and e8 are both carol");
 
@@ -142,7 +159,8 @@ async fn units_follow_the_project_calendar() {
     let runs = seg(&s, &p, "&interval=2&type=unique").await;
     assert_eq!(runs["data"]["values"]["Play"], json!({"2024-03-30": 2, "2024-04-01": 2}));
 
-    let (_, hours) = get(&s, &p, "/api/query/segmentation", "event=Play&from_date=2024-03-31&to_date=2024-03-31&unit=hour").await;
+    let (_, hours) =
+        get(&s, &p, "/api/query/segmentation", "event=Play&from_date=2024-03-31&to_date=2024-03-31&unit=hour").await;
     let series = hours["data"]["series"].as_array().unwrap();
     assert_eq!(series.first().unwrap(), "2024-03-31 00:00:00");
     assert_eq!(series.last().unwrap(), "2024-03-31 23:00:00");
@@ -151,7 +169,8 @@ async fn units_follow_the_project_calendar() {
     assert_eq!(values["2024-03-31 23:00:00"], 1, "e3 at 23:30 local, summer time");
     assert_eq!(values.as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 2);
 
-    let (_, minutes) = get(&s, &p, "/api/query/segmentation", "event=Play&from_date=2024-03-31&to_date=2024-03-31&unit=minute").await;
+    let (_, minutes) =
+        get(&s, &p, "/api/query/segmentation", "event=Play&from_date=2024-03-31&to_date=2024-03-31&unit=minute").await;
     assert_eq!(minutes["data"]["values"]["Play"]["2024-03-31 23:30:00"], 1);
 
     // A day with nothing still has its zero, and an unknown event answers zeros.
@@ -190,7 +209,12 @@ async fn bad_requests_are_400s_in_the_query_shape() {
         assert_eq!(body["request"], format!("/api/query/segmentation?{query}"));
         assert!(body["error"].as_str().unwrap().contains(needle), "{query}: {body}");
     }
-    let r = s.http.get(s.url("/api/query/segmentation?event=Play&from_date=2024-03-30&to_date=2024-04-01")).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url("/api/query/segmentation?event=Play&from_date=2024-03-30&to_date=2024-04-01"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let r = s
         .http
@@ -215,7 +239,11 @@ async fn numeric_sum_and_average_reports() {
     assert!(sum["computed_at"].as_str().unwrap().ends_with("+00:00"), "{sum}");
     assert_eq!(sum["results"], json!({DAYS[0]: 1.0, DAYS[1]: 3.5, DAYS[2]: 0.0}));
     let (_, average) = get(&s, &p, "/api/2.0/segmentation/average", &q).await;
-    assert_eq!(average["results"], json!({DAYS[0]: 1.0, DAYS[1]: 1.75, DAYS[2]: 0.0}), "four events on 04-01 count as 0");
+    assert_eq!(
+        average["results"],
+        json!({DAYS[0]: 1.0, DAYS[1]: 1.75, DAYS[2]: 0.0}),
+        "four events on 04-01 count as 0"
+    );
 
     // Values 1 and 2.5: eight ranges of 0.2 from 1; only ranges with events appear.
     let (status, numeric) = get(&s, &p, "/api/query/segmentation/numeric", &q).await;
@@ -225,7 +253,8 @@ async fn numeric_sum_and_average_reports() {
     let (_, unique) = get(&s, &p, "/api/query/segmentation/numeric", &format!("{q}&type=unique")).await;
     assert_eq!(unique["data"]["values"]["1 - 1.2"], by_day([1, 1, 0]));
 
-    let (status, body) = get(&s, &p, "/api/query/segmentation/sum", "event=Play&from_date=2024-03-30&to_date=2024-04-01").await;
+    let (status, body) =
+        get(&s, &p, "/api/query/segmentation/sum", "event=Play&from_date=2024-03-30&to_date=2024-04-01").await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().contains("`on`"), "{body}");
     let (status, _) = get(&s, &p, "/api/query/segmentation/numeric", &format!("{q}&unit=week")).await;

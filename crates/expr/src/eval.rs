@@ -20,9 +20,9 @@ use chrono::{Datelike, NaiveDate, TimeZone};
 
 use crate::ast::{BinaryOp, Expr, ExprKind, Function, Literal, Source, UnaryOp};
 use crate::check::DATEDIF_UNITS;
+use crate::lookup::Target;
 use crate::record::{Record, field};
 use crate::value::{Value, data_string_to_ms, local_to_ms, parse_naive_datetime};
-use crate::lookup::Target;
 use crate::{Program, Scope};
 
 /// Latest instant `datetime(seconds)` accepts: the end of year 9999.

@@ -133,9 +133,9 @@ impl Lookups {
 
     /// For a dotted name `a.b` whose `a` (up to any dot) is mapped: `(a, b)`.
     pub fn split_dotted<'n>(&self, target: Target, name: &'n str) -> Option<(&'n str, &'n str)> {
-        name.match_indices('.').map(|(i, _)| (&name[..i], &name[i + 1..])).find(|(prop, column)| {
-            !column.is_empty() && self.tables.contains_key(&(target, prop.to_string()))
-        })
+        name.match_indices('.')
+            .map(|(i, _)| (&name[..i], &name[i + 1..]))
+            .find(|(prop, column)| !column.is_empty() && self.tables.contains_key(&(target, prop.to_string())))
     }
 }
 

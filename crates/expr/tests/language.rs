@@ -440,7 +440,10 @@ mod lookup_tables {
 
     #[test]
     fn keys_are_matched_as_text_and_lists_element_wise() {
-        assert_eq!(eval_event(r#"properties["song_id.artist"]"#, json!({"song_id": 42})), Value::String("Answer".into()));
+        assert_eq!(
+            eval_event(r#"properties["song_id.artist"]"#, json!({"song_id": 42})),
+            Value::String("Answer".into())
+        );
         assert_eq!(eval_event(r#"properties["song_id.artist"]"#, json!({"song_id": "s9"})), Value::Undefined);
         assert_eq!(eval_event(r#"properties["song_id.artist"]"#, json!({})), Value::Undefined);
         assert_eq!(
@@ -471,9 +474,13 @@ mod lookup_tables {
     #[test]
     fn dotted_lookups_are_left_to_the_interpreter() {
         let p = Program::parse(r#"properties["song_id.artist"] == "Nina""#, Scope::Event, options()).unwrap();
-        assert!(sextant_expr::sql::Compiler::new(&p, &sextant_expr::sql::DuckDb, &Default::default()).predicate().is_err());
+        assert!(
+            sextant_expr::sql::Compiler::new(&p, &sextant_expr::sql::DuckDb, &Default::default()).predicate().is_err()
+        );
         let p = Program::parse(r#"properties["x.y"] == "Nina""#, Scope::Event, options()).unwrap();
-        assert!(sextant_expr::sql::Compiler::new(&p, &sextant_expr::sql::DuckDb, &Default::default()).predicate().is_ok());
+        assert!(
+            sextant_expr::sql::Compiler::new(&p, &sextant_expr::sql::DuckDb, &Default::default()).predicate().is_ok()
+        );
     }
 
     #[test]

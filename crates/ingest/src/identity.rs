@@ -123,14 +123,18 @@ mod tests {
 
     #[test]
     fn original_reads_identity_events() {
-        let identify = IdentityProps { anon_id: Some("a".into()), identified_id: Some("u".into()), ..Default::default() };
+        let identify =
+            IdentityProps { anon_id: Some("a".into()), identified_id: Some("u".into()), ..Default::default() };
         assert_eq!(
             original(&event("$identify", "u", identify), false),
             Ok(Some(IdentityOp::Identify { anon: "a".into(), identified: "u".into() }))
         );
         let merge = IdentityProps { merge_ids: Some(vec!["x".into(), "y".into()]), ..Default::default() };
         assert!(original(&event("$merge", "", merge.clone()), false).is_err());
-        assert_eq!(original(&event("$merge", "", merge), true), Ok(Some(IdentityOp::Merge { a: "x".into(), b: "y".into() })));
+        assert_eq!(
+            original(&event("$merge", "", merge), true),
+            Ok(Some(IdentityOp::Merge { a: "x".into(), b: "y".into() }))
+        );
         assert_eq!(original(&event("Page View", "u", IdentityProps::default()), true), Ok(None));
     }
 }

@@ -48,7 +48,9 @@ pub fn parse(bytes: &[u8]) -> Result<CsvTable, CsvError> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
     let mut records = reader.records();
     let header = match records.next() {
-        None => return Err(CsvError::File("the file is empty: it needs a header row and at least one data row".into())),
+        None => {
+            return Err(CsvError::File("the file is empty: it needs a header row and at least one data row".into()));
+        }
         Some(Err(e)) => return Err(CsvError::File(format!("the header row is not valid CSV: {e}"))),
         Some(Ok(h)) => h,
     };
@@ -183,7 +185,10 @@ mod tests {
     fn a_file_becomes_rows_by_key() {
         let t = parse(b"id,artist,plays,genres\ns1,Nina,10,\"[\"\"jazz\"\",\"\"soul\"\"]\"\ns2,Miles,,\n").unwrap();
         assert_eq!(t.columns, vec!["id", "artist", "plays", "genres"]);
-        assert_eq!(Value::Object(t.rows["s1"].clone()), json!({"artist": "Nina", "plays": 10, "genres": ["jazz", "soul"]}));
+        assert_eq!(
+            Value::Object(t.rows["s1"].clone()),
+            json!({"artist": "Nina", "plays": 10, "genres": ["jazz", "soul"]})
+        );
         assert_eq!(Value::Object(t.rows["s2"].clone()), json!({"artist": "Miles"}));
         let crlf = parse(b"\xEF\xBB\xBFid,x\r\na,1\r\n").unwrap();
         assert_eq!(crlf.columns, vec!["id", "x"]);

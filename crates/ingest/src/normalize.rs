@@ -209,9 +209,10 @@ fn identity_props(event: &str, props: &Map<String, Value>) -> IdentityProps {
         "$create_alias" => found.alias = text("alias"),
         "$merge" => {
             found.merge_ids = match props.get("$distinct_ids") {
-                Some(Value::Array(items)) => {
-                    items.iter().map(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string()))).collect()
-                }
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())))
+                    .collect(),
                 _ => None,
             }
         }

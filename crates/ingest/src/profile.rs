@@ -111,10 +111,7 @@ pub fn normalize_profile_update(
         ops.push(operation(name, value)?);
     }
     if ops.is_empty() {
-        return Err(RecordError::invalid(
-            "record",
-            format!("no operation: expected one of {}", OPERATIONS.join(", ")),
-        ));
+        return Err(RecordError::invalid("record", format!("no operation: expected one of {}", OPERATIONS.join(", "))));
     }
     Ok(NormalizedProfileUpdate { token, group_key, id, ops, time_ms, ignore_time, ignore_alias })
 }

@@ -100,7 +100,12 @@ impl Metadata {
     }
 
     /// Changes a cohort.
-    pub async fn update_cohort(&self, project_id: ProjectId, id: CohortId, changes: CohortChanges) -> Result<CohortInfo> {
+    pub async fn update_cohort(
+        &self,
+        project_id: ProjectId,
+        id: CohortId,
+        changes: CohortChanges,
+    ) -> Result<CohortInfo> {
         let mut c = self.cohort(project_id, id).await?;
         if let Some(name) = changes.name {
             if name.trim().is_empty() {
@@ -146,8 +151,9 @@ impl Metadata {
 
     /// A page of the project's cohorts, newest first.
     pub async fn list_cohorts(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<CohortInfo>> {
-        let rows =
-            self.page_rows(&format!("SELECT {COLUMNS} FROM cohorts WHERE project_id = ?"), project_id, "id", page).await?;
+        let rows = self
+            .page_rows(&format!("SELECT {COLUMNS} FROM cohorts WHERE project_id = ?"), project_id, "id", page)
+            .await?;
         let items = rows.iter().map(cohort_from_row).collect::<Result<Vec<_>>>()?;
         self.finish_page(items, |c| c.id.0, "SELECT 1 FROM cohorts WHERE project_id = ?", project_id, "id", page).await
     }

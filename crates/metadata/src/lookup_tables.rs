@@ -34,10 +34,7 @@ impl LookupMapping {
 
     fn validate(&self) -> Result<()> {
         if !MAPPING_TARGETS.contains(&self.target.as_str()) {
-            return Err(MetadataError::Invalid(format!(
-                "mapping target `{}` must be `event` or `user`",
-                self.target
-            )));
+            return Err(MetadataError::Invalid(format!("mapping target `{}` must be `event` or `user`", self.target)));
         }
         if self.property.trim().is_empty() {
             return Err(MetadataError::Invalid("a mapping needs a property name".into()));
@@ -145,10 +142,11 @@ impl Metadata {
     }
 
     async fn mappings_of(&self, table_id: &str) -> Result<Vec<LookupMapping>> {
-        let rows = sqlx::query("SELECT target, property FROM lookup_mappings WHERE table_id = ? ORDER BY target, property")
-            .bind(table_id)
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT target, property FROM lookup_mappings WHERE table_id = ? ORDER BY target, property")
+                .bind(table_id)
+                .fetch_all(self.pool())
+                .await?;
         rows.iter()
             .map(|r| Ok(LookupMapping { target: r.try_get("target")?, property: r.try_get("property")? }))
             .collect()
@@ -162,7 +160,10 @@ impl Metadata {
             .await?;
         rows.iter()
             .map(|r| {
-                Ok((LookupMapping { target: r.try_get("target")?, property: r.try_get("property")? }, r.try_get("table_id")?))
+                Ok((
+                    LookupMapping { target: r.try_get("target")?, property: r.try_get("property")? },
+                    r.try_get("table_id")?,
+                ))
             })
             .collect()
     }
@@ -204,14 +205,13 @@ impl Metadata {
 
     /// Rows held by the project's tables other than `except`.
     pub async fn lookup_rows_besides(&self, project_id: ProjectId, except: &str) -> Result<u64> {
-        let n: i64 = sqlx::query(
-            "SELECT coalesce(sum(row_count), 0) AS n FROM lookup_tables WHERE project_id = ? AND id <> ?",
-        )
-        .bind(project_id.0)
-        .bind(except)
-        .fetch_one(self.pool())
-        .await?
-        .try_get("n")?;
+        let n: i64 =
+            sqlx::query("SELECT coalesce(sum(row_count), 0) AS n FROM lookup_tables WHERE project_id = ? AND id <> ?")
+                .bind(project_id.0)
+                .bind(except)
+                .fetch_one(self.pool())
+                .await?
+                .try_get("n")?;
         Ok(n.max(0) as u64)
     }
 
@@ -281,12 +281,12 @@ async fn insert_mappings(
             "INSERT INTO lookup_mappings (project_id, target, property, table_id) VALUES (?, ?, ?, ?) \
              ON CONFLICT DO NOTHING",
         )
-            .bind(project_id.0)
-            .bind(&m.target)
-            .bind(&m.property)
-            .bind(table_id)
-            .execute(&mut **tx)
-            .await?;
+        .bind(project_id.0)
+        .bind(&m.target)
+        .bind(&m.property)
+        .bind(table_id)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

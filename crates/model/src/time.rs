@@ -32,9 +32,7 @@ pub fn time_value_to_ms(value: f64) -> Option<i64> {
 
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS` in UTC, the form profile dates take.
 pub fn format_datetime_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -105,9 +105,10 @@ pub fn properties(params: &Params<'_>, options: &Options, now_ms: i64) -> Result
     let (from_ms, to_ms) = range(params, unit, tz, now_ms)?;
     let only = match params.text("values") {
         None => None,
-        Some(v) => Some(serde_json::from_str::<Vec<serde_json::Value>>(v).map_err(|_| {
-            QueryError::new(format!("`values` must be a JSON array of property values, got `{v}`"))
-        })?),
+        Some(v) => Some(
+            serde_json::from_str::<Vec<serde_json::Value>>(v)
+                .map_err(|_| QueryError::new(format!("`values` must be a JSON array of property values, got `{v}`")))?,
+        ),
     }
     .map(|vals| {
         vals.iter()

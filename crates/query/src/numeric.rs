@@ -32,8 +32,7 @@ pub struct Range {
 /// The ranges covering `values` (empty without values).
 pub fn ranges(values: &[f64]) -> Vec<Range> {
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let (Some(min), Some(max)) =
-        (finite.iter().copied().reduce(f64::min), finite.iter().copied().reduce(f64::max))
+    let (Some(min), Some(max)) = (finite.iter().copied().reduce(f64::min), finite.iter().copied().reduce(f64::max))
     else {
         return Vec::new();
     };
@@ -115,7 +114,8 @@ pub fn range_program(on: &Program, ranges: &[Range]) -> Result<Program, QueryErr
     let width = first.upper - first.lower;
     // A hair over the quotient, so a value on a boundary lands above it despite rounding.
     debug_assert!(last.upper > first.lower);
-    let src = format!("floor((number({on}) - {lower:?}) / {width:?} + 0.000000001)", on = on.expr(), lower = first.lower);
+    let src =
+        format!("floor((number({on}) - {lower:?}) / {width:?} + 0.000000001)", on = on.expr(), lower = first.lower);
     Program::parse(&src, Scope::Event, on.options().clone())
         .map_err(|e| QueryError::new(format!("cannot build the numeric ranges: {e}")))
 }

@@ -66,9 +66,11 @@ impl<'a> Params<'a> {
     pub fn choice(&self, name: &str, choices: &[&'static str]) -> Result<&'static str, QueryError> {
         match self.text(name) {
             None => Ok(choices[0]),
-            Some(v) => choices.iter().find(|c| c.eq_ignore_ascii_case(v)).copied().ok_or_else(|| {
-                QueryError::new(format!("`{name}` must be one of {}, got `{v}`", choices.join(", ")))
-            }),
+            Some(v) => {
+                choices.iter().find(|c| c.eq_ignore_ascii_case(v)).copied().ok_or_else(|| {
+                    QueryError::new(format!("`{name}` must be one of {}, got `{v}`", choices.join(", ")))
+                })
+            }
         }
     }
 

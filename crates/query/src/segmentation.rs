@@ -21,9 +21,9 @@ use sextant_expr::{Options, Program, Scope};
 use sextant_model::ProjectId;
 use sextant_storage::{BucketUnit, Measure, SegmentCount, SegmentQuery};
 
+use crate::QueryError;
 use crate::calendar;
 use crate::params::Params;
-use crate::QueryError;
 
 /// Most segments `limit` may ask for.
 pub const MAX_LIMIT: u64 = 10_000;
@@ -219,7 +219,10 @@ impl Segmentation {
                     .iter()
                     .map(|d| {
                         let v = by_date.get(d).copied().unwrap_or(0.0);
-                        (d.clone(), if integral { serde_json::Value::from(v as u64) } else { serde_json::Value::from(v) })
+                        (
+                            d.clone(),
+                            if integral { serde_json::Value::from(v as u64) } else { serde_json::Value::from(v) },
+                        )
                     })
                     .collect();
                 (name, row)

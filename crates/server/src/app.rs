@@ -25,8 +25,8 @@ use sextant_model::{ApiFamily, ApiTokenId, Role};
 use crate::auth::{self, Credential};
 use crate::collection::{CollectionQuery, PageParams};
 use crate::error::ApiError;
-use crate::openapi::{ApiFamilyName, CollectionPage, Single};
 use crate::limits::LimitSlot;
+use crate::openapi::{ApiFamilyName, CollectionPage, Single};
 use crate::state::AppState;
 
 /// Largest App API request body.
@@ -134,7 +134,11 @@ pub async fn list_service_accounts(
 }
 
 /// Authenticates an administrator of the project in the path, and counts the request.
-pub(crate) async fn admin(state: &AppState, project_id: &str, request: &Parts) -> Result<(Credential, Params), ApiError> {
+pub(crate) async fn admin(
+    state: &AppState,
+    project_id: &str,
+    request: &Parts,
+) -> Result<(Credential, Params), ApiError> {
     let project_id = auth::parse_project_id(Some(project_id))?
         .ok_or_else(|| ApiError::invalid("the path must name a project id"))?;
     let params = Params::parse(request.uri.query().unwrap_or("").as_bytes());

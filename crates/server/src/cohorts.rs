@@ -19,10 +19,10 @@ use sextant_model::{ApiFamily, CohortDefinition, CohortId, Project};
 use sextant_storage::{BehaviorCount, ProfileQuery};
 
 use crate::app::{admin, read_body};
-use crate::ingest::body;
 use crate::auth;
 use crate::collection::{CollectionQuery, PageParams};
 use crate::error::{ApiError, QueryError};
+use crate::ingest::body;
 use crate::openapi::{CollectionPage, Single};
 use crate::state::AppState;
 
@@ -257,7 +257,10 @@ impl CohortBody {
             Some(Value::Null) => Some(None),
             Some(Value::String(w)) => Some(Some(w.clone())),
             Some(_) => {
-                return Err(ApiError::invalid_fields("invalid cohort", vec![("where".into(), "must be a string".into())]));
+                return Err(ApiError::invalid_fields(
+                    "invalid cohort",
+                    vec![("where".into(), "must be a string".into())],
+                ));
             }
         };
         let behaviors = match obj.get("behaviors") {
@@ -291,9 +294,9 @@ impl CohortBody {
 }
 
 fn cohort_id(text: &str) -> Result<CohortId, ApiError> {
-    text.parse::<i64>()
-        .map(CohortId)
-        .map_err(|_| ApiError::invalid_fields("invalid cohort id", vec![("cohort_id".into(), "must be an integer".into())]))
+    text.parse::<i64>().map(CohortId).map_err(|_| {
+        ApiError::invalid_fields("invalid cohort id", vec![("cohort_id".into(), "must be an integer".into())])
+    })
 }
 
 /// `GET /api/app/projects/{project_id}/cohorts`.
@@ -340,9 +343,11 @@ pub async fn app_create(
     let (parts, body) = request.into_parts();
     let (credential, _) = admin(&state, &project_id, &parts).await?;
     let body = CohortBody::parse(&read_body(&parts.headers, body).await?)?;
-    let name = body.name.clone().filter(|n| !n.trim().is_empty()).ok_or_else(|| {
-        ApiError::invalid_fields("invalid cohort", vec![("name".into(), "is required".into())])
-    })?;
+    let name = body
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid_fields("invalid cohort", vec![("name".into(), "is required".into())]))?;
     let definition = body.definition(&CohortDefinition::default()).unwrap_or_default();
     compile_definition(&definition, &credential.project, 0)?;
     let c = state

@@ -19,13 +19,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sextant_ingest::Params;
-use sextant_model::{ApiFamily, Behavior, CohortDefinition};
 use sextant_model::profile::USER_PROFILES;
+use sextant_model::{ApiFamily, Behavior, CohortDefinition};
 use sextant_storage::ProfileQuery;
 
 use crate::auth;
-use crate::ingest::body;
 use crate::error::{ApiError, QueryError};
+use crate::ingest::body;
 use crate::state::AppState;
 
 /// Profiles per page unless `page_size` says otherwise, and the most it may say.
@@ -159,21 +159,22 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: Body
             }
         },
     };
-    let number = |name: &str, problems: &mut Vec<(String, String)>, default: u64, range: std::ops::RangeInclusive<u64>| {
-        match text(&params, name) {
-            None => default,
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if range.contains(&n) => n,
-                _ => {
-                    problems.push((
-                        name.to_string(),
-                        format!("must be a whole number from {} to {}", range.start(), range.end()),
-                    ));
-                    default
-                }
-            },
-        }
-    };
+    let number =
+        |name: &str, problems: &mut Vec<(String, String)>, default: u64, range: std::ops::RangeInclusive<u64>| {
+            match text(&params, name) {
+                None => default,
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if range.contains(&n) => n,
+                    _ => {
+                        problems.push((
+                            name.to_string(),
+                            format!("must be a whole number from {} to {}", range.start(), range.end()),
+                        ));
+                        default
+                    }
+                },
+            }
+        };
     let page = number("page", &mut problems, 0, 0..=1_000_000_000);
     let page_size = number("page_size", &mut problems, PAGE_SIZE, 1..=PAGE_SIZE);
     let as_of_ms = match text(&params, "as_of_timestamp") {

@@ -186,7 +186,9 @@ async fn answer(
             let answer = request.answer(&counts);
             if request.csv {
                 let mut response = answer.to_csv().into_response();
-                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
                 return Ok(response);
             }
             Ok(Json(answer).into_response())

@@ -133,7 +133,11 @@ fn parse_where(params: &Params, project: &Project) -> Result<Option<Arc<Program>
 }
 
 /// The `where` parameter as a program over `scope`, with the project's settings.
-pub(crate) fn parse_where_in(params: &Params, project: &Project, scope: Scope) -> Result<Option<Arc<Program>>, ApiError> {
+pub(crate) fn parse_where_in(
+    params: &Params,
+    project: &Project,
+    scope: Scope,
+) -> Result<Option<Arc<Program>>, ApiError> {
     let Some(src) = params.get("where").filter(|w| !w.trim().is_empty()) else { return Ok(None) };
     let options = Options {
         timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),

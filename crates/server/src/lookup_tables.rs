@@ -284,7 +284,10 @@ pub async fn replace(
         .into());
     }
     let columns = parsed.columns.clone();
-    state.lookups.replace_lookup_table(project, &table.id, LookupTable { columns: parsed.columns, rows: parsed.rows }).await?;
+    state
+        .lookups
+        .replace_lookup_table(project, &table.id, LookupTable { columns: parsed.columns, rows: parsed.rows })
+        .await?;
     state.metadata.lookup_table_replaced(&table.id, rows, &columns).await?;
     Ok(Json(LookupTableReplaced { code: 200, status: "OK".into() }))
 }
@@ -379,7 +382,8 @@ impl TableBody {
                         Value::Object(_) => {
                             let v: MappingView = serde_json::from_value(m.clone())
                                 .map_err(|e| bad(format!("each must be {{target, property}}: {e}")))?;
-                            LookupMapping::parse(&format!("{}:{}", v.target, v.property)).map_err(|e| bad(e.to_string()))
+                            LookupMapping::parse(&format!("{}:{}", v.target, v.property))
+                                .map_err(|e| bad(e.to_string()))
                         }
                         _ => Err(bad("each must be an object or an `event:PROPERTY` string".into())),
                     })
@@ -391,7 +395,10 @@ impl TableBody {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
-                return Err(ApiError::invalid_fields("invalid lookup table", vec![("name".into(), "must be a string".into())]));
+                return Err(ApiError::invalid_fields(
+                    "invalid lookup table",
+                    vec![("name".into(), "must be a string".into())],
+                ));
             }
         };
         Ok(TableBody { name, mappings })
@@ -439,13 +446,12 @@ pub async fn app_create(
     let (parts, body) = request.into_parts();
     let (credential, _) = admin(&state, &project_id, &parts).await?;
     let body = TableBody::parse(&read_body(&parts.headers, body).await?)?;
-    let name = body.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
-        ApiError::invalid_fields("invalid lookup table", vec![("name".into(), "is required".into())])
-    })?;
-    let t = state
-        .metadata
-        .create_lookup_table(credential.project.id, &name, &body.mappings.unwrap_or_default())
-        .await?;
+    let name = body
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid_fields("invalid lookup table", vec![("name".into(), "is required".into())]))?;
+    let t =
+        state.metadata.create_lookup_table(credential.project.id, &name, &body.mappings.unwrap_or_default()).await?;
     Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": LookupTableView::of(&t)}))).into_response())
 }
 

@@ -60,7 +60,9 @@ impl Listeners {
     /// Binds the addresses `config` names (port 0 picks a free port) and prepares TLS.
     pub async fn bind(config: &Config) -> Result<Listeners, ServeError> {
         let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr).await.map_err(|source| ServeError::Io { context: format!("cannot listen on {addr}"), source })
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Io { context: format!("cannot listen on {addr}"), source })
         };
         let http = bind(config.listen).await?;
         let (https, ca_certificate) = match &config.tls {
@@ -126,15 +128,14 @@ impl Server {
         let state = self.state.clone();
         let shutdown = shutdown.boxed().shared();
         let app = router::router(self.state.clone());
-        let make_service = || ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app.clone());
+        let make_service =
+            || ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app.clone());
         let http = axum::serve(listeners.http, make_service()).with_graceful_shutdown(shutdown.clone());
         let https = async {
             match listeners.https {
                 // `tap_io` gives the listener axum's SocketAddr connect info.
                 Some(listener) => {
-                    axum::serve(listener.tap_io(|_| {}), make_service())
-                        .with_graceful_shutdown(shutdown)
-                        .await
+                    axum::serve(listener.tap_io(|_| {}), make_service()).with_graceful_shutdown(shutdown).await
                 }
                 None => Ok(()),
             }

@@ -84,10 +84,9 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts) -> Result<
             Vec::new()
         }
         Some(text) => match serde_json::from_str::<Vec<serde_json::Value>>(text) {
-            Ok(items) if items.iter().all(|v| v.is_string() || v.is_number()) => items
-                .into_iter()
-                .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
-                .collect(),
+            Ok(items) if items.iter().all(|v| v.is_string() || v.is_number()) => {
+                items.into_iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect()
+            }
             _ => {
                 problems.push(("distinct_ids".to_string(), "must be a JSON array of distinct ids".to_string()));
                 Vec::new()
@@ -140,7 +139,8 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts) -> Result<
             bytes::Bytes::from(out)
         })
     });
-    let head = futures::stream::once(async { Ok(bytes::Bytes::from_static(br#"{"status":"ok","results":{"events":["#)) });
+    let head =
+        futures::stream::once(async { Ok(bytes::Bytes::from_static(br#"{"status":"ok","results":{"events":["#)) });
     let tail = futures::stream::once(async { Ok(bytes::Bytes::from_static(b"]}}")) });
     let mut response = Body::from_stream(head.chain(body).chain(tail)).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use duckdb::{Connection, params};
 use sextant_model::{Clusters, IdentityEdge, ProjectId};
 
-use crate::writer::{WriteRequest, Work};
+use crate::writer::{Work, WriteRequest};
 
 /// Creates the identity table if it does not exist.
 pub fn migrate(conn: &Connection) -> duckdb::Result<()> {

@@ -58,7 +58,8 @@ pub fn load(conn: &Connection, project: ProjectId, table_id: &str) -> duckdb::Re
     if let Some(row) = rows.next()? {
         table.columns = serde_json::from_str(&row.get::<_, String>(0)?).unwrap_or_default();
     }
-    let mut stmt = conn.prepare("SELECT key, CAST(row AS VARCHAR) FROM lookup_rows WHERE project_id = ? AND table_id = ?")?;
+    let mut stmt =
+        conn.prepare("SELECT key, CAST(row AS VARCHAR) FROM lookup_rows WHERE project_id = ? AND table_id = ?")?;
     let mut rows = stmt.query(params![project.0, table_id])?;
     while let Some(row) = rows.next()? {
         let key: String = row.get(0)?;

@@ -158,9 +158,8 @@ pub fn query(conn: &Connection, q: &ProfileQuery, now_ms: i64) -> Result<Profile
              WHERE session_id = ? AND n > ? AND n <= ? ORDER BY n",
         )
         .map_err(backend)?;
-    let mut rows = stmt
-        .query(params![session_id, first as i64, first.saturating_add(q.page_size) as i64])
-        .map_err(backend)?;
+    let mut rows =
+        stmt.query(params![session_id, first as i64, first.saturating_add(q.page_size) as i64]).map_err(backend)?;
     let mut profiles = Vec::new();
     while let Some(row) = rows.next().map_err(backend)? {
         let id: String = row.get(0).map_err(backend)?;
@@ -178,9 +177,8 @@ fn find_session(conn: &Connection, id: &str, q: &ProfileQuery, now_ms: i64) -> R
              WHERE session_id = ? AND project_id = ? AND group_key = ? AND created_ms > ?",
         )
         .map_err(backend)?;
-    let mut rows = stmt
-        .query(params![id, q.project_id.0, q.group_key, now_ms - ENGAGE_SESSION_TTL_MS])
-        .map_err(backend)?;
+    let mut rows =
+        stmt.query(params![id, q.project_id.0, q.group_key, now_ms - ENGAGE_SESSION_TTL_MS]).map_err(backend)?;
     match rows.next().map_err(backend)? {
         Some(row) => Ok(Some(row.get::<_, i64>(0).map_err(backend)? as u64)),
         None => Ok(None),
@@ -255,8 +253,10 @@ fn matches(
     if q.behaviors.is_empty()
         && let Some(predicate) = compiled_filter(q)
     {
-        let mut stmt =
-            conn.prepare(&format!("SELECT id, properties::VARCHAR FROM ({}) WHERE {predicate} ORDER BY id", base_select(q)))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT id, properties::VARCHAR FROM ({}) WHERE {predicate} ORDER BY id",
+            base_select(q)
+        ))?;
         let mut rows = stmt.query([])?;
         let mut n = 0;
         while let Some(row) = rows.next()? {
@@ -369,9 +369,9 @@ fn behavior_counts(conn: &Connection, q: &ProfileQuery) -> duckdb::Result<HashMa
             }
         }
         for (user, n) in per_user {
-            let entry = counts.entry(user).or_insert_with(|| {
-                q.behaviors.iter().map(|b| (b.name.clone(), serde_json::Value::from(0))).collect()
-            });
+            let entry = counts
+                .entry(user)
+                .or_insert_with(|| q.behaviors.iter().map(|b| (b.name.clone(), serde_json::Value::from(0))).collect());
             entry.insert(b.name.clone(), serde_json::Value::from(n));
         }
     }

@@ -108,7 +108,9 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
                 None => "CAST(NULL AS VARCHAR)".to_string(),
                 Some(k) => match &k.list {
                     None => format!("CAST({} AS VARCHAR)", k.scalar),
-                    Some(list) => format!("unnest(coalesce(CAST({list} AS VARCHAR[]), [CAST({} AS VARCHAR)]))", k.scalar),
+                    Some(list) => {
+                        format!("unnest(coalesce(CAST({list} AS VARCHAR[]), [CAST({} AS VARCHAR)]))", k.scalar)
+                    }
                 },
             };
             let keep_segment = if keys.is_some() { "WHERE seg IS NOT NULL" } else { "" };
@@ -171,9 +173,7 @@ pub fn property_names(
                GROUP BY k ORDER BY n DESC, k LIMIT ?";
     let mut stmt = conn.prepare(sql).map_err(backend)?;
     let args = duckdb::params![project.0, event, from_ms, to_ms, limit as i64];
-    let rows = stmt
-        .query_map(args, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
-        .map_err(backend)?;
+    let rows = stmt.query_map(args, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))).map_err(backend)?;
     rows.collect::<std::result::Result<Vec<_>, _>>().map_err(backend)
 }
 
@@ -269,7 +269,8 @@ mod tests {
         for unit in units {
             let b = buckets(unit);
             for t in [1_700_000_000_123_i64, 1_711_846_799_999, 1_711_846_800_000, 1_709_251_199_000, 86_400_000 * 3] {
-                let sql = format!("SELECT {} FROM (SELECT {t}::BIGINT AS time_ms) e", bucket_sql(unit, &local_time_sql(&b)));
+                let sql =
+                    format!("SELECT {} FROM (SELECT {t}::BIGINT AS time_ms) e", bucket_sql(unit, &local_time_sql(&b)));
                 let got: i64 = conn.query_row(&sql, [], |r| r.get(0)).unwrap();
                 assert_eq!(got, b.bucket_of(t), "{unit:?} at {t}");
             }

@@ -12,13 +12,14 @@ use parking_lot::Mutex;
 use sextant_expr::LookupTable;
 use sextant_model::{EventRow, IdentityEdge, ProfileUpdate, ProjectId};
 use sextant_storage::{
-    EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage, ReportStore, SegmentCount, SegmentQuery, ProfileQuery, ProfileStore, Result, StorageError,
+    EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage, ProfileQuery, ProfileStore, ReportStore, Result,
+    SegmentCount, SegmentQuery, StorageError,
 };
 use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::writer::{WriteRequest, Work};
+use crate::writer::{Work, WriteRequest};
 use crate::{backend, compactor, export, identity, lookups, profiles, reports, schema, writer};
 
 /// Settings of the embedded store.
@@ -225,8 +226,9 @@ impl LookupStore for DuckDbStore {
         let table = Arc::new(table);
         let stored = table.clone();
         self.lookup_generation.fetch_add(1, Ordering::SeqCst);
-        let replaced =
-            self.run_blocking(move |mut conn| lookups::replace(&mut conn, project_id, &id, &stored).map_err(backend)).await;
+        let replaced = self
+            .run_blocking(move |mut conn| lookups::replace(&mut conn, project_id, &id, &stored).map_err(backend))
+            .await;
         let mut cache = self.lookup_cache.lock();
         self.lookup_generation.fetch_add(1, Ordering::SeqCst);
         match replaced {
@@ -257,7 +259,8 @@ impl LookupStore for DuckDbStore {
     async fn delete_lookup_table(&self, project_id: ProjectId, table_id: &str) -> Result<()> {
         let id = table_id.to_string();
         self.lookup_generation.fetch_add(1, Ordering::SeqCst);
-        let deleted = self.run_blocking(move |mut conn| lookups::delete(&mut conn, project_id, &id).map_err(backend)).await;
+        let deleted =
+            self.run_blocking(move |mut conn| lookups::delete(&mut conn, project_id, &id).map_err(backend)).await;
         let mut cache = self.lookup_cache.lock();
         self.lookup_generation.fetch_add(1, Ordering::SeqCst);
         cache.remove(&(project_id, table_id.to_string()));

@@ -61,7 +61,13 @@ pub async fn updates_apply_in_order_as_the_model_folds_them(store: &dyn ProfileS
             3 => ProfileOp::Remove(o(json!({"l": 1}))),
             4 => ProfileOp::SetOnce(o(json!({"first": i}))),
             5 => ProfileOp::Unset(vec!["a".into()]),
-            _ => if i.is_multiple_of(3) { ProfileOp::Delete } else { ProfileOp::Append(o(json!({"l": "x"}))) },
+            _ => {
+                if i.is_multiple_of(3) {
+                    ProfileOp::Delete
+                } else {
+                    ProfileOp::Append(o(json!({"l": "x"})))
+                }
+            }
         }
     };
     let updates: Vec<ProfileUpdate> = (0..300)
@@ -81,8 +87,7 @@ pub async fn updates_apply_in_order_as_the_model_folds_them(store: &dyn ProfileS
         store.update_profiles(chunk.to_vec()).await.unwrap();
     }
     let found = all(store, query(201)).await;
-    let expected: Vec<(String, Properties)> =
-        expected.into_iter().filter_map(|(id, p)| p.map(|p| (id, p))).collect();
+    let expected: Vec<(String, Properties)> = expected.into_iter().filter_map(|(id, p)| p.map(|p| (id, p))).collect();
     assert_eq!(found, expected);
 }
 
@@ -146,8 +151,7 @@ pub async fn where_filters_match_the_interpreter(store: &dyn ProfileStore) {
         r#"len(split(properties["plan"], "r")) == 2"#,
         r#"user["plan"] != "free""#,
     ] {
-        let program =
-            sextant_expr::Program::parse(src, sextant_expr::Scope::Profile, Default::default()).expect(src);
+        let program = sextant_expr::Program::parse(src, sextant_expr::Scope::Profile, Default::default()).expect(src);
         let expected: Vec<String> = profiles
             .iter()
             .enumerate()

@@ -190,7 +190,11 @@ pub trait ProfileStore: Send + Sync + 'static {
 
 /// Whether a profile passes a `where` (profile scope) evaluated in Rust, with its
 /// behaviour counts when the query has behaviours.
-pub fn profile_matches(program: &sextant_expr::Program, properties: &Properties, behaviors: Option<&Properties>) -> bool {
+pub fn profile_matches(
+    program: &sextant_expr::Program,
+    properties: &Properties,
+    behaviors: Option<&Properties>,
+) -> bool {
     program.matches(&sextant_expr::ProfileRecord { properties, behaviors })
 }
 
@@ -207,7 +211,11 @@ pub trait LookupStore: Send + Sync + 'static {
     ) -> Result<()>;
 
     /// The table's rows; empty when nothing was ever uploaded.
-    async fn lookup_table(&self, project_id: ProjectId, table_id: &str) -> Result<std::sync::Arc<sextant_expr::LookupTable>>;
+    async fn lookup_table(
+        &self,
+        project_id: ProjectId,
+        table_id: &str,
+    ) -> Result<std::sync::Arc<sextant_expr::LookupTable>>;
 
     /// Removes the table's rows.
     async fn delete_lookup_table(&self, project_id: ProjectId, table_id: &str) -> Result<()>;
@@ -290,7 +298,6 @@ impl TimeBuckets {
         }
     }
 }
-
 
 /// What a segmentation counts in each bucket and segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -37,8 +37,7 @@ pub struct TestServer {
 
 /// Test configuration that lifts the export limits (3 a second, 60 an hour) and the
 /// Query API's (60 an hour, 5 at once).
-pub const RELAXED_LIMITS: &str =
-    "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\n[rate_limits.default.query]\nper_hour = 0\nconcurrent = 0\n";
+pub const RELAXED_LIMITS: &str = "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\n[rate_limits.default.query]\nper_hour = 0\nconcurrent = 0\n";
 
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_sextant")
@@ -137,10 +136,7 @@ impl TestServer {
     /// A client that trusts the self-signed mode's certificate authority.
     pub fn https_client(&self) -> reqwest::Client {
         let pem = std::fs::read(self.ca_cert.as_ref().expect("no certificate authority")).unwrap();
-        reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-            .build()
-            .unwrap()
+        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap()).build().unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

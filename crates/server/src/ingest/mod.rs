@@ -32,8 +32,8 @@ use crate::auth::{self, Credential};
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
 use crate::metrics;
-use crate::state::AppState;
 use crate::openapi::{EventRecord, IngestForm};
+use crate::state::AppState;
 use reply::ReplyStyle;
 
 /// `GET|POST /track`.

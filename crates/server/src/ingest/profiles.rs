@@ -83,7 +83,8 @@ async fn ingest_profiles(state: AppState, request: Request, kind: ProfileKind) -
         let style = ReplyStyle::from_params(&decoded.params, true)?;
         let updates = decoded.payload.map_err(ApiError::from).and_then(|payload| {
             let raws = split_records(&payload)?;
-            let mut updates = Updates { accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), bytes: bytes.len() };
+            let mut updates =
+                Updates { accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), bytes: bytes.len() };
             for (i, raw) in raws.iter().enumerate() {
                 match normalize_profile_update(raw.get(), kind, now_ms) {
                     Ok(u) => updates.accepted.push((i, u)),

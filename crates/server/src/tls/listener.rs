@@ -49,11 +49,7 @@ impl Drop for TlsListener {
     }
 }
 
-async fn accept_loop(
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    tx: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
+async fn accept_loop(tcp: TcpListener, acceptor: TlsAcceptor, tx: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>) {
     loop {
         let (stream, peer) = match tcp.accept().await {
             Ok(accepted) => accepted,

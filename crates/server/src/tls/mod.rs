@@ -56,8 +56,7 @@ pub struct TlsConfig {
 pub const DEFAULT_SELF_SIGNED_HOSTNAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// The HTTPS port used when only TLS settings are given.
-pub const DEFAULT_TLS_LISTEN: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8443);
+pub const DEFAULT_TLS_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8443);
 
 /// TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
