@@ -49,6 +49,10 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/2.0/events/properties/top", &["get"]),
         ("/api/query/events/properties/values", &["get"]),
         ("/api/2.0/events/properties/values", &["get"]),
+        ("/api/query/insights", &["get"]),
+        ("/api/2.0/insights", &["get"]),
+        ("/api/app/projects/{project_id}/bookmarks", &["get", "post"]),
+        ("/api/app/projects/{project_id}/bookmarks/{bookmark_id}", &["delete"]),
         ("/api/query/cohorts/list", &["get", "post"]),
         ("/api/2.0/cohorts/list", &["get", "post"]),
         ("/api/app/projects/{project_id}/cohorts", &["get", "post"]),
@@ -73,7 +77,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 44, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 48, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -118,7 +122,7 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         work.path().join("schemathesis.toml"),
         format!(
             "[parameters]\n\"path.project_id\" = {p}\n\"query.project_id\" = {p}\n\"path.token_id\" = {token_id}\n\"path.cohort_id\" = 1\n\
-             \"path.id\" = \"{table_id}\"\n\"path.table_id\" = \"{table_id}\"\n",
+             \"path.id\" = \"{table_id}\"\n\"path.table_id\" = \"{table_id}\"\n\"path.bookmark_id\" = 1\n",
             p = s.creds.project_id
         ),
     )
@@ -143,5 +147,5 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         "schemathesis is not installed in {python}; run scripts/test to install it:\n{stderr}"
     );
     assert!(out.status.success(), "schemathesis found problems:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("Tested: 56"), "every operation is tested:\n{stdout}");
+    assert!(stdout.contains("Tested: 61"), "every operation is tested:\n{stdout}");
 }

@@ -8,17 +8,20 @@
 //!
 //! # Layout
 //! - [`Metadata`]: the store and its operations.
+//! - bookmarks: saved reports ([`BookmarkInfo`]).
 //! - cohorts: saved cohort definitions ([`CohortInfo`]).
 //! - lookup tables: ids, names, shapes and property mappings ([`LookupTableInfo`]).
 //! - [`secrets`]: generation and hashing of tokens and secrets.
 //! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
 
+mod bookmarks;
 mod cohorts;
 mod lookup_tables;
 pub mod secrets;
 mod store;
 mod tokens;
 
+pub use bookmarks::BookmarkInfo;
 pub use cohorts::{CohortChanges, CohortInfo};
 pub use lookup_tables::{LookupMapping, LookupTableChanges, LookupTableInfo, MAPPING_TARGETS};
 pub use store::{Bootstrap, Metadata, NewProject, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};

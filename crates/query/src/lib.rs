@@ -12,10 +12,12 @@
 //! - [`segmentation`]: `/segmentation` (general, unique, average; `on`, `where`,
 //!   `limit`), `/segmentation/sum` and `/average`.
 //! - [`events`]: `/events` and its `top`, `names` and `properties` relatives.
+//! - [`insights`]: saved reports computed by `/insights`.
 //! - [`numeric`]: `/segmentation/numeric`'s ranges.
 
 pub mod calendar;
 pub mod events;
+pub mod insights;
 pub mod numeric;
 pub mod params;
 pub mod segmentation;

@@ -14,6 +14,7 @@
 //! - [`export`]: raw export, `/api/2.0/export`.
 //! - [`cohorts`]: saved cohorts, their list with counts, and their definitions as queries.
 //! - [`events`]: the events reports (`/api/query/events`, `/events/top`, ...).
+//! - [`insights`]: saved reports and `/api/query/insights`.
 //! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
 //! - [`lookup_tables`]: lookup tables (`/lookup-tables`), their App API, and joining
 //!   them into expressions.
@@ -35,6 +36,7 @@ pub mod events;
 pub mod export;
 pub mod health;
 pub mod ingest;
+pub mod insights;
 pub mod limits;
 pub mod lookup_tables;
 pub mod metrics;

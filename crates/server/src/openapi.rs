@@ -123,6 +123,7 @@ fn add_family_responses(operation: &mut Value) {
                 ("400", "Bad parameters."),
                 ("401", "Missing or unknown credentials."),
                 ("403", "The credential may not read events, or the project lives in another region."),
+                ("404", "A saved report or cohort the request names does not exist."),
                 ("429", "Over the project's export rate or concurrency limit."),
             ],
         ),

@@ -22,7 +22,8 @@ use crate::error::ApiError;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
-    app, cohorts, engage, events, export, health, ingest, limits, lookup_tables, metrics, openapi, segmentation, stream,
+    app, cohorts, engage, events, export, health, ingest, insights, limits, lookup_tables, metrics, openapi,
+    segmentation, stream,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -73,6 +74,10 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::legacy_properties_top))
         .routes(routes!(events::properties_values))
         .routes(routes!(events::legacy_properties_values))
+        .routes(routes!(insights::query))
+        .routes(routes!(insights::legacy_query))
+        .routes(routes!(insights::app_list, insights::app_create))
+        .routes(routes!(insights::app_delete))
         .routes(routes!(stream::query))
         .routes(routes!(stream::legacy_query))
         .routes(routes!(cohorts::list))

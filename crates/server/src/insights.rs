@@ -1,0 +1,257 @@
+//! Saved reports: `GET /api/query/insights?bookmark_id=` (and `/api/2.0/insights`)
+//! computes one; the App API (`/api/app/projects/{project_id}/bookmarks`) saves, lists
+//! and deletes them. What a saved report means is `sextant_query::insights`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sextant_expr::Options;
+use sextant_metadata::BookmarkInfo;
+use sextant_model::{ApiFamily, Project};
+use sextant_query::insights;
+
+use crate::app::{admin, read_body};
+use crate::auth;
+use crate::collection::{CollectionQuery, PageParams};
+use crate::error::{ApiError, QueryError};
+use crate::ingest::body;
+use crate::openapi::{CollectionPage, Single};
+use crate::state::AppState;
+
+fn options(project: &Project) -> Options {
+    Options {
+        timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
+        case_sensitive: project.case_sensitive_strings,
+        ..Options::default()
+    }
+}
+
+/// Checks that a saved report would run: its kind and parameters.
+pub fn check(project: &Project, kind: &str, params: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    insights::plan(kind, params, &options(project), now)
+        .map(|_| ())
+        .map_err(|e| ApiError::invalid_fields("invalid saved report", vec![("params".into(), e.0)]))
+}
+
+/// `GET /api/query/insights`.
+#[utoipa::path(
+    get,
+    path = "/api/query/insights",
+    tag = "query",
+    summary = "Compute a saved report",
+    params(
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
+        ("bookmark_id" = i64, Query, description = "The saved report.")
+    ),
+    responses((status = 200, description = "`{\"computed_at\", \"date_range\", \"headers\", \"series\"}`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn query(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    match answer(&state, &parts, body).await {
+        Ok(response) => response,
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
+/// `GET /api/2.0/insights`.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/insights",
+    tag = "query",
+    summary = "Compute a saved report (legacy path)",
+    params(
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
+        ("bookmark_id" = i64, Query, description = "The saved report.")
+    ),
+    responses((status = 200, description = "As `/api/query/insights`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_query(state: State<AppState>, request: Request) -> Response {
+    query(state, request).await
+}
+
+async fn answer(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
+    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "reports").await?;
+    let project = &credential.project;
+    let id = params.get("bookmark_id").map(str::trim).filter(|v| !v.is_empty());
+    let id = id
+        .ok_or_else(|| ApiError::invalid("missing required parameter `bookmark_id`"))?
+        .parse::<i64>()
+        .map_err(|_| ApiError::invalid("`bookmark_id` must be an integer"))?;
+    let saved = state.metadata.bookmark(project.id, id).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut request =
+        insights::plan(&saved.kind, &saved.params, &options(project), now).map_err(|e| ApiError::invalid(e.0))?;
+    request.filter = crate::lookup_tables::attach_filter(state, project.id, request.filter.take()).await?;
+    request.on = crate::lookup_tables::attach_filter(state, project.id, request.on.take()).await?;
+    let counts = state.reports.segment(request.query(project.id)).await?;
+    Ok(Json(insights::answer(&request, &counts, now)).into_response())
+}
+
+/// A saved report, as the App API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BookmarkView {
+    /// Its id: `/insights?bookmark_id=`.
+    #[schema(required = false)]
+    pub id: i64,
+    /// Its name.
+    #[schema(required = false)]
+    pub name: String,
+    /// `segmentation` or `events`.
+    #[schema(required = false)]
+    pub kind: String,
+    /// The report's parameters.
+    #[schema(required = false)]
+    pub params: BTreeMap<String, String>,
+    /// When it was saved (RFC 3339).
+    #[schema(required = false)]
+    pub created: Option<String>,
+}
+
+impl BookmarkView {
+    fn of(b: &BookmarkInfo) -> BookmarkView {
+        BookmarkView {
+            id: b.id,
+            name: b.name.clone(),
+            kind: b.kind.clone(),
+            params: b.params.clone(),
+            created: chrono::DateTime::from_timestamp_millis(b.created_at_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        }
+    }
+}
+
+/// The body that saves a report.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body `app_create` reads
+struct BookmarkRequest {
+    /// Its name.
+    name: String,
+    /// `segmentation` or `events`.
+    kind: String,
+    /// The report endpoint's parameters: an object of strings, or a query string.
+    /// `last_days=N` stands for the N project days up to the day it runs.
+    #[schema(value_type = Object)]
+    params: Value,
+}
+
+/// Reads `params` as an object of strings or a query string.
+pub fn params_of(value: &Value) -> Result<BTreeMap<String, String>, ApiError> {
+    let bad = || {
+        ApiError::invalid_fields(
+            "invalid saved report",
+            vec![("params".into(), "must be an object of strings or a query string".into())],
+        )
+    };
+    match value {
+        Value::String(q) => Ok(form_urlencoded::parse(q.trim_start_matches('?').as_bytes()).into_owned().collect()),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                Value::Number(n) => Ok((k.clone(), n.to_string())),
+                Value::Bool(b) => Ok((k.clone(), b.to_string())),
+                Value::Array(_) | Value::Object(_) => Ok((k.clone(), v.to_string())),
+                Value::Null => Err(bad()),
+            })
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+/// `GET /api/app/projects/{project_id}/bookmarks`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/bookmarks",
+    tag = "app",
+    summary = "List saved reports, newest first",
+    params(("project_id" = i64, Path, description = "The project."), PageParams),
+    responses((status = 200, description = "A page of saved reports", body = CollectionPage<BookmarkView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_list(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, params) = admin(&state, &project_id, &parts).await?;
+    let query = CollectionQuery::parse(&params)?;
+    let page = state.metadata.list_bookmarks(credential.project.id, query.page).await?;
+    Ok(Json(query.respond(page, |b| serde_json::to_value(BookmarkView::of(b)).unwrap_or(Value::Null))))
+}
+
+/// `POST /api/app/projects/{project_id}/bookmarks`.
+#[utoipa::path(
+    post,
+    path = "/api/app/projects/{project_id}/bookmarks",
+    tag = "app",
+    summary = "Save a report",
+    params(("project_id" = i64, Path, description = "The project.")),
+    request_body(content = BookmarkRequest, content_type = "application/json"),
+    responses((status = 201, description = "Saved", body = Single<BookmarkView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_create(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let body = read_body(&parts.headers, body).await?;
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let mut problems = Vec::new();
+    let name = text("name").unwrap_or_else(|| {
+        problems.push(("name".to_string(), "is required".to_string()));
+        ""
+    });
+    let kind = text("kind").unwrap_or_else(|| {
+        problems.push(("kind".to_string(), format!("is required: one of {}", insights::KINDS.join(", "))));
+        ""
+    });
+    if !problems.is_empty() {
+        return Err(ApiError::invalid_fields("invalid saved report", problems));
+    }
+    let params = params_of(body.get("params").unwrap_or(&Value::Null))?;
+    check(&credential.project, kind, &params)?;
+    let b = state.metadata.create_bookmark(credential.project.id, name, kind, &params).await?;
+    Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": BookmarkView::of(&b)}))).into_response())
+}
+
+/// `DELETE /api/app/projects/{project_id}/bookmarks/{bookmark_id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/projects/{project_id}/bookmarks/{bookmark_id}",
+    tag = "app",
+    summary = "Delete a saved report",
+    params(("project_id" = i64, Path, description = "The project."), ("bookmark_id" = i64, Path, description = "The report.")),
+    responses((status = 200, description = "Deleted", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_delete(
+    State(state): State<AppState>,
+    Path((project_id, bookmark)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let id = bookmark.parse::<i64>().map_err(|_| {
+        ApiError::invalid_fields("invalid saved report id", vec![("bookmark_id".into(), "must be an integer".into())])
+    })?;
+    state.metadata.delete_bookmark(credential.project.id, id).await?;
+    Ok(Json(json!({"status": "ok"})))
+}
