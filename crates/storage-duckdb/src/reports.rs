@@ -95,6 +95,8 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
     if !q.events.is_empty() {
         head.push_str(&format!(" AND e.event IN ({})", vec!["?"; q.events.len()].join(", ")));
     }
+    // Canonical ids cost a lookup per event: only users and profile joins need them.
+    let uid = if q.measure != Measure::Events || join_user { uid } else { "e.distinct_id" };
     let mut from = format!("(SELECT e.*, {uid} AS uid FROM events e WHERE {head}) e");
     if join_user {
         from.push_str(" LEFT JOIN profiles p ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid");
@@ -114,20 +116,34 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
                 },
             };
             let keep_segment = if keys.is_some() { "WHERE seg IS NOT NULL" } else { "" };
-            let counts = match q.measure {
-                Measure::Events => "count(*), 0",
-                Measure::Users => "0, count(DISTINCT uid)",
-                Measure::Both => "count(*), count(DISTINCT uid)",
-            };
-            let sql = format!(
-                "SELECT bucket, event, seg, {counts}, sum(v) FROM (
-                   SELECT DISTINCT ON (bucket, event, seg, distinct_id, time_ms, insert_id)
-                          bucket, event, seg, distinct_id, time_ms, insert_id, uid, v FROM (
-                     SELECT {bucket} AS bucket, e.event AS event, {segment} AS seg, e.distinct_id AS distinct_id,
-                            e.time_ms AS time_ms, e.insert_id AS insert_id, e.uid AS uid, {sum} AS v
-                     FROM {from} WHERE {filter}) {keep_segment})
-                 GROUP BY bucket, event, seg"
+            let inner = format!(
+                "SELECT {bucket} AS bucket, e.event AS event, {segment} AS seg, e.distinct_id AS distinct_id,
+                        e.time_ms AS time_ms, e.insert_id AS insert_id, e.uid AS uid, {sum} AS v
+                 FROM {from} WHERE {filter}"
             );
+            // Copies of an event (same distinct id, time and insert id) count once. Users
+            // need no deduplication, and events without a sum need only the key columns.
+            let sql = match (q.measure, q.sum.is_some()) {
+                (Measure::Users, false) => format!(
+                    "SELECT bucket, event, seg, 0, count(DISTINCT uid), 0.0 FROM ({inner}) {keep_segment}
+                     GROUP BY bucket, event, seg"
+                ),
+                (Measure::Events, false) => format!(
+                    "SELECT bucket, event, seg, count(*), 0, 0.0 FROM (
+                       SELECT DISTINCT bucket, event, seg, distinct_id, time_ms, insert_id FROM ({inner}) {keep_segment})
+                     GROUP BY bucket, event, seg"
+                ),
+                (measure, _) => {
+                    let users = if measure == Measure::Events { "0" } else { "count(DISTINCT uid)" };
+                    format!(
+                        "SELECT bucket, event, seg, count(*), {users}, sum(v) FROM (
+                           SELECT DISTINCT ON (bucket, event, seg, distinct_id, time_ms, insert_id)
+                                  bucket, event, seg, distinct_id, time_ms, insert_id, uid, v
+                           FROM ({inner}) {keep_segment})
+                         GROUP BY bucket, event, seg"
+                    )
+                }
+            };
             let mut stmt = conn.prepare(&sql).map_err(backend)?;
             let mut rows = stmt.query(params_from_iter(args)).map_err(backend)?;
             let mut out = Vec::new();

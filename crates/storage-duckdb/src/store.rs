@@ -127,6 +127,15 @@ impl DuckDbStore {
         answer.await.map_err(|_| closed())?
     }
 
+    /// Runs `f` on a read connection to the database, on a blocking thread: for
+    /// benchmarks that time hand-written SQL against the store's own queries.
+    pub async fn with_connection<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.run_blocking(f).await
+    }
+
     async fn run_blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(Connection) -> Result<T> + Send + 'static,
