@@ -55,7 +55,15 @@ async fn main() {
         let t = Instant::now();
         let mut batches = Vec::new();
         let users = (n / 50).max(1000);
-        generator::generate(ProjectId(1), n, users, FROM_MS, FROM_MS + DAYS * DAY, 42, 50_000, |b| batches.push(b));
+        let spec = generator::Spec {
+            project: ProjectId(1),
+            events: n,
+            users,
+            from_ms: FROM_MS,
+            to_ms: FROM_MS + DAYS * DAY,
+            seed: 42,
+        };
+        generator::generate(&spec, 50_000, |b| batches.push(b));
         for b in batches.drain(..) {
             store.append(b).await.unwrap();
         }

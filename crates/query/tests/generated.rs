@@ -75,7 +75,15 @@ async fn reports_match_plain_sql_on_a_generated_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let store = DuckDbStore::open(dir.path(), &StoreOptions { memory_limit: "1GB".into() }).unwrap();
     let mut batches = Vec::new();
-    generator::generate(ProjectId(1), 300_000, 20_000, FROM_MS - DAY, TO_MS + DAY, 7, 20_000, |b| batches.push(b));
+    let spec = generator::Spec {
+        project: ProjectId(1),
+        events: 300_000,
+        users: 20_000,
+        from_ms: FROM_MS - DAY,
+        to_ms: TO_MS + DAY,
+        seed: 7,
+    };
+    generator::generate(&spec, 20_000, |b| batches.push(b));
     for (i, b) in batches.into_iter().enumerate() {
         store.append(b).await.unwrap();
         if i == 10 {

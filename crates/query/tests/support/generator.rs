@@ -55,18 +55,21 @@ pub const PLANS: [&str; 4] = ["free", "pro", "team", "enterprise"];
 pub const BROWSERS: [&str; 5] = ["Chrome", "Safari", "Firefox", "Edge", "Opera"];
 pub const COUNTRIES: [&str; 8] = ["US", "FR", "DE", "GB", "IN", "BR", "JP", "CA"];
 
-/// `n` events of project `project` between `from_ms` and `to_ms`, `users` users, in
-/// `batch`-sized chunks handed to `sink`.
-pub fn generate(
-    project: ProjectId,
-    n: u64,
-    users: u64,
-    from_ms: i64,
-    to_ms: i64,
-    seed: u64,
-    batch: usize,
-    mut sink: impl FnMut(Vec<EventRow>),
-) {
+/// What to generate: `events` events of `project` between `from_ms` and `to_ms` by
+/// `users` users, from `seed`.
+#[derive(Clone, Copy)]
+pub struct Spec {
+    pub project: ProjectId,
+    pub events: u64,
+    pub users: u64,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub seed: u64,
+}
+
+/// The events of `spec`, in `batch`-sized chunks handed to `sink`.
+pub fn generate(spec: &Spec, batch: usize, mut sink: impl FnMut(Vec<EventRow>)) {
+    let Spec { project, events: n, users, from_ms, to_ms, seed } = *spec;
     let mut rng = Rng::new(seed);
     let span = (to_ms - from_ms).max(1) as u64;
     let mut rows = Vec::with_capacity(batch);
