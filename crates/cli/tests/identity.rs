@@ -336,6 +336,25 @@ async fn official_python_client_alias_and_merge() {
 }
 
 #[tokio::test]
+async fn official_node_client_alias() {
+    let s = TestServer::start();
+    let p = original_project(&s);
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node_identity.js");
+    let out = std::process::Command::new("node").arg(script).args([&s.addr, &p.token]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let e = exported(&s, &p.secret).await;
+    let steps: Vec<(&str, &str)> = e
+        .values()
+        .filter(|e| e["event"] != "$create_alias")
+        .map(|e| (e["event"].as_str().unwrap(), e["properties"]["distinct_id"].as_str().unwrap()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(steps, [("After alias", "node-original"), ("Before alias", "node-original")], "{e:?}");
+    assert!(e.values().all(|e| e["properties"].get("$failure_reason").is_none()), "{e:?}");
+}
+
+#[tokio::test]
 async fn the_activity_feed_follows_identity_clusters() {
     let s = TestServer::start();
     let secret = s.creds.secret.clone();

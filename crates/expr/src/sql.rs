@@ -407,7 +407,7 @@ impl<'a> Compiler<'a> {
     pub fn segment_key(&mut self) -> Result<SegmentKeySql> {
         let v = self.value(self.program.expr())?;
         let scalar = case(self.text_branches(&v)?);
-        let mut list = None;
+        let (mut list, mut list_when, mut list_texts) = (None, None, None);
         for a in &v.alts {
             match (&a.kind, &a.payload) {
                 (Kind::List, Payload::Dynamic(p)) => {
@@ -416,13 +416,15 @@ impl<'a> Compiler<'a> {
                     let element = self.dynamic(&var, None);
                     let text = case(self.text_branches(&element)?);
                     let texts = self.dialect.list_texts(p, &var, &text);
-                    list = Some(case(vec![(a.when.clone(), texts)]));
+                    list_when = Some(cond_sql(&a.when));
+                    list = Some(case(vec![(a.when.clone(), texts.clone())]));
+                    list_texts = Some(texts);
                 }
                 (Kind::List, _) => return unsupported("`on` giving a list that is not read from data"),
                 _ => {}
             }
         }
-        let out = SegmentKeySql { scalar, list };
+        let out = SegmentKeySql { scalar, list, list_when, list_texts };
         if out.scalar.len() + out.list.as_ref().map_or(0, String::len) > MAX_SQL {
             return unsupported("the compiled SQL would be too long");
         }
@@ -447,7 +449,18 @@ impl<'a> Compiler<'a> {
     fn text_branches(&self, v: &Val) -> Result<Vec<(Option<String>, String)>> {
         let d = self.dialect;
         let mut branches = Vec::new();
-        for a in &v.alts {
+        // The alternatives exclude each other, so their order is free: the common kinds
+        // go first, so most rows stop at the first test (null, whose test reads whether
+        // the member exists, goes last). Measured: 3x faster on a string property.
+        let rank = |k: Kind| {
+            [Kind::Str, Kind::Num, Kind::Bool, Kind::Time, Kind::Object, Kind::List, Kind::Null]
+                .iter()
+                .position(|x| *x == k)
+                .unwrap_or(usize::MAX)
+        };
+        let mut alts: Vec<&Alt> = v.alts.iter().collect();
+        alts.sort_by_key(|a| rank(a.kind));
+        for a in alts {
             let text = match (&a.kind, &a.payload) {
                 (Kind::Null, _) => d.string("null"),
                 (Kind::Str, Payload::Sql(p)) => p.clone(),
@@ -1197,8 +1210,13 @@ impl<'a> Compiler<'a> {
 pub struct SegmentKeySql {
     /// Text of a non-list value; NULL for undefined and for lists.
     pub scalar: String,
-    /// Distinct texts of a list's elements, when the value can be a list.
+    /// Distinct texts of a list's elements, when the value can be a list (NULL when
+    /// it is not one).
     pub list: Option<String>,
+    /// When the value can be a list: the (cheap) condition that it is one.
+    pub list_when: Option<String>,
+    /// When the value can be a list: its elements' texts, valid where `list_when` holds.
+    pub list_texts: Option<String>,
 }
 
 /// Compiles an `on` to DuckDB segment keys over `columns`.

@@ -53,7 +53,6 @@ async fn main() {
     let store = DuckDbStore::open(&dir, &StoreOptions { memory_limit: "8GB".into() }).unwrap();
     if fresh {
         let t = Instant::now();
-        let mut batches = Vec::new();
         let users = (n / 50).max(1000);
         let spec = generator::Spec {
             project: ProjectId(1),
@@ -63,10 +62,8 @@ async fn main() {
             to_ms: FROM_MS + DAYS * DAY,
             seed: 42,
         };
-        generator::generate(&spec, 50_000, |b| batches.push(b));
-        for b in batches.drain(..) {
-            store.append(b).await.unwrap();
-        }
+        // Appended as generated, so memory holds one batch at a time.
+        generator::generate(&spec, 50_000, |b| futures_lite(store.append(b)).unwrap());
         let appended = t.elapsed().as_secs_f64();
         store.compact_now().await.unwrap();
         println!(

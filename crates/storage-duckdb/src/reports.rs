@@ -71,56 +71,26 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
         .map_err(backend)?;
     let uid = if has_identities { crate::identity::RESOLVED_DISTINCT_ID } else { "e.distinct_id" };
     let join_user = reads_user(&q.filter) || reads_user(&q.on) || reads_user(&q.sum);
-    let columns = Columns {
-        properties: "e.properties".into(),
-        time_ms: "e.time_ms".into(),
-        event: "e.event".into(),
-        distinct_id: "e.distinct_id".into(),
-        insert_id: "e.insert_id".into(),
-        user: join_user.then(|| "CAST(p.properties AS VARIANT)".to_string()),
-    };
-    let filter = match &q.filter {
-        None => Ok("TRUE".to_string()),
-        Some(p) => duckdb_predicate(p, &columns),
-    };
-    let keys = match &q.on {
-        None => Ok(None),
-        Some(p) => duckdb_segment_key(p, &columns).map(Some),
-    };
-    let sum = match &q.sum {
-        None => Ok("0.0".to_string()),
-        Some(p) => duckdb_number_or_zero(p, &columns),
-    };
-    let mut head = "e.project_id = ? AND e.time_ms >= ? AND e.time_ms < ?".to_string();
-    if !q.events.is_empty() {
-        head.push_str(&format!(" AND e.event IN ({})", vec!["?"; q.events.len()].join(", ")));
-    }
     // Canonical ids cost a lookup per event: only users and profile joins need them.
     let uid = if q.measure != Measure::Events || join_user { uid } else { "e.distinct_id" };
-    let mut from = format!("(SELECT e.*, {uid} AS uid FROM events e WHERE {head}) e");
-    if join_user {
-        from.push_str(" LEFT JOIN profiles p ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid");
+    // Constants are written into the SQL (numbers, and names quoted), so that each tier
+    // and branch below can repeat the condition without counting parameters.
+    let mut head =
+        format!("e.project_id = {} AND e.time_ms >= {} AND e.time_ms < {}", q.project_id.0, q.from_ms, q.to_ms);
+    if !q.events.is_empty() {
+        let names: Vec<String> = q.events.iter().map(|n| format!("'{}'", n.replace('\'', "''"))).collect();
+        head.push_str(&format!(" AND e.event IN ({})", names.join(", ")));
     }
-    let mut args = vec![SqlValue::BigInt(q.project_id.0), SqlValue::BigInt(q.from_ms), SqlValue::BigInt(q.to_ms)];
-    args.extend(q.events.iter().map(|n| SqlValue::Text(n.clone())));
+    let args: Vec<SqlValue> = Vec::new();
     let bucket = bucket_sql(q.buckets.unit, &local_time_sql(&q.buckets));
-    match (filter, keys, sum) {
-        (Ok(filter), Ok(keys), Ok(sum)) => {
-            let segment = match &keys {
-                None => "CAST(NULL AS VARCHAR)".to_string(),
-                Some(k) => match &k.list {
-                    None => format!("CAST({} AS VARCHAR)", k.scalar),
-                    Some(list) => {
-                        format!("unnest(coalesce(CAST({list} AS VARCHAR[]), [CAST({} AS VARCHAR)]))", k.scalar)
-                    }
-                },
-            };
-            let keep_segment = if keys.is_some() { "WHERE seg IS NOT NULL" } else { "" };
-            let inner = format!(
-                "SELECT {bucket} AS bucket, e.event AS event, {segment} AS seg, e.distinct_id AS distinct_id,
-                        e.time_ms AS time_ms, e.insert_id AS insert_id, e.uid AS uid, {sum} AS v
-                 FROM {from} WHERE {filter}"
-            );
+    // Each tier is read by its own SELECT with the property expressions written directly
+    // on the table: DuckDB then reads only the VARIANT fields they name (measured: about
+    // 15 times faster than the same expression over the `events` view or a subquery).
+    let tiers = [Tier::Cold, Tier::Hot].map(|tier| tier_select(tier, q, &head, uid, join_user, &bucket));
+    match (&tiers[0], &tiers[1]) {
+        (Ok(cold), Ok(hot)) => {
+            let inner = format!("{cold} UNION ALL {hot}");
+            let keep_segment = if q.on.is_some() { "WHERE seg IS NOT NULL" } else { "" };
             // Copies of an event (same distinct id, time and insert id) count once. Users
             // need no deduplication, and events without a sum need only the key columns.
             let sql = match (q.measure, q.sum.is_some()) {
@@ -160,9 +130,13 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
             out.sort_by(order);
             Ok(out)
         }
-        (filter, keys, sum) => {
-            if let Err(why) = filter.as_ref().and(keys.as_ref()).and(sum.as_ref()) {
-                tracing::debug!(%why, "segmentation evaluated per event");
+        (Err(why), _) | (_, Err(why)) => {
+            tracing::debug!(%why, "segmentation evaluated per event");
+            let mut from = format!("(SELECT e.*, {uid} AS uid FROM events e WHERE {head}) e");
+            if join_user {
+                from.push_str(
+                    " LEFT JOIN profiles p ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid",
+                );
             }
             let user = if join_user { "CAST(p.properties AS VARCHAR)" } else { "CAST(NULL AS VARCHAR)" };
             let sql = format!(
@@ -191,6 +165,85 @@ pub fn property_names(
     let args = duckdb::params![project.0, event, from_ms, to_ms, limit as i64];
     let rows = stmt.query_map(args, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))).map_err(backend)?;
     rows.collect::<std::result::Result<Vec<_>, _>>().map_err(backend)
+}
+
+/// The two storage tiers (see [`crate::schema`]).
+#[derive(Clone, Copy)]
+enum Tier {
+    /// `events_cold`: properties as VARIANT.
+    Cold,
+    /// `events_hot`: properties as JSON text.
+    Hot,
+}
+
+/// One tier's rows as `(bucket, event, seg, distinct_id, time_ms, insert_id, uid, v)`,
+/// filtered, or why the expressions do not compile.
+fn tier_select(
+    tier: Tier,
+    q: &SegmentQuery,
+    head: &str,
+    uid: &str,
+    join_user: bool,
+    bucket: &str,
+) -> std::result::Result<String, sextant_expr::sql::CompileError> {
+    let (table, properties) = match tier {
+        Tier::Cold => ("events_cold", "e.properties"),
+        Tier::Hot => ("events_hot", "CAST(e.properties AS VARIANT)"),
+    };
+    // A profile join needs the canonical id first, so that case reads through a subquery.
+    let (from, properties, uid) = if join_user {
+        (
+            format!(
+                "(SELECT e.*, {uid} AS uid FROM {table} e WHERE {head}) e LEFT JOIN profiles p \
+                 ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid"
+            ),
+            properties.to_string(),
+            "e.uid".to_string(),
+        )
+    } else {
+        (format!("{table} e"), properties.to_string(), uid.to_string())
+    };
+    let columns = Columns {
+        properties,
+        time_ms: "e.time_ms".into(),
+        event: "e.event".into(),
+        distinct_id: "e.distinct_id".into(),
+        insert_id: "e.insert_id".into(),
+        user: join_user.then(|| "CAST(p.properties AS VARIANT)".to_string()),
+    };
+    let filter = match &q.filter {
+        None => "TRUE".to_string(),
+        Some(p) => duckdb_predicate(p, &columns)?,
+    };
+    let sum = match &q.sum {
+        None => "0.0".to_string(),
+        Some(p) => duckdb_number_or_zero(p, &columns)?,
+    };
+    let head = if join_user { "TRUE" } else { head };
+    let select = |segment: &str, condition: &str| {
+        format!(
+            "SELECT {bucket} AS bucket, e.event AS event, {segment} AS seg, e.distinct_id AS distinct_id,
+                    e.time_ms AS time_ms, e.insert_id AS insert_id, {uid} AS uid, {sum} AS v
+             FROM {from} WHERE {head} AND ({filter}){condition}"
+        )
+    };
+    Ok(match &q.on {
+        None => select("CAST(NULL AS VARCHAR)", ""),
+        Some(p) => {
+            let k = duckdb_segment_key(p, &columns)?;
+            let scalar = format!("CAST({} AS VARCHAR)", k.scalar);
+            match (&k.list_when, &k.list_texts) {
+                // Lists are rare: rows holding one are read apart (a cheap type test) and
+                // unnested, so the common rows pay for no list work.
+                (Some(is_list), Some(texts)) => format!(
+                    "{} UNION ALL {}",
+                    select(&scalar, &format!(" AND NOT coalesce({is_list}, FALSE)")),
+                    select(&format!("unnest(CAST({texts} AS VARCHAR[]))"), &format!(" AND coalesce({is_list}, FALSE)")),
+                ),
+                _ => select(&scalar, ""),
+            }
+        }
+    })
 }
 
 /// The interpreter's path: reads the rows and filters, keys and counts them in Rust.
