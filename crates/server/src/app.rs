@@ -50,11 +50,8 @@ pub async fn list_api_tokens(
     Path(project_id): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
-    let (credential, params) = admin(&state, &project_id, &parts).await?;
-    let query = CollectionQuery::parse(&params)?;
-    let page = state.metadata.list_api_tokens(credential.project.id, query.page).await?;
-    Ok(Json(query.respond(page, |t| to_value(ApiTokenView::of(t)))))
+    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.list_api_tokens(p, page).await };
+    admin_page(&state, &project_id, request, fetch, |t| to_value(ApiTokenView::of(t))).await
 }
 
 /// `POST /api/app/projects/{project_id}/api-tokens`: `name`, `families` (a list or a
@@ -126,11 +123,9 @@ pub async fn list_service_accounts(
     Path(project_id): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
-    let (credential, params) = admin(&state, &project_id, &parts).await?;
-    let query = CollectionQuery::parse(&params)?;
-    let page = state.metadata.page_service_accounts(credential.project.id, query.page).await?;
-    Ok(Json(query.respond(page, |(account, role)| to_value(ServiceAccountView::of(account, *role)))))
+    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.page_service_accounts(p, page).await };
+    admin_page(&state, &project_id, request, fetch, |(account, role)| to_value(ServiceAccountView::of(account, *role)))
+        .await
 }
 
 /// Authenticates an administrator of the project in the path, and counts the request.
@@ -336,7 +331,27 @@ impl ServiceAccountView {
     }
 }
 
-fn to_value(view: impl Serialize) -> Value {
+/// Answers a page of one of the project's collections: authenticates an administrator
+/// of the project in the path, reads the paging parameters, fetches the page and renders
+/// each item as its view. Every App API list handler is this call.
+pub(crate) async fn admin_page<T, Fut>(
+    state: &AppState,
+    project_id: &str,
+    request: Request,
+    fetch: impl FnOnce(sextant_metadata::Metadata, sextant_model::ProjectId, sextant_model::PageRequest) -> Fut,
+    view: impl Fn(&T) -> Value,
+) -> Result<Json<Value>, ApiError>
+where
+    Fut: std::future::Future<Output = sextant_metadata::Result<sextant_model::Page<T>>>,
+{
+    let (parts, _) = request.into_parts();
+    let (credential, params) = admin(state, project_id, &parts).await?;
+    let query = CollectionQuery::parse(&params)?;
+    let page = fetch(state.metadata.clone(), credential.project.id, query.page).await?;
+    Ok(Json(query.respond(page, view)))
+}
+
+pub(crate) fn to_value(view: impl Serialize) -> Value {
     serde_json::to_value(view).unwrap_or(Value::Null)
 }
 

@@ -18,9 +18,9 @@ use sextant_model::profile::USER_PROFILES;
 use sextant_model::{ApiFamily, CohortDefinition, CohortId, Project};
 use sextant_storage::{BehaviorCount, ProfileQuery};
 
-use crate::app::{admin, read_body};
+use crate::app::{admin, admin_page, read_body, to_value};
 use crate::auth;
-use crate::collection::{CollectionQuery, PageParams};
+use crate::collection::PageParams;
 use crate::error::{ApiError, QueryError};
 use crate::ingest::body;
 use crate::openapi::{CollectionPage, Single};
@@ -33,12 +33,7 @@ pub fn compile_definition(
     project: &Project,
     as_of_ms: i64,
 ) -> Result<(Option<Arc<Program>>, Vec<BehaviorCount>), ApiError> {
-    let options = Options {
-        timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
-        case_sensitive: project.case_sensitive_strings,
-        now_ms: as_of_ms,
-        ..Options::default()
-    };
+    let options = Options { now_ms: as_of_ms, ..crate::reports::expression_options(project) };
     let mut problems = Vec::new();
     let filter = match definition.where_.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
         None => None,
@@ -317,11 +312,8 @@ pub async fn app_list(
     Path(project_id): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
-    let (credential, params) = admin(&state, &project_id, &parts).await?;
-    let query = CollectionQuery::parse(&params)?;
-    let page = state.metadata.list_cohorts(credential.project.id, query.page).await?;
-    Ok(Json(query.respond(page, |c| serde_json::to_value(CohortView::of(c)).unwrap_or(Value::Null))))
+    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.list_cohorts(p, page).await };
+    admin_page(&state, &project_id, request, fetch, |x| to_value(CohortView::of(x))).await
 }
 
 /// `POST /api/app/projects/{project_id}/cohorts`.

@@ -9,14 +9,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use sextant_expr::Options;
-use sextant_model::ApiFamily;
 use sextant_query::events;
 use sextant_query::segmentation::Segmentation;
 
-use crate::auth;
 use crate::error::{ApiError, QueryError};
-use crate::ingest::body;
 use crate::state::AppState;
 
 /// Which report.
@@ -153,14 +149,9 @@ async fn answer(
     body: axum::body::Body,
     report: Report,
 ) -> Result<Response, ApiError> {
-    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
-    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "events").await?;
+    let crate::reports::ReportRequest { params, credential, options } =
+        crate::reports::read(state, parts, body, "events").await?;
     let project = &credential.project;
-    let options = Options {
-        timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
-        case_sensitive: project.case_sensitive_strings,
-        ..Options::default()
-    };
     let now = chrono::Utc::now().timestamp_millis();
     let plan = {
         // Not `Send`: read before the next await.

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use std::sync::Arc;
 
-use sextant_expr::{Options, Program, Scope};
+use sextant_expr::{Program, Scope};
 use sextant_ingest::Params;
 use sextant_model::StoredEvent;
 use sextant_model::limits::{MAX_EXPORT_DAYS, MAX_EXPORT_LIMIT};
@@ -139,12 +139,7 @@ pub(crate) fn parse_where_in(
     scope: Scope,
 ) -> Result<Option<Arc<Program>>, ApiError> {
     let Some(src) = params.get("where").filter(|w| !w.trim().is_empty()) else { return Ok(None) };
-    let options = Options {
-        timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
-        case_sensitive: project.case_sensitive_strings,
-        ..Options::default()
-    };
-    Program::parse(src, scope, options)
+    Program::parse(src, scope, crate::reports::expression_options(project))
         .map(|p| Some(Arc::new(p)))
         .map_err(|e| ApiError::invalid(format!("invalid `where` expression: {e}")))
 }

@@ -10,31 +10,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sextant_expr::Options;
 use sextant_metadata::BookmarkInfo;
-use sextant_model::{ApiFamily, Project};
+use sextant_model::Project;
 use sextant_query::insights;
 
-use crate::app::{admin, read_body};
-use crate::auth;
-use crate::collection::{CollectionQuery, PageParams};
+use crate::app::{admin, admin_page, read_body, to_value};
+use crate::collection::PageParams;
 use crate::error::{ApiError, QueryError};
-use crate::ingest::body;
 use crate::openapi::{CollectionPage, Single};
 use crate::state::AppState;
-
-fn options(project: &Project) -> Options {
-    Options {
-        timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
-        case_sensitive: project.case_sensitive_strings,
-        ..Options::default()
-    }
-}
 
 /// Checks that a saved report would run: its kind and parameters.
 pub fn check(project: &Project, kind: &str, params: &BTreeMap<String, String>) -> Result<(), ApiError> {
     let now = chrono::Utc::now().timestamp_millis();
-    insights::plan(kind, params, &options(project), now)
+    insights::plan(kind, params, &crate::reports::expression_options(project), now)
         .map(|_| ())
         .map_err(|e| ApiError::invalid_fields("invalid saved report", vec![("params".into(), e.0)]))
 }
@@ -83,8 +72,8 @@ async fn answer(
     parts: &axum::http::request::Parts,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
-    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "reports").await?;
+    let crate::reports::ReportRequest { params, credential, options } =
+        crate::reports::read(state, parts, body, "reports").await?;
     let project = &credential.project;
     let id = params.get("bookmark_id").map(str::trim).filter(|v| !v.is_empty());
     let id = id
@@ -93,8 +82,7 @@ async fn answer(
         .map_err(|_| ApiError::invalid("`bookmark_id` must be an integer"))?;
     let saved = state.metadata.bookmark(project.id, id).await?;
     let now = chrono::Utc::now().timestamp_millis();
-    let mut request =
-        insights::plan(&saved.kind, &saved.params, &options(project), now).map_err(|e| ApiError::invalid(e.0))?;
+    let mut request = insights::plan(&saved.kind, &saved.params, &options, now).map_err(|e| ApiError::invalid(e.0))?;
     request.filter = crate::lookup_tables::attach_filter(state, project.id, request.filter.take()).await?;
     request.on = crate::lookup_tables::attach_filter(state, project.id, request.on.take()).await?;
     let counts = state.reports.segment(request.query(project.id)).await?;
@@ -187,11 +175,8 @@ pub async fn app_list(
     Path(project_id): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
-    let (credential, params) = admin(&state, &project_id, &parts).await?;
-    let query = CollectionQuery::parse(&params)?;
-    let page = state.metadata.list_bookmarks(credential.project.id, query.page).await?;
-    Ok(Json(query.respond(page, |b| serde_json::to_value(BookmarkView::of(b)).unwrap_or(Value::Null))))
+    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.list_bookmarks(p, page).await };
+    admin_page(&state, &project_id, request, fetch, |x| to_value(BookmarkView::of(x))).await
 }
 
 /// `POST /api/app/projects/{project_id}/bookmarks`.

@@ -18,6 +18,7 @@
 //! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
 //! - [`lookup_tables`]: lookup tables (`/lookup-tables`), their App API, and joining
 //!   them into expressions.
+//! - [`reports`]: what every report handler does first (parameters, reader auth).
 //! - [`segmentation`]: the segmentation report (`/api/query/segmentation`).
 //! - [`stream`]: the activity feed (`/api/query/stream/query`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
@@ -42,6 +43,7 @@ pub mod lookup_tables;
 pub mod metrics;
 pub mod openapi;
 pub mod regions;
+pub mod reports;
 pub mod router;
 pub mod segmentation;
 pub mod server;

@@ -21,9 +21,9 @@ use sextant_metadata::{LookupMapping, LookupTableChanges, LookupTableInfo};
 use sextant_model::{ApiFamily, ErrorCode, ProjectId};
 use sextant_storage::BehaviorCount;
 
-use crate::app::{admin, read_body};
+use crate::app::{admin, admin_page, read_body, to_value};
 use crate::auth::{self, Access, Credential};
-use crate::collection::{CollectionQuery, PageParams};
+use crate::collection::PageParams;
 use crate::error::ApiError;
 use crate::ingest::body;
 use crate::limits::LimitSlot;
@@ -420,11 +420,8 @@ pub async fn app_list(
     Path(project_id): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
-    let (credential, params) = admin(&state, &project_id, &parts).await?;
-    let query = CollectionQuery::parse(&params)?;
-    let page = state.metadata.list_lookup_tables(credential.project.id, query.page).await?;
-    Ok(Json(query.respond(page, |t| serde_json::to_value(LookupTableView::of(t)).unwrap_or(Value::Null))))
+    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.list_lookup_tables(p, page).await };
+    admin_page(&state, &project_id, request, fetch, |x| to_value(LookupTableView::of(x))).await
 }
 
 /// `POST /api/app/projects/{project_id}/lookup-tables`.

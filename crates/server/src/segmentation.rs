@@ -5,13 +5,9 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sextant_expr::Options;
-use sextant_model::ApiFamily;
 use sextant_query::segmentation::{Segmentation, ValueReport};
 
-use crate::auth;
 use crate::error::{ApiError, QueryError};
-use crate::ingest::body;
 use crate::state::AppState;
 
 /// The segmentation parameters, as the OpenAPI document lists them.
@@ -189,14 +185,9 @@ async fn answer(
     body: axum::body::Body,
     report: Report,
 ) -> Result<Response, ApiError> {
-    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
-    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "events").await?;
+    let crate::reports::ReportRequest { params, credential, options } =
+        crate::reports::read(state, parts, body, "events").await?;
     let project = &credential.project;
-    let options = Options {
-        timezone: project.timezone.parse().unwrap_or(chrono_tz::UTC),
-        case_sensitive: project.case_sensitive_strings,
-        ..Options::default()
-    };
     let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
     let mut request = {
         // Not `Send`: read before the next await.
