@@ -401,13 +401,13 @@ impl<'a> Compiler<'a> {
     }
 
     /// The segment keys of an `on` expression: `scalar` is the text of a value that is not
-    /// a list (NULL when undefined or a list); `list`, when the value can be a list, is
-    /// the distinct texts of its elements (NULL otherwise). Texts follow `string()`, null
-    /// is `"null"`, as [`Program::segment_keys`] does in Rust.
+    /// a list (NULL when undefined or a list); when the value can be a list, `list_when`
+    /// tests that it is one and `list_texts` gives the distinct texts of its elements.
+    /// Texts follow `string()`, null is `"null"`, as [`Program::segment_keys`] does in Rust.
     pub fn segment_key(&mut self) -> Result<SegmentKeySql> {
         let v = self.value(self.program.expr())?;
         let scalar = case(self.text_branches(&v)?);
-        let (mut list, mut list_when, mut list_texts) = (None, None, None);
+        let (mut list_when, mut list_texts) = (None, None);
         for a in &v.alts {
             match (&a.kind, &a.payload) {
                 (Kind::List, Payload::Dynamic(p)) => {
@@ -415,17 +415,15 @@ impl<'a> Compiler<'a> {
                     let var = format!("x{}", self.next_var);
                     let element = self.dynamic(&var, None);
                     let text = case(self.text_branches(&element)?);
-                    let texts = self.dialect.list_texts(p, &var, &text);
                     list_when = Some(cond_sql(&a.when));
-                    list = Some(case(vec![(a.when.clone(), texts.clone())]));
-                    list_texts = Some(texts);
+                    list_texts = Some(self.dialect.list_texts(p, &var, &text));
                 }
                 (Kind::List, _) => return unsupported("`on` giving a list that is not read from data"),
                 _ => {}
             }
         }
-        let out = SegmentKeySql { scalar, list, list_when, list_texts };
-        if out.scalar.len() + out.list.as_ref().map_or(0, String::len) > MAX_SQL {
+        let out = SegmentKeySql { scalar, list_when, list_texts };
+        if out.scalar.len() + out.list_texts.as_ref().map_or(0, String::len) > MAX_SQL {
             return unsupported("the compiled SQL would be too long");
         }
         Ok(out)
@@ -1210,13 +1208,22 @@ impl<'a> Compiler<'a> {
 pub struct SegmentKeySql {
     /// Text of a non-list value; NULL for undefined and for lists.
     pub scalar: String,
-    /// Distinct texts of a list's elements, when the value can be a list (NULL when
-    /// it is not one).
-    pub list: Option<String>,
     /// When the value can be a list: the (cheap) condition that it is one.
     pub list_when: Option<String>,
-    /// When the value can be a list: its elements' texts, valid where `list_when` holds.
+    /// When the value can be a list: its elements' distinct texts, valid where
+    /// `list_when` holds.
     pub list_texts: Option<String>,
+}
+
+impl SegmentKeySql {
+    /// Distinct texts of a list's elements, NULL where the value is not a list; `None`
+    /// when it can never be one.
+    pub fn list(&self) -> Option<String> {
+        match (&self.list_when, &self.list_texts) {
+            (Some(when), Some(texts)) => Some(format!("CASE WHEN {when} THEN {texts} END")),
+            _ => None,
+        }
+    }
 }
 
 /// Compiles an `on` to DuckDB segment keys over `columns`.

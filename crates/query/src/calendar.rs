@@ -5,7 +5,7 @@
 //! Keys by unit: day, week (its Monday), month (its first day) and runs of days
 //! `YYYY-MM-DD`; hour `YYYY-MM-DD HH:00:00`; minute `YYYY-MM-DD HH:MM:00`.
 
-use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
+use chrono::{Months, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 use chrono_tz::Tz;
 use sextant_storage::{BucketUnit, DAY_MS, TimeBuckets};
 
@@ -122,14 +122,17 @@ pub fn today(tz: Tz, now_ms: i64) -> NaiveDate {
     naive(now_ms + offset_ms(tz, now_ms)).date()
 }
 
-/// Whether `d` is a Monday (week keys are).
-pub fn is_monday(d: NaiveDate) -> bool {
-    d.weekday() == chrono::Weekday::Mon
+/// `computed_at` of an answer: `now_ms` in RFC 3339, UTC, with microseconds.
+pub fn computed_at(now_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(now_ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -163,7 +166,7 @@ mod tests {
         assert_eq!(keys(BucketUnit::Month), ["2024-01-01", "2024-02-01", "2024-03-01"]);
         let weeks = keys(BucketUnit::Week);
         assert_eq!(weeks.first().unwrap(), "2024-01-29");
-        assert!(weeks.iter().all(|w| is_monday(date(w))));
+        assert!(weeks.iter().all(|w| date(w).weekday() == chrono::Weekday::Mon));
         let (f, t) = date_range_ms(date("2024-01-30"), date("2024-01-30"), utc);
         let hours = series(&buckets(BucketUnit::Hour, utc, f, t), f, t);
         assert_eq!(hours.len(), 24);

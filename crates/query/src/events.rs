@@ -31,13 +31,11 @@ pub const LOOKBACK_DAYS: u64 = 31;
 /// Most names `/events/names` returns (larger limits are lowered to it, as Mixpanel does).
 pub const MAX_NAMES: u64 = 5000;
 
-fn kind(params: &Params<'_>, unique_only_daily: bool, unit: BucketUnit) -> Result<Kind, QueryError> {
-    let k = match params.choice("type", &["general", "unique", "average"])? {
-        "unique" => Kind::Unique,
-        "average" => Kind::Average,
-        _ => Kind::General,
-    };
-    if unique_only_daily && k != Kind::General && matches!(unit, BucketUnit::Minute | BucketUnit::Hour) {
+/// `type`, refused for hourly or finer units unless `general` ("you cannot get hourly
+/// uniques").
+fn kind(params: &Params<'_>, unit: BucketUnit) -> Result<Kind, QueryError> {
+    let k = Kind::parse(params, true)?;
+    if k != Kind::General && matches!(unit, BucketUnit::Minute | BucketUnit::Hour) {
         return Err(QueryError::new("unique and average counts need a unit of a day or longer"));
     }
     Ok(k)
@@ -49,8 +47,8 @@ fn range(params: &Params<'_>, unit: BucketUnit, tz: Tz, now_ms: i64) -> Result<(
         let n = n.parse::<u32>().ok().filter(|n| (1..=3650).contains(n)).ok_or_else(|| {
             QueryError::new(format!("`interval` must be a number of units from 1 to 3650, got `{n}`"))
         })?;
-        let b = calendar::buckets(unit, tz, now_ms - 400 * DAY_MS, now_ms + DAY_MS);
-        let mut start = b.bucket_of(now_ms);
+        // Only the offset in force now matters for the bucket holding now.
+        let mut start = calendar::buckets(unit, tz, now_ms, now_ms + 1).bucket_of(now_ms);
         for _ in 1..n {
             start = calendar::previous_bucket(unit, start);
         }
@@ -71,22 +69,15 @@ pub fn events(params: &Params<'_>, options: &Options, now_ms: i64) -> Result<Seg
     }
     let tz = options.timezone;
     let unit = params.unit_only(&["minute", "hour", "day", "week", "month"])?;
-    let kind = kind(params, true, unit)?;
-    let (from_ms, to_ms) = range(params, unit, tz, now_ms)?;
-    Ok(Segmentation {
-        events,
-        from_ms,
-        to_ms,
-        unit,
-        kind,
-        limit: usize::MAX,
-        on: None,
-        filter: None,
-        csv: params.text("format").is_some_and(|f| f.eq_ignore_ascii_case("csv")),
-        tz,
-        ranges: None,
-        only: None,
-    })
+    let kind = kind(params, unit)?;
+    let mut request = Segmentation::over(events, range(params, unit, tz, now_ms)?, unit, kind, tz);
+    request.csv = csv(params);
+    Ok(request)
+}
+
+/// `format=csv` (anything else is JSON).
+fn csv(params: &Params<'_>) -> bool {
+    params.text("format").is_some_and(|f| f.eq_ignore_ascii_case("csv"))
 }
 
 /// An `on` reading one event property.
@@ -101,8 +92,8 @@ pub fn properties(params: &Params<'_>, options: &Options, now_ms: i64) -> Result
     let name = params.required("name")?;
     let tz = options.timezone;
     let unit = params.unit_only(&["minute", "hour", "day", "week", "month"])?;
-    let kind = kind(params, true, unit)?;
-    let (from_ms, to_ms) = range(params, unit, tz, now_ms)?;
+    let kind = kind(params, unit)?;
+    let range = range(params, unit, tz, now_ms)?;
     let only = match params.text("values") {
         None => None,
         Some(v) => Some(
@@ -118,20 +109,12 @@ pub fn properties(params: &Params<'_>, options: &Options, now_ms: i64) -> Result
             })
             .collect()
     });
-    Ok(Segmentation {
-        events: vec![event],
-        from_ms,
-        to_ms,
-        unit,
-        kind,
-        limit: params.integer("limit", 255, 1, 10_000)? as usize,
-        on: Some(Arc::new(property(name, options)?)),
-        filter: None,
-        csv: params.text("format").is_some_and(|f| f.eq_ignore_ascii_case("csv")),
-        tz,
-        ranges: None,
-        only,
-    })
+    let mut request = Segmentation::over(vec![event], range, unit, kind, tz);
+    request.limit = params.integer("limit", 255, 1, 10_000)? as usize;
+    request.on = Some(Arc::new(property(name, options)?));
+    request.csv = csv(params);
+    request.only = only;
+    Ok(request)
 }
 
 /// A look over the last 31 days (or the dates), one bucket, for "most common" lists.
@@ -157,24 +140,9 @@ fn lookback_segmentation(
 ) -> Result<Segmentation, QueryError> {
     let tz = options.timezone;
     let (from_ms, to_ms, unit) = lookback(params, tz, now_ms)?;
-    let kind = match params.choice("type", &["general", "unique", "average"])? {
-        "unique" => Kind::Unique,
-        _ => Kind::General,
-    };
-    Ok(Segmentation {
-        events,
-        from_ms,
-        to_ms,
-        unit,
-        kind,
-        limit: usize::MAX,
-        on: on.map(Arc::new),
-        filter: None,
-        csv: false,
-        tz,
-        ranges: None,
-        only: None,
-    })
+    let mut request = Segmentation::over(events, (from_ms, to_ms), unit, Kind::parse(params, false)?, tz);
+    request.on = on.map(Arc::new);
+    Ok(request)
 }
 
 /// Totals by name (event or segment), most common first.
@@ -233,27 +201,9 @@ pub fn top(params: &Params<'_>, options: &Options, now_ms: i64) -> Result<(Segme
     let tz = options.timezone;
     let today = calendar::today(tz, now_ms);
     let yesterday = today.checked_sub_days(Days::new(1)).unwrap_or(today);
-    let (from_ms, to_ms) = calendar::date_range_ms(yesterday, today, tz);
-    let kind = match params.choice("type", &["general", "unique", "average"])? {
-        "unique" => Kind::Unique,
-        _ => Kind::General,
-    };
     let limit = params.integer("limit", 100, 1, 10_000)? as usize;
-    let request = Segmentation {
-        events: Vec::new(),
-        from_ms,
-        to_ms,
-        unit: BucketUnit::Day,
-        kind,
-        limit: usize::MAX,
-        on: None,
-        filter: None,
-        csv: false,
-        tz,
-        ranges: None,
-        only: None,
-    };
-    Ok((request, limit))
+    let range = calendar::date_range_ms(yesterday, today, tz);
+    Ok((Segmentation::over(Vec::new(), range, BucketUnit::Day, Kind::parse(params, false)?, tz), limit))
 }
 
 /// One row of `/events/top`.

@@ -91,14 +91,6 @@ pub fn answer(request: &Segmentation, counts: &[SegmentCount], now_ms: i64) -> I
     let starts = calendar::series(&buckets, from_ms, to_ms);
     let key_of = |local: i64| stamp(calendar::local_to_utc(local, tz), tz, false);
     let keys: BTreeMap<i64, String> = starts.iter().map(|s| (*s, key_of(*s))).collect();
-    let value = |c: &SegmentCount| -> f64 {
-        match request.kind {
-            Kind::General => c.events as f64,
-            Kind::Unique => c.users as f64,
-            Kind::Average if c.users == 0 => 0.0,
-            Kind::Average => c.events as f64 / c.users as f64,
-        }
-    };
     let number = |v: f64| {
         if request.kind == Kind::Average { serde_json::Value::from(v) } else { serde_json::Value::from(v as u64) }
     };
@@ -114,7 +106,7 @@ pub fn answer(request: &Segmentation, counts: &[SegmentCount], now_ms: i64) -> I
         let Some(key) = keys.get(&c.bucket) else { continue };
         let segment = c.segment.clone().unwrap_or_default();
         let row = tree.entry(c.event.clone()).or_default().entry(segment).or_insert_with(zeros);
-        *row.entry(key.clone()).or_default() += value(c);
+        *row.entry(key.clone()).or_default() += request.kind.value(c);
     }
     let series: serde_json::Map<String, serde_json::Value> = tree
         .into_iter()
@@ -135,9 +127,7 @@ pub fn answer(request: &Segmentation, counts: &[SegmentCount], now_ms: i64) -> I
         headers.push(on.expr().to_string());
     }
     InsightsAnswer {
-        computed_at: chrono::DateTime::from_timestamp_millis(now_ms)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
-            .unwrap_or_default(),
+        computed_at: calendar::computed_at(now_ms),
         date_range: DateRange { from_date: stamp(from_ms, tz, false), to_date: stamp(to_ms - 1, tz, true) },
         headers,
         series: serde_json::Value::Object(series),

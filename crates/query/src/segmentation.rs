@@ -44,6 +44,36 @@ pub enum Kind {
     Average,
 }
 
+impl Kind {
+    /// The `type` parameter; `average` reads as `general` where a report has no average.
+    pub fn parse(params: &Params<'_>, with_average: bool) -> Result<Kind, QueryError> {
+        Ok(match params.choice("type", &["general", "unique", "average"])? {
+            "unique" => Kind::Unique,
+            "average" if with_average => Kind::Average,
+            _ => Kind::General,
+        })
+    }
+
+    /// What the store must count for it.
+    pub fn measure(self) -> Measure {
+        match self {
+            Kind::General => Measure::Events,
+            Kind::Unique => Measure::Users,
+            Kind::Average => Measure::Both,
+        }
+    }
+
+    /// A cell's value: events, users, or events per user (0 without users).
+    pub fn value(self, c: &SegmentCount) -> f64 {
+        match self {
+            Kind::General => c.events as f64,
+            Kind::Unique => c.users as f64,
+            Kind::Average if c.users == 0 => 0.0,
+            Kind::Average => c.events as f64 / c.users as f64,
+        }
+    }
+}
+
 /// A checked segmentation request.
 #[derive(Clone, Debug)]
 pub struct Segmentation {
@@ -74,6 +104,31 @@ pub struct Segmentation {
 }
 
 impl Segmentation {
+    /// Counts of `events` over `[from_ms, to_ms)`, neither split nor filtered, every
+    /// segment kept, as JSON.
+    pub fn over(
+        events: Vec<String>,
+        (from_ms, to_ms): (i64, i64),
+        unit: BucketUnit,
+        kind: Kind,
+        tz: Tz,
+    ) -> Segmentation {
+        Segmentation {
+            events,
+            from_ms,
+            to_ms,
+            unit,
+            kind,
+            limit: usize::MAX,
+            on: None,
+            filter: None,
+            csv: false,
+            tz,
+            ranges: None,
+            only: None,
+        }
+    }
+
     /// Reads the request; expressions are checked with the project's `options`.
     pub fn parse(params: &Params<'_>, options: &Options) -> Result<Segmentation, QueryError> {
         let events = vec![params.required("event")?.to_string()];
@@ -81,11 +136,7 @@ impl Segmentation {
         let tz = options.timezone;
         let origin = calendar::local_midnight_ms(from, chrono_tz::UTC);
         let unit = params.unit(&["minute", "hour", "day", "week", "month"], origin)?;
-        let kind = match params.choice("type", &["general", "unique", "average"])? {
-            "unique" => Kind::Unique,
-            "average" => Kind::Average,
-            _ => Kind::General,
-        };
+        let kind = Kind::parse(params, true)?;
         let limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)? as usize;
         let on = params.expression("on", Scope::Event, options)?.map(Arc::new);
         let filter = params.expression("where", Scope::Event, options)?.map(Arc::new);
@@ -123,11 +174,7 @@ impl Segmentation {
             buckets: calendar::buckets(self.unit, self.tz, from_ms, to_ms),
             filter: self.filter.clone(),
             on: self.on.clone(),
-            measure: match self.kind {
-                Kind::General => Measure::Events,
-                Kind::Unique => Measure::Users,
-                Kind::Average => Measure::Both,
-            },
+            measure: self.kind.measure(),
             sum: None,
         }
     }
@@ -173,14 +220,6 @@ impl Segmentation {
         let starts = calendar::series(&buckets, from_ms, to_ms);
         let series: Vec<String> = starts.iter().map(|s| calendar::key(self.unit, *s)).collect();
         let key_of: HashMap<i64, &String> = starts.iter().copied().zip(series.iter()).collect();
-        let value = |c: &SegmentCount| -> f64 {
-            match self.kind {
-                Kind::General => c.events as f64,
-                Kind::Unique => c.users as f64,
-                Kind::Average if c.users == 0 => 0.0,
-                Kind::Average => c.events as f64 / c.users as f64,
-            }
-        };
         // Per segment: its total (for `limit`) and its value per bucket key.
         let mut per_segment: HashMap<String, Totals> = HashMap::new();
         if self.on.is_none() {
@@ -204,7 +243,7 @@ impl Segmentation {
                 continue;
             }
             let entry = per_segment.entry(name).or_default();
-            let v = value(c);
+            let v = self.kind.value(c);
             entry.0 += v;
             *entry.1.entry((*key).clone()).or_default() += v;
         }
@@ -246,12 +285,6 @@ pub struct ValueReport {
 }
 
 impl ValueReport {
-    /// Reads the request: `event`, dates, `on` (required), `unit` (`hour` or `day`), `where`.
-    pub fn parse(params: &Params<'_>, options: &Options, average: bool) -> Result<ValueReport, QueryError> {
-        let base = Segmentation::parse_numeric(params, options)?;
-        Ok(ValueReport { base, average })
-    }
-
     /// The store query: events counted, `on` summed.
     pub fn query(&self, project_id: ProjectId) -> SegmentQuery {
         let mut q = self.base.query(project_id);
@@ -265,20 +298,27 @@ impl ValueReport {
         let b = &self.base;
         let (from_ms, to_ms) = b.range_ms();
         let buckets = calendar::buckets(b.unit, b.tz, from_ms, to_ms);
-        let mut results = BTreeMap::new();
-        for start in calendar::series(&buckets, from_ms, to_ms) {
-            let (mut sum, mut events) = (0.0, 0u64);
-            for c in counts.iter().filter(|c| c.bucket == start) {
-                sum += c.sum;
-                events += c.events;
-            }
-            let v = if self.average { if events == 0 { 0.0 } else { sum / events as f64 } } else { sum };
-            results.insert(calendar::key(b.unit, start), v);
+        let mut per_bucket: HashMap<i64, (f64, u64)> = HashMap::new();
+        for c in counts {
+            let entry = per_bucket.entry(c.bucket).or_default();
+            entry.0 += c.sum;
+            entry.1 += c.events;
         }
-        let computed_at = chrono::DateTime::from_timestamp_millis(now_ms)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
-            .unwrap_or_default();
-        ValueAnswer { status: "ok".into(), computed_at, results }
+        let results = calendar::series(&buckets, from_ms, to_ms)
+            .into_iter()
+            .map(|start| {
+                let (sum, events) = per_bucket.get(&start).copied().unwrap_or_default();
+                let v = if !self.average {
+                    sum
+                } else if events == 0 {
+                    0.0
+                } else {
+                    sum / events as f64
+                };
+                (calendar::key(b.unit, start), v)
+            })
+            .collect();
+        ValueAnswer { status: "ok".into(), computed_at: calendar::computed_at(now_ms), results }
     }
 }
 

@@ -84,8 +84,9 @@ pub fn compile_definition(
 pub async fn count(state: &AppState, project: &Project, cohort: &CohortInfo) -> Result<u64, ApiError> {
     let now = chrono::Utc::now().timestamp_millis();
     let (filter, behaviors) = compile_definition(&cohort.definition, project, now)?;
-    let filter = crate::lookup_tables::attach_filter(state, project.id, filter).await?;
-    let behaviors = crate::lookup_tables::attach_behaviors(state, project.id, behaviors).await?;
+    let mut attacher = crate::lookup_tables::Attacher::new(state, project.id);
+    let filter = attacher.optional(filter).await?;
+    let behaviors = attacher.behaviors(behaviors).await?;
     let query = ProfileQuery {
         project_id: project.id,
         group_key: USER_PROFILES.into(),

@@ -230,8 +230,9 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: Body
         definition.behaviors = cohort.definition.behaviors;
     }
     let (filter, behaviors) = crate::cohorts::compile_definition(&definition, &credential.project, as_of_ms)?;
-    let filter = crate::lookup_tables::attach_filter(state, credential.project.id, filter).await?;
-    let behaviors = crate::lookup_tables::attach_behaviors(state, credential.project.id, behaviors).await?;
+    let mut attacher = crate::lookup_tables::Attacher::new(state, credential.project.id);
+    let filter = attacher.optional(filter).await?;
+    let behaviors = attacher.behaviors(behaviors).await?;
     let query = ProfileQuery {
         project_id: credential.project.id,
         group_key: text(&params, "data_group_id").unwrap_or(USER_PROFILES).to_string(),

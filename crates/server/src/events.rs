@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sextant_query::events;
@@ -172,17 +171,9 @@ async fn answer(
     };
     match plan {
         Plan::Buckets(mut request) => {
-            request.on = crate::lookup_tables::attach_filter(state, project.id, request.on.take()).await?;
+            request.on = crate::lookup_tables::Attacher::new(state, project.id).optional(request.on.take()).await?;
             let counts = state.reports.segment(request.query(project.id)).await?;
-            let answer = request.answer(&counts);
-            if request.csv {
-                let mut response = answer.to_csv().into_response();
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-                return Ok(response);
-            }
-            Ok(Json(answer).into_response())
+            Ok(crate::reports::respond(&request.answer(&counts), request.csv))
         }
         Plan::Top(request, limit) => {
             let counts = state.reports.segment(request.query(project.id)).await?;

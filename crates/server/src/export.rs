@@ -58,7 +58,7 @@ async fn start(state: &AppState, request: &axum::http::request::Parts) -> Result
     let mut query = parse_query(&params)?;
     query.project_id = credential.project.id;
     let filter = parse_where(&params, &credential.project)?;
-    query.filter = crate::lookup_tables::attach_filter(state, credential.project.id, filter).await?;
+    query.filter = crate::lookup_tables::Attacher::new(state, credential.project.id).optional(filter).await?;
     let time_in_ms = params.flag("time_in_ms");
     let mut chunks = state.store.export(query);
     // Read the first chunk before answering, so a failure to start is a clear error

@@ -83,8 +83,9 @@ async fn answer(
     let saved = state.metadata.bookmark(project.id, id).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let mut request = insights::plan(&saved.kind, &saved.params, &options, now).map_err(|e| ApiError::invalid(e.0))?;
-    request.filter = crate::lookup_tables::attach_filter(state, project.id, request.filter.take()).await?;
-    request.on = crate::lookup_tables::attach_filter(state, project.id, request.on.take()).await?;
+    let mut attacher = crate::lookup_tables::Attacher::new(state, project.id);
+    request.filter = attacher.optional(request.filter.take()).await?;
+    request.on = attacher.optional(request.on.take()).await?;
     let counts = state.reports.segment(request.query(project.id)).await?;
     Ok(Json(insights::answer(&request, &counts, now)).into_response())
 }

@@ -1,6 +1,6 @@
 //! Lookup tables: Mixpanel's `GET /lookup-tables` and `PUT /lookup-tables/{id}`, the
 //! App API that creates tables and maps them to properties (Mixpanel does that in its
-//! UI), and [`attach`], which hands a query's expressions the tables they read.
+//! UI), and [`Attacher`], which hands a query's expressions the tables they read.
 //!
 //! Errors use the shape of Mixpanel's lookup-table API, `{"code", "error", "status"}`,
 //! with `failed_records` (the first ten failing rows) when rows failed validation.
@@ -33,53 +33,66 @@ use crate::state::AppState;
 /// Rows a project's lookup tables may hold together (Mixpanel's limit).
 pub const MAX_PROJECT_ROWS: u64 = 5_000_000;
 
-/// The same program, reading the lookup tables mapped to the properties it names (the
-/// program itself when it names none).
-pub async fn attach(state: &AppState, project: ProjectId, program: Arc<Program>) -> Result<Arc<Program>, ApiError> {
-    let referenced = program.referenced_properties();
-    if referenced.is_empty() {
-        return Ok(program);
-    }
-    let mut lookups = Lookups::default();
-    for (mapping, table_id) in state.metadata.lookup_mappings(project).await? {
-        let Ok(target) = mapping.target.parse::<Target>() else { continue };
-        if referenced.iter().any(|(t, p)| *t == target && *p == mapping.property) {
-            let table = state.lookups.lookup_table(project, &table_id).await?;
-            lookups.insert(target, mapping.property, table);
-        }
-    }
-    if lookups.is_empty() {
-        return Ok(program);
-    }
-    Ok(Arc::new(Arc::unwrap_or_clone(program).with_lookups(Arc::new(lookups))))
+/// Hands a request's expressions the lookup tables mapped to the properties they read.
+/// The project's mappings are read once per request, and only when some expression
+/// reads a property at all.
+pub struct Attacher<'a> {
+    state: &'a AppState,
+    project: ProjectId,
+    mappings: Option<Vec<(Target, String, String)>>,
 }
 
-/// [`attach`] for an optional filter.
-pub async fn attach_filter(
-    state: &AppState,
-    project: ProjectId,
-    filter: Option<Arc<Program>>,
-) -> Result<Option<Arc<Program>>, ApiError> {
-    match filter {
-        Some(p) => Ok(Some(attach(state, project, p).await?)),
-        None => Ok(None),
+impl<'a> Attacher<'a> {
+    /// An attacher for `project`'s requests.
+    pub fn new(state: &'a AppState, project: ProjectId) -> Self {
+        Attacher { state, project, mappings: None }
     }
-}
 
-/// [`attach`] for every event selector of behaviour counts.
-pub async fn attach_behaviors(
-    state: &AppState,
-    project: ProjectId,
-    behaviors: Vec<BehaviorCount>,
-) -> Result<Vec<BehaviorCount>, ApiError> {
-    let mut out = Vec::with_capacity(behaviors.len());
-    for mut b in behaviors {
-        for (_, selector) in &mut b.events {
-            *selector = attach_filter(state, project, selector.take()).await?;
+    /// The same program, reading the tables mapped to the properties it names (the
+    /// program itself when it names none).
+    pub async fn program(&mut self, program: Arc<Program>) -> Result<Arc<Program>, ApiError> {
+        let referenced = program.referenced_properties();
+        if referenced.is_empty() {
+            return Ok(program);
         }
-        out.push(b);
+        if self.mappings.is_none() {
+            let all = self.state.metadata.lookup_mappings(self.project).await?;
+            let parsed = all
+                .into_iter()
+                .filter_map(|(m, table)| Some((m.target.parse::<Target>().ok()?, m.property, table)))
+                .collect();
+            self.mappings = Some(parsed);
+        }
+        let mut lookups = Lookups::default();
+        for (target, property, table_id) in self.mappings.iter().flatten() {
+            if referenced.iter().any(|(t, p)| t == target && p == property) {
+                let table = self.state.lookups.lookup_table(self.project, table_id).await?;
+                lookups.insert(*target, property.clone(), table);
+            }
+        }
+        if lookups.is_empty() {
+            return Ok(program);
+        }
+        Ok(Arc::new(Arc::unwrap_or_clone(program).with_lookups(Arc::new(lookups))))
     }
-    Ok(out)
+
+    /// [`Attacher::program`] for an optional expression.
+    pub async fn optional(&mut self, program: Option<Arc<Program>>) -> Result<Option<Arc<Program>>, ApiError> {
+        match program {
+            Some(p) => Ok(Some(self.program(p).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Attacher::program`] for every event selector of behaviour counts.
+    pub async fn behaviors(&mut self, mut behaviors: Vec<BehaviorCount>) -> Result<Vec<BehaviorCount>, ApiError> {
+        for b in &mut behaviors {
+            for (_, selector) in &mut b.events {
+                *selector = self.optional(selector.take()).await?;
+            }
+        }
+        Ok(behaviors)
+    }
 }
 
 /// An error of the lookup-table API: `{"code", "error", "status"[, "failed_records"]}`.

@@ -43,3 +43,15 @@ pub async fn read(
     let options = expression_options(&credential.project);
     Ok(ReportRequest { params, credential, options })
 }
+
+/// A report's JSON answer, or its CSV text when `csv` is asked.
+pub fn respond(answer: &sextant_query::segmentation::Answer, csv: bool) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    if csv {
+        let mut response = answer.to_csv().into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+        return response;
+    }
+    axum::Json(answer).into_response()
+}

@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sextant_query::segmentation::{Segmentation, ValueReport};
 
@@ -198,8 +197,9 @@ async fn answer(
         }
         .map_err(invalid)?
     };
-    request.filter = crate::lookup_tables::attach_filter(state, project.id, request.filter.take()).await?;
-    request.on = crate::lookup_tables::attach_filter(state, project.id, request.on.take()).await?;
+    let mut attacher = crate::lookup_tables::Attacher::new(state, project.id);
+    request.filter = attacher.optional(request.filter.take()).await?;
+    request.on = attacher.optional(request.on.take()).await?;
     match report {
         Report::Sum | Report::Average => {
             let report = ValueReport { base: request, average: matches!(report, Report::Average) };
@@ -213,11 +213,5 @@ async fn answer(
         Report::Counts => {}
     }
     let counts = state.reports.segment(request.query(project.id)).await?;
-    let answer = request.answer(&counts);
-    if request.csv {
-        let mut response = answer.to_csv().into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-        return Ok(response);
-    }
-    Ok(Json(answer).into_response())
+    Ok(crate::reports::respond(&request.answer(&counts), request.csv))
 }

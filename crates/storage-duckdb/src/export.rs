@@ -50,14 +50,7 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
         events_filter.push_str(&users_filter(conn, q.project_id, users).map_err(backend)?);
     }
     // Read distinct ids through the identity graph only when the project has one.
-    let has_identities: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM identities WHERE project_id = ?)",
-            duckdb::params![q.project_id.0],
-            |r| r.get(0),
-        )
-        .map_err(backend)?;
-    let resolved = if has_identities { crate::identity::RESOLVED_DISTINCT_ID } else { "e.distinct_id" };
+    let resolved = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
     // The same filter on both tiers; each side's parameters are bound in turn. Both
     // tiers expose properties as VARIANT `pv` to the predicate.
     let filter = format!("project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter}");

@@ -26,6 +26,17 @@ pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
 pub const RESOLVED_DISTINCT_ID: &str = "coalesce((SELECT i.canonical FROM identities i \
      WHERE i.project_id = e.project_id AND i.id = e.distinct_id), e.distinct_id)";
 
+/// How a query over project `project`'s events (aliased `e`) reads a distinct id: through
+/// the graph ([`RESOLVED_DISTINCT_ID`]) when the project has one, else as stored, which
+/// spares a lookup per event.
+pub fn distinct_id_sql(conn: &Connection, project: ProjectId) -> duckdb::Result<&'static str> {
+    let has_identities: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM identities WHERE project_id = ?)", params![project.0], |r| {
+            r.get(0)
+        })?;
+    Ok(if has_identities { RESOLVED_DISTINCT_ID } else { "e.distinct_id" })
+}
+
 /// Applies every identity operation of the group, in order, inside the caller's
 /// transaction, and marks refused operations on their events.
 pub fn apply_edges(conn: &Connection, group: &mut [WriteRequest]) -> duckdb::Result<()> {

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use duckdb::{Connection, params_from_iter, types::Value as SqlValue};
+use duckdb::Connection;
 use sextant_expr::Target;
 use sextant_expr::sql::{Columns, duckdb_number_or_zero, duckdb_predicate, duckdb_segment_key};
 use sextant_storage::{BucketUnit, Measure, Result, SegmentCount, SegmentQuery, TimeBuckets};
@@ -62,14 +62,7 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
     if q.from_ms >= q.to_ms {
         return Ok(Vec::new());
     }
-    let has_identities: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM identities WHERE project_id = ?)",
-            duckdb::params![q.project_id.0],
-            |r| r.get(0),
-        )
-        .map_err(backend)?;
-    let uid = if has_identities { crate::identity::RESOLVED_DISTINCT_ID } else { "e.distinct_id" };
+    let uid = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
     let join_user = reads_user(&q.filter) || reads_user(&q.on) || reads_user(&q.sum);
     // Canonical ids cost a lookup per event: only users and profile joins need them.
     let uid = if q.measure != Measure::Events || join_user { uid } else { "e.distinct_id" };
@@ -81,7 +74,6 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
         let names: Vec<String> = q.events.iter().map(|n| format!("'{}'", n.replace('\'', "''"))).collect();
         head.push_str(&format!(" AND e.event IN ({})", names.join(", ")));
     }
-    let args: Vec<SqlValue> = Vec::new();
     let bucket = bucket_sql(q.buckets.unit, &local_time_sql(&q.buckets));
     // Each tier is read by its own SELECT with the property expressions written directly
     // on the table: DuckDB then reads only the VARIANT fields they name (measured: about
@@ -115,7 +107,7 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
                 }
             };
             let mut stmt = conn.prepare(&sql).map_err(backend)?;
-            let mut rows = stmt.query(params_from_iter(args)).map_err(backend)?;
+            let mut rows = stmt.query([]).map_err(backend)?;
             let mut out = Vec::new();
             while let Some(row) = rows.next().map_err(backend)? {
                 out.push(SegmentCount {
@@ -143,7 +135,7 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
                 "SELECT e.event, e.time_ms, e.distinct_id, e.insert_id, e.uid, CAST(CAST(e.properties AS JSON) AS VARCHAR), {user}
                  FROM {from}"
             );
-            per_event(conn, q, &sql, args)
+            per_event(conn, q, &sql)
         }
     }
 }
@@ -247,14 +239,14 @@ fn tier_select(
 }
 
 /// The interpreter's path: reads the rows and filters, keys and counts them in Rust.
-fn per_event(conn: &Connection, q: &SegmentQuery, sql: &str, args: Vec<SqlValue>) -> Result<Vec<SegmentCount>> {
+fn per_event(conn: &Connection, q: &SegmentQuery, sql: &str) -> Result<Vec<SegmentCount>> {
     type Cell = (i64, String, Option<String>);
     let mut events: HashMap<Cell, u64> = HashMap::new();
     let mut sums: HashMap<Cell, f64> = HashMap::new();
     let mut users: HashMap<Cell, HashSet<String>> = HashMap::new();
     let mut seen: HashSet<(Cell, String, i64, String)> = HashSet::new();
     let mut stmt = conn.prepare(sql).map_err(backend)?;
-    let mut rows = stmt.query(params_from_iter(args)).map_err(backend)?;
+    let mut rows = stmt.query([]).map_err(backend)?;
     while let Some(row) = rows.next().map_err(backend)? {
         let event: String = row.get(0).map_err(backend)?;
         let time_ms: i64 = row.get(1).map_err(backend)?;

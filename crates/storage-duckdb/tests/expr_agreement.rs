@@ -375,7 +375,7 @@ fn check_keys(conn: &Connection, recs: &[serde_json::Map<String, Json>], expr: &
     KEYS_CASES.fetch_add(1, Ordering::Relaxed);
     let Ok(keys) = sextant_expr::sql::duckdb_segment_key(&program, &Columns::default()) else { return };
     KEYS_COMPILED.fetch_add(1, Ordering::Relaxed);
-    let list = keys.list.clone().unwrap_or_else(|| "NULL".into());
+    let list = keys.list().unwrap_or_else(|| "NULL".into());
     let query = format!("SELECT id, CAST({} AS VARCHAR), CAST({list} AS VARCHAR[]) FROM r ORDER BY id", keys.scalar);
     let mut stmt = conn.prepare(&query).unwrap_or_else(|e| panic!("{expr}\n{query}\n{e}"));
     let got: Vec<Vec<String>> = stmt
