@@ -1088,7 +1088,10 @@ impl<'a> Compiler<'a> {
             F::Min | F::Max => match self.pairs(&v[0], &v[1], Kind::Num) {
                 Some((w, a, b)) => {
                     let f = if function == F::Min { "least" } else { "greatest" };
-                    Val::of(vec![Alt { kind: Kind::Num, when: w, payload: Payload::sql(format!("{f}({a}, {b})")) }])
+                    // SQL's least/greatest skip NULLs; an undefined argument makes the
+                    // result undefined, as in the interpreter.
+                    let sql = format!("CASE WHEN {a} IS NULL OR {b} IS NULL THEN NULL ELSE {f}({a}, {b}) END");
+                    Val::of(vec![Alt { kind: Kind::Num, when: w, payload: Payload::sql(sql) }])
                 }
                 None => Val::default(),
             },

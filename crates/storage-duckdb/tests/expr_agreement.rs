@@ -443,6 +443,9 @@ fn segment_key_corpus_agrees_and_most_keys_compile() {
         r#"upper(properties["b"])"#,
         r#"number(properties["a"])"#,
         r#"if(defined(properties["a"]), "set", "unset")"#,
+        // SQL's least/greatest skip NULLs; min and max of undefined are undefined.
+        r#"max(len(false), 0)"#,
+        r#"min(properties["a"], 1)"#,
     ] {
         let expr = sextant_expr::parse(src).unwrap();
         let program = Program::new(expr.clone(), Scope::Event, Options::default()).unwrap();
