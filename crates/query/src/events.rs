@@ -103,9 +103,10 @@ pub fn properties(params: &Params<'_>, options: &Options, now_ms: i64) -> Result
     }
     .map(|vals| {
         vals.iter()
-            .map(|v| match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => sextant_expr::Value::from_json(other).to_string_value(tz).to_json(tz).to_string(),
+            // Each value as the segment key it would be (`5`, `true`, `null`).
+            .map(|v| match sextant_expr::Value::from_json(v).to_string_value(tz) {
+                sextant_expr::Value::String(s) => s,
+                _ => "null".to_string(),
             })
             .collect()
     });
