@@ -10,12 +10,14 @@
 //! - [`Metadata`]: the store and its operations.
 //! - bookmarks: saved reports ([`BookmarkInfo`]).
 //! - cohorts: saved cohort definitions ([`CohortInfo`]).
+//! - funnels: saved funnel definitions ([`FunnelInfo`]).
 //! - lookup tables: ids, names, shapes and property mappings ([`LookupTableInfo`]).
 //! - [`secrets`]: generation and hashing of tokens and secrets.
 //! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
 
 mod bookmarks;
 mod cohorts;
+mod funnels;
 mod lookup_tables;
 pub mod secrets;
 mod store;
@@ -23,6 +25,7 @@ mod tokens;
 
 pub use bookmarks::BookmarkInfo;
 pub use cohorts::{CohortChanges, CohortInfo};
+pub use funnels::{FunnelChanges, FunnelInfo};
 pub use lookup_tables::{LookupMapping, LookupTableChanges, LookupTableInfo, MAPPING_TARGETS};
 pub use store::{Bootstrap, Metadata, NewProject, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
 pub use tokens::{ApiTokenAuth, ApiTokenInfo, NewApiToken, TOKEN_PREFIX};

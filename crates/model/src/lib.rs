@@ -13,6 +13,7 @@
 //! - [`profile`]: user and group profile updates and what each operation does.
 //! - [`limits`]: ingestion limits (records per request, sizes, property counts).
 //! - [`cohort`]: cohort definitions (a `where` and behaviours).
+//! - [`funnel`]: saved funnel definitions (steps, window, ordering).
 //! - [`error_code`]: the closed list of error codes.
 //! - [`time`]: epoch conversions and calendar-day helpers.
 
@@ -20,6 +21,7 @@ pub mod cohort;
 pub mod error_code;
 pub mod event;
 pub mod family;
+pub mod funnel;
 pub mod identity;
 pub mod ids;
 pub mod limits;
@@ -32,6 +34,7 @@ pub use cohort::{Behavior, CohortDefinition, EventSelector};
 pub use error_code::ErrorCode;
 pub use event::{EventRow, StoredEvent};
 pub use family::ApiFamily;
+pub use funnel::{FunnelDefinition, FunnelOrder, FunnelStep, LengthUnit};
 pub use identity::{Clusters, IdentityEdge, IdentityOp};
 pub use ids::{ApiTokenId, CohortId, OrgId, ProjectId, ServiceAccountId};
 pub use page::{Cursor, Page, PageRequest, PageStart};

@@ -12,11 +12,13 @@
 //! - [`segmentation`]: `/segmentation` (general, unique, average; `on`, `where`,
 //!   `limit`), `/segmentation/sum` and `/average`.
 //! - [`events`]: `/events` and its `top`, `names` and `properties` relatives.
+//! - [`funnels`]: `/funnels` over a saved funnel, and its forward-pass [`funnels::kernel`].
 //! - [`insights`]: saved reports computed by `/insights`.
 //! - [`numeric`]: `/segmentation/numeric`'s ranges.
 
 pub mod calendar;
 pub mod events;
+pub mod funnels;
 pub mod insights;
 pub mod numeric;
 pub mod params;

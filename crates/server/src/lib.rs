@@ -14,6 +14,7 @@
 //! - [`export`]: raw export, `/api/2.0/export`.
 //! - [`cohorts`]: saved cohorts, their list with counts, and their definitions as queries.
 //! - [`events`]: the events reports (`/api/query/events`, `/events/top`, ...).
+//! - [`funnels`]: saved funnels, `/api/query/funnels` and `/funnels/list`.
 //! - [`insights`]: saved reports and `/api/query/insights`.
 //! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
 //! - [`lookup_tables`]: lookup tables (`/lookup-tables`), their App API, and joining
@@ -35,6 +36,7 @@ pub mod engage;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod funnels;
 pub mod health;
 pub mod ingest;
 pub mod insights;

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
-    app, cohorts, engage, events, export, health, ingest, insights, limits, lookup_tables, metrics, openapi,
+    app, cohorts, engage, events, export, funnels, health, ingest, insights, limits, lookup_tables, metrics, openapi,
     segmentation, stream,
 };
 
@@ -78,6 +78,12 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(insights::legacy_query))
         .routes(routes!(insights::app_list, insights::app_create))
         .routes(routes!(insights::app_delete))
+        .routes(routes!(funnels::query))
+        .routes(routes!(funnels::legacy_query))
+        .routes(routes!(funnels::list))
+        .routes(routes!(funnels::legacy_list))
+        .routes(routes!(funnels::app_list, funnels::app_create))
+        .routes(routes!(funnels::app_get, funnels::app_update, funnels::app_delete))
         .routes(routes!(stream::query))
         .routes(routes!(stream::legacy_query))
         .routes(routes!(cohorts::list))

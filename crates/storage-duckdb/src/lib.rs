@@ -16,8 +16,10 @@
 //! - [`profiles`]: user and group profiles, and engage snapshots.
 //! - [`lookups`]: lookup-table rows.
 //! - [`reports`]: segmentation counts.
+//! - [`behaviour`]: each user's events in time order, for funnels and retention.
 //! - [`store`]: [`DuckDbStore`], the [`sextant_storage::EventStore`] implementation.
 
+pub mod behaviour;
 pub mod compactor;
 pub mod export;
 pub mod identity;

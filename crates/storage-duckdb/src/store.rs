@@ -12,8 +12,8 @@ use parking_lot::Mutex;
 use sextant_expr::LookupTable;
 use sextant_model::{EventRow, IdentityEdge, ProfileUpdate, ProjectId};
 use sextant_storage::{
-    EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage, ProfileQuery, ProfileStore, ReportStore, Result,
-    SegmentCount, SegmentQuery, StorageError,
+    BehaviourQuery, BehaviourRows, EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage, ProfileQuery,
+    ProfileStore, ReportStore, Result, SegmentCount, SegmentQuery, StorageError,
 };
 use std::sync::mpsc as std_mpsc;
 
@@ -293,6 +293,10 @@ impl ReportStore for DuckDbStore {
     ) -> Result<Vec<(String, u64)>> {
         let event = event.to_string();
         self.run_blocking(move |conn| reports::property_names(&conn, project_id, &event, from_ms, to_ms, limit)).await
+    }
+
+    async fn behaviour(&self, query: BehaviourQuery) -> Result<BehaviourRows> {
+        self.run_blocking(move |conn| crate::behaviour::scan(&conn, &query)).await
     }
 }
 

@@ -11,7 +11,9 @@
 //! - [`ProfileStore`]: user and group profiles: updates applied in arrival order
 //!   (durable on return), and engage queries paged over a stable snapshot.
 //! - [`LookupStore`]: lookup-table rows, replaced whole and read by join key.
-//! - [`ReportStore`]: report counts ([`SegmentQuery`] bucketed by [`TimeBuckets`]).
+//! - [`ReportStore`]: report counts ([`SegmentQuery`] bucketed by [`TimeBuckets`]) and
+//!   behavioural scans ([`BehaviourQuery`]: each user's matching events in time order,
+//!   for funnels and retention).
 //! - [`StorageError`]: backend failures, mapped to [`sextant_model::ErrorCode`].
 //! - [`conformance`]: the shared contract tests.
 
@@ -353,6 +355,88 @@ pub struct SegmentCount {
     pub sum: f64,
 }
 
+/// One condition of a behavioural scan: an event name, narrowed by a `where`.
+#[derive(Clone, Debug)]
+pub struct EventCondition {
+    /// The event name.
+    pub event: String,
+    /// An expression the event must also satisfy.
+    pub filter: Option<std::sync::Arc<sextant_expr::Program>>,
+}
+
+/// A behavioural scan: one project's events in a time range that satisfy at least one
+/// of the conditions (and the shared `where`), for each user in time order. Funnels
+/// and retention run their forward pass over it.
+#[derive(Clone, Debug)]
+pub struct BehaviourQuery {
+    /// The project.
+    pub project_id: ProjectId,
+    /// Inclusive lower bound, UTC epoch ms.
+    pub from_ms: i64,
+    /// Exclusive upper bound, UTC epoch ms.
+    pub to_ms: i64,
+    /// The conditions, at most 32: condition `i` is bit `i` of [`BehaviourRows::mask`].
+    pub conditions: Vec<EventCondition>,
+    /// Only events for which this `where` is true.
+    pub filter: Option<std::sync::Arc<sextant_expr::Program>>,
+    /// The `on` expression: keys ([`sextant_expr::Program::segment_keys`]) are computed
+    /// for the events whose mask shares a bit with `segment_mask`, the others get none.
+    pub segment: Option<std::sync::Arc<sextant_expr::Program>>,
+    /// Which conditions' events carry segment keys.
+    pub segment_mask: u32,
+}
+
+/// The answer to a [`BehaviourQuery`], column by column: one entry per event,
+/// ordered by user and then time, copies of an event (same name, distinct id, time and
+/// `$insert_id`) kept once.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BehaviourRows {
+    /// The user: a 64-bit hash of the canonical distinct id (after identity resolution),
+    /// the same for every event of one user. Two users share a hash with probability
+    /// 2^-64 per pair.
+    pub user: Vec<u64>,
+    /// Event time, UTC epoch ms.
+    pub time_ms: Vec<i64>,
+    /// Which conditions the event satisfies (never 0).
+    pub mask: Vec<u32>,
+    /// The event's segment keys: an index into [`BehaviourRows::segments`].
+    pub segment: Vec<u32>,
+    /// Distinct key sets; entry 0 is the empty set (no `on`, or no key).
+    pub segments: Vec<Vec<String>>,
+}
+
+impl BehaviourRows {
+    /// Empty rows (with the empty key set at index 0).
+    pub fn new() -> Self {
+        BehaviourRows { segments: vec![Vec::new()], ..Default::default() }
+    }
+
+    /// How many events.
+    pub fn len(&self) -> usize {
+        self.user.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.user.is_empty()
+    }
+
+    /// The index range of each user's events, in order.
+    pub fn users(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            if start >= self.user.len() {
+                return None;
+            }
+            let u = self.user[start];
+            let len = self.user[start..].iter().position(|&x| x != u).unwrap_or(self.user.len() - start);
+            let range = start..start + len;
+            start += len;
+            Some(range)
+        })
+    }
+}
+
 /// A backend that answers reports.
 #[async_trait]
 pub trait ReportStore: Send + Sync + 'static {
@@ -371,4 +455,7 @@ pub trait ReportStore: Send + Sync + 'static {
         to_ms: i64,
         limit: usize,
     ) -> Result<Vec<(String, u64)>>;
+
+    /// Each user's events that satisfy the scan's conditions, in time order.
+    async fn behaviour(&self, query: BehaviourQuery) -> Result<BehaviourRows>;
 }

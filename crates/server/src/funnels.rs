@@ -1,0 +1,395 @@
+//! Funnels: `GET /api/query/funnels?funnel_id=` (and `/api/2.0/funnels`) computes a saved
+//! funnel, `GET /api/query/funnels/list` lists them; the App API
+//! (`/api/app/projects/{project_id}/funnels`) saves, changes, lists and deletes them.
+//! What a funnel means is `sextant_query::funnels`.
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sextant_metadata::{FunnelChanges, FunnelInfo};
+use sextant_model::{FunnelDefinition, Project};
+use sextant_query::funnels::{FunnelRequest, ListedFunnel};
+
+use crate::app::{admin, admin_page, read_body, to_value};
+use crate::collection::PageParams;
+use crate::error::{ApiError, QueryError};
+use crate::openapi::{CollectionPage, Single};
+use crate::state::AppState;
+
+/// The `/funnels` parameters, as the OpenAPI document lists them.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameters; parsing is `FunnelRequest::parse`
+pub struct FunnelParams {
+    /// The project, with service-account credentials.
+    project_id: Option<i64>,
+    /// Accepted and ignored (Sextant has no data views).
+    workspace_id: Option<i64>,
+    /// The saved funnel.
+    funnel_id: i64,
+    /// First day users may enter, yyyy-mm-dd, in the project's timezone.
+    #[param(format = Date)]
+    from_date: String,
+    /// Last day users may enter (inclusive), yyyy-mm-dd.
+    #[param(format = Date)]
+    to_date: String,
+    /// The conversion window in `length_unit`s (at most 90 days; default: the saved one).
+    length: Option<u32>,
+    /// `day`, `hour`, `minute` or `second` (default: the saved one).
+    length_unit: Option<String>,
+    /// Days per date bucket (default 1).
+    #[param(minimum = 1, maximum = 3650)]
+    interval: Option<u32>,
+    /// `day`, `week` or `month`, in place of `interval`.
+    unit: Option<String>,
+    /// An expression to split by, read from each user's first step.
+    on: Option<String>,
+    /// An expression every step's events must satisfy.
+    #[serde(rename = "where")]
+    #[param(rename = "where")]
+    where_: Option<String>,
+    /// Segments returned, the largest first (default 255).
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<u32>,
+}
+
+/// `GET /api/query/funnels`.
+#[utoipa::path(
+    get,
+    path = "/api/query/funnels",
+    tag = "query",
+    summary = "Compute a saved funnel",
+    params(FunnelParams),
+    responses((status = 200, description = "`{\"meta\": {\"dates\"}, \"data\": {date: {\"steps\", \"analysis\"}}}`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn query(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    match answer(&state, &parts, body).await {
+        Ok(response) => response,
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
+/// `GET /api/2.0/funnels`.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/funnels",
+    tag = "query",
+    summary = "Compute a saved funnel (legacy path)",
+    params(FunnelParams),
+    responses((status = 200, description = "As `/api/query/funnels`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_query(state: State<AppState>, request: Request) -> Response {
+    query(state, request).await
+}
+
+async fn answer(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let crate::reports::ReportRequest { params, credential, options } =
+        crate::reports::read(state, parts, body, "funnels").await?;
+    let project = &credential.project;
+    let id = params.get("funnel_id").map(str::trim).filter(|v| !v.is_empty());
+    let id = id
+        .ok_or_else(|| ApiError::invalid("missing required parameter `funnel_id`"))?
+        .parse::<i64>()
+        .map_err(|_| ApiError::invalid("`funnel_id` must be an integer"))?;
+    let saved = state.metadata.funnel(project.id, id).await?;
+    let mut request = {
+        // Not `Send`: read before the next await.
+        let reader = sextant_query::params::Params::new(|name| params.get(name));
+        FunnelRequest::parse(&reader, saved.definition, &options).map_err(|e| ApiError::invalid(e.0))?
+    };
+    let mut attacher = crate::lookup_tables::Attacher::new(state, project.id);
+    request.filter = attacher.optional(request.filter.take()).await?;
+    request.on = attacher.optional(request.on.take()).await?;
+    for selector in &mut request.selectors {
+        *selector = attacher.optional(selector.take()).await?;
+    }
+    let rows = state.reports.behaviour(request.query(project.id)).await?;
+    // The forward pass is CPU work: off the async workers.
+    let answer = tokio::task::spawn_blocking(move || request.answer(&rows))
+        .await
+        .map_err(|e| ApiError::new(sextant_model::ErrorCode::Internal, format!("funnel computation failed: {e}")))?;
+    Ok(Json(answer).into_response())
+}
+
+/// `GET /api/query/funnels/list`.
+#[utoipa::path(
+    get,
+    path = "/api/query/funnels/list",
+    tag = "query",
+    summary = "List saved funnels",
+    params(
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
+        ("workspace_id" = Option<i64>, Query, description = "Accepted and ignored.")
+    ),
+    responses((status = 200, description = "`[{\"funnel_id\", \"name\"}]`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn list(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let listed = async {
+        let report = crate::reports::read(&state, &parts, body, "funnels").await?;
+        let all = state.metadata.all_funnels(report.credential.project.id).await?;
+        let items: Vec<ListedFunnel> =
+            all.into_iter().map(|f| ListedFunnel { funnel_id: f.id, name: f.name }).collect();
+        Ok::<_, ApiError>(Json(items).into_response())
+    };
+    match listed.await {
+        Ok(response) => response,
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
+/// `GET /api/2.0/funnels/list`.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/funnels/list",
+    tag = "query",
+    summary = "List saved funnels (legacy path)",
+    params(
+        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
+        ("workspace_id" = Option<i64>, Query, description = "Accepted and ignored.")
+    ),
+    responses((status = 200, description = "As `/api/query/funnels/list`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_list(state: State<AppState>, request: Request) -> Response {
+    list(state, request).await
+}
+
+/// A saved funnel, as the App API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FunnelView {
+    /// Its id: `/funnels?funnel_id=`.
+    #[schema(required = false)]
+    pub funnel_id: i64,
+    /// Its name.
+    #[schema(required = false)]
+    pub name: String,
+    /// The steps: `{"event", "where"?, "label"?}`.
+    #[schema(required = false, value_type = Vec<Object>)]
+    pub steps: Vec<sextant_model::FunnelStep>,
+    /// The conversion window, in `length_unit`s.
+    #[schema(required = false)]
+    pub length: u32,
+    /// `day`, `hour`, `minute` or `second`.
+    #[schema(required = false, value_type = String)]
+    pub length_unit: sextant_model::LengthUnit,
+    /// `ordered` or `any`.
+    #[schema(required = false, value_type = String)]
+    pub order: sextant_model::FunnelOrder,
+    /// When it was saved (RFC 3339).
+    #[schema(required = false)]
+    pub created: Option<String>,
+    /// When it last changed (RFC 3339).
+    #[schema(required = false)]
+    pub updated: Option<String>,
+}
+
+fn iso(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+impl FunnelView {
+    /// The view of a stored funnel.
+    pub fn of(f: &FunnelInfo) -> FunnelView {
+        FunnelView {
+            funnel_id: f.id,
+            name: f.name.clone(),
+            steps: f.definition.steps.clone(),
+            length: f.definition.length,
+            length_unit: f.definition.length_unit,
+            order: f.definition.order,
+            created: iso(f.created_at_ms),
+            updated: iso(f.updated_at_ms),
+        }
+    }
+}
+
+/// The body that saves or changes a funnel.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body the handlers read
+struct FunnelBody {
+    /// Its name.
+    name: String,
+    /// Two to 32 steps: `{"event": "Signed up", "where": "properties[\"plan\"] == \"pro\"", "label": "Pro sign-up"}`.
+    #[schema(value_type = Vec<Object>)]
+    steps: Vec<Value>,
+    /// The conversion window (default 30), at most 90 days.
+    length: Option<u32>,
+    /// `day` (default), `hour`, `minute` or `second`.
+    length_unit: Option<String>,
+    /// `ordered` (default: each step after the one before) or `any` (the steps after
+    /// the first in any order).
+    order: Option<String>,
+}
+
+/// The definition a body describes, laid over `base` (for an update) field by field.
+pub fn definition_of(body: &Value, base: Option<&FunnelDefinition>) -> Result<FunnelDefinition, ApiError> {
+    let bad = |field: &str, why: String| ApiError::invalid_fields("invalid funnel", vec![(field.to_string(), why)]);
+    let mut merged = match base {
+        Some(d) => serde_json::to_value(d).unwrap_or_else(|_| json!({})),
+        None => json!({}),
+    };
+    for field in ["steps", "length", "length_unit", "order"] {
+        if let Some(v) = body.get(field).filter(|v| !v.is_null()) {
+            let v = match (field, v) {
+                // Units are read as the query parameter is: plural and any case.
+                ("length_unit", Value::String(u)) => sextant_model::LengthUnit::parse(u)
+                    .map(|u| to_value(u))
+                    .ok_or_else(|| bad(field, "must be one of day, hour, minute, second".into()))?,
+                ("order", Value::String(o)) => Value::String(o.trim().to_ascii_lowercase()),
+                _ => v.clone(),
+            };
+            merged[field] = v;
+        }
+    }
+    if merged.get("steps").is_none() {
+        return Err(bad("steps", "is required: a list of at least two steps".into()));
+    }
+    let definition: FunnelDefinition = serde_json::from_value(merged).map_err(|e| bad("body", e.to_string()))?;
+    definition.check().map_err(|e| bad("steps", e))?;
+    Ok(definition)
+}
+
+/// Checks that a funnel would run: its shape and every step's `where`.
+pub fn check(project: &Project, definition: &FunnelDefinition) -> Result<(), ApiError> {
+    sextant_query::funnels::selectors(definition, &crate::reports::expression_options(project))
+        .map(|_| ())
+        .map_err(|e| ApiError::invalid_fields("invalid funnel", vec![("steps".into(), e.0)]))
+}
+
+fn funnel_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>().map_err(|_| {
+        ApiError::invalid_fields("invalid funnel id", vec![("funnel_id".into(), "must be an integer".into())])
+    })
+}
+
+/// `GET /api/app/projects/{project_id}/funnels`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/funnels",
+    tag = "app",
+    summary = "List saved funnels, newest first",
+    params(("project_id" = i64, Path, description = "The project."), PageParams),
+    responses((status = 200, description = "A page of funnels", body = CollectionPage<FunnelView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_list(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.list_funnels(p, page).await };
+    admin_page(&state, &project_id, request, fetch, |f| to_value(FunnelView::of(f))).await
+}
+
+/// `POST /api/app/projects/{project_id}/funnels`.
+#[utoipa::path(
+    post,
+    path = "/api/app/projects/{project_id}/funnels",
+    tag = "app",
+    summary = "Save a funnel",
+    params(("project_id" = i64, Path, description = "The project.")),
+    request_body(content = FunnelBody, content_type = "application/json"),
+    responses((status = 201, description = "Saved", body = Single<FunnelView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_create(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let body = read_body(&parts.headers, body).await?;
+    let name = body.get("name").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let name =
+        name.ok_or_else(|| ApiError::invalid_fields("invalid funnel", vec![("name".into(), "is required".into())]))?;
+    let definition = definition_of(&body, None)?;
+    check(&credential.project, &definition)?;
+    let f = state.metadata.create_funnel(credential.project.id, name, &definition).await?;
+    Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": FunnelView::of(&f)}))).into_response())
+}
+
+/// `GET /api/app/projects/{project_id}/funnels/{funnel_id}`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/funnels/{funnel_id}",
+    tag = "app",
+    summary = "One saved funnel",
+    params(("project_id" = i64, Path, description = "The project."), ("funnel_id" = i64, Path, description = "The funnel.")),
+    responses((status = 200, description = "The funnel", body = Single<FunnelView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_get(
+    State(state): State<AppState>,
+    Path((project_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let f = state.metadata.funnel(credential.project.id, funnel_id(&id)?).await?;
+    Ok(Json(json!({"status": "ok", "results": FunnelView::of(&f)})))
+}
+
+/// `PATCH /api/app/projects/{project_id}/funnels/{funnel_id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/app/projects/{project_id}/funnels/{funnel_id}",
+    tag = "app",
+    summary = "Rename a funnel or change its steps, window or ordering",
+    params(("project_id" = i64, Path, description = "The project."), ("funnel_id" = i64, Path, description = "The funnel.")),
+    request_body(content = FunnelBody, content_type = "application/json"),
+    responses((status = 200, description = "Changed", body = Single<FunnelView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_update(
+    State(state): State<AppState>,
+    Path((project_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let id = funnel_id(&id)?;
+    let body = read_body(&parts.headers, body).await?;
+    let stored = state.metadata.funnel(credential.project.id, id).await?;
+    let name = body.get("name").and_then(Value::as_str).map(str::to_string);
+    let definition = definition_of(&body, Some(&stored.definition))?;
+    check(&credential.project, &definition)?;
+    let changes = FunnelChanges { name, definition: Some(definition) };
+    let f = state.metadata.update_funnel(credential.project.id, id, changes).await?;
+    Ok(Json(json!({"status": "ok", "results": FunnelView::of(&f)})))
+}
+
+/// `DELETE /api/app/projects/{project_id}/funnels/{funnel_id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/projects/{project_id}/funnels/{funnel_id}",
+    tag = "app",
+    summary = "Delete a saved funnel",
+    params(("project_id" = i64, Path, description = "The project."), ("funnel_id" = i64, Path, description = "The funnel.")),
+    responses((status = 200, description = "Deleted", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_delete(
+    State(state): State<AppState>,
+    Path((project_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    state.metadata.delete_funnel(credential.project.id, funnel_id(&id)?).await?;
+    Ok(Json(json!({"status": "ok"})))
+}

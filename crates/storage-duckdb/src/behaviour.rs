@@ -1,0 +1,285 @@
+//! Behavioural scans for funnels and retention: each user's matching events, in time
+//! order, as columns.
+//!
+//! One SQL statement reads only the asked events of the range, computes each event's
+//! condition bits (step `i` is bit `i`), its user (a hash of the canonical id) and, for
+//! `on`, its segment keys, and sorts by user and time; the rows come back as Arrow
+//! batches, not row by row. Copies of an event are dropped in Rust as the rows arrive
+//! (they sort next to each other: same user, same time). When an expression does not
+//! compile, the rows are read whole and the interpreter decides in Rust, with the same
+//! answers.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use duckdb::Connection;
+use duckdb::arrow::array::{Array, AsArray};
+use duckdb::arrow::datatypes::{Int64Type, UInt64Type};
+use sextant_expr::Target;
+use sextant_expr::sql::{Columns, CompileError, duckdb_predicate, duckdb_segment_key};
+use sextant_storage::{BehaviourQuery, BehaviourRows, Result, StorageError};
+
+use crate::backend;
+
+/// Runs a behavioural scan on `conn`.
+pub fn scan(conn: &Connection, q: &BehaviourQuery) -> Result<BehaviourRows> {
+    if q.conditions.len() > 32 {
+        return Err(StorageError::Backend("a behavioural scan takes at most 32 conditions".into()));
+    }
+    if q.from_ms >= q.to_ms || q.conditions.is_empty() {
+        return Ok(BehaviourRows::new());
+    }
+    let uid = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
+    let join_user = reads_user(q.filter.as_ref())
+        || reads_user(q.segment.as_ref())
+        || q.conditions.iter().any(|c| reads_user(c.filter.as_ref()));
+    let mut names: Vec<String> = q.conditions.iter().map(|c| quote(&c.event)).collect();
+    names.sort();
+    names.dedup();
+    let head = format!(
+        "e.project_id = {} AND e.time_ms >= {} AND e.time_ms < {} AND e.event IN ({})",
+        q.project_id.0,
+        q.from_ms,
+        q.to_ms,
+        names.join(", ")
+    );
+    let tiers = [("events_cold", false), ("events_hot", true)]
+        .map(|(table, hot)| tier_select(table, hot, q, &head, uid, join_user));
+    match (&tiers[0], &tiers[1]) {
+        (Ok(cold), Ok(hot)) => {
+            let sql = format!("SELECT u, t, m, c, s, l FROM ({cold} UNION ALL {hot}) WHERE m <> 0 ORDER BY u, t");
+            compiled(conn, &sql, q.segment_mask)
+        }
+        (Err(why), _) | (_, Err(why)) => {
+            tracing::debug!(%why, "behavioural scan evaluated per event");
+            per_event(conn, q, &head, uid, join_user)
+        }
+    }
+}
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Whether an expression reads `user[...]`, so profiles are joined.
+fn reads_user(program: Option<&std::sync::Arc<sextant_expr::Program>>) -> bool {
+    program.is_some_and(|p| p.referenced_properties().iter().any(|(t, _)| *t == Target::User))
+}
+
+/// One tier's rows as `(u, t, m, c, s, l)`: user hash, time, condition mask, copy hash,
+/// segment key text (non-list values), segment key texts as a JSON list (list values).
+fn tier_select(
+    table: &str,
+    hot: bool,
+    q: &BehaviourQuery,
+    head: &str,
+    uid: &str,
+    join_user: bool,
+) -> std::result::Result<String, CompileError> {
+    let properties = if hot { "CAST(e.properties AS VARIANT)" } else { "e.properties" };
+    let (from, uid, head) = if join_user {
+        (
+            format!(
+                "(SELECT e.*, {uid} AS uid FROM {table} e WHERE {head}) e LEFT JOIN profiles p \
+                 ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid"
+            ),
+            "e.uid".to_string(),
+            "TRUE",
+        )
+    } else {
+        (format!("{table} e"), uid.to_string(), head)
+    };
+    let columns = Columns {
+        properties: properties.into(),
+        time_ms: "e.time_ms".into(),
+        event: "e.event".into(),
+        distinct_id: "e.distinct_id".into(),
+        insert_id: "e.insert_id".into(),
+        user: join_user.then(|| "CAST(p.properties AS VARIANT)".to_string()),
+    };
+    let mut mask = Vec::new();
+    for (i, c) in q.conditions.iter().enumerate() {
+        let mut condition = format!("e.event = {}", quote(&c.event));
+        if let Some(f) = &c.filter {
+            condition.push_str(&format!(" AND coalesce({}, FALSE)", duckdb_predicate(f, &columns)?));
+        }
+        mask.push(format!("CASE WHEN {condition} THEN {} ELSE 0 END", 1_i64 << i));
+    }
+    let filter = match &q.filter {
+        None => "TRUE".to_string(),
+        Some(p) => format!("coalesce({}, FALSE)", duckdb_predicate(p, &columns)?),
+    };
+    let (scalar, list) = match &q.segment {
+        None => ("CAST(NULL AS VARCHAR)".to_string(), "CAST(NULL AS VARCHAR)".to_string()),
+        Some(p) => {
+            let k = duckdb_segment_key(p, &columns)?;
+            let list = match k.list() {
+                Some(texts) => format!("CAST(to_json(CAST({texts} AS VARCHAR[])) AS VARCHAR)"),
+                None => "CAST(NULL AS VARCHAR)".to_string(),
+            };
+            (format!("CAST({} AS VARCHAR)", k.scalar), list)
+        }
+    };
+    Ok(format!(
+        "SELECT hash({uid}) AS u, e.time_ms AS t, CAST({mask} AS BIGINT) AS m,
+                hash(e.event, e.distinct_id, e.insert_id) AS c, {scalar} AS s, {list} AS l
+         FROM {from} WHERE {head} AND {filter}",
+        mask = mask.join(" + "),
+    ))
+}
+
+/// Collects rows as they arrive in (user, time) order, dropping copies and interning
+/// segment key sets.
+struct Collector {
+    rows: BehaviourRows,
+    /// Copy hashes of the current (user, time) run, to drop repeats.
+    run: Vec<u64>,
+    interned: HashMap<Vec<String>, u32>,
+    segment_mask: u32,
+}
+
+impl Collector {
+    fn new(segment_mask: u32) -> Self {
+        Collector { rows: BehaviourRows::new(), run: Vec::new(), interned: HashMap::new(), segment_mask }
+    }
+
+    fn push(&mut self, user: u64, time_ms: i64, mask: u32, copy: u64, keys: impl FnOnce() -> Vec<String>) {
+        let same_run = self.rows.user.last() == Some(&user) && self.rows.time_ms.last() == Some(&time_ms);
+        if !same_run {
+            self.run.clear();
+        } else if self.run.contains(&copy) {
+            return;
+        }
+        self.run.push(copy);
+        let segment = if mask & self.segment_mask != 0 { self.intern(keys()) } else { 0 };
+        self.rows.user.push(user);
+        self.rows.time_ms.push(time_ms);
+        self.rows.mask.push(mask);
+        self.rows.segment.push(segment);
+    }
+
+    fn intern(&mut self, mut keys: Vec<String>) -> u32 {
+        if keys.is_empty() {
+            return 0;
+        }
+        keys.sort();
+        keys.dedup();
+        if let Some(&i) = self.interned.get(&keys) {
+            return i;
+        }
+        let i = self.rows.segments.len() as u32;
+        self.rows.segments.push(keys.clone());
+        self.interned.insert(keys, i);
+        i
+    }
+}
+
+/// Reads the compiled statement's Arrow batches.
+fn compiled(conn: &Connection, sql: &str, segment_mask: u32) -> Result<BehaviourRows> {
+    let mut stmt = conn.prepare(sql).map_err(backend)?;
+    let mut out = Collector::new(segment_mask);
+    let bad = |what: &str| StorageError::Backend(format!("behavioural scan: unexpected {what} column type"));
+    for batch in stmt.query_arrow([]).map_err(backend)? {
+        let user = batch.column(0).as_primitive_opt::<UInt64Type>().ok_or_else(|| bad("user"))?;
+        let time = batch.column(1).as_primitive_opt::<Int64Type>().ok_or_else(|| bad("time"))?;
+        let mask = batch.column(2).as_primitive_opt::<Int64Type>().ok_or_else(|| bad("mask"))?;
+        let copy = batch.column(3).as_primitive_opt::<UInt64Type>().ok_or_else(|| bad("copy"))?;
+        let scalar = batch.column(4);
+        let list = batch.column(5);
+        out.rows.user.reserve(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let keys = || {
+                let mut keys = Vec::new();
+                if let Some(text) = text_at(scalar.as_ref(), i) {
+                    keys.push(text);
+                }
+                if let Some(json) = text_at(list.as_ref(), i) {
+                    keys.extend(serde_json::from_str::<Vec<String>>(&json).unwrap_or_default());
+                }
+                keys
+            };
+            out.push(user.value(i), time.value(i), mask.value(i) as u32, copy.value(i), keys);
+        }
+    }
+    Ok(out.rows)
+}
+
+/// The text at `i` of a VARCHAR column (Arrow Utf8, large or view), `None` for NULL.
+fn text_at(column: &dyn Array, i: usize) -> Option<String> {
+    if column.is_null(i) {
+        return None;
+    }
+    if let Some(a) = column.as_string_opt::<i32>() {
+        return Some(a.value(i).to_string());
+    }
+    if let Some(a) = column.as_string_opt::<i64>() {
+        return Some(a.value(i).to_string());
+    }
+    column.as_string_view_opt().map(|a| a.value(i).to_string())
+}
+
+/// The interpreter's path: reads the rows whole, decides in Rust, sorts.
+fn per_event(conn: &Connection, q: &BehaviourQuery, head: &str, uid: &str, join_user: bool) -> Result<BehaviourRows> {
+    let mut from = format!("(SELECT e.*, {uid} AS uid FROM events e WHERE {head}) e");
+    if join_user {
+        from.push_str(" LEFT JOIN profiles p ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid");
+    }
+    let user = if join_user { "CAST(p.properties AS VARCHAR)" } else { "CAST(NULL AS VARCHAR)" };
+    let sql = format!(
+        "SELECT e.event, e.time_ms, e.distinct_id, e.insert_id, e.uid, CAST(CAST(e.properties AS JSON) AS VARCHAR), {user}
+         FROM {from}"
+    );
+    type Row = (u64, i64, u32, u64, Vec<String>);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut stmt = conn.prepare(&sql).map_err(backend)?;
+    let mut cursor = stmt.query([]).map_err(backend)?;
+    while let Some(row) = cursor.next().map_err(backend)? {
+        let event: String = row.get(0).map_err(backend)?;
+        let time_ms: i64 = row.get(1).map_err(backend)?;
+        let distinct_id: String = row.get(2).map_err(backend)?;
+        let insert_id: String = row.get(3).map_err(backend)?;
+        let uid: String = row.get(4).map_err(backend)?;
+        let props: String = row.get(5).map_err(backend)?;
+        let profile: Option<String> = row.get(6).map_err(backend)?;
+        let properties: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&props).unwrap_or_default();
+        let profile: Option<serde_json::Map<String, serde_json::Value>> =
+            profile.and_then(|u| serde_json::from_str(&u).ok());
+        let record = sextant_expr::EventRecord {
+            name: &event,
+            time_ms,
+            distinct_id: &distinct_id,
+            insert_id: &insert_id,
+            properties: &properties,
+            user: profile.as_ref(),
+        };
+        if q.filter.as_ref().is_some_and(|f| !f.matches(&record)) {
+            continue;
+        }
+        let mut mask = 0u32;
+        for (i, c) in q.conditions.iter().enumerate() {
+            if c.event == event && c.filter.as_ref().is_none_or(|f| f.matches(&record)) {
+                mask |= 1 << i;
+            }
+        }
+        if mask == 0 {
+            continue;
+        }
+        let keys = match &q.segment {
+            Some(on) if mask & q.segment_mask != 0 => on.segment_keys(&record),
+            _ => Vec::new(),
+        };
+        rows.push((hash_of(&uid), time_ms, mask, hash_of(&(&event, &distinct_id, &insert_id)), keys));
+    }
+    rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut out = Collector::new(q.segment_mask);
+    for (user, time_ms, mask, copy, keys) in rows {
+        out.push(user, time_ms, mask, copy, || keys);
+    }
+    Ok(out.rows)
+}
+
+fn hash_of(value: &impl Hash) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
