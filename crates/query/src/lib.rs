@@ -14,6 +14,8 @@
 //! - [`events`]: `/events` and its `top`, `names` and `properties` relatives.
 //! - [`funnels`]: `/funnels` over a saved funnel, and its forward-pass [`funnels::kernel`].
 //! - [`insights`]: saved reports computed by `/insights`.
+//! - [`retention`]: `/retention` (birth, compounded) and `/retention/addiction`, and
+//!   their forward-pass [`retention::kernel`].
 //! - [`numeric`]: `/segmentation/numeric`'s ranges.
 
 pub mod calendar;
@@ -22,6 +24,7 @@ pub mod funnels;
 pub mod insights;
 pub mod numeric;
 pub mod params;
+pub mod retention;
 pub mod segmentation;
 
 /// A request the report cannot answer, with the reason (a 400 in the Query API's shape).

@@ -20,6 +20,7 @@
 //! - [`lookup_tables`]: lookup tables (`/lookup-tables`), their App API, and joining
 //!   them into expressions.
 //! - [`reports`]: what every report handler does first (parameters, reader auth).
+//! - [`retention`]: `/api/query/retention` and `/retention/addiction`.
 //! - [`segmentation`]: the segmentation report (`/api/query/segmentation`).
 //! - [`stream`]: the activity feed (`/api/query/stream/query`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
@@ -46,6 +47,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod regions;
 pub mod reports;
+pub mod retention;
 pub mod router;
 pub mod segmentation;
 pub mod server;

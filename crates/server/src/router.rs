@@ -23,7 +23,7 @@ use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
     app, cohorts, engage, events, export, funnels, health, ingest, insights, limits, lookup_tables, metrics, openapi,
-    segmentation, stream,
+    retention, segmentation, stream,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -82,6 +82,10 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(funnels::legacy_query))
         .routes(routes!(funnels::list))
         .routes(routes!(funnels::legacy_list))
+        .routes(routes!(retention::query))
+        .routes(routes!(retention::legacy_query))
+        .routes(routes!(retention::addiction))
+        .routes(routes!(retention::legacy_addiction))
         .routes(routes!(funnels::app_list, funnels::app_create))
         .routes(routes!(funnels::app_get, funnels::app_update, funnels::app_delete))
         .routes(routes!(stream::query))

@@ -5,7 +5,8 @@
 //! condition bits (step `i` is bit `i`), its user (a hash of the canonical id) and, for
 //! `on`, its segment keys, and sorts by user and time; the rows come back as Arrow
 //! batches, not row by row. Copies of an event are dropped in Rust as the rows arrive
-//! (they sort next to each other: same user, same time). When an expression does not
+//! (they sort next to each other: same user, same time, same `$insert_id` and same
+//! condition bits, hence the same event name). When an expression does not
 //! compile, the rows are read whole and the interpreter decides in Rust, with the same
 //! answers.
 
@@ -14,7 +15,7 @@ use std::hash::{Hash, Hasher};
 
 use duckdb::Connection;
 use duckdb::arrow::array::{Array, AsArray};
-use duckdb::arrow::datatypes::{Int64Type, UInt64Type};
+use duckdb::arrow::datatypes::{Int64Type, UInt32Type, UInt64Type};
 use sextant_expr::Target;
 use sextant_expr::sql::{Columns, CompileError, duckdb_predicate, duckdb_segment_key};
 use sextant_storage::{BehaviourQuery, BehaviourRows, Result, StorageError};
@@ -33,22 +34,24 @@ pub fn scan(conn: &Connection, q: &BehaviourQuery) -> Result<BehaviourRows> {
     let join_user = reads_user(q.filter.as_ref())
         || reads_user(q.segment.as_ref())
         || q.conditions.iter().any(|c| reads_user(c.filter.as_ref()));
-    let mut names: Vec<String> = q.conditions.iter().map(|c| quote(&c.event)).collect();
-    names.sort();
-    names.dedup();
-    let head = format!(
-        "e.project_id = {} AND e.time_ms >= {} AND e.time_ms < {} AND e.event IN ({})",
-        q.project_id.0,
-        q.from_ms,
-        q.to_ms,
-        names.join(", ")
-    );
+    let mut head =
+        format!("e.project_id = {} AND e.time_ms >= {} AND e.time_ms < {}", q.project_id.0, q.from_ms, q.to_ms);
+    // Only the named events are read, unless a condition takes any event.
+    let names: Option<Vec<String>> = q.conditions.iter().map(|c| c.event.as_deref().map(quote)).collect();
+    if let Some(mut names) = names {
+        names.sort();
+        names.dedup();
+        head.push_str(&format!(" AND e.event IN ({})", names.join(", ")));
+    }
     let tiers = [("events_cold", false), ("events_hot", true)]
         .map(|(table, hot)| tier_select(table, hot, q, &head, uid, join_user));
     match (&tiers[0], &tiers[1]) {
         (Ok(cold), Ok(hot)) => {
-            let sql = format!("SELECT u, t, m, c, s, l FROM ({cold} UNION ALL {hot}) WHERE m <> 0 ORDER BY u, t");
-            compiled(conn, &sql, q.segment_mask)
+            // Without selectors every row read matches a condition: no mask test needed.
+            let selective = q.conditions.iter().any(|c| c.filter.is_some() || c.from_ms.is_some());
+            let keep = if selective { "WHERE m <> 0" } else { "" };
+            let sql = format!("SELECT * FROM ({cold} UNION ALL {hot}) {keep} ORDER BY u, t");
+            compiled(conn, &sql, q.segment_mask, q.segment.is_some())
         }
         (Err(why), _) | (_, Err(why)) => {
             tracing::debug!(%why, "behavioural scan evaluated per event");
@@ -66,8 +69,9 @@ fn reads_user(program: Option<&std::sync::Arc<sextant_expr::Program>>) -> bool {
     program.is_some_and(|p| p.referenced_properties().iter().any(|(t, _)| *t == Target::User))
 }
 
-/// One tier's rows as `(u, t, m, c, s, l)`: user hash, time, condition mask, copy hash,
-/// segment key text (non-list values), segment key texts as a JSON list (list values).
+/// One tier's rows as `(u, t, m, c[, s, l])`: user hash, time, condition mask, a hash of
+/// the `$insert_id` and, with `on`, the segment key text (non-list values) and the
+/// segment key texts as a JSON list (list values).
 fn tier_select(
     table: &str,
     hot: bool,
@@ -99,7 +103,13 @@ fn tier_select(
     };
     let mut mask = Vec::new();
     for (i, c) in q.conditions.iter().enumerate() {
-        let mut condition = format!("e.event = {}", quote(&c.event));
+        let mut condition = match &c.event {
+            Some(name) => format!("e.event = {}", quote(name)),
+            None => "TRUE".to_string(),
+        };
+        if let Some(from) = c.from_ms {
+            condition.push_str(&format!(" AND e.time_ms >= {from}"));
+        }
         if let Some(f) = &c.filter {
             condition.push_str(&format!(" AND coalesce({}, FALSE)", duckdb_predicate(f, &columns)?));
         }
@@ -109,20 +119,19 @@ fn tier_select(
         None => "TRUE".to_string(),
         Some(p) => format!("coalesce({}, FALSE)", duckdb_predicate(p, &columns)?),
     };
-    let (scalar, list) = match &q.segment {
-        None => ("CAST(NULL AS VARCHAR)".to_string(), "CAST(NULL AS VARCHAR)".to_string()),
+    let segments = match &q.segment {
+        None => String::new(),
         Some(p) => {
             let k = duckdb_segment_key(p, &columns)?;
             let list = match k.list() {
                 Some(texts) => format!("CAST(to_json(CAST({texts} AS VARCHAR[])) AS VARCHAR)"),
                 None => "CAST(NULL AS VARCHAR)".to_string(),
             };
-            (format!("CAST({} AS VARCHAR)", k.scalar), list)
+            format!(", CAST({} AS VARCHAR) AS s, {list} AS l", k.scalar)
         }
     };
     Ok(format!(
-        "SELECT hash({uid}) AS u, e.time_ms AS t, CAST({mask} AS BIGINT) AS m,
-                hash(e.event, e.distinct_id, e.insert_id) AS c, {scalar} AS s, {list} AS l
+        "SELECT hash({uid}) AS u, e.time_ms AS t, CAST({mask} AS UINTEGER) AS m, hash(e.insert_id) AS c{segments}
          FROM {from} WHERE {head} AND {filter}",
         mask = mask.join(" + "),
     ))
@@ -132,30 +141,23 @@ fn tier_select(
 /// segment key sets.
 struct Collector {
     rows: BehaviourRows,
-    /// Copy hashes of the current (user, time) run, to drop repeats.
-    run: Vec<u64>,
+    /// Per row, a hash of its `$insert_id`: within one user's run of equal times, a row
+    /// with the same hash and the same mask (hence the same event name) is a copy.
+    copy: Vec<u64>,
     interned: HashMap<Vec<String>, u32>,
-    segment_mask: u32,
 }
 
 impl Collector {
-    fn new(segment_mask: u32) -> Self {
-        Collector { rows: BehaviourRows::new(), run: Vec::new(), interned: HashMap::new(), segment_mask }
+    fn new() -> Self {
+        Collector { rows: BehaviourRows::new(), copy: Vec::new(), interned: HashMap::new() }
     }
 
-    fn push(&mut self, user: u64, time_ms: i64, mask: u32, copy: u64, keys: impl FnOnce() -> Vec<String>) {
-        let same_run = self.rows.user.last() == Some(&user) && self.rows.time_ms.last() == Some(&time_ms);
-        if !same_run {
-            self.run.clear();
-        } else if self.run.contains(&copy) {
-            return;
-        }
-        self.run.push(copy);
-        let segment = if mask & self.segment_mask != 0 { self.intern(keys()) } else { 0 };
+    fn push(&mut self, user: u64, time_ms: i64, mask: u32, copy: u64, segment: u32) {
         self.rows.user.push(user);
         self.rows.time_ms.push(time_ms);
         self.rows.mask.push(mask);
         self.rows.segment.push(segment);
+        self.copy.push(copy);
     }
 
     fn intern(&mut self, mut keys: Vec<String>) -> u32 {
@@ -172,23 +174,59 @@ impl Collector {
         self.interned.insert(keys, i);
         i
     }
+
+    /// The rows without copies (rows must be in (user, time) order).
+    fn finish(mut self) -> BehaviourRows {
+        let r = &mut self.rows;
+        let mut kept = 0;
+        let mut run_start = 0;
+        for i in 0..r.user.len() {
+            let same_run = kept > 0 && r.user[kept - 1] == r.user[i] && r.time_ms[kept - 1] == r.time_ms[i];
+            if !same_run {
+                run_start = kept;
+            } else if (run_start..kept).any(|j| self.copy[j] == self.copy[i] && r.mask[j] == r.mask[i]) {
+                continue;
+            }
+            r.user[kept] = r.user[i];
+            r.time_ms[kept] = r.time_ms[i];
+            r.mask[kept] = r.mask[i];
+            r.segment[kept] = r.segment[i];
+            self.copy[kept] = self.copy[i];
+            kept += 1;
+        }
+        r.user.truncate(kept);
+        r.time_ms.truncate(kept);
+        r.mask.truncate(kept);
+        r.segment.truncate(kept);
+        self.rows
+    }
 }
 
 /// Reads the compiled statement's Arrow batches.
-fn compiled(conn: &Connection, sql: &str, segment_mask: u32) -> Result<BehaviourRows> {
+fn compiled(conn: &Connection, sql: &str, segment_mask: u32, with_segments: bool) -> Result<BehaviourRows> {
     let mut stmt = conn.prepare(sql).map_err(backend)?;
-    let mut out = Collector::new(segment_mask);
+    let mut out = Collector::new();
     let bad = |what: &str| StorageError::Backend(format!("behavioural scan: unexpected {what} column type"));
     for batch in stmt.query_arrow([]).map_err(backend)? {
         let user = batch.column(0).as_primitive_opt::<UInt64Type>().ok_or_else(|| bad("user"))?;
         let time = batch.column(1).as_primitive_opt::<Int64Type>().ok_or_else(|| bad("time"))?;
-        let mask = batch.column(2).as_primitive_opt::<Int64Type>().ok_or_else(|| bad("mask"))?;
+        let mask = batch.column(2).as_primitive_opt::<UInt32Type>().ok_or_else(|| bad("mask"))?;
         let copy = batch.column(3).as_primitive_opt::<UInt64Type>().ok_or_else(|| bad("copy"))?;
-        let scalar = batch.column(4);
-        let list = batch.column(5);
-        out.rows.user.reserve(batch.num_rows());
+        if user.null_count() + time.null_count() + mask.null_count() + copy.null_count() > 0 {
+            return Err(bad("NULL in a key"));
+        }
+        if !with_segments {
+            // The common case: whole columns copied at once.
+            out.rows.user.extend_from_slice(user.values());
+            out.rows.time_ms.extend_from_slice(time.values());
+            out.rows.mask.extend_from_slice(mask.values());
+            out.copy.extend_from_slice(copy.values());
+            out.rows.segment.resize(out.rows.user.len(), 0);
+            continue;
+        }
+        let (scalar, list) = (batch.column(4), batch.column(5));
         for i in 0..batch.num_rows() {
-            let keys = || {
+            let segment = if mask.value(i) & segment_mask != 0 {
                 let mut keys = Vec::new();
                 if let Some(text) = text_at(scalar.as_ref(), i) {
                     keys.push(text);
@@ -196,12 +234,14 @@ fn compiled(conn: &Connection, sql: &str, segment_mask: u32) -> Result<Behaviour
                 if let Some(json) = text_at(list.as_ref(), i) {
                     keys.extend(serde_json::from_str::<Vec<String>>(&json).unwrap_or_default());
                 }
-                keys
+                out.intern(keys)
+            } else {
+                0
             };
-            out.push(user.value(i), time.value(i), mask.value(i) as u32, copy.value(i), keys);
+            out.push(user.value(i), time.value(i), mask.value(i), copy.value(i), segment);
         }
     }
-    Ok(out.rows)
+    Ok(out.finish())
 }
 
 /// The text at `i` of a VARCHAR column (Arrow Utf8, large or view), `None` for NULL.
@@ -257,7 +297,10 @@ fn per_event(conn: &Connection, q: &BehaviourQuery, head: &str, uid: &str, join_
         }
         let mut mask = 0u32;
         for (i, c) in q.conditions.iter().enumerate() {
-            if c.event == event && c.filter.as_ref().is_none_or(|f| f.matches(&record)) {
+            if c.event.as_ref().is_none_or(|e| *e == event)
+                && c.from_ms.is_none_or(|from| time_ms >= from)
+                && c.filter.as_ref().is_none_or(|f| f.matches(&record))
+            {
                 mask |= 1 << i;
             }
         }
@@ -268,14 +311,15 @@ fn per_event(conn: &Connection, q: &BehaviourQuery, head: &str, uid: &str, join_
             Some(on) if mask & q.segment_mask != 0 => on.segment_keys(&record),
             _ => Vec::new(),
         };
-        rows.push((hash_of(&uid), time_ms, mask, hash_of(&(&event, &distinct_id, &insert_id)), keys));
+        rows.push((hash_of(&uid), time_ms, mask, hash_of(&insert_id), keys));
     }
     rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    let mut out = Collector::new(q.segment_mask);
+    let mut out = Collector::new();
     for (user, time_ms, mask, copy, keys) in rows {
-        out.push(user, time_ms, mask, copy, || keys);
+        let segment = out.intern(keys);
+        out.push(user, time_ms, mask, copy, segment);
     }
-    Ok(out.rows)
+    Ok(out.finish())
 }
 
 fn hash_of(value: &impl Hash) -> u64 {

@@ -355,13 +355,23 @@ pub struct SegmentCount {
     pub sum: f64,
 }
 
-/// One condition of a behavioural scan: an event name, narrowed by a `where`.
-#[derive(Clone, Debug)]
+/// One condition of a behavioural scan: an event name (or any event), narrowed by a
+/// `where` and, optionally, by a later start than the scan's.
+#[derive(Clone, Debug, Default)]
 pub struct EventCondition {
-    /// The event name.
-    pub event: String,
+    /// The event name; `None` matches every event.
+    pub event: Option<String>,
     /// An expression the event must also satisfy.
     pub filter: Option<std::sync::Arc<sextant_expr::Program>>,
+    /// Only events at or after this instant (UTC epoch ms) match.
+    pub from_ms: Option<i64>,
+}
+
+impl EventCondition {
+    /// Events named `event`, narrowed by `filter`.
+    pub fn named(event: &str, filter: Option<std::sync::Arc<sextant_expr::Program>>) -> Self {
+        EventCondition { event: Some(event.to_string()), filter, from_ms: None }
+    }
 }
 
 /// A behavioural scan: one project's events in a time range that satisfy at least one

@@ -116,7 +116,7 @@ impl FunnelRequest {
                 .steps
                 .iter()
                 .zip(&self.selectors)
-                .map(|(s, w)| EventCondition { event: s.event.clone(), filter: w.clone() })
+                .map(|(s, w)| EventCondition::named(&s.event, w.clone()))
                 .collect(),
             filter: self.filter.clone(),
             segment: self.on.clone(),

@@ -1,0 +1,239 @@
+//! Funnels through the store and the forward-pass kernel, against the self-join SQL
+//! formulation of the same question in DuckDB and, when `clickhouse-client` answers,
+//! ClickHouse's `windowFunnel` on the same events, in one run.
+//!
+//! `cargo bench --workspace --bench funnels -- [EVENTS] [DIR]` generates EVENTS events
+//! (default 10 million; the issue's figure is 100 million) with the repo's generator
+//! over 30 days, or reuses the store in DIR (the segmentation benchmark's stores are
+//! the same data). It prints, per funnel, the end-to-end report time (scan + kernel +
+//! answer), the scan alone, the kernel alone and its rate, best of three, then the
+//! references. Set `SEXTANT_BENCH_CLICKHOUSE=1` to load the events into a local
+//! ClickHouse server (table `sextant_bench.events`, ordered by user and time) and time
+//! `windowFunnel` there.
+
+#[path = "../tests/support/generator.rs"]
+mod generator;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Instant;
+
+use sextant_expr::Options;
+use sextant_model::{FunnelDefinition, FunnelOrder, FunnelStep, LengthUnit, ProjectId};
+use sextant_query::funnels::FunnelRequest;
+use sextant_query::params::Params;
+use sextant_storage::{EventStore, ReportStore};
+use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
+
+const FROM_MS: i64 = 1_704_409_200_000; // 2024-01-05T00:00+01:00 (Paris, no DST until March)
+const DAYS: i64 = 30;
+const DAY: i64 = 86_400_000;
+
+fn definition(events: &[&str]) -> FunnelDefinition {
+    FunnelDefinition {
+        steps: events.iter().map(|e| FunnelStep { event: e.to_string(), selector: None, label: None }).collect(),
+        length: 1,
+        length_unit: LengthUnit::Day,
+        order: FunnelOrder::Ordered,
+    }
+}
+
+fn request(definition: &FunnelDefinition) -> FunnelRequest {
+    let pairs: BTreeMap<&str, &str> = [("from_date", "2024-01-05"), ("to_date", "2024-02-03")].into();
+    let params = Params::new(|n| pairs.get(n).copied());
+    let options = Options { timezone: "Europe/Paris".parse().unwrap(), ..Options::default() };
+    FunnelRequest::parse(&params, definition.clone(), &options).unwrap()
+}
+
+fn best_of_3<T>(mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut best = f64::INFINITY;
+    let mut out = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let v = f();
+        best = best.min(t.elapsed().as_secs_f64());
+        out = Some(v);
+    }
+    (best, out.unwrap())
+}
+
+/// The self-join formulation: per user and day, the first step-1 event, then for each
+/// later step the first matching event after the one before and within a day of entry.
+fn self_join_sql(events: &[&str]) -> String {
+    let to = FROM_MS + DAYS * DAY;
+    let mut sql = format!(
+        "WITH ev AS (SELECT event, distinct_id AS u, time_ms AS t FROM events
+                     WHERE project_id = 1 AND time_ms >= {FROM_MS} AND time_ms < {to} + {DAY}),
+         s0 AS (SELECT u, (t + 3600000) // {DAY} AS d, min(t) AS t0, min(t) AS tp FROM ev
+                WHERE event = '{}' AND t < {to} GROUP BY u, d)",
+        events[0]
+    );
+    for (k, e) in events.iter().enumerate().skip(1) {
+        sql.push_str(&format!(
+            ", s{k} AS (SELECT s.u, s.d, s.t0, min(x.t) AS tp FROM s{} s JOIN ev x ON x.u = s.u AND x.event = '{e}'
+                        AND x.t >= s.tp AND x.t <= s.t0 + {DAY} GROUP BY s.u, s.d, s.t0)",
+            k - 1
+        ));
+    }
+    let counts: Vec<String> = (0..events.len()).map(|k| format!("SELECT {k} AS k, count(*) AS n FROM s{k}")).collect();
+    sql.push_str(&format!(" {}", counts.join(" UNION ALL ")));
+    sql
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let n: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000_000);
+    let kept = args.get(1).map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().unwrap();
+    let dir = kept.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let fresh = !dir.join("events.duckdb").exists();
+    let store = DuckDbStore::open(&dir, &StoreOptions { memory_limit: "12GB".into() }).unwrap();
+    if fresh {
+        let t = Instant::now();
+        let spec = generator::Spec {
+            project: ProjectId(1),
+            events: n,
+            users: (n / 50).max(1000),
+            from_ms: FROM_MS,
+            to_ms: FROM_MS + DAYS * DAY,
+            seed: 42,
+        };
+        generator::generate(&spec, 50_000, |b| block_on(store.append(b)).unwrap());
+        store.compact_now().await.unwrap();
+        println!("generated and stored {n} events in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    let total: i64 = store
+        .with_connection(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap()))
+        .await
+        .unwrap();
+    println!("{total} events in the store\n");
+
+    let three = ["Page View", "Play", "Search"];
+    let six = ["Page View", "Play", "Search", "Add to Cart", "Sign Up", "Purchase"];
+    let clickhouse = std::env::var("SEXTANT_BENCH_CLICKHOUSE").is_ok_and(|v| v == "1");
+    if clickhouse {
+        load_clickhouse(&store).await;
+    }
+    println!(
+        "| funnel | report (s) | scan (s) | kernel (s) | kernel rate (M events/s, 1 core) | self-join SQL (s) | ClickHouse windowFunnel (s) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for steps in [&three[..], &six[..]] {
+        let r = request(&definition(steps));
+        let q = r.query(ProjectId(1));
+        let (report, answer) = best_of_3(|| {
+            let rows = block_on(store.behaviour(r.query(ProjectId(1)))).unwrap();
+            r.answer(&rows)
+        });
+        let (scan, rows) = best_of_3(|| block_on(store.behaviour(q.clone())).unwrap());
+        let kernel_params = r.kernel();
+        let (kernel, _) = best_of_3(|| kernel_params.run(&rows));
+        let first = answer.data.values().next().map(|v| serde_json::to_string(v).unwrap()).unwrap_or_default();
+        let sql = self_join_sql(steps);
+        let (join, _) = best_of_3(|| block_on(store_sql(&store, sql.clone())));
+        let ch = if clickhouse { clickhouse_funnel(steps).map(|s| format!("{s:.3}")) } else { None };
+        println!(
+            "| {} steps | {report:.3} | {scan:.3} | {kernel:.3} | {:.0} | {join:.3} | {} |",
+            steps.len(),
+            rows.len() as f64 / kernel / 1e6,
+            ch.unwrap_or_else(|| "not run".into())
+        );
+        eprintln!("  ({} events scanned; first day: {:.300})", rows.len(), first);
+    }
+    store.close().await.unwrap();
+}
+
+/// Runs a future to completion from inside the benchmark's synchronous closures.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+/// Runs plain SQL on the store's database, returning the row count.
+async fn store_sql(store: &DuckDbStore, sql: String) -> usize {
+    store
+        .with_connection(move |conn| {
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let mut rows = stmt.query([]).unwrap();
+            let mut n = 0;
+            while rows.next().unwrap().is_some() {
+                n += 1;
+            }
+            Ok(n)
+        })
+        .await
+        .unwrap()
+}
+
+fn clickhouse(query: &str) -> Option<String> {
+    let out = Command::new("clickhouse-client").args(["--query", query]).output().ok()?;
+    if !out.status.success() {
+        eprintln!("clickhouse-client: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Copies the store's events to ClickHouse (once), ordered by user and time.
+async fn load_clickhouse(store: &DuckDbStore) {
+    let have: u64 =
+        clickhouse("SELECT count() FROM sextant_bench.events").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let total: u64 = store
+        .with_connection(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)).unwrap()))
+        .await
+        .unwrap() as u64;
+    if have == total {
+        return;
+    }
+    let t = Instant::now();
+    clickhouse("CREATE DATABASE IF NOT EXISTS sextant_bench");
+    clickhouse("DROP TABLE IF EXISTS sextant_bench.events");
+    clickhouse(
+        "CREATE TABLE sextant_bench.events (user String, time DateTime, time_ms Int64, event String) \
+         ENGINE = MergeTree ORDER BY (user, time)",
+    );
+    let tsv = std::env::temp_dir().join("sextant-bench-events.tsv");
+    let path = tsv.display().to_string();
+    store
+        .with_connection(move |c| {
+            c.execute_batch(&format!(
+                "COPY (SELECT distinct_id, time_ms // 1000, time_ms, event FROM events) TO '{path}' (DELIMITER '\t', HEADER false)"
+            ))
+            .unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "clickhouse-client --query 'INSERT INTO sextant_bench.events FORMAT TabSeparated' < {}",
+            tsv.display()
+        ))
+        .status()
+        .unwrap();
+    let _ = std::fs::remove_file(&tsv);
+    assert!(status.success(), "loading ClickHouse failed");
+    clickhouse("OPTIMIZE TABLE sextant_bench.events FINAL");
+    eprintln!("loaded {total} events into ClickHouse in {:.1} s", t.elapsed().as_secs_f64());
+}
+
+/// `windowFunnel` over the same range with a one-day window, best of three.
+fn clickhouse_funnel(steps: &[&str]) -> Option<f64> {
+    let to = FROM_MS + DAYS * DAY;
+    let conditions: Vec<String> = steps.iter().map(|e| format!("event = '{e}'")).collect();
+    let names: Vec<String> = steps.iter().map(|e| format!("'{e}'")).collect();
+    let query = format!(
+        "SELECT level, count() FROM (SELECT user, windowFunnel(86400)(time, {}) AS level FROM sextant_bench.events \
+         WHERE time_ms >= {FROM_MS} AND time_ms < {to} + {DAY} AND event IN ({}) GROUP BY user) GROUP BY level",
+        conditions.join(", "),
+        names.join(", ")
+    );
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        clickhouse(&query)?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Some(best)
+}

@@ -1,0 +1,201 @@
+//! `GET /api/query/retention` and `/api/query/retention/addiction`, each also at
+//! `/api/2.0/...`: the handlers; what the reports mean is `sextant_query::retention`.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use sextant_query::retention::{AddictionRequest, RetentionRequest};
+
+use crate::error::{ApiError, QueryError};
+use crate::state::AppState;
+
+/// The `/retention` parameters, as the OpenAPI document lists them.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameters; parsing is `RetentionRequest::parse`
+pub struct RetentionParams {
+    /// The project, with service-account credentials.
+    project_id: Option<i64>,
+    /// Accepted and ignored (Sextant has no data views).
+    workspace_id: Option<i64>,
+    /// First cohort day, yyyy-mm-dd, in the project's timezone.
+    #[param(format = Date)]
+    from_date: String,
+    /// Last cohort day (inclusive), yyyy-mm-dd.
+    #[param(format = Date)]
+    to_date: String,
+    /// `birth` (the default: each user's first `born_event` ever) or `compounded`
+    /// (every day the user did `event`).
+    retention_type: Option<String>,
+    /// The event that puts a user in a cohort (required for birth retention).
+    born_event: Option<String>,
+    /// The return event; any event when absent.
+    event: Option<String>,
+    /// An expression born events must satisfy.
+    born_where: Option<String>,
+    /// An expression return events must satisfy.
+    #[serde(rename = "where")]
+    #[param(rename = "where")]
+    where_: Option<String>,
+    /// Units (days without `unit`) per interval (default 1; at most 90 days).
+    #[param(minimum = 1)]
+    interval: Option<u32>,
+    /// Intervals after the 0th (default 1).
+    #[param(minimum = 1, maximum = 400)]
+    interval_count: Option<u32>,
+    /// `day`, `week` or `month`: calendar cohorts and intervals. Without it, intervals
+    /// are 24-hour periods from each user's own entry.
+    unit: Option<String>,
+    /// `true`: a user counts in every interval up to the last one they returned in.
+    unbounded_retention: Option<bool>,
+    /// An expression to split by, read from the entering event.
+    on: Option<String>,
+    /// Segments returned, the largest first (default 255).
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<u32>,
+}
+
+/// The `/retention/addiction` parameters.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameters; parsing is `AddictionRequest::parse`
+pub struct AddictionParams {
+    /// The project, with service-account credentials.
+    project_id: Option<i64>,
+    /// Accepted and ignored (Sextant has no data views).
+    workspace_id: Option<i64>,
+    /// First day, yyyy-mm-dd, in the project's timezone.
+    #[param(format = Date)]
+    from_date: String,
+    /// Last day (inclusive), yyyy-mm-dd.
+    #[param(format = Date)]
+    to_date: String,
+    /// The period: `day`, `week` or `month`.
+    unit: String,
+    /// What is counted within a period: `hour` or `day`.
+    addiction_unit: String,
+    /// The event; any event when absent.
+    event: Option<String>,
+    /// An expression the events must satisfy.
+    #[serde(rename = "where")]
+    #[param(rename = "where")]
+    where_: Option<String>,
+    /// An expression to split by.
+    on: Option<String>,
+    /// Segments returned, the largest first (default 255).
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<u32>,
+}
+
+#[derive(Clone, Copy)]
+enum Report {
+    Retention,
+    Addiction,
+}
+
+async fn serve(state: AppState, request: Request, report: Report) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    match answer(&state, &parts, body, report).await {
+        Ok(response) => response,
+        Err(error) => QueryError { request: request_line, error }.into_response(),
+    }
+}
+
+/// `GET /api/query/retention`.
+#[utoipa::path(
+    get,
+    path = "/api/query/retention",
+    tag = "query",
+    summary = "Cohorts of users and how many came back in each interval",
+    params(RetentionParams),
+    responses((status = 200, description = "`{date: {\"counts\": [...], \"first\": n}}`; with `on`, `{date: {\"$overall\": {...}, segment: {...}}}`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn query(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Retention).await
+}
+
+/// `GET /api/2.0/retention`.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/retention",
+    tag = "query",
+    summary = "Retention (legacy path)",
+    params(RetentionParams),
+    responses((status = 200, description = "As `/api/query/retention`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_query(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Retention).await
+}
+
+/// `GET /api/query/retention/addiction`.
+#[utoipa::path(
+    get,
+    path = "/api/query/retention/addiction",
+    tag = "query",
+    summary = "How many users did an event in at least k distinct hours (or days) of each period",
+    params(AddictionParams),
+    responses((status = 200, description = "`{\"data\": {date: [n, ...]}}`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn addiction(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Addiction).await
+}
+
+/// `GET /api/2.0/retention/addiction`.
+#[utoipa::path(
+    get,
+    path = "/api/2.0/retention/addiction",
+    tag = "query",
+    summary = "Addiction (legacy path)",
+    params(AddictionParams),
+    responses((status = 200, description = "As `/api/query/retention/addiction`", body = serde_json::Value)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn legacy_addiction(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request, Report::Addiction).await
+}
+
+async fn answer(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+    report: Report,
+) -> Result<Response, ApiError> {
+    let crate::reports::ReportRequest { params, credential, options } =
+        crate::reports::read(state, parts, body, "retention").await?;
+    let project = credential.project.id;
+    let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
+    let mut attacher = crate::lookup_tables::Attacher::new(state, project);
+    let spawn_failed = |e: tokio::task::JoinError| {
+        ApiError::new(sextant_model::ErrorCode::Internal, format!("retention computation failed: {e}"))
+    };
+    match report {
+        Report::Retention => {
+            let mut request = {
+                // Not `Send`: read before the next await.
+                let reader = sextant_query::params::Params::new(|name| params.get(name));
+                RetentionRequest::parse(&reader, &options).map_err(invalid)?
+            };
+            request.filter = attacher.optional(request.filter.take()).await?;
+            request.born_filter = attacher.optional(request.born_filter.take()).await?;
+            request.on = attacher.optional(request.on.take()).await?;
+            let rows = state.reports.behaviour(request.query(project)).await?;
+            let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(spawn_failed)?;
+            Ok(Json(answer).into_response())
+        }
+        Report::Addiction => {
+            let mut request = {
+                let reader = sextant_query::params::Params::new(|name| params.get(name));
+                AddictionRequest::parse(&reader, &options).map_err(invalid)?
+            };
+            request.filter = attacher.optional(request.filter.take()).await?;
+            request.on = attacher.optional(request.on.take()).await?;
+            let rows = state.reports.behaviour(request.query(project)).await?;
+            let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(spawn_failed)?;
+            Ok(Json(answer).into_response())
+        }
+    }
+}
