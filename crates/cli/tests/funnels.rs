@@ -232,6 +232,23 @@ async fn funnels_match_the_hand_worked_users() {
     let keys: Vec<&String> = top["data"]["2024-03-31"].as_object().unwrap().keys().collect();
     assert_eq!(keys, vec!["$overall", "pro"], "pro has 9 entries, free 5");
 
+    // A saved report of the funnel: the whole range at once, each user entering once.
+    let report = json!({"name": "Signup, two days", "kind": "funnels",
+                        "params": {"funnel_id": signup, "from_date": "2024-03-30", "to_date": "2024-03-31"}});
+    let (status, saved) =
+        call(&s, &p, reqwest::Method::POST, &format!("/api/app/projects/{}/bookmarks", p.id), Some(report)).await;
+    assert_eq!(status, 201, "{saved}");
+    let insights = format!("/api/query/insights?bookmark_id={}", saved["results"]["id"]);
+    let (status, insight) = call(&s, &p, reqwest::Method::GET, &insights, None).await;
+    assert_eq!(status, 200, "{insight}");
+    assert_eq!(insight["headers"], json!(["$funnel"]));
+    assert_eq!(
+        insight["series"]["Signup"]["count"],
+        json!({"1. View": {"all": 14}, "2. Signed up": {"all": 10}, "3. Purchase": {"all": 4}})
+    );
+    assert_eq!(insight["series"]["Signup"]["overall_conv_ratio"]["3. Purchase"]["all"], json!(4.0 / 14.0));
+    assert_eq!(insight["date_range"]["from_date"], "2024-03-30T00:00:00+01:00");
+
     // View then View: u6's retried copy is one event, u7's two Views at one instant
     // are two, u10's second View is within the day, u14's later View may be after to_date.
     let repeat = funnel(&s, &p, views, "").await;

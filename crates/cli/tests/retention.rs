@@ -8,6 +8,7 @@ use common::*;
 use serde_json::{Value, json};
 
 struct Paris {
+    id: i64,
     secret: String,
 }
 
@@ -31,7 +32,7 @@ fn at(iso: &str) -> i64 {
 /// | g | none | 03-30 10:00, 10:30, 11:15, 15:00 |
 async fn seed(s: &TestServer) -> Paris {
     let p = s.cli_json(&["project", "create", "--name", "paris", "--timezone", "Europe/Paris"]);
-    let paris = Paris { secret: p["secret"].as_str().unwrap().into() };
+    let paris = Paris { id: p["id"].as_i64().unwrap(), secret: p["secret"].as_str().unwrap().into() };
     let mut n = 0;
     let mut ev = |name: &str, who: Value, iso: &str, props: Value| {
         n += 1;
@@ -148,6 +149,29 @@ async fn retention_matches_the_hand_worked_users() {
     let top = retention(&s, &p, &format!("{on}&limit=1")).await;
     let keys: Vec<&String> = top["2024-03-31"].as_object().unwrap().keys().collect();
     assert_eq!(keys, vec!["$overall", "ads"], "ads has 3 users, organic 2");
+
+    // The same as a saved report: cohorts keyed by their start with the offset, and rates.
+    let report = json!({"name": "Sign-up retention", "kind": "retention",
+        "params": "from_date=2024-03-29&to_date=2024-03-31&interval_count=2&born_event=Sign%20Up&event=Play"});
+    let r = s
+        .http
+        .post(s.url(&format!("/api/app/projects/{}/bookmarks", p.id)))
+        .basic_auth(&p.secret, Some(""))
+        .json(&report)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let saved: Value = r.json().await.unwrap();
+    let (status, insight) =
+        get(&s, &p, "/api/query/insights", &format!("bookmark_id={}", saved["results"]["id"])).await;
+    assert_eq!(status, 200, "{insight}");
+    assert_eq!(insight["headers"], json!(["$retention"]));
+    assert_eq!(
+        insight["series"]["2024-03-30T00:00:00+01:00"],
+        json!({"first": 3, "counts": [1, 2, 0], "rates": [1.0 / 3.0, 2.0 / 3.0, 0.0]})
+    );
+    assert_eq!(insight["series"]["2024-03-31T00:00:00+01:00"]["first"], 1);
 
     // Compounded: every Paris day with a Play is a cohort, from that day's first Play.
     // 03-29: a (back 15 h and 37 h later), c. 03-30: a (22 h), e (23 h), g (30 min).

@@ -103,23 +103,36 @@ async fn answer(
         .parse::<i64>()
         .map_err(|_| ApiError::invalid("`funnel_id` must be an integer"))?;
     let saved = state.metadata.funnel(project.id, id).await?;
-    let mut request = {
+    let request = {
         // Not `Send`: read before the next await.
         let reader = sextant_query::params::Params::new(|name| params.get(name));
         FunnelRequest::parse(&reader, saved.definition, &options).map_err(|e| ApiError::invalid(e.0))?
     };
-    let mut attacher = crate::lookup_tables::Attacher::new(state, project.id);
+    let (request, rows) = scan(state, project.id, request).await?;
+    // The forward pass is CPU work: off the async workers.
+    let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(join_failed)?;
+    Ok(Json(answer).into_response())
+}
+
+/// Attaches the project's lookup tables to a funnel's expressions and runs its scan.
+pub async fn scan(
+    state: &AppState,
+    project: sextant_model::ProjectId,
+    mut request: FunnelRequest,
+) -> Result<(FunnelRequest, sextant_storage::BehaviourRows), ApiError> {
+    let mut attacher = crate::lookup_tables::Attacher::new(state, project);
     request.filter = attacher.optional(request.filter.take()).await?;
     request.on = attacher.optional(request.on.take()).await?;
     for selector in &mut request.selectors {
         *selector = attacher.optional(selector.take()).await?;
     }
-    let rows = state.reports.behaviour(request.query(project.id)).await?;
-    // The forward pass is CPU work: off the async workers.
-    let answer = tokio::task::spawn_blocking(move || request.answer(&rows))
-        .await
-        .map_err(|e| ApiError::new(sextant_model::ErrorCode::Internal, format!("funnel computation failed: {e}")))?;
-    Ok(Json(answer).into_response())
+    let rows = state.reports.behaviour(request.query(project)).await?;
+    Ok((request, rows))
+}
+
+/// A report computation that died on its blocking thread.
+pub fn join_failed(e: tokio::task::JoinError) -> ApiError {
+    ApiError::new(sextant_model::ErrorCode::Internal, format!("report computation failed: {e}"))
 }
 
 /// `GET /api/query/funnels/list`.

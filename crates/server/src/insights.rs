@@ -82,12 +82,38 @@ async fn answer(
         .map_err(|_| ApiError::invalid("`bookmark_id` must be an integer"))?;
     let saved = state.metadata.bookmark(project.id, id).await?;
     let now = chrono::Utc::now().timestamp_millis();
-    let mut request = insights::plan(&saved.kind, &saved.params, &options, now).map_err(|e| ApiError::invalid(e.0))?;
-    let mut attacher = crate::lookup_tables::Attacher::new(state, project.id);
-    request.filter = attacher.optional(request.filter.take()).await?;
-    request.on = attacher.optional(request.on.take()).await?;
-    let counts = state.reports.segment(request.query(project.id)).await?;
-    Ok(Json(insights::answer(&request, &counts, now)).into_response())
+    let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
+    match insights::plan(&saved.kind, &saved.params, &options, now).map_err(invalid)? {
+        insights::Plan::Counts(mut request) => {
+            let mut attacher = crate::lookup_tables::Attacher::new(state, project.id);
+            request.filter = attacher.optional(request.filter.take()).await?;
+            request.on = attacher.optional(request.on.take()).await?;
+            let counts = state.reports.segment(request.query(project.id)).await?;
+            Ok(Json(insights::answer(&request, &counts, now)).into_response())
+        }
+        insights::Plan::Funnel { funnel_id, params } => {
+            let funnel = state.metadata.funnel(project.id, funnel_id).await?;
+            let request = {
+                // Not `Send`: read before the next await.
+                let reader = sextant_query::params::Params::new(|name| params.get(name).map(String::as_str));
+                sextant_query::funnels::FunnelRequest::parse(&reader, funnel.definition, &options).map_err(invalid)?
+            };
+            let request = insights::whole_range(request);
+            let (request, rows) = crate::funnels::scan(state, project.id, request).await?;
+            let name = funnel.name;
+            let answer = tokio::task::spawn_blocking(move || insights::funnel_answer(&request, &name, &rows, now))
+                .await
+                .map_err(crate::funnels::join_failed)?;
+            Ok(Json(answer).into_response())
+        }
+        insights::Plan::Retention(request) => {
+            let (request, rows) = crate::retention::scan(state, project.id, request).await?;
+            let answer = tokio::task::spawn_blocking(move || insights::retention_answer(&request, &rows, now))
+                .await
+                .map_err(crate::funnels::join_failed)?;
+            Ok(Json(answer).into_response())
+        }
+    }
 }
 
 /// A saved report, as the App API shows it.
@@ -99,7 +125,7 @@ pub struct BookmarkView {
     /// Its name.
     #[schema(required = false)]
     pub name: String,
-    /// `segmentation` or `events`.
+    /// `segmentation`, `events`, `funnels` or `retention`.
     #[schema(required = false)]
     pub kind: String,
     /// The report's parameters.
@@ -129,7 +155,7 @@ impl BookmarkView {
 struct BookmarkRequest {
     /// Its name.
     name: String,
-    /// `segmentation` or `events`.
+    /// `segmentation`, `events`, `funnels` (with `funnel_id` in `params`) or `retention`.
     kind: String,
     /// The report endpoint's parameters: an object of strings, or a query string.
     /// `last_days=N` stands for the N project days up to the day it runs.

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use sextant_query::retention::{AddictionRequest, RetentionRequest};
 
 use crate::error::{ApiError, QueryError};
+use crate::funnels::join_failed;
 use crate::state::AppState;
 
 /// The `/retention` parameters, as the OpenAPI document lists them.
@@ -168,22 +169,15 @@ async fn answer(
         crate::reports::read(state, parts, body, "retention").await?;
     let project = credential.project.id;
     let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
-    let mut attacher = crate::lookup_tables::Attacher::new(state, project);
-    let spawn_failed = |e: tokio::task::JoinError| {
-        ApiError::new(sextant_model::ErrorCode::Internal, format!("retention computation failed: {e}"))
-    };
     match report {
         Report::Retention => {
-            let mut request = {
+            let request = {
                 // Not `Send`: read before the next await.
                 let reader = sextant_query::params::Params::new(|name| params.get(name));
                 RetentionRequest::parse(&reader, &options).map_err(invalid)?
             };
-            request.filter = attacher.optional(request.filter.take()).await?;
-            request.born_filter = attacher.optional(request.born_filter.take()).await?;
-            request.on = attacher.optional(request.on.take()).await?;
-            let rows = state.reports.behaviour(request.query(project)).await?;
-            let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(spawn_failed)?;
+            let (request, rows) = scan(state, project, request).await?;
+            let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(join_failed)?;
             Ok(Json(answer).into_response())
         }
         Report::Addiction => {
@@ -191,11 +185,26 @@ async fn answer(
                 let reader = sextant_query::params::Params::new(|name| params.get(name));
                 AddictionRequest::parse(&reader, &options).map_err(invalid)?
             };
+            let mut attacher = crate::lookup_tables::Attacher::new(state, project);
             request.filter = attacher.optional(request.filter.take()).await?;
             request.on = attacher.optional(request.on.take()).await?;
             let rows = state.reports.behaviour(request.query(project)).await?;
-            let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(spawn_failed)?;
+            let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(join_failed)?;
             Ok(Json(answer).into_response())
         }
     }
+}
+
+/// Attaches the project's lookup tables to a retention's expressions and runs its scan.
+pub async fn scan(
+    state: &AppState,
+    project: sextant_model::ProjectId,
+    mut request: RetentionRequest,
+) -> Result<(RetentionRequest, sextant_storage::BehaviourRows), ApiError> {
+    let mut attacher = crate::lookup_tables::Attacher::new(state, project);
+    request.filter = attacher.optional(request.filter.take()).await?;
+    request.born_filter = attacher.optional(request.born_filter.take()).await?;
+    request.on = attacher.optional(request.on.take()).await?;
+    let rows = state.reports.behaviour(request.query(project)).await?;
+    Ok((request, rows))
 }
