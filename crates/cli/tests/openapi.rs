@@ -61,6 +61,16 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/app/projects/{project_id}/api-tokens", &["get", "post"]),
         ("/api/app/projects/{project_id}/api-tokens/{token_id}", &["delete"]),
         ("/api/app/projects/{project_id}/service-accounts", &["get"]),
+        ("/api/query/funnels", &["get"]),
+        ("/api/2.0/funnels", &["get"]),
+        ("/api/query/funnels/list", &["get"]),
+        ("/api/2.0/funnels/list", &["get"]),
+        ("/api/app/projects/{project_id}/funnels", &["get", "post"]),
+        ("/api/app/projects/{project_id}/funnels/{funnel_id}", &["get", "patch", "delete"]),
+        ("/api/query/retention", &["get"]),
+        ("/api/2.0/retention", &["get"]),
+        ("/api/query/retention/addiction", &["get"]),
+        ("/api/2.0/retention/addiction", &["get"]),
         ("/lookup-tables", &["get"]),
         ("/lookup-tables/{id}", &["put"]),
         ("/api/app/projects/{project_id}/lookup-tables", &["get", "post"]),
@@ -77,7 +87,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 48, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 58, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -115,6 +125,8 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
     let token_id = created["results"]["id"].as_i64().unwrap();
     let table = s.cli_json(&["lookup-table", "create", "--project", "1", "--name", "T", "--map", "event:k"]);
     let table_id = table["id"].as_str().unwrap().to_string();
+    let funnel = s.cli_json(&["funnel", "create", "--project", "1", "--name", "F", "--step", "seed", "--step", "seed"]);
+    let funnel_id = funnel["funnel_id"].as_i64().unwrap();
 
     let work = tempfile::tempdir().unwrap();
     // Real identifiers for path and query parameters, so requests reach the handlers.
@@ -122,7 +134,8 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         work.path().join("schemathesis.toml"),
         format!(
             "[parameters]\n\"path.project_id\" = {p}\n\"query.project_id\" = {p}\n\"path.token_id\" = {token_id}\n\"path.cohort_id\" = 1\n\
-             \"path.id\" = \"{table_id}\"\n\"path.table_id\" = \"{table_id}\"\n\"path.bookmark_id\" = 1\n",
+             \"path.id\" = \"{table_id}\"\n\"path.table_id\" = \"{table_id}\"\n\"path.bookmark_id\" = 1\n\
+             \"path.funnel_id\" = {funnel_id}\n\"query.funnel_id\" = {funnel_id}\n",
             p = s.creds.project_id
         ),
     )
@@ -147,5 +160,5 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         "schemathesis is not installed in {python}; run scripts/test to install it:\n{stderr}"
     );
     assert!(out.status.success(), "schemathesis found problems:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("Tested: 61"), "every operation is tested:\n{stdout}");
+    assert!(stdout.contains("Tested: 74"), "every operation is tested:\n{stdout}");
 }
