@@ -1,6 +1,6 @@
-//! Funnels through the store and the forward-pass kernel, against the self-join SQL
-//! formulation of the same question in DuckDB and, when `clickhouse-client` answers,
-//! ClickHouse's `windowFunnel` on the same events, in one run.
+//! Funnels, retention and addiction through the store and the forward-pass kernels,
+//! against the join formulation of the same question in DuckDB SQL and, when asked,
+//! ClickHouse (`windowFunnel`, and the same joins) on the same events, in one run.
 //!
 //! `cargo bench --workspace --bench funnels -- [EVENTS] [DIR]` generates EVENTS events
 //! (default 10 million; the issue's figure is 100 million) with the repo's generator
@@ -9,7 +9,7 @@
 //! answer), the scan alone, the kernel alone and its rate, best of three, then the
 //! references. Set `SEXTANT_BENCH_CLICKHOUSE=1` to load the events into a local
 //! ClickHouse server (table `sextant_bench.events`, ordered by user and time) and time
-//! `windowFunnel` there.
+//! the same questions there.
 
 #[path = "../tests/support/generator.rs"]
 mod generator;
@@ -22,6 +22,7 @@ use sextant_expr::Options;
 use sextant_model::{FunnelDefinition, FunnelOrder, FunnelStep, LengthUnit, ProjectId};
 use sextant_query::funnels::FunnelRequest;
 use sextant_query::params::Params;
+use sextant_query::retention::{AddictionRequest, RetentionRequest};
 use sextant_storage::{EventStore, ReportStore};
 use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
 
@@ -116,7 +117,7 @@ async fn main() {
         load_clickhouse(&store).await;
     }
     println!(
-        "| funnel | report (s) | scan (s) | kernel (s) | kernel rate (M events/s, 1 core) | self-join SQL (s) | ClickHouse windowFunnel (s) |"
+        "| report | report (s) | scan (s) | kernel (s) | kernel rate (M events/s, 1 core) | DuckDB SQL, joins (s) | ClickHouse (s) |"
     );
     println!("|---|---|---|---|---|---|---|");
     for steps in [&three[..], &six[..]] {
@@ -134,13 +135,73 @@ async fn main() {
         let (join, _) = best_of_3(|| block_on(store_sql(&store, sql.clone())));
         let ch = if clickhouse { clickhouse_funnel(steps).map(|s| format!("{s:.3}")) } else { None };
         println!(
-            "| {} steps | {report:.3} | {scan:.3} | {kernel:.3} | {:.0} | {join:.3} | {} |",
+            "| {}-step funnel, 30 days, 1-day window | {report:.3} | {scan:.3} | {kernel:.3} | {:.0} | {join:.3} | {} (windowFunnel) |",
             steps.len(),
             rows.len() as f64 / kernel / 1e6,
             ch.unwrap_or_else(|| "not run".into())
         );
         eprintln!("  ({} events scanned; first day: {:.300})", rows.len(), first);
     }
+
+    // Birth retention: Sign Up cohorts by day over the 30 days, Play on each later day.
+    let to = FROM_MS + DAYS * DAY;
+    let pairs: BTreeMap<&str, &str> = [
+        ("from_date", "2024-01-05"),
+        ("to_date", "2024-02-03"),
+        ("born_event", "Sign Up"),
+        ("event", "Play"),
+        ("unit", "day"),
+        ("interval_count", "29"),
+    ]
+    .into();
+    let options = Options { timezone: "Europe/Paris".parse().unwrap(), ..Options::default() };
+    let r = RetentionRequest::parse(&Params::new(|n| pairs.get(n).copied()), &options).unwrap();
+    let (report, _) = best_of_3(|| r.answer(&block_on(store.behaviour(r.query(ProjectId(1)))).unwrap()));
+    let (scan, rows) = best_of_3(|| block_on(store.behaviour(r.query(ProjectId(1)))).unwrap());
+    let kernel_params = r.kernel();
+    let (kernel, _) = best_of_3(|| kernel_params.run(&rows));
+    let sql = format!(
+        "WITH ev AS (SELECT event, distinct_id AS u, time_ms AS t FROM events
+                     WHERE project_id = 1 AND event IN ('Sign Up', 'Play') AND time_ms < {to} + 30 * {DAY}),
+         born AS (SELECT u, min(t) AS b FROM ev WHERE event = 'Sign Up' GROUP BY u),
+         cohort AS (SELECT u, b, (b + 3600000) // {DAY} AS d FROM born WHERE b >= {FROM_MS} AND b < {to}),
+         back AS (SELECT DISTINCT c.u, c.d, (x.t + 3600000) // {DAY} - c.d AS k FROM cohort c JOIN ev x
+                  ON x.u = c.u AND x.event = 'Play' AND x.t >= c.b AND x.t >= {FROM_MS})
+         SELECT d, k, count(*) FROM back WHERE k <= 29 GROUP BY d, k"
+    );
+    let (join, _) = best_of_3(|| block_on(store_sql(&store, sql.clone())));
+    let ch = if clickhouse { clickhouse_retention().map(|s| format!("{s:.3}")) } else { None };
+    println!(
+        "| birth retention, 30 days by day | {report:.3} | {scan:.3} | {kernel:.3} | {:.0} | {join:.3} | {} (join) |",
+        rows.len() as f64 / kernel / 1e6,
+        ch.unwrap_or_else(|| "not run".into())
+    );
+
+    // Addiction: distinct hours of Play per user and day.
+    let pairs: BTreeMap<&str, &str> = [
+        ("from_date", "2024-01-05"),
+        ("to_date", "2024-02-03"),
+        ("event", "Play"),
+        ("unit", "day"),
+        ("addiction_unit", "hour"),
+    ]
+    .into();
+    let a = AddictionRequest::parse(&Params::new(|n| pairs.get(n).copied()), &options).unwrap();
+    let (report, _) = best_of_3(|| a.answer(&block_on(store.behaviour(a.query(ProjectId(1)))).unwrap()));
+    let (scan, rows) = best_of_3(|| block_on(store.behaviour(a.query(ProjectId(1)))).unwrap());
+    let (kernel, _) = best_of_3(|| a.answer(&rows));
+    let sql = format!(
+        "SELECT d, n, count(*) FROM (SELECT distinct_id, (time_ms + 3600000) // {DAY} AS d,
+                count(DISTINCT (time_ms + 3600000) // 3600000) AS n FROM events
+         WHERE project_id = 1 AND event = 'Play' AND time_ms >= {FROM_MS} AND time_ms < {to} GROUP BY ALL) GROUP BY ALL"
+    );
+    let (join, _) = best_of_3(|| block_on(store_sql(&store, sql.clone())));
+    let ch = if clickhouse { clickhouse_addiction().map(|s| format!("{s:.3}")) } else { None };
+    println!(
+        "| addiction, hours per day | {report:.3} | {scan:.3} | {kernel:.3} | {:.0} | {join:.3} (group by) | {} (group by) |",
+        rows.len() as f64 / kernel / 1e6,
+        ch.unwrap_or_else(|| "not run".into())
+    );
     store.close().await.unwrap();
 }
 
@@ -229,11 +290,43 @@ fn clickhouse_funnel(steps: &[&str]) -> Option<f64> {
         conditions.join(", "),
         names.join(", ")
     );
+    clickhouse_best_of_3(&query)
+}
+
+fn clickhouse_best_of_3(query: &str) -> Option<f64> {
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let t = Instant::now();
-        clickhouse(&query)?;
+        clickhouse(query)?;
         best = best.min(t.elapsed().as_secs_f64());
     }
     Some(best)
+}
+
+/// The retention question in ClickHouse: each user's first Sign Up, joined to their
+/// Plays.
+fn clickhouse_retention() -> Option<f64> {
+    let to = FROM_MS + DAYS * DAY;
+    clickhouse_best_of_3(&format!(
+        "SELECT d, k, uniqExact(user) FROM (
+           SELECT user, b, intDiv(b + 3600000, {DAY}) AS d FROM (
+             SELECT user, min(time_ms) AS b FROM sextant_bench.events WHERE event = 'Sign Up' GROUP BY user)
+           WHERE b >= {FROM_MS} AND b < {to})
+         ALL INNER JOIN (SELECT user, time_ms FROM sextant_bench.events
+                         WHERE event = 'Play' AND time_ms >= {FROM_MS} AND time_ms < {to} + 30 * {DAY}) USING user
+         WHERE time_ms >= b
+         GROUP BY d, intDiv(time_ms + 3600000, {DAY}) - d AS k HAVING k <= 29"
+    ))
+}
+
+/// The addiction question in ClickHouse.
+fn clickhouse_addiction() -> Option<f64> {
+    let to = FROM_MS + DAYS * DAY;
+    clickhouse_best_of_3(&format!(
+        "SELECT d, n, count() FROM (
+           SELECT user, intDiv(time_ms + 3600000, {DAY}) AS d, uniqExact(intDiv(time_ms + 3600000, 3600000)) AS n
+           FROM sextant_bench.events WHERE event = 'Play' AND time_ms >= {FROM_MS} AND time_ms < {to}
+           GROUP BY user, d)
+         GROUP BY d, n"
+    ))
 }
