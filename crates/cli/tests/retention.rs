@@ -110,6 +110,10 @@ async fn retention_matches_the_hand_worked_users() {
             "2024-03-31": cohort(1, [1, 1, 0]),
         })
     );
+    // The same once the compactor has moved the events to the query tier (e's device
+    // is then joined through the identity graph's hashes).
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert_eq!(retention(&s, &p, birth).await, body, "after compaction");
     let legacy =
         get(&s, &p, "/api/2.0/retention/", &format!("from_date=2024-03-29&to_date=2024-03-31&interval_count=2{birth}"))
             .await;

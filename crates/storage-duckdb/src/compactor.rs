@@ -68,7 +68,8 @@ pub fn compact(conn: &Connection, lock: &CompactionLock) -> duckdb::Result<usize
     let moved = (|| {
         let moved = conn.execute(
             &format!(
-                "INSERT INTO events_cold SELECT {KEY_COLUMNS}, properties::VARIANT FROM events_hot WHERE seq <= ?"
+                "INSERT INTO events_cold ({KEY_COLUMNS}, properties, user_hash, copy_hash)
+                 SELECT {KEY_COLUMNS}, properties::VARIANT, hash(distinct_id), hash(insert_id) FROM events_hot WHERE seq <= ?"
             ),
             [upto],
         )?;

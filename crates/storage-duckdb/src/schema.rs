@@ -10,7 +10,11 @@
 //!   on checkpoint: a query that reads one property reads only that property's column
 //!   instead of parsing every event's JSON (measured by `benches/property_storage.rs`:
 //!   about 25 times faster filters and group-bys, and 6 times smaller on disk).
-//!   The [`crate::compactor`] moves rows here from the hot tier.
+//!   The [`crate::compactor`] moves rows here from the hot tier. It also stores two
+//!   64-bit hashes computed once there instead of at every query: `user_hash` (of
+//!   `distinct_id`) and `copy_hash` (of `$insert_id`), so behavioural scans read
+//!   integers, not strings (measured: a funnel's scan of 5.6M of 10M events went from
+//!   about 1.0 s to 0.4 s without the sort, `benches/funnels.rs`).
 //!
 //! The view `events` is both tiers with `properties` as VARIANT: what queries read.
 
@@ -35,7 +39,10 @@ pub fn migrate(conn: &Connection, memory_limit: &str, temp_dir: &str) -> duckdb:
          SET temp_directory = '{temp_dir}';
          SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}';
          CREATE TABLE IF NOT EXISTS events_hot ({columns}, properties JSON NOT NULL);
-         CREATE TABLE IF NOT EXISTS events_cold ({columns}, properties VARIANT NOT NULL);
+         CREATE TABLE IF NOT EXISTS events_cold ({columns}, properties VARIANT NOT NULL,
+                                                 user_hash UBIGINT, copy_hash UBIGINT);
+         ALTER TABLE events_cold ADD COLUMN IF NOT EXISTS user_hash UBIGINT;
+         ALTER TABLE events_cold ADD COLUMN IF NOT EXISTS copy_hash UBIGINT;
          CREATE OR REPLACE VIEW events AS
              SELECT {names}, properties FROM events_cold
              UNION ALL
@@ -46,6 +53,15 @@ pub fn migrate(conn: &Connection, memory_limit: &str, temp_dir: &str) -> duckdb:
         memory_limit = memory_limit.replace('\'', ""),
         temp_dir = temp_dir.replace('\'', "''"),
     ))
+}
+
+/// Fills the cold tier's hashes where a store made before they existed left them empty
+/// (once; later rows get them from the compactor).
+pub fn fill_hashes(conn: &Connection) -> duckdb::Result<usize> {
+    conn.execute(
+        "UPDATE events_cold SET user_hash = hash(distinct_id), copy_hash = hash(insert_id) WHERE user_hash IS NULL",
+        [],
+    )
 }
 
 /// The largest ingestion sequence number stored so far.
