@@ -104,8 +104,12 @@ async fn main() {
         store.compact_now().await.unwrap();
         println!("generated and stored {n} events in {:.1} s", t.elapsed().as_secs_f64());
     }
+    // A settled store: everything written is checkpointed, as on a server that has been up.
     let total: i64 = store
-        .with_connection(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap()))
+        .with_connection(|c| {
+            c.execute_batch("CHECKPOINT").unwrap();
+            Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap())
+        })
         .await
         .unwrap();
     println!("{total} events in the store\n");
@@ -162,12 +166,13 @@ async fn main() {
     let (kernel, _) = best_of_3(|| kernel_params.run(&rows));
     let sql = format!(
         "WITH ev AS (SELECT event, distinct_id AS u, time_ms AS t FROM events
-                     WHERE project_id = 1 AND event IN ('Sign Up', 'Play') AND time_ms < {to} + 30 * {DAY}),
+                     WHERE project_id = 1 AND event IN ('Sign Up', 'Play') AND time_ms < {horizon}),
          born AS (SELECT u, min(t) AS b FROM ev WHERE event = 'Sign Up' GROUP BY u),
          cohort AS (SELECT u, b, (b + 3600000) // {DAY} AS d FROM born WHERE b >= {FROM_MS} AND b < {to}),
          back AS (SELECT DISTINCT c.u, c.d, (x.t + 3600000) // {DAY} - c.d AS k FROM cohort c JOIN ev x
                   ON x.u = c.u AND x.event = 'Play' AND x.t >= c.b AND x.t >= {FROM_MS})
-         SELECT d, k, count(*) FROM back WHERE k <= 29 GROUP BY d, k"
+         SELECT d, k, count(*) FROM back WHERE k <= 29 GROUP BY d, k",
+        horizon = to + 30 * DAY
     );
     let (join, _) = best_of_3(|| block_on(store_sql(&store, sql.clone())));
     let ch = if clickhouse { clickhouse_retention().map(|s| format!("{s:.3}")) } else { None };
@@ -313,9 +318,10 @@ fn clickhouse_retention() -> Option<f64> {
              SELECT user, min(time_ms) AS b FROM sextant_bench.events WHERE event = 'Sign Up' GROUP BY user)
            WHERE b >= {FROM_MS} AND b < {to})
          ALL INNER JOIN (SELECT user, time_ms FROM sextant_bench.events
-                         WHERE event = 'Play' AND time_ms >= {FROM_MS} AND time_ms < {to} + 30 * {DAY}) USING user
+                         WHERE event = 'Play' AND time_ms >= {FROM_MS} AND time_ms < {horizon}) USING user
          WHERE time_ms >= b
-         GROUP BY d, intDiv(time_ms + 3600000, {DAY}) - d AS k HAVING k <= 29"
+         GROUP BY d, intDiv(time_ms + 3600000, {DAY}) - d AS k HAVING k <= 29",
+        horizon = to + 30 * DAY
     ))
 }
 

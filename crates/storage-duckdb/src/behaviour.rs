@@ -158,27 +158,28 @@ fn tier_select(
     ))
 }
 
-/// Collects rows as they arrive in (user, time) order, dropping copies and interning
-/// segment key sets.
+/// One scanned event.
+#[derive(Clone, Copy, Default)]
+struct Row {
+    user: u64,
+    time_ms: i64,
+    /// A hash of its `$insert_id`: among one user's events at one instant, a row with
+    /// the same hash and the same mask (hence the same event name) is a copy.
+    copy: u64,
+    mask: u32,
+    segment: u32,
+}
+
+/// Collects scanned rows, interns segment key sets, then sorts and drops copies.
 struct Collector {
-    rows: BehaviourRows,
-    /// Per row, a hash of its `$insert_id`: within one user's run of equal times, a row
-    /// with the same hash and the same mask (hence the same event name) is a copy.
-    copy: Vec<u64>,
+    rows: Vec<Row>,
+    segments: Vec<Vec<String>>,
     interned: HashMap<Vec<String>, u32>,
 }
 
 impl Collector {
     fn new() -> Self {
-        Collector { rows: BehaviourRows::new(), copy: Vec::new(), interned: HashMap::new() }
-    }
-
-    fn push(&mut self, user: u64, time_ms: i64, mask: u32, copy: u64, segment: u32) {
-        self.rows.user.push(user);
-        self.rows.time_ms.push(time_ms);
-        self.rows.mask.push(mask);
-        self.rows.segment.push(segment);
-        self.copy.push(copy);
+        Collector { rows: Vec::new(), segments: vec![Vec::new()], interned: HashMap::new() }
     }
 
     fn intern(&mut self, mut keys: Vec<String>) -> u32 {
@@ -190,84 +191,89 @@ impl Collector {
         if let Some(&i) = self.interned.get(&keys) {
             return i;
         }
-        let i = self.rows.segments.len() as u32;
-        self.rows.segments.push(keys.clone());
+        let i = self.segments.len() as u32;
+        self.segments.push(keys.clone());
         self.interned.insert(keys, i);
         i
     }
 
-    /// The rows in (user, time) order, without copies.
-    fn finish(mut self) -> BehaviourRows {
-        self.sort_by_user_and_time();
-        let r = &mut self.rows;
-        let mut kept = 0;
-        let mut run_start = 0;
-        for i in 0..r.user.len() {
-            let same_run = kept > 0 && r.user[kept - 1] == r.user[i] && r.time_ms[kept - 1] == r.time_ms[i];
-            if !same_run {
-                run_start = kept;
-            } else if (run_start..kept).any(|j| self.copy[j] == self.copy[i] && r.mask[j] == r.mask[i]) {
+    /// The rows in (user, time) order, without copies, as columns.
+    fn finish(self) -> BehaviourRows {
+        let sorted = sort_by_user_and_time(self.rows);
+        let n = sorted.len();
+        let mut out = BehaviourRows {
+            user: Vec::with_capacity(n),
+            time_ms: Vec::with_capacity(n),
+            mask: Vec::with_capacity(n),
+            segment: Vec::with_capacity(n),
+            segments: self.segments,
+        };
+        // Copies sort next to each other: same user and instant. `run` holds the rows of
+        // the current (user, instant) kept so far.
+        let mut run: Vec<(u64, u32)> = Vec::new();
+        let mut last = None;
+        for r in &sorted {
+            if last != Some((r.user, r.time_ms)) {
+                last = Some((r.user, r.time_ms));
+                run.clear();
+            } else if run.contains(&(r.copy, r.mask)) {
                 continue;
             }
-            r.user[kept] = r.user[i];
-            r.time_ms[kept] = r.time_ms[i];
-            r.mask[kept] = r.mask[i];
-            r.segment[kept] = r.segment[i];
-            self.copy[kept] = self.copy[i];
-            kept += 1;
+            run.push((r.copy, r.mask));
+            out.user.push(r.user);
+            out.time_ms.push(r.time_ms);
+            out.mask.push(r.mask);
+            out.segment.push(r.segment);
         }
-        r.user.truncate(kept);
-        r.time_ms.truncate(kept);
-        r.mask.truncate(kept);
-        r.segment.truncate(kept);
-        self.rows
+        out
     }
 }
 
-impl Collector {
-    /// Orders the rows by user, then time, keeping the order they arrived in among
-    /// equals. A radix pass on the user hash's top 16 bits cuts the rows into buckets of
-    /// a few hundred rows, each sorted on its own while it sits in cache: faster than
-    /// sorting the scan in DuckDB (`benches/funnels.rs`).
-    fn sort_by_user_and_time(&mut self) {
-        let n = self.rows.user.len();
-        if n < 2 || self.is_ordered() {
-            return;
-        }
-        const BITS: u32 = 16;
-        let bucket = |u: u64| (u >> (64 - BITS)) as usize;
-        let mut starts = vec![0usize; (1 << BITS) + 1];
-        for &u in &self.rows.user {
-            starts[bucket(u) + 1] += 1;
-        }
-        for i in 1..starts.len() {
-            starts[i] += starts[i - 1];
-        }
-        let mut order = vec![0u32; n];
-        let mut next = starts.clone();
-        for (i, &u) in self.rows.user.iter().enumerate() {
-            let b = bucket(u);
-            order[next[b]] = i as u32;
-            next[b] += 1;
-        }
-        let (user, time) = (&self.rows.user, &self.rows.time_ms);
-        for w in starts.windows(2) {
-            order[w[0]..w[1]].sort_unstable_by_key(|&i| (user[i as usize], time[i as usize], i));
-        }
-        fn gather<T: Copy>(v: &mut Vec<T>, order: &[u32]) {
-            *v = order.iter().map(|&i| v[i as usize]).collect();
-        }
-        gather(&mut self.rows.user, &order);
-        gather(&mut self.rows.time_ms, &order);
-        gather(&mut self.rows.mask, &order);
-        gather(&mut self.rows.segment, &order);
-        gather(&mut self.copy, &order);
+/// Orders rows by user, then time (then mask and copy hash, so the order does not
+/// depend on how the store returned them). A radix pass on the user hash's top 16 bits
+/// scatters the rows into buckets of a few hundred, each sorted on its own while it sits
+/// in cache; the rows move whole, so nothing is gathered from random places afterwards;
+/// two threads share the buckets.
+fn sort_by_user_and_time(rows: Vec<Row>) -> Vec<Row> {
+    let key = |r: &Row| (r.user, r.time_ms, r.mask, r.copy);
+    if rows.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
+        return rows;
     }
-
-    fn is_ordered(&self) -> bool {
-        let r = &self.rows;
-        (1..r.user.len()).all(|i| (r.user[i - 1], r.time_ms[i - 1]) <= (r.user[i], r.time_ms[i]))
+    const BITS: u32 = 16;
+    let bucket = |u: u64| (u >> (64 - BITS)) as usize;
+    let mut starts = vec![0usize; (1 << BITS) + 1];
+    for r in &rows {
+        starts[bucket(r.user) + 1] += 1;
     }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    // Two threads, each owning the buckets of about half the rows: each reads every row
+    // and moves its own, then sorts its buckets.
+    let n = rows.len();
+    let mid = starts.partition_point(|&s| s < n / 2).min(1 << BITS);
+    let mut sorted = vec![Row::default(); n];
+    let (low, high) = sorted.split_at_mut(starts[mid]);
+    let fill = |part: &mut [Row], buckets: std::ops::Range<usize>| {
+        let base = starts[buckets.start];
+        let mut next: Vec<usize> = starts[buckets.clone()].iter().map(|s| s - base).collect();
+        for r in &rows {
+            let b = bucket(r.user);
+            if buckets.contains(&b) {
+                let slot = &mut next[b - buckets.start];
+                part[*slot] = *r;
+                *slot += 1;
+            }
+        }
+        for b in buckets {
+            part[starts[b] - base..starts[b + 1] - base].sort_unstable_by_key(key);
+        }
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| fill(low, 0..mid));
+        fill(high, mid..1 << BITS);
+    });
+    sorted
 }
 
 /// Reads the compiled statement's Arrow batches.
@@ -283,18 +289,11 @@ fn compiled(conn: &Connection, sql: &str, segment_mask: u32, with_segments: bool
         if user.null_count() + time.null_count() + mask.null_count() + copy.null_count() > 0 {
             return Err(bad("NULL in a key"));
         }
-        if !with_segments {
-            // The common case: whole columns copied at once.
-            out.rows.user.extend_from_slice(user.values());
-            out.rows.time_ms.extend_from_slice(time.values());
-            out.rows.mask.extend_from_slice(mask.values());
-            out.copy.extend_from_slice(copy.values());
-            out.rows.segment.resize(out.rows.user.len(), 0);
-            continue;
-        }
-        let (scalar, list) = (batch.column(4), batch.column(5));
+        let (user, time, mask, copy) = (user.values(), time.values(), mask.values(), copy.values());
+        out.rows.reserve(batch.num_rows());
         for i in 0..batch.num_rows() {
-            let segment = if mask.value(i) & segment_mask != 0 {
+            let segment = if with_segments && mask[i] & segment_mask != 0 {
+                let (scalar, list) = (batch.column(4), batch.column(5));
                 let mut keys = Vec::new();
                 if let Some(text) = text_at(scalar.as_ref(), i) {
                     keys.push(text);
@@ -306,7 +305,7 @@ fn compiled(conn: &Connection, sql: &str, segment_mask: u32, with_segments: bool
             } else {
                 0
             };
-            out.push(user.value(i), time.value(i), mask.value(i), copy.value(i), segment);
+            out.rows.push(Row { user: user[i], time_ms: time[i], copy: copy[i], mask: mask[i], segment });
         }
     }
     Ok(out.finish())
@@ -337,8 +336,8 @@ fn per_event(conn: &Connection, q: &BehaviourQuery, head: &str, uid: &str, join_
         "SELECT e.event, e.time_ms, e.distinct_id, e.insert_id, e.uid, CAST(CAST(e.properties AS JSON) AS VARCHAR), {user}
          FROM {from}"
     );
-    type Row = (u64, i64, u32, u64, Vec<String>);
-    let mut rows: Vec<Row> = Vec::new();
+    type Scanned = (u64, i64, u32, u64, Vec<String>);
+    let mut rows: Vec<Scanned> = Vec::new();
     let mut stmt = conn.prepare(&sql).map_err(backend)?;
     let mut cursor = stmt.query([]).map_err(backend)?;
     while let Some(row) = cursor.next().map_err(backend)? {
@@ -384,7 +383,7 @@ fn per_event(conn: &Connection, q: &BehaviourQuery, head: &str, uid: &str, join_
     let mut out = Collector::new();
     for (user, time_ms, mask, copy, keys) in rows {
         let segment = out.intern(keys);
-        out.push(user, time_ms, mask, copy, segment);
+        out.rows.push(Row { user, time_ms, copy, mask, segment });
     }
     Ok(out.finish())
 }
@@ -393,4 +392,33 @@ fn hash_of(value: &impl Hash) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     value.hash(&mut h);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_come_out_by_user_and_time_without_copies() {
+        // Users spread over the whole hash range, times out of order, a few copies.
+        let mut rows = Vec::new();
+        let mut x: u64 = 7;
+        for i in 0..20_000u64 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let user = (x % 97).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let time_ms = ((x >> 20) % 1000) as i64;
+            rows.push(Row { user, time_ms, copy: i, mask: 1, segment: 0 });
+            if i % 10 == 0 {
+                rows.push(Row { user, time_ms, copy: i, mask: 1, segment: 0 });
+            }
+        }
+        let distinct: std::collections::HashSet<(u64, i64, u64)> =
+            rows.iter().map(|r| (r.user, r.time_ms, r.copy)).collect();
+        let mut c = Collector::new();
+        c.rows = rows;
+        let out = c.finish();
+        assert_eq!(out.len(), distinct.len(), "each copy kept once");
+        assert!((1..out.len()).all(|i| (out.user[i - 1], out.time_ms[i - 1]) <= (out.user[i], out.time_ms[i])));
+        assert_eq!(out.users().count(), 97);
+    }
 }

@@ -56,12 +56,17 @@ pub fn migrate(conn: &Connection, memory_limit: &str, temp_dir: &str) -> duckdb:
 }
 
 /// Fills the cold tier's hashes where a store made before they existed left them empty
-/// (once; later rows get them from the compactor).
+/// (once; later rows get them from the compactor), then checkpoints: until then DuckDB
+/// keeps updated values apart and every scan pays to merge them.
 pub fn fill_hashes(conn: &Connection) -> duckdb::Result<usize> {
-    conn.execute(
+    let filled = conn.execute(
         "UPDATE events_cold SET user_hash = hash(distinct_id), copy_hash = hash(insert_id) WHERE user_hash IS NULL",
         [],
-    )
+    )?;
+    if filled > 0 {
+        conn.execute_batch("CHECKPOINT")?;
+    }
+    Ok(filled)
 }
 
 /// The largest ingestion sequence number stored so far.
