@@ -122,6 +122,7 @@ fn rows_of(events: &[Value], project: ProjectId, now_ms: i64) -> Vec<EventRow> {
         api_endpoint: "127.0.0.1".into(),
         client_ip: None,
         use_ip: false,
+        geo: None,
     };
     events
         .iter()

@@ -447,6 +447,10 @@ struct ServeArgs {
     /// (clients trust its ca.crt); the hostnames come from `[tls] hostnames`.
     #[arg(long, env = "SEXTANT_TLS_SELF_SIGNED", conflicts_with_all = ["tls_cert", "tls_key"])]
     tls_self_signed: bool,
+    /// A MaxMind City database (GeoIP2 or GeoLite2 .mmdb) to place events and profiles
+    /// by IP address ($city, $region, mp_country_code; $country_code, $timezone).
+    #[arg(long, env = "SEXTANT_GEOIP_DB")]
+    geoip_db: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -567,6 +571,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
         tls_self_signed: args.tls_self_signed,
+        geoip_database: args.geoip_db,
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     init_logging(config.log_format);

@@ -8,6 +8,7 @@
 //!
 //! # Layout
 //! - [`decode`]: query string, form body, JSON, NDJSON, `data=` as raw or base64 JSON.
+//! - [`geo`]: placing events and profile updates by IP address.
 //! - [`identity`]: identity merge once the project's mode is known.
 //! - [`lookup_csv`]: lookup-table uploads (CSV) to rows by key.
 //! - [`normalize`]: per-event validation, truncation and server-added properties.
@@ -16,6 +17,7 @@
 
 pub mod decode;
 pub mod error;
+pub mod geo;
 pub mod identity;
 pub mod lookup_csv;
 pub mod normalize;

@@ -40,6 +40,8 @@ pub struct IngestContext {
     pub client_ip: Option<String>,
     /// Whether `ip=1` was sent.
     pub use_ip: bool,
+    /// The geolocation database, when the server has one.
+    pub geo: Option<std::sync::Arc<dyn crate::geo::Geolocate>>,
 }
 
 /// An event that passed validation; it still needs its token resolved to a project.
@@ -165,8 +167,14 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
     };
+    let address = crate::geo::AddressChoice::read(props.get("ip")).address(ctx.client_ip.as_deref(), ctx.use_ip);
     for key in LIFTED {
         props.remove(key);
+    }
+    if let (Some(geo), Some(ip)) = (&ctx.geo, address)
+        && let Some(place) = geo.locate(ip)
+    {
+        crate::geo::place_event(&mut props, &place);
     }
     if props.len() > MAX_PROPERTIES {
         return Err(fail(RecordError::invalid(
@@ -388,6 +396,7 @@ mod tests {
             api_endpoint: "localhost".into(),
             client_ip: Some("10.1.2.3".into()),
             use_ip: false,
+            geo: None,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct NormalizedProfileUpdate {
     pub ignore_time: bool,
     /// `$ignore_alias`.
     pub ignore_alias: bool,
+    /// `$ip`: which address places the profile (see [`crate::geo`]).
+    pub address: crate::geo::AddressChoice,
 }
 
 impl NormalizedProfileUpdate {
@@ -113,7 +115,8 @@ pub fn normalize_profile_update(
     if ops.is_empty() {
         return Err(RecordError::invalid("record", format!("no operation: expected one of {}", OPERATIONS.join(", "))));
     }
-    Ok(NormalizedProfileUpdate { token, group_key, id, ops, time_ms, ignore_time, ignore_alias })
+    let address = crate::geo::AddressChoice::read(record.get("$ip"));
+    Ok(NormalizedProfileUpdate { token, group_key, id, ops, time_ms, ignore_time, ignore_alias, address })
 }
 
 /// A boolean modifier, as the SDKs spell it (`true`, `1`, `"true"`).

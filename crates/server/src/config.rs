@@ -35,6 +35,9 @@ pub struct Config {
     pub regions: RegionHosts,
     /// The HTTPS listener, when one is configured (beside the HTTP one).
     pub tls: Option<TlsConfig>,
+    /// A MaxMind City database (GeoIP2 or GeoLite2 `.mmdb`) for placing events and
+    /// profiles by IP address; none, no geolocation.
+    pub geoip_database: Option<PathBuf>,
 }
 
 /// How logs are written.
@@ -59,6 +62,7 @@ impl Default for Config {
             api_token_ttl_seconds: DEFAULT_API_TOKEN_TTL_SECONDS,
             regions: RegionHosts::default(),
             tls: None,
+            geoip_database: None,
         }
     }
 }
@@ -75,6 +79,7 @@ struct ConfigFile {
     api_token_ttl_seconds: Option<u64>,
     regions: Option<BTreeMap<Region, Vec<String>>>,
     tls: Option<TlsFile>,
+    geoip_database: Option<PathBuf>,
 }
 
 /// The `[tls]` table.
@@ -110,6 +115,8 @@ pub struct ConfigOverrides {
     pub tls_key: Option<PathBuf>,
     /// `--tls-self-signed` / `SEXTANT_TLS_SELF_SIGNED`.
     pub tls_self_signed: bool,
+    /// `--geoip-db` / `SEXTANT_GEOIP_DB`.
+    pub geoip_database: Option<PathBuf>,
 }
 
 /// A configuration that cannot be loaded.
@@ -166,6 +173,7 @@ impl Config {
             },
             api_token_ttl_seconds: from_file.api_token_ttl_seconds.unwrap_or(d.api_token_ttl_seconds),
             regions: from_file.regions.as_ref().map(RegionHosts::new).unwrap_or(d.regions),
+            geoip_database: overrides.geoip_database.clone().or(from_file.geoip_database),
             tls,
         })
     }

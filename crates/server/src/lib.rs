@@ -15,6 +15,7 @@
 //! - [`cohorts`]: saved cohorts, their list with counts, and their definitions as queries.
 //! - [`events`]: the events reports (`/api/query/events`, `/events/top`, ...).
 //! - [`funnels`]: saved funnels, `/api/query/funnels` and `/funnels/list`.
+//! - [`geoip`]: the MaxMind database that places events and profiles by IP address.
 //! - [`insights`]: saved reports and `/api/query/insights`.
 //! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
 //! - [`lookup_tables`]: lookup tables (`/lookup-tables`), their App API, and joining
@@ -38,6 +39,7 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod funnels;
+pub mod geoip;
 pub mod health;
 pub mod ingest;
 pub mod insights;

@@ -44,6 +44,14 @@ pub enum ServeError {
     /// The HTTPS certificate could not be loaded or created.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The geolocation database could not be read.
+    #[error("cannot read the GeoIP database {path}: {reason}")]
+    GeoIp {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The sockets the server answers on: plain HTTP, and HTTPS when configured.
@@ -108,7 +116,7 @@ impl Server {
         let store = Arc::new(store);
         let stores = Stores { events: store.clone(), profiles: store.clone(), lookups: store.clone(), reports: store };
         let limiter = Limiter::new(config.rate_limits.clone());
-        let state = AppState::new(
+        let mut state = AppState::new(
             metadata,
             stores,
             metrics::handle(),
@@ -116,6 +124,11 @@ impl Server {
             config.api_token_ttl_seconds,
             config.regions.clone(),
         );
+        if let Some(path) = &config.geoip_database {
+            let geo = crate::geoip::MaxMind::open(path)
+                .map_err(|reason| ServeError::GeoIp { path: path.display().to_string(), reason })?;
+            state.geo = Some(Arc::new(geo));
+        }
         Ok(Server { state, bootstrap })
     }
 

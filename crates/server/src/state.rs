@@ -35,6 +35,8 @@ pub struct AppState {
     pub api_token_ttl_seconds: u64,
     /// Which hosts serve which region.
     pub regions: Arc<RegionHosts>,
+    /// The geolocation database, when one is configured.
+    pub geo: Option<Arc<dyn sextant_ingest::geo::Geolocate>>,
     ready: Arc<AtomicBool>,
     /// Projects by public token. Projects are never deleted today, so a hit stays valid;
     /// a miss always asks the control plane, so a project created by the CLI is seen at once.
@@ -73,6 +75,7 @@ impl AppState {
             limiter: Arc::new(limiter),
             api_token_ttl_seconds,
             regions: Arc::new(regions),
+            geo: None,
             ready: Arc::new(AtomicBool::new(true)),
             projects_by_token: Arc::default(),
         }

@@ -136,6 +136,7 @@ struct RequestFacts {
     content_type: Option<String>,
     api_endpoint: String,
     client_ip: Option<String>,
+    geo: Option<std::sync::Arc<dyn sextant_ingest::geo::Geolocate>>,
     now_ms: i64,
 }
 
@@ -154,6 +155,7 @@ async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
         content_type: parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),
         api_endpoint: crate::regions::host_name(&parts.headers),
         client_ip: peer.map(|p| p.ip().to_string()),
+        geo: state.geo.clone(),
         now_ms: chrono::Utc::now().timestamp_millis(),
     };
     let (style, params, records) = match tokio::task::spawn_blocking(move || process(raw, facts, kind)).await {
@@ -197,6 +199,7 @@ fn process(
         api_endpoint: facts.api_endpoint,
         client_ip: facts.client_ip,
         use_ip: params.flag("ip"),
+        geo: facts.geo,
     };
     let records = decoded.payload.map_err(ApiError::from).and_then(|payload| {
         let raws = split_records(&payload)?;

@@ -66,9 +66,12 @@ struct Updates {
 }
 
 async fn ingest_profiles(state: AppState, request: Request, kind: ProfileKind) -> Response {
+    let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
     let (parts, body) = request.into_parts();
     let query_params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
     let early_style = ReplyStyle::from_params(&query_params, true).unwrap_or_default();
+    let geo = state.geo.clone();
+    let client_ip = peer.map(|p| p.ip().to_string());
     let limit = ApiFamily::Ingestion.max_request_bytes();
     let raw = match body::read(&parts.headers, body, limit).await {
         Ok(raw) => raw,
@@ -81,13 +84,24 @@ async fn ingest_profiles(state: AppState, request: Request, kind: ProfileKind) -
         let bytes = raw.decompress(limit)?;
         let decoded = decode_request(query.as_deref(), content_type.as_deref(), &bytes);
         let style = ReplyStyle::from_params(&decoded.params, true)?;
+        // Profiles are placed by the request's address unless the request says `ip=0`.
+        let use_request_ip = decoded.params.get("ip").is_none_or(|v| v.trim() != "0");
         let updates = decoded.payload.map_err(ApiError::from).and_then(|payload| {
             let raws = split_records(&payload)?;
             let mut updates =
                 Updates { accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), bytes: bytes.len() };
             for (i, raw) in raws.iter().enumerate() {
                 match normalize_profile_update(raw.get(), kind, now_ms) {
-                    Ok(u) => updates.accepted.push((i, u)),
+                    Ok(mut u) => {
+                        if let Some(geo) = &geo
+                            && kind == ProfileKind::User
+                            && let Some(ip) = u.address.address(client_ip.as_deref(), use_request_ip)
+                            && let Some(place) = geo.locate(ip)
+                        {
+                            sextant_ingest::geo::place_profile(&mut u.ops, &place);
+                        }
+                        updates.accepted.push((i, u))
+                    }
                     Err(e) => updates.failed.push((i, e)),
                 }
             }
