@@ -100,8 +100,12 @@ async fn main() {
             to_ms: FROM_MS + DAYS * DAY,
             seed: 42,
         };
-        generator::generate(&spec, 50_000, |b| block_on(store.append(b)).unwrap());
-        store.compact_now().await.unwrap();
+        if n > 20_000_000 {
+            generate_in_sql(&store, &spec).await;
+        } else {
+            generator::generate(&spec, 50_000, |b| block_on(store.append(b)).unwrap());
+            store.compact_now().await.unwrap();
+        }
         println!("generated and stored {n} events in {:.1} s", t.elapsed().as_secs_f64());
     }
     // A settled store: everything written is checkpointed, as on a server that has been up.
@@ -208,6 +212,47 @@ async fn main() {
         ch.unwrap_or_else(|| "not run".into())
     );
     store.close().await.unwrap();
+}
+
+/// The generator's shape written by DuckDB itself, for sizes where building JSON in Rust
+/// and ingesting it would take an hour: the same event names with the same Zipf weights,
+/// Zipf users, uniform times over the range, 1% retried copies (same `$insert_id`), and
+/// two properties (`plan`, `amount`) instead of 20 to 50. Rows go straight to the query
+/// tier with the hashes the compactor would add.
+async fn generate_in_sql(store: &DuckDbStore, spec: &generator::Spec) {
+    let names: Vec<String> = generator::EVENTS.iter().map(|e| format!("'{e}'")).collect();
+    let plans: Vec<String> = generator::PLANS.iter().map(|p| format!("'{p}'")).collect();
+    let (n, users, from, span) = (spec.events, spec.users, spec.from_ms, spec.to_ms - spec.from_ms);
+    let chunk = 10_000_000u64;
+    for start in (0..n).step_by(chunk as usize) {
+        let end = (start + chunk).min(n);
+        // A uniform number in [0, 1) from row i and a salt, the same for a row's copy.
+        let u = |salt: u32| format!("((hash(i, {salt}) % 1000000007) / 1000000007.0)");
+        let sql = format!(
+            "INSERT INTO events_cold (project_id, event, time_ms, distinct_id, insert_id, seq, properties, user_hash, copy_hash)
+             SELECT 1, event, time_ms, distinct_id, insert_id, i + copy * {n}, properties,
+                    hash(distinct_id), hash(insert_id)
+             FROM (
+               SELECT i, copy,
+                      ([{names}])[1 + least(floor(pow(12, {e}) - 1), 11)::INTEGER] AS event,
+                      {from} + floor({t} * {span})::BIGINT AS time_ms,
+                      'user' || least(floor(pow({users}, {w}) - 1), {users} - 1)::BIGINT AS distinct_id,
+                      'i' || i AS insert_id,
+                      CAST({{'plan': ([{plans}])[1 + least(floor(pow(4, {p}) - 1), 3)::INTEGER],
+                             'amount': floor({a} * 10000) / 100}} AS VARIANT) AS properties
+               FROM range({start}, {end}) r(i), (SELECT unnest([0, 1]) AS copy) c
+               WHERE copy = 0 OR i % 100 = 0)",
+            names = names.join(", "),
+            plans = plans.join(", "),
+            e = u(1),
+            t = u(2),
+            w = u(3),
+            p = u(4),
+            a = u(5),
+        );
+        store.with_connection(move |c| Ok(c.execute_batch(&sql).unwrap())).await.unwrap();
+    }
+    store.with_connection(|c| Ok(c.execute_batch("CHECKPOINT").unwrap())).await.unwrap();
 }
 
 /// Runs a future to completion from inside the benchmark's synchronous closures.
