@@ -451,6 +451,10 @@ struct ServeArgs {
     /// by IP address ($city, $region, mp_country_code; $country_code, $timezone).
     #[arg(long, env = "SEXTANT_GEOIP_DB")]
     geoip_db: Option<PathBuf>,
+    /// A CSV table of places (latitude,longitude,city,region,country_code,timezone) to
+    /// reverse geocode $latitude/$longitude.
+    #[arg(long, env = "SEXTANT_PLACES_DB")]
+    places_db: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -572,6 +576,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tls_key: args.tls_key,
         tls_self_signed: args.tls_self_signed,
         geoip_database: args.geoip_db,
+        places_database: args.places_db,
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     init_logging(config.log_format);

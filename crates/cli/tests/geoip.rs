@@ -37,7 +37,19 @@ fn by_insert_id(events: &[Value]) -> std::collections::HashMap<String, Value> {
 async fn events_and_profiles_are_placed_by_ip_address() {
     let db_dir = tempfile::tempdir().unwrap();
     let db = city_database(db_dir.path());
-    let s = TestServer::start_with_config(&format!("geoip_database = {:?}\n", db.display().to_string()));
+    let places = db_dir.path().join("places.csv");
+    std::fs::write(
+        &places,
+        "latitude,longitude,city,region,country_code,timezone\n\
+         51.5074,-0.1278,London,England,GB,Europe/London\n\
+         -33.8688,151.2093,Sydney,New South Wales,AU,Australia/Sydney\n",
+    )
+    .unwrap();
+    let s = TestServer::start_with_config(&format!(
+        "geoip_database = {:?}\nplaces_database = {:?}\n",
+        db.display().to_string(),
+        places.display().to_string()
+    ));
     let now = now_ms();
     let ev = |id: &str, props: Value| {
         let mut p = props;
@@ -51,6 +63,7 @@ async fn events_and_profiles_are_placed_by_ip_address() {
         ev("g2", json!({"ip": "81.2.69.160", "$city": "Leeds"})),
         ev("g3", json!({"ip": "0"})),
         ev("g4", json!({})),
+        ev("g6", json!({"ip": "81.2.69.160", "$latitude": -33.9, "$longitude": 151.1})),
     ])
     .await;
     // The browser SDK's way: `ip=1` and no `ip` property, so the request's address.
@@ -69,6 +82,8 @@ async fn events_and_profiles_are_placed_by_ip_address() {
     assert!(events["g3"].get("$city").is_none(), "ip 0 skips: {}", events["g3"]);
     assert!(events["g4"].get("$city").is_none(), "no ip and no ip=1: {}", events["g4"]);
     assert_eq!((&events["g5"]["$city"], &events["g5"]["mp_country_code"]), (&json!("Paris"), &json!("FR")));
+    // Coordinates win over the address: the nearest known place.
+    assert_eq!((&events["g6"]["$city"], &events["g6"]["mp_country_code"]), (&json!("Sydney"), &json!("AU")));
 
     // Profiles: `$ip` names the address, else the request's (unless ip=0); only updates
     // that set something are placed, and the update's own values win.
@@ -79,6 +94,8 @@ async fn events_and_profiles_are_placed_by_ip_address() {
         {"$token": t, "$distinct_id": "p3", "$ip": "81.2.69.160", "$add": {"n": 1}},
         {"$token": t, "$distinct_id": "p4", "$set": {"plan": "free"}},
         {"$token": t, "$distinct_id": "p5", "$ip": "0", "$set": {"plan": "free"}},
+        {"$token": t, "$distinct_id": "p7", "$ip": "81.2.69.160", "$latitude": -33.7, "$longitude": "151.3",
+         "$set": {"plan": "pro"}},
     ]);
     let r = s.http.post(s.url("/engage")).json(&updates).send().await.unwrap();
     assert_eq!(r.text().await.unwrap(), "1");
@@ -116,6 +133,12 @@ async fn events_and_profiles_are_placed_by_ip_address() {
     assert_eq!(profile("p4").await["$city"], "Paris", "the request's address");
     assert!(profile("p5").await.get("$city").is_none(), "$ip 0 skips");
     assert!(profile("p6").await.get("$city").is_none(), "ip=0 skips");
+    let p7 = profile("p7").await;
+    assert_eq!(
+        (&p7["$city"], &p7["$region"], &p7["$timezone"], &p7["$geo_source"]),
+        (&json!("Sydney"), &json!("New South Wales"), &json!("Australia/Sydney"), &json!("reverse_geocoding"))
+    );
+    assert!(p1.get("$geo_source").is_none(), "placed by address: {p1}");
 }
 
 #[test]
@@ -132,5 +155,18 @@ fn an_unreadable_database_stops_the_server_with_a_clear_message() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("GeoIP database") && stderr.contains("not.mmdb"), "{stderr}");
+    assert!(stderr.contains("GeoIP or places database") && stderr.contains("not.mmdb"), "{stderr}");
+
+    let places = dir.path().join("places.csv");
+    std::fs::write(&places, "latitude,longitude,city\nnorth,0,Nowhere\n").unwrap();
+    let out = std::process::Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--places-db")
+        .arg(&places)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("places.csv") && stderr.contains("row 2"), "{stderr}");
 }

@@ -9,7 +9,12 @@
 //! `$set_once` something are placed, as Mixpanel does: `$city`, `$region`,
 //! `$country_code` and `$timezone` are set first, so the update's own values win.
 //!
-//! The database itself is behind [`Geolocate`]: the server opens a MaxMind file.
+//! Coordinates (`$latitude` and `$longitude`, on an event or at the top of a profile
+//! update) are reverse geocoded to the nearest known city instead, when a table of places
+//! is configured ([`Places`]); profiles then also get `$geo_source: "reverse_geocoding"`.
+//!
+//! The databases are behind [`Geolocate`]: the server opens a MaxMind file and a places
+//! table.
 
 use std::net::IpAddr;
 
@@ -33,6 +38,66 @@ pub struct Place {
 pub trait Geolocate: Send + Sync + std::fmt::Debug {
     /// The place of `ip`, when the database knows it.
     fn locate(&self, ip: IpAddr) -> Option<Place>;
+
+    /// The nearest known place to a point, when there is a table of places.
+    fn nearest(&self, latitude: f64, longitude: f64) -> Option<Place> {
+        let _ = (latitude, longitude);
+        None
+    }
+}
+
+/// Known places with their coordinates, for reverse geocoding: the nearest one (by
+/// great-circle distance) stands for a point.
+#[derive(Clone, Debug, Default)]
+pub struct Places {
+    points: Vec<(f64, f64, Place)>,
+}
+
+impl Places {
+    /// A table of `(latitude, longitude, place)`.
+    pub fn new(points: Vec<(f64, f64, Place)>) -> Self {
+        Places { points }
+    }
+
+    /// How many places.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The place nearest to the point; `None` for coordinates out of range or no places.
+    /// A linear search: reverse geocoding is rare (server-side updates that send
+    /// coordinates), and 150,000 cities take well under a millisecond.
+    pub fn nearest(&self, latitude: f64, longitude: f64) -> Option<&Place> {
+        if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
+            return None;
+        }
+        let (lat, lon) = (latitude.to_radians(), longitude.to_radians());
+        let distance = |(plat, plon): (f64, f64)| {
+            let (plat, plon) = (plat.to_radians(), plon.to_radians());
+            let a = ((plat - lat) / 2.0).sin().powi(2) + lat.cos() * plat.cos() * ((plon - lon) / 2.0).sin().powi(2);
+            a.sqrt().asin()
+        };
+        self.points
+            .iter()
+            .map(|(plat, plon, place)| (distance((*plat, *plon)), place))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, place)| place)
+    }
+}
+
+/// Coordinates from `$latitude` and `$longitude` (numbers or numeric text).
+pub fn coordinates(latitude: Option<&Value>, longitude: Option<&Value>) -> Option<(f64, f64)> {
+    let number = |v: Option<&Value>| match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    Some((number(latitude)?, number(longitude)?))
 }
 
 /// Which address an update asks to be placed by (`$ip`).
@@ -86,8 +151,9 @@ pub fn place_event(props: &mut Map<String, Value>, place: &Place) {
 }
 
 /// Puts the place first among a profile update's operations, as a `$set`, when the
-/// update sets something (so the update's own `$set` values win).
-pub fn place_profile(ops: &mut Vec<ProfileOp>, place: &Place) {
+/// update sets something (so the update's own `$set` values win); `reverse` marks a
+/// place found from coordinates (`$geo_source`).
+pub fn place_profile(ops: &mut Vec<ProfileOp>, place: &Place, reverse: bool) {
     if !ops.iter().any(|op| matches!(op, ProfileOp::Set(_) | ProfileOp::SetOnce(_))) {
         return;
     }
@@ -103,6 +169,9 @@ pub fn place_profile(ops: &mut Vec<ProfileOp>, place: &Place) {
         }
     }
     if !set.is_empty() {
+        if reverse {
+            set.insert("$geo_source".into(), Value::String("reverse_geocoding".into()));
+        }
         ops.insert(0, ProfileOp::Set(set));
     }
 }
@@ -134,10 +203,31 @@ mod tests {
         place_event(&mut props, &place);
         assert_eq!(Value::Object(props), json!({"$city": "Leeds", "mp_country_code": "GB"}));
         let mut ops = vec![ProfileOp::Add(Map::new())];
-        place_profile(&mut ops, &place);
+        place_profile(&mut ops, &place, false);
         assert_eq!(ops.len(), 1, "an update that sets nothing is not placed");
         let mut ops = vec![ProfileOp::Set(Map::new())];
-        place_profile(&mut ops, &place);
-        assert!(matches!(&ops[0], ProfileOp::Set(m) if m["$country_code"] == "GB"));
+        place_profile(&mut ops, &place, true);
+        assert!(
+            matches!(&ops[0], ProfileOp::Set(m) if m["$country_code"] == "GB" && m["$geo_source"] == "reverse_geocoding")
+        );
+    }
+
+    #[test]
+    fn the_nearest_place_stands_for_a_point() {
+        let at = |city: &str| Place { city: Some(city.into()), ..Place::default() };
+        let places = Places::new(vec![
+            (51.5074, -0.1278, at("London")),
+            (48.8566, 2.3522, at("Paris")),
+            (-33.8688, 151.2093, at("Sydney")),
+            (64.1466, -21.9426, at("Reykjavik")),
+        ]);
+        assert_eq!(places.nearest(50.9, 1.8).and_then(|p| p.city.clone()).as_deref(), Some("London"), "Calais");
+        assert_eq!(places.nearest(49.4, 2.0).and_then(|p| p.city.clone()).as_deref(), Some("Paris"), "Beauvais");
+        // Across the antimeridian and near the pole, great-circle distance still decides.
+        assert_eq!(places.nearest(-35.0, -179.0).and_then(|p| p.city.clone()).as_deref(), Some("Sydney"));
+        assert_eq!(places.nearest(89.0, 170.0).and_then(|p| p.city.clone()).as_deref(), Some("Reykjavik"));
+        assert!(places.nearest(91.0, 0.0).is_none());
+        assert_eq!(coordinates(Some(&json!("51.5")), Some(&json!(-0.12))), Some((51.5, -0.12)));
+        assert_eq!(coordinates(Some(&json!(true)), Some(&json!(1))), None);
     }
 }

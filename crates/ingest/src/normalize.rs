@@ -171,10 +171,14 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
     for key in LIFTED {
         props.remove(key);
     }
-    if let (Some(geo), Some(ip)) = (&ctx.geo, address)
-        && let Some(place) = geo.locate(ip)
-    {
-        crate::geo::place_event(&mut props, &place);
+    if let Some(geo) = &ctx.geo {
+        // Coordinates, when the event has them and they can be placed, win over the address.
+        let place = crate::geo::coordinates(props.get("$latitude"), props.get("$longitude"))
+            .and_then(|(lat, lon)| geo.nearest(lat, lon))
+            .or_else(|| address.and_then(|ip| geo.locate(ip)));
+        if let Some(place) = place {
+            crate::geo::place_event(&mut props, &place);
+        }
     }
     if props.len() > MAX_PROPERTIES {
         return Err(fail(RecordError::invalid(

@@ -42,6 +42,8 @@ pub struct NormalizedProfileUpdate {
     pub ignore_alias: bool,
     /// `$ip`: which address places the profile (see [`crate::geo`]).
     pub address: crate::geo::AddressChoice,
+    /// `$latitude` and `$longitude`, when both are numbers.
+    pub coordinates: Option<(f64, f64)>,
 }
 
 impl NormalizedProfileUpdate {
@@ -116,7 +118,8 @@ pub fn normalize_profile_update(
         return Err(RecordError::invalid("record", format!("no operation: expected one of {}", OPERATIONS.join(", "))));
     }
     let address = crate::geo::AddressChoice::read(record.get("$ip"));
-    Ok(NormalizedProfileUpdate { token, group_key, id, ops, time_ms, ignore_time, ignore_alias, address })
+    let coordinates = crate::geo::coordinates(record.get("$latitude"), record.get("$longitude"));
+    Ok(NormalizedProfileUpdate { token, group_key, id, ops, time_ms, ignore_time, ignore_alias, address, coordinates })
 }
 
 /// A boolean modifier, as the SDKs spell it (`true`, `1`, `"true"`).

@@ -38,6 +38,9 @@ pub struct Config {
     /// A MaxMind City database (GeoIP2 or GeoLite2 `.mmdb`) for placing events and
     /// profiles by IP address; none, no geolocation.
     pub geoip_database: Option<PathBuf>,
+    /// A CSV table of places (`latitude,longitude,city,region,country_code,timezone`)
+    /// for reverse geocoding `$latitude`/`$longitude`; none, no reverse geocoding.
+    pub places_database: Option<PathBuf>,
 }
 
 /// How logs are written.
@@ -63,6 +66,7 @@ impl Default for Config {
             regions: RegionHosts::default(),
             tls: None,
             geoip_database: None,
+            places_database: None,
         }
     }
 }
@@ -80,6 +84,7 @@ struct ConfigFile {
     regions: Option<BTreeMap<Region, Vec<String>>>,
     tls: Option<TlsFile>,
     geoip_database: Option<PathBuf>,
+    places_database: Option<PathBuf>,
 }
 
 /// The `[tls]` table.
@@ -117,6 +122,8 @@ pub struct ConfigOverrides {
     pub tls_self_signed: bool,
     /// `--geoip-db` / `SEXTANT_GEOIP_DB`.
     pub geoip_database: Option<PathBuf>,
+    /// `--places-db` / `SEXTANT_PLACES_DB`.
+    pub places_database: Option<PathBuf>,
 }
 
 /// A configuration that cannot be loaded.
@@ -174,6 +181,7 @@ impl Config {
             api_token_ttl_seconds: from_file.api_token_ttl_seconds.unwrap_or(d.api_token_ttl_seconds),
             regions: from_file.regions.as_ref().map(RegionHosts::new).unwrap_or(d.regions),
             geoip_database: overrides.geoip_database.clone().or(from_file.geoip_database),
+            places_database: overrides.places_database.clone().or(from_file.places_database),
             tls,
         })
     }

@@ -45,7 +45,7 @@ pub enum ServeError {
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     /// The geolocation database could not be read.
-    #[error("cannot read the GeoIP database {path}: {reason}")]
+    #[error("cannot read the GeoIP or places database {path}: {reason}")]
     GeoIp {
         /// The file.
         path: String,
@@ -124,9 +124,18 @@ impl Server {
             config.api_token_ttl_seconds,
             config.regions.clone(),
         );
+        let geo_error = |path: &std::path::Path| {
+            let path = path.display().to_string();
+            move |reason| ServeError::GeoIp { path, reason }
+        };
+        let mut geo = crate::geoip::Geo::default();
         if let Some(path) = &config.geoip_database {
-            let geo = crate::geoip::MaxMind::open(path)
-                .map_err(|reason| ServeError::GeoIp { path: path.display().to_string(), reason })?;
+            geo.addresses = Some(crate::geoip::MaxMind::open(path).map_err(geo_error(path))?);
+        }
+        if let Some(path) = &config.places_database {
+            geo.places = Some(crate::geoip::open_places(path).map_err(geo_error(path))?);
+        }
+        if geo.addresses.is_some() || geo.places.is_some() {
             state.geo = Some(Arc::new(geo));
         }
         Ok(Server { state, bootstrap })

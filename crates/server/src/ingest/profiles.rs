@@ -95,10 +95,16 @@ async fn ingest_profiles(state: AppState, request: Request, kind: ProfileKind) -
                     Ok(mut u) => {
                         if let Some(geo) = &geo
                             && kind == ProfileKind::User
-                            && let Some(ip) = u.address.address(client_ip.as_deref(), use_request_ip)
-                            && let Some(place) = geo.locate(ip)
                         {
-                            sextant_ingest::geo::place_profile(&mut u.ops, &place);
+                            // Coordinates (reverse geocoded) win over the address.
+                            let by_coordinates = u.coordinates.and_then(|(lat, lon)| geo.nearest(lat, lon));
+                            let reverse = by_coordinates.is_some();
+                            let place = by_coordinates.or_else(|| {
+                                u.address.address(client_ip.as_deref(), use_request_ip).and_then(|ip| geo.locate(ip))
+                            });
+                            if let Some(place) = place {
+                                sextant_ingest::geo::place_profile(&mut u.ops, &place, reverse);
+                            }
                         }
                         updates.accepted.push((i, u))
                     }
