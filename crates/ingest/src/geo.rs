@@ -90,6 +90,19 @@ impl Places {
     }
 }
 
+/// Where an event or update is: its coordinates' nearest place when there are
+/// coordinates and a table of places (with `true`: reverse geocoded), else its address's.
+pub fn place_of(
+    geo: &dyn Geolocate,
+    coordinates: Option<(f64, f64)>,
+    address: Option<IpAddr>,
+) -> Option<(Place, bool)> {
+    if let Some(place) = coordinates.and_then(|(lat, lon)| geo.nearest(lat, lon)) {
+        return Some((place, true));
+    }
+    address.and_then(|ip| geo.locate(ip)).map(|place| (place, false))
+}
+
 /// Coordinates from `$latitude` and `$longitude` (numbers or numeric text).
 pub fn coordinates(latitude: Option<&Value>, longitude: Option<&Value>) -> Option<(f64, f64)> {
     let number = |v: Option<&Value>| match v? {

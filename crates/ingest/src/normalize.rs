@@ -172,11 +172,8 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
         props.remove(key);
     }
     if let Some(geo) = &ctx.geo {
-        // Coordinates, when the event has them and they can be placed, win over the address.
-        let place = crate::geo::coordinates(props.get("$latitude"), props.get("$longitude"))
-            .and_then(|(lat, lon)| geo.nearest(lat, lon))
-            .or_else(|| address.and_then(|ip| geo.locate(ip)));
-        if let Some(place) = place {
+        let coordinates = crate::geo::coordinates(props.get("$latitude"), props.get("$longitude"));
+        if let Some((place, _)) = crate::geo::place_of(geo.as_ref(), coordinates, address) {
             crate::geo::place_event(&mut props, &place);
         }
     }

@@ -32,6 +32,18 @@ pub mod segmentation;
 #[error("{0}")]
 pub struct QueryError(pub String);
 
+/// The keys of the `limit` segments with the largest totals (summed per key), largest
+/// first, ties by name: how behavioural reports choose the segments they answer.
+pub(crate) fn top_segments<'a>(totals: impl Iterator<Item = (&'a str, u64)>, limit: usize) -> Vec<&'a str> {
+    let mut by_key: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    for (k, n) in totals {
+        *by_key.entry(k).or_default() += n;
+    }
+    let mut ranked: Vec<(&str, u64)> = by_key.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    ranked.into_iter().take(limit).map(|(k, _)| k).collect()
+}
+
 impl QueryError {
     /// An error with `message`.
     pub fn new(message: impl Into<String>) -> Self {

@@ -355,6 +355,7 @@ pub(crate) fn to_value(view: impl Serialize) -> Value {
     serde_json::to_value(view).unwrap_or(Value::Null)
 }
 
-fn iso(ms: i64) -> Option<String> {
+/// An epoch-ms instant as RFC 3339 (UTC, milliseconds): how the App API shows times.
+pub(crate) fn iso(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }

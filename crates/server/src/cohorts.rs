@@ -208,8 +208,7 @@ impl CohortView {
             description: c.description.clone(),
             definition: serde_json::to_value(&c.definition).unwrap_or(Value::Null),
             is_visible: c.is_visible,
-            created: chrono::DateTime::from_timestamp_millis(c.created_at_ms)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            created: crate::app::iso(c.created_at_ms),
         }
     }
 }

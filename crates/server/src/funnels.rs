@@ -13,7 +13,7 @@ use sextant_metadata::{FunnelChanges, FunnelInfo};
 use sextant_model::{FunnelDefinition, Project};
 use sextant_query::funnels::{FunnelRequest, ListedFunnel};
 
-use crate::app::{admin, admin_page, read_body, to_value};
+use crate::app::{admin, admin_page, iso, read_body, to_value};
 use crate::collection::PageParams;
 use crate::error::{ApiError, QueryError};
 use crate::openapi::{CollectionPage, Single};
@@ -208,10 +208,6 @@ pub struct FunnelView {
     /// When it last changed (RFC 3339).
     #[schema(required = false)]
     pub updated: Option<String>,
-}
-
-fn iso(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 impl FunnelView {

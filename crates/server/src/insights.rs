@@ -143,8 +143,7 @@ impl BookmarkView {
             name: b.name.clone(),
             kind: b.kind.clone(),
             params: b.params.clone(),
-            created: chrono::DateTime::from_timestamp_millis(b.created_at_ms)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            created: crate::app::iso(b.created_at_ms),
         }
     }
 }

@@ -340,10 +340,6 @@ pub struct MappingView {
     pub property: String,
 }
 
-fn rfc3339(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-}
-
 impl LookupTableView {
     fn of(t: &LookupTableInfo) -> LookupTableView {
         LookupTableView {
@@ -356,8 +352,8 @@ impl LookupTableView {
                 .iter()
                 .map(|m| MappingView { target: m.target.clone(), property: m.property.clone() })
                 .collect(),
-            created: rfc3339(t.created_at_ms),
-            replaced: t.replaced_at_ms.and_then(rfc3339),
+            created: crate::app::iso(t.created_at_ms),
+            replaced: t.replaced_at_ms.and_then(crate::app::iso),
         }
     }
 }

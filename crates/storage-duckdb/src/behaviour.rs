@@ -16,11 +16,11 @@ use std::hash::{Hash, Hasher};
 use duckdb::Connection;
 use duckdb::arrow::array::{Array, AsArray};
 use duckdb::arrow::datatypes::{Int64Type, UInt32Type, UInt64Type};
-use sextant_expr::Target;
 use sextant_expr::sql::{Columns, CompileError, duckdb_predicate, duckdb_segment_key};
 use sextant_storage::{BehaviourQuery, BehaviourRows, Result, StorageError};
 
 use crate::backend;
+use crate::interpreted::{quote, reads_user};
 
 /// Runs a behavioural scan on `conn`.
 pub fn scan(conn: &Connection, q: &BehaviourQuery) -> Result<BehaviourRows> {
@@ -60,15 +60,6 @@ pub fn scan(conn: &Connection, q: &BehaviourQuery) -> Result<BehaviourRows> {
             per_event(conn, q, &head, uid, join_user)
         }
     }
-}
-
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// Whether an expression reads `user[...]`, so profiles are joined.
-fn reads_user(program: Option<&std::sync::Arc<sextant_expr::Program>>) -> bool {
-    program.is_some_and(|p| p.referenced_properties().iter().any(|(t, _)| *t == Target::User))
 }
 
 /// One tier's rows as `(u, t, m, c[, s, l])`: user hash, time, condition mask, a hash of
@@ -327,64 +318,30 @@ fn text_at(column: &dyn Array, i: usize) -> Option<String> {
 
 /// The interpreter's path: reads the rows whole, decides in Rust, sorts.
 fn per_event(conn: &Connection, q: &BehaviourQuery, head: &str, uid: &str, join_user: bool) -> Result<BehaviourRows> {
-    let mut from = format!("(SELECT e.*, {uid} AS uid FROM events e WHERE {head}) e");
-    if join_user {
-        from.push_str(" LEFT JOIN profiles p ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid");
-    }
-    let user = if join_user { "CAST(p.properties AS VARCHAR)" } else { "CAST(NULL AS VARCHAR)" };
-    let sql = format!(
-        "SELECT e.event, e.time_ms, e.distinct_id, e.insert_id, e.uid, CAST(CAST(e.properties AS JSON) AS VARCHAR), {user}
-         FROM {from}"
-    );
-    type Scanned = (u64, i64, u32, u64, Vec<String>);
-    let mut rows: Vec<Scanned> = Vec::new();
-    let mut stmt = conn.prepare(&sql).map_err(backend)?;
-    let mut cursor = stmt.query([]).map_err(backend)?;
-    while let Some(row) = cursor.next().map_err(backend)? {
-        let event: String = row.get(0).map_err(backend)?;
-        let time_ms: i64 = row.get(1).map_err(backend)?;
-        let distinct_id: String = row.get(2).map_err(backend)?;
-        let insert_id: String = row.get(3).map_err(backend)?;
-        let uid: String = row.get(4).map_err(backend)?;
-        let props: String = row.get(5).map_err(backend)?;
-        let profile: Option<String> = row.get(6).map_err(backend)?;
-        let properties: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&props).unwrap_or_default();
-        let profile: Option<serde_json::Map<String, serde_json::Value>> =
-            profile.and_then(|u| serde_json::from_str(&u).ok());
-        let record = sextant_expr::EventRecord {
-            name: &event,
-            time_ms,
-            distinct_id: &distinct_id,
-            insert_id: &insert_id,
-            properties: &properties,
-            user: profile.as_ref(),
-        };
-        if q.filter.as_ref().is_some_and(|f| !f.matches(&record)) {
-            continue;
+    let mut out = Collector::new();
+    crate::interpreted::each_record(conn, head, uid, join_user, |record, uid| {
+        if q.filter.as_ref().is_some_and(|f| !f.matches(record)) {
+            return;
         }
         let mut mask = 0u32;
         for (i, c) in q.conditions.iter().enumerate() {
-            if c.event.as_ref().is_none_or(|e| *e == event)
-                && c.from_ms.is_none_or(|from| time_ms >= from)
-                && c.filter.as_ref().is_none_or(|f| f.matches(&record))
+            if c.event.as_ref().is_none_or(|e| e == record.name)
+                && c.from_ms.is_none_or(|from| record.time_ms >= from)
+                && c.filter.as_ref().is_none_or(|f| f.matches(record))
             {
                 mask |= 1 << i;
             }
         }
         if mask == 0 {
-            continue;
+            return;
         }
-        let keys = match &q.segment {
-            Some(on) if mask & q.segment_mask != 0 => on.segment_keys(&record),
-            _ => Vec::new(),
+        let segment = match &q.segment {
+            Some(on) if mask & q.segment_mask != 0 => out.intern(on.segment_keys(record)),
+            _ => 0,
         };
-        rows.push((hash_of(&uid), time_ms, mask, hash_of(&insert_id), keys));
-    }
-    let mut out = Collector::new();
-    for (user, time_ms, mask, copy, keys) in rows {
-        let segment = out.intern(keys);
-        out.rows.push(Row { user, time_ms, copy, mask, segment });
-    }
+        let (user, copy) = (hash_of(&uid), hash_of(&record.insert_id));
+        out.rows.push(Row { user, time_ms: record.time_ms, copy, mask, segment });
+    })?;
     Ok(out.finish())
 }
 

@@ -13,6 +13,7 @@
 //! - [`compactor`]: the background thread that moves events to the cold tier.
 //! - [`export`]: streaming reads for raw export.
 //! - [`identity`]: the identity graph (id to canonical id).
+//! - `interpreted`: events read whole for the interpreter, when an expression does not compile.
 //! - [`profiles`]: user and group profiles, and engage snapshots.
 //! - [`lookups`]: lookup-table rows.
 //! - [`reports`]: segmentation counts.
@@ -23,6 +24,7 @@ pub mod behaviour;
 pub mod compactor;
 pub mod export;
 pub mod identity;
+mod interpreted;
 pub mod lookups;
 pub mod profiles;
 pub mod reports;

@@ -9,11 +9,11 @@
 use std::collections::{HashMap, HashSet};
 
 use duckdb::Connection;
-use sextant_expr::Target;
 use sextant_expr::sql::{Columns, duckdb_number_or_zero, duckdb_predicate, duckdb_segment_key};
 use sextant_storage::{BucketUnit, Measure, Result, SegmentCount, SegmentQuery, TimeBuckets};
 
 use crate::backend;
+use crate::interpreted::{quote, reads_user};
 
 /// Local time of the row `e`, from the offsets in force over the range.
 fn local_time_sql(buckets: &TimeBuckets) -> String {
@@ -52,18 +52,13 @@ fn bucket_sql(unit: BucketUnit, t: &str) -> String {
     }
 }
 
-/// Whether an expression reads `user[...]` (in event scope), so profiles are joined.
-fn reads_user(program: &Option<std::sync::Arc<sextant_expr::Program>>) -> bool {
-    program.as_ref().is_some_and(|p| p.referenced_properties().iter().any(|(t, _)| *t == Target::User))
-}
-
 /// Counts a segmentation on `conn`.
 pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>> {
     if q.from_ms >= q.to_ms {
         return Ok(Vec::new());
     }
     let uid = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
-    let join_user = reads_user(&q.filter) || reads_user(&q.on) || reads_user(&q.sum);
+    let join_user = reads_user(q.filter.as_ref()) || reads_user(q.on.as_ref()) || reads_user(q.sum.as_ref());
     // Canonical ids cost a lookup per event: only users and profile joins need them.
     let uid = if q.measure != Measure::Events || join_user { uid } else { "e.distinct_id" };
     // Constants are written into the SQL (numbers, and names quoted), so that each tier
@@ -71,7 +66,7 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
     let mut head =
         format!("e.project_id = {} AND e.time_ms >= {} AND e.time_ms < {}", q.project_id.0, q.from_ms, q.to_ms);
     if !q.events.is_empty() {
-        let names: Vec<String> = q.events.iter().map(|n| format!("'{}'", n.replace('\'', "''"))).collect();
+        let names: Vec<String> = q.events.iter().map(|n| quote(n)).collect();
         head.push_str(&format!(" AND e.event IN ({})", names.join(", ")));
     }
     let bucket = bucket_sql(q.buckets.unit, &local_time_sql(&q.buckets));
@@ -124,18 +119,7 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
         }
         (Err(why), _) | (_, Err(why)) => {
             tracing::debug!(%why, "segmentation evaluated per event");
-            let mut from = format!("(SELECT e.*, {uid} AS uid FROM events e WHERE {head}) e");
-            if join_user {
-                from.push_str(
-                    " LEFT JOIN profiles p ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid",
-                );
-            }
-            let user = if join_user { "CAST(p.properties AS VARCHAR)" } else { "CAST(NULL AS VARCHAR)" };
-            let sql = format!(
-                "SELECT e.event, e.time_ms, e.distinct_id, e.insert_id, e.uid, CAST(CAST(e.properties AS JSON) AS VARCHAR), {user}
-                 FROM {from}"
-            );
-            per_event(conn, q, &sql)
+            per_event(conn, q, &head, uid, join_user)
         }
     }
 }
@@ -239,46 +223,32 @@ fn tier_select(
 }
 
 /// The interpreter's path: reads the rows and filters, keys and counts them in Rust.
-fn per_event(conn: &Connection, q: &SegmentQuery, sql: &str) -> Result<Vec<SegmentCount>> {
+fn per_event(conn: &Connection, q: &SegmentQuery, head: &str, uid: &str, join_user: bool) -> Result<Vec<SegmentCount>> {
     type Cell = (i64, String, Option<String>);
     let mut events: HashMap<Cell, u64> = HashMap::new();
     let mut sums: HashMap<Cell, f64> = HashMap::new();
     let mut users: HashMap<Cell, HashSet<String>> = HashMap::new();
     let mut seen: HashSet<(Cell, String, i64, String)> = HashSet::new();
-    let mut stmt = conn.prepare(sql).map_err(backend)?;
-    let mut rows = stmt.query([]).map_err(backend)?;
-    while let Some(row) = rows.next().map_err(backend)? {
-        let event: String = row.get(0).map_err(backend)?;
-        let time_ms: i64 = row.get(1).map_err(backend)?;
-        let distinct_id: String = row.get(2).map_err(backend)?;
-        let insert_id: String = row.get(3).map_err(backend)?;
-        let uid: String = row.get(4).map_err(backend)?;
-        let props: String = row.get(5).map_err(backend)?;
-        let user: Option<String> = row.get(6).map_err(backend)?;
-        let properties: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&props).unwrap_or_default();
-        let user: Option<serde_json::Map<String, serde_json::Value>> = user.and_then(|u| serde_json::from_str(&u).ok());
-        let record = sextant_expr::EventRecord {
-            name: &event,
-            time_ms,
-            distinct_id: &distinct_id,
-            insert_id: &insert_id,
-            properties: &properties,
-            user: user.as_ref(),
-        };
+    crate::interpreted::each_record(conn, head, uid, join_user, |record, uid| {
         if let Some(filter) = &q.filter
-            && !filter.matches(&record)
+            && !filter.matches(record)
         {
-            continue;
+            return;
         }
         let segments: Vec<Option<String>> = match &q.on {
             None => vec![None],
-            Some(on) => on.segment_keys(&record).into_iter().map(Some).collect(),
+            Some(on) => on.segment_keys(record).into_iter().map(Some).collect(),
         };
-        let bucket = q.buckets.bucket_of(time_ms);
-        let value = q.sum.as_ref().map_or(0.0, |p| p.number_or_zero(&record));
+        let bucket = q.buckets.bucket_of(record.time_ms);
+        let value = q.sum.as_ref().map_or(0.0, |p| p.number_or_zero(record));
         for segment in segments {
-            let cell = (bucket, event.clone(), segment);
-            if !seen.insert((cell.clone(), distinct_id.clone(), time_ms, insert_id.clone())) {
+            let cell = (bucket, record.name.to_string(), segment);
+            if !seen.insert((
+                cell.clone(),
+                record.distinct_id.to_string(),
+                record.time_ms,
+                record.insert_id.to_string(),
+            )) {
                 continue;
             }
             if q.measure != Measure::Users {
@@ -286,10 +256,10 @@ fn per_event(conn: &Connection, q: &SegmentQuery, sql: &str) -> Result<Vec<Segme
             }
             *sums.entry(cell.clone()).or_default() += value;
             if q.measure != Measure::Events {
-                users.entry(cell).or_default().insert(uid.clone());
+                users.entry(cell).or_default().insert(uid.to_string());
             }
         }
-    }
+    })?;
     let cells: HashSet<Cell> = events.keys().chain(users.keys()).cloned().collect();
     let mut out: Vec<SegmentCount> = cells
         .into_iter()

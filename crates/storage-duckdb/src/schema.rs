@@ -41,8 +41,6 @@ pub fn migrate(conn: &Connection, memory_limit: &str, temp_dir: &str) -> duckdb:
          CREATE TABLE IF NOT EXISTS events_hot ({columns}, properties JSON NOT NULL);
          CREATE TABLE IF NOT EXISTS events_cold ({columns}, properties VARIANT NOT NULL,
                                                  user_hash UBIGINT, copy_hash UBIGINT);
-         ALTER TABLE events_cold ADD COLUMN IF NOT EXISTS user_hash UBIGINT;
-         ALTER TABLE events_cold ADD COLUMN IF NOT EXISTS copy_hash UBIGINT;
          CREATE OR REPLACE VIEW events AS
              SELECT {names}, properties FROM events_cold
              UNION ALL
@@ -55,21 +53,56 @@ pub fn migrate(conn: &Connection, memory_limit: &str, temp_dir: &str) -> duckdb:
     ))
 }
 
-/// Fills the cold tier's hashes where a store made before they existed left them empty
-/// (once; later rows get them from the compactor), then checkpoints: until then DuckDB
-/// keeps updated values apart and every scan pays to merge them.
-pub fn fill_hashes(conn: &Connection) -> duckdb::Result<usize> {
-    let filled = conn.execute(
-        "UPDATE events_cold SET user_hash = hash(distinct_id), copy_hash = hash(insert_id) WHERE user_hash IS NULL",
+/// Adds the cold tier's hash columns to a store made before they existed and fills them,
+/// in one transaction (later rows get them from the compactor), then checkpoints: until
+/// then DuckDB keeps updated values apart and every scan pays to merge them. A store that
+/// has the columns costs one catalog lookup.
+pub fn add_hashes(conn: &Connection) -> duckdb::Result<()> {
+    let present: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM duckdb_columns() WHERE table_name = 'events_cold' AND column_name = 'user_hash'",
         [],
+        |r| r.get(0),
     )?;
-    if filled > 0 {
-        conn.execute_batch("CHECKPOINT")?;
+    if present {
+        return Ok(());
     }
-    Ok(filled)
+    conn.execute_batch(
+        "BEGIN TRANSACTION;
+         ALTER TABLE events_cold ADD COLUMN user_hash UBIGINT;
+         ALTER TABLE events_cold ADD COLUMN copy_hash UBIGINT;
+         UPDATE events_cold SET user_hash = hash(distinct_id), copy_hash = hash(insert_id);
+         COMMIT;
+         CHECKPOINT;",
+    )
 }
 
 /// The largest ingestion sequence number stored so far.
 pub fn max_seq(conn: &Connection) -> duckdb::Result<i64> {
     conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_from_before_the_hashes_gets_them_once() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE events_cold (project_id BIGINT NOT NULL, event VARCHAR NOT NULL, time_ms BIGINT NOT NULL,
+                 distinct_id VARCHAR NOT NULL, insert_id VARCHAR NOT NULL, seq BIGINT NOT NULL, properties VARIANT NOT NULL);
+             INSERT INTO events_cold VALUES (1, 'A', 1, 'u1', 'i1', 1, '{}'::JSON::VARIANT);",
+        )
+        .unwrap();
+        add_hashes(&conn).unwrap();
+        let same: bool = conn
+            .query_row(
+                "SELECT user_hash = hash(distinct_id) AND copy_hash = hash(insert_id) FROM events_cold",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(same);
+        add_hashes(&conn).unwrap();
+    }
 }

@@ -65,7 +65,7 @@ impl DuckDbStore {
         let conn =
             Connection::open(&path).map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
         schema::migrate(&conn, &options.memory_limit, &tmp.to_string_lossy()).map_err(backend)?;
-        schema::fill_hashes(&conn).map_err(backend)?;
+        schema::add_hashes(&conn).map_err(backend)?;
         profiles::migrate(&conn).map_err(backend)?;
         identity::migrate(&conn).map_err(backend)?;
         lookups::migrate(&conn).map_err(backend)?;

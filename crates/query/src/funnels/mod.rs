@@ -175,17 +175,15 @@ impl FunnelRequest {
                 .map(|(d, t)| (d.clone(), DateValue::Steps { steps: self.steps(t), analysis: analysis(t) }))
                 .collect()
         } else {
-            let mut ranked: Vec<(&str, u64)> =
-                by_key.iter().map(|(k, v)| (*k, v.iter().map(|t| t.count[0]).sum())).collect();
-            ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-            ranked.truncate(self.limit);
+            let entries = by_key.iter().map(|(k, v)| (*k, v.iter().map(|t| t.count[0]).sum()));
+            let ranked = crate::top_segments(entries, self.limit);
             dates
                 .iter()
                 .enumerate()
                 .map(|(i, d)| {
                     let mut segments = BTreeMap::new();
                     segments.insert("$overall".to_string(), self.steps(&overall[i]));
-                    for (key, _) in &ranked {
+                    for key in &ranked {
                         segments.insert(key.to_string(), self.steps(&by_key[key][i]));
                     }
                     (d.clone(), DateValue::Segments(segments))

@@ -31,9 +31,9 @@ use sextant_expr::{Options, Program, Scope};
 use sextant_model::ProjectId;
 use sextant_storage::{BehaviourQuery, BehaviourRows, BucketUnit, DAY_MS, EventCondition};
 
-use crate::QueryError;
 use crate::calendar;
 use crate::params::Params;
+use crate::{QueryError, top_segments};
 use kernel::{Addiction, CalendarUnit, Cohort, Intervals, Retention};
 
 /// Segments returned when `limit` is not given.
@@ -102,17 +102,6 @@ fn bucket_unit(unit: Option<CalendarUnit>) -> BucketUnit {
         Some(CalendarUnit::Week) => BucketUnit::Week,
         Some(CalendarUnit::Month) => BucketUnit::Month,
     }
-}
-
-/// The keys of the `limit` segments with the most entries, largest first.
-fn top_segments<'a>(totals: impl Iterator<Item = (&'a str, u64)>, limit: usize) -> Vec<&'a str> {
-    let mut by_key: HashMap<&str, u64> = HashMap::new();
-    for (k, n) in totals {
-        *by_key.entry(k).or_default() += n;
-    }
-    let mut ranked: Vec<(&str, u64)> = by_key.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    ranked.into_iter().take(limit).map(|(k, _)| k).collect()
 }
 
 impl RetentionRequest {

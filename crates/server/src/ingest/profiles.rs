@@ -93,18 +93,13 @@ async fn ingest_profiles(state: AppState, request: Request, kind: ProfileKind) -
             for (i, raw) in raws.iter().enumerate() {
                 match normalize_profile_update(raw.get(), kind, now_ms) {
                     Ok(mut u) => {
+                        let address = u.address.address(client_ip.as_deref(), use_request_ip);
                         if let Some(geo) = &geo
                             && kind == ProfileKind::User
+                            && let Some((place, reverse)) =
+                                sextant_ingest::geo::place_of(geo.as_ref(), u.coordinates, address)
                         {
-                            // Coordinates (reverse geocoded) win over the address.
-                            let by_coordinates = u.coordinates.and_then(|(lat, lon)| geo.nearest(lat, lon));
-                            let reverse = by_coordinates.is_some();
-                            let place = by_coordinates.or_else(|| {
-                                u.address.address(client_ip.as_deref(), use_request_ip).and_then(|ip| geo.locate(ip))
-                            });
-                            if let Some(place) = place {
-                                sextant_ingest::geo::place_profile(&mut u.ops, &place, reverse);
-                            }
+                            sextant_ingest::geo::place_profile(&mut u.ops, &place, reverse);
                         }
                         updates.accepted.push((i, u))
                     }
