@@ -23,6 +23,7 @@ pub mod events;
 pub mod funnels;
 pub mod insights;
 pub mod numeric;
+pub mod parallel;
 pub mod params;
 pub mod retention;
 pub mod segmentation;

@@ -396,8 +396,9 @@ pub struct BehaviourQuery {
     pub segment_mask: u32,
 }
 
-/// The answer to a [`BehaviourQuery`], column by column: one entry per event,
-/// ordered by user and then time, copies of an event (same name, distinct id, time and
+/// The answer to a [`BehaviourQuery`], column by column: one entry per event, each
+/// user's events together (users in no particular order) and in time order, events at
+/// one instant by mask; copies of an event (same name, distinct id, time and
 /// `$insert_id`) kept once.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BehaviourRows {
@@ -433,17 +434,43 @@ impl BehaviourRows {
 
     /// The index range of each user's events, in order.
     pub fn users(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        let mut start = 0;
+        self.users_in(0..self.len())
+    }
+
+    /// The index range of each user's events within `within`, a range that splits no
+    /// user (see [`BehaviourRows::split`]).
+    pub fn users_in(&self, within: std::ops::Range<usize>) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let mut start = within.start;
+        let end = within.end.min(self.user.len());
         std::iter::from_fn(move || {
-            if start >= self.user.len() {
+            if start >= end {
                 return None;
             }
             let u = self.user[start];
-            let len = self.user[start..].iter().position(|&x| x != u).unwrap_or(self.user.len() - start);
+            let len = self.user[start..end].iter().position(|&x| x != u).unwrap_or(end - start);
             let range = start..start + len;
             start += len;
             Some(range)
         })
+    }
+
+    /// At most `parts` consecutive ranges of about equal length that together cover
+    /// every event and split no user: for running a kernel on several threads.
+    pub fn split(&self, parts: usize) -> Vec<std::ops::Range<usize>> {
+        let n = self.len();
+        let mut out = Vec::new();
+        let mut start = 0;
+        for k in 1..=parts.max(1) {
+            let mut end = if k == parts.max(1) { n } else { (n * k / parts).max(start) };
+            while end < n && end > 0 && self.user[end] == self.user[end - 1] {
+                end += 1;
+            }
+            if end > start {
+                out.push(start..end);
+                start = end;
+            }
+        }
+        out
     }
 }
 

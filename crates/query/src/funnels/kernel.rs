@@ -80,11 +80,28 @@ pub struct FunnelTotals {
 }
 
 impl Funnel {
-    /// Runs the funnel over every user of `rows`.
+    /// Runs the funnel over every user of `rows`, on every core.
     pub fn run(&self, rows: &BehaviourRows) -> FunnelTotals {
+        let mut parts = crate::parallel::per_part(rows, |part| self.run_part(rows, part)).into_iter();
+        let mut out = parts.next().unwrap_or_default();
+        for part in parts {
+            for (key, totals) in part.cells {
+                match out.cells.entry(key) {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(totals);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().add(&totals),
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs the funnel over the users of `part` (a range that splits no user).
+    fn run_part(&self, rows: &BehaviourRows, part: std::ops::Range<usize>) -> FunnelTotals {
         let mut out = FunnelTotals::default();
         let mut scratch = Scratch::default();
-        for range in rows.users() {
+        for range in rows.users_in(part) {
             let time = &rows.time_ms[range.clone()];
             let mask = &rows.mask[range.clone()];
             let segment = &rows.segment[range];

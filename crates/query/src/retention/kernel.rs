@@ -112,9 +112,20 @@ impl Cohort {
 impl Retention {
     /// Runs over every user: cohorts per (local bucket start, segment key-set index).
     pub fn run(&self, rows: &BehaviourRows) -> BTreeMap<(i64, u32), Cohort> {
+        let mut parts = crate::parallel::per_part(rows, |part| self.run_part(rows, part)).into_iter();
+        let mut out = parts.next().unwrap_or_default();
+        for part in parts {
+            for (key, cohort) in part {
+                out.entry(key).or_insert_with(Cohort::default).add(&cohort);
+            }
+        }
+        out
+    }
+
+    fn run_part(&self, rows: &BehaviourRows, part: std::ops::Range<usize>) -> BTreeMap<(i64, u32), Cohort> {
         let mut out = BTreeMap::new();
         let mut returned = vec![false; self.interval_count + 1];
-        for range in rows.users() {
+        for range in rows.users_in(part) {
             let time = &rows.time_ms[range.clone()];
             let mask = &rows.mask[range.clone()];
             let segment = &rows.segment[range];
@@ -206,10 +217,24 @@ impl Addiction {
     /// Runs over every user: per (local period start, segment key-set index), users who
     /// did the event in at least `k + 1` distinct units of the period, for each `k`.
     pub fn run(&self, rows: &BehaviourRows) -> BTreeMap<(i64, u32), Vec<u64>> {
+        let mut parts = crate::parallel::per_part(rows, |part| self.run_part(rows, part)).into_iter();
+        let mut out = parts.next().unwrap_or_default();
+        for part in parts {
+            for (key, counts) in part {
+                let total = out.entry(key).or_insert_with(|| vec![0; self.slots]);
+                for (a, b) in total.iter_mut().zip(&counts) {
+                    *a += b;
+                }
+            }
+        }
+        out
+    }
+
+    fn run_part(&self, rows: &BehaviourRows, part: std::ops::Range<usize>) -> BTreeMap<(i64, u32), Vec<u64>> {
         let mut out: BTreeMap<(i64, u32), Vec<u64>> = BTreeMap::new();
         // Per (period, segment) of the current user: distinct units seen.
         let mut seen: BTreeMap<(i64, u32), Vec<i64>> = BTreeMap::new();
-        for range in rows.users() {
+        for range in rows.users_in(part) {
             seen.clear();
             for i in range {
                 let t = rows.time_ms[i];
