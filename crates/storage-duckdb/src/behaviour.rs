@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use duckdb::Connection;
 use duckdb::arrow::array::{Array, AsArray};
@@ -21,45 +22,131 @@ use sextant_storage::{BehaviourQuery, BehaviourRows, Result, StorageError};
 
 use crate::backend;
 use crate::interpreted::{quote, reads_user};
+use crate::timelines::merge::{self, Extra};
+use crate::timelines::{DAY_MS, DayFile, Timelines};
 
-/// Runs a behavioural scan on `conn`.
-pub fn scan(conn: &Connection, q: &BehaviourQuery) -> Result<BehaviourRows> {
+/// Runs a behavioural scan on `conn`, through the day timelines where they answer it.
+pub fn scan(conn: &Connection, q: &BehaviourQuery, timelines: Option<&Timelines>) -> Result<BehaviourRows> {
     if q.conditions.len() > 32 {
         return Err(StorageError::Backend("a behavioural scan takes at most 32 conditions".into()));
     }
     if q.from_ms >= q.to_ms || q.conditions.is_empty() {
         return Ok(BehaviourRows::new());
     }
+    let by_name_and_time = q.filter.is_none() && q.segment.is_none() && q.conditions.iter().all(|c| c.filter.is_none());
+    if let Some(timelines) = timelines.filter(|_| by_name_and_time) {
+        let days = timelines.covering(q.project_id.0, q.from_ms, q.to_ms);
+        if !days.is_empty() {
+            return over_timelines(conn, q, &days);
+        }
+    }
     let uid = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
-    let merged = uid != "e.distinct_id";
-    let join_user = reads_user(q.filter.as_ref())
-        || reads_user(q.segment.as_ref())
-        || q.conditions.iter().any(|c| reads_user(c.filter.as_ref()));
+    let head = scan_head(q);
+    match compiled_sql(q, &head, uid, &["TRUE".to_string()]) {
+        Ok(sql) => Ok(compiled(conn, &sql, q.segment_mask, q.segment.is_some())?.finish()),
+        Err(why) => {
+            tracing::debug!(%why, "behavioural scan evaluated per event");
+            let join_user = joins_user(q);
+            per_event(conn, q, &head, uid, join_user)
+        }
+    }
+}
+
+/// The scan's conditions on every row: project, range and, unless a condition takes
+/// any event, the asked event names.
+fn scan_head(q: &BehaviourQuery) -> String {
     let mut head =
         format!("e.project_id = {} AND e.time_ms >= {} AND e.time_ms < {}", q.project_id.0, q.from_ms, q.to_ms);
-    // Only the named events are read, unless a condition takes any event.
     let names: Option<Vec<String>> = q.conditions.iter().map(|c| c.event.as_deref().map(quote)).collect();
     if let Some(mut names) = names {
         names.sort();
         names.dedup();
         head.push_str(&format!(" AND e.event IN ({})", names.join(", ")));
     }
-    let tiers = [("events_cold", false), ("events_hot", true)]
-        .map(|(table, hot)| tier_select(table, hot, q, &head, uid, merged, join_user));
-    match (&tiers[0], &tiers[1]) {
-        (Ok(cold), Ok(hot)) => {
-            // Without selectors every row read matches a condition: no mask test needed.
-            let selective = q.conditions.iter().any(|c| c.filter.is_some() || c.from_ms.is_some());
-            let keep = if selective { "WHERE m <> 0" } else { "" };
-            // Sorted in Rust (see `sort_by_user_and_time`): faster than DuckDB's ORDER BY.
-            let sql = format!("SELECT * FROM ({cold} UNION ALL {hot}) {keep}");
-            compiled(conn, &sql, q.segment_mask, q.segment.is_some())
-        }
-        (Err(why), _) | (_, Err(why)) => {
-            tracing::debug!(%why, "behavioural scan evaluated per event");
-            per_event(conn, q, &head, uid, join_user)
-        }
+    head
+}
+
+fn joins_user(q: &BehaviourQuery) -> bool {
+    reads_user(q.filter.as_ref())
+        || reads_user(q.segment.as_ref())
+        || q.conditions.iter().any(|c| reads_user(c.filter.as_ref()))
+}
+
+/// The scan as one statement: the cold tier once per entry of `cold_parts` (each an
+/// extra condition on its rows), and the hot tier.
+fn compiled_sql(
+    q: &BehaviourQuery,
+    head: &str,
+    uid: &str,
+    cold_parts: &[String],
+) -> std::result::Result<String, CompileError> {
+    let merged = uid != "e.distinct_id";
+    let join_user = joins_user(q);
+    let mut selects = Vec::new();
+    for part in cold_parts {
+        let head = format!("{head} AND ({part})");
+        selects.push(tier_select("events_cold", false, q, &head, uid, merged, join_user)?);
     }
+    selects.push(tier_select("events_hot", true, q, head, uid, merged, join_user)?);
+    // Without selectors every row read matches a condition: no mask test needed.
+    let selective = q.conditions.iter().any(|c| c.filter.is_some() || c.from_ms.is_some());
+    let keep = if selective { "WHERE m <> 0" } else { "" };
+    // Sorted in Rust (see `sort_by_user_and_time`): faster than DuckDB's ORDER BY.
+    Ok(format!("SELECT * FROM ({}) {keep}", selects.join(" UNION ALL ")))
+}
+
+/// A scan by event name and time over day timelines: the rows they do not hold come
+/// from DuckDB (see [`crate::timelines`] for which), ids merged into another user are
+/// moved under it, and [`merge::scan`] does the rest.
+fn over_timelines(conn: &Connection, q: &BehaviourQuery, days: &[Arc<DayFile>]) -> Result<BehaviourRows> {
+    let uid = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
+    let head = scan_head(q);
+    let sql = compiled_sql(q, &head, uid, &uncovered(q, days))
+        .map_err(|e| StorageError::Backend(format!("behavioural scan: {e}")))?;
+    let extra: Vec<Extra> = compiled(conn, &sql, 0, false)?
+        .sorted_rows()
+        .into_iter()
+        .map(|r| Extra { user: r.user, time_ms: r.time_ms, mask: r.mask, copy: r.copy })
+        .collect();
+    let moved = if uid == "e.distinct_id" { HashMap::new() } else { merged_ids(conn, q.project_id.0)? };
+    Ok(merge::scan(days, q, extra, &moved))
+}
+
+/// Conditions on cold rows for what `days` do not hold within the scan's range: the
+/// stretches without a timeline, and rows of a covered day past its `covered_seq`.
+fn uncovered(q: &BehaviourQuery, days: &[Arc<DayFile>]) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut from = q.from_ms;
+    for d in days {
+        let start = d.start_ms().max(q.from_ms);
+        if start > from {
+            parts.push(format!("e.time_ms >= {from} AND e.time_ms < {start}"));
+        }
+        from = from.max((d.start_ms() + DAY_MS).min(q.to_ms));
+    }
+    if from < q.to_ms {
+        parts.push(format!("e.time_ms >= {from} AND e.time_ms < {}", q.to_ms));
+    }
+    let oldest = days.iter().map(|d| d.covered_seq).min().unwrap_or(i64::MAX);
+    let late: Vec<String> = days
+        .iter()
+        .map(|d| {
+            let start = d.start_ms();
+            format!("(e.time_ms >= {start} AND e.time_ms < {} AND e.seq > {})", start + DAY_MS, d.covered_seq)
+        })
+        .collect();
+    // `seq > oldest` on its own lets DuckDB skip old row groups by their statistics.
+    parts.push(format!("e.seq > {oldest} AND ({})", late.join(" OR ")));
+    parts
+}
+
+/// Hash of each id merged into another, to the hash of its canonical id.
+fn merged_ids(conn: &Connection, project: i64) -> Result<HashMap<u64, u64>> {
+    let mut stmt = conn
+        .prepare("SELECT hash(id), hash(canonical) FROM identities WHERE project_id = ? AND id <> canonical")
+        .map_err(backend)?;
+    let rows = stmt.query_map([project], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, u64>(1)?))).map_err(backend)?;
+    rows.collect::<duckdb::Result<HashMap<u64, u64>>>().map_err(backend)
 }
 
 /// One tier's rows as `(u, t, m, c[, s, l])`: user hash, time, condition mask, a hash of
@@ -189,34 +276,36 @@ impl Collector {
     }
 
     /// The rows in (user, time) order, without copies, as columns.
-    fn finish(self) -> BehaviourRows {
-        let sorted = sort_by_user_and_time(self.rows);
-        let n = sorted.len();
-        let mut out = BehaviourRows {
-            user: Vec::with_capacity(n),
-            time_ms: Vec::with_capacity(n),
-            mask: Vec::with_capacity(n),
-            segment: Vec::with_capacity(n),
-            segments: self.segments,
-        };
+    fn finish(mut self) -> BehaviourRows {
+        let segments = std::mem::take(&mut self.segments);
+        let rows = self.sorted_rows();
+        BehaviourRows {
+            user: rows.iter().map(|r| r.user).collect(),
+            time_ms: rows.iter().map(|r| r.time_ms).collect(),
+            mask: rows.iter().map(|r| r.mask).collect(),
+            segment: rows.iter().map(|r| r.segment).collect(),
+            segments,
+        }
+    }
+
+    /// The rows in (user, time, mask, copy) order, without copies.
+    fn sorted_rows(self) -> Vec<Row> {
+        let mut sorted = sort_by_user_and_time(self.rows);
         // Copies sort next to each other: same user and instant. `run` holds the rows of
         // the current (user, instant) kept so far.
         let mut run: Vec<(u64, u32)> = Vec::new();
         let mut last = None;
-        for r in &sorted {
+        sorted.retain(|r| {
             if last != Some((r.user, r.time_ms)) {
                 last = Some((r.user, r.time_ms));
                 run.clear();
             } else if run.contains(&(r.copy, r.mask)) {
-                continue;
+                return false;
             }
             run.push((r.copy, r.mask));
-            out.user.push(r.user);
-            out.time_ms.push(r.time_ms);
-            out.mask.push(r.mask);
-            out.segment.push(r.segment);
-        }
-        out
+            true
+        });
+        sorted
     }
 }
 
@@ -268,7 +357,7 @@ fn sort_by_user_and_time(rows: Vec<Row>) -> Vec<Row> {
 }
 
 /// Reads the compiled statement's Arrow batches.
-fn compiled(conn: &Connection, sql: &str, segment_mask: u32, with_segments: bool) -> Result<BehaviourRows> {
+fn compiled(conn: &Connection, sql: &str, segment_mask: u32, with_segments: bool) -> Result<Collector> {
     let mut stmt = conn.prepare(sql).map_err(backend)?;
     let mut out = Collector::new();
     let bad = |what: &str| StorageError::Backend(format!("behavioural scan: unexpected {what} column type"));
@@ -299,21 +388,26 @@ fn compiled(conn: &Connection, sql: &str, segment_mask: u32, with_segments: bool
             out.rows.push(Row { user: user[i], time_ms: time[i], copy: copy[i], mask: mask[i], segment });
         }
     }
-    Ok(out.finish())
+    Ok(out)
 }
 
 /// The text at `i` of a VARCHAR column (Arrow Utf8, large or view), `None` for NULL.
 fn text_at(column: &dyn Array, i: usize) -> Option<String> {
+    text_ref(column, i).map(str::to_string)
+}
+
+/// [`text_at`] without the copy.
+pub(crate) fn text_ref(column: &dyn Array, i: usize) -> Option<&str> {
     if column.is_null(i) {
         return None;
     }
     if let Some(a) = column.as_string_opt::<i32>() {
-        return Some(a.value(i).to_string());
+        return Some(a.value(i));
     }
     if let Some(a) = column.as_string_opt::<i64>() {
-        return Some(a.value(i).to_string());
+        return Some(a.value(i));
     }
-    column.as_string_view_opt().map(|a| a.value(i).to_string())
+    column.as_string_view_opt().map(|a| a.value(i))
 }
 
 /// The interpreter's path: reads the rows whole, decides in Rust, sorts.

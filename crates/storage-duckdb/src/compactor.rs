@@ -7,6 +7,10 @@
 //! DELETE FROM events_hot ...` up to a sequence number read before it starts, so
 //! readers see each row in exactly one tier and appends running meanwhile (higher
 //! sequence numbers) are untouched.
+//!
+//! It also keeps the day [`Timelines`]: after a move it rebuilds the closed days the
+//! move touched, and at start and whenever a UTC day closes it builds every closed day
+//! whose timeline is missing or behind.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -16,6 +20,7 @@ use duckdb::Connection;
 use parking_lot::Mutex;
 
 use crate::schema::KEY_COLUMNS;
+use crate::timelines::{DAY_MS, Timelines};
 
 /// How often the compactor looks at the hot tier.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -28,9 +33,23 @@ pub const COMPACT_AT_ROWS: i64 = 1_000_000;
 pub type CompactionLock = Arc<Mutex<()>>;
 
 /// Runs until `stop` receives or disconnects.
-pub fn run(conn: Connection, lock: CompactionLock, stop: Receiver<()>) {
+pub fn run(conn: Connection, lock: CompactionLock, timelines: Option<Arc<Timelines>>, stop: Receiver<()>) {
     let mut last_count = 0;
+    let mut caught_up_to = None;
     loop {
+        if let Some(timelines) = &timelines {
+            let today = today();
+            if caught_up_to != Some(today) {
+                let _only_one_move = lock.lock();
+                match timelines.catch_up(&conn, today) {
+                    Ok(built) => {
+                        tracing::debug!(built, "day timelines caught up");
+                        caught_up_to = Some(today);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot build day timelines; will retry"),
+                }
+            }
+        }
         match stop.recv_timeout(TICK) {
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
@@ -44,7 +63,7 @@ pub fn run(conn: Connection, lock: CompactionLock, stop: Receiver<()>) {
         };
         let quiet = count > 0 && count == last_count;
         if quiet || count >= COMPACT_AT_ROWS {
-            match compact(&conn, &lock) {
+            match compact(&conn, &lock, timelines.as_deref()) {
                 Ok(moved) => tracing::debug!(moved, "moved events to the cold tier"),
                 Err(e) => tracing::warn!(error = %e, "compaction failed; will retry"),
             }
@@ -59,11 +78,30 @@ fn hot_rows(conn: &Connection) -> duckdb::Result<i64> {
     conn.query_row("SELECT count(*) FROM events_hot", [], |r| r.get(0))
 }
 
-/// Moves every hot row present now to the cold tier. Returns how many moved.
-pub fn compact(conn: &Connection, lock: &CompactionLock) -> duckdb::Result<usize> {
+/// The current UTC day number.
+fn today() -> i64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    now_ms.div_euclid(DAY_MS)
+}
+
+/// Moves every hot row present now to the cold tier, then rebuilds the timelines of
+/// the closed days it touched. Returns how many rows moved.
+pub fn compact(conn: &Connection, lock: &CompactionLock, timelines: Option<&Timelines>) -> duckdb::Result<usize> {
     let _only_one_move = lock.lock();
     let upto: Option<i64> = conn.query_row("SELECT max(seq) FROM events_hot", [], |r| r.get(0))?;
     let Some(upto) = upto else { return Ok(0) };
+    let touched: Vec<(i64, i64)> = match timelines {
+        None => Vec::new(),
+        Some(_) => {
+            let mut stmt = conn.prepare(
+                "SELECT DISTINCT project_id, time_ms // 86400000 FROM events_hot WHERE seq <= ? AND time_ms < ?",
+            )?;
+            stmt.query_map([upto, today() * DAY_MS], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<duckdb::Result<_>>()?
+        }
+    };
     conn.execute_batch("BEGIN TRANSACTION")?;
     let moved = (|| {
         let moved = conn.execute(
@@ -79,6 +117,14 @@ pub fn compact(conn: &Connection, lock: &CompactionLock) -> duckdb::Result<usize
     })();
     if moved.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
+    }
+    if let (Ok(_), Some(timelines)) = (&moved, timelines) {
+        for (project, day) in touched {
+            if let Err(e) = timelines.rebuild(conn, project, day) {
+                // The scan reads what a timeline lacks from DuckDB: slower, still right.
+                tracing::warn!(error = %e, project, day, "cannot rebuild a day timeline");
+            }
+        }
     }
     moved
 }

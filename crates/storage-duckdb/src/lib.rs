@@ -18,6 +18,8 @@
 //! - [`lookups`]: lookup-table rows.
 //! - [`reports`]: segmentation counts.
 //! - [`behaviour`]: each user's events in time order, for funnels and retention.
+//! - [`timelines`]: the behavioural index: each closed day's events by user and time,
+//!   kept by the compactor, read by [`behaviour`].
 //! - [`store`]: [`DuckDbStore`], the [`sextant_storage::EventStore`] implementation.
 
 pub mod behaviour;
@@ -30,6 +32,7 @@ pub mod profiles;
 pub mod reports;
 pub mod schema;
 pub mod store;
+pub mod timelines;
 pub mod writer;
 
 pub use store::{DuckDbStore, StoreOptions};

@@ -19,6 +19,7 @@ use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::timelines::Timelines;
 use crate::writer::{Work, WriteRequest};
 use crate::{backend, compactor, export, identity, lookups, profiles, reports, schema, writer};
 
@@ -48,6 +49,8 @@ pub struct DuckDbStore {
     /// Dropping the sender stops the compactor.
     compactor: Mutex<Option<(std_mpsc::Sender<()>, JoinHandle<()>)>>,
     compaction_lock: compactor::CompactionLock,
+    /// Each closed day's events by user and time, for behavioural scans.
+    timelines: Arc<Timelines>,
     /// Kept to clone a connection for each read.
     reader: Mutex<Option<Connection>>,
     /// Lookup tables read since they were last replaced.
@@ -75,9 +78,15 @@ impl DuckDbStore {
         let (stop, stopped) = std_mpsc::channel();
         let compaction_lock = compactor::CompactionLock::default();
         let lock = compaction_lock.clone();
+        let timelines_dir = dir.join("timelines");
+        let timelines = Arc::new(
+            Timelines::open(&timelines_dir)
+                .map_err(|e| StorageError::Unavailable(format!("{}: {e}", timelines_dir.display())))?,
+        );
+        let compactor_timelines = timelines.clone();
         let compactor = std::thread::Builder::new()
             .name("duckdb-compactor".into())
-            .spawn(move || compactor::run(compactor_conn, lock, stopped))
+            .spawn(move || compactor::run(compactor_conn, lock, Some(compactor_timelines), stopped))
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         let (tx, rx) = std_mpsc::channel();
         let handle = std::thread::Builder::new()
@@ -91,17 +100,37 @@ impl DuckDbStore {
             writer: Mutex::new(Some(handle)),
             compactor: Mutex::new(Some((stop, compactor))),
             compaction_lock,
+            timelines,
             reader: Mutex::new(Some(reader)),
             lookup_cache: Mutex::default(),
             lookup_generation: Default::default(),
         })
     }
 
-    /// Moves every event now in the hot tier to the cold tier (the compactor does this
-    /// on its own; tests and benchmarks call it to reach a known layout).
+    /// Moves every event now in the hot tier to the cold tier and rebuilds the day
+    /// timelines it touched (the compactor does this on its own; tests and benchmarks
+    /// call it to reach a known layout).
     pub async fn compact_now(&self) -> Result<usize> {
         let lock = self.compaction_lock.clone();
-        self.run_blocking(move |conn| compactor::compact(&conn, &lock).map_err(backend)).await
+        let timelines = self.timelines.clone();
+        self.run_blocking(move |conn| compactor::compact(&conn, &lock, Some(&timelines)).map_err(backend)).await
+    }
+
+    /// Builds every closed day's timeline that is missing or behind (the compactor does
+    /// this at start and when a day closes; benchmarks call it to wait for it).
+    pub async fn build_timelines(&self) -> Result<usize> {
+        let lock = self.compaction_lock.clone();
+        let timelines = self.timelines.clone();
+        self.run_blocking(move |conn| {
+            let _only_one_move = lock.lock();
+            let today = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or_default()
+                .div_euclid(crate::timelines::DAY_MS);
+            timelines.catch_up(&conn, today).map_err(|e| StorageError::Backend(e.to_string()))
+        })
+        .await
     }
 
     /// The database file.
@@ -297,7 +326,8 @@ impl ReportStore for DuckDbStore {
     }
 
     async fn behaviour(&self, query: BehaviourQuery) -> Result<BehaviourRows> {
-        self.run_blocking(move |conn| crate::behaviour::scan(&conn, &query)).await
+        let timelines = self.timelines.clone();
+        self.run_blocking(move |conn| crate::behaviour::scan(&conn, &query, Some(&timelines))).await
     }
 }
 
