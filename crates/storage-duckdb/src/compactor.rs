@@ -40,8 +40,7 @@ pub fn run(conn: Connection, lock: CompactionLock, timelines: Option<Arc<Timelin
         if let Some(timelines) = &timelines {
             let today = today();
             if caught_up_to != Some(today) {
-                let _only_one_move = lock.lock();
-                match timelines.catch_up(&conn, today) {
+                match timelines.catch_up(&conn, today, &lock) {
                     Ok(built) => {
                         tracing::debug!(built, "day timelines caught up");
                         caught_up_to = Some(today);

@@ -122,13 +122,12 @@ impl DuckDbStore {
         let lock = self.compaction_lock.clone();
         let timelines = self.timelines.clone();
         self.run_blocking(move |conn| {
-            let _only_one_move = lock.lock();
             let today = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or_default()
                 .div_euclid(crate::timelines::DAY_MS);
-            timelines.catch_up(&conn, today).map_err(|e| StorageError::Backend(e.to_string()))
+            timelines.catch_up(&conn, today, &lock).map_err(|e| StorageError::Backend(e.to_string()))
         })
         .await
     }

@@ -94,8 +94,10 @@ impl Timelines {
     }
 
     /// Builds every closed day (before `today`) whose timeline is missing or behind the
-    /// cold tier: at start, and when a day closes.
-    pub fn catch_up(&self, conn: &Connection, today: i64) -> std::io::Result<usize> {
+    /// cold tier: at start, and when a day closes. Each day is built holding `lock`
+    /// (the compactor's), so moves and other builds wait for one day at most, and two
+    /// builds never write the same file.
+    pub fn catch_up(&self, conn: &Connection, today: i64, lock: &parking_lot::Mutex<()>) -> std::io::Result<usize> {
         let mut stmt = conn
             .prepare(
                 "SELECT project_id, time_ms // 86400000 AS d, max(seq) FROM events_cold
@@ -107,11 +109,17 @@ impl Timelines {
             .and_then(|rows| rows.collect())
             .map_err(std::io::Error::other)?;
         let mut built = 0;
+        let stale = |project, day, max_seq| {
+            self.days.read().get(&(project, day)).is_none_or(|f: &Arc<DayFile>| f.covered_seq < max_seq)
+        };
         for (project, day, max_seq) in present {
-            let current = self.days.read().get(&(project, day)).map(|f| f.covered_seq);
-            if current.is_none_or(|seq| seq < max_seq) {
-                self.rebuild(conn, project, day)?;
-                built += 1;
+            if stale(project, day, max_seq) {
+                let _one_build = lock.lock();
+                // Another build may have done it while this one waited.
+                if stale(project, day, max_seq) {
+                    self.rebuild(conn, project, day)?;
+                    built += 1;
+                }
             }
         }
         Ok(built)
