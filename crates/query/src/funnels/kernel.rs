@@ -118,18 +118,18 @@ impl Funnel {
 
     /// One user's events, in time order.
     fn user(&self, time: &[i64], mask: &[u32], segment: &[u32], out: &mut FunnelTotals) {
-        let mut last_bucket = usize::MAX;
         let mut times = [0i64; 32];
+        // The bucket of the last entry, as `[lo, hi)`: later step-0 events in it do not
+        // enter again, and are skipped without a search.
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for i in 0..time.len() {
             let t = time[i];
-            if mask[i] & 1 == 0 || t < self.from_ms || t >= self.to_ms {
+            if mask[i] & 1 == 0 || t < self.from_ms || t >= self.to_ms || (lo <= t && t < hi) {
                 continue;
             }
             let bucket = self.bucket_starts.partition_point(|&s| s <= t).saturating_sub(1);
-            if bucket == last_bucket {
-                continue;
-            }
-            last_bucket = bucket;
+            lo = if bucket == 0 { i64::MIN } else { self.bucket_starts[bucket] };
+            hi = self.bucket_starts.get(bucket + 1).copied().unwrap_or(i64::MAX);
             let reached = match self.order {
                 FunnelOrder::Ordered => self.ordered(time, mask, i, &mut times),
                 FunnelOrder::Any => self.any(time, mask, i, &mut times),
