@@ -146,27 +146,23 @@ fn an_unreadable_database_stops_the_server_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("not.mmdb");
     std::fs::write(&bad, b"not a database").unwrap();
-    let out = std::process::Command::new(binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--geoip-db")
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The server refuses to start; its message on stderr.
+    let refused = |flag: &str, file: &std::path::Path| {
+        let out = std::process::Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .arg(flag)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = refused("--geoip-db", &bad);
     assert!(stderr.contains("GeoIP or places database") && stderr.contains("not.mmdb"), "{stderr}");
 
     let places = dir.path().join("places.csv");
     std::fs::write(&places, "latitude,longitude,city\nnorth,0,Nowhere\n").unwrap();
-    let out = std::process::Command::new(binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--places-db")
-        .arg(&places)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused("--places-db", &places);
     assert!(stderr.contains("places.csv") && stderr.contains("row 2"), "{stderr}");
 }

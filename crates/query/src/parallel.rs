@@ -8,6 +8,21 @@ use sextant_storage::BehaviourRows;
 /// Scans smaller than this run on the calling thread: a thread costs more than it saves.
 const WORTH_A_THREAD: usize = 1 << 16;
 
+/// Runs `f` on parts of `rows` (see [`per_part`]) and folds the parts' results into the
+/// first with `add`.
+pub fn fold_parts<T: Send + Default>(
+    rows: &BehaviourRows,
+    f: impl Fn(Range<usize>) -> T + Sync,
+    add: impl Fn(&mut T, T),
+) -> T {
+    let mut parts = per_part(rows, f).into_iter();
+    let mut out = parts.next().unwrap_or_default();
+    for part in parts {
+        add(&mut out, part);
+    }
+    out
+}
+
 /// Runs `f` on parts of `rows` that split no user, on up to one thread per core, and
 /// returns each part's result in order.
 pub fn per_part<T: Send>(rows: &BehaviourRows, f: impl Fn(Range<usize>) -> T + Sync) -> Vec<T> {

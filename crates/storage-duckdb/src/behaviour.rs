@@ -22,7 +22,7 @@ use sextant_storage::{BehaviourQuery, BehaviourRows, Result, StorageError};
 
 use crate::backend;
 use crate::interpreted::{quote, reads_user};
-use crate::timelines::merge::{self, Extra};
+use crate::timelines::merge;
 use crate::timelines::{DAY_MS, DayFile, Timelines};
 
 /// Runs a behavioural scan on `conn`, through the day timelines where they answer it.
@@ -103,11 +103,7 @@ fn over_timelines(conn: &Connection, q: &BehaviourQuery, days: &[Arc<DayFile>]) 
     let head = scan_head(q);
     let sql = compiled_sql(q, &head, uid, &uncovered(q, days))
         .map_err(|e| StorageError::Backend(format!("behavioural scan: {e}")))?;
-    let extra: Vec<Extra> = compiled(conn, &sql, 0, false)?
-        .sorted_rows()
-        .into_iter()
-        .map(|r| Extra { user: r.user, time_ms: r.time_ms, mask: r.mask, copy: r.copy })
-        .collect();
+    let extra = compiled(conn, &sql, 0, false)?.sorted_rows();
     let moved = if uid == "e.distinct_id" { HashMap::new() } else { merged_ids(conn, q.project_id.0)? };
     Ok(merge::scan(days, q, extra, &moved))
 }
@@ -236,16 +232,18 @@ fn tier_select(
     ))
 }
 
-/// One scanned event.
-#[derive(Clone, Copy, Default)]
-struct Row {
-    user: u64,
-    time_ms: i64,
+/// One scanned event. The derived order is (user, time, mask, copy): the scan's order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Row {
+    /// Hash of the canonical user.
+    pub user: u64,
+    pub time_ms: i64,
+    /// Condition bits.
+    pub mask: u32,
     /// A hash of its `$insert_id`: among one user's events at one instant, a row with
     /// the same hash and the same mask (hence the same event name) is a copy.
-    copy: u64,
-    mask: u32,
-    segment: u32,
+    pub copy: u64,
+    pub segment: u32,
 }
 
 /// Collects scanned rows, interns segment key sets, then sorts and drops copies.

@@ -20,7 +20,7 @@ use duckdb::Connection;
 use parking_lot::Mutex;
 
 use crate::schema::KEY_COLUMNS;
-use crate::timelines::{DAY_MS, Timelines};
+use crate::timelines::{DAY_MS, Timelines, today};
 
 /// How often the compactor looks at the hot tier.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -33,20 +33,18 @@ pub const COMPACT_AT_ROWS: i64 = 1_000_000;
 pub type CompactionLock = Arc<Mutex<()>>;
 
 /// Runs until `stop` receives or disconnects.
-pub fn run(conn: Connection, lock: CompactionLock, timelines: Option<Arc<Timelines>>, stop: Receiver<()>) {
+pub fn run(conn: Connection, lock: CompactionLock, timelines: Arc<Timelines>, stop: Receiver<()>) {
     let mut last_count = 0;
     let mut caught_up_to = None;
     loop {
-        if let Some(timelines) = &timelines {
-            let today = today();
-            if caught_up_to != Some(today) {
-                match timelines.catch_up(&conn, today, &lock) {
-                    Ok(built) => {
-                        tracing::debug!(built, "day timelines caught up");
-                        caught_up_to = Some(today);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cannot build day timelines; will retry"),
+        let today = today();
+        if caught_up_to != Some(today) {
+            match timelines.catch_up(&conn, today, &lock) {
+                Ok(built) => {
+                    tracing::debug!(built, "day timelines caught up");
+                    caught_up_to = Some(today);
                 }
+                Err(e) => tracing::warn!(error = %e, "cannot build day timelines; will retry"),
             }
         }
         match stop.recv_timeout(TICK) {
@@ -62,7 +60,7 @@ pub fn run(conn: Connection, lock: CompactionLock, timelines: Option<Arc<Timelin
         };
         let quiet = count > 0 && count == last_count;
         if quiet || count >= COMPACT_AT_ROWS {
-            match compact(&conn, &lock, timelines.as_deref()) {
+            match compact(&conn, &lock, &timelines) {
                 Ok(moved) => tracing::debug!(moved, "moved events to the cold tier"),
                 Err(e) => tracing::warn!(error = %e, "compaction failed; will retry"),
             }
@@ -77,30 +75,17 @@ fn hot_rows(conn: &Connection) -> duckdb::Result<i64> {
     conn.query_row("SELECT count(*) FROM events_hot", [], |r| r.get(0))
 }
 
-/// The current UTC day number.
-fn today() -> i64 {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
-    now_ms.div_euclid(DAY_MS)
-}
-
 /// Moves every hot row present now to the cold tier, then rebuilds the timelines of
 /// the closed days it touched. Returns how many rows moved.
-pub fn compact(conn: &Connection, lock: &CompactionLock, timelines: Option<&Timelines>) -> duckdb::Result<usize> {
+pub fn compact(conn: &Connection, lock: &CompactionLock, timelines: &Timelines) -> duckdb::Result<usize> {
     let _only_one_move = lock.lock();
     let upto: Option<i64> = conn.query_row("SELECT max(seq) FROM events_hot", [], |r| r.get(0))?;
     let Some(upto) = upto else { return Ok(0) };
-    let touched: Vec<(i64, i64)> = match timelines {
-        None => Vec::new(),
-        Some(_) => {
-            let mut stmt = conn.prepare(
-                "SELECT DISTINCT project_id, time_ms // 86400000 FROM events_hot WHERE seq <= ? AND time_ms < ?",
-            )?;
-            stmt.query_map([upto, today() * DAY_MS], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<duckdb::Result<_>>()?
-        }
-    };
+    // The closed days this move touches: their timelines are rebuilt after it.
+    let touched: Vec<(i64, i64)> = conn
+        .prepare("SELECT DISTINCT project_id, time_ms // 86400000 FROM events_hot WHERE seq <= ? AND time_ms < ?")?
+        .query_map([upto, today() * DAY_MS], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<duckdb::Result<_>>()?;
     conn.execute_batch("BEGIN TRANSACTION")?;
     let moved = (|| {
         let moved = conn.execute(
@@ -117,7 +102,7 @@ pub fn compact(conn: &Connection, lock: &CompactionLock, timelines: Option<&Time
     if moved.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
-    if let (Ok(_), Some(timelines)) = (&moved, timelines) {
+    if moved.is_ok() {
         for (project, day) in touched {
             if let Err(e) = timelines.rebuild(conn, project, day) {
                 // The scan reads what a timeline lacks from DuckDB: slower, still right.

@@ -86,7 +86,7 @@ impl DuckDbStore {
         let compactor_timelines = timelines.clone();
         let compactor = std::thread::Builder::new()
             .name("duckdb-compactor".into())
-            .spawn(move || compactor::run(compactor_conn, lock, Some(compactor_timelines), stopped))
+            .spawn(move || compactor::run(compactor_conn, lock, compactor_timelines, stopped))
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         let (tx, rx) = std_mpsc::channel();
         let handle = std::thread::Builder::new()
@@ -113,7 +113,7 @@ impl DuckDbStore {
     pub async fn compact_now(&self) -> Result<usize> {
         let lock = self.compaction_lock.clone();
         let timelines = self.timelines.clone();
-        self.run_blocking(move |conn| compactor::compact(&conn, &lock, Some(&timelines)).map_err(backend)).await
+        self.run_blocking(move |conn| compactor::compact(&conn, &lock, &timelines).map_err(backend)).await
     }
 
     /// Builds every closed day's timeline that is missing or behind (the compactor does
@@ -122,12 +122,9 @@ impl DuckDbStore {
         let lock = self.compaction_lock.clone();
         let timelines = self.timelines.clone();
         self.run_blocking(move |conn| {
-            let today = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or_default()
-                .div_euclid(crate::timelines::DAY_MS);
-            timelines.catch_up(&conn, today, &lock).map_err(|e| StorageError::Backend(e.to_string()))
+            timelines
+                .catch_up(&conn, crate::timelines::today(), &lock)
+                .map_err(|e| StorageError::Backend(e.to_string()))
         })
         .await
     }

@@ -82,19 +82,15 @@ pub struct FunnelTotals {
 impl Funnel {
     /// Runs the funnel over every user of `rows`, on every core.
     pub fn run(&self, rows: &BehaviourRows) -> FunnelTotals {
-        let mut parts = crate::parallel::per_part(rows, |part| self.run_part(rows, part)).into_iter();
-        let mut out = parts.next().unwrap_or_default();
-        for part in parts {
-            for (key, totals) in part.cells {
-                match out.cells.entry(key) {
-                    std::collections::btree_map::Entry::Vacant(v) => {
-                        v.insert(totals);
-                    }
-                    std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().add(&totals),
+        crate::parallel::fold_parts(
+            rows,
+            |part| self.run_part(rows, part),
+            |out, part| {
+                for (key, totals) in part.cells {
+                    out.cells.entry(key).or_insert_with(|| StepTotals::new(self.steps)).add(&totals);
                 }
-            }
-        }
-        out
+            },
+        )
     }
 
     /// Runs the funnel over the users of `part` (a range that splits no user).

@@ -112,14 +112,15 @@ impl Cohort {
 impl Retention {
     /// Runs over every user: cohorts per (local bucket start, segment key-set index).
     pub fn run(&self, rows: &BehaviourRows) -> BTreeMap<(i64, u32), Cohort> {
-        let mut parts = crate::parallel::per_part(rows, |part| self.run_part(rows, part)).into_iter();
-        let mut out = parts.next().unwrap_or_default();
-        for part in parts {
-            for (key, cohort) in part {
-                out.entry(key).or_insert_with(Cohort::default).add(&cohort);
-            }
-        }
-        out
+        crate::parallel::fold_parts(
+            rows,
+            |part| self.run_part(rows, part),
+            |out, part| {
+                for (key, cohort) in part {
+                    out.entry(key).or_insert_with(Cohort::default).add(&cohort);
+                }
+            },
+        )
     }
 
     fn run_part(&self, rows: &BehaviourRows, part: std::ops::Range<usize>) -> BTreeMap<(i64, u32), Cohort> {
@@ -217,17 +218,18 @@ impl Addiction {
     /// Runs over every user: per (local period start, segment key-set index), users who
     /// did the event in at least `k + 1` distinct units of the period, for each `k`.
     pub fn run(&self, rows: &BehaviourRows) -> BTreeMap<(i64, u32), Vec<u64>> {
-        let mut parts = crate::parallel::per_part(rows, |part| self.run_part(rows, part)).into_iter();
-        let mut out = parts.next().unwrap_or_default();
-        for part in parts {
-            for (key, counts) in part {
-                let total = out.entry(key).or_insert_with(|| vec![0; self.slots]);
-                for (a, b) in total.iter_mut().zip(&counts) {
-                    *a += b;
+        crate::parallel::fold_parts(
+            rows,
+            |part| self.run_part(rows, part),
+            |out, part| {
+                for (key, counts) in part {
+                    let total = out.entry(key).or_insert_with(|| vec![0; self.slots]);
+                    for (a, b) in total.iter_mut().zip(&counts) {
+                        *a += b;
+                    }
                 }
-            }
-        }
-        out
+            },
+        )
     }
 
     fn run_part(&self, rows: &BehaviourRows, part: std::ops::Range<usize>) -> BTreeMap<(i64, u32), Vec<u64>> {

@@ -17,19 +17,7 @@ use std::sync::Arc;
 use sextant_storage::{BehaviourQuery, BehaviourRows};
 
 use super::file::{BUCKETS, DAY_MS, DayFile, bucket_of};
-
-/// A scanned row from outside the timelines, already under its canonical user.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Extra {
-    /// Canonical user hash.
-    pub user: u64,
-    /// Epoch ms.
-    pub time_ms: i64,
-    /// Condition bits.
-    pub mask: u32,
-    /// `$insert_id` hash.
-    pub copy: u64,
-}
+use crate::behaviour::Row;
 
 /// How one day's rows become condition bits.
 struct Day<'a> {
@@ -116,13 +104,14 @@ impl<'a> Day<'a> {
     }
 }
 
-/// Merges `days` (in day order) with `extra` (sorted by user, time, mask, copy; no copies
-/// among themselves). `moved` maps an id's hash to its canonical user's hash when they
+/// Merges `days` (in day order) with `extra`, rows from outside the timelines already
+/// under their canonical user (sorted by user, time, mask, copy; no copies among
+/// themselves). `moved` maps an id's hash to its canonical user's hash when they
 /// differ: those rows of the timelines are moved under the canonical user.
-pub fn scan(
+pub(crate) fn scan(
     days: &[Arc<DayFile>],
     q: &BehaviourQuery,
-    mut extra: Vec<Extra>,
+    mut extra: Vec<Row>,
     moved: &HashMap<u64, u64>,
 ) -> BehaviourRows {
     let gates: Gates =
@@ -176,7 +165,7 @@ pub fn scan(
 }
 
 /// The rows of ids in `moved`, as extras under their canonical user.
-fn moved_rows(day: &Day, gates: &Gates, moved: &HashMap<u64, u64>, extra: &mut Vec<Extra>) {
+fn moved_rows(day: &Day, gates: &Gates, moved: &HashMap<u64, u64>, extra: &mut Vec<Row>) {
     for (&from, &to) in moved {
         let b = bucket_of(from);
         let (lo, hi) = (day.buckets[b] as usize, day.buckets[b + 1] as usize);
@@ -184,7 +173,7 @@ fn moved_rows(day: &Day, gates: &Gates, moved: &HashMap<u64, u64>, extra: &mut V
         for row in day.run_rows(lo + r) {
             let mask = day.mask(row, gates);
             if mask != 0 {
-                extra.push(Extra { user: to, time_ms: day.time_ms(row), mask, copy: day.copy[row] });
+                extra.push(Row { user: to, time_ms: day.time_ms(row), mask, copy: day.copy[row], segment: 0 });
             }
         }
     }
@@ -259,7 +248,7 @@ impl Ctx<'_> {
     /// rows of users with neither extras nor simultaneous rows straight to their
     /// place, day after day, hence in time order; the others are sorted on their own.
     /// Users come out grouped, not sorted.
-    fn part(&self, buckets: Range<usize>, extra: &[Extra], room: usize) -> Part {
+    fn part(&self, buckets: Range<usize>, extra: &[Row], room: usize) -> Part {
         let mut out = Part { user: with_huge_pages(room), time_ms: with_huge_pages(room), mask: with_huge_pages(room) };
         let mut slots = Slots::default();
         let mut state: Vec<SlotState> = Vec::new();

@@ -126,6 +126,15 @@ impl Timelines {
     }
 }
 
+/// The current UTC day number: days before it are closed.
+pub fn today() -> i64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    now_ms.div_euclid(DAY_MS)
+}
+
 /// Names at most a timeline holds per day (the `event` column is 16 bits).
 const MAX_NAMES: usize = u16::MAX as usize + 1;
 
