@@ -11,6 +11,7 @@
 //! - `/api/2.0/export`: streaming every event back;
 //! - DuckDB appender: the same rows appended in 2000-row transactions straight into a
 //!   table of the same schema (no HTTP, no parsing) — the reference;
+//! - `normalize_event`: validating and normalising the records, one thread, no I/O;
 //! - `DuckDbStore::append`: the store's group-commit path without HTTP.
 //! - compaction: moving those rows from the JSON tier to the VARIANT tier.
 
@@ -115,7 +116,7 @@ async fn send_all(server: &common::TestServer, bodies: Arc<Vec<Vec<u8>>>, gz: bo
     started.elapsed().as_secs_f64()
 }
 
-fn rows_of(events: &[Value], project: ProjectId, now_ms: i64) -> Vec<EventRow> {
+fn rows_of(events: &[String], project: ProjectId, now_ms: i64) -> Vec<EventRow> {
     let ctx = IngestContext {
         endpoint: Endpoint::Import { strict: true },
         now_ms,
@@ -126,7 +127,7 @@ fn rows_of(events: &[Value], project: ProjectId, now_ms: i64) -> Vec<EventRow> {
     };
     events
         .iter()
-        .map(|e| match normalize_event(&e.to_string(), &ctx).unwrap() {
+        .map(|e| match normalize_event(e, &ctx).unwrap() {
             Outcome::Accepted(n) => n.into_row(project),
             other => panic!("{other:?}"),
         })
@@ -233,7 +234,11 @@ async fn main() {
     Row { name: "/api/2.0/export, streamed".into(), events: lines, seconds: secs, bytes: exported_bytes }.print();
     drop(server);
 
-    let rows = rows_of(&events, ProjectId(1), now_ms);
+    let raw: Vec<String> = events.iter().map(Value::to_string).collect();
+    let started = Instant::now();
+    let rows = rows_of(&raw, ProjectId(1), now_ms);
+    let secs = started.elapsed().as_secs_f64();
+    Row { name: "normalize_event alone, one thread".into(), events: total, seconds: secs, bytes: plain_bytes }.print();
     let row_bytes: usize = rows.iter().map(|r| r.properties.len()).sum();
     let (secs, with_checkpoint) = direct_append(&rows);
     Row {

@@ -13,6 +13,7 @@
 //! - [`lookup_csv`]: lookup-table uploads (CSV) to rows by key.
 //! - [`normalize`]: per-event validation, truncation and server-added properties.
 //! - [`profile`]: per-record validation of `/engage` and `/groups` updates.
+//! - `properties`: an event's properties read once, mostly kept as the text sent.
 //! - [`error`]: request-level and record-level errors.
 
 pub mod decode;
@@ -22,6 +23,7 @@ pub mod identity;
 pub mod lookup_csv;
 pub mod normalize;
 pub mod profile;
+mod properties;
 
 pub use decode::{DecodedRequest, Params, Payload, decode_request, split_records};
 pub use error::{DecodeError, RecordError};

@@ -4,6 +4,7 @@
 //! older than `/track`'s five-day window, both answered as success as Mixpanel does), or
 //! fails with a [`RecordError`] naming the field.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sextant_model::limits::{
     IMPORT_EARLIEST_MS, IMPORT_FUTURE_TOLERANCE_MS, MAX_EVENT_BYTES, MAX_INSERT_ID_BYTES, MAX_LIST_ELEMENTS,
@@ -14,6 +15,7 @@ use sextant_model::{EventRow, ProjectId};
 use sha2::{Digest, Sha256};
 
 use crate::error::RecordError;
+use crate::properties::{Properties, truncate};
 
 /// Which ingestion endpoint received the record; the rules differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,19 +120,34 @@ pub enum DropReason {
 /// Properties the server owns: taken out of `properties` (kept as columns, or not stored).
 const LIFTED: [&str; 5] = ["time", "distinct_id", "$insert_id", "token", "ip"];
 
+/// A record as sent: its name, and its properties still as text.
+#[derive(serde::Deserialize)]
+struct Record<'a> {
+    #[serde(default)]
+    event: Option<Value>,
+    #[serde(borrow, default)]
+    properties: Option<&'a RawValue>,
+}
+
 /// Validates and normalises one record (`raw` is its JSON text).
 pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, RecordError> {
-    let mut record: Map<String, Value> = match serde_json::from_str(raw) {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => return Err(RecordError::invalid("event", "record must be a JSON object")),
-        Err(e) => return Err(RecordError::invalid("event", format!("invalid JSON: {e}"))),
+    let invalid_json = |e: serde_json::Error| RecordError::invalid("event", format!("invalid JSON: {e}"));
+    // Checked first: a struct would also be read from a JSON list.
+    if !raw.trim_start().starts_with('{') {
+        return Err(match serde_json::from_str::<&RawValue>(raw) {
+            Ok(_) => RecordError::invalid("event", "record must be a JSON object"),
+            Err(e) => invalid_json(e),
+        });
+    }
+    let record: Record = serde_json::from_str(raw).map_err(invalid_json)?;
+    let mut props = match record.properties.map(RawValue::get) {
+        None | Some("null") => Properties::default(),
+        Some(text) => match Properties::parse(text).map_err(invalid_json)? {
+            Some(props) => props,
+            None => return Err(RecordError::invalid("properties", "must be a JSON object")),
+        },
     };
-    let mut props = match record.remove("properties") {
-        Some(Value::Object(map)) => map,
-        None | Some(Value::Null) => Map::new(),
-        Some(_) => return Err(RecordError::invalid("properties", "must be a JSON object")),
-    };
-    let insert_id_sent = match props.get("$insert_id") {
+    let insert_id_sent = match props.get("$insert_id").as_deref() {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
@@ -140,7 +157,7 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
     if raw.len() > MAX_EVENT_BYTES {
         return Err(fail(RecordError::invalid("event", format!("event is larger than {MAX_EVENT_BYTES} bytes"))));
     }
-    let event = match record.remove("event") {
+    let event = match record.event {
         Some(Value::String(s)) if !s.trim().is_empty() => truncate(s),
         _ => return Err(fail(RecordError::invalid("event", "must be a non-empty string"))),
     };
@@ -163,18 +180,22 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
         }
         None => uuid::Uuid::new_v4().simple().to_string(),
     };
-    let token = match props.get("token") {
+    let token = match props.get("token").as_deref() {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
     };
-    let address = crate::geo::AddressChoice::read(props.get("ip")).address(ctx.client_ip.as_deref(), ctx.use_ip);
+    let address =
+        crate::geo::AddressChoice::read(props.get("ip").as_deref()).address(ctx.client_ip.as_deref(), ctx.use_ip);
     for key in LIFTED {
         props.remove(key);
     }
     if let Some(geo) = &ctx.geo {
-        let coordinates = crate::geo::coordinates(props.get("$latitude"), props.get("$longitude"));
+        let coordinates =
+            crate::geo::coordinates(props.get("$latitude").as_deref(), props.get("$longitude").as_deref());
         if let Some((place, _)) = crate::geo::place_of(geo.as_ref(), coordinates, address) {
-            crate::geo::place_event(&mut props, &place);
+            let mut placed = Map::new();
+            crate::geo::place_event(&mut placed, &place);
+            props.insert_missing(placed);
         }
     }
     if props.len() > MAX_PROPERTIES {
@@ -183,28 +204,25 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
             format!("has {} properties; at most {MAX_PROPERTIES} are allowed", props.len()),
         )));
     }
-    if props.keys().any(|k| k.len() > MAX_STRING_CHARS) {
-        props = props.into_iter().map(|(k, v)| (truncate(k), v)).collect();
-    }
-    for (key, value) in props.iter_mut() {
+    for (key, value) in props.parsed_mut() {
         clean_value(value, 1).map_err(|at| fail(at.into_error(key)))?;
     }
-    props.insert("$mp_api_endpoint".into(), Value::String(ctx.api_endpoint.clone()));
-    props.insert("$mp_api_timestamp_ms".into(), Value::from(ctx.now_ms));
-    props.insert("mp_processing_time_ms".into(), Value::from(ctx.now_ms));
-    props.insert("$mp_event_size".into(), Value::from(raw.len()));
+    props.insert("$mp_api_endpoint", Value::String(ctx.api_endpoint.clone()));
+    props.insert("$mp_api_timestamp_ms", Value::from(ctx.now_ms));
+    props.insert("mp_processing_time_ms", Value::from(ctx.now_ms));
+    props.insert("$mp_event_size", Value::from(raw.len()));
     if matches!(ctx.endpoint, Endpoint::Import { .. }) {
-        props.insert("$import".into(), Value::Bool(true));
+        props.insert("$import", Value::Bool(true));
     }
     let identity = identity_props(&event, &props);
-    let properties = Value::Object(props).to_string();
+    let properties = props.to_json(raw.len() + 160).map_err(invalid_json)?;
     Ok(Outcome::Accepted(NormalizedEvent { token, event, time_ms, distinct_id, insert_id, properties, identity }))
 }
 
 /// Reads what identity merge needs; the other properties of identity events are only
 /// looked at for those events.
-fn identity_props(event: &str, props: &Map<String, Value>) -> IdentityProps {
-    let text = |key: &str| match props.get(key) {
+fn identity_props(event: &str, props: &Properties) -> IdentityProps {
+    let text = |key: &str| match props.get(key).as_deref() {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
@@ -217,7 +235,7 @@ fn identity_props(event: &str, props: &Map<String, Value>) -> IdentityProps {
         }
         "$create_alias" => found.alias = text("alias"),
         "$merge" => {
-            found.merge_ids = match props.get("$distinct_ids") {
+            found.merge_ids = match props.get("$distinct_ids").as_deref() {
                 Some(Value::Array(items)) => items
                     .iter()
                     .map(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())))
@@ -231,10 +249,10 @@ fn identity_props(event: &str, props: &Map<String, Value>) -> IdentityProps {
 }
 
 /// The event time in ms, `Ok(None)` for a `/track` event outside the window.
-fn event_time(props: &Map<String, Value>, ctx: &IngestContext, event: &str) -> Result<Option<i64>, RecordError> {
+fn event_time(props: &Properties, ctx: &IngestContext, event: &str) -> Result<Option<i64>, RecordError> {
     let field = "properties.time";
     let bad = || RecordError::invalid(field, "must be specified as seconds since epoch");
-    let parsed = match props.get("time") {
+    let parsed = match props.get("time").as_deref() {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(n.as_f64().and_then(time_value_to_ms).ok_or_else(bad)?),
         Some(Value::String(s)) => Some(s.trim().parse::<f64>().ok().and_then(time_value_to_ms).ok_or_else(bad)?),
@@ -268,9 +286,9 @@ fn event_time(props: &Map<String, Value>, ctx: &IngestContext, event: &str) -> R
     }
 }
 
-fn distinct_id(props: &Map<String, Value>, ctx: &IngestContext) -> Result<String, RecordError> {
+fn distinct_id(props: &Properties, ctx: &IngestContext) -> Result<String, RecordError> {
     let field = "properties.distinct_id";
-    let id = match props.get("distinct_id") {
+    let id = match props.get("distinct_id").as_deref() {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         None | Some(Value::Null) => {
@@ -370,17 +388,7 @@ fn clean_value(value: &mut Value, depth: usize) -> Result<(), Violation> {
 }
 
 fn truncate_in_place(s: &mut String) {
-    if s.len() > MAX_STRING_CHARS {
-        if let Some((idx, _)) = s.char_indices().nth(MAX_STRING_CHARS) {
-            s.truncate(idx);
-        }
-    }
-}
-
-/// Cuts a string to [`MAX_STRING_CHARS`] characters.
-fn truncate(mut s: String) -> String {
-    truncate_in_place(&mut s);
-    s
+    *s = truncate(std::mem::take(s));
 }
 
 #[cfg(test)]
