@@ -49,8 +49,10 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<RawBo
 impl RawBody {
     /// The decompressed body, at most `limit` bytes. Blocking: call off the async runtime.
     pub fn decompress(self, limit: usize) -> Result<Vec<u8>, ApiError> {
-        fn inflate(reader: impl Read, limit: usize, name: &str) -> Result<Vec<u8>, ApiError> {
-            let mut out = Vec::new();
+        fn inflate(reader: impl Read, compressed: usize, limit: usize, name: &str) -> Result<Vec<u8>, ApiError> {
+            // JSON events compress about tenfold; room for that up front saves the
+            // copies of growing the buffer from nothing (never more than the limit).
+            let mut out = Vec::with_capacity(compressed.saturating_mul(10).min(limit + 1));
             reader
                 .take(limit as u64 + 1)
                 .read_to_end(&mut out)
@@ -62,8 +64,8 @@ impl RawBody {
         }
         match self.encoding {
             Encoding::Identity => Ok(self.bytes.to_vec()),
-            Encoding::Gzip => inflate(MultiGzDecoder::new(&self.bytes[..]), limit, "gzip"),
-            Encoding::Deflate => inflate(ZlibDecoder::new(&self.bytes[..]), limit, "deflate"),
+            Encoding::Gzip => inflate(MultiGzDecoder::new(&self.bytes[..]), self.bytes.len(), limit, "gzip"),
+            Encoding::Deflate => inflate(ZlibDecoder::new(&self.bytes[..]), self.bytes.len(), limit, "deflate"),
         }
     }
 }
