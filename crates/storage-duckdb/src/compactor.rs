@@ -8,10 +8,13 @@
 //! readers see each row in exactly one tier and appends running meanwhile (higher
 //! sequence numbers) are untouched.
 //!
-//! It also keeps the day [`Timelines`]: after a move it rebuilds the closed days the
-//! move touched, and at start and whenever a UTC day closes it builds every closed day
-//! whose timeline is missing or behind.
+//! It also keeps the day [`Timelines`]: it rebuilds the closed days a move touched at
+//! the first quiet tick (right after the move when the move itself was quiet; a busy
+//! backfill does not rebuild every day it touches after every move), and at start and
+//! whenever a UTC day closes it builds every closed day whose timeline is missing or
+//! behind.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
@@ -36,6 +39,10 @@ pub type CompactionLock = Arc<Mutex<()>>;
 pub fn run(conn: Connection, lock: CompactionLock, timelines: Arc<Timelines>, stop: Receiver<()>) {
     let mut last_count = 0;
     let mut caught_up_to = None;
+    // Closed days moved into while ingestion was busy, whose timelines wait for a quiet
+    // tick: a backfill touching many days would otherwise rebuild all of them after
+    // every move. Scans stay exact meanwhile (they read what a file lacks from DuckDB).
+    let mut stale: BTreeSet<(i64, i64)> = BTreeSet::new();
     loop {
         let today = today();
         if caught_up_to != Some(today) {
@@ -58,15 +65,24 @@ pub fn run(conn: Connection, lock: CompactionLock, timelines: Arc<Timelines>, st
                 continue;
             }
         };
-        let quiet = count > 0 && count == last_count;
-        if quiet || count >= COMPACT_AT_ROWS {
-            match compact(&conn, &lock, &timelines) {
-                Ok(moved) => tracing::debug!(moved, "moved events to the cold tier"),
+        let quiet = count == last_count;
+        if count > 0 && (quiet || count >= COMPACT_AT_ROWS) {
+            match move_hot(&conn, &lock) {
+                Ok((moved, touched)) => {
+                    tracing::debug!(moved, "moved events to the cold tier");
+                    stale.extend(touched);
+                }
                 Err(e) => tracing::warn!(error = %e, "compaction failed; will retry"),
             }
             last_count = hot_rows(&conn).unwrap_or(0);
         } else {
             last_count = count;
+        }
+        if quiet {
+            for (project, day) in std::mem::take(&mut stale) {
+                let _no_move_meanwhile = lock.lock();
+                rebuild(&conn, &timelines, project, day);
+            }
         }
     }
 }
@@ -79,15 +95,29 @@ fn hot_rows(conn: &Connection) -> duckdb::Result<i64> {
 /// the closed days it touched. Returns how many rows moved.
 pub fn compact(conn: &Connection, lock: &CompactionLock, timelines: &Timelines) -> duckdb::Result<usize> {
     let _only_one_move = lock.lock();
+    let (moved, touched) = move_rows(conn)?;
+    for (project, day) in touched {
+        rebuild(conn, timelines, project, day);
+    }
+    Ok(moved)
+}
+
+/// Moves every hot row present now to the cold tier; returns how many, and the closed
+/// (project, day) pairs they belong to.
+fn move_hot(conn: &Connection, lock: &CompactionLock) -> duckdb::Result<(usize, Vec<(i64, i64)>)> {
+    let _only_one_move = lock.lock();
+    move_rows(conn)
+}
+
+fn move_rows(conn: &Connection) -> duckdb::Result<(usize, Vec<(i64, i64)>)> {
     let upto: Option<i64> = conn.query_row("SELECT max(seq) FROM events_hot", [], |r| r.get(0))?;
-    let Some(upto) = upto else { return Ok(0) };
-    // The closed days this move touches: their timelines are rebuilt after it.
+    let Some(upto) = upto else { return Ok((0, Vec::new())) };
     let touched: Vec<(i64, i64)> = conn
         .prepare("SELECT DISTINCT project_id, time_ms // 86400000 FROM events_hot WHERE seq <= ? AND time_ms < ?")?
         .query_map([upto, today() * DAY_MS], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<duckdb::Result<_>>()?;
     conn.execute_batch("BEGIN TRANSACTION")?;
-    let moved = (|| {
+    let moved = (|| -> duckdb::Result<usize> {
         let moved = conn.execute(
             &format!(
                 "INSERT INTO events_cold ({KEY_COLUMNS}, properties, user_hash, copy_hash)
@@ -102,13 +132,12 @@ pub fn compact(conn: &Connection, lock: &CompactionLock, timelines: &Timelines) 
     if moved.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
-    if moved.is_ok() {
-        for (project, day) in touched {
-            if let Err(e) = timelines.rebuild(conn, project, day) {
-                // The scan reads what a timeline lacks from DuckDB: slower, still right.
-                tracing::warn!(error = %e, project, day, "cannot rebuild a day timeline");
-            }
-        }
+    Ok((moved?, touched))
+}
+
+fn rebuild(conn: &Connection, timelines: &Timelines, project: i64, day: i64) {
+    if let Err(e) = timelines.rebuild(conn, project, day) {
+        // The scan reads what a timeline lacks from DuckDB: slower, still right.
+        tracing::warn!(error = %e, project, day, "cannot rebuild a day timeline");
     }
-    moved
 }

@@ -38,7 +38,7 @@ pub fn migrate(conn: &Connection, memory_limit: &str, temp_dir: &str) -> duckdb:
         "SET memory_limit = '{memory_limit}';
          SET temp_directory = '{temp_dir}';
          SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}';
-         CREATE TABLE IF NOT EXISTS events_hot ({columns}, properties JSON NOT NULL);
+         CREATE TABLE IF NOT EXISTS events_hot ({hot_columns}, properties JSON NOT NULL USING COMPRESSION UNCOMPRESSED);
          CREATE TABLE IF NOT EXISTS events_cold ({columns}, properties VARIANT NOT NULL,
                                                  user_hash UBIGINT, copy_hash UBIGINT);
          CREATE OR REPLACE VIEW events AS
@@ -47,6 +47,9 @@ pub fn migrate(conn: &Connection, memory_limit: &str, temp_dir: &str) -> duckdb:
              SELECT {names}, properties::VARIANT AS properties FROM events_hot;",
         columns = "project_id BIGINT NOT NULL, event VARCHAR NOT NULL, time_ms BIGINT NOT NULL, \
                    distinct_id VARCHAR NOT NULL, insert_id VARCHAR NOT NULL, seq BIGINT NOT NULL",
+        hot_columns = "project_id BIGINT NOT NULL, event VARCHAR NOT NULL USING COMPRESSION UNCOMPRESSED, \
+                       time_ms BIGINT NOT NULL, distinct_id VARCHAR NOT NULL USING COMPRESSION UNCOMPRESSED, \
+                       insert_id VARCHAR NOT NULL USING COMPRESSION UNCOMPRESSED, seq BIGINT NOT NULL",
         names = KEY_COLUMNS,
         memory_limit = memory_limit.replace('\'', ""),
         temp_dir = temp_dir.replace('\'', "''"),
