@@ -269,6 +269,49 @@ mod tests {
         assert_eq!(props.len(), 4);
     }
 
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let text = prop_oneof![
+            "[a-z$ _]{0,6}",
+            "[\\u{0}-\\u{7f}]{0,8}",
+            "[\"\\\\\n\té\u{1F600}a]{0,4}",
+            proptest::string::string_regex("x{250,260}").unwrap(),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            text.prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c\"]{0,2}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any object, names in any order and some repeated, spaced or not, comes out
+        /// as the map-parsed text would (before truncation, which the caller does).
+        #[test]
+        fn any_object_matches_the_map_path(
+            pairs in proptest::collection::vec(("[a-e\"\\\\é]{0,3}", any_json()), 0..12),
+            spaced in proptest::bool::ANY,
+        ) {
+            let sep = if spaced { " , " } else { "," };
+            let body: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), v))
+                .collect();
+            let text = format!("{{{}}}", body.join(sep));
+            let props = Properties::parse(&text).unwrap().unwrap();
+            proptest::prop_assert_eq!(props.to_json(0).unwrap(), through_map(&text));
+        }
+    }
+
     #[test]
     fn non_objects_and_bad_numbers() {
         assert!(Properties::parse("3").unwrap().is_none());
