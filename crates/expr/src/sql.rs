@@ -53,6 +53,11 @@ pub struct Columns {
     pub insert_id: String,
     /// The user's profile properties, when profiles are joined in.
     pub user: Option<String>,
+    /// The event property names that have ever held JSON `null`, when the store keeps
+    /// that list; `None` when any name may. Telling a `null` from a missing member costs
+    /// DuckDB a read of the whole VARIANT column (its extraction gives SQL NULL for
+    /// both), so names never seen null skip the test: a null there is a missing member.
+    pub nullable: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl Default for Columns {
@@ -64,6 +69,7 @@ impl Default for Columns {
             distinct_id: "distinct_id".into(),
             insert_id: "insert_id".into(),
             user: None,
+            nullable: None,
         }
     }
 }
@@ -631,7 +637,9 @@ impl<'a> Compiler<'a> {
         };
         let d = self.dialect;
         let v = d.member(&object, name);
-        let exists = d.has_member(&object, name);
+        let never_null = matches!((self.program.scope(), source), (Scope::Event, Source::Properties))
+            && c.nullable.as_ref().is_some_and(|names| !names.contains(name));
+        let exists = if never_null { "FALSE".to_string() } else { d.has_member(&object, name) };
         Ok(self.dynamic(&v, Some(exists)))
     }
 

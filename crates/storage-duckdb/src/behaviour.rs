@@ -195,6 +195,8 @@ fn tier_select(
         distinct_id: "e.distinct_id".into(),
         insert_id: "e.insert_id".into(),
         user: join_user.then(|| "CAST(p.properties AS VARIANT)".to_string()),
+        // Not passed yet: every name may hold null (exact, slower on `on`).
+        nullable: None,
     };
     let mut mask = Vec::new();
     for (i, c) in q.conditions.iter().enumerate() {

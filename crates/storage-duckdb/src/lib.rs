@@ -16,6 +16,8 @@
 //! - `interpreted`: events read whole for the interpreter, when an expression does not compile.
 //! - [`profiles`]: user and group profiles, and engage snapshots.
 //! - [`lookups`]: lookup-table rows.
+//! - [`nullable`]: the event property names that have held JSON `null`, so queries
+//!   test existence only for those.
 //! - [`reports`]: segmentation counts.
 //! - [`behaviour`]: each user's events in time order, for funnels and retention.
 //! - [`timelines`]: the behavioural index: each closed day's events by user and time,
@@ -28,6 +30,7 @@ pub mod export;
 pub mod identity;
 mod interpreted;
 pub mod lookups;
+pub mod nullable;
 pub mod profiles;
 pub mod reports;
 pub mod schema;

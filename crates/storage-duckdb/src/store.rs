@@ -21,7 +21,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::timelines::Timelines;
 use crate::writer::{Work, WriteRequest};
-use crate::{backend, compactor, export, identity, lookups, profiles, reports, schema, writer};
+use crate::{backend, compactor, export, identity, lookups, nullable, profiles, reports, schema, writer};
 
 /// Settings of the embedded store.
 #[derive(Clone, Debug)]
@@ -72,6 +72,7 @@ impl DuckDbStore {
         profiles::migrate(&conn).map_err(backend)?;
         identity::migrate(&conn).map_err(backend)?;
         lookups::migrate(&conn).map_err(backend)?;
+        nullable::migrate(&conn).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let reader = conn.try_clone().map_err(backend)?;
         let compactor_conn = conn.try_clone().map_err(backend)?;

@@ -7,6 +7,7 @@
 //! is acknowledged before its rows are durable. After [`IDLE_CHECKPOINT`] without
 //! work, it checkpoints, so the log is folded into the database between bursts.
 
+use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use sextant_model::{EventRow, IdentityEdge, ProfileUpdate};
 use sextant_storage::{Result, StorageError};
 use tokio::sync::oneshot;
 
-use crate::{backend, identity, profiles};
+use crate::{backend, identity, nullable, profiles};
 
 /// Rows committed together at most; a larger backlog is committed in several groups.
 pub const MAX_GROUP_ROWS: usize = 200_000;
@@ -61,6 +62,11 @@ pub struct WriteRequest {
 /// Runs until every sender is dropped, then checkpoints the database.
 pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>) {
     let mut dirty = false;
+    let mut nullable = nullable::load(&conn).unwrap_or_else(|e| {
+        // Names are then recorded again (INSERT OR IGNORE): slower, still right.
+        tracing::warn!(error = %e, "cannot read the null property names");
+        Default::default()
+    });
     loop {
         let first = if dirty {
             match queue.recv_timeout(IDLE_CHECKPOINT) {
@@ -89,7 +95,7 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>) {
                 Err(_) => break,
             }
         }
-        let result = commit_group(&conn, &mut group, next_seq);
+        let result = commit_group(&conn, &mut group, next_seq, &mut nullable);
         match &result {
             Ok(()) => {
                 next_seq += group.iter().map(|r| r.work.events().len() as i64).sum::<i64>();
@@ -116,8 +122,26 @@ fn checkpoint(conn: &Connection) {
     }
 }
 
-fn commit_group(conn: &Connection, group: &mut [WriteRequest], first_seq: i64) -> Result<()> {
+fn commit_group(
+    conn: &Connection,
+    group: &mut [WriteRequest],
+    first_seq: i64,
+    nullable: &mut HashSet<(i64, String)>,
+) -> Result<()> {
     conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
+    let found: Vec<(i64, String)> = group
+        .iter()
+        .flat_map(|req| req.work.events())
+        .flat_map(|row| nullable::names_in(&row.properties).into_iter().map(|name| (row.project_id.0, name)))
+        .collect();
+    let added = if found.is_empty() { Ok(Vec::new()) } else { nullable::record(conn, nullable, found) };
+    let added = match added {
+        Ok(added) => added,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(backend(e));
+        }
+    };
     if let Err(e) = identity::apply_edges(conn, group) {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(backend(e));
@@ -133,7 +157,10 @@ fn commit_group(conn: &Connection, group: &mut [WriteRequest], first_seq: i64) -
     let written = append_rows(conn, rows, first_seq)
         .and_then(|()| if updates.is_empty() { Ok(()) } else { profiles::apply_updates(conn, &updates) });
     match written.and_then(|()| conn.execute_batch("COMMIT")) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            nullable.extend(added);
+            Ok(())
+        }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(backend(e))
