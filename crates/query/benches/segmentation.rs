@@ -89,10 +89,15 @@ async fn main() {
         (
             "/segmentation on a string property",
             format!("event=Play&{to}&on=properties[\"plan\"]"),
+            // Each tier read apart: through the `events` view (a UNION ALL) DuckDB reads the
+            // whole VARIANT column to extract one field (measured: 9.5 s instead of 0.4 s).
             format!(
-                "SELECT {day} AS d, p, count(*) FROM (SELECT DISTINCT distinct_id, time_ms, insert_id, \
-                 properties.plan::VARCHAR AS p FROM events WHERE project_id = 1 AND event = 'Play' \
-                 AND time_ms >= {f} AND time_ms < {t} AND p IS NOT NULL) GROUP BY d, p"
+                "SELECT {day} AS d, p, count(*) FROM (SELECT DISTINCT distinct_id, time_ms, insert_id, p FROM (\
+                 SELECT distinct_id, time_ms, insert_id, properties.plan::VARCHAR AS p FROM events_cold \
+                 WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t} \
+                 UNION ALL SELECT distinct_id, time_ms, insert_id, (properties::VARIANT).plan::VARCHAR FROM events_hot \
+                 WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t}) WHERE p IS NOT NULL) \
+                 GROUP BY d, p"
             ),
         ),
         (
