@@ -10,7 +10,7 @@
 //! compile, the rows are read whole and the interpreter decides in Rust, with the same
 //! answers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -42,7 +42,8 @@ pub fn scan(conn: &Connection, q: &BehaviourQuery, timelines: Option<&Timelines>
     }
     let uid = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
     let head = scan_head(q);
-    match compiled_sql(q, &head, uid, &["TRUE".to_string()]) {
+    let nullable = crate::nullable::of_project(conn, q.project_id.0).map_err(backend)?;
+    match compiled_sql(q, &head, uid, &["TRUE".to_string()], &nullable) {
         Ok(sql) => Ok(compiled(conn, &sql, q.segment_mask, q.segment.is_some())?.finish()),
         Err(why) => {
             tracing::debug!(%why, "behavioural scan evaluated per event");
@@ -79,15 +80,16 @@ fn compiled_sql(
     head: &str,
     uid: &str,
     cold_parts: &[String],
+    nullable: &Arc<HashSet<String>>,
 ) -> std::result::Result<String, CompileError> {
     let merged = uid != "e.distinct_id";
     let join_user = joins_user(q);
     let mut selects = Vec::new();
     for part in cold_parts {
         let head = format!("{head} AND ({part})");
-        selects.push(tier_select("events_cold", false, q, &head, uid, merged, join_user)?);
+        selects.push(tier_select("events_cold", false, q, &head, uid, merged, join_user, nullable)?);
     }
-    selects.push(tier_select("events_hot", true, q, head, uid, merged, join_user)?);
+    selects.push(tier_select("events_hot", true, q, head, uid, merged, join_user, nullable)?);
     // Without selectors every row read matches a condition: no mask test needed.
     let selective = q.conditions.iter().any(|c| c.filter.is_some() || c.from_ms.is_some());
     let keep = if selective { "WHERE m <> 0" } else { "" };
@@ -101,7 +103,8 @@ fn compiled_sql(
 fn over_timelines(conn: &Connection, q: &BehaviourQuery, days: &[Arc<DayFile>]) -> Result<BehaviourRows> {
     let uid = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
     let head = scan_head(q);
-    let sql = compiled_sql(q, &head, uid, &uncovered(q, days))
+    // No expressions here (timelines serve only scans by name and time).
+    let sql = compiled_sql(q, &head, uid, &uncovered(q, days), &Arc::default())
         .map_err(|e| StorageError::Backend(format!("behavioural scan: {e}")))?;
     let extra = compiled(conn, &sql, 0, false)?.sorted_rows();
     let moved = if uid == "e.distinct_id" { HashMap::new() } else { merged_ids(conn, q.project_id.0)? };
@@ -160,6 +163,7 @@ fn tier_select(
     uid: &str,
     merged: bool,
     join_user: bool,
+    nullable: &Arc<HashSet<String>>,
 ) -> std::result::Result<String, CompileError> {
     let properties = if hot { "CAST(e.properties AS VARIANT)" } else { "e.properties" };
     let (from, user, copy, head) = if join_user {
@@ -195,8 +199,7 @@ fn tier_select(
         distinct_id: "e.distinct_id".into(),
         insert_id: "e.insert_id".into(),
         user: join_user.then(|| "CAST(p.properties AS VARIANT)".to_string()),
-        // Not passed yet: every name may hold null (exact, slower on `on`).
-        nullable: None,
+        nullable: Some(nullable.clone()),
     };
     let mut mask = Vec::new();
     for (i, c) in q.conditions.iter().enumerate() {
