@@ -82,14 +82,12 @@ fn compiled_sql(
     cold_parts: &[String],
     nullable: &Arc<HashSet<String>>,
 ) -> std::result::Result<String, CompileError> {
-    let merged = uid != "e.distinct_id";
-    let join_user = joins_user(q);
     let mut selects = Vec::new();
     for part in cold_parts {
         let head = format!("{head} AND ({part})");
-        selects.push(tier_select("events_cold", false, q, &head, uid, merged, join_user, nullable)?);
+        selects.push(tier_select(false, q, &head, uid, nullable)?);
     }
-    selects.push(tier_select("events_hot", true, q, head, uid, merged, join_user, nullable)?);
+    selects.push(tier_select(true, q, head, uid, nullable)?);
     // Without selectors every row read matches a condition: no mask test needed.
     let selective = q.conditions.iter().any(|c| c.filter.is_some() || c.from_ms.is_some());
     let keep = if selective { "WHERE m <> 0" } else { "" };
@@ -148,24 +146,26 @@ fn merged_ids(conn: &Connection, project: i64) -> Result<HashMap<u64, u64>> {
     rows.collect::<duckdb::Result<HashMap<u64, u64>>>().map_err(backend)
 }
 
-/// One tier's rows as `(u, t, m, c[, s, l])`: user hash, time, condition mask, a hash of
-/// the `$insert_id` and, with `on`, the segment key text (non-list values) and the
-/// segment key texts as a JSON list (list values).
+/// One tier's rows (`hot`: `events_hot`, else `events_cold`) as `(u, t, m, c[, s, l])`:
+/// user hash, time, condition mask, a hash of the `$insert_id` and, with `on`, the
+/// segment key text (non-list values) and the segment key texts as a JSON list (list
+/// values).
 ///
 /// The user is `hash(canonical id)`. The cold tier stores `hash(distinct_id)` and
 /// `hash(insert_id)` (see [`crate::schema`]), so it reads integers: through the identity
 /// graph by joining on the hashes of merged ids, which gives the same value.
 fn tier_select(
-    table: &str,
     hot: bool,
     q: &BehaviourQuery,
     head: &str,
     uid: &str,
-    merged: bool,
-    join_user: bool,
     nullable: &Arc<HashSet<String>>,
 ) -> std::result::Result<String, CompileError> {
-    let properties = if hot { "CAST(e.properties AS VARIANT)" } else { "e.properties" };
+    let (table, properties) =
+        if hot { ("events_hot", "CAST(e.properties AS VARIANT)") } else { ("events_cold", "e.properties") };
+    // Ids merged into others exist only when the uid reads through the identity graph.
+    let merged = uid != "e.distinct_id";
+    let join_user = joins_user(q);
     let (from, user, copy, head) = if join_user {
         (
             format!(
