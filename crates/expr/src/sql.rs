@@ -58,6 +58,43 @@ pub struct Columns {
     /// DuckDB a read of the whole VARIANT column (its extraction gives SQL NULL for
     /// both), so names never seen null skip the test: a null there is a missing member.
     pub nullable: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+    /// The kinds of value each listed top-level event property holds in these rows, when
+    /// the store knows them. Testing a value's type costs DuckDB a decoding of the value
+    /// (about five times the cost of reading it as text), so a name that has only ever
+    /// held strings is read as text without a test, and so on.
+    pub kinds: Option<std::sync::Arc<std::collections::HashMap<String, KindSet>>>,
+}
+
+/// The kinds of value a property has held (besides JSON `null`, which
+/// [`Columns::nullable`] tracks): a set of [`Kind`]s, or `OTHER` for anything the
+/// compiler does not model, which means "test every row".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KindSet(u8);
+
+impl KindSet {
+    /// No value of any kind (the property is never set, or only to `null`).
+    pub const NONE: KindSet = KindSet(0);
+    /// A value of a type outside [`Kind`].
+    pub const OTHER: KindSet = KindSet(1 << 7);
+
+    /// The set holding `kind` alone.
+    pub fn of(kind: Kind) -> KindSet {
+        KindSet(1 << kind as u8)
+    }
+
+    /// Both sets.
+    pub fn union(self, other: KindSet) -> KindSet {
+        KindSet(self.0 | other.0)
+    }
+
+    /// Whether `kind` is in the set.
+    pub fn contains(self, kind: Kind) -> bool {
+        self.0 & (1 << kind as u8) != 0
+    }
+
+    fn is_known(self) -> bool {
+        self.0 & Self::OTHER.0 == 0
+    }
 }
 
 impl Default for Columns {
@@ -70,6 +107,7 @@ impl Default for Columns {
             insert_id: "insert_id".into(),
             user: None,
             nullable: None,
+            kinds: None,
         }
     }
 }
@@ -90,6 +128,9 @@ pub trait Dialect {
     fn is_kind(&self, value: &str, kind: Kind) -> String;
     /// A dynamic value known to hold a scalar `kind`, as that SQL type.
     fn payload(&self, value: &str, kind: Kind) -> String;
+    /// A dynamic value that is a scalar `kind` or missing or `null`, as that SQL type:
+    /// NULL where it is missing or `null`.
+    fn payload_of_only(&self, value: &str, kind: Kind) -> String;
     /// Whether some element of a dynamic list satisfies `cond`, written with `var`.
     fn list_any(&self, list: &str, var: &str, cond: &str) -> String;
     /// The non-NULL results of `expr` (written with `var`) over a dynamic list's
@@ -163,6 +204,13 @@ impl Dialect for DuckDb {
             Kind::Num => format!("TRY_CAST({v} AS DOUBLE)"),
             Kind::Str => format!("CAST({v} AS VARCHAR)"),
             _ => v.to_string(),
+        }
+    }
+
+    fn payload_of_only(&self, v: &str, kind: Kind) -> String {
+        match kind {
+            Kind::Bool => format!("TRY_CAST({v} AS BOOLEAN)"),
+            _ => self.payload(v, kind),
         }
     }
 
@@ -640,7 +688,50 @@ impl<'a> Compiler<'a> {
         let never_null = matches!((self.program.scope(), source), (Scope::Event, Source::Properties))
             && c.nullable.as_ref().is_some_and(|names| !names.contains(name));
         let exists = if never_null { "FALSE".to_string() } else { d.has_member(&object, name) };
-        Ok(self.dynamic(&v, Some(exists)))
+        let known = match (self.program.scope(), source, &c.kinds) {
+            (Scope::Event, Source::Properties, Some(kinds)) => kinds.get(name).copied().filter(|k| k.is_known()),
+            _ => None,
+        };
+        Ok(match known {
+            Some(kinds) => self.dynamic_of(&v, (!never_null).then_some(exists), kinds),
+            None => self.dynamic(&v, Some(exists)),
+        })
+    }
+
+    /// [`Self::dynamic`] for a value known to hold only `kinds` (or `null`, when
+    /// `exists` is given): no type test for a value of one scalar kind.
+    fn dynamic_of(&self, v: &str, exists: Option<String>, kinds: KindSet) -> Val {
+        let d = self.dialect;
+        let mut alts = Vec::new();
+        if let Some(exists) = &exists {
+            alts.push(Alt {
+                kind: Kind::Null,
+                when: and(&[&Some(exists.clone()), &Some(d.is_kind(v, Kind::Null))]),
+                payload: Payload::None,
+            });
+        }
+        let present: Vec<Kind> = [Kind::Bool, Kind::Num, Kind::Str, Kind::List, Kind::Object]
+            .into_iter()
+            .filter(|k| kinds.contains(*k))
+            .collect();
+        match present.as_slice() {
+            [kind @ (Kind::Bool | Kind::Num | Kind::Str)] => {
+                // The payload is SQL NULL exactly where the value is missing or `null`.
+                let payload = d.payload_of_only(v, *kind);
+                let when = exists.as_ref().map(|_| format!("{payload} IS NOT NULL"));
+                alts.push(Alt { kind: *kind, when, payload: Payload::sql(payload) });
+            }
+            _ => {
+                for kind in present {
+                    let payload = match kind {
+                        Kind::List | Kind::Object => Payload::Dynamic(v.to_string()),
+                        _ => Payload::sql(d.payload(v, kind)),
+                    };
+                    alts.push(Alt { kind, when: Some(d.is_kind(v, kind)), payload });
+                }
+            }
+        }
+        Val { dynamic: true, ..Val::of(alts) }
     }
 
     /// The alternatives of a dynamic value; `exists` separates null from missing.

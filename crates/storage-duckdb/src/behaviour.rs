@@ -17,16 +17,22 @@ use std::sync::Arc;
 use duckdb::Connection;
 use duckdb::arrow::array::{Array, AsArray};
 use duckdb::arrow::datatypes::{Int64Type, UInt32Type, UInt64Type};
-use sextant_expr::sql::{Columns, CompileError, duckdb_predicate, duckdb_segment_key};
+use sextant_expr::sql::{Columns, CompileError, KindSet, duckdb_predicate, duckdb_segment_key};
 use sextant_storage::{BehaviourQuery, BehaviourRows, Result, StorageError};
 
 use crate::backend;
 use crate::interpreted::{quote, reads_user};
+use crate::kinds::KindCache;
 use crate::timelines::merge;
 use crate::timelines::{DAY_MS, DayFile, Timelines};
 
 /// Runs a behavioural scan on `conn`, through the day timelines where they answer it.
-pub fn scan(conn: &Connection, q: &BehaviourQuery, timelines: Option<&Timelines>) -> Result<BehaviourRows> {
+pub fn scan(
+    conn: &Connection,
+    q: &BehaviourQuery,
+    timelines: Option<&Timelines>,
+    kinds: &KindCache,
+) -> Result<BehaviourRows> {
     if q.conditions.len() > 32 {
         return Err(StorageError::Backend("a behavioural scan takes at most 32 conditions".into()));
     }
@@ -42,15 +48,26 @@ pub fn scan(conn: &Connection, q: &BehaviourQuery, timelines: Option<&Timelines>
     }
     let uid = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
     let head = scan_head(q);
-    let nullable = crate::nullable::of_project(conn, q.project_id.0).map_err(backend)?;
-    match compiled_sql(q, &head, uid, &["TRUE".to_string()], &nullable) {
-        Ok(sql) => Ok(compiled(conn, &sql, q.segment_mask, q.segment.is_some())?.finish()),
-        Err(why) => {
-            tracing::debug!(%why, "behavioural scan evaluated per event");
-            let join_user = joins_user(q);
-            per_event(conn, q, &head, uid, join_user)
+    // One transaction: what it learns of the properties' kinds describes the rows it reads.
+    conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
+    let out = (|| {
+        let nullable = crate::nullable::of_project(conn, q.project_id.0).map_err(backend)?;
+        let expressions = [&q.filter, &q.segment].into_iter().chain(q.conditions.iter().map(|c| &c.filter));
+        let names = crate::reports::event_properties(expressions);
+        let events: Option<Vec<String>> = q.conditions.iter().map(|c| c.event.clone()).collect();
+        let kinds = kinds.of(conn, q.project_id.0, &events.unwrap_or_default(), &names).map_err(backend)?;
+        match compiled_sql(q, &head, uid, &["TRUE".to_string()], &nullable, Some(&kinds)) {
+            Ok(sql) => Ok(compiled(conn, &sql, q.segment_mask, q.segment.is_some())?.finish()),
+            Err(why) => {
+                tracing::debug!(%why, "behavioural scan evaluated per event");
+                let join_user = joins_user(q);
+                per_event(conn, q, &head, uid, join_user)
+            }
         }
-    }
+    })();
+    // Read only: ending it either way changes nothing.
+    let _ = conn.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    out
 }
 
 /// The scan's conditions on every row: project, range and, unless a condition takes
@@ -81,13 +98,14 @@ fn compiled_sql(
     uid: &str,
     cold_parts: &[String],
     nullable: &Arc<HashSet<String>>,
+    cold_kinds: Option<&Arc<HashMap<String, KindSet>>>,
 ) -> std::result::Result<String, CompileError> {
     let mut selects = Vec::new();
     for part in cold_parts {
         let head = format!("{head} AND ({part})");
-        selects.push(tier_select(false, q, &head, uid, nullable)?);
+        selects.push(tier_select(false, q, &head, uid, nullable, cold_kinds)?);
     }
-    selects.push(tier_select(true, q, head, uid, nullable)?);
+    selects.push(tier_select(true, q, head, uid, nullable, None)?);
     // Without selectors every row read matches a condition: no mask test needed.
     let selective = q.conditions.iter().any(|c| c.filter.is_some() || c.from_ms.is_some());
     let keep = if selective { "WHERE m <> 0" } else { "" };
@@ -102,7 +120,7 @@ fn over_timelines(conn: &Connection, q: &BehaviourQuery, days: &[Arc<DayFile>]) 
     let uid = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
     let head = scan_head(q);
     // No expressions here (timelines serve only scans by name and time).
-    let sql = compiled_sql(q, &head, uid, &uncovered(q, days), &Arc::default())
+    let sql = compiled_sql(q, &head, uid, &uncovered(q, days), &Arc::default(), None)
         .map_err(|e| StorageError::Backend(format!("behavioural scan: {e}")))?;
     let extra = compiled(conn, &sql, 0, false)?.sorted_rows();
     let moved = if uid == "e.distinct_id" { HashMap::new() } else { merged_ids(conn, q.project_id.0)? };
@@ -160,6 +178,7 @@ fn tier_select(
     head: &str,
     uid: &str,
     nullable: &Arc<HashSet<String>>,
+    kinds: Option<&Arc<HashMap<String, KindSet>>>,
 ) -> std::result::Result<String, CompileError> {
     let (table, properties) =
         if hot { ("events_hot", "CAST(e.properties AS VARIANT)") } else { ("events_cold", "e.properties") };
@@ -200,6 +219,7 @@ fn tier_select(
         insert_id: "e.insert_id".into(),
         user: join_user.then(|| "CAST(p.properties AS VARIANT)".to_string()),
         nullable: Some(nullable.clone()),
+        kinds: kinds.cloned(),
     };
     let mut mask = Vec::new();
     for (i, c) in q.conditions.iter().enumerate() {
@@ -416,7 +436,7 @@ pub(crate) fn text_ref(column: &dyn Array, i: usize) -> Option<&str> {
 /// The interpreter's path: reads the rows whole, decides in Rust, sorts.
 fn per_event(conn: &Connection, q: &BehaviourQuery, head: &str, uid: &str, join_user: bool) -> Result<BehaviourRows> {
     let mut out = Collector::new();
-    crate::interpreted::each_record(conn, head, uid, join_user, |record, uid| {
+    crate::interpreted::each_record(conn, head, uid, join_user, false, |record, uid| {
         if q.filter.as_ref().is_some_and(|f| !f.matches(record)) {
             return;
         }

@@ -6,7 +6,8 @@
 //! (ingestion is quiet). A move is one transaction, `INSERT INTO events_cold ... ;
 //! DELETE FROM events_hot ...` up to a sequence number read before it starts, so
 //! readers see each row in exactly one tier and appends running meanwhile (higher
-//! sequence numbers) are untouched.
+//! sequence numbers) are untouched. The same transaction flags the cold rows the moved
+//! ones make older copies of (see [`crate::copies`]).
 //!
 //! It also keeps the day [`Timelines`]: it rebuilds the closed days a move touched at
 //! the first quiet tick (right after the move when the move itself was quiet; a busy
@@ -22,6 +23,7 @@ use std::time::Duration;
 use duckdb::Connection;
 use parking_lot::Mutex;
 
+use crate::copies;
 use crate::schema::KEY_COLUMNS;
 use crate::timelines::{DAY_MS, Timelines, today};
 
@@ -110,8 +112,9 @@ fn move_hot(conn: &Connection, lock: &CompactionLock) -> duckdb::Result<(usize, 
 }
 
 fn move_rows(conn: &Connection) -> duckdb::Result<(usize, Vec<(i64, i64)>)> {
-    let upto: Option<i64> = conn.query_row("SELECT max(seq) FROM events_hot", [], |r| r.get(0))?;
-    let Some(upto) = upto else { return Ok((0, Vec::new())) };
+    let (first, upto): (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT min(seq), max(seq) FROM events_hot", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (Some(first), Some(upto)) = (first, upto) else { return Ok((0, Vec::new())) };
     let touched: Vec<(i64, i64)> = conn
         .prepare("SELECT DISTINCT project_id, time_ms // 86400000 FROM events_hot WHERE seq <= ? AND time_ms < ?")?
         .query_map([upto, today() * DAY_MS], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -125,6 +128,9 @@ fn move_rows(conn: &Connection) -> duckdb::Result<(usize, Vec<(i64, i64)>)> {
             ),
             [upto],
         )?;
+        // Every cold row has a smaller sequence number than every hot one, so the rows
+        // from `first` on are this move's.
+        copies::flag_moved(conn, first - 1, upto)?;
         conn.execute("DELETE FROM events_hot WHERE seq <= ?", [upto])?;
         conn.execute_batch("COMMIT")?;
         Ok(moved)

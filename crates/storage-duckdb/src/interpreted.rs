@@ -21,15 +21,18 @@ pub(crate) fn reads_user(program: Option<&Arc<Program>>) -> bool {
 
 /// Hands `each` every event matching `head` (a condition on the `events` view aliased
 /// `e`) as a record, with its distinct id read through `uid` (an expression over `e`)
-/// and, when `join_user`, its user's profile.
+/// and, when `join_user`, its user's profile. With `kept_only`, only the copy of each
+/// event that counts (see [`crate::copies`]), else every copy.
 pub(crate) fn each_record(
     conn: &Connection,
     head: &str,
     uid: &str,
     join_user: bool,
+    kept_only: bool,
     mut each: impl FnMut(&EventRecord<'_>, &str),
 ) -> Result<()> {
-    let mut from = format!("(SELECT e.*, {uid} AS uid FROM events e WHERE {head}) e");
+    let rows = if kept_only { crate::copies::kept_events(head) } else { format!("events e WHERE {head}") };
+    let mut from = format!("(SELECT e.*, {uid} AS uid FROM {rows}) e");
     if join_user {
         from.push_str(" LEFT JOIN profiles p ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid");
     }

@@ -11,11 +11,14 @@
 //! - [`schema`]: the table definitions and database settings.
 //! - [`writer`]: the group-commit writer thread (appends to the hot tier).
 //! - [`compactor`]: the background thread that moves events to the cold tier.
+//! - [`copies`]: which copy of a duplicated event reports read (the last ingested).
 //! - [`export`]: streaming reads for raw export.
 //! - [`identity`]: the identity graph (id to canonical id).
 //! - `interpreted`: events read whole for the interpreter, when an expression does not compile.
 //! - [`profiles`]: user and group profiles, and engage snapshots.
 //! - [`lookups`]: lookup-table rows.
+//! - [`kinds`]: the kinds of value each event property has held in the cold tier, so
+//!   compiled expressions skip type tests.
 //! - [`nullable`]: the event property names that have held JSON `null`, so queries
 //!   test existence only for those.
 //! - [`reports`]: segmentation counts.
@@ -26,9 +29,11 @@
 
 pub mod behaviour;
 pub mod compactor;
+pub mod copies;
 pub mod export;
 pub mod identity;
 mod interpreted;
+pub mod kinds;
 pub mod lookups;
 pub mod nullable;
 pub mod profiles;

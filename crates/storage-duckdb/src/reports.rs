@@ -10,11 +10,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use duckdb::Connection;
-use sextant_expr::sql::{Columns, duckdb_number_or_zero, duckdb_predicate, duckdb_segment_key};
+use sextant_expr::sql::{Columns, KindSet, duckdb_number_or_zero, duckdb_predicate, duckdb_segment_key};
+use sextant_expr::{Program, Target};
 use sextant_storage::{BucketUnit, Measure, Result, SegmentCount, SegmentQuery, TimeBuckets};
 
-use crate::backend;
 use crate::interpreted::{quote, reads_user};
+use crate::kinds::KindCache;
+use crate::{backend, copies};
 
 /// Local time of the row `e`, from the offsets in force over the range.
 fn local_time_sql(buckets: &TimeBuckets) -> String {
@@ -53,11 +55,20 @@ fn bucket_sql(unit: BucketUnit, t: &str) -> String {
     }
 }
 
-/// Counts a segmentation on `conn`.
-pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>> {
+/// Counts a segmentation on `conn`, in one transaction: what it learns of the
+/// properties' kinds describes the rows it then reads.
+pub fn segment(conn: &Connection, q: &SegmentQuery, kinds: &KindCache) -> Result<Vec<SegmentCount>> {
     if q.from_ms >= q.to_ms {
         return Ok(Vec::new());
     }
+    conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
+    let out = segment_in_transaction(conn, q, kinds);
+    // Read only: ending it either way changes nothing.
+    let _ = conn.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    out
+}
+
+fn segment_in_transaction(conn: &Connection, q: &SegmentQuery, kinds: &KindCache) -> Result<Vec<SegmentCount>> {
     let uid = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
     let join_user = reads_user(q.filter.as_ref()) || reads_user(q.on.as_ref()) || reads_user(q.sum.as_ref());
     // Canonical ids cost a lookup per event: only users and profile joins need them.
@@ -75,34 +86,28 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
     // on the table: DuckDB then reads only the VARIANT fields they name (measured: about
     // 15 times faster than the same expression over the `events` view or a subquery).
     let nullable = crate::nullable::of_project(conn, q.project_id.0).map_err(backend)?;
-    let tiers = [Tier::Cold, Tier::Hot].map(|tier| tier_select(tier, q, &head, uid, join_user, &bucket, &nullable));
+    let names = event_properties([&q.filter, &q.on, &q.sum]);
+    let kinds = kinds.of(conn, q.project_id.0, &q.events, &names).map_err(backend)?;
+    let tiers = [Tier::Cold, Tier::Hot].map(|tier| {
+        let kinds = matches!(tier, Tier::Cold).then_some(&kinds);
+        tier_select(tier, q, &head, uid, join_user, &bucket, &nullable, kinds)
+    });
     match (&tiers[0], &tiers[1]) {
         (Ok(cold), Ok(hot)) => {
+            // Each tier gives the copy of an event that counts, once (see `crate::copies`),
+            // so rows are counted as they come.
             let inner = format!("{cold} UNION ALL {hot}");
             let keep_segment = if q.on.is_some() { "WHERE seg IS NOT NULL" } else { "" };
-            // Copies of an event (same distinct id, time and insert id) count once. Users
-            // need no deduplication, and events without a sum need only the key columns.
-            let sql = match (q.measure, q.sum.is_some()) {
-                (Measure::Users, false) => format!(
-                    "SELECT bucket, event, seg, 0, count(DISTINCT uid), 0.0 FROM ({inner}) {keep_segment}
-                     GROUP BY bucket, event, seg"
-                ),
-                (Measure::Events, false) => format!(
-                    "SELECT bucket, event, seg, count(*), 0, 0.0 FROM (
-                       SELECT DISTINCT bucket, event, seg, distinct_id, time_ms, insert_id FROM ({inner}) {keep_segment})
-                     GROUP BY bucket, event, seg"
-                ),
-                (measure, _) => {
-                    let users = if measure == Measure::Events { "0" } else { "count(DISTINCT uid)" };
-                    format!(
-                        "SELECT bucket, event, seg, count(*), {users}, sum(v) FROM (
-                           SELECT DISTINCT ON (bucket, event, seg, distinct_id, time_ms, insert_id)
-                                  bucket, event, seg, distinct_id, time_ms, insert_id, uid, v
-                           FROM ({inner}) {keep_segment})
-                         GROUP BY bucket, event, seg"
-                    )
-                }
+            let (events, users) = match q.measure {
+                Measure::Events => ("count(*)", "0"),
+                Measure::Users => ("0", "count(DISTINCT uid)"),
+                Measure::Both => ("count(*)", "count(DISTINCT uid)"),
             };
+            let sum = if q.sum.is_some() { "sum(v)" } else { "0.0" };
+            let sql = format!(
+                "SELECT bucket, event, seg, {events}, {users}, {sum} FROM ({inner}) {keep_segment}
+                 GROUP BY bucket, event, seg"
+            );
             let mut stmt = conn.prepare(&sql).map_err(backend)?;
             let mut rows = stmt.query([]).map_err(backend)?;
             let mut out = Vec::new();
@@ -124,6 +129,20 @@ pub fn segment(conn: &Connection, q: &SegmentQuery) -> Result<Vec<SegmentCount>>
             per_event(conn, q, &head, uid, join_user)
         }
     }
+}
+
+/// The top-level event property names the expressions read.
+pub(crate) fn event_properties<'a>(programs: impl IntoIterator<Item = &'a Option<Arc<Program>>>) -> Vec<String> {
+    let mut names: Vec<String> = programs
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p.referenced_properties())
+        .filter(|(target, _)| *target == Target::Event)
+        .map(|(_, name)| name)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Property names of one event's occurrences, most common first.
@@ -154,8 +173,8 @@ enum Tier {
     Hot,
 }
 
-/// One tier's rows as `(bucket, event, seg, distinct_id, time_ms, insert_id, uid, v)`,
-/// filtered, or why the expressions do not compile.
+/// One tier's rows as `(bucket, event, seg, uid, v)`, filtered, the copy of each event
+/// that counts only (see [`crate::copies`]), or why the expressions do not compile.
 fn tier_select(
     tier: Tier,
     q: &SegmentQuery,
@@ -164,32 +183,38 @@ fn tier_select(
     join_user: bool,
     bucket: &str,
     nullable: &Arc<HashSet<String>>,
+    kinds: Option<&Arc<HashMap<String, KindSet>>>,
 ) -> std::result::Result<String, sextant_expr::sql::CompileError> {
-    let (table, properties) = match tier {
-        Tier::Cold => ("events_cold", "e.properties"),
-        Tier::Hot => ("events_hot", "CAST(e.properties AS VARIANT)"),
+    // Distinct users need no choice between copies (they share the distinct id) unless
+    // an expression reads the copies' properties.
+    let all_copies = q.measure == Measure::Users && q.filter.is_none() && q.on.is_none() && q.sum.is_none();
+    let (properties, rows) = match (tier, all_copies) {
+        (Tier::Cold, false) => ("e.properties", format!("events_cold e WHERE {head} AND NOT e.superseded")),
+        (Tier::Hot, false) => ("CAST(e.properties AS VARIANT)", format!("{} WHERE TRUE", copies::hot_kept(head))),
+        (Tier::Cold, true) => ("e.properties", format!("events_cold e WHERE {head}")),
+        (Tier::Hot, true) => ("CAST(e.properties AS VARIANT)", format!("events_hot e WHERE {head}")),
     };
     // A profile join needs the canonical id first, so that case reads through a subquery.
-    let (from, properties, uid) = if join_user {
+    let (from, uid) = if join_user {
         (
             format!(
-                "(SELECT e.*, {uid} AS uid FROM {table} e WHERE {head}) e LEFT JOIN profiles p \
-                 ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid"
+                "(SELECT e.*, {uid} AS uid FROM {rows}) e LEFT JOIN profiles p \
+                 ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid WHERE TRUE"
             ),
-            properties.to_string(),
             "e.uid".to_string(),
         )
     } else {
-        (format!("{table} e"), properties.to_string(), uid.to_string())
+        (rows, uid.to_string())
     };
     let columns = Columns {
-        properties,
+        properties: properties.to_string(),
         time_ms: "e.time_ms".into(),
         event: "e.event".into(),
         distinct_id: "e.distinct_id".into(),
         insert_id: "e.insert_id".into(),
         user: join_user.then(|| "CAST(p.properties AS VARIANT)".to_string()),
         nullable: Some(nullable.clone()),
+        kinds: kinds.cloned(),
     };
     let filter = match &q.filter {
         None => "TRUE".to_string(),
@@ -199,15 +224,18 @@ fn tier_select(
         None => "0.0".to_string(),
         Some(p) => duckdb_number_or_zero(p, &columns)?,
     };
-    let head = if join_user { "TRUE" } else { head };
+    // The cold tier also gives the key's hashes, for the anti-join against hot copies.
+    let keys = match tier {
+        Tier::Cold => ", e.time_ms, e.user_hash, e.copy_hash",
+        Tier::Hot => "",
+    };
     let select = |segment: &str, condition: &str| {
         format!(
-            "SELECT {bucket} AS bucket, e.event AS event, {segment} AS seg, e.distinct_id AS distinct_id,
-                    e.time_ms AS time_ms, e.insert_id AS insert_id, {uid} AS uid, {sum} AS v
-             FROM {from} WHERE {head} AND ({filter}){condition}"
+            "SELECT {bucket} AS bucket, e.event AS event, {segment} AS seg, {uid} AS uid, {sum} AS v{keys}
+             FROM {from} AND ({filter}){condition}"
         )
     };
-    Ok(match &q.on {
+    let selected = match &q.on {
         None => select("CAST(NULL AS VARCHAR)", ""),
         Some(p) => {
             let k = duckdb_segment_key(p, &columns)?;
@@ -223,6 +251,14 @@ fn tier_select(
                 _ => select(&scalar, ""),
             }
         }
+    };
+    Ok(match tier {
+        Tier::Cold if !all_copies => {
+            let kept = copies::cold_kept(&selected, head);
+            format!("SELECT bucket, event, seg, uid, v FROM ({kept})")
+        }
+        _ if all_copies => format!("SELECT bucket, event, seg, uid, v FROM ({selected})"),
+        _ => selected,
     })
 }
 
@@ -232,8 +268,8 @@ fn per_event(conn: &Connection, q: &SegmentQuery, head: &str, uid: &str, join_us
     let mut events: HashMap<Cell, u64> = HashMap::new();
     let mut sums: HashMap<Cell, f64> = HashMap::new();
     let mut users: HashMap<Cell, HashSet<String>> = HashMap::new();
-    let mut seen: HashSet<(Cell, String, i64, String)> = HashSet::new();
-    crate::interpreted::each_record(conn, head, uid, join_user, |record, uid| {
+    // Each event read once (the copy that counts), and its segment keys are distinct.
+    crate::interpreted::each_record(conn, head, uid, join_user, true, |record, uid| {
         if let Some(filter) = &q.filter
             && !filter.matches(record)
         {
@@ -247,14 +283,6 @@ fn per_event(conn: &Connection, q: &SegmentQuery, head: &str, uid: &str, join_us
         let value = q.sum.as_ref().map_or(0.0, |p| p.number_or_zero(record));
         for segment in segments {
             let cell = (bucket, record.name.to_string(), segment);
-            if !seen.insert((
-                cell.clone(),
-                record.distinct_id.to_string(),
-                record.time_ms,
-                record.insert_id.to_string(),
-            )) {
-                continue;
-            }
             if q.measure != Measure::Users {
                 *events.entry(cell.clone()).or_default() += 1;
             }

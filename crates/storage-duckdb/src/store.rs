@@ -19,9 +19,10 @@ use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::kinds::KindCache;
 use crate::timelines::Timelines;
 use crate::writer::{Work, WriteRequest};
-use crate::{backend, compactor, export, identity, lookups, nullable, profiles, reports, schema, writer};
+use crate::{backend, compactor, copies, export, identity, lookups, nullable, profiles, reports, schema, writer};
 
 /// Settings of the embedded store.
 #[derive(Clone, Debug)]
@@ -57,6 +58,8 @@ pub struct DuckDbStore {
     lookup_cache: Mutex<HashMap<(ProjectId, String), Arc<LookupTable>>>,
     /// Bumped by every replace and delete, so a read that raced one is not cached.
     lookup_generation: std::sync::atomic::AtomicU64,
+    /// The kinds of value event properties hold in the cold tier, learned by queries.
+    kinds: Arc<KindCache>,
 }
 
 impl DuckDbStore {
@@ -69,6 +72,7 @@ impl DuckDbStore {
             Connection::open(&path).map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
         schema::migrate(&conn, &options.memory_limit, &tmp.to_string_lossy()).map_err(backend)?;
         schema::add_hashes(&conn).map_err(backend)?;
+        copies::migrate(&conn).map_err(backend)?;
         profiles::migrate(&conn).map_err(backend)?;
         identity::migrate(&conn).map_err(backend)?;
         lookups::migrate(&conn).map_err(backend)?;
@@ -105,6 +109,7 @@ impl DuckDbStore {
             reader: Mutex::new(Some(reader)),
             lookup_cache: Mutex::default(),
             lookup_generation: Default::default(),
+            kinds: Arc::default(),
         })
     }
 
@@ -307,7 +312,8 @@ impl LookupStore for DuckDbStore {
 #[async_trait]
 impl ReportStore for DuckDbStore {
     async fn segment(&self, query: SegmentQuery) -> Result<Vec<SegmentCount>> {
-        self.run_blocking(move |conn| reports::segment(&conn, &query)).await
+        let kinds = self.kinds.clone();
+        self.run_blocking(move |conn| reports::segment(&conn, &query, &kinds)).await
     }
 
     async fn property_names(
@@ -324,7 +330,8 @@ impl ReportStore for DuckDbStore {
 
     async fn behaviour(&self, query: BehaviourQuery) -> Result<BehaviourRows> {
         let timelines = self.timelines.clone();
-        self.run_blocking(move |conn| crate::behaviour::scan(&conn, &query, Some(&timelines))).await
+        let kinds = self.kinds.clone();
+        self.run_blocking(move |conn| crate::behaviour::scan(&conn, &query, Some(&timelines), &kinds)).await
     }
 }
 

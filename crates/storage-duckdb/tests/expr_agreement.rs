@@ -57,7 +57,55 @@ fn records() -> Vec<serde_json::Map<String, Json>> {
         out.push(m);
     }
     out.push(serde_json::Map::new());
+    // Keys of one kind each (or null, or missing): compiled without type tests when the
+    // kinds are known (see `known_columns`).
+    let one_kind: [(&str, Vec<Option<Json>>); 3] = [
+        (
+            "s",
+            vec![Some(json!("pro")), Some(json!("Pro")), Some(json!("12")), Some(json!("")), Some(json!(null)), None],
+        ),
+        ("n", vec![Some(json!(0)), Some(json!(1.5)), Some(json!(12)), Some(json!(-2)), Some(json!(null)), None, None]),
+        ("t", vec![Some(json!(true)), Some(json!(false)), None, Some(json!(true))]),
+    ];
+    for (i, m) in out.iter_mut().enumerate() {
+        for (key, values) in &one_kind {
+            if let Some(v) = &values[i % values.len()] {
+                m.insert(key.to_string(), v.clone());
+            }
+        }
+    }
     out
+}
+
+/// Columns that know each top-level key's kinds and which keys hold `null`, as the
+/// store's cold tier tells the compiler.
+fn known_columns(recs: &[serde_json::Map<String, Json>]) -> Columns {
+    use sextant_expr::sql::{Kind, KindSet};
+    let mut kinds: std::collections::HashMap<String, KindSet> = std::collections::HashMap::new();
+    let mut nullable = std::collections::HashSet::new();
+    for m in recs {
+        for (k, v) in m {
+            let kind = match v {
+                Json::Null => {
+                    nullable.insert(k.clone());
+                    KindSet::NONE
+                }
+                Json::Bool(_) => KindSet::of(Kind::Bool),
+                Json::Number(_) => KindSet::of(Kind::Num),
+                Json::String(_) => KindSet::of(Kind::Str),
+                Json::Array(_) => KindSet::of(Kind::List),
+                Json::Object(_) => KindSet::of(Kind::Object),
+            };
+            let entry = kinds.entry(k.clone()).or_default();
+            *entry = entry.union(kind);
+        }
+    }
+    kinds.insert("missing".into(), KindSet::NONE);
+    Columns {
+        kinds: Some(std::sync::Arc::new(kinds)),
+        nullable: Some(std::sync::Arc::new(nullable)),
+        ..Columns::default()
+    }
 }
 
 fn setup() -> (Connection, Vec<serde_json::Map<String, Json>>) {
@@ -90,7 +138,7 @@ fn setup() -> (Connection, Vec<serde_json::Map<String, Json>>) {
 
 fn leaf() -> impl Strategy<Value = Expr> {
     let access = prop_oneof![
-        prop::sample::select(vec!["a", "b", "c", "missing"])
+        prop::sample::select(vec!["a", "b", "c", "s", "n", "t", "missing"])
             .prop_map(|k| ExprKind::Access { source: Source::Properties, name: k.into() }),
         Just(ExprKind::Access { source: Source::Event, name: "$time".into() }),
         Just(ExprKind::Access { source: Source::Event, name: "$event_name".into() }),
@@ -278,11 +326,26 @@ fn check(conn: &Connection, recs: &[serde_json::Map<String, Json>], expr: &Expr,
     let options = Options { case_sensitive, now_ms: TIME_MS, ..Options::default() };
     let Ok(program) = Program::new(expr.clone(), Scope::Event, options) else { return };
     CASES.fetch_add(1, Ordering::Relaxed);
-    let sql = match duckdb_predicate(&program, &Columns::default()) {
-        Ok(sql) => sql,
-        Err(_) => return,
-    };
+    let mut compiled = Vec::new();
+    for columns in [Columns::default(), known_columns(recs)] {
+        match duckdb_predicate(&program, &columns) {
+            Ok(sql) => compiled.push(sql),
+            Err(_) => return,
+        }
+    }
     COMPILED.fetch_add(1, Ordering::Relaxed);
+    for sql in compiled {
+        check_predicate(conn, recs, expr, &program, &sql);
+    }
+}
+
+fn check_predicate(
+    conn: &Connection,
+    recs: &[serde_json::Map<String, Json>],
+    expr: &Expr,
+    program: &Program,
+    sql: &str,
+) {
     let query = format!("SELECT id FROM r WHERE {sql} ORDER BY id");
     let mut stmt = conn.prepare(&query).unwrap_or_else(|e| panic!("{expr}\n{query}\n{e}"));
     let got: Vec<i32> = stmt
@@ -385,8 +448,24 @@ fn check_keys(conn: &Connection, recs: &[serde_json::Map<String, Json>], expr: &
     let options = Options { now_ms: TIME_MS, ..Options::default() };
     let Ok(program) = Program::new(expr.clone(), Scope::Event, options) else { return };
     KEYS_CASES.fetch_add(1, Ordering::Relaxed);
-    let Ok(keys) = sextant_expr::sql::duckdb_segment_key(&program, &Columns::default()) else { return };
+    let mut compiled = Vec::new();
+    for columns in [Columns::default(), known_columns(recs)] {
+        let Ok(keys) = sextant_expr::sql::duckdb_segment_key(&program, &columns) else { return };
+        compiled.push(keys);
+    }
     KEYS_COMPILED.fetch_add(1, Ordering::Relaxed);
+    for keys in compiled {
+        check_key_sql(conn, recs, expr, &program, &keys);
+    }
+}
+
+fn check_key_sql(
+    conn: &Connection,
+    recs: &[serde_json::Map<String, Json>],
+    expr: &Expr,
+    program: &Program,
+    keys: &sextant_expr::sql::SegmentKeySql,
+) {
     let list = keys.list().unwrap_or_else(|| "NULL".into());
     let query = format!("SELECT id, CAST({} AS VARCHAR), CAST({list} AS VARCHAR[]) FROM r ORDER BY id", keys.scalar);
     let mut stmt = conn.prepare(&query).unwrap_or_else(|e| panic!("{expr}\n{query}\n{e}"));

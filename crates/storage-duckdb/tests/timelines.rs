@@ -101,7 +101,9 @@ async fn compare(store: &DuckDbStore, stage: &str) {
         let fast = store.behaviour(q.clone()).await.unwrap();
         let sql_query = q.clone();
         let sql: BehaviourRows = store
-            .with_connection(move |c| sextant_storage_duckdb::behaviour::scan(&c, &sql_query, None))
+            .with_connection(move |c| {
+                sextant_storage_duckdb::behaviour::scan(&c, &sql_query, None, &Default::default())
+            })
             .await
             .unwrap();
         assert!(!sql.is_empty(), "{stage}: the case scans something");

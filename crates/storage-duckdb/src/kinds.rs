@@ -1,0 +1,181 @@
+//! The kinds of value each top-level event property has held in the cold tier, per
+//! project and event name, learned when a query first needs them.
+//!
+//! A compiled `on` or `where` must test each value's type (a property may hold a string
+//! in one event and a number in the next), and DuckDB's `variant_typeof` decodes the
+//! value to answer: on 10M events, a segmentation by a string property spent about
+//! four fifths of its time in type tests. Knowing that `plan` has only ever held strings
+//! in `Play` events, the compiler reads it as text with no test
+//! (`sextant_expr::sql::Columns::kinds`).
+//!
+//! Rows in the cold tier never change and arrive in sequence order, so the kinds of a
+//! (project, event, name) are kept with the sequence number they cover up to: a query
+//! reads the rows past it (zone maps skip the rest), inside the query's own transaction,
+//! so what it learns covers exactly the rows it then reads. The first query for a name
+//! reads that event's values once; the next ones read only what the compactor moved
+//! since. Nothing is stored: after a restart the first query learns again. The hot tier
+//! is not covered (its rows are few and are read with full type tests).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use duckdb::Connection;
+use parking_lot::Mutex;
+use sextant_expr::sql::{Kind, KindSet};
+
+use crate::interpreted::quote;
+
+/// Names a query asks about at most; more are read with type tests.
+const MAX_NAMES: usize = 16;
+
+/// Known kinds, by (project, event, property name): the kinds of its values in cold rows
+/// with a sequence number up to the second field.
+#[derive(Default)]
+pub struct KindCache {
+    known: Mutex<HashMap<(i64, String, String), (KindSet, i64)>>,
+}
+
+impl KindCache {
+    /// The kinds `names` hold in `events` of `project` across the cold tier, as `conn`'s
+    /// transaction sees it. Call inside the transaction that then reads the rows.
+    pub fn of(
+        &self,
+        conn: &Connection,
+        project: i64,
+        events: &[String],
+        names: &[String],
+    ) -> duckdb::Result<Arc<HashMap<String, KindSet>>> {
+        if events.is_empty() || names.is_empty() || names.len() > MAX_NAMES {
+            return Ok(Arc::default());
+        }
+        let upto: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM events_cold", [], |r| r.get(0))?;
+        let from = {
+            let known = self.known.lock();
+            events
+                .iter()
+                .flat_map(|e| names.iter().map(move |n| (e, n)))
+                .map(|(e, n)| known.get(&(project, e.clone(), n.clone())).map_or(0, |k| k.1))
+                .min()
+                .unwrap_or(0)
+        };
+        if from < upto {
+            let learned = read(conn, project, events, names, from, upto)?;
+            let mut known = self.known.lock();
+            for e in events {
+                for (i, n) in names.iter().enumerate() {
+                    let new = learned.get(e).map_or(KindSet::NONE, |k| k[i]);
+                    let entry = known.entry((project, e.clone(), n.clone())).or_insert((KindSet::NONE, 0));
+                    // Kinds only accumulate; what was read covers (from, upto], and the
+                    // entry covered up to at least `from` when it was read.
+                    *entry = (entry.0.union(new), entry.1.max(upto));
+                }
+            }
+        }
+        let known = self.known.lock();
+        let mut out = HashMap::new();
+        for n in names {
+            let mut kinds = KindSet::NONE;
+            for e in events {
+                match known.get(&(project, e.clone(), n.clone())) {
+                    Some((k, covered)) if *covered >= upto => kinds = kinds.union(*k),
+                    // Raced with a store whose entry went missing: say nothing.
+                    _ => kinds = KindSet::OTHER,
+                }
+            }
+            out.insert(n.clone(), kinds);
+        }
+        Ok(Arc::new(out))
+    }
+}
+
+/// The kinds of each of `names` per event, among cold rows with `from < seq <= upto`.
+fn read(
+    conn: &Connection,
+    project: i64,
+    events: &[String],
+    names: &[String],
+    from: i64,
+    upto: i64,
+) -> duckdb::Result<HashMap<String, Vec<KindSet>>> {
+    let types: Vec<String> = names
+        .iter()
+        .map(|n| {
+            format!("CAST(list_distinct(list(variant_typeof(variant_extract(properties, {})))) AS VARCHAR[])", quote(n))
+        })
+        .collect();
+    let in_events: Vec<String> = events.iter().map(|e| quote(e)).collect();
+    let sql = format!(
+        "SELECT event, {} FROM events_cold
+         WHERE project_id = {project} AND event IN ({}) AND seq > {from} AND seq <= {upto} GROUP BY event",
+        types.join(", "),
+        in_events.join(", ")
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = HashMap::new();
+    while let Some(row) = rows.next()? {
+        let event: String = row.get(0)?;
+        let mut kinds = Vec::with_capacity(names.len());
+        for i in 0..names.len() {
+            let list: duckdb::types::Value = row.get(i + 1)?;
+            let mut set = KindSet::NONE;
+            if let duckdb::types::Value::List(items) = list {
+                for item in items {
+                    if let duckdb::types::Value::Text(t) = item {
+                        set = set.union(kind_of(&t));
+                    }
+                }
+            }
+            kinds.push(set);
+        }
+        out.insert(event, kinds);
+    }
+    Ok(out)
+}
+
+/// A `variant_typeof` name as a kind (`null` and missing alike: none).
+fn kind_of(type_name: &str) -> KindSet {
+    match type_name {
+        "VARIANT_NULL" => KindSet::NONE,
+        "VARCHAR" => KindSet::of(Kind::Str),
+        "BOOL_TRUE" | "BOOL_FALSE" => KindSet::of(Kind::Bool),
+        "INT8" | "INT16" | "INT32" | "INT64" | "UINT8" | "UINT16" | "UINT32" | "UINT64" | "HUGEINT" | "UHUGEINT"
+        | "FLOAT" | "DOUBLE" => KindSet::of(Kind::Num),
+        t if t.starts_with("ARRAY") => KindSet::of(Kind::List),
+        t if t.starts_with("OBJECT") => KindSet::of(Kind::Object),
+        _ => KindSet::OTHER,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_map_to_the_compilers_kinds() {
+        let conn = Connection::open_in_memory().unwrap();
+        let json =
+            r#"{"s":"x","n":1,"d":1.5,"b":true,"f":false,"l":[1],"o":{"k":1},"z":null,"big":12345678901234567890}"#;
+        for (name, kind) in [
+            ("s", KindSet::of(Kind::Str)),
+            ("n", KindSet::of(Kind::Num)),
+            ("d", KindSet::of(Kind::Num)),
+            ("big", KindSet::of(Kind::Num)),
+            ("b", KindSet::of(Kind::Bool)),
+            ("f", KindSet::of(Kind::Bool)),
+            ("l", KindSet::of(Kind::List)),
+            ("o", KindSet::of(Kind::Object)),
+            ("z", KindSet::NONE),
+            ("missing", KindSet::NONE),
+        ] {
+            let t: String = conn
+                .query_row(
+                    &format!("SELECT variant_typeof(variant_extract(CAST('{json}'::JSON AS VARIANT), '{name}'))"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(kind_of(&t), kind, "{name}: {t}");
+        }
+    }
+}
