@@ -2,10 +2,13 @@
 //!
 //! `cargo bench --workspace --bench segmentation -- [EVENTS] [DIR]` generates EVENTS
 //! events (default 10 million; the issue's figure is 100 million) with the repo's
-//! deterministic generator over 30 days, compacts them, then times each report through
-//! the report layer and the store (what the endpoint runs, less HTTP and JSON) and the
-//! same question in plain SQL, best of three, and prints a table. With DIR, the store
-//! is kept there and reused by later runs.
+//! deterministic generator over 30 days (beyond 10 million, the generated 10 million
+//! repeated under other ids: see [`replicate`]), compacts them, then times each report
+//! through the report layer and the store (what the endpoint runs, less HTTP and JSON)
+//! and the same question in plain SQL, best of three, and prints a table; the report's
+//! first run is shown apart, as it also learns the properties' kinds
+//! (`sextant_storage_duckdb::kinds`). With DIR, the store is kept there and reused by
+//! later runs.
 
 #[path = "../tests/support/generator.rs"]
 mod generator;
@@ -23,6 +26,8 @@ use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
 const FROM_MS: i64 = 1_704_409_200_000; // 2024-01-05T00:00+01:00 (Paris, no DST until March)
 const DAYS: i64 = 30;
 const DAY: i64 = 86_400_000;
+/// Events the generator writes through ingestion; larger stores repeat them (see [`replicate`]).
+const BASE_EVENTS: u64 = 10_000_000;
 
 fn request(query: &str) -> Segmentation {
     let pairs: BTreeMap<String, String> =
@@ -32,14 +37,16 @@ fn request(query: &str) -> Segmentation {
     Segmentation::parse(&params, &options).unwrap_or_else(|e| panic!("{query}: {e}"))
 }
 
-fn best_of_3(mut f: impl FnMut()) -> f64 {
-    (0..3)
+/// The first of three runs and the best.
+fn first_and_best_of_3(mut f: impl FnMut()) -> (f64, f64) {
+    let times: Vec<f64> = (0..3)
         .map(|_| {
             let t = Instant::now();
             f();
             t.elapsed().as_secs_f64()
         })
-        .fold(f64::INFINITY, f64::min)
+        .collect();
+    (times[0], times.iter().copied().fold(f64::INFINITY, f64::min))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -49,15 +56,16 @@ async fn main() {
     let kept = args.get(1).map(std::path::PathBuf::from);
     let temp = tempfile::tempdir().unwrap();
     let dir = kept.clone().unwrap_or_else(|| temp.path().to_path_buf());
-    let fresh = !dir.join("events.duckdb").exists();
+    let t = Instant::now();
     let store = DuckDbStore::open(&dir, &StoreOptions { memory_limit: "8GB".into() }).unwrap();
-    if fresh {
+    println!("store opened in {:.1} s", t.elapsed().as_secs_f64());
+    let base = n.min(BASE_EVENTS);
+    if stored(&store).await == 0 {
         let t = Instant::now();
-        let users = (n / 50).max(1000);
         let spec = generator::Spec {
             project: ProjectId(1),
-            events: n,
-            users,
+            events: base,
+            users: (base / 50).max(1000),
             from_ms: FROM_MS,
             to_ms: FROM_MS + DAYS * DAY,
             seed: 42,
@@ -67,8 +75,18 @@ async fn main() {
         let appended = t.elapsed().as_secs_f64();
         store.compact_now().await.unwrap();
         println!(
-            "generated and stored {n} events in {appended:.1} s, compacted in {:.1} s",
+            "generated and stored {base} events in {appended:.1} s, compacted in {:.1} s",
             t.elapsed().as_secs_f64() - appended
+        );
+    }
+    if stored(&store).await < n {
+        let t = Instant::now();
+        let replicas = n.div_ceil(base);
+        replicate(&store, replicas).await;
+        println!(
+            "{} events: the generator's {base}, {replicas} times over with disjoint user and insert ids, in {:.1} s",
+            stored(&store).await,
+            t.elapsed().as_secs_f64()
         );
     }
     let to = "from_date=2024-01-05&to_date=2024-02-03";
@@ -114,22 +132,56 @@ async fn main() {
             format!("SELECT {day} AS d, count(*) FROM {} GROUP BY d", rows(" AND properties.amount::DOUBLE > 50")),
         ),
     ];
-    println!("\n| query | report (s) | hand-written SQL (s) | ratio |\n|---|---|---|---|");
+    println!("\n| query | report (s) | hand-written SQL (s) | ratio | report, first run (s) |\n|---|---|---|---|---|");
     for (name, q, sql) in cases {
         let r = request(&q);
-        let report = best_of_3(|| {
+        let (first, report) = first_and_best_of_3(|| {
             let q = r.query(ProjectId(1));
             let counts = futures_lite(store.segment(q)).unwrap();
             std::hint::black_box(r.answer(&counts));
         });
-        let hand = best_of_3(|| {
+        let (_, hand) = first_and_best_of_3(|| {
             let sql = sql.clone();
             let rows = futures_lite(store_sql(&store, sql));
             std::hint::black_box(rows);
         });
-        println!("| {name} | {report:.3} | {hand:.3} | {:.2} |", report / hand);
+        println!("| {name} | {report:.3} | {hand:.3} | {:.2} | {first:.3} |", report / hand);
     }
     store.close().await.unwrap();
+}
+
+/// Events in the store.
+async fn stored(store: &DuckDbStore) -> u64 {
+    store
+        .with_connection(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)).unwrap()))
+        .await
+        .unwrap() as u64
+}
+
+/// Makes the store `replicas` times its generated events: each copy of them under other
+/// user and insert ids (a suffix), with later sequence numbers, straight into the cold
+/// tier. Generating and ingesting 100 million events through the JSON path takes over an
+/// hour and twice the disk of the result on this machine; copying the stored VARIANT
+/// values takes minutes, and keeps the generator's mix, user activity and properties.
+async fn replicate(store: &DuckDbStore, replicas: u64) {
+    store
+        .with_connection(move |c| {
+            let last: i64 = c.query_row("SELECT max(seq) FROM events_cold", [], |r| r.get(0)).unwrap();
+            for k in 1..replicas {
+                c.execute_batch(&format!(
+                    "INSERT INTO events_cold (project_id, event, time_ms, distinct_id, insert_id, seq, properties,
+                                              user_hash, copy_hash, superseded)
+                     SELECT project_id, event, time_ms, distinct_id || '~{k}', insert_id || '~{k}', seq + {k} * {last},
+                            properties, hash(distinct_id || '~{k}'), hash(insert_id || '~{k}'), superseded
+                     FROM events_cold WHERE seq <= {last};
+                     CHECKPOINT;"
+                ))
+                .unwrap();
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
 }
 
 /// Runs a future to completion from inside the benchmark's synchronous timing closure.
