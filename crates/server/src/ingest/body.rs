@@ -39,11 +39,36 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<RawBo
             return Err(ApiError::invalid(format!("unsupported Content-Encoding `{e}`; send gzip or no encoding")));
         }
     };
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let length_limit = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if length_limit { too_large(limit) } else { ApiError::invalid(format!("cannot read the request body: {e}")) }
-    })?;
+    let bytes = collect(body, limit).await?;
     Ok(RawBody { bytes, encoding })
+}
+
+/// Bytes read and dropped after a body passes its limit, so that the client, still
+/// sending, finishes and reads the 413 instead of having its connection closed under it
+/// (which HTTP clients report as a broken pipe, and SDKs retry).
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+
+/// The body's bytes, at most `limit`.
+async fn collect(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let unreadable = |e: axum::Error| ApiError::invalid(format!("cannot read the request body: {e}"));
+    let mut body = body;
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(unreadable)?.into_data() else { continue };
+        if out.len() + data.len() > limit {
+            let mut drained = out.len() + data.len();
+            while drained <= DRAIN_BYTES {
+                match body.frame().await {
+                    Some(Ok(frame)) => drained += frame.into_data().map_or(0, |d| d.len()),
+                    _ => break,
+                }
+            }
+            return Err(too_large(limit));
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(out.freeze())
 }
 
 impl RawBody {
