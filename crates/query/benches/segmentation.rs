@@ -19,7 +19,7 @@ use std::time::Instant;
 use sextant_expr::Options;
 use sextant_model::ProjectId;
 use sextant_query::params::Params;
-use sextant_query::segmentation::Segmentation;
+use sextant_query::segmentation::{Segmentation, ValueReport};
 use sextant_storage::{EventStore, ReportStore};
 use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
 
@@ -29,17 +29,27 @@ const DAY: i64 = 86_400_000;
 /// Events the generator writes through ingestion; larger stores repeat them (see [`replicate`]).
 const BASE_EVENTS: u64 = 10_000_000;
 
-fn request(query: &str) -> Segmentation {
-    let pairs: BTreeMap<String, String> =
-        query.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let params = Params::new(|n| pairs.get(n).map(String::as_str));
-    let options = Options { timezone: "Europe/Paris".parse().unwrap(), ..Options::default() };
-    Segmentation::parse(&params, &options).unwrap_or_else(|e| panic!("{query}: {e}"))
+/// A report run: the store query and the answer's assembly, as the endpoint runs them.
+type Report<'a> = Box<dyn Fn() + 'a>;
+
+fn pairs(query: &str) -> BTreeMap<String, String> {
+    query.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-/// The first of three runs and the best.
-fn first_and_best_of_3(mut f: impl FnMut()) -> (f64, f64) {
-    let times: Vec<f64> = (0..3)
+/// Parameters that live as long as the benchmark (leaked: a handful of small maps).
+fn params(query: &str) -> Params<'static> {
+    let pairs: &'static BTreeMap<String, String> = Box::leak(Box::new(pairs(query)));
+    Params::new(move |n| pairs.get(n).map(String::as_str))
+}
+
+fn request(query: &str) -> Segmentation {
+    let options = Options { timezone: "Europe/Paris".parse().unwrap(), ..Options::default() };
+    Segmentation::parse(&params(query), &options).unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+/// The first of `runs` runs and the best.
+fn first_and_best(runs: usize, mut f: impl FnMut()) -> (f64, f64) {
+    let times: Vec<f64> = (0..runs.max(1))
         .map(|_| {
             let t = Instant::now();
             f();
@@ -98,54 +108,201 @@ async fn main() {
         )
     };
     let day = "(time_ms + 3600000) // 86400000";
-    let cases: Vec<(&str, String, String)> = vec![
+    let plan_by_day = format!(
+        "SELECT {day} AS d, p, count(*) FROM (SELECT DISTINCT distinct_id, time_ms, insert_id, p FROM (\
+         SELECT distinct_id, time_ms, insert_id, properties.plan::VARCHAR AS p FROM events_cold \
+         WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t} \
+         UNION ALL SELECT distinct_id, time_ms, insert_id, (properties::VARIANT).plan::VARCHAR FROM events_hot \
+         WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t}) WHERE p IS NOT NULL) \
+         GROUP BY d, p"
+    );
+    let store = &store;
+    let options = Options { timezone: "Europe/Paris".parse().unwrap(), ..Options::default() };
+    // "Now" is the last moment of the generated range, for the endpoints that look back.
+    let now_ms = t - 1;
+    let counts = |q: sextant_storage::SegmentQuery| futures_lite(store.segment(q)).unwrap();
+    // A segmentation-shaped report: the request's store query, then its answer.
+    let segmentation = |r: Segmentation| -> Report<'_> {
+        Box::new(move || {
+            std::hint::black_box(r.answer(&counts(r.query(ProjectId(1)))));
+        })
+    };
+    let dedup = |events: &str, extra: &str| {
+        format!(
+            "SELECT DISTINCT event, distinct_id, time_ms, insert_id{extra} FROM events \
+             WHERE project_id = 1 AND event IN ({events}) AND time_ms >= {f} AND time_ms < {t}"
+        )
+    };
+    let cases: Vec<(&str, Report<'_>, String, usize)> = vec![
         (
             "/segmentation, 30 days by day",
-            format!("event=Play&{to}"),
+            segmentation(request(&format!("event=Play&{to}"))),
             format!("SELECT {day} AS d, count(*) FROM {} GROUP BY d", rows("")),
+            3,
         ),
         (
             "/segmentation on a string property",
-            format!("event=Play&{to}&on=properties[\"plan\"]"),
+            segmentation(request(&format!("event=Play&{to}&on=properties[\"plan\"]"))),
             // Each tier read apart: through the `events` view (a UNION ALL) DuckDB reads the
             // whole VARIANT column to extract one field (measured: 9.5 s instead of 0.4 s).
-            format!(
-                "SELECT {day} AS d, p, count(*) FROM (SELECT DISTINCT distinct_id, time_ms, insert_id, p FROM (\
-                 SELECT distinct_id, time_ms, insert_id, properties.plan::VARCHAR AS p FROM events_cold \
-                 WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t} \
-                 UNION ALL SELECT distinct_id, time_ms, insert_id, (properties::VARIANT).plan::VARCHAR FROM events_hot \
-                 WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t}) WHERE p IS NOT NULL) \
-                 GROUP BY d, p"
-            ),
+            plan_by_day.clone(),
+            3,
         ),
         (
             "/segmentation type=unique",
-            format!("event=Play&{to}&type=unique"),
+            segmentation(request(&format!("event=Play&{to}&type=unique"))),
             format!(
                 "SELECT {day} AS d, count(DISTINCT distinct_id) FROM events WHERE project_id = 1 AND event = 'Play' \
                  AND time_ms >= {f} AND time_ms < {t} GROUP BY d"
             ),
+            3,
         ),
         (
             "/segmentation where a number",
-            format!("event=Play&{to}&where=properties[\"amount\"] > 50"),
+            segmentation(request(&format!("event=Play&{to}&where=properties[\"amount\"] > 50"))),
             format!("SELECT {day} AS d, count(*) FROM {} GROUP BY d", rows(" AND properties.amount::DOUBLE > 50")),
+            3,
+        ),
+        (
+            "/segmentation/sum of a number",
+            {
+                let base = request(&format!("event=Play&{to}&on=properties[\"amount\"]"));
+                let report = ValueReport { base, average: false };
+                Box::new(move || {
+                    std::hint::black_box(report.answer(&counts(report.query(ProjectId(1))), now_ms));
+                })
+            },
+            format!(
+                "SELECT {day} AS d, sum(a) FROM (SELECT DISTINCT ON (distinct_id, time_ms, insert_id) \
+                 distinct_id, time_ms, insert_id, properties.amount::DOUBLE AS a FROM events_cold \
+                 WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t} ORDER BY seq DESC) GROUP BY d"
+            ),
+            3,
+        ),
+        (
+            "/segmentation/numeric on a number",
+            {
+                let query = format!("event=Play&{to}&on=properties[\"amount\"]&unit=day");
+                let r = Segmentation::parse_numeric(&params(&query), &options).unwrap();
+                Box::new(move || {
+                    let values = counts(r.numeric_values_query(ProjectId(1)).unwrap());
+                    let ranged = r.with_ranges(&values).unwrap();
+                    std::hint::black_box(ranged.answer(&counts(ranged.query(ProjectId(1)))));
+                })
+            },
+            // The same two passes: the values' range, then each event's bucket in it.
+            format!(
+                "WITH v AS (SELECT DISTINCT ON (distinct_id, time_ms, insert_id) time_ms, \
+                   properties.amount::DOUBLE AS a FROM events_cold WHERE project_id = 1 AND event = 'Play' \
+                   AND time_ms >= {f} AND time_ms < {t} ORDER BY seq DESC), \
+                 r AS (SELECT min(a) AS lo, greatest((max(a) - min(a)) / 10, 1) AS w FROM v) \
+                 SELECT {day} AS d, floor((a - lo) / w) AS k, count(*) FROM v, r WHERE a IS NOT NULL GROUP BY d, k"
+            ),
+            3,
+        ),
+        (
+            "/events, 2 events by day",
+            segmentation(
+                sextant_query::events::events(
+                    &params(r#"event=["Play","Search"]&type=general&unit=day&interval=30"#),
+                    &options,
+                    now_ms,
+                )
+                .unwrap(),
+            ),
+            format!("SELECT event, {day} AS d, count(*) FROM ({}) GROUP BY ALL", dedup("'Play', 'Search'", "")),
+            3,
+        ),
+        (
+            "/events/properties, a string by day",
+            segmentation(
+                sextant_query::events::properties(
+                    &params("event=Play&name=plan&type=general&unit=day&interval=30"),
+                    &options,
+                    now_ms,
+                )
+                .unwrap(),
+            ),
+            plan_by_day.clone(),
+            3,
+        ),
+        (
+            "/events/properties/values",
+            {
+                let (r, limit) =
+                    sextant_query::events::property_values(&params("event=Play&name=plan"), &options, now_ms).unwrap();
+                Box::new(move || {
+                    let c = counts(r.query(ProjectId(1)));
+                    let mut ranked = sextant_query::events::ranked(r.kind, &c, true);
+                    ranked.truncate(limit);
+                    std::hint::black_box(ranked);
+                })
+            },
+            format!(
+                "SELECT p, count(*) AS n FROM (SELECT DISTINCT distinct_id, time_ms, insert_id, p FROM (\
+                 SELECT distinct_id, time_ms, insert_id, properties.plan::VARCHAR AS p FROM events_cold \
+                 WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t}) WHERE p IS NOT NULL) \
+                 GROUP BY p ORDER BY n DESC"
+            ),
+            3,
+        ),
+        (
+            "/events/names, every event",
+            {
+                let (r, limit) = sextant_query::events::names(&params("type=general"), &options, now_ms).unwrap();
+                Box::new(move || {
+                    let c = counts(r.query(ProjectId(1)));
+                    let mut ranked = sextant_query::events::ranked(r.kind, &c, false);
+                    ranked.truncate(limit);
+                    std::hint::black_box(ranked);
+                })
+            },
+            format!(
+                "SELECT event, count(*) AS n FROM (SELECT DISTINCT event, distinct_id, time_ms, insert_id FROM events \
+                 WHERE project_id = 1 AND time_ms >= {f} AND time_ms < {t}) GROUP BY event ORDER BY n DESC"
+            ),
+            3,
+        ),
+        (
+            "/events/top, today against yesterday",
+            {
+                let (r, limit) = sextant_query::events::top(&params("type=general"), &options, now_ms).unwrap();
+                Box::new(move || {
+                    std::hint::black_box(sextant_query::events::top_answer(&r, &counts(r.query(ProjectId(1))), limit));
+                })
+            },
+            format!(
+                "SELECT event, {day} AS d, count(*) FROM (SELECT DISTINCT event, distinct_id, time_ms, insert_id \
+                 FROM events WHERE project_id = 1 AND time_ms >= {} AND time_ms < {t}) GROUP BY ALL",
+                t - 2 * DAY
+            ),
+            3,
+        ),
+        (
+            "/events/properties/top (every event's properties, once)",
+            {
+                let (event, from, to, limit) =
+                    sextant_query::events::property_top(&params("event=Play"), &options, now_ms).unwrap();
+                Box::new(move || {
+                    let names = futures_lite(store.property_names(ProjectId(1), &event, from, to, limit)).unwrap();
+                    std::hint::black_box(names);
+                })
+            },
+            format!(
+                "SELECT k, count(*) AS n FROM (SELECT DISTINCT distinct_id, time_ms, insert_id, \
+                 unnest(variant_keys(properties)) AS k FROM events WHERE project_id = 1 AND event = 'Play' \
+                 AND time_ms >= {f} AND time_ms < {t}) GROUP BY k ORDER BY n DESC LIMIT 10"
+            ),
+            1,
         ),
     ];
     println!("\n| query | report (s) | hand-written SQL (s) | ratio | report, first run (s) |\n|---|---|---|---|---|");
-    for (name, q, sql) in cases {
-        let r = request(&q);
-        let (first, report) = first_and_best_of_3(|| {
-            let q = r.query(ProjectId(1));
-            let counts = futures_lite(store.segment(q)).unwrap();
-            std::hint::black_box(r.answer(&counts));
+    for (name, report, sql, runs) in cases {
+        let (first, best) = first_and_best(runs, || report());
+        let (_, hand) = first_and_best(runs, || {
+            std::hint::black_box(futures_lite(store_sql(store, sql.clone())));
         });
-        let (_, hand) = first_and_best_of_3(|| {
-            let sql = sql.clone();
-            let rows = futures_lite(store_sql(&store, sql));
-            std::hint::black_box(rows);
-        });
-        println!("| {name} | {report:.3} | {hand:.3} | {:.2} | {first:.3} |", report / hand);
+        println!("| {name} | {best:.3} | {hand:.3} | {:.2} | {first:.3} |", best / hand);
     }
     store.close().await.unwrap();
 }
