@@ -232,33 +232,121 @@ impl Addiction {
         )
     }
 
+    /// One user at a time: each event that starts a new (segment, unit) is noted as
+    /// (segment, period index, unit); the user's notes, sorted and deduplicated, give
+    /// each (segment, period) its count of distinct units, which goes into a histogram.
+    /// No map is touched per event or per user: cells are found by index.
     fn run_part(&self, rows: &BehaviourRows, part: std::ops::Range<usize>) -> BTreeMap<(i64, u32), Vec<u64>> {
-        let mut out: BTreeMap<(i64, u32), Vec<u64>> = BTreeMap::new();
-        // Per (period, segment) of the current user: distinct units seen.
-        let mut seen: BTreeMap<(i64, u32), Vec<i64>> = BTreeMap::new();
+        // Every period an event in range can fall in: local time never moves by two
+        // days against UTC, so a margin of two days each side covers DST shifts.
+        let periods = crate::calendar::series(&self.buckets, self.from_ms - 2 * DAY_MS, self.to_ms + 2 * DAY_MS);
+        let width = self.slots + 1;
+        // Whether period starts are unit boundaries (a period changes only with the
+        // unit): always, unless periods are minutes or hours finer than the unit.
+        let aligned = match self.buckets.unit {
+            sextant_storage::BucketUnit::Minute => self.unit_ms <= 60_000,
+            sextant_storage::BucketUnit::Hour => self.unit_ms <= 3_600_000,
+            _ => true,
+        };
+        // Cell (segment, period) -> its histogram's offset in `hist` (u32::MAX: none yet).
+        let mut cell_of: Vec<u32> = Vec::new();
+        let mut hist: Vec<u64> = Vec::new();
+        let mut cells: Vec<(u32, u32)> = Vec::new();
+        let mut notes: Vec<(u32, u32, i64)> = Vec::new();
+        let mut offset = OffsetCursor::new();
         for range in rows.users_in(part) {
-            seen.clear();
+            notes.clear();
+            let (mut last_unit, mut last_segment) = (i64::MIN, u32::MAX);
+            let (mut last_period, mut period_index) = (i64::MIN, 0u32);
             for i in range {
                 let t = rows.time_ms[i];
                 if rows.mask[i] & 1 == 0 || t < self.from_ms || t >= self.to_ms {
                     continue;
                 }
-                let local = t + self.buckets.offset_at(t);
-                let period = self.buckets.bucket_of_local(local);
+                let local = t + offset.at(t, &self.buckets.offsets);
                 let unit = local.div_euclid(self.unit_ms);
-                let units = seen.entry((period, rows.segment[i])).or_default();
-                if units.last() != Some(&unit) && !units.contains(&unit) {
-                    units.push(unit);
+                let segment = rows.segment[i];
+                if unit == last_unit && segment == last_segment && aligned {
+                    continue;
                 }
+                if unit != last_unit || !aligned {
+                    let period = self.buckets.bucket_of_local(local);
+                    if period != last_period {
+                        let Ok(p) = periods.binary_search(&period) else {
+                            debug_assert!(false, "period {period} outside the margin");
+                            continue;
+                        };
+                        last_period = period;
+                        period_index = p as u32;
+                    }
+                }
+                last_unit = unit;
+                last_segment = segment;
+                notes.push((segment, period_index, unit));
             }
-            for (key, units) in &seen {
-                let counts = out.entry(*key).or_insert_with(|| vec![0; self.slots]);
-                for c in counts.iter_mut().take(units.len()) {
-                    *c += 1;
+            // Time order makes the notes sorted already, unless the user's segment
+            // changed back and forth or a DST fall-back repeated a local hour.
+            if !notes.is_sorted() {
+                notes.sort_unstable();
+            }
+            notes.dedup();
+            let mut start = 0;
+            while start < notes.len() {
+                let (segment, period, _) = notes[start];
+                let run = notes[start..].iter().take_while(|n| n.0 == segment && n.1 == period).count();
+                start += run;
+                let index = segment as usize * periods.len() + period as usize;
+                if index >= cell_of.len() {
+                    cell_of.resize(index + 1, u32::MAX);
                 }
+                if cell_of[index] == u32::MAX {
+                    cell_of[index] = u32::try_from(hist.len()).unwrap_or(u32::MAX - 1);
+                    hist.resize(hist.len() + width, 0);
+                    cells.push((segment, period));
+                }
+                hist[cell_of[index] as usize + run.min(self.slots)] += 1;
             }
         }
+        // Users with at least k + 1 units: the histogram summed from k + 1 up.
+        let mut out = BTreeMap::new();
+        for (segment, period) in cells {
+            let at = cell_of[segment as usize * periods.len() + period as usize] as usize;
+            let h = &hist[at..at + width];
+            let mut counts = vec![0; self.slots];
+            let mut above = 0;
+            for k in (0..self.slots).rev() {
+                above += h[k + 1];
+                counts[k] = above;
+            }
+            out.insert((periods[period as usize], segment), counts);
+        }
         out
+    }
+}
+
+/// The UTC offset at an instant, remembered with the span it holds for, so a run of
+/// nearby instants costs one comparison each instead of a search.
+struct OffsetCursor {
+    from: i64,
+    until: i64,
+    offset: i64,
+}
+
+impl OffsetCursor {
+    fn new() -> Self {
+        // An empty span: the first call searches.
+        OffsetCursor { from: i64::MAX, until: i64::MIN, offset: 0 }
+    }
+
+    /// The offset at `t`, per [`TimeBuckets::offset_at`].
+    fn at(&mut self, t: i64, offsets: &[(i64, i64)]) -> i64 {
+        if t < self.from || t >= self.until {
+            let i = offsets.partition_point(|(from, _)| *from <= t);
+            self.from = if i == 0 { i64::MIN } else { offsets[i - 1].0 };
+            self.until = offsets.get(i).map_or(i64::MAX, |(from, _)| *from);
+            self.offset = offsets.get(i.saturating_sub(1)).map_or(0, |(_, o)| *o);
+        }
+        self.offset
     }
 }
 
@@ -344,5 +432,69 @@ mod tests {
         want[1] = 1;
         want[2] = 1;
         assert_eq!(got[&(0, 0)], want);
+    }
+
+    /// The plain definition: per user, per (period, segment), the set of distinct units.
+    fn addiction_by_definition(a: &Addiction, r: &BehaviourRows) -> BTreeMap<(i64, u32), Vec<u64>> {
+        let mut out: BTreeMap<(i64, u32), Vec<u64>> = BTreeMap::new();
+        for range in r.users_in(0..r.len()) {
+            let mut seen: BTreeMap<(i64, u32), std::collections::BTreeSet<i64>> = BTreeMap::new();
+            for i in range {
+                let t = r.time_ms[i];
+                if r.mask[i] & 1 == 0 || t < a.from_ms || t >= a.to_ms {
+                    continue;
+                }
+                let local = t + a.buckets.offset_at(t);
+                let period = a.buckets.bucket_of_local(local);
+                seen.entry((period, r.segment[i])).or_default().insert(local.div_euclid(a.unit_ms));
+            }
+            for (key, units) in seen {
+                let counts = out.entry(key).or_insert_with(|| vec![0; a.slots]);
+                for c in counts.iter_mut().take(units.len()) {
+                    *c += 1;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn addiction_agrees_with_its_definition_across_dst_and_changing_segments() {
+        // Europe/Paris-like offsets: +1 h, +2 h from day 3 at 01:00 UTC, +1 h again
+        // from day 9 at 01:00 UTC (a local hour repeats then).
+        let offsets = vec![(0, H), (3 * DAY_MS + H, 2 * H), (9 * DAY_MS + H, H)];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for (unit, unit_ms, slots) in [
+            (BucketUnit::Day, H, 24),
+            (BucketUnit::Week, H, 7 * 24),
+            (BucketUnit::Week, DAY_MS, 7),
+            (BucketUnit::Hour, DAY_MS, 1),
+        ] {
+            let mut r = BehaviourRows::new();
+            for user in 0..300u64 {
+                let mut t = next(12 * DAY_MS as u64) as i64 - DAY_MS;
+                for _ in 0..next(40) {
+                    t += next(3 * H as u64) as i64;
+                    r.user.push(user);
+                    r.time_ms.push(t);
+                    r.mask.push(if next(5) == 0 { 2 } else { 1 });
+                    r.segment.push(if user % 3 == 0 { next(3) as u32 } else { 0 });
+                }
+            }
+            let a = Addiction {
+                from_ms: 0,
+                to_ms: 11 * DAY_MS,
+                buckets: TimeBuckets { unit, offsets: offsets.clone() },
+                unit_ms,
+                slots,
+            };
+            assert_eq!(a.run(&r), addiction_by_definition(&a, &r), "{unit:?} by {unit_ms} ms");
+        }
     }
 }
