@@ -92,6 +92,16 @@ impl KindSet {
         self.0 & (1 << kind as u8) != 0
     }
 
+    /// The set as one byte, for storing.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set stored by [`KindSet::bits`].
+    pub fn from_bits(bits: u8) -> KindSet {
+        KindSet(bits)
+    }
+
     fn is_known(self) -> bool {
         self.0 & Self::OTHER.0 == 0
     }

@@ -13,7 +13,7 @@
 //! the first quiet tick (right after the move when the move itself was quiet; a busy
 //! backfill does not rebuild every day it touches after every move), and at start and
 //! whenever a UTC day closes it builds every closed day whose timeline is missing or
-//! behind.
+//! behind. And it saves the property kinds queries have learned (see [`crate::kinds`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -24,6 +24,7 @@ use duckdb::Connection;
 use parking_lot::Mutex;
 
 use crate::copies;
+use crate::kinds::KindCache;
 use crate::schema::KEY_COLUMNS;
 use crate::timelines::{DAY_MS, Timelines, today};
 
@@ -38,7 +39,13 @@ pub const COMPACT_AT_ROWS: i64 = 1_000_000;
 pub type CompactionLock = Arc<Mutex<()>>;
 
 /// Runs until `stop` receives or disconnects.
-pub fn run(conn: Connection, lock: CompactionLock, timelines: Arc<Timelines>, stop: Receiver<()>) {
+pub fn run(
+    conn: Connection,
+    lock: CompactionLock,
+    timelines: Arc<Timelines>,
+    kinds: Arc<KindCache>,
+    stop: Receiver<()>,
+) {
     let mut last_count = 0;
     let mut caught_up_to = None;
     // Closed days moved into while ingestion was busy, whose timelines wait for a quiet
@@ -56,9 +63,16 @@ pub fn run(conn: Connection, lock: CompactionLock, timelines: Arc<Timelines>, st
                 Err(e) => tracing::warn!(error = %e, "cannot build day timelines; will retry"),
             }
         }
-        match stop.recv_timeout(TICK) {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+        let stopping = match stop.recv_timeout(TICK) {
+            Err(RecvTimeoutError::Timeout) => false,
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
+        };
+        // What queries learned of property kinds, so a restart need not learn it again.
+        if let Err(e) = kinds.save(&conn) {
+            tracing::warn!(error = %e, "cannot save property kinds; will retry");
+        }
+        if stopping {
+            break;
         }
         let count = match hot_rows(&conn) {
             Ok(n) => n,

@@ -77,6 +77,8 @@ impl DuckDbStore {
         identity::migrate(&conn).map_err(backend)?;
         lookups::migrate(&conn).map_err(backend)?;
         nullable::migrate(&conn).map_err(backend)?;
+        crate::kinds::migrate(&conn).map_err(backend)?;
+        let kinds = Arc::new(KindCache::load(&conn).map_err(backend)?);
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let reader = conn.try_clone().map_err(backend)?;
         let compactor_conn = conn.try_clone().map_err(backend)?;
@@ -89,9 +91,10 @@ impl DuckDbStore {
                 .map_err(|e| StorageError::Unavailable(format!("{}: {e}", timelines_dir.display())))?,
         );
         let compactor_timelines = timelines.clone();
+        let compactor_kinds = kinds.clone();
         let compactor = std::thread::Builder::new()
             .name("duckdb-compactor".into())
-            .spawn(move || compactor::run(compactor_conn, lock, compactor_timelines, stopped))
+            .spawn(move || compactor::run(compactor_conn, lock, compactor_timelines, compactor_kinds, stopped))
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         let (tx, rx) = std_mpsc::channel();
         let handle = std::thread::Builder::new()
@@ -109,7 +112,7 @@ impl DuckDbStore {
             reader: Mutex::new(Some(reader)),
             lookup_cache: Mutex::default(),
             lookup_generation: Default::default(),
-            kinds: Arc::default(),
+            kinds,
         })
     }
 

@@ -92,3 +92,48 @@ async fn answers_follow_a_property_whose_kinds_change() {
     );
     store.close().await.unwrap();
 }
+
+/// The saved kinds of (project 1, `Play`, `name`): (kinds, covered sequence number).
+fn saved(dir: &std::path::Path, name: &str) -> Option<(u8, i64)> {
+    let conn = duckdb::Connection::open(dir.join("events.duckdb")).unwrap();
+    conn.query_row(
+        "SELECT kinds, covered_seq FROM property_kinds WHERE project_id = 1 AND event = 'Play' AND name = ?",
+        [name],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learned_kinds_are_saved_and_outlive_a_restart() {
+    use sextant_expr::sql::{Kind, KindSet};
+    let dir = tempfile::tempdir().unwrap();
+    let store = DuckDbStore::open(dir.path(), &StoreOptions::default()).unwrap();
+    store
+        .append(vec![row("Play", 1, r#"{"plan":"pro","n":1}"#), row("Play", 2, r#"{"plan":"free","n":2}"#)])
+        .await
+        .unwrap();
+    store.compact_now().await.unwrap();
+    assert_eq!(segments(&store, r#"properties["plan"]"#, None).await, expect(&[("free", 1), ("pro", 1)]));
+    store.close().await.unwrap();
+    let strings = KindSet::of(Kind::Str).bits();
+    assert_eq!(saved(dir.path(), "plan"), Some((strings, 2)), "saved when the store closed");
+    assert_eq!(saved(dir.path(), "n"), None, "never asked about");
+
+    // An entry past the store's last sequence number (as after the newest rows were
+    // deleted) is not trusted: `n` holds numbers, not strings.
+    {
+        let conn = duckdb::Connection::open(dir.path().join("events.duckdb")).unwrap();
+        conn.execute("INSERT INTO property_kinds VALUES (1, 'Play', 'n', ?, 99)", [strings]).unwrap();
+    }
+    let store = DuckDbStore::open(dir.path(), &StoreOptions::default()).unwrap();
+    assert_eq!(segments(&store, r#"properties["n"] * 2"#, None).await, expect(&[("2", 1), ("4", 1)]));
+    // A number arrives for `plan`: the loaded entry (strings up to 2) is extended.
+    store.append(vec![row("Play", 3, r#"{"plan":12,"n":3}"#)]).await.unwrap();
+    store.compact_now().await.unwrap();
+    assert_eq!(segments(&store, r#"properties["plan"]"#, None).await, expect(&[("12", 1), ("free", 1), ("pro", 1)]));
+    store.close().await.unwrap();
+    let numbers = KindSet::of(Kind::Num).bits();
+    assert_eq!(saved(dir.path(), "plan"), Some((strings | numbers, 3)));
+    assert_eq!(saved(dir.path(), "n"), Some((numbers, 2)), "learned again, not taken from the bad entry");
+}
