@@ -291,7 +291,7 @@ async fn generate_in_sql(store: &DuckDbStore, spec: &generator::Spec) {
     // Rows written straight to the cold tier: flag the older copies as a move would.
     store
         .with_connection(|c| {
-            sextant_storage_duckdb::copies::flag_moved(c, 0, i64::MAX).unwrap();
+            sextant_storage_duckdb::copies::flag_moved(&c, 0, i64::MAX).unwrap();
             Ok(c.execute_batch("CHECKPOINT").unwrap())
         })
         .await

@@ -158,6 +158,12 @@ async fn main() {
             3,
         ),
         (
+            "/segmentation type=average",
+            segmentation(request(&format!("event=Play&{to}&type=average"))),
+            format!("SELECT {day} AS d, count(*) / count(DISTINCT distinct_id) FROM {} GROUP BY d", rows("")),
+            3,
+        ),
+        (
             "/segmentation where a number",
             segmentation(request(&format!("event=Play&{to}&where=properties[\"amount\"] > 50"))),
             format!("SELECT {day} AS d, count(*) FROM {} GROUP BY d", rows(" AND properties.amount::DOUBLE > 50")),
@@ -174,6 +180,22 @@ async fn main() {
             },
             format!(
                 "SELECT {day} AS d, sum(a) FROM (SELECT DISTINCT ON (distinct_id, time_ms, insert_id) \
+                 distinct_id, time_ms, insert_id, properties.amount::DOUBLE AS a FROM events_cold \
+                 WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t} ORDER BY seq DESC) GROUP BY d"
+            ),
+            3,
+        ),
+        (
+            "/segmentation/average of a number",
+            {
+                let base = request(&format!("event=Play&{to}&on=properties[\"amount\"]"));
+                let report = ValueReport { base, average: true };
+                Box::new(move || {
+                    std::hint::black_box(report.answer(&counts(report.query(ProjectId(1))), now_ms));
+                })
+            },
+            format!(
+                "SELECT {day} AS d, avg(a) FROM (SELECT DISTINCT ON (distinct_id, time_ms, insert_id) \
                  distinct_id, time_ms, insert_id, properties.amount::DOUBLE AS a FROM events_cold \
                  WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t} ORDER BY seq DESC) GROUP BY d"
             ),
@@ -276,6 +298,22 @@ async fn main() {
                  FROM events WHERE project_id = 1 AND time_ms >= {} AND time_ms < {t}) GROUP BY ALL",
                 t - 2 * DAY
             ),
+            3,
+        ),
+        (
+            "/insights, a saved segmentation on a string property (last 30 days)",
+            {
+                let saved = pairs("event=Play&on=properties[\"plan\"]&last_days=30");
+                let sextant_query::insights::Plan::Counts(r) =
+                    sextant_query::insights::plan("segmentation", &saved, &options, now_ms).unwrap()
+                else {
+                    unreachable!("a saved segmentation plans counts")
+                };
+                Box::new(move || {
+                    std::hint::black_box(sextant_query::insights::answer(&r, &counts(r.query(ProjectId(1))), now_ms));
+                })
+            },
+            plan_by_day.clone(),
             3,
         ),
         (
