@@ -95,7 +95,7 @@ impl Funnel {
 
     /// Runs the funnel over the users of `part` (a range that splits no user).
     fn run_part(&self, rows: &BehaviourRows, part: std::ops::Range<usize>) -> FunnelTotals {
-        let mut out = FunnelTotals::default();
+        let mut out = Cells::new(self.bucket_starts.len().max(1), self.steps);
         let mut scratch = Scratch::default();
         for range in rows.users_in(part) {
             let time = &rows.time_ms[range.clone()];
@@ -109,11 +109,11 @@ impl Funnel {
                 self.user(time, mask, segment, &mut out);
             }
         }
-        out
+        out.into_totals()
     }
 
     /// One user's events, in time order.
-    fn user(&self, time: &[i64], mask: &[u32], segment: &[u32], out: &mut FunnelTotals) {
+    fn user(&self, time: &[i64], mask: &[u32], segment: &[u32], out: &mut Cells) {
         let mut times = [0i64; 32];
         // The bucket of the last entry, as `[lo, hi)`: later step-0 events in it do not
         // enter again, and are skipped without a search.
@@ -130,10 +130,7 @@ impl Funnel {
                 FunnelOrder::Ordered => self.ordered(time, mask, i, &mut times),
                 FunnelOrder::Any => self.any(time, mask, i, &mut times),
             };
-            out.cells
-                .entry((bucket, segment[i]))
-                .or_insert_with(|| StepTotals::new(self.steps))
-                .record(reached, &times);
+            out.get(bucket, segment[i]).record(reached, &times);
         }
     }
 
@@ -179,6 +176,41 @@ impl Funnel {
             }
         }
         reached
+    }
+}
+
+/// One part's totals by (bucket, key set), found by index: a map lookup per entry
+/// was a good part of the kernel's time.
+struct Cells {
+    buckets: usize,
+    steps: usize,
+    /// (key set * buckets + bucket) -> index into `totals`, or `u32::MAX`.
+    index: Vec<u32>,
+    totals: Vec<StepTotals>,
+    keys: Vec<(usize, u32)>,
+}
+
+impl Cells {
+    fn new(buckets: usize, steps: usize) -> Self {
+        Cells { buckets, steps, index: Vec::new(), totals: Vec::new(), keys: Vec::new() }
+    }
+
+    #[inline]
+    fn get(&mut self, bucket: usize, segment: u32) -> &mut StepTotals {
+        let i = segment as usize * self.buckets + bucket;
+        if i >= self.index.len() {
+            self.index.resize(i + 1, u32::MAX);
+        }
+        if self.index[i] == u32::MAX {
+            self.index[i] = self.totals.len() as u32;
+            self.totals.push(StepTotals::new(self.steps));
+            self.keys.push((bucket, segment));
+        }
+        &mut self.totals[self.index[i] as usize]
+    }
+
+    fn into_totals(self) -> FunnelTotals {
+        FunnelTotals { cells: self.keys.into_iter().zip(self.totals).collect() }
     }
 }
 
