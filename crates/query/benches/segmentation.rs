@@ -133,6 +133,21 @@ async fn main() {
              WHERE project_id = 1 AND event IN ({events}) AND time_ms >= {f} AND time_ms < {t}"
         )
     };
+    // `/segmentation/sum` (or `/average`) of `amount` by day, and the same in SQL.
+    let value_report = |average: bool| -> Report<'_> {
+        let base = request(&format!("event=Play&{to}&on=properties[\"amount\"]"));
+        let report = ValueReport { base, average };
+        Box::new(move || {
+            std::hint::black_box(report.answer(&counts(report.query(ProjectId(1))), now_ms));
+        })
+    };
+    let amount_by_day = |aggregate: &str| {
+        format!(
+            "SELECT {day} AS d, {aggregate}(a) FROM (SELECT DISTINCT ON (distinct_id, time_ms, insert_id) \
+             distinct_id, time_ms, insert_id, properties.amount::DOUBLE AS a FROM events_cold \
+             WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t} ORDER BY seq DESC) GROUP BY d"
+        )
+    };
     let cases: Vec<(&str, Report<'_>, String, usize)> = vec![
         (
             "/segmentation, 30 days by day",
@@ -169,38 +184,8 @@ async fn main() {
             format!("SELECT {day} AS d, count(*) FROM {} GROUP BY d", rows(" AND properties.amount::DOUBLE > 50")),
             3,
         ),
-        (
-            "/segmentation/sum of a number",
-            {
-                let base = request(&format!("event=Play&{to}&on=properties[\"amount\"]"));
-                let report = ValueReport { base, average: false };
-                Box::new(move || {
-                    std::hint::black_box(report.answer(&counts(report.query(ProjectId(1))), now_ms));
-                })
-            },
-            format!(
-                "SELECT {day} AS d, sum(a) FROM (SELECT DISTINCT ON (distinct_id, time_ms, insert_id) \
-                 distinct_id, time_ms, insert_id, properties.amount::DOUBLE AS a FROM events_cold \
-                 WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t} ORDER BY seq DESC) GROUP BY d"
-            ),
-            3,
-        ),
-        (
-            "/segmentation/average of a number",
-            {
-                let base = request(&format!("event=Play&{to}&on=properties[\"amount\"]"));
-                let report = ValueReport { base, average: true };
-                Box::new(move || {
-                    std::hint::black_box(report.answer(&counts(report.query(ProjectId(1))), now_ms));
-                })
-            },
-            format!(
-                "SELECT {day} AS d, avg(a) FROM (SELECT DISTINCT ON (distinct_id, time_ms, insert_id) \
-                 distinct_id, time_ms, insert_id, properties.amount::DOUBLE AS a FROM events_cold \
-                 WHERE project_id = 1 AND event = 'Play' AND time_ms >= {f} AND time_ms < {t} ORDER BY seq DESC) GROUP BY d"
-            ),
-            3,
-        ),
+        ("/segmentation/sum of a number", value_report(false), amount_by_day("sum"), 3),
+        ("/segmentation/average of a number", value_report(true), amount_by_day("avg"), 3),
         (
             "/segmentation/numeric on a number",
             {

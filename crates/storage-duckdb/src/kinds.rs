@@ -53,14 +53,14 @@ pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
 }
 
 impl KindCache {
-    /// The kinds saved in `conn`'s store. An entry covering sequence numbers past the
-    /// store's last is dropped: those numbers may be given again to other rows (after a
-    /// deletion of the newest rows), which the entry has not seen.
-    pub fn load(conn: &Connection) -> duckdb::Result<KindCache> {
-        let last = crate::schema::max_seq(conn)?;
+    /// The kinds saved in `conn`'s store, whose last sequence number is `last_seq`. An
+    /// entry covering sequence numbers past it is dropped: those numbers may be given
+    /// again to other rows (after a deletion of the newest rows), which the entry has
+    /// not seen.
+    pub fn load(conn: &Connection, last_seq: i64) -> duckdb::Result<KindCache> {
         let mut stmt = conn
             .prepare("SELECT project_id, event, name, kinds, covered_seq FROM property_kinds WHERE covered_seq <= ?")?;
-        let rows = stmt.query_map([last], |r| {
+        let rows = stmt.query_map([last_seq], |r| {
             Ok(((r.get(0)?, r.get(1)?, r.get(2)?), (KindSet::from_bits(r.get(3)?), r.get(4)?)))
         })?;
         let known = rows.collect::<duckdb::Result<HashMap<Key, (KindSet, i64)>>>()?;

@@ -107,22 +107,14 @@ fn segment_in_transaction(conn: &Connection, q: &SegmentQuery, kinds: &KindCache
             // Group only by what varies: one event and no `on` group by bucket alone
             // (measured on 100M events, distinct users by day: 1.43 s against 1.70 s
             // with the constant event and segment as keys too).
-            let event = match q.events.as_slice() {
-                [one] => quote(one),
-                _ => "event".to_string(),
+            let (event, by_event) = match q.events.as_slice() {
+                [one] => (quote(one), ""),
+                _ => ("event".to_string(), ", event"),
             };
-            let seg = if q.on.is_some() { "seg" } else { "CAST(NULL AS VARCHAR)" };
-            let mut keys = vec!["bucket"];
-            if q.events.len() != 1 {
-                keys.push("event");
-            }
-            if q.on.is_some() {
-                keys.push("seg");
-            }
+            let (seg, by_seg) = if q.on.is_some() { ("seg", ", seg") } else { ("CAST(NULL AS VARCHAR)", "") };
             let sql = format!(
                 "SELECT bucket, {event}, {seg}, {events}, {users}, {sum} FROM ({inner}) {keep_segment}
-                 GROUP BY {}",
-                keys.join(", ")
+                 GROUP BY bucket{by_event}{by_seg}"
             );
             let mut stmt = conn.prepare(&sql).map_err(backend)?;
             let mut rows = stmt.query([]).map_err(backend)?;

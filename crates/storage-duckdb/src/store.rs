@@ -78,8 +78,8 @@ impl DuckDbStore {
         lookups::migrate(&conn).map_err(backend)?;
         nullable::migrate(&conn).map_err(backend)?;
         crate::kinds::migrate(&conn).map_err(backend)?;
-        let kinds = Arc::new(KindCache::load(&conn).map_err(backend)?);
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
+        let kinds = Arc::new(KindCache::load(&conn, next_seq).map_err(backend)?);
         let reader = conn.try_clone().map_err(backend)?;
         let compactor_conn = conn.try_clone().map_err(backend)?;
         let (stop, stopped) = std_mpsc::channel();
