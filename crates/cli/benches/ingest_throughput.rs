@@ -72,18 +72,24 @@ struct Row {
     events: usize,
     seconds: f64,
     bytes: usize,
+    /// CPU seconds the server process used meanwhile (HTTP rows only): on two cores
+    /// shared with the client, this is what bounds throughput, and it varies far less
+    /// from run to run than the wall time does.
+    server_cpu: Option<f64>,
 }
 
 impl Row {
     fn print(&self) {
         let rate = self.events as f64 / self.seconds;
+        let cpu = self.server_cpu.map(|s| format!("{:.2}", s * 1e6 / self.events as f64)).unwrap_or_default();
         println!(
-            "| {:<44} | {:>9} | {:>8.2} | {:>12.0} | {:>9.1} |",
+            "| {:<44} | {:>9} | {:>8.2} | {:>12.0} | {:>9.1} | {:>10} |",
             self.name,
             self.events,
             self.seconds,
             rate,
-            self.bytes as f64 / self.seconds / 1e6
+            self.bytes as f64 / self.seconds / 1e6,
+            cpu
         );
     }
 }
@@ -181,6 +187,44 @@ async fn store_append(rows: &[EventRow], concurrency: usize) -> (f64, f64) {
     (secs, compact)
 }
 
+/// Sends `bodies` to a fresh server and prints two rows: the import itself, and the same
+/// import with the server's CPU counted until it is idle again (the compactor moving the
+/// rows to the cold tier and rebuilding the day timelines): the cost per event a
+/// sustained import pays in the end, whatever runs during it and whatever after.
+async fn import(
+    bodies: Arc<Vec<Vec<u8>>>,
+    gz: bool,
+    connections: usize,
+    total: usize,
+    name: &str,
+    bytes: usize,
+) -> common::TestServer {
+    let server = common::TestServer::start();
+    let cpu = server.cpu_seconds();
+    let started = Instant::now();
+    let secs = send_all(&server, bodies, gz, connections).await;
+    let server_cpu = Some(server.cpu_seconds() - cpu);
+    Row { name: name.into(), events: total, seconds: secs, bytes, server_cpu }.print();
+    // Idle: under a tenth of a core for three seconds in a row.
+    let (mut last, mut busy_until) = (server.cpu_seconds(), secs);
+    let mut quiet = 0;
+    while quiet < 3 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let now = server.cpu_seconds();
+        if now - last < 0.1 {
+            quiet += 1;
+        } else {
+            quiet = 0;
+            busy_until = started.elapsed().as_secs_f64();
+        }
+        last = now;
+    }
+    let server_cpu = Some(last - cpu);
+    let name = "  ... until compacted (server idle again)".into();
+    Row { name, events: total, seconds: busy_until, bytes, server_cpu }.print();
+    server
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -190,8 +234,9 @@ async fn main() {
     let t0 = now_ms / 1000 - 20 * 86_400;
     // Spread over 19 days ending a day ago, inside /import's window.
     let step_ms = 19 * 86_400_000 / total as i64;
-    let events: Vec<Value> = (0..total).map(|i| realistic_event(i, t0, step_ms)).collect();
-    let plain: Vec<Vec<u8>> = events.chunks(BATCH).map(|c| serde_json::to_vec(c).unwrap()).collect();
+    // Records as JSON text; a body is a batch of them as a JSON array.
+    let raw: Vec<String> = (0..total).map(|i| realistic_event(i, t0, step_ms).to_string()).collect();
+    let plain: Vec<Vec<u8>> = raw.chunks(BATCH).map(|c| format!("[{}]", c.join(",")).into_bytes()).collect();
     let plain_bytes: usize = plain.iter().map(Vec::len).sum();
     let gzipped: Vec<Vec<u8>> = plain.iter().map(|b| gzip(b)).collect();
     let gz_bytes: usize = gzipped.iter().map(Vec::len).sum();
@@ -201,21 +246,22 @@ async fn main() {
         plain_bytes as f64 / 1e6,
         gz_bytes as f64 / 1e6
     );
-    println!("| {:<44} | {:>9} | {:>8} | {:>12} | {:>9} |", "path", "events", "seconds", "events/s", "MB/s");
-    println!("|{:-<46}|{:->11}|{:->10}|{:->14}|{:->11}|", "", "", "", "", "");
+    println!(
+        "| {:<44} | {:>9} | {:>8} | {:>12} | {:>9} | {:>10} |",
+        "path", "events", "seconds", "events/s", "MB/s", "server CPU µs/event"
+    );
+    println!("|{:-<46}|{:->11}|{:->10}|{:->14}|{:->11}|{:->12}|", "", "", "", "", "", "");
 
     // Each encoding gets a fresh server, so both start from the same empty store.
-    let server = common::TestServer::start();
-    let secs = send_all(&server, Arc::new(gzipped), true, connections).await;
-    Row { name: "/import, gzip over loopback".into(), events: total, seconds: secs, bytes: gz_bytes }.print();
+    let server = import(Arc::new(gzipped), true, connections, total, "/import, gzip over loopback", gz_bytes).await;
     drop(server);
-    let server = common::TestServer::start();
-    let secs = send_all(&server, Arc::new(plain), false, connections).await;
-    Row { name: "/import, plain JSON over loopback".into(), events: total, seconds: secs, bytes: plain_bytes }.print();
+    let server =
+        import(Arc::new(plain), false, connections, total, "/import, plain JSON over loopback", plain_bytes).await;
 
     let from = common::ymd(t0 - 86_400);
     let to = common::ymd(t0 + 20 * 86_400);
     let started = Instant::now();
+    let cpu = server.cpu_seconds();
     let resp = reqwest::Client::new()
         .get(server.url(&format!("/api/2.0/export?from_date={from}&to_date={to}")))
         .basic_auth(&server.creds.secret, Some(""))
@@ -231,14 +277,22 @@ async fn main() {
     }
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(lines, total, "export returns every event");
-    Row { name: "/api/2.0/export, streamed".into(), events: lines, seconds: secs, bytes: exported_bytes }.print();
+    let server_cpu = Some(server.cpu_seconds() - cpu);
+    Row { name: "/api/2.0/export, streamed".into(), events: lines, seconds: secs, bytes: exported_bytes, server_cpu }
+        .print();
     drop(server);
 
-    let raw: Vec<String> = events.iter().map(Value::to_string).collect();
     let started = Instant::now();
     let rows = rows_of(&raw, ProjectId(1), now_ms);
     let secs = started.elapsed().as_secs_f64();
-    Row { name: "normalize_event alone, one thread".into(), events: total, seconds: secs, bytes: plain_bytes }.print();
+    Row {
+        name: "normalize_event alone, one thread".into(),
+        events: total,
+        seconds: secs,
+        bytes: plain_bytes,
+        server_cpu: None,
+    }
+    .print();
     let row_bytes: usize = rows.iter().map(|r| r.properties.len()).sum();
     let (secs, with_checkpoint) = direct_append(&rows);
     Row {
@@ -246,6 +300,7 @@ async fn main() {
         events: total,
         seconds: secs,
         bytes: row_bytes,
+        server_cpu: None,
     }
     .print();
     Row {
@@ -253,11 +308,24 @@ async fn main() {
         events: total,
         seconds: with_checkpoint,
         bytes: row_bytes,
+        server_cpu: None,
     }
     .print();
     let (secs, compact) = store_append(&rows, connections).await;
-    Row { name: "DuckDbStore::append (group commit, no HTTP)".into(), events: total, seconds: secs, bytes: row_bytes }
-        .print();
-    Row { name: "compaction: hot JSON tier -> VARIANT tier".into(), events: total, seconds: compact, bytes: row_bytes }
-        .print();
+    Row {
+        name: "DuckDbStore::append (group commit, no HTTP)".into(),
+        events: total,
+        seconds: secs,
+        bytes: row_bytes,
+        server_cpu: None,
+    }
+    .print();
+    Row {
+        name: "compaction: hot JSON tier -> VARIANT tier".into(),
+        events: total,
+        seconds: compact,
+        bytes: row_bytes,
+        server_cpu: None,
+    }
+    .print();
 }

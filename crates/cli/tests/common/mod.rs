@@ -163,6 +163,12 @@ impl TestServer {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// CPU seconds (user + system) the server process has used so far, read from
+    /// `/proc` (benchmarks divide it by the events sent).
+    pub fn cpu_seconds(&self) -> f64 {
+        self.child.as_ref().map(|c| process_cpu_seconds(&format!("/proc/{}/stat", c.id()))).unwrap_or(0.0)
+    }
+
     /// SIGKILL: no shutdown, no checkpoint.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -245,6 +251,18 @@ pub fn marker() -> String {
 /// Events whose `properties.m` equals `m`.
 pub fn with_marker<'a>(events: &'a [Value], m: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["properties"]["m"] == m).collect()
+}
+
+/// User + system CPU seconds of the process whose `/proc/PID/stat` is at `path`
+/// (`/proc/self/stat` for this one); 0 where `/proc` cannot be read.
+pub fn process_cpu_seconds(path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(path) else { return 0.0 };
+    // Fields after the command name, which is in parentheses and may hold spaces:
+    // utime and stime are the 14th and 15th fields, in clock ticks (100 a second).
+    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
