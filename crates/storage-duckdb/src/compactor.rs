@@ -2,8 +2,11 @@
 //! cold tier (VARIANT, cheap to query), in the background.
 //!
 //! Every [`TICK`] it looks at the hot tier. It moves rows when the tier has grown past
-//! [`COMPACT_AT_ROWS`], or when it holds rows and has not grown since the last tick
-//! (ingestion is quiet). A move is one transaction, `INSERT INTO events_cold ... ;
+//! [`COMPACT_AT_ROWS`], or when it holds rows and ingestion is quiet: no write request
+//! arrived during the last tick and the tier has not grown. (The tier's row count alone
+//! is not enough: while DuckDB checkpoints inside a commit, commits stop for a second or
+//! two although requests keep arriving, and a move started then would compete with the
+//! rest of the import for the CPU.) A move is one transaction, `INSERT INTO events_cold ... ;
 //! DELETE FROM events_hot ...` up to a sequence number read before it starts, so
 //! readers see each row in exactly one tier and appends running meanwhile (higher
 //! sequence numbers) are untouched. The same transaction flags the cold rows the moved
@@ -38,15 +41,21 @@ pub const COMPACT_AT_ROWS: i64 = 1_000_000;
 /// two moves of the same rows would do the work twice and one would then conflict.
 pub type CompactionLock = Arc<Mutex<()>>;
 
+/// How many write requests the store has received: counted when a request arrives, not
+/// when it commits.
+pub type WriteCount = Arc<std::sync::atomic::AtomicU64>;
+
 /// Runs until `stop` receives or disconnects.
 pub fn run(
     conn: Connection,
     lock: CompactionLock,
     timelines: Arc<Timelines>,
     kinds: Arc<KindCache>,
+    writes: WriteCount,
     stop: Receiver<()>,
 ) {
     let mut last_count = 0;
+    let mut last_writes = writes.load(std::sync::atomic::Ordering::Relaxed);
     let mut caught_up_to = None;
     // Closed days moved into while ingestion was busy, whose timelines wait for a quiet
     // tick: a backfill touching many days would otherwise rebuild all of them after
@@ -81,7 +90,9 @@ pub fn run(
                 continue;
             }
         };
-        let quiet = count == last_count;
+        let received = writes.load(std::sync::atomic::Ordering::Relaxed);
+        let quiet = count == last_count && received == last_writes;
+        last_writes = received;
         if count > 0 && (quiet || count >= COMPACT_AT_ROWS) {
             match move_hot(&conn, &lock) {
                 Ok((moved, touched)) => {

@@ -60,6 +60,8 @@ pub struct DuckDbStore {
     lookup_generation: std::sync::atomic::AtomicU64,
     /// The kinds of value event properties hold in the cold tier, learned by queries.
     kinds: Arc<KindCache>,
+    /// Write requests received so far; the compactor tells a quiet tick by it.
+    writes_received: compactor::WriteCount,
 }
 
 impl DuckDbStore {
@@ -92,9 +94,13 @@ impl DuckDbStore {
         );
         let compactor_timelines = timelines.clone();
         let compactor_kinds = kinds.clone();
+        let writes_received = compactor::WriteCount::default();
+        let compactor_writes = writes_received.clone();
         let compactor = std::thread::Builder::new()
             .name("duckdb-compactor".into())
-            .spawn(move || compactor::run(compactor_conn, lock, compactor_timelines, compactor_kinds, stopped))
+            .spawn(move || {
+                compactor::run(compactor_conn, lock, compactor_timelines, compactor_kinds, compactor_writes, stopped)
+            })
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         let (tx, rx) = std_mpsc::channel();
         let handle = std::thread::Builder::new()
@@ -113,6 +119,7 @@ impl DuckDbStore {
             lookup_cache: Mutex::default(),
             lookup_generation: Default::default(),
             kinds,
+            writes_received,
         })
     }
 
@@ -152,6 +159,7 @@ impl DuckDbStore {
 
     /// Queues `work` for the writer thread and waits for its commit.
     async fn write(&self, work: Work) -> Result<()> {
+        self.writes_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _slot = self.queue_slots.acquire().await.map_err(|_| closed())?;
         let (done, answer) = oneshot::channel();
         {
