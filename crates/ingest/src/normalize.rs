@@ -15,7 +15,7 @@ use sextant_model::{EventRow, ProjectId};
 use sha2::{Digest, Sha256};
 
 use crate::error::RecordError;
-use crate::properties::{Properties, truncate};
+use crate::properties::{Properties, SentProperties, truncate};
 
 /// Which ingestion endpoint received the record; the rules differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,13 +120,13 @@ pub enum DropReason {
 /// Properties the server owns: taken out of `properties` (kept as columns, or not stored).
 const LIFTED: [&str; 5] = ["time", "distinct_id", "$insert_id", "token", "ip"];
 
-/// A record as sent: its name, and its properties still as text.
+/// A record as sent: its name, and its properties as (name, value text) pairs.
 #[derive(serde::Deserialize)]
 struct Record<'a> {
     #[serde(default)]
     event: Option<Value>,
     #[serde(borrow, default)]
-    properties: Option<&'a RawValue>,
+    properties: Option<SentProperties<'a>>,
 }
 
 /// Validates and normalises one record (`raw` is its JSON text).
@@ -140,12 +140,12 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
         });
     }
     let record: Record = serde_json::from_str(raw).map_err(invalid_json)?;
-    let mut props = match record.properties.map(RawValue::get) {
-        None | Some("null") => Properties::default(),
-        Some(text) => match Properties::parse(text).map_err(invalid_json)? {
-            Some(props) => props,
-            None => return Err(RecordError::invalid("properties", "must be a JSON object")),
-        },
+    let mut props = match record.properties {
+        None | Some(SentProperties::Null) => Properties::default(),
+        Some(SentProperties::Object(pairs)) => Properties::from_pairs(pairs).map_err(invalid_json)?,
+        Some(SentProperties::NotObject) => {
+            return Err(RecordError::invalid("properties", "must be a JSON object"));
+        }
     };
     let insert_id_sent = match props.get("$insert_id").as_deref() {
         Some(Value::String(s)) => Some(s.clone()),

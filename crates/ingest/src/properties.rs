@@ -38,11 +38,17 @@ pub(crate) struct Properties<'a> {
 impl<'a> Properties<'a> {
     /// Reads a `properties` object. `Ok(None)` when the text is not an object; an error
     /// when a value cannot be parsed (such as a number out of range).
+    #[cfg(test)]
     pub(crate) fn parse(text: &'a str) -> Result<Option<Properties<'a>>, serde_json::Error> {
-        let Ok(Pairs(pairs)) = serde_json::from_str::<Pairs<'a>>(text) else {
-            // The text was already read as a JSON value, so this is a value of another type.
-            return Ok(None);
-        };
+        match serde_json::from_str::<SentProperties<'a>>(text)? {
+            SentProperties::Object(pairs) => Properties::from_pairs(pairs).map(Some),
+            SentProperties::Null | SentProperties::NotObject => Ok(None),
+        }
+    }
+
+    /// The properties of an object read as (name, value text) pairs in the order sent;
+    /// an error when a value cannot be parsed (such as a number out of range).
+    pub(crate) fn from_pairs(pairs: Pairs<'a>) -> Result<Properties<'a>, serde_json::Error> {
         let mut entries = Vec::with_capacity(pairs.len() + 5);
         for (name, raw) in pairs {
             let name = match name {
@@ -61,7 +67,7 @@ impl<'a> Properties<'a> {
                 _ => unique.push(entry),
             }
         }
-        Ok(Some(Properties { entries: unique }))
+        Ok(Properties { entries: unique })
     }
 
     fn position(&self, name: &str) -> Result<usize, usize> {
@@ -172,26 +178,59 @@ pub(crate) fn truncate(mut s: String) -> String {
     s
 }
 
-/// A JSON object read as (name, value text) pairs in the order sent.
-struct Pairs<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+/// A JSON object's (name, value text) pairs in the order sent.
+pub(crate) type Pairs<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
 
-impl<'de> Deserialize<'de> for Pairs<'de> {
+/// A record's `properties` value, read in the same pass as the rest of the record (it
+/// used to be kept as text and read again): an object's pairs, `null`, or anything else.
+pub(crate) enum SentProperties<'a> {
+    /// `null`.
+    Null,
+    /// An object.
+    Object(Pairs<'a>),
+    /// A value of another type (an error for the caller to report).
+    NotObject,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SentProperties<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PairsVisitor;
-        impl<'de> Visitor<'de> for PairsVisitor {
-            type Value = Pairs<'de>;
+        struct SentVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for SentVisitor<'a> {
+            type Value = SentProperties<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
+                f.write_str("a JSON value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pairs<'de>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(32));
                 while let Some((Name(name), value)) = map.next_entry::<Name<'de>, &'de RawValue>()? {
                     pairs.push((name, value));
                 }
-                Ok(Pairs(pairs))
+                Ok(SentProperties::Object(pairs))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(SentProperties::Null)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(SentProperties::NotObject)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(SentProperties::NotObject)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(SentProperties::NotObject)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(SentProperties::NotObject)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(SentProperties::NotObject)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(SentProperties::NotObject)
             }
         }
-        deserializer.deserialize_map(PairsVisitor)
+        deserializer.deserialize_any(SentVisitor(std::marker::PhantomData))
     }
 }
 
