@@ -79,6 +79,11 @@ struct Row {
 }
 
 impl Row {
+    /// A row measured without a server (no CPU column).
+    fn local(name: &str, events: usize, seconds: f64, bytes: usize) -> Row {
+        Row { name: name.into(), events, seconds, bytes, server_cpu: None }
+    }
+
     fn print(&self) {
         let rate = self.events as f64 / self.seconds;
         let cpu = self.server_cpu.map(|s| format!("{:.2}", s * 1e6 / self.events as f64)).unwrap_or_default();
@@ -285,47 +290,12 @@ async fn main() {
     let started = Instant::now();
     let rows = rows_of(&raw, ProjectId(1), now_ms);
     let secs = started.elapsed().as_secs_f64();
-    Row {
-        name: "normalize_event alone, one thread".into(),
-        events: total,
-        seconds: secs,
-        bytes: plain_bytes,
-        server_cpu: None,
-    }
-    .print();
+    Row::local("normalize_event alone, one thread", total, secs, plain_bytes).print();
     let row_bytes: usize = rows.iter().map(|r| r.properties.len()).sum();
     let (secs, with_checkpoint) = direct_append(&rows);
-    Row {
-        name: "reference: DuckDB Arrow appender, 2000-row tx".into(),
-        events: total,
-        seconds: secs,
-        bytes: row_bytes,
-        server_cpu: None,
-    }
-    .print();
-    Row {
-        name: "reference, plus a final CHECKPOINT".into(),
-        events: total,
-        seconds: with_checkpoint,
-        bytes: row_bytes,
-        server_cpu: None,
-    }
-    .print();
+    Row::local("reference: DuckDB Arrow appender, 2000-row tx", total, secs, row_bytes).print();
+    Row::local("reference, plus a final CHECKPOINT", total, with_checkpoint, row_bytes).print();
     let (secs, compact) = store_append(&rows, connections).await;
-    Row {
-        name: "DuckDbStore::append (group commit, no HTTP)".into(),
-        events: total,
-        seconds: secs,
-        bytes: row_bytes,
-        server_cpu: None,
-    }
-    .print();
-    Row {
-        name: "compaction: hot JSON tier -> VARIANT tier".into(),
-        events: total,
-        seconds: compact,
-        bytes: row_bytes,
-        server_cpu: None,
-    }
-    .print();
+    Row::local("DuckDbStore::append (group commit, no HTTP)", total, secs, row_bytes).print();
+    Row::local("compaction: hot JSON tier -> VARIANT tier", total, compact, row_bytes).print();
 }
