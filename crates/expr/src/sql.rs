@@ -41,8 +41,14 @@ const MAX_SQL: usize = 256 * 1024;
 /// The columns of the rows being filtered.
 #[derive(Clone, Debug)]
 pub struct Columns {
-    /// The properties, as the dialect's dynamic type (DuckDB: VARIANT).
+    /// The properties, as the dialect's dynamic type (DuckDB: VARIANT), or as JSON text
+    /// when [`Columns::properties_text`] says so.
     pub properties: String,
+    /// Whether [`Columns::properties`] is JSON text (DuckDB's hot tier). A member is then
+    /// read from the text directly: DuckDB parses the text and converts the one value
+    /// (about 0.5 µs a row, measured on 595-byte events) instead of converting every
+    /// member of the object to VARIANT first (about 4.4 µs).
+    pub properties_text: bool,
     /// Event time, epoch ms (BIGINT).
     pub time_ms: String,
     /// Event name.
@@ -53,6 +59,8 @@ pub struct Columns {
     pub insert_id: String,
     /// The user's profile properties, when profiles are joined in.
     pub user: Option<String>,
+    /// Whether [`Columns::user`] is JSON text, as [`Columns::properties_text`].
+    pub user_text: bool,
     /// The event property names that have ever held JSON `null`, when the store keeps
     /// that list; `None` when any name may. Telling a `null` from a missing member costs
     /// DuckDB a read of the whole VARIANT column (its extraction gives SQL NULL for
@@ -111,11 +119,13 @@ impl Default for Columns {
     fn default() -> Self {
         Columns {
             properties: "properties".into(),
+            properties_text: false,
             time_ms: "time_ms".into(),
             event: "event".into(),
             distinct_id: "distinct_id".into(),
             insert_id: "insert_id".into(),
             user: None,
+            user_text: false,
             nullable: None,
             kinds: None,
         }
@@ -134,6 +144,11 @@ pub trait Dialect {
     fn member(&self, object: &str, name: &str) -> String;
     /// Whether the object value has the member `name` (JSON null included).
     fn has_member(&self, object: &str, name: &str) -> String;
+    /// The member `name` of an object held as JSON text, as the dynamic type: what
+    /// [`Dialect::member`] gives for the same object as the dynamic type.
+    fn text_member(&self, text: &str, name: &str) -> String;
+    /// Whether an object held as JSON text has the member `name` (JSON null included).
+    fn text_has_member(&self, text: &str, name: &str) -> String;
     /// A condition on a dynamic value: it holds a `kind`.
     fn is_kind(&self, value: &str, kind: Kind) -> String;
     /// A dynamic value known to hold a scalar `kind`, as that SQL type.
@@ -176,6 +191,11 @@ pub trait Dialect {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DuckDb;
 
+/// The JSON Pointer (RFC 6901) to the top-level member `name`.
+fn json_pointer(name: &str) -> String {
+    format!("/{}", name.replace('~', "~0").replace('/', "~1"))
+}
+
 const NUMERIC_TYPES: &str =
     "'INT8','INT16','INT32','INT64','UINT8','UINT16','UINT32','UINT64','HUGEINT','UHUGEINT','FLOAT','DOUBLE'";
 
@@ -194,6 +214,16 @@ impl Dialect for DuckDb {
 
     fn has_member(&self, object: &str, name: &str) -> String {
         format!("coalesce(variant_exists({object}, {}), FALSE)", self.string(name))
+    }
+
+    // A JSON Pointer names any member exactly (a JSONPath would need its own quoting).
+    // Extracting a JSON `null` gives a VARIANT that is SQL NULL, as `variant_extract` does.
+    fn text_member(&self, text: &str, name: &str) -> String {
+        format!("CAST(json_extract({text}, {}) AS VARIANT)", self.string(&json_pointer(name)))
+    }
+
+    fn text_has_member(&self, text: &str, name: &str) -> String {
+        format!("coalesce(json_exists({text}, {}), FALSE)", self.string(&json_pointer(name)))
     }
 
     fn is_kind(&self, v: &str, kind: Kind) -> String {
@@ -684,20 +714,24 @@ impl<'a> Compiler<'a> {
         {
             return unsupported("a lookup-table column");
         }
-        let object = match (self.program.scope(), source) {
-            (_, Source::Properties) => c.properties.clone(),
-            (Scope::Profile, Source::User) => c.properties.clone(),
+        let (object, text) = match (self.program.scope(), source) {
+            (_, Source::Properties) => (&c.properties, c.properties_text),
+            (Scope::Profile, Source::User) => (&c.properties, c.properties_text),
             (Scope::Event, Source::User) => match &c.user {
-                Some(u) => u.clone(),
+                Some(u) => (u, c.user_text),
                 None => return Ok(Val::default()), // no profile joined: undefined, as in Rust
             },
             _ => return unsupported("behaviors"),
         };
         let d = self.dialect;
-        let v = d.member(&object, name);
+        let v = if text { d.text_member(object, name) } else { d.member(object, name) };
         let never_null = matches!((self.program.scope(), source), (Scope::Event, Source::Properties))
             && c.nullable.as_ref().is_some_and(|names| !names.contains(name));
-        let exists = if never_null { "FALSE".to_string() } else { d.has_member(&object, name) };
+        let exists = match (never_null, text) {
+            (true, _) => "FALSE".to_string(),
+            (false, true) => d.text_has_member(object, name),
+            (false, false) => d.has_member(object, name),
+        };
         let known = match (self.program.scope(), source, &c.kinds) {
             (Scope::Event, Source::Properties, Some(kinds)) => kinds.get(name).copied().filter(|k| k.is_known()),
             _ => None,

@@ -180,8 +180,7 @@ fn tier_select(
     nullable: &Arc<HashSet<String>>,
     kinds: Option<&Arc<HashMap<String, KindSet>>>,
 ) -> std::result::Result<String, CompileError> {
-    let (table, properties) =
-        if hot { ("events_hot", "CAST(e.properties AS VARIANT)") } else { ("events_cold", "e.properties") };
+    let table = if hot { "events_hot" } else { "events_cold" };
     // Ids merged into others exist only when the uid reads through the identity graph.
     let merged = uid != "e.distinct_id";
     let join_user = joins_user(q);
@@ -212,12 +211,14 @@ fn tier_select(
         (format!("{table} e"), "e.user_hash".to_string(), "e.copy_hash", head)
     };
     let columns = Columns {
-        properties: properties.into(),
+        properties: "e.properties".into(),
+        properties_text: hot,
         time_ms: "e.time_ms".into(),
         event: "e.event".into(),
         distinct_id: "e.distinct_id".into(),
         insert_id: "e.insert_id".into(),
-        user: join_user.then(|| "CAST(p.properties AS VARIANT)".to_string()),
+        user: join_user.then(|| "p.properties".to_string()),
+        user_text: true,
         nullable: Some(nullable.clone()),
         kinds: kinds.cloned(),
     };

@@ -30,13 +30,16 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
     let mut remaining = q.limit.unwrap_or(u64::MAX);
     // A `where` runs inside DuckDB when it compiles; otherwise each event is checked
     // here with the interpreter, which gives the same answer (see tests/expr_agreement).
-    let (predicate, per_event) = match &q.filter {
-        None => (String::new(), None),
-        Some(program) => match duckdb_predicate(program, &Columns { properties: "pv".into(), ..Columns::default() }) {
-            Ok(sql) => (format!(" WHERE {sql}"), None),
-            Err(why) => {
+    // The hot tier keeps properties as JSON text, which the predicate reads directly.
+    let hot_columns = Columns { properties_text: true, ..Columns::default() };
+    let cold_columns = Columns::default();
+    let (hot_predicate, cold_predicate, per_event) = match &q.filter {
+        None => (String::new(), String::new(), None),
+        Some(program) => match (duckdb_predicate(program, &hot_columns), duckdb_predicate(program, &cold_columns)) {
+            (Ok(hot), Ok(cold)) => (format!(" WHERE {hot}"), format!(" WHERE {cold}"), None),
+            (Err(why), _) | (_, Err(why)) => {
                 tracing::debug!(%why, "export filter evaluated per event");
-                (String::new(), Some(program.as_ref()))
+                (String::new(), String::new(), Some(program.as_ref()))
             }
         },
     };
@@ -51,16 +54,15 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
     }
     // Read distinct ids through the identity graph only when the project has one.
     let resolved = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
-    // The same filter on both tiers; each side's parameters are bound in turn. Both
-    // tiers expose properties as VARIANT `pv` to the predicate.
+    // The same filter on both tiers; each side's parameters are bound in turn.
     let filter = format!("project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter}");
     let sql = format!(
         "SELECT * FROM (\
            SELECT event, time_ms, distinct_id, insert_id, seq, CAST(properties AS VARCHAR) AS p FROM (\
-             SELECT e.* REPLACE ({resolved} AS distinct_id), CAST(e.properties AS VARIANT) AS pv FROM events_hot e WHERE {filter}){predicate} \
+             SELECT e.* REPLACE ({resolved} AS distinct_id) FROM events_hot e WHERE {filter}){hot_predicate} \
            UNION ALL \
            SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p FROM (\
-             SELECT e.* REPLACE ({resolved} AS distinct_id), e.properties AS pv FROM events_cold e WHERE {filter}){predicate}) \
+             SELECT e.* REPLACE ({resolved} AS distinct_id) FROM events_cold e WHERE {filter}){cold_predicate}) \
          ORDER BY time_ms, seq LIMIT ?",
         resolved = resolved,
     );

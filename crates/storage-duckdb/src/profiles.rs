@@ -289,7 +289,7 @@ fn matches(
     Ok(n)
 }
 
-/// The query's profiles, with properties as JSON and as VARIANT `pv`.
+/// The query's profiles, with their properties as JSON text.
 fn base_select(q: &ProfileQuery) -> String {
     let ids_filter = match &q.ids {
         Some(ids) if ids.is_empty() => " AND false".to_string(),
@@ -300,7 +300,7 @@ fn base_select(q: &ProfileQuery) -> String {
         None => String::new(),
     };
     format!(
-        "SELECT id, properties, CAST(properties AS VARIANT) AS pv FROM profiles
+        "SELECT id, properties FROM profiles
          WHERE project_id = {} AND group_key = '{}'{ids_filter}",
         q.project_id.0,
         q.group_key.replace('\'', "''"),
@@ -309,7 +309,9 @@ fn base_select(q: &ProfileQuery) -> String {
 
 /// The `where` as SQL, when there is none (`true`) or it compiles.
 fn compiled_filter(q: &ProfileQuery) -> Option<String> {
-    let columns = Columns { properties: "pv".into(), user: Some("pv".into()), ..Columns::default() };
+    // The filter reads the members it names from the JSON text (see `Columns::properties_text`).
+    let columns =
+        Columns { properties_text: true, user: Some("properties".into()), user_text: true, ..Columns::default() };
     match &q.filter {
         None => Some("true".to_string()),
         Some(program) => match duckdb_predicate(program, &columns) {

@@ -181,7 +181,7 @@ pub fn property_names(
 }
 
 /// The two storage tiers (see [`crate::schema`]).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Tier {
     /// `events_cold`: properties as VARIANT.
     Cold,
@@ -206,9 +206,9 @@ fn tier_select(
     let all_copies = q.measure == Measure::Users && q.filter.is_none() && q.on.is_none() && q.sum.is_none();
     let (properties, rows) = match (tier, all_copies) {
         (Tier::Cold, false) => ("e.properties", format!("events_cold e WHERE {head} AND NOT e.superseded")),
-        (Tier::Hot, false) => ("CAST(e.properties AS VARIANT)", format!("{} WHERE TRUE", copies::hot_kept(head))),
+        (Tier::Hot, false) => ("e.properties", format!("{} WHERE TRUE", copies::hot_kept(head))),
         (Tier::Cold, true) => ("e.properties", format!("events_cold e WHERE {head}")),
-        (Tier::Hot, true) => ("CAST(e.properties AS VARIANT)", format!("events_hot e WHERE {head}")),
+        (Tier::Hot, true) => ("e.properties", format!("events_hot e WHERE {head}")),
     };
     // A profile join needs the canonical id first, so that case reads through a subquery.
     let (from, uid) = if join_user {
@@ -224,11 +224,13 @@ fn tier_select(
     };
     let columns = Columns {
         properties: properties.to_string(),
+        properties_text: tier == Tier::Hot,
         time_ms: "e.time_ms".into(),
         event: "e.event".into(),
         distinct_id: "e.distinct_id".into(),
         insert_id: "e.insert_id".into(),
-        user: join_user.then(|| "CAST(p.properties AS VARIANT)".to_string()),
+        user: join_user.then(|| "p.properties".to_string()),
+        user_text: true,
         nullable: Some(nullable.clone()),
         kinds: kinds.cloned(),
     };

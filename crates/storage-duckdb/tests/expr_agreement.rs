@@ -108,24 +108,34 @@ fn known_columns(recs: &[serde_json::Map<String, Json>]) -> Columns {
     }
 }
 
+/// The columns every expression is compiled against: properties as the cold tier
+/// keeps them (VARIANT) and as the hot tier does (JSON text), each without and with
+/// what the store knows of their kinds.
+fn column_sets(recs: &[serde_json::Map<String, Json>]) -> [Columns; 4] {
+    let text = |c: Columns| Columns { properties: "properties_text".into(), properties_text: true, ..c };
+    let known = known_columns(recs);
+    [Columns::default(), known.clone(), text(Columns::default()), text(known)]
+}
+
 fn setup() -> (Connection, Vec<serde_json::Map<String, Json>>) {
     let conn = Connection::open_in_memory().unwrap();
     conn.execute_batch(
         "CREATE TABLE r (id INTEGER, event VARCHAR, time_ms BIGINT, distinct_id VARCHAR, insert_id VARCHAR, \
-         properties VARIANT)",
+         properties VARIANT, properties_text JSON)",
     )
     .unwrap();
     let recs = records();
     for (i, m) in recs.iter().enumerate() {
         let time = TIME_MS + i as i64 * 3_600_000;
         conn.execute(
-            "INSERT INTO r VALUES (?, ?, ?, ?, ?, CAST(CAST(? AS JSON) AS VARIANT))",
+            "INSERT INTO r VALUES (?, ?, ?, ?, ?, CAST(CAST(? AS JSON) AS VARIANT), CAST(? AS JSON))",
             duckdb::params![
                 i as i32,
                 format!("E{}", i % 3),
                 time,
                 format!("u{i}"),
                 format!("i{i}"),
+                Json::Object(m.clone()).to_string(),
                 Json::Object(m.clone()).to_string()
             ],
         )
@@ -327,7 +337,7 @@ fn check(conn: &Connection, recs: &[serde_json::Map<String, Json>], expr: &Expr,
     let Ok(program) = Program::new(expr.clone(), Scope::Event, options) else { return };
     CASES.fetch_add(1, Ordering::Relaxed);
     let mut compiled = Vec::new();
-    for columns in [Columns::default(), known_columns(recs)] {
+    for columns in column_sets(recs) {
         match duckdb_predicate(&program, &columns) {
             Ok(sql) => compiled.push(sql),
             Err(_) => return,
@@ -430,6 +440,66 @@ fn corpus_agrees() {
     }
 }
 
+/// Member names a JSON Pointer or a JSONPath must escape read the same member from the
+/// JSON text as from the VARIANT.
+#[test]
+fn odd_member_names_read_the_same_from_text() {
+    let names = ["a/b", "~1", "~0/~", "", "x.y", "q\"uote", "$ünï", "a b", "[0]", "*", "'"];
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch("CREATE TABLE r (id INTEGER, properties VARIANT, properties_text JSON)").unwrap();
+    let mut recs = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        // Row i has `name` set to i, and its neighbour's name set to null.
+        let mut m = serde_json::Map::new();
+        m.insert(name.to_string(), json!(i));
+        m.insert(names[(i + 1) % names.len()].to_string(), Json::Null);
+        let text = Json::Object(m.clone()).to_string();
+        conn.execute(
+            "INSERT INTO r VALUES (?, CAST(CAST(? AS JSON) AS VARIANT), CAST(? AS JSON))",
+            duckdb::params![i as i32, text, text],
+        )
+        .unwrap();
+        recs.push(m);
+    }
+    let text = Columns { properties: "properties_text".into(), properties_text: true, ..Columns::default() };
+    for (i, name) in names.iter().enumerate() {
+        let quoted = Json::String(name.to_string()).to_string();
+        for src in [format!("properties[{quoted}] == {i}"), format!("defined(properties[{quoted}])")] {
+            let expr = sextant_expr::parse(&src).unwrap_or_else(|e| panic!("{src}: {e}"));
+            let program = Program::new(expr, Scope::Event, Options::default()).unwrap();
+            let want: Vec<i32> = (0..recs.len())
+                .filter(|&j| {
+                    let record = EventRecord {
+                        name: "E",
+                        time_ms: TIME_MS,
+                        distinct_id: "u",
+                        insert_id: "i",
+                        properties: &recs[j],
+                        user: None,
+                    };
+                    program.matches(&record)
+                })
+                .map(|j| j as i32)
+                .collect();
+            assert!(want.contains(&(i as i32)), "{src}");
+            for columns in [Columns::default(), text.clone()] {
+                let sql = duckdb_predicate(&program, &columns).unwrap();
+                // The text is read member by member, never converted whole.
+                assert_eq!(columns.properties_text, sql.contains("json_extract"), "{sql}");
+                let query = format!("SELECT id FROM r WHERE {sql} ORDER BY id");
+                let got: Vec<i32> = conn
+                    .prepare(&query)
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap_or_else(|e| panic!("{query}: {e}"));
+                assert_eq!(got, want, "{src} with properties_text = {}\n{query}", columns.properties_text);
+            }
+        }
+    }
+}
+
 #[test]
 fn most_random_expressions_compile() {
     interpreter_and_duckdb_agree();
@@ -449,7 +519,7 @@ fn check_keys(conn: &Connection, recs: &[serde_json::Map<String, Json>], expr: &
     let Ok(program) = Program::new(expr.clone(), Scope::Event, options) else { return };
     KEYS_CASES.fetch_add(1, Ordering::Relaxed);
     let mut compiled = Vec::new();
-    for columns in [Columns::default(), known_columns(recs)] {
+    for columns in column_sets(recs) {
         let Ok(keys) = sextant_expr::sql::duckdb_segment_key(&program, &columns) else { return };
         compiled.push(keys);
     }
