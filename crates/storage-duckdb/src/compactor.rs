@@ -6,11 +6,12 @@
 //! arrived during the last tick and the tier has not grown. (The tier's row count alone
 //! is not enough: while DuckDB checkpoints inside a commit, commits stop for a second or
 //! two although requests keep arriving, and a move started then would compete with the
-//! rest of the import for the CPU.) A move is one transaction, `INSERT INTO events_cold ... ;
-//! DELETE FROM events_hot ...` up to a sequence number read before it starts, so
-//! readers see each row in exactly one tier and appends running meanwhile (higher
-//! sequence numbers) are untouched. The same transaction flags the cold rows the moved
-//! ones make older copies of (see [`crate::copies`]).
+//! rest of the import for the CPU.) A move takes the rows up to a sequence number read
+//! before it starts, a million at a time, each million one transaction
+//! (`INSERT INTO events_cold ... ; DELETE FROM events_hot ...`), so readers see each row
+//! in exactly one tier and appends running meanwhile (higher sequence numbers) are
+//! untouched. The same transaction flags the cold rows the moved ones make older
+//! copies of (see [`crate::copies`]).
 //!
 //! It also keeps the day [`Timelines`]: it rebuilds the closed days a move touched at
 //! the first quiet tick (right after the move when the move itself was quiet; a busy
@@ -35,7 +36,21 @@ use crate::timelines::{DAY_MS, Timelines, today};
 pub const TICK: Duration = Duration::from_secs(1);
 
 /// Hot rows that trigger a move even while ingestion is busy.
-pub const COMPACT_AT_ROWS: i64 = 1_000_000;
+///
+/// Moving an event costs the server about 13 µs of CPU, more than receiving it (about
+/// 10 µs), so a move running beside an import roughly halves the import's rate on two
+/// cores. Below this many rows the compactor leaves the CPU to the import and moves
+/// once ingestion is quiet; queries meanwhile read hot rows member by member from their
+/// JSON text (about 0.5 µs a row for each property read; see
+/// `sextant_expr::sql::Columns::properties_text`), and the hot tier takes about 750
+/// bytes an event on disk. An import that never pauses is bounded by the sum of both
+/// costs whatever this is (about 80k events/s here); this sets how large a burst is
+/// taken at the full rate.
+pub const COMPACT_AT_ROWS: i64 = 4_000_000;
+
+/// Rows a move commits at a time: each chunk is one transaction, so a large move
+/// holds no more than this in one transaction and readers see its progress.
+const MOVE_CHUNK_ROWS: i64 = 1_000_000;
 
 /// Serialises moves between the background thread and explicit `compact_now` calls:
 /// two moves of the same rows would do the work twice and one would then conflict.
@@ -144,26 +159,41 @@ fn move_rows(conn: &Connection) -> duckdb::Result<(usize, Vec<(i64, i64)>)> {
         .prepare("SELECT DISTINCT project_id, time_ms // 86400000 FROM events_hot WHERE seq <= ? AND time_ms < ?")?
         .query_map([upto, today() * DAY_MS], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<duckdb::Result<_>>()?;
+    // In sequence order, so that every cold row keeps a smaller sequence number than
+    // every hot one (what `move_chunk` relies on) after each chunk's commit.
+    let mut moved = 0;
+    let mut after = first - 1;
+    while after < upto {
+        let end = upto.min(after.saturating_add(MOVE_CHUNK_ROWS));
+        moved += move_chunk(conn, after, end)?;
+        after = end;
+    }
+    Ok((moved, touched))
+}
+
+/// Moves the hot rows with sequence numbers in `(after, upto]`, in one transaction.
+fn move_chunk(conn: &Connection, after: i64, upto: i64) -> duckdb::Result<usize> {
     conn.execute_batch("BEGIN TRANSACTION")?;
     let moved = (|| -> duckdb::Result<usize> {
         let moved = conn.execute(
             &format!(
                 "INSERT INTO events_cold ({KEY_COLUMNS}, properties, user_hash, copy_hash)
-                 SELECT {KEY_COLUMNS}, properties::VARIANT, hash(distinct_id), hash(insert_id) FROM events_hot WHERE seq <= ?"
+                 SELECT {KEY_COLUMNS}, properties::VARIANT, hash(distinct_id), hash(insert_id) FROM events_hot
+                 WHERE seq > ? AND seq <= ?"
             ),
-            [upto],
+            [after, upto],
         )?;
         // Every cold row has a smaller sequence number than every hot one, so the rows
-        // from `first` on are this move's.
-        copies::flag_moved(conn, first - 1, upto)?;
-        conn.execute("DELETE FROM events_hot WHERE seq <= ?", [upto])?;
+        // above `after` are this chunk's.
+        copies::flag_moved(conn, after, upto)?;
+        conn.execute("DELETE FROM events_hot WHERE seq > ? AND seq <= ?", [after, upto])?;
         conn.execute_batch("COMMIT")?;
         Ok(moved)
     })();
     if moved.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
-    Ok((moved?, touched))
+    moved
 }
 
 fn rebuild(conn: &Connection, timelines: &Timelines, project: i64, day: i64) {
