@@ -137,7 +137,7 @@ fn hot_rows(conn: &Connection) -> duckdb::Result<i64> {
 /// the closed days it touched. Returns how many rows moved.
 pub fn compact(conn: &Connection, lock: &CompactionLock, timelines: &Timelines) -> duckdb::Result<usize> {
     let _only_one_move = lock.lock();
-    let (moved, touched) = move_rows(conn)?;
+    let (moved, touched) = move_rows(conn, MOVE_CHUNK_ROWS)?;
     for (project, day) in touched {
         rebuild(conn, timelines, project, day);
     }
@@ -148,10 +148,10 @@ pub fn compact(conn: &Connection, lock: &CompactionLock, timelines: &Timelines) 
 /// (project, day) pairs they belong to.
 fn move_hot(conn: &Connection, lock: &CompactionLock) -> duckdb::Result<(usize, Vec<(i64, i64)>)> {
     let _only_one_move = lock.lock();
-    move_rows(conn)
+    move_rows(conn, MOVE_CHUNK_ROWS)
 }
 
-fn move_rows(conn: &Connection) -> duckdb::Result<(usize, Vec<(i64, i64)>)> {
+fn move_rows(conn: &Connection, chunk_rows: i64) -> duckdb::Result<(usize, Vec<(i64, i64)>)> {
     let (first, upto): (Option<i64>, Option<i64>) =
         conn.query_row("SELECT min(seq), max(seq) FROM events_hot", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (Some(first), Some(upto)) = (first, upto) else { return Ok((0, Vec::new())) };
@@ -164,7 +164,7 @@ fn move_rows(conn: &Connection) -> duckdb::Result<(usize, Vec<(i64, i64)>)> {
     let mut moved = 0;
     let mut after = first - 1;
     while after < upto {
-        let end = upto.min(after.saturating_add(MOVE_CHUNK_ROWS));
+        let end = upto.min(after.saturating_add(chunk_rows));
         moved += move_chunk(conn, after, end)?;
         after = end;
     }
@@ -200,5 +200,48 @@ fn rebuild(conn: &Connection, timelines: &Timelines, project: i64, day: i64) {
     if let Err(e) = timelines.rebuild(conn, project, day) {
         // The scan reads what a timeline lacks from DuckDB: slower, still right.
         tracing::warn!(error = %e, project, day, "cannot rebuild a day timeline");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A move in several transactions moves each row once and flags the copies whose
+    /// later copy arrives in a later chunk.
+    #[test]
+    fn a_move_in_chunks_moves_every_row_once_and_flags_copies_across_chunks() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&conn, "1GB", &std::env::temp_dir().to_string_lossy()).unwrap();
+        // Ten rows, sequence numbers 1 to 10: 9 is a later copy of 2 (two chunks later),
+        // 5 of 4 (the same chunk).
+        let key = |seq: i64| match seq {
+            9 => 2,
+            5 => 4,
+            s => s,
+        };
+        for seq in 1..=10 {
+            let k = key(seq);
+            conn.execute(
+                "INSERT INTO events_hot VALUES (1, 'Play', ?, ?, ?, ?, '{\"n\": 1}')",
+                duckdb::params![1_000 * k, format!("u{k}"), format!("i{k}"), seq],
+            )
+            .unwrap();
+        }
+        // Chunks of three: (0, 3], (3, 6], (6, 9], (9, 10].
+        let (moved, _) = move_rows(&conn, 3).unwrap();
+        assert_eq!(moved, 10);
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT count(*) FROM events_hot"), 0);
+        assert_eq!(count("SELECT count(*) FROM events_cold"), 10);
+        assert_eq!(count("SELECT count(DISTINCT seq) FROM events_cold"), 10);
+        let superseded: Vec<i64> = conn
+            .prepare("SELECT seq FROM events_cold WHERE superseded ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<duckdb::Result<_>>()
+            .unwrap();
+        assert_eq!(superseded, vec![2, 4]);
     }
 }
