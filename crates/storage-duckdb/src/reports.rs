@@ -204,11 +204,11 @@ fn tier_select(
     // Distinct users need no choice between copies (they share the distinct id) unless
     // an expression reads the copies' properties.
     let all_copies = q.measure == Measure::Users && q.filter.is_none() && q.on.is_none() && q.sum.is_none();
-    let (properties, rows) = match (tier, all_copies) {
-        (Tier::Cold, false) => ("e.properties", format!("events_cold e WHERE {head} AND NOT e.superseded")),
-        (Tier::Hot, false) => ("e.properties", format!("{} WHERE TRUE", copies::hot_kept(head))),
-        (Tier::Cold, true) => ("e.properties", format!("events_cold e WHERE {head}")),
-        (Tier::Hot, true) => ("e.properties", format!("events_hot e WHERE {head}")),
+    let rows = match (tier, all_copies) {
+        (Tier::Cold, false) => format!("events_cold e WHERE {head} AND NOT e.superseded"),
+        (Tier::Hot, false) => format!("{} WHERE TRUE", copies::hot_kept(head)),
+        (Tier::Cold, true) => format!("events_cold e WHERE {head}"),
+        (Tier::Hot, true) => format!("events_hot e WHERE {head}"),
     };
     // A profile join needs the canonical id first, so that case reads through a subquery.
     let (from, uid) = if join_user {
@@ -223,7 +223,7 @@ fn tier_select(
         (rows, uid.to_string())
     };
     let columns = Columns {
-        properties: properties.to_string(),
+        properties: "e.properties".into(),
         properties_text: tier == Tier::Hot,
         time_ms: "e.time_ms".into(),
         event: "e.event".into(),
