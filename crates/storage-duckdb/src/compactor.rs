@@ -3,11 +3,14 @@
 //!
 //! Every [`TICK`] it looks at the hot tier. It moves rows when the tier has grown past
 //! [`COMPACT_AT_ROWS`], or when it holds rows and ingestion is quiet: no write request
-//! arrived during the last tick and the tier has not grown. (The tier's row count alone
-//! is not enough: while DuckDB checkpoints inside a commit, commits stop for a second or
-//! two although requests keep arriving, and a move started then would compete with the
-//! rest of the import for the CPU.) A move takes the rows up to a sequence number read
-//! before it starts, a million at a time, each million one transaction
+//! arrived during the last tick, none is waiting for its commit, and the tier has not
+//! grown. (Neither the tier's row count nor arrivals alone is enough: while DuckDB
+//! checkpoints inside a commit, commits stop for a second or two, and clients that
+//! wait for their acknowledgement send nothing meanwhile; a move started then would
+//! compete with the rest of the import for the CPU: it did in the 3.5M-event import of
+//! `benches/ingest_throughput.rs` until waiting requests counted, and the import's rate
+//! went from 122k to 137k events/s when they did.) A move takes the rows up to a
+//! sequence number read before it starts, a million at a time, each million one transaction
 //! (`INSERT INTO events_cold ... ; DELETE FROM events_hot ...`), so readers see each row
 //! in exactly one tier and appends running meanwhile (higher sequence numbers) are
 //! untouched. The same transaction flags the cold rows the moved ones make older
@@ -21,6 +24,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
@@ -56,9 +60,41 @@ const MOVE_CHUNK_ROWS: i64 = 1_000_000;
 /// two moves of the same rows would do the work twice and one would then conflict.
 pub type CompactionLock = Arc<Mutex<()>>;
 
-/// How many write requests the store has received: counted when a request arrives, not
-/// when it commits.
-pub type WriteCount = Arc<std::sync::atomic::AtomicU64>;
+/// The store's write requests as the compactor sees them: how many have arrived, and
+/// how many are waiting for their commit.
+#[derive(Debug, Default)]
+pub struct WriteActivity {
+    received: AtomicU64,
+    waiting: AtomicU64,
+}
+
+impl WriteActivity {
+    /// Counts a request from its arrival until the returned guard drops (after its
+    /// commit, or when the caller gives up waiting).
+    pub fn arrive(self: &Arc<Self>) -> Waiting {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(self.clone())
+    }
+
+    fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// A write request that has arrived and not yet been answered.
+#[derive(Debug)]
+pub struct Waiting(Arc<WriteActivity>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Runs until `stop` receives or disconnects.
 pub fn run(
@@ -66,11 +102,11 @@ pub fn run(
     lock: CompactionLock,
     timelines: Arc<Timelines>,
     kinds: Arc<KindCache>,
-    writes: WriteCount,
+    writes: Arc<WriteActivity>,
     stop: Receiver<()>,
 ) {
     let mut last_count = 0;
-    let mut last_writes = writes.load(std::sync::atomic::Ordering::Relaxed);
+    let mut last_writes = writes.received();
     let mut caught_up_to = None;
     // Closed days moved into while ingestion was busy, whose timelines wait for a quiet
     // tick: a backfill touching many days would otherwise rebuild all of them after
@@ -105,8 +141,8 @@ pub fn run(
                 continue;
             }
         };
-        let received = writes.load(std::sync::atomic::Ordering::Relaxed);
-        let quiet = count == last_count && received == last_writes;
+        let received = writes.received();
+        let quiet = count == last_count && received == last_writes && writes.waiting() == 0;
         last_writes = received;
         if count > 0 && (quiet || count >= COMPACT_AT_ROWS) {
             match move_hot(&conn, &lock) {
@@ -206,6 +242,18 @@ fn rebuild(conn: &Connection, timelines: &Timelines, project: i64, day: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_counts_as_waiting_until_answered_or_abandoned() {
+        let activity = Arc::new(WriteActivity::default());
+        let first = activity.arrive();
+        let second = activity.arrive();
+        assert_eq!((activity.received(), activity.waiting()), (2, 2));
+        drop(first);
+        assert_eq!((activity.received(), activity.waiting()), (2, 1));
+        drop(second);
+        assert_eq!((activity.received(), activity.waiting()), (2, 0));
+    }
 
     /// A move in several transactions moves each row once and flags the copies whose
     /// later copy arrives in a later chunk.

@@ -60,8 +60,8 @@ pub struct DuckDbStore {
     lookup_generation: std::sync::atomic::AtomicU64,
     /// The kinds of value event properties hold in the cold tier, learned by queries.
     kinds: Arc<KindCache>,
-    /// Write requests received so far; the compactor tells a quiet tick by it.
-    writes_received: compactor::WriteCount,
+    /// Write requests received and waiting; the compactor tells a quiet tick by them.
+    write_activity: Arc<compactor::WriteActivity>,
 }
 
 impl DuckDbStore {
@@ -94,8 +94,8 @@ impl DuckDbStore {
         );
         let compactor_timelines = timelines.clone();
         let compactor_kinds = kinds.clone();
-        let writes_received = compactor::WriteCount::default();
-        let compactor_writes = writes_received.clone();
+        let write_activity = Arc::new(compactor::WriteActivity::default());
+        let compactor_writes = write_activity.clone();
         let compactor = std::thread::Builder::new()
             .name("duckdb-compactor".into())
             .spawn(move || {
@@ -119,7 +119,7 @@ impl DuckDbStore {
             lookup_cache: Mutex::default(),
             lookup_generation: Default::default(),
             kinds,
-            writes_received,
+            write_activity,
         })
     }
 
@@ -159,7 +159,7 @@ impl DuckDbStore {
 
     /// Queues `work` for the writer thread and waits for its commit.
     async fn write(&self, work: Work) -> Result<()> {
-        self.writes_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _waiting = self.write_activity.arrive();
         let _slot = self.queue_slots.acquire().await.map_err(|_| closed())?;
         let (done, answer) = oneshot::channel();
         {
