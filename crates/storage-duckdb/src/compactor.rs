@@ -41,14 +41,14 @@ pub const TICK: Duration = Duration::from_secs(1);
 
 /// Hot rows that trigger a move even while ingestion is busy.
 ///
-/// Moving an event costs the server about 13 µs of CPU, more than receiving it (about
-/// 10 µs), so a move running beside an import roughly halves the import's rate on two
+/// Moving an event costs the server about 16 µs of CPU, more than receiving it (9 to
+/// 11 µs), so a move running beside an import roughly halves the import's rate on two
 /// cores. Below this many rows the compactor leaves the CPU to the import and moves
 /// once ingestion is quiet; queries meanwhile read hot rows member by member from their
 /// JSON text (about 0.5 µs a row for each property read; see
 /// `sextant_expr::sql::Columns::properties_text`), and the hot tier takes about 750
 /// bytes an event on disk. An import that never pauses is bounded by the sum of both
-/// costs whatever this is (about 80k events/s here); this sets how large a burst is
+/// costs whatever this is (about 77k events/s here); this sets how large a burst is
 /// taken at the full rate.
 pub const COMPACT_AT_ROWS: i64 = 4_000_000;
 
