@@ -12,7 +12,8 @@ pub enum ErrorKind {
     /// It parses but means nothing: an unknown name, a wrong argument count, a
     /// property source the surface does not have, a bad regular expression.
     Semantic,
-    /// Longer than [`crate::MAX_LENGTH`] or nested deeper than [`crate::MAX_DEPTH`].
+    /// Longer than [`crate::MAX_LENGTH`], nested deeper than [`crate::MAX_DEPTH`], or
+    /// larger than [`crate::MAX_EXPANDED`] once `let` names are replaced.
     TooLarge,
 }
 

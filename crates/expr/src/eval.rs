@@ -162,7 +162,7 @@ impl<'a> Evaluator<'a> {
             },
             BinaryOp::Add => match (a, b) {
                 (Value::Number(x), Value::Number(y)) => Value::Number(x + y),
-                (Value::String(x), Value::String(y)) => Value::String(x + &y),
+                (Value::String(x), Value::String(y)) if x.len() + y.len() <= MAX_STRING_BYTES => Value::String(x + &y),
                 _ => Value::Undefined,
             },
             BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => match (a, b) {
@@ -375,7 +375,12 @@ impl<'a> Evaluator<'a> {
                     .map_or(Value::Undefined, |m| Value::String(m.as_str().to_string()))
             }
             _ => match &v[2] {
-                Value::String(replacement) => Value::String(re.replace_all(s, replacement.as_str()).into_owned()),
+                Value::String(replacement) => {
+                    let mut capped =
+                        Capped { replacement, room: MAX_STRING_BYTES.saturating_sub(s.len()), over: false };
+                    let out = re.replace_all(s, &mut capped);
+                    if capped.over { Value::Undefined } else { Value::String(out.into_owned()) }
+                }
                 _ => Value::Undefined,
             },
         }
@@ -399,6 +404,40 @@ impl<'a> Evaluator<'a> {
                 Value::List(items.into_iter().zip(&results).filter(|(_, r)| r.is_true()).map(|(i, _)| i).collect())
             }
             _ => Value::List(results),
+        }
+    }
+}
+
+/// The longest string an expression may build (by `+` or `regex_replace`); a longer
+/// result is undefined. Stored string properties are far shorter (ingestion truncates
+/// them), so only a runaway expression meets this, and it must not take the memory of
+/// every other request: `regex_replace(s, "", "$0$0…")` multiplies `s` by the
+/// replacement's length at every position.
+pub const MAX_STRING_BYTES: usize = 1 << 20;
+
+/// A `regex_replace` replacement that stops writing once the output would pass
+/// [`MAX_STRING_BYTES`] and remembers that it did.
+struct Capped<'a> {
+    replacement: &'a str,
+    /// Bytes the replacements may add in all, beyond the input's length.
+    room: usize,
+    over: bool,
+}
+
+impl regex::Replacer for &mut Capped<'_> {
+    fn replace_append(&mut self, caps: &regex::Captures<'_>, dst: &mut String) {
+        if self.over {
+            return;
+        }
+        let start = dst.len();
+        caps.expand(self.replacement, dst);
+        let added = dst.len() - start;
+        match self.room.checked_sub(added) {
+            Some(left) => self.room = left,
+            None => {
+                self.over = true;
+                dst.truncate(start);
+            }
         }
     }
 }

@@ -4,7 +4,8 @@
 //! small language (reference `mixpanel-query-reference.md` part 1). This crate owns it:
 //!
 //! - [`parse`]: text to tree ([`ast`]), with positions in every error;
-//!   [`ast::Expr`]'s `Display` prints it back (the printed text parses to the same tree).
+//!   [`ast::Expr`]'s `Display` prints it back (the printed text parses to the same tree);
+//!   [`conjunction`] joins two sources as trees.
 //! - [`Program::new`]: the semantic checks for one surface ([`Scope`]) and one
 //!   project's [`Options`]; what both back ends take.
 //! - [`Program::eval`]: the interpreter over one [`Record`], for flag rules, JQL
@@ -44,6 +45,18 @@ pub const MAX_LENGTH: usize = 20_000;
 /// Deepest nesting accepted; deeper input is refused before it can exhaust the stack
 /// of the parser or of any pass that walks the tree.
 pub const MAX_DEPTH: usize = 64;
+
+pub use check::MAX_EXPANDED;
+pub use eval::MAX_STRING_BYTES;
+
+/// `a and b` for two expressions given as text, each parsed on its own and the two
+/// joined as trees, then printed: neither can reach into the other (joining the texts
+/// as `(b) and (a)` let `x) or (true` escape the `and`).
+pub fn conjunction(a: &str, b: &str) -> Result<String, ExprError> {
+    let (a, b) = (parse(a)?, parse(b)?);
+    let both = Expr::new(ExprKind::Binary { op: ast::BinaryOp::And, lhs: Box::new(a), rhs: Box::new(b) });
+    Ok(both.to_string())
+}
 
 /// Which records `properties[...]` reads, and which other accessors exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

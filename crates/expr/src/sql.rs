@@ -36,7 +36,16 @@ fn unsupported<T>(what: impl Into<String>) -> Result<T> {
 }
 
 /// Longest SQL the compiler emits before handing the expression to the interpreter.
+/// Checked at every node as it is built, so a value is refused before anything larger
+/// is made from it.
 const MAX_SQL: usize = 256 * 1024;
+
+/// SQL text the compiler may write in all, over every node of one expression: a node's
+/// text holds its children's, so an expression compiling to [`MAX_SQL`] at the most
+/// [`crate::MAX_DEPTH`] deep writes no more than this. It bounds what copies of bound
+/// values (`let`, each written out at every use) can cost before the interpreter takes
+/// over.
+const MAX_SQL_WRITTEN: usize = 64 * MAX_SQL;
 
 /// The columns of the rows being filtered.
 #[derive(Clone, Debug)]
@@ -398,6 +407,21 @@ struct Val {
 }
 
 impl Val {
+    /// Bytes of SQL text the value holds.
+    fn sql_len(&self) -> usize {
+        self.alts
+            .iter()
+            .map(|a| {
+                a.when.as_ref().map_or(0, String::len)
+                    + match &a.payload {
+                        Payload::Sql(p) | Payload::Dynamic(p) => p.len(),
+                        Payload::Items(items) => items.iter().map(Val::sql_len).sum(),
+                        Payload::None => 0,
+                    }
+            })
+            .sum()
+    }
+
     fn one(kind: Kind, payload: Payload) -> Val {
         Val::of(vec![Alt { kind, when: None, payload }])
     }
@@ -486,12 +510,14 @@ pub struct Compiler<'a> {
     columns: &'a Columns,
     vars: Vec<(String, Val)>,
     next_var: usize,
+    /// Bytes of SQL written so far (see [`MAX_SQL_WRITTEN`]).
+    written: usize,
 }
 
 impl<'a> Compiler<'a> {
     /// A compiler for `program` on `columns`.
     pub fn new(program: &'a Program, dialect: &'a dyn Dialect, columns: &'a Columns) -> Self {
-        Compiler { program, dialect, columns, vars: Vec::new(), next_var: 0 }
+        Compiler { program, dialect, columns, vars: Vec::new(), next_var: 0, written: 0 }
     }
 
     /// The segment keys of an `on` expression: `scalar` is the text of a value that is not
@@ -575,16 +601,29 @@ impl<'a> Compiler<'a> {
 
     /// A SQL condition true exactly for the rows the `where` keeps.
     pub fn predicate(&mut self) -> Result<String> {
-        let sql = self.filter(self.program.expr())?;
-        if sql.len() > MAX_SQL {
+        self.filter(self.program.expr())
+    }
+
+    /// Counts `len` bytes of SQL just written; declines the expression when one value's
+    /// text passes [`MAX_SQL`] or all of them together [`MAX_SQL_WRITTEN`].
+    fn charge(&mut self, len: usize) -> Result<()> {
+        self.written = self.written.saturating_add(len);
+        if len > MAX_SQL || self.written > MAX_SQL_WRITTEN {
             return unsupported("the compiled SQL would be too long");
         }
+        Ok(())
+    }
+
+    /// Keeps the rows where `e` is `true` (see [`Compiler::filter_unbudgeted`]).
+    fn filter(&mut self, e: &Expr) -> Result<String> {
+        let sql = self.filter_unbudgeted(e)?;
+        self.charge(sql.len())?;
         Ok(sql)
     }
 
     /// Keeps the rows where `e` is `true`. Inside `and`/`or`, SQL's NULL and FALSE mean
     /// the same (not kept), so no coalescing is needed there.
-    fn filter(&mut self, e: &Expr) -> Result<String> {
+    fn filter_unbudgeted(&mut self, e: &Expr) -> Result<String> {
         match &e.kind {
             ExprKind::Binary { op: op @ (BinaryOp::And | BinaryOp::Or), lhs, rhs } => {
                 let (a, b) = (self.filter(lhs)?, self.filter(rhs)?);
@@ -653,7 +692,14 @@ impl<'a> Compiler<'a> {
         if d == "FALSE" { "TRUE".into() } else { format!("NOT coalesce({d}, FALSE)") }
     }
 
+    /// The value of `e`, charged to the budget (see [`Compiler::charge`]).
     fn value(&mut self, e: &Expr) -> Result<Val> {
+        let v = self.value_unbudgeted(e)?;
+        self.charge(v.sql_len())?;
+        Ok(v)
+    }
+
+    fn value_unbudgeted(&mut self, e: &Expr) -> Result<Val> {
         let d = self.dialect;
         Ok(match &e.kind {
             ExprKind::Literal(lit) => match lit {

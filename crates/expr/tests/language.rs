@@ -330,6 +330,78 @@ fn limits() {
     parse(&flat).unwrap();
 }
 
+/// `let(a, "xxxxxxxxxx", let(b, a+a+…, let(c, b+b+…, …)))`, `levels` deep, each level
+/// `width` copies of the one before.
+fn let_tower(levels: usize, width: usize) -> String {
+    let names: Vec<String> = (0..=levels).map(|i| format!("v{i}")).collect();
+    let mut src = String::new();
+    src.push_str(&format!("let({}, \"xxxxxxxxxx\", ", names[0]));
+    for i in 1..=levels {
+        let sum = vec![names[i - 1].as_str(); width].join("+");
+        src.push_str(&format!("let({}, {sum}, ", names[i]));
+    }
+    src.push_str(&format!("{} == \"y\"", names[levels]));
+    src.push_str(&")".repeat(levels + 1));
+    src
+}
+
+#[test]
+fn growth_through_let_is_refused_before_anything_is_built() {
+    // 10 * 40^3 = 640,000 bytes once expanded: over the limit, refused by the check
+    // (not by running out of memory building it), with a message naming the limit.
+    let src = let_tower(3, 40);
+    assert!(src.len() < sextant_expr::MAX_LENGTH);
+    let e = Program::parse(&src, Scope::Event, Options::default()).unwrap_err();
+    assert_eq!(e.kind, sextant_expr::ErrorKind::TooLarge);
+    assert!(e.message.contains(&sextant_expr::MAX_EXPANDED.to_string()), "{e}");
+    // Six levels (about 41 GB) is refused just as fast: sizes saturate.
+    assert!(Program::parse(&let_tower(6, 40), Scope::Event, Options::default()).is_err());
+    // Two levels (16,000 bytes) is an ordinary expression, evaluated and compiled.
+    assert_eq!(eval(&let_tower(2, 40), json!({})), Value::Bool(false));
+    let ok = Program::parse(&let_tower(2, 40), Scope::Event, Options::default()).unwrap();
+    sextant_expr::sql::Compiler::new(&ok, &sextant_expr::sql::DuckDb, &Default::default()).predicate().unwrap();
+}
+
+#[test]
+fn the_compiler_declines_before_its_text_grows_past_the_budget() {
+    // Nested arithmetic on a property doubles the SQL text at each level without any
+    // `let`; the compiler gives up early (the interpreter then runs it) instead of
+    // building megabytes first.
+    let mut src = String::from("properties[\"n\"]");
+    for _ in 0..40 {
+        src = format!("if(defined({src}), {src}, 1)");
+        if src.len() > 15_000 {
+            break;
+        }
+    }
+    let p = Program::parse(&format!("{src} > 1"), Scope::Event, Options::default()).unwrap();
+    let compiled = sextant_expr::sql::Compiler::new(&p, &sextant_expr::sql::DuckDb, &Default::default()).predicate();
+    if let Ok(sql) = compiled {
+        assert!(sql.len() <= 256 * 1024);
+    }
+}
+
+#[test]
+fn strings_longer_than_the_cap_are_undefined() {
+    let big = "x".repeat(600_000);
+    let p = props(json!({ "s": big }));
+    assert_eq!(eval_on(r#"defined(properties["s"] + properties["s"])"#, &p, None), Value::Bool(false));
+    assert!(matches!(eval_on(r#"properties["s"] + "y""#, &p, None), Value::String(_)));
+    // An empty match at every position, each replaced by 10 bytes: 6 MB, refused.
+    assert_eq!(eval_on(r#"regex_replace(properties["s"], "", "0123456789")"#, &p, None), Value::Undefined);
+    assert_eq!(eval(r#"regex_replace("abc", "b", "$0$0")"#, json!({})), Value::String("abbc".into()));
+}
+
+#[test]
+fn a_conjunction_of_sources_keeps_each_whole() {
+    // Joined as text, `(false) and (true) or (true)` would keep everything.
+    assert!(sextant_expr::conjunction("false", "true) or (true").is_err());
+    let both = sextant_expr::conjunction(r#"properties["a"] == 1 or true"#, "false").unwrap();
+    assert_eq!(eval(&both, json!({"a": 1})), Value::Bool(false));
+    let both = sextant_expr::conjunction(r#"properties["a"] == 1 or true"#, "not false").unwrap();
+    assert_eq!(eval(&both, json!({})), Value::Bool(true));
+}
+
 fn arb_expr() -> impl Strategy<Value = Expr> {
     let leaf = prop_oneof![
         (0u32..100_000).prop_map(|n| ExprKind::Literal(Literal::Number(n as f64 / 8.0))),
