@@ -83,6 +83,25 @@ pub struct IdentityProps {
     pub merge_ids: Option<Vec<String>>,
 }
 
+impl IdentityProps {
+    /// Refuses an id with a control character (see [`check_id`]), naming its property.
+    fn check_ids(&self) -> Result<(), RecordError> {
+        let singles = [
+            ("properties.$device_id", &self.device_id),
+            ("properties.$user_id", &self.user_id),
+            ("properties.$identified_id", &self.identified_id),
+            ("properties.$anon_id", &self.anon_id),
+            ("properties.alias", &self.alias),
+        ];
+        for (field, id) in singles {
+            if let Some(id) = id {
+                check_id(field, id)?;
+            }
+        }
+        self.merge_ids.iter().flatten().try_for_each(|id| check_id("properties.$distinct_ids", id))
+    }
+}
+
 impl NormalizedEvent {
     /// The storable row, once the project is known.
     pub fn into_row(self, project_id: ProjectId) -> EventRow {
@@ -215,6 +234,7 @@ pub fn normalize_event(raw: &str, ctx: &IngestContext) -> Result<Outcome, Record
         props.insert("$import", Value::Bool(true));
     }
     let identity = identity_props(&event, &props);
+    identity.check_ids().map_err(fail)?;
     let properties = props.to_json(raw.len() + 160).map_err(invalid_json)?;
     Ok(Outcome::Accepted(NormalizedEvent { token, event, time_ms, distinct_id, insert_id, properties, identity }))
 }
@@ -302,7 +322,19 @@ fn distinct_id(props: &Properties, ctx: &IngestContext) -> Result<String, Record
     if is_blocked_id(&id) {
         return Err(RecordError::invalid(field, format!("{id:?} is not an acceptable distinct_id")));
     }
+    check_id(field, &id)?;
     Ok(truncate(id))
+}
+
+/// Refuses an id holding a control character (NUL, a line break, ...). No SDK makes
+/// one; a NUL can only come from a hostile or broken client, and such ids break exports
+/// and tools downstream. Mixpanel's documents are silent; UNCONFIRMED, see
+/// docs/compatibility.md.
+pub(crate) fn check_id(field: &str, id: &str) -> Result<(), RecordError> {
+    if id.chars().any(char::is_control) {
+        return Err(RecordError::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
 }
 
 /// A stable distinct_id derived from the client's address, for `ip=1` events without one.
@@ -473,6 +505,19 @@ mod tests {
         );
         let no_time = json!({"event": "a", "properties": {"distinct_id": "u", "$insert_id": "x1"}});
         assert_eq!(reject(no_time, IMPORT).field, "properties.time");
+    }
+
+    #[test]
+    fn ids_with_control_characters_are_refused() {
+        let e = reject(json!({"event": "a", "properties": {"distinct_id": "a\u{0}b"}}), Endpoint::Track);
+        assert_eq!(e.field, "properties.distinct_id");
+        let e =
+            reject(json!({"event": "a", "properties": {"distinct_id": "d", "$user_id": "a\u{0}b"}}), Endpoint::Track);
+        assert_eq!(e.field, "properties.$user_id");
+        assert!(e.message.contains("control characters"), "{}", e.message);
+        let e = reject(json!({"event": "a", "properties": {"$device_id": "x\ny"}}), Endpoint::Track);
+        assert_eq!(e.field, "properties.$device_id");
+        accept(json!({"event": "a", "properties": {"distinct_id": "émoji 🎉 ok", "$user_id": "ü"}}), Endpoint::Track);
     }
 
     #[test]

@@ -19,6 +19,16 @@ use crate::ids::ProjectId;
 /// Most ids one cluster may hold in Original ID Merge.
 pub const MAX_CLUSTER_IDS: usize = 500;
 
+/// Most ids one cluster may hold in Simplified ID Merge: the user id and its devices.
+/// Mixpanel removed the cap for Simplified ID Merge; Sextant keeps one, ours, because
+/// every batch that touches a user reads that user's cluster, so a client sending one
+/// `$user_id` with a new random `$device_id` each time would otherwise make each commit
+/// slower than the last. Past it a new device is not mapped (the event is still stored
+/// under its `$user_id`, with `$identity_failure_reason: "errClusterSizeLimitExceeded"`);
+/// only that device's anonymous events stay unattributed. Ten thousand devices is far
+/// more than a person has.
+pub const MAX_SIMPLIFIED_CLUSTER_IDS: usize = 10_000;
+
 /// An operation on the identity graph, carried by an event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdentityOp {
@@ -119,7 +129,7 @@ impl Clusters {
             IdentityOp::DeviceToUser { device, user } => match self.canonical(device) {
                 Some(c) if c == user => Ok(()),
                 Some(_) => Err("device_already_identified_as_another_user"),
-                None => self.join(device, user, usize::MAX),
+                None => self.join(device, user, MAX_SIMPLIFIED_CLUSTER_IDS),
             },
             IdentityOp::Identify { anon, identified } => {
                 if !is_guid(anon) {
@@ -251,5 +261,18 @@ mod tests {
         );
         assert_eq!(c.canonical("one-too-many"), None);
         assert_eq!(c.apply(&IdentityOp::Merge { a: s("u"), b: s("v") }), Err("errClusterSizeLimitExceeded"));
+    }
+
+    #[test]
+    fn simplified_clusters_stop_at_their_own_cap() {
+        let mut c = Clusters::default();
+        let device = |i: usize| IdentityOp::DeviceToUser { device: format!("$device:{i}"), user: s("u") };
+        // The user id itself is a member, so the cap leaves room for one device fewer.
+        for i in 0..MAX_SIMPLIFIED_CLUSTER_IDS - 1 {
+            assert_eq!(c.apply(&device(i)), Ok(()));
+        }
+        assert_eq!(c.apply(&device(MAX_SIMPLIFIED_CLUSTER_IDS)), Err("errClusterSizeLimitExceeded"));
+        assert_eq!(c.canonical(&format!("$device:{MAX_SIMPLIFIED_CLUSTER_IDS}")), None);
+        assert_eq!(c.apply(&device(0)), Ok(()), "a known device still maps");
     }
 }

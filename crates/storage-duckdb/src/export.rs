@@ -125,7 +125,7 @@ fn users_filter(conn: &Connection, project: ProjectId, users: &[String]) -> duck
     if raw.is_empty() {
         return Ok(" AND false".into());
     }
-    let quoted: Vec<String> = raw.iter().map(|id| format!("'{}'", id.replace('\'', "''"))).collect();
+    let quoted: Vec<String> = raw.iter().map(|id| crate::interpreted::quote(id)).collect();
     Ok(format!(" AND distinct_id IN ({})", quoted.join(", ")))
 }
 

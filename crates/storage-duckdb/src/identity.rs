@@ -72,19 +72,20 @@ pub fn apply_edges(conn: &Connection, group: &mut [WriteRequest]) -> duckdb::Res
     Ok(())
 }
 
-/// Loads every cluster that holds one of `ids`.
+/// Loads every cluster that holds one of `ids`. The ids reach DuckDB through the
+/// appender (a temporary key table), never as SQL text: an id may hold any character,
+/// NUL included, which DuckDB refuses inside SQL text.
 pub fn load<'a>(conn: &Connection, project: ProjectId, ids: impl Iterator<Item = &'a str>) -> duckdb::Result<Clusters> {
     let list: BTreeSet<&str> = ids.collect();
     let mut clusters = Clusters::default();
     if list.is_empty() {
         return Ok(clusters);
     }
-    let quoted: Vec<String> = list.iter().map(|id| format!("'{}'", id.replace('\'', "''"))).collect();
-    let mut stmt = conn.prepare(&format!(
+    fill_keys(conn, list.into_iter())?;
+    let mut stmt = conn.prepare_cached(
         "SELECT id, canonical FROM identities WHERE project_id = ?1 AND canonical IN
-             (SELECT canonical FROM identities WHERE project_id = ?1 AND id IN ({}))",
-        quoted.join(", ")
-    ))?;
+             (SELECT i.canonical FROM identities i JOIN identity_keys k ON i.id = k.id WHERE i.project_id = ?1)",
+    )?;
     let mut rows = stmt.query(params![project.0])?;
     while let Some(row) = rows.next()? {
         clusters.insert(row.get(0)?, row.get(1)?);
@@ -92,29 +93,38 @@ pub fn load<'a>(conn: &Connection, project: ProjectId, ids: impl Iterator<Item =
     Ok(clusters)
 }
 
-/// Replaces the stored memberships of the loaded clusters with their current ones;
-/// nothing is written when the operations changed nothing (all refused or repeats).
+/// Replaces the temporary table `identity_keys` (this connection's) with `ids`.
+fn fill_keys<'a>(conn: &Connection, ids: impl Iterator<Item = &'a str>) -> duckdb::Result<()> {
+    conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS identity_keys (id VARCHAR); DELETE FROM identity_keys;")?;
+    let mut appender = conn.appender("identity_keys")?;
+    for id in ids {
+        appender.append_row(params![id])?;
+    }
+    appender.flush()
+}
+
+/// Writes the memberships the operations changed: a new id, or an id whose canonical id
+/// is not the one it had. A change costs what it changed, not the size of its cluster
+/// (a user with thousands of devices gains one more in one row).
 fn store(conn: &Connection, project: ProjectId, before: &Clusters, clusters: &Clusters) -> duckdb::Result<()> {
     if before == clusters {
         return Ok(());
     }
-    let after: Vec<(&str, &str)> = clusters.memberships().collect();
     // Operations only add ids to clusters, so the current ids cover the loaded ones.
-    let ids: BTreeSet<&str> = after.iter().map(|(id, _)| *id).collect();
-    for chunk in ids.into_iter().collect::<Vec<_>>().chunks(500) {
-        let quoted: Vec<String> = chunk.iter().map(|id| format!("'{}'", id.replace('\'', "''"))).collect();
-        conn.execute(
-            &format!("DELETE FROM identities WHERE project_id = ? AND id IN ({})", quoted.join(", ")),
-            params![project.0],
-        )?;
-    }
-    let moved: Vec<(&str, &str)> = after
+    let changed: Vec<(&str, &str)> =
+        clusters.memberships().filter(|(id, canonical)| before.canonical(id) != Some(*canonical)).collect();
+    let moved: Vec<(&str, &str)> = changed
         .iter()
         .filter(|(id, canonical)| id != canonical && before.canonical(id).unwrap_or(id) != *canonical)
         .copied()
         .collect();
+    fill_keys(conn, changed.iter().map(|(id, _)| *id))?;
+    conn.execute(
+        "DELETE FROM identities WHERE project_id = ? AND id IN (SELECT id FROM identity_keys)",
+        params![project.0],
+    )?;
     let mut appender = conn.appender("identities")?;
-    for (id, canonical) in after {
+    for (id, canonical) in changed {
         appender.append_row(params![project.0, id, canonical])?;
     }
     appender.flush()?;

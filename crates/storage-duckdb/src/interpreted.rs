@@ -9,9 +9,12 @@ use sextant_storage::Result;
 
 use crate::backend;
 
-/// A text constant for SQL written into a statement.
+/// A text constant for SQL written into a statement: the store's one quoting, which
+/// the expression compiler's DuckDB dialect also uses. Any text is safe, NUL included
+/// (DuckDB refuses a NUL inside SQL text, so it is spliced in with `chr(0)`).
 pub(crate) fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    use sextant_expr::sql::Dialect;
+    sextant_expr::sql::DuckDb.string(text)
 }
 
 /// Whether an expression reads `user[...]` (in event scope), so profiles are joined.

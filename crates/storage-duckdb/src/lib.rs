@@ -14,7 +14,8 @@
 //! - [`copies`]: which copy of a duplicated event reports read (the last ingested).
 //! - [`export`]: streaming reads for raw export.
 //! - [`identity`]: the identity graph (id to canonical id).
-//! - `interpreted`: events read whole for the interpreter, when an expression does not compile.
+//! - `interpreted`: events read whole for the interpreter, when an expression does not
+//!   compile; and `quote`, the store's one way to write a text constant into SQL.
 //! - [`profiles`]: user and group profiles, and engage snapshots.
 //! - [`lookups`]: lookup-table rows.
 //! - [`kinds`]: the kinds of value each event property has held in the cold tier, so

@@ -4,7 +4,9 @@
 //! other one already queued (up to [`MAX_GROUP_ROWS`]), appends them all in one
 //! transaction, commits (DuckDB syncs its write-ahead log on commit), and only then
 //! answers each request. Many concurrent requests thus share one sync, and no request
-//! is acknowledged before its rows are durable. After [`IDLE_CHECKPOINT`] without
+//! is acknowledged before its rows are durable. When a group's transaction fails, each
+//! of its requests is committed alone, so a request the store refuses fails by itself
+//! and not every request that happened to share its commit. After [`IDLE_CHECKPOINT`] without
 //! work, it checkpoints, so the log is folded into the database between bursts.
 
 use std::collections::HashSet;
@@ -16,7 +18,7 @@ use duckdb::Connection;
 use duckdb::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sextant_model::{EventRow, IdentityEdge, ProfileUpdate};
-use sextant_storage::{Result, StorageError};
+use sextant_storage::Result;
 use tokio::sync::oneshot;
 
 use crate::{backend, identity, nullable, profiles};
@@ -95,20 +97,34 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>) {
                 Err(_) => break,
             }
         }
-        let result = commit_group(&conn, &mut group, next_seq, &mut nullable);
-        match &result {
+        match commit_group(&conn, &mut group, next_seq, &mut nullable) {
             Ok(()) => {
                 next_seq += group.iter().map(|r| r.work.events().len() as i64).sum::<i64>();
                 dirty = true;
+                for req in group {
+                    let _ = req.done.send(Ok(()));
+                }
             }
-            Err(e) => tracing::error!(error = %e, rows, "event append failed"),
-        }
-        for req in group {
-            let answer = match &result {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StorageError::Backend(e.to_string())),
-            };
-            let _ = req.done.send(answer);
+            Err(e) if group.len() == 1 => {
+                tracing::error!(error = %e, rows, "append failed");
+                let _ = group.remove(0).done.send(Err(e));
+            }
+            // One request the store refuses must not fail every other client's request
+            // that shared its commit: the group rolled back, so each is tried alone.
+            Err(e) => {
+                tracing::warn!(error = %e, requests = group.len(), "group commit failed; committing its requests one by one");
+                for mut req in group {
+                    let result = commit_group(&conn, std::slice::from_mut(&mut req), next_seq, &mut nullable);
+                    match &result {
+                        Ok(()) => {
+                            next_seq += req.work.events().len() as i64;
+                            dirty = true;
+                        }
+                        Err(e) => tracing::error!(error = %e, rows = req.work.len(), "append failed"),
+                    }
+                    let _ = req.done.send(result);
+                }
+            }
         }
     }
     checkpoint(&conn);
@@ -129,6 +145,11 @@ fn commit_group(
     nullable: &mut HashSet<(i64, String)>,
 ) -> Result<()> {
     conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
+    #[cfg(test)]
+    if group.iter().flat_map(|req| req.work.events()).any(|row| row.event == tests::REFUSED) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(sextant_storage::StorageError::Backend("refused by the test".into()));
+    }
     let found: Vec<(i64, String)> = group
         .iter()
         .flat_map(|req| req.work.events())
@@ -220,4 +241,48 @@ fn schema() -> SchemaRef {
             ]))
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sextant_model::{EventRow, ProjectId};
+    use sextant_storage::EventStore;
+
+    use crate::{DuckDbStore, StoreOptions};
+
+    /// An event name the writer refuses in these tests, standing for whatever a store
+    /// may refuse of one request.
+    pub(super) const REFUSED: &str = "refused-by-the-test";
+
+    fn row(i: i64, event: &str) -> EventRow {
+        EventRow {
+            project_id: ProjectId(1),
+            event: event.into(),
+            time_ms: 1_704_067_200_000 + i,
+            distinct_id: format!("u{i}"),
+            insert_id: format!("i{i}"),
+            properties: "{}".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_the_store_refuses_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(DuckDbStore::open(dir.path(), &StoreOptions::default()).unwrap());
+        // Appends sent at once share commits; the store refuses one of them.
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move { store.append(vec![row(i, if i == 7 { REFUSED } else { "E" })]).await })
+            })
+            .collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            let answer = task.await.unwrap();
+            assert_eq!(answer.is_err(), i == 7, "request {i}: {answer:?}");
+        }
+        let stored = store.count_events(ProjectId(1), 0, i64::MAX).await.unwrap();
+        assert_eq!(stored, 63, "every other request's row is stored");
+    }
 }

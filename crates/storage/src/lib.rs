@@ -35,6 +35,10 @@ pub enum StorageError {
     /// The store is closed or shutting down.
     #[error("the event store is not available: {0}")]
     Unavailable(String),
+    /// The store is overloaded: the request waited its whole allowance for the writer
+    /// and was not queued. Nothing was written; the client retries later.
+    #[error("{0}")]
+    Busy(String),
     /// The backend reported an error.
     #[error("event store error: {0}")]
     Backend(String),
@@ -47,7 +51,7 @@ impl StorageError {
     /// The client-facing code.
     pub fn code(&self) -> ErrorCode {
         match self {
-            StorageError::Unavailable(_) => ErrorCode::Unavailable,
+            StorageError::Unavailable(_) | StorageError::Busy(_) => ErrorCode::Unavailable,
             StorageError::Backend(_) => ErrorCode::Internal,
             StorageError::InvalidRequest(_) => ErrorCode::InvalidRequest,
         }
@@ -336,6 +340,61 @@ pub struct SegmentQuery {
     /// Also sum this expression over the counted events ([`SegmentCount::sum`]); a
     /// value that is not a number adds 0.
     pub sum: Option<std::sync::Arc<sextant_expr::Program>>,
+    /// With `on`: keep only the segments [`TopSegments`] ranks highest; `None` keeps all.
+    pub top: Option<TopSegments>,
+}
+
+/// The `limit` segments of an `on` whose values, added over every bucket and event, are
+/// largest, ties going to the smaller key: what `/segmentation`'s `limit` keeps. The
+/// store ranks them, so an `on` with a segment per event (`properties["$insert_id"]`
+/// over 100M events) never leaves the store as 100M rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TopSegments {
+    /// How many segments to keep.
+    pub limit: usize,
+    /// The value a segment is ranked by.
+    pub by: SegmentValue,
+}
+
+/// A cell's value, as a segmentation answer shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentValue {
+    /// Events.
+    Events,
+    /// Distinct users.
+    Users,
+    /// Events per user (0 without users).
+    EventsPerUser,
+}
+
+impl SegmentValue {
+    /// The value of one cell.
+    pub fn of(self, c: &SegmentCount) -> f64 {
+        match self {
+            SegmentValue::Events => c.events as f64,
+            SegmentValue::Users => c.users as f64,
+            SegmentValue::EventsPerUser if c.users == 0 => 0.0,
+            SegmentValue::EventsPerUser => c.events as f64 / c.users as f64,
+        }
+    }
+}
+
+impl TopSegments {
+    /// Keeps the cells of the top segments only, for stores that rank in memory.
+    pub fn keep(&self, counts: &mut Vec<SegmentCount>) {
+        let mut totals: std::collections::HashMap<Option<&str>, f64> = std::collections::HashMap::new();
+        for c in counts.iter() {
+            *totals.entry(c.segment.as_deref()).or_default() += self.by.of(c);
+        }
+        if totals.len() <= self.limit {
+            return;
+        }
+        let mut ranked: Vec<(Option<&str>, f64)> = totals.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let kept: std::collections::HashSet<Option<String>> =
+            ranked.into_iter().take(self.limit).map(|(s, _)| s.map(str::to_string)).collect();
+        counts.retain(|c| kept.contains(&c.segment));
+    }
 }
 
 /// One cell of a segmentation's answer.
