@@ -7,6 +7,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Most behaviours one definition (or engage query) may name. Each is a scan of the
+/// project's events over its window; Mixpanel's cohort builder offers a handful per
+/// cohort, so twenty is generous and bounds what one request can make the store do.
+pub const MAX_BEHAVIORS: usize = 20;
+
+/// Most event selectors one behaviour may list.
+pub const MAX_EVENT_SELECTORS: usize = 20;
+
 /// What makes a user a member.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CohortDefinition {

@@ -19,7 +19,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use sextant_expr::{Options, Program, Scope};
 use sextant_model::ProjectId;
-use sextant_storage::{BucketUnit, Measure, SegmentCount, SegmentQuery};
+use sextant_storage::{BucketUnit, Measure, SegmentCount, SegmentQuery, SegmentValue, TopSegments};
 
 use crate::QueryError;
 use crate::calendar;
@@ -65,11 +65,14 @@ impl Kind {
 
     /// A cell's value: events, users, or events per user (0 without users).
     pub fn value(self, c: &SegmentCount) -> f64 {
+        self.segment_value().of(c)
+    }
+
+    fn segment_value(self) -> SegmentValue {
         match self {
-            Kind::General => c.events as f64,
-            Kind::Unique => c.users as f64,
-            Kind::Average if c.users == 0 => 0.0,
-            Kind::Average => c.events as f64 / c.users as f64,
+            Kind::General => SegmentValue::Events,
+            Kind::Unique => SegmentValue::Users,
+            Kind::Average => SegmentValue::EventsPerUser,
         }
     }
 }
@@ -176,6 +179,10 @@ impl Segmentation {
             on: self.on.clone(),
             measure: self.kind.measure(),
             sum: None,
+            // The answer keeps the `limit` segments with the largest totals; the store
+            // ranks them (a range's or a listed segment's name is known only here).
+            top: (self.on.is_some() && self.ranges.is_none() && self.only.is_none())
+                .then_some(TopSegments { limit: self.limit, by: self.kind.segment_value() }),
         }
     }
 
@@ -200,6 +207,7 @@ impl Segmentation {
             .map_err(|e| QueryError::new(format!("invalid `on` expression: {e}")))?;
         let mut q = self.query(project_id);
         q.on = Some(Arc::new(number));
+        q.top = None; // the ranges need every value
         q.measure = Measure::Events;
         // Only the values matter here, not when: one bucket over the whole range groups
         // by value alone (at 10M events, a tenth of the groups and half the time).
@@ -293,6 +301,7 @@ impl ValueReport {
     pub fn query(&self, project_id: ProjectId) -> SegmentQuery {
         let mut q = self.base.query(project_id);
         q.sum = q.on.take();
+        q.top = None;
         q.measure = Measure::Events;
         q
     }

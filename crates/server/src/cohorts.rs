@@ -46,7 +46,23 @@ pub fn compile_definition(
         },
     };
     let mut behaviors = Vec::new();
+    if definition.behaviors.len() > sextant_model::cohort::MAX_BEHAVIORS {
+        return Err(ApiError::invalid_fields(
+            "invalid cohort definition",
+            vec![(
+                "behaviors".into(),
+                format!("at most {} behaviors are allowed", sextant_model::cohort::MAX_BEHAVIORS),
+            )],
+        ));
+    }
     for (i, b) in definition.behaviors.iter().enumerate() {
+        if b.event_selectors.len() > sextant_model::cohort::MAX_EVENT_SELECTORS {
+            problems.push((
+                format!("behaviors[{i}].event_selectors"),
+                format!("at most {} event selectors are allowed", sextant_model::cohort::MAX_EVENT_SELECTORS),
+            ));
+            continue;
+        }
         let window = match b.window_ms() {
             Ok(w) => w,
             Err(e) => {

@@ -224,7 +224,9 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: Body
             })?;
         let cohort = state.metadata.cohort(credential.project.id, sextant_model::CohortId(id)).await?;
         definition.where_ = match (definition.where_.take(), cohort.definition.where_) {
-            (Some(a), Some(b)) => Some(format!("({b}) and ({a})")),
+            (Some(a), Some(b)) => Some(sextant_expr::conjunction(&b, &a).map_err(|e| {
+                ApiError::invalid_fields("invalid engage query", vec![("where".into(), e.to_string())])
+            })?),
             (a, b) => a.or(b),
         };
         definition.behaviors = cohort.definition.behaviors;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use duckdb::{Connection, params};
 use parking_lot::Mutex;
 use sextant_expr::sql::{Columns, duckdb_predicate};
-use sextant_model::profile::{Properties, apply};
+use sextant_model::profile::{Outcome, Profile, Properties};
 use sextant_model::{ProfileKey, ProfileUpdate, ProjectId};
 use sextant_storage::{ENGAGE_SESSION_TTL_MS, ProfilePage, ProfileQuery, Result, StorageError, profile_matches};
 
@@ -50,12 +50,13 @@ pub fn apply_updates(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::R
         "CREATE TEMP TABLE IF NOT EXISTS profile_keys (project_id BIGINT, group_key VARCHAR, id VARCHAR);
          DELETE FROM profile_keys;",
     )?;
-    let mut states: HashMap<&ProfileKey, Option<Properties>> = HashMap::with_capacity(updates.len());
+    // Each profile is measured once, when read; updates then cost what they carry.
+    let mut states: HashMap<&ProfileKey, Profile> = HashMap::with_capacity(updates.len());
     {
         let mut appender = conn.appender("profile_keys")?;
         for u in updates {
             if !states.contains_key(&u.key) {
-                states.insert(&u.key, None);
+                states.insert(&u.key, Profile::default());
                 appender.append_row(params![u.key.project_id.0, u.key.group_key, u.key.id])?;
             }
         }
@@ -71,13 +72,17 @@ pub fn apply_updates(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::R
             let key = ProfileKey { project_id: ProjectId(row.get(0)?), group_key: row.get(1)?, id: row.get(2)? };
             let text: String = row.get(3)?;
             if let Some(state) = states.get_mut(&key) {
-                *state = serde_json::from_str(&text).ok();
+                *state = Profile::new(serde_json::from_str(&text).ok());
             }
         }
     }
     for u in updates {
-        if let Some(state) = states.get_mut(&u.key) {
-            apply(state, u);
+        if let Some(state) = states.get_mut(&u.key)
+            && let Outcome::Refused(why) = state.apply(u)
+        {
+            // The client was answered at ingestion, which refuses what it can see alone;
+            // this is an update that only the profile it lands on makes too large.
+            tracing::info!(project = u.key.project_id.0, id = %u.key.id, %why, "profile update refused");
         }
     }
     conn.execute_batch(
@@ -86,7 +91,7 @@ pub fn apply_updates(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::R
     )?;
     let mut appender = conn.appender("profiles")?;
     for (key, state) in &states {
-        if let Some(properties) = state {
+        if let Some(properties) = state.properties() {
             let text = serde_json::Value::Object(properties.clone()).to_string();
             appender.append_row(params![key.project_id.0, key.group_key, key.id, text])?;
         }
@@ -123,8 +128,11 @@ fn resolve_identities(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::
         .collect())
 }
 
-/// Serialises snapshot creation (it also deletes expired sessions).
-pub static SNAPSHOTS: Mutex<()> = Mutex::new(());
+/// Held by the one request that deletes expired sessions; the others skip the clean-up
+/// instead of waiting. Snapshots themselves are taken without a lock: each appends rows
+/// under its own session id, which DuckDB lets concurrent transactions do, so a page 0
+/// over many profiles in one project does not hold up every other project's.
+static CLEANING: Mutex<()> = Mutex::new(());
 
 /// Answers one engage page.
 pub fn query(conn: &Connection, q: &ProfileQuery, now_ms: i64) -> Result<ProfilePage> {
@@ -187,31 +195,48 @@ fn find_session(conn: &Connection, id: &str, q: &ProfileQuery, now_ms: i64) -> R
 
 /// Copies every matching profile into a new session; returns its id and total.
 fn take_snapshot(conn: &Connection, q: &ProfileQuery, now_ms: i64) -> Result<(String, u64)> {
-    let _guard = SNAPSHOTS.lock();
     let session_id = new_session_id(now_ms);
-    conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
-    let taken = copy_matches(conn, q, &session_id).and_then(|total| {
-        let expired = now_ms - ENGAGE_SESSION_TTL_MS;
+    in_transaction(conn, || {
+        let total = copy_matches(conn, q, &session_id)?;
+        conn.execute(
+            "INSERT INTO engage_sessions VALUES (?, ?, ?, ?, ?)",
+            params![session_id, q.project_id.0, q.group_key, total as i64, now_ms],
+        )?;
+        Ok(total)
+    })
+    .map_err(backend)
+    .map(|total| {
+        drop_expired_sessions(conn, now_ms);
+        (session_id, total)
+    })
+}
+
+/// Deletes the sessions past their time, unless another request is doing it already.
+/// A failure (a conflict with a concurrent reader's transaction) is left for the next.
+fn drop_expired_sessions(conn: &Connection, now_ms: i64) {
+    let Some(_cleaning) = CLEANING.try_lock() else { return };
+    let expired = now_ms - ENGAGE_SESSION_TTL_MS;
+    let dropped = in_transaction(conn, || {
         conn.execute(
             "DELETE FROM engage_snapshots WHERE session_id IN
                  (SELECT session_id FROM engage_sessions WHERE created_ms <= ?)",
             params![expired],
-        )
-        .and_then(|_| conn.execute("DELETE FROM engage_sessions WHERE created_ms <= ?", params![expired]))
-        .and_then(|_| {
-            conn.execute(
-                "INSERT INTO engage_sessions VALUES (?, ?, ?, ?, ?)",
-                params![session_id, q.project_id.0, q.group_key, total as i64, now_ms],
-            )
-        })
-        .and_then(|_| conn.execute_batch("COMMIT"))
-        .map(|()| total)
+        )?;
+        conn.execute("DELETE FROM engage_sessions WHERE created_ms <= ?", params![expired])
     });
-    match taken {
-        Ok(total) => Ok((session_id, total)),
+    if let Err(e) = dropped {
+        tracing::debug!(error = %e, "expired engage sessions left for later");
+    }
+}
+
+/// Runs `f` in a transaction, committed when it succeeds and rolled back otherwise.
+fn in_transaction<T>(conn: &Connection, f: impl FnOnce() -> duckdb::Result<T>) -> duckdb::Result<T> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    match f().and_then(|out| conn.execute_batch("COMMIT").map(|()| out)) {
+        Ok(out) => Ok(out),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
-            Err(backend(e))
+            Err(e)
         }
     }
 }
@@ -294,16 +319,16 @@ fn base_select(q: &ProfileQuery) -> String {
     let ids_filter = match &q.ids {
         Some(ids) if ids.is_empty() => " AND false".to_string(),
         Some(ids) => {
-            let list: Vec<String> = ids.iter().map(|id| format!("'{}'", id.replace('\'', "''"))).collect();
+            let list: Vec<String> = ids.iter().map(|id| crate::interpreted::quote(id)).collect();
             format!(" AND id IN ({})", list.join(", "))
         }
         None => String::new(),
     };
     format!(
         "SELECT id, properties FROM profiles
-         WHERE project_id = {} AND group_key = '{}'{ids_filter}",
+         WHERE project_id = {} AND group_key = {}{ids_filter}",
         q.project_id.0,
-        q.group_key.replace('\'', "''"),
+        crate::interpreted::quote(&q.group_key),
     )
 }
 

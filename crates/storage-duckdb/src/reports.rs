@@ -12,7 +12,9 @@ use std::sync::Arc;
 use duckdb::Connection;
 use sextant_expr::sql::{Columns, KindSet, duckdb_number_or_zero, duckdb_predicate, duckdb_segment_key};
 use sextant_expr::{Program, Target};
-use sextant_storage::{BucketUnit, Measure, Result, SegmentCount, SegmentQuery, TimeBuckets};
+use sextant_storage::{
+    BucketUnit, Measure, Result, SegmentCount, SegmentQuery, SegmentValue, TimeBuckets, TopSegments,
+};
 
 use crate::interpreted::{quote, reads_user};
 use crate::kinds::KindCache;
@@ -112,10 +114,14 @@ fn segment_in_transaction(conn: &Connection, q: &SegmentQuery, kinds: &KindCache
                 _ => ("event".to_string(), ", event"),
             };
             let (seg, by_seg) = if q.on.is_some() { ("seg", ", seg") } else { ("CAST(NULL AS VARCHAR)", "") };
-            let sql = format!(
-                "SELECT bucket, {event}, {seg}, {events}, {users}, {sum} FROM ({inner}) {keep_segment}
-                 GROUP BY bucket{by_event}{by_seg}"
+            let grouped = format!(
+                "SELECT bucket, {event} AS event, {seg} AS seg, {events} AS n_events, {users} AS n_users, {sum} AS v
+                 FROM ({inner}) {keep_segment} GROUP BY bucket{by_event}{by_seg}"
             );
+            let sql = match q.top.filter(|_| q.on.is_some()) {
+                None => grouped,
+                Some(top) => top_segments_sql(&grouped, top),
+            };
             let mut stmt = conn.prepare(&sql).map_err(backend)?;
             let mut rows = stmt.query([]).map_err(backend)?;
             let mut out = Vec::new();
@@ -137,6 +143,23 @@ fn segment_in_transaction(conn: &Connection, q: &SegmentQuery, kinds: &KindCache
             per_event(conn, q, &head, uid, join_user)
         }
     }
+}
+
+/// Only the cells of the segments `top` keeps, ranked as [`TopSegments::keep`] ranks
+/// them, from `grouped` (cells with columns `seg`, `n_events`, `n_users`).
+fn top_segments_sql(grouped: &str, top: TopSegments) -> String {
+    let value = match top.by {
+        SegmentValue::Events => "n_events",
+        SegmentValue::Users => "n_users",
+        SegmentValue::EventsPerUser => "CASE WHEN n_users = 0 THEN 0.0 ELSE n_events / n_users END",
+    };
+    format!(
+        "WITH cells AS MATERIALIZED ({grouped})
+         SELECT * FROM cells WHERE seg IN
+             (SELECT seg FROM cells GROUP BY seg ORDER BY sum({value}) DESC, seg LIMIT {})",
+        // DuckDB's LIMIT is a BIGINT; "no limit" comes as usize::MAX.
+        top.limit.min(i64::MAX as usize)
+    )
 }
 
 /// The top-level event property names the expressions read.
@@ -322,6 +345,9 @@ fn per_event(conn: &Connection, q: &SegmentQuery, head: &str, uid: &str, join_us
             segment: cell.2,
         })
         .collect();
+    if let Some(top) = q.top.filter(|_| q.on.is_some()) {
+        top.keep(&mut out);
+    }
     out.sort_by(order);
     Ok(out)
 }

@@ -40,6 +40,12 @@ impl Default for StoreOptions {
 /// Append requests that may wait for the writer at once; more wait for a slot.
 const QUEUED_REQUESTS: usize = 256;
 
+/// How long a request waits for one of those slots before it is answered "busy" (503
+/// with `Retry-After`, which every SDK retries). Without a bound, a writer slowed down
+/// (a full disk, a checkpoint, a flood) let waiting requests pile up in memory, each
+/// holding its parsed rows.
+pub const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Events and profiles in a DuckDB file, written by one group-commit thread.
 pub struct DuckDbStore {
     path: PathBuf,
@@ -160,7 +166,15 @@ impl DuckDbStore {
     /// Queues `work` for the writer thread and waits for its commit.
     async fn write(&self, work: Work) -> Result<()> {
         let _waiting = self.write_activity.arrive();
-        let _slot = self.queue_slots.acquire().await.map_err(|_| closed())?;
+        let _slot = match tokio::time::timeout(QUEUE_WAIT, self.queue_slots.acquire()).await {
+            Ok(slot) => slot.map_err(|_| closed())?,
+            Err(_) => {
+                return Err(StorageError::Busy(format!(
+                    "the event store is busy: this write waited {} s for the writer and was not taken; retry later",
+                    QUEUE_WAIT.as_secs()
+                )));
+            }
+        };
         let (done, answer) = oneshot::channel();
         {
             let sender = self.writes.lock();
@@ -184,9 +198,30 @@ impl DuckDbStore {
         f: impl FnOnce(Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let conn = self.read_connection()?;
-        tokio::task::spawn_blocking(move || f(conn))
-            .await
-            .map_err(|e| StorageError::Backend(format!("read task failed: {e}")))?
+        // When the caller stops waiting (its deadline passed, or its client went away),
+        // the future is dropped and the guard interrupts the statement DuckDB is running,
+        // instead of letting a query nobody will read run to its end.
+        let guard = InterruptOnDrop(Some(conn.interrupt_handle()));
+        let out = tokio::task::spawn_blocking(move || f(conn)).await;
+        guard.disarm();
+        out.map_err(|e| StorageError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+/// Interrupts a connection's running statement when dropped, unless disarmed first.
+struct InterruptOnDrop(Option<Arc<duckdb::InterruptHandle>>);
+
+impl InterruptOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.interrupt();
+        }
     }
 }
 

@@ -39,6 +39,7 @@ fn query(on: Option<&str>, filter: Option<&str>, measure: Measure) -> SegmentQue
         on: on.map(program),
         measure,
         sum: None,
+        top: None,
     }
 }
 

@@ -37,6 +37,7 @@ async fn segments(store: &DuckDbStore, on: &str, filter: Option<&str>) -> Vec<(S
         on: Some(program(on)),
         measure: Measure::Events,
         sum: None,
+        top: None,
     };
     let mut out: Vec<(String, u64)> =
         store.segment(q).await.unwrap().into_iter().map(|c| (c.segment.unwrap_or_default(), c.events)).collect();

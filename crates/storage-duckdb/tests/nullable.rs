@@ -37,6 +37,7 @@ async fn by_plan(store: &DuckDbStore, project: i64) -> Vec<(String, u64)> {
         on: Some(Arc::new(on)),
         measure: Measure::Events,
         sum: None,
+        top: None,
     };
     let mut out: Vec<(String, u64)> =
         store.segment(q).await.unwrap().into_iter().map(|c| (c.segment.unwrap_or_default(), c.events)).collect();
