@@ -5,10 +5,17 @@
 //! `$ignore_time`, `$ip`, `$ignore_alias`, `$latitude`/`$longitude`. Keys the official
 //! SDKs add that change nothing here (`$device_id`, `$user_id`,
 //! `$had_persisted_distinct_id`, `$mp_lib`...) are ignored.
+//!
+//! An operation over a profile limit that the record alone shows (a list longer than a
+//! profile's list may be, a value over 256 KiB of JSON, a `$union` or `$append` carrying
+//! more than [`MAX_PROFILE_OPERATION_ITEMS`](sextant_model::limits::MAX_PROFILE_OPERATION_ITEMS) items: [`check_operation`]) makes the record
+//! a failed record, as `strict=1` reports them; the rest of the batch is kept. Limits
+//! that depend on the stored profile are applied by the writer
+//! ([`sextant_model::profile::apply`]).
 
 use serde_json::{Map, Value};
 use sextant_model::limits::{MAX_EVENT_BYTES, MAX_STRING_CHARS};
-use sextant_model::profile::USER_PROFILES;
+use sextant_model::profile::{USER_PROFILES, check_operation};
 use sextant_model::time::time_value_to_ms;
 use sextant_model::{ProfileKey, ProfileOp, ProfileUpdate, ProjectId};
 
@@ -112,7 +119,9 @@ pub fn normalize_profile_update(
         if kind == ProfileKind::Group && matches!(name, "$add" | "$append") {
             return Err(RecordError::invalid(name, "is not supported on group profiles"));
         }
-        ops.push(operation(name, value)?);
+        let op = operation(name, value)?;
+        check_operation(&op).map_err(|refusal| RecordError::invalid(&refusal.field, refusal.reason))?;
+        ops.push(op);
     }
     if ops.is_empty() {
         return Err(RecordError::invalid("record", format!("no operation: expected one of {}", OPERATIONS.join(", "))));
@@ -196,6 +205,7 @@ fn operation(name: &str, value: &Value) -> Result<ProfileOp, RecordError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sextant_model::limits::MAX_PROFILE_OPERATION_ITEMS;
 
     const NOW: i64 = 1_700_000_000_000;
 
@@ -228,6 +238,36 @@ mod tests {
         assert_eq!(err.field, "$distinct_id");
         let add = r#"{"$group_key":"c","$group_id":"A","$add":{"n":1}}"#;
         assert_eq!(normalize_profile_update(add, ProfileKind::Group, NOW).unwrap_err().field, "$add");
+    }
+
+    #[test]
+    fn operations_over_a_profile_limit_are_refused_per_record() {
+        // About 150,000 items aimed at one list, under the 1 MB record limit.
+        let items: Vec<String> = (0..150_000).map(|i| i.to_string()).collect();
+        let raw = format!(r#"{{"$token":"t","$distinct_id":"u","$union":{{"tags":[{}]}}}}"#, items.join(","));
+        assert!(raw.len() < MAX_EVENT_BYTES);
+        let err = normalize_profile_update(&raw, ProfileKind::User, NOW).unwrap_err();
+        assert_eq!(err.field, "$union");
+        let limit = MAX_PROFILE_OPERATION_ITEMS;
+        assert_eq!(
+            err.message,
+            format!("'$union' is invalid: carries 150000 items; one operation may carry at most {limit}")
+        );
+        // A list at the limit is accepted.
+        let at_limit = (0..MAX_PROFILE_OPERATION_ITEMS).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let raw = format!(r#"{{"$distinct_id":"u","$union":{{"tags":[{at_limit}]}}}}"#);
+        assert!(normalize_profile_update(&raw, ProfileKind::User, NOW).is_ok());
+        // $set of a list longer than a profile list may be; $append of too many values.
+        let raw = format!(r#"{{"$distinct_id":"u","$set":{{"l":[{at_limit},0]}}}}"#);
+        let err = normalize_profile_update(&raw, ProfileKind::User, NOW).unwrap_err();
+        assert_eq!(err.field, "$set.l");
+        assert!(err.message.starts_with("'$set.l' is invalid: the list would hold"), "{}", err.message);
+        let values: Vec<String> = (0..=MAX_PROFILE_OPERATION_ITEMS).map(|i| format!(r#""k{i}":1"#)).collect();
+        let raw = format!(r#"{{"$distinct_id":"u","$append":{{{}}}}}"#, values.join(","));
+        assert_eq!(normalize_profile_update(&raw, ProfileKind::User, NOW).unwrap_err().field, "$append");
+        // A value over 256 KiB of JSON.
+        let raw = format!(r#"{{"$distinct_id":"u","$set_once":{{"blob":"{}"}}}}"#, "x".repeat(300_000));
+        assert_eq!(normalize_profile_update(&raw, ProfileKind::User, NOW).unwrap_err().field, "$set_once.blob");
     }
 
     #[test]

@@ -4,7 +4,11 @@
 //! JSONP, pixel). Each record names its project with `$token`; a Basic credential
 //! (project secret, service account with `project_id`, or an API token scoped to
 //! ingestion) covers records without one. Updates are applied in arrival order and
-//! answered after they are durable.
+//! answered after they are durable. A record over a profile limit it shows by itself (a
+//! `$union` or `$append` of more than 10,000 items, a list longer than a profile's list
+//! may be, a value over 256 KiB: `sextant_model::profile::check_operation`) fails alone,
+//! in `failed_records` under `strict=1`; the limits that depend on the stored profile are
+//! the writer's (`sextant_model::profile::apply`). See `docs/api-conventions.md`.
 
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -28,7 +32,7 @@ use crate::state::AppState;
     path = "/engage",
     tag = "ingestion",
     summary = "Update user profiles",
-    description = "Up to 2000 updates (`$set`, `$set_once`, `$add`, `$union`, `$append`, `$remove`, `$unset`, `$delete`), each naming `$distinct_id` and its project's `$token`, applied in order.",
+    description = "Up to 2000 updates (`$set`, `$set_once`, `$add`, `$union`, `$append`, `$remove`, `$unset`, `$delete`), each naming `$distinct_id` and its project's `$token`, applied in order. A `$union` or `$append` of more than 10,000 items, a list of more than 10,000 items or a value over 256 KiB of JSON fails its record.",
     params(IngestParams),
     request_body(content(
         (Vec<ProfileUpdateRecord> = "application/json"),
@@ -46,7 +50,7 @@ pub async fn engage(State(state): State<AppState>, request: Request) -> Response
     path = "/groups",
     tag = "ingestion",
     summary = "Update group profiles",
-    description = "Up to 2000 updates (`$set`, `$set_once`, `$union`, `$remove`, `$unset`, `$delete`), each naming `$group_key`, `$group_id` and its project's `$token`; `$distinct_id` is refused.",
+    description = "Up to 2000 updates (`$set`, `$set_once`, `$union`, `$remove`, `$unset`, `$delete`), each naming `$group_key`, `$group_id` and its project's `$token`; `$distinct_id` is refused. A `$union` of more than 10,000 items, a list of more than 10,000 items or a value over 256 KiB of JSON fails its record.",
     params(IngestParams),
     request_body(content(
         (Vec<ProfileUpdateRecord> = "application/json"),
