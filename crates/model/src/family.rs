@@ -24,7 +24,9 @@ pub enum ApiFamily {
     Lexicon,
     /// `PUT /lookup-tables/{id}` (replacing a table).
     LookupTables,
-    /// Sextant's own administration: projects, service accounts, API tokens.
+    /// Sextant's own App API: saved objects, service accounts, API tokens. A token
+    /// holding it is no administrator: it creates and revokes tokens only within its
+    /// own families and lifetime ([`crate::access`]).
     App,
 }
 

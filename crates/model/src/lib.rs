@@ -6,6 +6,8 @@
 //! It performs no I/O and has no async code, so every layer can depend on it.
 //!
 //! # Layout
+//! - [`access`]: the role and credential matrix (who may do what), and the bounds on
+//!   what an API token may pass on to the tokens it creates.
 //! - [`identity`]: identity clusters and the operations that join them.
 //! - [`ids`]: newtypes for project, organisation and service-account ids.
 //! - [`project`]: projects, identity-merge modes and service-account roles.
@@ -17,6 +19,7 @@
 //! - [`error_code`]: the closed list of error codes.
 //! - [`time`]: epoch conversions and calendar-day helpers.
 
+pub mod access;
 pub mod cohort;
 pub mod error_code;
 pub mod event;

@@ -6,8 +6,14 @@
 //! - `GET /api/app/projects/{project_id}/service-accounts`: list (paged).
 //!
 //! Callers authenticate as for Mixpanel's App API (a service account with the owner or
-//! admin role, or the project secret), or with an API token scoped to `app`. Responses
-//! are `{"status": "ok", "results": ...}`; errors use the App API envelope.
+//! admin role, or the project secret), or with an API token scoped to `app`; each
+//! handler names its [`Operation`] and `sextant_model::access::MATRIX` decides. An API
+//! token is no administrator: it may create only tokens whose families it holds and
+//! that expire no later than itself (an explicit `expires_in` past its own expiry is
+//! refused; the default lifetime is cut to what is left of its own), and may revoke only
+//! tokens whose families it holds. Tokens it creates record it as their parent and are
+//! revoked with it. Refusals are 403 `permission_denied`. Responses are
+//! `{"status": "ok", "results": ...}`; errors use the App API envelope.
 
 use axum::Json;
 use axum::body::Body;
@@ -20,9 +26,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sextant_ingest::Params;
 use sextant_metadata::{ApiTokenInfo, ServiceAccountInfo};
+use sextant_model::access::Operation;
 use sextant_model::{ApiFamily, ApiTokenId, Role};
 
-use crate::auth::{self, Credential};
+use crate::auth::{self, Access, Credential};
 use crate::collection::{CollectionQuery, PageParams};
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
@@ -51,11 +58,13 @@ pub async fn list_api_tokens(
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.list_api_tokens(p, page).await };
-    admin_page(&state, &project_id, request, fetch, |t| to_value(ApiTokenView::of(t))).await
+    let view = |t: &ApiTokenInfo| to_value(ApiTokenView::of(t));
+    admin_page_for(&state, &project_id, request, Operation::ListApiTokens, fetch, view).await
 }
 
 /// `POST /api/app/projects/{project_id}/api-tokens`: `name`, `families` (a list or a
-/// comma-separated string) and `expires_in` (seconds), as JSON or a form.
+/// comma-separated string) and `expires_in` (seconds), as JSON or a form. Presented
+/// with an API token, the new token is bounded by it (see the module's documentation).
 #[utoipa::path(
     post,
     path = "/api/app/projects/{project_id}/api-tokens",
@@ -72,11 +81,29 @@ pub async fn create_api_token(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::CreateApiToken).await?;
     let body = read_body(&parts.headers, body).await?;
-    let spec = TokenSpec::parse(&body, state.api_token_ttl_seconds)?;
-    let ttl_ms = i64::try_from(spec.expires_in.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let created = state.metadata.create_api_token(credential.project.id, &spec.name, &spec.families, ttl_ms).await?;
+    let spec = TokenSpec::parse(&body)?;
+    let project = credential.project.id;
+    let default_ms = seconds_to_ms(state.api_token_ttl_seconds);
+    let created = match &credential.access {
+        Access::ApiToken(scope) => {
+            let requested_ms = spec.expires_in.map(seconds_to_ms);
+            let now = chrono::Utc::now().timestamp_millis();
+            let ttl_ms = scope
+                .child_lifetime(&spec.families, requested_ms, default_ms, now)
+                .map_err(|refusal| ApiError::forbidden(refusal.to_string()))?;
+            state
+                .metadata
+                .create_api_token_under(scope.id, project, &spec.name, &spec.families, ttl_ms)
+                .await?
+                .ok_or_else(|| ApiError::unauthenticated("the API token was revoked or expired during this request"))?
+        }
+        _ => {
+            let ttl_ms = spec.expires_in.map_or(default_ms, seconds_to_ms);
+            state.metadata.create_api_token(project, &spec.name, &spec.families, ttl_ms).await?
+        }
+    };
     let results = ApiTokenView { token: Some(created.token), ..ApiTokenView::of(&created.info) };
     Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": results}))).into_response())
 }
@@ -88,7 +115,7 @@ pub async fn create_api_token(
     tag = "app",
     summary = "Revoke a personal API token",
     params(("project_id" = i64, Path, description = "The project."), ("token_id" = i64, Path, description = "The token's id.")),
-    responses((status = 200, description = "Revoked (revoking again answers the same)", body = Single<ApiTokenView>)),
+    responses((status = 200, description = "Revoked with every token created through it (again: the same answer)", body = Single<ApiTokenView>)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
 pub async fn revoke_api_token(
@@ -97,10 +124,14 @@ pub async fn revoke_api_token(
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::RevokeApiToken).await?;
     let id = token_id.parse::<i64>().map(ApiTokenId).map_err(|_| {
         ApiError::invalid_fields("invalid token id", vec![("token_id".into(), "must be an integer".into())])
     })?;
+    if let Access::ApiToken(scope) = &credential.access {
+        let target = state.metadata.api_token(credential.project.id, id).await?;
+        scope.covers(&target.families).map_err(|refusal| ApiError::forbidden(refusal.to_string()))?;
+    }
     let revoked = state.metadata.revoke_api_token(credential.project.id, id).await?;
     Ok(Json(json!({"status": "ok", "results": ApiTokenView::of(&revoked)})))
 }
@@ -124,15 +155,27 @@ pub async fn list_service_accounts(
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.page_service_accounts(p, page).await };
-    admin_page(&state, &project_id, request, fetch, |(account, role)| to_value(ServiceAccountView::of(account, *role)))
-        .await
+    let view = |(account, role): &(ServiceAccountInfo, Role)| to_value(ServiceAccountView::of(account, *role));
+    admin_page_for(&state, &project_id, request, Operation::ListServiceAccounts, fetch, view).await
 }
 
-/// Authenticates an administrator of the project in the path, and counts the request.
+/// Authenticates a credential that may change the project's saved objects
+/// ([`Operation::AppWrite`]) in the project in the path, and counts the request.
 pub(crate) async fn admin(
     state: &AppState,
     project_id: &str,
     request: &Parts,
+) -> Result<(Credential, Params), ApiError> {
+    admin_for(state, project_id, request, Operation::AppWrite).await
+}
+
+/// Authenticates a credential that may perform `op` (an App API operation) in the
+/// project in the path, as the matrix says, and counts the request.
+pub(crate) async fn admin_for(
+    state: &AppState,
+    project_id: &str,
+    request: &Parts,
+    op: Operation,
 ) -> Result<(Credential, Params), ApiError> {
     let project_id = auth::parse_project_id(Some(project_id))?
         .ok_or_else(|| ApiError::invalid("the path must name a project id"))?;
@@ -149,8 +192,8 @@ pub(crate) async fn admin(
             "authentication required: a service account (owner or admin), the project secret, or an API token",
         )
     })?;
-    if !credential.may_administer() {
-        return Err(ApiError::forbidden("administering a project needs the owner or admin role"));
+    if !credential.may(op) {
+        return Err(credential.refusal(op));
     }
     state.limiter.admit(&LimitSlot::of(&request.extensions), credential.project.id, ApiFamily::App, 1)?;
     Ok((credential, params))
@@ -177,15 +220,21 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, 
     serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
 }
 
+/// Seconds as milliseconds, saturating.
+fn seconds_to_ms(seconds: u64) -> i64 {
+    i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
 /// A token request, validated.
 struct TokenSpec {
     name: String,
     families: Vec<ApiFamily>,
-    expires_in: u64,
+    /// The lifetime asked for, in seconds; `None`: the server's default.
+    expires_in: Option<u64>,
 }
 
 impl TokenSpec {
-    fn parse(body: &Value, default_ttl: u64) -> Result<TokenSpec, ApiError> {
+    fn parse(body: &Value) -> Result<TokenSpec, ApiError> {
         let Some(obj) = body.as_object() else {
             return Err(ApiError::invalid("the body must be a JSON object or a form"));
         };
@@ -215,15 +264,15 @@ impl TokenSpec {
             }
         }
         let expires_in = match obj.get("expires_in") {
-            None | Some(Value::Null) => default_ttl,
+            None | Some(Value::Null) => None,
             Some(v) => match v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
-                Some(n) if n > 0 && n <= 10 * 366 * 86_400 => n,
+                Some(n) if n > 0 && n <= 10 * 366 * 86_400 => Some(n),
                 _ => {
                     problems.push((
                         "expires_in".to_string(),
                         "must be a whole number of seconds, from 1 to ten years".to_string(),
                     ));
-                    default_ttl
+                    None
                 }
             },
         };
@@ -245,6 +294,8 @@ struct NewApiToken {
     #[schema(value_type = Vec<ApiFamilyName>)]
     families: Vec<String>,
     /// Lifetime in seconds (default: the server's `api_token_ttl_seconds`, 4 hours).
+    /// Asked with an API token: at most what is left of that token's own lifetime
+    /// (403 beyond), and the default is cut to it.
     #[schema(minimum = 1, maximum = 316224000)]
     expires_in: Option<u64>,
 }
@@ -274,9 +325,12 @@ pub struct ApiTokenView {
     /// When it expires (RFC 3339).
     #[schema(required = false)]
     pub expires: Option<String>,
-    /// When it was revoked, if it was.
+    /// When it was revoked, if it was (or when a token it was created through was).
     #[schema(required = false)]
     pub revoked: Option<String>,
+    /// The API token that created it, if one did (`null` otherwise).
+    #[schema(required = false, value_type = Option<i64>)]
+    pub parent_id: Option<ApiTokenId>,
     /// The token, `sx_...`: only in the answer that creates it.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false)]
@@ -294,6 +348,7 @@ impl ApiTokenView {
             created: iso(t.created_at_ms),
             expires: iso(t.expires_at_ms),
             revoked: t.revoked_at_ms.and_then(iso),
+            parent_id: t.parent_id,
             token: None,
         }
     }
@@ -331,9 +386,8 @@ impl ServiceAccountView {
     }
 }
 
-/// Answers a page of one of the project's collections: authenticates an administrator
-/// of the project in the path, reads the paging parameters, fetches the page and renders
-/// each item as its view. Every App API list handler is this call.
+/// Answers a page of one of the project's saved objects (cohorts, funnels, saved
+/// reports, lookup tables): [`admin_page_for`] with [`Operation::AppRead`].
 pub(crate) async fn admin_page<T, Fut>(
     state: &AppState,
     project_id: &str,
@@ -344,8 +398,25 @@ pub(crate) async fn admin_page<T, Fut>(
 where
     Fut: std::future::Future<Output = sextant_metadata::Result<sextant_model::Page<T>>>,
 {
+    admin_page_for(state, project_id, request, Operation::AppRead, fetch, view).await
+}
+
+/// Answers a page of one of the project's collections: authenticates a credential that
+/// may perform `op` in the project in the path, reads the paging parameters, fetches the
+/// page and renders each item as its view. Every App API list handler is this call.
+pub(crate) async fn admin_page_for<T, Fut>(
+    state: &AppState,
+    project_id: &str,
+    request: Request,
+    op: Operation,
+    fetch: impl FnOnce(sextant_metadata::Metadata, sextant_model::ProjectId, sextant_model::PageRequest) -> Fut,
+    view: impl Fn(&T) -> Value,
+) -> Result<Json<Value>, ApiError>
+where
+    Fut: std::future::Future<Output = sextant_metadata::Result<sextant_model::Page<T>>>,
+{
     let (parts, _) = request.into_parts();
-    let (credential, params) = admin(state, project_id, &parts).await?;
+    let (credential, params) = admin_for(state, project_id, &parts, op).await?;
     let query = CollectionQuery::parse(&params)?;
     let page = fetch(state.metadata.clone(), credential.project.id, query.page).await?;
     Ok(Json(query.respond(page, view)))

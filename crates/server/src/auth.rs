@@ -10,6 +10,9 @@
 //!
 //! Basic credentials are accepted base64-encoded, as HTTP defines, and in plain text,
 //! as Mixpanel also accepts.
+//!
+//! What each credential may do is not decided here: [`Credential::may`] reads
+//! `sextant_model::access::MATRIX`, the one table of credentials against operations.
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -17,6 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sextant_ingest::Params;
 use sextant_metadata::{ApiTokenAuth, ServiceAccountAuth};
+use sextant_model::access::{self, Operation, Principal, TokenScope};
 use sextant_model::{ApiFamily, Project, ProjectId, Role};
 
 use crate::error::ApiError;
@@ -31,8 +35,29 @@ pub enum Access {
     Secret,
     /// A service account with this role in the project.
     ServiceAccount(Role),
-    /// A personal API token scoped to these families (checked when it was presented).
-    ApiToken(Vec<ApiFamily>),
+    /// A personal API token: its id, families (checked when it was presented) and
+    /// expiry, which bound the tokens it may create.
+    ApiToken(TokenScope),
+}
+
+impl Access {
+    /// Its column in the matrix.
+    pub fn principal(&self) -> Principal {
+        match self {
+            Access::Token => Principal::ProjectToken,
+            Access::Secret => Principal::ProjectSecret,
+            Access::ServiceAccount(role) => Principal::ServiceAccount(*role),
+            Access::ApiToken(_) => Principal::ApiToken,
+        }
+    }
+
+    /// An API token's families; empty for other credentials.
+    pub fn families(&self) -> &[ApiFamily] {
+        match self {
+            Access::ApiToken(scope) => &scope.families,
+            _ => &[],
+        }
+    }
 }
 
 /// An authenticated request: the project and how it got in.
@@ -42,35 +67,42 @@ pub struct Credential {
     pub project: Project,
     /// The credential used.
     pub access: Access,
+    /// The API family of the endpoint it was presented to.
+    pub family: ApiFamily,
 }
 
 impl Credential {
-    /// May this credential send events through `/import`?
+    /// May this credential perform `op`? The answer is the matrix's
+    /// (`sextant_model::access::MATRIX`). For an API token and an operation bounded by
+    /// its scope (creating and revoking tokens), the handler checks the bounds too.
+    pub fn may(&self, op: Operation) -> bool {
+        access::permits(self.access.principal(), self.access.families(), op)
+    }
+
+    /// May this credential write through its endpoint's family: send events
+    /// (`/import`), or replace a lookup table (`PUT /lookup-tables/{id}`)?
     pub fn may_import(&self) -> bool {
-        match &self.access {
-            Access::Token | Access::Secret => true,
-            Access::ServiceAccount(role) => role.may_ingest(),
-            Access::ApiToken(families) => families.contains(&ApiFamily::Ingestion),
-        }
+        Operation::write_of(self.family).is_some_and(|op| self.may(op))
     }
 
-    /// May this credential read data?
+    /// May this credential read through its endpoint's family (export, the Query API,
+    /// lookup tables)?
     pub fn may_read(&self) -> bool {
-        match &self.access {
-            Access::Token => false,
-            Access::Secret | Access::ApiToken(_) => true,
-            Access::ServiceAccount(role) => role.may_read(),
-        }
+        Operation::read_of(self.family).is_some_and(|op| self.may(op))
     }
 
-    /// May this credential administer the project (service accounts, API tokens)?
-    pub fn may_administer(&self) -> bool {
-        match &self.access {
-            Access::Token => false,
-            Access::Secret => true,
-            Access::ServiceAccount(role) => role.may_administer(),
-            Access::ApiToken(families) => families.contains(&ApiFamily::App),
-        }
+    /// The 403 for a credential that may not perform `op`, naming who may.
+    pub fn refusal(&self, op: Operation) -> ApiError {
+        let who = match &self.access {
+            Access::ApiToken(scope) => {
+                let scope: Vec<_> = scope.families.iter().map(|f| f.as_str()).collect();
+                format!("this API token (scoped to {})", scope.join(", "))
+            }
+            other => other.principal().label().to_string(),
+        };
+        let allowed = access::allowed_to(op);
+        let allowed = if allowed.is_empty() { "nobody".to_string() } else { allowed.join(", ") };
+        ApiError::forbidden(format!("{who} may not {op}; allowed: {allowed}"))
     }
 }
 
@@ -126,18 +158,18 @@ async fn authenticate_api_token(
             "the API token expired at {}; create a new one",
             chrono::DateTime::from_timestamp_millis(at).map(|t| t.to_rfc3339()).unwrap_or_default()
         ))),
-        ApiTokenAuth::Valid { project, families } => {
+        ApiTokenAuth::Valid { project, scope } => {
             if let Some(pid) = project_id.filter(|pid| *pid != project.id) {
                 return Err(ApiError::unauthenticated(format!("the API token does not belong to project {pid}")));
             }
-            if !families.contains(&family) {
-                let scope: Vec<_> = families.iter().map(|f| f.as_str()).collect();
+            if !scope.holds(family) {
+                let names: Vec<_> = scope.families.iter().map(|f| f.as_str()).collect();
                 return Err(ApiError::forbidden(format!(
                     "this API token may not call the {family} API; it is scoped to: {}",
-                    scope.join(", ")
+                    names.join(", ")
                 )));
             }
-            Ok(Credential { project, access: Access::ApiToken(families) })
+            Ok(Credential { project, access: Access::ApiToken(scope), family })
         }
     }
 }
@@ -214,7 +246,7 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
                         .project(pid)
                         .await?
                         .ok_or_else(|| ApiError::unauthenticated(format!("project {pid} does not exist")))?;
-                    return Ok(Some(Credential { project, access: Access::ServiceAccount(role) }));
+                    return Ok(Some(Credential { project, access: Access::ServiceAccount(role), family }));
                 }
                 ServiceAccountAuth::NoAccess => {
                     return Err(ApiError::forbidden(format!("the service account has no role in project {pid}")));
@@ -225,10 +257,12 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
     }
     let by_secret = state.metadata.project_by_secret(&basic.user).await?;
     let found = match by_secret {
-        Some(project) => Some(Credential { project, access: Access::Secret }),
-        None if allow_token => {
-            state.project_by_token(&basic.user).await?.map(|project| Credential { project, access: Access::Token })
-        }
+        Some(project) => Some(Credential { project, access: Access::Secret, family }),
+        None if allow_token => state.project_by_token(&basic.user).await?.map(|project| Credential {
+            project,
+            access: Access::Token,
+            family,
+        }),
         None => None,
     };
     match (found, project_id) {
@@ -292,6 +326,69 @@ mod tests {
         );
         assert!(basic_credentials(&headers("Bearer x")).is_err());
         assert_eq!(basic_credentials(&HeaderMap::new()).unwrap(), None);
+    }
+
+    fn credential(access: Access, family: ApiFamily) -> Credential {
+        let project = Project {
+            id: ProjectId(1),
+            org_id: sextant_model::OrgId(1),
+            name: "p".into(),
+            token: "t".into(),
+            timezone: "UTC".into(),
+            identity_mode: sextant_model::IdentityMode::Simplified,
+            created_at_ms: 0,
+            case_sensitive_strings: false,
+            region: sextant_model::Region::Us,
+        };
+        Credential { project, access, family }
+    }
+
+    fn token(families: &[ApiFamily]) -> Access {
+        Access::ApiToken(TokenScope {
+            id: sextant_model::ApiTokenId(7),
+            families: families.to_vec(),
+            expires_at_ms: i64::MAX,
+        })
+    }
+
+    #[test]
+    fn an_app_token_is_no_administrator() {
+        let app = credential(token(&[ApiFamily::App]), ApiFamily::App);
+        for op in [Operation::AppRead, Operation::AppWrite, Operation::ListApiTokens, Operation::CreateApiToken] {
+            assert!(app.may(op), "{op:?}");
+        }
+        for op in [Operation::ManageServiceAccounts, Operation::Ingest, Operation::Export, Operation::Query] {
+            assert!(!app.may(op), "{op:?}");
+        }
+        let refusal = app.refusal(Operation::ManageServiceAccounts);
+        assert_eq!(refusal.code, sextant_model::ErrorCode::PermissionDenied);
+        let message = &refusal.message;
+        assert!(message.contains("this API token (scoped to app) may not manage service accounts"), "{message}");
+        // The owner and the secret may; an analyst may not, and is told who may.
+        assert!(credential(Access::ServiceAccount(Role::Owner), ApiFamily::App).may(Operation::CreateApiToken));
+        assert!(credential(Access::Secret, ApiFamily::App).may(Operation::ManageServiceAccounts));
+        let analyst = credential(Access::ServiceAccount(Role::Analyst), ApiFamily::App);
+        assert!(!analyst.may(Operation::ListApiTokens));
+        assert!(analyst.refusal(Operation::ListApiTokens).message.contains("allowed: the project secret"));
+    }
+
+    #[test]
+    fn reads_and_writes_follow_the_endpoint_family() {
+        // `/import` with the project token, an ingestion token, a consumer.
+        assert!(credential(Access::Token, ApiFamily::Ingestion).may_import());
+        assert!(credential(token(&[ApiFamily::Ingestion]), ApiFamily::Ingestion).may_import());
+        assert!(!credential(Access::ServiceAccount(Role::Consumer), ApiFamily::Ingestion).may_import());
+        // Replacing a lookup table needs `lookup_tables`, not `ingestion`.
+        assert!(credential(token(&[ApiFamily::LookupTables]), ApiFamily::LookupTables).may_import());
+        assert!(!credential(Access::ServiceAccount(Role::Analyst), ApiFamily::LookupTables).may_import());
+        assert!(!credential(Access::Token, ApiFamily::LookupTables).may_import());
+        // Reading: every role and the secret; never the project token.
+        for role in Role::ALL {
+            assert!(credential(Access::ServiceAccount(role), ApiFamily::Export).may_read(), "{role}");
+        }
+        assert!(credential(token(&[ApiFamily::Export]), ApiFamily::Export).may_read());
+        assert!(!credential(Access::Token, ApiFamily::Query).may_read());
+        assert!(!credential(Access::Secret, ApiFamily::Ingestion).may_read(), "ingestion has no read");
     }
 
     #[test]
