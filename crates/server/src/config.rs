@@ -1,9 +1,11 @@
 //! Server configuration: one struct, filled from defaults, then an optional TOML file,
 //! then environment variables and command-line flags (the CLI passes both in as
-//! [`ConfigOverrides`], since clap reads the environment for each flag).
+//! [`ConfigOverrides`], since clap reads the environment for each flag). The `[http]`
+//! table ([`HttpLimits`]) has no flags; its environment variables are read here.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -41,6 +43,91 @@ pub struct Config {
     /// A CSV table of places (`latitude,longitude,city,region,country_code,timezone`)
     /// for reverse geocoding `$latitude`/`$longitude`; none, no reverse geocoding.
     pub places_database: Option<PathBuf>,
+    /// Connection cap, timeouts and per-request deadlines of the HTTP(S) listeners.
+    pub http: HttpLimits,
+}
+
+/// What keeps slow or abusive clients from holding the server's connections: a cap on
+/// open connections, timeouts on reading a request, and a deadline per request by API
+/// family. The `[http]` table of the file sets them, and `SEXTANT_` followed by the key
+/// in capitals (`SEXTANT_MAX_CONNECTIONS`, `SEXTANT_QUERY_DEADLINE_SECONDS`, ...) in the
+/// environment overrides the file. In seconds; 0 removes a timeout or deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Open connections at most, HTTP and HTTPS together (`max_connections`). `None`:
+    /// three quarters of the process's file descriptor limit, at most
+    /// [`DEFAULT_MAX_CONNECTIONS`]. A connection over the cap is closed at once (plain
+    /// HTTP first gets a `503` with `Retry-After: 1`).
+    pub max_connections: Option<usize>,
+    /// How long a client has to send a request's line and headers, counted from when
+    /// the server starts waiting for them: on a new connection (after the TLS
+    /// handshake), and on a kept-alive one after the previous answer, so it is also
+    /// how long a kept-alive connection may sit idle (`header_read_timeout_seconds`).
+    /// The connection is closed when it passes.
+    pub header_read_timeout: Option<Duration>,
+    /// How long a request body may send nothing while the server reads it
+    /// (`body_idle_timeout_seconds`); the read then fails and the request is answered
+    /// as a body that could not be read.
+    pub body_idle_timeout: Option<Duration>,
+    /// How long each API family's requests may take before their answer starts.
+    pub deadlines: Deadlines,
+}
+
+/// Per-request deadlines by API family: from the request's head to the response's head
+/// (a streamed body, once started, is not limited; only a stalled request body is).
+/// A request past its deadline is answered `503` in its family's error shape, and the
+/// work it started is abandoned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    /// The Query API: `/api/query/...` and the legacy `/api/2.0/...` reports
+    /// (`query_deadline_seconds`).
+    pub query: Option<Duration>,
+    /// JQL: `/api/query/jql`, `/api/2.0/jql` (`jql_deadline_seconds`).
+    pub jql: Option<Duration>,
+    /// Ingestion: `/track`, `/import`, `/engage`, `/groups`, body upload included
+    /// (`ingest_deadline_seconds`).
+    pub ingestion: Option<Duration>,
+    /// Everything else: the App API, lookup tables, health and metrics
+    /// (`other_deadline_seconds`). Raw export (`/api/2.0/export`) and the activity feed
+    /// (`/api/query/stream/query`) stream for as long as they need and have none.
+    pub other: Option<Duration>,
+}
+
+/// The connection cap when the process's file descriptor limit allows it.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// A request's head must arrive within 10 seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request body may be silent for 30 seconds.
+pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Query API reports: 10 seconds (the seed's deadline).
+pub const DEFAULT_QUERY_DEADLINE: Duration = Duration::from_secs(10);
+/// JQL: 2 minutes (the seed's deadline).
+pub const DEFAULT_JQL_DEADLINE: Duration = Duration::from_secs(120);
+/// Ingestion: 60 seconds, upload of a 10 MB body included.
+pub const DEFAULT_INGEST_DEADLINE: Duration = Duration::from_secs(60);
+/// Every other endpoint: 60 seconds.
+pub const DEFAULT_OTHER_DEADLINE: Duration = Duration::from_secs(60);
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: None,
+            header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
+            body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
+            deadlines: Deadlines::default(),
+        }
+    }
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            query: Some(DEFAULT_QUERY_DEADLINE),
+            jql: Some(DEFAULT_JQL_DEADLINE),
+            ingestion: Some(DEFAULT_INGEST_DEADLINE),
+            other: Some(DEFAULT_OTHER_DEADLINE),
+        }
+    }
 }
 
 /// How logs are written.
@@ -67,6 +154,7 @@ impl Default for Config {
             tls: None,
             geoip_database: None,
             places_database: None,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -85,6 +173,74 @@ struct ConfigFile {
     tls: Option<TlsFile>,
     geoip_database: Option<PathBuf>,
     places_database: Option<PathBuf>,
+    http: Option<HttpFile>,
+}
+
+/// The `[http]` table (see [`HttpLimits`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    max_connections: Option<usize>,
+    header_read_timeout_seconds: Option<u64>,
+    body_idle_timeout_seconds: Option<u64>,
+    query_deadline_seconds: Option<u64>,
+    jql_deadline_seconds: Option<u64>,
+    ingest_deadline_seconds: Option<u64>,
+    other_deadline_seconds: Option<u64>,
+}
+
+impl HttpFile {
+    /// Replaces each key that `var` (the environment) sets as `SEXTANT_` and the key in
+    /// capitals; an empty variable counts as unset.
+    fn with_env(mut self, var: impl Fn(&str) -> Option<String>) -> Result<HttpFile, ConfigError> {
+        fn read<T: std::str::FromStr>(
+            var: &impl Fn(&str) -> Option<String>,
+            key: &str,
+            slot: &mut Option<T>,
+        ) -> Result<(), ConfigError> {
+            let name = format!("SEXTANT_{}", key.to_ascii_uppercase());
+            if let Some(text) = var(name.as_str()).filter(|t| !t.trim().is_empty()) {
+                let value = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| ConfigError::Invalid(format!("{name} must be a whole number, got `{text}`")))?;
+                *slot = Some(value);
+            }
+            Ok(())
+        }
+        read(&var, "max_connections", &mut self.max_connections)?;
+        read(&var, "header_read_timeout_seconds", &mut self.header_read_timeout_seconds)?;
+        read(&var, "body_idle_timeout_seconds", &mut self.body_idle_timeout_seconds)?;
+        read(&var, "query_deadline_seconds", &mut self.query_deadline_seconds)?;
+        read(&var, "jql_deadline_seconds", &mut self.jql_deadline_seconds)?;
+        read(&var, "ingest_deadline_seconds", &mut self.ingest_deadline_seconds)?;
+        read(&var, "other_deadline_seconds", &mut self.other_deadline_seconds)?;
+        Ok(self)
+    }
+
+    /// The limits, with defaults for what is not set.
+    fn limits(&self) -> Result<HttpLimits, ConfigError> {
+        if self.max_connections == Some(0) {
+            return Err(ConfigError::Invalid("max_connections must be at least 1".into()));
+        }
+        // Unset: the default; 0: none.
+        let seconds = |value: Option<u64>, default: Duration| match value {
+            None => Some(default),
+            Some(0) => None,
+            Some(s) => Some(Duration::from_secs(s)),
+        };
+        Ok(HttpLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: seconds(self.header_read_timeout_seconds, DEFAULT_HEADER_READ_TIMEOUT),
+            body_idle_timeout: seconds(self.body_idle_timeout_seconds, DEFAULT_BODY_IDLE_TIMEOUT),
+            deadlines: Deadlines {
+                query: seconds(self.query_deadline_seconds, DEFAULT_QUERY_DEADLINE),
+                jql: seconds(self.jql_deadline_seconds, DEFAULT_JQL_DEADLINE),
+                ingestion: seconds(self.ingest_deadline_seconds, DEFAULT_INGEST_DEADLINE),
+                other: seconds(self.other_deadline_seconds, DEFAULT_OTHER_DEADLINE),
+            },
+        })
+    }
 }
 
 /// The `[tls]` table.
@@ -163,6 +319,7 @@ impl Config {
         };
         let d = Config::default();
         let tls = Self::tls(from_file.tls.unwrap_or_default(), &overrides)?;
+        let http = from_file.http.unwrap_or_default().with_env(|name| std::env::var(name).ok())?.limits()?;
         Ok(Config {
             data_dir: overrides.data_dir.or(from_file.data_dir).unwrap_or(d.data_dir),
             listen: overrides.listen.or(from_file.listen).unwrap_or(d.listen),
@@ -183,6 +340,7 @@ impl Config {
             geoip_database: overrides.geoip_database.clone().or(from_file.geoip_database),
             places_database: overrides.places_database.clone().or(from_file.places_database),
             tls,
+            http,
         })
     }
 
@@ -270,6 +428,33 @@ mod tests {
         assert!(load("[tls]\nself_signed = true\n", files).is_err());
         assert!(load("", ConfigOverrides { tls_cert: Some("c.pem".into()), ..Default::default() }).is_err());
         assert!(load("[tls]\nlisten = \"127.0.0.1:8443\"\n", Default::default()).is_err());
+    }
+
+    #[test]
+    fn http_limits_come_from_the_file_then_the_environment() {
+        assert_eq!(HttpFile::default().limits().unwrap(), HttpLimits::default());
+        let file: ConfigFile = Config::parse_file(
+            "[http]\nmax_connections = 20\nheader_read_timeout_seconds = 2\nquery_deadline_seconds = 0\n",
+        )
+        .unwrap();
+        let env = |name: &str| match name {
+            "SEXTANT_HEADER_READ_TIMEOUT_SECONDS" => Some("5".to_string()),
+            "SEXTANT_JQL_DEADLINE_SECONDS" => Some(" 30 ".to_string()),
+            "SEXTANT_OTHER_DEADLINE_SECONDS" => Some(String::new()),
+            _ => None,
+        };
+        let limits = file.http.unwrap().with_env(env).unwrap().limits().unwrap();
+        assert_eq!(limits.max_connections, Some(20));
+        assert_eq!(limits.header_read_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(limits.body_idle_timeout, Some(DEFAULT_BODY_IDLE_TIMEOUT));
+        assert_eq!(limits.deadlines.query, None);
+        assert_eq!(limits.deadlines.jql, Some(Duration::from_secs(30)));
+        assert_eq!(limits.deadlines.other, Some(DEFAULT_OTHER_DEADLINE));
+        let bad = HttpFile::default().with_env(|n| (n == "SEXTANT_MAX_CONNECTIONS").then(|| "many".to_string()));
+        assert!(bad.is_err());
+        let zero = HttpFile { max_connections: Some(0), ..Default::default() };
+        assert!(zero.limits().is_err());
+        assert!(Config::parse_file("[http]\nheader_timeout = 3\n").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! # Layout
 //! - [`config`]: the one configuration struct and how it is loaded.
 //! - [`server`]: opening the data directory and serving.
+//! - [`files`]: private, atomically written files in the data directory.
 //! - [`router`]: every route and the middleware around them.
 //! - [`state`]: what handlers share.
 //! - [`auth`]: every credential form Mixpanel's clients use.
@@ -38,6 +39,7 @@ pub mod engage;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod files;
 pub mod funnels;
 pub mod geoip;
 pub mod health;

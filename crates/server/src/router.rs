@@ -4,12 +4,22 @@
 //! `#[utoipa::path]` for its path and methods: the router and the OpenAPI document
 //! ([`crate::openapi`]) come from the same declarations. A trailing slash is trimmed
 //! before routing ([`App`]), so `/track/` is `/track`.
+//!
+//! Each request runs under its API family's deadline ([`deadline`], configured by
+//! [`Deadlines`]): the Query API, JQL, ingestion and the rest each have their own;
+//! raw export and the activity feed, which stream, have none.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::http::{HeaderName, Method, Uri, header};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router, middleware};
+use sextant_model::ErrorCode;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::normalize_path::NormalizePath;
@@ -18,7 +28,9 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::ApiError;
+use crate::config::Deadlines;
+use crate::error::{ApiError, QueryError};
+use crate::limits::Limiter;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
@@ -29,8 +41,14 @@ use crate::{
 /// The whole application: the router behind trailing-slash trimming.
 pub type App = NormalizePath<Router>;
 
-/// Builds the application.
+/// Builds the application with the default deadlines.
 pub fn router(state: AppState) -> App {
+    router_with_deadlines(state, Deadlines::default())
+}
+
+/// Builds the application, each request under its family's deadline.
+pub fn router_with_deadlines(state: AppState, deadlines: Deadlines) -> App {
+    let limiter = state.limiter.clone();
     let (routes, document) = documented_routes().split_for_parts();
     let document = ServedDocument(Arc::new(openapi::finish(document)));
     let routes = routes
@@ -39,9 +57,166 @@ pub fn router(state: AppState) -> App {
         .layer(Extension(document))
         .fallback(not_found)
         .with_state(state)
+        .layer(middleware::from_fn_with_state(deadlines, deadline))
+        .layer(middleware::from_fn_with_state(limiter, client_failures))
         .layer(cors())
         .layer(TraceLayer::new_for_http());
     NormalizePath::trim_trailing_slash(routes)
+}
+
+/// Which family a path serves, for its deadline and the shape of errors answered
+/// before (or instead of) its handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteClass {
+    /// `/track`, `/import`, `/engage`, `/groups`.
+    Ingestion,
+    /// `/api/query/...` and the legacy `/api/2.0/...` reports.
+    Query,
+    /// `/api/query/jql`, `/api/2.0/jql`.
+    Jql,
+    /// Raw export and the activity feed: streamed, no deadline.
+    Streaming,
+    /// The App API, lookup tables, health, metrics, the OpenAPI document.
+    Other,
+}
+
+impl RouteClass {
+    /// The class of a request path (a trailing slash is ignored).
+    pub fn of(path: &str) -> RouteClass {
+        let trimmed = path.trim_end_matches('/');
+        match trimmed {
+            "/track" | "/import" | "/engage" | "/groups" => RouteClass::Ingestion,
+            "/api/query/jql" | "/api/2.0/jql" => RouteClass::Jql,
+            "/api/2.0/export" | "/api/query/stream/query" | "/api/2.0/stream/query" => RouteClass::Streaming,
+            p if p.starts_with("/api/query/") || p.starts_with("/api/2.0/") => RouteClass::Query,
+            _ => RouteClass::Other,
+        }
+    }
+
+    /// The deadline `deadlines` gives this class.
+    pub fn deadline(self, deadlines: &Deadlines) -> Option<Duration> {
+        match self {
+            RouteClass::Ingestion => deadlines.ingestion,
+            RouteClass::Query => deadlines.query,
+            RouteClass::Jql => deadlines.jql,
+            RouteClass::Streaming => None,
+            RouteClass::Other => deadlines.other,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            RouteClass::Ingestion => "ingestion",
+            RouteClass::Query => "query",
+            RouteClass::Jql => "jql",
+            RouteClass::Streaming => "export",
+            RouteClass::Other => "other",
+        }
+    }
+}
+
+/// Middleware: runs the request under its family's deadline, from its head to the
+/// response's head (a streamed body, once started, is not limited). Past it, the
+/// handler is dropped and the client gets `503` in its family's error shape: the
+/// Query API's `{"request", "error"}`, ingestion's reply style (read from the query
+/// string), the App API's envelope elsewhere.
+///
+/// Dropping the handler abandons its awaits (a body read, a wait for the writer's
+/// commit, a wait for a blocking task); the store interrupts the DuckDB statement a
+/// dropped read was waiting for (`storage-duckdb`'s `run_blocking`). Work in Rust on a
+/// blocking thread (a funnel kernel) still runs to its end, its result unused.
+pub async fn deadline(State(deadlines): State<Deadlines>, request: Request, next: Next) -> Response {
+    let class = RouteClass::of(request.uri().path());
+    let Some(limit) = class.deadline(&deadlines) else {
+        return next.run(request).await;
+    };
+    let uri = request.uri().clone();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            ::metrics::counter!("sextant_request_deadline_exceeded_total", "family" => class.name()).increment(1);
+            tracing::warn!(
+                path = uri.path(),
+                family = class.name(),
+                seconds = limit.as_secs_f64(),
+                "request deadline passed"
+            );
+            deadline_passed(class, &uri, limit)
+        }
+    }
+}
+
+/// The answer to a request past its deadline.
+fn deadline_passed(class: RouteClass, uri: &Uri, limit: Duration) -> Response {
+    let seconds = limit.as_secs_f64();
+    let message = match class {
+        RouteClass::Query | RouteClass::Jql | RouteClass::Streaming => format!(
+            "the query did not finish within the server's {seconds} s deadline; ask for fewer days, fewer \
+             segments or a simpler filter"
+        ),
+        RouteClass::Ingestion | RouteClass::Other => {
+            format!("the request did not finish within the server's {seconds} s deadline; retry later")
+        }
+    };
+    let response = in_family_shape(class, uri, &ApiError::new(ErrorCode::Unavailable, message));
+    match class {
+        // A query that ran out of time would only run out again: no `Retry-After`.
+        RouteClass::Query | RouteClass::Jql | RouteClass::Streaming => response,
+        // Ingestion SDKs retry a 503 that says when.
+        RouteClass::Ingestion | RouteClass::Other => with_retry_after(response, 5),
+    }
+}
+
+/// `error` in the shape of the family `class` serves: the Query API's
+/// `{"request", "error"}`, ingestion's reply style (read from the query string), the App
+/// API's envelope elsewhere.
+fn in_family_shape(class: RouteClass, uri: &Uri, error: &ApiError) -> Response {
+    match class {
+        RouteClass::Query | RouteClass::Jql | RouteClass::Streaming => {
+            let request = uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+            QueryError { request, error: error.clone() }.into_response()
+        }
+        RouteClass::Ingestion => {
+            let params = sextant_ingest::Params::parse(uri.query().unwrap_or("").as_bytes());
+            let style = ingest::reply::ReplyStyle::from_params(&params, uri.path().trim_end_matches('/') == "/import")
+                .unwrap_or_default();
+            style.error(error)
+        }
+        RouteClass::Other => error.clone().into_response(),
+    }
+}
+
+fn with_retry_after(mut response: Response, seconds: u64) -> Response {
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// Middleware: refuses a client address that has failed too often with 429, before its
+/// request is read, and charges each 401 or 403 to the address it answers
+/// ([`limits::clients`]).
+pub async fn client_failures(State(limiter): State<Arc<Limiter>>, request: Request, next: Next) -> Response {
+    let budgets = &limiter.clients;
+    let Some(client) = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
+        return next.run(request).await;
+    };
+    if let Err(wait) = budgets.check(client) {
+        let seconds = wait.as_secs().max(1);
+        ::metrics::counter!("sextant_client_failures_refused_total").increment(1);
+        let error = ApiError::new(
+            ErrorCode::RateLimited,
+            format!("too many failed requests (401, 403) from this address; retry after {seconds} s"),
+        );
+        let uri = request.uri().clone();
+        // Read and dropped, not looked at, so the client reads the 429 rather than a
+        // connection reset under the body it is still sending.
+        ingest::body::drain(request.into_body(), 0).await;
+        return with_retry_after(in_family_shape(RouteClass::of(uri.path()), &uri, &error), seconds);
+    }
+    let response = next.run(request).await;
+    if matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        budgets.charge(client);
+    }
+    response
 }
 
 /// Every endpoint, each with its documentation.
@@ -138,4 +313,47 @@ fn cors() -> CorsLayer {
 
 async fn not_found(uri: Uri) -> Response {
     ApiError::new(sextant_model::ErrorCode::NotFound, format!("no endpoint at {}", uri.path())).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_follow_the_api_family() {
+        let d = Deadlines {
+            query: Some(Duration::from_secs(10)),
+            jql: Some(Duration::from_secs(120)),
+            ingestion: Some(Duration::from_secs(60)),
+            other: Some(Duration::from_secs(61)),
+        };
+        let of = |path: &str| RouteClass::of(path).deadline(&d).map(|t| t.as_secs());
+        assert_eq!(of("/track"), Some(60));
+        assert_eq!(of("/import/"), Some(60));
+        assert_eq!(of("/engage"), Some(60));
+        assert_eq!(of("/groups"), Some(60));
+        assert_eq!(of("/api/query/segmentation"), Some(10));
+        assert_eq!(of("/api/2.0/funnels/list"), Some(10));
+        assert_eq!(of("/api/query/engage"), Some(10));
+        assert_eq!(of("/api/query/jql"), Some(120));
+        assert_eq!(of("/api/2.0/jql/"), Some(120));
+        assert_eq!(of("/api/2.0/export"), None);
+        assert_eq!(of("/api/2.0/stream/query"), None);
+        assert_eq!(of("/api/query/stream/query"), None);
+        assert_eq!(of("/api/app/projects/1/api-tokens"), Some(61));
+        assert_eq!(of("/healthz"), Some(61));
+        assert_eq!(of("/"), Some(61));
+    }
+
+    #[test]
+    fn a_query_past_its_deadline_answers_in_the_query_shape() {
+        let uri: Uri = "/api/query/segmentation?event=x".parse().unwrap();
+        let response = deadline_passed(RouteClass::Query, &uri, Duration::from_secs(10));
+        assert_eq!(response.status(), 503);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+        let uri: Uri = "/track?verbose=1".parse().unwrap();
+        let response = deadline_passed(RouteClass::Ingestion, &uri, Duration::from_secs(60));
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+    }
 }

@@ -4,21 +4,42 @@
 //! organisation, project and owner service account in an empty directory), and
 //! [`Server::run`] serves until the shutdown future resolves, then closes the store so
 //! that its write-ahead log is checkpointed.
+//!
+//! Connections are served by hyper directly (HTTP/1.1, as the TLS listener's ALPN
+//! says), not through `axum::serve`, for what a server facing the internet needs and
+//! `axum::serve` does not offer ([`HttpLimits`]):
+//! - a cap on open connections, HTTP and HTTPS together: a connection over it is
+//!   closed as soon as it is accepted (plain HTTP first gets a `503` with
+//!   `Retry-After: 1`, written without waiting), so the process keeps file descriptors
+//!   for the store and the clients it serves; waiting in the accept queue instead
+//!   would leave refused clients hanging with no answer;
+//! - a timeout on reading each request's head (hyper's, which also closes kept-alive
+//!   connections idle that long), so a client sending half a request cannot hold a
+//!   connection;
+//! - an idle timeout on reading request bodies;
+//! - per-request deadlines by API family ([`router::deadline`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::ServiceExt;
-use axum::serve::ListenerExt;
+use axum::extract::ConnectInfo;
 use futures::FutureExt;
-
+use futures::future::{BoxFuture, Shared};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use sextant_metadata::{Bootstrap, Metadata};
 use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower_http::add_extension::AddExtension;
+use tower_http::timeout::RequestBodyTimeout;
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_MAX_CONNECTIONS, HttpLimits};
 use crate::limits::Limiter;
 use crate::state::{AppState, Stores};
 use crate::tls::{self, TlsListener};
@@ -62,6 +83,8 @@ pub struct Listeners {
     pub https: Option<TlsListener>,
     /// In self-signed mode, the certificate clients should trust.
     pub ca_certificate: Option<PathBuf>,
+    /// One permit per open connection, HTTP and HTTPS together.
+    connections: Arc<Semaphore>,
 }
 
 impl Listeners {
@@ -72,19 +95,77 @@ impl Listeners {
                 .await
                 .map_err(|source| ServeError::Io { context: format!("cannot listen on {addr}"), source })
         };
+        let connections = Arc::new(Semaphore::new(connection_cap(config.http.max_connections)));
         let http = bind(config.listen).await?;
         let (https, ca_certificate) = match &config.tls {
             None => (None, None),
             Some(tls_config) => {
                 let prepared = tls::prepare(&tls_config.settings, &config.data_dir)?;
                 let tcp = bind(tls_config.listen).await?;
-                let listener = TlsListener::new(tcp, prepared.server_config)
+                let listener = TlsListener::new(tcp, prepared.server_config, connections.clone())
                     .map_err(|source| ServeError::Io { context: "cannot start the HTTPS listener".into(), source })?;
                 (Some(listener), prepared.ca_certificate)
             }
         };
-        Ok(Listeners { http, https, ca_certificate })
+        Ok(Listeners { http, https, ca_certificate, connections })
     }
+}
+
+/// How many connections may be open at once: `configured`, or three quarters of the
+/// file descriptor limit (raised to the hard limit first) and at most
+/// [`DEFAULT_MAX_CONNECTIONS`]; the rest of the descriptors stay for the store's files.
+fn connection_cap(configured: Option<usize>) -> usize {
+    let descriptors = raise_fd_limit();
+    let share = descriptors.map(|n| usize::try_from(n / 4 * 3).unwrap_or(usize::MAX));
+    let cap = match configured {
+        Some(n) => {
+            if let Some(share) = share.filter(|&share| n > share) {
+                tracing::warn!(
+                    max_connections = n,
+                    descriptors = descriptors.unwrap_or_default(),
+                    "max_connections is above three quarters of the file descriptor limit ({share}); \
+                     the process may run out of descriptors before reaching it"
+                );
+            }
+            n
+        }
+        None => share.unwrap_or(DEFAULT_MAX_CONNECTIONS).clamp(64, DEFAULT_MAX_CONNECTIONS),
+    };
+    let cap = cap.clamp(1, Semaphore::MAX_PERMITS);
+    tracing::info!(max_connections = cap, "connection cap");
+    cap
+}
+
+/// Raises the soft limit on open files toward the hard one (as Go's runtime does: the
+/// soft limit is often 1024, far below what a server needs) and returns it; `None`
+/// where it cannot be read.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+fn raise_fd_limit() -> Option<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `getrlimit` writes only the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    // Linux refuses more than `fs.nr_open` (2^20 by default) and macOS more than its
+    // per-process maximum, whatever the hard limit says: try smaller values then.
+    for wanted in [limit.rlim_max, 1 << 20, 10_240] {
+        if wanted <= limit.rlim_cur || wanted > limit.rlim_max {
+            continue;
+        }
+        let raised = libc::rlimit { rlim_cur: wanted, rlim_max: limit.rlim_max };
+        // SAFETY: `setrlimit` reads only the struct it is given.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit.rlim_cur = wanted;
+            break;
+        }
+    }
+    Some(limit.rlim_cur as u64)
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit() -> Option<u64> {
+    None
 }
 
 /// The file, inside the data directory, where first-start credentials are written.
@@ -93,6 +174,7 @@ pub const BOOTSTRAP_FILE: &str = "bootstrap.json";
 /// An opened data directory, ready to serve.
 pub struct Server {
     state: AppState,
+    http: HttpLimits,
     /// What the first start created, with secrets; `None` on later starts.
     pub bootstrap: Option<Bootstrap>,
 }
@@ -103,6 +185,10 @@ impl Server {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
             .map_err(|source| ServeError::Io { context: format!("cannot create {}", dir.display()), source })?;
+        // Every project's events and the control plane's secrets: the owner's alone,
+        // however the directory was made.
+        crate::files::make_private(dir)
+            .map_err(|source| ServeError::Io { context: format!("cannot restrict {}", dir.display()), source })?;
         let metadata = Metadata::open(&dir.join("metadata.sqlite")).await?;
         let bootstrap = metadata.bootstrap().await?;
         if let Some(b) = &bootstrap {
@@ -138,10 +224,14 @@ impl Server {
         if geo.addresses.is_some() || geo.places.is_some() {
             state.geo = Some(Arc::new(geo));
         }
-        Ok(Server { state, bootstrap })
+        Ok(Server { state, http: config.http, bootstrap })
     }
 
     /// Serves on `listeners` until `shutdown` resolves, then closes the store.
+    ///
+    /// On shutdown the listeners stop accepting, idle connections are closed, and the
+    /// requests in flight are answered (a streaming export runs to its end) before the
+    /// store is closed.
     pub async fn run(
         self,
         listeners: Listeners,
@@ -149,44 +239,149 @@ impl Server {
     ) -> Result<(), ServeError> {
         let state = self.state.clone();
         let shutdown = shutdown.boxed().shared();
-        let app = router::router(self.state.clone());
-        let make_service =
-            || ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app.clone());
-        let http = axum::serve(listeners.http, make_service()).with_graceful_shutdown(shutdown.clone());
-        let https = async {
-            match listeners.https {
-                // `tap_io` gives the listener axum's SocketAddr connect info.
-                Some(listener) => {
-                    axum::serve(listener.tap_io(|_| {}), make_service()).with_graceful_shutdown(shutdown).await
-                }
-                None => Ok(()),
+        let app = router::router_with_deadlines(self.state.clone(), self.http.deadlines);
+        let serving = Serving::new(app, &self.http);
+        let graceful = GracefulShutdown::new();
+        let Listeners { http, https, connections, .. } = listeners;
+        let served_http = serve_http(http, &serving, &connections, &graceful, shutdown.clone());
+        let served_https = async {
+            if let Some(listener) = https {
+                serve_https(listener, &serving, &graceful, shutdown.clone()).await;
             }
         };
-        let (served_http, served_https) = tokio::join!(http.into_future(), https);
+        tokio::join!(served_http, served_https);
+        graceful.shutdown().await;
         state.set_not_ready();
         let closed = state.store.close().await;
         state.metadata.close().await;
-        served_http.and(served_https).map_err(|source| ServeError::Io { context: "server failed".into(), source })?;
         closed?;
         Ok(())
     }
 }
 
-/// Writes the first-start credentials to `dir/bootstrap.json`, readable by the owner only.
-fn write_bootstrap(dir: &Path, bootstrap: &Bootstrap) -> Result<(), ServeError> {
-    use std::io::Write;
-    let path = dir.join(BOOTSTRAP_FILE);
-    let io = |source| ServeError::Io { context: format!("cannot write {}", path.display()), source };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+/// The shutdown signal, shared by the accept loops.
+type ShutdownSignal = Shared<BoxFuture<'static, ()>>;
+
+/// What every connection is served with.
+struct Serving {
+    app: router::App,
+    http1: hyper::server::conn::http1::Builder,
+    /// `Duration::MAX` when there is none.
+    body_idle_timeout: Duration,
+}
+
+impl Serving {
+    fn new(app: router::App, limits: &HttpLimits) -> Serving {
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+        Serving { app, http1, body_idle_timeout: limits.body_idle_timeout.unwrap_or(Duration::MAX) }
     }
-    let mut file = options.open(&path).map_err(io)?;
+
+    /// Serves one connection in its own task until it closes, then frees its permit.
+    fn spawn<I>(&self, io: I, peer: SocketAddr, permit: OwnedSemaphorePermit, graceful: &GracefulShutdown)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        // `ConnectInfo` as `into_make_service_with_connect_info` gives it (ingestion
+        // reads the client's address from it), and each request body behind the idle
+        // timeout.
+        let app = AddExtension::new(self.app.clone(), ConnectInfo(peer));
+        let service = TowerToHyperService::new(RequestBodyTimeout::new(app, self.body_idle_timeout));
+        let connection = graceful.watch(self.http1.serve_connection(TokioIo::new(io), service));
+        ::metrics::gauge!("sextant_connections_open").increment(1.0);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                // Header read timeouts, clients gone mid-request, broken bodies.
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+            ::metrics::gauge!("sextant_connections_open").decrement(1.0);
+            drop(permit);
+        });
+    }
+}
+
+/// Accepts plain HTTP connections until `shutdown` resolves.
+async fn serve_http(
+    listener: TcpListener,
+    serving: &Serving,
+    connections: &Arc<Semaphore>,
+    graceful: &GracefulShutdown,
+    mut shutdown: ShutdownSignal,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: back off rather than spin.
+                tracing::warn!(%error, "cannot accept an HTTP connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            refuse(stream, peer);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        serving.spawn(stream, peer, permit, graceful);
+    }
+}
+
+/// Takes handshaken HTTPS connections until `shutdown` resolves (the listener took
+/// their permits).
+async fn serve_https(
+    mut listener: TlsListener,
+    serving: &Serving,
+    graceful: &GracefulShutdown,
+    mut shutdown: ShutdownSignal,
+) {
+    loop {
+        let (stream, peer, permit) = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => accepted,
+        };
+        serving.spawn(stream, peer, permit, graceful);
+    }
+}
+
+/// The body of the answer to a connection over the cap.
+const REFUSED_BODY: &str = "too many open connections; retry later";
+
+/// Answers a plain HTTP connection over the cap with `503` and closes it, without
+/// waiting for anything: the socket is fresh, so its send buffer takes the short
+/// answer at once. What the client already sent is read first, so that closing does
+/// not reset the connection before the answer is read (best effort).
+fn refuse(stream: TcpStream, peer: SocketAddr) {
+    use std::io::{Read, Write};
+    ::metrics::counter!("sextant_connections_refused_total", "listener" => "http").increment(1);
+    tracing::debug!(%peer, "HTTP connection refused: too many open connections");
+    // Off the runtime's reactor: a plain non-blocking socket.
+    let Ok(stream) = stream.into_std() else { return };
+    let mut scratch = [0u8; 4096];
+    for _ in 0..4 {
+        match (&stream).read(&mut scratch) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{REFUSED_BODY}",
+        REFUSED_BODY.len()
+    );
+    let _ = (&stream).write_all(answer.as_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+/// Writes the first-start credentials to `dir/bootstrap.json`, readable by the owner
+/// only, whole or not at all.
+fn write_bootstrap(dir: &Path, bootstrap: &Bootstrap) -> Result<(), ServeError> {
+    let path = dir.join(BOOTSTRAP_FILE);
     let text = serde_json::to_string_pretty(bootstrap).unwrap_or_default();
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    Ok(())
+    crate::files::write_atomically(&path, text.as_bytes(), 0o600)
+        .map_err(|source| ServeError::Io { context: format!("cannot write {}", path.display()), source })
 }

@@ -11,7 +11,8 @@
 //!   hostnames, so changing them never asks clients to trust anything new.
 //!
 //! [`listener::TlsListener`] completes handshakes off the accept loop, so a slow or
-//! silent client cannot hold up others.
+//! silent client cannot hold up others, and counts each connection against the
+//! server's connection cap from the moment it is accepted.
 
 pub mod listener;
 pub mod self_signed;

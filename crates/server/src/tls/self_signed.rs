@@ -6,7 +6,6 @@
 //! server certificate, rather than serving a self-signed leaf, is what every TLS stack
 //! accepts: some refuse an end-entity certificate used as its own trust anchor.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::Datelike;
@@ -101,17 +100,10 @@ fn load_or_create_authority(dir: &Path) -> Result<(KeyPair, String), TlsError> {
     Ok((key, cert_pem))
 }
 
+/// Written whole or not at all: a crash between the key and the certificate leaves one
+/// of them missing, and the authority is then made anew, never half a key.
 fn write_file(path: &Path, text: &str, secret: bool) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if secret { 0o600 } else { 0o644 });
-    }
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
+    crate::files::write_atomically(path, text.as_bytes(), if secret { 0o600 } else { 0o644 })
 }
 
 #[cfg(test)]
