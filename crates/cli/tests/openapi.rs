@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 /// Every limit lifted: schemathesis sends hundreds of requests a second.
 const UNLIMITED: &str = "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\nconcurrent = 0\n\
                          [rate_limits.default.query]\nper_hour = 0\nconcurrent = 0\n\
-                         [rate_limits.default.app]\nper_minute = 0\n";
+                         [rate_limits.default.app]\nper_minute = 0\n\
+                         [rate_limits.client_failures]\nburst = 0\n";
 
 #[tokio::test]
 async fn the_document_lists_every_endpoint_with_its_family_errors() {

@@ -71,8 +71,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
-        if let StorageError::InvalidRequest(message) = e {
-            return ApiError::invalid(message);
+        match e {
+            StorageError::InvalidRequest(message) => return ApiError::invalid(message),
+            StorageError::Busy(message) => return ApiError::new(ErrorCode::Unavailable, message),
+            _ => {}
         }
         tracing::error!(error = %e, "storage failure");
         match e.code() {

@@ -273,10 +273,11 @@ pub async fn replace(
     };
     state.limiter.admit(&LimitSlot::of(&parts.extensions), project, ApiFamily::LookupTables, 1)?;
     let limit = ApiFamily::LookupTables.max_request_bytes();
-    let bytes = body::read(&parts.headers, body, limit).await?.decompress(limit)?;
-    let parsed = tokio::task::spawn_blocking(move || lookup_csv::parse(&bytes))
+    let raw = body::read(&parts.headers, body, limit).await?;
+    // Inflating up to 100 MB and parsing it is blocking work: off the async runtime.
+    let parsed = tokio::task::spawn_blocking(move || raw.decompress(limit).map(|bytes| lookup_csv::parse(&bytes)))
         .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("parsing failed: {e}")))?;
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("parsing failed: {e}")))??;
     let parsed = match parsed {
         Ok(p) => p,
         Err(CsvError::File(message)) => return Err(ApiError::invalid(message).into()),
@@ -288,6 +289,10 @@ pub async fn replace(
         }
     };
     let rows = parsed.rows.len() as u64;
+    // One replace at a time: two at once could each find room under the project's cap
+    // and together pass it, or leave the control plane's row count from one and the
+    // rows from the other.
+    let _one_at_a_time = state.lookup_replaces.lock().await;
     let others = state.metadata.lookup_rows_besides(project, &table.id).await?;
     if others + rows > MAX_PROJECT_ROWS {
         return Err(ApiError::invalid(format!(

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::RwLock;
@@ -38,10 +39,24 @@ pub struct AppState {
     /// The geolocation database, when one is configured.
     pub geo: Option<Arc<dyn sextant_ingest::geo::Geolocate>>,
     ready: Arc<AtomicBool>,
-    /// Projects by public token. Projects are never deleted today, so a hit stays valid;
-    /// a miss always asks the control plane, so a project created by the CLI is seen at once.
-    projects_by_token: Arc<RwLock<HashMap<String, Project>>>,
+    /// Projects by public token, and tokens known to match none (see [`TOKEN_TTL`]).
+    projects_by_token: Arc<RwLock<HashMap<String, (Option<Project>, Instant)>>>,
+    /// Held while a lookup table is replaced, from the row cap's check to the control
+    /// plane's update (replaces are rare: 100 a day per project by default).
+    pub lookup_replaces: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// How long a project looked up by its public token is used before it is read again,
+/// so that `sextant project configure` reaches a running server within this time.
+pub const TOKEN_TTL: Duration = Duration::from_secs(10);
+
+/// How long a token that matches no project is remembered as unknown: a flood of events
+/// with made-up tokens then costs a map lookup each, not a control-plane query each. A
+/// project created by the CLI is seen at once unless its token was tried just before.
+pub const UNKNOWN_TOKEN_TTL: Duration = Duration::from_secs(5);
+
+/// Tokens remembered at most; past it the cache starts again empty.
+const MAX_CACHED_TOKENS: usize = 100_000;
 
 /// The data stores behind the storage boundary; one backend may serve all three.
 pub struct Stores {
@@ -78,18 +93,25 @@ impl AppState {
             geo: None,
             ready: Arc::new(AtomicBool::new(true)),
             projects_by_token: Arc::default(),
+            lookup_replaces: Arc::default(),
         }
     }
 
     /// The project whose public token this is.
     pub async fn project_by_token(&self, token: &str) -> Result<Option<Project>, ApiError> {
-        if let Some(p) = self.projects_by_token.read().get(token) {
-            return Ok(Some(p.clone()));
+        let now = Instant::now();
+        if let Some((found, at)) = self.projects_by_token.read().get(token) {
+            let ttl = if found.is_some() { TOKEN_TTL } else { UNKNOWN_TOKEN_TTL };
+            if now.duration_since(*at) < ttl {
+                return Ok(found.clone());
+            }
         }
         let found = self.metadata.project_by_token(token).await?;
-        if let Some(p) = &found {
-            self.projects_by_token.write().insert(token.to_string(), p.clone());
+        let mut cache = self.projects_by_token.write();
+        if cache.len() >= MAX_CACHED_TOKENS {
+            cache.clear();
         }
+        cache.insert(token.to_string(), (found.clone(), now));
         Ok(found)
     }
 

@@ -101,6 +101,11 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts) -> Result<
         }
     };
     let (from, to) = (date("from_date"), date("to_date"));
+    // The day after `to`, where the range ends; none for the last day chrono has.
+    let end = to.and_then(|to| to.checked_add_days(chrono::Days::new(1)));
+    if to.is_some() && end.is_none() {
+        problems.push(("to_date".to_string(), "is out of range".to_string()));
+    }
     if let (Some(from), Some(to)) = (from, to) {
         if from > to {
             problems.push(("from_date".to_string(), format!("{from} is after to_date {to}")));
@@ -111,12 +116,12 @@ async fn answer(state: &AppState, parts: &axum::http::request::Parts) -> Result<
     if !problems.is_empty() {
         return Err(ApiError::invalid_fields("invalid activity feed query", problems));
     }
-    let (Some(from), Some(to)) = (from, to) else { unreachable!("dates were checked") };
+    let (Some(from), Some(end)) = (from, end) else { unreachable!("dates were checked") };
     let tz: chrono_tz::Tz = credential.project.timezone.parse().unwrap_or(chrono_tz::UTC);
     let query = ExportQuery {
         project_id: credential.project.id,
         from_ms: local_midnight_ms(from, tz),
-        to_ms: local_midnight_ms(to + chrono::Days::new(1), tz),
+        to_ms: local_midnight_ms(end, tz),
         events: None,
         limit: Some(MAX_FEED_EVENTS),
         users: Some(users),

@@ -57,18 +57,26 @@ async fn collect(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     while let Some(frame) = body.frame().await {
         let Ok(data) = frame.map_err(unreadable)?.into_data() else { continue };
         if out.len() + data.len() > limit {
-            let mut drained = out.len() + data.len();
-            while drained <= DRAIN_BYTES {
-                match body.frame().await {
-                    Some(Ok(frame)) => drained += frame.into_data().map_or(0, |d| d.len()),
-                    _ => break,
-                }
-            }
+            drain(body, out.len() + data.len()).await;
             return Err(too_large(limit));
         }
         out.extend_from_slice(&data);
     }
     Ok(out.freeze())
+}
+
+/// Reads and drops what is left of `body` (up to [`DRAIN_BYTES`] in all, counting the
+/// `read` bytes already taken): for a request refused before its body is looked at, so
+/// the client reads the refusal instead of a broken pipe. Costs network reads only.
+pub async fn drain(mut body: Body, read: usize) {
+    use http_body_util::BodyExt;
+    let mut drained = read;
+    while drained <= DRAIN_BYTES {
+        match body.frame().await {
+            Some(Ok(frame)) => drained += frame.into_data().map_or(0, |d| d.len()),
+            _ => break,
+        }
+    }
 }
 
 impl RawBody {

@@ -99,17 +99,39 @@ impl FamilyLimits {
     }
 }
 
-/// Every family's limits, with per-project overrides.
+/// `[rate_limits.client_failures]`: the failures (401, 403) one client address may
+/// have before it is refused with 429 (see [`super::clients`]); a 0 removes the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientFailureLimits {
+    /// Failures in a burst.
+    pub burst: u64,
+    /// Failures earned back each second.
+    pub per_second: u64,
+}
+
+impl Default for ClientFailureLimits {
+    /// 100 at once, 10 a second: far more than a client with a typo in its secret makes
+    /// before someone looks, far less than a credential-guessing flood.
+    fn default() -> Self {
+        ClientFailureLimits { burst: 100, per_second: 10 }
+    }
+}
+
+/// Every family's limits, with per-project overrides, and the failures a client address
+/// may have.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RateLimits {
     defaults: BTreeMap<ApiFamily, FamilyLimits>,
     projects: HashMap<ProjectId, BTreeMap<ApiFamily, FamilyLimits>>,
+    /// Failures per client address.
+    pub client_failures: ClientFailureLimits,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
         let defaults = ApiFamily::ALL.into_iter().map(|f| (f, FamilyLimits::mixpanel_default(f))).collect();
-        RateLimits { defaults, projects: HashMap::new() }
+        RateLimits { defaults, projects: HashMap::new(), client_failures: ClientFailureLimits::default() }
     }
 }
 
@@ -123,12 +145,15 @@ pub struct RateLimitsFile {
     /// Overrides for one project, by project id.
     #[serde(default)]
     pub project: BTreeMap<String, BTreeMap<ApiFamily, FamilyLimits>>,
+    /// Failures per client address.
+    #[serde(default)]
+    pub client_failures: ClientFailureLimits,
 }
 
 impl RateLimits {
     /// Mixpanel's defaults with the file's overrides applied.
     pub fn from_file(file: &RateLimitsFile) -> Result<RateLimits, String> {
-        let mut limits = RateLimits::default();
+        let mut limits = RateLimits { client_failures: file.client_failures, ..RateLimits::default() };
         for (family, o) in &file.default {
             let d = limits.defaults.entry(*family).or_default();
             *d = d.overridden_by(o);

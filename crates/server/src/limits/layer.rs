@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures::StreamExt;
@@ -35,6 +35,9 @@ impl LimitSlot {
     }
 }
 
+/// `Retry-After` on a 503 that did not set its own, in seconds.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
@@ -45,6 +48,7 @@ pub async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(slot.clone());
     let mut response = next.run(request).await;
     let verdict = std::mem::take(&mut *slot.0.lock());
+    let unavailable = response.status() == StatusCode::SERVICE_UNAVAILABLE;
     let headers = response.headers_mut();
     if let Some(s) = verdict.status {
         headers.insert(LIMIT, HeaderValue::from(s.limit));
@@ -53,6 +57,11 @@ pub async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
     }
     if let Some(secs) = verdict.retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    // Every 503 (a busy writer, a store shutting down, a full disk) says when to come
+    // back: the SDKs retry a 503 that carries it.
+    if unavailable && !headers.contains_key(header::RETRY_AFTER) {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS));
     }
     match verdict.permit {
         // Held until the body has been streamed out, so a long export counts as in flight.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use sextant_model::{ApiFamily, ErrorCode, ProjectId};
 
+use super::clients::ClientBudgets;
 use super::config::{RateLimits, Unit, Window};
 use super::layer::LimitSlot;
 use crate::error::ApiError;
@@ -127,6 +128,8 @@ impl FamilyState {
 pub struct Limiter {
     limits: RateLimits,
     state: Mutex<HashMap<(ProjectId, ApiFamily), FamilyState>>,
+    /// Failures per client address.
+    pub clients: ClientBudgets,
 }
 
 /// A refusal: how long to wait, and what to tell the client.
@@ -141,7 +144,7 @@ pub struct Refusal {
 impl Limiter {
     /// A limiter enforcing `limits`.
     pub fn new(limits: RateLimits) -> Limiter {
-        Limiter { limits, state: Mutex::new(HashMap::new()) }
+        Limiter { clients: ClientBudgets::new(limits.client_failures), limits, state: Mutex::new(HashMap::new()) }
     }
 
     /// Admits one request of `family` for `project` costing `cost` (1 for a request;
