@@ -1,0 +1,55 @@
+//! Case 4: an event carrying an id DuckDB cannot take as SQL text (a NUL) is refused on
+//! its own, and the other requests committed beside it all succeed.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_an_id_fails_only_its_own_record() {
+    let s = TestServer::start();
+    let calm = other_project(&s);
+    let bystander = Bystander::start(&s, &calm);
+    let m = marker();
+    // 16 clean imports for the bootstrap project beside 16 hostile /track events.
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (http, url, secret) = (s.http.clone(), s.url("/import?strict=1"), s.creds.secret.clone());
+        let batch: Vec<Value> = (0..200)
+            .map(|j| {
+                json!({"event": "Clean", "properties": {
+                "distinct_id": format!("c{j}"), "time": now_ms() / 1000, "$insert_id": format!("c-{i}-{j}"), "m": m}})
+            })
+            .collect();
+        tasks.push(tokio::spawn(async move {
+            let r = http.post(url).basic_auth(secret, Some("")).json(&batch).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+        let (http, url, token) = (s.http.clone(), s.url("/track?verbose=1"), s.creds.token.clone());
+        tasks.push(tokio::spawn(async move {
+            let bad = json!({"event": "Hostile", "properties": {
+                "token": token, "$user_id": "a\u{0}b", "$device_id": format!("d{i}"), "time": now_ms() / 1000}});
+            let r = http.post(url).json(&json!([bad])).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    for (n, task) in tasks.into_iter().enumerate() {
+        let (status, body) = task.await.unwrap();
+        if n % 2 == 0 {
+            assert_eq!(status, 200, "a clean import failed: {body}");
+        } else {
+            assert_eq!(status, 200, "{body}");
+            let body: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(body["status"], 0, "{body}");
+            assert!(body["error"].as_str().unwrap().contains("control characters"), "{body}");
+        }
+    }
+    let exported = s.export("&event=%5B%22Clean%22%5D").await;
+    assert_eq!(with_marker(&exported, &m).len(), 16 * 200, "every clean event stored once");
+    assert!(s.export("&event=%5B%22Hostile%22%5D").await.is_empty());
+    alive(&s).await;
+    bystander.finish(Duration::from_secs(2)).await;
+}
