@@ -6,19 +6,6 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 use crate::support::*;
 
-/// `let(a, "xxxxxxxxxx", let(b, a+a+…, …))`, `levels` deep, each level 40 copies of the
-/// one before: 10 * 40^levels bytes once expanded, a few hundred bytes of source.
-fn let_tower(levels: usize) -> String {
-    let mut src = String::from("let(v0, \"xxxxxxxxxx\", ");
-    for i in 1..=levels {
-        let sum = vec![format!("v{}", i - 1); 40].join("+");
-        src.push_str(&format!("let(v{i}, {sum}, "));
-    }
-    src.push_str(&format!("v{levels} == \"y\""));
-    src.push_str(&")".repeat(levels + 1));
-    src
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exploding_let_is_a_400_before_any_work() {
     let s = TestServer::start();

@@ -292,3 +292,17 @@ pub fn urlencode(s: &str) -> String {
     }
     out
 }
+
+/// `let(v0, "xxxxxxxxxx", let(v1, v0+v0+…, …))`, `levels` deep, 40 copies a level: a few
+/// hundred bytes of source standing for 10 * 40^levels bytes once expanded (the abuse
+/// suite's and the mixed-load bench's exploding expression).
+pub fn let_tower(levels: usize) -> String {
+    let mut src = String::from("let(v0, \"xxxxxxxxxx\", ");
+    for i in 1..=levels {
+        let sum = vec![format!("v{}", i - 1); 40].join("+");
+        src.push_str(&format!("let(v{i}, {sum}, "));
+    }
+    src.push_str(&format!("v{levels} == \"y\""));
+    src.push_str(&")".repeat(levels + 1));
+    src
+}
