@@ -11,6 +11,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_bad_credentials_is_cut_off_by_address() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start();
     let calm = other_project(&s);
     let bystander = Bystander::start(&s, &calm);

@@ -10,6 +10,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nul_in_an_id_fails_only_its_own_record() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start();
     let calm = other_project(&s);
     let bystander = Bystander::start(&s, &calm);

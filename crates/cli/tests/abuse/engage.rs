@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::common::*;
+use crate::support::one_at_a_time;
 
 async fn engage(s: &TestServer, form: &[(&str, &str)]) -> (u16, Value) {
     let r = s.http.post(s.url("/api/query/engage")).basic_auth(&s.creds.secret, Some("")).form(form);
@@ -13,6 +14,7 @@ async fn engage(s: &TestServer, form: &[(&str, &str)]) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_where_cannot_escape_the_cohort_filter() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start();
     let updates: Vec<Value> = (0..5)
         .map(|i| json!({"$token": s.creds.token, "$distinct_id": format!("p{i}"), "$set": {"plan": "free"}}))
@@ -36,6 +38,7 @@ async fn a_where_cannot_escape_the_cohort_filter() {
 
 #[tokio::test]
 async fn too_many_behaviours_are_a_400() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start();
     let one = json!({"window": "7d", "name": "b", "event_selectors": [{"event": "Any"}]});
     let many: Vec<Value> = (0..21)

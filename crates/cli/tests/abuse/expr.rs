@@ -8,6 +8,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exploding_let_is_a_400_before_any_work() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start();
     s.import_ok(&[serde_json::json!({"event": "Play", "properties": {
         "distinct_id": "u1", "time": now_ms() / 1000, "$insert_id": "p1"}})])

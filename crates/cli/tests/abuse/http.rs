@@ -37,6 +37,7 @@ async fn track_ok(s: &TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_request_heads_are_dropped_after_the_header_timeout() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start_with_config(&format!("{RELAXED_LIMITS}[http]\nheader_read_timeout_seconds = 2\n"));
     let calm = other_project(&s);
     let bystander = Bystander::start(&s, &calm);
@@ -66,6 +67,7 @@ async fn half_sent_request_heads_are_dropped_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_cap_are_refused_at_once() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start_with_config(&format!("{RELAXED_LIMITS}[http]\nmax_connections = 20\n"));
     // 20 idle connections take every place (the default header timeout, 10 s, would
     // close them only after this test).
@@ -104,6 +106,7 @@ async fn connections_over_the_cap_are_refused_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_body_is_dropped_after_the_body_timeout() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start_with_config(&format!("{RELAXED_LIMITS}[http]\nbody_idle_timeout_seconds = 2\n"));
     let started = Instant::now();
     let mut stream = TcpStream::connect(&s.addr).await.unwrap();

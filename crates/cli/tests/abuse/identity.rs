@@ -11,6 +11,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_with_endless_devices_stops_at_the_cap() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start();
     let calm = other_project(&s);
     let bystander = Bystander::start(&s, &calm);

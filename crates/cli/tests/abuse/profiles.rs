@@ -16,6 +16,7 @@ async fn engage(s: &TestServer, updates: &Value) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_unions_on_one_profile_leave_other_projects_served() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start();
     let calm = other_project(&s);
     let bystander = Bystander::start(&s, &calm);

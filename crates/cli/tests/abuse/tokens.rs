@@ -3,6 +3,7 @@
 //! tokens within its families, and the tokens it creates die with it.
 
 use crate::common::*;
+use crate::support::one_at_a_time;
 use serde_json::{Value, json};
 
 fn tokens_url(s: &TestServer) -> String {
@@ -39,6 +40,7 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
 
 #[tokio::test]
 async fn an_app_token_cannot_mint_wider_or_longer_tokens() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start();
     let parent = create_as_owner(&s, json!({"name": "app-only", "families": ["app"], "expires_in": 600})).await;
     let parent_token = text(&parent, "token").to_string();
@@ -96,6 +98,7 @@ async fn an_app_token_cannot_mint_wider_or_longer_tokens() {
 
 #[tokio::test]
 async fn tokens_die_with_their_creator_and_revoke_only_within_scope() {
+    let _serial = one_at_a_time().await;
     let s = TestServer::start();
     let parent = create_as_owner(&s, json!({"families": ["app", "query"], "expires_in": 600})).await;
     let parent_token = text(&parent, "token").to_string();
