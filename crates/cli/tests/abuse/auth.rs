@@ -13,8 +13,7 @@ use crate::support::*;
 async fn a_flood_of_bad_credentials_is_cut_off_by_address() {
     let _serial = one_at_a_time().await;
     let s = TestServer::start();
-    let calm = other_project(&s);
-    let bystander = Bystander::start(&s, &calm);
+    let bystander = Bystander::beside(&s);
     let http = attacker();
     // A megabyte of gzip that would inflate to 10 MB, behind a wrong secret.
     let events: Vec<Value> = (0..2000)

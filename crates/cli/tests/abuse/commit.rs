@@ -12,8 +12,7 @@ use crate::support::*;
 async fn a_nul_in_an_id_fails_only_its_own_record() {
     let _serial = one_at_a_time().await;
     let s = TestServer::start();
-    let calm = other_project(&s);
-    let bystander = Bystander::start(&s, &calm);
+    let bystander = Bystander::beside(&s);
     let m = marker();
     // 16 clean imports for the bootstrap project beside 16 hostile /track events.
     let mut tasks = Vec::new();

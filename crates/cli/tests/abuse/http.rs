@@ -39,8 +39,7 @@ async fn track_ok(s: &TestServer) {
 async fn half_sent_request_heads_are_dropped_after_the_header_timeout() {
     let _serial = one_at_a_time().await;
     let s = TestServer::start_with_config(&format!("{RELAXED_LIMITS}[http]\nheader_read_timeout_seconds = 2\n"));
-    let calm = other_project(&s);
-    let bystander = Bystander::start(&s, &calm);
+    let bystander = Bystander::beside(&s);
     let started = Instant::now();
     let mut slow = Vec::new();
     for _ in 0..50 {

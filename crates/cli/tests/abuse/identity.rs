@@ -13,8 +13,7 @@ use crate::support::*;
 async fn a_user_with_endless_devices_stops_at_the_cap() {
     let _serial = one_at_a_time().await;
     let s = TestServer::start();
-    let calm = other_project(&s);
-    let bystander = Bystander::start(&s, &calm);
+    let bystander = Bystander::beside(&s);
     let m = marker();
     let cap = 10_000; // sextant_model::identity::MAX_SIMPLIFIED_CLUSTER_IDS
     let (batches, per_batch) = (6, 2000);

@@ -18,8 +18,7 @@ async fn engage(s: &TestServer, updates: &Value) -> (u16, String) {
 async fn huge_unions_on_one_profile_leave_other_projects_served() {
     let _serial = one_at_a_time().await;
     let s = TestServer::start();
-    let calm = other_project(&s);
-    let bystander = Bystander::start(&s, &calm);
+    let bystander = Bystander::beside(&s);
     let token = s.creds.token.clone();
     let union = |n: usize, offset: usize| {
         let items: Vec<String> = (offset..offset + n).map(|i| format!("item-{i}")).collect();

@@ -63,6 +63,11 @@ pub struct Served {
 }
 
 impl Bystander {
+    /// Starts sending to `s` for a project of its own, created for it.
+    pub fn beside(s: &TestServer) -> Bystander {
+        Bystander::start(s, &other_project(s))
+    }
+
     /// Starts sending to `s` for `p`.
     pub fn start(s: &TestServer, p: &Project) -> Bystander {
         let stop = Arc::new(AtomicBool::new(false));
