@@ -104,7 +104,8 @@ async fn main() {
     let dir = kept.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let fresh = !dir.join("events.duckdb").exists();
     let opened = Instant::now();
-    let store = DuckDbStore::open(&dir, &StoreOptions { memory_limit: "12GB".into() }).unwrap();
+    let store =
+        DuckDbStore::open(&dir, &StoreOptions { memory_limit: "12GB".into(), ..StoreOptions::default() }).unwrap();
     // Long only the first time a store from before some migration opens (say, the list
     // of property names that have held null, filled from every event).
     println!("store opened in {:.1} s", opened.elapsed().as_secs_f64());
@@ -286,13 +287,20 @@ async fn generate_in_sql(store: &DuckDbStore, spec: &generator::Spec) {
             p = u(4),
             a = u(5),
         );
-        store.with_connection(move |c| Ok(c.execute_batch(&sql).unwrap())).await.unwrap();
+        store
+            .with_connection(move |c| {
+                c.execute_batch(&sql).unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
     }
     // Rows written straight to the cold tier: flag the older copies as a move would.
     store
         .with_connection(|c| {
             sextant_storage_duckdb::copies::flag_moved(&c, 0, i64::MAX).unwrap();
-            Ok(c.execute_batch("CHECKPOINT").unwrap())
+            c.execute_batch("CHECKPOINT").unwrap();
+            Ok(())
         })
         .await
         .unwrap();

@@ -67,7 +67,8 @@ async fn main() {
     let temp = tempfile::tempdir().unwrap();
     let dir = kept.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let t = Instant::now();
-    let store = DuckDbStore::open(&dir, &StoreOptions { memory_limit: "8GB".into() }).unwrap();
+    let store =
+        DuckDbStore::open(&dir, &StoreOptions { memory_limit: "8GB".into(), ..StoreOptions::default() }).unwrap();
     println!("store opened in {:.1} s", t.elapsed().as_secs_f64());
     let base = n.min(BASE_EVENTS);
     if stored(&store).await == 0 {
@@ -321,7 +322,7 @@ async fn main() {
     ];
     println!("\n| query | report (s) | hand-written SQL (s) | ratio | report, first run (s) |\n|---|---|---|---|---|");
     for (name, report, sql, runs) in cases {
-        let (first, best) = first_and_best(runs, || report());
+        let (first, best) = first_and_best(runs, report);
         let (_, hand) = first_and_best(runs, || {
             std::hint::black_box(futures_lite(store_sql(store, sql.clone())));
         });

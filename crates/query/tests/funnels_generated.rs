@@ -113,7 +113,8 @@ fn funnel_sql(steps: [(&str, &str); 3], window_ms: i64, bucket: &str, segment: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn funnels_match_self_join_sql_on_a_generated_dataset() {
     let dir = tempfile::tempdir().unwrap();
-    let store = DuckDbStore::open(dir.path(), &StoreOptions { memory_limit: "1GB".into() }).unwrap();
+    let store =
+        DuckDbStore::open(dir.path(), &StoreOptions { memory_limit: "1GB".into(), ..StoreOptions::default() }).unwrap();
     let mut batches = Vec::new();
     let spec = generator::Spec {
         project: ProjectId(1),

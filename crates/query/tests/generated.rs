@@ -73,7 +73,8 @@ fn sql_table(conn: &duckdb::Connection, sql: &str) -> Table {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_match_plain_sql_on_a_generated_dataset() {
     let dir = tempfile::tempdir().unwrap();
-    let store = DuckDbStore::open(dir.path(), &StoreOptions { memory_limit: "1GB".into() }).unwrap();
+    let store =
+        DuckDbStore::open(dir.path(), &StoreOptions { memory_limit: "1GB".into(), ..StoreOptions::default() }).unwrap();
     let mut batches = Vec::new();
     let spec = generator::Spec {
         project: ProjectId(1),

@@ -64,7 +64,8 @@ fn answer_cohorts(answer: &BTreeMap<String, serde_json::Value>) -> Cohorts {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_and_addiction_match_plain_sql_on_a_generated_dataset() {
     let dir = tempfile::tempdir().unwrap();
-    let store = DuckDbStore::open(dir.path(), &StoreOptions { memory_limit: "1GB".into() }).unwrap();
+    let store =
+        DuckDbStore::open(dir.path(), &StoreOptions { memory_limit: "1GB".into(), ..StoreOptions::default() }).unwrap();
     let mut batches = Vec::new();
     let spec = generator::Spec {
         project: ProjectId(1),
@@ -130,9 +131,9 @@ async fn retention_and_addiction_match_plain_sql_on_a_generated_dataset() {
     // Addiction: users per day by distinct hours, accumulated here into "at least k+1".
     let hours_sql = format!(
         "SELECT strftime(day, '%Y-%m-%d') AS d, n, count(*) FROM (
-           SELECT u, {day} AS day, count(DISTINCT ((t + 3600000) // 3600000)) AS n FROM {ev} e
+           SELECT u, date_trunc('day', {t}) AS day, count(DISTINCT ((t + 3600000) // 3600000)) AS n FROM {ev} e
            WHERE event = 'Play' AND t >= {FROM_MS} AND t < {TO_MS} GROUP BY u, day) GROUP BY d, n",
-        day = format!("date_trunc('day', {})", ts("t")),
+        t = ts("t"),
     );
     let mut want: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut stmt = conn.prepare(&hours_sql).unwrap();

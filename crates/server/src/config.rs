@@ -27,6 +27,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// DuckDB's memory limit, such as `"4GB"`.
     pub duckdb_memory_limit: String,
+    /// Free space (MiB) writes leave on the data directory's disk: below it, ingestion
+    /// answers 503 until there is room again (0 turns the check off).
+    pub min_free_disk_mb: u64,
     /// Log format: `text` or `json`.
     pub log_format: LogFormat,
     /// Rate and concurrency limits (Mixpanel's by default); only the file sets them.
@@ -147,6 +150,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./sextant-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             duckdb_memory_limit: "4GB".into(),
+            min_free_disk_mb: DEFAULT_MIN_FREE_DISK_MB,
             log_format: LogFormat::Text,
             rate_limits: RateLimits::default(),
             api_token_ttl_seconds: DEFAULT_API_TOKEN_TTL_SECONDS,
@@ -166,6 +170,7 @@ struct ConfigFile {
     data_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
     duckdb_memory_limit: Option<String>,
+    min_free_disk_mb: Option<u64>,
     log_format: Option<LogFormat>,
     rate_limits: Option<RateLimitsFile>,
     api_token_ttl_seconds: Option<u64>,
@@ -254,6 +259,10 @@ struct TlsFile {
     hostnames: Option<Vec<String>>,
 }
 
+/// 1 GiB, twice the write-ahead log size at which DuckDB checkpoints inside a commit:
+/// room for the largest checkpoint a write can set off (see `sextant_storage_duckdb::space`).
+pub const DEFAULT_MIN_FREE_DISK_MB: u64 = 1024;
+
 /// Four hours: personal API tokens expire unless their creator asks for longer.
 pub const DEFAULT_API_TOKEN_TTL_SECONDS: u64 = 4 * 3600;
 
@@ -266,6 +275,8 @@ pub struct ConfigOverrides {
     pub listen: Option<SocketAddr>,
     /// `--duckdb-memory-limit` / `SEXTANT_DUCKDB_MEMORY_LIMIT`.
     pub duckdb_memory_limit: Option<String>,
+    /// `--min-free-disk-mb` / `SEXTANT_MIN_FREE_DISK_MB`.
+    pub min_free_disk_mb: Option<u64>,
     /// `--log-format` / `SEXTANT_LOG_FORMAT`.
     pub log_format: Option<LogFormat>,
     /// `--tls-listen` / `SEXTANT_TLS_LISTEN`.
@@ -327,6 +338,7 @@ impl Config {
                 .duckdb_memory_limit
                 .or(from_file.duckdb_memory_limit)
                 .unwrap_or(d.duckdb_memory_limit),
+            min_free_disk_mb: overrides.min_free_disk_mb.or(from_file.min_free_disk_mb).unwrap_or(d.min_free_disk_mb),
             log_format: overrides.log_format.or(from_file.log_format).unwrap_or(d.log_format),
             rate_limits: match &from_file.rate_limits {
                 Some(r) => RateLimits::from_file(r).map_err(|message| ConfigError::Parse {

@@ -73,7 +73,9 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::InvalidRequest(message) => return ApiError::invalid(message),
-            StorageError::Busy(message) => return ApiError::new(ErrorCode::Unavailable, message),
+            StorageError::Busy(message) | StorageError::DiskFull(message) => {
+                return ApiError::new(ErrorCode::Unavailable, message);
+            }
             _ => {}
         }
         tracing::error!(error = %e, "storage failure");

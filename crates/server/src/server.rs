@@ -194,7 +194,10 @@ impl Server {
         if let Some(b) = &bootstrap {
             write_bootstrap(dir, b)?;
         }
-        let options = StoreOptions { memory_limit: config.duckdb_memory_limit.clone() };
+        let options = StoreOptions {
+            memory_limit: config.duckdb_memory_limit.clone(),
+            min_free_bytes: config.min_free_disk_mb.saturating_mul(1 << 20),
+        };
         let events_dir = dir.to_path_buf();
         let store = tokio::task::spawn_blocking(move || DuckDbStore::open(&events_dir, &options))
             .await

@@ -21,7 +21,7 @@ fn props(i: usize) -> String {
         "$initial_referrer": "https://www.google.com/", "$screen_height": 1080, "$screen_width": 1920,
         "mp_lib": "web", "$lib_version": "2.60.0", "utm_source": SOURCES[i % 3],
         "utm_campaign": format!("spring-{}", i % 12), "plan": PLANS[i % 3],
-        "price": (i % 100) as f64 * 1.25, "items": [format!("sku-{}", i % 50)], "logged_in": i % 2 == 0,
+        "price": (i % 100) as f64 * 1.25, "items": [format!("sku-{}", i % 50)], "logged_in": i.is_multiple_of(2),
         "$mp_api_endpoint": "api.example.com", "$mp_api_timestamp_ms": 1_700_000_000_000i64 + i as i64,
     })
     .to_string()

@@ -17,12 +17,13 @@ use std::sync::Arc;
 use duckdb::Connection;
 use duckdb::arrow::array::{Array, AsArray};
 use duckdb::arrow::datatypes::{Int64Type, UInt32Type, UInt64Type};
-use sextant_expr::sql::{Columns, CompileError, KindSet, duckdb_predicate, duckdb_segment_key};
+use sextant_expr::sql::{CompileError, KindSet, duckdb_predicate, duckdb_segment_key};
 use sextant_storage::{BehaviourQuery, BehaviourRows, Result, StorageError};
 
 use crate::backend;
 use crate::interpreted::{quote, reads_user};
 use crate::kinds::KindCache;
+use crate::tier::{Tier, TierScan};
 use crate::timelines::merge;
 use crate::timelines::{DAY_MS, DayFile, Timelines};
 
@@ -100,12 +101,15 @@ fn compiled_sql(
     nullable: &Arc<HashSet<String>>,
     cold_kinds: Option<&Arc<HashMap<String, KindSet>>>,
 ) -> std::result::Result<String, CompileError> {
+    let join_user = joins_user(q);
     let mut selects = Vec::new();
     for part in cold_parts {
         let head = format!("{head} AND ({part})");
-        selects.push(tier_select(false, q, &head, uid, nullable, cold_kinds)?);
+        let cold = TierScan { tier: Tier::Cold, head: &head, uid, join_user, nullable, kinds: cold_kinds };
+        selects.push(tier_select(&cold, q)?);
     }
-    selects.push(tier_select(true, q, head, uid, nullable, None)?);
+    let hot = TierScan { tier: Tier::Hot, head, uid, join_user, nullable, kinds: None };
+    selects.push(tier_select(&hot, q)?);
     // Without selectors every row read matches a condition: no mask test needed.
     let selective = q.conditions.iter().any(|c| c.filter.is_some() || c.from_ms.is_some());
     let keep = if selective { "WHERE m <> 0" } else { "" };
@@ -164,7 +168,7 @@ fn merged_ids(conn: &Connection, project: i64) -> Result<HashMap<u64, u64>> {
     rows.collect::<duckdb::Result<HashMap<u64, u64>>>().map_err(backend)
 }
 
-/// One tier's rows (`hot`: `events_hot`, else `events_cold`) as `(u, t, m, c[, s, l])`:
+/// One tier's rows as `(u, t, m, c[, s, l])`:
 /// user hash, time, condition mask, a hash of the `$insert_id` and, with `on`, the
 /// segment key text (non-list values) and the segment key texts as a JSON list (list
 /// values).
@@ -172,29 +176,14 @@ fn merged_ids(conn: &Connection, project: i64) -> Result<HashMap<u64, u64>> {
 /// The user is `hash(canonical id)`. The cold tier stores `hash(distinct_id)` and
 /// `hash(insert_id)` (see [`crate::schema`]), so it reads integers: through the identity
 /// graph by joining on the hashes of merged ids, which gives the same value.
-fn tier_select(
-    hot: bool,
-    q: &BehaviourQuery,
-    head: &str,
-    uid: &str,
-    nullable: &Arc<HashSet<String>>,
-    kinds: Option<&Arc<HashMap<String, KindSet>>>,
-) -> std::result::Result<String, CompileError> {
-    let table = if hot { "events_hot" } else { "events_cold" };
+fn tier_select(scan: &TierScan, q: &BehaviourQuery) -> std::result::Result<String, CompileError> {
+    let TierScan { tier, head, uid, .. } = *scan;
+    let table = tier.table();
     // Ids merged into others exist only when the uid reads through the identity graph.
     let merged = uid != "e.distinct_id";
-    let join_user = joins_user(q);
-    let (from, user, copy, head) = if join_user {
-        (
-            format!(
-                "(SELECT e.*, {uid} AS uid FROM {table} e WHERE {head}) e LEFT JOIN profiles p \
-                 ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid"
-            ),
-            "hash(e.uid)".to_string(),
-            "hash(e.insert_id)",
-            "TRUE",
-        )
-    } else if hot {
+    let (from, user, copy, head) = if scan.join_user {
+        (scan.with_profile(&format!("{table} e WHERE {head}")), "hash(e.uid)".to_string(), "hash(e.insert_id)", "TRUE")
+    } else if tier == Tier::Hot {
         (format!("{table} e"), format!("hash({uid})"), "hash(e.insert_id)", head)
     } else if merged {
         (
@@ -210,18 +199,7 @@ fn tier_select(
     } else {
         (format!("{table} e"), "e.user_hash".to_string(), "e.copy_hash", head)
     };
-    let columns = Columns {
-        properties: "e.properties".into(),
-        properties_text: hot,
-        time_ms: "e.time_ms".into(),
-        event: "e.event".into(),
-        distinct_id: "e.distinct_id".into(),
-        insert_id: "e.insert_id".into(),
-        user: join_user.then(|| "p.properties".to_string()),
-        user_text: true,
-        nullable: Some(nullable.clone()),
-        kinds: kinds.cloned(),
-    };
+    let columns = scan.columns();
     let mut mask = Vec::new();
     for (i, c) in q.conditions.iter().enumerate() {
         let mut condition = match &c.event {

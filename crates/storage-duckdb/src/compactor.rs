@@ -34,6 +34,7 @@ use parking_lot::Mutex;
 use crate::copies;
 use crate::kinds::KindCache;
 use crate::schema::KEY_COLUMNS;
+use crate::space::Reserve;
 use crate::timelines::{DAY_MS, Timelines, today};
 
 /// How often the compactor looks at the hot tier.
@@ -96,15 +97,23 @@ impl Drop for Waiting {
     }
 }
 
+/// What the compactor shares with the rest of the store.
+pub struct Shared {
+    /// Held by every move and timeline build.
+    pub lock: CompactionLock,
+    /// The day timelines it keeps.
+    pub timelines: Arc<Timelines>,
+    /// The property kinds it saves.
+    pub kinds: Arc<KindCache>,
+    /// The write requests it stays out of the way of.
+    pub writes: Arc<WriteActivity>,
+    /// Below it, nothing is moved or built (a move grows the log and the database).
+    pub reserve: Reserve,
+}
+
 /// Runs until `stop` receives or disconnects.
-pub fn run(
-    conn: Connection,
-    lock: CompactionLock,
-    timelines: Arc<Timelines>,
-    kinds: Arc<KindCache>,
-    writes: Arc<WriteActivity>,
-    stop: Receiver<()>,
-) {
+pub fn run(conn: Connection, shared: Shared, stop: Receiver<()>) {
+    let Shared { lock, timelines, kinds, writes, reserve } = shared;
     let mut last_count = 0;
     let mut last_writes = writes.received();
     let mut caught_up_to = None;
@@ -112,8 +121,28 @@ pub fn run(
     // tick: a backfill touching many days would otherwise rebuild all of them after
     // every move. Scans stay exact meanwhile (they read what a file lacks from DuckDB).
     let mut stale: BTreeSet<(i64, i64)> = BTreeSet::new();
+    let mut short_of_space = false;
     loop {
         let today = today();
+        // Nothing that writes starts below the reserve: a checkpoint that meets a full
+        // disk invalidates the database (see `crate::space`).
+        match (reserve.check(), short_of_space) {
+            (Err(why), false) => {
+                tracing::warn!(why, "compaction paused until the disk has room");
+                short_of_space = true;
+            }
+            (Ok(()), true) => {
+                tracing::info!("the disk has room again: compaction resumes");
+                short_of_space = false;
+            }
+            _ => {}
+        }
+        if short_of_space {
+            if stop.recv_timeout(TICK) != Err(RecvTimeoutError::Timeout) {
+                break;
+            }
+            continue;
+        }
         if caught_up_to != Some(today) {
             match timelines.catch_up(&conn, today, &lock) {
                 Ok(built) => {
@@ -223,6 +252,7 @@ fn move_chunk(conn: &Connection, after: i64, upto: i64) -> duckdb::Result<usize>
         // above `after` are this chunk's.
         copies::flag_moved(conn, after, upto)?;
         conn.execute("DELETE FROM events_hot WHERE seq > ? AND seq <= ?", [after, upto])?;
+        crate::pause::point(crate::pause::COMPACTION_MOVE);
         conn.execute_batch("COMMIT")?;
         Ok(moved)
     })();

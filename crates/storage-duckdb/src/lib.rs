@@ -22,10 +22,14 @@
 //!   compiled expressions skip type tests.
 //! - [`nullable`]: the event property names that have held JSON `null`, so queries
 //!   test existence only for those.
+//! - `tier`: one storage tier as a query's `SELECT` reads it (table, user id, profile
+//!   join, expression columns), shared by [`reports`] and [`behaviour`].
 //! - [`reports`]: segmentation counts.
 //! - [`behaviour`]: each user's events in time order, for funnels and retention.
 //! - [`timelines`]: the behavioural index: each closed day's events by user and time,
 //!   kept by the compactor, read by [`behaviour`].
+//! - [`space`]: the free-space reserve below which writes are refused.
+//! - `pause`: the points where the fault tests stop the store to kill it.
 //! - [`store`]: [`DuckDbStore`], the [`sextant_storage::EventStore`] implementation.
 
 pub mod behaviour;
@@ -37,10 +41,13 @@ mod interpreted;
 pub mod kinds;
 pub mod lookups;
 pub mod nullable;
+mod pause;
 pub mod profiles;
 pub mod reports;
 pub mod schema;
+pub mod space;
 pub mod store;
+mod tier;
 pub mod timelines;
 pub mod writer;
 

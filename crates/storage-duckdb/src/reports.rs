@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use duckdb::Connection;
-use sextant_expr::sql::{Columns, KindSet, duckdb_number_or_zero, duckdb_predicate, duckdb_segment_key};
+use sextant_expr::sql::{duckdb_number_or_zero, duckdb_predicate, duckdb_segment_key};
 use sextant_expr::{Program, Target};
 use sextant_storage::{
     BucketUnit, Measure, Result, SegmentCount, SegmentQuery, SegmentValue, TimeBuckets, TopSegments,
@@ -18,6 +18,7 @@ use sextant_storage::{
 
 use crate::interpreted::{quote, reads_user};
 use crate::kinds::KindCache;
+use crate::tier::{Tier, TierScan};
 use crate::{backend, copies};
 
 /// Local time of the row `e`, from the offsets in force over the range.
@@ -91,8 +92,8 @@ fn segment_in_transaction(conn: &Connection, q: &SegmentQuery, kinds: &KindCache
     let names = event_properties([&q.filter, &q.on, &q.sum]);
     let kinds = kinds.of(conn, q.project_id.0, &q.events, &names).map_err(backend)?;
     let tiers = [Tier::Cold, Tier::Hot].map(|tier| {
-        let kinds = matches!(tier, Tier::Cold).then_some(&kinds);
-        tier_select(tier, q, &head, uid, join_user, &bucket, &nullable, kinds)
+        let kinds = (tier == Tier::Cold).then_some(&kinds);
+        tier_select(&TierScan { tier, head: &head, uid, join_user, nullable: &nullable, kinds }, q, &bucket)
     });
     match (&tiers[0], &tiers[1]) {
         (Ok(cold), Ok(hot)) => {
@@ -203,27 +204,14 @@ pub fn property_names(
     rows.collect::<std::result::Result<Vec<_>, _>>().map_err(backend)
 }
 
-/// The two storage tiers (see [`crate::schema`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tier {
-    /// `events_cold`: properties as VARIANT.
-    Cold,
-    /// `events_hot`: properties as JSON text.
-    Hot,
-}
-
 /// One tier's rows as `(bucket, event, seg, uid, v)`, filtered, the copy of each event
 /// that counts only (see [`crate::copies`]), or why the expressions do not compile.
 fn tier_select(
-    tier: Tier,
+    scan: &TierScan,
     q: &SegmentQuery,
-    head: &str,
-    uid: &str,
-    join_user: bool,
     bucket: &str,
-    nullable: &Arc<HashSet<String>>,
-    kinds: Option<&Arc<HashMap<String, KindSet>>>,
 ) -> std::result::Result<String, sextant_expr::sql::CompileError> {
+    let TierScan { tier, head, join_user, .. } = *scan;
     // Distinct users need no choice between copies (they share the distinct id) unless
     // an expression reads the copies' properties.
     let all_copies = q.measure == Measure::Users && q.filter.is_none() && q.on.is_none() && q.sum.is_none();
@@ -233,30 +221,9 @@ fn tier_select(
         (Tier::Cold, true) => format!("events_cold e WHERE {head}"),
         (Tier::Hot, true) => format!("events_hot e WHERE {head}"),
     };
-    // A profile join needs the canonical id first, so that case reads through a subquery.
-    let (from, uid) = if join_user {
-        (
-            format!(
-                "(SELECT e.*, {uid} AS uid FROM {rows}) e LEFT JOIN profiles p \
-                 ON p.project_id = e.project_id AND p.group_key = '' AND p.id = e.uid WHERE TRUE"
-            ),
-            "e.uid".to_string(),
-        )
-    } else {
-        (rows, uid.to_string())
-    };
-    let columns = Columns {
-        properties: "e.properties".into(),
-        properties_text: tier == Tier::Hot,
-        time_ms: "e.time_ms".into(),
-        event: "e.event".into(),
-        distinct_id: "e.distinct_id".into(),
-        insert_id: "e.insert_id".into(),
-        user: join_user.then(|| "p.properties".to_string()),
-        user_text: true,
-        nullable: Some(nullable.clone()),
-        kinds: kinds.cloned(),
-    };
+    let (from, uid) =
+        if join_user { (format!("{} WHERE TRUE", scan.with_profile(&rows)), "e.uid") } else { (rows, scan.uid) };
+    let columns = scan.columns();
     let filter = match &q.filter {
         None => "TRUE".to_string(),
         Some(p) => duckdb_predicate(p, &columns)?,

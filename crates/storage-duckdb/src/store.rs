@@ -20,6 +20,7 @@ use std::sync::mpsc as std_mpsc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::kinds::KindCache;
+use crate::space::Reserve;
 use crate::timelines::Timelines;
 use crate::writer::{Work, WriteRequest};
 use crate::{backend, compactor, copies, export, identity, lookups, nullable, profiles, reports, schema, writer};
@@ -29,11 +30,14 @@ use crate::{backend, compactor, copies, export, identity, lookups, nullable, pro
 pub struct StoreOptions {
     /// DuckDB's memory limit, such as `"2GB"`.
     pub memory_limit: String,
+    /// Free bytes the data directory's file system keeps: below them writes are refused
+    /// (see [`crate::space`]); 0 turns the check off.
+    pub min_free_bytes: u64,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { memory_limit: "4GB".into() }
+        StoreOptions { memory_limit: "4GB".into(), min_free_bytes: crate::space::DEFAULT_MIN_FREE_BYTES }
     }
 }
 
@@ -68,12 +72,15 @@ pub struct DuckDbStore {
     kinds: Arc<KindCache>,
     /// Write requests received and waiting; the compactor tells a quiet tick by them.
     write_activity: Arc<compactor::WriteActivity>,
+    /// The free space writes leave on the data directory's disk.
+    reserve: Reserve,
 }
 
 impl DuckDbStore {
     /// Opens (creating if needed) `dir/events.duckdb`, replaying its write-ahead log.
     pub fn open(dir: &Path, options: &StoreOptions) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::Unavailable(format!("{}: {e}", dir.display())))?;
+        crate::pause::arm(dir);
         let path = dir.join("events.duckdb");
         let tmp = dir.join("duckdb-tmp");
         let conn =
@@ -102,16 +109,25 @@ impl DuckDbStore {
         let compactor_kinds = kinds.clone();
         let write_activity = Arc::new(compactor::WriteActivity::default());
         let compactor_writes = write_activity.clone();
+        let reserve = Reserve::new(dir, options.min_free_bytes);
+        let (compactor_reserve, writer_reserve) = (reserve.clone(), reserve.clone());
         let compactor = std::thread::Builder::new()
             .name("duckdb-compactor".into())
             .spawn(move || {
-                compactor::run(compactor_conn, lock, compactor_timelines, compactor_kinds, compactor_writes, stopped)
+                let shared = compactor::Shared {
+                    lock,
+                    timelines: compactor_timelines,
+                    kinds: compactor_kinds,
+                    writes: compactor_writes,
+                    reserve: compactor_reserve,
+                };
+                compactor::run(compactor_conn, shared, stopped)
             })
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         let (tx, rx) = std_mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("duckdb-writer".into())
-            .spawn(move || writer::run(conn, next_seq, rx))
+            .spawn(move || writer::run(conn, next_seq, rx, writer_reserve))
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         Ok(DuckDbStore {
             path,
@@ -126,6 +142,7 @@ impl DuckDbStore {
             lookup_generation: Default::default(),
             kinds,
             write_activity,
+            reserve,
         })
     }
 
@@ -165,6 +182,8 @@ impl DuckDbStore {
 
     /// Queues `work` for the writer thread and waits for its commit.
     async fn write(&self, work: Work) -> Result<()> {
+        // Before anything is queued: a write refused for space costs one `statvfs`.
+        self.reserve.check().map_err(StorageError::DiskFull)?;
         let _waiting = self.write_activity.arrive();
         let _slot = match tokio::time::timeout(QUEUE_WAIT, self.queue_slots.acquire()).await {
             Ok(slot) => slot.map_err(|_| closed())?,

@@ -21,6 +21,7 @@ use sextant_model::{EventRow, IdentityEdge, ProfileUpdate};
 use sextant_storage::Result;
 use tokio::sync::oneshot;
 
+use crate::space::Reserve;
 use crate::{backend, identity, nullable, profiles};
 
 /// Rows committed together at most; a larger backlog is committed in several groups.
@@ -62,7 +63,7 @@ pub struct WriteRequest {
 }
 
 /// Runs until every sender is dropped, then checkpoints the database.
-pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>) {
+pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, reserve: Reserve) {
     let mut dirty = false;
     let mut nullable = nullable::load(&conn).unwrap_or_else(|e| {
         // Names are then recorded again (INSERT OR IGNORE): slower, still right.
@@ -74,8 +75,12 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>) {
             match queue.recv_timeout(IDLE_CHECKPOINT) {
                 Ok(req) => req,
                 Err(RecvTimeoutError::Timeout) => {
-                    checkpoint(&conn);
-                    dirty = false;
+                    // A checkpoint that meets a full disk invalidates the database (see
+                    // `crate::space`); the log keeps the rows until there is room.
+                    if reserve.check().is_ok() {
+                        checkpoint(&conn);
+                        dirty = false;
+                    }
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -127,7 +132,9 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>) {
             }
         }
     }
-    checkpoint(&conn);
+    if reserve.check().is_ok() {
+        checkpoint(&conn);
+    }
 }
 
 fn checkpoint(conn: &Connection) {
@@ -248,7 +255,7 @@ mod tests {
     use std::sync::Arc;
 
     use sextant_model::{EventRow, ProjectId};
-    use sextant_storage::EventStore;
+    use sextant_storage::{EventStore, StorageError};
 
     use crate::{DuckDbStore, StoreOptions};
 
@@ -284,5 +291,16 @@ mod tests {
         }
         let stored = store.count_events(ProjectId(1), 0, i64::MAX).await.unwrap();
         assert_eq!(stored, 63, "every other request's row is stored");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_stop_below_the_free_space_reserve() {
+        let dir = tempfile::tempdir().unwrap();
+        // No disk has this much free: every write is below the reserve.
+        let options = StoreOptions { min_free_bytes: u64::MAX, ..StoreOptions::default() };
+        let store = DuckDbStore::open(dir.path(), &options).unwrap();
+        let refused = store.append(vec![row(1, "E")]).await.unwrap_err();
+        assert!(matches!(&refused, StorageError::DiskFull(m) if m.contains("disk is full")), "{refused:?}");
+        assert_eq!(store.count_events(ProjectId(1), 0, i64::MAX).await.unwrap(), 0);
     }
 }

@@ -325,8 +325,11 @@ fn predicate() -> impl Strategy<Value = Expr> {
 /// One database for the property tests, never dropped: DuckDB connections held in
 /// thread-locals were destroyed as test threads ended, and CI once saw the test binary
 /// end with SIGSEGV there.
-static SHARED: std::sync::LazyLock<std::sync::Mutex<(Connection, Vec<serde_json::Map<String, Json>>)>> =
+static SHARED: std::sync::LazyLock<std::sync::Mutex<(Connection, Vec<Record>)>> =
     std::sync::LazyLock::new(|| std::sync::Mutex::new(setup()));
+
+/// One event's properties.
+type Record = serde_json::Map<String, Json>;
 
 static COMPILED: AtomicUsize = AtomicUsize::new(0);
 static CASES: AtomicUsize = AtomicUsize::new(0);

@@ -39,6 +39,10 @@ pub enum StorageError {
     /// and was not queued. Nothing was written; the client retries later.
     #[error("{0}")]
     Busy(String),
+    /// The data directory's disk is (nearly) full: nothing was written; the client
+    /// retries once space returns.
+    #[error("{0}")]
+    DiskFull(String),
     /// The backend reported an error.
     #[error("event store error: {0}")]
     Backend(String),
@@ -51,7 +55,7 @@ impl StorageError {
     /// The client-facing code.
     pub fn code(&self) -> ErrorCode {
         match self {
-            StorageError::Unavailable(_) | StorageError::Busy(_) => ErrorCode::Unavailable,
+            StorageError::Unavailable(_) | StorageError::Busy(_) | StorageError::DiskFull(_) => ErrorCode::Unavailable,
             StorageError::Backend(_) => ErrorCode::Internal,
             StorageError::InvalidRequest(_) => ErrorCode::InvalidRequest,
         }

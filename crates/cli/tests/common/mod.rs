@@ -66,6 +66,11 @@ impl TestServer {
     }
 
     pub fn start_in_with(dir: &Path, config: &str) -> TestServer {
+        Self::start_in_with_env(dir, config, &[])
+    }
+
+    /// Starts a server on `dir` with `config`, and `env` added to its environment.
+    pub fn start_in_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> TestServer {
         std::fs::create_dir_all(dir).unwrap();
         let config_path = dir.join("test-config.toml");
         std::fs::write(&config_path, config).unwrap();
@@ -75,6 +80,7 @@ impl TestServer {
             .arg("--data-dir")
             .arg(dir)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

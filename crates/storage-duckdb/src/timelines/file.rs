@@ -2,12 +2,19 @@
 //! plain little-endian columns, read through a memory map without parsing.
 //!
 //! ```text
-//! magic "SXTL0003" | project i64 | day i64 | covered_seq i64 | rows u64 | runs u64 | names_len u64
+//! magic "SXTL0004" | project i64 | day i64 | covered_seq i64 | rows u64 | runs u64 | names_len u64
 //! names: a JSON array of strings, names_len bytes, padded to 8
 //! buckets: u32 x (BUCKETS + 1), padded to 8    runs of bucket b: buckets[b]..buckets[b+1]
 //! run_user: u64 x runs | run_end: u32 x runs (padded to 8)
-//! copy: u64 x rows | time: u32 x rows (padded to 8) | event: u16 x rows
+//! copy: u64 x rows | time: u32 x rows (padded to 8) | event: u16 x rows (padded to 8)
+//! checksum: u64, the CRC-32 of every byte before it
 //! ```
+//!
+//! The checksum is checked each time a file is opened (at start and after each build),
+//! so a file damaged on disk is dropped and rebuilt from DuckDB rather than read: the
+//! structural checks alone would pass a flipped bit in a time or an `$insert_id` hash,
+//! and a funnel would count it silently. CRC-32 reads a 1.4 GB day of 100 million events
+//! in about 0.1 s here (`crc32fast`, with the carry-less multiply instructions).
 //!
 //! Rows are ordered by (user, time, event, copy). A run is one user's rows: rows
 //! `run_end[r - 1]..run_end[r]` (from 0 for the first) belong to `run_user[r]`, so a
@@ -26,7 +33,7 @@ pub const BUCKETS: usize = 1 << BUCKET_BITS;
 /// Milliseconds in a UTC day.
 pub const DAY_MS: i64 = 86_400_000;
 
-const MAGIC: &[u8; 8] = b"SXTL0003";
+const MAGIC: &[u8; 8] = b"SXTL0004";
 const HEADER: usize = 56;
 
 /// The bucket of a user hash.
@@ -58,6 +65,23 @@ pub fn write(
     names: &[String],
     entries: &[Entry],
 ) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    if let Err(e) = write_whole(&tmp, project, day, covered_seq, names, entries) {
+        // A half-written file (a full disk, say) would hold space until the next start.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path)
+}
+
+fn write_whole(
+    tmp: &Path,
+    project: i64,
+    day: i64,
+    covered_seq: i64,
+    names: &[String],
+    entries: &[Entry],
+) -> std::io::Result<()> {
     let names_json = serde_json::to_vec(names).map_err(std::io::Error::other)?;
     let mut run_user: Vec<u64> = Vec::new();
     let mut run_end: Vec<u32> = Vec::new();
@@ -76,8 +100,8 @@ pub fn write(
     for b in 1..buckets.len() {
         buckets[b] += buckets[b - 1];
     }
-    let tmp = path.with_extension("tmp");
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+    let file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp)?);
+    let mut out = Summed { inner: file, crc: crc32fast::Hasher::new() };
     out.write_all(MAGIC)?;
     for v in [project, day, covered_seq, entries.len() as i64, run_user.len() as i64, names_json.len() as i64] {
         out.write_all(&v.to_le_bytes())?;
@@ -98,6 +122,8 @@ pub fn write(
     for e in entries {
         out.write_all(&e.copy.to_le_bytes())?;
     }
+    out.flush()?;
+    crate::pause::point(crate::pause::TIMELINE_WRITE);
     for e in entries {
         out.write_all(&e.time.to_le_bytes())?;
     }
@@ -105,8 +131,28 @@ pub fn write(
     for e in entries {
         out.write_all(&e.event.to_le_bytes())?;
     }
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path)
+    pad(&mut out, entries.len() * 2)?;
+    let Summed { inner: mut file, crc } = out;
+    file.write_all(&u64::from(crc.finalize()).to_le_bytes())?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()
+}
+
+/// A writer that keeps the CRC-32 of what passed through it.
+struct Summed<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Write for Summed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn pad(out: &mut impl Write, written: usize) -> std::io::Result<()> {
@@ -166,8 +212,13 @@ impl DayFile {
         let copy_at = run_end_at + padded(runs * 4);
         let time_at = copy_at + rows * 8;
         let event_at = time_at + padded(rows * 4);
-        if map.len() != event_at + rows * 2 {
+        let sum_at = event_at + padded(rows * 2);
+        if map.len() != sum_at + 8 {
             return Err(bad("truncated"));
+        }
+        let stored = u64::from_le_bytes(map[sum_at..].try_into().expect("8 bytes"));
+        if stored != u64::from(crc32fast::hash(&map[..sum_at])) {
+            return Err(bad("checksum mismatch"));
         }
         let names: Vec<String> =
             serde_json::from_slice(&map[HEADER..HEADER + names_len]).map_err(|_| bad("bad names"))?;
@@ -245,7 +296,7 @@ impl DayFile {
 
     /// Event name indexes.
     pub fn event(&self) -> &[u16] {
-        bytemuck::cast_slice(&self.map[self.event_at..])
+        bytemuck::cast_slice(&self.map[self.event_at..self.event_at + self.rows * 2])
     }
 }
 
@@ -286,6 +337,15 @@ mod tests {
             }
         }
         assert_eq!(i, entries.len());
+        let whole = std::fs::read(&path).unwrap();
+        let mut flipped = whole.clone();
+        // One bit of a row's time, in the middle of the time column (from the end: the
+        // checksum's 8 bytes, 1,000 events of 2 bytes, then half of 1,000 times of 4).
+        let at = whole.len() - 8 - 2 * 1000 - 4 * 500;
+        flipped[at] ^= 0x10;
+        std::fs::write(&path, &flipped).unwrap();
+        let err = DayFile::open(&path).err().expect("a flipped bit is caught");
+        assert!(err.to_string().contains("checksum"), "{err}");
         std::fs::write(&path, b"SXTL0001 short").unwrap();
         assert!(DayFile::open(&path).is_err());
     }

@@ -239,6 +239,14 @@ struct SlotState {
     at: usize,
 }
 
+impl SlotState {
+    /// Whether its rows are already in order: no extras to merge in and no two at the
+    /// same time to order by mask and copy, so they are written as the runs give them.
+    fn in_order(&self) -> bool {
+        self.extra.is_empty() && !self.ties
+    }
+}
+
 impl Ctx<'_> {
     /// Merges `buckets`. Each bucket is read day after day, each day's part of it one
     /// sequential stretch (reading user by user instead would jump between every day
@@ -303,7 +311,7 @@ impl Ctx<'_> {
             let base = out.user.len();
             let mut end = base;
             for st in state.iter_mut() {
-                if st.extra.is_empty() && !st.ties {
+                if st.in_order() {
                     st.at = end;
                     end += st.rows;
                 }
@@ -313,7 +321,7 @@ impl Ctx<'_> {
             out.mask.resize(end, 0);
             for run in &runs {
                 let st = &mut state[run.slot as usize];
-                if !(st.extra.is_empty() && !st.ties) {
+                if !st.in_order() {
                     continue;
                 }
                 let day = &self.days[run.day as usize];
@@ -331,12 +339,12 @@ impl Ctx<'_> {
             // The others: sorted by (time, mask, copy), copies dropped, as the SQL scan does.
             runs.retain(|r| {
                 let st = &state[r.slot as usize];
-                !(st.extra.is_empty() && !st.ties)
+                !st.in_order()
             });
             runs.sort_by_key(|r| r.slot); // stable: each user's runs stay in day order
             let mut next_run = 0;
             for (u, st) in state.iter().enumerate() {
-                if st.extra.is_empty() && !st.ties {
+                if st.in_order() {
                     continue;
                 }
                 fix.clear();
