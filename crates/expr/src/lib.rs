@@ -12,7 +12,13 @@
 //!   selectors and anything that filters in Rust.
 //! - [`sql`]: a compiler to the store's SQL, so filters run inside the store. DuckDB is
 //!   the first dialect; the compiler is written against [`sql::Dialect`] so ClickHouse
-//!   can be added without touching the parser or the semantics.
+//!   can be added without touching the parser or the semantics. Inside it: `sql::dialect`
+//!   ([`sql::Dialect`] and [`sql::DuckDb`], where a dialect plugs in), `sql::alts` and
+//!   `sql::combine` (a value's typed alternatives and the SQL joining their conditions),
+//!   `sql::columns` ([`sql::Columns`] and property access), `sql::node` (literals,
+//!   variables and operators), `sql::compare` (`==`, orderings, `in`), `sql::functions`
+//!   (function calls, one module per family) and `sql::budget` (the limit on the SQL
+//!   written).
 //!
 //! The rules both back ends follow are in [`value`] (types and casts) and [`eval`]
 //! (operators and functions); the DuckDB store's agreement test runs random

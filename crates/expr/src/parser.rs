@@ -300,7 +300,7 @@ fn check_call(function: Function, args: &[Expr], pos: Pos) -> Result<(), ExprErr
             pos,
         ));
     }
-    if function == Function::Ifs && n % 2 != 0 {
+    if function == Function::Ifs && !n.is_multiple_of(2) {
         return Err(ExprError::semantic("`ifs` takes pairs of condition and value", pos));
     }
     if function.binds() && !matches!(args[0].kind, ExprKind::Var(_)) {
