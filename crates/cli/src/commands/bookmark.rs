@@ -1,0 +1,91 @@
+//! `sextant bookmark`: save, list and delete reports (computed by
+//! `/api/query/insights?bookmark_id=`).
+
+use anyhow::Result;
+use clap::Subcommand;
+use sextant_model::ProjectId;
+
+use super::common::{DataDirArg, open_metadata, print_list, require_project};
+
+#[derive(Subcommand)]
+pub(crate) enum BookmarkCommand {
+    /// Save a report: its kind and its endpoint's parameters.
+    Create {
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        /// Report name.
+        #[arg(long)]
+        name: String,
+        /// `segmentation` or `events`.
+        #[arg(long)]
+        kind: String,
+        /// The parameters as a query string, such as
+        /// `event=Signed up&unit=week&last_days=30&on=properties["plan"]`
+        /// (`last_days=N`: the N project days up to the day it runs).
+        #[arg(long)]
+        params: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// List a project's saved reports.
+    List {
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Delete a saved report.
+    Delete {
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        /// Report id.
+        #[arg(long)]
+        id: i64,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+}
+
+fn print_bookmark(b: &sextant_metadata::BookmarkInfo, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(b)?);
+    } else {
+        println!("report {} ({}): {} {}", b.id, b.name, b.kind, serde_json::to_string(&b.params)?);
+    }
+    Ok(())
+}
+
+/// Runs a `bookmark` subcommand.
+pub(crate) async fn run(cmd: BookmarkCommand) -> Result<()> {
+    match cmd {
+        BookmarkCommand::Create { project, name, kind, params, json, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            let p = require_project(&md, project).await?;
+            let params = sextant_server::insights::params_of(&serde_json::Value::String(params))
+                .map_err(|e| anyhow::anyhow!("--params: {}", e.message))?;
+            sextant_server::insights::check(&p, &kind, &params).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let b = md.create_bookmark(ProjectId(project), &name, &kind, &params).await?;
+            print_bookmark(&b, json)?;
+        }
+        BookmarkCommand::List { project, json, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            let all = md.all_bookmarks(ProjectId(project)).await?;
+            print_list(&all, json, print_bookmark)?;
+        }
+        BookmarkCommand::Delete { project, id, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            md.delete_bookmark(ProjectId(project), id).await?;
+            println!("deleted report {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! The binary's command groups, one module each, and what they share.
+//!
+//! - [`serve`]: `sextant serve`, the server.
+//! - [`project`], [`service_account`], [`token`]: projects and the credentials that
+//!   reach them.
+//! - [`cohort`], [`lookup_table`], [`bookmark`], [`funnel`]: the saved definitions the
+//!   query APIs read.
+//! - [`common`]: the `--data-dir` flag, opening the metadata store, looking up a project
+//!   and printing lists.
+
+pub(crate) mod bookmark;
+pub(crate) mod cohort;
+pub(crate) mod common;
+pub(crate) mod funnel;
+pub(crate) mod lookup_table;
+pub(crate) mod project;
+pub(crate) mod serve;
+pub(crate) mod service_account;
+pub(crate) mod token;

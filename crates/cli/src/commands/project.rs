@@ -1,0 +1,128 @@
+//! `sextant project`: create, list and configure projects.
+
+use anyhow::Result;
+use clap::Subcommand;
+use sextant_model::{IdentityMode, ProjectId, Region};
+
+use super::common::{DataDirArg, open_metadata, require_project};
+
+#[derive(Subcommand)]
+pub(crate) enum ProjectCommand {
+    /// Create a project and print its token and secret (the secret is shown only now).
+    Create {
+        /// Project name.
+        #[arg(long)]
+        name: String,
+        /// IANA timezone for reports.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Data-residency region: us, eu or in.
+        #[arg(long, default_value = "us", value_parser = parse_region)]
+        region: Region,
+        /// Identity merge: simplified (Mixpanel's default) or original. Fixed once the
+        /// project exists, as in Mixpanel.
+        #[arg(long, default_value = "simplified", value_parser = parse_identity_mode)]
+        identity_mode: IdentityMode,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// List projects.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Change a project's settings.
+    Configure {
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        /// Whether string `==`, `!=` and `in` in `where`/`on` expressions respect case
+        /// (Mixpanel's behaviour, and the default, is that they do not).
+        #[arg(long)]
+        case_sensitive_strings: Option<bool>,
+        /// Data-residency region: us, eu or in. Requests through another region's
+        /// hosts are refused.
+        #[arg(long, value_parser = parse_region)]
+        region: Option<Region>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+}
+
+fn parse_identity_mode(s: &str) -> Result<IdentityMode, String> {
+    s.parse()
+}
+
+fn parse_region(s: &str) -> Result<Region, String> {
+    s.parse()
+}
+
+/// Runs a `project` subcommand.
+pub(crate) async fn run(cmd: ProjectCommand) -> Result<()> {
+    match cmd {
+        ProjectCommand::Create { name, timezone, region, identity_mode, json, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            let org = md.default_organization().await?;
+            let mut created = md.create_project(org, &name, &timezone).await?;
+            if region != created.project.region {
+                created.project = md.set_region(created.project.id, region).await?;
+            }
+            if identity_mode != created.project.identity_mode {
+                created.project = md.set_identity_mode(created.project.id, identity_mode).await?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                let p = &created.project;
+                println!("created project {} ({})", p.id, p.name);
+                println!("  token     {}", p.token);
+                println!("  secret    {}   (shown once)", created.secret);
+                println!("  timezone  {}", p.timezone);
+                println!("  identity  {}", p.identity_mode.as_str());
+            }
+        }
+        ProjectCommand::List { json, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            let projects = md.list_projects().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&projects)?);
+            } else {
+                println!("{:<6} {:<32} {:<20} NAME", "ID", "TOKEN", "TIMEZONE");
+                for p in projects {
+                    println!("{:<6} {:<32} {:<20} {}", p.id, p.token, p.timezone, p.name);
+                }
+            }
+        }
+        ProjectCommand::Configure { project, case_sensitive_strings, region, json, dir } => {
+            let md = open_metadata(&dir.data_dir).await?;
+            let id = ProjectId(project);
+            let mut p = require_project(&md, project).await?;
+            if let Some(on) = case_sensitive_strings {
+                p = md.set_case_sensitive_strings(id, on).await?;
+            }
+            if let Some(region) = region {
+                p = md.set_region(id, region).await?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&p)?);
+            } else {
+                println!(
+                    "project {}: case_sensitive_strings = {}, region = {}",
+                    p.id,
+                    p.case_sensitive_strings,
+                    p.region.as_str()
+                );
+            }
+        }
+    }
+    Ok(())
+}
