@@ -59,7 +59,7 @@ fn realistic_event(i: usize, t0: i64, step_ms: i64) -> Value {
             "plan": PLANS[i % 3],
             "price": (i % 100) as f64 * 1.25,
             "items": [format!("sku-{}", i % 50), format!("sku-{}", (i + 7) % 50)],
-            "logged_in": i % 2 == 0,
+            "logged_in": i.is_multiple_of(2),
             "mp_page_view_id": format!("pv-{}", i / 5),
         }
     })

@@ -116,7 +116,7 @@ fn push_event(out: &mut String, i: u64, time_ms: i64, device: &str, insert_id: &
         price = (n % 100) as f64 * 1.25,
         sku1 = n % 50,
         sku2 = (n + 7) % 50,
-        logged_in = n % 2 == 0,
+        logged_in = n.is_multiple_of(2),
         page_view = n / 5,
     );
 }
@@ -324,7 +324,7 @@ async fn querier(
         let (kind, path) = &queries[k % queries.len()];
         k += 1;
         let request = http.get(format!("{base}{path}")).basic_auth(&secret, Some(""));
-        samples.push(timed("query", *kind, request).await);
+        samples.push(timed("query", kind, request).await);
     }
     ClientRun { family: "query", samples, finished: Instant::now() }
 }
@@ -851,7 +851,7 @@ async fn main() {
     // those of cold caches. A query that fails here is a mistake of the bench.
     let http = measured(120);
     for (kind, path) in queries.iter() {
-        let s = timed("query", *kind, http.get(server.url(path)).basic_auth(&secret, Some(""))).await;
+        let s = timed("query", kind, http.get(server.url(path)).basic_auth(&secret, Some(""))).await;
         assert_eq!(s.outcome, Outcome::Status(200), "warm-up {kind}: {:?}", s.detail);
         println!("warm-up {kind}: {:.1} ms, {} bytes", s.latency.as_secs_f64() * 1e3, s.bytes);
     }

@@ -237,22 +237,22 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
         return authenticate_api_token(state, token, project_id, family).await.map(Some);
     }
     let Some(basic) = basic_credentials(headers)? else { return Ok(None) };
-    if let Some(pid) = project_id {
-        if !basic.password.is_empty() {
-            match state.metadata.authenticate_service_account(&basic.user, &basic.password, pid).await? {
-                ServiceAccountAuth::Role(role) => {
-                    let project = state
-                        .metadata
-                        .project(pid)
-                        .await?
-                        .ok_or_else(|| ApiError::unauthenticated(format!("project {pid} does not exist")))?;
-                    return Ok(Some(Credential { project, access: Access::ServiceAccount(role), family }));
-                }
-                ServiceAccountAuth::NoAccess => {
-                    return Err(ApiError::forbidden(format!("the service account has no role in project {pid}")));
-                }
-                ServiceAccountAuth::Invalid => {}
+    if let Some(pid) = project_id
+        && !basic.password.is_empty()
+    {
+        match state.metadata.authenticate_service_account(&basic.user, &basic.password, pid).await? {
+            ServiceAccountAuth::Role(role) => {
+                let project = state
+                    .metadata
+                    .project(pid)
+                    .await?
+                    .ok_or_else(|| ApiError::unauthenticated(format!("project {pid} does not exist")))?;
+                return Ok(Some(Credential { project, access: Access::ServiceAccount(role), family }));
             }
+            ServiceAccountAuth::NoAccess => {
+                return Err(ApiError::forbidden(format!("the service account has no role in project {pid}")));
+            }
+            ServiceAccountAuth::Invalid => {}
         }
     }
     let by_secret = state.metadata.project_by_secret(&basic.user).await?;

@@ -256,7 +256,7 @@ pub fn definition_of(body: &Value, base: Option<&FunnelDefinition>) -> Result<Fu
             let v = match (field, v) {
                 // Units are read as the query parameter is: plural and any case.
                 ("length_unit", Value::String(u)) => sextant_model::LengthUnit::parse(u)
-                    .map(|u| to_value(u))
+                    .map(to_value)
                     .ok_or_else(|| bad(field, "must be one of day, hour, minute, second".into()))?,
                 ("order", Value::String(o)) => Value::String(o.trim().to_ascii_lowercase()),
                 _ => v.clone(),

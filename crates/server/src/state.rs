@@ -40,11 +40,14 @@ pub struct AppState {
     pub geo: Option<Arc<dyn sextant_ingest::geo::Geolocate>>,
     ready: Arc<AtomicBool>,
     /// Projects by public token, and tokens known to match none (see [`TOKEN_TTL`]).
-    projects_by_token: Arc<RwLock<HashMap<String, (Option<Project>, Instant)>>>,
+    projects_by_token: Arc<RwLock<HashMap<String, TokenLookup>>>,
     /// Held while a lookup table is replaced, from the row cap's check to the control
     /// plane's update (replaces are rare: 100 a day per project by default).
     pub lookup_replaces: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// A public token's project (`None`: no project has it), and when it was read.
+type TokenLookup = (Option<Project>, Instant);
 
 /// How long a project looked up by its public token is used before it is read again,
 /// so that `sextant project configure` reaches a running server within this time.
