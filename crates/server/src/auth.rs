@@ -285,7 +285,6 @@ pub async fn reader(
     parts: &axum::http::request::Parts,
     params: &Params,
     family: ApiFamily,
-    what: &str,
 ) -> Result<Credential, ApiError> {
     let project_id = parse_project_id(params.get("project_id"))?;
     let request = AuthRequest { headers: &parts.headers, params, project_id, family, allow_project_token: false };
@@ -294,8 +293,8 @@ pub async fn reader(
             "authentication required: HTTP Basic with the project secret, or a service account and project_id",
         )
     })?;
-    if !credential.may_read() {
-        return Err(ApiError::forbidden(format!("this credential may not read {what}")));
+    if let Some(op) = Operation::read_of(family).filter(|&op| !credential.may(op)) {
+        return Err(credential.refusal(op));
     }
     let slot = crate::limits::LimitSlot::of(&parts.extensions);
     state.limiter.admit(&slot, credential.project.id, family, 1)?;

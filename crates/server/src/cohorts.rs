@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,14 +14,13 @@ use serde_json::{Value, json};
 use sextant_expr::{Options, Program, Scope};
 use sextant_metadata::{CohortChanges, CohortInfo};
 use sextant_model::profile::USER_PROFILES;
-use sextant_model::{ApiFamily, CohortDefinition, CohortId, Project};
+use sextant_model::{CohortDefinition, CohortId, Project};
 use sextant_storage::{BehaviorCount, ProfileQuery};
 
 use crate::app::{admin, admin_page, read_body, to_value};
-use crate::auth;
 use crate::collection::PageParams;
-use crate::error::{ApiError, QueryError};
-use crate::ingest::body;
+use crate::error::ApiError;
+use crate::extract::Reader;
 use crate::openapi::{CollectionPage, Single};
 use crate::state::AppState;
 
@@ -146,13 +144,8 @@ pub struct ListedCohort {
     responses((status = 200, description = "Every cohort, oldest first", body = Vec<ListedCohort>)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn list(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    match list_answer(&state, &parts, body).await {
-        Ok(list) => Json(list).into_response(),
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
+pub async fn list(State(state): State<AppState>, reader: Reader) -> Result<Json<Vec<ListedCohort>>, ApiError> {
+    list_answer(&state, reader).await.map(Json)
 }
 
 /// `GET|POST /api/2.0/cohorts/list`: the same list at its legacy path.
@@ -165,17 +158,12 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     responses((status = 200, description = "Every cohort, oldest first", body = Vec<ListedCohort>)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_list(state: State<AppState>, request: Request) -> Response {
-    list(state, request).await
+pub async fn legacy_list(state: State<AppState>, reader: Reader) -> Result<Json<Vec<ListedCohort>>, ApiError> {
+    list(state, reader).await
 }
 
-async fn list_answer(
-    state: &AppState,
-    parts: &axum::http::request::Parts,
-    body: Body,
-) -> Result<Vec<ListedCohort>, ApiError> {
-    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
-    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "cohorts").await?;
+async fn list_answer(state: &AppState, reader: Reader) -> Result<Vec<ListedCohort>, ApiError> {
+    let credential = reader.credential;
     let mut out = Vec::new();
     for c in state.metadata.all_cohorts(credential.project.id).await? {
         out.push(ListedCohort {

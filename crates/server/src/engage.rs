@@ -13,19 +13,16 @@
 //! nothing.
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sextant_ingest::Params;
 use sextant_model::profile::USER_PROFILES;
-use sextant_model::{ApiFamily, Behavior, CohortDefinition};
+use sextant_model::{Behavior, CohortDefinition};
 use sextant_storage::ProfileQuery;
 
-use crate::auth;
-use crate::error::{ApiError, QueryError};
-use crate::ingest::body;
+use crate::error::ApiError;
+use crate::extract::Reader;
 use crate::state::AppState;
 
 /// Profiles per page unless `page_size` says otherwise, and the most it may say.
@@ -107,13 +104,8 @@ pub struct EngageParams {
     responses((status = 200, description = "A page of profiles", body = EngagePage)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn query(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    match answer(&state, &parts, body).await {
-        Ok(page) => Json(page).into_response(),
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
+pub async fn query(State(state): State<AppState>, reader: Reader) -> Result<Json<EngagePage>, ApiError> {
+    answer(&state, reader).await.map(Json)
 }
 
 /// `GET|POST /api/2.0/engage`: the same query at its legacy path.
@@ -126,13 +118,12 @@ pub async fn query(State(state): State<AppState>, request: Request) -> Response 
     responses((status = 200, description = "A page of profiles", body = EngagePage)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_query(state: State<AppState>, request: Request) -> Response {
-    query(state, request).await
+pub async fn legacy_query(state: State<AppState>, reader: Reader) -> Result<Json<EngagePage>, ApiError> {
+    query(state, reader).await
 }
 
-async fn answer(state: &AppState, parts: &axum::http::request::Parts, body: Body) -> Result<EngagePage, ApiError> {
-    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
-    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "profiles").await?;
+async fn answer(state: &AppState, reader: Reader) -> Result<EngagePage, ApiError> {
+    let Reader { params, credential, .. } = reader;
     let mut problems = Vec::new();
     let ids = match (text(&params, "distinct_id"), text(&params, "distinct_ids")) {
         (Some(one), None) => Some(vec![one.to_string()]),

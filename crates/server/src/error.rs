@@ -150,18 +150,29 @@ pub struct AppErrorBody {
     pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// An error of the App API and Sextant's own endpoints:
-/// `{"status": "error", "error", "error_code", "message"[, "details"]}`.
+/// An error as a handler or extractor returns it: the App API's envelope, `{"status":
+/// "error", "error", "error_code", "message"[, "details"]}`, carrying the error itself
+/// in the response's extensions, from which `router::family_errors` renders it again in
+/// the shape of the route's family (the Query API's `{"request", "error"}`, ingestion's
+/// reply style). So the family decides the shape, never the handler.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
+        let mut response = self.app_shape();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+impl ApiError {
+    /// The App API's envelope, and nothing else.
+    pub fn app_shape(&self) -> Response {
         let body = AppErrorBody {
             status: "error",
             error: self.message.clone(),
             error_code: self.code.as_str(),
-            message: self.message,
-            details: self.details,
+            message: self.message.clone(),
+            details: self.details.clone(),
         };
-        (status, Json(body)).into_response()
+        (self.status(), Json(body)).into_response()
     }
 }

@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sextant_query::events;
 use sextant_query::segmentation::Segmentation;
 
-use crate::error::{ApiError, QueryError};
+use crate::error::ApiError;
+use crate::extract::Reader;
 use crate::state::AppState;
 
 /// Which report.
@@ -50,8 +51,8 @@ macro_rules! report {
             responses((status = 200, description = $answer, body = serde_json::Value)),
             security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
         )]
-        pub async fn $name(State(state): State<AppState>, request: Request) -> Response {
-            serve(state, request, $report).await
+        pub async fn $name(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+            answer(&state, reader, $report).await
         }
 
         #[doc = concat!("`GET ", $legacy_path, "`.")]
@@ -64,8 +65,8 @@ macro_rules! report {
             responses((status = 200, description = $answer, body = serde_json::Value)),
             security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
         )]
-        pub async fn $legacy(State(state): State<AppState>, request: Request) -> Response {
-            serve(state, request, $report).await
+        pub async fn $legacy(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+            answer(&state, reader, $report).await
         }
     };
 }
@@ -125,15 +126,6 @@ report!(
     "A JSON array of values"
 );
 
-async fn serve(state: AppState, request: Request, report: Report) -> Response {
-    let (parts, body) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    match answer(&state, &parts, body, report).await {
-        Ok(response) => response,
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
-}
-
 /// What a report asks the store, read from the parameters.
 enum Plan {
     Buckets(Segmentation),
@@ -142,14 +134,8 @@ enum Plan {
     PropertyNames(String, i64, i64, usize),
 }
 
-async fn answer(
-    state: &AppState,
-    parts: &axum::http::request::Parts,
-    body: axum::body::Body,
-    report: Report,
-) -> Result<Response, ApiError> {
-    let crate::reports::ReportRequest { params, credential, options } =
-        crate::reports::read(state, parts, body, "events").await?;
+async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Response, ApiError> {
+    let Reader { params, credential, options, .. } = reader;
     let project = &credential.project;
     let now = chrono::Utc::now().timestamp_millis();
     let plan = {

@@ -6,7 +6,7 @@
 //! Every ingested copy is returned (no dedup), as Mixpanel's export does.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -14,14 +14,14 @@ use std::sync::Arc;
 
 use sextant_expr::{Program, Scope};
 use sextant_ingest::Params;
+use sextant_model::Project;
 use sextant_model::StoredEvent;
 use sextant_model::limits::{MAX_EXPORT_DAYS, MAX_EXPORT_LIMIT};
 use sextant_model::time::{DAY_MS, parse_date, utc_midnight_ms};
-use sextant_model::{ApiFamily, Project};
 use sextant_storage::ExportQuery;
 
-use crate::auth;
-use crate::error::{ApiError, QueryError};
+use crate::error::ApiError;
+use crate::extract::{ExportApi, Reader};
 use crate::state::AppState;
 
 /// `GET /api/2.0/export`.
@@ -43,18 +43,12 @@ use crate::state::AppState;
     responses((status = 200, description = "JSON lines: `{\"event\", \"properties\"}` per line", body = String, content_type = "text/plain")),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn export(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, _body) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    match start(&state, &parts).await {
-        Ok(response) => response,
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
+pub async fn export(State(state): State<AppState>, reader: Reader<ExportApi>) -> Result<Response, ApiError> {
+    start(&state, reader).await
 }
 
-async fn start(state: &AppState, request: &axum::http::request::Parts) -> Result<Response, ApiError> {
-    let params = Params::parse(request.uri.query().unwrap_or("").as_bytes());
-    let credential = auth::reader(state, request, &params, ApiFamily::Export, "events").await?;
+async fn start(state: &AppState, reader: Reader<ExportApi>) -> Result<Response, ApiError> {
+    let Reader { params, credential, .. } = reader;
     let mut query = parse_query(&params)?;
     query.project_id = credential.project.id;
     let filter = parse_where(&params, &credential.project)?;

@@ -15,7 +15,8 @@ use sextant_query::funnels::{FunnelRequest, ListedFunnel};
 
 use crate::app::{admin, admin_page, iso, read_body, to_value};
 use crate::collection::PageParams;
-use crate::error::{ApiError, QueryError};
+use crate::error::ApiError;
+use crate::extract::Reader;
 use crate::openapi::{CollectionPage, Single};
 use crate::state::AppState;
 
@@ -66,13 +67,8 @@ pub struct FunnelParams {
     responses((status = 200, description = "`{\"meta\": {\"dates\"}, \"data\": {date: {\"steps\", \"analysis\"}}}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn query(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    match answer(&state, &parts, body).await {
-        Ok(response) => response,
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
+pub async fn query(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader).await
 }
 
 /// `GET /api/2.0/funnels`.
@@ -85,17 +81,12 @@ pub async fn query(State(state): State<AppState>, request: Request) -> Response 
     responses((status = 200, description = "As `/api/query/funnels`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_query(state: State<AppState>, request: Request) -> Response {
-    query(state, request).await
+pub async fn legacy_query(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader).await
 }
 
-async fn answer(
-    state: &AppState,
-    parts: &axum::http::request::Parts,
-    body: axum::body::Body,
-) -> Result<Response, ApiError> {
-    let crate::reports::ReportRequest { params, credential, options } =
-        crate::reports::read(state, parts, body, "funnels").await?;
+async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> {
+    let Reader { params, credential, options, .. } = reader;
     let project = &credential.project;
     let id = params.get("funnel_id").map(str::trim).filter(|v| !v.is_empty());
     let id = id
@@ -148,20 +139,9 @@ pub fn join_failed(e: tokio::task::JoinError) -> ApiError {
     responses((status = 200, description = "`[{\"funnel_id\", \"name\"}]`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn list(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    let listed = async {
-        let report = crate::reports::read(&state, &parts, body, "funnels").await?;
-        let all = state.metadata.all_funnels(report.credential.project.id).await?;
-        let items: Vec<ListedFunnel> =
-            all.into_iter().map(|f| ListedFunnel { funnel_id: f.id, name: f.name }).collect();
-        Ok::<_, ApiError>(Json(items).into_response())
-    };
-    match listed.await {
-        Ok(response) => response,
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
+pub async fn list(State(state): State<AppState>, reader: Reader) -> Result<Json<Vec<ListedFunnel>>, ApiError> {
+    let all = state.metadata.all_funnels(reader.project().id).await?;
+    Ok(Json(all.into_iter().map(|f| ListedFunnel { funnel_id: f.id, name: f.name }).collect()))
 }
 
 /// `GET /api/2.0/funnels/list`.
@@ -177,8 +157,8 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     responses((status = 200, description = "As `/api/query/funnels/list`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_list(state: State<AppState>, request: Request) -> Response {
-    list(state, request).await
+pub async fn legacy_list(state: State<AppState>, reader: Reader) -> Result<Json<Vec<ListedFunnel>>, ApiError> {
+    list(state, reader).await
 }
 
 /// A saved funnel, as the App API shows it.

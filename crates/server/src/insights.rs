@@ -16,7 +16,8 @@ use sextant_query::insights;
 
 use crate::app::{admin, admin_page, read_body, to_value};
 use crate::collection::PageParams;
-use crate::error::{ApiError, QueryError};
+use crate::error::ApiError;
+use crate::extract::Reader;
 use crate::openapi::{CollectionPage, Single};
 use crate::state::AppState;
 
@@ -41,13 +42,8 @@ pub fn check(project: &Project, kind: &str, params: &BTreeMap<String, String>) -
     responses((status = 200, description = "`{\"computed_at\", \"date_range\", \"headers\", \"series\"}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn query(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    match answer(&state, &parts, body).await {
-        Ok(response) => response,
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
+pub async fn query(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader).await
 }
 
 /// `GET /api/2.0/insights`.
@@ -63,17 +59,12 @@ pub async fn query(State(state): State<AppState>, request: Request) -> Response 
     responses((status = 200, description = "As `/api/query/insights`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_query(state: State<AppState>, request: Request) -> Response {
-    query(state, request).await
+pub async fn legacy_query(state: State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    query(state, reader).await
 }
 
-async fn answer(
-    state: &AppState,
-    parts: &axum::http::request::Parts,
-    body: axum::body::Body,
-) -> Result<Response, ApiError> {
-    let crate::reports::ReportRequest { params, credential, options } =
-        crate::reports::read(state, parts, body, "reports").await?;
+async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> {
+    let Reader { params, credential, options, .. } = reader;
     let project = &credential.project;
     let id = params.get("bookmark_id").map(str::trim).filter(|v| !v.is_empty());
     let id = id

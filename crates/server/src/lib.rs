@@ -11,6 +11,7 @@
 //! - [`state`]: what handlers share.
 //! - [`auth`]: every credential form Mixpanel's clients use.
 //! - [`error`]: client-facing errors and their HTTP mapping.
+//! - [`extract`]: typed extractors (a reading request of the Query API or export).
 //! - [`ingest`]: ingestion, `/track`, `/import`, `/engage`, `/groups`.
 //! - [`export`]: raw export, `/api/2.0/export`.
 //! - [`cohorts`]: saved cohorts, their list with counts, and their definitions as queries.
@@ -39,6 +40,7 @@ pub mod engage;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod extract;
 pub mod files;
 pub mod funnels;
 pub mod geoip;

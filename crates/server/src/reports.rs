@@ -1,15 +1,8 @@
-//! What every Query API report handler does first: read the parameters (query string
-//! or form body), authenticate a reader, charge the Query API's limit, and take the
-//! project's expression settings.
+//! What report handlers share besides their extractor ([`crate::extract::Reader`]): the
+//! project's expression settings and the JSON-or-CSV answer.
 
 use sextant_expr::Options;
-use sextant_ingest::Params;
-use sextant_model::{ApiFamily, Project};
-
-use crate::auth::{self, Credential};
-use crate::error::ApiError;
-use crate::ingest::body;
-use crate::state::AppState;
+use sextant_model::Project;
 
 /// The expression settings of `project`: its timezone and string case rule, "now"
 /// being now.
@@ -19,29 +12,6 @@ pub fn expression_options(project: &Project) -> Options {
         case_sensitive: project.case_sensitive_strings,
         ..Options::default()
     }
-}
-
-/// An authenticated report request.
-pub struct ReportRequest {
-    /// Its parameters.
-    pub params: Params,
-    /// Who asked, and for which project.
-    pub credential: Credential,
-    /// The project's expression settings.
-    pub options: Options,
-}
-
-/// Reads and authenticates a report request; `what` names what it reads, for a 403.
-pub async fn read(
-    state: &AppState,
-    parts: &axum::http::request::Parts,
-    body: axum::body::Body,
-    what: &str,
-) -> Result<ReportRequest, ApiError> {
-    let params = body::query_params(parts, body, ApiFamily::Query.max_request_bytes()).await?;
-    let credential = auth::reader(state, parts, &params, ApiFamily::Query, what).await?;
-    let options = expression_options(&credential.project);
-    Ok(ReportRequest { params, credential, options })
 }
 
 /// A report's JSON answer, or its CSV text when `csv` is asked.

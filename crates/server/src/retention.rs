@@ -2,11 +2,12 @@
 //! `/api/2.0/...`: the handlers; what the reports mean is `sextant_query::retention`.
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use sextant_query::retention::{AddictionRequest, RetentionRequest};
 
-use crate::error::{ApiError, QueryError};
+use crate::error::ApiError;
+use crate::extract::Reader;
 use crate::funnels::join_failed;
 use crate::state::AppState;
 
@@ -94,15 +95,6 @@ enum Report {
     Addiction,
 }
 
-async fn serve(state: AppState, request: Request, report: Report) -> Response {
-    let (parts, body) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    match answer(&state, &parts, body, report).await {
-        Ok(response) => response,
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
-}
-
 /// `GET /api/query/retention`.
 #[utoipa::path(
     get,
@@ -113,8 +105,8 @@ async fn serve(state: AppState, request: Request, report: Report) -> Response {
     responses((status = 200, description = "`{date: {\"counts\": [...], \"first\": n}}`; with `on`, `{date: {\"$overall\": {...}, segment: {...}}}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn query(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Retention).await
+pub async fn query(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Retention).await
 }
 
 /// `GET /api/2.0/retention`.
@@ -127,8 +119,8 @@ pub async fn query(State(state): State<AppState>, request: Request) -> Response 
     responses((status = 200, description = "As `/api/query/retention`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_query(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Retention).await
+pub async fn legacy_query(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Retention).await
 }
 
 /// `GET /api/query/retention/addiction`.
@@ -141,8 +133,8 @@ pub async fn legacy_query(State(state): State<AppState>, request: Request) -> Re
     responses((status = 200, description = "`{\"data\": {date: [n, ...]}}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn addiction(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Addiction).await
+pub async fn addiction(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Addiction).await
 }
 
 /// `GET /api/2.0/retention/addiction`.
@@ -155,18 +147,12 @@ pub async fn addiction(State(state): State<AppState>, request: Request) -> Respo
     responses((status = 200, description = "As `/api/query/retention/addiction`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_addiction(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Addiction).await
+pub async fn legacy_addiction(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Addiction).await
 }
 
-async fn answer(
-    state: &AppState,
-    parts: &axum::http::request::Parts,
-    body: axum::body::Body,
-    report: Report,
-) -> Result<Response, ApiError> {
-    let crate::reports::ReportRequest { params, credential, options } =
-        crate::reports::read(state, parts, body, "retention").await?;
+async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Response, ApiError> {
+    let Reader { params, credential, options, .. } = reader;
     let project = credential.project.id;
     let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
     match report {

@@ -53,6 +53,7 @@ pub fn router_with_deadlines(state: AppState, deadlines: Deadlines) -> App {
     let document = ServedDocument(Arc::new(openapi::finish(document)));
     let routes = routes
         .route_layer(middleware::from_fn(metrics::record_request))
+        .route_layer(middleware::from_fn(family_errors))
         .layer(middleware::from_fn(limits::layer::rate_limit_headers))
         .layer(Extension(document))
         .fallback(not_found)
@@ -182,8 +183,25 @@ fn in_family_shape(class: RouteClass, uri: &Uri, error: &ApiError) -> Response {
                 .unwrap_or_default();
             style.error(error)
         }
-        RouteClass::Other => error.clone().into_response(),
+        RouteClass::Other => error.app_shape(),
     }
+}
+
+/// Middleware: an [`ApiError`] a handler or extractor answered with (it travels in the
+/// response's extensions) rendered in the shape of the route's family, keeping the
+/// headers set on its way out (`Retry-After`, `X-RateLimit-*`) but not those of the
+/// body it replaces (type, length, and the encoding a compression layer gave it).
+pub async fn family_errors(request: Request, next: Next) -> Response {
+    let uri = request.uri().clone();
+    let mut response = next.run(request).await;
+    let Some(error) = response.extensions_mut().remove::<ApiError>() else { return response };
+    let mut shaped = in_family_shape(RouteClass::of(uri.path()), &uri, &error);
+    for (name, value) in response.headers() {
+        if ![header::CONTENT_TYPE, header::CONTENT_LENGTH, header::CONTENT_ENCODING].contains(name) {
+            shaped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    shaped
 }
 
 fn with_retry_after(mut response: Response, seconds: u64) -> Response {

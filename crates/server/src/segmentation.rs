@@ -2,11 +2,12 @@
 //! `/api/2.0/...`: the handlers; what the reports mean is `sextant_query::segmentation`.
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use sextant_query::segmentation::{Segmentation, ValueReport};
 
-use crate::error::{ApiError, QueryError};
+use crate::error::ApiError;
+use crate::extract::Reader;
 use crate::state::AppState;
 
 /// The segmentation parameters, as the OpenAPI document lists them.
@@ -57,15 +58,6 @@ enum Report {
     Average,
 }
 
-async fn serve(state: AppState, request: Request, report: Report) -> Response {
-    let (parts, body) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    match answer(&state, &parts, body, report).await {
-        Ok(response) => response,
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
-}
-
 /// `GET /api/query/segmentation`.
 #[utoipa::path(
     get,
@@ -76,8 +68,8 @@ async fn serve(state: AppState, request: Request, report: Report) -> Response {
     responses((status = 200, description = "`{\"data\": {\"series\": [...], \"values\": {...}}, \"legend_size\": n}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn query(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Counts).await
+pub async fn query(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Counts).await
 }
 
 /// `GET /api/2.0/segmentation`: the same report at its legacy path.
@@ -90,8 +82,8 @@ pub async fn query(State(state): State<AppState>, request: Request) -> Response 
     responses((status = 200, description = "As `/api/query/segmentation`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_query(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Counts).await
+pub async fn legacy_query(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Counts).await
 }
 
 /// `GET /api/query/segmentation/numeric`.
@@ -104,8 +96,8 @@ pub async fn legacy_query(State(state): State<AppState>, request: Request) -> Re
     responses((status = 200, description = "As `/segmentation`, `values` keyed by ranges such as `\"2,000 - 2,100\"`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn numeric(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Numeric).await
+pub async fn numeric(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Numeric).await
 }
 
 /// `GET /api/2.0/segmentation/numeric`.
@@ -118,8 +110,8 @@ pub async fn numeric(State(state): State<AppState>, request: Request) -> Respons
     responses((status = 200, description = "As `/api/query/segmentation/numeric`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_numeric(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Numeric).await
+pub async fn legacy_numeric(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Numeric).await
 }
 
 /// `GET /api/query/segmentation/sum`.
@@ -132,8 +124,8 @@ pub async fn legacy_numeric(State(state): State<AppState>, request: Request) -> 
     responses((status = 200, description = "`{\"status\": \"ok\", \"computed_at\", \"results\": {date: sum}}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn sum(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Sum).await
+pub async fn sum(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Sum).await
 }
 
 /// `GET /api/2.0/segmentation/sum`.
@@ -146,8 +138,8 @@ pub async fn sum(State(state): State<AppState>, request: Request) -> Response {
     responses((status = 200, description = "As `/api/query/segmentation/sum`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_sum(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Sum).await
+pub async fn legacy_sum(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Sum).await
 }
 
 /// `GET /api/query/segmentation/average`.
@@ -160,8 +152,8 @@ pub async fn legacy_sum(State(state): State<AppState>, request: Request) -> Resp
     responses((status = 200, description = "`{\"status\": \"ok\", \"computed_at\", \"results\": {date: average}}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn average(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Average).await
+pub async fn average(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Average).await
 }
 
 /// `GET /api/2.0/segmentation/average`.
@@ -174,18 +166,12 @@ pub async fn average(State(state): State<AppState>, request: Request) -> Respons
     responses((status = 200, description = "As `/api/query/segmentation/average`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_average(State(state): State<AppState>, request: Request) -> Response {
-    serve(state, request, Report::Average).await
+pub async fn legacy_average(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader, Report::Average).await
 }
 
-async fn answer(
-    state: &AppState,
-    parts: &axum::http::request::Parts,
-    body: axum::body::Body,
-    report: Report,
-) -> Result<Response, ApiError> {
-    let crate::reports::ReportRequest { params, credential, options } =
-        crate::reports::read(state, parts, body, "events").await?;
+async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Response, ApiError> {
+    let Reader { params, credential, options, .. } = reader;
     let project = &credential.project;
     let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
     let mut request = {

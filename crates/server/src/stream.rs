@@ -5,18 +5,16 @@
 //! cluster returns the whole cluster's activity.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use sextant_ingest::Params;
-use sextant_model::ApiFamily;
 use sextant_model::limits::MAX_EXPORT_DAYS;
 use sextant_model::time::parse_date;
 use sextant_storage::ExportQuery;
 
-use crate::auth;
-use crate::error::{ApiError, QueryError};
+use crate::error::ApiError;
+use crate::extract::Reader;
 use crate::state::AppState;
 
 /// Events one feed returns at most (oldest first).
@@ -50,13 +48,8 @@ pub struct StreamParams {
     responses((status = 200, description = "`{\"status\": \"ok\", \"results\": {\"events\": [...]}}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn query(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, _) = request.into_parts();
-    let request_line = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    match answer(&state, &parts).await {
-        Ok(response) => response,
-        Err(error) => QueryError { request: request_line, error }.into_response(),
-    }
+pub async fn query(State(state): State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    answer(&state, reader).await
 }
 
 /// `GET /api/2.0/stream/query`: the same feed at its legacy path.
@@ -69,13 +62,12 @@ pub async fn query(State(state): State<AppState>, request: Request) -> Response 
     responses((status = 200, description = "`{\"status\": \"ok\", \"results\": {\"events\": [...]}}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
-pub async fn legacy_query(state: State<AppState>, request: Request) -> Response {
-    query(state, request).await
+pub async fn legacy_query(state: State<AppState>, reader: Reader) -> Result<Response, ApiError> {
+    query(state, reader).await
 }
 
-async fn answer(state: &AppState, parts: &axum::http::request::Parts) -> Result<Response, ApiError> {
-    let params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
-    let credential = auth::reader(state, parts, &params, ApiFamily::Query, "events").await?;
+async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> {
+    let Reader { params, credential, .. } = reader;
 
     let mut problems = Vec::new();
     let users = match params.get("distinct_ids").map(str::trim).filter(|v| !v.is_empty()) {
