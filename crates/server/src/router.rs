@@ -179,8 +179,9 @@ fn in_family_shape(class: RouteClass, uri: &Uri, error: &ApiError) -> Response {
         }
         RouteClass::Ingestion => {
             let params = sextant_ingest::Params::parse(uri.query().unwrap_or("").as_bytes());
-            let style = ingest::reply::ReplyStyle::from_params(&params, uri.path().trim_end_matches('/') == "/import")
-                .unwrap_or_default();
+            let kind =
+                if uri.path().trim_end_matches('/') == "/import" { ingest::Kind::Import } else { ingest::Kind::Track };
+            let style = ingest::reply_style(&params, kind).unwrap_or_default();
             style.error(error)
         }
         RouteClass::Other => error.app_shape(),

@@ -180,6 +180,12 @@ pub struct Server {
 }
 
 impl Server {
+    /// The application this server serves: every route and its middleware, as
+    /// [`Server::run`] serves it (in-process tests call it with `tower::ServiceExt`).
+    pub fn app(&self) -> router::App {
+        router::router_with_deadlines(self.state.clone(), self.http.deadlines)
+    }
+
     /// Opens the data directory named by `config`.
     pub async fn open(config: &Config) -> Result<Server, ServeError> {
         let dir = &config.data_dir;
@@ -242,7 +248,7 @@ impl Server {
     ) -> Result<(), ServeError> {
         let state = self.state.clone();
         let shutdown = shutdown.boxed().shared();
-        let app = router::router_with_deadlines(self.state.clone(), self.http.deadlines);
+        let app = self.app();
         let serving = Serving::new(app, &self.http);
         let graceful = GracefulShutdown::new();
         let Listeners { http, https, connections, .. } = listeners;

@@ -106,9 +106,12 @@ pub struct IngestParams {
     project_id: Option<i64>,
 }
 
+/// The two event endpoints.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
+    /// `/track`.
     Track,
+    /// `/import`.
     Import,
 }
 
@@ -146,7 +149,7 @@ async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
     let (parts, body) = request.into_parts();
     let query_params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
     // Until the body is read, answer in the style the query string asks for.
-    let early_style = ReplyStyle::from_params(&query_params, kind == Kind::Import).unwrap_or_default();
+    let early_style = reply_style(&query_params, kind).unwrap_or_default();
     // Credentials the head alone settles are checked before the body is read: a wrong
     // `/import` secret costs one lookup, not reading, inflating and parsing 10 MB.
     let early = match kind {
@@ -201,7 +204,7 @@ fn process(
     let bytes = raw.decompress(ApiFamily::Ingestion.max_request_bytes())?;
     let decoded = decode_request(facts.query.as_deref(), facts.content_type.as_deref(), &bytes);
     let params = decoded.params;
-    let style = ReplyStyle::from_params(&params, kind == Kind::Import)?;
+    let style = reply_style(&params, kind)?;
     let endpoint = match kind {
         Kind::Track => Endpoint::Track,
         Kind::Import => Endpoint::Import { strict: params.flag("strict") },
@@ -436,4 +439,10 @@ impl Rows {
         }
         self.rows.push(event.into_row(project.id));
     }
+}
+
+/// How a `/track` or `/import` request asked to be answered.
+pub(crate) fn reply_style(params: &Params, kind: Kind) -> Result<ReplyStyle, ApiError> {
+    let style = ReplyStyle::from_params(params, kind == Kind::Import)?;
+    Ok(if kind == Kind::Import { style.importing() } else { style })
 }

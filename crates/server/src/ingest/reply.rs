@@ -5,6 +5,7 @@
 //! | plain                  | `1`                                        | `0` (401/403/413/429: `{"error", "status": "error"}`) |
 //! | `verbose=1`            | `{"status": 1, "error": null}`             | `{"status": 0, "error": "<message>"}`       |
 //! | `/import?strict=1`     | `{"code": 200, "num_records_imported", "status": "OK"}` | `{"code", "error", "status", ...}` |
+//! | `/import`, not verbose | `1`                                        | `{"code", "error", "status"}` (the spec's `StrictUnauthorized` and kin) |
 //! | `callback=fn`          | `fn(<body above>)` as `text/javascript`    | same                                         |
 //! | `img=1`                | a 1x1 transparent GIF                      | the same GIF                                 |
 
@@ -34,9 +35,18 @@ pub struct ReplyStyle {
     pub img: bool,
     /// `callback=<function>` (JSONP).
     pub callback: Option<String>,
+    /// An `/import` answer: errors are `{"code", "error", "status"}` unless `verbose=1`
+    /// asks for the verbose shape (Mixpanel's ingestion spec gives `/import` only the
+    /// strict error shapes).
+    pub import: bool,
 }
 
 impl ReplyStyle {
+    /// The same style for an `/import` answer (see [`ReplyStyle::import`]).
+    pub fn importing(self) -> Self {
+        ReplyStyle { import: true, ..self }
+    }
+
     /// Reads the style from request parameters. An unsafe callback name is refused.
     pub fn from_params(params: &Params, strict_allowed: bool) -> Result<Self, ApiError> {
         let callback = params.get("callback").map(str::trim).filter(|c| !c.is_empty()).map(str::to_string);
@@ -45,6 +55,7 @@ impl ReplyStyle {
             verbose: params.flag("verbose"),
             img: params.flag("img"),
             callback: None,
+            import: false,
         };
         match callback {
             Some(c) if !is_safe_callback(&c) => Err(ApiError::invalid(
@@ -90,7 +101,7 @@ impl ReplyStyle {
     /// The answer to a request refused as a whole.
     pub fn error(&self, error: &ApiError) -> Response {
         let status = error.status();
-        let body = if self.strict {
+        let body = if self.strict || (self.import && !self.verbose) {
             json!({"code": status.as_u16(), "error": error.message, "status": error.code.reason_phrase()})
         } else if self.verbose {
             json!({"status": 0, "error": error.message})
