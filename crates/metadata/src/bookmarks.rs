@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sextant_model::{Page, PageRequest, ProjectId};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::store::{Metadata, now_ms};
 use crate::{MetadataError, Result};
@@ -30,7 +30,7 @@ pub struct BookmarkInfo {
 
 const COLUMNS: &str = "id, project_id, name, kind, params, created_at_ms";
 
-fn from_row(row: &SqliteRow) -> Result<BookmarkInfo> {
+fn from_row(row: &AnyRow) -> Result<BookmarkInfo> {
     let params: String = row.try_get("params")?;
     Ok(BookmarkInfo {
         id: row.try_get("id")?,
@@ -56,7 +56,7 @@ impl Metadata {
             return Err(MetadataError::Invalid("a saved report needs a name".into()));
         }
         let id: i64 = sqlx::query(
-            "INSERT INTO bookmarks (project_id, name, kind, params, created_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO bookmarks (project_id, name, kind, params, created_at_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(project_id.0)
         .bind(name.trim())
@@ -71,7 +71,7 @@ impl Metadata {
 
     /// One saved report of the project.
     pub async fn bookmark(&self, project_id: ProjectId, id: i64) -> Result<BookmarkInfo> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM bookmarks WHERE id = ? AND project_id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM bookmarks WHERE id = $1 AND project_id = $2"))
             .bind(id)
             .bind(project_id.0)
             .fetch_optional(self.pool())
@@ -82,7 +82,7 @@ impl Metadata {
 
     /// Deletes a saved report.
     pub async fn delete_bookmark(&self, project_id: ProjectId, id: i64) -> Result<()> {
-        let done = sqlx::query("DELETE FROM bookmarks WHERE id = ? AND project_id = ?")
+        let done = sqlx::query("DELETE FROM bookmarks WHERE id = $1 AND project_id = $2")
             .bind(id)
             .bind(project_id.0)
             .execute(self.pool())
@@ -96,15 +96,15 @@ impl Metadata {
     /// A page of the project's saved reports, newest first.
     pub async fn list_bookmarks(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<BookmarkInfo>> {
         let rows = self
-            .page_rows(&format!("SELECT {COLUMNS} FROM bookmarks WHERE project_id = ?"), project_id, "id", page)
+            .page_rows(&format!("SELECT {COLUMNS} FROM bookmarks WHERE project_id = $1"), project_id, "id", page)
             .await?;
         let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        self.finish_page(items, |b| b.id, "SELECT 1 FROM bookmarks WHERE project_id = ?", project_id, "id", page).await
+        self.finish_page(items, |b| b.id, "SELECT 1 FROM bookmarks WHERE project_id = $1", project_id, "id", page).await
     }
 
     /// Every saved report of the project, oldest first.
     pub async fn all_bookmarks(&self, project_id: ProjectId) -> Result<Vec<BookmarkInfo>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM bookmarks WHERE project_id = ? ORDER BY id"))
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM bookmarks WHERE project_id = $1 ORDER BY id"))
             .bind(project_id.0)
             .fetch_all(self.pool())
             .await?;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sextant_model::{CohortDefinition, CohortId, Page, PageRequest, ProjectId};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::store::{Metadata, now_ms};
 use crate::{MetadataError, Result};
@@ -43,7 +43,7 @@ pub struct CohortChanges {
 
 const COLUMNS: &str = "id, project_id, name, description, definition, is_visible, created_at_ms";
 
-fn cohort_from_row(row: &SqliteRow) -> Result<CohortInfo> {
+fn cohort_from_row(row: &AnyRow) -> Result<CohortInfo> {
     let definition: String = row.try_get("definition")?;
     Ok(CohortInfo {
         id: CohortId(row.try_get("id")?),
@@ -75,7 +75,7 @@ impl Metadata {
         }
         let id: i64 = sqlx::query(
             "INSERT INTO cohorts (project_id, name, description, definition, is_visible, created_at_ms) \
-             VALUES (?, ?, ?, ?, 1, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, 1, $5) RETURNING id",
         )
         .bind(project_id.0)
         .bind(name.trim())
@@ -90,7 +90,7 @@ impl Metadata {
 
     /// One cohort of the project.
     pub async fn cohort(&self, project_id: ProjectId, id: CohortId) -> Result<CohortInfo> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM cohorts WHERE id = ? AND project_id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM cohorts WHERE id = $1 AND project_id = $2"))
             .bind(id.0)
             .bind(project_id.0)
             .fetch_optional(self.pool())
@@ -116,7 +116,7 @@ impl Metadata {
         c.description = changes.description.unwrap_or(c.description);
         c.definition = changes.definition.unwrap_or(c.definition);
         c.is_visible = changes.is_visible.unwrap_or(c.is_visible);
-        sqlx::query("UPDATE cohorts SET name = ?, description = ?, definition = ?, is_visible = ? WHERE id = ?")
+        sqlx::query("UPDATE cohorts SET name = $1, description = $2, definition = $3, is_visible = $4 WHERE id = $5")
             .bind(&c.name)
             .bind(&c.description)
             .bind(definition_text(&c.definition))
@@ -129,7 +129,7 @@ impl Metadata {
 
     /// Deletes a cohort.
     pub async fn delete_cohort(&self, project_id: ProjectId, id: CohortId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM cohorts WHERE id = ? AND project_id = ?")
+        let done = sqlx::query("DELETE FROM cohorts WHERE id = $1 AND project_id = $2")
             .bind(id.0)
             .bind(project_id.0)
             .execute(self.pool())
@@ -142,7 +142,7 @@ impl Metadata {
 
     /// Every cohort of the project, oldest first.
     pub async fn all_cohorts(&self, project_id: ProjectId) -> Result<Vec<CohortInfo>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM cohorts WHERE project_id = ? ORDER BY id"))
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM cohorts WHERE project_id = $1 ORDER BY id"))
             .bind(project_id.0)
             .fetch_all(self.pool())
             .await?;
@@ -152,9 +152,9 @@ impl Metadata {
     /// A page of the project's cohorts, newest first.
     pub async fn list_cohorts(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<CohortInfo>> {
         let rows = self
-            .page_rows(&format!("SELECT {COLUMNS} FROM cohorts WHERE project_id = ?"), project_id, "id", page)
+            .page_rows(&format!("SELECT {COLUMNS} FROM cohorts WHERE project_id = $1"), project_id, "id", page)
             .await?;
         let items = rows.iter().map(cohort_from_row).collect::<Result<Vec<_>>>()?;
-        self.finish_page(items, |c| c.id.0, "SELECT 1 FROM cohorts WHERE project_id = ?", project_id, "id", page).await
+        self.finish_page(items, |c| c.id.0, "SELECT 1 FROM cohorts WHERE project_id = $1", project_id, "id", page).await
     }
 }

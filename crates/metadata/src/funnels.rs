@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sextant_model::{FunnelDefinition, Page, PageRequest, ProjectId};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::store::{Metadata, now_ms};
 use crate::{MetadataError, Result};
@@ -37,7 +37,7 @@ pub struct FunnelChanges {
 
 const COLUMNS: &str = "id, project_id, name, definition, created_at_ms, updated_at_ms";
 
-fn from_row(row: &SqliteRow) -> Result<FunnelInfo> {
+fn from_row(row: &AnyRow) -> Result<FunnelInfo> {
     let definition: String = row.try_get("definition")?;
     Ok(FunnelInfo {
         id: row.try_get("id")?,
@@ -75,7 +75,7 @@ impl Metadata {
         let now = now_ms();
         let id: i64 = sqlx::query(
             "INSERT INTO funnels (project_id, name, definition, created_at_ms, updated_at_ms)
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(project_id.0)
         .bind(name)
@@ -90,7 +90,7 @@ impl Metadata {
 
     /// One saved funnel of the project.
     pub async fn funnel(&self, project_id: ProjectId, id: i64) -> Result<FunnelInfo> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM funnels WHERE id = ? AND project_id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM funnels WHERE id = $1 AND project_id = $2"))
             .bind(id)
             .bind(project_id.0)
             .fetch_optional(self.pool())
@@ -108,20 +108,22 @@ impl Metadata {
         if let Some(definition) = changes.definition {
             f.definition = definition;
         }
-        sqlx::query("UPDATE funnels SET name = ?, definition = ?, updated_at_ms = ? WHERE id = ? AND project_id = ?")
-            .bind(&f.name)
-            .bind(text_of(&f.definition)?)
-            .bind(now_ms())
-            .bind(id)
-            .bind(project_id.0)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE funnels SET name = $1, definition = $2, updated_at_ms = $3 WHERE id = $4 AND project_id = $5",
+        )
+        .bind(&f.name)
+        .bind(text_of(&f.definition)?)
+        .bind(now_ms())
+        .bind(id)
+        .bind(project_id.0)
+        .execute(self.pool())
+        .await?;
         self.funnel(project_id, id).await
     }
 
     /// Deletes a saved funnel.
     pub async fn delete_funnel(&self, project_id: ProjectId, id: i64) -> Result<()> {
-        let done = sqlx::query("DELETE FROM funnels WHERE id = ? AND project_id = ?")
+        let done = sqlx::query("DELETE FROM funnels WHERE id = $1 AND project_id = $2")
             .bind(id)
             .bind(project_id.0)
             .execute(self.pool())
@@ -135,15 +137,15 @@ impl Metadata {
     /// A page of the project's funnels, newest first.
     pub async fn list_funnels(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<FunnelInfo>> {
         let rows = self
-            .page_rows(&format!("SELECT {COLUMNS} FROM funnels WHERE project_id = ?"), project_id, "id", page)
+            .page_rows(&format!("SELECT {COLUMNS} FROM funnels WHERE project_id = $1"), project_id, "id", page)
             .await?;
         let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        self.finish_page(items, |f| f.id, "SELECT 1 FROM funnels WHERE project_id = ?", project_id, "id", page).await
+        self.finish_page(items, |f| f.id, "SELECT 1 FROM funnels WHERE project_id = $1", project_id, "id", page).await
     }
 
     /// Every funnel of the project, oldest first.
     pub async fn all_funnels(&self, project_id: ProjectId) -> Result<Vec<FunnelInfo>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM funnels WHERE project_id = ? ORDER BY id"))
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM funnels WHERE project_id = $1 ORDER BY id"))
             .bind(project_id.0)
             .fetch_all(self.pool())
             .await?;

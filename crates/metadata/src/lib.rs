@@ -1,13 +1,16 @@
-//! The control plane: organisations, projects, service accounts and their roles.
+//! The control plane: organisations, projects, service accounts and their roles, API
+//! tokens, and the saved objects (cohorts, funnels, reports, lookup-table mappings).
 //!
-//! Kept in SQLite through sqlx, apart from the event store, so that a PostgreSQL
-//! database can take its place for a scale-out deployment (the SQL is kept portable).
+//! Kept apart from the event store, in SQLite (a file in the data directory) or in
+//! PostgreSQL (one database several servers share), through sqlx's `Any` driver: every
+//! query is one SQL string that runs on both ([`backend`] gives the rules).
 //! Secrets (project secrets, service-account secrets) are stored only as SHA-256
 //! hashes: they are random 128-bit values, so a fast hash is enough, and each is shown
 //! once, when it is created.
 //!
 //! # Layout
 //! - [`Metadata`]: the store and its operations.
+//! - [`backend`]: which database, connecting, and the migrations of each.
 //! - bookmarks: saved reports ([`BookmarkInfo`]).
 //! - cohorts: saved cohort definitions ([`CohortInfo`]).
 //! - funnels: saved funnel definitions ([`FunnelInfo`]).
@@ -15,6 +18,7 @@
 //! - [`secrets`]: generation and hashing of tokens and secrets.
 //! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
 
+pub mod backend;
 mod bookmarks;
 mod cohorts;
 mod funnels;
@@ -23,6 +27,7 @@ pub mod secrets;
 mod store;
 mod tokens;
 
+pub use backend::Backend;
 pub use bookmarks::BookmarkInfo;
 pub use cohorts::{CohortChanges, CohortInfo};
 pub use funnels::{FunnelChanges, FunnelInfo};

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sextant_model::{Page, PageRequest, ProjectId};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::store::{Metadata, now_ms};
 use crate::{MetadataError, Result};
@@ -81,7 +81,7 @@ pub struct LookupTableChanges {
 
 const COLUMNS: &str = "seq, id, project_id, name, row_count, columns, created_at_ms, replaced_at_ms";
 
-fn table_from_row(row: &SqliteRow) -> Result<LookupTableInfo> {
+fn table_from_row(row: &AnyRow) -> Result<LookupTableInfo> {
     let columns: String = row.try_get("columns")?;
     Ok(LookupTableInfo {
         id: row.try_get("id")?,
@@ -116,7 +116,7 @@ impl Metadata {
         mappings.iter().try_for_each(LookupMapping::validate)?;
         let id = uuid::Uuid::new_v4().to_string();
         let mut tx = self.pool().begin().await?;
-        sqlx::query("INSERT INTO lookup_tables (id, project_id, name, created_at_ms) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO lookup_tables (id, project_id, name, created_at_ms) VALUES ($1, $2, $3, $4)")
             .bind(&id)
             .bind(project_id.0)
             .bind(&name)
@@ -130,7 +130,7 @@ impl Metadata {
 
     /// One table of the project.
     pub async fn lookup_table(&self, project_id: ProjectId, id: &str) -> Result<LookupTableInfo> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM lookup_tables WHERE id = ? AND project_id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM lookup_tables WHERE id = $1 AND project_id = $2"))
             .bind(id)
             .bind(project_id.0)
             .fetch_optional(self.pool())
@@ -143,7 +143,7 @@ impl Metadata {
 
     async fn mappings_of(&self, table_id: &str) -> Result<Vec<LookupMapping>> {
         let rows =
-            sqlx::query("SELECT target, property FROM lookup_mappings WHERE table_id = ? ORDER BY target, property")
+            sqlx::query("SELECT target, property FROM lookup_mappings WHERE table_id = $1 ORDER BY target, property")
                 .bind(table_id)
                 .fetch_all(self.pool())
                 .await?;
@@ -154,7 +154,7 @@ impl Metadata {
 
     /// Every mapping of the project: `(mapping, table id)`.
     pub async fn lookup_mappings(&self, project_id: ProjectId) -> Result<Vec<(LookupMapping, String)>> {
-        let rows = sqlx::query("SELECT target, property, table_id FROM lookup_mappings WHERE project_id = ?")
+        let rows = sqlx::query("SELECT target, property, table_id FROM lookup_mappings WHERE project_id = $1")
             .bind(project_id.0)
             .fetch_all(self.pool())
             .await?;
@@ -181,10 +181,10 @@ impl Metadata {
             None => current.name,
         };
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE lookup_tables SET name = ? WHERE id = ?").bind(&name).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE lookup_tables SET name = $1 WHERE id = $2").bind(&name).bind(id).execute(&mut *tx).await?;
         if let Some(mappings) = changes.mappings {
             mappings.iter().try_for_each(LookupMapping::validate)?;
-            sqlx::query("DELETE FROM lookup_mappings WHERE table_id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM lookup_mappings WHERE table_id = $1").bind(id).execute(&mut *tx).await?;
             insert_mappings(&mut tx, project_id, id, &mappings).await?;
         }
         tx.commit().await?;
@@ -193,7 +193,7 @@ impl Metadata {
 
     /// Records a successful replace: the new row count and columns.
     pub async fn lookup_table_replaced(&self, id: &str, row_count: u64, columns: &[String]) -> Result<()> {
-        sqlx::query("UPDATE lookup_tables SET row_count = ?, columns = ?, replaced_at_ms = ? WHERE id = ?")
+        sqlx::query("UPDATE lookup_tables SET row_count = $1, columns = $2, replaced_at_ms = $3 WHERE id = $4")
             .bind(row_count as i64)
             .bind(serde_json::to_string(columns).unwrap_or_else(|_| "[]".into()))
             .bind(now_ms())
@@ -206,7 +206,7 @@ impl Metadata {
     /// Rows held by the project's tables other than `except`.
     pub async fn lookup_rows_besides(&self, project_id: ProjectId, except: &str) -> Result<u64> {
         let n: i64 =
-            sqlx::query("SELECT coalesce(sum(row_count), 0) AS n FROM lookup_tables WHERE project_id = ? AND id <> ?")
+            sqlx::query("SELECT CAST(coalesce(sum(row_count), 0) AS BIGINT) AS n FROM lookup_tables WHERE project_id = $1 AND id <> $2")
                 .bind(project_id.0)
                 .bind(except)
                 .fetch_one(self.pool())
@@ -217,7 +217,7 @@ impl Metadata {
 
     /// Deletes a table and its mappings.
     pub async fn delete_lookup_table(&self, project_id: ProjectId, id: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM lookup_tables WHERE id = ? AND project_id = ?")
+        let done = sqlx::query("DELETE FROM lookup_tables WHERE id = $1 AND project_id = $2")
             .bind(id)
             .bind(project_id.0)
             .execute(self.pool())
@@ -230,7 +230,7 @@ impl Metadata {
 
     /// Every table of the project, oldest first.
     pub async fn all_lookup_tables(&self, project_id: ProjectId) -> Result<Vec<LookupTableInfo>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM lookup_tables WHERE project_id = ? ORDER BY seq"))
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM lookup_tables WHERE project_id = $1 ORDER BY seq"))
             .bind(project_id.0)
             .fetch_all(self.pool())
             .await?;
@@ -244,26 +244,26 @@ impl Metadata {
     /// A page of the project's tables, newest first.
     pub async fn list_lookup_tables(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<LookupTableInfo>> {
         let rows = self
-            .page_rows(&format!("SELECT {COLUMNS} FROM lookup_tables WHERE project_id = ?"), project_id, "seq", page)
+            .page_rows(&format!("SELECT {COLUMNS} FROM lookup_tables WHERE project_id = $1"), project_id, "seq", page)
             .await?;
         let mut items = rows.iter().map(table_from_row).collect::<Result<Vec<_>>>()?;
         for t in &mut items {
             t.mappings = self.mappings_of(&t.id).await?;
         }
-        self.finish_page(items, |t| t.seq, "SELECT 1 FROM lookup_tables WHERE project_id = ?", project_id, "seq", page)
+        self.finish_page(items, |t| t.seq, "SELECT 1 FROM lookup_tables WHERE project_id = $1", project_id, "seq", page)
             .await
     }
 }
 
 async fn insert_mappings(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     project_id: ProjectId,
     table_id: &str,
     mappings: &[LookupMapping],
 ) -> Result<()> {
     for m in mappings {
         let taken: Option<String> =
-            sqlx::query("SELECT table_id FROM lookup_mappings WHERE project_id = ? AND target = ? AND property = ?")
+            sqlx::query("SELECT table_id FROM lookup_mappings WHERE project_id = $1 AND target = $2 AND property = $3")
                 .bind(project_id.0)
                 .bind(&m.target)
                 .bind(&m.property)
@@ -278,7 +278,7 @@ async fn insert_mappings(
             )));
         }
         sqlx::query(
-            "INSERT INTO lookup_mappings (project_id, target, property, table_id) VALUES (?, ?, ?, ?) \
+            "INSERT INTO lookup_mappings (project_id, target, property, table_id) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING",
         )
         .bind(project_id.0)

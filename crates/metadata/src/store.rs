@@ -1,13 +1,14 @@
-//! [`Metadata`]: the SQLite-backed control plane.
+//! [`Metadata`]: the control plane's operations, on SQLite or PostgreSQL.
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 use serde::Serialize;
 use sextant_model::{IdentityMode, OrgId, Project, ProjectId, Region, Role, ServiceAccountId};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::backend::{self, Backend};
 
 use crate::secrets::{hash_secret, random_hex32};
 use crate::{MetadataError, Result};
@@ -15,7 +16,8 @@ use crate::{MetadataError, Result};
 /// The control-plane database.
 #[derive(Clone, Debug)]
 pub struct Metadata {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 /// A project just created, with its secret (shown once).
@@ -56,7 +58,7 @@ pub struct ServiceAccountInfo {
     pub created_at_ms: i64,
 }
 
-fn service_account_from_row(row: &SqliteRow) -> Result<(ServiceAccountInfo, Role)> {
+fn service_account_from_row(row: &AnyRow) -> Result<(ServiceAccountInfo, Role)> {
     let role: String = row.try_get("role")?;
     Ok((
         ServiceAccountInfo {
@@ -95,7 +97,7 @@ pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn project_from_row(row: &SqliteRow) -> Result<Project> {
+fn project_from_row(row: &AnyRow) -> Result<Project> {
     let mode: String = row.try_get("identity_mode")?;
     Ok(Project {
         id: ProjectId(row.try_get("id")?),
@@ -114,18 +116,20 @@ const PROJECT_COLUMNS: &str =
     "id, org_id, name, token, timezone, identity_mode, created_at_ms, case_sensitive_strings, region";
 
 impl Metadata {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the SQLite database at `path` and migrates it.
     pub async fn open(path: &Path) -> Result<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Metadata { pool })
+        Self::connect(&backend::sqlite_url(path)).await
+    }
+
+    /// Connects to the database at `url` (`sqlite:` or `postgres:`) and migrates it.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let (pool, backend) = backend::connect(url).await?;
+        Ok(Metadata { pool, backend })
+    }
+
+    /// The kind of database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// On an empty database, creates an organisation, a default project and an owner
@@ -143,11 +147,12 @@ impl Metadata {
 
     /// Creates an organisation.
     pub async fn create_organization(&self, name: &str) -> Result<OrgId> {
-        let id: i64 = sqlx::query_scalar("INSERT INTO organizations (name, created_at_ms) VALUES (?, ?) RETURNING id")
-            .bind(name)
-            .bind(now_ms())
-            .fetch_one(&self.pool)
-            .await?;
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO organizations (name, created_at_ms) VALUES ($1, $2) RETURNING id")
+                .bind(name)
+                .bind(now_ms())
+                .fetch_one(&self.pool)
+                .await?;
         Ok(OrgId(id))
     }
 
@@ -175,7 +180,7 @@ impl Metadata {
         let created = now_ms();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO projects (org_id, name, token, secret_hash, timezone, identity_mode, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(org.0)
         .bind(name)
@@ -202,7 +207,7 @@ impl Metadata {
 
     /// Sets whether string comparisons in the project's expressions respect case.
     pub async fn set_case_sensitive_strings(&self, project: ProjectId, on: bool) -> Result<Project> {
-        sqlx::query("UPDATE projects SET case_sensitive_strings = ? WHERE id = ?")
+        sqlx::query("UPDATE projects SET case_sensitive_strings = $1 WHERE id = $2")
             .bind(on as i64)
             .bind(project.0)
             .execute(&self.pool)
@@ -212,7 +217,7 @@ impl Metadata {
 
     /// Sets the region whose hosts serve the project.
     pub async fn set_region(&self, project: ProjectId, region: Region) -> Result<Project> {
-        sqlx::query("UPDATE projects SET region = ? WHERE id = ?")
+        sqlx::query("UPDATE projects SET region = $1 WHERE id = $2")
             .bind(region.as_str())
             .bind(project.0)
             .execute(&self.pool)
@@ -223,7 +228,7 @@ impl Metadata {
     /// Sets a project's identity-merge mode. Mixpanel fixes the mode once a project has
     /// data; the CLI sets it only when it creates the project.
     pub async fn set_identity_mode(&self, project: ProjectId, mode: IdentityMode) -> Result<Project> {
-        sqlx::query("UPDATE projects SET identity_mode = ? WHERE id = ?")
+        sqlx::query("UPDATE projects SET identity_mode = $1 WHERE id = $2")
             .bind(mode.as_str())
             .bind(project.0)
             .execute(&self.pool)
@@ -240,7 +245,7 @@ impl Metadata {
 
     /// One project by id.
     pub async fn project(&self, id: ProjectId) -> Result<Option<Project>> {
-        let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"))
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await?;
@@ -249,12 +254,12 @@ impl Metadata {
 
     /// The project whose public token this is.
     pub async fn project_by_token(&self, token: &str) -> Result<Option<Project>> {
-        self.project_where("token = ?", token.to_string()).await
+        self.project_where("token = $1", token.to_string()).await
     }
 
     /// The project whose secret this is.
     pub async fn project_by_secret(&self, secret: &str) -> Result<Option<Project>> {
-        self.project_where("secret_hash = ?", hash_secret(secret)).await
+        self.project_where("secret_hash = $1", hash_secret(secret)).await
     }
 
     async fn project_where(&self, condition: &str, value: String) -> Result<Option<Project>> {
@@ -284,7 +289,7 @@ impl Metadata {
         let secret = random_hex32();
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO service_accounts (org_id, username, name, secret_hash, created_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO service_accounts (org_id, username, name, secret_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(project.org_id.0)
         .bind(&username)
@@ -293,7 +298,7 @@ impl Metadata {
         .bind(now_ms())
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO service_account_roles (service_account_id, project_id, role) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO service_account_roles (service_account_id, project_id, role) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(project_id.0)
             .bind(role.as_str())
@@ -307,7 +312,7 @@ impl Metadata {
     pub async fn list_service_accounts(&self, project_id: ProjectId) -> Result<Vec<(ServiceAccountInfo, Role)>> {
         let rows = sqlx::query(
             "SELECT s.id, s.username, s.name, s.created_at_ms, r.role FROM service_accounts s \
-             JOIN service_account_roles r ON r.service_account_id = s.id WHERE r.project_id = ? ORDER BY s.id",
+             JOIN service_account_roles r ON r.service_account_id = s.id WHERE r.project_id = $1 ORDER BY s.id",
         )
         .bind(project_id.0)
         .fetch_all(&self.pool)
@@ -324,8 +329,8 @@ impl Metadata {
     ) -> Result<ServiceAccountAuth> {
         let row = sqlx::query(
             "SELECT s.secret_hash, r.role FROM service_accounts s \
-             LEFT JOIN service_account_roles r ON r.service_account_id = s.id AND r.project_id = ? \
-             WHERE s.username = ?",
+             LEFT JOIN service_account_roles r ON r.service_account_id = s.id AND r.project_id = $1 \
+             WHERE s.username = $2",
         )
         .bind(project_id.0)
         .bind(username)
@@ -343,7 +348,7 @@ impl Metadata {
         })
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -354,7 +359,7 @@ impl Metadata {
         page: sextant_model::PageRequest,
     ) -> Result<sextant_model::Page<(ServiceAccountInfo, Role)>> {
         const FROM: &str = "FROM service_accounts s JOIN service_account_roles r ON r.service_account_id = s.id \
-                            WHERE r.project_id = ?";
+                            WHERE r.project_id = $1";
         let rows = self
             .page_rows(
                 &format!("SELECT s.id, s.username, s.name, s.created_at_ms, r.role {FROM}"),

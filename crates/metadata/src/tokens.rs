@@ -12,7 +12,7 @@ use serde::Serialize;
 use sextant_model::access::TokenScope;
 use sextant_model::{ApiFamily, ApiTokenId, Cursor, Page, PageRequest, PageStart, Project, ProjectId};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::secrets::hash_secret;
 use crate::store::{Metadata, now_ms};
@@ -87,7 +87,7 @@ fn parse_families(text: &str) -> Result<Vec<ApiFamily>> {
     text.split(',').filter(|s| !s.is_empty()).map(|s| ApiFamily::from_str(s).map_err(MetadataError::Invalid)).collect()
 }
 
-fn token_from_row(row: &SqliteRow) -> Result<ApiTokenInfo> {
+fn token_from_row(row: &AnyRow) -> Result<ApiTokenInfo> {
     Ok(ApiTokenInfo {
         id: ApiTokenId(row.try_get("id")?),
         project_id: ProjectId(row.try_get("project_id")?),
@@ -173,7 +173,7 @@ impl Metadata {
         let p = self.pending_token(project_id, name, families, ttl_ms).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO api_tokens (project_id, name, families, token_prefix, token_hash, created_at_ms, expires_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(project_id.0)
         .bind(&p.name)
@@ -201,7 +201,7 @@ impl Metadata {
         families: &[ApiFamily],
         ttl_ms: i64,
     ) -> Result<Option<NewApiToken>> {
-        let held = sqlx::query_scalar::<_, String>("SELECT families FROM api_tokens WHERE id = ? AND project_id = ?")
+        let held = sqlx::query_scalar::<_, String>("SELECT families FROM api_tokens WHERE id = $1 AND project_id = $2")
             .bind(parent.0)
             .bind(project_id.0)
             .fetch_optional(self.pool())
@@ -221,10 +221,10 @@ impl Metadata {
         let row = sqlx::query(
             "INSERT INTO api_tokens \
                (project_id, name, families, token_prefix, token_hash, created_at_ms, expires_at_ms, parent_id) \
-             SELECT ?, ?, ?, ?, ?, ?, \
-                    CASE WHEN p.expires_at_ms < ? THEN p.expires_at_ms ELSE ? END, p.id \
+             SELECT $1, $2, $3, $4, $5, $6, \
+                    CASE WHEN p.expires_at_ms < $7 THEN p.expires_at_ms ELSE $8 END, p.id \
              FROM api_tokens p \
-             WHERE p.id = ? AND p.project_id = ? AND p.revoked_at_ms IS NULL AND p.expires_at_ms > ? \
+             WHERE p.id = $9 AND p.project_id = $10 AND p.revoked_at_ms IS NULL AND p.expires_at_ms > $11 \
              RETURNING id, expires_at_ms",
         )
         .bind(project_id.0)
@@ -248,7 +248,7 @@ impl Metadata {
 
     /// One token of the project.
     pub async fn api_token(&self, project_id: ProjectId, id: ApiTokenId) -> Result<ApiTokenInfo> {
-        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = ? AND project_id = ?"))
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1 AND project_id = $2"))
             .bind(id.0)
             .bind(project_id.0)
             .fetch_optional(self.pool())
@@ -262,10 +262,10 @@ impl Metadata {
     /// One page of the project's tokens, newest first.
     pub async fn list_api_tokens(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<ApiTokenInfo>> {
         let rows = self
-            .page_rows(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE project_id = ?"), project_id, "id", page)
+            .page_rows(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE project_id = $1"), project_id, "id", page)
             .await?;
         let items = rows.iter().map(token_from_row).collect::<Result<Vec<_>>>()?;
-        self.finish_page(items, |t| t.id.0, "SELECT 1 FROM api_tokens WHERE project_id = ?", project_id, "id", page)
+        self.finish_page(items, |t| t.id.0, "SELECT 1 FROM api_tokens WHERE project_id = $1", project_id, "id", page)
             .await
     }
 
@@ -274,11 +274,11 @@ impl Metadata {
     pub async fn revoke_api_token(&self, project_id: ProjectId, id: ApiTokenId) -> Result<ApiTokenInfo> {
         let done = sqlx::query(
             "WITH RECURSIVE tree(id) AS ( \
-                 SELECT id FROM api_tokens WHERE id = ? AND project_id = ? \
+                 SELECT id FROM api_tokens WHERE id = $1 AND project_id = $2 \
                  UNION \
                  SELECT t.id FROM api_tokens t JOIN tree ON t.parent_id = tree.id \
              ) \
-             UPDATE api_tokens SET revoked_at_ms = coalesce(revoked_at_ms, ?) WHERE id IN (SELECT id FROM tree)",
+             UPDATE api_tokens SET revoked_at_ms = coalesce(revoked_at_ms, $3) WHERE id IN (SELECT id FROM tree)",
         )
         .bind(id.0)
         .bind(project_id.0)
@@ -295,7 +295,7 @@ impl Metadata {
     async fn revoked_in_chain(&self, id: ApiTokenId) -> Result<bool> {
         let revoked: i64 = sqlx::query_scalar(
             "WITH RECURSIVE chain(id, parent_id, revoked_at_ms) AS ( \
-                 SELECT id, parent_id, revoked_at_ms FROM api_tokens WHERE id = ? \
+                 SELECT id, parent_id, revoked_at_ms FROM api_tokens WHERE id = $1 \
                  UNION \
                  SELECT p.id, p.parent_id, p.revoked_at_ms FROM api_tokens p JOIN chain c ON p.id = c.parent_id \
              ) \
@@ -311,7 +311,7 @@ impl Metadata {
     pub async fn authenticate_api_token(&self, token: &str) -> Result<ApiTokenAuth> {
         let hash = hash_secret(token);
         // Looked up by hash: the database compares hashes, never the token itself.
-        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?"))
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"))
             .bind(&hash)
             .fetch_optional(self.pool())
             .await?;
@@ -339,7 +339,7 @@ impl Metadata {
         }
     }
 
-    /// The rows of one page of `select` (which filters on one `project_id = ?`), newest
+    /// The rows of one page of `select` (which filters on one `project_id = $1`), newest
     /// (highest `key`) first.
     pub(crate) async fn page_rows(
         &self,
@@ -347,12 +347,12 @@ impl Metadata {
         project_id: ProjectId,
         key: &str,
         page: PageRequest,
-    ) -> Result<Vec<SqliteRow>> {
+    ) -> Result<Vec<AnyRow>> {
         let limit = i64::from(page.limit);
         let (sql, bound) = match page.from {
-            PageStart::Newest => (format!("{select} ORDER BY {key} DESC LIMIT ?"), None),
-            PageStart::After(c) => (format!("{select} AND {key} < ? ORDER BY {key} DESC LIMIT ?"), Some(c.0)),
-            PageStart::Before(c) => (format!("{select} AND {key} > ? ORDER BY {key} ASC LIMIT ?"), Some(c.0)),
+            PageStart::Newest => (format!("{select} ORDER BY {key} DESC LIMIT $2"), None),
+            PageStart::After(c) => (format!("{select} AND {key} < $2 ORDER BY {key} DESC LIMIT $3"), Some(c.0)),
+            PageStart::Before(c) => (format!("{select} AND {key} > $2 ORDER BY {key} ASC LIMIT $3"), Some(c.0)),
         };
         let mut q = sqlx::query(&sql).bind(project_id.0);
         if let Some(b) = bound {
@@ -366,7 +366,7 @@ impl Metadata {
     }
 
     /// Cursors and "more" flags for a page of `items` (newest first). `exists` is a
-    /// `SELECT 1 ... WHERE project_id = ?` over the same collection.
+    /// `SELECT 1 ... WHERE project_id = $1` over the same collection.
     pub(crate) async fn finish_page<T>(
         &self,
         items: Vec<T>,
@@ -403,7 +403,7 @@ impl Metadata {
     }
 
     async fn any_beyond(&self, exists: &str, project_id: ProjectId, key: &str, op: &str, value: i64) -> Result<bool> {
-        let row = sqlx::query(&format!("{exists} AND {key} {op} ? LIMIT 1"))
+        let row = sqlx::query(&format!("{exists} AND {key} {op} $2 LIMIT 1"))
             .bind(project_id.0)
             .bind(value)
             .fetch_optional(self.pool())
@@ -466,7 +466,7 @@ mod tests {
 
         // The chain is read at each use too: a child whose own row was missed by the
         // cascade is still refused.
-        sqlx::query("UPDATE api_tokens SET revoked_at_ms = NULL WHERE id = ?")
+        sqlx::query("UPDATE api_tokens SET revoked_at_ms = NULL WHERE id = $1")
             .bind(grandchild.info.id.0)
             .execute(md.pool())
             .await

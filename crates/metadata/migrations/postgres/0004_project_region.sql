@@ -1,0 +1,3 @@
+-- PostgreSQL twin of ../sqlite/0004_project_region.sql (same version; see ../README.md).
+-- Data residency: the region whose hosts serve the project (us, eu, in).
+ALTER TABLE projects ADD COLUMN region TEXT NOT NULL DEFAULT 'us';

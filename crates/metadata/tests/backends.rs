@@ -1,0 +1,163 @@
+//! The control plane's operations, the same suite on SQLite and on PostgreSQL (a
+//! throwaway cluster the test starts): every table, its paging, its conflicts and its
+//! refusals must behave the same on both, so the server can run on either.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use sextant_metadata::{
+    ApiTokenAuth, Backend, CohortChanges, FunnelChanges, LookupMapping, LookupTableChanges, Metadata, MetadataError,
+    ServiceAccountAuth,
+};
+use sextant_model::{
+    ApiFamily, CohortDefinition, FunnelDefinition, FunnelStep, IdentityMode, PageRequest, PageStart, ProjectId, Region,
+    Role,
+};
+
+#[tokio::test]
+async fn the_suite_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = Metadata::open(&dir.path().join("metadata.sqlite")).await.unwrap();
+    assert_eq!(md.backend(), Backend::Sqlite);
+    suite(&md).await;
+    md.close().await;
+    // Reopened: the migrations already applied are recognised, and the data is there.
+    let md = Metadata::open(&dir.path().join("metadata.sqlite")).await.unwrap();
+    assert_eq!(md.list_projects().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_suite_on_postgres() {
+    let cluster = support::postgres::Cluster::start();
+    let md = Metadata::connect(&cluster.url()).await.unwrap();
+    assert_eq!(md.backend(), Backend::Postgres);
+    suite(&md).await;
+    md.close().await;
+    let md = Metadata::connect(&cluster.url()).await.unwrap();
+    assert_eq!(md.list_projects().await.unwrap().len(), 2);
+    md.close().await;
+}
+
+#[tokio::test]
+async fn other_urls_are_refused() {
+    let refused = Metadata::connect("mysql://localhost/sextant").await;
+    assert!(matches!(refused, Err(MetadataError::Invalid(_))), "{refused:?}");
+}
+
+fn first(limit: u32) -> PageRequest {
+    PageRequest { limit, from: PageStart::Newest }
+}
+
+async fn suite(md: &Metadata) {
+    // Projects and service accounts.
+    let boot = md.bootstrap().await.unwrap().expect("a first bootstrap");
+    assert!(md.bootstrap().await.unwrap().is_none());
+    let project = boot.project.project.clone();
+    let pid = project.id;
+    assert_eq!(md.project_by_token(&project.token).await.unwrap().unwrap().id, pid);
+    assert_eq!(md.project_by_secret(&boot.project.secret).await.unwrap().unwrap().id, pid);
+    let sa = &boot.service_account;
+    assert_eq!(
+        md.authenticate_service_account(&sa.username, &sa.secret, pid).await.unwrap(),
+        ServiceAccountAuth::Role(Role::Owner)
+    );
+    let other = md.create_project(boot.organization_id, "Other", "Europe/Paris").await.unwrap().project;
+    assert!(other.id.0 > pid.0);
+    let changed = md.set_case_sensitive_strings(pid, true).await.unwrap();
+    assert!(changed.case_sensitive_strings);
+    assert_eq!(md.set_region(pid, Region::Eu).await.unwrap().region, Region::Eu);
+    assert_eq!(md.set_identity_mode(pid, IdentityMode::Original).await.unwrap().identity_mode, IdentityMode::Original);
+    let analyst = md.create_service_account(pid, Role::Analyst, "analyst").await.unwrap();
+    assert_eq!(md.list_service_accounts(pid).await.unwrap().len(), 2);
+    let page = md.page_service_accounts(pid, first(1)).await.unwrap();
+    assert_eq!(page.items[0].0.id, analyst.id, "newest first");
+    assert!(page.has_next);
+    assert!(matches!(
+        md.create_project(boot.organization_id, "x", "Mars/Olympus").await,
+        Err(MetadataError::Invalid(_))
+    ));
+
+    // API tokens: paging, a child bounded by its parent, revocation down the chain.
+    let parent = md.create_api_token(pid, "parent", &[ApiFamily::Query, ApiFamily::App], 600_000).await.unwrap();
+    let child = md
+        .create_api_token_under(parent.info.id, pid, "child", &[ApiFamily::Query], 10_000_000)
+        .await
+        .unwrap()
+        .expect("the parent is alive");
+    assert!(child.info.expires_at_ms <= parent.info.expires_at_ms, "a child never outlives its parent");
+    let wider = md.create_api_token_under(parent.info.id, pid, "wider", &[ApiFamily::Export], 1000).await;
+    assert!(matches!(wider, Err(MetadataError::Invalid(_))), "{wider:?}");
+    for n in 0..3 {
+        md.create_api_token(pid, &format!("t{n}"), &[ApiFamily::Export], 600_000).await.unwrap();
+    }
+    let one = md.list_api_tokens(pid, first(2)).await.unwrap();
+    assert_eq!(one.items.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["t2", "t1"]);
+    let two =
+        md.list_api_tokens(pid, PageRequest { limit: 2, from: PageStart::After(one.next.unwrap()) }).await.unwrap();
+    assert_eq!(two.items.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["t0", "child"]);
+    assert!(two.has_previous && two.has_next);
+    let back = md.list_api_tokens(pid, PageRequest { limit: 2, from: PageStart::Before(two.previous.unwrap()) }).await;
+    assert_eq!(back.unwrap().items.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["t2", "t1"]);
+    assert!(matches!(md.authenticate_api_token(&child.token).await.unwrap(), ApiTokenAuth::Valid { .. }));
+    md.revoke_api_token(pid, parent.info.id).await.unwrap();
+    assert!(matches!(md.authenticate_api_token(&child.token).await.unwrap(), ApiTokenAuth::Revoked));
+    assert!(matches!(md.authenticate_api_token("sx_nothing").await.unwrap(), ApiTokenAuth::Invalid));
+
+    // Cohorts.
+    let definition = CohortDefinition { where_: Some(r#"properties["plan"] == "pro""#.into()), behaviors: vec![] };
+    let cohort = md.create_cohort(pid, "Pro", "paying", &definition).await.unwrap();
+    assert!(cohort.is_visible);
+    let changes = CohortChanges { name: Some("Pros".into()), is_visible: Some(false), ..CohortChanges::default() };
+    let updated = md.update_cohort(pid, cohort.id, changes).await.unwrap();
+    assert_eq!((updated.name.as_str(), updated.is_visible, updated.definition), ("Pros", false, definition));
+    assert!(matches!(md.cohort(other.id, cohort.id).await, Err(MetadataError::NotFound(_))), "projects stay apart");
+    assert_eq!(md.list_cohorts(pid, first(10)).await.unwrap().items.len(), 1);
+    md.delete_cohort(pid, cohort.id).await.unwrap();
+    assert!(md.all_cohorts(pid).await.unwrap().is_empty());
+
+    // Funnels.
+    let step = |event: &str| FunnelStep { event: event.into(), selector: None, label: None };
+    let funnel: FunnelDefinition =
+        serde_json::from_value(serde_json::json!({"steps": [{"event": "View"}, {"event": "Buy"}]})).unwrap();
+    let saved = md.create_funnel(pid, "Checkout", &funnel).await.unwrap();
+    let mut longer = funnel.clone();
+    longer.steps.push(step("Review"));
+    let changes = FunnelChanges { name: None, definition: Some(longer.clone()) };
+    assert_eq!(md.update_funnel(pid, saved.id, changes).await.unwrap().definition, longer);
+    assert_eq!(md.list_funnels(pid, first(10)).await.unwrap().items[0].id, saved.id);
+    md.delete_funnel(pid, saved.id).await.unwrap();
+    assert!(matches!(md.funnel(pid, saved.id).await, Err(MetadataError::NotFound(_))));
+
+    // Saved reports.
+    let params: BTreeMap<String, String> = [("event".to_string(), "View".to_string())].into();
+    let report = md.create_bookmark(pid, "Views", "segmentation", &params).await.unwrap();
+    assert_eq!(md.bookmark(pid, report.id).await.unwrap().params, params);
+    assert_eq!(md.list_bookmarks(pid, first(10)).await.unwrap().items.len(), 1);
+    md.delete_bookmark(pid, report.id).await.unwrap();
+    assert!(md.all_bookmarks(pid).await.unwrap().is_empty());
+
+    // Lookup tables: mappings in byte order, a property mapped once, row counts summed.
+    let map = |target: &str, property: &str| LookupMapping { target: target.into(), property: property.into() };
+    let songs = md.create_lookup_table(pid, "Songs", &[map("event", "song_id"), map("event", "Zed")]).await.unwrap();
+    let taken = md.create_lookup_table(pid, "Again", &[map("event", "song_id")]).await;
+    assert!(matches!(taken, Err(MetadataError::Conflict(_))), "{taken:?}");
+    let albums = md.create_lookup_table(pid, "Albums", &[map("user", "album")]).await.unwrap();
+    md.lookup_table_replaced(&songs.id, 40, &["song_id".into(), "title".into()]).await.unwrap();
+    md.lookup_table_replaced(&albums.id, 2, &["album".into()]).await.unwrap();
+    assert_eq!(md.lookup_rows_besides(pid, &albums.id).await.unwrap(), 40);
+    let properties: Vec<String> =
+        md.lookup_table(pid, &songs.id).await.unwrap().mappings.iter().map(|m| m.property.clone()).collect();
+    assert_eq!(properties, ["Zed", "song_id"], "byte order, as SQLite sorts");
+    let renamed = md
+        .update_lookup_table(pid, &songs.id, LookupTableChanges { name: Some("Tracks".into()), mappings: None })
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "Tracks");
+    assert_eq!(md.lookup_mappings(pid).await.unwrap().len(), 3);
+    assert_eq!(md.list_lookup_tables(pid, first(1)).await.unwrap().items[0].id, albums.id);
+    md.delete_lookup_table(pid, &songs.id).await.unwrap();
+    assert_eq!(md.lookup_mappings(pid).await.unwrap().len(), 1, "its mappings go with it");
+    assert_eq!(md.all_lookup_tables(ProjectId(other.id.0)).await.unwrap().len(), 0);
+    md.ping().await.unwrap();
+}

@@ -1,0 +1,3 @@
+//! What the metadata tests share.
+
+pub mod postgres;
