@@ -17,6 +17,7 @@
 //! - lookup tables: ids, names, shapes and property mappings ([`LookupTableInfo`]).
 //! - [`secrets`]: generation and hashing of tokens and secrets.
 //! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
+//! - `testsupport` (feature `testsupport`): a throwaway PostgreSQL cluster for tests.
 
 pub mod backend;
 mod bookmarks;
@@ -25,6 +26,8 @@ mod funnels;
 mod lookup_tables;
 pub mod secrets;
 mod store;
+#[cfg(feature = "testsupport")]
+pub mod testsupport;
 mod tokens;
 
 pub use backend::Backend;

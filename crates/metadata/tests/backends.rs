@@ -2,8 +2,6 @@
 //! throwaway cluster the test starts): every table, its paging, its conflicts and its
 //! refusals must behave the same on both, so the server can run on either.
 
-mod support;
-
 use std::collections::BTreeMap;
 
 use sextant_metadata::{
@@ -29,7 +27,7 @@ async fn the_suite_on_sqlite() {
 
 #[tokio::test]
 async fn the_suite_on_postgres() {
-    let cluster = support::postgres::Cluster::start();
+    let cluster = sextant_metadata::testsupport::Cluster::start();
     let md = Metadata::connect(&cluster.url()).await.unwrap();
     assert_eq!(md.backend(), Backend::Postgres);
     suite(&md).await;

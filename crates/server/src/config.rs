@@ -23,6 +23,9 @@ use crate::tls::{DEFAULT_SELF_SIGNED_HOSTNAMES, DEFAULT_TLS_LISTEN, TlsConfig, T
 pub struct Config {
     /// Directory holding `events.duckdb`, `metadata.sqlite` and `bootstrap.json`.
     pub data_dir: PathBuf,
+    /// The control plane's database (`sqlite:` or `postgres:`); `None`: the SQLite file
+    /// `metadata.sqlite` in the data directory.
+    pub metadata_url: Option<DatabaseUrl>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// DuckDB's memory limit, such as `"4GB"`.
@@ -148,6 +151,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("./sextant-data"),
+            metadata_url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             duckdb_memory_limit: "4GB".into(),
             min_free_disk_mb: DEFAULT_MIN_FREE_DISK_MB,
@@ -168,6 +172,7 @@ impl Default for Config {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     data_dir: Option<PathBuf>,
+    metadata_url: Option<DatabaseUrl>,
     listen: Option<SocketAddr>,
     duckdb_memory_limit: Option<String>,
     min_free_disk_mb: Option<u64>,
@@ -263,6 +268,30 @@ struct TlsFile {
 /// room for the largest checkpoint a write can set off (see `sextant_storage_duckdb::space`).
 pub const DEFAULT_MIN_FREE_DISK_MB: u64 = 1024;
 
+/// A database URL, such as `postgres://sextant:PASSWORD@db:5432/sextant`. Its `Debug`
+/// (what logs and panics print) hides the password.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = &self.0;
+        let shown = match url.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((user_info, host)) => {
+                    let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
+                    let hidden = if user_info.contains(':') { ":***" } else { "" };
+                    format!("{scheme}://{user}{hidden}@{host}")
+                }
+                None => url.clone(),
+            },
+            None => url.clone(),
+        };
+        write!(f, "DatabaseUrl({shown:?})")
+    }
+}
+
 /// Four hours: personal API tokens expire unless their creator asks for longer.
 pub const DEFAULT_API_TOKEN_TTL_SECONDS: u64 = 4 * 3600;
 
@@ -271,6 +300,8 @@ pub const DEFAULT_API_TOKEN_TTL_SECONDS: u64 = 4 * 3600;
 pub struct ConfigOverrides {
     /// `--data-dir` / `SEXTANT_DATA_DIR`.
     pub data_dir: Option<PathBuf>,
+    /// `--metadata-url` / `SEXTANT_METADATA_URL`.
+    pub metadata_url: Option<DatabaseUrl>,
     /// `--listen` / `SEXTANT_LISTEN`.
     pub listen: Option<SocketAddr>,
     /// `--duckdb-memory-limit` / `SEXTANT_DUCKDB_MEMORY_LIMIT`.
@@ -333,6 +364,7 @@ impl Config {
         let http = from_file.http.unwrap_or_default().with_env(|name| std::env::var(name).ok())?.limits()?;
         Ok(Config {
             data_dir: overrides.data_dir.or(from_file.data_dir).unwrap_or(d.data_dir),
+            metadata_url: overrides.metadata_url.or(from_file.metadata_url),
             listen: overrides.listen.or(from_file.listen).unwrap_or(d.listen),
             duckdb_memory_limit: overrides
                 .duckdb_memory_limit
@@ -398,6 +430,14 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_url_hides_its_password_when_printed() {
+        let url = DatabaseUrl("postgres://sextant:s3cret@db:5432/sextant".into());
+        let shown = format!("{url:?}");
+        assert!(!shown.contains("s3cret") && shown.contains("sextant:***@db:5432"), "{shown}");
+        assert_eq!(format!("{:?}", DatabaseUrl("sqlite:///x.sqlite".into())), "DatabaseUrl(\"sqlite:///x.sqlite\")");
+    }
 
     #[test]
     fn flags_beat_the_file_which_beats_defaults() {

@@ -195,7 +195,11 @@ impl Server {
         // however the directory was made.
         crate::files::make_private(dir)
             .map_err(|source| ServeError::Io { context: format!("cannot restrict {}", dir.display()), source })?;
-        let metadata = Metadata::open(&dir.join("metadata.sqlite")).await?;
+        let metadata = match &config.metadata_url {
+            Some(url) => Metadata::connect(&url.0).await?,
+            None => Metadata::open(&dir.join("metadata.sqlite")).await?,
+        };
+        tracing::info!(backend = metadata.backend().name(), "control plane open");
         let bootstrap = metadata.bootstrap().await?;
         if let Some(b) = &bootstrap {
             write_bootstrap(dir, b)?;

@@ -1,7 +1,8 @@
-//! What the control-plane commands share: the `--data-dir` flag, opening the metadata
-//! store in it, looking up a project, and printing a list as JSON or one line an item.
+//! What the control-plane commands share: the `--data-dir` and `--metadata-url` flags,
+//! opening the control plane they name, looking up a project, and printing a list as
+//! JSON or one line an item.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -14,11 +15,22 @@ pub(crate) struct DataDirArg {
     /// Data directory holding metadata.sqlite.
     #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "./sextant-data")]
     pub(crate) data_dir: PathBuf,
+    /// The control plane's database when it is not the data directory's SQLite file:
+    /// the server's --metadata-url (postgres://USER@HOST:PORT/DB).
+    #[arg(long, env = "SEXTANT_METADATA_URL")]
+    pub(crate) metadata_url: Option<String>,
 }
 
-pub(crate) async fn open_metadata(dir: &Path) -> Result<Metadata> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(Metadata::open(&dir.join("metadata.sqlite")).await?)
+impl DataDirArg {
+    /// The control plane these flags name.
+    pub(crate) async fn open_metadata(&self) -> Result<Metadata> {
+        if let Some(url) = &self.metadata_url {
+            return Ok(Metadata::connect(url).await?);
+        }
+        let dir = &self.data_dir;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Metadata::open(&dir.join("metadata.sqlite")).await?)
+    }
 }
 
 /// The project with id `project`, or the error `no project {project}`.

@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use sextant_model::ProjectId;
 
-use super::common::{DataDirArg, open_metadata, print_list};
+use super::common::{DataDirArg, print_list};
 
 #[derive(Subcommand)]
 pub(crate) enum LookupTableCommand {
@@ -95,12 +95,12 @@ fn mapping_args(args: &[String]) -> Result<Vec<sextant_metadata::LookupMapping>>
 pub(crate) async fn run(cmd: LookupTableCommand) -> Result<()> {
     match cmd {
         LookupTableCommand::Create { project, name, mappings, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let t = md.create_lookup_table(ProjectId(project), &name, &mapping_args(&mappings)?).await?;
             print_lookup_table(&t, json)?;
         }
         LookupTableCommand::Update { project, id, name, mappings, unmap_all, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let mappings = if unmap_all {
                 Some(Vec::new())
             } else if mappings.is_empty() {
@@ -113,12 +113,12 @@ pub(crate) async fn run(cmd: LookupTableCommand) -> Result<()> {
             print_lookup_table(&t, json)?;
         }
         LookupTableCommand::List { project, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let all = md.all_lookup_tables(ProjectId(project)).await?;
             print_list(&all, json, print_lookup_table)?;
         }
         LookupTableCommand::Delete { project, id, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             md.delete_lookup_table(ProjectId(project), &id).await?;
             println!("deleted lookup table {id}");
         }

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use sextant_model::{IdentityMode, ProjectId, Region};
 
-use super::common::{DataDirArg, open_metadata, require_project};
+use super::common::{DataDirArg, require_project};
 
 #[derive(Subcommand)]
 pub(crate) enum ProjectCommand {
@@ -70,7 +70,7 @@ fn parse_region(s: &str) -> Result<Region, String> {
 pub(crate) async fn run(cmd: ProjectCommand) -> Result<()> {
     match cmd {
         ProjectCommand::Create { name, timezone, region, identity_mode, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let org = md.default_organization().await?;
             let mut created = md.create_project(org, &name, &timezone).await?;
             if region != created.project.region {
@@ -91,7 +91,7 @@ pub(crate) async fn run(cmd: ProjectCommand) -> Result<()> {
             }
         }
         ProjectCommand::List { json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let projects = md.list_projects().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&projects)?);
@@ -103,7 +103,7 @@ pub(crate) async fn run(cmd: ProjectCommand) -> Result<()> {
             }
         }
         ProjectCommand::Configure { project, case_sensitive_strings, region, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let id = ProjectId(project);
             let mut p = require_project(&md, project).await?;
             if let Some(on) = case_sensitive_strings {

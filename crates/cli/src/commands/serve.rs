@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use sextant_server::config::DatabaseUrl;
 use sextant_server::{Config, ConfigOverrides, Listeners, LogFormat, Server};
 
 #[derive(Args)]
@@ -22,6 +23,11 @@ pub(crate) struct ServeArgs {
     /// DuckDB memory limit, such as 4GB.
     #[arg(long, env = "SEXTANT_DUCKDB_MEMORY_LIMIT")]
     duckdb_memory_limit: Option<String>,
+    /// The control plane's database, `postgres://USER@HOST:PORT/DB` (the password from
+    /// PGPASSWORD or ~/.pgpass, or in the URL) or `sqlite://PATH` (default: the file
+    /// metadata.sqlite in the data directory).
+    #[arg(long, env = "SEXTANT_METADATA_URL")]
+    metadata_url: Option<String>,
     /// Free disk space (MiB) to keep on the data directory's file system: below it,
     /// ingestion answers 503 until there is room again (default 1024; 0 turns it off).
     #[arg(long, env = "SEXTANT_MIN_FREE_DISK_MB")]
@@ -65,6 +71,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         data_dir: args.data_dir,
         listen: args.listen,
         duckdb_memory_limit: args.duckdb_memory_limit,
+        metadata_url: args.metadata_url.map(DatabaseUrl),
         min_free_disk_mb: args.min_free_disk_mb,
         log_format: args.log_format.map(|f| match f {
             LogFormatArg::Text => LogFormat::Text,

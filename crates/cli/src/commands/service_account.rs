@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use sextant_model::{ProjectId, Role};
 
-use super::common::{DataDirArg, open_metadata};
+use super::common::DataDirArg;
 
 #[derive(Subcommand)]
 pub(crate) enum ServiceAccountCommand {
@@ -35,7 +35,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 pub(crate) async fn run(cmd: ServiceAccountCommand) -> Result<()> {
     match cmd {
         ServiceAccountCommand::Create { project, role, name, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let sa = md.create_service_account(ProjectId(project), role, &name).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&sa)?);

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use sextant_model::{ApiFamily, ApiTokenId, PageRequest, PageStart, ProjectId};
 
-use super::common::{DataDirArg, open_metadata};
+use super::common::DataDirArg;
 
 #[derive(Subcommand)]
 pub(crate) enum TokenCommand {
@@ -61,7 +61,7 @@ fn parse_family(s: &str) -> Result<ApiFamily, String> {
 pub(crate) async fn run(cmd: TokenCommand) -> Result<()> {
     match cmd {
         TokenCommand::Create { project, families, name, expires_in, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let ttl_ms = i64::try_from(expires_in.saturating_mul(1000)).unwrap_or(i64::MAX);
             let t = md.create_api_token(ProjectId(project), &name, &families, ttl_ms).await?;
             if json {
@@ -74,7 +74,7 @@ pub(crate) async fn run(cmd: TokenCommand) -> Result<()> {
             }
         }
         TokenCommand::List { project, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let mut all = Vec::new();
             let mut page = PageRequest { limit: sextant_model::page::MAX_PAGE_LIMIT, from: PageStart::Newest };
             loop {
@@ -112,7 +112,7 @@ pub(crate) async fn run(cmd: TokenCommand) -> Result<()> {
             }
         }
         TokenCommand::Revoke { project, id, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let t = md.revoke_api_token(ProjectId(project), ApiTokenId(id)).await?;
             println!("revoked API token {} ({}) in project {}", t.id, t.prefix, t.project_id);
         }

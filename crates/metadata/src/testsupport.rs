@@ -1,4 +1,5 @@
-//! A throwaway PostgreSQL cluster for one test: Debian's `postgresql` binaries,
+//! For tests (feature `testsupport`): a throwaway PostgreSQL cluster for one test, so
+//! the metadata suite and the server's tests run on a real PostgreSQL. Debian's `postgresql` binaries,
 //! `initdb` in a temporary directory, a server on a free loopback port, stopped (and
 //! the directory removed) when dropped. `initdb` and `pg_ctl` refuse to run as root, so
 //! as root they run as the `postgres` user that Debian's package creates.

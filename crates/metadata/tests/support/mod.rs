@@ -1,3 +1,0 @@
-//! What the metadata tests share.
-
-pub mod postgres;
