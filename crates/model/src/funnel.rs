@@ -12,6 +12,13 @@ pub const MAX_STEPS: usize = 32;
 /// Longest conversion window: 90 days, in seconds.
 pub const MAX_WINDOW_SECONDS: i64 = 90 * 86_400;
 
+/// The conversion window's length when a definition does not give one (in
+/// [`DEFAULT_LENGTH_UNIT`]s): Mixpanel's default window is 30 days.
+pub const DEFAULT_LENGTH: u32 = 30;
+
+/// The conversion window's unit when a definition does not give one.
+pub const DEFAULT_LENGTH_UNIT: LengthUnit = LengthUnit::Day;
+
 /// One step: an event, optionally narrowed by a `where` expression, with a label.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunnelStep {
@@ -90,11 +97,11 @@ pub struct FunnelDefinition {
 }
 
 fn default_length() -> u32 {
-    30
+    DEFAULT_LENGTH
 }
 
 fn default_length_unit() -> LengthUnit {
-    LengthUnit::Day
+    DEFAULT_LENGTH_UNIT
 }
 
 impl FunnelDefinition {

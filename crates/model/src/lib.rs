@@ -17,6 +17,8 @@
 //! - [`cohort`]: cohort definitions (a `where` and behaviours).
 //! - [`funnel`]: saved funnel definitions (steps, window, ordering).
 //! - [`error_code`]: the closed list of error codes.
+//! - [`family`]: the API families (endpoints sharing a rate limit; an API token's scope).
+//! - [`page`]: cursor pagination of the collections Sextant owns.
 //! - [`time`]: epoch conversions and calendar-day helpers.
 
 pub mod access;

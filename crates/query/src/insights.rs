@@ -20,6 +20,9 @@
 //!   `{"$overall": v, segment: v}` in place of `{"all": v}`;
 //! - retention: `{cohort date: {"first", "counts", "rates"}}` (`rates[i]` being
 //!   `counts[i] / first`), or `{cohort date: {segment: {...}}}` with `on`.
+//!
+//! A report is checked before it is saved ([`check`]): it must plan now, so a saved
+//! report that cannot run is refused when it is saved rather than when it is read.
 
 use std::collections::BTreeMap;
 
@@ -28,12 +31,12 @@ use serde::Serialize;
 use sextant_expr::Options;
 use sextant_storage::{BehaviourRows, BucketUnit, DAY_MS, SegmentCount};
 
-use crate::QueryError;
 use crate::calendar;
 use crate::funnels::{DateValue, FunnelRequest, Step};
 use crate::params::Params;
 use crate::retention::RetentionRequest;
 use crate::segmentation::{Kind, Segmentation};
+use crate::{FieldErrors, QueryError};
 
 /// The report kinds a bookmark may hold.
 pub const KINDS: [&str; 4] = ["segmentation", "events", "funnels", "retention"];
@@ -72,6 +75,21 @@ pub fn plan(kind: &str, saved: &BTreeMap<String, String>, options: &Options, now
         "retention" => RetentionRequest::parse(&reader, options).map(Plan::Retention),
         other => Err(QueryError::new(format!("unknown report kind `{other}`: use one of {}", KINDS.join(", ")))),
     }
+}
+
+/// The context of every mistake in a saved report.
+pub const INVALID: &str = "invalid saved report";
+
+/// Reads saved parameters written as a query string (a leading `?` allowed), such as
+/// `event=Signed up&unit=week&last_days=30`.
+pub fn params_from_query(text: &str) -> BTreeMap<String, String> {
+    form_urlencoded::parse(text.trim_start_matches('?').as_bytes()).into_owned().collect()
+}
+
+/// Checks that a report of `kind` with `params` would run now (at `now_ms`), read with
+/// the project's `options`: a mistake is in `params`.
+pub fn check(kind: &str, params: &BTreeMap<String, String>, options: &Options, now_ms: i64) -> Result<(), FieldErrors> {
+    plan(kind, params, options, now_ms).map(|_| ()).map_err(|e| FieldErrors::one(INVALID, "params", e.0))
 }
 
 /// The saved parameters with `last_days=N` turned into `from_date` and `to_date`.

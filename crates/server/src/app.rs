@@ -13,31 +13,25 @@
 //! refused; the default lifetime is cut to what is left of its own), and may revoke only
 //! tokens whose families it holds. Tokens it creates record it as their parent and are
 //! revoked with it. Refusals are 403 `permission_denied`. Responses are
-//! `{"status": "ok", "results": ...}`; errors use the App API envelope.
+//! `{"status": "ok", "results": ...}`; errors use the App API envelope. What every App
+//! API handler shares (authenticating, bodies, pages) is [`crate::admin`].
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sextant_ingest::Params;
 use sextant_metadata::{ApiTokenInfo, ServiceAccountInfo};
 use sextant_model::access::Operation;
 use sextant_model::{ApiFamily, ApiTokenId, Role};
 
-use crate::auth::{self, Access, Credential};
-use crate::collection::{CollectionQuery, PageParams};
+use crate::admin::{admin_for, admin_page_for, iso, read_body, to_value};
+use crate::auth::Access;
+use crate::collection::PageParams;
 use crate::error::ApiError;
-use crate::limits::LimitSlot;
 use crate::openapi::{ApiFamilyName, CollectionPage, Single};
 use crate::state::AppState;
-
-/// Largest App API request body.
-const MAX_BODY_BYTES: usize = ApiFamily::App.max_request_bytes();
 
 /// `GET /api/app/projects/{project_id}/api-tokens`.
 #[utoipa::path(
@@ -157,67 +151,6 @@ pub async fn list_service_accounts(
     let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.page_service_accounts(p, page).await };
     let view = |(account, role): &(ServiceAccountInfo, Role)| to_value(ServiceAccountView::of(account, *role));
     admin_page_for(&state, &project_id, request, Operation::ListServiceAccounts, fetch, view).await
-}
-
-/// Authenticates a credential that may change the project's saved objects
-/// ([`Operation::AppWrite`]) in the project in the path, and counts the request.
-pub(crate) async fn admin(
-    state: &AppState,
-    project_id: &str,
-    request: &Parts,
-) -> Result<(Credential, Params), ApiError> {
-    admin_for(state, project_id, request, Operation::AppWrite).await
-}
-
-/// Authenticates a credential that may perform `op` (an App API operation) in the
-/// project in the path, as the matrix says, and counts the request.
-pub(crate) async fn admin_for(
-    state: &AppState,
-    project_id: &str,
-    request: &Parts,
-    op: Operation,
-) -> Result<(Credential, Params), ApiError> {
-    let project_id = auth::parse_project_id(Some(project_id))?
-        .ok_or_else(|| ApiError::invalid("the path must name a project id"))?;
-    let params = Params::parse(request.uri.query().unwrap_or("").as_bytes());
-    let auth_request = auth::AuthRequest {
-        headers: &request.headers,
-        params: &params,
-        project_id: Some(project_id),
-        family: ApiFamily::App,
-        allow_project_token: false,
-    };
-    let credential = auth::authenticate(state, auth_request).await?.ok_or_else(|| {
-        ApiError::unauthenticated(
-            "authentication required: a service account (owner or admin), the project secret, or an API token",
-        )
-    })?;
-    if !credential.may(op) {
-        return Err(credential.refusal(op));
-    }
-    state.limiter.admit(&LimitSlot::of(&request.extensions), credential.project.id, ApiFamily::App, 1)?;
-    Ok((credential, params))
-}
-
-pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    let raw = crate::ingest::body::read(headers, body, MAX_BODY_BYTES).await?;
-    let bytes = raw.decompress(MAX_BODY_BYTES)?;
-    let form = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-    if form {
-        let pairs = form_urlencoded::parse(&bytes).into_owned();
-        let mut map = serde_json::Map::new();
-        for (k, v) in pairs {
-            map.insert(k, Value::String(v));
-        }
-        return Ok(Value::Object(map));
-    }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
 }
 
 /// Seconds as milliseconds, saturating.
@@ -384,49 +317,4 @@ impl ServiceAccountView {
             created: iso(a.created_at_ms),
         }
     }
-}
-
-/// Answers a page of one of the project's saved objects (cohorts, funnels, saved
-/// reports, lookup tables): [`admin_page_for`] with [`Operation::AppRead`].
-pub(crate) async fn admin_page<T, Fut>(
-    state: &AppState,
-    project_id: &str,
-    request: Request,
-    fetch: impl FnOnce(sextant_metadata::Metadata, sextant_model::ProjectId, sextant_model::PageRequest) -> Fut,
-    view: impl Fn(&T) -> Value,
-) -> Result<Json<Value>, ApiError>
-where
-    Fut: std::future::Future<Output = sextant_metadata::Result<sextant_model::Page<T>>>,
-{
-    admin_page_for(state, project_id, request, Operation::AppRead, fetch, view).await
-}
-
-/// Answers a page of one of the project's collections: authenticates a credential that
-/// may perform `op` in the project in the path, reads the paging parameters, fetches the
-/// page and renders each item as its view. Every App API list handler is this call.
-pub(crate) async fn admin_page_for<T, Fut>(
-    state: &AppState,
-    project_id: &str,
-    request: Request,
-    op: Operation,
-    fetch: impl FnOnce(sextant_metadata::Metadata, sextant_model::ProjectId, sextant_model::PageRequest) -> Fut,
-    view: impl Fn(&T) -> Value,
-) -> Result<Json<Value>, ApiError>
-where
-    Fut: std::future::Future<Output = sextant_metadata::Result<sextant_model::Page<T>>>,
-{
-    let (parts, _) = request.into_parts();
-    let (credential, params) = admin_for(state, project_id, &parts, op).await?;
-    let query = CollectionQuery::parse(&params)?;
-    let page = fetch(state.metadata.clone(), credential.project.id, query.page).await?;
-    Ok(Json(query.respond(page, view)))
-}
-
-pub(crate) fn to_value(view: impl Serialize) -> Value {
-    serde_json::to_value(view).unwrap_or(Value::Null)
-}
-
-/// An epoch-ms instant as RFC 3339 (UTC, milliseconds): how the App API shows times.
-pub(crate) fn iso(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }

@@ -1,9 +1,7 @@
-//! Cohorts: `POST /api/query/cohorts/list` (Mixpanel's shape, with live counts), the
-//! App API that saves them (`/api/app/projects/{project_id}/cohorts`), and the one
-//! place a definition becomes a profile query (also used by engage's `behaviors` and
-//! `filter_by_cohort`).
-
-use std::sync::Arc;
+//! Cohorts: `POST /api/query/cohorts/list` (Mixpanel's shape, with live counts) and the
+//! App API that saves them (`/api/app/projects/{project_id}/cohorts`). A definition
+//! becomes a profile query in `sextant_query::cohorts`, which checks it before it is
+//! saved too.
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
@@ -11,96 +9,28 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sextant_expr::{Options, Program, Scope};
 use sextant_metadata::{CohortChanges, CohortInfo};
 use sextant_model::profile::USER_PROFILES;
 use sextant_model::{CohortDefinition, CohortId, Project};
-use sextant_storage::{BehaviorCount, ProfileQuery};
+use sextant_query::cohorts;
+use sextant_storage::ProfileQuery;
 
-use crate::app::{admin, admin_page, read_body, to_value};
+use crate::admin::{admin, admin_page, iso, read_body, to_value};
 use crate::collection::PageParams;
 use crate::error::ApiError;
 use crate::extract::Reader;
+use crate::lookup_join::Attacher;
 use crate::openapi::{CollectionPage, Single};
+use crate::reports::expression_options;
 use crate::state::AppState;
-
-/// A definition ready for the profile store: the `where` and the behaviour counts it
-/// reads, windows ending at `as_of_ms`.
-pub fn compile_definition(
-    definition: &CohortDefinition,
-    project: &Project,
-    as_of_ms: i64,
-) -> Result<(Option<Arc<Program>>, Vec<BehaviorCount>), ApiError> {
-    let options = Options { now_ms: as_of_ms, ..crate::reports::expression_options(project) };
-    let mut problems = Vec::new();
-    let filter = match definition.where_.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
-        None => None,
-        Some(src) => match Program::parse(src, Scope::Profile, options.clone()) {
-            Ok(p) => Some(Arc::new(p)),
-            Err(e) => {
-                problems.push(("where".to_string(), format!("is not a valid expression: {e}")));
-                None
-            }
-        },
-    };
-    let mut behaviors = Vec::new();
-    if definition.behaviors.len() > sextant_model::cohort::MAX_BEHAVIORS {
-        return Err(ApiError::invalid_fields(
-            "invalid cohort definition",
-            vec![(
-                "behaviors".into(),
-                format!("at most {} behaviors are allowed", sextant_model::cohort::MAX_BEHAVIORS),
-            )],
-        ));
-    }
-    for (i, b) in definition.behaviors.iter().enumerate() {
-        if b.event_selectors.len() > sextant_model::cohort::MAX_EVENT_SELECTORS {
-            problems.push((
-                format!("behaviors[{i}].event_selectors"),
-                format!("at most {} event selectors are allowed", sextant_model::cohort::MAX_EVENT_SELECTORS),
-            ));
-            continue;
-        }
-        let window = match b.window_ms() {
-            Ok(w) => w,
-            Err(e) => {
-                problems.push((format!("behaviors[{i}].window"), e));
-                continue;
-            }
-        };
-        if b.name.trim().is_empty() || b.event_selectors.is_empty() {
-            problems.push((format!("behaviors[{i}]"), "needs a name and at least one event selector".into()));
-            continue;
-        }
-        let mut events = Vec::new();
-        for (j, sel) in b.event_selectors.iter().enumerate() {
-            let selector = match sel.selector.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                None => None,
-                Some(src) => match Program::parse(src, Scope::Event, options.clone()) {
-                    Ok(p) => Some(Arc::new(p)),
-                    Err(e) => {
-                        problems.push((format!("behaviors[{i}].event_selectors[{j}].selector"), e.to_string()));
-                        None
-                    }
-                },
-            };
-            events.push((sel.event.clone(), selector));
-        }
-        behaviors.push(BehaviorCount { name: b.name.clone(), from_ms: as_of_ms - window, to_ms: as_of_ms, events });
-    }
-    if !problems.is_empty() {
-        return Err(ApiError::invalid_fields("invalid cohort definition", problems));
-    }
-    Ok((filter, behaviors))
-}
 
 /// How many user profiles a cohort holds now.
 pub async fn count(state: &AppState, project: &Project, cohort: &CohortInfo) -> Result<u64, ApiError> {
     let now = chrono::Utc::now().timestamp_millis();
-    let (filter, behaviors) = compile_definition(&cohort.definition, project, now)?;
-    let mut attacher = crate::lookup_tables::Attacher::new(state, project.id);
-    let filter = attacher.optional(filter).await?;
-    let behaviors = attacher.behaviors(behaviors).await?;
+    let compiled = cohorts::compile(&cohort.definition, &expression_options(project), now)?;
+    let mut attacher = Attacher::new(state, project.id);
+    let filter = attacher.optional(compiled.filter).await?;
+    let behaviors = attacher.behaviors(compiled.behaviors).await?;
     let query = ProfileQuery {
         project_id: project.id,
         group_key: USER_PROFILES.into(),
@@ -212,7 +142,7 @@ impl CohortView {
             description: c.description.clone(),
             definition: serde_json::to_value(&c.definition).unwrap_or(Value::Null),
             is_visible: c.is_visible,
-            created: crate::app::iso(c.created_at_ms),
+            created: iso(c.created_at_ms),
         }
     }
 }
@@ -345,7 +275,7 @@ pub async fn app_create(
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::invalid_fields("invalid cohort", vec![("name".into(), "is required".into())]))?;
     let definition = body.definition(&CohortDefinition::default()).unwrap_or_default();
-    compile_definition(&definition, &credential.project, 0)?;
+    cohorts::compile(&definition, &expression_options(&credential.project), 0)?;
     let c = state
         .metadata
         .create_cohort(credential.project.id, &name, body.description.as_deref().unwrap_or(""), &definition)
@@ -383,7 +313,7 @@ pub async fn app_update(
     let stored = state.metadata.cohort(credential.project.id, id).await?;
     let definition = body.definition(&stored.definition);
     if let Some(def) = &definition {
-        compile_definition(def, &credential.project, 0)?;
+        cohorts::compile(def, &expression_options(&credential.project), 0)?;
     }
     let changes =
         CohortChanges { name: body.name, description: body.description, definition, is_visible: body.is_visible };

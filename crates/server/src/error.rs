@@ -15,6 +15,7 @@ use serde::Serialize;
 use sextant_ingest::DecodeError;
 use sextant_metadata::MetadataError;
 use sextant_model::ErrorCode;
+use sextant_query::FieldErrors;
 use sextant_storage::StorageError;
 
 /// An error with its client-facing code and message.
@@ -103,6 +104,14 @@ impl From<MetadataError> for ApiError {
 impl From<DecodeError> for ApiError {
     fn from(e: DecodeError) -> Self {
         ApiError::new(e.code(), e.to_string())
+    }
+}
+
+/// A definition or request the query crate refused field by field: a validation failure
+/// naming each field (the same message the CLI prints for it).
+impl From<FieldErrors> for ApiError {
+    fn from(e: FieldErrors) -> Self {
+        ApiError::invalid_fields(&e.context, e.fields)
     }
 }
 

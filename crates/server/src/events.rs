@@ -157,7 +157,7 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
     };
     match plan {
         Plan::Buckets(mut request) => {
-            request.on = crate::lookup_tables::Attacher::new(state, project.id).optional(request.on.take()).await?;
+            request.on = crate::lookup_join::Attacher::new(state, project.id).optional(request.on.take()).await?;
             let counts = state.reports.segment(request.query(project.id)).await?;
             Ok(crate::reports::respond(&request.answer(&counts), request.csv))
         }

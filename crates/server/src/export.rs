@@ -3,7 +3,8 @@
 //! Each line is `{"event": ..., "properties": {"time": ..., "distinct_id": ...,
 //! "$insert_id": ..., <stored properties>}}`. `time` is in seconds unless
 //! `time_in_ms=true`. Dates are UTC days, both ends inclusive, at most 100 days.
-//! Every ingested copy is returned (no dedup), as Mixpanel's export does.
+//! Every ingested copy is returned (no dedup), as Mixpanel's export does. Each line is
+//! written by [`crate::event_lines`].
 
 use axum::body::Body;
 use axum::extract::State;
@@ -15,12 +16,12 @@ use std::sync::Arc;
 use sextant_expr::{Program, Scope};
 use sextant_ingest::Params;
 use sextant_model::Project;
-use sextant_model::StoredEvent;
 use sextant_model::limits::{MAX_EXPORT_DAYS, MAX_EXPORT_LIMIT};
 use sextant_model::time::{DAY_MS, parse_date, utc_midnight_ms};
 use sextant_storage::ExportQuery;
 
 use crate::error::ApiError;
+use crate::event_lines;
 use crate::extract::{ExportApi, Reader};
 use crate::state::AppState;
 
@@ -52,7 +53,7 @@ async fn start(state: &AppState, reader: Reader<ExportApi>) -> Result<Response, 
     let mut query = parse_query(&params)?;
     query.project_id = credential.project.id;
     let filter = parse_where(&params, &credential.project)?;
-    query.filter = crate::lookup_tables::Attacher::new(state, credential.project.id).optional(filter).await?;
+    query.filter = crate::lookup_join::Attacher::new(state, credential.project.id).optional(filter).await?;
     let time_in_ms = params.flag("time_in_ms");
     let mut chunks = state.store.export(query);
     // Read the first chunk before answering, so a failure to start is a clear error
@@ -62,7 +63,7 @@ async fn start(state: &AppState, reader: Reader<ExportApi>) -> Result<Response, 
         chunk.map(|events| {
             let mut out = String::with_capacity(events.len() * 256);
             for e in &events {
-                write_line(&mut out, e, time_in_ms);
+                event_lines::write_line(&mut out, e, time_in_ms);
             }
             bytes::Bytes::from(out)
         })
@@ -138,57 +139,9 @@ pub(crate) fn parse_where_in(
         .map_err(|e| ApiError::invalid(format!("invalid `where` expression: {e}")))
 }
 
-/// Appends one JSON line. Stored properties are already a JSON object, so they are
-/// spliced in as text rather than parsed again.
-pub(crate) fn write_line(out: &mut String, e: &StoredEvent, time_in_ms: bool) {
-    let r = &e.row;
-    let time = if time_in_ms { r.time_ms } else { r.time_ms.div_euclid(1000) };
-    out.push_str("{\"event\":");
-    out.push_str(&serde_json::to_string(&r.event).unwrap_or_default());
-    out.push_str(",\"properties\":{\"time\":");
-    out.push_str(&time.to_string());
-    out.push_str(",\"distinct_id\":");
-    out.push_str(&serde_json::to_string(&r.distinct_id).unwrap_or_default());
-    out.push_str(",\"$insert_id\":");
-    out.push_str(&serde_json::to_string(&r.insert_id).unwrap_or_default());
-    let inner = r.properties.trim();
-    let inner = inner.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or("").trim();
-    if !inner.is_empty() {
-        out.push(',');
-        out.push_str(inner);
-    }
-    out.push_str("}}\n");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sextant_model::{EventRow, ProjectId};
-
-    #[test]
-    fn lines_splice_stored_properties() {
-        let e = StoredEvent {
-            row: EventRow {
-                project_id: ProjectId(1),
-                event: "Sign \"up\"".into(),
-                time_ms: 1_700_000_000_987,
-                distinct_id: "u".into(),
-                insert_id: "i".into(),
-                properties: r#"{"a":1}"#.into(),
-            },
-            seq: 1,
-        };
-        let mut out = String::new();
-        write_line(&mut out, &e, false);
-        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-        assert_eq!(v["event"], "Sign \"up\"");
-        assert_eq!(v["properties"]["time"], 1_700_000_000);
-        assert_eq!(v["properties"]["a"], 1);
-        out.clear();
-        write_line(&mut out, &StoredEvent { row: EventRow { properties: "{}".into(), ..e.row }, seq: 1 }, true);
-        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-        assert_eq!(v["properties"]["time"], 1_700_000_000_987_i64);
-    }
 
     #[test]
     fn parameters_are_checked() {

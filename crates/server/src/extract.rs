@@ -15,8 +15,8 @@ use sextant_ingest::Params;
 use sextant_model::{ApiFamily, Project};
 
 use crate::auth::{self, Credential};
+use crate::body;
 use crate::error::ApiError;
-use crate::ingest::body;
 use crate::state::AppState;
 
 /// A family a [`Reader`] reads through.

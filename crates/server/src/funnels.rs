@@ -1,7 +1,9 @@
 //! Funnels: `GET /api/query/funnels?funnel_id=` (and `/api/2.0/funnels`) computes a saved
 //! funnel, `GET /api/query/funnels/list` lists them; the App API
 //! (`/api/app/projects/{project_id}/funnels`) saves, changes, lists and deletes them.
-//! What a funnel means is `sextant_query::funnels`.
+//! What a funnel means is `sextant_query::funnels`, and what a saved one may be is
+//! `sextant_query::funnels::definition`: this module only reads the App API's body into
+//! its typed fields.
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
@@ -10,14 +12,17 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sextant_metadata::{FunnelChanges, FunnelInfo};
-use sextant_model::{FunnelDefinition, Project};
+use sextant_model::FunnelDefinition;
+use sextant_query::FieldErrors;
+use sextant_query::funnels::definition::{self, FunnelSpec};
 use sextant_query::funnels::{FunnelRequest, ListedFunnel};
 
-use crate::app::{admin, admin_page, iso, read_body, to_value};
+use crate::admin::{admin, admin_page, iso, read_body, to_value};
 use crate::collection::PageParams;
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::openapi::{CollectionPage, Single};
+use crate::reports::{expression_options, join_failed, scan_funnel};
 use crate::state::AppState;
 
 /// The `/funnels` parameters, as the OpenAPI document lists them.
@@ -99,31 +104,10 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
         let reader = sextant_query::params::Params::new(|name| params.get(name));
         FunnelRequest::parse(&reader, saved.definition, &options).map_err(|e| ApiError::invalid(e.0))?
     };
-    let (request, rows) = scan(state, project.id, request).await?;
+    let (request, rows) = scan_funnel(state, project.id, request).await?;
     // The forward pass is CPU work: off the async workers.
     let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(join_failed)?;
     Ok(Json(answer).into_response())
-}
-
-/// Attaches the project's lookup tables to a funnel's expressions and runs its scan.
-pub async fn scan(
-    state: &AppState,
-    project: sextant_model::ProjectId,
-    mut request: FunnelRequest,
-) -> Result<(FunnelRequest, sextant_storage::BehaviourRows), ApiError> {
-    let mut attacher = crate::lookup_tables::Attacher::new(state, project);
-    request.filter = attacher.optional(request.filter.take()).await?;
-    request.on = attacher.optional(request.on.take()).await?;
-    for selector in &mut request.selectors {
-        *selector = attacher.optional(selector.take()).await?;
-    }
-    let rows = state.reports.behaviour(request.query(project)).await?;
-    Ok((request, rows))
-}
-
-/// A report computation that died on its blocking thread.
-pub fn join_failed(e: tokio::task::JoinError) -> ApiError {
-    ApiError::new(sextant_model::ErrorCode::Internal, format!("report computation failed: {e}"))
 }
 
 /// `GET /api/query/funnels/list`.
@@ -224,39 +208,38 @@ struct FunnelBody {
     order: Option<String>,
 }
 
-/// The definition a body describes, laid over `base` (for an update) field by field.
-pub fn definition_of(body: &Value, base: Option<&FunnelDefinition>) -> Result<FunnelDefinition, ApiError> {
-    let bad = |field: &str, why: String| ApiError::invalid_fields("invalid funnel", vec![(field.to_string(), why)]);
-    let mut merged = match base {
-        Some(d) => serde_json::to_value(d).unwrap_or_else(|_| json!({})),
-        None => json!({}),
+/// The definition fields of a funnel body, typed. A value of the wrong JSON type is a
+/// mistake in `body`, in serde's words. Fields are read in the order that tells a body
+/// with several mistakes about the one the App API has always named first: the text of
+/// `length_unit`, then (for a new funnel, `base` being `None`) whether there are steps
+/// at all, then the rest in the order serde reads an object's keys (sorted).
+fn spec_of(body: &Value, base: Option<&FunnelDefinition>) -> Result<FunnelSpec, ApiError> {
+    let given = |field: &str| body.get(field).filter(|v| !v.is_null());
+    let mut spec = FunnelSpec::default();
+    if let Some(Value::String(unit)) = given("length_unit") {
+        spec.length_unit = Some(definition::length_unit(unit)?);
+    }
+    if base.is_none() && given("steps").is_none() {
+        // `define` refuses a new funnel without steps, whatever else the body holds.
+        return Ok(spec);
+    }
+    spec.length = given("length").map(typed::<u32>).transpose()?;
+    if let Some(unit) = given("length_unit").filter(|v| !v.is_string()) {
+        spec.length_unit = Some(typed(unit)?);
+    }
+    spec.order = match given("order") {
+        Some(Value::String(order)) => Some(definition::order(order)?),
+        Some(order) => Some(typed(order)?),
+        None => None,
     };
-    for field in ["steps", "length", "length_unit", "order"] {
-        if let Some(v) = body.get(field).filter(|v| !v.is_null()) {
-            let v = match (field, v) {
-                // Units are read as the query parameter is: plural and any case.
-                ("length_unit", Value::String(u)) => sextant_model::LengthUnit::parse(u)
-                    .map(to_value)
-                    .ok_or_else(|| bad(field, "must be one of day, hour, minute, second".into()))?,
-                ("order", Value::String(o)) => Value::String(o.trim().to_ascii_lowercase()),
-                _ => v.clone(),
-            };
-            merged[field] = v;
-        }
-    }
-    if merged.get("steps").is_none() {
-        return Err(bad("steps", "is required: a list of at least two steps".into()));
-    }
-    let definition: FunnelDefinition = serde_json::from_value(merged).map_err(|e| bad("body", e.to_string()))?;
-    definition.check().map_err(|e| bad("steps", e))?;
-    Ok(definition)
+    spec.steps = given("steps").map(typed::<Vec<sextant_model::FunnelStep>>).transpose()?;
+    Ok(spec)
 }
 
-/// Checks that a funnel would run: its shape and every step's `where`.
-pub fn check(project: &Project, definition: &FunnelDefinition) -> Result<(), ApiError> {
-    sextant_query::funnels::selectors(definition, &crate::reports::expression_options(project))
-        .map(|_| ())
-        .map_err(|e| ApiError::invalid_fields("invalid funnel", vec![("steps".into(), e.0)]))
+/// A body field as `T`, or serde's words for why it is not one.
+fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
+    serde_json::from_value(value.clone())
+        .map_err(|e| FieldErrors::one(definition::INVALID, "body", e.to_string()).into())
 }
 
 fn funnel_id(text: &str) -> Result<i64, ApiError> {
@@ -306,8 +289,7 @@ pub async fn app_create(
     let name = body.get("name").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
     let name =
         name.ok_or_else(|| ApiError::invalid_fields("invalid funnel", vec![("name".into(), "is required".into())]))?;
-    let definition = definition_of(&body, None)?;
-    check(&credential.project, &definition)?;
+    let definition = definition::define(spec_of(&body, None)?, None, &expression_options(&credential.project))?;
     let f = state.metadata.create_funnel(credential.project.id, name, &definition).await?;
     Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": FunnelView::of(&f)}))).into_response())
 }
@@ -355,8 +337,8 @@ pub async fn app_update(
     let body = read_body(&parts.headers, body).await?;
     let stored = state.metadata.funnel(credential.project.id, id).await?;
     let name = body.get("name").and_then(Value::as_str).map(str::to_string);
-    let definition = definition_of(&body, Some(&stored.definition))?;
-    check(&credential.project, &definition)?;
+    let base = Some(&stored.definition);
+    let definition = definition::define(spec_of(&body, base)?, base, &expression_options(&credential.project))?;
     let changes = FunnelChanges { name, definition: Some(definition) };
     let f = state.metadata.update_funnel(credential.project.id, id, changes).await?;
     Ok(Json(json!({"status": "ok", "results": FunnelView::of(&f)})))

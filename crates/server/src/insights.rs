@@ -1,6 +1,7 @@
 //! Saved reports: `GET /api/query/insights?bookmark_id=` (and `/api/2.0/insights`)
 //! computes one; the App API (`/api/app/projects/{project_id}/bookmarks`) saves, lists
-//! and deletes them. What a saved report means is `sextant_query::insights`.
+//! and deletes them. What a saved report means, and what one may hold, is
+//! `sextant_query::insights`.
 
 use std::collections::BTreeMap;
 
@@ -11,23 +12,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sextant_metadata::BookmarkInfo;
-use sextant_model::Project;
 use sextant_query::insights;
 
-use crate::app::{admin, admin_page, read_body, to_value};
+use crate::admin::{admin, admin_page, iso, read_body, to_value};
 use crate::collection::PageParams;
 use crate::error::ApiError;
 use crate::extract::Reader;
+use crate::lookup_join::Attacher;
 use crate::openapi::{CollectionPage, Single};
+use crate::reports::{expression_options, join_failed, scan_funnel, scan_retention};
 use crate::state::AppState;
-
-/// Checks that a saved report would run: its kind and parameters.
-pub fn check(project: &Project, kind: &str, params: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    let now = chrono::Utc::now().timestamp_millis();
-    insights::plan(kind, params, &crate::reports::expression_options(project), now)
-        .map(|_| ())
-        .map_err(|e| ApiError::invalid_fields("invalid saved report", vec![("params".into(), e.0)]))
-}
 
 /// `GET /api/query/insights`.
 #[utoipa::path(
@@ -76,7 +70,7 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
     let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
     match insights::plan(&saved.kind, &saved.params, &options, now).map_err(invalid)? {
         insights::Plan::Counts(mut request) => {
-            let mut attacher = crate::lookup_tables::Attacher::new(state, project.id);
+            let mut attacher = Attacher::new(state, project.id);
             request.filter = attacher.optional(request.filter.take()).await?;
             request.on = attacher.optional(request.on.take()).await?;
             let counts = state.reports.segment(request.query(project.id)).await?;
@@ -90,18 +84,18 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
                 sextant_query::funnels::FunnelRequest::parse(&reader, funnel.definition, &options).map_err(invalid)?
             };
             let request = insights::whole_range(request);
-            let (request, rows) = crate::funnels::scan(state, project.id, request).await?;
+            let (request, rows) = scan_funnel(state, project.id, request).await?;
             let name = funnel.name;
             let answer = tokio::task::spawn_blocking(move || insights::funnel_answer(&request, &name, &rows, now))
                 .await
-                .map_err(crate::funnels::join_failed)?;
+                .map_err(join_failed)?;
             Ok(Json(answer).into_response())
         }
         insights::Plan::Retention(request) => {
-            let (request, rows) = crate::retention::scan(state, project.id, request).await?;
+            let (request, rows) = scan_retention(state, project.id, request).await?;
             let answer = tokio::task::spawn_blocking(move || insights::retention_answer(&request, &rows, now))
                 .await
-                .map_err(crate::funnels::join_failed)?;
+                .map_err(join_failed)?;
             Ok(Json(answer).into_response())
         }
     }
@@ -134,7 +128,7 @@ impl BookmarkView {
             name: b.name.clone(),
             kind: b.kind.clone(),
             params: b.params.clone(),
-            created: crate::app::iso(b.created_at_ms),
+            created: iso(b.created_at_ms),
         }
     }
 }
@@ -153,16 +147,18 @@ struct BookmarkRequest {
     params: Value,
 }
 
-/// Reads `params` as an object of strings or a query string.
-pub fn params_of(value: &Value) -> Result<BTreeMap<String, String>, ApiError> {
+/// Reads a body's `params`: a query string (read by `sextant_query::insights`), or an
+/// object whose values are taken as text (numbers, booleans, and lists or objects as
+/// their JSON).
+fn params_of(value: &Value) -> Result<BTreeMap<String, String>, ApiError> {
     let bad = || {
         ApiError::invalid_fields(
-            "invalid saved report",
+            insights::INVALID,
             vec![("params".into(), "must be an object of strings or a query string".into())],
         )
     };
     match value {
-        Value::String(q) => Ok(form_urlencoded::parse(q.trim_start_matches('?').as_bytes()).into_owned().collect()),
+        Value::String(q) => Ok(insights::params_from_query(q)),
         Value::Object(map) => map
             .iter()
             .map(|(k, v)| match v {
@@ -226,10 +222,11 @@ pub async fn app_create(
         ""
     });
     if !problems.is_empty() {
-        return Err(ApiError::invalid_fields("invalid saved report", problems));
+        return Err(ApiError::invalid_fields(insights::INVALID, problems));
     }
     let params = params_of(body.get("params").unwrap_or(&Value::Null))?;
-    check(&credential.project, kind, &params)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    insights::check(kind, &params, &expression_options(&credential.project), now)?;
     let b = state.metadata.create_bookmark(credential.project.id, name, kind, &params).await?;
     Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": BookmarkView::of(&b)}))).into_response())
 }

@@ -4,6 +4,23 @@
 //! or the store, and render the answer in the API family's own shape.
 //!
 //! # Layout
+//! Handler modules (one per API surface; none imports another, and what two of them
+//! share lives in a module of the second list or in `sextant_query`):
+//! - [`ingest`]: ingestion, `/track`, `/import`, `/engage`, `/groups`.
+//! - [`export`]: raw export, `/api/2.0/export`.
+//! - [`cohorts`]: saved cohorts and their list with counts.
+//! - [`events`]: the events reports (`/api/query/events`, `/events/top`, ...).
+//! - [`funnels`]: saved funnels, `/api/query/funnels` and `/funnels/list`.
+//! - [`insights`]: saved reports and `/api/query/insights`.
+//! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
+//! - [`lookup_tables`]: lookup tables (`/lookup-tables`) and their App API.
+//! - [`retention`]: `/api/query/retention` and `/retention/addiction`.
+//! - [`segmentation`]: the segmentation report (`/api/query/segmentation`).
+//! - [`stream`]: the activity feed (`/api/query/stream/query`).
+//! - [`app`]: the App API's API tokens and service accounts.
+//! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
+//!
+//! What handlers share, and the server around them:
 //! - [`config`]: the one configuration struct and how it is loaded.
 //! - [`server`]: opening the data directory and serving.
 //! - [`files`]: private, atomically written files in the data directory.
@@ -12,32 +29,30 @@
 //! - [`auth`]: every credential form Mixpanel's clients use.
 //! - [`error`]: client-facing errors and their HTTP mapping.
 //! - [`extract`]: typed extractors (a reading request of the Query API or export).
-//! - [`ingest`]: ingestion, `/track`, `/import`, `/engage`, `/groups`.
-//! - [`export`]: raw export, `/api/2.0/export`.
-//! - [`cohorts`]: saved cohorts, their list with counts, and their definitions as queries.
-//! - [`events`]: the events reports (`/api/query/events`, `/events/top`, ...).
-//! - [`funnels`]: saved funnels, `/api/query/funnels` and `/funnels/list`.
+//! - [`body`]: reading a request body under a size limit, compressed or not.
+//! - [`admin`]: what every App API handler does first (authenticating, the body, pages).
+//! - [`collection`]: App API collections: newest first, cursors, a `fields` projection.
+//! - [`reports`]: what report handlers share (expression settings, the answer, the
+//!   funnel and retention scans).
+//! - [`lookup_join`]: joining lookup tables into a request's expressions.
+//! - [`event_lines`]: one stored event as a line of raw export.
+//! - [`limits`]: rate and concurrency limits per project and API family.
+//! - [`regions`]: data residency: which host names serve which region.
 //! - [`geoip`]: the MaxMind database that places events and profiles by IP address.
-//! - [`insights`]: saved reports and `/api/query/insights`.
-//! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
-//! - [`lookup_tables`]: lookup tables (`/lookup-tables`), their App API, and joining
-//!   them into expressions.
-//! - [`reports`]: what every report handler does first (parameters, reader auth).
-//! - [`retention`]: `/api/query/retention` and `/retention/addiction`.
-//! - [`segmentation`]: the segmentation report (`/api/query/segmentation`).
-//! - [`stream`]: the activity feed (`/api/query/stream/query`).
-//! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`openapi`]: the server's own OpenAPI document.
 //! - [`tls`]: the HTTPS listener and the self-signed mode.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod body;
 pub mod cohorts;
 pub mod collection;
 pub mod config;
 pub mod engage;
 pub mod error;
+pub mod event_lines;
 pub mod events;
 pub mod export;
 pub mod extract;
@@ -48,6 +63,7 @@ pub mod health;
 pub mod ingest;
 pub mod insights;
 pub mod limits;
+pub mod lookup_join;
 pub mod lookup_tables;
 pub mod metrics;
 pub mod openapi;

@@ -1,11 +1,10 @@
-//! Lookup tables: Mixpanel's `GET /lookup-tables` and `PUT /lookup-tables/{id}`, the
+//! Lookup tables: Mixpanel's `GET /lookup-tables` and `PUT /lookup-tables/{id}`, and the
 //! App API that creates tables and maps them to properties (Mixpanel does that in its
-//! UI), and [`Attacher`], which hands a query's expressions the tables they read.
+//! UI). Handing a query's expressions the tables they read is
+//! [`crate::lookup_join::Attacher`].
 //!
 //! Errors use the shape of Mixpanel's lookup-table API, `{"code", "error", "status"}`,
 //! with `failed_records` (the first ten failing rows) when rows failed validation.
-
-use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
@@ -14,86 +13,23 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sextant_expr::{LookupTable, Lookups, Program, Target};
+use sextant_expr::LookupTable;
 use sextant_ingest::Params;
 use sextant_ingest::lookup_csv::{self, CsvError};
 use sextant_metadata::{LookupMapping, LookupTableChanges, LookupTableInfo};
-use sextant_model::{ApiFamily, ErrorCode, ProjectId};
-use sextant_storage::BehaviorCount;
+use sextant_model::{ApiFamily, ErrorCode};
 
-use crate::app::{admin, admin_page, read_body, to_value};
+use crate::admin::{admin, admin_page, iso, read_body, to_value};
 use crate::auth::{self, Access, Credential};
+use crate::body;
 use crate::collection::PageParams;
 use crate::error::ApiError;
-use crate::ingest::body;
 use crate::limits::LimitSlot;
 use crate::openapi::{CollectionPage, Single};
 use crate::state::AppState;
 
 /// Rows a project's lookup tables may hold together (Mixpanel's limit).
 pub const MAX_PROJECT_ROWS: u64 = 5_000_000;
-
-/// Hands a request's expressions the lookup tables mapped to the properties they read.
-/// The project's mappings are read once per request, and only when some expression
-/// reads a property at all.
-pub struct Attacher<'a> {
-    state: &'a AppState,
-    project: ProjectId,
-    mappings: Option<Vec<(Target, String, String)>>,
-}
-
-impl<'a> Attacher<'a> {
-    /// An attacher for `project`'s requests.
-    pub fn new(state: &'a AppState, project: ProjectId) -> Self {
-        Attacher { state, project, mappings: None }
-    }
-
-    /// The same program, reading the tables mapped to the properties it names (the
-    /// program itself when it names none).
-    pub async fn program(&mut self, program: Arc<Program>) -> Result<Arc<Program>, ApiError> {
-        let referenced = program.referenced_properties();
-        if referenced.is_empty() {
-            return Ok(program);
-        }
-        if self.mappings.is_none() {
-            let all = self.state.metadata.lookup_mappings(self.project).await?;
-            let parsed = all
-                .into_iter()
-                .filter_map(|(m, table)| Some((m.target.parse::<Target>().ok()?, m.property, table)))
-                .collect();
-            self.mappings = Some(parsed);
-        }
-        let mut lookups = Lookups::default();
-        for (target, property, table_id) in self.mappings.iter().flatten() {
-            if referenced.iter().any(|(t, p)| t == target && p == property) {
-                let table = self.state.lookups.lookup_table(self.project, table_id).await?;
-                lookups.insert(*target, property.clone(), table);
-            }
-        }
-        if lookups.is_empty() {
-            return Ok(program);
-        }
-        Ok(Arc::new(Arc::unwrap_or_clone(program).with_lookups(Arc::new(lookups))))
-    }
-
-    /// [`Attacher::program`] for an optional expression.
-    pub async fn optional(&mut self, program: Option<Arc<Program>>) -> Result<Option<Arc<Program>>, ApiError> {
-        match program {
-            Some(p) => Ok(Some(self.program(p).await?)),
-            None => Ok(None),
-        }
-    }
-
-    /// [`Attacher::program`] for every event selector of behaviour counts.
-    pub async fn behaviors(&mut self, mut behaviors: Vec<BehaviorCount>) -> Result<Vec<BehaviorCount>, ApiError> {
-        for b in &mut behaviors {
-            for (_, selector) in &mut b.events {
-                *selector = self.optional(selector.take()).await?;
-            }
-        }
-        Ok(behaviors)
-    }
-}
 
 /// An error of the lookup-table API: `{"code", "error", "status"[, "failed_records"]}`.
 pub struct LookupError {
@@ -357,8 +293,8 @@ impl LookupTableView {
                 .iter()
                 .map(|m| MappingView { target: m.target.clone(), property: m.property.clone() })
                 .collect(),
-            created: crate::app::iso(t.created_at_ms),
-            replaced: t.replaced_at_ms.and_then(crate::app::iso),
+            created: iso(t.created_at_ms),
+            replaced: t.replaced_at_ms.and_then(iso),
         }
     }
 }

@@ -8,7 +8,8 @@ use sextant_query::retention::{AddictionRequest, RetentionRequest};
 
 use crate::error::ApiError;
 use crate::extract::Reader;
-use crate::funnels::join_failed;
+use crate::lookup_join::Attacher;
+use crate::reports::{join_failed, scan_retention};
 use crate::state::AppState;
 
 /// The `/retention` parameters, as the OpenAPI document lists them.
@@ -162,7 +163,7 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
                 let reader = sextant_query::params::Params::new(|name| params.get(name));
                 RetentionRequest::parse(&reader, &options).map_err(invalid)?
             };
-            let (request, rows) = scan(state, project, request).await?;
+            let (request, rows) = scan_retention(state, project, request).await?;
             let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(join_failed)?;
             Ok(Json(answer).into_response())
         }
@@ -171,7 +172,7 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
                 let reader = sextant_query::params::Params::new(|name| params.get(name));
                 AddictionRequest::parse(&reader, &options).map_err(invalid)?
             };
-            let mut attacher = crate::lookup_tables::Attacher::new(state, project);
+            let mut attacher = Attacher::new(state, project);
             request.filter = attacher.optional(request.filter.take()).await?;
             request.on = attacher.optional(request.on.take()).await?;
             let rows = state.reports.behaviour(request.query(project)).await?;
@@ -179,18 +180,4 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
             Ok(Json(answer).into_response())
         }
     }
-}
-
-/// Attaches the project's lookup tables to a retention's expressions and runs its scan.
-pub async fn scan(
-    state: &AppState,
-    project: sextant_model::ProjectId,
-    mut request: RetentionRequest,
-) -> Result<(RetentionRequest, sextant_storage::BehaviourRows), ApiError> {
-    let mut attacher = crate::lookup_tables::Attacher::new(state, project);
-    request.filter = attacher.optional(request.filter.take()).await?;
-    request.born_filter = attacher.optional(request.born_filter.take()).await?;
-    request.on = attacher.optional(request.on.take()).await?;
-    let rows = state.reports.behaviour(request.query(project)).await?;
-    Ok((request, rows))
 }

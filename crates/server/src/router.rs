@@ -228,7 +228,7 @@ pub async fn client_failures(State(limiter): State<Arc<Limiter>>, request: Reque
         let uri = request.uri().clone();
         // Read and dropped, not looked at, so the client reads the 429 rather than a
         // connection reset under the body it is still sending.
-        ingest::body::drain(request.into_body(), 0).await;
+        crate::body::drain(request.into_body(), 0).await;
         return with_retry_after(in_family_shape(RouteClass::of(uri.path()), &uri, &error), seconds);
     }
     let response = next.run(request).await;

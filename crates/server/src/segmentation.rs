@@ -183,7 +183,7 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
         }
         .map_err(invalid)?
     };
-    let mut attacher = crate::lookup_tables::Attacher::new(state, project.id);
+    let mut attacher = crate::lookup_join::Attacher::new(state, project.id);
     request.filter = attacher.optional(request.filter.take()).await?;
     request.on = attacher.optional(request.on.take()).await?;
     match report {

@@ -130,7 +130,7 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
                 out.push_str(if started { "," } else { "" });
                 started = true;
                 let mut line = String::new();
-                crate::export::write_line(&mut line, e, false);
+                crate::event_lines::write_line(&mut line, e, false);
                 out.push_str(line.trim_end());
             }
             bytes::Bytes::from(out)

@@ -1,11 +1,13 @@
 //! `sextant bookmark`: save, list and delete reports (computed by
-//! `/api/query/insights?bookmark_id=`).
+//! `/api/query/insights?bookmark_id=`). A report is checked by `sextant_query::insights`
+//! before it is saved, as the App API checks it.
 
 use anyhow::Result;
 use clap::Subcommand;
 use sextant_model::ProjectId;
+use sextant_query::insights;
 
-use super::common::{DataDirArg, open_metadata, print_list, require_project};
+use super::common::{DataDirArg, print_list, require_project};
 
 #[derive(Subcommand)]
 pub(crate) enum BookmarkCommand {
@@ -68,21 +70,22 @@ fn print_bookmark(b: &sextant_metadata::BookmarkInfo, json: bool) -> Result<()> 
 pub(crate) async fn run(cmd: BookmarkCommand) -> Result<()> {
     match cmd {
         BookmarkCommand::Create { project, name, kind, params, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let p = require_project(&md, project).await?;
-            let params = sextant_server::insights::params_of(&serde_json::Value::String(params))
-                .map_err(|e| anyhow::anyhow!("--params: {}", e.message))?;
-            sextant_server::insights::check(&p, &kind, &params).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let params = insights::params_from_query(&params);
+            let now = chrono::Utc::now().timestamp_millis();
+            insights::check(&kind, &params, &sextant_query::expression_options(&p), now)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let b = md.create_bookmark(ProjectId(project), &name, &kind, &params).await?;
             print_bookmark(&b, json)?;
         }
         BookmarkCommand::List { project, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let all = md.all_bookmarks(ProjectId(project)).await?;
             print_list(&all, json, print_bookmark)?;
         }
         BookmarkCommand::Delete { project, id, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             md.delete_bookmark(ProjectId(project), id).await?;
             println!("deleted report {id}");
         }

@@ -1,12 +1,12 @@
 //! `sextant cohort`: save, change, list and delete cohorts. A definition is checked as
-//! the server will compile it before it is stored.
+//! the server will compile it (`sextant_query::cohorts`) before it is stored.
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use sextant_metadata::Metadata;
 use sextant_model::ProjectId;
 
-use super::common::{DataDirArg, open_metadata, print_list, require_project};
+use super::common::{DataDirArg, print_list, require_project};
 
 #[derive(Subcommand)]
 pub(crate) enum CohortCommand {
@@ -92,9 +92,9 @@ fn behaviors_arg(text: Option<&str>) -> Result<Option<Vec<sextant_model::Behavio
 /// Checks a definition as the server will read it (expressions and windows).
 async fn check_definition(md: &Metadata, project: i64, def: &sextant_model::CohortDefinition) -> Result<()> {
     let p = require_project(md, project).await?;
-    sextant_server::cohorts::compile_definition(def, &p, 0)
+    sextant_query::cohorts::compile(def, &sextant_query::expression_options(&p), 0)
         .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("--where/--behaviors: {}", e.message))
+        .map_err(|e| anyhow::anyhow!("--where/--behaviors: {e}"))
 }
 
 fn print_cohort(c: &sextant_metadata::CohortInfo, json: bool) -> Result<()> {
@@ -110,7 +110,7 @@ fn print_cohort(c: &sextant_metadata::CohortInfo, json: bool) -> Result<()> {
 pub(crate) async fn run(cmd: CohortCommand) -> Result<()> {
     match cmd {
         CohortCommand::Create { project, name, description, where_, behaviors, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let def = sextant_model::CohortDefinition {
                 where_,
                 behaviors: behaviors_arg(behaviors.as_deref())?.unwrap_or_default(),
@@ -120,7 +120,7 @@ pub(crate) async fn run(cmd: CohortCommand) -> Result<()> {
             print_cohort(&c, json)?;
         }
         CohortCommand::Update { project, id, name, description, where_, behaviors, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let current = md.cohort(ProjectId(project), sextant_model::CohortId(id)).await?;
             let definition = if where_.is_some() || behaviors.is_some() {
                 let def = sextant_model::CohortDefinition {
@@ -137,12 +137,12 @@ pub(crate) async fn run(cmd: CohortCommand) -> Result<()> {
             print_cohort(&c, json)?;
         }
         CohortCommand::List { project, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let all = md.all_cohorts(ProjectId(project)).await?;
             print_list(&all, json, print_cohort)?;
         }
         CohortCommand::Delete { project, id, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             md.delete_cohort(ProjectId(project), sextant_model::CohortId(id)).await?;
             println!("deleted cohort {id}");
         }

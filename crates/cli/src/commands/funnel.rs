@@ -1,12 +1,15 @@
 //! `sextant funnel`: save, change, list and delete funnels (computed by
-//! `/api/query/funnels?funnel_id=`). The flags are turned into the App API's funnel
-//! body and read by the server's `sextant_server::funnels::definition_of`.
+//! `/api/query/funnels?funnel_id=`). The flags are read into a funnel's typed fields and
+//! checked by `sextant_query::funnels::definition`, as the App API's body is.
 
 use anyhow::Result;
 use clap::Subcommand;
-use sextant_model::ProjectId;
+use serde::Serialize;
+use sextant_model::{FunnelOrder, FunnelStep, LengthUnit, ProjectId};
+use sextant_query::FieldErrors;
+use sextant_query::funnels::definition::{self, FunnelSpec};
 
-use super::common::{DataDirArg, open_metadata, require_project};
+use super::common::{DataDirArg, require_project};
 
 /// A funnel's steps and window, as flags.
 #[derive(clap::Args)]
@@ -27,36 +30,76 @@ pub(crate) struct FunnelFlags {
 }
 
 impl FunnelFlags {
-    /// The flags as the App API's body, which `sextant_server::funnels::definition_of` reads.
-    fn body(&self, name: Option<&str>) -> Result<serde_json::Value> {
-        let mut body = serde_json::json!({});
-        if let Some(name) = name {
-            body["name"] = name.into();
+    /// The flags as a funnel's typed fields, for a new funnel when `creating`. They are
+    /// read in the order the App API reads its body, so a command with several mistakes
+    /// is told about the same one: each `--step`'s JSON, `--length-unit`, whether a new
+    /// funnel has steps at all, `--order`, then each step's fields.
+    fn spec(&self, creating: bool) -> Result<FunnelSpec> {
+        let steps = self
+            .steps
+            .iter()
+            .map(|s| {
+                if s.trim_start().starts_with('{') {
+                    serde_json::from_str(s).map_err(|e| anyhow::anyhow!("--step {s}: {e}"))
+                } else {
+                    Ok(serde_json::json!({"event": s}))
+                }
+            })
+            .collect::<Result<Vec<serde_json::Value>>>()?;
+        let mut spec = FunnelSpec { length: self.length, ..FunnelSpec::default() };
+        if let Some(unit) = &self.length_unit {
+            spec.length_unit = Some(definition::length_unit(unit).map_err(invalid)?);
         }
-        if !self.steps.is_empty() {
-            let steps = self
-                .steps
-                .iter()
-                .map(|s| {
-                    if s.trim_start().starts_with('{') {
-                        serde_json::from_str(s).map_err(|e| anyhow::anyhow!("--step {s}: {e}"))
-                    } else {
-                        Ok(serde_json::json!({"event": s}))
-                    }
-                })
-                .collect::<Result<Vec<serde_json::Value>>>()?;
-            body["steps"] = steps.into();
+        if creating && steps.is_empty() {
+            // `define` refuses a new funnel without steps, whatever else is given.
+            return Ok(spec);
         }
-        if let Some(l) = self.length {
-            body["length"] = l.into();
+        spec.order = self.order.as_deref().map(definition::order).transpose().map_err(invalid)?;
+        if !steps.is_empty() {
+            let step = |v: serde_json::Value| {
+                serde_json::from_value::<FunnelStep>(v)
+                    .map_err(|e| invalid(FieldErrors::one(definition::INVALID, "body", e.to_string())))
+            };
+            spec.steps = Some(steps.into_iter().map(step).collect::<Result<Vec<FunnelStep>>>()?);
         }
-        if let Some(u) = &self.length_unit {
-            body["length_unit"] = u.as_str().into();
+        Ok(spec)
+    }
+}
+
+/// A funnel's mistake, worded as the App API words it.
+fn invalid(e: FieldErrors) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// A saved funnel as `--json` prints it: the App API's view of it, field for field.
+#[derive(Serialize)]
+struct FunnelJson<'a> {
+    funnel_id: i64,
+    name: &'a str,
+    steps: &'a [FunnelStep],
+    length: u32,
+    length_unit: LengthUnit,
+    order: FunnelOrder,
+    created: Option<String>,
+    updated: Option<String>,
+}
+
+impl<'a> FunnelJson<'a> {
+    fn of(f: &'a sextant_metadata::FunnelInfo) -> Self {
+        // RFC 3339 in UTC with milliseconds, as the App API shows times.
+        let iso = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        };
+        FunnelJson {
+            funnel_id: f.id,
+            name: &f.name,
+            steps: &f.definition.steps,
+            length: f.definition.length,
+            length_unit: f.definition.length_unit,
+            order: f.definition.order,
+            created: iso(f.created_at_ms),
+            updated: iso(f.updated_at_ms),
         }
-        if let Some(o) = &self.order {
-            body["order"] = o.as_str().into();
-        }
-        Ok(body)
     }
 }
 
@@ -123,7 +166,7 @@ pub(crate) enum FunnelCommand {
 
 fn print_funnel(f: &sextant_metadata::FunnelInfo, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&sextant_server::funnels::FunnelView::of(f))?);
+        println!("{}", serde_json::to_string_pretty(&FunnelJson::of(f))?);
     } else {
         let steps: Vec<&str> = f.definition.steps.iter().map(|s| s.event.as_str()).collect();
         println!(
@@ -140,34 +183,31 @@ fn print_funnel(f: &sextant_metadata::FunnelInfo, json: bool) -> Result<()> {
 
 /// Runs a `funnel` subcommand.
 pub(crate) async fn run(cmd: FunnelCommand) -> Result<()> {
-    let invalid = |e: sextant_server::error::ApiError| anyhow::anyhow!("{}", e.message);
     match cmd {
         FunnelCommand::Create { project, name, flags, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let p = require_project(&md, project).await?;
-            let definition =
-                sextant_server::funnels::definition_of(&flags.body(Some(&name))?, None).map_err(invalid)?;
-            sextant_server::funnels::check(&p, &definition).map_err(invalid)?;
+            let options = sextant_query::expression_options(&p);
+            let definition = definition::define(flags.spec(true)?, None, &options).map_err(invalid)?;
             let f = md.create_funnel(ProjectId(project), &name, &definition).await?;
             print_funnel(&f, json)?;
         }
         FunnelCommand::Update { project, id, name, flags, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let p = require_project(&md, project).await?;
             let stored = md.funnel(ProjectId(project), id).await?;
+            let options = sextant_query::expression_options(&p);
             let definition =
-                sextant_server::funnels::definition_of(&flags.body(name.as_deref())?, Some(&stored.definition))
-                    .map_err(invalid)?;
-            sextant_server::funnels::check(&p, &definition).map_err(invalid)?;
+                definition::define(flags.spec(false)?, Some(&stored.definition), &options).map_err(invalid)?;
             let changes = sextant_metadata::FunnelChanges { name, definition: Some(definition) };
             let f = md.update_funnel(ProjectId(project), id, changes).await?;
             print_funnel(&f, json)?;
         }
         FunnelCommand::List { project, json, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             let all = md.all_funnels(ProjectId(project)).await?;
             if json {
-                let views: Vec<_> = all.iter().map(sextant_server::funnels::FunnelView::of).collect();
+                let views: Vec<_> = all.iter().map(FunnelJson::of).collect();
                 println!("{}", serde_json::to_string_pretty(&views)?);
             } else {
                 for f in &all {
@@ -176,7 +216,7 @@ pub(crate) async fn run(cmd: FunnelCommand) -> Result<()> {
             }
         }
         FunnelCommand::Delete { project, id, dir } => {
-            let md = open_metadata(&dir.data_dir).await?;
+            let md = dir.open_metadata().await?;
             md.delete_funnel(ProjectId(project), id).await?;
             println!("deleted funnel {id}");
         }

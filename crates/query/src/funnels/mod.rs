@@ -14,7 +14,10 @@
 //! `avg_time_from_start` are whole seconds, `null` for step 1 and for steps nobody
 //! reached; `analysis.worst` is the (0-based) index of the step with the largest share
 //! of users lost from the step before it.
+//!
+//! What a saved funnel may be (a save or a change, checked) is [`definition`].
 
+pub mod definition;
 pub mod kernel;
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +32,7 @@ use sextant_storage::{BehaviourQuery, BehaviourRows, BucketUnit, EventCondition}
 use crate::QueryError;
 use crate::calendar;
 use crate::params::Params;
+pub use definition::{FunnelSpec, define};
 use kernel::{Funnel, FunnelTotals, StepTotals};
 
 /// Segments returned when `limit` is not given.

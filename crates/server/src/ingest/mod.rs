@@ -5,13 +5,12 @@
 //! takes historical events, and can answer in the strict per-record JSON.
 //!
 //! 1. for `/import`, check the credentials the head carries, before any body work;
-//! 2. read the body under the size limit ([`body`]);
+//! 2. read the body under the size limit ([`crate::body`]);
 //! 3. off the async runtime: decompress, decode, split and normalise the records;
 //! 4. authenticate (unless step 1 did) and resolve each record's project;
 //! 5. append the accepted rows (durable when this returns);
 //! 6. answer in the style the client asked for ([`reply`]).
 
-pub mod body;
 pub mod profiles;
 pub mod reply;
 
@@ -30,6 +29,7 @@ use sextant_ingest::{
 use sextant_model::{ApiFamily, EventRow, IdentityEdge, IdentityMode, Project, ProjectId};
 
 use crate::auth::{self, Credential};
+use crate::body;
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
 use crate::metrics;

@@ -19,8 +19,9 @@ use sextant_ingest::{
 use sextant_model::{ApiFamily, ProfileUpdate};
 
 use super::reply::ReplyStyle;
-use super::{IngestParams, TokenResolver, body, charge_ingestion};
+use super::{IngestParams, TokenResolver, charge_ingestion};
 use crate::auth;
+use crate::body;
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
 use crate::openapi::{IngestForm, ProfileUpdateRecord};

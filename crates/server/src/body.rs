@@ -1,5 +1,8 @@
 //! Reading a request body under a size limit that counts decompressed bytes, so a gzip
 //! bomb is refused after `limit` bytes of output instead of being inflated in full.
+//!
+//! Every family reads bodies here: ingestion, the Query API's form bodies
+//! ([`query_params`]), the App API's JSON and lookup-table files.
 
 use std::io::Read;
 

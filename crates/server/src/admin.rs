@@ -1,0 +1,137 @@
+//! What every App API handler shares (`/api/app/projects/{project_id}/...`: tokens,
+//! service accounts, cohorts, funnels, saved reports, lookup tables): authenticating a
+//! credential for an [`Operation`] in the project in the path and counting the request
+//! ([`admin_for`]), reading a JSON or form body ([`read_body`]), answering a page of a
+//! collection ([`admin_page_for`]), and how views show values ([`to_value`], [`iso`]).
+//!
+//! Handlers of one saved object do not call another's; what they have in common is here.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sextant_ingest::Params;
+use sextant_model::ApiFamily;
+use sextant_model::access::Operation;
+
+use crate::auth::{self, Credential};
+use crate::collection::CollectionQuery;
+use crate::error::ApiError;
+use crate::limits::LimitSlot;
+use crate::state::AppState;
+
+/// Largest App API request body.
+pub(crate) const MAX_BODY_BYTES: usize = ApiFamily::App.max_request_bytes();
+
+/// Authenticates a credential that may change the project's saved objects
+/// ([`Operation::AppWrite`]) in the project in the path, and counts the request.
+pub(crate) async fn admin(
+    state: &AppState,
+    project_id: &str,
+    request: &Parts,
+) -> Result<(Credential, Params), ApiError> {
+    admin_for(state, project_id, request, Operation::AppWrite).await
+}
+
+/// Authenticates a credential that may perform `op` (an App API operation) in the
+/// project in the path, as the matrix says, and counts the request.
+pub(crate) async fn admin_for(
+    state: &AppState,
+    project_id: &str,
+    request: &Parts,
+    op: Operation,
+) -> Result<(Credential, Params), ApiError> {
+    let project_id = auth::parse_project_id(Some(project_id))?
+        .ok_or_else(|| ApiError::invalid("the path must name a project id"))?;
+    let params = Params::parse(request.uri.query().unwrap_or("").as_bytes());
+    let auth_request = auth::AuthRequest {
+        headers: &request.headers,
+        params: &params,
+        project_id: Some(project_id),
+        family: ApiFamily::App,
+        allow_project_token: false,
+    };
+    let credential = auth::authenticate(state, auth_request).await?.ok_or_else(|| {
+        ApiError::unauthenticated(
+            "authentication required: a service account (owner or admin), the project secret, or an API token",
+        )
+    })?;
+    if !credential.may(op) {
+        return Err(credential.refusal(op));
+    }
+    state.limiter.admit(&LimitSlot::of(&request.extensions), credential.project.id, ApiFamily::App, 1)?;
+    Ok((credential, params))
+}
+
+/// Reads an App API body: a form as an object of strings, JSON otherwise (an empty
+/// body being `{}`), at most [`MAX_BODY_BYTES`] on the wire and once inflated.
+pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+    let raw = crate::body::read(headers, body, MAX_BODY_BYTES).await?;
+    let bytes = raw.decompress(MAX_BODY_BYTES)?;
+    let form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        let pairs = form_urlencoded::parse(&bytes).into_owned();
+        let mut map = serde_json::Map::new();
+        for (k, v) in pairs {
+            map.insert(k, Value::String(v));
+        }
+        return Ok(Value::Object(map));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
+}
+
+/// Answers a page of one of the project's saved objects (cohorts, funnels, saved
+/// reports, lookup tables): [`admin_page_for`] with [`Operation::AppRead`].
+pub(crate) async fn admin_page<T, Fut>(
+    state: &AppState,
+    project_id: &str,
+    request: Request,
+    fetch: impl FnOnce(sextant_metadata::Metadata, sextant_model::ProjectId, sextant_model::PageRequest) -> Fut,
+    view: impl Fn(&T) -> Value,
+) -> Result<Json<Value>, ApiError>
+where
+    Fut: std::future::Future<Output = sextant_metadata::Result<sextant_model::Page<T>>>,
+{
+    admin_page_for(state, project_id, request, Operation::AppRead, fetch, view).await
+}
+
+/// Answers a page of one of the project's collections: authenticates a credential that
+/// may perform `op` in the project in the path, reads the paging parameters, fetches the
+/// page and renders each item as its view. Every App API list handler is this call.
+pub(crate) async fn admin_page_for<T, Fut>(
+    state: &AppState,
+    project_id: &str,
+    request: Request,
+    op: Operation,
+    fetch: impl FnOnce(sextant_metadata::Metadata, sextant_model::ProjectId, sextant_model::PageRequest) -> Fut,
+    view: impl Fn(&T) -> Value,
+) -> Result<Json<Value>, ApiError>
+where
+    Fut: std::future::Future<Output = sextant_metadata::Result<sextant_model::Page<T>>>,
+{
+    let (parts, _) = request.into_parts();
+    let (credential, params) = admin_for(state, project_id, &parts, op).await?;
+    let query = CollectionQuery::parse(&params)?;
+    let page = fetch(state.metadata.clone(), credential.project.id, query.page).await?;
+    Ok(Json(query.respond(page, view)))
+}
+
+/// A view as JSON (`null` if it cannot be).
+pub(crate) fn to_value(view: impl Serialize) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
+}
+
+/// An epoch-ms instant as RFC 3339 (UTC, milliseconds): how the App API shows times.
+pub(crate) fn iso(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
