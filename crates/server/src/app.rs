@@ -29,8 +29,9 @@ use sextant_model::{ApiFamily, ApiTokenId, Role};
 use crate::admin::{admin_for, admin_page_for, iso, read_body, to_value};
 use crate::auth::Access;
 use crate::collection::PageParams;
+use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
-use crate::openapi::{ApiFamilyName, CollectionPage, Single};
+use crate::openapi::ApiFamilyName;
 use crate::state::AppState;
 
 /// `GET /api/app/projects/{project_id}/api-tokens`.

@@ -6,22 +6,22 @@
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
-use sextant_metadata::{CohortChanges, CohortInfo};
+use serde_json::Value;
+use sextant_metadata::{CohortChanges, CohortInfo, Metadata};
 use sextant_model::profile::USER_PROFILES;
-use sextant_model::{CohortDefinition, CohortId, Project};
+use sextant_model::{CohortDefinition, CohortId, Page, PageRequest, Project, ProjectId};
 use sextant_query::cohorts;
 use sextant_storage::ProfileQuery;
 
-use crate::admin::{admin, admin_page, iso, read_body, to_value};
+use crate::admin::iso;
 use crate::collection::PageParams;
+use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::lookup_join::Attacher;
-use crate::openapi::{CollectionPage, Single};
 use crate::reports::expression_options;
+use crate::resource::{self, Changeable, Deleted, Resource};
 use crate::state::AppState;
 
 /// How many user profiles a cohort holds now.
@@ -222,12 +222,6 @@ impl CohortBody {
     }
 }
 
-fn cohort_id(text: &str) -> Result<CohortId, ApiError> {
-    text.parse::<i64>().map(CohortId).map_err(|_| {
-        ApiError::invalid_fields("invalid cohort id", vec![("cohort_id".into(), "must be an integer".into())])
-    })
-}
-
 /// `GET /api/app/projects/{project_id}/cohorts`.
 #[utoipa::path(
     get,
@@ -246,8 +240,7 @@ pub async fn app_list(
     Path(project_id): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.list_cohorts(p, page).await };
-    admin_page(&state, &project_id, request, fetch, |x| to_value(CohortView::of(x))).await
+    resource::list::<Cohorts>(&state, &project_id, request).await
 }
 
 /// `POST /api/app/projects/{project_id}/cohorts`.
@@ -265,29 +258,26 @@ pub async fn app_create(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
     request: Request,
-) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let body = CohortBody::parse(&read_body(&parts.headers, body).await?)?;
-    let name = body
-        .name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| ApiError::invalid_fields("invalid cohort", vec![("name".into(), "is required".into())]))?;
-    let definition = body.definition(&CohortDefinition::default()).unwrap_or_default();
-    cohorts::compile(&definition, &expression_options(&credential.project), 0)?;
-    let c = state
-        .metadata
-        .create_cohort(credential.project.id, &name, body.description.as_deref().unwrap_or(""), &definition)
-        .await?;
-    let c = match body.is_visible {
-        Some(v) if !v => {
-            let changes = CohortChanges { is_visible: Some(v), ..Default::default() };
-            state.metadata.update_cohort(credential.project.id, c.id, changes).await?
-        }
-        _ => c,
-    };
-    Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": CohortView::of(&c)}))).into_response())
+) -> Result<(StatusCode, Json<Single<CohortView>>), ApiError> {
+    resource::create::<Cohorts>(&state, &project_id, request).await
+}
+
+/// `GET /api/app/projects/{project_id}/cohorts/{cohort_id}`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/cohorts/{cohort_id}",
+    tag = "app",
+    summary = "One saved cohort",
+    params(("project_id" = i64, Path, description = "The project."), ("cohort_id" = i64, Path, description = "The cohort.")),
+    responses((status = 200, description = "The cohort", body = Single<CohortView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_get(
+    State(state): State<AppState>,
+    Path((project_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<CohortView>>, ApiError> {
+    resource::get::<Cohorts>(&state, &project_id, &id, request).await
 }
 
 /// `PATCH /api/app/projects/{project_id}/cohorts/{cohort_id}`.
@@ -303,22 +293,10 @@ pub async fn app_create(
 )]
 pub async fn app_update(
     State(state): State<AppState>,
-    Path((project_id, cohort)): Path<(String, String)>,
+    Path((project_id, id)): Path<(String, String)>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let id = cohort_id(&cohort)?;
-    let body = CohortBody::parse(&read_body(&parts.headers, body).await?)?;
-    let stored = state.metadata.cohort(credential.project.id, id).await?;
-    let definition = body.definition(&stored.definition);
-    if let Some(def) = &definition {
-        cohorts::compile(def, &expression_options(&credential.project), 0)?;
-    }
-    let changes =
-        CohortChanges { name: body.name, description: body.description, definition, is_visible: body.is_visible };
-    let c = state.metadata.update_cohort(credential.project.id, id, changes).await?;
-    Ok(Json(json!({"status": "ok", "results": CohortView::of(&c)})))
+) -> Result<Json<Single<CohortView>>, ApiError> {
+    resource::update::<Cohorts>(&state, &project_id, &id, request).await
 }
 
 /// `DELETE /api/app/projects/{project_id}/cohorts/{cohort_id}`.
@@ -328,17 +306,77 @@ pub async fn app_update(
     tag = "app",
     summary = "Delete a saved cohort",
     params(("project_id" = i64, Path, description = "The project."), ("cohort_id" = i64, Path, description = "The cohort.")),
-    responses((status = 200, description = "Deleted", body = serde_json::Value)),
+    responses((status = 200, description = "Deleted", body = Deleted)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
 pub async fn app_delete(
     State(state): State<AppState>,
-    Path((project_id, cohort)): Path<(String, String)>,
+    Path((project_id, id)): Path<(String, String)>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let id = cohort_id(&cohort)?;
-    state.metadata.delete_cohort(credential.project.id, id).await?;
-    Ok(Json(json!({"status": "ok"})))
+) -> Result<Json<Deleted>, ApiError> {
+    resource::delete::<Cohorts>(&state, &project_id, &id, request).await
+}
+
+/// Saved cohorts, in the App API's one resource pattern.
+pub(crate) struct Cohorts;
+
+impl Resource for Cohorts {
+    type Stored = CohortInfo;
+    type View = CohortView;
+    type Id = CohortId;
+    const ID: &'static str = "cohort_id";
+    const NOUN: &'static str = "cohort";
+
+    fn parse_id(text: &str) -> Option<CohortId> {
+        text.parse().ok().map(CohortId)
+    }
+
+    fn view(stored: &CohortInfo) -> CohortView {
+        CohortView::of(stored)
+    }
+
+    async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<CohortInfo>> {
+        md.list_cohorts(project, page).await
+    }
+
+    async fn get(md: &Metadata, project: ProjectId, id: &CohortId) -> sextant_metadata::Result<CohortInfo> {
+        md.cohort(project, *id).await
+    }
+
+    async fn create(state: &AppState, project: &Project, body: Value) -> Result<CohortInfo, ApiError> {
+        let body = CohortBody::parse(&body)?;
+        let name =
+            body.name.clone().filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+                ApiError::invalid_fields("invalid cohort", vec![("name".into(), "is required".into())])
+            })?;
+        let definition = body.definition(&CohortDefinition::default()).unwrap_or_default();
+        cohorts::compile(&definition, &expression_options(project), 0)?;
+        let description = body.description.as_deref().unwrap_or("");
+        let c = state.metadata.create_cohort(project.id, &name, description, &definition).await?;
+        Ok(match body.is_visible {
+            Some(false) => {
+                let changes = CohortChanges { is_visible: Some(false), ..Default::default() };
+                state.metadata.update_cohort(project.id, c.id, changes).await?
+            }
+            _ => c,
+        })
+    }
+
+    async fn delete(md: &Metadata, project: ProjectId, id: &CohortId) -> sextant_metadata::Result<()> {
+        md.delete_cohort(project, *id).await
+    }
+}
+
+impl Changeable for Cohorts {
+    async fn update(state: &AppState, project: &Project, id: &CohortId, body: Value) -> Result<CohortInfo, ApiError> {
+        let body = CohortBody::parse(&body)?;
+        let stored = state.metadata.cohort(project.id, *id).await?;
+        let definition = body.definition(&stored.definition);
+        if let Some(def) = &definition {
+            cohorts::compile(def, &expression_options(project), 0)?;
+        }
+        let changes =
+            CohortChanges { name: body.name, description: body.description, definition, is_visible: body.is_visible };
+        Ok(state.metadata.update_cohort(project.id, *id, changes).await?)
+    }
 }

@@ -10,19 +10,20 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
-use sextant_metadata::{FunnelChanges, FunnelInfo};
-use sextant_model::FunnelDefinition;
+use serde_json::Value;
+use sextant_metadata::{FunnelChanges, FunnelInfo, Metadata};
+use sextant_model::{FunnelDefinition, Page, PageRequest, Project, ProjectId};
 use sextant_query::FieldErrors;
 use sextant_query::funnels::definition::{self, FunnelSpec};
 use sextant_query::funnels::{FunnelRequest, ListedFunnel};
 
-use crate::admin::{admin, admin_page, iso, read_body, to_value};
+use crate::admin::iso;
 use crate::collection::PageParams;
+use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
-use crate::openapi::{CollectionPage, Single};
 use crate::reports::{expression_options, join_failed, scan_funnel};
+use crate::resource::{self, Changeable, Deleted, Resource};
 use crate::state::AppState;
 
 /// The `/funnels` parameters, as the OpenAPI document lists them.
@@ -242,12 +243,6 @@ fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
         .map_err(|e| FieldErrors::one(definition::INVALID, "body", e.to_string()).into())
 }
 
-fn funnel_id(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>().map_err(|_| {
-        ApiError::invalid_fields("invalid funnel id", vec![("funnel_id".into(), "must be an integer".into())])
-    })
-}
-
 /// `GET /api/app/projects/{project_id}/funnels`.
 #[utoipa::path(
     get,
@@ -263,8 +258,7 @@ pub async fn app_list(
     Path(project_id): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.list_funnels(p, page).await };
-    admin_page(&state, &project_id, request, fetch, |f| to_value(FunnelView::of(f))).await
+    resource::list::<Funnels>(&state, &project_id, request).await
 }
 
 /// `POST /api/app/projects/{project_id}/funnels`.
@@ -282,16 +276,8 @@ pub async fn app_create(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
     request: Request,
-) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let body = read_body(&parts.headers, body).await?;
-    let name = body.get("name").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-    let name =
-        name.ok_or_else(|| ApiError::invalid_fields("invalid funnel", vec![("name".into(), "is required".into())]))?;
-    let definition = definition::define(spec_of(&body, None)?, None, &expression_options(&credential.project))?;
-    let f = state.metadata.create_funnel(credential.project.id, name, &definition).await?;
-    Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": FunnelView::of(&f)}))).into_response())
+) -> Result<(StatusCode, Json<Single<FunnelView>>), ApiError> {
+    resource::create::<Funnels>(&state, &project_id, request).await
 }
 
 /// `GET /api/app/projects/{project_id}/funnels/{funnel_id}`.
@@ -308,11 +294,8 @@ pub async fn app_get(
     State(state): State<AppState>,
     Path((project_id, id)): Path<(String, String)>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let f = state.metadata.funnel(credential.project.id, funnel_id(&id)?).await?;
-    Ok(Json(json!({"status": "ok", "results": FunnelView::of(&f)})))
+) -> Result<Json<Single<FunnelView>>, ApiError> {
+    resource::get::<Funnels>(&state, &project_id, &id, request).await
 }
 
 /// `PATCH /api/app/projects/{project_id}/funnels/{funnel_id}`.
@@ -330,18 +313,8 @@ pub async fn app_update(
     State(state): State<AppState>,
     Path((project_id, id)): Path<(String, String)>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let id = funnel_id(&id)?;
-    let body = read_body(&parts.headers, body).await?;
-    let stored = state.metadata.funnel(credential.project.id, id).await?;
-    let name = body.get("name").and_then(Value::as_str).map(str::to_string);
-    let base = Some(&stored.definition);
-    let definition = definition::define(spec_of(&body, base)?, base, &expression_options(&credential.project))?;
-    let changes = FunnelChanges { name, definition: Some(definition) };
-    let f = state.metadata.update_funnel(credential.project.id, id, changes).await?;
-    Ok(Json(json!({"status": "ok", "results": FunnelView::of(&f)})))
+) -> Result<Json<Single<FunnelView>>, ApiError> {
+    resource::update::<Funnels>(&state, &project_id, &id, request).await
 }
 
 /// `DELETE /api/app/projects/{project_id}/funnels/{funnel_id}`.
@@ -358,9 +331,56 @@ pub async fn app_delete(
     State(state): State<AppState>,
     Path((project_id, id)): Path<(String, String)>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    state.metadata.delete_funnel(credential.project.id, funnel_id(&id)?).await?;
-    Ok(Json(json!({"status": "ok"})))
+) -> Result<Json<Deleted>, ApiError> {
+    resource::delete::<Funnels>(&state, &project_id, &id, request).await
+}
+
+/// Saved funnels, in the App API's one resource pattern.
+pub(crate) struct Funnels;
+
+impl Resource for Funnels {
+    type Stored = FunnelInfo;
+    type View = FunnelView;
+    type Id = i64;
+    const ID: &'static str = "funnel_id";
+    const NOUN: &'static str = "funnel";
+
+    fn parse_id(text: &str) -> Option<i64> {
+        text.parse().ok()
+    }
+
+    fn view(stored: &FunnelInfo) -> FunnelView {
+        FunnelView::of(stored)
+    }
+
+    async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<FunnelInfo>> {
+        md.list_funnels(project, page).await
+    }
+
+    async fn get(md: &Metadata, project: ProjectId, id: &i64) -> sextant_metadata::Result<FunnelInfo> {
+        md.funnel(project, *id).await
+    }
+
+    async fn create(state: &AppState, project: &Project, body: Value) -> Result<FunnelInfo, ApiError> {
+        let name = body.get("name").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+        let name = name
+            .ok_or_else(|| ApiError::invalid_fields("invalid funnel", vec![("name".into(), "is required".into())]))?;
+        let definition = definition::define(spec_of(&body, None)?, None, &expression_options(project))?;
+        Ok(state.metadata.create_funnel(project.id, name, &definition).await?)
+    }
+
+    async fn delete(md: &Metadata, project: ProjectId, id: &i64) -> sextant_metadata::Result<()> {
+        md.delete_funnel(project, *id).await
+    }
+}
+
+impl Changeable for Funnels {
+    async fn update(state: &AppState, project: &Project, id: &i64, body: Value) -> Result<FunnelInfo, ApiError> {
+        let stored = state.metadata.funnel(project.id, *id).await?;
+        let name = body.get("name").and_then(Value::as_str).map(str::to_string);
+        let base = Some(&stored.definition);
+        let definition = definition::define(spec_of(&body, base)?, base, &expression_options(project))?;
+        let changes = FunnelChanges { name, definition: Some(definition) };
+        Ok(state.metadata.update_funnel(project.id, *id, changes).await?)
+    }
 }

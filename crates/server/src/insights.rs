@@ -10,17 +10,19 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
-use sextant_metadata::BookmarkInfo;
+use serde_json::Value;
+use sextant_metadata::{BookmarkInfo, Metadata};
+use sextant_model::{Page, PageRequest, Project, ProjectId};
 use sextant_query::insights;
 
-use crate::admin::{admin, admin_page, iso, read_body, to_value};
+use crate::admin::iso;
 use crate::collection::PageParams;
+use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::lookup_join::Attacher;
-use crate::openapi::{CollectionPage, Single};
 use crate::reports::{expression_options, join_failed, scan_funnel, scan_retention};
+use crate::resource::{self, Deleted, Resource};
 use crate::state::AppState;
 
 /// `GET /api/query/insights`.
@@ -188,8 +190,7 @@ pub async fn app_list(
     Path(project_id): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.list_bookmarks(p, page).await };
-    admin_page(&state, &project_id, request, fetch, |x| to_value(BookmarkView::of(x))).await
+    resource::list::<Bookmarks>(&state, &project_id, request).await
 }
 
 /// `POST /api/app/projects/{project_id}/bookmarks`.
@@ -207,28 +208,26 @@ pub async fn app_create(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
     request: Request,
-) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let body = read_body(&parts.headers, body).await?;
-    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-    let mut problems = Vec::new();
-    let name = text("name").unwrap_or_else(|| {
-        problems.push(("name".to_string(), "is required".to_string()));
-        ""
-    });
-    let kind = text("kind").unwrap_or_else(|| {
-        problems.push(("kind".to_string(), format!("is required: one of {}", insights::KINDS.join(", "))));
-        ""
-    });
-    if !problems.is_empty() {
-        return Err(ApiError::invalid_fields(insights::INVALID, problems));
-    }
-    let params = params_of(body.get("params").unwrap_or(&Value::Null))?;
-    let now = chrono::Utc::now().timestamp_millis();
-    insights::check(kind, &params, &expression_options(&credential.project), now)?;
-    let b = state.metadata.create_bookmark(credential.project.id, name, kind, &params).await?;
-    Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": BookmarkView::of(&b)}))).into_response())
+) -> Result<(StatusCode, Json<Single<BookmarkView>>), ApiError> {
+    resource::create::<Bookmarks>(&state, &project_id, request).await
+}
+
+/// `GET /api/app/projects/{project_id}/bookmarks/{bookmark_id}`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/bookmarks/{bookmark_id}",
+    tag = "app",
+    summary = "One saved report",
+    params(("project_id" = i64, Path, description = "The project."), ("bookmark_id" = i64, Path, description = "The report.")),
+    responses((status = 200, description = "The saved report", body = Single<BookmarkView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_get(
+    State(state): State<AppState>,
+    Path((project_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<BookmarkView>>, ApiError> {
+    resource::get::<Bookmarks>(&state, &project_id, &id, request).await
 }
 
 /// `DELETE /api/app/projects/{project_id}/bookmarks/{bookmark_id}`.
@@ -238,19 +237,65 @@ pub async fn app_create(
     tag = "app",
     summary = "Delete a saved report",
     params(("project_id" = i64, Path, description = "The project."), ("bookmark_id" = i64, Path, description = "The report.")),
-    responses((status = 200, description = "Deleted", body = serde_json::Value)),
+    responses((status = 200, description = "Deleted", body = Deleted)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
 pub async fn app_delete(
     State(state): State<AppState>,
-    Path((project_id, bookmark)): Path<(String, String)>,
+    Path((project_id, id)): Path<(String, String)>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let id = bookmark.parse::<i64>().map_err(|_| {
-        ApiError::invalid_fields("invalid saved report id", vec![("bookmark_id".into(), "must be an integer".into())])
-    })?;
-    state.metadata.delete_bookmark(credential.project.id, id).await?;
-    Ok(Json(json!({"status": "ok"})))
+) -> Result<Json<Deleted>, ApiError> {
+    resource::delete::<Bookmarks>(&state, &project_id, &id, request).await
+}
+
+/// Saved reports, in the App API's one resource pattern (they are replaced, not
+/// changed: delete and save again).
+pub(crate) struct Bookmarks;
+
+impl Resource for Bookmarks {
+    type Stored = BookmarkInfo;
+    type View = BookmarkView;
+    type Id = i64;
+    const ID: &'static str = "bookmark_id";
+    const NOUN: &'static str = "saved report";
+
+    fn parse_id(text: &str) -> Option<i64> {
+        text.parse().ok()
+    }
+
+    fn view(stored: &BookmarkInfo) -> BookmarkView {
+        BookmarkView::of(stored)
+    }
+
+    async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<BookmarkInfo>> {
+        md.list_bookmarks(project, page).await
+    }
+
+    async fn get(md: &Metadata, project: ProjectId, id: &i64) -> sextant_metadata::Result<BookmarkInfo> {
+        md.bookmark(project, *id).await
+    }
+
+    async fn create(state: &AppState, project: &Project, body: Value) -> Result<BookmarkInfo, ApiError> {
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+        let mut problems = Vec::new();
+        let name = text("name").unwrap_or_else(|| {
+            problems.push(("name".to_string(), "is required".to_string()));
+            ""
+        });
+        let kind = text("kind").unwrap_or_else(|| {
+            problems.push(("kind".to_string(), format!("is required: one of {}", insights::KINDS.join(", "))));
+            ""
+        });
+        if !problems.is_empty() {
+            return Err(ApiError::invalid_fields(insights::INVALID, problems));
+        }
+        let params = params_of(body.get("params").unwrap_or(&Value::Null))?;
+        let now = chrono::Utc::now().timestamp_millis();
+        insights::check(kind, &params, &expression_options(project), now)?;
+        Ok(state.metadata.create_bookmark(project.id, name, kind, &params).await?)
+    }
+
+    async fn delete(md: &Metadata, project: ProjectId, id: &i64) -> sextant_metadata::Result<()> {
+        md.delete_bookmark(project, *id).await
+    }
 }

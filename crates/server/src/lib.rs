@@ -28,6 +28,9 @@
 //! - [`state`]: what handlers share.
 //! - [`auth`]: every credential form Mixpanel's clients use.
 //! - [`error`]: client-facing errors and their HTTP mapping.
+//! - [`envelope`]: the App API's answer envelopes (`Single`, `CollectionPage`).
+//! - `resource`: the App API's one list/get/create/update/delete pattern for saved
+//!   objects, which cohorts, funnels and saved reports implement.
 //! - [`extract`]: typed extractors (a reading request of the Query API or export).
 //! - [`body`]: reading a request body under a size limit, compressed or not.
 //! - [`admin`]: what every App API handler does first (authenticating, the body, pages).
@@ -51,6 +54,7 @@ pub mod cohorts;
 pub mod collection;
 pub mod config;
 pub mod engage;
+pub mod envelope;
 pub mod error;
 pub mod event_lines;
 pub mod events;
@@ -69,6 +73,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod regions;
 pub mod reports;
+mod resource;
 pub mod retention;
 pub mod router;
 pub mod segmentation;

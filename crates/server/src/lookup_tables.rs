@@ -23,9 +23,9 @@ use crate::admin::{admin, admin_page, iso, read_body, to_value};
 use crate::auth::{self, Access, Credential};
 use crate::body;
 use crate::collection::PageParams;
+use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
-use crate::openapi::{CollectionPage, Single};
 use crate::state::AppState;
 
 /// Rows a project's lookup tables may hold together (Mixpanel's limit).

@@ -352,33 +352,6 @@ pub struct FailedRecord {
     pub message: String,
 }
 
-/// A page of a collection Sextant owns, newest first.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CollectionPage<T: ToSchema> {
-    /// Always `ok`.
-    pub status: String,
-    /// The items (each trimmed to `fields` when asked).
-    pub results: Vec<T>,
-    /// Cursor for the next (older) page.
-    pub next: Option<String>,
-    /// Whether there is one.
-    pub has_next: bool,
-    /// Cursor for the previous (newer) page.
-    pub previous: Option<String>,
-    /// Whether there is one.
-    pub has_previous: bool,
-}
-
-/// `{"status": "ok", "results": ...}`.
-#[derive(Serialize, ToSchema)]
-pub struct Single<T: ToSchema> {
-    /// Always `ok`.
-    pub status: String,
-    /// The object.
-    pub results: T,
-}
-
 /// A health answer.
 #[derive(Serialize, ToSchema)]
 pub struct Health {

@@ -1,0 +1,155 @@
+//! The App API's one pattern for a project's saved objects (cohorts, funnels, saved
+//! reports; the coming Lexicon, annotations, flags, experiments, pipelines and GDPR
+//! jobs): list (newest first, cursor paging, `fields`), get, create, update, delete,
+//! each behind the access matrix's role check, answered as `{"status": "ok",
+//! "results"}`.
+//!
+//! A kind of object says what is particular to it by implementing [`Resource`] (and
+//! [`Changeable`] when it can be changed): how its id is spelled, how it is shown, and
+//! what the control plane does for each operation, given the request's parsed body.
+//! The outline every operation shares (authenticate, parse the id, read the body, call
+//! the store, answer) is written once, here; each handler is one call of [`list`],
+//! [`get`], [`create`], [`update`] or [`delete`] under its own route and documentation.
+
+use std::future::Future;
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::Value;
+use sextant_metadata::Metadata;
+use sextant_model::access::Operation;
+use sextant_model::{Page, PageRequest, Project, ProjectId};
+
+use crate::admin::{admin_for, admin_page_for, read_body, to_value};
+use crate::envelope::Single;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The control plane's answer.
+type Stored<T> = sextant_metadata::Result<T>;
+
+/// One kind of saved object.
+pub(crate) trait Resource: 'static {
+    /// What the control plane keeps.
+    type Stored: Send + Sync + 'static;
+    /// How the App API shows it: the type the OpenAPI document names.
+    type View: Serialize + utoipa::ToSchema;
+    /// Its id.
+    type Id: Send + Sync + 'static;
+    /// The id's path parameter, as errors name it (`funnel_id`).
+    const ID: &'static str;
+    /// The object, as errors name it (`funnel`).
+    const NOUN: &'static str;
+
+    /// The id the path spells, if it is one.
+    fn parse_id(text: &str) -> Option<Self::Id>;
+    /// How it is shown.
+    fn view(stored: &Self::Stored) -> Self::View;
+    /// One page of the project's objects, newest first.
+    fn page(
+        md: Metadata,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> impl Future<Output = Stored<Page<Self::Stored>>> + Send;
+    /// One object of the project.
+    fn get(md: &Metadata, project: ProjectId, id: &Self::Id) -> impl Future<Output = Stored<Self::Stored>> + Send;
+    /// Makes one from a request body (already read: JSON, or a form as strings).
+    fn create(
+        state: &AppState,
+        project: &Project,
+        body: Value,
+    ) -> impl Future<Output = Result<Self::Stored, ApiError>> + Send;
+    /// Deletes one.
+    fn delete(md: &Metadata, project: ProjectId, id: &Self::Id) -> impl Future<Output = Stored<()>> + Send;
+}
+
+/// A kind of saved object that can be changed in place.
+pub(crate) trait Changeable: Resource {
+    /// Applies a request body's changes to `id`.
+    fn update(
+        state: &AppState,
+        project: &Project,
+        id: &Self::Id,
+        body: Value,
+    ) -> impl Future<Output = Result<Self::Stored, ApiError>> + Send;
+}
+
+fn id_of<R: Resource>(text: &str) -> Result<R::Id, ApiError> {
+    R::parse_id(text).ok_or_else(|| {
+        ApiError::invalid_fields(&format!("invalid {} id", R::NOUN), vec![(R::ID.into(), "must be an integer".into())])
+    })
+}
+
+/// `GET .../{things}`: a page of the project's objects, trimmed to `fields`.
+pub(crate) async fn list<R: Resource>(
+    state: &AppState,
+    project_id: &str,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let view = |stored: &R::Stored| to_value(R::view(stored));
+    admin_page_for(state, project_id, request, Operation::AppRead, R::page, view).await
+}
+
+/// `GET .../{things}/{id}`.
+pub(crate) async fn get<R: Resource>(
+    state: &AppState,
+    project_id: &str,
+    id: &str,
+    request: Request,
+) -> Result<Json<Single<R::View>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = admin_for(state, project_id, &parts, Operation::AppRead).await?;
+    let stored = R::get(&state.metadata, credential.project.id, &id_of::<R>(id)?).await?;
+    Ok(Json(Single::ok(R::view(&stored))))
+}
+
+/// `POST .../{things}`: 201 with the new object.
+pub(crate) async fn create<R: Resource>(
+    state: &AppState,
+    project_id: &str,
+    request: Request,
+) -> Result<(StatusCode, Json<Single<R::View>>), ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = admin_for(state, project_id, &parts, Operation::AppWrite).await?;
+    let body = read_body(&parts.headers, body).await?;
+    let stored = R::create(state, &credential.project, body).await?;
+    Ok((StatusCode::CREATED, Json(Single::ok(R::view(&stored)))))
+}
+
+/// `PATCH .../{things}/{id}`.
+pub(crate) async fn update<R: Changeable>(
+    state: &AppState,
+    project_id: &str,
+    id: &str,
+    request: Request,
+) -> Result<Json<Single<R::View>>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = admin_for(state, project_id, &parts, Operation::AppWrite).await?;
+    let id = id_of::<R>(id)?;
+    let body = read_body(&parts.headers, body).await?;
+    let stored = R::update(state, &credential.project, &id, body).await?;
+    Ok(Json(Single::ok(R::view(&stored))))
+}
+
+/// `DELETE .../{things}/{id}`: `{"status": "ok"}`.
+pub(crate) async fn delete<R: Resource>(
+    state: &AppState,
+    project_id: &str,
+    id: &str,
+    request: Request,
+) -> Result<Json<Deleted>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = admin_for(state, project_id, &parts, Operation::AppWrite).await?;
+    R::delete(&state.metadata, credential.project.id, &id_of::<R>(id)?).await?;
+    Ok(Json(Deleted { status: "ok" }))
+}
+
+/// The answer to a delete.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    /// Always `ok`.
+    #[schema(value_type = String, example = "ok")]
+    pub status: &'static str,
+}
