@@ -1,6 +1,6 @@
 //! What every App API handler shares (`/api/app/projects/{project_id}/...`: tokens,
-//! service accounts, cohorts, funnels, saved reports, lookup tables): authenticating a
-//! credential for an [`Operation`] in the project in the path and counting the request
+//! service accounts, and through [`crate::resource`] the saved objects): authenticating
+//! a credential for an [`Operation`] in the project in the path and counting the request
 //! ([`admin_for`]), reading a JSON or form body ([`read_body`]), answering a page of a
 //! collection ([`admin_page_for`]), and how views show values ([`to_value`], [`iso`]).
 //!
@@ -26,16 +26,6 @@ use crate::state::AppState;
 
 /// Largest App API request body.
 pub(crate) const MAX_BODY_BYTES: usize = ApiFamily::App.max_request_bytes();
-
-/// Authenticates a credential that may change the project's saved objects
-/// ([`Operation::AppWrite`]) in the project in the path, and counts the request.
-pub(crate) async fn admin(
-    state: &AppState,
-    project_id: &str,
-    request: &Parts,
-) -> Result<(Credential, Params), ApiError> {
-    admin_for(state, project_id, request, Operation::AppWrite).await
-}
 
 /// Authenticates a credential that may perform `op` (an App API operation) in the
 /// project in the path, as the matrix says, and counts the request.
@@ -88,21 +78,6 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, 
         return Ok(json!({}));
     }
     serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
-}
-
-/// Answers a page of one of the project's saved objects (cohorts, funnels, saved
-/// reports, lookup tables): [`admin_page_for`] with [`Operation::AppRead`].
-pub(crate) async fn admin_page<T, Fut>(
-    state: &AppState,
-    project_id: &str,
-    request: Request,
-    fetch: impl FnOnce(sextant_metadata::Metadata, sextant_model::ProjectId, sextant_model::PageRequest) -> Fut,
-    view: impl Fn(&T) -> Value,
-) -> Result<Json<Value>, ApiError>
-where
-    Fut: std::future::Future<Output = sextant_metadata::Result<sextant_model::Page<T>>>,
-{
-    admin_page_for(state, project_id, request, Operation::AppRead, fetch, view).await
 }
 
 /// Answers a page of one of the project's collections: authenticates a credential that

@@ -362,8 +362,8 @@ impl Resource for Cohorts {
         })
     }
 
-    async fn delete(md: &Metadata, project: ProjectId, id: &CohortId) -> sextant_metadata::Result<()> {
-        md.delete_cohort(project, *id).await
+    async fn delete(state: &AppState, project: ProjectId, id: &CohortId) -> Result<(), ApiError> {
+        Ok(state.metadata.delete_cohort(project, *id).await?)
     }
 }
 

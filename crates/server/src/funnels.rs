@@ -369,8 +369,8 @@ impl Resource for Funnels {
         Ok(state.metadata.create_funnel(project.id, name, &definition).await?)
     }
 
-    async fn delete(md: &Metadata, project: ProjectId, id: &i64) -> sextant_metadata::Result<()> {
-        md.delete_funnel(project, *id).await
+    async fn delete(state: &AppState, project: ProjectId, id: &i64) -> Result<(), ApiError> {
+        Ok(state.metadata.delete_funnel(project, *id).await?)
     }
 }
 

@@ -295,7 +295,7 @@ impl Resource for Bookmarks {
         Ok(state.metadata.create_bookmark(project.id, name, kind, &params).await?)
     }
 
-    async fn delete(md: &Metadata, project: ProjectId, id: &i64) -> sextant_metadata::Result<()> {
-        md.delete_bookmark(project, *id).await
+    async fn delete(state: &AppState, project: ProjectId, id: &i64) -> Result<(), ApiError> {
+        Ok(state.metadata.delete_bookmark(project, *id).await?)
     }
 }

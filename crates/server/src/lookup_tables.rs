@@ -12,20 +12,21 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sextant_expr::LookupTable;
 use sextant_ingest::Params;
 use sextant_ingest::lookup_csv::{self, CsvError};
-use sextant_metadata::{LookupMapping, LookupTableChanges, LookupTableInfo};
-use sextant_model::{ApiFamily, ErrorCode};
+use sextant_metadata::{LookupMapping, LookupTableChanges, LookupTableInfo, Metadata};
+use sextant_model::{ApiFamily, ErrorCode, Page, PageRequest, Project, ProjectId};
 
-use crate::admin::{admin, admin_page, iso, read_body, to_value};
+use crate::admin::iso;
 use crate::auth::{self, Access, Credential};
 use crate::body;
 use crate::collection::PageParams;
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
+use crate::resource::{self, Changeable, Deleted, Resource};
 use crate::state::AppState;
 
 /// Rows a project's lookup tables may hold together (Mixpanel's limit).
@@ -370,8 +371,7 @@ pub async fn app_list(
     Path(project_id): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.list_lookup_tables(p, page).await };
-    admin_page(&state, &project_id, request, fetch, |x| to_value(LookupTableView::of(x))).await
+    resource::list::<LookupTables>(&state, &project_id, request).await
 }
 
 /// `POST /api/app/projects/{project_id}/lookup-tables`.
@@ -389,17 +389,26 @@ pub async fn app_create(
     State(state): State<AppState>,
     Path(project_id): Path<String>,
     request: Request,
-) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let body = TableBody::parse(&read_body(&parts.headers, body).await?)?;
-    let name = body
-        .name
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| ApiError::invalid_fields("invalid lookup table", vec![("name".into(), "is required".into())]))?;
-    let t =
-        state.metadata.create_lookup_table(credential.project.id, &name, &body.mappings.unwrap_or_default()).await?;
-    Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": LookupTableView::of(&t)}))).into_response())
+) -> Result<(StatusCode, Json<Single<LookupTableView>>), ApiError> {
+    resource::create::<LookupTables>(&state, &project_id, request).await
+}
+
+/// `GET /api/app/projects/{project_id}/lookup-tables/{table_id}`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/lookup-tables/{table_id}",
+    tag = "app",
+    summary = "One lookup table with its mappings",
+    params(("project_id" = i64, Path, description = "The project."), ("table_id" = String, Path, description = "The table.")),
+    responses((status = 200, description = "The table", body = Single<LookupTableView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn app_get(
+    State(state): State<AppState>,
+    Path((project_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<LookupTableView>>, ApiError> {
+    resource::get::<LookupTables>(&state, &project_id, &id, request).await
 }
 
 /// `PATCH /api/app/projects/{project_id}/lookup-tables/{table_id}`.
@@ -415,15 +424,10 @@ pub async fn app_create(
 )]
 pub async fn app_update(
     State(state): State<AppState>,
-    Path((project_id, table_id)): Path<(String, String)>,
+    Path((project_id, id)): Path<(String, String)>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    let body = TableBody::parse(&read_body(&parts.headers, body).await?)?;
-    let changes = LookupTableChanges { name: body.name, mappings: body.mappings };
-    let t = state.metadata.update_lookup_table(credential.project.id, &table_id, changes).await?;
-    Ok(Json(json!({"status": "ok", "results": LookupTableView::of(&t)})))
+) -> Result<Json<Single<LookupTableView>>, ApiError> {
+    resource::update::<LookupTables>(&state, &project_id, &id, request).await
 }
 
 /// `DELETE /api/app/projects/{project_id}/lookup-tables/{table_id}`.
@@ -433,17 +437,71 @@ pub async fn app_update(
     tag = "app",
     summary = "Delete a lookup table, its rows and its mappings",
     params(("project_id" = i64, Path, description = "The project."), ("table_id" = String, Path, description = "The table.")),
-    responses((status = 200, description = "Deleted", body = serde_json::Value)),
+    responses((status = 200, description = "Deleted", body = Deleted)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
 pub async fn app_delete(
     State(state): State<AppState>,
-    Path((project_id, table_id)): Path<(String, String)>,
+    Path((project_id, id)): Path<(String, String)>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
-    let (parts, _) = request.into_parts();
-    let (credential, _) = admin(&state, &project_id, &parts).await?;
-    state.metadata.delete_lookup_table(credential.project.id, &table_id).await?;
-    state.lookups.delete_lookup_table(credential.project.id, &table_id).await?;
-    Ok(Json(json!({"status": "ok"})))
+) -> Result<Json<Deleted>, ApiError> {
+    resource::delete::<LookupTables>(&state, &project_id, &id, request).await
+}
+
+/// Lookup tables' names and mappings, in the App API's one resource pattern (their rows
+/// are replaced through `PUT /lookup-tables/{id}`).
+pub(crate) struct LookupTables;
+
+impl Resource for LookupTables {
+    type Stored = LookupTableInfo;
+    type View = LookupTableView;
+    type Id = String;
+    const ID: &'static str = "table_id";
+    const NOUN: &'static str = "lookup table";
+
+    fn parse_id(text: &str) -> Option<String> {
+        Some(text.to_string())
+    }
+
+    fn view(stored: &LookupTableInfo) -> LookupTableView {
+        LookupTableView::of(stored)
+    }
+
+    async fn page(
+        md: Metadata,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> sextant_metadata::Result<Page<LookupTableInfo>> {
+        md.list_lookup_tables(project, page).await
+    }
+
+    async fn get(md: &Metadata, project: ProjectId, id: &String) -> sextant_metadata::Result<LookupTableInfo> {
+        md.lookup_table(project, id).await
+    }
+
+    async fn create(state: &AppState, project: &Project, body: Value) -> Result<LookupTableInfo, ApiError> {
+        let body = TableBody::parse(&body)?;
+        let name = body.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+            ApiError::invalid_fields("invalid lookup table", vec![("name".into(), "is required".into())])
+        })?;
+        Ok(state.metadata.create_lookup_table(project.id, &name, &body.mappings.unwrap_or_default()).await?)
+    }
+
+    async fn delete(state: &AppState, project: ProjectId, id: &String) -> Result<(), ApiError> {
+        state.metadata.delete_lookup_table(project, id).await?;
+        Ok(state.lookups.delete_lookup_table(project, id).await?)
+    }
+}
+
+impl Changeable for LookupTables {
+    async fn update(
+        state: &AppState,
+        project: &Project,
+        id: &String,
+        body: Value,
+    ) -> Result<LookupTableInfo, ApiError> {
+        let body = TableBody::parse(&body)?;
+        let changes = LookupTableChanges { name: body.name, mappings: body.mappings };
+        Ok(state.metadata.update_lookup_table(project.id, id, changes).await?)
+    }
 }

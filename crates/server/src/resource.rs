@@ -61,8 +61,9 @@ pub(crate) trait Resource: 'static {
         project: &Project,
         body: Value,
     ) -> impl Future<Output = Result<Self::Stored, ApiError>> + Send;
-    /// Deletes one.
-    fn delete(md: &Metadata, project: ProjectId, id: &Self::Id) -> impl Future<Output = Stored<()>> + Send;
+    /// Deletes one (and whatever the stores keep of it).
+    fn delete(state: &AppState, project: ProjectId, id: &Self::Id)
+    -> impl Future<Output = Result<(), ApiError>> + Send;
 }
 
 /// A kind of saved object that can be changed in place.
@@ -142,7 +143,7 @@ pub(crate) async fn delete<R: Resource>(
 ) -> Result<Json<Deleted>, ApiError> {
     let (parts, _) = request.into_parts();
     let (credential, _) = admin_for(state, project_id, &parts, Operation::AppWrite).await?;
-    R::delete(&state.metadata, credential.project.id, &id_of::<R>(id)?).await?;
+    R::delete(state, credential.project.id, &id_of::<R>(id)?).await?;
     Ok(Json(Deleted { status: "ok" }))
 }
 

@@ -291,7 +291,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lookup_tables::list))
         .routes(routes!(lookup_tables::replace))
         .routes(routes!(lookup_tables::app_list, lookup_tables::app_create))
-        .routes(routes!(lookup_tables::app_update, lookup_tables::app_delete))
+        .routes(routes!(lookup_tables::app_get, lookup_tables::app_update, lookup_tables::app_delete))
         .merge(export)
         .routes(routes!(app::list_api_tokens, app::create_api_token))
         .routes(routes!(app::revoke_api_token))
