@@ -4,8 +4,7 @@
 //! saved too.
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use serde::Serialize;
 use serde_json::Value;
 use sextant_metadata::{CohortChanges, CohortInfo, Metadata};
@@ -15,13 +14,12 @@ use sextant_query::cohorts;
 use sextant_storage::ProfileQuery;
 
 use crate::admin::iso;
-use crate::collection::PageParams;
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::lookup_join::Attacher;
 use crate::reports::expression_options;
-use crate::resource::{self, Changeable, Deleted, Resource};
+use crate::resource::{Changeable, Resource};
 use crate::state::AppState;
 
 /// How many user profiles a cohort holds now.
@@ -222,99 +220,18 @@ impl CohortBody {
     }
 }
 
-/// `GET /api/app/projects/{project_id}/cohorts`.
-#[utoipa::path(
-    get,
-    path = "/api/app/projects/{project_id}/cohorts",
-    tag = "app",
-    summary = "List saved cohorts, newest first",
-    params(
-        ("project_id" = i64, Path, description = "The project."),
-        PageParams
-    ),
-    responses((status = 200, description = "A page of cohorts", body = CollectionPage<CohortView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_list(
-    State(state): State<AppState>,
-    Path(project_id): Path<String>,
-    request: Request,
-) -> Result<Json<Value>, ApiError> {
-    resource::list::<Cohorts>(&state, &project_id, request).await
-}
-
-/// `POST /api/app/projects/{project_id}/cohorts`.
-#[utoipa::path(
-    post,
-    path = "/api/app/projects/{project_id}/cohorts",
-    tag = "app",
-    summary = "Save a cohort",
-    params(("project_id" = i64, Path, description = "The project.")),
-    request_body(content = CohortRequest, content_type = "application/json"),
-    responses((status = 201, description = "Saved", body = Single<CohortView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_create(
-    State(state): State<AppState>,
-    Path(project_id): Path<String>,
-    request: Request,
-) -> Result<(StatusCode, Json<Single<CohortView>>), ApiError> {
-    resource::create::<Cohorts>(&state, &project_id, request).await
-}
-
-/// `GET /api/app/projects/{project_id}/cohorts/{cohort_id}`.
-#[utoipa::path(
-    get,
-    path = "/api/app/projects/{project_id}/cohorts/{cohort_id}",
-    tag = "app",
-    summary = "One saved cohort",
-    params(("project_id" = i64, Path, description = "The project."), ("cohort_id" = i64, Path, description = "The cohort.")),
-    responses((status = 200, description = "The cohort", body = Single<CohortView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_get(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Single<CohortView>>, ApiError> {
-    resource::get::<Cohorts>(&state, &project_id, &id, request).await
-}
-
-/// `PATCH /api/app/projects/{project_id}/cohorts/{cohort_id}`.
-#[utoipa::path(
-    patch,
-    path = "/api/app/projects/{project_id}/cohorts/{cohort_id}",
-    tag = "app",
-    summary = "Change a saved cohort",
-    params(("project_id" = i64, Path, description = "The project."), ("cohort_id" = i64, Path, description = "The cohort.")),
-    request_body(content = CohortRequest, content_type = "application/json"),
-    responses((status = 200, description = "Changed", body = Single<CohortView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_update(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Single<CohortView>>, ApiError> {
-    resource::update::<Cohorts>(&state, &project_id, &id, request).await
-}
-
-/// `DELETE /api/app/projects/{project_id}/cohorts/{cohort_id}`.
-#[utoipa::path(
-    delete,
-    path = "/api/app/projects/{project_id}/cohorts/{cohort_id}",
-    tag = "app",
-    summary = "Delete a saved cohort",
-    params(("project_id" = i64, Path, description = "The project."), ("cohort_id" = i64, Path, description = "The cohort.")),
-    responses((status = 200, description = "Deleted", body = Deleted)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_delete(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Deleted>, ApiError> {
-    resource::delete::<Cohorts>(&state, &project_id, &id, request).await
+crate::resource::app_resource! {
+    resource: Cohorts,
+    view: CohortView,
+    body: CohortRequest,
+    collection: "/api/app/projects/{project_id}/cohorts",
+    item: "/api/app/projects/{project_id}/cohorts/{cohort_id}",
+    id: ("cohort_id" = i64, "The cohort."),
+    list: "List saved cohorts, newest first",
+    create: "Save a cohort",
+    get: "One saved cohort",
+    update: "Change a saved cohort",
+    delete: "Delete a saved cohort",
 }
 
 /// Saved cohorts, in the App API's one resource pattern.

@@ -6,8 +6,7 @@
 //! its typed fields.
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -18,12 +17,11 @@ use sextant_query::funnels::definition::{self, FunnelSpec};
 use sextant_query::funnels::{FunnelRequest, ListedFunnel};
 
 use crate::admin::iso;
-use crate::collection::PageParams;
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::reports::{expression_options, join_failed, scan_funnel};
-use crate::resource::{self, Changeable, Deleted, Resource};
+use crate::resource::{Changeable, Resource};
 use crate::state::AppState;
 
 /// The `/funnels` parameters, as the OpenAPI document lists them.
@@ -243,96 +241,18 @@ fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
         .map_err(|e| FieldErrors::one(definition::INVALID, "body", e.to_string()).into())
 }
 
-/// `GET /api/app/projects/{project_id}/funnels`.
-#[utoipa::path(
-    get,
-    path = "/api/app/projects/{project_id}/funnels",
-    tag = "app",
-    summary = "List saved funnels, newest first",
-    params(("project_id" = i64, Path, description = "The project."), PageParams),
-    responses((status = 200, description = "A page of funnels", body = CollectionPage<FunnelView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_list(
-    State(state): State<AppState>,
-    Path(project_id): Path<String>,
-    request: Request,
-) -> Result<Json<Value>, ApiError> {
-    resource::list::<Funnels>(&state, &project_id, request).await
-}
-
-/// `POST /api/app/projects/{project_id}/funnels`.
-#[utoipa::path(
-    post,
-    path = "/api/app/projects/{project_id}/funnels",
-    tag = "app",
-    summary = "Save a funnel",
-    params(("project_id" = i64, Path, description = "The project.")),
-    request_body(content = FunnelBody, content_type = "application/json"),
-    responses((status = 201, description = "Saved", body = Single<FunnelView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_create(
-    State(state): State<AppState>,
-    Path(project_id): Path<String>,
-    request: Request,
-) -> Result<(StatusCode, Json<Single<FunnelView>>), ApiError> {
-    resource::create::<Funnels>(&state, &project_id, request).await
-}
-
-/// `GET /api/app/projects/{project_id}/funnels/{funnel_id}`.
-#[utoipa::path(
-    get,
-    path = "/api/app/projects/{project_id}/funnels/{funnel_id}",
-    tag = "app",
-    summary = "One saved funnel",
-    params(("project_id" = i64, Path, description = "The project."), ("funnel_id" = i64, Path, description = "The funnel.")),
-    responses((status = 200, description = "The funnel", body = Single<FunnelView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_get(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Single<FunnelView>>, ApiError> {
-    resource::get::<Funnels>(&state, &project_id, &id, request).await
-}
-
-/// `PATCH /api/app/projects/{project_id}/funnels/{funnel_id}`.
-#[utoipa::path(
-    patch,
-    path = "/api/app/projects/{project_id}/funnels/{funnel_id}",
-    tag = "app",
-    summary = "Rename a funnel or change its steps, window or ordering",
-    params(("project_id" = i64, Path, description = "The project."), ("funnel_id" = i64, Path, description = "The funnel.")),
-    request_body(content = FunnelBody, content_type = "application/json"),
-    responses((status = 200, description = "Changed", body = Single<FunnelView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_update(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Single<FunnelView>>, ApiError> {
-    resource::update::<Funnels>(&state, &project_id, &id, request).await
-}
-
-/// `DELETE /api/app/projects/{project_id}/funnels/{funnel_id}`.
-#[utoipa::path(
-    delete,
-    path = "/api/app/projects/{project_id}/funnels/{funnel_id}",
-    tag = "app",
-    summary = "Delete a saved funnel",
-    params(("project_id" = i64, Path, description = "The project."), ("funnel_id" = i64, Path, description = "The funnel.")),
-    responses((status = 200, description = "Deleted", body = serde_json::Value)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_delete(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Deleted>, ApiError> {
-    resource::delete::<Funnels>(&state, &project_id, &id, request).await
+crate::resource::app_resource! {
+    resource: Funnels,
+    view: FunnelView,
+    body: FunnelBody,
+    collection: "/api/app/projects/{project_id}/funnels",
+    item: "/api/app/projects/{project_id}/funnels/{funnel_id}",
+    id: ("funnel_id" = i64, "The funnel."),
+    list: "List saved funnels, newest first",
+    create: "Save a funnel",
+    get: "One saved funnel",
+    update: "Rename a funnel or change its steps, window or ordering",
+    delete: "Delete a saved funnel",
 }
 
 /// Saved funnels, in the App API's one resource pattern.

@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -16,13 +15,12 @@ use sextant_model::{Page, PageRequest, Project, ProjectId};
 use sextant_query::insights;
 
 use crate::admin::iso;
-use crate::collection::PageParams;
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::lookup_join::Attacher;
 use crate::reports::{expression_options, join_failed, scan_funnel, scan_retention};
-use crate::resource::{self, Deleted, Resource};
+use crate::resource::Resource;
 use crate::state::AppState;
 
 /// `GET /api/query/insights`.
@@ -175,77 +173,17 @@ fn params_of(value: &Value) -> Result<BTreeMap<String, String>, ApiError> {
     }
 }
 
-/// `GET /api/app/projects/{project_id}/bookmarks`.
-#[utoipa::path(
-    get,
-    path = "/api/app/projects/{project_id}/bookmarks",
-    tag = "app",
-    summary = "List saved reports, newest first",
-    params(("project_id" = i64, Path, description = "The project."), PageParams),
-    responses((status = 200, description = "A page of saved reports", body = CollectionPage<BookmarkView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_list(
-    State(state): State<AppState>,
-    Path(project_id): Path<String>,
-    request: Request,
-) -> Result<Json<Value>, ApiError> {
-    resource::list::<Bookmarks>(&state, &project_id, request).await
-}
-
-/// `POST /api/app/projects/{project_id}/bookmarks`.
-#[utoipa::path(
-    post,
-    path = "/api/app/projects/{project_id}/bookmarks",
-    tag = "app",
-    summary = "Save a report",
-    params(("project_id" = i64, Path, description = "The project.")),
-    request_body(content = BookmarkRequest, content_type = "application/json"),
-    responses((status = 201, description = "Saved", body = Single<BookmarkView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_create(
-    State(state): State<AppState>,
-    Path(project_id): Path<String>,
-    request: Request,
-) -> Result<(StatusCode, Json<Single<BookmarkView>>), ApiError> {
-    resource::create::<Bookmarks>(&state, &project_id, request).await
-}
-
-/// `GET /api/app/projects/{project_id}/bookmarks/{bookmark_id}`.
-#[utoipa::path(
-    get,
-    path = "/api/app/projects/{project_id}/bookmarks/{bookmark_id}",
-    tag = "app",
-    summary = "One saved report",
-    params(("project_id" = i64, Path, description = "The project."), ("bookmark_id" = i64, Path, description = "The report.")),
-    responses((status = 200, description = "The saved report", body = Single<BookmarkView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_get(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Single<BookmarkView>>, ApiError> {
-    resource::get::<Bookmarks>(&state, &project_id, &id, request).await
-}
-
-/// `DELETE /api/app/projects/{project_id}/bookmarks/{bookmark_id}`.
-#[utoipa::path(
-    delete,
-    path = "/api/app/projects/{project_id}/bookmarks/{bookmark_id}",
-    tag = "app",
-    summary = "Delete a saved report",
-    params(("project_id" = i64, Path, description = "The project."), ("bookmark_id" = i64, Path, description = "The report.")),
-    responses((status = 200, description = "Deleted", body = Deleted)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_delete(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Deleted>, ApiError> {
-    resource::delete::<Bookmarks>(&state, &project_id, &id, request).await
+crate::resource::app_resource! {
+    resource: Bookmarks,
+    view: BookmarkView,
+    body: BookmarkRequest,
+    collection: "/api/app/projects/{project_id}/bookmarks",
+    item: "/api/app/projects/{project_id}/bookmarks/{bookmark_id}",
+    id: ("bookmark_id" = i64, "The report."),
+    list: "List saved reports, newest first",
+    create: "Save a report",
+    get: "One saved report",
+    delete: "Delete a saved report",
 }
 
 /// Saved reports, in the App API's one resource pattern (they are replaced, not

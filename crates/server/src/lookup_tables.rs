@@ -8,7 +8,6 @@
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -22,11 +21,10 @@ use sextant_model::{ApiFamily, ErrorCode, Page, PageRequest, Project, ProjectId}
 use crate::admin::iso;
 use crate::auth::{self, Access, Credential};
 use crate::body;
-use crate::collection::PageParams;
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
-use crate::resource::{self, Changeable, Deleted, Resource};
+use crate::resource::{Changeable, Resource};
 use crate::state::AppState;
 
 /// Rows a project's lookup tables may hold together (Mixpanel's limit).
@@ -356,96 +354,18 @@ impl TableBody {
     }
 }
 
-/// `GET /api/app/projects/{project_id}/lookup-tables`.
-#[utoipa::path(
-    get,
-    path = "/api/app/projects/{project_id}/lookup-tables",
-    tag = "app",
-    summary = "List lookup tables with their mappings, newest first",
-    params(("project_id" = i64, Path, description = "The project."), PageParams),
-    responses((status = 200, description = "A page of tables", body = CollectionPage<LookupTableView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_list(
-    State(state): State<AppState>,
-    Path(project_id): Path<String>,
-    request: Request,
-) -> Result<Json<Value>, ApiError> {
-    resource::list::<LookupTables>(&state, &project_id, request).await
-}
-
-/// `POST /api/app/projects/{project_id}/lookup-tables`.
-#[utoipa::path(
-    post,
-    path = "/api/app/projects/{project_id}/lookup-tables",
-    tag = "app",
-    summary = "Create an empty lookup table, mapped to properties",
-    params(("project_id" = i64, Path, description = "The project.")),
-    request_body(content = LookupTableRequest, content_type = "application/json"),
-    responses((status = 201, description = "Created; upload its rows with `PUT /lookup-tables/{id}`", body = Single<LookupTableView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_create(
-    State(state): State<AppState>,
-    Path(project_id): Path<String>,
-    request: Request,
-) -> Result<(StatusCode, Json<Single<LookupTableView>>), ApiError> {
-    resource::create::<LookupTables>(&state, &project_id, request).await
-}
-
-/// `GET /api/app/projects/{project_id}/lookup-tables/{table_id}`.
-#[utoipa::path(
-    get,
-    path = "/api/app/projects/{project_id}/lookup-tables/{table_id}",
-    tag = "app",
-    summary = "One lookup table with its mappings",
-    params(("project_id" = i64, Path, description = "The project."), ("table_id" = String, Path, description = "The table.")),
-    responses((status = 200, description = "The table", body = Single<LookupTableView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_get(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Single<LookupTableView>>, ApiError> {
-    resource::get::<LookupTables>(&state, &project_id, &id, request).await
-}
-
-/// `PATCH /api/app/projects/{project_id}/lookup-tables/{table_id}`.
-#[utoipa::path(
-    patch,
-    path = "/api/app/projects/{project_id}/lookup-tables/{table_id}",
-    tag = "app",
-    summary = "Rename a lookup table or replace its mappings",
-    params(("project_id" = i64, Path, description = "The project."), ("table_id" = String, Path, description = "The table.")),
-    request_body(content = LookupTableRequest, content_type = "application/json"),
-    responses((status = 200, description = "Changed", body = Single<LookupTableView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_update(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Single<LookupTableView>>, ApiError> {
-    resource::update::<LookupTables>(&state, &project_id, &id, request).await
-}
-
-/// `DELETE /api/app/projects/{project_id}/lookup-tables/{table_id}`.
-#[utoipa::path(
-    delete,
-    path = "/api/app/projects/{project_id}/lookup-tables/{table_id}",
-    tag = "app",
-    summary = "Delete a lookup table, its rows and its mappings",
-    params(("project_id" = i64, Path, description = "The project."), ("table_id" = String, Path, description = "The table.")),
-    responses((status = 200, description = "Deleted", body = Deleted)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn app_delete(
-    State(state): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
-    request: Request,
-) -> Result<Json<Deleted>, ApiError> {
-    resource::delete::<LookupTables>(&state, &project_id, &id, request).await
+crate::resource::app_resource! {
+    resource: LookupTables,
+    view: LookupTableView,
+    body: LookupTableRequest,
+    collection: "/api/app/projects/{project_id}/lookup-tables",
+    item: "/api/app/projects/{project_id}/lookup-tables/{table_id}",
+    id: ("table_id" = String, "The table."),
+    list: "List lookup tables with their mappings, newest first",
+    create: "Create an empty lookup table, mapped to properties",
+    get: "One lookup table with its mappings",
+    update: "Rename a lookup table or replace its mappings",
+    delete: "Delete a lookup table, its rows and its mappings",
 }
 
 /// Lookup tables' names and mappings, in the App API's one resource pattern (their rows

@@ -154,3 +154,118 @@ pub struct Deleted {
     #[schema(value_type = String, example = "ok")]
     pub status: &'static str,
 }
+
+/// The documented handlers of one resource, each one call of this module's outline:
+/// `app_list` and `app_create` at `collection`, `app_get`, `app_update` (when the
+/// resource is [`Changeable`] and an `update` summary is given) and `app_delete` at
+/// `item`. What differs between resources is only their paths, types and summaries.
+macro_rules! app_resource {
+    (
+        resource: $resource:ty,
+        view: $view:ty,
+        body: $body:ty,
+        collection: $collection:literal,
+        item: $item:literal,
+        id: ($id:literal = $id_type:ty, $id_description:literal),
+        list: $list:literal,
+        create: $create:literal,
+        get: $get:literal,
+        $(update: $update:literal,)?
+        delete: $delete:literal $(,)?
+    ) => {
+        #[doc = concat!("`GET ", $collection, "`.")]
+        #[utoipa::path(
+            get,
+            path = $collection,
+            tag = "app",
+            summary = $list,
+            params(("project_id" = i64, Path, description = "The project."), $crate::collection::PageParams),
+            responses((status = 200, description = "A page, newest first", body = $crate::envelope::CollectionPage<$view>)),
+            security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+        )]
+        pub async fn app_list(
+            axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
+            axum::extract::Path(project_id): axum::extract::Path<String>,
+            request: axum::extract::Request,
+        ) -> Result<axum::Json<serde_json::Value>, $crate::error::ApiError> {
+            $crate::resource::list::<$resource>(&state, &project_id, request).await
+        }
+
+        #[doc = concat!("`POST ", $collection, "`.")]
+        #[utoipa::path(
+            post,
+            path = $collection,
+            tag = "app",
+            summary = $create,
+            params(("project_id" = i64, Path, description = "The project.")),
+            request_body(content = $body, content_type = "application/json"),
+            responses((status = 201, description = "Created", body = $crate::envelope::Single<$view>)),
+            security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+        )]
+        pub async fn app_create(
+            axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
+            axum::extract::Path(project_id): axum::extract::Path<String>,
+            request: axum::extract::Request,
+        ) -> Result<(axum::http::StatusCode, axum::Json<$crate::envelope::Single<$view>>), $crate::error::ApiError> {
+            $crate::resource::create::<$resource>(&state, &project_id, request).await
+        }
+
+        #[doc = concat!("`GET ", $item, "`.")]
+        #[utoipa::path(
+            get,
+            path = $item,
+            tag = "app",
+            summary = $get,
+            params(("project_id" = i64, Path, description = "The project."), ($id = $id_type, Path, description = $id_description)),
+            responses((status = 200, description = "The object", body = $crate::envelope::Single<$view>)),
+            security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+        )]
+        pub async fn app_get(
+            axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
+            axum::extract::Path((project_id, id)): axum::extract::Path<(String, String)>,
+            request: axum::extract::Request,
+        ) -> Result<axum::Json<$crate::envelope::Single<$view>>, $crate::error::ApiError> {
+            $crate::resource::get::<$resource>(&state, &project_id, &id, request).await
+        }
+
+        $(
+            #[doc = concat!("`PATCH ", $item, "`.")]
+            #[utoipa::path(
+                patch,
+                path = $item,
+                tag = "app",
+                summary = $update,
+                params(("project_id" = i64, Path, description = "The project."), ($id = $id_type, Path, description = $id_description)),
+                request_body(content = $body, content_type = "application/json"),
+                responses((status = 200, description = "Changed", body = $crate::envelope::Single<$view>)),
+                security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+            )]
+            pub async fn app_update(
+                axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
+                axum::extract::Path((project_id, id)): axum::extract::Path<(String, String)>,
+                request: axum::extract::Request,
+            ) -> Result<axum::Json<$crate::envelope::Single<$view>>, $crate::error::ApiError> {
+                $crate::resource::update::<$resource>(&state, &project_id, &id, request).await
+            }
+        )?
+
+        #[doc = concat!("`DELETE ", $item, "`.")]
+        #[utoipa::path(
+            delete,
+            path = $item,
+            tag = "app",
+            summary = $delete,
+            params(("project_id" = i64, Path, description = "The project."), ($id = $id_type, Path, description = $id_description)),
+            responses((status = 200, description = "Deleted", body = $crate::resource::Deleted)),
+            security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+        )]
+        pub async fn app_delete(
+            axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
+            axum::extract::Path((project_id, id)): axum::extract::Path<(String, String)>,
+            request: axum::extract::Request,
+        ) -> Result<axum::Json<$crate::resource::Deleted>, $crate::error::ApiError> {
+            $crate::resource::delete::<$resource>(&state, &project_id, &id, request).await
+        }
+    };
+}
+pub(crate) use app_resource;
