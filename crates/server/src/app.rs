@@ -31,7 +31,7 @@ use crate::auth::Access;
 use crate::collection::PageParams;
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
-use crate::openapi::ApiFamilyName;
+use crate::schemas::ApiFamilyName;
 use crate::state::AppState;
 
 /// `GET /api/app/projects/{project_id}/api-tokens`.

@@ -149,7 +149,7 @@ pub struct AppErrorBody {
     /// What went wrong (Mixpanel's key).
     pub error: String,
     /// The error code, from the closed list.
-    #[schema(value_type = crate::openapi::ErrorCode)]
+    #[schema(value_type = crate::schemas::ErrorCode)]
     pub error_code: &'static str,
     /// The same sentence as `error` (the key `000_*.txt`'s clients read).
     pub message: String,

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::openapi::Health;
+use crate::schemas::Health;
 use crate::state::AppState;
 
 /// `GET /healthz`: the process is up.

@@ -44,6 +44,8 @@
 //! - [`geoip`]: the MaxMind database that places events and profiles by IP address.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`openapi`]: the server's own OpenAPI document.
+//! - [`schemas`]: types that exist to be named in it (SDK request bodies, ingestion's
+//!   answers, the error-code and API-family enums).
 //! - [`tls`]: the HTTPS listener and the self-signed mode.
 
 pub mod admin;
@@ -76,6 +78,7 @@ pub mod reports;
 mod resource;
 pub mod retention;
 pub mod router;
+pub mod schemas;
 pub mod segmentation;
 pub mod server;
 pub mod state;

@@ -33,7 +33,7 @@ use crate::body;
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
 use crate::metrics;
-use crate::openapi::{EventRecord, IngestForm};
+use crate::schemas::{EventRecord, IngestForm};
 use crate::state::AppState;
 use reply::ReplyStyle;
 

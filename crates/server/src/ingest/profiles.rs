@@ -24,7 +24,7 @@ use crate::auth;
 use crate::body;
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
-use crate::openapi::{IngestForm, ProfileUpdateRecord};
+use crate::schemas::{IngestForm, ProfileUpdateRecord};
 use crate::state::AppState;
 
 /// `GET|POST /engage`.
