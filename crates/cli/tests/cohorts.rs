@@ -112,6 +112,14 @@ async fn cohorts_are_saved_listed_counted_and_filter_engage() {
         .basic_auth(&s.creds.secret, Some(""))
         .json(&json!({"where": "behaviors[\"buys\"] >= 1"}));
     assert_eq!(r.send().await.unwrap().status(), 200);
+    let r =
+        s.http.get(s.url(&format!("/api/app/projects/1/cohorts/{buyers_id}"))).basic_auth(&s.creds.secret, Some(""));
+    let one: Value = r.send().await.unwrap().json().await.unwrap();
+    assert_eq!((&one["status"], &one["results"]["id"]), (&json!("ok"), &json!(buyers_id)), "{one}");
+    assert_eq!(
+        one["results"]["definition"]["where"], "behaviors[\"buys\"] >= 1",
+        "the change is what GET shows: {one}"
+    );
     let r = s.http.get(s.url("/api/2.0/cohorts/list")).basic_auth(&s.creds.secret, Some(""));
     let list: Value = r.send().await.unwrap().json().await.unwrap();
     assert_eq!(list[1]["count"], 3);

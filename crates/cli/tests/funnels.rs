@@ -244,6 +244,9 @@ async fn funnels_match_the_hand_worked_users() {
     let (status, saved) =
         call(&s, &p, reqwest::Method::POST, &format!("/api/app/projects/{}/bookmarks", p.id), Some(report)).await;
     assert_eq!(status, 201, "{saved}");
+    let one = format!("/api/app/projects/{}/bookmarks/{}", p.id, saved["results"]["id"]);
+    let (status, fetched) = call(&s, &p, reqwest::Method::GET, &one, None).await;
+    assert_eq!((status, &fetched["results"]), (200, &saved["results"]), "GET shows what POST saved");
     let insights = format!("/api/query/insights?bookmark_id={}", saved["results"]["id"]);
     let (status, insight) = call(&s, &p, reqwest::Method::GET, &insights, None).await;
     assert_eq!(status, 200, "{insight}");

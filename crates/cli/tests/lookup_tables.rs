@@ -146,6 +146,9 @@ async fn profile_properties_map_for_engage_and_cohorts() {
         s.http.patch(s.url(&format!("/api/app/projects/1/lookup-tables/{id}"))).basic_auth(&s.creds.secret, Some(""));
     let r = r.json(&json!({"mappings": []})).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let r = s.http.get(s.url(&format!("/api/app/projects/1/lookup-tables/{id}"))).basic_auth(&s.creds.secret, Some(""));
+    let one: Value = r.send().await.unwrap().json().await.unwrap();
+    assert_eq!((&one["results"]["id"], &one["results"]["mappings"]), (&json!(id), &json!([])), "{one}");
     let r = s.http.post(s.url("/api/query/cohorts/list")).basic_auth(&s.creds.secret, Some(""));
     let cohorts: Value = r.send().await.unwrap().json().await.unwrap();
     assert_eq!(cohorts[0]["count"], 0);
