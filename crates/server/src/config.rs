@@ -264,9 +264,8 @@ struct TlsFile {
     hostnames: Option<Vec<String>>,
 }
 
-/// 1 GiB, twice the write-ahead log size at which DuckDB checkpoints inside a commit:
-/// room for the largest checkpoint a write can set off (see `sextant_storage_duckdb::space`).
-pub const DEFAULT_MIN_FREE_DISK_MB: u64 = 1024;
+/// The store's own default reserve, in MiB (1024: see `sextant_storage_duckdb::space`).
+pub const DEFAULT_MIN_FREE_DISK_MB: u64 = sextant_storage_duckdb::space::DEFAULT_MIN_FREE_BYTES >> 20;
 
 /// A database URL, such as `postgres://sextant:PASSWORD@db:5432/sextant`. Its `Debug`
 /// (what logs and panics print) hides the password.

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use sextant_model::ProjectId;
 use sextant_query::insights;
 
-use super::common::{DataDirArg, print_list, require_project};
+use super::common::{DataDirArg, ListArgs, print_list, require_project};
 
 #[derive(Subcommand)]
 pub(crate) enum BookmarkCommand {
@@ -34,16 +34,7 @@ pub(crate) enum BookmarkCommand {
         dir: DataDirArg,
     },
     /// List a project's saved reports.
-    List {
-        /// Project id.
-        #[arg(long)]
-        project: i64,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        dir: DataDirArg,
-    },
+    List(ListArgs),
     /// Delete a saved report.
     Delete {
         /// Project id.
@@ -79,7 +70,7 @@ pub(crate) async fn run(cmd: BookmarkCommand) -> Result<()> {
             let b = md.create_bookmark(ProjectId(project), &name, &kind, &params).await?;
             print_bookmark(&b, json)?;
         }
-        BookmarkCommand::List { project, json, dir } => {
+        BookmarkCommand::List(ListArgs { project, json, dir }) => {
             let md = dir.open_metadata().await?;
             let all = md.all_bookmarks(ProjectId(project)).await?;
             print_list(&all, json, print_bookmark)?;

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use sextant_metadata::Metadata;
 use sextant_model::ProjectId;
 
-use super::common::{DataDirArg, print_list, require_project};
+use super::common::{DataDirArg, ListArgs, print_list, require_project};
 
 #[derive(Subcommand)]
 pub(crate) enum CohortCommand {
@@ -60,16 +60,7 @@ pub(crate) enum CohortCommand {
         dir: DataDirArg,
     },
     /// List a project's cohorts.
-    List {
-        /// Project id.
-        #[arg(long)]
-        project: i64,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        dir: DataDirArg,
-    },
+    List(ListArgs),
     /// Delete a cohort.
     Delete {
         /// Project id.
@@ -136,7 +127,7 @@ pub(crate) async fn run(cmd: CohortCommand) -> Result<()> {
             let c = md.update_cohort(ProjectId(project), sextant_model::CohortId(id), changes).await?;
             print_cohort(&c, json)?;
         }
-        CohortCommand::List { project, json, dir } => {
+        CohortCommand::List(ListArgs { project, json, dir }) => {
             let md = dir.open_metadata().await?;
             let all = md.all_cohorts(ProjectId(project)).await?;
             print_list(&all, json, print_cohort)?;

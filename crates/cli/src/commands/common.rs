@@ -21,6 +21,19 @@ pub(crate) struct DataDirArg {
     pub(crate) metadata_url: Option<String>,
 }
 
+/// What every `list` command takes: the project, `--json`, and where the control plane is.
+#[derive(Args)]
+pub(crate) struct ListArgs {
+    /// Project id.
+    #[arg(long)]
+    pub(crate) project: i64,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) dir: DataDirArg,
+}
+
 impl DataDirArg {
     /// The control plane these flags name.
     pub(crate) async fn open_metadata(&self) -> Result<Metadata> {

@@ -9,7 +9,7 @@ use sextant_model::{FunnelOrder, FunnelStep, LengthUnit, ProjectId};
 use sextant_query::FieldErrors;
 use sextant_query::funnels::definition::{self, FunnelSpec};
 
-use super::common::{DataDirArg, require_project};
+use super::common::{DataDirArg, ListArgs, require_project};
 
 /// A funnel's steps and window, as flags.
 #[derive(clap::Args)]
@@ -141,16 +141,7 @@ pub(crate) enum FunnelCommand {
         dir: DataDirArg,
     },
     /// List a project's funnels.
-    List {
-        /// Project id.
-        #[arg(long)]
-        project: i64,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        dir: DataDirArg,
-    },
+    List(ListArgs),
     /// Delete a funnel.
     Delete {
         /// Project id.
@@ -203,7 +194,7 @@ pub(crate) async fn run(cmd: FunnelCommand) -> Result<()> {
             let f = md.update_funnel(ProjectId(project), id, changes).await?;
             print_funnel(&f, json)?;
         }
-        FunnelCommand::List { project, json, dir } => {
+        FunnelCommand::List(ListArgs { project, json, dir }) => {
             let md = dir.open_metadata().await?;
             let all = md.all_funnels(ProjectId(project)).await?;
             if json {

@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use sextant_model::ProjectId;
 
-use super::common::{DataDirArg, print_list};
+use super::common::{DataDirArg, ListArgs, print_list};
 
 #[derive(Subcommand)]
 pub(crate) enum LookupTableCommand {
@@ -52,16 +52,7 @@ pub(crate) enum LookupTableCommand {
         dir: DataDirArg,
     },
     /// List a project's tables.
-    List {
-        /// Project id.
-        #[arg(long)]
-        project: i64,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        dir: DataDirArg,
-    },
+    List(ListArgs),
     /// Delete a table and its mappings. Its rows stay in the event store, unused,
     /// until the server's App API deletes them (`DELETE .../lookup-tables/{id}`
     /// removes both).
@@ -112,7 +103,7 @@ pub(crate) async fn run(cmd: LookupTableCommand) -> Result<()> {
             let t = md.update_lookup_table(ProjectId(project), &id, changes).await?;
             print_lookup_table(&t, json)?;
         }
-        LookupTableCommand::List { project, json, dir } => {
+        LookupTableCommand::List(ListArgs { project, json, dir }) => {
             let md = dir.open_metadata().await?;
             let all = md.all_lookup_tables(ProjectId(project)).await?;
             print_list(&all, json, print_lookup_table)?;

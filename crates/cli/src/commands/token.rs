@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use sextant_model::{ApiFamily, ApiTokenId, PageRequest, PageStart, ProjectId};
 
-use super::common::DataDirArg;
+use super::common::{DataDirArg, ListArgs};
 
 #[derive(Subcommand)]
 pub(crate) enum TokenCommand {
@@ -30,16 +30,7 @@ pub(crate) enum TokenCommand {
         dir: DataDirArg,
     },
     /// List a project's tokens, newest first (never the tokens themselves).
-    List {
-        /// Project id.
-        #[arg(long)]
-        project: i64,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        dir: DataDirArg,
-    },
+    List(ListArgs),
     /// Revoke a token at once.
     Revoke {
         /// Project id.
@@ -73,7 +64,7 @@ pub(crate) async fn run(cmd: TokenCommand) -> Result<()> {
                 println!("  expires  {}", format_ms(t.info.expires_at_ms));
             }
         }
-        TokenCommand::List { project, json, dir } => {
+        TokenCommand::List(ListArgs { project, json, dir }) => {
             let md = dir.open_metadata().await?;
             let mut all = Vec::new();
             let mut page = PageRequest { limit: sextant_model::page::MAX_PAGE_LIMIT, from: PageStart::Newest };
