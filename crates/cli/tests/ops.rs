@@ -103,3 +103,32 @@ fn cli_project_and_service_account_commands() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
 }
+
+/// Issue 23's lanes: reports (and DuckDB's own workers) run below ingestion, and export
+/// streams below both, so neither can starve the SDKs' events of the CPU.
+#[tokio::test]
+async fn reports_and_exports_run_on_threads_below_ingestion() {
+    let s = TestServer::start();
+    let now = now_ms() / 1000;
+    s.import_ok(&[json!({"event": "e", "properties": {"time": now, "distinct_id": "a", "$insert_id": "lane-1"}})])
+        .await;
+    let (from, to) = chrono_like_today();
+    let report = s.url(&format!("/api/query/segmentation?event=e&from_date={from}&to_date={to}"));
+    let r = s.http.get(report).basic_auth(&s.creds.secret, Some("")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(s.export("").await.len(), 1);
+
+    let (threads, main) = s.thread_priorities();
+    let nice_of = |prefix: &str| -> Vec<i32> {
+        threads.iter().filter(|(name, _)| name.starts_with(prefix)).map(|(_, nice)| *nice).collect()
+    };
+    assert_eq!(nice_of("duckdb-writer"), vec![main], "{threads:?}");
+    assert_eq!(nice_of("duckdb-compacto"), vec![main], "{threads:?}");
+    // DuckDB's workers are named after the thread that opened the database.
+    let duckdb_workers = nice_of("lane-inter-own");
+    assert!(!duckdb_workers.is_empty(), "{threads:?}");
+    let interactive = nice_of("lane-inter");
+    assert!(interactive.iter().all(|&n| n == (main + 6).min(19)), "{threads:?}");
+    let bulk = nice_of("lane-bulk");
+    assert!(!bulk.is_empty() && bulk.iter().all(|&n| n == (main + 10).min(19)), "{threads:?}");
+}

@@ -15,10 +15,11 @@ use std::sync::Arc;
 
 use sextant_expr::{Program, Scope};
 use sextant_ingest::Params;
+use sextant_lanes::Lane;
 use sextant_model::Project;
 use sextant_model::limits::{MAX_EXPORT_DAYS, MAX_EXPORT_LIMIT};
 use sextant_model::time::{DAY_MS, parse_date, utc_midnight_ms};
-use sextant_storage::ExportQuery;
+use sextant_storage::{ExportQuery, StorageError};
 
 use crate::error::ApiError;
 use crate::event_lines;
@@ -59,14 +60,21 @@ async fn start(state: &AppState, reader: Reader<ExportApi>) -> Result<Response, 
     // Read the first chunk before answering, so a failure to start is a clear error
     // rather than a 200 with a broken body.
     let first = chunks.next().await.transpose()?;
-    let lines = futures::stream::iter(first.map(Ok)).chain(chunks).map(move |chunk| {
-        chunk.map(|events| {
-            let mut out = String::with_capacity(events.len() * 256);
-            for e in &events {
-                event_lines::write_line(&mut out, e, time_in_ms);
-            }
-            bytes::Bytes::from(out)
-        })
+    // Writing the lines is most of an export's CPU: it runs in the bulk lane, with the
+    // reading, so a long export yields to ingestion and reports.
+    let lines = futures::stream::iter(first.map(Ok)).chain(chunks).then(move |chunk| async move {
+        let events = chunk?;
+        let text = Lane::Bulk
+            .run(move || {
+                let mut out = String::with_capacity(events.len() * 256);
+                for e in &events {
+                    event_lines::write_line(&mut out, e, time_in_ms);
+                }
+                out
+            })
+            .await
+            .map_err(|e| StorageError::Backend(format!("export formatting failed: {e}")))?;
+        Ok::<_, StorageError>(bytes::Bytes::from(text))
     });
     let mut response = Body::from_stream(lines).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));

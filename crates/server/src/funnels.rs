@@ -105,7 +105,7 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
     };
     let (request, rows) = scan_funnel(state, project.id, request).await?;
     // The forward pass is CPU work: off the async workers.
-    let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(join_failed)?;
+    let answer = sextant_lanes::Lane::Interactive.run(move || request.answer(&rows)).await.map_err(join_failed)?;
     Ok(Json(answer).into_response())
 }
 

@@ -86,14 +86,16 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
             let request = insights::whole_range(request);
             let (request, rows) = scan_funnel(state, project.id, request).await?;
             let name = funnel.name;
-            let answer = tokio::task::spawn_blocking(move || insights::funnel_answer(&request, &name, &rows, now))
+            let answer = sextant_lanes::Lane::Interactive
+                .run(move || insights::funnel_answer(&request, &name, &rows, now))
                 .await
                 .map_err(join_failed)?;
             Ok(Json(answer).into_response())
         }
         insights::Plan::Retention(request) => {
             let (request, rows) = scan_retention(state, project.id, request).await?;
-            let answer = tokio::task::spawn_blocking(move || insights::retention_answer(&request, &rows, now))
+            let answer = sextant_lanes::Lane::Interactive
+                .run(move || insights::retention_answer(&request, &rows, now))
                 .await
                 .map_err(join_failed)?;
             Ok(Json(answer).into_response())

@@ -164,7 +164,8 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
                 RetentionRequest::parse(&reader, &options).map_err(invalid)?
             };
             let (request, rows) = scan_retention(state, project, request).await?;
-            let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(join_failed)?;
+            let answer =
+                sextant_lanes::Lane::Interactive.run(move || request.answer(&rows)).await.map_err(join_failed)?;
             Ok(Json(answer).into_response())
         }
         Report::Addiction => {
@@ -176,7 +177,8 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
             request.filter = attacher.optional(request.filter.take()).await?;
             request.on = attacher.optional(request.on.take()).await?;
             let rows = state.reports.behaviour(request.query(project)).await?;
-            let answer = tokio::task::spawn_blocking(move || request.answer(&rows)).await.map_err(join_failed)?;
+            let answer =
+                sextant_lanes::Lane::Interactive.run(move || request.answer(&rows)).await.map_err(join_failed)?;
             Ok(Json(answer).into_response())
         }
     }

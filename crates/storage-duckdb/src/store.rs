@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use duckdb::Connection;
 use parking_lot::Mutex;
 use sextant_expr::LookupTable;
+use sextant_lanes::Lane;
 use sextant_model::{EventRow, IdentityEdge, ProfileUpdate, ProjectId};
 use sextant_storage::{
     BehaviourQuery, BehaviourRows, EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage, ProfileQuery,
@@ -83,8 +84,11 @@ impl DuckDbStore {
         crate::pause::arm(dir);
         let path = dir.join("events.duckdb");
         let tmp = dir.join("duckdb-tmp");
-        let conn =
-            Connection::open(&path).map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
+        // DuckDB starts its worker threads here, and they take the priority of the thread
+        // that opens it: the query lane's, so a report's parallel work yields to ingestion.
+        let conn = Lane::Interactive
+            .call(|| Connection::open(&path))
+            .map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
         schema::migrate(&conn, &options.memory_limit, &tmp.to_string_lossy()).map_err(backend)?;
         schema::add_hashes(&conn).map_err(backend)?;
         copies::migrate(&conn).map_err(backend)?;
@@ -221,7 +225,7 @@ impl DuckDbStore {
         // the future is dropped and the guard interrupts the statement DuckDB is running,
         // instead of letting a query nobody will read run to its end.
         let guard = InterruptOnDrop(Some(conn.interrupt_handle()));
-        let out = tokio::task::spawn_blocking(move || f(conn)).await;
+        let out = Lane::Interactive.run(move || f(conn)).await;
         guard.disarm();
         out.map_err(|e| StorageError::Backend(format!("read task failed: {e}")))?
     }
@@ -261,7 +265,7 @@ impl EventStore for DuckDbStore {
         let (tx, rx) = mpsc::channel(2);
         match self.read_connection() {
             Ok(conn) => {
-                tokio::task::spawn_blocking(move || export::run(conn, query, tx));
+                Lane::Bulk.spawn(move || export::run(conn, query, tx));
             }
             Err(e) => {
                 let _ = tx.try_send(Err(e));

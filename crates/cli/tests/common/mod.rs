@@ -175,6 +175,25 @@ impl TestServer {
         self.child.as_ref().map(|c| process_cpu_seconds(&format!("/proc/{}/stat", c.id()))).unwrap_or(0.0)
     }
 
+    /// (name, nice value) of each of the server's threads, and the main thread's nice
+    /// value, read from `/proc`.
+    pub fn thread_priorities(&self) -> (Vec<(String, i32)>, i32) {
+        let pid = self.child.as_ref().expect("the server runs").id();
+        let nice_of = |stat: &str| -> (String, i32) {
+            let name = stat[stat.find('(').unwrap() + 1..stat.rfind(')').unwrap()].to_string();
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
+            (name, fields[16].parse().unwrap())
+        };
+        let mut threads = Vec::new();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+            if let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) {
+                threads.push(nice_of(&stat));
+            }
+        }
+        let main = nice_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap()).1;
+        (threads, main)
+    }
+
     /// SIGKILL: no shutdown, no checkpoint.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,0 +1,195 @@
+//! CPU lanes: which blocking work yields to which when the cores are all busy.
+//!
+//! Every family's heavy work runs on blocking threads, and on two cores they compete.
+//! Left alone, the kernel shares the CPU by thread: an export stream and four query
+//! clients took 1.0 of 1.9 busy cores in the mixed-load bench and left ingestion 0.41
+//! of its idle rate (`cargo bench --bench mixed_load -- 40 1000000`, issue 23). SDKs
+//! cannot wait for a report to finish before sending their events, and an export
+//! client can always wait, so the lanes give, in order:
+//!
+//! - **ingestion** (decoding, the writer's commits, and the compactor, whose moves are
+//!   ingestion's deferred cost and must keep up with it): the process's own priority,
+//!   on tokio's blocking pool and the store's own threads. No lane: it is the default.
+//! - [`Lane::Interactive`]: queries a person is waiting for (reports, engage, lookups)
+//!   and DuckDB's own worker threads, below ingestion;
+//! - [`Lane::Bulk`]: export streams, which take what is left.
+//!
+//! A lane is a thread pool whose threads have a higher nice value (a lower priority) than
+//! the process. The kernel weighs runnable threads by it: nice 0 weighs 1024, nice 6
+//! 272 and nice 10 110, so an Interactive thread gets about a quarter of the CPU of an
+//! ingestion thread and a Bulk thread a tenth, but any of them takes a core no one else
+//! wants. The weights are per thread, and a report runs on several (its own, DuckDB's
+//! worker, the funnel kernel's two), hence the wide gap. Measured with the mixed-load
+//! bench (one 40-s run each, on a noisy two-core machine): with Interactive at nice 3
+//! ingestion kept 0.53 of its idle rate, at nice 6 0.79.
+//!
+//! An unprivileged process can raise a thread's nice value and never lower it again,
+//! which is why each lane keeps its own threads instead of lowering tokio's shared ones
+//! for a while. Where the kernel refuses (a sandbox without `setpriority`), the lane runs at
+//! the process's priority and says so once in the log.
+//!
+//! # Layout
+//! - [`Lane`]: the lanes, their nice values, and the ways into one: [`Lane::run`]
+//!   (await a closure on the lane's pool), [`Lane::spawn`] (start one and not wait),
+//!   [`Lane::enter`] (lower the calling thread for good) and [`Lane::call`] (run a
+//!   closure on a new thread of the lane, so the threads it starts inherit the lane).
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::runtime::Runtime;
+use tokio::task::JoinError;
+
+/// A class of blocking work with its own priority (see the crate's documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Reports and other reads somebody is waiting for.
+    Interactive,
+    /// Export streams and background maintenance.
+    Bulk,
+}
+
+impl Lane {
+    /// How much higher the lane's nice value is than the process's (the kernel's range
+    /// is -20, first, to 19, last; a process normally runs at 0).
+    pub const fn nice(self) -> i32 {
+        match self {
+            Lane::Interactive => 6,
+            Lane::Bulk => 10,
+        }
+    }
+
+    /// The name of the lane's pool threads (Linux keeps 15 bytes of a thread's name).
+    pub const fn thread_name(self) -> &'static str {
+        match self {
+            Lane::Interactive => "lane-inter",
+            Lane::Bulk => "lane-bulk",
+        }
+    }
+
+    /// The name of a thread [`Lane::call`] starts, and so of the threads it starts in
+    /// turn (DuckDB's workers): told apart from the pool's in `top -H`.
+    pub const fn own_thread_name(self) -> &'static str {
+        match self {
+            Lane::Interactive => "lane-inter-own",
+            Lane::Bulk => "lane-bulk-own",
+        }
+    }
+
+    /// Runs `f` on one of the lane's blocking threads and waits for it. Like
+    /// `tokio::task::spawn_blocking`, the work runs to its end even if the caller stops
+    /// waiting; stopping it early is the caller's business (an interrupt handle).
+    pub async fn run<T, F>(self, f: F) -> Result<T, JoinError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn(f).await
+    }
+
+    /// Starts `f` on one of the lane's blocking threads now, for a caller that does not
+    /// wait for it (a producer feeding a channel).
+    pub fn spawn<T, F>(self, f: F) -> tokio::task::JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.pool().spawn_blocking(f)
+    }
+
+    /// Lowers the calling thread into the lane for the rest of its life.
+    pub fn enter(self) {
+        // Relative to the process's main thread, so a server started with `nice` keeps
+        // its lanes below itself rather than being raised to them.
+        let base = rustix::process::getpriority_process(Some(rustix::process::getpid())).unwrap_or(0);
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), (base + self.nice()).min(19)) {
+            static WARNED: AtomicBool = AtomicBool::new(false);
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    lane = self.thread_name(),
+                    error = %e,
+                    "the kernel refused to lower a thread's priority; every family shares the CPU equally"
+                );
+            }
+        }
+    }
+
+    /// Runs `f` on a new thread of the lane and returns what it returns, for work whose
+    /// own threads must belong to the lane: a thread starts at its creator's priority,
+    /// and DuckDB starts its worker threads when a database opens.
+    pub fn call<T: Send>(self, f: impl FnOnce() -> T + Send) -> T {
+        let mut job = Some(f);
+        let ran = std::thread::scope(|scope| {
+            let job = &mut job;
+            let worker =
+                std::thread::Builder::new().name(self.own_thread_name().into()).spawn_scoped(scope, move || {
+                    self.enter();
+                    job.take().map(|f| f())
+                });
+            match worker {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: the job is still here, and runs below.
+                Err(_) => None,
+            }
+        });
+        match (ran, job) {
+            (Some(out), _) => out,
+            (None, Some(f)) => f(),
+            (None, None) => unreachable!("a job that ran returned its answer"),
+        }
+    }
+
+    fn pool(self) -> &'static Runtime {
+        static INTERACTIVE: OnceLock<Runtime> = OnceLock::new();
+        static BULK: OnceLock<Runtime> = OnceLock::new();
+        let cell = match self {
+            Lane::Interactive => &INTERACTIVE,
+            Lane::Bulk => &BULK,
+        };
+        cell.get_or_init(|| {
+            // One async worker, which stays idle: the lane's work is all on the runtime's
+            // blocking threads, created on demand and let go after ten idle seconds.
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name(self.thread_name())
+                .on_thread_start(move || self.enter())
+                .enable_all()
+                .build()
+                .expect("a lane's thread pool starts (it only needs threads)")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn own_nice() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("getpriority")
+    }
+
+    fn lowered(lane: Lane) -> i32 {
+        let base = rustix::process::getpriority_process(Some(rustix::process::getpid())).expect("getpriority");
+        (base + lane.nice()).min(19)
+    }
+
+    #[tokio::test]
+    async fn work_runs_at_its_lanes_priority_and_the_caller_keeps_its_own() {
+        let before = own_nice();
+        for lane in [Lane::Interactive, Lane::Bulk] {
+            assert_eq!(lane.run(own_nice).await.expect("ran"), lowered(lane));
+            assert_eq!(lane.call(own_nice), lowered(lane));
+            // Threads started by lane work inherit the lane, as DuckDB's workers do.
+            let inherited = lane.call(|| std::thread::spawn(own_nice).join().expect("joined"));
+            assert_eq!(inherited, lowered(lane));
+        }
+        assert_eq!(own_nice(), before);
+    }
+
+    #[test]
+    fn a_panic_in_a_call_reaches_the_caller() {
+        let caught = std::panic::catch_unwind(|| Lane::Bulk.call(|| panic!("boom")));
+        assert!(caught.is_err());
+    }
+}
