@@ -2,10 +2,11 @@
 //! environment, the store stops for good when it reaches that point, after creating
 //! `paused-at-<point>` in its directory. A test waits for that file and then kills the
 //! process with SIGKILL, so the kill lands at exactly that moment of a compaction move
-//! or a timeline build (`crates/cli/tests/faults.rs`). A timer or a busy loop could
-//! only make such a moment likely.
+//! or a timeline build (`crates/cli/tests/faults.rs`), or holds the writer so that
+//! the write queue fills (`crates/cli/tests/abuse/`). A timer or a busy loop could only
+//! make such a moment likely.
 //!
-//! The points: [`COMPACTION_MOVE`], [`TIMELINE_WRITE`]. Unset, a point costs one read
+//! The points: [`COMPACTION_MOVE`], [`TIMELINE_WRITE`], [`WRITER_COMMIT`]. Unset, a point costs one read
 //! of a set-once cell.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,9 @@ use std::time::Duration;
 pub const COMPACTION_MOVE: &str = "compaction-move";
 /// Halfway through writing a timeline's temporary file.
 pub const TIMELINE_WRITE: &str = "timeline-write";
+/// In the writer, before it commits its first group: every write then waits in the
+/// queue, as behind a stalled disk.
+pub const WRITER_COMMIT: &str = "writer-commit";
 
 static ARMED: OnceLock<Option<(String, PathBuf)>> = OnceLock::new();
 

@@ -91,6 +91,7 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, r
                 Err(_) => break,
             }
         };
+        crate::pause::point(crate::pause::WRITER_COMMIT);
         let mut group = vec![first];
         let mut rows = group[0].work.len();
         while rows < MAX_GROUP_ROWS {

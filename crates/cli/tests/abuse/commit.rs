@@ -53,3 +53,49 @@ async fn a_nul_in_an_id_fails_only_its_own_record() {
     alive(&s).await;
     bystander.finish(Duration::from_secs(2)).await;
 }
+
+/// Case 5: a write waits for a place in the writer's queue for a bounded time, then is
+/// answered 503 with `Retry-After` (which the SDKs retry), holding nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_cannot_be_queued_in_time_gets_503() {
+    let _serial = one_at_a_time().await;
+    let tmp = tempfile::tempdir().unwrap();
+    // The writer stops before its first commit, as behind a disk that hangs.
+    let s = TestServer::start_in_with_env(tmp.path(), RELAXED_LIMITS, &[("SEXTANT_PAUSE_AT", "writer-commit")]);
+    let import = |n: usize| {
+        let (http, url, secret) = (s.http.clone(), s.url("/import?strict=1"), s.creds.secret.clone());
+        let event = json!({"event": "Queued", "properties": {
+            "distinct_id": "q", "time": now_ms() / 1000, "$insert_id": format!("q-{n}")}});
+        tokio::spawn(async move { http.post(url).basic_auth(secret, Some("")).json(&json!([event])).send().await })
+    };
+    let first = import(0);
+    let paused = tmp.path().join("paused-at-writer-commit");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !paused.exists() {
+        assert!(std::time::Instant::now() < deadline, "the writer never reached its pause point");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The writer holds the first request; these take every place in the queue.
+    let held: Vec<_> = (1..=QUEUE_PLACES).map(import).collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let r = import(QUEUE_PLACES + 1).await.unwrap().unwrap();
+    let waited = started.elapsed();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"), "{:?}", r.headers());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], 503, "{body}");
+    assert_eq!(body["status"], "Service Unavailable", "{body}");
+    assert!(body["error"].as_str().unwrap().contains("retry later"), "{body}");
+    // Refused after the queue's wait (10 s), not at once and not never.
+    assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(30), "{waited:?}");
+    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    first.abort();
+    for task in held {
+        task.abort();
+    }
+}
+
+/// Places in the DuckDB store's write queue (`QUEUED_REQUESTS` in its `store.rs`).
+const QUEUE_PLACES: usize = 256;
