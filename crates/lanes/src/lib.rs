@@ -28,17 +28,62 @@
 //! for a while. Where the kernel refuses (a sandbox without `setpriority`), the lane runs at
 //! the process's priority and says so once in the log.
 //!
+//! Work a request starts on a lane keeps what the request holds ([`Holder`], through
+//! [`on_behalf`]): a query's concurrency permit is released when its blocking work has
+//! really ended, not when its client left or its deadline passed while DuckDB or a
+//! funnel kernel still ran.
+//!
 //! # Layout
+//! - [`Holder`], [`on_behalf`]: what blocking work started for a request keeps alive.
 //! - [`Lane`]: the lanes, their nice values, and the ways into one: [`Lane::run`]
 //!   (await a closure on the lane's pool), [`Lane::spawn`] (start one and not wait),
 //!   [`Lane::enter`] (lower the calling thread for good) and [`Lane::call`] (run a
 //!   closure on a new thread of the lane, so the threads it starts inherit the lane).
 
-use std::sync::OnceLock;
+use std::any::Any;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::runtime::Runtime;
 use tokio::task::JoinError;
+
+/// What a request holds while it is served (a concurrency permit), shared with the
+/// blocking work it starts, so that it is let go only when the last of them ends.
+#[derive(Clone, Default)]
+pub struct Holder(Arc<Mutex<Option<Arc<dyn Any + Send + Sync>>>>);
+
+impl Holder {
+    /// From now on, work started under this holder keeps `held` alive too.
+    pub fn hold(&self, held: Arc<dyn Any + Send + Sync>) {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(held);
+    }
+
+    /// Lets go of what it holds; work already started keeps its own share.
+    pub fn release(&self) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+    }
+
+    fn current(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
+impl std::fmt::Debug for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Holder").field("holds", &self.current().is_some()).finish()
+    }
+}
+
+tokio::task_local! {
+    static ON_BEHALF: Holder;
+}
+
+/// Runs `work` (a request's handling) so that the lane work it starts keeps what
+/// `holder` holds at that moment until that work has ended.
+pub async fn on_behalf<F: Future>(holder: Holder, work: F) -> F::Output {
+    ON_BEHALF.scope(holder, work).await
+}
 
 /// A class of blocking work with its own priority (see the crate's documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,13 +133,18 @@ impl Lane {
     }
 
     /// Starts `f` on one of the lane's blocking threads now, for a caller that does not
-    /// wait for it (a producer feeding a channel).
+    /// wait for it (a producer feeding a channel). Under [`on_behalf`], `f` keeps what
+    /// the holder holds until it returns.
     pub fn spawn<T, F>(self, f: F) -> tokio::task::JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.pool().spawn_blocking(f)
+        let held = ON_BEHALF.try_with(Holder::current).ok().flatten();
+        self.pool().spawn_blocking(move || {
+            let _held = held;
+            f()
+        })
     }
 
     /// Lowers the calling thread into the lane for the rest of its life.
@@ -185,6 +235,36 @@ mod tests {
             assert_eq!(inherited, lowered(lane));
         }
         assert_eq!(own_nice(), before);
+    }
+
+    #[tokio::test]
+    async fn work_keeps_what_its_request_holds_until_it_ends() {
+        let permit: Arc<dyn Any + Send + Sync> = Arc::new("permit");
+        let released = Arc::downgrade(&permit);
+        let holder = Holder::default();
+        holder.hold(permit);
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let (finish, finish_rx) = std::sync::mpsc::channel::<()>();
+        let request = on_behalf(holder, async move {
+            Lane::Interactive
+                .run(move || {
+                    let _ = started_tx.send(());
+                    let _ = finish_rx.recv();
+                })
+                .await
+        });
+        // The request is dropped (its client left) while its work still runs.
+        let request = tokio::spawn(request);
+        started.await.expect("the work started");
+        request.abort();
+        let _ = request.await;
+        assert!(released.upgrade().is_some(), "released while the work ran");
+        finish.send(()).expect("the work waits");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while released.upgrade().is_some() {
+            assert!(std::time::Instant::now() < deadline, "never released");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     #[test]

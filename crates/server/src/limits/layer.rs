@@ -11,16 +11,19 @@ use axum::response::Response;
 use futures::StreamExt;
 use parking_lot::Mutex;
 
+use sextant_lanes::Holder;
+
 use super::limiter::{Permit, RateStatus};
 
-/// Where a handler's limiter verdict waits for the response.
+/// Where a handler's limiter verdict waits for the response; a concurrency permit is
+/// also shared with the blocking work the handler starts (`sextant_lanes::Holder`).
 #[derive(Clone, Debug, Default)]
-pub struct LimitSlot(Arc<Mutex<Verdict>>);
+pub struct LimitSlot(Arc<Mutex<Verdict>>, Holder);
 
 #[derive(Debug, Default)]
 struct Verdict {
     status: Option<RateStatus>,
-    permit: Option<Permit>,
+    permit: Option<Arc<Permit>>,
     retry_after: Option<u64>,
 }
 
@@ -31,6 +34,10 @@ impl LimitSlot {
     }
 
     pub(super) fn record(&self, status: Option<RateStatus>, permit: Option<Permit>, retry_after: Option<u64>) {
+        let permit = permit.map(Arc::new);
+        if let Some(permit) = &permit {
+            self.1.hold(permit.clone());
+        }
         *self.0.lock() = Verdict { status, permit, retry_after };
     }
 }
@@ -46,7 +53,10 @@ const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 pub async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
     let slot = LimitSlot::default();
     request.extensions_mut().insert(slot.clone());
-    let mut response = next.run(request).await;
+    // Blocking work the handler starts holds the permit until it ends, even when the
+    // handler's future is dropped first (a deadline, a client gone).
+    let mut response = sextant_lanes::on_behalf(slot.1.clone(), next.run(request)).await;
+    slot.1.release();
     let verdict = std::mem::take(&mut *slot.0.lock());
     let unavailable = response.status() == StatusCode::SERVICE_UNAVAILABLE;
     let headers = response.headers_mut();
@@ -64,7 +74,8 @@ pub async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS));
     }
     match verdict.permit {
-        // Held until the body has been streamed out, so a long export counts as in flight.
+        // Held until the body has been streamed out, so a long export counts as in flight
+        // (and, through the holder, until the blocking work the handler started ends).
         Some(permit) => {
             let (parts, body) = response.into_parts();
             let stream = body.into_data_stream().map(move |chunk| {
