@@ -20,7 +20,8 @@
 //! the first quiet tick (right after the move when the move itself was quiet; a busy
 //! backfill does not rebuild every day it touches after every move), and at start and
 //! whenever a UTC day closes it builds every closed day whose timeline is missing or
-//! behind. And it saves the property kinds queries have learned (see [`crate::kinds`]).
+//! behind. And it keeps the property kinds queries have learned (see [`crate::kinds`])
+//! current after each move, and saves them.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -178,6 +179,11 @@ pub fn run(conn: Connection, shared: Shared, stop: Receiver<()>) {
                 Ok((moved, touched)) => {
                     tracing::debug!(moved, "moved events to the cold tier");
                     stale.extend(touched);
+                    if moved > 0
+                        && let Err(e) = kinds.refresh(&conn)
+                    {
+                        tracing::warn!(error = %e, "cannot refresh property kinds; queries will read them");
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, "compaction failed; will retry"),
             }
