@@ -147,13 +147,18 @@ impl Lane {
         })
     }
 
+    /// The nice value the lane's threads get: relative to the process's main thread, so a
+    /// server started with `nice` keeps its lanes below itself rather than being raised
+    /// to them.
+    fn lowered_nice(self) -> i32 {
+        let base = rustix::process::getpriority_process(Some(rustix::process::getpid())).unwrap_or(0);
+        (base + self.nice()).min(19)
+    }
+
     /// Lowers the calling thread into the lane for the rest of its life.
     pub fn enter(self) {
-        // Relative to the process's main thread, so a server started with `nice` keeps
-        // its lanes below itself rather than being raised to them.
-        let base = rustix::process::getpriority_process(Some(rustix::process::getpid())).unwrap_or(0);
         let tid = rustix::thread::gettid();
-        if let Err(e) = rustix::process::setpriority_process(Some(tid), (base + self.nice()).min(19)) {
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), self.lowered_nice()) {
             static WARNED: AtomicBool = AtomicBool::new(false);
             if !WARNED.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
@@ -219,20 +224,15 @@ mod tests {
         rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("getpriority")
     }
 
-    fn lowered(lane: Lane) -> i32 {
-        let base = rustix::process::getpriority_process(Some(rustix::process::getpid())).expect("getpriority");
-        (base + lane.nice()).min(19)
-    }
-
     #[tokio::test]
     async fn work_runs_at_its_lanes_priority_and_the_caller_keeps_its_own() {
         let before = own_nice();
         for lane in [Lane::Interactive, Lane::Bulk] {
-            assert_eq!(lane.run(own_nice).await.expect("ran"), lowered(lane));
-            assert_eq!(lane.call(own_nice), lowered(lane));
+            assert_eq!(lane.run(own_nice).await.expect("ran"), lane.lowered_nice());
+            assert_eq!(lane.call(own_nice), lane.lowered_nice());
             // Threads started by lane work inherit the lane, as DuckDB's workers do.
             let inherited = lane.call(|| std::thread::spawn(own_nice).join().expect("joined"));
-            assert_eq!(inherited, lowered(lane));
+            assert_eq!(inherited, lane.lowered_nice());
         }
         assert_eq!(own_nice(), before);
     }
