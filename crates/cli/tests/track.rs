@@ -254,24 +254,25 @@ async fn malformed_requests_are_named() {
         assert_eq!(body["status"], 0);
         assert!(body["error"].as_str().unwrap().contains(expected), "{body} should mention {expected}");
     }
-    // Non-verbose: a plain 0.
+    // Non-verbose: a plain 0, with the 200 that Mixpanel's spec gives every answer but
+    // 401 and 403.
     let r = s.http.post(s.url("/track")).send().await.unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "0");
-    // An unsafe JSONP callback is refused.
+    // An unsafe JSONP callback is refused, and not echoed.
     let r = s.http.get(s.url("/track?callback=alert(1);x&data=e30")).send().await.unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.text().await.unwrap(), "0");
 }
 
 #[tokio::test]
 async fn tokens_and_basic_credentials() {
     let s = TestServer::start();
     let m = marker();
-    // No token anywhere: 401 in track's shape.
+    // No token anywhere: 401 in the spec's `ErrorResponse`, verbose or not.
     let no_token = json!([{"event": "e", "properties": {"m": m}}]);
     let r = s.http.post(s.url("/track?verbose=1")).json(&no_token).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": 0, "error": "token, missing or empty"}));
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"error": "token, missing or empty", "status": "error"}));
     let r = s.http.post(s.url("/track")).json(&no_token).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"error": "token, missing or empty", "status": "error"}));

@@ -20,8 +20,9 @@ pub struct RawBody {
     encoding: Encoding,
 }
 
+/// A `Content-Encoding` Sextant undoes.
 #[derive(Clone, Copy)]
-enum Encoding {
+pub enum Encoding {
     Identity,
     Gzip,
     Deflate,
@@ -33,7 +34,12 @@ fn too_large(limit: usize) -> ApiError {
 
 /// Reads the body, refusing more than `limit` bytes on the wire.
 pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<RawBody, ApiError> {
-    let encoding = match headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase()) {
+    read_encoded(encoding(headers)?, body, limit).await
+}
+
+/// The body's `Content-Encoding`, refused unless Sextant can undo it.
+pub fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
+    Ok(match headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase()) {
         None => Encoding::Identity,
         Some(e) if e.is_empty() || e == "identity" => Encoding::Identity,
         Some(e) if e == "gzip" || e == "x-gzip" => Encoding::Gzip,
@@ -41,7 +47,12 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<RawBo
         Some(e) => {
             return Err(ApiError::invalid(format!("unsupported Content-Encoding `{e}`; send gzip or no encoding")));
         }
-    };
+    })
+}
+
+/// Reads a body of a known `encoding`, refusing more than `limit` bytes on the wire:
+/// an error here is about the transfer (cut off, stalled, too large), not the content.
+pub async fn read_encoded(encoding: Encoding, body: Body, limit: usize) -> Result<RawBody, ApiError> {
     let bytes = collect(body, limit).await?;
     Ok(RawBody { bytes, encoding })
 }

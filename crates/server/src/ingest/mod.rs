@@ -129,6 +129,9 @@ impl Kind {
 struct Records {
     accepted: Vec<(usize, sextant_ingest::NormalizedEvent)>,
     failed: Vec<(usize, RecordError)>,
+    /// The token of each failed record, by its place in `failed` (see
+    /// [`TokenResolver::attribute`]).
+    failed_tokens: Vec<Option<String>>,
     dropped: usize,
     /// Uncompressed size of the request's payload, charged to the ingestion limit.
     bytes: usize,
@@ -162,9 +165,9 @@ async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
         },
         Kind::Track => None,
     };
-    let raw = match body::read(&parts.headers, body, ApiFamily::Ingestion.max_request_bytes()).await {
+    let raw = match read_body(&early_style, &parts.headers, body).await {
         Ok(raw) => raw,
-        Err(e) => return early_style.error(&e),
+        Err(refused) => return refused,
     };
     let facts = RequestFacts {
         query: parts.uri.query().map(str::to_string),
@@ -193,6 +196,17 @@ async fn ingest(state: AppState, request: Request, kind: Kind) -> Response {
     }
 }
 
+/// Reads an ingestion request's body. An encoding Sextant cannot undo is refused like
+/// unusable data; a transfer that fails (cut off, stalled, too large) keeps its status.
+pub(crate) async fn read_body(
+    style: &ReplyStyle,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<body::RawBody, Response> {
+    let encoding = body::encoding(headers).map_err(|e| style.error(&e))?;
+    body::read_encoded(encoding, body, ApiFamily::Ingestion.max_request_bytes()).await.map_err(|e| style.unread(&e))
+}
+
 /// The blocking half: decompress, decode, split and normalise. The outer error is one
 /// that must be answered in the query string's style (the body's parameters are unknown
 /// or unusable); the inner one is answered in the style the whole request asked for.
@@ -219,13 +233,21 @@ fn process(
     };
     let records = decoded.payload.map_err(ApiError::from).and_then(|payload| {
         let raws = split_records(&payload)?;
-        let mut records =
-            Records { accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), dropped: 0, bytes: bytes.len() };
+        let mut records = Records {
+            accepted: Vec::with_capacity(raws.len()),
+            failed: Vec::new(),
+            failed_tokens: Vec::new(),
+            dropped: 0,
+            bytes: bytes.len(),
+        };
         for (i, raw) in raws.iter().enumerate() {
             match normalize_event(raw.get(), &ctx) {
                 Ok(Outcome::Accepted(e)) => records.accepted.push((i, e)),
                 Ok(Outcome::Dropped(_)) => records.dropped += 1,
-                Err(e) => records.failed.push((i, e)),
+                Err(e) => {
+                    records.failed_tokens.push(token_in(raw.get(), "/properties/token"));
+                    records.failed.push((i, e))
+                }
             }
         }
         Ok(records)
@@ -243,9 +265,9 @@ async fn store_records(
     early: Option<Credential>,
     mut p: Records,
 ) -> Result<(usize, usize, Vec<(usize, RecordError)>), ApiError> {
-    let credential = match early {
-        Some(c) => Some(c),
-        None => {
+    let credential = match (early, kind) {
+        (Some(c), _) => Some(c),
+        (None, Kind::Import) => {
             let project_id = auth::parse_project_id(params.get("project_id"))?;
             let request = auth::AuthRequest {
                 headers,
@@ -256,6 +278,7 @@ async fn store_records(
             };
             auth::authenticate(state, request).await?
         }
+        (None, Kind::Track) => fallback_credential(state, headers, params).await?,
     };
     let rows: Rows = match kind {
         Kind::Import => {
@@ -319,6 +342,25 @@ async fn credential_from_head(
     auth::authenticate(state, request).await
 }
 
+/// The credential of a request whose records name their projects by token (`/track`,
+/// `/engage`, `/groups`): optional, the project of records without a token. Mixpanel's
+/// spec gives these endpoints no credential at all, so a service account without
+/// `project_id`, which names no project, is passed over rather than refused; its
+/// records must then carry their tokens.
+pub(crate) async fn fallback_credential(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Option<Credential>, ApiError> {
+    let project_id = auth::parse_project_id(params.get("project_id"))?;
+    if project_id.is_none() && matches!(auth::basic_credentials(headers), Ok(Some(b)) if !b.password.is_empty()) {
+        return Ok(None);
+    }
+    let request =
+        auth::AuthRequest { headers, params, project_id, family: ApiFamily::Ingestion, allow_project_token: true };
+    auth::authenticate(state, request).await
+}
+
 /// Charges each project its share of the payload's uncompressed bytes (by its share of
 /// the stored records) and returns the records per project. Over the limit, the whole
 /// request is refused before anything is stored.
@@ -341,8 +383,8 @@ pub(crate) fn charge_ingestion(
 }
 
 /// `/track` events name their project by token; a Basic credential covers events
-/// without one. Events whose token matches no project fail; if none has a usable
-/// token, the request as a whole is unauthenticated.
+/// without one. Events whose token matches no project fail; if nothing is stored and
+/// one of them has such a token, the request as a whole is unauthenticated.
 async fn resolve_track_projects(
     state: &AppState,
     headers: &HeaderMap,
@@ -350,31 +392,39 @@ async fn resolve_track_projects(
     p: &mut Records,
 ) -> Result<Rows, ApiError> {
     let mut resolver = TokenResolver::new(state, headers, credential);
+    resolver.attribute(&mut p.failed, std::mem::take(&mut p.failed_tokens), unattributed).await?;
     let mut rows = Rows::default();
     for (index, event) in p.accepted.drain(..) {
         let project = resolver.project(event.token.as_deref()).await?;
         match project {
             Some(project) => rows.push(event, &project, false),
             None => {
-                let message =
-                    if event.token.is_some() { "token, not a known project token" } else { "token, missing or empty" };
-                p.failed.push((
-                    index,
-                    RecordError {
-                        field: "properties.token".into(),
-                        message: message.into(),
-                        insert_id: Some(event.insert_id),
-                    },
-                ));
+                let failure = RecordError { insert_id: Some(event.insert_id), ..unattributed(event.token.as_deref()) };
+                p.failed.push((index, failure));
             }
         }
     }
-    if rows.rows.is_empty() && p.dropped == 0 && p.failed.iter().all(|(_, e)| e.field == "properties.token") {
-        let message =
-            p.failed.first().map(|(_, e)| e.message.clone()).unwrap_or_else(|| "token, missing or empty".into());
-        return Err(ApiError::unauthenticated(message));
+    // Nothing stored and a token that names no project: the request is unauthenticated,
+    // whatever else failed beside it.
+    if rows.rows.is_empty()
+        && p.dropped == 0
+        && let Some((_, e)) = p.failed.iter().find(|(_, e)| e.field == "properties.token")
+    {
+        return Err(ApiError::unauthenticated(e.message.clone()));
     }
     Ok(rows)
+}
+
+/// The failure of an event that belongs to no project.
+fn unattributed(token: Option<&str>) -> RecordError {
+    let message = if token.is_some() { "token, not a known project token" } else { "token, missing or empty" };
+    RecordError { field: "properties.token".into(), message: message.into(), insert_id: None }
+}
+
+/// The token at `pointer` in a record that failed validation, if it names one.
+pub(crate) fn token_in(raw: &str, pointer: &str) -> Option<String> {
+    let record: serde_json::Value = serde_json::from_str(raw).ok()?;
+    record.pointer(pointer)?.as_str().filter(|t| !t.is_empty()).map(str::to_string)
 }
 
 /// Resolves the project token each record carries (`properties.token`, `$token`), with a
@@ -411,6 +461,29 @@ impl<'a> TokenResolver<'a> {
     }
 }
 
+impl TokenResolver<'_> {
+    /// Reports each failed record whose token names no project (`tokens` holds the
+    /// token of each of the first failures, if it had one) as `unattributed` says, in
+    /// place of what else was wrong with it: authentication comes before validation, and
+    /// the request may then be unauthenticated as a whole. A record without a token
+    /// keeps its own failure.
+    pub(crate) async fn attribute(
+        &mut self,
+        failed: &mut [(usize, RecordError)],
+        tokens: Vec<Option<String>>,
+        unattributed: fn(Option<&str>) -> RecordError,
+    ) -> Result<(), ApiError> {
+        for ((_, error), token) in failed.iter_mut().zip(tokens) {
+            if let Some(token) = token
+                && self.project(Some(&token)).await?.is_none()
+            {
+                *error = RecordError { insert_id: error.insert_id.take(), ..unattributed(Some(&token)) };
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Rows ready to append, and the identity operations they carry.
 #[derive(Default)]
 struct Rows {
@@ -444,5 +517,5 @@ impl Rows {
 /// How a `/track` or `/import` request asked to be answered.
 pub(crate) fn reply_style(params: &Params, kind: Kind) -> Result<ReplyStyle, ApiError> {
     let style = ReplyStyle::from_params(params, kind == Kind::Import)?;
-    Ok(if kind == Kind::Import { style.importing() } else { style })
+    Ok(if kind == Kind::Import { style.importing(params) } else { style })
 }

@@ -19,9 +19,7 @@ use sextant_ingest::{
 use sextant_model::{ApiFamily, ProfileUpdate};
 
 use super::reply::ReplyStyle;
-use super::{IngestParams, TokenResolver, charge_ingestion};
-use crate::auth;
-use crate::body;
+use super::{IngestParams, TokenResolver, charge_ingestion, fallback_credential};
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
 use crate::schemas::{IngestForm, ProfileUpdateRecord};
@@ -67,6 +65,9 @@ pub async fn groups(State(state): State<AppState>, request: Request) -> Response
 struct Updates {
     accepted: Vec<(usize, NormalizedProfileUpdate)>,
     failed: Vec<(usize, RecordError)>,
+    /// The `$token` of each failed update, by its place in `failed` (see
+    /// [`super::TokenResolver::attribute`]).
+    failed_tokens: Vec<Option<String>>,
     bytes: usize,
 }
 
@@ -78,9 +79,9 @@ async fn ingest_profiles(state: AppState, request: Request, kind: ProfileKind) -
     let geo = state.geo.clone();
     let client_ip = peer.map(|p| p.ip().to_string());
     let limit = ApiFamily::Ingestion.max_request_bytes();
-    let raw = match body::read(&parts.headers, body, limit).await {
+    let raw = match super::read_body(&early_style, &parts.headers, body).await {
         Ok(raw) => raw,
-        Err(e) => return early_style.error(&e),
+        Err(refused) => return refused,
     };
     let query = parts.uri.query().map(str::to_string);
     let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -93,8 +94,12 @@ async fn ingest_profiles(state: AppState, request: Request, kind: ProfileKind) -
         let use_request_ip = decoded.params.get("ip").is_none_or(|v| v.trim() != "0");
         let updates = decoded.payload.map_err(ApiError::from).and_then(|payload| {
             let raws = split_records(&payload)?;
-            let mut updates =
-                Updates { accepted: Vec::with_capacity(raws.len()), failed: Vec::new(), bytes: bytes.len() };
+            let mut updates = Updates {
+                accepted: Vec::with_capacity(raws.len()),
+                failed: Vec::new(),
+                failed_tokens: Vec::new(),
+                bytes: bytes.len(),
+            };
             for (i, raw) in raws.iter().enumerate() {
                 match normalize_profile_update(raw.get(), kind, now_ms) {
                     Ok(mut u) => {
@@ -108,7 +113,10 @@ async fn ingest_profiles(state: AppState, request: Request, kind: ProfileKind) -
                         }
                         updates.accepted.push((i, u))
                     }
-                    Err(e) => updates.failed.push((i, e)),
+                    Err(e) => {
+                        updates.failed_tokens.push(super::token_in(raw.get(), "/$token"));
+                        updates.failed.push((i, e))
+                    }
                 }
             }
             Ok(updates)
@@ -143,10 +151,7 @@ async fn store(
     params: &Params,
     mut u: Updates,
 ) -> Result<(usize, Vec<(usize, RecordError)>), ApiError> {
-    let project_id = auth::parse_project_id(params.get("project_id"))?;
-    let request =
-        auth::AuthRequest { headers, params, project_id, family: ApiFamily::Ingestion, allow_project_token: true };
-    let credential = auth::authenticate(state, request).await?;
+    let credential = fallback_credential(state, headers, params).await?;
     let mut resolver = TokenResolver::new(state, headers, credential.as_ref());
     let mut ready: Vec<ProfileUpdate> = Vec::with_capacity(u.accepted.len());
     for (index, update) in u.accepted.drain(..) {
@@ -155,18 +160,24 @@ async fn store(
                 let resolve = project.identity_mode == sextant_model::IdentityMode::Original;
                 ready.push(update.into_update(project.id, resolve))
             }
-            None => {
-                let reason = if update.token.is_some() { "not a known project token" } else { "missing or empty" };
-                u.failed.push((index, RecordError::invalid("$token", reason)));
-            }
+            None => u.failed.push((index, unattributed(update.token.as_deref()))),
         }
     }
-    if ready.is_empty() && !u.failed.is_empty() && u.failed.iter().all(|(_, e)| e.field == "$token") {
-        return Err(ApiError::unauthenticated(u.failed[0].1.message.clone()));
+    resolver.attribute(&mut u.failed, std::mem::take(&mut u.failed_tokens), unattributed).await?;
+    // Nothing to apply and a token that names no project: unauthenticated, as `/track`.
+    if ready.is_empty()
+        && let Some((_, e)) = u.failed.iter().find(|(_, e)| e.field == "$token")
+    {
+        return Err(ApiError::unauthenticated(e.message.clone()));
     }
     let stored = ready.len();
     charge_ingestion(state, slot, u.bytes, ready.iter().map(|r| r.key.project_id))?;
     state.profiles.update_profiles(ready).await?;
     u.failed.sort_by_key(|(i, _)| *i);
     Ok((stored, u.failed))
+}
+
+/// The failure of an update that belongs to no project.
+fn unattributed(token: Option<&str>) -> RecordError {
+    RecordError::invalid("$token", if token.is_some() { "not a known project token" } else { "missing or empty" })
 }

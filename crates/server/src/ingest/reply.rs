@@ -1,13 +1,32 @@
-//! The response bodies each SDK expects from `/track` and `/import`.
+//! The response bodies each SDK expects from `/track`, `/import`, `/engage` and `/groups`.
 //!
-//! | request                | success                                   | failure                                      |
-//! |------------------------|-------------------------------------------|----------------------------------------------|
-//! | plain                  | `1`                                        | `0` (401/403/413/429: `{"error", "status": "error"}`) |
-//! | `verbose=1`            | `{"status": 1, "error": null}`             | `{"status": 0, "error": "<message>"}`       |
-//! | `/import?strict=1`     | `{"code": 200, "num_records_imported", "status": "OK"}` | `{"code", "error", "status", ...}` |
-//! | `/import`, not verbose | `1`                                        | `{"code", "error", "status"}` (the spec's `StrictUnauthorized` and kin) |
-//! | `callback=fn`          | `fn(<body above>)` as `text/javascript`    | same                                         |
-//! | `img=1`                | a 1x1 transparent GIF                      | the same GIF                                 |
+//! | request                | records answered                          | request unusable as a whole (a 400 inside) |
+//! |------------------------|-------------------------------------------|--------------------------------------------|
+//! | plain                  | `1`, or `0` when none was valid            | `0`, HTTP 200                              |
+//! | `verbose=1`            | `{"status": 1 or 0, "error"}`              | `{"status": 0, "error"}`, HTTP 200         |
+//! | `strict=1`             | `{"code": 200, "num_records_imported", "status": "OK"}`, or 400 with `failed_records` | `/import`: `{"code", "error", "status"}`, 400; others as above |
+//! | `/import?strict=0`     | `{"code": 200, "num_records_imported", "status": "OK"}` | `{"code", "error", "status"}`, 400 |
+//! | `/import`, no `strict` | `1` or `0`; verbose as above               | `{"code", "error", "status"}`, 400 (verbose: `{"status": 0, "error"}`) |
+//! | `callback=fn`          | `fn(<body above>)` as `text/javascript`    | same                                       |
+//! | `img=1`                | a 1x1 transparent GIF                      | the same GIF                               |
+//!
+//! A body cut off or stalled before its end keeps its own status ([`ReplyStyle::unread`]).
+//!
+//! Why these:
+//! - Mixpanel's ingestion spec gives `/track`, `/engage` and `/groups` three answers: 200
+//!   with `1` or `0` ("no data objects in the body are valid"), and 401 and 403 with its
+//!   `ErrorResponse`, `{"error", "status": "error"}`. A request that is unusable as a whole
+//!   (no data, bad JSON, bad gzip, a bad parameter) is therefore `0` with HTTP 200, as
+//!   Mixpanel answers it.
+//! - Every other refusal (401, 403, 413, 429, 503) is that `ErrorResponse` as plain JSON,
+//!   whatever the style: a browser runs no script and shows no image from an error
+//!   status, so a JSONP or pixel wrapper would reach nobody. `/import` refusals are
+//!   `{"code", "error", "status": "<reason>"}` (the spec's `Strict*`). On `/engage` and
+//!   `/groups`, `strict=1` changes only how records that fail alone are reported.
+//! - `/import` names `strict` as a required parameter of `0` or `1` and documents only
+//!   JSON answers; the official Java SDK sends it and reads `{"code": 200, "status":
+//!   "OK"}` either way. The Node SDK sends no `strict` and reads a plain `1`, so a
+//!   request without it keeps the legacy body.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -27,7 +46,7 @@ const PIXEL_GIF: &[u8] = &[
 /// How the client asked to be answered.
 #[derive(Clone, Debug, Default)]
 pub struct ReplyStyle {
-    /// `strict=1` (only `/import`).
+    /// `strict=1` (`/import`, `/engage`, `/groups`).
     pub strict: bool,
     /// `verbose=1`.
     pub verbose: bool,
@@ -39,12 +58,16 @@ pub struct ReplyStyle {
     /// asks for the verbose shape (Mixpanel's ingestion spec gives `/import` only the
     /// strict error shapes).
     pub import: bool,
+    /// `/import?strict=0`: success is counted in the strict shape too.
+    pub counted: bool,
 }
 
 impl ReplyStyle {
-    /// The same style for an `/import` answer (see [`ReplyStyle::import`]).
-    pub fn importing(self) -> Self {
-        ReplyStyle { import: true, ..self }
+    /// The same style for an `/import` answer (see [`ReplyStyle::import`] and
+    /// [`ReplyStyle::counted`]).
+    pub fn importing(self, params: &Params) -> Self {
+        let counted = !self.strict && params.get("strict").is_some();
+        ReplyStyle { import: true, counted, ..self }
     }
 
     /// Reads the style from request parameters. An unsafe callback name is refused.
@@ -56,6 +79,7 @@ impl ReplyStyle {
             img: params.flag("img"),
             callback: None,
             import: false,
+            counted: false,
         };
         match callback {
             Some(c) if !is_safe_callback(&c) => Err(ApiError::invalid(
@@ -86,7 +110,10 @@ impl ReplyStyle {
                 "num_records_imported": stored,
                 "failed_records": failed_records,
             });
-            return self.render(StatusCode::BAD_REQUEST, body);
+            return json_response(StatusCode::BAD_REQUEST, &body);
+        }
+        if self.counted && !self.verbose {
+            return self.render(StatusCode::OK, json!({"code": 200, "num_records_imported": stored, "status": "OK"}));
         }
         if valid > 0 {
             let body = if self.verbose { json!({"status": 1, "error": null}) } else { json!(1) };
@@ -100,17 +127,26 @@ impl ReplyStyle {
 
     /// The answer to a request refused as a whole.
     pub fn error(&self, error: &ApiError) -> Response {
+        if error.status() == StatusCode::BAD_REQUEST && !self.import {
+            let body = if self.verbose { json!({"status": 0, "error": error.message}) } else { json!(0) };
+            return self.render(StatusCode::OK, body);
+        }
+        self.unread(error)
+    }
+
+    /// The answer to a request whose body could not be read to its end (cut off,
+    /// stalled, over the size limit): the error's own status even when it is a 400,
+    /// since this is no answer about the data.
+    pub fn unread(&self, error: &ApiError) -> Response {
         let status = error.status();
-        let body = if self.strict || (self.import && !self.verbose) {
-            json!({"code": status.as_u16(), "error": error.message, "status": error.code.reason_phrase()})
-        } else if self.verbose {
-            json!({"status": 0, "error": error.message})
-        } else if matches!(status.as_u16(), 400 | 200) {
-            json!(0)
-        } else {
+        let body = if !self.import {
             json!({"error": error.message, "status": "error"})
+        } else if self.verbose && !self.strict {
+            json!({"status": 0, "error": error.message})
+        } else {
+            json!({"code": status.as_u16(), "error": error.message, "status": error.code.reason_phrase()})
         };
-        self.render(status, body)
+        json_response(status, &body)
     }
 
     fn render(&self, status: StatusCode, body: Value) -> Response {
@@ -125,12 +161,20 @@ impl ReplyStyle {
             headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             return response;
         }
-        let content_type = if body.is_number() { "text/plain; charset=utf-8" } else { "application/json" };
-        let mut response = Response::new(Body::from(text));
-        *response.status_mut() = status;
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        response
+        if body.is_number() {
+            let mut response = (status, text).into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            return response;
+        }
+        json_response(status, &body)
     }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// JSONP callback names: what mixpanel-js sends (`mp_cb_1`, `(function(){})`, `a.b[0]`),
@@ -142,6 +186,38 @@ fn is_safe_callback(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(style: &ReplyStyle, error: ApiError) -> (u16, String, Option<String>) {
+        let response = style.error(&error);
+        let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string());
+        let status = response.status().as_u16();
+        let body = futures::executor::block_on(axum::body::to_bytes(response.into_body(), 1 << 20)).unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap(), content_type)
+    }
+
+    #[test]
+    fn refusals_take_the_shapes_of_mixpanels_ingestion_spec() {
+        let bad = || ApiError::invalid("invalid JSON");
+        let denied = || ApiError::unauthenticated("token, missing or empty");
+        let params = |q: &str| Params::parse(q.as_bytes());
+        let track = |q: &str| ReplyStyle::from_params(&params(q), false).unwrap();
+        let import = |q: &str| ReplyStyle::from_params(&params(q), true).unwrap().importing(&params(q));
+        // Unusable data: 200 with `0`, or the verbose object, wrapped as asked.
+        assert_eq!(answer(&track(""), bad()).0, 200);
+        assert_eq!(answer(&track(""), bad()).1, "0");
+        assert_eq!(answer(&track("verbose=1"), bad()).1, r#"{"error":"invalid JSON","status":0}"#);
+        assert_eq!(answer(&track("callback=cb"), bad()).1, "cb(0)");
+        // 401 and the like: `ErrorResponse` as plain JSON, whatever was asked.
+        for q in ["", "verbose=1", "callback=cb", "img=1", "strict=1"] {
+            let (status, body, content_type) = answer(&track(q), denied());
+            assert_eq!((status, content_type.as_deref()), (401, Some("application/json")), "{q}");
+            assert_eq!(body, r#"{"error":"token, missing or empty","status":"error"}"#, "{q}");
+        }
+        // `/import`: the strict shapes, with their status.
+        let (status, body, _) = answer(&import("strict=0"), bad());
+        assert_eq!((status, body.as_str()), (400, r#"{"code":400,"error":"invalid JSON","status":"Bad Request"}"#));
+        assert!(import("strict=0").counted && !import("").counted && !import("strict=1").counted);
+    }
 
     #[test]
     fn callbacks_are_limited_to_function_names() {
