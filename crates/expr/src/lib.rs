@@ -23,6 +23,19 @@
 //! The rules both back ends follow are in [`value`] (types and casts) and [`eval`]
 //! (operators and functions); the DuckDB store's agreement test runs random
 //! expressions through both and requires the same answer for every record.
+//!
+//! # Layout
+//! - `lexer`: source text to tokens, each with its position.
+//! - `parser`: tokens to the tree (the grammar and its precedence).
+//! - [`ast`]: the syntax tree every surface shares.
+//! - `print`: the tree back to source text, with only the parentheses it needs.
+//! - [`check`]: the semantic checks, before any record is read.
+//! - [`value`]: the value model and its casts.
+//! - [`eval`]: the interpreter, its operators and functions.
+//! - [`record`]: what an expression reads, one event or profile.
+//! - [`lookup`]: lookup tables as expressions see them.
+//! - [`sql`]: the compiler to the store's SQL (its modules are named above).
+//! - [`error`]: errors that say what is wrong and where.
 
 pub mod ast;
 pub mod check;

@@ -9,12 +9,14 @@
 //! once, when it is created.
 //!
 //! # Layout
-//! - [`Metadata`]: the store and its operations.
+//! - `store`: [`Metadata`], the store and its operations on organisations, projects
+//!   and service accounts.
 //! - [`backend`]: which database, connecting, and the migrations of each.
-//! - bookmarks: saved reports ([`BookmarkInfo`]).
-//! - cohorts: saved cohort definitions ([`CohortInfo`]).
-//! - funnels: saved funnel definitions ([`FunnelInfo`]).
-//! - lookup tables: ids, names, shapes and property mappings ([`LookupTableInfo`]).
+//! - `tokens`: personal API tokens: creating, listing, revoking, checking.
+//! - `bookmarks`: saved reports ([`BookmarkInfo`]).
+//! - `cohorts`: saved cohort definitions ([`CohortInfo`]).
+//! - `funnels`: saved funnel definitions ([`FunnelInfo`]).
+//! - `lookup_tables`: ids, names, shapes and property mappings ([`LookupTableInfo`]).
 //! - [`secrets`]: generation and hashing of tokens and secrets.
 //! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
 //! - `testsupport` (feature `testsupport`): a throwaway PostgreSQL cluster for tests.

@@ -15,7 +15,9 @@
 //!   behavioural scans ([`BehaviourQuery`]: each user's matching events in time order,
 //!   for funnels and retention).
 //! - [`StorageError`]: backend failures, mapped to [`sextant_model::ErrorCode`].
-//! - [`conformance`]: the shared contract tests.
+//! - [`conformance`]: the shared contract tests of [`EventStore`] and [`ReportStore`];
+//!   [`conformance_profiles`] and [`conformance_lookups`] those of [`ProfileStore`] and
+//!   [`LookupStore`].
 
 #[cfg(feature = "testsuite")]
 pub mod conformance;
