@@ -115,6 +115,9 @@ fn project_from_row(row: &AnyRow) -> Result<Project> {
 const PROJECT_COLUMNS: &str =
     "id, org_id, name, token, timezone, identity_mode, created_at_ms, case_sensitive_strings, region";
 
+/// The PostgreSQL advisory lock key bootstraps take ("sextant" in ASCII, as a number).
+const BOOTSTRAP_LOCK: i64 = 0x73_6578_7461_6e74;
+
 impl Metadata {
     /// Opens (creating if needed) the SQLite database at `path` and migrates it.
     pub async fn open(path: &Path) -> Result<Self> {
@@ -134,7 +137,28 @@ impl Metadata {
 
     /// On an empty database, creates an organisation, a default project and an owner
     /// service account, and returns them with their secrets; otherwise returns `None`.
+    ///
+    /// Servers sharing one PostgreSQL database may start at the same moment: a session
+    /// advisory lock lets one of them bootstrap while the others wait, then find its
+    /// organisation. (A SQLite file belongs to one data directory, so to one server.)
     pub async fn bootstrap(&self) -> Result<Option<Bootstrap>> {
+        if self.backend != Backend::Postgres {
+            return self.bootstrap_alone().await;
+        }
+        let mut lock = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(BOOTSTRAP_LOCK).execute(&mut *lock).await?;
+        let result = self.bootstrap_alone().await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(BOOTSTRAP_LOCK).execute(&mut *lock).await;
+        if unlocked.is_err() {
+            // Closing the session is what releases the lock then, instead of leaving it
+            // held by a connection that goes back to the pool.
+            let _ = lock.close().await;
+        }
+        result
+    }
+
+    /// [`Metadata::bootstrap`], with no other server bootstrapping at the same time.
+    async fn bootstrap_alone(&self) -> Result<Option<Bootstrap>> {
         let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations").fetch_one(&self.pool).await?;
         if existing > 0 {
             return Ok(None);

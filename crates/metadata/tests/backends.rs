@@ -37,6 +37,26 @@ async fn the_suite_on_postgres() {
     md.close().await;
 }
 
+/// Servers that share one PostgreSQL database and start together bootstrap it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn servers_starting_together_on_postgres_bootstrap_once() {
+    let cluster = sextant_metadata::testsupport::Cluster::start();
+    let url = cluster.url();
+    let mut servers = Vec::new();
+    for _ in 0..6 {
+        servers.push(Metadata::connect(&url).await.unwrap());
+    }
+    let starts = servers.iter().map(|md| async move { md.bootstrap().await.unwrap() });
+    let boots = futures::future::join_all(starts).await;
+    assert_eq!(boots.iter().filter(|b| b.is_some()).count(), 1, "one bootstrap");
+    assert_eq!(servers[0].list_projects().await.unwrap().len(), 1, "one default project");
+    // The lock was let go: a later start finds the organisation without waiting.
+    assert!(servers[5].bootstrap().await.unwrap().is_none());
+    for md in servers {
+        md.close().await;
+    }
+}
+
 #[tokio::test]
 async fn other_urls_are_refused() {
     let refused = Metadata::connect("mysql://localhost/sextant").await;
