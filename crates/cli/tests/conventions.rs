@@ -428,3 +428,98 @@ async fn a_project_is_served_only_through_its_regions_hosts() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+/// Every saved object shows who made it and when it last changed; `expand=creator`
+/// adds the creating credential as it is now, and an unknown expansion is refused.
+#[tokio::test]
+async fn saved_objects_carry_audit_fields_and_expand_their_creator() {
+    let s = TestServer::start();
+    let cohorts = s.url(&format!("/api/app/projects/{}/cohorts", s.creds.project_id));
+    let as_owner = |r: reqwest::RequestBuilder| r.basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret));
+    let r = as_owner(s.http.post(format!("{cohorts}?project_id={}", s.creds.project_id)))
+        .json(&json!({"name": "Pro"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let made: Value = r.json().await.unwrap();
+    let made = &made["results"];
+    assert_eq!(made["creator_name"], s.creds.sa_user.as_str());
+    assert_eq!(made["creator_type"], "service_account");
+    assert!(made["creator_id"].as_i64().is_some(), "{made}");
+    assert_eq!(made["modified"], made["created"]);
+    assert!(made.get("creator").is_none(), "not expanded unless asked");
+    let id = made["id"].as_i64().unwrap();
+
+    // Changed through the project secret: modified moves, the creator stays.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let r = s
+        .http
+        .patch(format!("{cohorts}/{id}"))
+        .basic_auth(&s.creds.secret, Some(""))
+        .json(&json!({"description": "paying"}))
+        .send()
+        .await
+        .unwrap();
+    let changed: Value = r.json().await.unwrap();
+    assert!(changed["results"]["modified"].as_str() > made["created"].as_str(), "{changed}");
+    assert_eq!(changed["results"]["creator_name"], s.creds.sa_user.as_str());
+
+    // Expanded, in a list and in a get; with `fields`, the expansion can be kept alone.
+    let r = s.http.get(format!("{cohorts}?expand=creator")).basic_auth(&s.creds.secret, Some("")).send().await.unwrap();
+    let page: Value = r.json().await.unwrap();
+    let creator = &page["results"][0]["creator"];
+    assert_eq!(creator["type"], "service_account");
+    assert_eq!(creator["username"], s.creds.sa_user.as_str());
+    assert_eq!(creator["role"], "owner");
+    assert_eq!(creator["exists"], true);
+    let r = s
+        .http
+        .get(format!("{cohorts}?expand=creator&fields=creator.role"))
+        .basic_auth(&s.creds.secret, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["results"], json!([{"creator": {"role": "owner"}}]));
+    let r = s
+        .http
+        .get(format!("{cohorts}/{id}?expand=creator"))
+        .basic_auth(&s.creds.secret, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["results"]["creator"]["username"], s.creds.sa_user.as_str());
+
+    // Made by an API token and by the CLI.
+    let token = create_token(&s, json!({"name": "ci", "families": ["app"]})).await.json::<Value>().await.unwrap();
+    let r = s
+        .http
+        .post(s.url(&format!("/api/app/projects/{}/funnels", s.creds.project_id)))
+        .bearer_auth(token["results"]["token"].as_str().unwrap())
+        .json(&json!({"name": "F", "steps": [{"event": "a"}, {"event": "b"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let funnel: Value = r.json().await.unwrap();
+    assert_eq!(funnel["results"]["creator_type"], "api_token");
+    assert_eq!(funnel["results"]["creator_name"], "ci");
+    assert_eq!(funnel["results"]["creator_id"], token["results"]["id"]);
+    let r = s
+        .http
+        .get(s.url(&format!("/api/app/projects/{}/funnels?expand=creator", s.creds.project_id)))
+        .basic_auth(&s.creds.secret, Some(""))
+        .send()
+        .await
+        .unwrap();
+    let creator = r.json::<Value>().await.unwrap()["results"][0]["creator"].clone();
+    assert_eq!((creator["type"].as_str(), creator["families"].clone()), (Some("api_token"), json!(["app"])));
+    let table = s.cli_json(&["lookup-table", "create", "--project", "1", "--name", "T", "--map", "event:k"]);
+    assert_eq!((table["creator_type"].as_str(), table["creator_id"].is_null()), (Some("cli"), true), "{table}");
+
+    // An expansion this resource does not offer.
+    let r = s.http.get(format!("{cohorts}?expand=owner")).basic_auth(&s.creds.secret, Some("")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let refused: Value = r.json().await.unwrap();
+    assert!(refused["details"]["expand"].as_str().unwrap().contains("creator"), "{refused}");
+}

@@ -2,10 +2,11 @@
 //! `GET /funnels?funnel_id=`.
 
 use serde::Serialize;
-use sextant_model::{FunnelDefinition, Page, PageRequest, ProjectId};
+use sextant_model::{Actor, Audit, FunnelDefinition, Page, PageRequest, ProjectId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::audit::{AUDIT_COLUMNS, CREATOR_COLUMNS, audit_from_row, bind_creator};
 use crate::store::{Metadata, now_ms};
 use crate::{MetadataError, Result};
 
@@ -20,10 +21,8 @@ pub struct FunnelInfo {
     pub name: String,
     /// Its steps, window and ordering.
     pub definition: FunnelDefinition,
-    /// Created, epoch ms.
-    pub created_at_ms: i64,
-    /// Last changed, epoch ms.
-    pub updated_at_ms: i64,
+    /// Made and last changed, and by whom it was made.
+    pub audit: Audit,
 }
 
 /// What an update changes; `None` keeps the stored value.
@@ -35,7 +34,7 @@ pub struct FunnelChanges {
     pub definition: Option<FunnelDefinition>,
 }
 
-const COLUMNS: &str = "id, project_id, name, definition, created_at_ms, updated_at_ms";
+const COLUMNS: &str = "id, project_id, name, definition";
 
 fn from_row(row: &AnyRow) -> Result<FunnelInfo> {
     let definition: String = row.try_get("definition")?;
@@ -45,8 +44,7 @@ fn from_row(row: &AnyRow) -> Result<FunnelInfo> {
         name: row.try_get("name")?,
         definition: serde_json::from_str(&definition)
             .map_err(|e| MetadataError::Invalid(format!("stored funnel definition: {e}")))?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        updated_at_ms: row.try_get("updated_at_ms")?,
+        audit: audit_from_row(row)?,
     })
 }
 
@@ -70,32 +68,29 @@ impl Metadata {
         project_id: ProjectId,
         name: &str,
         definition: &FunnelDefinition,
+        creator: &Actor,
     ) -> Result<FunnelInfo> {
         let name = name_of(name)?;
         let now = now_ms();
-        let id: i64 = sqlx::query(
-            "INSERT INTO funnels (project_id, name, definition, created_at_ms, updated_at_ms)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(project_id.0)
-        .bind(name)
-        .bind(text_of(definition)?)
-        .bind(now)
-        .bind(now)
-        .fetch_one(self.pool())
-        .await?
-        .try_get("id")?;
+        // `updated_at_ms` predates the audit columns and is kept equal to `modified_at_ms`.
+        let insert = format!(
+            "INSERT INTO funnels (project_id, name, definition, created_at_ms, updated_at_ms, {CREATOR_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
+        );
+        let query = sqlx::query(&insert).bind(project_id.0).bind(name).bind(text_of(definition)?).bind(now).bind(now);
+        let id: i64 = bind_creator(query, now, creator).fetch_one(self.pool()).await?.try_get("id")?;
         self.funnel(project_id, id).await
     }
 
     /// One saved funnel of the project.
     pub async fn funnel(&self, project_id: ProjectId, id: i64) -> Result<FunnelInfo> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM funnels WHERE id = $1 AND project_id = $2"))
-            .bind(id)
-            .bind(project_id.0)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| MetadataError::NotFound(format!("funnel {id} in project {project_id}")))?;
+        let row =
+            sqlx::query(&format!("SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM funnels WHERE id = $1 AND project_id = $2"))
+                .bind(id)
+                .bind(project_id.0)
+                .fetch_optional(self.pool())
+                .await?
+                .ok_or_else(|| MetadataError::NotFound(format!("funnel {id} in project {project_id}")))?;
         from_row(&row)
     }
 
@@ -109,7 +104,8 @@ impl Metadata {
             f.definition = definition;
         }
         sqlx::query(
-            "UPDATE funnels SET name = $1, definition = $2, updated_at_ms = $3 WHERE id = $4 AND project_id = $5",
+            "UPDATE funnels SET name = $1, definition = $2, updated_at_ms = $3, modified_at_ms = $3 \
+             WHERE id = $4 AND project_id = $5",
         )
         .bind(&f.name)
         .bind(text_of(&f.definition)?)
@@ -137,7 +133,12 @@ impl Metadata {
     /// A page of the project's funnels, newest first.
     pub async fn list_funnels(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<FunnelInfo>> {
         let rows = self
-            .page_rows(&format!("SELECT {COLUMNS} FROM funnels WHERE project_id = $1"), project_id, "id", page)
+            .page_rows(
+                &format!("SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM funnels WHERE project_id = $1"),
+                project_id,
+                "id",
+                page,
+            )
             .await?;
         let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
         self.finish_page(items, |f| f.id, "SELECT 1 FROM funnels WHERE project_id = $1", project_id, "id", page).await
@@ -145,10 +146,11 @@ impl Metadata {
 
     /// Every funnel of the project, oldest first.
     pub async fn all_funnels(&self, project_id: ProjectId) -> Result<Vec<FunnelInfo>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM funnels WHERE project_id = $1 ORDER BY id"))
-            .bind(project_id.0)
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM funnels WHERE project_id = $1 ORDER BY id"))
+                .bind(project_id.0)
+                .fetch_all(self.pool())
+                .await?;
         rows.iter().map(from_row).collect()
     }
 }

@@ -11,6 +11,7 @@
 //! # Layout
 //! - `store`: [`Metadata`], the store and its operations on organisations, projects
 //!   and service accounts.
+//! - `audit`: the columns every saved object has (created, modified, creator).
 //! - [`backend`]: which database, connecting, and the migrations of each.
 //! - `tokens`: personal API tokens: creating, listing, revoking, checking.
 //! - `bookmarks`: saved reports ([`BookmarkInfo`]).
@@ -21,6 +22,7 @@
 //! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
 //! - `testsupport` (feature `testsupport`): a throwaway PostgreSQL cluster for tests.
 
+mod audit;
 pub mod backend;
 mod bookmarks;
 mod cohorts;

@@ -2,10 +2,11 @@
 //! mapped to. The rows themselves live in the event store.
 
 use serde::Serialize;
-use sextant_model::{Page, PageRequest, ProjectId};
+use sextant_model::{Actor, Audit, Page, PageRequest, ProjectId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::audit::{AUDIT_COLUMNS, CREATOR_COLUMNS, audit_from_row, bind_creator};
 use crate::store::{Metadata, now_ms};
 use crate::{MetadataError, Result};
 
@@ -64,8 +65,8 @@ pub struct LookupTableInfo {
     pub columns: Vec<String>,
     /// The properties it is mapped to.
     pub mappings: Vec<LookupMapping>,
-    /// Created, epoch ms.
-    pub created_at_ms: i64,
+    /// Made and last changed (renamed, remapped or replaced), and by whom it was made.
+    pub audit: Audit,
     /// Last replaced, epoch ms.
     pub replaced_at_ms: Option<i64>,
 }
@@ -79,7 +80,7 @@ pub struct LookupTableChanges {
     pub mappings: Option<Vec<LookupMapping>>,
 }
 
-const COLUMNS: &str = "seq, id, project_id, name, row_count, columns, created_at_ms, replaced_at_ms";
+const COLUMNS: &str = "seq, id, project_id, name, row_count, columns, replaced_at_ms";
 
 fn table_from_row(row: &AnyRow) -> Result<LookupTableInfo> {
     let columns: String = row.try_get("columns")?;
@@ -91,7 +92,7 @@ fn table_from_row(row: &AnyRow) -> Result<LookupTableInfo> {
         row_count: row.try_get::<i64, _>("row_count")?.max(0) as u64,
         columns: serde_json::from_str(&columns).unwrap_or_default(),
         mappings: Vec::new(),
-        created_at_ms: row.try_get("created_at_ms")?,
+        audit: audit_from_row(row)?,
         replaced_at_ms: row.try_get("replaced_at_ms")?,
     })
 }
@@ -111,18 +112,19 @@ impl Metadata {
         project_id: ProjectId,
         name: &str,
         mappings: &[LookupMapping],
+        creator: &Actor,
     ) -> Result<LookupTableInfo> {
         let name = valid_name(name)?;
         mappings.iter().try_for_each(LookupMapping::validate)?;
         let id = uuid::Uuid::new_v4().to_string();
         let mut tx = self.pool().begin().await?;
-        sqlx::query("INSERT INTO lookup_tables (id, project_id, name, created_at_ms) VALUES ($1, $2, $3, $4)")
-            .bind(&id)
-            .bind(project_id.0)
-            .bind(&name)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
+        let now = now_ms();
+        let insert = format!(
+            "INSERT INTO lookup_tables (id, project_id, name, created_at_ms, {CREATOR_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        );
+        let query = sqlx::query(&insert).bind(&id).bind(project_id.0).bind(&name).bind(now);
+        bind_creator(query, now, creator).execute(&mut *tx).await?;
         insert_mappings(&mut tx, project_id, &id, mappings).await?;
         tx.commit().await?;
         self.lookup_table(project_id, &id).await
@@ -130,12 +132,14 @@ impl Metadata {
 
     /// One table of the project.
     pub async fn lookup_table(&self, project_id: ProjectId, id: &str) -> Result<LookupTableInfo> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM lookup_tables WHERE id = $1 AND project_id = $2"))
-            .bind(id)
-            .bind(project_id.0)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| MetadataError::NotFound(format!("lookup table {id} in project {project_id}")))?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM lookup_tables WHERE id = $1 AND project_id = $2"
+        ))
+        .bind(id)
+        .bind(project_id.0)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| MetadataError::NotFound(format!("lookup table {id} in project {project_id}")))?;
         let mut table = table_from_row(&row)?;
         table.mappings = self.mappings_of(&table.id).await?;
         Ok(table)
@@ -181,7 +185,12 @@ impl Metadata {
             None => current.name,
         };
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE lookup_tables SET name = $1 WHERE id = $2").bind(&name).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE lookup_tables SET name = $1, modified_at_ms = $2 WHERE id = $3")
+            .bind(&name)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if let Some(mappings) = changes.mappings {
             mappings.iter().try_for_each(LookupMapping::validate)?;
             sqlx::query("DELETE FROM lookup_mappings WHERE table_id = $1").bind(id).execute(&mut *tx).await?;
@@ -193,13 +202,16 @@ impl Metadata {
 
     /// Records a successful replace: the new row count and columns.
     pub async fn lookup_table_replaced(&self, id: &str, row_count: u64, columns: &[String]) -> Result<()> {
-        sqlx::query("UPDATE lookup_tables SET row_count = $1, columns = $2, replaced_at_ms = $3 WHERE id = $4")
-            .bind(row_count as i64)
-            .bind(serde_json::to_string(columns).unwrap_or_else(|_| "[]".into()))
-            .bind(now_ms())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE lookup_tables SET row_count = $1, columns = $2, replaced_at_ms = $3, modified_at_ms = $3 \
+             WHERE id = $4",
+        )
+        .bind(row_count as i64)
+        .bind(serde_json::to_string(columns).unwrap_or_else(|_| "[]".into()))
+        .bind(now_ms())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -230,10 +242,12 @@ impl Metadata {
 
     /// Every table of the project, oldest first.
     pub async fn all_lookup_tables(&self, project_id: ProjectId) -> Result<Vec<LookupTableInfo>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM lookup_tables WHERE project_id = $1 ORDER BY seq"))
-            .bind(project_id.0)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM lookup_tables WHERE project_id = $1 ORDER BY seq"
+        ))
+        .bind(project_id.0)
+        .fetch_all(self.pool())
+        .await?;
         let mut out = rows.iter().map(table_from_row).collect::<Result<Vec<_>>>()?;
         for t in &mut out {
             t.mappings = self.mappings_of(&t.id).await?;
@@ -244,7 +258,12 @@ impl Metadata {
     /// A page of the project's tables, newest first.
     pub async fn list_lookup_tables(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<LookupTableInfo>> {
         let rows = self
-            .page_rows(&format!("SELECT {COLUMNS} FROM lookup_tables WHERE project_id = $1"), project_id, "seq", page)
+            .page_rows(
+                &format!("SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM lookup_tables WHERE project_id = $1"),
+                project_id,
+                "seq",
+                page,
+            )
             .await?;
         let mut items = rows.iter().map(table_from_row).collect::<Result<Vec<_>>>()?;
         for t in &mut items {

@@ -89,8 +89,8 @@ pub enum ServiceAccountAuth {
     Invalid,
     /// The account exists but has no role in that project.
     NoAccess,
-    /// The account's role in the project.
-    Role(Role),
+    /// The account's role in the project, and its id.
+    Role(Role, ServiceAccountId),
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -352,7 +352,7 @@ impl Metadata {
         project_id: ProjectId,
     ) -> Result<ServiceAccountAuth> {
         let row = sqlx::query(
-            "SELECT s.secret_hash, r.role FROM service_accounts s \
+            "SELECT s.id, s.secret_hash, r.role FROM service_accounts s \
              LEFT JOIN service_account_roles r ON r.service_account_id = s.id AND r.project_id = $1 \
              WHERE s.username = $2",
         )
@@ -367,7 +367,10 @@ impl Metadata {
         }
         let role: Option<String> = row.try_get("role")?;
         Ok(match role {
-            Some(role) => ServiceAccountAuth::Role(Role::from_str(&role).map_err(MetadataError::Invalid)?),
+            Some(role) => ServiceAccountAuth::Role(
+                Role::from_str(&role).map_err(MetadataError::Invalid)?,
+                ServiceAccountId(row.try_get("id")?),
+            ),
             None => ServiceAccountAuth::NoAccess,
         })
     }
@@ -435,7 +438,7 @@ mod tests {
         let sa = &boot.service_account;
         assert_eq!(
             md.authenticate_service_account(&sa.username, &sa.secret, p.id).await.unwrap(),
-            ServiceAccountAuth::Role(Role::Owner)
+            ServiceAccountAuth::Role(Role::Owner, sa.id)
         );
         assert_eq!(
             md.authenticate_service_account(&sa.username, "wrong", p.id).await.unwrap(),

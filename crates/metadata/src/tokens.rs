@@ -69,6 +69,8 @@ pub enum ApiTokenAuth {
         project: Project,
         /// What it may do and pass on.
         scope: TokenScope,
+        /// Its name.
+        name: String,
     },
 }
 
@@ -334,6 +336,7 @@ impl Metadata {
             Some(project) => Ok(ApiTokenAuth::Valid {
                 project,
                 scope: TokenScope { id: info.id, families: info.families, expires_at_ms: info.expires_at_ms },
+                name: info.name,
             }),
             None => Ok(ApiTokenAuth::Invalid),
         }

@@ -9,8 +9,8 @@ use sextant_metadata::{
     ServiceAccountAuth,
 };
 use sextant_model::{
-    ApiFamily, CohortDefinition, FunnelDefinition, FunnelStep, IdentityMode, PageRequest, PageStart, ProjectId, Region,
-    Role,
+    Actor, ActorKind, ApiFamily, CohortDefinition, FunnelDefinition, FunnelStep, IdentityMode, PageRequest, PageStart,
+    ProjectId, Region, Role,
 };
 
 #[tokio::test]
@@ -78,7 +78,7 @@ async fn suite(md: &Metadata) {
     let sa = &boot.service_account;
     assert_eq!(
         md.authenticate_service_account(&sa.username, &sa.secret, pid).await.unwrap(),
-        ServiceAccountAuth::Role(Role::Owner)
+        ServiceAccountAuth::Role(Role::Owner, sa.id)
     );
     let other = md.create_project(boot.organization_id, "Other", "Europe/Paris").await.unwrap().project;
     assert!(other.id.0 > pid.0);
@@ -122,13 +122,20 @@ async fn suite(md: &Metadata) {
     assert!(matches!(md.authenticate_api_token(&child.token).await.unwrap(), ApiTokenAuth::Revoked));
     assert!(matches!(md.authenticate_api_token("sx_nothing").await.unwrap(), ApiTokenAuth::Invalid));
 
-    // Cohorts.
+    // Cohorts, with the audit fields every saved object has.
+    let owner = Actor { kind: ActorKind::ServiceAccount, id: Some(sa.id.0), name: sa.username.clone() };
     let definition = CohortDefinition { where_: Some(r#"properties["plan"] == "pro""#.into()), behaviors: vec![] };
-    let cohort = md.create_cohort(pid, "Pro", "paying", &definition).await.unwrap();
+    let cohort = md.create_cohort(pid, "Pro", "paying", &definition, &owner).await.unwrap();
     assert!(cohort.is_visible);
+    assert_eq!(cohort.audit.creator.as_ref(), Some(&owner));
+    assert_eq!(cohort.audit.modified_at_ms, cohort.audit.created_at_ms);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let changes = CohortChanges { name: Some("Pros".into()), is_visible: Some(false), ..CohortChanges::default() };
     let updated = md.update_cohort(pid, cohort.id, changes).await.unwrap();
     assert_eq!((updated.name.as_str(), updated.is_visible, updated.definition), ("Pros", false, definition));
+    let reread = md.cohort(pid, cohort.id).await.unwrap();
+    assert!(reread.audit.modified_at_ms > reread.audit.created_at_ms, "{:?}", reread.audit);
+    assert_eq!(reread.audit, updated.audit);
     assert!(matches!(md.cohort(other.id, cohort.id).await, Err(MetadataError::NotFound(_))), "projects stay apart");
     assert_eq!(md.list_cohorts(pid, first(10)).await.unwrap().items.len(), 1);
     md.delete_cohort(pid, cohort.id).await.unwrap();
@@ -138,7 +145,8 @@ async fn suite(md: &Metadata) {
     let step = |event: &str| FunnelStep { event: event.into(), selector: None, label: None };
     let funnel: FunnelDefinition =
         serde_json::from_value(serde_json::json!({"steps": [{"event": "View"}, {"event": "Buy"}]})).unwrap();
-    let saved = md.create_funnel(pid, "Checkout", &funnel).await.unwrap();
+    let saved = md.create_funnel(pid, "Checkout", &funnel, &Actor::cli()).await.unwrap();
+    assert_eq!(saved.audit.creator, Some(Actor::cli()));
     let mut longer = funnel.clone();
     longer.steps.push(step("Review"));
     let changes = FunnelChanges { name: None, definition: Some(longer.clone()) };
@@ -149,7 +157,8 @@ async fn suite(md: &Metadata) {
 
     // Saved reports.
     let params: BTreeMap<String, String> = [("event".to_string(), "View".to_string())].into();
-    let report = md.create_bookmark(pid, "Views", "segmentation", &params).await.unwrap();
+    let report = md.create_bookmark(pid, "Views", "segmentation", &params, &Actor::project_secret()).await.unwrap();
+    assert_eq!(report.audit.creator, Some(Actor::project_secret()));
     assert_eq!(md.bookmark(pid, report.id).await.unwrap().params, params);
     assert_eq!(md.list_bookmarks(pid, first(10)).await.unwrap().items.len(), 1);
     md.delete_bookmark(pid, report.id).await.unwrap();
@@ -157,10 +166,13 @@ async fn suite(md: &Metadata) {
 
     // Lookup tables: mappings in byte order, a property mapped once, row counts summed.
     let map = |target: &str, property: &str| LookupMapping { target: target.into(), property: property.into() };
-    let songs = md.create_lookup_table(pid, "Songs", &[map("event", "song_id"), map("event", "Zed")]).await.unwrap();
-    let taken = md.create_lookup_table(pid, "Again", &[map("event", "song_id")]).await;
+    let token = Actor { kind: ActorKind::ApiToken, id: Some(7), name: "ci".into() };
+    let songs =
+        md.create_lookup_table(pid, "Songs", &[map("event", "song_id"), map("event", "Zed")], &token).await.unwrap();
+    assert_eq!(songs.audit.creator, Some(token.clone()));
+    let taken = md.create_lookup_table(pid, "Again", &[map("event", "song_id")], &token).await;
     assert!(matches!(taken, Err(MetadataError::Conflict(_))), "{taken:?}");
-    let albums = md.create_lookup_table(pid, "Albums", &[map("user", "album")]).await.unwrap();
+    let albums = md.create_lookup_table(pid, "Albums", &[map("user", "album")], &token).await.unwrap();
     md.lookup_table_replaced(&songs.id, 40, &["song_id".into(), "title".into()]).await.unwrap();
     md.lookup_table_replaced(&albums.id, 2, &["album".into()]).await.unwrap();
     assert_eq!(md.lookup_rows_besides(pid, &albums.id).await.unwrap(), 40);

@@ -6,6 +6,7 @@
 //! It performs no I/O and has no async code, so every layer can depend on it.
 //!
 //! # Layout
+//! - [`audit`]: who made a saved object, and when it was made and last changed.
 //! - [`access`]: the role and credential matrix (who may do what), and the bounds on
 //!   what an API token may pass on to the tokens it creates.
 //! - [`identity`]: identity clusters and the operations that join them.
@@ -22,6 +23,7 @@
 //! - [`time`]: epoch conversions and calendar-day helpers.
 
 pub mod access;
+pub mod audit;
 pub mod cohort;
 pub mod error_code;
 pub mod event;
@@ -35,6 +37,7 @@ pub mod profile;
 pub mod project;
 pub mod time;
 
+pub use audit::{Actor, ActorKind, Audit};
 pub use cohort::{Behavior, CohortDefinition, EventSelector};
 pub use error_code::ErrorCode;
 pub use event::{EventRow, StoredEvent};

@@ -2,7 +2,8 @@
 //! service accounts, and through [`crate::resource`] the saved objects): authenticating
 //! a credential for an [`Operation`] in the project in the path and counting the request
 //! ([`admin_for`]), reading a JSON or form body ([`read_body`]), answering a page of a
-//! collection ([`admin_page_for`]), and how views show values ([`to_value`], [`iso`]).
+//! collection ([`admin_page_for`]), and how views show values ([`to_value`]; times:
+//! [`crate::audit::iso`]).
 //!
 //! Handlers of one saved object do not call another's; what they have in common is here.
 
@@ -104,9 +105,4 @@ where
 /// A view as JSON (`null` if it cannot be).
 pub(crate) fn to_value(view: impl Serialize) -> Value {
     serde_json::to_value(view).unwrap_or(Value::Null)
-}
-
-/// An epoch-ms instant as RFC 3339 (UTC, milliseconds): how the App API shows times.
-pub(crate) fn iso(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }

@@ -26,7 +26,8 @@ use sextant_metadata::{ApiTokenInfo, ServiceAccountInfo};
 use sextant_model::access::Operation;
 use sextant_model::{ApiFamily, ApiTokenId, Role};
 
-use crate::admin::{admin_for, admin_page_for, iso, read_body, to_value};
+use crate::admin::{admin_for, admin_page_for, read_body, to_value};
+use crate::audit::iso;
 use crate::auth::Access;
 use crate::collection::PageParams;
 use crate::envelope::{CollectionPage, Single};

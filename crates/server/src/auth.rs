@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use sextant_ingest::Params;
 use sextant_metadata::{ApiTokenAuth, ServiceAccountAuth};
 use sextant_model::access::{self, Operation, Principal, TokenScope};
-use sextant_model::{ApiFamily, Project, ProjectId, Role};
+use sextant_model::{Actor, ActorKind, ApiFamily, Project, ProjectId, Role};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -69,6 +69,8 @@ pub struct Credential {
     pub access: Access,
     /// The API family of the endpoint it was presented to.
     pub family: ApiFamily,
+    /// Who it is, as the audit fields of what it makes name it.
+    pub actor: Actor,
 }
 
 impl Credential {
@@ -158,7 +160,7 @@ async fn authenticate_api_token(
             "the API token expired at {}; create a new one",
             chrono::DateTime::from_timestamp_millis(at).map(|t| t.to_rfc3339()).unwrap_or_default()
         ))),
-        ApiTokenAuth::Valid { project, scope } => {
+        ApiTokenAuth::Valid { project, scope, name } => {
             if let Some(pid) = project_id.filter(|pid| *pid != project.id) {
                 return Err(ApiError::unauthenticated(format!("the API token does not belong to project {pid}")));
             }
@@ -169,7 +171,8 @@ async fn authenticate_api_token(
                     names.join(", ")
                 )));
             }
-            Ok(Credential { project, access: Access::ApiToken(scope), family })
+            let actor = Actor { kind: ActorKind::ApiToken, id: Some(scope.id.0), name };
+            Ok(Credential { project, access: Access::ApiToken(scope), family, actor })
         }
     }
 }
@@ -241,13 +244,14 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
         && !basic.password.is_empty()
     {
         match state.metadata.authenticate_service_account(&basic.user, &basic.password, pid).await? {
-            ServiceAccountAuth::Role(role) => {
+            ServiceAccountAuth::Role(role, id) => {
                 let project = state
                     .metadata
                     .project(pid)
                     .await?
                     .ok_or_else(|| ApiError::unauthenticated(format!("project {pid} does not exist")))?;
-                return Ok(Some(Credential { project, access: Access::ServiceAccount(role), family }));
+                let actor = Actor { kind: ActorKind::ServiceAccount, id: Some(id.0), name: basic.user.clone() };
+                return Ok(Some(Credential { project, access: Access::ServiceAccount(role), family, actor }));
             }
             ServiceAccountAuth::NoAccess => {
                 return Err(ApiError::forbidden(format!("the service account has no role in project {pid}")));
@@ -257,11 +261,12 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
     }
     let by_secret = state.metadata.project_by_secret(&basic.user).await?;
     let found = match by_secret {
-        Some(project) => Some(Credential { project, access: Access::Secret, family }),
+        Some(project) => Some(Credential { project, access: Access::Secret, family, actor: Actor::project_secret() }),
         None if allow_token => state.project_by_token(&basic.user).await?.map(|project| Credential {
             project,
             access: Access::Token,
             family,
+            actor: Actor::project_token(),
         }),
         None => None,
     };
@@ -339,7 +344,7 @@ mod tests {
             case_sensitive_strings: false,
             region: sextant_model::Region::Us,
         };
-        Credential { project, access, family }
+        Credential { project, access, family, actor: Actor::cli() }
     }
 
     fn token(families: &[ApiFamily]) -> Access {

@@ -9,11 +9,11 @@ use serde::Serialize;
 use serde_json::Value;
 use sextant_metadata::{CohortChanges, CohortInfo, Metadata};
 use sextant_model::profile::USER_PROFILES;
-use sextant_model::{CohortDefinition, CohortId, Page, PageRequest, Project, ProjectId};
+use sextant_model::{Actor, Audit, CohortDefinition, CohortId, Page, PageRequest, Project, ProjectId};
 use sextant_query::cohorts;
 use sextant_storage::ProfileQuery;
 
-use crate::admin::iso;
+use crate::audit::{AuditView, CreatorView};
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
@@ -98,7 +98,7 @@ async fn list_answer(state: &AppState, reader: Reader) -> Result<Vec<ListedCohor
             count: count(state, &credential.project, &c).await?,
             is_visible: u8::from(c.is_visible),
             description: c.description.clone(),
-            created: chrono::DateTime::from_timestamp_millis(c.created_at_ms)
+            created: chrono::DateTime::from_timestamp_millis(c.audit.created_at_ms)
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default(),
             project_id: c.project_id.0,
@@ -127,20 +127,21 @@ pub struct CohortView {
     /// Whether it is listed as visible.
     #[schema(required = false)]
     pub is_visible: bool,
-    /// When it was created (RFC 3339).
-    #[schema(required = false)]
-    pub created: Option<String>,
+    /// When it was made and changed, and who made it.
+    #[serde(flatten)]
+    pub audit: AuditView,
 }
 
 impl CohortView {
-    fn of(c: &CohortInfo) -> CohortView {
+    /// The view of a stored cohort.
+    pub fn of(c: &CohortInfo, creator: Option<CreatorView>) -> CohortView {
         CohortView {
             id: c.id.0,
             name: c.name.clone(),
             description: c.description.clone(),
             definition: serde_json::to_value(&c.definition).unwrap_or(Value::Null),
             is_visible: c.is_visible,
-            created: iso(c.created_at_ms),
+            audit: AuditView::of(&c.audit, creator),
         }
     }
 }
@@ -248,8 +249,12 @@ impl Resource for Cohorts {
         text.parse().ok().map(CohortId)
     }
 
-    fn view(stored: &CohortInfo) -> CohortView {
-        CohortView::of(stored)
+    fn view(stored: &CohortInfo, creator: Option<CreatorView>) -> CohortView {
+        CohortView::of(stored, creator)
+    }
+
+    fn audit(stored: &CohortInfo) -> &Audit {
+        &stored.audit
     }
 
     async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<CohortInfo>> {
@@ -260,7 +265,7 @@ impl Resource for Cohorts {
         md.cohort(project, *id).await
     }
 
-    async fn create(state: &AppState, project: &Project, body: Value) -> Result<CohortInfo, ApiError> {
+    async fn create(state: &AppState, project: &Project, creator: &Actor, body: Value) -> Result<CohortInfo, ApiError> {
         let body = CohortBody::parse(&body)?;
         let name =
             body.name.clone().filter(|n| !n.trim().is_empty()).ok_or_else(|| {
@@ -269,7 +274,7 @@ impl Resource for Cohorts {
         let definition = body.definition(&CohortDefinition::default()).unwrap_or_default();
         cohorts::compile(&definition, &expression_options(project), 0)?;
         let description = body.description.as_deref().unwrap_or("");
-        let c = state.metadata.create_cohort(project.id, &name, description, &definition).await?;
+        let c = state.metadata.create_cohort(project.id, &name, description, &definition, creator).await?;
         Ok(match body.is_visible {
             Some(false) => {
                 let changes = CohortChanges { is_visible: Some(false), ..Default::default() };

@@ -11,12 +11,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 use sextant_metadata::{FunnelChanges, FunnelInfo, Metadata};
-use sextant_model::{FunnelDefinition, Page, PageRequest, Project, ProjectId};
+use sextant_model::{Actor, Audit, FunnelDefinition, Page, PageRequest, Project, ProjectId};
 use sextant_query::FieldErrors;
 use sextant_query::funnels::definition::{self, FunnelSpec};
 use sextant_query::funnels::{FunnelRequest, ListedFunnel};
 
-use crate::admin::iso;
+use crate::audit::{AuditView, CreatorView, iso};
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
@@ -165,17 +165,17 @@ pub struct FunnelView {
     /// `ordered` or `any`.
     #[schema(required = false, value_type = String)]
     pub order: sextant_model::FunnelOrder,
-    /// When it was saved (RFC 3339).
-    #[schema(required = false)]
-    pub created: Option<String>,
-    /// When it last changed (RFC 3339).
+    /// When it last changed (RFC 3339): `modified`, under its earlier name.
     #[schema(required = false)]
     pub updated: Option<String>,
+    /// When it was made and changed, and who made it.
+    #[serde(flatten)]
+    pub audit: AuditView,
 }
 
 impl FunnelView {
     /// The view of a stored funnel.
-    pub fn of(f: &FunnelInfo) -> FunnelView {
+    pub fn of(f: &FunnelInfo, creator: Option<CreatorView>) -> FunnelView {
         FunnelView {
             funnel_id: f.id,
             name: f.name.clone(),
@@ -183,8 +183,8 @@ impl FunnelView {
             length: f.definition.length,
             length_unit: f.definition.length_unit,
             order: f.definition.order,
-            created: iso(f.created_at_ms),
-            updated: iso(f.updated_at_ms),
+            updated: iso(f.audit.modified_at_ms),
+            audit: AuditView::of(&f.audit, creator),
         }
     }
 }
@@ -269,8 +269,12 @@ impl Resource for Funnels {
         text.parse().ok()
     }
 
-    fn view(stored: &FunnelInfo) -> FunnelView {
-        FunnelView::of(stored)
+    fn view(stored: &FunnelInfo, creator: Option<CreatorView>) -> FunnelView {
+        FunnelView::of(stored, creator)
+    }
+
+    fn audit(stored: &FunnelInfo) -> &Audit {
+        &stored.audit
     }
 
     async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<FunnelInfo>> {
@@ -281,12 +285,12 @@ impl Resource for Funnels {
         md.funnel(project, *id).await
     }
 
-    async fn create(state: &AppState, project: &Project, body: Value) -> Result<FunnelInfo, ApiError> {
+    async fn create(state: &AppState, project: &Project, creator: &Actor, body: Value) -> Result<FunnelInfo, ApiError> {
         let name = body.get("name").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
         let name = name
             .ok_or_else(|| ApiError::invalid_fields("invalid funnel", vec![("name".into(), "is required".into())]))?;
         let definition = definition::define(spec_of(&body, None)?, None, &expression_options(project))?;
-        Ok(state.metadata.create_funnel(project.id, name, &definition).await?)
+        Ok(state.metadata.create_funnel(project.id, name, &definition, creator).await?)
     }
 
     async fn delete(state: &AppState, project: ProjectId, id: &i64) -> Result<(), ApiError> {

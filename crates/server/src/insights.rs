@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 use sextant_metadata::{BookmarkInfo, Metadata};
-use sextant_model::{Page, PageRequest, Project, ProjectId};
+use sextant_model::{Actor, Audit, Page, PageRequest, Project, ProjectId};
 use sextant_query::insights;
 
-use crate::admin::iso;
+use crate::audit::{AuditView, CreatorView};
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
@@ -118,19 +118,20 @@ pub struct BookmarkView {
     /// The report's parameters.
     #[schema(required = false)]
     pub params: BTreeMap<String, String>,
-    /// When it was saved (RFC 3339).
-    #[schema(required = false)]
-    pub created: Option<String>,
+    /// When it was made and changed, and who made it.
+    #[serde(flatten)]
+    pub audit: AuditView,
 }
 
 impl BookmarkView {
-    fn of(b: &BookmarkInfo) -> BookmarkView {
+    /// The view of a stored report.
+    pub fn of(b: &BookmarkInfo, creator: Option<CreatorView>) -> BookmarkView {
         BookmarkView {
             id: b.id,
             name: b.name.clone(),
             kind: b.kind.clone(),
             params: b.params.clone(),
-            created: iso(b.created_at_ms),
+            audit: AuditView::of(&b.audit, creator),
         }
     }
 }
@@ -203,8 +204,12 @@ impl Resource for Bookmarks {
         text.parse().ok()
     }
 
-    fn view(stored: &BookmarkInfo) -> BookmarkView {
-        BookmarkView::of(stored)
+    fn view(stored: &BookmarkInfo, creator: Option<CreatorView>) -> BookmarkView {
+        BookmarkView::of(stored, creator)
+    }
+
+    fn audit(stored: &BookmarkInfo) -> &Audit {
+        &stored.audit
     }
 
     async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<BookmarkInfo>> {
@@ -215,7 +220,12 @@ impl Resource for Bookmarks {
         md.bookmark(project, *id).await
     }
 
-    async fn create(state: &AppState, project: &Project, body: Value) -> Result<BookmarkInfo, ApiError> {
+    async fn create(
+        state: &AppState,
+        project: &Project,
+        creator: &Actor,
+        body: Value,
+    ) -> Result<BookmarkInfo, ApiError> {
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
         let mut problems = Vec::new();
         let name = text("name").unwrap_or_else(|| {
@@ -232,7 +242,7 @@ impl Resource for Bookmarks {
         let params = params_of(body.get("params").unwrap_or(&Value::Null))?;
         let now = chrono::Utc::now().timestamp_millis();
         insights::check(kind, &params, &expression_options(project), now)?;
-        Ok(state.metadata.create_bookmark(project.id, name, kind, &params).await?)
+        Ok(state.metadata.create_bookmark(project.id, name, kind, &params, creator).await?)
     }
 
     async fn delete(state: &AppState, project: ProjectId, id: &i64) -> Result<(), ApiError> {

@@ -33,6 +33,8 @@
 //!   objects, which cohorts, funnels and saved reports implement.
 //! - [`extract`]: typed extractors (a reading request of the Query API or export).
 //! - [`body`]: reading a request body under a size limit, compressed or not.
+//! - [`audit`]: how App API views show times, the audit fields of saved objects, and
+//!   `expand=creator`.
 //! - [`admin`]: what every App API handler does first (authenticating, the body, pages).
 //! - [`collection`]: App API collections: newest first, cursors, a `fields` projection.
 //! - [`reports`]: what report handlers share (expression settings, the answer, the
@@ -50,6 +52,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod cohorts;

@@ -16,9 +16,9 @@ use sextant_expr::LookupTable;
 use sextant_ingest::Params;
 use sextant_ingest::lookup_csv::{self, CsvError};
 use sextant_metadata::{LookupMapping, LookupTableChanges, LookupTableInfo, Metadata};
-use sextant_model::{ApiFamily, ErrorCode, Page, PageRequest, Project, ProjectId};
+use sextant_model::{Actor, ApiFamily, Audit, ErrorCode, Page, PageRequest, Project, ProjectId};
 
-use crate::admin::iso;
+use crate::audit::{AuditView, CreatorView, iso};
 use crate::auth::{self, Access, Credential};
 use crate::body;
 use crate::envelope::{CollectionPage, Single};
@@ -263,12 +263,12 @@ pub struct LookupTableView {
     /// The properties whose values are its keys.
     #[schema(required = false)]
     pub mappings: Vec<MappingView>,
-    /// When it was created (RFC 3339).
-    #[schema(required = false)]
-    pub created: Option<String>,
     /// When its contents were last replaced (RFC 3339).
     #[schema(required = false)]
     pub replaced: Option<String>,
+    /// When it was made and changed (renamed, remapped, replaced), and who made it.
+    #[serde(flatten)]
+    pub audit: AuditView,
 }
 
 /// A property a table is mapped to.
@@ -281,7 +281,8 @@ pub struct MappingView {
 }
 
 impl LookupTableView {
-    fn of(t: &LookupTableInfo) -> LookupTableView {
+    /// The view of a stored table.
+    pub fn of(t: &LookupTableInfo, creator: Option<CreatorView>) -> LookupTableView {
         LookupTableView {
             id: t.id.clone(),
             name: t.name.clone(),
@@ -292,8 +293,8 @@ impl LookupTableView {
                 .iter()
                 .map(|m| MappingView { target: m.target.clone(), property: m.property.clone() })
                 .collect(),
-            created: iso(t.created_at_ms),
             replaced: t.replaced_at_ms.and_then(iso),
+            audit: AuditView::of(&t.audit, creator),
         }
     }
 }
@@ -383,8 +384,12 @@ impl Resource for LookupTables {
         Some(text.to_string())
     }
 
-    fn view(stored: &LookupTableInfo) -> LookupTableView {
-        LookupTableView::of(stored)
+    fn view(stored: &LookupTableInfo, creator: Option<CreatorView>) -> LookupTableView {
+        LookupTableView::of(stored, creator)
+    }
+
+    fn audit(stored: &LookupTableInfo) -> &Audit {
+        &stored.audit
     }
 
     async fn page(
@@ -399,12 +404,17 @@ impl Resource for LookupTables {
         md.lookup_table(project, id).await
     }
 
-    async fn create(state: &AppState, project: &Project, body: Value) -> Result<LookupTableInfo, ApiError> {
+    async fn create(
+        state: &AppState,
+        project: &Project,
+        creator: &Actor,
+        body: Value,
+    ) -> Result<LookupTableInfo, ApiError> {
         let body = TableBody::parse(&body)?;
         let name = body.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
             ApiError::invalid_fields("invalid lookup table", vec![("name".into(), "is required".into())])
         })?;
-        Ok(state.metadata.create_lookup_table(project.id, &name, &body.mappings.unwrap_or_default()).await?)
+        Ok(state.metadata.create_lookup_table(project.id, &name, &body.mappings.unwrap_or_default(), creator).await?)
     }
 
     async fn delete(state: &AppState, project: ProjectId, id: &String) -> Result<(), ApiError> {

@@ -4,6 +4,10 @@
 //! each behind the access matrix's role check, answered as `{"status": "ok",
 //! "results"}`.
 //!
+//! Every object carries the audit fields ([`crate::audit::AuditView`]: `created`,
+//! `modified`, `creator_id`, `creator_name`, `creator_type`), and `expand=creator` on a
+//! list or a get adds the creating credential as it is now.
+//!
 //! A kind of object says what is particular to it by implementing [`Resource`] (and
 //! [`Changeable`] when it can be changed): how its id is spelled, how it is shown, and
 //! what the control plane does for each operation, given the request's parsed body.
@@ -20,9 +24,11 @@ use serde::Serialize;
 use serde_json::Value;
 use sextant_metadata::Metadata;
 use sextant_model::access::Operation;
-use sextant_model::{Page, PageRequest, Project, ProjectId};
+use sextant_model::{Actor, Audit, Page, PageRequest, Project, ProjectId};
 
-use crate::admin::{admin_for, admin_page_for, read_body, to_value};
+use crate::admin::{admin_for, read_body, to_value};
+use crate::audit::{CreatorView, Expand, creators};
+use crate::collection::CollectionQuery;
 use crate::envelope::Single;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -45,8 +51,10 @@ pub(crate) trait Resource: 'static {
 
     /// The id the path spells, if it is one.
     fn parse_id(text: &str) -> Option<Self::Id>;
-    /// How it is shown.
-    fn view(stored: &Self::Stored) -> Self::View;
+    /// How it is shown, with its creator when it is expanded.
+    fn view(stored: &Self::Stored, creator: Option<CreatorView>) -> Self::View;
+    /// Its audit fields.
+    fn audit(stored: &Self::Stored) -> &Audit;
     /// One page of the project's objects, newest first.
     fn page(
         md: Metadata,
@@ -55,10 +63,12 @@ pub(crate) trait Resource: 'static {
     ) -> impl Future<Output = Stored<Page<Self::Stored>>> + Send;
     /// One object of the project.
     fn get(md: &Metadata, project: ProjectId, id: &Self::Id) -> impl Future<Output = Stored<Self::Stored>> + Send;
-    /// Makes one from a request body (already read: JSON, or a form as strings).
+    /// Makes one from a request body (already read: JSON, or a form as strings), made by
+    /// `creator`.
     fn create(
         state: &AppState,
         project: &Project,
+        creator: &Actor,
         body: Value,
     ) -> impl Future<Output = Result<Self::Stored, ApiError>> + Send;
     /// Deletes one (and whatever the stores keep of it).
@@ -83,14 +93,52 @@ fn id_of<R: Resource>(text: &str) -> Result<R::Id, ApiError> {
     })
 }
 
+fn expand_of(params: &sextant_ingest::Params) -> Result<Expand, ApiError> {
+    Expand::parse(params)
+        .map_err(|problem| ApiError::invalid_fields("invalid expand", vec![("expand".into(), problem)]))
+}
+
+/// The views of `items`, their creators expanded when `expand` asks.
+async fn views<R: Resource>(
+    state: &AppState,
+    project: ProjectId,
+    expand: Expand,
+    items: &[R::Stored],
+) -> Result<Vec<R::View>, ApiError> {
+    let expanded = if expand.creator {
+        creators(&state.metadata, project, items.iter().map(R::audit)).await?
+    } else {
+        Default::default()
+    };
+    Ok(items
+        .iter()
+        .map(|stored| {
+            let creator = R::audit(stored).creator.as_ref().and_then(|c| expanded.get(&(c.kind, c.id)).cloned());
+            R::view(stored, creator)
+        })
+        .collect())
+}
+
 /// `GET .../{things}`: a page of the project's objects, trimmed to `fields`.
 pub(crate) async fn list<R: Resource>(
     state: &AppState,
     project_id: &str,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let view = |stored: &R::Stored| to_value(R::view(stored));
-    admin_page_for(state, project_id, request, Operation::AppRead, R::page, view).await
+    let (parts, _) = request.into_parts();
+    let (credential, params) = admin_for(state, project_id, &parts, Operation::AppRead).await?;
+    let query = CollectionQuery::parse(&params)?;
+    let expand = expand_of(&params)?;
+    let page = R::page(state.metadata.clone(), credential.project.id, query.page).await?;
+    let shown = views::<R>(state, credential.project.id, expand, &page.items).await?;
+    let page = Page {
+        items: shown,
+        next: page.next,
+        has_next: page.has_next,
+        previous: page.previous,
+        has_previous: page.has_previous,
+    };
+    Ok(Json(query.respond(page, |view| to_value(view))))
 }
 
 /// `GET .../{things}/{id}`.
@@ -101,9 +149,12 @@ pub(crate) async fn get<R: Resource>(
     request: Request,
 ) -> Result<Json<Single<R::View>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, _) = admin_for(state, project_id, &parts, Operation::AppRead).await?;
+    let (credential, params) = admin_for(state, project_id, &parts, Operation::AppRead).await?;
+    let expand = expand_of(&params)?;
     let stored = R::get(&state.metadata, credential.project.id, &id_of::<R>(id)?).await?;
-    Ok(Json(Single::ok(R::view(&stored))))
+    let mut shown = views::<R>(state, credential.project.id, expand, std::slice::from_ref(&stored)).await?;
+    let view = shown.pop().ok_or_else(|| ApiError::new(sextant_model::ErrorCode::Internal, "no view of the object"))?;
+    Ok(Json(Single::ok(view)))
 }
 
 /// `POST .../{things}`: 201 with the new object.
@@ -115,8 +166,8 @@ pub(crate) async fn create<R: Resource>(
     let (parts, body) = request.into_parts();
     let (credential, _) = admin_for(state, project_id, &parts, Operation::AppWrite).await?;
     let body = read_body(&parts.headers, body).await?;
-    let stored = R::create(state, &credential.project, body).await?;
-    Ok((StatusCode::CREATED, Json(Single::ok(R::view(&stored)))))
+    let stored = R::create(state, &credential.project, &credential.actor, body).await?;
+    Ok((StatusCode::CREATED, Json(Single::ok(R::view(&stored, None)))))
 }
 
 /// `PATCH .../{things}/{id}`.
@@ -131,7 +182,7 @@ pub(crate) async fn update<R: Changeable>(
     let id = id_of::<R>(id)?;
     let body = read_body(&parts.headers, body).await?;
     let stored = R::update(state, &credential.project, &id, body).await?;
-    Ok(Json(Single::ok(R::view(&stored))))
+    Ok(Json(Single::ok(R::view(&stored, None))))
 }
 
 /// `DELETE .../{things}/{id}`: `{"status": "ok"}`.
@@ -179,7 +230,7 @@ macro_rules! app_resource {
             path = $collection,
             tag = "app",
             summary = $list,
-            params(("project_id" = i64, Path, description = "The project."), $crate::collection::PageParams),
+            params(("project_id" = i64, Path, description = "The project."), $crate::collection::PageParams, $crate::audit::ExpandParams),
             responses((status = 200, description = "A page, newest first", body = $crate::envelope::CollectionPage<$view>)),
             security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
         )]
@@ -216,7 +267,7 @@ macro_rules! app_resource {
             path = $item,
             tag = "app",
             summary = $get,
-            params(("project_id" = i64, Path, description = "The project."), ($id = $id_type, Path, description = $id_description)),
+            params(("project_id" = i64, Path, description = "The project."), ($id = $id_type, Path, description = $id_description), $crate::audit::ExpandParams),
             responses((status = 200, description = "The object", body = $crate::envelope::Single<$view>)),
             security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
         )]

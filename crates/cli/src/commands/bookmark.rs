@@ -4,8 +4,10 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use sextant_model::ProjectId;
+use sextant_model::{Actor, ProjectId};
 use sextant_query::insights;
+
+use sextant_server::insights::BookmarkView;
 
 use super::common::{DataDirArg, ListArgs, print_list, require_project};
 
@@ -50,7 +52,7 @@ pub(crate) enum BookmarkCommand {
 
 fn print_bookmark(b: &sextant_metadata::BookmarkInfo, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(b)?);
+        println!("{}", serde_json::to_string_pretty(&BookmarkView::of(b, None))?);
     } else {
         println!("report {} ({}): {} {}", b.id, b.name, b.kind, serde_json::to_string(&b.params)?);
     }
@@ -67,13 +69,13 @@ pub(crate) async fn run(cmd: BookmarkCommand) -> Result<()> {
             let now = chrono::Utc::now().timestamp_millis();
             insights::check(&kind, &params, &sextant_query::expression_options(&p), now)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let b = md.create_bookmark(ProjectId(project), &name, &kind, &params).await?;
+            let b = md.create_bookmark(ProjectId(project), &name, &kind, &params, &Actor::cli()).await?;
             print_bookmark(&b, json)?;
         }
         BookmarkCommand::List(ListArgs { project, json, dir }) => {
             let md = dir.open_metadata().await?;
             let all = md.all_bookmarks(ProjectId(project)).await?;
-            print_list(&all, json, print_bookmark)?;
+            print_list(&all, json, |b| BookmarkView::of(b, None), print_bookmark)?;
         }
         BookmarkCommand::Delete { project, id, dir } => {
             let md = dir.open_metadata().await?;

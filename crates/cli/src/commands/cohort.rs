@@ -4,7 +4,9 @@
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use sextant_metadata::Metadata;
-use sextant_model::ProjectId;
+use sextant_model::{Actor, ProjectId};
+
+use sextant_server::cohorts::CohortView;
 
 use super::common::{DataDirArg, ListArgs, print_list, require_project};
 
@@ -90,7 +92,7 @@ async fn check_definition(md: &Metadata, project: i64, def: &sextant_model::Coho
 
 fn print_cohort(c: &sextant_metadata::CohortInfo, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(c)?);
+        println!("{}", serde_json::to_string_pretty(&CohortView::of(c, None))?);
     } else {
         println!("cohort {} ({}): {}", c.id, c.name, serde_json::to_string(&c.definition)?);
     }
@@ -107,7 +109,7 @@ pub(crate) async fn run(cmd: CohortCommand) -> Result<()> {
                 behaviors: behaviors_arg(behaviors.as_deref())?.unwrap_or_default(),
             };
             check_definition(&md, project, &def).await?;
-            let c = md.create_cohort(ProjectId(project), &name, &description, &def).await?;
+            let c = md.create_cohort(ProjectId(project), &name, &description, &def, &Actor::cli()).await?;
             print_cohort(&c, json)?;
         }
         CohortCommand::Update { project, id, name, description, where_, behaviors, json, dir } => {
@@ -130,7 +132,7 @@ pub(crate) async fn run(cmd: CohortCommand) -> Result<()> {
         CohortCommand::List(ListArgs { project, json, dir }) => {
             let md = dir.open_metadata().await?;
             let all = md.all_cohorts(ProjectId(project)).await?;
-            print_list(&all, json, print_cohort)?;
+            print_list(&all, json, |c| CohortView::of(c, None), print_cohort)?;
         }
         CohortCommand::Delete { project, id, dir } => {
             let md = dir.open_metadata().await?;

@@ -51,15 +51,17 @@ pub(crate) async fn require_project(md: &Metadata, project: i64) -> Result<Proje
     md.project(ProjectId(project)).await?.ok_or_else(|| anyhow::anyhow!("no project {project}"))
 }
 
-/// Prints `all` as one pretty JSON array with `--json`, else each item by `print_one`
-/// (called with `json` false).
-pub(crate) fn print_list<T: Serialize>(
+/// Prints `all` as one pretty JSON array of their `view`s (what the App API shows) with
+/// `--json`, else each item by `print_one` (called with `json` false).
+pub(crate) fn print_list<T, V: Serialize>(
     all: &[T],
     json: bool,
+    view: impl Fn(&T) -> V,
     print_one: impl Fn(&T, bool) -> Result<()>,
 ) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(all)?);
+        let views: Vec<V> = all.iter().map(view).collect();
+        println!("{}", serde_json::to_string_pretty(&views)?);
     } else {
         for item in all {
             print_one(item, false)?;

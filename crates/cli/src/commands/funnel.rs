@@ -4,12 +4,12 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde::Serialize;
-use sextant_model::{FunnelOrder, FunnelStep, LengthUnit, ProjectId};
+use sextant_model::{Actor, FunnelStep, ProjectId};
 use sextant_query::FieldErrors;
 use sextant_query::funnels::definition::{self, FunnelSpec};
+use sextant_server::funnels::FunnelView;
 
-use super::common::{DataDirArg, ListArgs, require_project};
+use super::common::{DataDirArg, ListArgs, print_list, require_project};
 
 /// A funnel's steps and window, as flags.
 #[derive(clap::Args)]
@@ -71,38 +71,6 @@ fn invalid(e: FieldErrors) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
-/// A saved funnel as `--json` prints it: the App API's view of it, field for field.
-#[derive(Serialize)]
-struct FunnelJson<'a> {
-    funnel_id: i64,
-    name: &'a str,
-    steps: &'a [FunnelStep],
-    length: u32,
-    length_unit: LengthUnit,
-    order: FunnelOrder,
-    created: Option<String>,
-    updated: Option<String>,
-}
-
-impl<'a> FunnelJson<'a> {
-    fn of(f: &'a sextant_metadata::FunnelInfo) -> Self {
-        // RFC 3339 in UTC with milliseconds, as the App API shows times.
-        let iso = |ms: i64| {
-            chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        };
-        FunnelJson {
-            funnel_id: f.id,
-            name: &f.name,
-            steps: &f.definition.steps,
-            length: f.definition.length,
-            length_unit: f.definition.length_unit,
-            order: f.definition.order,
-            created: iso(f.created_at_ms),
-            updated: iso(f.updated_at_ms),
-        }
-    }
-}
-
 #[derive(Subcommand)]
 pub(crate) enum FunnelCommand {
     /// Save a funnel.
@@ -157,7 +125,7 @@ pub(crate) enum FunnelCommand {
 
 fn print_funnel(f: &sextant_metadata::FunnelInfo, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&FunnelJson::of(f))?);
+        println!("{}", serde_json::to_string_pretty(&FunnelView::of(f, None))?);
     } else {
         let steps: Vec<&str> = f.definition.steps.iter().map(|s| s.event.as_str()).collect();
         println!(
@@ -180,7 +148,7 @@ pub(crate) async fn run(cmd: FunnelCommand) -> Result<()> {
             let p = require_project(&md, project).await?;
             let options = sextant_query::expression_options(&p);
             let definition = definition::define(flags.spec(true)?, None, &options).map_err(invalid)?;
-            let f = md.create_funnel(ProjectId(project), &name, &definition).await?;
+            let f = md.create_funnel(ProjectId(project), &name, &definition, &Actor::cli()).await?;
             print_funnel(&f, json)?;
         }
         FunnelCommand::Update { project, id, name, flags, json, dir } => {
@@ -197,14 +165,7 @@ pub(crate) async fn run(cmd: FunnelCommand) -> Result<()> {
         FunnelCommand::List(ListArgs { project, json, dir }) => {
             let md = dir.open_metadata().await?;
             let all = md.all_funnels(ProjectId(project)).await?;
-            if json {
-                let views: Vec<_> = all.iter().map(FunnelJson::of).collect();
-                println!("{}", serde_json::to_string_pretty(&views)?);
-            } else {
-                for f in &all {
-                    print_funnel(f, false)?;
-                }
-            }
+            print_list(&all, json, |f| FunnelView::of(f, None), print_funnel)?;
         }
         FunnelCommand::Delete { project, id, dir } => {
             let md = dir.open_metadata().await?;

@@ -3,7 +3,9 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use sextant_model::ProjectId;
+use sextant_model::{Actor, ProjectId};
+
+use sextant_server::lookup_tables::LookupTableView;
 
 use super::common::{DataDirArg, ListArgs, print_list};
 
@@ -70,7 +72,7 @@ pub(crate) enum LookupTableCommand {
 
 fn print_lookup_table(t: &sextant_metadata::LookupTableInfo, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(t)?);
+        println!("{}", serde_json::to_string_pretty(&LookupTableView::of(t, None))?);
     } else {
         let maps: Vec<String> = t.mappings.iter().map(|m| format!("{}:{}", m.target, m.property)).collect();
         println!("lookup table {} ({}): {} rows, mapped to [{}]", t.id, t.name, t.row_count, maps.join(", "));
@@ -87,7 +89,7 @@ pub(crate) async fn run(cmd: LookupTableCommand) -> Result<()> {
     match cmd {
         LookupTableCommand::Create { project, name, mappings, json, dir } => {
             let md = dir.open_metadata().await?;
-            let t = md.create_lookup_table(ProjectId(project), &name, &mapping_args(&mappings)?).await?;
+            let t = md.create_lookup_table(ProjectId(project), &name, &mapping_args(&mappings)?, &Actor::cli()).await?;
             print_lookup_table(&t, json)?;
         }
         LookupTableCommand::Update { project, id, name, mappings, unmap_all, json, dir } => {
@@ -106,7 +108,7 @@ pub(crate) async fn run(cmd: LookupTableCommand) -> Result<()> {
         LookupTableCommand::List(ListArgs { project, json, dir }) => {
             let md = dir.open_metadata().await?;
             let all = md.all_lookup_tables(ProjectId(project)).await?;
-            print_list(&all, json, print_lookup_table)?;
+            print_list(&all, json, |t| LookupTableView::of(t, None), print_lookup_table)?;
         }
         LookupTableCommand::Delete { project, id, dir } => {
             let md = dir.open_metadata().await?;

@@ -1,0 +1,42 @@
+//! The audit columns every saved object's table has (`created_at_ms`,
+//! `modified_at_ms`, `creator_kind`, `creator_id`, `creator_name`), read and written
+//! once for all of them.
+
+use sextant_model::{Actor, ActorKind, Audit};
+use sqlx::Row;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+
+use crate::Result;
+
+/// The audit columns, for a `SELECT` list.
+pub(crate) const AUDIT_COLUMNS: &str = "created_at_ms, modified_at_ms, creator_kind, creator_id, creator_name";
+
+/// The columns a new row's audit fields go in, after `created_at_ms`, for an `INSERT`.
+pub(crate) const CREATOR_COLUMNS: &str = "modified_at_ms, creator_kind, creator_id, creator_name";
+
+/// A row's audit fields. A row saved before they were recorded has no creator, and
+/// was last modified when it was made.
+pub(crate) fn audit_from_row(row: &AnyRow) -> Result<Audit> {
+    let created_at_ms: i64 = row.try_get("created_at_ms")?;
+    let modified: Option<i64> = row.try_get("modified_at_ms")?;
+    let kind: Option<String> = row.try_get("creator_kind")?;
+    let creator = match kind.as_deref().and_then(ActorKind::parse) {
+        Some(kind) => Some(Actor {
+            kind,
+            id: row.try_get("creator_id")?,
+            name: row.try_get::<Option<String>, _>("creator_name")?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(Audit { created_at_ms, modified_at_ms: modified.unwrap_or(created_at_ms), creator })
+}
+
+/// Binds a new row's [`CREATOR_COLUMNS`]: modified when made, by `creator`.
+pub(crate) fn bind_creator<'q>(
+    query: Query<'q, sqlx::Any, AnyArguments<'q>>,
+    now_ms: i64,
+    creator: &'q Actor,
+) -> Query<'q, sqlx::Any, AnyArguments<'q>> {
+    query.bind(now_ms).bind(creator.kind.as_str()).bind(creator.id).bind(creator.name.as_str())
+}
