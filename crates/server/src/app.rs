@@ -21,7 +21,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sextant_metadata::{ApiTokenInfo, ServiceAccountInfo};
 use sextant_model::access::Operation;
 use sextant_model::{ApiFamily, ApiTokenId, Role};
@@ -101,7 +101,7 @@ pub async fn create_api_token(
         }
     };
     let results = ApiTokenView { token: Some(created.token), ..ApiTokenView::of(&created.info) };
-    Ok((StatusCode::CREATED, Json(json!({"status": "ok", "results": results}))).into_response())
+    Ok((StatusCode::CREATED, Json(Single::ok(results))).into_response())
 }
 
 /// `DELETE /api/app/projects/{project_id}/api-tokens/{token_id}`.
@@ -118,7 +118,7 @@ pub async fn revoke_api_token(
     State(state): State<AppState>,
     Path((project_id, token_id)): Path<(String, String)>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Single<ApiTokenView>>, ApiError> {
     let (parts, _) = request.into_parts();
     let (credential, _) = admin_for(&state, &project_id, &parts, Operation::RevokeApiToken).await?;
     let id = token_id.parse::<i64>().map(ApiTokenId).map_err(|_| {
@@ -129,7 +129,7 @@ pub async fn revoke_api_token(
         scope.covers(&target.families).map_err(|refusal| ApiError::forbidden(refusal.to_string()))?;
     }
     let revoked = state.metadata.revoke_api_token(credential.project.id, id).await?;
-    Ok(Json(json!({"status": "ok", "results": ApiTokenView::of(&revoked)})))
+    Ok(Json(Single::ok(ApiTokenView::of(&revoked))))
 }
 
 /// `GET /api/app/projects/{project_id}/service-accounts`.

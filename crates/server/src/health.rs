@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::schemas::Health;
 use crate::state::AppState;
@@ -12,8 +11,8 @@ use crate::state::AppState;
 /// `GET /healthz`: the process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", summary = "Liveness",
     responses((status = 200, description = "The process is up", body = Health)))]
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+pub async fn healthz() -> Json<Health> {
+    Json(Health::of("ok", None))
 }
 
 /// `GET /readyz`: the event store is open and the control plane answers.
@@ -24,17 +23,14 @@ pub async fn healthz() -> Json<serde_json::Value> {
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if !state.is_ready() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "shutting_down"}))).into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(Health::of("shutting_down", None))).into_response();
     }
     match state.metadata.ping().await {
-        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Ok(()) => Json(Health::of("ready", None)).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "error": "control plane unreachable"})),
-            )
-                .into_response()
+            let answer = Health::of("unavailable", Some("control plane unreachable"));
+            (StatusCode::SERVICE_UNAVAILABLE, Json(answer)).into_response()
         }
     }
 }

@@ -112,31 +112,37 @@ pub struct IngestForm {
     pub data: String,
 }
 
-/// JSON answers of `/track` and `/import`.
+/// JSON answers of `/track`, `/import`, `/engage` and `/groups` (keys in the order
+/// Mixpanel's own answers give them).
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum IngestReply {
-    /// `verbose=1`: `{"status": 1, "error": null}`, or `status: 0` with the error.
+    /// `verbose=1`: `{"error": null, "status": 1}`, or `status: 0` with the error.
     Verbose {
-        /// 1 when the records were taken.
-        status: u8,
         /// Why not.
         error: Option<String>,
+        /// 1 when the records were taken.
+        status: u8,
     },
-    /// `/import?strict=1`.
+    /// `/import` (and `strict=1`): `{"code": 200, "num_records_imported", "status":
+    /// "OK"}`, or the code, error and reason phrase of a refusal.
     Strict {
         /// The HTTP status.
         code: u16,
-        /// `OK`, or the reason phrase.
-        status: String,
-        /// Records stored.
-        num_records_imported: Option<u64>,
         /// Why the request failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
         /// The records that failed validation.
+        #[serde(skip_serializing_if = "Option::is_none")]
         failed_records: Option<Vec<FailedRecord>>,
+        /// Records stored.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        num_records_imported: Option<u64>,
+        /// `OK`, or the reason phrase.
+        status: String,
     },
-    /// A request refused as a whole without `verbose` or `strict` (401, 403, 413, 429).
+    /// A request refused as a whole on `/track`, `/engage` and `/groups` (401, 403,
+    /// 413, 429, 503): the spec's `ErrorResponse`.
     Refused(IngestRefused),
 }
 
@@ -145,21 +151,21 @@ pub enum IngestReply {
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestRefused {
-    /// Always `error`.
-    pub status: String,
     /// Why.
     pub error: String,
+    /// Always `error`.
+    pub status: String,
 }
 
 /// A record refused by strict import.
 #[derive(Serialize, ToSchema)]
 pub struct FailedRecord {
+    /// The field at fault.
+    pub field: String,
     /// Its position in the request.
     pub index: u64,
     /// Its `$insert_id`, or empty.
     pub insert_id: String,
-    /// The field at fault.
-    pub field: String,
     /// What is wrong.
     pub message: String,
 }
@@ -170,5 +176,13 @@ pub struct Health {
     /// `ok`, `ready`, `shutting_down` or `unavailable`.
     pub status: String,
     /// Why not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl Health {
+    /// `{"status": status, "error"?: error}`.
+    pub fn of(status: &str, error: Option<&str>) -> Health {
+        Health { status: status.into(), error: error.map(str::to_string) }
+    }
 }

@@ -28,13 +28,13 @@
 //!   "OK"}` either way. The Node SDK sends no `strict` and reads a plain `1`, so a
 //!   request without it keeps the legacy body.
 
-use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+
 use sextant_ingest::{Params, RecordError};
 
 use crate::error::ApiError;
+use crate::schemas::{FailedRecord, IngestRefused, IngestReply};
 
 /// A 1x1 transparent GIF.
 const PIXEL_GIF: &[u8] = &[
@@ -91,45 +91,52 @@ impl ReplyStyle {
 
     /// The answer to a request whose records were processed.
     pub fn outcome(&self, stored: usize, valid: usize, failed: &[(usize, RecordError)]) -> Response {
-        if self.strict {
-            if failed.is_empty() {
-                return self
-                    .render(StatusCode::OK, json!({"code": 200, "num_records_imported": stored, "status": "OK"}));
-            }
-            let failed_records: Vec<Value> = failed
+        if self.strict && !failed.is_empty() {
+            let failed_records = failed
                 .iter()
-                .map(|(index, e)| {
-                    json!({"index": index, "insert_id": e.insert_id.clone().unwrap_or_default(),
-                           "field": e.field, "message": e.message})
+                .map(|(index, e)| FailedRecord {
+                    field: e.field.clone(),
+                    index: *index as u64,
+                    insert_id: e.insert_id.clone().unwrap_or_default(),
+                    message: e.message.clone(),
                 })
                 .collect();
-            let body = json!({
-                "code": 400,
-                "error": "some data points in the request failed validation",
-                "status": "Bad Request",
-                "num_records_imported": stored,
-                "failed_records": failed_records,
-            });
+            let body = IngestReply::Strict {
+                code: 400,
+                error: Some("some data points in the request failed validation".into()),
+                failed_records: Some(failed_records),
+                num_records_imported: Some(stored as u64),
+                status: "Bad Request".into(),
+            };
             return json_response(StatusCode::BAD_REQUEST, &body);
         }
-        if self.counted && !self.verbose {
-            return self.render(StatusCode::OK, json!({"code": 200, "num_records_imported": stored, "status": "OK"}));
+        if self.strict || (self.counted && !self.verbose) {
+            let body = IngestReply::Strict {
+                code: 200,
+                error: None,
+                failed_records: None,
+                num_records_imported: Some(stored as u64),
+                status: "OK".into(),
+            };
+            return self.render(StatusCode::OK, Answer::Json(body));
         }
-        if valid > 0 {
-            let body = if self.verbose { json!({"status": 1, "error": null}) } else { json!(1) };
-            self.render(StatusCode::OK, body)
-        } else {
-            let message = failed.first().map(|(_, e)| e.message.clone()).unwrap_or_else(|| "no valid records".into());
-            let body = if self.verbose { json!({"status": 0, "error": message}) } else { json!(0) };
-            self.render(StatusCode::OK, body)
-        }
+        let error = match valid {
+            0 => Some(failed.first().map(|(_, e)| e.message.clone()).unwrap_or_else(|| "no valid records".into())),
+            _ => None,
+        };
+        self.render(StatusCode::OK, self.flag(error))
+    }
+
+    /// `1`, or `0` with why; verbose: `{"error", "status"}`.
+    fn flag(&self, error: Option<String>) -> Answer {
+        let status = u8::from(error.is_none());
+        if self.verbose { Answer::Json(IngestReply::Verbose { error, status }) } else { Answer::Flag(status) }
     }
 
     /// The answer to a request refused as a whole.
     pub fn error(&self, error: &ApiError) -> Response {
         if error.status() == StatusCode::BAD_REQUEST && !self.import {
-            let body = if self.verbose { json!({"status": 0, "error": error.message}) } else { json!(0) };
-            return self.render(StatusCode::OK, body);
+            return self.render(StatusCode::OK, self.flag(Some(error.message.clone())));
         }
         self.unread(error)
     }
@@ -139,21 +146,31 @@ impl ReplyStyle {
     /// since this is no answer about the data.
     pub fn unread(&self, error: &ApiError) -> Response {
         let status = error.status();
+        let message = error.message.clone();
         let body = if !self.import {
-            json!({"error": error.message, "status": "error"})
+            IngestReply::Refused(IngestRefused { error: message, status: "error".into() })
         } else if self.verbose && !self.strict {
-            json!({"status": 0, "error": error.message})
+            IngestReply::Verbose { error: Some(message), status: 0 }
         } else {
-            json!({"code": status.as_u16(), "error": error.message, "status": error.code.reason_phrase()})
+            IngestReply::Strict {
+                code: status.as_u16(),
+                error: Some(message),
+                failed_records: None,
+                num_records_imported: None,
+                status: error.code.reason_phrase().into(),
+            }
         };
         json_response(status, &body)
     }
 
-    fn render(&self, status: StatusCode, body: Value) -> Response {
+    fn render(&self, status: StatusCode, body: Answer) -> Response {
         if self.img {
             return (status, [(header::CONTENT_TYPE, "image/gif")], PIXEL_GIF).into_response();
         }
-        let text = body.to_string();
+        let text = match &body {
+            Answer::Flag(flag) => flag.to_string(),
+            Answer::Json(reply) => serde_json::to_string(reply).unwrap_or_default(),
+        };
         if let Some(cb) = &self.callback {
             let mut response = (status, format!("{cb}({text})")).into_response();
             let headers = response.headers_mut();
@@ -161,18 +178,26 @@ impl ReplyStyle {
             headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             return response;
         }
-        if body.is_number() {
-            let mut response = (status, text).into_response();
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-            return response;
-        }
-        json_response(status, &body)
+        let content_type = match body {
+            Answer::Flag(_) => "text/plain; charset=utf-8",
+            Answer::Json(_) => "application/json",
+        };
+        let mut response = (status, text).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
     }
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = status;
+/// A body before it is wrapped (JSONP) or replaced (pixel).
+enum Answer {
+    /// `1` or `0`.
+    Flag(u8),
+    /// One of the JSON answers.
+    Json(IngestReply),
+}
+
+fn json_response(status: StatusCode, body: &IngestReply) -> Response {
+    let mut response = (status, serde_json::to_string(body).unwrap_or_default()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
