@@ -11,6 +11,7 @@
 //! # Layout
 //! - `store`: [`Metadata`], the store and its operations on organisations, projects
 //!   and service accounts.
+//! - `annotations`: dated notes on the charts, and their tags ([`AnnotationInfo`]).
 //! - `audit`: the columns every saved object has (created, modified, creator).
 //! - [`backend`]: which database, connecting, and the migrations of each.
 //! - `tokens`: personal API tokens: creating, listing, revoking, checking.
@@ -22,6 +23,7 @@
 //! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
 //! - `testsupport` (feature `testsupport`): a throwaway PostgreSQL cluster for tests.
 
+mod annotations;
 mod audit;
 pub mod backend;
 mod bookmarks;
@@ -34,6 +36,9 @@ mod store;
 pub mod testsupport;
 mod tokens;
 
+pub use annotations::{
+    AnnotationChanges, AnnotationInfo, AnnotationTag, MAX_ANNOTATIONS_LISTED, MAX_DESCRIPTION_CHARS, canonical_date,
+};
 pub use backend::Backend;
 pub use bookmarks::BookmarkInfo;
 pub use cohorts::{CohortChanges, CohortInfo};

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use sextant_metadata::{
-    ApiTokenAuth, Backend, CohortChanges, FunnelChanges, LookupMapping, LookupTableChanges, Metadata, MetadataError,
-    ServiceAccountAuth,
+    AnnotationChanges, ApiTokenAuth, Backend, CohortChanges, FunnelChanges, LookupMapping, LookupTableChanges,
+    Metadata, MetadataError, ServiceAccountAuth,
 };
 use sextant_model::{
     Actor, ActorKind, ApiFamily, CohortDefinition, FunnelDefinition, FunnelStep, IdentityMode, PageRequest, PageStart,
@@ -189,5 +189,31 @@ async fn suite(md: &Metadata) {
     md.delete_lookup_table(pid, &songs.id).await.unwrap();
     assert_eq!(md.lookup_mappings(pid).await.unwrap().len(), 1, "its mappings go with it");
     assert_eq!(md.all_lookup_tables(ProjectId(other.id.0)).await.unwrap().len(), 0);
+
+    // Annotations: dates in Mixpanel's form, ranges inclusive, tags by id.
+    let launch = md.create_annotation_tag(pid, "launch").await.unwrap();
+    assert_eq!(md.create_annotation_tag(pid, " launch ").await.unwrap(), launch, "a name names one tag");
+    let outage = md.create_annotation_tag(pid, "outage").await.unwrap();
+    let first = md.create_annotation(pid, "2026-01-02 09:30:00", "v2", &[launch.id], &owner).await.unwrap();
+    assert_eq!((first.date.as_str(), first.tags.clone()), ("2026-01-02 09:30:00", vec![launch.clone()]));
+    let second = md.create_annotation(pid, "2026-01-05", "down", &[], &owner).await.unwrap();
+    assert_eq!(second.date, "2026-01-05 00:00:00");
+    let unknown = md.create_annotation(pid, "2026-01-05", "x", &[999], &owner).await;
+    assert!(matches!(unknown, Err(MetadataError::Invalid(_))), "{unknown:?}");
+    let in_range = |from: Option<&'static str>, to: Option<&'static str>| async move {
+        md.list_annotations(pid, from, to).await.unwrap().iter().map(|a| a.id).collect::<Vec<_>>()
+    };
+    assert_eq!(in_range(None, None).await, [first.id, second.id]);
+    assert_eq!(in_range(Some("2026-01-03"), None).await, [second.id]);
+    assert_eq!(in_range(None, Some("2026-01-02")).await, [first.id], "the last day is inclusive");
+    let changes = AnnotationChanges { description: Some("v2.0".into()), tags: Some(vec![outage.id, outage.id]) };
+    let changed = md.update_annotation(pid, first.id, changes).await.unwrap();
+    assert_eq!((changed.description.as_str(), changed.tags.clone()), ("v2.0", vec![outage.clone()]));
+    let tags = md.annotation_tags(pid).await.unwrap();
+    assert_eq!(tags, [(launch.clone(), false), (outage.clone(), true)]);
+    md.delete_annotation(pid, first.id).await.unwrap();
+    assert!(matches!(md.annotation(pid, first.id).await, Err(MetadataError::NotFound(_))));
+    assert!(matches!(md.delete_annotation(other.id, second.id).await, Err(MetadataError::NotFound(_))));
+    assert_eq!(md.annotation_tags(pid).await.unwrap(), [(launch, false), (outage, false)]);
     md.ping().await.unwrap();
 }

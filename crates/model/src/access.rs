@@ -99,11 +99,16 @@ pub enum Operation {
     ListServiceAccounts,
     /// Create service accounts and change their roles (the CLI today; no HTTP endpoint).
     ManageServiceAccounts,
+    /// Read annotations and their tags (every role: they label the charts readers see).
+    ReadAnnotations,
+    /// Create, change and delete annotations and tags (analyst and above, as Mixpanel's
+    /// annotations spec says).
+    WriteAnnotations,
 }
 
 impl Operation {
     /// Every operation, in the matrix's row order.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 14] = [
         Operation::Ingest,
         Operation::Query,
         Operation::Export,
@@ -116,6 +121,8 @@ impl Operation {
         Operation::RevokeApiToken,
         Operation::ListServiceAccounts,
         Operation::ManageServiceAccounts,
+        Operation::ReadAnnotations,
+        Operation::WriteAnnotations,
     ];
 
     /// The family the operation belongs to.
@@ -131,7 +138,9 @@ impl Operation {
             | Operation::CreateApiToken
             | Operation::RevokeApiToken
             | Operation::ListServiceAccounts
-            | Operation::ManageServiceAccounts => ApiFamily::App,
+            | Operation::ManageServiceAccounts
+            | Operation::ReadAnnotations
+            | Operation::WriteAnnotations => ApiFamily::App,
         }
     }
 
@@ -150,6 +159,8 @@ impl Operation {
             Operation::RevokeApiToken => "revoke API tokens",
             Operation::ListServiceAccounts => "list service accounts",
             Operation::ManageServiceAccounts => "manage service accounts",
+            Operation::ReadAnnotations => "read annotations",
+            Operation::WriteAnnotations => "change annotations",
         }
     }
 
@@ -223,7 +234,7 @@ const fn tok_within(f: ApiFamily) -> Rule {
 /// `Family(f)`: an API token holding `f`; `WithinScope(f)`: the same, bounded by the
 /// token's own families and expiry.
 #[rustfmt::skip]
-pub const MATRIX: [(Operation, [Rule; 7]); 12] = {
+pub const MATRIX: [(Operation, [Rule; 7]); 14] = {
     use ApiFamily::{App, Export, Ingestion, LookupTables, Query};
     [
         //                                 project  project  owner  admin  analyst  consumer  API token
@@ -240,6 +251,8 @@ pub const MATRIX: [(Operation, [Rule; 7]); 12] = {
         (Operation::RevokeApiToken,        [N,      Y,       Y,     Y,     N,       N,        tok_within(App)]),
         (Operation::ListServiceAccounts,   [N,      Y,       Y,     Y,     N,       N,        tok(App)]),
         (Operation::ManageServiceAccounts, [N,      Y,       Y,     Y,     N,       N,        N]),
+        (Operation::ReadAnnotations,       [N,      Y,       Y,     Y,     Y,       Y,        tok(App)]),
+        (Operation::WriteAnnotations,      [N,      Y,       Y,     Y,     Y,       N,        tok(App)]),
     ]
 };
 
@@ -385,7 +398,7 @@ mod tests {
     fn the_matrix_enumerated() {
         use ApiFamily::*;
         use Operation as O;
-        let expected: [(Operation, [Rule; 7]); 12] = [
+        let expected: [(Operation, [Rule; 7]); 14] = [
             (O::Ingest, [Y, Y, Y, Y, N, N, Rule::Family(Ingestion)]),
             (O::Query, [N, Y, Y, Y, Y, Y, Rule::Family(Query)]),
             (O::Export, [N, Y, Y, Y, Y, Y, Rule::Family(Export)]),
@@ -398,6 +411,8 @@ mod tests {
             (O::RevokeApiToken, [N, Y, Y, Y, N, N, Rule::WithinScope(App)]),
             (O::ListServiceAccounts, [N, Y, Y, Y, N, N, Rule::Family(App)]),
             (O::ManageServiceAccounts, [N, Y, Y, Y, N, N, N]),
+            (O::ReadAnnotations, [N, Y, Y, Y, Y, Y, Rule::Family(App)]),
+            (O::WriteAnnotations, [N, Y, Y, Y, Y, N, Rule::Family(App)]),
         ];
         for (op, row) in expected {
             for (principal, cell) in Principal::ALL.into_iter().zip(row) {

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::lookup_join::Attacher;
 use crate::reports::expression_options;
-use crate::resource::{Changeable, Resource};
+use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
 
 /// How many user profiles a cohort holds now.
@@ -249,16 +249,16 @@ impl Resource for Cohorts {
         text.parse().ok().map(CohortId)
     }
 
+    fn id_value(id: &CohortId) -> Value {
+        serde_json::json!(id.0)
+    }
+
     fn view(stored: &CohortInfo, creator: Option<CreatorView>) -> CohortView {
         CohortView::of(stored, creator)
     }
 
     fn audit(stored: &CohortInfo) -> &Audit {
         &stored.audit
-    }
-
-    async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<CohortInfo>> {
-        md.list_cohorts(project, page).await
     }
 
     async fn get(md: &Metadata, project: ProjectId, id: &CohortId) -> sextant_metadata::Result<CohortInfo> {
@@ -286,6 +286,12 @@ impl Resource for Cohorts {
 
     async fn delete(state: &AppState, project: ProjectId, id: &CohortId) -> Result<(), ApiError> {
         Ok(state.metadata.delete_cohort(project, *id).await?)
+    }
+}
+
+impl Paged for Cohorts {
+    async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<CohortInfo>> {
+        md.list_cohorts(project, page).await
     }
 }
 

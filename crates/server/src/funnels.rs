@@ -21,7 +21,7 @@ use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::reports::{expression_options, join_failed, scan_funnel};
-use crate::resource::{Changeable, Resource};
+use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
 
 /// The `/funnels` parameters, as the OpenAPI document lists them.
@@ -269,16 +269,16 @@ impl Resource for Funnels {
         text.parse().ok()
     }
 
+    fn id_value(id: &i64) -> Value {
+        serde_json::json!(id)
+    }
+
     fn view(stored: &FunnelInfo, creator: Option<CreatorView>) -> FunnelView {
         FunnelView::of(stored, creator)
     }
 
     fn audit(stored: &FunnelInfo) -> &Audit {
         &stored.audit
-    }
-
-    async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<FunnelInfo>> {
-        md.list_funnels(project, page).await
     }
 
     async fn get(md: &Metadata, project: ProjectId, id: &i64) -> sextant_metadata::Result<FunnelInfo> {
@@ -295,6 +295,12 @@ impl Resource for Funnels {
 
     async fn delete(state: &AppState, project: ProjectId, id: &i64) -> Result<(), ApiError> {
         Ok(state.metadata.delete_funnel(project, *id).await?)
+    }
+}
+
+impl Paged for Funnels {
+    async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<FunnelInfo>> {
+        md.list_funnels(project, page).await
     }
 }
 

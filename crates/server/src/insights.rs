@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::lookup_join::Attacher;
 use crate::reports::{expression_options, join_failed, scan_funnel, scan_retention};
-use crate::resource::Resource;
+use crate::resource::{Paged, Resource};
 use crate::state::AppState;
 
 /// `GET /api/query/insights`.
@@ -204,16 +204,16 @@ impl Resource for Bookmarks {
         text.parse().ok()
     }
 
+    fn id_value(id: &i64) -> Value {
+        serde_json::json!(id)
+    }
+
     fn view(stored: &BookmarkInfo, creator: Option<CreatorView>) -> BookmarkView {
         BookmarkView::of(stored, creator)
     }
 
     fn audit(stored: &BookmarkInfo) -> &Audit {
         &stored.audit
-    }
-
-    async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<BookmarkInfo>> {
-        md.list_bookmarks(project, page).await
     }
 
     async fn get(md: &Metadata, project: ProjectId, id: &i64) -> sextant_metadata::Result<BookmarkInfo> {
@@ -247,5 +247,11 @@ impl Resource for Bookmarks {
 
     async fn delete(state: &AppState, project: ProjectId, id: &i64) -> Result<(), ApiError> {
         Ok(state.metadata.delete_bookmark(project, *id).await?)
+    }
+}
+
+impl Paged for Bookmarks {
+    async fn page(md: Metadata, project: ProjectId, page: PageRequest) -> sextant_metadata::Result<Page<BookmarkInfo>> {
+        md.list_bookmarks(project, page).await
     }
 }

@@ -18,6 +18,7 @@
 //! - [`segmentation`]: the segmentation report (`/api/query/segmentation`).
 //! - [`stream`]: the activity feed (`/api/query/stream/query`).
 //! - [`app`]: the App API's API tokens and service accounts.
+//! - [`annotations`]: annotations and their tags (`/api/app/projects/{id}/annotations`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
 //!
 //! What handlers share, and the server around them:
@@ -51,6 +52,7 @@
 //! - [`tls`]: the HTTPS listener and the self-signed mode.
 
 pub mod admin;
+pub mod annotations;
 pub mod app;
 pub mod audit;
 pub mod auth;

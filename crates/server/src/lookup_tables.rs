@@ -24,7 +24,7 @@ use crate::body;
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
-use crate::resource::{Changeable, Resource};
+use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
 
 /// Rows a project's lookup tables may hold together (Mixpanel's limit).
@@ -384,20 +384,16 @@ impl Resource for LookupTables {
         Some(text.to_string())
     }
 
+    fn id_value(id: &String) -> Value {
+        serde_json::json!(id)
+    }
+
     fn view(stored: &LookupTableInfo, creator: Option<CreatorView>) -> LookupTableView {
         LookupTableView::of(stored, creator)
     }
 
     fn audit(stored: &LookupTableInfo) -> &Audit {
         &stored.audit
-    }
-
-    async fn page(
-        md: Metadata,
-        project: ProjectId,
-        page: PageRequest,
-    ) -> sextant_metadata::Result<Page<LookupTableInfo>> {
-        md.list_lookup_tables(project, page).await
     }
 
     async fn get(md: &Metadata, project: ProjectId, id: &String) -> sextant_metadata::Result<LookupTableInfo> {
@@ -420,6 +416,16 @@ impl Resource for LookupTables {
     async fn delete(state: &AppState, project: ProjectId, id: &String) -> Result<(), ApiError> {
         state.metadata.delete_lookup_table(project, id).await?;
         Ok(state.lookups.delete_lookup_table(project, id).await?)
+    }
+}
+
+impl Paged for LookupTables {
+    async fn page(
+        md: Metadata,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> sextant_metadata::Result<Page<LookupTableInfo>> {
+        md.list_lookup_tables(project, page).await
     }
 }
 

@@ -48,19 +48,19 @@ pub(crate) trait Resource: 'static {
     const ID: &'static str;
     /// The object, as errors name it (`funnel`).
     const NOUN: &'static str;
+    /// The operation reading one is (the matrix's row).
+    const READ: Operation = Operation::AppRead;
+    /// The operation making, changing or deleting one is.
+    const WRITE: Operation = Operation::AppWrite;
 
     /// The id the path spells, if it is one.
     fn parse_id(text: &str) -> Option<Self::Id>;
+    /// The id as answers show it.
+    fn id_value(id: &Self::Id) -> Value;
     /// How it is shown, with its creator when it is expanded.
     fn view(stored: &Self::Stored, creator: Option<CreatorView>) -> Self::View;
     /// Its audit fields.
     fn audit(stored: &Self::Stored) -> &Audit;
-    /// One page of the project's objects, newest first.
-    fn page(
-        md: Metadata,
-        project: ProjectId,
-        page: PageRequest,
-    ) -> impl Future<Output = Stored<Page<Self::Stored>>> + Send;
     /// One object of the project.
     fn get(md: &Metadata, project: ProjectId, id: &Self::Id) -> impl Future<Output = Stored<Self::Stored>> + Send;
     /// Makes one from a request body (already read: JSON, or a form as strings), made by
@@ -74,6 +74,17 @@ pub(crate) trait Resource: 'static {
     /// Deletes one (and whatever the stores keep of it).
     fn delete(state: &AppState, project: ProjectId, id: &Self::Id)
     -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// A kind of saved object listed a page at a time, newest first (annotations, listed by
+/// date range as Mixpanel's spec has it, are not).
+pub(crate) trait Paged: Resource {
+    /// One page of the project's objects, newest first.
+    fn page(
+        md: Metadata,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> impl Future<Output = Stored<Page<Self::Stored>>> + Send;
 }
 
 /// A kind of saved object that can be changed in place.
@@ -120,13 +131,13 @@ async fn views<R: Resource>(
 }
 
 /// `GET .../{things}`: a page of the project's objects, trimmed to `fields`.
-pub(crate) async fn list<R: Resource>(
+pub(crate) async fn list<R: Paged>(
     state: &AppState,
     project_id: &str,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, params) = admin_for(state, project_id, &parts, Operation::AppRead).await?;
+    let (credential, params) = admin_for(state, project_id, &parts, R::READ).await?;
     let query = CollectionQuery::parse(&params)?;
     let expand = expand_of(&params)?;
     let page = R::page(state.metadata.clone(), credential.project.id, query.page).await?;
@@ -149,7 +160,7 @@ pub(crate) async fn get<R: Resource>(
     request: Request,
 ) -> Result<Json<Single<R::View>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, params) = admin_for(state, project_id, &parts, Operation::AppRead).await?;
+    let (credential, params) = admin_for(state, project_id, &parts, R::READ).await?;
     let expand = expand_of(&params)?;
     let stored = R::get(&state.metadata, credential.project.id, &id_of::<R>(id)?).await?;
     let mut shown = views::<R>(state, credential.project.id, expand, std::slice::from_ref(&stored)).await?;
@@ -164,7 +175,7 @@ pub(crate) async fn create<R: Resource>(
     request: Request,
 ) -> Result<(StatusCode, Json<Single<R::View>>), ApiError> {
     let (parts, body) = request.into_parts();
-    let (credential, _) = admin_for(state, project_id, &parts, Operation::AppWrite).await?;
+    let (credential, _) = admin_for(state, project_id, &parts, R::WRITE).await?;
     let body = read_body(&parts.headers, body).await?;
     let stored = R::create(state, &credential.project, &credential.actor, body).await?;
     Ok((StatusCode::CREATED, Json(Single::ok(R::view(&stored, None)))))
@@ -178,7 +189,7 @@ pub(crate) async fn update<R: Changeable>(
     request: Request,
 ) -> Result<Json<Single<R::View>>, ApiError> {
     let (parts, body) = request.into_parts();
-    let (credential, _) = admin_for(state, project_id, &parts, Operation::AppWrite).await?;
+    let (credential, _) = admin_for(state, project_id, &parts, R::WRITE).await?;
     let id = id_of::<R>(id)?;
     let body = read_body(&parts.headers, body).await?;
     let stored = R::update(state, &credential.project, &id, body).await?;
@@ -193,17 +204,28 @@ pub(crate) async fn delete<R: Resource>(
     request: Request,
 ) -> Result<Json<Deleted>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, _) = admin_for(state, project_id, &parts, Operation::AppWrite).await?;
-    R::delete(state, credential.project.id, &id_of::<R>(id)?).await?;
-    Ok(Json(Deleted { status: "ok" }))
+    let (credential, _) = admin_for(state, project_id, &parts, R::WRITE).await?;
+    let id = id_of::<R>(id)?;
+    R::delete(state, credential.project.id, &id).await?;
+    Ok(Json(Deleted { status: "ok", results: DeletedId { id: R::id_value(&id) } }))
 }
 
-/// The answer to a delete.
+/// The answer to a delete: `{"status": "ok", "results": {"id": ...}}`, as Mixpanel's
+/// annotations spec answers one.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Deleted {
     /// Always `ok`.
     #[schema(value_type = String, example = "ok")]
     pub status: &'static str,
+    /// What was deleted.
+    pub results: DeletedId,
+}
+
+/// The id of what was deleted.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeletedId {
+    /// A number, or a lookup table's UUID.
+    pub id: Value,
 }
 
 /// The documented handlers of one resource, each one call of this module's outline:

@@ -34,8 +34,8 @@ use crate::limits::Limiter;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
-    app, cohorts, engage, events, export, funnels, health, ingest, insights, limits, lookup_tables, metrics, openapi,
-    retention, segmentation, stream,
+    annotations, app, cohorts, engage, events, export, funnels, health, ingest, insights, limits, lookup_tables,
+    metrics, openapi, retention, segmentation, stream,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -296,6 +296,9 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(app::list_api_tokens, app::create_api_token))
         .routes(routes!(app::revoke_api_token))
         .routes(routes!(app::list_service_accounts))
+        .routes(routes!(annotations::list, annotations::create))
+        .routes(routes!(annotations::tags, annotations::create_tag))
+        .routes(routes!(annotations::get, annotations::update, annotations::delete))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
