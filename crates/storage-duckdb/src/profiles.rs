@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use duckdb::{Connection, params};
 use parking_lot::Mutex;
 use sextant_expr::sql::{Columns, duckdb_predicate};
-use sextant_model::profile::{Outcome, Profile, Properties};
+use sextant_model::profile::{Outcome, Profile, Properties, Refusal};
 use sextant_model::{ProfileKey, ProfileUpdate, ProjectId};
 use sextant_storage::{ENGAGE_SESSION_TTL_MS, ProfilePage, ProfileQuery, Result, StorageError, profile_matches};
 
@@ -36,8 +36,11 @@ pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
     )
 }
 
-/// Applies `updates` in order inside the caller's transaction.
-pub fn apply_updates(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::Result<()> {
+/// Applies `updates` in order inside the caller's transaction. Returns those the
+/// profile they land on refused (by position in `updates`), each with why: an update
+/// that would make a list, a value or the profile too large leaves the profile as it
+/// was.
+pub fn apply_updates(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::Result<Vec<(usize, Refusal)>> {
     let resolved;
     let updates: Vec<&ProfileUpdate> = if updates.iter().any(|u| u.resolve_identity) {
         resolved = resolve_identities(conn, updates)?;
@@ -76,13 +79,14 @@ pub fn apply_updates(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::R
             }
         }
     }
-    for u in updates {
+    let mut refused = Vec::new();
+    for (at, u) in updates.iter().enumerate() {
         if let Some(state) = states.get_mut(&u.key)
             && let Outcome::Refused(why) = state.apply(u)
         {
-            // The client was answered at ingestion, which refuses what it can see alone;
-            // this is an update that only the profile it lands on makes too large.
-            tracing::info!(project = u.key.project_id.0, id = %u.key.id, %why, "profile update refused");
+            // Ingestion refuses what an update shows alone; this is one that only the
+            // profile it lands on makes too large. Its request reports it.
+            refused.push((at, why));
         }
     }
     conn.execute_batch(
@@ -96,7 +100,8 @@ pub fn apply_updates(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::R
             appender.append_row(params![key.project_id.0, key.group_key, key.id, text])?;
         }
     }
-    appender.flush()
+    appender.flush()?;
+    Ok(refused)
 }
 
 /// The updates with each `resolve_identity` key moved to its cluster's canonical id.

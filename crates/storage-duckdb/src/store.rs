@@ -11,6 +11,7 @@ use duckdb::Connection;
 use parking_lot::Mutex;
 use sextant_expr::LookupTable;
 use sextant_lanes::Lane;
+use sextant_model::profile::Refusal;
 use sextant_model::{EventRow, IdentityEdge, ProfileUpdate, ProjectId};
 use sextant_storage::{
     BehaviourQuery, BehaviourRows, EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage, ProfileQuery,
@@ -185,7 +186,7 @@ impl DuckDbStore {
     }
 
     /// Queues `work` for the writer thread and waits for its commit.
-    async fn write(&self, work: Work) -> Result<()> {
+    async fn write(&self, work: Work) -> Result<crate::writer::Refused> {
         // Before anything is queued: a write refused for space costs one `statvfs`.
         self.reserve.check().map_err(StorageError::DiskFull)?;
         let _waiting = self.write_activity.arrive();
@@ -258,7 +259,7 @@ impl EventStore for DuckDbStore {
         if rows.is_empty() {
             return Ok(());
         }
-        self.write(Work::Events(rows, edges)).await
+        self.write(Work::Events(rows, edges)).await.map(|_| ())
     }
 
     fn export(&self, query: ExportQuery) -> EventChunks {
@@ -312,9 +313,9 @@ impl EventStore for DuckDbStore {
 
 #[async_trait]
 impl ProfileStore for DuckDbStore {
-    async fn update_profiles(&self, updates: Vec<ProfileUpdate>) -> Result<()> {
+    async fn update_profiles(&self, updates: Vec<ProfileUpdate>) -> Result<Vec<(usize, Refusal)>> {
         if updates.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         self.write(Work::Profiles(updates)).await
     }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use duckdb::Connection;
 use duckdb::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use sextant_model::profile::Refusal;
 use sextant_model::{EventRow, IdentityEdge, ProfileUpdate};
 use sextant_storage::Result;
 use tokio::sync::oneshot;
@@ -58,9 +59,13 @@ impl Work {
 pub struct WriteRequest {
     /// What to write.
     pub work: Work,
-    /// Answered after the commit.
-    pub done: oneshot::Sender<Result<()>>,
+    /// Answered after the commit, with the profile updates refused (see [`Refused`]).
+    pub done: oneshot::Sender<Result<Refused>>,
 }
+
+/// The profile updates of a request that the profiles they land on refused, by
+/// position in the request, each with why (empty for events).
+pub type Refused = Vec<(usize, Refusal)>;
 
 /// Runs until every sender is dropped, then checkpoints the database.
 pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, reserve: Reserve) {
@@ -104,11 +109,11 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, r
             }
         }
         match commit_group(&conn, &mut group, next_seq, &mut nullable) {
-            Ok(()) => {
+            Ok(refused) => {
                 next_seq += group.iter().map(|r| r.work.events().len() as i64).sum::<i64>();
                 dirty = true;
-                for req in group {
-                    let _ = req.done.send(Ok(()));
+                for (req, refused) in group.into_iter().zip(refused) {
+                    let _ = req.done.send(Ok(refused));
                 }
             }
             Err(e) if group.len() == 1 => {
@@ -120,9 +125,10 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, r
             Err(e) => {
                 tracing::warn!(error = %e, requests = group.len(), "group commit failed; committing its requests one by one");
                 for mut req in group {
-                    let result = commit_group(&conn, std::slice::from_mut(&mut req), next_seq, &mut nullable);
+                    let result = commit_group(&conn, std::slice::from_mut(&mut req), next_seq, &mut nullable)
+                        .map(|mut refused| refused.pop().unwrap_or_default());
                     match &result {
-                        Ok(()) => {
+                        Ok(_) => {
                             next_seq += req.work.events().len() as i64;
                             dirty = true;
                         }
@@ -151,7 +157,7 @@ fn commit_group(
     group: &mut [WriteRequest],
     first_seq: i64,
     nullable: &mut HashSet<(i64, String)>,
-) -> Result<()> {
+) -> Result<Vec<Refused>> {
     conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
     #[cfg(test)]
     if group.iter().flat_map(|req| req.work.events()).any(|row| row.event == tests::REFUSED) {
@@ -176,19 +182,26 @@ fn commit_group(
         return Err(backend(e));
     }
     let rows = group.iter().flat_map(|req| req.work.events().iter());
-    let updates: Vec<&ProfileUpdate> = group
+    // Each update with its request and its position there, to hand refusals back.
+    let (owners, updates): (Vec<(usize, usize)>, Vec<&ProfileUpdate>) = group
         .iter()
-        .flat_map(|req| match &req.work {
-            Work::Profiles(updates) => updates.iter().collect::<Vec<_>>(),
+        .enumerate()
+        .flat_map(|(r, req)| match &req.work {
+            Work::Profiles(updates) => updates.iter().enumerate().map(|(at, u)| ((r, at), u)).collect::<Vec<_>>(),
             Work::Events(..) => Vec::new(),
         })
-        .collect();
+        .unzip();
     let written = append_rows(conn, rows, first_seq)
-        .and_then(|()| if updates.is_empty() { Ok(()) } else { profiles::apply_updates(conn, &updates) });
-    match written.and_then(|()| conn.execute_batch("COMMIT")) {
-        Ok(()) => {
+        .and_then(|()| if updates.is_empty() { Ok(Vec::new()) } else { profiles::apply_updates(conn, &updates) });
+    match written.and_then(|refused| conn.execute_batch("COMMIT").map(|()| refused)) {
+        Ok(refused) => {
             nullable.extend(added);
-            Ok(())
+            let mut per_request: Vec<Refused> = group.iter().map(|_| Vec::new()).collect();
+            for (flat, why) in refused {
+                let (r, at) = owners[flat];
+                per_request[r].push((at, why));
+            }
+            Ok(per_request)
         }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");

@@ -48,6 +48,30 @@ pub async fn run_all(store: &dyn ProfileStore) {
     projects_and_group_keys_are_isolated(store).await;
     pages_read_one_snapshot(store).await;
     where_filters_match_the_interpreter(store).await;
+    refusals_are_reported_by_position(store).await;
+}
+
+/// An update that only the stored profile makes too large is refused and reported by
+/// its position; the profile stays as it was, and the updates around it apply.
+pub async fn refusals_are_reported_by_position(store: &dyn ProfileStore) {
+    let full: Vec<Value> = (0..sextant_model::limits::MAX_PROFILE_LIST_ITEMS).map(|i| json!(i)).collect();
+    store.update_profiles(vec![set(205, USER_PROFILES, "u", json!({"l": full}))]).await.unwrap();
+    let union = ProfileUpdate {
+        ops: vec![ProfileOp::Union(json!({"l": ["one more"]}).as_object().unwrap().clone())],
+        ..set(205, USER_PROFILES, "u", json!({}))
+    };
+    let refused = store
+        .update_profiles(vec![
+            set(205, USER_PROFILES, "v", json!({"before": 1})),
+            union,
+            set(205, USER_PROFILES, "v", json!({"after": 1})),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(refused.iter().map(|(at, r)| (*at, r.field.as_str())).collect::<Vec<_>>(), [(1, "$union.l")]);
+    let found = all(store, query(205)).await;
+    assert_eq!(found[0].1["l"].as_array().unwrap().len(), sextant_model::limits::MAX_PROFILE_LIST_ITEMS);
+    assert_eq!(found[1].1, json!({"before": 1, "after": 1}).as_object().unwrap().clone());
 }
 
 /// A long sequence, sent in several calls, reads back as folding it with `apply`.

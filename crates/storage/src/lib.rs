@@ -189,8 +189,13 @@ pub const ENGAGE_SESSION_TTL_MS: i64 = 60 * 60 * 1000;
 #[async_trait]
 pub trait ProfileStore: Send + Sync + 'static {
     /// Applies updates in order, each through [`sextant_model::profile::apply`]. When
-    /// this returns `Ok`, they survive a crash of the process.
-    async fn update_profiles(&self, updates: Vec<ProfileUpdate>) -> Result<()>;
+    /// this returns `Ok`, they survive a crash of the process. The answer lists the
+    /// updates the profiles they land on refused (by position in `updates`, each with
+    /// why); a refused update leaves its profile as it was, and the others apply.
+    async fn update_profiles(
+        &self,
+        updates: Vec<ProfileUpdate>,
+    ) -> Result<Vec<(usize, sextant_model::profile::Refusal)>>;
 
     /// One page of matching profiles. Page 0 without a session takes a snapshot of
     /// every match; later pages read that snapshot, so updates made between pages

@@ -41,11 +41,22 @@ async fn huge_unions_on_one_profile_leave_other_projects_served() {
         assert_eq!(body["status"], 0, "refused per record: {body}");
         assert!(body["error"].as_str().unwrap().contains("at most 10000"), "{body}");
     }
-    // At the cap, accepted; past it on the stored list, the list stays at the cap.
+    // At the cap, accepted; past it on the stored list, refused (the store sees it, and
+    // the answer says so), and the list stays at the cap.
     for k in 0..3 {
         let (status, body) = engage(&s, &union(10_000, k * 5_000)).await;
         assert_eq!(status, 200, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["status"], u8::from(k == 0), "{body}");
+        if k > 0 {
+            assert!(body["error"].as_str().unwrap().contains("'$union.tags' is invalid"), "{body}");
+        }
     }
+    let strict = s.http.post(s.url("/engage?strict=1")).json(&union(10_000, 20_000)).send().await.unwrap();
+    assert_eq!(strict.status(), 400);
+    let strict: Value = strict.json().await.unwrap();
+    assert_eq!(strict["failed_records"][0]["field"], "$union.tags", "{strict}");
+    assert_eq!(strict["num_records_imported"], 0, "{strict}");
     let r = s.http.post(s.url("/api/query/engage")).basic_auth(&s.creds.secret, Some(""));
     let page: Value = r.form(&[("distinct_id", "hoarder")]).send().await.unwrap().json().await.unwrap();
     let tags = page["results"][0]["$properties"]["tags"].as_array().unwrap().len();

@@ -7,8 +7,10 @@
 //! answered after they are durable. A record over a profile limit it shows by itself (a
 //! `$union` or `$append` of more than 10,000 items, a list longer than a profile's list
 //! may be, a value over 256 KiB: `sextant_model::profile::check_operation`) fails alone,
-//! in `failed_records` under `strict=1`; the limits that depend on the stored profile are
-//! the writer's (`sextant_model::profile::apply`). See `docs/api-conventions.md`.
+//! in `failed_records` under `strict=1`. The limits that depend on the stored profile
+//! are the writer's (`sextant_model::profile::apply`); it reports the updates it refused
+//! once the others are durable, and they are answered the same way. See
+//! `docs/api-conventions.md`.
 
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -154,11 +156,14 @@ async fn store(
     let credential = fallback_credential(state, headers, params).await?;
     let mut resolver = TokenResolver::new(state, headers, credential.as_ref());
     let mut ready: Vec<ProfileUpdate> = Vec::with_capacity(u.accepted.len());
+    // The record each update in `ready` came from.
+    let mut records: Vec<usize> = Vec::with_capacity(u.accepted.len());
     for (index, update) in u.accepted.drain(..) {
         match resolver.project(update.token.as_deref()).await? {
             Some(project) => {
                 let resolve = project.identity_mode == sextant_model::IdentityMode::Original;
-                ready.push(update.into_update(project.id, resolve))
+                ready.push(update.into_update(project.id, resolve));
+                records.push(index);
             }
             None => u.failed.push((index, unattributed(update.token.as_deref()))),
         }
@@ -170,9 +175,15 @@ async fn store(
     {
         return Err(ApiError::unauthenticated(e.message.clone()));
     }
-    let stored = ready.len();
     charge_ingestion(state, slot, u.bytes, ready.iter().map(|r| r.key.project_id))?;
-    state.profiles.update_profiles(ready).await?;
+    let sent = ready.len();
+    // What only the stored profile shows over a limit is refused by the store, after
+    // the others are durable, and reported like the refusals ingestion sees alone.
+    let refused = state.profiles.update_profiles(ready).await?;
+    let stored = sent - refused.len();
+    for (at, why) in refused {
+        u.failed.push((records[at], RecordError::invalid(&why.field, why.reason)));
+    }
     u.failed.sort_by_key(|(i, _)| *i);
     Ok((stored, u.failed))
 }
