@@ -135,6 +135,18 @@ impl Metadata {
         self.backend
     }
 
+    /// Whether the connection to the database is encrypted: PostgreSQL's view of this
+    /// session (`pg_stat_ssl`); a SQLite file has no connection, so `false`.
+    pub async fn transport_encrypted(&self) -> Result<bool> {
+        if self.backend != Backend::Postgres {
+            return Ok(false);
+        }
+        let ssl: Option<bool> = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(ssl.unwrap_or(false))
+    }
+
     /// On an empty database, creates an organisation, a default project and an owner
     /// service account, and returns them with their secrets; otherwise returns `None`.
     ///

@@ -3,6 +3,8 @@
 //! `initdb` in a temporary directory, a server on a free loopback port, stopped (and
 //! the directory removed) when dropped. `initdb` and `pg_ctl` refuse to run as root, so
 //! as root they run as the `postgres` user that Debian's package creates.
+//! [`Cluster::start_with_tls`] also serves TLS, with a certificate from an authority
+//! made for it ([`Cluster::ca_file`]).
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,21 @@ pub struct Cluster {
 impl Cluster {
     /// Starts a cluster; panics, saying how to get PostgreSQL, when it cannot.
     pub fn start() -> Cluster {
+        Cluster::start_serving(false)
+    }
+
+    /// Starts a cluster that also accepts TLS, with a certificate for `127.0.0.1` and
+    /// `localhost` signed by an authority whose certificate is [`Cluster::ca_file`].
+    pub fn start_with_tls() -> Cluster {
+        Cluster::start_serving(true)
+    }
+
+    /// The certificate of the authority that signed a TLS cluster's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    fn start_serving(tls: bool) -> Cluster {
         let bin = bin_dir();
         let as_postgres = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
         let dir = tempfile::Builder::new().prefix("sextant-pg-").tempdir().unwrap();
@@ -35,12 +52,13 @@ impl Cluster {
             "--locale=C",
             "-N",
         ]));
+        let ssl = if tls { certificates(dir.path(), as_postgres) } else { String::new() };
         // The port probed free may be taken before the server binds it: try again.
         for _ in 0..5 {
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let options = format!(
                 "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-                 -c full_page_writes=off",
+                 -c full_page_writes=off{ssl}",
                 dir.path().display()
             );
             let started = tool(&bin, "pg_ctl", as_postgres, dir.path())
@@ -74,6 +92,32 @@ impl Drop for Cluster {
             .stdout(std::process::Stdio::null())
             .status();
     }
+}
+
+/// Writes an authority (`ca.crt`) and a server certificate and key it signed into
+/// `dir`, the key readable by its owner only (PostgreSQL refuses it otherwise), and
+/// returns the server options that serve them.
+fn certificates(dir: &Path, as_postgres: bool) -> String {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let (cert_file, key_file) = (dir.join("server.crt"), dir.join("server.key"));
+    std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
+    std::fs::write(&cert_file, server.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    if as_postgres {
+        run(Command::new("chown").arg("postgres:").arg(&cert_file).arg(&key_file));
+    }
+    format!(" -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", cert_file.display(), key_file.display())
 }
 
 /// Where `initdb` is: `$SEXTANT_PG_BIN`, Debian's newest `/usr/lib/postgresql/*/bin`, or

@@ -57,6 +57,27 @@ async fn servers_starting_together_on_postgres_bootstrap_once() {
     }
 }
 
+/// The control plane reaches PostgreSQL over TLS when the URL asks for it, checking the
+/// server's certificate against the authority it names; a certificate that authority
+/// did not sign is refused.
+#[tokio::test]
+async fn postgres_over_tls_verifies_the_server() {
+    let cluster = sextant_metadata::testsupport::Cluster::start_with_tls();
+    let ca = cluster.ca_file();
+    let verified = format!("{}?sslmode=verify-full&sslrootcert={}", cluster.url(), ca.display());
+    let md = Metadata::connect(&verified).await.unwrap();
+    assert!(md.transport_encrypted().await.unwrap(), "verify-full is encrypted");
+    assert!(md.bootstrap().await.unwrap().is_some(), "and works");
+    md.close().await;
+    let plain = Metadata::connect(&format!("{}?sslmode=disable", cluster.url())).await.unwrap();
+    assert!(!plain.transport_encrypted().await.unwrap());
+    plain.close().await;
+    // Another authority's certificate: the connection is refused, not made in the clear.
+    let other = sextant_metadata::testsupport::Cluster::start_with_tls();
+    let wrong = format!("{}?sslmode=verify-full&sslrootcert={}", cluster.url(), other.ca_file().display());
+    assert!(Metadata::connect(&wrong).await.is_err(), "a server the authority did not sign is refused");
+}
+
 #[tokio::test]
 async fn other_urls_are_refused() {
     let refused = Metadata::connect("mysql://localhost/sextant").await;

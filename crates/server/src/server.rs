@@ -199,7 +199,10 @@ impl Server {
             Some(url) => Metadata::connect(&url.0).await?,
             None => Metadata::open(&dir.join("metadata.sqlite")).await?,
         };
-        tracing::info!(backend = metadata.backend().name(), "control plane open");
+        // Whether the control plane's connection is encrypted is worth one line: a
+        // PostgreSQL URL without `sslmode=verify-full` may fall back to plain text.
+        let encrypted = metadata.transport_encrypted().await.unwrap_or(false);
+        tracing::info!(backend = metadata.backend().name(), encrypted, "control plane open");
         let bootstrap = metadata.bootstrap().await?;
         if let Some(b) = &bootstrap {
             write_bootstrap(dir, b)?;

@@ -24,7 +24,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "SEXTANT_DUCKDB_MEMORY_LIMIT")]
     duckdb_memory_limit: Option<String>,
     /// The control plane's database, `postgres://USER@HOST:PORT/DB` (the password from
-    /// PGPASSWORD or ~/.pgpass, or in the URL) or `sqlite://PATH` (default: the file
+    /// PGPASSWORD or ~/.pgpass, or in the URL; TLS with `?sslmode=verify-full&sslrootcert=CA.pem`,
+    /// or `require` without checking the server) or `sqlite://PATH` (default: the file
     /// metadata.sqlite in the data directory).
     #[arg(long, env = "SEXTANT_METADATA_URL")]
     metadata_url: Option<String>,
