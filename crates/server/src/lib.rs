@@ -31,7 +31,8 @@
 //! - [`error`]: client-facing errors and their HTTP mapping.
 //! - [`envelope`]: the App API's answer envelopes (`Single`, `CollectionPage`).
 //! - `resource`: the App API's one list/get/create/update/delete pattern for saved
-//!   objects, which cohorts, funnels and saved reports implement.
+//!   objects, which cohorts, funnels, saved reports, lookup tables and annotations
+//!   implement.
 //! - [`extract`]: typed extractors (a reading request of the Query API or export).
 //! - [`body`]: reading a request body under a size limit, compressed or not.
 //! - [`audit`]: how App API views show times, the audit fields of saved objects, and

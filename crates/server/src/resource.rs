@@ -1,16 +1,19 @@
 //! The App API's one pattern for a project's saved objects (cohorts, funnels, saved
-//! reports; the coming Lexicon, annotations, flags, experiments, pipelines and GDPR
-//! jobs): list (newest first, cursor paging, `fields`), get, create, update, delete,
-//! each behind the access matrix's role check, answered as `{"status": "ok",
-//! "results"}`.
+//! reports, lookup tables, annotations; the coming Lexicon, flags, experiments,
+//! pipelines and GDPR jobs): list (newest first, cursor paging, `fields`), get, create,
+//! update, delete, each behind the access matrix's row for reading or writing the kind
+//! ([`Resource::READ`], [`Resource::WRITE`]), answered as `{"status": "ok", "results"}`
+//! (a delete: `{"status": "ok", "results": {"id"}}`).
 //!
 //! Every object carries the audit fields ([`crate::audit::AuditView`]: `created`,
-//! `modified`, `creator_id`, `creator_name`, `creator_type`), and `expand=creator` on a
-//! list or a get adds the creating credential as it is now.
+//! `modified`, `creator_id`, `creator_name`, `creator_type`) unless the Mixpanel spec
+//! it follows allows no other keys (annotations show their maker as `user`), and
+//! `expand=creator` on a list or a get adds the creating credential as it is now.
 //!
 //! A kind of object says what is particular to it by implementing [`Resource`] (and
-//! [`Changeable`] when it can be changed): how its id is spelled, how it is shown, and
-//! what the control plane does for each operation, given the request's parsed body.
+//! [`Paged`] when it is listed a page at a time, [`Changeable`] when it can be
+//! changed): how its id is spelled, how it is shown, and what the control plane does for
+//! each operation, given the request's parsed body.
 //! The outline every operation shares (authenticate, parse the id, read the body, call
 //! the store, answer) is written once, here; each handler is one call of [`list`],
 //! [`get`], [`create`], [`update`] or [`delete`] under its own route and documentation.
