@@ -523,3 +523,40 @@ async fn saved_objects_carry_audit_fields_and_expand_their_creator() {
     let refused: Value = r.json().await.unwrap();
     assert!(refused["details"]["expand"].as_str().unwrap().contains("creator"), "{refused}");
 }
+
+/// A service account shows when it last authenticated and when it expires, and stops
+/// authenticating when it expires.
+#[tokio::test]
+async fn service_accounts_expire_and_show_when_they_were_last_used() {
+    let s = TestServer::start();
+    let pid = s.creds.project_id.to_string();
+    let expires = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let expires_text = expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let sa =
+        s.cli_json(&["service-account", "create", "--project", &pid, "--role", "admin", "--expires", &expires_text]);
+    let accounts = s.url(&format!("/api/app/projects/{pid}/service-accounts"));
+    let as_sa = |r: reqwest::RequestBuilder| r.basic_auth(sa["username"].as_str().unwrap(), sa["secret"].as_str());
+    let r = as_sa(s.http.get(&accounts)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let listed: Value = r.json().await.unwrap();
+    let mine = listed["results"].as_array().unwrap().iter().find(|a| a["id"] == sa["id"]).unwrap().clone();
+    assert!(mine["last_used"].is_string(), "used just now: {mine}");
+    assert!(mine["expires"].as_str().unwrap().starts_with(&expires_text[..19]), "{mine}");
+    assert_eq!(mine["role"], "admin");
+    let owner = listed["results"].as_array().unwrap().iter().find(|a| a["role"] == "owner").unwrap().clone();
+    assert!(owner.get("expires").is_none(), "the bootstrap owner never expires: {owner}");
+    // Past its expiry it is refused, and says why.
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    let r = as_sa(s.http.get(&accounts)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let refused: Value = r.json().await.unwrap();
+    assert!(refused["error"].as_str().unwrap().contains("expired"), "{refused}");
+    // An expiry in the past is refused at creation.
+    let out = std::process::Command::new(binary())
+        .args(["service-account", "create", "--project", &pid, "--role", "admin", "--expires", "2020-01-01T00:00:00Z"])
+        .arg("--data-dir")
+        .arg(&s.dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("future"), "{out:?}");
+}

@@ -20,16 +20,20 @@ pub(crate) const CREATOR_COLUMNS: &str = "modified_at_ms, creator_kind, creator_
 pub(crate) fn audit_from_row(row: &AnyRow) -> Result<Audit> {
     let created_at_ms: i64 = row.try_get("created_at_ms")?;
     let modified: Option<i64> = row.try_get("modified_at_ms")?;
+    Ok(Audit { created_at_ms, modified_at_ms: modified.unwrap_or(created_at_ms), creator: creator_from_row(row)? })
+}
+
+/// A row's creator (`creator_kind`, `creator_id`, `creator_name`), if it was recorded.
+pub(crate) fn creator_from_row(row: &AnyRow) -> Result<Option<Actor>> {
     let kind: Option<String> = row.try_get("creator_kind")?;
-    let creator = match kind.as_deref().and_then(ActorKind::parse) {
+    Ok(match kind.as_deref().and_then(ActorKind::parse) {
         Some(kind) => Some(Actor {
             kind,
             id: row.try_get("creator_id")?,
             name: row.try_get::<Option<String>, _>("creator_name")?.unwrap_or_default(),
         }),
         None => None,
-    };
-    Ok(Audit { created_at_ms, modified_at_ms: modified.unwrap_or(created_at_ms), creator })
+    })
 }
 
 /// Binds a new row's [`CREATOR_COLUMNS`]: modified when made, by `creator`.

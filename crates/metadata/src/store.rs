@@ -4,7 +4,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use serde::Serialize;
-use sextant_model::{IdentityMode, OrgId, Project, ProjectId, Region, Role, ServiceAccountId};
+use sextant_model::{Actor, IdentityMode, OrgId, Project, ProjectId, Region, Role, ServiceAccountId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
@@ -56,7 +56,22 @@ pub struct ServiceAccountInfo {
     pub name: String,
     /// Created, epoch ms.
     pub created_at_ms: i64,
+    /// When it stops authenticating, epoch ms; `None`: never.
+    pub expires_at_ms: Option<i64>,
+    /// When it last authenticated (to the minute), epoch ms.
+    pub last_used_ms: Option<i64>,
+    /// Who made it; unknown for accounts made before Sextant recorded it.
+    pub creator: Option<Actor>,
 }
+
+/// The columns [`service_account_from_row`] reads, from `service_accounts s` and
+/// `service_account_roles r`.
+const SERVICE_ACCOUNT_COLUMNS: &str = "s.id, s.username, s.name, s.created_at_ms, s.expires_at_ms, s.last_used_ms, \
+                                       s.creator_kind, s.creator_id, s.creator_name, r.role";
+
+/// How often a service account's `last_used` is written: at most once a minute, so
+/// that authenticating costs no write per request.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 fn service_account_from_row(row: &AnyRow) -> Result<(ServiceAccountInfo, Role)> {
     let role: String = row.try_get("role")?;
@@ -66,6 +81,9 @@ fn service_account_from_row(row: &AnyRow) -> Result<(ServiceAccountInfo, Role)> 
             username: row.try_get("username")?,
             name: row.try_get("name")?,
             created_at_ms: row.try_get("created_at_ms")?,
+            expires_at_ms: row.try_get("expires_at_ms")?,
+            last_used_ms: row.try_get("last_used_ms")?,
+            creator: crate::audit::creator_from_row(row)?,
         },
         Role::from_str(&role).map_err(MetadataError::Invalid)?,
     ))
@@ -91,6 +109,8 @@ pub enum ServiceAccountAuth {
     NoAccess,
     /// The account's role in the project, and its id.
     Role(Role, ServiceAccountId),
+    /// The account expired at this instant (epoch ms).
+    Expired(i64),
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -177,7 +197,8 @@ impl Metadata {
         }
         let org = self.create_organization("Default Organization").await?;
         let project = self.create_project(org, "Default Project", "UTC").await?;
-        let service_account = self.create_service_account(project.project.id, Role::Owner, "owner").await?;
+        let service_account =
+            self.create_service_account(project.project.id, Role::Owner, "owner", None, &Actor::cli()).await?;
         Ok(Some(Bootstrap { organization_id: org, project, service_account }))
     }
 
@@ -307,12 +328,19 @@ impl Metadata {
     }
 
     /// Creates a service account in the project's organisation with `role` in the project.
+    /// Creates a service account with `role` in `project_id`, expiring at
+    /// `expires_at_ms` (never when `None`), made by `creator`.
     pub async fn create_service_account(
         &self,
         project_id: ProjectId,
         role: Role,
         name: &str,
+        expires_at_ms: Option<i64>,
+        creator: &Actor,
     ) -> Result<NewServiceAccount> {
+        if expires_at_ms.is_some_and(|at| at <= now_ms()) {
+            return Err(MetadataError::Invalid("a service account must expire in the future".into()));
+        }
         let project =
             self.project(project_id).await?.ok_or_else(|| MetadataError::NotFound(format!("project {project_id}")))?;
         let slug: String = name
@@ -325,13 +353,18 @@ impl Metadata {
         let secret = random_hex32();
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO service_accounts (org_id, username, name, secret_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO service_accounts (org_id, username, name, secret_hash, created_at_ms, expires_at_ms, \
+             creator_kind, creator_id, creator_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(project.org_id.0)
         .bind(&username)
         .bind(name)
         .bind(hash_secret(&secret))
         .bind(now_ms())
+        .bind(expires_at_ms)
+        .bind(creator.kind.as_str())
+        .bind(creator.id)
+        .bind(creator.name.as_str())
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO service_account_roles (service_account_id, project_id, role) VALUES ($1, $2, $3)")
@@ -346,17 +379,18 @@ impl Metadata {
 
     /// The service accounts with a role in `project_id`.
     pub async fn list_service_accounts(&self, project_id: ProjectId) -> Result<Vec<(ServiceAccountInfo, Role)>> {
-        let rows = sqlx::query(
-            "SELECT s.id, s.username, s.name, s.created_at_ms, r.role FROM service_accounts s \
-             JOIN service_account_roles r ON r.service_account_id = s.id WHERE r.project_id = $1 ORDER BY s.id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {SERVICE_ACCOUNT_COLUMNS} FROM service_accounts s \
+             JOIN service_account_roles r ON r.service_account_id = s.id WHERE r.project_id = $1 ORDER BY s.id"
+        ))
         .bind(project_id.0)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(service_account_from_row).collect()
     }
 
-    /// Checks a service account's credentials and its role in `project_id`.
+    /// Checks a service account's credentials, its expiry and its role in `project_id`,
+    /// and records that it was used.
     pub async fn authenticate_service_account(
         &self,
         username: &str,
@@ -364,7 +398,7 @@ impl Metadata {
         project_id: ProjectId,
     ) -> Result<ServiceAccountAuth> {
         let row = sqlx::query(
-            "SELECT s.id, s.secret_hash, r.role FROM service_accounts s \
+            "SELECT s.id, s.secret_hash, s.expires_at_ms, s.last_used_ms, r.role FROM service_accounts s \
              LEFT JOIN service_account_roles r ON r.service_account_id = s.id AND r.project_id = $1 \
              WHERE s.username = $2",
         )
@@ -376,6 +410,18 @@ impl Metadata {
         let stored: String = row.try_get("secret_hash")?;
         if !constant_time_eq(stored.as_bytes(), hash_secret(secret).as_bytes()) {
             return Ok(ServiceAccountAuth::Invalid);
+        }
+        let now = now_ms();
+        if let Some(at) = row.try_get::<Option<i64>, _>("expires_at_ms")?.filter(|at| *at <= now) {
+            return Ok(ServiceAccountAuth::Expired(at));
+        }
+        let last_used: Option<i64> = row.try_get("last_used_ms")?;
+        if last_used.is_none_or(|at| now - at >= LAST_USED_RESOLUTION_MS) {
+            sqlx::query("UPDATE service_accounts SET last_used_ms = $1 WHERE id = $2")
+                .bind(now)
+                .bind(row.try_get::<i64, _>("id")?)
+                .execute(&self.pool)
+                .await?;
         }
         let role: Option<String> = row.try_get("role")?;
         Ok(match role {
@@ -399,14 +445,8 @@ impl Metadata {
     ) -> Result<sextant_model::Page<(ServiceAccountInfo, Role)>> {
         const FROM: &str = "FROM service_accounts s JOIN service_account_roles r ON r.service_account_id = s.id \
                             WHERE r.project_id = $1";
-        let rows = self
-            .page_rows(
-                &format!("SELECT s.id, s.username, s.name, s.created_at_ms, r.role {FROM}"),
-                project_id,
-                "s.id",
-                page,
-            )
-            .await?;
+        let rows =
+            self.page_rows(&format!("SELECT {SERVICE_ACCOUNT_COLUMNS} {FROM}"), project_id, "s.id", page).await?;
         let items = rows.iter().map(service_account_from_row).collect::<Result<Vec<_>>>()?;
         self.finish_page(items, |(a, _)| a.id.0, &format!("SELECT 1 {FROM}"), project_id, "s.id", page).await
     }
@@ -471,7 +511,7 @@ mod tests {
         assert!(matches!(md.create_project(org, "x", "Mars/Olympus").await, Err(MetadataError::Invalid(_))));
         assert!(matches!(md.create_project(org, "  ", "UTC").await, Err(MetadataError::Invalid(_))));
         assert!(matches!(
-            md.create_service_account(ProjectId(999), Role::Admin, "x").await,
+            md.create_service_account(ProjectId(999), Role::Admin, "x", None, &Actor::cli()).await,
             Err(MetadataError::NotFound(_))
         ));
     }

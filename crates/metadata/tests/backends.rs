@@ -107,11 +107,25 @@ async fn suite(md: &Metadata) {
     assert!(changed.case_sensitive_strings);
     assert_eq!(md.set_region(pid, Region::Eu).await.unwrap().region, Region::Eu);
     assert_eq!(md.set_identity_mode(pid, IdentityMode::Original).await.unwrap().identity_mode, IdentityMode::Original);
-    let analyst = md.create_service_account(pid, Role::Analyst, "analyst").await.unwrap();
+    let analyst = md.create_service_account(pid, Role::Analyst, "analyst", None, &Actor::cli()).await.unwrap();
     assert_eq!(md.list_service_accounts(pid).await.unwrap().len(), 2);
     let page = md.page_service_accounts(pid, first(1)).await.unwrap();
     assert_eq!(page.items[0].0.id, analyst.id, "newest first");
     assert!(page.has_next);
+    // Expiry is enforced at authentication; use is recorded.
+    let soon = chrono::Utc::now().timestamp_millis() + 150;
+    let brief = md.create_service_account(pid, Role::Admin, "brief", Some(soon), &Actor::cli()).await.unwrap();
+    let auth = md.authenticate_service_account(&brief.username, &brief.secret, pid).await.unwrap();
+    assert_eq!(auth, ServiceAccountAuth::Role(Role::Admin, brief.id));
+    let listed = md.list_service_accounts(pid).await.unwrap();
+    let (info, _) = listed.iter().find(|(a, _)| a.id == brief.id).unwrap();
+    assert!(info.last_used_ms.is_some() && info.expires_at_ms == Some(soon), "{info:?}");
+    assert_eq!(info.creator, Some(Actor::cli()));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let auth = md.authenticate_service_account(&brief.username, &brief.secret, pid).await.unwrap();
+    assert_eq!(auth, ServiceAccountAuth::Expired(soon));
+    let past = md.create_service_account(pid, Role::Admin, "late", Some(soon), &Actor::cli()).await;
+    assert!(matches!(past, Err(MetadataError::Invalid(_))), "{past:?}");
     assert!(matches!(
         md.create_project(boot.organization_id, "x", "Mars/Olympus").await,
         Err(MetadataError::Invalid(_))

@@ -307,16 +307,37 @@ pub struct ServiceAccountView {
     /// When it was created (RFC 3339).
     #[schema(required = false)]
     pub created: Option<String>,
+    /// When it last authenticated (RFC 3339, to the minute); absent if never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub last_used: Option<String>,
+    /// When it stops authenticating (RFC 3339); absent if never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub expires: Option<String>,
+    /// The id of the service account that made it (Mixpanel: the user); absent when
+    /// another credential, or one Sextant did not record, did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub creator: Option<i64>,
+    /// How it is a member of the project: always `individual`.
+    #[schema(required = false, value_type = String)]
+    pub target_type: &'static str,
 }
 
 impl ServiceAccountView {
     fn of(a: &ServiceAccountInfo, role: Role) -> ServiceAccountView {
+        let creator = a.creator.as_ref().filter(|c| c.kind == sextant_model::ActorKind::ServiceAccount);
         ServiceAccountView {
             id: a.id.0,
             username: a.username.clone(),
             name: a.name.clone(),
             role: role.as_str(),
             created: iso(a.created_at_ms),
+            last_used: a.last_used_ms.and_then(iso),
+            expires: a.expires_at_ms.and_then(iso),
+            creator: creator.and_then(|c| c.id),
+            target_type: "individual",
         }
     }
 }

@@ -256,6 +256,10 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
             ServiceAccountAuth::NoAccess => {
                 return Err(ApiError::forbidden(format!("the service account has no role in project {pid}")));
             }
+            ServiceAccountAuth::Expired(at) => {
+                let at = crate::audit::iso(at).unwrap_or_default();
+                return Err(ApiError::unauthenticated(format!("the service account expired at {at}")));
+            }
             ServiceAccountAuth::Invalid => {}
         }
     }

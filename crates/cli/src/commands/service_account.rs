@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use sextant_model::{ProjectId, Role};
+use sextant_model::{Actor, ProjectId, Role};
 
 use super::common::DataDirArg;
 
@@ -19,6 +19,9 @@ pub(crate) enum ServiceAccountCommand {
         /// Display name.
         #[arg(long, default_value = "service account")]
         name: String,
+        /// When it stops authenticating: RFC 3339 (`2027-01-01T00:00:00Z`); never when left out.
+        #[arg(long, value_parser = parse_expiry)]
+        expires: Option<i64>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -31,12 +34,18 @@ fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
 }
 
+fn parse_expiry(s: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time such as 2027-01-01T00:00:00Z: {e}"))
+}
+
 /// Runs a `service-account` subcommand.
 pub(crate) async fn run(cmd: ServiceAccountCommand) -> Result<()> {
     match cmd {
-        ServiceAccountCommand::Create { project, role, name, json, dir } => {
+        ServiceAccountCommand::Create { project, role, name, expires, json, dir } => {
             let md = dir.open_metadata().await?;
-            let sa = md.create_service_account(ProjectId(project), role, &name).await?;
+            let sa = md.create_service_account(ProjectId(project), role, &name, expires, &Actor::cli()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&sa)?);
             } else {
