@@ -65,6 +65,10 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/app/projects/{project_id}/annotations", &["get", "post"]),
         ("/api/app/projects/{project_id}/annotations/{annotation_id}", &["get", "patch", "delete"]),
         ("/api/app/projects/{project_id}/annotations/tags", &["get", "post"]),
+        ("/api/app/organizations/{organization_id}/service-accounts", &["get", "post"]),
+        ("/api/app/organizations/{organization_id}/service-accounts/{service_account_id}", &["get", "delete"]),
+        ("/api/app/organizations/{organization_id}/service-accounts/add-to-project", &["post"]),
+        ("/api/app/organizations/{organization_id}/service-accounts/remove-from-project", &["post"]),
         ("/api/query/funnels", &["get"]),
         ("/api/2.0/funnels", &["get"]),
         ("/api/query/funnels/list", &["get"]),
@@ -91,7 +95,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 61, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 65, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -150,14 +154,14 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         format!(
             "[parameters]\n\"path.project_id\" = {p}\n\"query.project_id\" = {p}\n\"path.token_id\" = {token_id}\n\"path.cohort_id\" = 1\n\
              \"path.id\" = \"{table_id}\"\n\"path.table_id\" = \"{table_id}\"\n\"path.bookmark_id\" = 1\n\
-             \"path.funnel_id\" = {funnel_id}\n\"query.funnel_id\" = {funnel_id}\n\"path.annotation_id\" = {annotation_id}\n",
+             \"path.funnel_id\" = {funnel_id}\n\"query.funnel_id\" = {funnel_id}\n\"path.annotation_id\" = {annotation_id}\n\"path.organization_id\" = 1\n\"path.service_account_id\" = 1\n",
             p = s.creds.project_id
         ),
     )
     .unwrap();
     let (ok, report) = schemathesis(work.path(), &s.url("/openapi.json"), None, &format!("{}:", s.creds.secret), &[]);
     assert!(ok, "schemathesis found problems:\n{report}");
-    assert!(report.contains("Tested: 84"), "every operation is tested:\n{report}");
+    assert!(report.contains("Tested: 90"), "every operation is tested:\n{report}");
 }
 
 /// Mixpanel's own ingestion spec (`schemathesis/mixpanel-ingestion.openapi.yaml`, copied
@@ -243,6 +247,39 @@ async fn mixpanel_annotations_spec_finds_no_server_error_or_schema_violation() {
         "not_a_server_error,response_schema_conformance",
     );
     assert!(ok, "schemathesis found problems with Mixpanel's annotations spec:\n{report}");
+    assert!(report.contains("Tested: 7"), "every operation is tested:\n{report}");
+}
+
+/// Mixpanel's service-accounts spec (`schemathesis/mixpanel-service-accounts.openapi.yaml`,
+/// copied from its published documents, MIT) against the server at `/api/app`, as the
+/// organisation's owner: no server error and no answer that breaks one of its schemas.
+#[tokio::test]
+async fn mixpanel_service_accounts_spec_finds_no_server_error_or_schema_violation() {
+    let s = TestServer::start_with_config(UNLIMITED);
+    let boot: Value = serde_json::from_str(&std::fs::read_to_string(s.dir.join("bootstrap.json")).unwrap()).unwrap();
+    let org = boot["organization_id"].as_i64().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
+    std::fs::write(
+        work.path().join("schemathesis.toml"),
+        format!(
+            "[parameters]\n\"path.organizationId\" = {org}\n\"path.projectId\" = {}\n\"path.serviceAccountId\" = 1\n",
+            s.creds.project_id
+        ),
+    )
+    .unwrap();
+    let auth = format!("{}:{}", s.creds.sa_user, s.creds.sa_secret);
+    let spec = here.join("mixpanel-service-accounts.openapi.yaml");
+    let base = s.url("/api/app");
+    let (ok, report) = schemathesis_checking(
+        work.path(),
+        spec.to_str().unwrap(),
+        Some(&base),
+        &auth,
+        &[],
+        "not_a_server_error,response_schema_conformance",
+    );
+    assert!(ok, "schemathesis found problems with Mixpanel's service-accounts spec:\n{report}");
     assert!(report.contains("Tested: 7"), "every operation is tested:\n{report}");
 }
 

@@ -18,6 +18,8 @@
 //! - `bookmarks`: saved reports ([`BookmarkInfo`]).
 //! - `cohorts`: saved cohort definitions ([`CohortInfo`]).
 //! - `funnels`: saved funnel definitions ([`FunnelInfo`]).
+//! - `org_accounts`: an organisation's service accounts, managed by its owners and
+//!   admins ([`OrgAuth`]).
 //! - `lookup_tables`: ids, names, shapes and property mappings ([`LookupTableInfo`]).
 //! - [`secrets`]: generation and hashing of tokens and secrets.
 //! - [`MetadataError`]: failures, mapped to [`sextant_model::ErrorCode`].
@@ -30,6 +32,7 @@ mod bookmarks;
 mod cohorts;
 mod funnels;
 mod lookup_tables;
+mod org_accounts;
 pub mod secrets;
 mod store;
 #[cfg(feature = "testsupport")]
@@ -44,6 +47,7 @@ pub use bookmarks::BookmarkInfo;
 pub use cohorts::{CohortChanges, CohortInfo};
 pub use funnels::{FunnelChanges, FunnelInfo};
 pub use lookup_tables::{LookupMapping, LookupTableChanges, LookupTableInfo, MAPPING_TARGETS};
+pub use org_accounts::OrgAuth;
 pub use store::{Bootstrap, Metadata, NewProject, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
 pub use tokens::{ApiTokenAuth, ApiTokenInfo, NewApiToken, TOKEN_PREFIX};
 

@@ -199,6 +199,11 @@ impl Metadata {
         let project = self.create_project(org, "Default Project", "UTC").await?;
         let service_account =
             self.create_service_account(project.project.id, Role::Owner, "owner", None, &Actor::cli()).await?;
+        // The first account owns the organisation, so it can manage the others.
+        sqlx::query("UPDATE service_accounts SET org_role = 'owner' WHERE id = $1")
+            .bind(service_account.id.0)
+            .execute(&self.pool)
+            .await?;
         Ok(Some(Bootstrap { organization_id: org, project, service_account }))
     }
 
@@ -343,13 +348,7 @@ impl Metadata {
         }
         let project =
             self.project(project_id).await?.ok_or_else(|| MetadataError::NotFound(format!("project {project_id}")))?;
-        let slug: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-            .take(32)
-            .collect();
-        let slug = if slug.trim_matches('-').is_empty() { "account".to_string() } else { slug };
-        let username = format!("{slug}.{}.sextant-service-account", &random_hex32()[..8]);
+        let username = service_account_username(name);
         let secret = random_hex32();
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
@@ -463,7 +462,15 @@ impl Metadata {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// A new service account's Basic-auth username: its name as a slug, made unique.
+pub(crate) fn service_account_username(name: &str) -> String {
+    let slug: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).take(32).collect();
+    let slug = if slug.trim_matches('-').is_empty() { "account".to_string() } else { slug };
+    format!("{slug}.{}.sextant-service-account", &random_hex32()[..8])
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

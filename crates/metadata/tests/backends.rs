@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use sextant_metadata::{
     AnnotationChanges, ApiTokenAuth, Backend, CohortChanges, FunnelChanges, LookupMapping, LookupTableChanges,
-    Metadata, MetadataError, ServiceAccountAuth,
+    Metadata, MetadataError, OrgAuth, ServiceAccountAuth,
 };
 use sextant_model::{
-    Actor, ActorKind, ApiFamily, CohortDefinition, FunnelDefinition, FunnelStep, IdentityMode, PageRequest, PageStart,
-    ProjectId, Region, Role,
+    Actor, ActorKind, ApiFamily, CohortDefinition, FunnelDefinition, FunnelStep, IdentityMode, OrgId, PageRequest,
+    PageStart, ProjectId, Region, Role, ServiceAccountId,
 };
 
 #[tokio::test]
@@ -224,6 +224,48 @@ async fn suite(md: &Metadata) {
     md.delete_lookup_table(pid, &songs.id).await.unwrap();
     assert_eq!(md.lookup_mappings(pid).await.unwrap().len(), 1, "its mappings go with it");
     assert_eq!(md.all_lookup_tables(ProjectId(other.id.0)).await.unwrap().len(), 0);
+
+    // The organisation's service accounts: made with project roles, managed by owners
+    // and admins of the organisation only, deleted everywhere at once.
+    let org = boot.organization_id;
+    let auth = md.authenticate_org_admin(&sa.username, &sa.secret, org).await.unwrap();
+    assert_eq!(auth, OrgAuth::Admin(sa.id, sa.username.clone()), "the bootstrap account owns the organisation");
+    assert_eq!(md.authenticate_org_admin(&sa.username, "wrong", org).await.unwrap(), OrgAuth::Invalid);
+    assert_eq!(md.authenticate_org_admin(&sa.username, &sa.secret, OrgId(org.0 + 1)).await.unwrap(), OrgAuth::Invalid);
+    let (ci, ci_secret) = md
+        .create_org_service_account(org, "ci bot", Role::Consumer, None, &[(pid, Role::Analyst)], &owner)
+        .await
+        .unwrap();
+    assert_eq!(md.authenticate_org_admin(&ci.username, &ci_secret, org).await.unwrap(), OrgAuth::NotAdmin);
+    assert_eq!(
+        md.authenticate_service_account(&ci.username, &ci_secret, pid).await.unwrap(),
+        ServiceAccountAuth::Role(Role::Analyst, ci.id)
+    );
+    md.add_to_projects(org, &[ci.id], &[(pid, Role::Admin), (other.id, Role::Consumer)]).await.unwrap();
+    assert_eq!(
+        md.authenticate_service_account(&ci.username, &ci_secret, other.id).await.unwrap(),
+        ServiceAccountAuth::Role(Role::Consumer, ci.id)
+    );
+    assert!(matches!(
+        md.add_to_projects(org, &[ServiceAccountId(9999)], &[(pid, Role::Admin)]).await,
+        Err(MetadataError::Invalid(_))
+    ));
+    assert!(matches!(
+        md.create_org_service_account(org, "x", Role::Admin, None, &[(ProjectId(9999), Role::Admin)], &owner).await,
+        Err(MetadataError::Invalid(_))
+    ));
+    md.remove_from_projects(org, &[(other.id, vec![ci.id])]).await.unwrap();
+    assert_eq!(
+        md.authenticate_service_account(&ci.username, &ci_secret, other.id).await.unwrap(),
+        ServiceAccountAuth::NoAccess
+    );
+    assert!(md.org_service_accounts(org).await.unwrap().iter().any(|a| a.id == ci.id));
+    md.delete_org_service_account(org, ci.id).await.unwrap();
+    assert_eq!(
+        md.authenticate_service_account(&ci.username, &ci_secret, pid).await.unwrap(),
+        ServiceAccountAuth::Invalid
+    );
+    assert!(matches!(md.org_service_account(org, ci.id).await, Err(MetadataError::NotFound(_))));
 
     // Annotations: dates in Mixpanel's form, ranges inclusive, tags by id.
     let launch = md.create_annotation_tag(pid, "launch").await.unwrap();

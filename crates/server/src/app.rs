@@ -1,9 +1,10 @@
-//! Sextant's own App API: per-project administration that Mixpanel does in its UI.
+//! Sextant's own App API: personal API tokens, per project.
 //!
 //! - `GET|POST /api/app/projects/{project_id}/api-tokens`: list (paged) and create
 //!   personal API tokens;
-//! - `DELETE /api/app/projects/{project_id}/api-tokens/{token_id}`: revoke one;
-//! - `GET /api/app/projects/{project_id}/service-accounts`: list (paged).
+//! - `DELETE /api/app/projects/{project_id}/api-tokens/{token_id}`: revoke one.
+//!
+//! Service accounts are [`crate::service_accounts`].
 //!
 //! Callers authenticate as for Mixpanel's App API (a service account with the owner or
 //! admin role, or the project secret), or with an API token scoped to `app`; each
@@ -22,9 +23,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
-use sextant_metadata::{ApiTokenInfo, ServiceAccountInfo};
+use sextant_metadata::ApiTokenInfo;
 use sextant_model::access::Operation;
-use sextant_model::{ApiFamily, ApiTokenId, Role};
+use sextant_model::{ApiFamily, ApiTokenId};
 
 use crate::admin::{admin_for, admin_page_for, read_body, to_value};
 use crate::audit::iso;
@@ -130,29 +131,6 @@ pub async fn revoke_api_token(
     }
     let revoked = state.metadata.revoke_api_token(credential.project.id, id).await?;
     Ok(Json(Single::ok(ApiTokenView::of(&revoked))))
-}
-
-/// `GET /api/app/projects/{project_id}/service-accounts`.
-#[utoipa::path(
-    get,
-    path = "/api/app/projects/{project_id}/service-accounts",
-    tag = "app",
-    summary = "List the project's service accounts, newest first",
-    params(
-        ("project_id" = i64, Path, description = "The project."),
-        PageParams
-    ),
-    responses((status = 200, description = "A page of service accounts", body = CollectionPage<ServiceAccountView>)),
-    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
-)]
-pub async fn list_service_accounts(
-    State(state): State<AppState>,
-    Path(project_id): Path<String>,
-    request: Request,
-) -> Result<Json<Value>, ApiError> {
-    let fetch = |md: sextant_metadata::Metadata, p, page| async move { md.page_service_accounts(p, page).await };
-    let view = |(account, role): &(ServiceAccountInfo, Role)| to_value(ServiceAccountView::of(account, *role));
-    admin_page_for(&state, &project_id, request, Operation::ListServiceAccounts, fetch, view).await
 }
 
 /// Seconds as milliseconds, saturating.
@@ -285,59 +263,6 @@ impl ApiTokenView {
             revoked: t.revoked_at_ms.and_then(iso),
             parent_id: t.parent_id,
             token: None,
-        }
-    }
-}
-
-/// A service account as listed (any field may be left out by `fields`).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ServiceAccountView {
-    /// Its id.
-    #[schema(required = false)]
-    pub id: i64,
-    /// The user name it authenticates with.
-    #[schema(required = false)]
-    pub username: String,
-    /// Its label.
-    #[schema(required = false)]
-    pub name: String,
-    /// Its role in this project.
-    #[schema(required = false, value_type = String)]
-    pub role: &'static str,
-    /// When it was created (RFC 3339).
-    #[schema(required = false)]
-    pub created: Option<String>,
-    /// When it last authenticated (RFC 3339, to the minute); absent if never.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
-    pub last_used: Option<String>,
-    /// When it stops authenticating (RFC 3339); absent if never.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
-    pub expires: Option<String>,
-    /// The id of the service account that made it (Mixpanel: the user); absent when
-    /// another credential, or one Sextant did not record, did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
-    pub creator: Option<i64>,
-    /// How it is a member of the project: always `individual`.
-    #[schema(required = false, value_type = String)]
-    pub target_type: &'static str,
-}
-
-impl ServiceAccountView {
-    fn of(a: &ServiceAccountInfo, role: Role) -> ServiceAccountView {
-        let creator = a.creator.as_ref().filter(|c| c.kind == sextant_model::ActorKind::ServiceAccount);
-        ServiceAccountView {
-            id: a.id.0,
-            username: a.username.clone(),
-            name: a.name.clone(),
-            role: role.as_str(),
-            created: iso(a.created_at_ms),
-            last_used: a.last_used_ms.and_then(iso),
-            expires: a.expires_at_ms.and_then(iso),
-            creator: creator.and_then(|c| c.id),
-            target_type: "individual",
         }
     }
 }

@@ -17,7 +17,8 @@
 //! - [`retention`]: `/api/query/retention` and `/retention/addiction`.
 //! - [`segmentation`]: the segmentation report (`/api/query/segmentation`).
 //! - [`stream`]: the activity feed (`/api/query/stream/query`).
-//! - [`app`]: the App API's API tokens and service accounts.
+//! - [`app`]: the App API's personal API tokens.
+//! - [`service_accounts`]: service accounts, of a project and of an organisation.
 //! - [`annotations`]: annotations and their tags (`/api/app/projects/{id}/annotations`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
 //!
@@ -87,6 +88,7 @@ pub mod router;
 pub mod schemas;
 pub mod segmentation;
 pub mod server;
+pub mod service_accounts;
 pub mod state;
 pub mod stream;
 pub mod tls;

@@ -35,7 +35,7 @@ use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
     annotations, app, cohorts, engage, events, export, funnels, health, ingest, insights, limits, lookup_tables,
-    metrics, openapi, retention, segmentation, stream,
+    metrics, openapi, retention, segmentation, service_accounts, stream,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -295,7 +295,11 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(export)
         .routes(routes!(app::list_api_tokens, app::create_api_token))
         .routes(routes!(app::revoke_api_token))
-        .routes(routes!(app::list_service_accounts))
+        .routes(routes!(service_accounts::list_service_accounts))
+        .routes(routes!(service_accounts::list_org, service_accounts::create_org))
+        .routes(routes!(service_accounts::add_to_project))
+        .routes(routes!(service_accounts::remove_from_project))
+        .routes(routes!(service_accounts::get_org, service_accounts::delete_org))
         .routes(routes!(annotations::list, annotations::create))
         .routes(routes!(annotations::tags, annotations::create_tag))
         .routes(routes!(annotations::get, annotations::update, annotations::delete))

@@ -1,0 +1,95 @@
+//! An organisation's service accounts over HTTP, in the shapes of Mixpanel's
+//! service-accounts spec: listed, made with project roles (the secret shown once),
+//! added to and removed from projects, deleted everywhere at once; only the
+//! organisation's owners and admins manage them.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn organization(s: &TestServer) -> i64 {
+    let boot: Value = serde_json::from_str(&std::fs::read_to_string(s.dir.join("bootstrap.json")).unwrap()).unwrap();
+    boot["organization_id"].as_i64().unwrap()
+}
+
+async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_organization_manages_its_service_accounts() {
+    let s = TestServer::start();
+    let org = organization(&s);
+    let base = s.url(&format!("/api/app/organizations/{org}/service-accounts"));
+    let owner = |r: reqwest::RequestBuilder| r.basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret));
+    let pid = s.creds.project_id;
+    let second = s.cli_json(&["project", "create", "--name", "Second"])["id"].as_i64().unwrap();
+
+    // Made with a role in one project; the secret is shown once and works there.
+    let made = json!({"username": "CI bot", "role": "consumer", "expires": "2099-01-01T00:00:00Z",
+                      "projects": [{"id": pid, "role": "analyst"}]});
+    let (status, made) = send(owner(s.http.post(&base)).json(&made)).await;
+    assert_eq!(status, 201, "{made}");
+    let bot = made["results"].clone();
+    assert_eq!(made["status"], "ok");
+    assert!(bot["token"].is_string() && bot["username"].as_str().unwrap().starts_with("ci-bot."), "{bot}");
+    assert_eq!(bot["expires"], "2099-01-01T00:00:00.000Z");
+    assert_eq!(
+        bot["creator"],
+        json!(
+            serde_json::from_str::<Value>(&std::fs::read_to_string(s.dir.join("bootstrap.json")).unwrap()).unwrap()["service_account"]
+                ["id"]
+        )
+    );
+    let as_bot = |r: reqwest::RequestBuilder| r.basic_auth(bot["username"].as_str().unwrap(), bot["token"].as_str());
+    let reads = |project: i64| s.url(&format!("/api/query/events/names?project_id={project}&type=general"));
+    assert_eq!(send(as_bot(s.http.get(reads(pid)))).await.0, 200, "an analyst of the first project reads it");
+    assert_eq!(send(as_bot(s.http.get(reads(second)))).await.0, 403, "and has no role in the second");
+
+    // Listed and read back, the secret never again.
+    let (_, all) = send(owner(s.http.get(&base))).await;
+    let ids: Vec<i64> = all["results"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    assert!(ids.contains(&bot["id"].as_i64().unwrap()) && ids.len() == 2, "{all}");
+    assert!(all["results"].as_array().unwrap().iter().all(|a| a.get("token").is_none()));
+    let one = format!("{base}/{}", bot["id"]);
+    let (status, got) = send(owner(s.http.get(&one))).await;
+    assert_eq!((status, &got["results"]["id"]), (200, &bot["id"]));
+
+    // Added to the second project, then taken out of it.
+    let add = json!({"projects": [{"id": second, "role": "consumer"}], "service_account_ids": [bot["id"]]});
+    assert_eq!(
+        send(owner(s.http.post(format!("{base}/add-to-project"))).json(&add)).await,
+        (200, json!({"status": "ok"}))
+    );
+    assert_eq!(send(as_bot(s.http.get(reads(second)))).await.0, 200);
+    let remove = json!({"projects": [{"id": second, "service_account_ids": [bot["id"]]}]});
+    assert_eq!(send(owner(s.http.post(format!("{base}/remove-from-project"))).json(&remove)).await.0, 200);
+    assert_eq!(send(as_bot(s.http.get(reads(second)))).await.0, 403);
+
+    // Refusals: a member that is no admin, another organisation, bad bodies, strangers.
+    assert_eq!(send(as_bot(s.http.get(&base))).await.0, 403, "a consumer of the organization manages nothing");
+    let other = s.url(&format!("/api/app/organizations/{}/service-accounts", org + 1));
+    assert_eq!(send(owner(s.http.get(&other))).await.0, 401);
+    let (status, refused) = send(owner(s.http.post(&base)).json(&json!({"role": "king"}))).await;
+    assert_eq!(status, 400);
+    assert!(refused["details"]["username"].is_string() && refused["details"]["role"].is_string(), "{refused}");
+    let stranger = json!({"projects": [{"id": 9999, "role": "admin"}], "service_account_ids": [bot["id"]]});
+    assert_eq!(send(owner(s.http.post(format!("{base}/add-to-project"))).json(&stranger)).await.0, 400);
+    assert_eq!(
+        send(s.http.get(&base).basic_auth(&s.creds.secret, Some(""))).await.0,
+        401,
+        "the project secret is no organization credential"
+    );
+
+    // An account does not delete itself.
+    let me = format!("{base}/{}", all["results"][0]["id"]);
+    assert_eq!(send(owner(s.http.delete(&me))).await.0, 400);
+
+    // Deleted: gone from every project at once.
+    assert_eq!(send(owner(s.http.delete(&one))).await, (200, json!({"status": "ok"})));
+    assert_eq!(send(as_bot(s.http.get(reads(pid)))).await.0, 401);
+    assert_eq!(send(owner(s.http.get(&one))).await.0, 404);
+}
