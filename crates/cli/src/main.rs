@@ -8,7 +8,7 @@
 //!
 //! - [`commands::serve`], `serve`.
 //! - [`commands::project`], `project create|list|configure`.
-//! - [`commands::service_account`], `service-account create`.
+//! - [`commands::service_account`], `service-account create|list|delete|add-to-project|remove-from-project`.
 //! - [`commands::token`], `token create|list|revoke`.
 //! - [`commands::cohort`], `cohort create|update|list|delete`.
 //! - [`commands::lookup_table`], `lookup-table create|update|list|delete`.
@@ -50,7 +50,7 @@ enum Command {
     /// Create and list projects.
     #[command(subcommand)]
     Project(ProjectCommand),
-    /// Create service accounts.
+    /// Create, list and delete service accounts; add them to and remove them from projects.
     #[command(subcommand)]
     ServiceAccount(ServiceAccountCommand),
     /// Create, list and revoke personal API tokens (`sx_...`).

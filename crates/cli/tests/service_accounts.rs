@@ -93,3 +93,29 @@ async fn an_organization_manages_its_service_accounts() {
     assert_eq!(send(as_bot(s.http.get(reads(pid)))).await.0, 401);
     assert_eq!(send(owner(s.http.get(&one))).await.0, 404);
 }
+
+/// The CLI manages an organisation's service accounts on the same rules.
+#[tokio::test]
+async fn the_cli_lists_deletes_and_moves_service_accounts() {
+    let s = TestServer::start();
+    let pid = s.creds.project_id.to_string();
+    let sa = s.cli_json(&["service-account", "create", "--project", &pid, "--role", "analyst"]);
+    let id = sa["id"].to_string();
+    let listed = s.cli_json(&["service-account", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(binary()).args(args).arg("--data-dir").arg(&s.dir).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let reads = s.url(&format!("/api/query/events/names?project_id={pid}&type=general"));
+    let as_sa = |r: reqwest::RequestBuilder| r.basic_auth(sa["username"].as_str().unwrap(), sa["secret"].as_str());
+    assert_eq!(as_sa(s.http.get(&reads)).send().await.unwrap().status(), 200);
+    assert!(cli(&["service-account", "remove-from-project", "--id", &id, "--project", &pid]).0);
+    assert_eq!(as_sa(s.http.get(&reads)).send().await.unwrap().status(), 403);
+    assert!(cli(&["service-account", "add-to-project", "--id", &id, "--project", &pid, "--role", "consumer"]).0);
+    assert_eq!(as_sa(s.http.get(&reads)).send().await.unwrap().status(), 200);
+    let (ok, err) = cli(&["service-account", "add-to-project", "--id", &id, "--project", "9999", "--role", "admin"]);
+    assert!(!ok && err.contains("not in organization"), "{err}");
+    assert!(cli(&["service-account", "delete", "--id", &id]).0);
+    assert_eq!(as_sa(s.http.get(&reads)).send().await.unwrap().status(), 401);
+}

@@ -134,7 +134,8 @@ pub struct OrgServiceAccountView {
 }
 
 impl OrgServiceAccountView {
-    fn of(a: &ServiceAccountInfo) -> OrgServiceAccountView {
+    /// The view of a stored account (without its secret).
+    pub fn of(a: &ServiceAccountInfo) -> OrgServiceAccountView {
         OrgServiceAccountView {
             id: a.id.0,
             username: a.username.clone(),

@@ -1,8 +1,12 @@
-//! `sextant service-account`: create service accounts.
+//! `sextant service-account`: create, list and delete service accounts, and add them
+//! to or remove them from projects, on the rules of the organisation's App API
+//! (`server::service_accounts`): projects and accounts must be the organisation's
+//! (by default the first organisation), and a deleted account authenticates nowhere.
 
 use anyhow::Result;
 use clap::Subcommand;
-use sextant_model::{Actor, ProjectId, Role};
+use sextant_model::{Actor, OrgId, ProjectId, Role, ServiceAccountId};
+use sextant_server::service_accounts::OrgServiceAccountView;
 
 use super::common::DataDirArg;
 
@@ -28,6 +32,67 @@ pub(crate) enum ServiceAccountCommand {
         #[command(flatten)]
         dir: DataDirArg,
     },
+    /// List the organisation's service accounts.
+    List {
+        /// Organisation id (default: the first).
+        #[arg(long)]
+        org: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Delete a service account from every project and the organisation.
+    Delete {
+        /// Organisation id (default: the first).
+        #[arg(long)]
+        org: Option<i64>,
+        /// The service account's id.
+        #[arg(long)]
+        id: i64,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Give a service account a role in a project (replacing the role it had there).
+    AddToProject {
+        /// Organisation id (default: the first).
+        #[arg(long)]
+        org: Option<i64>,
+        /// The service account's id.
+        #[arg(long)]
+        id: i64,
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        /// owner, admin, analyst or consumer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Take a service account out of a project.
+    RemoveFromProject {
+        /// Organisation id (default: the first).
+        #[arg(long)]
+        org: Option<i64>,
+        /// The service account's id.
+        #[arg(long)]
+        id: i64,
+        /// Project id.
+        #[arg(long)]
+        project: i64,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+}
+
+/// The organisation `org` names, or the first.
+async fn organization(md: &sextant_metadata::Metadata, org: Option<i64>) -> Result<OrgId> {
+    Ok(match org {
+        Some(id) => OrgId(id),
+        None => md.default_organization().await?,
+    })
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -53,6 +118,37 @@ pub(crate) async fn run(cmd: ServiceAccountCommand) -> Result<()> {
                 println!("  username  {}", sa.username);
                 println!("  secret    {}   (shown once)", sa.secret);
             }
+        }
+        ServiceAccountCommand::List { org, json, dir } => {
+            let md = dir.open_metadata().await?;
+            let org = organization(&md, org).await?;
+            let all = md.org_service_accounts(org).await?;
+            if json {
+                let views: Vec<_> = all.iter().map(OrgServiceAccountView::of).collect();
+                println!("{}", serde_json::to_string_pretty(&views)?);
+            } else {
+                for a in &all {
+                    println!("service account {} ({}): {}", a.id.0, a.name, a.username);
+                }
+            }
+        }
+        ServiceAccountCommand::Delete { org, id, dir } => {
+            let md = dir.open_metadata().await?;
+            let org = organization(&md, org).await?;
+            md.delete_org_service_account(org, ServiceAccountId(id)).await?;
+            println!("deleted service account {id}");
+        }
+        ServiceAccountCommand::AddToProject { org, id, project, role, dir } => {
+            let md = dir.open_metadata().await?;
+            let org = organization(&md, org).await?;
+            md.add_to_projects(org, &[ServiceAccountId(id)], &[(ProjectId(project), role)]).await?;
+            println!("service account {id} has the role {role} in project {project}");
+        }
+        ServiceAccountCommand::RemoveFromProject { org, id, project, dir } => {
+            let md = dir.open_metadata().await?;
+            let org = organization(&md, org).await?;
+            md.remove_from_projects(org, &[(ProjectId(project), vec![ServiceAccountId(id)])]).await?;
+            println!("service account {id} has no role in project {project}");
         }
     }
     Ok(())
