@@ -105,35 +105,14 @@ impl Metadata {
         if name.is_empty() || name.chars().count() > 255 {
             return Err(MetadataError::Invalid("a service account needs a username of 1 to 255 characters".into()));
         }
-        if expires_at_ms.is_some_and(|at| at <= now_ms()) {
-            return Err(MetadataError::Invalid("a service account must expire in the future".into()));
-        }
         self.check_projects(org, projects.iter().map(|(p, _)| *p)).await?;
-        let username = crate::store::service_account_username(name);
-        let secret = crate::secrets::random_hex32();
         let mut tx = self.pool().begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO service_accounts (org_id, username, name, secret_hash, created_at_ms, expires_at_ms, \
-             creator_kind, creator_id, creator_name, org_role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             RETURNING id",
-        )
-        .bind(org.0)
-        .bind(&username)
-        .bind(name)
-        .bind(hash_secret(&secret))
-        .bind(now_ms())
-        .bind(expires_at_ms)
-        .bind(creator.kind.as_str())
-        .bind(creator.id)
-        .bind(creator.name.as_str())
-        .bind(org_role.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
+        let (id, _, secret) = insert_account(&mut tx, org, name, Some(org_role), expires_at_ms, creator).await?;
         for (project, role) in projects {
-            grant(&mut tx, ServiceAccountId(id), *project, *role).await?;
+            grant(&mut tx, id, *project, *role).await?;
         }
         tx.commit().await?;
-        Ok((self.org_service_account(org, ServiceAccountId(id)).await?, secret))
+        Ok((self.org_service_account(org, id).await?, secret))
     }
 
     /// Deletes a service account of the organisation: its roles in every project go with
@@ -227,8 +206,43 @@ impl Metadata {
     }
 }
 
+/// Adds a service account to `org` with `org_role` (none: a member only), expiring at
+/// `expires_at_ms`, made by `creator`; returns its id, its user name and its secret.
+pub(crate) async fn insert_account(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: OrgId,
+    name: &str,
+    org_role: Option<Role>,
+    expires_at_ms: Option<i64>,
+    creator: &Actor,
+) -> Result<(ServiceAccountId, String, String)> {
+    if expires_at_ms.is_some_and(|at| at <= now_ms()) {
+        return Err(MetadataError::Invalid("a service account must expire in the future".into()));
+    }
+    let secret = crate::secrets::random_hex32();
+    let username = crate::store::service_account_username(name);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO service_accounts (org_id, username, name, secret_hash, created_at_ms, expires_at_ms, \
+         creator_kind, creator_id, creator_name, org_role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         RETURNING id",
+    )
+    .bind(org.0)
+    .bind(&username)
+    .bind(name)
+    .bind(hash_secret(&secret))
+    .bind(now_ms())
+    .bind(expires_at_ms)
+    .bind(creator.kind.as_str())
+    .bind(creator.id)
+    .bind(creator.name.as_str())
+    .bind(org_role.map(Role::as_str))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((ServiceAccountId(id), username, secret))
+}
+
 /// Gives `account` `role` in `project`, replacing the role it had there.
-async fn grant(
+pub(crate) async fn grant(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     account: ServiceAccountId,
     project: ProjectId,

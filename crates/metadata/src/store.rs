@@ -332,9 +332,9 @@ impl Metadata {
         row.as_ref().map(project_from_row).transpose()
     }
 
-    /// Creates a service account in the project's organisation with `role` in the project.
-    /// Creates a service account with `role` in `project_id`, expiring at
-    /// `expires_at_ms` (never when `None`), made by `creator`.
+    /// Creates a service account in the project's organisation (a member of it, with no
+    /// role there) with `role` in `project_id`, expiring at `expires_at_ms` (never when
+    /// `None`), made by `creator`.
     pub async fn create_service_account(
         &self,
         project_id: ProjectId,
@@ -343,37 +343,14 @@ impl Metadata {
         expires_at_ms: Option<i64>,
         creator: &Actor,
     ) -> Result<NewServiceAccount> {
-        if expires_at_ms.is_some_and(|at| at <= now_ms()) {
-            return Err(MetadataError::Invalid("a service account must expire in the future".into()));
-        }
         let project =
             self.project(project_id).await?.ok_or_else(|| MetadataError::NotFound(format!("project {project_id}")))?;
-        let username = service_account_username(name);
-        let secret = random_hex32();
         let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO service_accounts (org_id, username, name, secret_hash, created_at_ms, expires_at_ms, \
-             creator_kind, creator_id, creator_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(project.org_id.0)
-        .bind(&username)
-        .bind(name)
-        .bind(hash_secret(&secret))
-        .bind(now_ms())
-        .bind(expires_at_ms)
-        .bind(creator.kind.as_str())
-        .bind(creator.id)
-        .bind(creator.name.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO service_account_roles (service_account_id, project_id, role) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(project_id.0)
-            .bind(role.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let (id, username, secret) =
+            crate::org_accounts::insert_account(&mut tx, project.org_id, name, None, expires_at_ms, creator).await?;
+        crate::org_accounts::grant(&mut tx, id, project_id, role).await?;
         tx.commit().await?;
-        Ok(NewServiceAccount { id: ServiceAccountId(id), username, secret, project_id, role })
+        Ok(NewServiceAccount { id, username, secret, project_id, role })
     }
 
     /// The service accounts with a role in `project_id`.

@@ -185,6 +185,16 @@ async fn org_admin(state: &AppState, organization_id: &str, parts: &Parts) -> Re
             vec![("organization_id".into(), "must be an integer".into())],
         )
     })?;
+    // API tokens act within one project's families and never manage service accounts
+    // (the matrix's `ManageServiceAccounts` row).
+    let token = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if token.is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("bearer "))
+        || parts.headers.contains_key("x-api-token")
+    {
+        return Err(ApiError::forbidden(
+            "an API token may not manage service accounts: use a service account of the organization (HTTP Basic)",
+        ));
+    }
     let basic = auth::basic_credentials(&parts.headers)?.filter(|b| !b.password.is_empty()).ok_or_else(|| {
         ApiError::unauthenticated("authentication required: a service account of the organization (HTTP Basic)")
     })?;
