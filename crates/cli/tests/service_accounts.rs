@@ -53,6 +53,7 @@ async fn an_organization_manages_its_service_accounts() {
     let (_, all) = send(owner(s.http.get(&base))).await;
     let ids: Vec<i64> = all["results"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
     assert!(ids.contains(&bot["id"].as_i64().unwrap()) && ids.len() == 2, "{all}");
+    assert_eq!(all["results"][0]["username"], s.creds.sa_user.as_str(), "oldest first");
     assert!(all["results"].as_array().unwrap().iter().all(|a| a.get("token").is_none()));
     let one = format!("{base}/{}", bot["id"]);
     let (status, got) = send(owner(s.http.get(&one))).await;
@@ -83,6 +84,28 @@ async fn an_organization_manages_its_service_accounts() {
         401,
         "the project secret is no organization credential"
     );
+
+    // An admin of the organization gives no role above its own, and touches no owner.
+    let (_, ops) = send(owner(s.http.post(&base)).json(&json!({"username": "ops", "role": "admin"}))).await;
+    let ops = ops["results"].clone();
+    let as_ops = |r: reqwest::RequestBuilder| r.basic_auth(ops["username"].as_str().unwrap(), ops["token"].as_str());
+    let boss = json!({"username": "boss", "role": "owner"});
+    assert_eq!(send(as_ops(s.http.post(&base)).json(&boss)).await.0, 403, "no owner made by an admin");
+    let owns = json!({"username": "x", "projects": [{"id": pid, "role": "owner"}]});
+    assert_eq!(send(as_ops(s.http.post(&base)).json(&owns)).await.0, 403, "no project owner either");
+    let me_owner = json!({"projects": [{"id": pid, "role": "owner"}], "service_account_ids": [ops["id"]]});
+    assert_eq!(send(as_ops(s.http.post(format!("{base}/add-to-project"))).json(&me_owner)).await.0, 403);
+    let first = all["results"][0]["id"].clone();
+    assert_eq!(send(as_ops(s.http.delete(format!("{base}/{first}")))).await.0, 403, "the owner stays");
+    let demote = json!({"projects": [{"id": pid, "role": "consumer"}], "service_account_ids": [first]});
+    assert_eq!(send(as_ops(s.http.post(format!("{base}/add-to-project"))).json(&demote)).await.0, 403);
+    let out = json!({"projects": [{"id": pid, "service_account_ids": [first]}]});
+    assert_eq!(send(as_ops(s.http.post(format!("{base}/remove-from-project"))).json(&out)).await.0, 403);
+    let (status, _) = send(as_ops(s.http.post(&base)).json(&json!({"username": "reader"}))).await;
+    assert_eq!(status, 201, "a consumer it may make");
+    let many: Vec<Value> = (0..101).map(|i| json!({"id": i, "role": "consumer"})).collect();
+    let too_many = json!({"projects": many, "service_account_ids": [1]});
+    assert_eq!(send(owner(s.http.post(format!("{base}/add-to-project"))).json(&too_many)).await.0, 400);
 
     // An account does not delete itself.
     let me = format!("{base}/{}", all["results"][0]["id"]);

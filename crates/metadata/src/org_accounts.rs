@@ -22,8 +22,8 @@ pub enum OrgAuth {
     Expired(i64),
     /// The account is in the organisation but neither owns nor administers it.
     NotAdmin,
-    /// An owner or admin of the organisation: its id and username.
-    Admin(ServiceAccountId, String),
+    /// An owner or admin of the organisation: its id, username and organisation role.
+    Admin(ServiceAccountId, String, Role),
 }
 
 const COLUMNS: &str = "s.id, s.username, s.name, s.created_at_ms, s.expires_at_ms, s.last_used_ms, \
@@ -62,11 +62,46 @@ impl Metadata {
         }
         let role: Option<String> = row.try_get("org_role")?;
         Ok(match role.as_deref().map(Role::from_str) {
-            Some(Ok(Role::Owner | Role::Admin)) => {
-                OrgAuth::Admin(ServiceAccountId(row.try_get("id")?), username.to_string())
+            Some(Ok(role @ (Role::Owner | Role::Admin))) => {
+                OrgAuth::Admin(ServiceAccountId(row.try_get("id")?), username.to_string(), role)
             }
             _ => OrgAuth::NotAdmin,
         })
+    }
+
+    /// A service account's role in its organisation, if it has one.
+    pub async fn org_role(&self, org: OrgId, id: ServiceAccountId) -> Result<Option<Role>> {
+        let role: Option<Option<String>> =
+            sqlx::query_scalar("SELECT org_role FROM service_accounts WHERE org_id = $1 AND id = $2")
+                .bind(org.0)
+                .bind(id.0)
+                .fetch_optional(self.pool())
+                .await?;
+        role.flatten().map(|r| Role::from_str(&r).map_err(MetadataError::Invalid)).transpose()
+    }
+
+    /// The roles `accounts` hold in `projects` (the pairs that exist).
+    pub async fn project_roles_of(
+        &self,
+        accounts: &[ServiceAccountId],
+        projects: &[ProjectId],
+    ) -> Result<Vec<(ServiceAccountId, ProjectId, Role)>> {
+        let mut found = Vec::new();
+        for account in accounts {
+            for project in projects {
+                let role: Option<String> = sqlx::query_scalar(
+                    "SELECT role FROM service_account_roles WHERE service_account_id = $1 AND project_id = $2",
+                )
+                .bind(account.0)
+                .bind(project.0)
+                .fetch_optional(self.pool())
+                .await?;
+                if let Some(role) = role {
+                    found.push((*account, *project, Role::from_str(&role).map_err(MetadataError::Invalid)?));
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// The organisation's service accounts, oldest first.

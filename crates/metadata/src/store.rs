@@ -197,12 +197,9 @@ impl Metadata {
         }
         let org = self.create_organization("Default Organization").await?;
         let project = self.create_project(org, "Default Project", "UTC").await?;
-        let service_account =
-            self.create_service_account(project.project.id, Role::Owner, "owner", None, &Actor::cli()).await?;
-        // The first account owns the organisation, so it can manage the others.
-        sqlx::query("UPDATE service_accounts SET org_role = 'owner' WHERE id = $1")
-            .bind(service_account.id.0)
-            .execute(&self.pool)
+        // The first account owns the organisation too, so it can manage the others.
+        let service_account = self
+            .make_service_account(project.project.id, Role::Owner, "owner", None, &Actor::cli(), Some(Role::Owner))
             .await?;
         Ok(Some(Bootstrap { organization_id: org, project, service_account }))
     }
@@ -343,11 +340,25 @@ impl Metadata {
         expires_at_ms: Option<i64>,
         creator: &Actor,
     ) -> Result<NewServiceAccount> {
+        self.make_service_account(project_id, role, name, expires_at_ms, creator, None).await
+    }
+
+    /// [`Metadata::create_service_account`] with a role in the organisation too.
+    async fn make_service_account(
+        &self,
+        project_id: ProjectId,
+        role: Role,
+        name: &str,
+        expires_at_ms: Option<i64>,
+        creator: &Actor,
+        org_role: Option<Role>,
+    ) -> Result<NewServiceAccount> {
         let project =
             self.project(project_id).await?.ok_or_else(|| MetadataError::NotFound(format!("project {project_id}")))?;
         let mut tx = self.pool.begin().await?;
         let (id, username, secret) =
-            crate::org_accounts::insert_account(&mut tx, project.org_id, name, None, expires_at_ms, creator).await?;
+            crate::org_accounts::insert_account(&mut tx, project.org_id, name, org_role, expires_at_ms, creator)
+                .await?;
         crate::org_accounts::grant(&mut tx, id, project_id, role).await?;
         tx.commit().await?;
         Ok(NewServiceAccount { id, username, secret, project_id, role })
@@ -392,14 +403,19 @@ impl Metadata {
             return Ok(ServiceAccountAuth::Expired(at));
         }
         let last_used: Option<i64> = row.try_get("last_used_ms")?;
-        if last_used.is_none_or(|at| now - at >= LAST_USED_RESOLUTION_MS) {
-            sqlx::query("UPDATE service_accounts SET last_used_ms = $1 WHERE id = $2")
+        let role: Option<String> = row.try_get("role")?;
+        if role.is_some() && last_used.is_none_or(|at| now - at >= LAST_USED_RESOLUTION_MS) {
+            // A record, not a condition of access: a busy database must not turn a valid
+            // credential into an error.
+            let written = sqlx::query("UPDATE service_accounts SET last_used_ms = $1 WHERE id = $2")
                 .bind(now)
                 .bind(row.try_get::<i64, _>("id")?)
                 .execute(&self.pool)
-                .await?;
+                .await;
+            if let Err(e) = written {
+                tracing::debug!(error = %e, "last_used not recorded");
+            }
         }
-        let role: Option<String> = row.try_get("role")?;
         Ok(match role {
             Some(role) => ServiceAccountAuth::Role(
                 Role::from_str(&role).map_err(MetadataError::Invalid)?,

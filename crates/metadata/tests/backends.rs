@@ -229,7 +229,11 @@ async fn suite(md: &Metadata) {
     // and admins of the organisation only, deleted everywhere at once.
     let org = boot.organization_id;
     let auth = md.authenticate_org_admin(&sa.username, &sa.secret, org).await.unwrap();
-    assert_eq!(auth, OrgAuth::Admin(sa.id, sa.username.clone()), "the bootstrap account owns the organisation");
+    assert_eq!(
+        auth,
+        OrgAuth::Admin(sa.id, sa.username.clone(), Role::Owner),
+        "the bootstrap account owns the organisation"
+    );
     assert_eq!(md.authenticate_org_admin(&sa.username, "wrong", org).await.unwrap(), OrgAuth::Invalid);
     assert_eq!(md.authenticate_org_admin(&sa.username, &sa.secret, OrgId(org.0 + 1)).await.unwrap(), OrgAuth::Invalid);
     let (ci, ci_secret) = md

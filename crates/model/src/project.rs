@@ -132,6 +132,12 @@ impl Role {
     /// All roles, most privileged first.
     pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Analyst, Role::Consumer];
 
+    /// Whether this role may do everything `other` may (it is `other` or above it).
+    pub fn covers(self, other: Role) -> bool {
+        let rank = |r: Role| Role::ALL.iter().position(|x| *x == r).unwrap_or(Role::ALL.len());
+        rank(self) <= rank(other)
+    }
+
     /// The stored and displayed spelling.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -12,7 +12,10 @@
 //! The organisation's calls take a service account of the organisation, with HTTP
 //! Basic and no `project_id`, whose organisation role is owner or admin (the bootstrap
 //! account owns its organisation); they count against the App API's limit of a budget
-//! of the organisation's own.
+//! of the organisation's own. No caller gives a role above its own organisation role
+//! (in the organisation or in a project), and only owners delete an owner or take a
+//! project's owner out of it. A request names at most [`MAX_LISTED`] projects and as
+//! many accounts.
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
@@ -176,9 +179,44 @@ impl Done {
     }
 }
 
+/// The most projects, and the most accounts, one request names.
+pub const MAX_LISTED: usize = 100;
+
+/// Who is calling: the organisation, the account as an actor, and its organisation role.
+struct Caller {
+    org: OrgId,
+    actor: Actor,
+    role: Role,
+}
+
+impl Caller {
+    /// Refuses `role` when it is above the caller's own.
+    fn may_give(&self, role: Role) -> Result<(), ApiError> {
+        if self.role.covers(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "an organization {} may not give the role {role}: no role above its own",
+                self.role
+            )))
+        }
+    }
+
+    /// Refuses a change to an owner by a caller that is no owner.
+    fn may_touch(&self, role: Role) -> Result<(), ApiError> {
+        if role != Role::Owner || self.role == Role::Owner {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "only an owner of the organization may delete an owner or take one out of a project",
+            ))
+        }
+    }
+}
+
 /// Authenticates an owner or admin of the organisation in the path, and counts the
 /// request against the App API's limit, with a budget of the organisation's own.
-async fn org_admin(state: &AppState, organization_id: &str, parts: &Parts) -> Result<(OrgId, Actor), ApiError> {
+async fn org_admin(state: &AppState, organization_id: &str, parts: &Parts) -> Result<Caller, ApiError> {
     let org = organization_id.trim().parse::<i64>().map(OrgId).map_err(|_| {
         ApiError::invalid_fields(
             "invalid organization id",
@@ -209,11 +247,12 @@ async fn org_admin(state: &AppState, organization_id: &str, parts: &Parts) -> Re
                 "managing service accounts needs the owner or admin role in the organization",
             ));
         }
-        OrgAuth::Admin(id, name) => Actor { kind: ActorKind::ServiceAccount, id: Some(id.0), name },
+        OrgAuth::Admin(id, name, role) => (Actor { kind: ActorKind::ServiceAccount, id: Some(id.0), name }, role),
     };
     // Organisations have no project id; a negative key never meets one.
     state.limiter.admit(&LimitSlot::of(&parts.extensions), ProjectId(-org.0), ApiFamily::App, 1)?;
-    Ok((org, actor))
+    let (actor, role) = actor;
+    Ok(Caller { org, actor, role })
 }
 
 fn account_id(text: &str) -> Result<ServiceAccountId, ApiError> {
@@ -241,8 +280,8 @@ pub async fn list_org(
     request: Request,
 ) -> Result<Json<OrgServiceAccountList>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (org, _) = org_admin(&state, &organization_id, &parts).await?;
-    let all = state.metadata.org_service_accounts(org).await?;
+    let caller = org_admin(&state, &organization_id, &parts).await?;
+    let all = state.metadata.org_service_accounts(caller.org).await?;
     Ok(Json(OrgServiceAccountList {
         status: "ok".into(),
         results: all.iter().map(OrgServiceAccountView::of).collect(),
@@ -263,15 +302,16 @@ fn role_of(value: Option<&Value>, field: &str, problems: &mut Vec<(String, Strin
 /// `projects: [{"id", "role"}]`.
 fn project_roles(value: Option<&Value>, problems: &mut Vec<(String, String)>) -> Vec<(ProjectId, Role)> {
     let mut out = Vec::new();
-    let Some(items) = value.and_then(Value::as_array) else {
-        problems.push(("projects".into(), "must be a list of {\"id\", \"role\"}".into()));
+    let Some(items) = value.and_then(Value::as_array).filter(|items| items.len() <= MAX_LISTED) else {
+        problems.push(("projects".into(), format!("must be a list of at most {MAX_LISTED} {{\"id\", \"role\"}}")));
         return out;
     };
     for (i, item) in items.iter().enumerate() {
         let id = item.get("id").and_then(Value::as_i64);
         let role = role_of(item.get("role"), &format!("projects[{i}].role"), problems);
         match (id, role) {
-            (Some(id), Some(role)) => out.push((ProjectId(id), role)),
+            (Some(id), Some(role)) if !out.iter().any(|(p, _)| *p == ProjectId(id)) => out.push((ProjectId(id), role)),
+            (Some(_), Some(_)) => problems.push((format!("projects[{i}].id"), "names a project twice".into())),
             (None, _) => problems.push((format!("projects[{i}].id"), "must be a project id".into())),
             _ => {}
         }
@@ -281,10 +321,15 @@ fn project_roles(value: Option<&Value>, problems: &mut Vec<(String, String)>) ->
 
 /// A list of service account ids.
 fn account_ids(value: Option<&Value>, field: &str, problems: &mut Vec<(String, String)>) -> Vec<ServiceAccountId> {
-    match value.and_then(Value::as_array).map(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>()) {
-        Some(Some(ids)) => ids.into_iter().map(ServiceAccountId).collect(),
+    let items = value.and_then(Value::as_array).filter(|items| items.len() <= MAX_LISTED);
+    match items.map(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>()) {
+        Some(Some(mut ids)) => {
+            ids.sort_unstable();
+            ids.dedup();
+            ids.into_iter().map(ServiceAccountId).collect()
+        }
         _ => {
-            problems.push((field.into(), "must be a list of service account ids".into()));
+            problems.push((field.into(), format!("must be a list of at most {MAX_LISTED} service account ids")));
             Vec::new()
         }
     }
@@ -326,7 +371,7 @@ pub async fn create_org(
     request: Request,
 ) -> Result<(StatusCode, Json<Single<OrgServiceAccountView>>), ApiError> {
     let (parts, body) = request.into_parts();
-    let (org, actor) = org_admin(&state, &organization_id, &parts).await?;
+    let caller = org_admin(&state, &organization_id, &parts).await?;
     let body = read_body(&parts.headers, body).await?;
     let mut problems = Vec::new();
     let name = match body.get("username").and_then(Value::as_str) {
@@ -356,8 +401,10 @@ pub async fn create_org(
     };
     refuse_if(problems, "invalid service account")?;
     let role = role.unwrap_or(Role::Consumer);
+    caller.may_give(role)?;
+    projects.iter().try_for_each(|(_, r)| caller.may_give(*r))?;
     let (made, secret) =
-        state.metadata.create_org_service_account(org, &name, role, expires, &projects, &actor).await?;
+        state.metadata.create_org_service_account(caller.org, &name, role, expires, &projects, &caller.actor).await?;
     let view = OrgServiceAccountView { token: Some(secret), ..OrgServiceAccountView::of(&made) };
     Ok((StatusCode::CREATED, Json(Single::ok(view))))
 }
@@ -381,8 +428,8 @@ pub async fn get_org(
     request: Request,
 ) -> Result<Json<Single<OrgServiceAccountView>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (org, _) = org_admin(&state, &organization_id, &parts).await?;
-    let account = state.metadata.org_service_account(org, account_id(&id)?).await?;
+    let caller = org_admin(&state, &organization_id, &parts).await?;
+    let account = state.metadata.org_service_account(caller.org, account_id(&id)?).await?;
     Ok(Json(Single::ok(OrgServiceAccountView::of(&account))))
 }
 
@@ -405,13 +452,18 @@ pub async fn delete_org(
     request: Request,
 ) -> Result<Json<Done>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (org, actor) = org_admin(&state, &organization_id, &parts).await?;
+    let caller = org_admin(&state, &organization_id, &parts).await?;
     let id = account_id(&id)?;
-    // An account deleting itself could leave the organisation with no one to manage it.
-    if actor.id == Some(id.0) {
+    // An account deleting itself could leave the organisation with no one to manage it;
+    // and since only owners delete owners, the last owner always stays.
+    if caller.actor.id == Some(id.0) {
         return Err(ApiError::invalid("a service account cannot delete itself; use another owner or admin"));
     }
-    state.metadata.delete_org_service_account(org, id).await?;
+    state.metadata.org_service_account(caller.org, id).await?;
+    if let Some(role) = state.metadata.org_role(caller.org, id).await? {
+        caller.may_touch(role)?;
+    }
+    state.metadata.delete_org_service_account(caller.org, id).await?;
     Ok(Done::ok())
 }
 
@@ -443,13 +495,19 @@ pub async fn add_to_project(
     request: Request,
 ) -> Result<Json<Done>, ApiError> {
     let (parts, body) = request.into_parts();
-    let (org, _) = org_admin(&state, &organization_id, &parts).await?;
+    let caller = org_admin(&state, &organization_id, &parts).await?;
     let body = read_body(&parts.headers, body).await?;
     let mut problems = Vec::new();
     let projects = project_roles(body.get("projects"), &mut problems);
     let accounts = account_ids(body.get("service_account_ids"), "service_account_ids", &mut problems);
     refuse_if(problems, "invalid request")?;
-    state.metadata.add_to_projects(org, &accounts, &projects).await?;
+    projects.iter().try_for_each(|(_, r)| caller.may_give(*r))?;
+    // Replacing an owner's role in a project is taking that owner out of it.
+    let ids: Vec<ProjectId> = projects.iter().map(|(p, _)| *p).collect();
+    for (_, _, held) in state.metadata.project_roles_of(&accounts, &ids).await? {
+        caller.may_touch(held)?;
+    }
+    state.metadata.add_to_projects(caller.org, &accounts, &projects).await?;
     Ok(Done::ok())
 }
 
@@ -479,11 +537,11 @@ pub async fn remove_from_project(
     request: Request,
 ) -> Result<Json<Done>, ApiError> {
     let (parts, body) = request.into_parts();
-    let (org, _) = org_admin(&state, &organization_id, &parts).await?;
+    let caller = org_admin(&state, &organization_id, &parts).await?;
     let body = read_body(&parts.headers, body).await?;
     let mut problems = Vec::new();
     let mut removals = Vec::new();
-    match body.get("projects").and_then(Value::as_array) {
+    match body.get("projects").and_then(Value::as_array).filter(|items| items.len() <= MAX_LISTED) {
         Some(items) => {
             for (i, item) in items.iter().enumerate() {
                 let accounts = account_ids(
@@ -497,9 +555,17 @@ pub async fn remove_from_project(
                 }
             }
         }
-        None => problems.push(("projects".into(), "must be a list of {\"id\", \"service_account_ids\"}".into())),
+        None => problems.push((
+            "projects".into(),
+            format!("must be a list of at most {MAX_LISTED} {{\"id\", \"service_account_ids\"}}"),
+        )),
     }
     refuse_if(problems, "invalid request")?;
-    state.metadata.remove_from_projects(org, &removals).await?;
+    for (project, accounts) in &removals {
+        for (_, _, held) in state.metadata.project_roles_of(accounts, &[*project]).await? {
+            caller.may_touch(held)?;
+        }
+    }
+    state.metadata.remove_from_projects(caller.org, &removals).await?;
     Ok(Done::ok())
 }
