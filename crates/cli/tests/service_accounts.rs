@@ -107,6 +107,24 @@ async fn an_organization_manages_its_service_accounts() {
     let too_many = json!({"projects": many, "service_account_ids": [1]});
     assert_eq!(send(owner(s.http.post(format!("{base}/add-to-project"))).json(&too_many)).await.0, 400);
 
+    // A token made by an account dies with it.
+    let tokener = json!({"username": "tokener", "projects": [{"id": pid, "role": "admin"}]});
+    let (_, tokener) = send(owner(s.http.post(&base)).json(&tokener)).await;
+    let tokener = tokener["results"].clone();
+    let tokens = s.url(&format!("/api/app/projects/{pid}/api-tokens"));
+    let (status, token) = send(
+        s.http
+            .post(&tokens)
+            .basic_auth(tokener["username"].as_str().unwrap(), tokener["token"].as_str())
+            .json(&json!({"name": "t", "families": ["query"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{token}");
+    let bearer = token["results"]["token"].as_str().unwrap().to_string();
+    assert_eq!(send(s.http.get(reads(pid)).bearer_auth(&bearer)).await.0, 200);
+    assert_eq!(send(owner(s.http.delete(format!("{base}/{}", tokener["id"])))).await.0, 200);
+    assert_eq!(send(s.http.get(reads(pid)).bearer_auth(&bearer)).await.0, 401, "revoked with its maker");
+
     // An account does not delete itself.
     let me = format!("{base}/{}", all["results"][0]["id"]);
     assert_eq!(send(owner(s.http.delete(&me))).await.0, 400);

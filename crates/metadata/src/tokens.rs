@@ -10,7 +10,9 @@ use std::str::FromStr;
 
 use serde::Serialize;
 use sextant_model::access::TokenScope;
-use sextant_model::{ApiFamily, ApiTokenId, Cursor, Page, PageRequest, PageStart, Project, ProjectId};
+use sextant_model::{
+    ApiFamily, ApiTokenId, Cursor, Page, PageRequest, PageStart, Project, ProjectId, ServiceAccountId,
+};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -164,18 +166,21 @@ impl Metadata {
     }
 
     /// Creates a token for `project_id`, valid for `ttl_ms`, scoped to `families`, on
-    /// the authority of a service account, the project secret or the CLI (no parent).
+    /// the authority of a service account (`made_by`: the token stops authenticating
+    /// when that account is deleted or expires), the project secret or the CLI (no
+    /// parent).
     pub async fn create_api_token(
         &self,
         project_id: ProjectId,
         name: &str,
         families: &[ApiFamily],
         ttl_ms: i64,
+        made_by: Option<ServiceAccountId>,
     ) -> Result<NewApiToken> {
         let p = self.pending_token(project_id, name, families, ttl_ms).await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_tokens (project_id, name, families, token_prefix, token_hash, created_at_ms, expires_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO api_tokens (project_id, name, families, token_prefix, token_hash, created_at_ms, expires_at_ms, \
+             service_account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(project_id.0)
         .bind(&p.name)
@@ -184,6 +189,7 @@ impl Metadata {
         .bind(hash_secret(&p.token))
         .bind(p.created)
         .bind(p.expires)
+        .bind(made_by.map(|a| a.0))
         .fetch_one(self.pool())
         .await?;
         let expires = p.expires;
@@ -222,9 +228,10 @@ impl Metadata {
         let p = self.pending_token(project_id, name, families, ttl_ms).await?;
         let row = sqlx::query(
             "INSERT INTO api_tokens \
-               (project_id, name, families, token_prefix, token_hash, created_at_ms, expires_at_ms, parent_id) \
+               (project_id, name, families, token_prefix, token_hash, created_at_ms, expires_at_ms, parent_id, \
+                service_account_id) \
              SELECT $1, $2, $3, $4, $5, $6, \
-                    CASE WHEN p.expires_at_ms < $7 THEN p.expires_at_ms ELSE $8 END, p.id \
+                    CASE WHEN p.expires_at_ms < $7 THEN p.expires_at_ms ELSE $8 END, p.id, p.service_account_id \
              FROM api_tokens p \
              WHERE p.id = $9 AND p.project_id = $10 AND p.revoked_at_ms IS NULL AND p.expires_at_ms > $11 \
              RETURNING id, expires_at_ms",
@@ -313,14 +320,28 @@ impl Metadata {
     pub async fn authenticate_api_token(&self, token: &str) -> Result<ApiTokenAuth> {
         let hash = hash_secret(token);
         // Looked up by hash: the database compares hashes, never the token itself.
-        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"))
-            .bind(&hash)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query(&format!("SELECT {TOKEN_COLUMNS}, service_account_id FROM api_tokens WHERE token_hash = $1"))
+                .bind(&hash)
+                .fetch_optional(self.pool())
+                .await?;
         let Some(row) = row else { return Ok(ApiTokenAuth::Invalid) };
         let info = token_from_row(&row)?;
         if info.revoked_at_ms.is_some() {
             return Ok(ApiTokenAuth::Revoked);
+        }
+        // A token made on a service account's authority lives no longer than the account.
+        if let Some(account) = row.try_get::<Option<i64>, _>("service_account_id")? {
+            let expires: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT expires_at_ms FROM service_accounts WHERE id = $1")
+                    .bind(account)
+                    .fetch_optional(self.pool())
+                    .await?;
+            match expires {
+                None => return Ok(ApiTokenAuth::Revoked),
+                Some(Some(at)) if at <= now_ms() => return Ok(ApiTokenAuth::Expired(at)),
+                Some(_) => {}
+            }
         }
         // Revoking cascades to children at once; the chain is read as well, so that a
         // token never outlives a revoked ancestor whatever the order of writes was.
@@ -436,7 +457,8 @@ mod tests {
     #[tokio::test]
     async fn tokens_made_by_tokens_stay_inside_them_and_die_with_them() {
         let (_dir, md, pid) = open().await;
-        let parent = md.create_api_token(pid, "parent", &[ApiFamily::App, ApiFamily::Query], 600_000).await.unwrap();
+        let parent =
+            md.create_api_token(pid, "parent", &[ApiFamily::App, ApiFamily::Query], 600_000, None).await.unwrap();
         assert_eq!(parent.info.parent_id, None);
         let ps = scope(md.authenticate_api_token(&parent.token).await.unwrap());
         assert_eq!((ps.id, ps.expires_at_ms), (parent.info.id, parent.info.expires_at_ms));
@@ -455,7 +477,7 @@ mod tests {
         let cs = scope(md.authenticate_api_token(&child.token).await.unwrap());
         let grandchild = md.create_api_token_under(cs.id, pid, "gc", &[ApiFamily::Query], 1000).await.unwrap().unwrap();
         assert!(matches!(md.authenticate_api_token(&grandchild.token).await.unwrap(), ApiTokenAuth::Valid { .. }));
-        let unrelated = md.create_api_token(pid, "other", &[ApiFamily::Query], 600_000).await.unwrap();
+        let unrelated = md.create_api_token(pid, "other", &[ApiFamily::Query], 600_000, None).await.unwrap();
         md.revoke_api_token(pid, parent.info.id).await.unwrap();
         for t in [&parent.token, &child.token, &grandchild.token] {
             assert_eq!(md.authenticate_api_token(t).await.unwrap(), ApiTokenAuth::Revoked);

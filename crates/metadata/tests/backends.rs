@@ -132,7 +132,7 @@ async fn suite(md: &Metadata) {
     ));
 
     // API tokens: paging, a child bounded by its parent, revocation down the chain.
-    let parent = md.create_api_token(pid, "parent", &[ApiFamily::Query, ApiFamily::App], 600_000).await.unwrap();
+    let parent = md.create_api_token(pid, "parent", &[ApiFamily::Query, ApiFamily::App], 600_000, None).await.unwrap();
     let child = md
         .create_api_token_under(parent.info.id, pid, "child", &[ApiFamily::Query], 10_000_000)
         .await
@@ -142,7 +142,7 @@ async fn suite(md: &Metadata) {
     let wider = md.create_api_token_under(parent.info.id, pid, "wider", &[ApiFamily::Export], 1000).await;
     assert!(matches!(wider, Err(MetadataError::Invalid(_))), "{wider:?}");
     for n in 0..3 {
-        md.create_api_token(pid, &format!("t{n}"), &[ApiFamily::Export], 600_000).await.unwrap();
+        md.create_api_token(pid, &format!("t{n}"), &[ApiFamily::Export], 600_000, None).await.unwrap();
     }
     let one = md.list_api_tokens(pid, first(2)).await.unwrap();
     assert_eq!(one.items.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["t2", "t1"]);
@@ -264,7 +264,15 @@ async fn suite(md: &Metadata) {
         ServiceAccountAuth::NoAccess
     );
     assert!(md.org_service_accounts(org).await.unwrap().iter().any(|a| a.id == ci.id));
+    // Tokens made on its authority, and tokens made under those, die with it.
+    let made = md.create_api_token(pid, "ci's", &[ApiFamily::Query], 600_000, Some(ci.id)).await.unwrap();
+    let under =
+        md.create_api_token_under(made.info.id, pid, "under", &[ApiFamily::Query], 1000).await.unwrap().unwrap();
+    assert!(matches!(md.authenticate_api_token(&under.token).await.unwrap(), ApiTokenAuth::Valid { .. }));
     md.delete_org_service_account(org, ci.id).await.unwrap();
+    for t in [&made.token, &under.token] {
+        assert_eq!(md.authenticate_api_token(t).await.unwrap(), ApiTokenAuth::Revoked, "a deleted account's token");
+    }
     assert_eq!(
         md.authenticate_service_account(&ci.username, &ci_secret, pid).await.unwrap(),
         ServiceAccountAuth::Invalid

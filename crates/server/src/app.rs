@@ -98,7 +98,12 @@ pub async fn create_api_token(
         }
         _ => {
             let ttl_ms = spec.expires_in.map_or(default_ms, seconds_to_ms);
-            state.metadata.create_api_token(project, &spec.name, &spec.families, ttl_ms).await?
+            // Made by a service account: the token dies with the account.
+            let made_by = match credential.access {
+                Access::ServiceAccount(_) => credential.actor.id.map(sextant_model::ServiceAccountId),
+                _ => None,
+            };
+            state.metadata.create_api_token(project, &spec.name, &spec.families, ttl_ms, made_by).await?
         }
     };
     let results = ApiTokenView { token: Some(created.token), ..ApiTokenView::of(&created.info) };

@@ -54,7 +54,7 @@ pub(crate) async fn run(cmd: TokenCommand) -> Result<()> {
         TokenCommand::Create { project, families, name, expires_in, json, dir } => {
             let md = dir.open_metadata().await?;
             let ttl_ms = i64::try_from(expires_in.saturating_mul(1000)).unwrap_or(i64::MAX);
-            let t = md.create_api_token(ProjectId(project), &name, &families, ttl_ms).await?;
+            let t = md.create_api_token(ProjectId(project), &name, &families, ttl_ms, None).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);
             } else {
