@@ -26,10 +26,12 @@ pub enum OrgAuth {
     Admin(ServiceAccountId, String, Role),
 }
 
-const COLUMNS: &str = "s.id, s.username, s.name, s.created_at_ms, s.expires_at_ms, s.last_used_ms, \
-                       s.creator_kind, s.creator_id, s.creator_name";
+/// The columns [`account_from_row`] reads, from `service_accounts s`.
+pub(crate) const COLUMNS: &str = "s.id, s.username, s.name, s.created_at_ms, s.expires_at_ms, s.last_used_ms, \
+                                  s.creator_kind, s.creator_id, s.creator_name";
 
-fn account_from_row(row: &AnyRow) -> Result<ServiceAccountInfo> {
+/// A service account as listed, from a row of [`COLUMNS`].
+pub(crate) fn account_from_row(row: &AnyRow) -> Result<ServiceAccountInfo> {
     Ok(ServiceAccountInfo {
         id: ServiceAccountId(row.try_get("id")?),
         username: row.try_get("username")?,
@@ -80,28 +82,42 @@ impl Metadata {
         role.flatten().map(|r| Role::from_str(&r).map_err(MetadataError::Invalid)).transpose()
     }
 
-    /// The roles `accounts` hold in `projects` (the pairs that exist).
+    /// The roles `accounts` hold in `projects` (the pairs that exist), in one query.
     pub async fn project_roles_of(
         &self,
         accounts: &[ServiceAccountId],
         projects: &[ProjectId],
     ) -> Result<Vec<(ServiceAccountId, ProjectId, Role)>> {
-        let mut found = Vec::new();
-        for account in accounts {
-            for project in projects {
-                let role: Option<String> = sqlx::query_scalar(
-                    "SELECT role FROM service_account_roles WHERE service_account_id = $1 AND project_id = $2",
-                )
-                .bind(account.0)
-                .bind(project.0)
-                .fetch_optional(self.pool())
-                .await?;
-                if let Some(role) = role {
-                    found.push((*account, *project, Role::from_str(&role).map_err(MetadataError::Invalid)?));
-                }
-            }
+        if accounts.is_empty() || projects.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(found)
+        let list = |from: usize, n: usize| (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT service_account_id, project_id, role FROM service_account_roles \
+             WHERE service_account_id IN ({}) AND project_id IN ({})",
+            list(1, accounts.len()),
+            list(accounts.len() + 1, projects.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for account in accounts {
+            query = query.bind(account.0);
+        }
+        for project in projects {
+            query = query.bind(project.0);
+        }
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok((
+                    ServiceAccountId(row.try_get("service_account_id")?),
+                    ProjectId(row.try_get("project_id")?),
+                    Role::from_str(&role).map_err(MetadataError::Invalid)?,
+                ))
+            })
+            .collect()
     }
 
     /// The organisation's service accounts, oldest first.

@@ -66,8 +66,9 @@ pub struct ServiceAccountInfo {
 
 /// The columns [`service_account_from_row`] reads, from `service_accounts s` and
 /// `service_account_roles r`.
-const SERVICE_ACCOUNT_COLUMNS: &str = "s.id, s.username, s.name, s.created_at_ms, s.expires_at_ms, s.last_used_ms, \
-                                       s.creator_kind, s.creator_id, s.creator_name, r.role";
+fn service_account_columns() -> String {
+    format!("{}, r.role", crate::org_accounts::COLUMNS)
+}
 
 /// How often a service account's `last_used` is written: at most once a minute, so
 /// that authenticating costs no write per request.
@@ -75,18 +76,7 @@ const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 fn service_account_from_row(row: &AnyRow) -> Result<(ServiceAccountInfo, Role)> {
     let role: String = row.try_get("role")?;
-    Ok((
-        ServiceAccountInfo {
-            id: ServiceAccountId(row.try_get("id")?),
-            username: row.try_get("username")?,
-            name: row.try_get("name")?,
-            created_at_ms: row.try_get("created_at_ms")?,
-            expires_at_ms: row.try_get("expires_at_ms")?,
-            last_used_ms: row.try_get("last_used_ms")?,
-            creator: crate::audit::creator_from_row(row)?,
-        },
-        Role::from_str(&role).map_err(MetadataError::Invalid)?,
-    ))
+    Ok((crate::org_accounts::account_from_row(row)?, Role::from_str(&role).map_err(MetadataError::Invalid)?))
 }
 
 /// What the first start of an empty data directory creates.
@@ -367,8 +357,9 @@ impl Metadata {
     /// The service accounts with a role in `project_id`.
     pub async fn list_service_accounts(&self, project_id: ProjectId) -> Result<Vec<(ServiceAccountInfo, Role)>> {
         let rows = sqlx::query(&format!(
-            "SELECT {SERVICE_ACCOUNT_COLUMNS} FROM service_accounts s \
-             JOIN service_account_roles r ON r.service_account_id = s.id WHERE r.project_id = $1 ORDER BY s.id"
+            "SELECT {} FROM service_accounts s \
+             JOIN service_account_roles r ON r.service_account_id = s.id WHERE r.project_id = $1 ORDER BY s.id",
+            service_account_columns()
         ))
         .bind(project_id.0)
         .fetch_all(&self.pool)
@@ -438,7 +429,7 @@ impl Metadata {
         const FROM: &str = "FROM service_accounts s JOIN service_account_roles r ON r.service_account_id = s.id \
                             WHERE r.project_id = $1";
         let rows =
-            self.page_rows(&format!("SELECT {SERVICE_ACCOUNT_COLUMNS} {FROM}"), project_id, "s.id", page).await?;
+            self.page_rows(&format!("SELECT {} {FROM}", service_account_columns()), project_id, "s.id", page).await?;
         let items = rows.iter().map(service_account_from_row).collect::<Result<Vec<_>>>()?;
         self.finish_page(items, |(a, _)| a.id.0, &format!("SELECT 1 {FROM}"), project_id, "s.id", page).await
     }

@@ -24,7 +24,7 @@ use axum::http::request::Parts;
 use serde::Serialize;
 use serde_json::Value;
 use sextant_metadata::{OrgAuth, ServiceAccountInfo};
-use sextant_model::access::Operation;
+use sextant_model::access::{self, Operation};
 use sextant_model::{Actor, ActorKind, ApiFamily, OrgId, ProjectId, Role, ServiceAccountId};
 
 use crate::admin::{admin_page_for, read_body, to_value};
@@ -226,8 +226,10 @@ async fn org_admin(state: &AppState, organization_id: &str, parts: &Parts) -> Re
     // API tokens act within one project's families and never manage service accounts
     // (the matrix's `ManageServiceAccounts` row).
     let token = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if token.is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("bearer "))
-        || parts.headers.contains_key("x-api-token")
+    let presents_token = token.is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("bearer "))
+        || parts.headers.contains_key("x-api-token");
+    if presents_token
+        && !access::permits(access::Principal::ApiToken, &ApiFamily::ALL, Operation::ManageServiceAccounts)
     {
         return Err(ApiError::forbidden(
             "an API token may not manage service accounts: use a service account of the organization (HTTP Basic)",
@@ -459,7 +461,6 @@ pub async fn delete_org(
     if caller.actor.id == Some(id.0) {
         return Err(ApiError::invalid("a service account cannot delete itself; use another owner or admin"));
     }
-    state.metadata.org_service_account(caller.org, id).await?;
     if let Some(role) = state.metadata.org_role(caller.org, id).await? {
         caller.may_touch(role)?;
     }

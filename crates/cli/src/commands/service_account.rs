@@ -45,23 +45,15 @@ pub(crate) enum ServiceAccountCommand {
     },
     /// Delete a service account from every project and the organisation.
     Delete {
-        /// Organisation id (default: the first).
-        #[arg(long)]
-        org: Option<i64>,
-        /// The service account's id.
-        #[arg(long)]
-        id: i64,
+        #[command(flatten)]
+        account: AccountInOrg,
         #[command(flatten)]
         dir: DataDirArg,
     },
     /// Give a service account a role in a project (replacing the role it had there).
     AddToProject {
-        /// Organisation id (default: the first).
-        #[arg(long)]
-        org: Option<i64>,
-        /// The service account's id.
-        #[arg(long)]
-        id: i64,
+        #[command(flatten)]
+        account: AccountInOrg,
         /// Project id.
         #[arg(long)]
         project: i64,
@@ -73,18 +65,25 @@ pub(crate) enum ServiceAccountCommand {
     },
     /// Take a service account out of a project.
     RemoveFromProject {
-        /// Organisation id (default: the first).
-        #[arg(long)]
-        org: Option<i64>,
-        /// The service account's id.
-        #[arg(long)]
-        id: i64,
+        #[command(flatten)]
+        account: AccountInOrg,
         /// Project id.
         #[arg(long)]
         project: i64,
         #[command(flatten)]
         dir: DataDirArg,
     },
+}
+
+/// A service account of an organisation, as flags.
+#[derive(clap::Args)]
+pub(crate) struct AccountInOrg {
+    /// Organisation id (default: the first).
+    #[arg(long)]
+    org: Option<i64>,
+    /// The service account's id.
+    #[arg(long)]
+    id: i64,
 }
 
 /// The organisation `org` names, or the first.
@@ -132,19 +131,19 @@ pub(crate) async fn run(cmd: ServiceAccountCommand) -> Result<()> {
                 }
             }
         }
-        ServiceAccountCommand::Delete { org, id, dir } => {
+        ServiceAccountCommand::Delete { account: AccountInOrg { org, id }, dir } => {
             let md = dir.open_metadata().await?;
             let org = organization(&md, org).await?;
             md.delete_org_service_account(org, ServiceAccountId(id)).await?;
             println!("deleted service account {id}");
         }
-        ServiceAccountCommand::AddToProject { org, id, project, role, dir } => {
+        ServiceAccountCommand::AddToProject { account: AccountInOrg { org, id }, project, role, dir } => {
             let md = dir.open_metadata().await?;
             let org = organization(&md, org).await?;
             md.add_to_projects(org, &[ServiceAccountId(id)], &[(ProjectId(project), role)]).await?;
             println!("service account {id} has the role {role} in project {project}");
         }
-        ServiceAccountCommand::RemoveFromProject { org, id, project, dir } => {
+        ServiceAccountCommand::RemoveFromProject { account: AccountInOrg { org, id }, project, dir } => {
             let md = dir.open_metadata().await?;
             let org = organization(&md, org).await?;
             md.remove_from_projects(org, &[(ProjectId(project), vec![ServiceAccountId(id)])]).await?;
