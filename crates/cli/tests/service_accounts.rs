@@ -48,6 +48,13 @@ async fn an_organization_manages_its_service_accounts() {
     let reads = |project: i64| s.url(&format!("/api/query/events/names?project_id={project}&type=general"));
     assert_eq!(send(as_bot(s.http.get(reads(pid)))).await.0, 200, "an analyst of the first project reads it");
     assert_eq!(send(as_bot(s.http.get(reads(second)))).await.0, 403, "and has no role in the second");
+    let tokenless = json!([{"event": "e", "properties": {"distinct_id": "u"}}]);
+    let track = s.url(&format!("/track?project_id={pid}"));
+    assert_eq!(
+        send(as_bot(s.http.post(&track)).json(&tokenless)).await.0,
+        403,
+        "an analyst lends no project to /track"
+    );
 
     // Listed and read back, the secret never again.
     let (_, all) = send(owner(s.http.get(&base))).await;

@@ -358,7 +358,15 @@ pub(crate) async fn fallback_credential(
     }
     let request =
         auth::AuthRequest { headers, params, project_id, family: ApiFamily::Ingestion, allow_project_token: true };
-    auth::authenticate(state, request).await
+    let credential = auth::authenticate(state, request).await?;
+    // A credential that may not send data (an analyst or consumer account, a token
+    // without `ingestion`) lends no project to records either.
+    if let Some(c) = &credential
+        && !c.may(sextant_model::access::Operation::Ingest)
+    {
+        return Err(c.refusal(sextant_model::access::Operation::Ingest));
+    }
+    Ok(credential)
 }
 
 /// Charges each project its share of the payload's uncompressed bytes (by its share of
