@@ -18,6 +18,8 @@
 //! - `bookmarks`: saved reports ([`BookmarkInfo`]).
 //! - `cohorts`: saved cohort definitions ([`CohortInfo`]).
 //! - `funnels`: saved funnel definitions ([`FunnelInfo`]).
+//! - `lexicon`: Lexicon schemas and the counts of values that broke their declared
+//!   types ([`LexiconScope`]).
 //! - `org_accounts`: an organisation's service accounts, managed by its owners and
 //!   admins ([`OrgAuth`]).
 //! - `lookup_tables`: ids, names, shapes and property mappings ([`LookupTableInfo`]).
@@ -31,6 +33,7 @@ pub mod backend;
 mod bookmarks;
 mod cohorts;
 mod funnels;
+mod lexicon;
 mod lookup_tables;
 mod org_accounts;
 pub mod secrets;
@@ -46,6 +49,7 @@ pub use backend::Backend;
 pub use bookmarks::BookmarkInfo;
 pub use cohorts::{CohortChanges, CohortInfo};
 pub use funnels::{FunnelChanges, FunnelInfo};
+pub use lexicon::{LexiconScope, LexiconWrite};
 pub use lookup_tables::{LookupMapping, LookupTableChanges, LookupTableInfo, MAPPING_TARGETS};
 pub use org_accounts::OrgAuth;
 pub use store::{Bootstrap, Metadata, NewProject, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};

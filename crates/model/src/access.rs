@@ -104,11 +104,16 @@ pub enum Operation {
     /// Create, change and delete annotations and tags (analyst and above, as Mixpanel's
     /// annotations spec says).
     WriteAnnotations,
+    /// Read the Lexicon schemas (every role: the dictionary explains the data).
+    ReadLexicon,
+    /// Create, replace and delete Lexicon schemas (owners and admins: a schema can drop
+    /// events at ingestion).
+    WriteLexicon,
 }
 
 impl Operation {
     /// Every operation, in the matrix's row order.
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 16] = [
         Operation::Ingest,
         Operation::Query,
         Operation::Export,
@@ -123,6 +128,8 @@ impl Operation {
         Operation::ManageServiceAccounts,
         Operation::ReadAnnotations,
         Operation::WriteAnnotations,
+        Operation::ReadLexicon,
+        Operation::WriteLexicon,
     ];
 
     /// The family the operation belongs to.
@@ -141,6 +148,7 @@ impl Operation {
             | Operation::ManageServiceAccounts
             | Operation::ReadAnnotations
             | Operation::WriteAnnotations => ApiFamily::App,
+            Operation::ReadLexicon | Operation::WriteLexicon => ApiFamily::Lexicon,
         }
     }
 
@@ -161,6 +169,8 @@ impl Operation {
             Operation::ManageServiceAccounts => "manage service accounts",
             Operation::ReadAnnotations => "read annotations",
             Operation::WriteAnnotations => "change annotations",
+            Operation::ReadLexicon => "read Lexicon schemas",
+            Operation::WriteLexicon => "change Lexicon schemas",
         }
     }
 
@@ -234,8 +244,8 @@ const fn tok_within(f: ApiFamily) -> Rule {
 /// `Family(f)`: an API token holding `f`; `WithinScope(f)`: the same, bounded by the
 /// token's own families and expiry.
 #[rustfmt::skip]
-pub const MATRIX: [(Operation, [Rule; 7]); 14] = {
-    use ApiFamily::{App, Export, Ingestion, LookupTables, Query};
+pub const MATRIX: [(Operation, [Rule; 7]); 16] = {
+    use ApiFamily::{App, Export, Ingestion, Lexicon, LookupTables, Query};
     [
         //                                 project  project  owner  admin  analyst  consumer  API token
         //                                 token    secret
@@ -253,6 +263,8 @@ pub const MATRIX: [(Operation, [Rule; 7]); 14] = {
         (Operation::ManageServiceAccounts, [N,      Y,       Y,     Y,     N,       N,        N]),
         (Operation::ReadAnnotations,       [N,      Y,       Y,     Y,     Y,       Y,        tok(App)]),
         (Operation::WriteAnnotations,      [N,      Y,       Y,     Y,     Y,       N,        tok(App)]),
+        (Operation::ReadLexicon,           [N,      Y,       Y,     Y,     Y,       Y,        tok(Lexicon)]),
+        (Operation::WriteLexicon,          [N,      Y,       Y,     Y,     N,       N,        tok(Lexicon)]),
     ]
 };
 
@@ -398,7 +410,7 @@ mod tests {
     fn the_matrix_enumerated() {
         use ApiFamily::*;
         use Operation as O;
-        let expected: [(Operation, [Rule; 7]); 14] = [
+        let expected: [(Operation, [Rule; 7]); 16] = [
             (O::Ingest, [Y, Y, Y, Y, N, N, Rule::Family(Ingestion)]),
             (O::Query, [N, Y, Y, Y, Y, Y, Rule::Family(Query)]),
             (O::Export, [N, Y, Y, Y, Y, Y, Rule::Family(Export)]),
@@ -413,6 +425,8 @@ mod tests {
             (O::ManageServiceAccounts, [N, Y, Y, Y, N, N, N]),
             (O::ReadAnnotations, [N, Y, Y, Y, Y, Y, Rule::Family(App)]),
             (O::WriteAnnotations, [N, Y, Y, Y, Y, N, Rule::Family(App)]),
+            (O::ReadLexicon, [N, Y, Y, Y, Y, Y, Rule::Family(Lexicon)]),
+            (O::WriteLexicon, [N, Y, Y, Y, N, N, Rule::Family(Lexicon)]),
         ];
         for (op, row) in expected {
             for (principal, cell) in Principal::ALL.into_iter().zip(row) {

@@ -17,6 +17,8 @@
 //! - [`limits`]: ingestion limits (records per request, sizes, property counts).
 //! - [`cohort`]: cohort definitions (a `where` and behaviours).
 //! - [`funnel`]: saved funnel definitions (steps, window, ordering).
+//! - [`lexicon`]: Lexicon schemas (the data dictionary): what a schema may say, and
+//!   what its declarations make ingestion do.
 //! - [`error_code`]: the closed list of error codes.
 //! - [`family`]: the API families (endpoints sharing a rate limit; an API token's scope).
 //! - [`page`]: cursor pagination of the collections Sextant owns.
@@ -31,6 +33,7 @@ pub mod family;
 pub mod funnel;
 pub mod identity;
 pub mod ids;
+pub mod lexicon;
 pub mod limits;
 pub mod page;
 pub mod profile;

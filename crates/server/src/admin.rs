@@ -29,8 +29,22 @@ use crate::state::AppState;
 pub(crate) const MAX_BODY_BYTES: usize = ApiFamily::App.max_request_bytes();
 
 /// Authenticates a credential that may perform `op` (an App API operation) in the
-/// project in the path, as the matrix says, and counts the request.
+/// project in the path, as the matrix says, and counts the request against the
+/// operation's family.
 pub(crate) async fn admin_for(
+    state: &AppState,
+    project_id: &str,
+    request: &Parts,
+    op: Operation,
+) -> Result<(Credential, Params), ApiError> {
+    let (credential, params) = authorize(state, project_id, request, op).await?;
+    state.limiter.admit(&LimitSlot::of(&request.extensions), credential.project.id, op.family(), 1)?;
+    Ok((credential, params))
+}
+
+/// [`admin_for`] without counting the request, for a handler that must read the body
+/// to know what the request costs (a Lexicon upload counts its entries and properties).
+pub(crate) async fn authorize(
     state: &AppState,
     project_id: &str,
     request: &Parts,
@@ -43,7 +57,7 @@ pub(crate) async fn admin_for(
         headers: &request.headers,
         params: &params,
         project_id: Some(project_id),
-        family: ApiFamily::App,
+        family: op.family(),
         allow_project_token: false,
     };
     let credential = auth::authenticate(state, auth_request).await?.ok_or_else(|| {
@@ -54,15 +68,19 @@ pub(crate) async fn admin_for(
     if !credential.may(op) {
         return Err(credential.refusal(op));
     }
-    state.limiter.admit(&LimitSlot::of(&request.extensions), credential.project.id, ApiFamily::App, 1)?;
     Ok((credential, params))
 }
 
 /// Reads an App API body: a form as an object of strings, JSON otherwise (an empty
 /// body being `{}`), at most [`MAX_BODY_BYTES`] on the wire and once inflated.
 pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    let raw = crate::body::read(headers, body, MAX_BODY_BYTES).await?;
-    let bytes = raw.decompress(MAX_BODY_BYTES)?;
+    read_body_up_to(headers, body, MAX_BODY_BYTES).await
+}
+
+/// [`read_body`] with another limit (a Lexicon upload may carry 8 MB).
+pub(crate) async fn read_body_up_to(headers: &HeaderMap, body: Body, max_bytes: usize) -> Result<Value, ApiError> {
+    let raw = crate::body::read(headers, body, max_bytes).await?;
+    let bytes = raw.decompress(max_bytes)?;
     let form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -20,6 +20,7 @@
 //! - [`app`]: the App API's personal API tokens.
 //! - [`service_accounts`]: service accounts, of a project and of an organisation.
 //! - [`annotations`]: annotations and their tags (`/api/app/projects/{id}/annotations`).
+//! - [`lexicon`]: Lexicon schemas (`/api/app/projects/{id}/schemas`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
 //!
 //! What handlers share, and the server around them:
@@ -45,6 +46,8 @@
 //! - [`lookup_join`]: joining lookup tables into a request's expressions.
 //! - [`event_lines`]: one stored event as a line of raw export.
 //! - [`limits`]: rate and concurrency limits per project and API family.
+//! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
+//!   events and properties, type violations counted).
 //! - [`regions`]: data residency: which host names serve which region.
 //! - [`geoip`]: the MaxMind database that places events and profiles by IP address.
 //! - [`metrics`]: Prometheus counters and histograms.
@@ -62,6 +65,7 @@ pub mod body;
 pub mod cohorts;
 pub mod collection;
 pub mod config;
+pub mod dictionary;
 pub mod engage;
 pub mod envelope;
 pub mod error;
@@ -75,6 +79,7 @@ pub mod geoip;
 pub mod health;
 pub mod ingest;
 pub mod insights;
+pub mod lexicon;
 pub mod limits;
 pub mod lookup_join;
 pub mod lookup_tables;

@@ -51,3 +51,15 @@ pub fn events_ingested(project: ProjectId, endpoint: &'static str, count: usize)
     metrics::counter!("sextant_events_ingested_total", "project_id" => project.to_string(), "endpoint" => endpoint)
         .increment(count as u64);
 }
+
+/// Counts what a Lexicon declaration dropped at ingestion: whole events (`what` =
+/// `event`) or events that lost dropped properties (`property`).
+pub fn lexicon_dropped(project: ProjectId, what: &'static str, count: u64) {
+    metrics::counter!("sextant_lexicon_dropped_total", "project_id" => project.to_string(), "what" => what)
+        .increment(count);
+}
+
+/// Counts values stored although they broke their property's declared type.
+pub fn lexicon_violations(project: ProjectId, count: u64) {
+    metrics::counter!("sextant_lexicon_type_violations_total", "project_id" => project.to_string()).increment(count);
+}

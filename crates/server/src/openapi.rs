@@ -35,6 +35,8 @@ pub mod tag {
     pub const APP: &str = "app";
     /// `/lookup-tables`.
     pub const LOOKUP_TABLES: &str = "lookup_tables";
+    /// Lexicon schemas.
+    pub const LEXICON: &str = "lexicon";
     /// Health, metrics and this document.
     pub const OPERATIONS: &str = "operations";
 }
@@ -54,6 +56,7 @@ pub mod tag {
         (name = "query", description = "The Query API: profiles through engage."),
         (name = "lookup_tables", description = "Lookup tables: list them, and replace one's contents with a CSV file."),
         (name = "app", description = "Per-project administration (API tokens, service accounts, cohorts, lookup tables and their mappings)."),
+        (name = "lexicon", description = "Lexicon schemas: the project's data dictionary, as Mixpanel's Lexicon Schemas API keeps it."),
         (name = "operations", description = "Liveness, readiness, metrics and this document.")
     ),
     components(schemas(AppErrorBody, QueryErrorBody, LookupErrorBody, ErrorCode, IngestReply, ApiFamilyName))
@@ -144,6 +147,20 @@ fn add_family_responses(operation: &mut Value) {
                 ("404", "No such project or object."),
                 ("413", "A body over 1 MB."),
                 ("429", "Over the project's App API limit."),
+            ],
+        ),
+        tag::LEXICON => (
+            json!({"application/json": {"schema": {"$ref": "#/components/schemas/AppErrorBody"}}}),
+            &[
+                (
+                    "400",
+                    "An invalid schema or parameter (`details` names each place at fault), or more than 3,000 deletions.",
+                ),
+                ("401", "Missing or unknown credentials."),
+                ("403", "The credential may not do this, or the project lives in another region."),
+                ("404", "No such project or schema."),
+                ("413", "A body over 8 MB."),
+                ("429", "Over 5 requests, or 4,000 entries and properties, a minute."),
             ],
         ),
         _ => return,

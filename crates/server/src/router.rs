@@ -34,8 +34,8 @@ use crate::limits::Limiter;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
-    annotations, app, cohorts, engage, events, export, funnels, health, ingest, insights, limits, lookup_tables,
-    metrics, openapi, retention, segmentation, service_accounts, stream,
+    annotations, app, cohorts, engage, events, export, funnels, health, ingest, insights, lexicon, limits,
+    lookup_tables, metrics, openapi, retention, segmentation, service_accounts, stream,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -303,6 +303,9 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(annotations::list, annotations::create))
         .routes(routes!(annotations::tags, annotations::create_tag))
         .routes(routes!(annotations::get, annotations::update, annotations::delete))
+        .routes(routes!(lexicon::list, lexicon::upload, lexicon::delete_all))
+        .routes(routes!(lexicon::list_type, lexicon::delete_type))
+        .routes(routes!(lexicon::get_one, lexicon::upload_one, lexicon::delete_one))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -240,6 +240,7 @@ impl Server {
         if geo.addresses.is_some() || geo.places.is_some() {
             state.geo = Some(Arc::new(geo));
         }
+        state.dictionary = Arc::new(crate::dictionary::Dictionary::load(&state.metadata).await?);
         Ok(Server { state, http: config.http, bootstrap })
     }
 
@@ -265,13 +266,25 @@ impl Server {
                 serve_https(listener, &serving, &graceful, shutdown.clone()).await;
             }
         };
+        let flushing = tokio::spawn(flush_dictionary(state.clone()));
         tokio::join!(served_http, served_https);
         graceful.shutdown().await;
         state.set_not_ready();
+        flushing.abort();
+        state.dictionary.flush(&state.metadata).await;
         let closed = state.store.close().await;
         state.metadata.close().await;
         closed?;
         Ok(())
+    }
+}
+
+/// Writes the Lexicon's counted type violations to the control plane now and then.
+async fn flush_dictionary(state: AppState) {
+    let mut every = tokio::time::interval(crate::dictionary::FLUSH_EVERY);
+    loop {
+        every.tick().await;
+        state.dictionary.flush(&state.metadata).await;
     }
 }
 

@@ -11,6 +11,7 @@ use sextant_metadata::Metadata;
 use sextant_model::Project;
 use sextant_storage::{EventStore, LookupStore, ProfileStore, ReportStore};
 
+use crate::dictionary::Dictionary;
 use crate::error::ApiError;
 use crate::limits::Limiter;
 use crate::regions::RegionHosts;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub regions: Arc<RegionHosts>,
     /// The geolocation database, when one is configured.
     pub geo: Option<Arc<dyn sextant_ingest::geo::Geolocate>>,
+    /// The Lexicon's declarations as ingestion applies them.
+    pub dictionary: Arc<Dictionary>,
     ready: Arc<AtomicBool>,
     /// Projects by public token, and tokens known to match none (see [`TOKEN_TTL`]).
     projects_by_token: Arc<RwLock<HashMap<String, TokenLookup>>>,
@@ -94,6 +97,7 @@ impl AppState {
             api_token_ttl_seconds,
             regions: Arc::new(regions),
             geo: None,
+            dictionary: Arc::default(),
             ready: Arc::new(AtomicBool::new(true)),
             projects_by_token: Arc::default(),
             lookup_replaces: Arc::default(),

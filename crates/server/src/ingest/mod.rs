@@ -295,13 +295,13 @@ async fn store_records(
             }
             let mut rows = Rows::default();
             for (_, event) in p.accepted.drain(..) {
-                rows.push(event, &credential.project, true);
+                rows.push(state, event, &credential.project, true);
             }
             rows
         }
         Kind::Track => resolve_track_projects(state, headers, credential.as_ref(), &mut p).await?,
     };
-    let Rows { rows, edges } = rows;
+    let Rows { rows, edges, dropped } = rows;
     let stored = rows.len();
     let per_project = charge_ingestion(state, slot, p.bytes, rows.iter().map(|r| r.project_id))?;
     state.store.append_with_identity(rows, edges).await?;
@@ -309,7 +309,7 @@ async fn store_records(
         metrics::events_ingested(project, kind.name(), count);
     }
     p.failed.sort_by_key(|(i, _)| *i);
-    Ok((stored, stored + p.dropped, p.failed))
+    Ok((stored, stored + p.dropped + dropped, p.failed))
 }
 
 /// The credential of a request whose head settles it: HTTP Basic or an API token in a
@@ -405,7 +405,7 @@ async fn resolve_track_projects(
     for (index, event) in p.accepted.drain(..) {
         let project = resolver.project(event.token.as_deref()).await?;
         match project {
-            Some(project) => rows.push(event, &project, false),
+            Some(project) => rows.push(state, event, &project, false),
             None => {
                 let failure = RecordError { insert_id: Some(event.insert_id), ..unattributed(event.token.as_deref()) };
                 p.failed.push((index, failure));
@@ -415,6 +415,7 @@ async fn resolve_track_projects(
     // Nothing stored and a token that names no project: the request is unauthenticated,
     // whatever else failed beside it.
     if rows.rows.is_empty()
+        && rows.dropped == 0
         && p.dropped == 0
         && let Some((_, e)) = p.failed.iter().find(|(_, e)| e.field == "properties.token")
     {
@@ -492,11 +493,13 @@ impl TokenResolver<'_> {
     }
 }
 
-/// Rows ready to append, and the identity operations they carry.
+/// Rows ready to append, the identity operations they carry, and how many events the
+/// Lexicon's declarations dropped.
 #[derive(Default)]
 struct Rows {
     rows: Vec<EventRow>,
     edges: Vec<IdentityEdge>,
+    dropped: usize,
 }
 
 impl Rows {
@@ -504,7 +507,14 @@ impl Rows {
     /// rewrites `distinct_id` and maps devices to users; Original reads `$identify`,
     /// `$create_alias` and `$merge` (the last only through `/import`), recording a
     /// refusal that ingestion can already see on the event.
-    fn push(&mut self, mut event: NormalizedEvent, project: &Project, via_import: bool) {
+    ///
+    /// An event the project's Lexicon declares dropped is counted, not added, and its
+    /// identity operation (if any) not applied; dropped properties are removed first.
+    fn push(&mut self, state: &AppState, mut event: NormalizedEvent, project: &Project, via_import: bool) {
+        if !state.dictionary.admit(project.id, &mut event) {
+            self.dropped += 1;
+            return;
+        }
         let op = match project.identity_mode {
             IdentityMode::Simplified => sextant_ingest::identity::simplified(&mut event),
             IdentityMode::Original => match sextant_ingest::identity::original(&event, via_import) {

@@ -9,7 +9,9 @@ use serde::Deserialize;
 use sextant_model::{ApiFamily, ProjectId};
 
 /// The limits of one family in one project. Counts are requests, except
-/// `bytes_per_minute`, which counts uncompressed bytes received.
+/// `bytes_per_minute`, which counts uncompressed bytes received, and
+/// `items_per_minute`, which counts Lexicon schema entries and the properties they
+/// declare.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FamilyLimits {
@@ -23,6 +25,8 @@ pub struct FamilyLimits {
     pub per_day: Option<u64>,
     /// Uncompressed request bytes per rolling minute.
     pub bytes_per_minute: Option<u64>,
+    /// Lexicon schema entries and their properties per rolling minute.
+    pub items_per_minute: Option<u64>,
     /// Requests in flight at once; one more is refused at once, never queued.
     pub concurrent: Option<u64>,
 }
@@ -34,6 +38,8 @@ pub enum Unit {
     Requests,
     /// Uncompressed bytes.
     Bytes,
+    /// Schema entries and their properties.
+    Items,
 }
 
 /// One rolling window: at most `limit` of `unit` in any `seconds`.
@@ -45,6 +51,16 @@ pub struct Window {
     pub seconds: u64,
     /// What is counted.
     pub unit: Unit,
+}
+
+impl Window {
+    /// What a request carrying `volume` (bytes, items) costs in this window.
+    pub fn cost(&self, volume: u64) -> u64 {
+        match self.unit {
+            Unit::Requests => 1,
+            Unit::Bytes | Unit::Items => volume,
+        }
+    }
 }
 
 impl FamilyLimits {
@@ -59,7 +75,7 @@ impl FamilyLimits {
                 FamilyLimits { per_hour: Some(60), per_second: Some(3), concurrent: Some(100), ..none }
             }
             ApiFamily::Gdpr => FamilyLimits { per_second: Some(1), ..none },
-            ApiFamily::Lexicon => FamilyLimits { per_minute: Some(5), ..none },
+            ApiFamily::Lexicon => FamilyLimits { per_minute: Some(5), items_per_minute: Some(4_000), ..none },
             ApiFamily::LookupTables => FamilyLimits { per_day: Some(100), ..none },
             ApiFamily::App => FamilyLimits { per_minute: Some(120), ..none },
         }
@@ -78,6 +94,7 @@ impl FamilyLimits {
             per_hour: pick(self.per_hour, other.per_hour),
             per_day: pick(self.per_day, other.per_day),
             bytes_per_minute: pick(self.bytes_per_minute, other.bytes_per_minute),
+            items_per_minute: pick(self.items_per_minute, other.items_per_minute),
             concurrent: pick(self.concurrent, other.concurrent),
         }
     }
@@ -93,6 +110,7 @@ impl FamilyLimits {
         add(self.per_second, 1, Unit::Requests);
         add(self.per_minute, 60, Unit::Requests);
         add(self.bytes_per_minute, 60, Unit::Bytes);
+        add(self.items_per_minute, 60, Unit::Items);
         add(self.per_hour, 3600, Unit::Requests);
         add(self.per_day, 86_400, Unit::Requests);
         out

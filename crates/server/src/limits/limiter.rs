@@ -147,11 +147,13 @@ impl Limiter {
         Limiter { clients: ClientBudgets::new(limits.client_failures), limits, state: Mutex::new(HashMap::new()) }
     }
 
-    /// Admits one request of `family` for `project` costing `cost` (1 for a request;
-    /// uncompressed bytes for ingestion), or refuses it. Either way the verdict goes
-    /// into `slot`, from which the response gets its headers (and keeps its permit).
-    pub fn admit(&self, slot: &LimitSlot, project: ProjectId, family: ApiFamily, cost: u64) -> Result<(), ApiError> {
-        match self.check(project, family, cost) {
+    /// Admits one request of `family` for `project` carrying `volume` (uncompressed
+    /// bytes for ingestion, schema entries and properties for Lexicon; what the
+    /// family's volume windows count, while its request windows count the request
+    /// once), or refuses it. Either way the verdict goes into `slot`, from which the
+    /// response gets its headers (and keeps its permit).
+    pub fn admit(&self, slot: &LimitSlot, project: ProjectId, family: ApiFamily, volume: u64) -> Result<(), ApiError> {
+        match self.check(project, family, volume) {
             Ok((status, permit)) => {
                 slot.record(status, permit, None);
                 Ok(())
@@ -169,7 +171,7 @@ impl Limiter {
         &self,
         project: ProjectId,
         family: ApiFamily,
-        cost: u64,
+        volume: u64,
     ) -> Result<(Option<RateStatus>, Option<Permit>), (Option<RateStatus>, Refusal)> {
         let (now, wall) = (Instant::now(), SystemTime::now());
         let mut states = self.state.lock();
@@ -191,7 +193,7 @@ impl Limiter {
         let over = state
             .windows
             .iter()
-            .filter_map(|w| w.wait_for(cost, now).map(|wait| (w.window, wait)))
+            .filter_map(|w| w.wait_for(w.window.cost(volume), now).map(|wait| (w.window, wait)))
             .max_by_key(|(_, wait)| *wait);
         if let Some((window, wait)) = over {
             let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -217,7 +219,7 @@ impl Limiter {
             None => None,
         };
         for w in &mut state.windows {
-            w.add(cost, now);
+            w.add(w.window.cost(volume), now);
         }
         Ok((state.status(now, wall), permit))
     }
@@ -247,6 +249,7 @@ fn over_window_message(family: ApiFamily, project: ProjectId, w: Window, retry_a
     let what = match w.unit {
         Unit::Requests => format!("{} requests", w.limit),
         Unit::Bytes => format!("{} bytes of uncompressed data", w.limit),
+        Unit::Items => format!("{} schema entries and properties", w.limit),
     };
     format!(
         "{} rate limit exceeded for project {project}: at most {what} per rolling {per}; retry in {retry_after} s",
@@ -301,6 +304,22 @@ mod tests {
         assert_eq!(status.unwrap().remaining, 400);
         assert!((59..=60).contains(&refusal.retry_after), "{}", refusal.retry_after);
         assert!(l.check(p, ApiFamily::Ingestion, 400).is_ok());
+    }
+
+    #[test]
+    fn a_request_window_counts_requests_beside_a_volume_window() {
+        let l = limiter("");
+        let p = ProjectId(1);
+        let (status, _) = l.check(p, ApiFamily::Lexicon, 3_000).unwrap();
+        assert_eq!(status.unwrap().remaining, 4, "5 requests a minute, one used; 1,000 items left is more");
+        let (_, refusal) = l.check(p, ApiFamily::Lexicon, 1_001).unwrap_err();
+        assert!(refusal.error.message.contains("4000 schema entries and properties"), "{}", refusal.error.message);
+        for _ in 0..4 {
+            l.check(p, ApiFamily::Lexicon, 1).unwrap();
+        }
+        let (_, refusal) = l.check(p, ApiFamily::Lexicon, 0).unwrap_err();
+        assert!(refusal.error.message.contains("5 requests"), "{}", refusal.error.message);
+        assert!((59..=60).contains(&refusal.retry_after));
     }
 
     #[test]

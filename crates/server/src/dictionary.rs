@@ -1,0 +1,121 @@
+//! The Lexicon's declarations as ingestion applies them, kept in memory: each project's
+//! [`Declarations`], loaded at start and reloaded when a Lexicon request changes the
+//! project's schemas (so a `dropped` declaration acts from the next request on), and the
+//! counts of values stored although they broke a declared type, gathered here and
+//! written to the control plane every [`FLUSH_EVERY`] (and when the server stops).
+//!
+//! A server sharing a PostgreSQL control plane with others sees another server's
+//! Lexicon changes when it restarts: declarations are not yet reloaded across servers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use sextant_ingest::NormalizedEvent;
+use sextant_metadata::{LexiconScope, Metadata};
+use sextant_model::ProjectId;
+use sextant_model::lexicon::{Declarations, SchemaEntry};
+
+/// How often counted violations are written to the control plane.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+/// Violations counted but not yet written, by project, then (event, property).
+type Pending = HashMap<ProjectId, BTreeMap<(String, String), u64>>;
+
+/// Every project's declarations, and the violations not yet written.
+#[derive(Default)]
+pub struct Dictionary {
+    declarations: RwLock<HashMap<ProjectId, Arc<Declarations>>>,
+    pending: Mutex<Pending>,
+}
+
+impl Dictionary {
+    /// Every project's declarations, read from the control plane.
+    pub async fn load(metadata: &Metadata) -> sextant_metadata::Result<Dictionary> {
+        let mut by_project: HashMap<ProjectId, Vec<SchemaEntry>> = HashMap::new();
+        for (project, entry) in metadata.all_lexicon_schemas().await? {
+            by_project.entry(project).or_default().push(entry);
+        }
+        let declarations = by_project
+            .into_iter()
+            .map(|(project, entries)| (project, Arc::new(Declarations::from_entries(&entries))))
+            .filter(|(_, d)| !d.is_empty())
+            .collect();
+        Ok(Dictionary { declarations: RwLock::new(declarations), pending: Mutex::default() })
+    }
+
+    /// Reads one project's declarations again, after its schemas changed.
+    pub async fn reload(&self, metadata: &Metadata, project: ProjectId) -> sextant_metadata::Result<()> {
+        let entries = metadata.lexicon_schemas(project, LexiconScope::All).await?;
+        let declarations = Declarations::from_entries(&entries);
+        let mut all = self.declarations.write();
+        if declarations.is_empty() {
+            all.remove(&project);
+        } else {
+            all.insert(project, Arc::new(declarations));
+        }
+        Ok(())
+    }
+
+    /// The project's declarations, if it has any.
+    pub fn of(&self, project: ProjectId) -> Option<Arc<Declarations>> {
+        self.declarations.read().get(&project).cloned()
+    }
+
+    /// Applies the project's declarations to an event about to be stored: `false` when
+    /// the event is declared dropped (it is counted on `/metrics`, not stored); otherwise
+    /// its dropped properties are removed and values breaking a declared type counted.
+    pub fn admit(&self, project: ProjectId, event: &mut NormalizedEvent) -> bool {
+        let Some(declarations) = self.of(project) else { return true };
+        let Some(declared) = declarations.event(&event.event) else { return true };
+        if declared.dropped {
+            crate::metrics::lexicon_dropped(project, "event", 1);
+            return false;
+        }
+        let applied = declared.apply(&event.properties);
+        if let Some(kept) = applied.properties {
+            crate::metrics::lexicon_dropped(project, "property", 1);
+            event.properties = kept;
+        }
+        if !applied.violations.is_empty() {
+            crate::metrics::lexicon_violations(project, applied.violations.len() as u64);
+            let mut pending = self.pending.lock();
+            let counts = pending.entry(project).or_default();
+            for property in applied.violations {
+                *counts.entry((event.event.clone(), property)).or_default() += 1;
+            }
+        }
+        true
+    }
+
+    /// The project's violations: those written and those still pending.
+    pub async fn violations(
+        &self,
+        metadata: &Metadata,
+        project: ProjectId,
+    ) -> sextant_metadata::Result<BTreeMap<(String, String), u64>> {
+        let mut counts = metadata.lexicon_violations(project).await?;
+        if let Some(pending) = self.pending.lock().get(&project) {
+            for (key, n) in pending {
+                *counts.entry(key.clone()).or_default() += n;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Writes the pending violations; what fails to be written stays pending.
+    pub async fn flush(&self, metadata: &Metadata) {
+        let pending = std::mem::take(&mut *self.pending.lock());
+        for (project, counts) in pending {
+            if let Err(e) = metadata.add_lexicon_violations(project, &counts).await {
+                tracing::warn!(error = %e, %project, "cannot record Lexicon type violations; will retry");
+                let mut again = self.pending.lock();
+                let kept = again.entry(project).or_default();
+                for (key, n) in counts {
+                    *kept.entry(key).or_default() += n;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! Lexicon schemas (`/api/app/projects/{project_id}/schemas[/{entity_type}[/{name}]]`),
+//! in the shapes of Mixpanel's Lexicon Schemas spec: list (all, one entity type, one
+//! name), create or replace (a batch, or one), delete (all, one type, one name).
+//!
+//! Every call is charged to the project's Lexicon limits: 5 requests a minute, and an
+//! upload its entries and their properties against 4,000 a minute, counted once the body
+//! is read and checked and before anything is written. What a schema may say, how a
+//! replacement keeps the Mixpanel metadata it leaves out, and the cap of 3,000 deletions
+//! a request are `sextant_model::lexicon`'s and the control plane's rules. After a
+//! change, the project's declarations are reloaded for ingestion
+//! ([`crate::dictionary`]). Event entries show, under `metadata.sextant`, how many
+//! values of each declared property broke its type.
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::request::Parts;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sextant_ingest::Params;
+use sextant_metadata::LexiconScope;
+use sextant_model::access::Operation;
+use sextant_model::lexicon::{self, Batch, EntityType, Problem, SchemaEntry};
+use sextant_model::{ApiFamily, ProjectId};
+
+use crate::admin::{authorize, read_body_up_to};
+use crate::auth::Credential;
+use crate::envelope::Single;
+use crate::error::ApiError;
+use crate::limits::LimitSlot;
+use crate::state::AppState;
+
+/// An entry as the spec shows it (`SchemaEntry`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SchemaEntryView {
+    /// `event` or `profile`.
+    #[serde(rename = "entityType")]
+    pub entity_type: String,
+    /// The entity's name.
+    pub name: String,
+    /// Its schema.
+    #[serde(rename = "schemaJson")]
+    #[schema(value_type = Object)]
+    pub schema_json: Value,
+}
+
+/// The answer to a batch upload (`BatchUploadSchemasResponse`'s `results`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UploadCounts {
+    /// Entries written (made or replaced).
+    pub added: u64,
+    /// Entries deleted by `truncate`.
+    pub deleted: u64,
+}
+
+/// The answer to a delete (`DeleteSchemasResponse`'s `results`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeleteCount {
+    /// Entries deleted.
+    pub delete_count: u64,
+}
+
+/// The answer to a single upload (`UploadSchemasResponse`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Uploaded {
+    /// Always `ok`.
+    #[schema(value_type = String, example = "ok")]
+    pub status: &'static str,
+}
+
+/// One entry's schema, as `GET .../schemas/{entity_type}/{name}` answers it (the spec's
+/// `Schema`, bare).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct SchemaJson(pub Value);
+
+/// The body of a batch upload, as the spec gives it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body `lexicon::parse_batch` reads
+struct SchemaBatchRequest {
+    /// The entries, each `{"entityType", "name", "schemaJson"}`.
+    #[schema(value_type = Vec<Object>)]
+    entries: Vec<Value>,
+    /// Delete every entry the batch does not name first.
+    truncate: Option<bool>,
+}
+
+/// Charges the request, and the entries and properties it writes (`volume`), to the
+/// project's Lexicon limits.
+fn charge(state: &AppState, parts: &Parts, project: ProjectId, volume: u64) -> Result<(), ApiError> {
+    state.limiter.admit(&LimitSlot::of(&parts.extensions), project, ApiFamily::Lexicon, volume)
+}
+
+fn entity_type_of(text: &str) -> Result<EntityType, ApiError> {
+    EntityType::parse(text).ok_or_else(|| {
+        ApiError::invalid_fields(
+            "invalid entity type",
+            vec![("entityType".into(), "must be `event` or `profile`".into())],
+        )
+    })
+}
+
+/// A refusal naming each problem (the first 100).
+fn refused(problems: Vec<Problem>) -> ApiError {
+    let mut problems = problems;
+    problems.truncate(100);
+    ApiError::invalid_fields("invalid schemas", problems)
+}
+
+/// The entries as the spec shows them, each event entry with the violations counted
+/// against its declared properties under `metadata.sextant.violations`.
+async fn views(
+    state: &AppState,
+    project: ProjectId,
+    entries: Vec<SchemaEntry>,
+) -> Result<Vec<SchemaEntryView>, ApiError> {
+    let violations = state.dictionary.violations(&state.metadata, project).await?;
+    Ok(entries
+        .into_iter()
+        .map(|mut entry| {
+            if entry.entity_type == EntityType::Event {
+                let declared = entry.schema.get("properties").and_then(Value::as_object);
+                let counted: Map<String, Value> = violations
+                    .range((entry.name.clone(), String::new())..)
+                    .take_while(|((event, _), _)| *event == entry.name)
+                    .filter(|((_, property), _)| declared.is_some_and(|d| d.contains_key(property)))
+                    .map(|((_, property), n)| (property.clone(), Value::from(*n)))
+                    .collect();
+                if !counted.is_empty() {
+                    lexicon::annotate(&mut entry.schema, "violations", Value::Object(counted));
+                }
+            }
+            SchemaEntryView {
+                entity_type: entry.entity_type.as_str().into(),
+                name: entry.name,
+                schema_json: entry.schema,
+            }
+        })
+        .collect())
+}
+
+/// Writes a batch for the credential, charged by its entries and properties first, and
+/// reloads the project's declarations.
+async fn write(
+    state: &AppState,
+    parts: &Parts,
+    credential: &Credential,
+    batch: Batch,
+) -> Result<sextant_metadata::LexiconWrite, ApiError> {
+    let project = credential.project.id;
+    charge(state, parts, project, batch.entries.iter().map(lexicon::items).sum())?;
+    let done = state.metadata.write_lexicon(project, batch, &credential.actor).await?;
+    state.dictionary.reload(&state.metadata, project).await?;
+    Ok(done)
+}
+
+async fn delete_in(
+    state: &AppState,
+    parts: &Parts,
+    credential: &Credential,
+    scope: LexiconScope<'_>,
+) -> Result<Json<Single<DeleteCount>>, ApiError> {
+    let project = credential.project.id;
+    charge(state, parts, project, 0)?;
+    let delete_count = state.metadata.delete_lexicon(project, scope).await?;
+    state.dictionary.reload(&state.metadata, project).await?;
+    Ok(Json(Single::ok(DeleteCount { delete_count })))
+}
+
+/// `GET /api/app/projects/{project_id}/schemas`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/schemas",
+    tag = "lexicon",
+    summary = "Every schema of the project, by entity type and name",
+    params(("project_id" = i64, Path, description = "The project.")),
+    responses((status = 200, description = "The entries", body = Single<Vec<SchemaEntryView>>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Json<Single<Vec<SchemaEntryView>>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = authorize(&state, &project_id, &parts, Operation::ReadLexicon).await?;
+    let project = credential.project.id;
+    charge(&state, &parts, project, 0)?;
+    let entries = state.metadata.lexicon_schemas(project, LexiconScope::All).await?;
+    Ok(Json(Single::ok(views(&state, project, entries).await?)))
+}
+
+/// `POST /api/app/projects/{project_id}/schemas`.
+#[utoipa::path(
+    post,
+    path = "/api/app/projects/{project_id}/schemas",
+    tag = "lexicon",
+    summary = "Create or replace schemas; `truncate` deletes every schema not named",
+    params(("project_id" = i64, Path, description = "The project.")),
+    request_body(content = SchemaBatchRequest, content_type = "application/json"),
+    responses((status = 200, description = "What was written and deleted", body = Single<UploadCounts>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn upload(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Json<Single<UploadCounts>>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
+    let body = read_body_up_to(&parts.headers, body, ApiFamily::Lexicon.max_request_bytes()).await?;
+    let batch = lexicon::parse_batch(&body).map_err(refused)?;
+    let done = write(&state, &parts, &credential, batch).await?;
+    Ok(Json(Single::ok(UploadCounts { added: done.added, deleted: done.deleted })))
+}
+
+/// `DELETE /api/app/projects/{project_id}/schemas`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/projects/{project_id}/schemas",
+    tag = "lexicon",
+    summary = "Delete every schema of the project (at most 3,000 a request)",
+    params(("project_id" = i64, Path, description = "The project.")),
+    responses((status = 200, description = "How many were deleted", body = Single<DeleteCount>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn delete_all(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    request: Request,
+) -> Result<Json<Single<DeleteCount>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
+    delete_in(&state, &parts, &credential, LexiconScope::All).await
+}
+
+/// The scope of a request on one entity type: the type, or one of its names when
+/// `entity_name` is given.
+fn type_scope<'a>(entity_type: EntityType, params: &'a Params) -> LexiconScope<'a> {
+    match params.get("entity_name") {
+        Some(name) => LexiconScope::One(entity_type, name),
+        None => LexiconScope::Type(entity_type),
+    }
+}
+
+/// `GET /api/app/projects/{project_id}/schemas/{entity_type}`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/schemas/{entity_type}",
+    tag = "lexicon",
+    summary = "The schemas of one entity type (or one name of it, with `entity_name`)",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("entity_type" = String, Path, description = "`event` or `profile`."),
+        ("entity_name" = Option<String>, Query, description = "Only this name.")
+    ),
+    responses((status = 200, description = "The entries", body = Single<Vec<SchemaEntryView>>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn list_type(
+    State(state): State<AppState>,
+    Path((project_id, entity_type)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<Vec<SchemaEntryView>>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, params) = authorize(&state, &project_id, &parts, Operation::ReadLexicon).await?;
+    let entity_type = entity_type_of(&entity_type)?;
+    let project = credential.project.id;
+    charge(&state, &parts, project, 0)?;
+    let entries = state.metadata.lexicon_schemas(project, type_scope(entity_type, &params)).await?;
+    Ok(Json(Single::ok(views(&state, project, entries).await?)))
+}
+
+/// `DELETE /api/app/projects/{project_id}/schemas/{entity_type}`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/projects/{project_id}/schemas/{entity_type}",
+    tag = "lexicon",
+    summary = "Delete the schemas of one entity type (or one name of it, with `entity_name`)",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("entity_type" = String, Path, description = "`event` or `profile`."),
+        ("entity_name" = Option<String>, Query, description = "Only this name.")
+    ),
+    responses((status = 200, description = "How many were deleted", body = Single<DeleteCount>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn delete_type(
+    State(state): State<AppState>,
+    Path((project_id, entity_type)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<DeleteCount>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, params) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
+    let entity_type = entity_type_of(&entity_type)?;
+    delete_in(&state, &parts, &credential, type_scope(entity_type, &params)).await
+}
+
+/// `GET /api/app/projects/{project_id}/schemas/{entity_type}/{name}`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/schemas/{entity_type}/{name}",
+    tag = "lexicon",
+    summary = "One entry's schema, bare, as the spec answers it",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("entity_type" = String, Path, description = "`event` or `profile`."),
+        ("name" = String, Path, description = "The entity's name.")
+    ),
+    responses((status = 200, description = "The schema", body = SchemaJson)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path((project_id, entity_type, name)): Path<(String, String, String)>,
+    request: Request,
+) -> Result<Json<SchemaJson>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = authorize(&state, &project_id, &parts, Operation::ReadLexicon).await?;
+    let entity_type = entity_type_of(&entity_type)?;
+    let project = credential.project.id;
+    charge(&state, &parts, project, 0)?;
+    let entry = state.metadata.lexicon_schema(project, entity_type, &name).await?;
+    let mut shown = views(&state, project, vec![entry]).await?;
+    Ok(Json(SchemaJson(shown.pop().map_or(Value::Null, |v| v.schema_json))))
+}
+
+/// `DELETE /api/app/projects/{project_id}/schemas/{entity_type}/{name}`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/projects/{project_id}/schemas/{entity_type}/{name}",
+    tag = "lexicon",
+    summary = "Delete one entry",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("entity_type" = String, Path, description = "`event` or `profile`."),
+        ("name" = String, Path, description = "The entity's name.")
+    ),
+    responses((status = 200, description = "How many were deleted (0 or 1)", body = Single<DeleteCount>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn delete_one(
+    State(state): State<AppState>,
+    Path((project_id, entity_type, name)): Path<(String, String, String)>,
+    request: Request,
+) -> Result<Json<Single<DeleteCount>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
+    let entity_type = entity_type_of(&entity_type)?;
+    delete_in(&state, &parts, &credential, LexiconScope::One(entity_type, &name)).await
+}
+
+/// `POST /api/app/projects/{project_id}/schemas/{entity_type}/{name}`.
+#[utoipa::path(
+    post,
+    path = "/api/app/projects/{project_id}/schemas/{entity_type}/{name}",
+    tag = "lexicon",
+    summary = "Create or replace one entry's schema",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("entity_type" = String, Path, description = "`event` or `profile`."),
+        ("name" = String, Path, description = "The entity's name.")
+    ),
+    request_body(content = SchemaJson, content_type = "application/json"),
+    responses((status = 200, description = "Written", body = Uploaded)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn upload_one(
+    State(state): State<AppState>,
+    Path((project_id, entity_type, name)): Path<(String, String, String)>,
+    request: Request,
+) -> Result<Json<Uploaded>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
+    let entity_type = entity_type_of(&entity_type)?;
+    let schema = read_body_up_to(&parts.headers, body, ApiFamily::Lexicon.max_request_bytes()).await?;
+    let entry = lexicon::parse_one(entity_type, &name, schema).map_err(refused)?;
+    write(&state, &parts, &credential, Batch { entries: vec![entry], truncate: false }).await?;
+    Ok(Json(Uploaded { status: "ok" }))
+}
