@@ -2,7 +2,7 @@
 //! trip of 1,000 declared events with 20 properties each, replacement that keeps the
 //! Mixpanel metadata it leaves out, truncation, deletion by project, type and name;
 //! declarations acting at ingestion (dropped events and properties, type violations
-//! counted); the limits (requests and entries a minute, deletions a request); and who
+//! counted) and what was sent but never declared listed as inferred; the limits (requests and entries a minute, deletions a request); and who
 //! may read and write.
 
 mod common;
@@ -176,12 +176,39 @@ async fn declarations_drop_events_and_properties_and_count_type_violations() {
         "Noise is dropped, Buy loses `card`, a wrong type is stored"
     );
 
-    // The violation is counted on the entry, and survives a restart.
+    // The violation is counted on the entry, and on `/metrics`.
     let (_, buy) = send(owner(s.http.get(format!("{}/event/Buy", base(&s))))).await;
     assert_eq!(buy["metadata"]["sextant"]["violations"], json!({"amount": 1}), "{buy}");
     let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("sextant_lexicon_dropped_total"), "{metrics}");
     assert!(metrics.contains("sextant_lexicon_type_violations_total"), "{metrics}");
+
+    // What was sent but never declared appears as inferred once the store has counted
+    // it (the compactor, within seconds of a quiet moment); the declared entry shows what
+    // was sent beside what it declares. Dropped events were never sent to the store.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let all = loop {
+        let (_, all) = send(owner(s.http.get(base(&s)))).await;
+        if all["results"].as_array().unwrap().iter().any(|e| e["name"] == "Undeclared") {
+            break all;
+        }
+        assert!(std::time::Instant::now() < deadline, "no inferred entry: {all}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    let entry = |name: &str| all["results"].as_array().unwrap().iter().find(|e| e["name"] == name).cloned();
+    let undeclared = entry("Undeclared").unwrap();
+    assert_eq!(undeclared["entityType"], "event");
+    assert_eq!(undeclared["schemaJson"]["properties"]["card"], json!({"type": "string"}));
+    assert_eq!(undeclared["schemaJson"]["metadata"]["sextant"]["inferred"], true);
+    assert_eq!(undeclared["schemaJson"]["metadata"]["sextant"]["count"], 1);
+    let buy = entry("Buy").unwrap();
+    let ours = &buy["schemaJson"]["metadata"]["sextant"];
+    assert_eq!((&ours["inferred"], &ours["count"]), (&json!(false), &json!(2)), "{buy}");
+    assert!(ours["undeclared"]["m"].is_array(), "the marker property was sent, not declared: {buy}");
+    assert!(ours["undeclared"].get("card").is_none(), "a dropped property never reaches the store");
+    let (_, declared_only) = send(owner(s.http.get(format!("{}?inferred=false", base(&s))))).await;
+    assert!(declared_only["results"].as_array().unwrap().iter().all(|e| e["name"] != "Undeclared"));
+    let (_, buy) = send(owner(s.http.get(format!("{}/event/Buy", base(&s))))).await;
 
     // A schema read and sent back does not store Sextant's counts.
     let (status, _) = send(owner(s.http.post(format!("{}/event/Buy", base(&s)))).json(&buy)).await;
@@ -196,6 +223,20 @@ async fn declarations_drop_events_and_properties_and_count_type_violations() {
     assert_eq!(r.text().await.unwrap(), "1");
     let stored = s.export("").await;
     assert_eq!(with_marker(&stored, &m).iter().filter(|e| e["event"] == "Noise").count(), 1);
+
+    // The counts are kept across a restart.
+    let dir = s.dir.clone();
+    let mut s = s;
+    s.stop();
+    let again = TestServer::start_in_with(&dir, ROUND_TRIP_LIMITS);
+    let (_, buy) = send(
+        again
+            .http
+            .get(format!("{}/event/Buy", base(&again)))
+            .basic_auth(&again.creds.sa_user, Some(&again.creds.sa_secret)),
+    )
+    .await;
+    assert_eq!(buy["metadata"]["sextant"]["violations"], json!({"amount": 1}), "{buy}");
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@
 //! - [`cohorts`]: a cohort definition compiled into a profile query's filter and
 //!   behaviour counts.
 //! - [`engage`]: the engage query's parameters, read into an [`engage::EngageRequest`].
+//! - [`lexicon`]: the declared schemas merged with what the project has sent.
 //! - [`parallel`]: splitting a forward pass over users across the cores.
 
 pub mod calendar;
@@ -34,6 +35,7 @@ pub mod engage;
 pub mod events;
 pub mod funnels;
 pub mod insights;
+pub mod lexicon;
 pub mod numeric;
 pub mod parallel;
 pub mod params;

@@ -8,14 +8,15 @@
 //! replacement keeps the Mixpanel metadata it leaves out, and the cap of 3,000 deletions
 //! a request are `sextant_model::lexicon`'s and the control plane's rules. After a
 //! change, the project's declarations are reloaded for ingestion
-//! ([`crate::dictionary`]). Event entries show, under `metadata.sextant`, how many
-//! values of each declared property broke its type.
+//! ([`crate::dictionary`]). Lists merge in the events the project sent but never
+//! declared, and every event entry shows under `metadata.sextant` what was seen of it
+//! (`sextant_query::lexicon`).
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sextant_ingest::Params;
 use sextant_metadata::LexiconScope;
 use sextant_model::access::Operation;
@@ -107,36 +108,61 @@ fn refused(problems: Vec<Problem>) -> ApiError {
     ApiError::invalid_fields("invalid schemas", problems)
 }
 
-/// The entries as the spec shows them, each event entry with the violations counted
-/// against its declared properties under `metadata.sextant.violations`.
+/// The entries as the spec shows them: `declared`, with the violations counted against
+/// them and, when `seen` names which, what the project sent merged in
+/// (`sextant_query::lexicon`).
 async fn views(
     state: &AppState,
     project: ProjectId,
-    entries: Vec<SchemaEntry>,
+    declared: Vec<SchemaEntry>,
+    seen: Seen<'_>,
 ) -> Result<Vec<SchemaEntryView>, ApiError> {
     let violations = state.dictionary.violations(&state.metadata, project).await?;
-    Ok(entries
+    let sent = match seen {
+        Seen::None => None,
+        Seen::All => Some(state.store.dictionary(project).await?),
+        Seen::Named(name) => {
+            Some(state.store.dictionary(project).await?.into_iter().filter(|e| e.name == name).collect())
+        }
+    };
+    Ok(sextant_query::lexicon::merged(declared, sent, &violations)
         .into_iter()
-        .map(|mut entry| {
-            if entry.entity_type == EntityType::Event {
-                let declared = entry.schema.get("properties").and_then(Value::as_object);
-                let counted: Map<String, Value> = violations
-                    .range((entry.name.clone(), String::new())..)
-                    .take_while(|((event, _), _)| *event == entry.name)
-                    .filter(|((_, property), _)| declared.is_some_and(|d| d.contains_key(property)))
-                    .map(|((_, property), n)| (property.clone(), Value::from(*n)))
-                    .collect();
-                if !counted.is_empty() {
-                    lexicon::annotate(&mut entry.schema, "violations", Value::Object(counted));
-                }
-            }
-            SchemaEntryView {
-                entity_type: entry.entity_type.as_str().into(),
-                name: entry.name,
-                schema_json: entry.schema,
-            }
+        .map(|entry| SchemaEntryView {
+            entity_type: entry.entity_type.as_str().into(),
+            name: entry.name,
+            schema_json: entry.schema,
         })
         .collect())
+}
+
+/// Which events the project sent to merge into a list.
+enum Seen<'a> {
+    /// None (`inferred=false`, or profiles).
+    None,
+    /// Every one.
+    All,
+    /// The one of this name.
+    Named(&'a str),
+}
+
+/// What a list merges: everything sent, unless `inferred=false` or the list is of
+/// profiles; one name's when `entity_name` names it.
+fn seen_for<'a>(params: &'a Params, entity_type: Option<EntityType>) -> Result<Seen<'a>, ApiError> {
+    let wanted = match params.get("inferred") {
+        None | Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(_) => {
+            return Err(ApiError::invalid_fields(
+                "invalid parameter",
+                vec![("inferred".into(), "must be true or false".into())],
+            ));
+        }
+    };
+    Ok(match (wanted, entity_type, params.get("entity_name")) {
+        (false, _, _) | (_, Some(EntityType::Profile), _) => Seen::None,
+        (true, _, Some(name)) => Seen::Named(name),
+        (true, _, None) => Seen::All,
+    })
 }
 
 /// Writes a batch for the credential, charged by its entries and properties first, and
@@ -172,8 +198,11 @@ async fn delete_in(
     get,
     path = "/api/app/projects/{project_id}/schemas",
     tag = "lexicon",
-    summary = "Every schema of the project, by entity type and name",
-    params(("project_id" = i64, Path, description = "The project.")),
+    summary = "Every schema of the project, by entity type and name, with the events it sent but never declared",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("inferred" = Option<bool>, Query, description = "`false`: the declared schemas alone.")
+    ),
     responses((status = 200, description = "The entries", body = Single<Vec<SchemaEntryView>>)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
@@ -183,11 +212,12 @@ pub async fn list(
     request: Request,
 ) -> Result<Json<Single<Vec<SchemaEntryView>>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, _) = authorize(&state, &project_id, &parts, Operation::ReadLexicon).await?;
+    let (credential, params) = authorize(&state, &project_id, &parts, Operation::ReadLexicon).await?;
+    let seen = seen_for(&params, None)?;
     let project = credential.project.id;
     charge(&state, &parts, project, 0)?;
     let entries = state.metadata.lexicon_schemas(project, LexiconScope::All).await?;
-    Ok(Json(Single::ok(views(&state, project, entries).await?)))
+    Ok(Json(Single::ok(views(&state, project, entries, seen).await?)))
 }
 
 /// `POST /api/app/projects/{project_id}/schemas`.
@@ -252,7 +282,8 @@ fn type_scope<'a>(entity_type: EntityType, params: &'a Params) -> LexiconScope<'
     params(
         ("project_id" = i64, Path, description = "The project."),
         ("entity_type" = String, Path, description = "`event` or `profile`."),
-        ("entity_name" = Option<String>, Query, description = "Only this name.")
+        ("entity_name" = Option<String>, Query, description = "Only this name."),
+        ("inferred" = Option<bool>, Query, description = "`false`: the declared schemas alone.")
     ),
     responses((status = 200, description = "The entries", body = Single<Vec<SchemaEntryView>>)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
@@ -265,10 +296,11 @@ pub async fn list_type(
     let (parts, _) = request.into_parts();
     let (credential, params) = authorize(&state, &project_id, &parts, Operation::ReadLexicon).await?;
     let entity_type = entity_type_of(&entity_type)?;
+    let seen = seen_for(&params, Some(entity_type))?;
     let project = credential.project.id;
     charge(&state, &parts, project, 0)?;
     let entries = state.metadata.lexicon_schemas(project, type_scope(entity_type, &params)).await?;
-    Ok(Json(Single::ok(views(&state, project, entries).await?)))
+    Ok(Json(Single::ok(views(&state, project, entries, seen).await?)))
 }
 
 /// `DELETE /api/app/projects/{project_id}/schemas/{entity_type}`.
@@ -321,7 +353,8 @@ pub async fn get_one(
     let project = credential.project.id;
     charge(&state, &parts, project, 0)?;
     let entry = state.metadata.lexicon_schema(project, entity_type, &name).await?;
-    let mut shown = views(&state, project, vec![entry]).await?;
+    let seen = if entity_type == EntityType::Event { Seen::Named(&name) } else { Seen::None };
+    let mut shown = views(&state, project, vec![entry], seen).await?;
     Ok(Json(SchemaJson(shown.pop().map_or(Value::Null, |v| v.schema_json))))
 }
 

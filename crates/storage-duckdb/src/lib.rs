@@ -18,6 +18,8 @@
 //!   compile; and `quote`, the store's one way to write a text constant into SQL.
 //! - [`profiles`]: user and group profiles, and engage snapshots.
 //! - [`lookups`]: lookup-table rows.
+//! - [`catalog`]: what each project has sent (event names, their properties and the
+//!   kinds of value they held), learned as events move to the cold tier.
 //! - [`kinds`]: the kinds of value each event property has held in the cold tier, so
 //!   compiled expressions skip type tests.
 //! - [`nullable`]: the event property names that have held JSON `null`, so queries
@@ -33,6 +35,7 @@
 //! - [`store`]: [`DuckDbStore`], the [`sextant_storage::EventStore`] implementation.
 
 pub mod behaviour;
+pub mod catalog;
 pub mod compactor;
 pub mod copies;
 pub mod export;

@@ -15,7 +15,7 @@ use sextant_model::profile::Refusal;
 use sextant_model::{EventRow, IdentityEdge, ProfileUpdate, ProjectId};
 use sextant_storage::{
     BehaviourQuery, BehaviourRows, EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage, ProfileQuery,
-    ProfileStore, ReportStore, Result, SegmentCount, SegmentQuery, StorageError,
+    ProfileStore, ReportStore, Result, SeenEvent, SegmentCount, SegmentQuery, StorageError,
 };
 use std::sync::mpsc as std_mpsc;
 
@@ -98,6 +98,7 @@ impl DuckDbStore {
         lookups::migrate(&conn).map_err(backend)?;
         nullable::migrate(&conn).map_err(backend)?;
         crate::kinds::migrate(&conn).map_err(backend)?;
+        crate::catalog::migrate(&conn).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let kinds = Arc::new(KindCache::load(&conn, next_seq).map_err(backend)?);
         let reader = conn.try_clone().map_err(backend)?;
@@ -287,6 +288,14 @@ impl EventStore for DuckDbStore {
             .map_err(backend)
         })
         .await
+    }
+
+    async fn dictionary(&self, project_id: ProjectId) -> Result<Vec<SeenEvent>> {
+        self.run_blocking(move |conn| crate::catalog::read(&conn, project_id.0).map_err(backend)).await
+    }
+
+    async fn settle(&self) -> Result<()> {
+        self.compact_now().await.map(|_| ())
     }
 
     async fn close(&self) -> Result<()> {

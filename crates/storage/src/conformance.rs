@@ -53,6 +53,63 @@ pub async fn run_all(store: &dyn EventStore) {
     long_sparse_ranges_are_cheap(store).await;
     where_filters_match_the_interpreter(store).await;
     users_are_read_through_the_identity_graph(store).await;
+    the_dictionary_lists_what_was_sent(store).await;
+}
+
+/// The dictionary names every event, counts it (copies too), and gives each top-level
+/// property the kinds of value it held and when it was first and last seen; other
+/// projects' events are not in it.
+pub async fn the_dictionary_lists_what_was_sent(store: &dyn EventStore) {
+    use sextant_model::lexicon::JsonType as J;
+
+    use crate::{SeenEvent, SeenProperty};
+    let rows = vec![
+        row(120, "Buy", T0 + 5, "u", "1", r#"{"amount":12.5,"sku":"a1","tags":["x"]}"#),
+        row(120, "Buy", T0 + 9, "u", "2", r#"{"amount":3,"sku":null,"meta":{"k":1}}"#),
+        row(120, "Buy", T0 + 9, "u", "2", r#"{"amount":3,"sku":null,"meta":{"k":1}}"#),
+        row(120, "Sign up", T0, "v", "3", r#"{"ok":true,"":"empty name"}"#),
+        row(121, "Elsewhere", T0, "v", "4", r#"{"x":1}"#),
+    ];
+    store.append(rows).await.unwrap();
+    store.settle().await.unwrap();
+    let property = |name: &str, kinds: Vec<J>, first: i64, last: i64| SeenProperty {
+        name: name.into(),
+        kinds,
+        first_ms: T0 + first,
+        last_ms: T0 + last,
+    };
+    let seen = store.dictionary(ProjectId(120)).await.unwrap();
+    assert_eq!(
+        seen,
+        vec![
+            SeenEvent {
+                name: "Buy".into(),
+                count: 3,
+                first_ms: T0 + 5,
+                last_ms: T0 + 9,
+                properties: vec![
+                    property("amount", vec![J::Integer, J::Number], 5, 9),
+                    property("meta", vec![J::Object], 9, 9),
+                    property("sku", vec![J::Null, J::String], 5, 9),
+                    property("tags", vec![J::Array], 5, 5),
+                ],
+            },
+            SeenEvent {
+                name: "Sign up".into(),
+                count: 1,
+                first_ms: T0,
+                last_ms: T0,
+                properties: vec![property("", vec![J::String], 0, 0), property("ok", vec![J::Boolean], 0, 0)],
+            },
+        ]
+    );
+    // Later events widen what is known.
+    store.append(vec![row(120, "Sign up", T0 + 20, "v", "5", r#"{"ok":"yes"}"#)]).await.unwrap();
+    store.settle().await.unwrap();
+    let seen = store.dictionary(ProjectId(120)).await.unwrap();
+    let sign_up = seen.iter().find(|e| e.name == "Sign up").unwrap();
+    assert_eq!((sign_up.count, sign_up.last_ms), (2, T0 + 20));
+    assert_eq!(sign_up.properties[1], property("ok", vec![J::Boolean, J::String], 0, 20));
 }
 
 /// Export gives each event its cluster's canonical id, and `users` selects by cluster.

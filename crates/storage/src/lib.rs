@@ -5,7 +5,8 @@
 //! keep the contract by passing [`conformance`] (behind the `testsuite` feature).
 //!
 //! # Layout
-//! - [`EventStore`]: append (durable on return), export stream, deduplicated count.
+//! - [`EventStore`]: append (durable on return), export stream, deduplicated count, and
+//!   the dictionary of what was sent ([`SeenEvent`]).
 //! - [`ExportQuery`]: what a raw export asks for; [`event_matches`] applies its `where`
 //!   in Rust when a backend cannot compile it.
 //! - [`ProfileStore`]: user and group profiles: updates applied in arrival order
@@ -29,6 +30,7 @@ pub mod conformance_profiles;
 use async_trait::async_trait;
 use chrono::Datelike as _;
 use futures::stream::BoxStream;
+use sextant_model::lexicon::JsonType;
 use sextant_model::{ErrorCode, EventRow, IdentityEdge, ProfileUpdate, ProjectId, Properties, StoredEvent};
 
 /// A failure inside a storage backend.
@@ -131,8 +133,50 @@ pub trait EventStore: Send + Sync + 'static {
     /// copies sharing (event, distinct_id, time, `$insert_id`) count once.
     async fn count_events(&self, project_id: ProjectId, from_ms: i64, to_ms: i64) -> Result<u64>;
 
+    /// What the project has sent, as the store learned it while keeping the events
+    /// (never by reading them back): each event name with how many were stored and when
+    /// the first and last happened, and each top-level property with the kinds of value
+    /// it held. A backend may count events some time after storing them (the embedded
+    /// store: once they leave its hot tier, within a second or two of a quiet moment);
+    /// [`EventStore::settle`] brings it up to date.
+    async fn dictionary(&self, project_id: ProjectId) -> Result<Vec<SeenEvent>>;
+
+    /// Brings everything the store keeps beside the events (the dictionary) up to the
+    /// newest appended event. For tests and benchmarks.
+    async fn settle(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Flushes and closes the store; later calls fail with [`StorageError::Unavailable`].
     async fn close(&self) -> Result<()>;
+}
+
+/// An event name as the store has seen it (see [`EventStore::dictionary`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeenEvent {
+    /// The name.
+    pub name: String,
+    /// Events stored under it (every copy).
+    pub count: u64,
+    /// The earliest event time, epoch ms.
+    pub first_ms: i64,
+    /// The latest event time, epoch ms.
+    pub last_ms: i64,
+    /// Its top-level properties, by name.
+    pub properties: Vec<SeenProperty>,
+}
+
+/// A top-level property of one event name, as the store has seen it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeenProperty {
+    /// The name.
+    pub name: String,
+    /// The kinds of value it held, in [`JsonType::ALL`]'s order.
+    pub kinds: Vec<JsonType>,
+    /// The earliest time of an event carrying it, epoch ms.
+    pub first_ms: i64,
+    /// The latest time of an event carrying it, epoch ms.
+    pub last_ms: i64,
 }
 
 /// An engage query: one project's user profiles (or one group key's group profiles).
