@@ -342,3 +342,46 @@ async fn every_role_reads_schemas_and_owners_and_admins_change_them() {
     let (status, _) = send(s.http.get(base(&s)).header("authorization", bearer(&lexicon))).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn hidden_events_and_properties_are_flagged_in_the_event_lists() {
+    let s = TestServer::start_with_config(ROUND_TRIP_LIMITS);
+    let owner = |r: reqwest::RequestBuilder| r.basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret));
+    let schemas = json!({"entries": [
+        {"entityType": "event", "name": "Internal ping", "schemaJson": {"metadata": {"com.mixpanel": {"hidden": true}}}},
+        {"entityType": "event", "name": "Buy", "schemaJson": {"properties": {
+            "debug": {"type": "string", "metadata": {"com.mixpanel": {"hidden": true}}},
+            "amount": {"type": "number"}
+        }}}
+    ]});
+    assert_eq!(send(owner(s.http.post(base(&s))).json(&schemas)).await.0, 200);
+    let now = now_ms() / 1000;
+    let events: Vec<Value> = [("Internal ping", json!({})), ("Buy", json!({"debug": "x", "amount": 1}))]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, mut p))| {
+            p["distinct_id"] = json!("u");
+            p["time"] = json!(now);
+            p["$insert_id"] = json!(format!("h{i}"));
+            json!({"event": name, "properties": p})
+        })
+        .collect();
+    s.import_ok(&events).await;
+
+    let names = s
+        .http
+        .get(s.url("/api/query/events/names?type=general"))
+        .basic_auth(&s.creds.secret, Some(""))
+        .send()
+        .await
+        .unwrap();
+    let flagged = names.headers().get("x-sextant-hidden-events").map(|v| v.to_str().unwrap().to_string());
+    let names: Value = names.json().await.unwrap();
+    assert_eq!(names.as_array().unwrap().len(), 2, "hidden events are still listed: {names}");
+    assert_eq!(flagged.as_deref(), Some("Internal+ping"));
+    let (_, top) =
+        send(s.http.get(s.url("/api/query/events/properties/top?event=Buy")).basic_auth(&s.creds.secret, Some("")))
+            .await;
+    assert_eq!(top["debug"], json!({"count": 1, "hidden": true}), "{top}");
+    assert_eq!(top["amount"], json!({"count": 1}), "{top}");
+}

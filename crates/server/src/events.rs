@@ -1,6 +1,8 @@
 //! The events reports, each at `/api/query/...` and `/api/2.0/...`: `events`,
 //! `events/top`, `events/names`, `events/properties`, `events/properties/top` and
-//! `events/properties/values`. What they mean is `sextant_query::events`.
+//! `events/properties/values`. What they mean is `sextant_query::events`. Events and
+//! properties the Lexicon declares hidden are flagged: `/events/names` names them in
+//! the [`HIDDEN_EVENTS`] header, `/events/properties/top` gives them `"hidden": true`.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +16,19 @@ use sextant_query::segmentation::Segmentation;
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::state::AppState;
+
+/// The header that names, form-encoded and comma-separated, the events of an
+/// `/events/names` answer the Lexicon declares hidden (the answer itself stays a bare
+/// array of names, as Mixpanel's clients read it).
+pub const HIDDEN_EVENTS: axum::http::HeaderName = axum::http::HeaderName::from_static("x-sextant-hidden-events");
+
+fn hidden_events_header(hidden: &[&String]) -> Option<axum::http::HeaderValue> {
+    if hidden.is_empty() {
+        return None;
+    }
+    let encoded: Vec<String> = hidden.iter().map(|n| form_urlencoded::byte_serialize(n.as_bytes()).collect()).collect();
+    axum::http::HeaderValue::from_str(&encoded.join(",")).ok()
+}
 
 /// Which report.
 #[derive(Clone, Copy)]
@@ -96,7 +111,7 @@ report!(
     "/api/query/events/names",
     "/api/2.0/events/names",
     "The most common event names of the last 31 days",
-    "A JSON array of names"
+    "A JSON array of names (those the Lexicon declares hidden are named, form-encoded, in the `X-Sextant-Hidden-Events` header)"
 );
 report!(
     properties,
@@ -114,7 +129,7 @@ report!(
     "/api/query/events/properties/top",
     "/api/2.0/events/properties/top",
     "The most common properties of an event",
-    "`{name: {\"count\": n}}`"
+    "`{name: {\"count\": n}}`, with `\"hidden\": true` on those the Lexicon declares hidden"
 );
 report!(
     properties_values,
@@ -169,11 +184,30 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
             let counts = state.reports.segment(request.query(project.id)).await?;
             let names: Vec<String> =
                 events::ranked(request.kind, &counts, by_segment).into_iter().take(limit).map(|(n, _)| n).collect();
-            Ok(Json(names).into_response())
+            let hidden: Vec<&String> = match state.dictionary.of(project.id) {
+                Some(declared) if !by_segment => names.iter().filter(|n| declared.hides_event(n)).collect(),
+                _ => Vec::new(),
+            };
+            let flag = hidden_events_header(&hidden);
+            let mut response = Json(&names).into_response();
+            if let Some(value) = flag {
+                response.headers_mut().insert(HIDDEN_EVENTS, value);
+            }
+            Ok(response)
         }
         Plan::PropertyNames(event, from, to, limit) => {
             let found = state.reports.property_names(project.id, &event, from, to, limit).await?;
-            let map: BTreeMap<String, Value> = found.into_iter().map(|(k, n)| (k, json!({"count": n}))).collect();
+            let declared = state.dictionary.of(project.id);
+            let map: BTreeMap<String, Value> = found
+                .into_iter()
+                .map(|(k, n)| {
+                    let mut about = json!({"count": n});
+                    if declared.as_ref().is_some_and(|d| d.hides_property(Some(&event), &k)) {
+                        about["hidden"] = Value::Bool(true);
+                    }
+                    (k, about)
+                })
+                .collect();
             Ok(Json(map).into_response())
         }
     }
