@@ -5,13 +5,14 @@
 //! leaves open, and one an upload never stores):
 //!
 //! - on a declared event that was sent: `inferred: false`, `count`, `firstSeen`,
-//!   `lastSeen`, and `undeclared`: the properties sent but not declared, with their
-//!   kinds;
+//!   `lastSeen`, `undeclared` (the properties sent but not declared, with their kinds)
+//!   and `propertiesFirstSeen` (when each property sent first appeared);
 //! - on a declared event, `violations`: per declared property, how many values broke
 //!   its type;
 //! - an event sent but never declared is listed as an entry of its own, `inferred:
 //!   true`, each property typed by what it held (`kinds` lists every kind when there
-//!   were several).
+//!   were several), with the same `count`, `firstSeen`, `lastSeen` and
+//!   `propertiesFirstSeen`.
 
 use std::collections::BTreeMap;
 
@@ -85,6 +86,9 @@ fn seen_times(schema: &mut Value, sent: &SeenEvent) {
     annotate(schema, "count", Value::from(sent.count));
     annotate(schema, "firstSeen", Value::String(iso(sent.first_ms)));
     annotate(schema, "lastSeen", Value::String(iso(sent.last_ms)));
+    let firsts: Map<String, Value> =
+        sent.properties.iter().map(|p| (p.name.clone(), Value::String(iso(p.first_ms)))).collect();
+    annotate(schema, "propertiesFirstSeen", Value::Object(firsts));
 }
 
 fn kinds_value(p: &SeenProperty) -> Value {
@@ -122,7 +126,7 @@ mod tests {
             last_ms: 86_400_000,
             properties: props
                 .iter()
-                .map(|(n, k)| SeenProperty { name: (*n).into(), kinds: k.to_vec(), first_ms: 0, last_ms: 0 })
+                .map(|(n, k)| SeenProperty { name: (*n).into(), kinds: k.to_vec(), first_ms: 0 })
                 .collect(),
         }
     }
@@ -150,7 +154,9 @@ mod tests {
             out[0].schema,
             json!({"properties": {"n": {"type": "number"}, "x": {"type": "string"}, "z": {"type": "null"}},
                    "metadata": {"sextant": {"inferred": true, "count": 3, "firstSeen": "1970-01-01T00:00:00Z",
-                   "lastSeen": "1970-01-02T00:00:00Z", "kinds": {"n": ["integer", "number"], "x": ["boolean", "string"], "z": ["null"]}}}})
+                   "lastSeen": "1970-01-02T00:00:00Z",
+                   "propertiesFirstSeen": {"n": "1970-01-01T00:00:00Z", "x": "1970-01-01T00:00:00Z", "z": "1970-01-01T00:00:00Z"},
+                   "kinds": {"n": ["integer", "number"], "x": ["boolean", "string"], "z": ["null"]}}}})
         );
         let ours = &out[1].schema["metadata"]["sextant"];
         assert_eq!(ours["inferred"], false);

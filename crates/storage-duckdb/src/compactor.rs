@@ -21,9 +21,7 @@
 //! backfill does not rebuild every day it touches after every move), and at start and
 //! whenever a UTC day closes it builds every closed day whose timeline is missing or
 //! behind. And it keeps the property kinds queries have learned (see [`crate::kinds`])
-//! current after each move, and saves them; and it counts what each move carries into
-//! the catalog of what projects have sent ([`crate::catalog`]), in the move's
-//! transaction.
+//! current after each move, and saves them.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -259,7 +257,6 @@ fn move_chunk(conn: &Connection, after: i64, upto: i64) -> duckdb::Result<usize>
         // Every cold row has a smaller sequence number than every hot one, so the rows
         // above `after` are this chunk's.
         copies::flag_moved(conn, after, upto)?;
-        crate::catalog::record_moved(conn, after, upto)?;
         conn.execute("DELETE FROM events_hot WHERE seq > ? AND seq <= ?", [after, upto])?;
         crate::pause::point(crate::pause::COMPACTION_MOVE);
         conn.execute_batch("COMMIT")?;

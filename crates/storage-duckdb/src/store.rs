@@ -294,10 +294,6 @@ impl EventStore for DuckDbStore {
         self.run_blocking(move |conn| crate::catalog::read(&conn, project_id.0).map_err(backend)).await
     }
 
-    async fn settle(&self) -> Result<()> {
-        self.compact_now().await.map(|_| ())
-    }
-
     async fn close(&self) -> Result<()> {
         let compactor = self.compactor.lock().take();
         if let Some((stop, handle)) = compactor {

@@ -23,7 +23,7 @@ use sextant_storage::Result;
 use tokio::sync::oneshot;
 
 use crate::space::Reserve;
-use crate::{backend, identity, nullable, profiles};
+use crate::{backend, catalog, identity, nullable, profiles};
 
 /// Rows committed together at most; a larger backlog is committed in several groups.
 pub const MAX_GROUP_ROWS: usize = 200_000;
@@ -75,6 +75,11 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, r
         tracing::warn!(error = %e, "cannot read the null property names");
         Default::default()
     });
+    let mut catalog = catalog::Known::load(&conn).unwrap_or_else(|e| {
+        // Every shape is then read again once: slower at first, still right.
+        tracing::warn!(error = %e, "cannot read the catalog of what was sent");
+        Default::default()
+    });
     loop {
         let first = if dirty {
             match queue.recv_timeout(IDLE_CHECKPOINT) {
@@ -108,7 +113,7 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, r
                 Err(_) => break,
             }
         }
-        match commit_group(&conn, &mut group, next_seq, &mut nullable) {
+        match commit_group(&conn, &mut group, next_seq, &mut nullable, &mut catalog) {
             Ok(refused) => {
                 next_seq += group.iter().map(|r| r.work.events().len() as i64).sum::<i64>();
                 dirty = true;
@@ -125,8 +130,9 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, r
             Err(e) => {
                 tracing::warn!(error = %e, requests = group.len(), "group commit failed; committing its requests one by one");
                 for mut req in group {
-                    let result = commit_group(&conn, std::slice::from_mut(&mut req), next_seq, &mut nullable)
-                        .map(|mut refused| refused.pop().unwrap_or_default());
+                    let result =
+                        commit_group(&conn, std::slice::from_mut(&mut req), next_seq, &mut nullable, &mut catalog)
+                            .map(|mut refused| refused.pop().unwrap_or_default());
                     match &result {
                         Ok(_) => {
                             next_seq += req.work.events().len() as i64;
@@ -157,6 +163,7 @@ fn commit_group(
     group: &mut [WriteRequest],
     first_seq: i64,
     nullable: &mut HashSet<(i64, String)>,
+    catalog: &mut catalog::Known,
 ) -> Result<Vec<Refused>> {
     conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
     #[cfg(test)]
@@ -181,6 +188,11 @@ fn commit_group(
         let _ = conn.execute_batch("ROLLBACK");
         return Err(backend(e));
     }
+    let seen = catalog.changes(group.iter().flat_map(|req| req.work.events().iter()));
+    if let Err(e) = catalog::record(conn, &seen) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(backend(e));
+    }
     let rows = group.iter().flat_map(|req| req.work.events().iter());
     // Each update with its request and its position there, to hand refusals back.
     let (owners, updates): (Vec<(usize, usize)>, Vec<&ProfileUpdate>) = group
@@ -196,6 +208,7 @@ fn commit_group(
     match written.and_then(|refused| conn.execute_batch("COMMIT").map(|()| refused)) {
         Ok(refused) => {
             nullable.extend(added);
+            catalog.apply(seen);
             let mut per_request: Vec<Refused> = group.iter().map(|_| Vec::new()).collect();
             for (flat, why) in refused {
                 let (r, at) = owners[flat];

@@ -136,16 +136,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// What the project has sent, as the store learned it while keeping the events
     /// (never by reading them back): each event name with how many were stored and when
     /// the first and last happened, and each top-level property with the kinds of value
-    /// it held. A backend may count events some time after storing them (the embedded
-    /// store: once they leave its hot tier, within a second or two of a quiet moment);
-    /// [`EventStore::settle`] brings it up to date.
+    /// it held and when it first appeared. It covers every event whose append has
+    /// returned.
     async fn dictionary(&self, project_id: ProjectId) -> Result<Vec<SeenEvent>>;
-
-    /// Brings everything the store keeps beside the events (the dictionary) up to the
-    /// newest appended event. For tests and benchmarks.
-    async fn settle(&self) -> Result<()> {
-        Ok(())
-    }
 
     /// Flushes and closes the store; later calls fail with [`StorageError::Unavailable`].
     async fn close(&self) -> Result<()>;
@@ -175,8 +168,6 @@ pub struct SeenProperty {
     pub kinds: Vec<JsonType>,
     /// The earliest time of an event carrying it, epoch ms.
     pub first_ms: i64,
-    /// The latest time of an event carrying it, epoch ms.
-    pub last_ms: i64,
 }
 
 /// An engage query: one project's user profiles (or one group key's group profiles).
