@@ -295,14 +295,35 @@ async fn the_limits_refuse_before_any_work() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "error");
     assert!(body["error"].as_str().unwrap().contains("4000 schema entries and properties"), "{body}");
-    // The refused batch wrote nothing, and did not count: the fifth request is the last
-    // of the minute.
+    // The refused batch wrote nothing (it counted as a request, charged before its body
+    // was read): the fifth request is the last of the minute.
     let (status, all) = send(owner(s.http.get(base(&s)))).await;
     assert_eq!((status, all["results"].as_array().unwrap().len()), (200, 1501));
-    assert_eq!(send(owner(s.http.get(format!("{}/profile", base(&s))))).await.0, 200);
     let r = owner(s.http.get(base(&s))).send().await.unwrap();
     assert_eq!(r.status(), 429);
     assert!(r.headers().get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn a_batch_larger_than_a_minute_allows_is_a_bad_request() {
+    let s = TestServer::start();
+    let owner = |r: reqwest::RequestBuilder| r.basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret));
+    let entries: Vec<Value> =
+        (0..4001).map(|i| json!({"entityType": "event", "name": format!("n{i}"), "schemaJson": {}})).collect();
+    let r = owner(s.http.post(base(&s))).json(&json!({"entries": entries})).send().await.unwrap();
+    assert_eq!(r.status(), 400, "it could never be admitted, so retrying would not help");
+    assert!(r.headers().get("retry-after").is_none());
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("split it"), "{body}");
+    // A truncating upload writes the entries it names as sent, keeping nothing.
+    let hidden = json!({"entries": [{"entityType": "event", "name": "A",
+        "schemaJson": {"metadata": {"com.mixpanel": {"hidden": true, "displayName": "Aa"}}}}]});
+    assert_eq!(send(owner(s.http.post(base(&s))).json(&hidden)).await.0, 200);
+    let plain = json!({"entries": [{"entityType": "event", "name": "A", "schemaJson": {"description": "a"}}], "truncate": true});
+    let (_, body) = send(owner(s.http.post(base(&s))).json(&plain)).await;
+    assert_eq!(body["results"], json!({"added": 1, "deleted": 0}));
+    let (_, a) = send(owner(s.http.get(format!("{}/event/A", base(&s))))).await;
+    assert_eq!(a, json!({"description": "a"}));
 }
 
 #[tokio::test]

@@ -83,9 +83,11 @@ impl Metadata {
     }
 
     /// Writes a batch, each entry replacing the one of its type and name (keeping the
-    /// Mixpanel metadata it leaves out); with `truncate`, first deletes every entry the
-    /// batch does not name, refused when that is more than
-    /// [`MAX_DELETIONS_PER_REQUEST`]. One transaction: all or nothing.
+    /// Mixpanel metadata it leaves out). With `truncate` the batch is the whole
+    /// dictionary: every entry it does not name is deleted (refused when that is more
+    /// than [`MAX_DELETIONS_PER_REQUEST`]), with the type violations counted for the
+    /// deleted events, and the entries it names are written as sent, keeping nothing.
+    /// One transaction: all or nothing.
     pub async fn write_lexicon(&self, project_id: ProjectId, batch: Batch, actor: &Actor) -> Result<LexiconWrite> {
         let mut tx = self.pool().begin().await?;
         let rows = sqlx::query("SELECT entity_type, name, schema_json FROM lexicon_schemas WHERE project_id = $1")
@@ -111,9 +113,12 @@ impl Metadata {
                     .bind(name.as_str())
                     .execute(&mut *tx)
                     .await?;
-                current.remove(&(*entity_type, name.clone()));
+                if *entity_type == EntityType::Event {
+                    forget_violations(&mut tx, project_id, Some(name)).await?;
+                }
             }
             deleted = doomed.len() as u64;
+            current.clear();
         }
         let now = now_ms();
         let added = batch.entries.len() as u64;
@@ -156,6 +161,14 @@ impl Metadata {
         let delete_sql = format!("DELETE FROM lexicon_schemas WHERE project_id = $1{filter}");
         let delete = binds.iter().fold(sqlx::query(&delete_sql).bind(project_id.0), |q, b| q.bind(*b));
         let done = delete.execute(&mut *tx).await?.rows_affected();
+        // A schema declared again starts counting its violations afresh.
+        match scope {
+            LexiconScope::All | LexiconScope::Type(EntityType::Event) => {
+                forget_violations(&mut tx, project_id, None).await?
+            }
+            LexiconScope::One(EntityType::Event, name) => forget_violations(&mut tx, project_id, Some(name)).await?,
+            LexiconScope::Type(EntityType::Profile) | LexiconScope::One(EntityType::Profile, _) => {}
+        }
         tx.commit().await?;
         Ok(done)
     }
@@ -206,6 +219,23 @@ impl Metadata {
             .await?;
         rows.iter().map(|r| Ok((ProjectId(r.try_get("project_id")?), entry_of(r)?))).collect()
     }
+}
+
+/// Deletes the violations counted for the project's event `event` (every event when
+/// `None`).
+async fn forget_violations(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    project_id: ProjectId,
+    event: Option<&str>,
+) -> Result<()> {
+    let query = match event {
+        Some(event) => sqlx::query("DELETE FROM lexicon_violations WHERE project_id = $1 AND event = $2")
+            .bind(project_id.0)
+            .bind(event),
+        None => sqlx::query("DELETE FROM lexicon_violations WHERE project_id = $1").bind(project_id.0),
+    };
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
 fn refuse_too_many_deletions(n: u64) -> Result<()> {

@@ -74,13 +74,8 @@ pub(crate) async fn authorize(
 /// Reads an App API body: a form as an object of strings, JSON otherwise (an empty
 /// body being `{}`), at most [`MAX_BODY_BYTES`] on the wire and once inflated.
 pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    read_body_up_to(headers, body, MAX_BODY_BYTES).await
-}
-
-/// [`read_body`] with another limit (a Lexicon upload may carry 8 MB).
-pub(crate) async fn read_body_up_to(headers: &HeaderMap, body: Body, max_bytes: usize) -> Result<Value, ApiError> {
-    let raw = crate::body::read(headers, body, max_bytes).await?;
-    let bytes = raw.decompress(max_bytes)?;
+    let raw = crate::body::read(headers, body, MAX_BODY_BYTES).await?;
+    let bytes = raw.decompress(MAX_BODY_BYTES)?;
     let form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -28,6 +28,9 @@ type Pending = HashMap<ProjectId, BTreeMap<(String, String), u64>>;
 pub struct Dictionary {
     declarations: RwLock<HashMap<ProjectId, Arc<Declarations>>>,
     pending: Mutex<Pending>,
+    /// Held by a Lexicon change from its write to its reload (changes are few: 5 a
+    /// minute per project by default).
+    changes: tokio::sync::Mutex<()>,
 }
 
 impl Dictionary {
@@ -42,7 +45,13 @@ impl Dictionary {
             .map(|(project, entries)| (project, Arc::new(Declarations::from_entries(&entries))))
             .filter(|(_, d)| !d.is_empty())
             .collect();
-        Ok(Dictionary { declarations: RwLock::new(declarations), pending: Mutex::default() })
+        Ok(Dictionary { declarations: RwLock::new(declarations), ..Dictionary::default() })
+    }
+
+    /// Waits for the right to change schemas: hold it from the write to its
+    /// [`Dictionary::reload`], so an older read is never installed after a newer one.
+    pub async fn changing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.changes.lock().await
     }
 
     /// Reads one project's declarations again, after its schemas changed.

@@ -18,15 +18,19 @@ use crate::extract::Reader;
 use crate::state::AppState;
 
 /// The header that names, form-encoded and comma-separated, the events of an
-/// `/events/names` answer the Lexicon declares hidden (the answer itself stays a bare
-/// array of names, as Mixpanel's clients read it).
+/// `/events/names` answer the Lexicon declares hidden (the first 32; the answer itself
+/// stays a bare array of names, as Mixpanel's clients read it).
 pub const HIDDEN_EVENTS: axum::http::HeaderName = axum::http::HeaderName::from_static("x-sextant-hidden-events");
+
+/// Hidden events the header names at most (a header has room for a few kilobytes).
+const MAX_HIDDEN_NAMED: usize = 32;
 
 fn hidden_events_header(hidden: &[&String]) -> Option<axum::http::HeaderValue> {
     if hidden.is_empty() {
         return None;
     }
-    let encoded: Vec<String> = hidden.iter().map(|n| form_urlencoded::byte_serialize(n.as_bytes()).collect()).collect();
+    let encoded: Vec<String> =
+        hidden.iter().take(MAX_HIDDEN_NAMED).map(|n| form_urlencoded::byte_serialize(n.as_bytes()).collect()).collect();
     axum::http::HeaderValue::from_str(&encoded.join(",")).ok()
 }
 

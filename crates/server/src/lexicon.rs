@@ -2,9 +2,9 @@
 //! in the shapes of Mixpanel's Lexicon Schemas spec: list (all, one entity type, one
 //! name), create or replace (a batch, or one), delete (all, one type, one name).
 //!
-//! Every call is charged to the project's Lexicon limits: 5 requests a minute, and an
-//! upload its entries and their properties against 4,000 a minute, counted once the body
-//! is read and checked and before anything is written. What a schema may say, how a
+//! Every call is charged to the project's Lexicon limits before its body is read: 5
+//! requests a minute; an upload then its entries and their properties against 4,000 a
+//! minute, once the body is read and checked and before anything is written. What a schema may say, how a
 //! replacement keeps the Mixpanel metadata it leaves out, and the cap of 3,000 deletions
 //! a request are `sextant_model::lexicon`'s and the control plane's rules. After a
 //! change, the project's declarations are reloaded for ingestion
@@ -23,7 +23,7 @@ use sextant_model::access::Operation;
 use sextant_model::lexicon::{self, Batch, EntityType, Problem, SchemaEntry};
 use sextant_model::{ApiFamily, ProjectId};
 
-use crate::admin::{authorize, read_body_up_to};
+use crate::admin::authorize;
 use crate::auth::Credential;
 use crate::envelope::Single;
 use crate::error::ApiError;
@@ -92,6 +92,25 @@ fn charge(state: &AppState, parts: &Parts, project: ProjectId, volume: u64) -> R
     state.limiter.admit(&LimitSlot::of(&parts.extensions), project, ApiFamily::Lexicon, volume)
 }
 
+/// Reads an upload's JSON body (at most 8 MB) and reads it with `parse`, both on a
+/// blocking thread: an 8-MB document takes tens of milliseconds to parse.
+async fn read_upload<T: Send + 'static>(
+    parts: &Parts,
+    body: axum::body::Body,
+    parse: impl FnOnce(Value) -> Result<T, Vec<Problem>> + Send + 'static,
+) -> Result<T, ApiError> {
+    let max = ApiFamily::Lexicon.max_request_bytes();
+    let raw = crate::body::read(&parts.headers, body, max).await?;
+    tokio::task::spawn_blocking(move || {
+        let bytes = raw.decompress(max)?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
+        parse(value).map_err(refused)
+    })
+    .await
+    .map_err(|e| ApiError::new(sextant_model::ErrorCode::Internal, format!("reading the body failed: {e}")))?
+}
+
 fn entity_type_of(text: &str) -> Result<EntityType, ApiError> {
     EntityType::parse(text).ok_or_else(|| {
         ApiError::invalid_fields(
@@ -120,10 +139,8 @@ async fn views(
     let violations = state.dictionary.violations(&state.metadata, project).await?;
     let sent = match seen {
         Seen::None => None,
-        Seen::All => Some(state.store.dictionary(project).await?),
-        Seen::Named(name) => {
-            Some(state.store.dictionary(project).await?.into_iter().filter(|e| e.name == name).collect())
-        }
+        Seen::All => Some(state.store.dictionary(project, None).await?),
+        Seen::Named(name) => Some(state.store.dictionary(project, Some(name)).await?),
     };
     Ok(sextant_query::lexicon::merged(declared, sent, &violations)
         .into_iter()
@@ -174,7 +191,11 @@ async fn write(
     batch: Batch,
 ) -> Result<sextant_metadata::LexiconWrite, ApiError> {
     let project = credential.project.id;
-    charge(state, parts, project, batch.entries.iter().map(lexicon::items).sum())?;
+    let items = batch.entries.iter().map(lexicon::items).sum();
+    state.limiter.admit_volume(&LimitSlot::of(&parts.extensions), project, ApiFamily::Lexicon, items)?;
+    // One change at a time, each followed by its reload, so the declarations ingestion
+    // applies are never an older read installed after a newer one.
+    let _one_change = state.dictionary.changing().await;
     let done = state.metadata.write_lexicon(project, batch, &credential.actor).await?;
     state.dictionary.reload(&state.metadata, project).await?;
     Ok(done)
@@ -188,6 +209,7 @@ async fn delete_in(
 ) -> Result<Json<Single<DeleteCount>>, ApiError> {
     let project = credential.project.id;
     charge(state, parts, project, 0)?;
+    let _one_change = state.dictionary.changing().await;
     let delete_count = state.metadata.delete_lexicon(project, scope).await?;
     state.dictionary.reload(&state.metadata, project).await?;
     Ok(Json(Single::ok(DeleteCount { delete_count })))
@@ -238,8 +260,8 @@ pub async fn upload(
 ) -> Result<Json<Single<UploadCounts>>, ApiError> {
     let (parts, body) = request.into_parts();
     let (credential, _) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
-    let body = read_body_up_to(&parts.headers, body, ApiFamily::Lexicon.max_request_bytes()).await?;
-    let batch = lexicon::parse_batch(&body).map_err(refused)?;
+    charge(&state, &parts, credential.project.id, 0)?;
+    let batch = read_upload(&parts, body, |body| lexicon::parse_batch(&body)).await?;
     let done = write(&state, &parts, &credential, batch).await?;
     Ok(Json(Single::ok(UploadCounts { added: done.added, deleted: done.deleted })))
 }
@@ -406,8 +428,8 @@ pub async fn upload_one(
     let (parts, body) = request.into_parts();
     let (credential, _) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
     let entity_type = entity_type_of(&entity_type)?;
-    let schema = read_body_up_to(&parts.headers, body, ApiFamily::Lexicon.max_request_bytes()).await?;
-    let entry = lexicon::parse_one(entity_type, &name, schema).map_err(refused)?;
+    charge(&state, &parts, credential.project.id, 0)?;
+    let entry = read_upload(&parts, body, move |schema| lexicon::parse_one(entity_type, &name, schema)).await?;
     write(&state, &parts, &credential, Batch { entries: vec![entry], truncate: false }).await?;
     Ok(Json(Uploaded { status: "ok" }))
 }

@@ -30,6 +30,8 @@
 //! - [`router`]: every route and the middleware around them.
 //! - [`state`]: what handlers share.
 //! - [`auth`]: every credential form Mixpanel's clients use.
+//! - [`endpoints`]: every endpoint and the access it takes (with the matrix, the one
+//!   table of who may call what).
 //! - [`error`]: client-facing errors and their HTTP mapping.
 //! - [`envelope`]: the App API's answer envelopes (`Single`, `CollectionPage`).
 //! - `resource`: the App API's one list/get/create/update/delete pattern for saved
@@ -66,6 +68,7 @@ pub mod cohorts;
 pub mod collection;
 pub mod config;
 pub mod dictionary;
+pub mod endpoints;
 pub mod engage;
 pub mod envelope;
 pub mod error;

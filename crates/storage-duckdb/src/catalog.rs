@@ -5,7 +5,7 @@
 //! it costs two small tables, never a scan of events.
 //!
 //! The writer keeps it, in the transaction that stores the rows, so it is exact at every
-//! commit. Each row's properties are read once by [`members`], a scan of the top level
+//! commit. Each row's properties are read once by [`members_of`], a scan of the top level
 //! of the stored JSON text that builds nothing: it hashes the members' names and kinds
 //! into a shape, and a shape already known for the event (and no older than what is
 //! known) needs nothing more. Only a new shape looks its members up in [`Known`], the
@@ -18,7 +18,11 @@
 //! 268k -> 178k events/s), while `/import`'s server CPU stays within its noise (13 to
 //! 15 µs an event).
 //!
-//! A store written before the catalog existed learns from the events that arrive after.
+//! It is bounded per project: [`MAX_EVENTS`] event names and [`MAX_PROPERTIES`]
+//! properties are recorded, and what comes after them is not (the events themselves are
+//! stored as ever); a run of rows with ever new shapes forgets the shapes it knows past
+//! [`MAX_SHAPES`] an event. A store written before the catalog existed learns from the
+//! events that arrive after.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -33,13 +37,25 @@ use sextant_storage::{SeenEvent, SeenProperty};
 
 use crate::interpreted::quote;
 
+/// Event names recorded at most per project.
+pub const MAX_EVENTS: usize = 20_000;
+
+/// Properties (of all its events) recorded at most per project.
+pub const MAX_PROPERTIES: usize = 200_000;
+
+/// Shapes remembered at most per event name; past it they are forgotten and read again.
+const MAX_SHAPES: usize = 1_024;
+
+/// Rows written by one statement.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
 /// Creates the catalog's tables when missing.
 pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
     conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS seen_events (project_id BIGINT NOT NULL, event VARCHAR NOT NULL,
+        "CREATE TABLE IF NOT EXISTS catalog_events (project_id BIGINT NOT NULL, event VARCHAR NOT NULL,
              events BIGINT NOT NULL, first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL,
              PRIMARY KEY (project_id, event));
-         CREATE TABLE IF NOT EXISTS seen_properties (project_id BIGINT NOT NULL, event VARCHAR NOT NULL,
+         CREATE TABLE IF NOT EXISTS catalog_properties (project_id BIGINT NOT NULL, event VARCHAR NOT NULL,
              name VARCHAR NOT NULL, kinds UTINYINT NOT NULL, first_ms BIGINT NOT NULL,
              PRIMARY KEY (project_id, event, name));",
     )
@@ -58,8 +74,6 @@ fn kinds_of(bits: u8) -> Vec<JsonType> {
 /// What the catalog holds of one event name.
 #[derive(Debug, Default)]
 struct EventKnown {
-    /// The earliest event time.
-    first_ms: i64,
     /// Shapes whose members are all recorded, each with the earliest time it was
     /// recorded for: a row of that shape and no earlier needs nothing more.
     shapes: FxHashMap<u64, i64>,
@@ -72,6 +86,8 @@ struct EventKnown {
 #[derive(Debug, Default)]
 pub struct Known {
     events: FxHashMap<i64, FxHashMap<String, EventKnown>>,
+    /// Properties recorded, by project.
+    properties: FxHashMap<i64, usize>,
 }
 
 /// One event name's rows in a batch.
@@ -104,27 +120,24 @@ impl Known {
     /// The catalog as stored.
     pub fn load(conn: &Connection) -> duckdb::Result<Known> {
         let mut known = Known::default();
-        let mut stmt = conn.prepare("SELECT project_id, event, first_ms FROM seen_events")?;
+        let mut stmt = conn.prepare("SELECT project_id, event FROM catalog_events")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let entry = known.event(r.get(0)?, r.get::<_, String>(1)?);
-            entry.first_ms = r.get(2)?;
+            known.event(r.get(0)?, r.get::<_, String>(1)?);
         }
-        let mut stmt = conn.prepare("SELECT project_id, event, name, kinds, first_ms FROM seen_properties")?;
+        let mut stmt = conn.prepare("SELECT project_id, event, name, kinds, first_ms FROM catalog_properties")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let entry = known.event(r.get(0)?, r.get::<_, String>(1)?);
+            let project: i64 = r.get(0)?;
+            let entry = known.event(project, r.get::<_, String>(1)?);
             entry.properties.insert(r.get(2)?, (r.get(3)?, r.get(4)?));
+            *known.properties.entry(project).or_default() += 1;
         }
         Ok(known)
     }
 
     fn event(&mut self, project: i64, event: String) -> &mut EventKnown {
-        self.events
-            .entry(project)
-            .or_default()
-            .entry(event)
-            .or_insert_with(|| EventKnown { first_ms: i64::MAX, ..EventKnown::default() })
+        self.events.entry(project).or_default().entry(event).or_default()
     }
 
     /// What `rows` add to the catalog (nothing is changed until [`Known::apply`]).
@@ -156,34 +169,68 @@ impl Known {
             let since = here.shapes.entry(shape).or_insert(row.time_ms);
             *since = (*since).min(row.time_ms);
         }
+        // New names past a project's bounds are left out, in no particular order.
         let mut changes = Changes::default();
-        for ((project, event, name), value) in properties {
-            let recorded =
-                self.events.get(&project).and_then(|e| e.get(event)).and_then(|k| k.properties.get(name.as_ref()));
-            if recorded != Some(&value) {
-                changes.properties.insert((project, event.to_string(), name.into_owned()), value);
+        let mut new_events: FxHashMap<i64, usize> = FxHashMap::default();
+        let mut kept = |project: i64, event: &str| {
+            let known = self.events.get(&project);
+            if known.is_some_and(|e| e.contains_key(event)) {
+                return true;
             }
-        }
+            let added = new_events.entry(project).or_default();
+            *added += 1;
+            known.map_or(0, FxHashMap::len) + *added <= MAX_EVENTS
+        };
+        let mut events_kept = FxHashMap::default();
         for ((project, event), here) in batch {
+            if !kept(project, event) {
+                continue;
+            }
+            events_kept.insert((project, event), ());
             changes.events.insert((project, event.to_string()), (here.count, here.first_ms, here.last_ms));
             for (shape, since) in here.shapes {
                 changes.shapes.insert((project, event.to_string(), shape), since);
             }
+        }
+        let mut new_properties: FxHashMap<i64, usize> = FxHashMap::default();
+        for ((project, event, name), value) in properties {
+            if !events_kept.contains_key(&(project, event)) {
+                continue;
+            }
+            let recorded =
+                self.events.get(&project).and_then(|e| e.get(event)).and_then(|k| k.properties.get(name.as_ref()));
+            if recorded == Some(&value) {
+                continue;
+            }
+            if recorded.is_none() {
+                let added = new_properties.entry(project).or_default();
+                *added += 1;
+                if self.properties.get(&project).copied().unwrap_or(0) + *added > MAX_PROPERTIES {
+                    // A shape with a member left out is not fully recorded.
+                    changes.shapes.retain(|(p, e, _), _| !(*p == project && e == event));
+                    continue;
+                }
+            }
+            changes.properties.insert((project, event.to_string(), name.into_owned()), value);
         }
         changes
     }
 
     /// Takes in what a committed transaction wrote.
     pub fn apply(&mut self, changes: Changes) {
-        for ((project, event), (_, first, _)) in changes.events {
-            let entry = self.event(project, event);
-            entry.first_ms = entry.first_ms.min(first);
+        for (project, event) in changes.events.into_keys() {
+            self.event(project, event);
         }
         for ((project, event, name), value) in changes.properties {
-            self.event(project, event).properties.insert(name, value);
+            if self.event(project, event).properties.insert(name, value).is_none() {
+                *self.properties.entry(project).or_default() += 1;
+            }
         }
         for ((project, event, shape), since) in changes.shapes {
             let shapes = &mut self.event(project, event).shapes;
+            if shapes.len() >= MAX_SHAPES {
+                shapes.clear();
+            }
             let known = shapes.entry(shape).or_insert(since);
             *known = (*known).min(since);
         }
@@ -192,31 +239,31 @@ impl Known {
 
 /// Writes `changes` in the caller's transaction.
 pub fn record(conn: &Connection, changes: &Changes) -> duckdb::Result<()> {
-    if !changes.events.is_empty() {
-        let values: Vec<String> = changes
-            .events
-            .iter()
-            .map(|((project, event), (count, first, last))| {
-                format!("({project}, {}, {count}, {first}, {last})", quote(event))
-            })
-            .collect();
+    let events: Vec<String> = changes
+        .events
+        .iter()
+        .map(|((project, event), (count, first, last))| {
+            format!("({project}, {}, {count}, {first}, {last})", quote(event))
+        })
+        .collect();
+    for values in events.chunks(ROWS_PER_STATEMENT) {
         conn.execute_batch(&format!(
-            "INSERT INTO seen_events (project_id, event, events, first_ms, last_ms) VALUES {}
+            "INSERT INTO catalog_events (project_id, event, events, first_ms, last_ms) VALUES {}
              ON CONFLICT (project_id, event) DO UPDATE SET events = events + excluded.events,
                  first_ms = least(first_ms, excluded.first_ms), last_ms = greatest(last_ms, excluded.last_ms)",
             values.join(", ")
         ))?;
     }
-    if !changes.properties.is_empty() {
-        let values: Vec<String> = changes
-            .properties
-            .iter()
-            .map(|((project, event, name), (kinds, first))| {
-                format!("({project}, {}, {}, {kinds}, {first})", quote(event), quote(name))
-            })
-            .collect();
+    let properties: Vec<String> = changes
+        .properties
+        .iter()
+        .map(|((project, event, name), (kinds, first))| {
+            format!("({project}, {}, {}, {kinds}, {first})", quote(event), quote(name))
+        })
+        .collect();
+    for values in properties.chunks(ROWS_PER_STATEMENT) {
         conn.execute_batch(&format!(
-            "INSERT INTO seen_properties (project_id, event, name, kinds, first_ms) VALUES {}
+            "INSERT INTO catalog_properties (project_id, event, name, kinds, first_ms) VALUES {}
              ON CONFLICT (project_id, event, name) DO UPDATE SET kinds = kinds | excluded.kinds,
                  first_ms = least(first_ms, excluded.first_ms)",
             values.join(", ")
@@ -225,11 +272,19 @@ pub fn record(conn: &Connection, changes: &Changes) -> duckdb::Result<()> {
     Ok(())
 }
 
-/// The project's catalog, by event name and then property name.
-pub fn read(conn: &Connection, project: i64) -> duckdb::Result<Vec<SeenEvent>> {
-    let mut events: Vec<SeenEvent> = conn
-        .prepare("SELECT event, events, first_ms, last_ms FROM seen_events WHERE project_id = ? ORDER BY event")?
-        .query_map([project], |r| {
+/// The project's catalog (one event's, when `only` names it), by event name and then
+/// property name.
+pub fn read(conn: &Connection, project: i64, only: Option<&str>) -> duckdb::Result<Vec<SeenEvent>> {
+    let filter = if only.is_some() { " AND event = ?" } else { "" };
+    let params: Vec<&dyn duckdb::ToSql> = match &only {
+        Some(event) => vec![&project, event],
+        None => vec![&project],
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT event, events, first_ms, last_ms FROM catalog_events WHERE project_id = ?{filter} ORDER BY event"
+    ))?;
+    let mut events: Vec<SeenEvent> = stmt
+        .query_map(params.as_slice(), |r| {
             Ok(SeenEvent {
                 name: r.get(0)?,
                 count: r.get::<_, i64>(1)?.max(0) as u64,
@@ -239,20 +294,16 @@ pub fn read(conn: &Connection, project: i64) -> duckdb::Result<Vec<SeenEvent>> {
             })
         })?
         .collect::<duckdb::Result<_>>()?;
-    let mut stmt = conn.prepare(
-        "SELECT event, name, kinds, first_ms FROM seen_properties WHERE project_id = ? ORDER BY event, name",
-    )?;
-    let mut rows = stmt.query([project])?;
-    // Both lists are in event order: walk them together.
-    let mut at = 0;
+    let at: FxHashMap<String, usize> = events.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT event, name, kinds, first_ms FROM catalog_properties WHERE project_id = ?{filter} ORDER BY event, name"
+    ))?;
+    let mut rows = stmt.query(params.as_slice())?;
     while let Some(r) = rows.next()? {
         let event: String = r.get(0)?;
-        while at < events.len() && events[at].name < event {
-            at += 1;
-        }
-        let Some(seen) = events.get_mut(at).filter(|e| e.name == event) else { continue };
+        let Some(&i) = at.get(&event) else { continue };
         let bits: u8 = r.get(2)?;
-        seen.properties.push(SeenProperty { name: r.get(1)?, kinds: kinds_of(bits), first_ms: r.get(3)? });
+        events[i].properties.push(SeenProperty { name: r.get(1)?, kinds: kinds_of(bits), first_ms: r.get(3)? });
     }
     Ok(events)
 }

@@ -19,7 +19,7 @@
 //! - [`profiles`]: user and group profiles, and engage snapshots.
 //! - [`lookups`]: lookup-table rows.
 //! - [`catalog`]: what each project has sent (event names, their properties and the
-//!   kinds of value they held), learned as events move to the cold tier.
+//!   kinds of value they held), kept by the writer as it commits events.
 //! - [`kinds`]: the kinds of value each event property has held in the cold tier, so
 //!   compiled expressions skip type tests.
 //! - [`nullable`]: the event property names that have held JSON `null`, so queries

@@ -290,8 +290,10 @@ impl EventStore for DuckDbStore {
         .await
     }
 
-    async fn dictionary(&self, project_id: ProjectId) -> Result<Vec<SeenEvent>> {
-        self.run_blocking(move |conn| crate::catalog::read(&conn, project_id.0).map_err(backend)).await
+    async fn dictionary(&self, project_id: ProjectId, event: Option<&str>) -> Result<Vec<SeenEvent>> {
+        let event = event.map(str::to_string);
+        self.run_blocking(move |conn| crate::catalog::read(&conn, project_id.0, event.as_deref()).map_err(backend))
+            .await
     }
 
     async fn close(&self) -> Result<()> {

@@ -73,7 +73,7 @@ pub async fn the_dictionary_lists_what_was_sent(store: &dyn EventStore) {
     store.append(rows).await.unwrap();
     let property =
         |name: &str, kinds: Vec<J>, first: i64| SeenProperty { name: name.into(), kinds, first_ms: T0 + first };
-    let seen = store.dictionary(ProjectId(120)).await.unwrap();
+    let seen = store.dictionary(ProjectId(120), None).await.unwrap();
     assert_eq!(
         seen,
         vec![
@@ -101,13 +101,17 @@ pub async fn the_dictionary_lists_what_was_sent(store: &dyn EventStore) {
     // Later events widen what is known; an earlier one moves the first times back.
     store.append(vec![row(120, "Sign up", T0 + 20, "v", "5", r#"{"ok":"yes"}"#)]).await.unwrap();
     store.append(vec![row(120, "Buy", T0 + 1, "u", "6", r#"{"amount":3,"sku":null,"meta":{"k":1}}"#)]).await.unwrap();
-    let seen = store.dictionary(ProjectId(120)).await.unwrap();
+    let seen = store.dictionary(ProjectId(120), None).await.unwrap();
     let sign_up = seen.iter().find(|e| e.name == "Sign up").unwrap();
     assert_eq!((sign_up.count, sign_up.last_ms), (2, T0 + 20));
     assert_eq!(sign_up.properties[1], property("ok", vec![J::Boolean, J::String], 0));
     let buy = seen.iter().find(|e| e.name == "Buy").unwrap();
     assert_eq!((buy.count, buy.first_ms), (4, T0 + 1));
     assert_eq!(buy.properties[1], property("meta", vec![J::Object], 1), "a known shape, earlier than recorded");
+    let one = store.dictionary(ProjectId(120), Some("Sign up")).await.unwrap();
+    assert_eq!(one.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["Sign up"]);
+    assert_eq!(one[0].properties.len(), 2);
+    assert!(store.dictionary(ProjectId(120), Some("Nothing")).await.unwrap().is_empty());
 }
 
 /// Export gives each event its cluster's canonical id, and `users` selects by cluster.

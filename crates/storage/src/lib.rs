@@ -136,9 +136,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// What the project has sent, as the store learned it while keeping the events
     /// (never by reading them back): each event name with how many were stored and when
     /// the first and last happened, and each top-level property with the kinds of value
-    /// it held and when it first appeared. It covers every event whose append has
-    /// returned.
-    async fn dictionary(&self, project_id: ProjectId) -> Result<Vec<SeenEvent>>;
+    /// it held and when it first appeared (only the event `event`, when given). It
+    /// covers every event whose append has returned.
+    async fn dictionary(&self, project_id: ProjectId, event: Option<&str>) -> Result<Vec<SeenEvent>>;
 
     /// Flushes and closes the store; later calls fail with [`StorageError::Unavailable`].
     async fn close(&self) -> Result<()>;

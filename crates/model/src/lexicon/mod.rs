@@ -16,6 +16,8 @@ pub mod check;
 pub mod declarations;
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 pub use check::{Problem, check_name, check_schema};
@@ -60,8 +62,8 @@ pub struct SchemaEntry {
     pub schema: Value,
 }
 
-/// The most entries, or deletions, one request may make (Mixpanel's "3,000
-/// truncations/deletions per request").
+/// The most schemas one request may delete, by a delete or by `truncate` (Mixpanel's
+/// "3,000 truncations/deletions per request").
 pub const MAX_DELETIONS_PER_REQUEST: u64 = 3_000;
 
 /// The Mixpanel metadata key.
@@ -78,7 +80,9 @@ pub struct Batch {
 }
 
 /// Reads the body of `POST /schemas`: `{"entries": [...], "truncate": false}` and no
-/// other key. Every problem is reported, each naming its place.
+/// other key. Every problem is reported, each naming its place. Entries marked as
+/// inferred (`metadata.sextant.inferred`, as `GET /schemas` shows what was sent but
+/// never declared) are passed over.
 pub fn parse_batch(body: &Value) -> Result<Batch, Vec<Problem>> {
     let mut problems = Vec::new();
     let Some(object) = body.as_object() else {
@@ -98,10 +102,21 @@ pub fn parse_batch(body: &Value) -> Result<Batch, Vec<Problem>> {
     let mut entries: Vec<SchemaEntry> = Vec::new();
     match object.get("entries") {
         Some(Value::Array(items)) => {
+            // Where each (type, name) is in `entries`: the last of several wins, in
+            // the place of the first.
+            let mut at: HashMap<(EntityType, String), usize> = HashMap::new();
             for (i, item) in items.iter().enumerate() {
+                if is_inferred(item) {
+                    continue;
+                }
                 if let Some(entry) = parse_entry(item, &format!("entries[{i}]"), &mut problems) {
-                    entries.retain(|e| (e.entity_type, &e.name) != (entry.entity_type, &entry.name));
-                    entries.push(entry);
+                    match at.entry((entry.entity_type, entry.name.clone())) {
+                        std::collections::hash_map::Entry::Occupied(seen) => entries[*seen.get()] = entry,
+                        std::collections::hash_map::Entry::Vacant(place) => {
+                            place.insert(entries.len());
+                            entries.push(entry);
+                        }
+                    }
                 }
             }
         }
@@ -109,6 +124,12 @@ pub fn parse_batch(body: &Value) -> Result<Batch, Vec<Problem>> {
         None => problems.push(("entries".into(), "is required: a list of schema entries".into())),
     }
     if problems.is_empty() { Ok(Batch { entries, truncate }) } else { Err(problems) }
+}
+
+/// Whether an entry is one `GET /schemas` listed as inferred (sent, never declared): a
+/// client that writes back what it read declares nothing by it.
+fn is_inferred(item: &Value) -> bool {
+    item.pointer("/schemaJson/metadata/sextant/inferred") == Some(&Value::Bool(true))
 }
 
 fn parse_entry(item: &Value, at: &str, problems: &mut Vec<Problem>) -> Option<SchemaEntry> {
@@ -255,8 +276,16 @@ mod tests {
         let batch = parse_batch(&body).unwrap();
         assert!(batch.truncate);
         assert_eq!(batch.entries.len(), 2);
-        assert_eq!(batch.entries[0].entity_type, EntityType::Profile);
-        assert_eq!(items(&batch.entries[1]), 3);
+        assert_eq!(batch.entries[0].entity_type, EntityType::Event);
+        assert_eq!(items(&batch.entries[0]), 3, "the last of `A`, in the place of the first");
+        assert_eq!(batch.entries[1].entity_type, EntityType::Profile);
+        let read_back = json!({"entries": [
+            {"entityType": "event", "name": "Sent", "schemaJson": {"metadata": {"sextant": {"inferred": true}}}},
+            {"entityType": "event", "name": "Declared", "schemaJson": {"metadata": {"sextant": {"inferred": false, "count": 3}}}}
+        ]});
+        let batch = parse_batch(&read_back).unwrap();
+        assert_eq!(batch.entries.len(), 1, "inferred entries declare nothing");
+        assert_eq!(batch.entries[0].schema, json!({"metadata": {}}), "Sextant's annotations are not stored");
     }
 
     #[test]

@@ -303,13 +303,18 @@ async fn store_records(
     };
     let Rows { rows, edges, dropped } = rows;
     let stored = rows.len();
-    let per_project = charge_ingestion(state, slot, p.bytes, rows.iter().map(|r| r.project_id))?;
+    // Events the Lexicon drops are charged like the rest: they were sent.
+    charge_ingestion(state, slot, p.bytes, rows.iter().map(|r| r.project_id).chain(dropped.iter().copied()))?;
+    let mut per_project: HashMap<ProjectId, usize> = HashMap::new();
+    for row in &rows {
+        *per_project.entry(row.project_id).or_default() += 1;
+    }
     state.store.append_with_identity(rows, edges).await?;
     for (project, count) in per_project {
         metrics::events_ingested(project, kind.name(), count);
     }
     p.failed.sort_by_key(|(i, _)| *i);
-    Ok((stored, stored + p.dropped + dropped, p.failed))
+    Ok((stored, stored + p.dropped + dropped.len(), p.failed))
 }
 
 /// The credential of a request whose head settles it: HTTP Basic or an API token in a
@@ -415,7 +420,7 @@ async fn resolve_track_projects(
     // Nothing stored and a token that names no project: the request is unauthenticated,
     // whatever else failed beside it.
     if rows.rows.is_empty()
-        && rows.dropped == 0
+        && rows.dropped.is_empty()
         && p.dropped == 0
         && let Some((_, e)) = p.failed.iter().find(|(_, e)| e.field == "properties.token")
     {
@@ -493,13 +498,13 @@ impl TokenResolver<'_> {
     }
 }
 
-/// Rows ready to append, the identity operations they carry, and how many events the
-/// Lexicon's declarations dropped.
+/// Rows ready to append, the identity operations they carry, and the project of each
+/// event the Lexicon's declarations dropped.
 #[derive(Default)]
 struct Rows {
     rows: Vec<EventRow>,
     edges: Vec<IdentityEdge>,
-    dropped: usize,
+    dropped: Vec<ProjectId>,
 }
 
 impl Rows {
@@ -512,7 +517,7 @@ impl Rows {
     /// identity operation (if any) not applied; dropped properties are removed first.
     fn push(&mut self, state: &AppState, mut event: NormalizedEvent, project: &Project, via_import: bool) {
         if !state.dictionary.admit(project.id, &mut event) {
-            self.dropped += 1;
+            self.dropped.push(project.id);
             return;
         }
         let op = match project.identity_mode {

@@ -54,10 +54,10 @@ pub struct Window {
 }
 
 impl Window {
-    /// What a request carrying `volume` (bytes, items) costs in this window.
-    pub fn cost(&self, volume: u64) -> u64 {
+    /// What `requests` carrying `volume` (bytes, items) cost in this window.
+    pub fn cost(&self, requests: u64, volume: u64) -> u64 {
         match self.unit {
-            Unit::Requests => 1,
+            Unit::Requests => requests,
             Unit::Bytes | Unit::Items => volume,
         }
     }

@@ -153,24 +153,61 @@ impl Limiter {
     /// once), or refuses it. Either way the verdict goes into `slot`, from which the
     /// response gets its headers (and keeps its permit).
     pub fn admit(&self, slot: &LimitSlot, project: ProjectId, family: ApiFamily, volume: u64) -> Result<(), ApiError> {
-        match self.check(project, family, volume) {
+        self.settle(slot, self.check_cost(project, family, 1, volume))
+    }
+
+    /// Charges `volume` more to a request already admitted (its request windows are not
+    /// counted again): for a handler that learns what a request carries only once its
+    /// body is read. A volume larger than a window allows at all is refused as a bad
+    /// request (it could never be admitted), without `Retry-After`.
+    pub fn admit_volume(
+        &self,
+        slot: &LimitSlot,
+        project: ProjectId,
+        family: ApiFamily,
+        volume: u64,
+    ) -> Result<(), ApiError> {
+        self.settle(slot, self.check_cost(project, family, 0, volume))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn settle(
+        &self,
+        slot: &LimitSlot,
+        verdict: Result<(Option<RateStatus>, Option<Permit>), (Option<RateStatus>, Refusal)>,
+    ) -> Result<(), ApiError> {
+        match verdict {
             Ok((status, permit)) => {
                 slot.record(status, permit, None);
                 Ok(())
             }
             Err((status, refusal)) => {
-                slot.record(status, None, Some(refusal.retry_after));
+                let retry_after = (refusal.error.code == ErrorCode::RateLimited).then_some(refusal.retry_after);
+                slot.record(status, None, retry_after);
                 Err(refusal.error)
             }
         }
     }
 
-    /// The decision itself.
+    /// The decision for one request carrying `volume`.
     #[allow(clippy::type_complexity)]
     pub fn check(
         &self,
         project: ProjectId,
         family: ApiFamily,
+        volume: u64,
+    ) -> Result<(Option<RateStatus>, Option<Permit>), (Option<RateStatus>, Refusal)> {
+        self.check_cost(project, family, 1, volume)
+    }
+
+    /// The decision for `requests` (1, or 0 for more volume of an admitted request)
+    /// carrying `volume`.
+    #[allow(clippy::type_complexity)]
+    fn check_cost(
+        &self,
+        project: ProjectId,
+        family: ApiFamily,
+        requests: u64,
         volume: u64,
     ) -> Result<(Option<RateStatus>, Option<Permit>), (Option<RateStatus>, Refusal)> {
         let (now, wall) = (Instant::now(), SystemTime::now());
@@ -190,10 +227,14 @@ impl Limiter {
         for w in &mut state.windows {
             w.expire(now);
         }
+        if let Some(w) = state.windows.iter().find(|w| w.window.cost(requests, volume) > w.window.limit) {
+            let error = ApiError::new(ErrorCode::InvalidRequest, too_large_message(family, w.window, volume));
+            return Err((state.status(now, wall), Refusal { retry_after: 0, error }));
+        }
         let over = state
             .windows
             .iter()
-            .filter_map(|w| w.wait_for(w.window.cost(volume), now).map(|wait| (w.window, wait)))
+            .filter_map(|w| w.wait_for(w.window.cost(requests, volume), now).map(|wait| (w.window, wait)))
             .max_by_key(|(_, wait)| *wait);
         if let Some((window, wait)) = over {
             let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -202,6 +243,7 @@ impl Limiter {
             return Err((state.status(now, wall), Refusal { retry_after: retry_after.max(1), error }));
         }
         let permit = match state.concurrent {
+            Some(_) if requests == 0 => None,
             Some(cap) => {
                 if state.in_flight.load(Ordering::Acquire) >= cap {
                     let error = ApiError::new(
@@ -219,7 +261,7 @@ impl Limiter {
             None => None,
         };
         for w in &mut state.windows {
-            w.add(w.window.cost(volume), now);
+            w.add(w.window.cost(requests, volume), now);
         }
         Ok((state.status(now, wall), permit))
     }
@@ -236,6 +278,20 @@ fn family_noun(family: ApiFamily) -> &'static str {
         ApiFamily::LookupTables => "lookup table replace",
         ApiFamily::App => "App API",
     }
+}
+
+fn too_large_message(family: ApiFamily, w: Window, volume: u64) -> String {
+    let what = match w.unit {
+        Unit::Requests => "requests",
+        Unit::Bytes => "bytes of uncompressed data",
+        Unit::Items => "schema entries and properties",
+    };
+    format!(
+        "this {} request alone carries {volume} {what}, more than the {} allowed in any {} s: split it",
+        family_noun(family),
+        w.limit,
+        w.seconds
+    )
 }
 
 fn over_window_message(family: ApiFamily, project: ProjectId, w: Window, retry_after: u64) -> String {
@@ -314,6 +370,8 @@ mod tests {
         assert_eq!(status.unwrap().remaining, 4, "5 requests a minute, one used; 1,000 items left is more");
         let (_, refusal) = l.check(p, ApiFamily::Lexicon, 1_001).unwrap_err();
         assert!(refusal.error.message.contains("4000 schema entries and properties"), "{}", refusal.error.message);
+        let (_, refusal) = l.check(p, ApiFamily::Lexicon, 4_001).unwrap_err();
+        assert_eq!(refusal.error.code, ErrorCode::InvalidRequest, "more than a window holds can never pass");
         for _ in 0..4 {
             l.check(p, ApiFamily::Lexicon, 1).unwrap();
         }
