@@ -38,7 +38,7 @@ fn event_entry(i: usize) -> Value {
         "schemaJson": {
             "description": format!("event number {i}"),
             "properties": properties,
-            "metadata": {"com.mixpanel": {"displayName": format!("Event #{i}"), "tags": ["generated"], "hidden": i % 10 == 0}}
+            "metadata": {"com.mixpanel": {"displayName": format!("Event #{i}"), "tags": ["generated"], "hidden": i.is_multiple_of(10)}}
         }
     })
 }

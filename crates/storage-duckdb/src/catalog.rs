@@ -150,7 +150,7 @@ impl Known {
         for row in rows {
             let project = row.project_id.0;
             let event = row.event.as_str();
-            let here = batch.entry((project, event)).or_insert_with(InBatch::default);
+            let here = batch.entry((project, event)).or_default();
             here.count += 1;
             here.first_ms = here.first_ms.min(row.time_ms);
             here.last_ms = here.last_ms.max(row.time_ms);
