@@ -69,19 +69,6 @@ impl Metadata {
         query.fetch_all(self.pool()).await?.iter().map(entry_of).collect()
     }
 
-    /// One entry.
-    pub async fn lexicon_schema(
-        &self,
-        project_id: ProjectId,
-        entity_type: EntityType,
-        name: &str,
-    ) -> Result<SchemaEntry> {
-        self.lexicon_schemas(project_id, LexiconScope::One(entity_type, name))
-            .await?
-            .pop()
-            .ok_or_else(|| MetadataError::NotFound(format!("{} schema `{name}`", entity_type.as_str())))
-    }
-
     /// Writes a batch, each entry replacing the one of its type and name (keeping the
     /// Mixpanel metadata it leaves out). With `truncate` the batch is the whole
     /// dictionary: every entry it does not name is deleted (refused when that is more

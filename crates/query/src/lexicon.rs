@@ -5,14 +5,14 @@
 //! leaves open, and one an upload never stores):
 //!
 //! - on a declared event that was sent: `inferred: false`, `count`, `firstSeen`,
-//!   `lastSeen`, `undeclared` (the properties sent but not declared, with their kinds)
-//!   and `propertiesFirstSeen` (when each property sent first appeared);
+//!   `lastSeen`, and `undeclared`: each property sent but not declared, with the kinds
+//!   of value it held and when it first appeared (`{"kinds", "firstSeen"}`);
 //! - on a declared event, `violations`: per declared property, how many values broke
 //!   its type;
 //! - an event sent but never declared is listed as an entry of its own, `inferred:
-//!   true`, each property typed by what it held (`kinds` lists every kind when there
-//!   were several), with the same `count`, `firstSeen`, `lastSeen` and
-//!   `propertiesFirstSeen`.
+//!   true`, each property typed by what it held, with the same `count`, `firstSeen` and
+//!   `lastSeen`, and `sent`: each property's kinds and first appearance, as
+//!   `undeclared` gives them.
 
 use std::collections::BTreeMap;
 
@@ -64,7 +64,7 @@ fn describe_declared(entry: &mut SchemaEntry, sent: &SeenEvent) {
         .properties
         .iter()
         .filter(|p| !declared.is_some_and(|d| d.contains_key(&p.name)))
-        .map(|p| (p.name.clone(), kinds_value(p)))
+        .map(|p| (p.name.clone(), sent_value(p)))
         .collect();
     annotate(&mut entry.schema, "inferred", Value::Bool(false));
     seen_times(&mut entry.schema, sent);
@@ -74,11 +74,11 @@ fn describe_declared(entry: &mut SchemaEntry, sent: &SeenEvent) {
 fn inferred_entry(sent: SeenEvent) -> SchemaEntry {
     let properties: Map<String, Value> =
         sent.properties.iter().map(|p| (p.name.clone(), json!({"type": one_type(&p.kinds).as_str()}))).collect();
-    let kinds: Map<String, Value> = sent.properties.iter().map(|p| (p.name.clone(), kinds_value(p))).collect();
+    let each: Map<String, Value> = sent.properties.iter().map(|p| (p.name.clone(), sent_value(p))).collect();
     let mut schema = json!({"properties": properties});
     annotate(&mut schema, "inferred", Value::Bool(true));
     seen_times(&mut schema, &sent);
-    annotate(&mut schema, "kinds", Value::Object(kinds));
+    annotate(&mut schema, "sent", Value::Object(each));
     SchemaEntry { entity_type: EntityType::Event, name: sent.name, schema }
 }
 
@@ -86,18 +86,17 @@ fn seen_times(schema: &mut Value, sent: &SeenEvent) {
     annotate(schema, "count", Value::from(sent.count));
     annotate(schema, "firstSeen", Value::String(iso(sent.first_ms)));
     annotate(schema, "lastSeen", Value::String(iso(sent.last_ms)));
-    let firsts: Map<String, Value> =
-        sent.properties.iter().map(|p| (p.name.clone(), Value::String(iso(p.first_ms)))).collect();
-    annotate(schema, "propertiesFirstSeen", Value::Object(firsts));
 }
 
-fn kinds_value(p: &SeenProperty) -> Value {
-    Value::Array(p.kinds.iter().map(|k| Value::from(k.as_str())).collect())
+/// What was seen of one property: `{"kinds": [...], "firstSeen"}`.
+fn sent_value(p: &SeenProperty) -> Value {
+    let kinds: Vec<Value> = p.kinds.iter().map(|k| Value::from(k.as_str())).collect();
+    json!({"kinds": kinds, "firstSeen": iso(p.first_ms)})
 }
 
 /// The one type a schema gives a property that held `kinds`: the kind itself; a number
 /// for integers and fractions; the other kind beside `null`; text when several kinds
-/// remain (the list is under `kinds`).
+/// remain (every kind is under `sent`).
 fn one_type(kinds: &[JsonType]) -> JsonType {
     let mut rest: Vec<JsonType> = kinds.iter().copied().filter(|k| *k != JsonType::Null).collect();
     if rest.iter().all(|k| matches!(k, JsonType::Integer | JsonType::Number)) && rest.len() == 2 {
@@ -155,13 +154,17 @@ mod tests {
             json!({"properties": {"n": {"type": "number"}, "x": {"type": "string"}, "z": {"type": "null"}},
                    "metadata": {"sextant": {"inferred": true, "count": 3, "firstSeen": "1970-01-01T00:00:00Z",
                    "lastSeen": "1970-01-02T00:00:00Z",
-                   "propertiesFirstSeen": {"n": "1970-01-01T00:00:00Z", "x": "1970-01-01T00:00:00Z", "z": "1970-01-01T00:00:00Z"},
-                   "kinds": {"n": ["integer", "number"], "x": ["boolean", "string"], "z": ["null"]}}}})
+                   "sent": {"n": {"kinds": ["integer", "number"], "firstSeen": "1970-01-01T00:00:00Z"},
+                            "x": {"kinds": ["boolean", "string"], "firstSeen": "1970-01-01T00:00:00Z"},
+                            "z": {"kinds": ["null"], "firstSeen": "1970-01-01T00:00:00Z"}}}}})
         );
         let ours = &out[1].schema["metadata"]["sextant"];
         assert_eq!(ours["inferred"], false);
         assert_eq!(ours["violations"], json!({"amount": 2}));
-        assert_eq!(ours["undeclared"], json!({"sku": ["null", "string"]}));
+        assert_eq!(
+            ours["undeclared"],
+            json!({"sku": {"kinds": ["null", "string"], "firstSeen": "1970-01-01T00:00:00Z"}})
+        );
         assert_eq!(out[2].schema, json!({}));
         // Without what was sent: the declared entries and their violations only.
         let alone = merged(out[1..].to_vec(), None, &Violations::new());

@@ -238,7 +238,7 @@ pub async fn list(
     let seen = seen_for(&params, None)?;
     let project = credential.project.id;
     charge(&state, &parts, project, 0)?;
-    let entries = state.metadata.lexicon_schemas(project, LexiconScope::All).await?;
+    let entries = state.dictionary.schemas(project, LexiconScope::All);
     Ok(Json(Single::ok(views(&state, project, entries, seen).await?)))
 }
 
@@ -321,7 +321,7 @@ pub async fn list_type(
     let seen = seen_for(&params, Some(entity_type))?;
     let project = credential.project.id;
     charge(&state, &parts, project, 0)?;
-    let entries = state.metadata.lexicon_schemas(project, type_scope(entity_type, &params)).await?;
+    let entries = state.dictionary.schemas(project, type_scope(entity_type, &params));
     Ok(Json(Single::ok(views(&state, project, entries, seen).await?)))
 }
 
@@ -374,7 +374,9 @@ pub async fn get_one(
     let entity_type = entity_type_of(&entity_type)?;
     let project = credential.project.id;
     charge(&state, &parts, project, 0)?;
-    let entry = state.metadata.lexicon_schema(project, entity_type, &name).await?;
+    let entry = state.dictionary.schemas(project, LexiconScope::One(entity_type, &name)).pop().ok_or_else(|| {
+        ApiError::new(sextant_model::ErrorCode::NotFound, format!("{} schema `{name}` not found", entity_type.as_str()))
+    })?;
     let seen = if entity_type == EntityType::Event { Seen::Named(&name) } else { Seen::None };
     let mut shown = views(&state, project, vec![entry], seen).await?;
     Ok(Json(SchemaJson(shown.pop().map_or(Value::Null, |v| v.schema_json))))

@@ -2,10 +2,13 @@
 //! first and last happened, and every top-level property of it with the kinds of value
 //! it held and when it first appeared. The Lexicon shows it beside the declared schemas
 //! (`GET /schemas`), so a team sees what it sends next to what it documented; reading
-//! it costs two small tables, never a scan of events.
+//! it never scans events.
 //!
 //! The writer keeps it, in the transaction that stores the rows, so it is exact at every
-//! commit. Each row's properties are read once by [`members_of`], a scan of the top level
+//! commit, and answers from memory ([`Known`]). The tables take rows, never updates: each commit adds a row per event name
+//! it carries (its count and times) and one per property whose kinds or first time
+//! changed, and reads add them up; the compactor folds them into one row per key once
+//! they are many ([`fold`]). Each row's properties are read once by [`members_of`], a scan of the top level
 //! of the stored JSON text that builds nothing: it hashes the members' names and kinds
 //! into a shape, and a shape already known for the event (and no older than what is
 //! known) needs nothing more. Only a new shape looks its members up in [`Known`], the
@@ -53,11 +56,9 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS catalog_events (project_id BIGINT NOT NULL, event VARCHAR NOT NULL,
-             events BIGINT NOT NULL, first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL,
-             PRIMARY KEY (project_id, event));
+             events BIGINT NOT NULL, first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL);
          CREATE TABLE IF NOT EXISTS catalog_properties (project_id BIGINT NOT NULL, event VARCHAR NOT NULL,
-             name VARCHAR NOT NULL, kinds UTINYINT NOT NULL, first_ms BIGINT NOT NULL,
-             PRIMARY KEY (project_id, event, name));",
+             name VARCHAR NOT NULL, kinds UTINYINT NOT NULL, first_ms BIGINT NOT NULL);",
     )
 }
 
@@ -72,8 +73,13 @@ fn kinds_of(bits: u8) -> Vec<JsonType> {
 }
 
 /// What the catalog holds of one event name.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct EventKnown {
+    /// Events stored under it.
+    count: u64,
+    /// The earliest and latest event times.
+    first_ms: i64,
+    last_ms: i64,
     /// Shapes whose members are all recorded, each with the earliest time it was
     /// recorded for: a row of that shape and no earlier needs nothing more.
     shapes: FxHashMap<u64, i64>,
@@ -81,8 +87,21 @@ struct EventKnown {
     properties: FxHashMap<String, (u8, i64)>,
 }
 
-/// The writer's copy of the catalog: what is recorded, so a commit writes only what
-/// changes.
+impl Default for EventKnown {
+    fn default() -> Self {
+        EventKnown {
+            count: 0,
+            first_ms: i64::MAX,
+            last_ms: i64::MIN,
+            shapes: FxHashMap::default(),
+            properties: FxHashMap::default(),
+        }
+    }
+}
+
+/// The catalog in memory, as of the last commit: the writer reads it to write only what
+/// changes, and [`Known::seen`] answers `EventStore::dictionary` from it without a
+/// query. The tables keep it across restarts.
 #[derive(Debug, Default)]
 pub struct Known {
     events: FxHashMap<i64, FxHashMap<String, EventKnown>>,
@@ -120,12 +139,19 @@ impl Known {
     /// The catalog as stored.
     pub fn load(conn: &Connection) -> duckdb::Result<Known> {
         let mut known = Known::default();
-        let mut stmt = conn.prepare("SELECT project_id, event FROM catalog_events")?;
+        let mut stmt = conn.prepare(
+            "SELECT project_id, event, sum(events)::BIGINT, min(first_ms), max(last_ms) FROM catalog_events GROUP BY ALL",
+        )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            known.event(r.get(0)?, r.get::<_, String>(1)?);
+            let entry = known.event(r.get(0)?, r.get::<_, String>(1)?);
+            entry.count = r.get::<_, i64>(2)?.max(0) as u64;
+            entry.first_ms = r.get(3)?;
+            entry.last_ms = r.get(4)?;
         }
-        let mut stmt = conn.prepare("SELECT project_id, event, name, kinds, first_ms FROM catalog_properties")?;
+        let mut stmt = conn.prepare(
+            "SELECT project_id, event, name, bit_or(kinds), min(first_ms) FROM catalog_properties GROUP BY ALL",
+        )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let project: i64 = r.get(0)?;
@@ -216,10 +242,44 @@ impl Known {
         changes
     }
 
+    /// The project's catalog (one event's, when `only` names it), by event name and
+    /// then property name.
+    pub fn seen(&self, project: i64, only: Option<&str>) -> Vec<SeenEvent> {
+        let Some(events) = self.events.get(&project) else { return Vec::new() };
+        let mut out: Vec<SeenEvent> = events
+            .iter()
+            .filter(|(name, known)| only.is_none_or(|o| o == name.as_str()) && known.count > 0)
+            .map(|(name, known)| {
+                let mut properties: Vec<SeenProperty> = known
+                    .properties
+                    .iter()
+                    .map(|(name, (bits, first))| SeenProperty {
+                        name: name.clone(),
+                        kinds: kinds_of(*bits),
+                        first_ms: *first,
+                    })
+                    .collect();
+                properties.sort_by(|a, b| a.name.cmp(&b.name));
+                SeenEvent {
+                    name: name.clone(),
+                    count: known.count,
+                    first_ms: known.first_ms,
+                    last_ms: known.last_ms,
+                    properties,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
     /// Takes in what a committed transaction wrote.
     pub fn apply(&mut self, changes: Changes) {
-        for (project, event) in changes.events.into_keys() {
-            self.event(project, event);
+        for ((project, event), (count, first, last)) in changes.events {
+            let entry = self.event(project, event);
+            entry.count += count;
+            entry.first_ms = entry.first_ms.min(first);
+            entry.last_ms = entry.last_ms.max(last);
         }
         for ((project, event, name), value) in changes.properties {
             if self.event(project, event).properties.insert(name, value).is_none() {
@@ -247,12 +307,7 @@ pub fn record(conn: &Connection, changes: &Changes) -> duckdb::Result<()> {
         })
         .collect();
     for values in events.chunks(ROWS_PER_STATEMENT) {
-        conn.execute_batch(&format!(
-            "INSERT INTO catalog_events (project_id, event, events, first_ms, last_ms) VALUES {}
-             ON CONFLICT (project_id, event) DO UPDATE SET events = events + excluded.events,
-                 first_ms = least(first_ms, excluded.first_ms), last_ms = greatest(last_ms, excluded.last_ms)",
-            values.join(", ")
-        ))?;
+        conn.execute_batch(&format!("INSERT INTO catalog_events VALUES {}", values.join(", ")))?;
     }
     let properties: Vec<String> = changes
         .properties
@@ -262,50 +317,38 @@ pub fn record(conn: &Connection, changes: &Changes) -> duckdb::Result<()> {
         })
         .collect();
     for values in properties.chunks(ROWS_PER_STATEMENT) {
-        conn.execute_batch(&format!(
-            "INSERT INTO catalog_properties (project_id, event, name, kinds, first_ms) VALUES {}
-             ON CONFLICT (project_id, event, name) DO UPDATE SET kinds = kinds | excluded.kinds,
-                 first_ms = least(first_ms, excluded.first_ms)",
-            values.join(", ")
-        ))?;
+        conn.execute_batch(&format!("INSERT INTO catalog_properties VALUES {}", values.join(", ")))?;
     }
     Ok(())
 }
 
-/// The project's catalog (one event's, when `only` names it), by event name and then
-/// property name.
-pub fn read(conn: &Connection, project: i64, only: Option<&str>) -> duckdb::Result<Vec<SeenEvent>> {
-    let filter = if only.is_some() { " AND event = ?" } else { "" };
-    let params: Vec<&dyn duckdb::ToSql> = match &only {
-        Some(event) => vec![&project, event],
-        None => vec![&project],
-    };
-    let mut stmt = conn.prepare(&format!(
-        "SELECT event, events, first_ms, last_ms FROM catalog_events WHERE project_id = ?{filter} ORDER BY event"
-    ))?;
-    let mut events: Vec<SeenEvent> = stmt
-        .query_map(params.as_slice(), |r| {
-            Ok(SeenEvent {
-                name: r.get(0)?,
-                count: r.get::<_, i64>(1)?.max(0) as u64,
-                first_ms: r.get(2)?,
-                last_ms: r.get(3)?,
-                properties: Vec::new(),
-            })
-        })?
-        .collect::<duckdb::Result<_>>()?;
-    let at: FxHashMap<String, usize> = events.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT event, name, kinds, first_ms FROM catalog_properties WHERE project_id = ?{filter} ORDER BY event, name"
-    ))?;
-    let mut rows = stmt.query(params.as_slice())?;
-    while let Some(r) = rows.next()? {
-        let event: String = r.get(0)?;
-        let Some(&i) = at.get(&event) else { continue };
-        let bits: u8 = r.get(2)?;
-        events[i].properties.push(SeenProperty { name: r.get(1)?, kinds: kinds_of(bits), first_ms: r.get(3)? });
+/// Rows of `catalog_events` past which [`fold`] folds them.
+pub const FOLD_AT_ROWS: i64 = 100_000;
+
+/// Folds each table's rows into one per key, in one transaction, once the events table
+/// has [`FOLD_AT_ROWS`] rows (the compactor calls it every tick). Rows a commit adds
+/// meanwhile are not in the fold's snapshot and stay as they are. Returns whether it
+/// folded.
+pub fn fold(conn: &Connection) -> duckdb::Result<bool> {
+    let rows: i64 = conn.query_row("SELECT count(*) FROM catalog_events", [], |r| r.get(0))?;
+    if rows < FOLD_AT_ROWS {
+        return Ok(false);
     }
-    Ok(events)
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let folded = conn.execute_batch(
+        "CREATE TEMP TABLE folded_events AS SELECT project_id, event, sum(events)::BIGINT AS events,
+             min(first_ms) AS first_ms, max(last_ms) AS last_ms FROM catalog_events GROUP BY ALL;
+         CREATE TEMP TABLE folded_properties AS SELECT project_id, event, name, bit_or(kinds) AS kinds,
+             min(first_ms) AS first_ms FROM catalog_properties GROUP BY ALL;
+         DELETE FROM catalog_events; INSERT INTO catalog_events SELECT * FROM folded_events;
+         DELETE FROM catalog_properties; INSERT INTO catalog_properties SELECT * FROM folded_properties;
+         DROP TABLE folded_events; DROP TABLE folded_properties;
+         COMMIT",
+    );
+    if folded.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    folded.map(|()| true)
 }
 
 /// Reads the top-level members of a JSON object's text into `out` (each name and the

@@ -21,7 +21,8 @@
 //! backfill does not rebuild every day it touches after every move), and at start and
 //! whenever a UTC day closes it builds every closed day whose timeline is missing or
 //! behind. And it keeps the property kinds queries have learned (see [`crate::kinds`])
-//! current after each move, and saves them.
+//! current after each move, and saves them; and it folds the catalog of what was sent
+//! ([`crate::catalog::fold`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -160,6 +161,10 @@ pub fn run(conn: Connection, shared: Shared, stop: Receiver<()>) {
         // What queries learned of property kinds, so a restart need not learn it again.
         if let Err(e) = kinds.save(&conn) {
             tracing::warn!(error = %e, "cannot save property kinds; will retry");
+        }
+        // The catalog's rows, added to at every commit, folded once they are many.
+        if let Err(e) = crate::catalog::fold(&conn) {
+            tracing::warn!(error = %e, "cannot fold the catalog of what was sent; will retry");
         }
         if stopping {
             break;

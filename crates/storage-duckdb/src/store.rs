@@ -72,6 +72,8 @@ pub struct DuckDbStore {
     lookup_generation: std::sync::atomic::AtomicU64,
     /// The kinds of value event properties hold in the cold tier, learned by queries.
     kinds: Arc<KindCache>,
+    /// What each project has sent, as of the last commit (the writer keeps it).
+    catalog: Arc<Mutex<crate::catalog::Known>>,
     /// Write requests received and waiting; the compactor tells a quiet tick by them.
     write_activity: Arc<compactor::WriteActivity>,
     /// The free space writes leave on the data directory's disk.
@@ -101,6 +103,8 @@ impl DuckDbStore {
         crate::catalog::migrate(&conn).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let kinds = Arc::new(KindCache::load(&conn, next_seq).map_err(backend)?);
+        let catalog = Arc::new(Mutex::new(crate::catalog::Known::load(&conn).map_err(backend)?));
+        let writer_catalog = catalog.clone();
         let reader = conn.try_clone().map_err(backend)?;
         let compactor_conn = conn.try_clone().map_err(backend)?;
         let (stop, stopped) = std_mpsc::channel();
@@ -133,7 +137,7 @@ impl DuckDbStore {
         let (tx, rx) = std_mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("duckdb-writer".into())
-            .spawn(move || writer::run(conn, next_seq, rx, writer_reserve))
+            .spawn(move || writer::run(conn, next_seq, rx, writer_reserve, writer_catalog))
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         Ok(DuckDbStore {
             path,
@@ -147,6 +151,7 @@ impl DuckDbStore {
             lookup_cache: Mutex::default(),
             lookup_generation: Default::default(),
             kinds,
+            catalog,
             write_activity,
             reserve,
         })
@@ -291,9 +296,7 @@ impl EventStore for DuckDbStore {
     }
 
     async fn dictionary(&self, project_id: ProjectId, event: Option<&str>) -> Result<Vec<SeenEvent>> {
-        let event = event.map(str::to_string);
-        self.run_blocking(move |conn| crate::catalog::read(&conn, project_id.0, event.as_deref()).map_err(backend))
-            .await
+        Ok(self.catalog.lock().seen(project_id.0, event))
     }
 
     async fn close(&self) -> Result<()> {

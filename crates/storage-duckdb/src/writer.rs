@@ -9,6 +9,7 @@
 //! and not every request that happened to share its commit. After [`IDLE_CHECKPOINT`] without
 //! work, it checkpoints, so the log is folded into the database between bursts.
 
+use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, OnceLock};
@@ -68,16 +69,17 @@ pub struct WriteRequest {
 pub type Refused = Vec<(usize, Refusal)>;
 
 /// Runs until every sender is dropped, then checkpoints the database.
-pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, reserve: Reserve) {
+pub fn run(
+    conn: Connection,
+    mut next_seq: i64,
+    queue: Receiver<WriteRequest>,
+    reserve: Reserve,
+    catalog: Arc<Mutex<catalog::Known>>,
+) {
     let mut dirty = false;
     let mut nullable = nullable::load(&conn).unwrap_or_else(|e| {
         // Names are then recorded again (INSERT OR IGNORE): slower, still right.
         tracing::warn!(error = %e, "cannot read the null property names");
-        Default::default()
-    });
-    let mut catalog = catalog::Known::load(&conn).unwrap_or_else(|e| {
-        // Every shape is then read again once: slower at first, still right.
-        tracing::warn!(error = %e, "cannot read the catalog of what was sent");
         Default::default()
     });
     loop {
@@ -113,7 +115,7 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, r
                 Err(_) => break,
             }
         }
-        match commit_group(&conn, &mut group, next_seq, &mut nullable, &mut catalog) {
+        match commit_group(&conn, &mut group, next_seq, &mut nullable, &catalog) {
             Ok(refused) => {
                 next_seq += group.iter().map(|r| r.work.events().len() as i64).sum::<i64>();
                 dirty = true;
@@ -130,9 +132,8 @@ pub fn run(conn: Connection, mut next_seq: i64, queue: Receiver<WriteRequest>, r
             Err(e) => {
                 tracing::warn!(error = %e, requests = group.len(), "group commit failed; committing its requests one by one");
                 for mut req in group {
-                    let result =
-                        commit_group(&conn, std::slice::from_mut(&mut req), next_seq, &mut nullable, &mut catalog)
-                            .map(|mut refused| refused.pop().unwrap_or_default());
+                    let result = commit_group(&conn, std::slice::from_mut(&mut req), next_seq, &mut nullable, &catalog)
+                        .map(|mut refused| refused.pop().unwrap_or_default());
                     match &result {
                         Ok(_) => {
                             next_seq += req.work.events().len() as i64;
@@ -163,9 +164,14 @@ fn commit_group(
     group: &mut [WriteRequest],
     first_seq: i64,
     nullable: &mut HashSet<(i64, String)>,
-    catalog: &mut catalog::Known,
+    catalog: &Mutex<catalog::Known>,
 ) -> Result<Vec<Refused>> {
-    conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
+    if conn.execute_batch("BEGIN TRANSACTION").is_err() {
+        // A transaction left open by a failure whose rollback failed too (seen after
+        // DuckDB ran out of memory mid-commit) would refuse every later write: end it.
+        let _ = conn.execute_batch("ROLLBACK");
+        conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
+    }
     #[cfg(test)]
     if group.iter().flat_map(|req| req.work.events()).any(|row| row.event == tests::REFUSED) {
         let _ = conn.execute_batch("ROLLBACK");
@@ -188,7 +194,7 @@ fn commit_group(
         let _ = conn.execute_batch("ROLLBACK");
         return Err(backend(e));
     }
-    let seen = catalog.changes(group.iter().flat_map(|req| req.work.events().iter()));
+    let seen = catalog.lock().changes(group.iter().flat_map(|req| req.work.events().iter()));
     if let Err(e) = catalog::record(conn, &seen) {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(backend(e));
@@ -208,7 +214,7 @@ fn commit_group(
     match written.and_then(|refused| conn.execute_batch("COMMIT").map(|()| refused)) {
         Ok(refused) => {
             nullable.extend(added);
-            catalog.apply(seen);
+            catalog.lock().apply(seen);
             let mut per_request: Vec<Refused> = group.iter().map(|_| Vec::new()).collect();
             for (flat, why) in refused {
                 let (r, at) = owners[flat];
