@@ -38,7 +38,7 @@ fn event(i: usize, names: usize, properties: usize, t0: i64) -> Value {
         let value = match k % 3 {
             0 => json!(format!("v{}", i % 7)),
             1 => json!(i % 100),
-            _ => json!(i % 2 == 0),
+            _ => json!(i.is_multiple_of(2)),
         };
         props.insert(format!("e{e}_p{k}"), value);
     }

@@ -76,7 +76,7 @@ async fn annotations_are_made_listed_by_date_changed_and_deleted() {
     // Refusals name the field; an unknown tag or id is refused.
     let (status, refused) = send(owner(s.http.post(base(&s))).json(&json!({"description": "no date"}))).await;
     assert_eq!(status, 400);
-    assert!(refused["details"]["date"].is_string(), "{refused}");
+    assert!(refused["details"]["fields"]["date"].is_string(), "{refused}");
     let (status, refused) =
         send(owner(s.http.post(base(&s))).json(&json!({"date": "2026-13-01", "description": "x"}))).await;
     assert_eq!(status, 400, "{refused}");

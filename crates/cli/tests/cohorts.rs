@@ -146,7 +146,7 @@ async fn bad_cohorts_and_behaviours_are_refused_with_the_field() {
     let r = r.send().await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
-    assert!(body["details"]["behaviors[0].window"].is_string(), "{body}");
+    assert!(body["details"]["fields"]["behaviors[0].window"].is_string(), "{body}");
     let r = s
         .http
         .post(s.url("/api/app/projects/1/cohorts"))

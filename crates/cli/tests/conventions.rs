@@ -276,10 +276,10 @@ async fn app_errors_carry_code_message_and_field_details() {
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "error");
-    assert_eq!(body["error_code"], "invalid_request");
+    assert_eq!(body["error_code"], "INVALID_PARAM");
     assert_eq!(body["error"], body["message"]);
-    assert!(body["details"]["families"].as_str().unwrap().contains("bogus"), "{body}");
-    assert!(body["details"]["expires_in"].is_string(), "{body}");
+    assert!(body["details"]["fields"]["families"].as_str().unwrap().contains("bogus"), "{body}");
+    assert!(body["details"]["fields"]["expires_in"].is_string(), "{body}");
     // Analysts may not administer; unknown paths are App-shaped 404s.
     let analyst =
         s.cli_json(&["service-account", "create", "--project", &s.creds.project_id.to_string(), "--role", "analyst"]);
@@ -291,10 +291,10 @@ async fn app_errors_carry_code_message_and_field_details() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "permission_denied");
+    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "FORBIDDEN");
     let r = s.http.get(s.url("/api/app/nothing-here")).send().await.unwrap();
     assert_eq!(r.status(), 404);
-    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "not_found");
+    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "NOT_FOUND");
     let r = s
         .http
         .get(s.url(&format!("/api/app/projects/{}/api-tokens?limit=0", s.creds.project_id)))
@@ -303,7 +303,7 @@ async fn app_errors_carry_code_message_and_field_details() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    assert!(r.json::<Value>().await.unwrap()["details"]["limit"].is_string());
+    assert!(r.json::<Value>().await.unwrap()["details"]["fields"]["limit"].is_string());
 }
 
 async fn list(s: &TestServer, query: &str) -> Value {
@@ -521,7 +521,7 @@ async fn saved_objects_carry_audit_fields_and_expand_their_creator() {
     let r = s.http.get(format!("{cohorts}?expand=owner")).basic_auth(&s.creds.secret, Some("")).send().await.unwrap();
     assert_eq!(r.status(), 400);
     let refused: Value = r.json().await.unwrap();
-    assert!(refused["details"]["expand"].as_str().unwrap().contains("creator"), "{refused}");
+    assert!(refused["details"]["fields"]["expand"].as_str().unwrap().contains("creator"), "{refused}");
 }
 
 /// A service account shows when it last authenticated and when it expires, and stops

@@ -243,7 +243,7 @@ async fn bad_schemas_are_refused_naming_each_place() {
     let (status, body) = send(owner(s.http.post(base(&s))).json(&bad)).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["status"], "error");
-    let details = body["details"].as_object().unwrap();
+    let details = body["details"]["fields"].as_object().unwrap();
     let places: Vec<&str> = details.keys().map(String::as_str).collect();
     assert_eq!(
         places,
@@ -263,7 +263,7 @@ async fn bad_schemas_are_refused_naming_each_place() {
     let (status, body) =
         send(owner(s.http.post(format!("{}/event/X", base(&s)))).json(&json!({"properties": []}))).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["details"]["body.properties"].is_string(), "{body}");
+    assert!(body["details"]["fields"]["body.properties"].is_string(), "{body}");
 }
 
 #[tokio::test]

@@ -232,7 +232,7 @@ async fn mappings_are_validated() {
     let r = post(json!({"mappings": ["user:x"]})).await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["details"]["name"], "is required");
+    assert_eq!(body["details"]["fields"]["name"], "is required");
 
     // Deleting through the App API removes the table and frees its properties.
     let (_, listed) = list(&s).await;

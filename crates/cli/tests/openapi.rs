@@ -110,7 +110,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
     assert_eq!(replace["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/LookupErrorBody");
     assert!(doc["components"]["schemas"]["FailedRow"].is_object(), "nested schemas are included");
     let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
-    assert!(codes.as_array().unwrap().contains(&json!("rate_limited")), "{codes}");
+    assert!(codes.as_array().unwrap().contains(&json!("RATE_LIMITED")), "{codes}");
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     // The document is served with a trailing slash too, like every path.
     assert_eq!(s.http.get(s.url("/openapi.json/")).send().await.unwrap().status(), 200);

@@ -25,7 +25,7 @@ async fn health_readiness_metrics_and_openapi() {
     assert!(spec["paths"]["/api/2.0/export"]["get"].is_object());
     let r = s.http.get(s.url("/nowhere")).send().await.unwrap();
     assert_eq!(r.status(), 404);
-    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "not_found");
+    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "NOT_FOUND");
 }
 
 #[tokio::test]

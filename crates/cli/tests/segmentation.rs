@@ -343,7 +343,7 @@ async fn saved_reports_are_computed_by_insights() {
     let r = app(json!({"name": "Bad", "kind": "segmentation", "params": {"event": "Play"}})).await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
-    assert!(body["details"]["params"].as_str().unwrap().contains("from_date"), "{body}");
+    assert!(body["details"]["fields"]["params"].as_str().unwrap().contains("from_date"), "{body}");
     let (status, body) = get(&s, &p, "/api/query/insights", "bookmark_id=999").await;
     assert_eq!(status, 404);
     assert_eq!(body["request"], "/api/query/insights?bookmark_id=999");

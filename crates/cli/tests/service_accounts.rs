@@ -83,7 +83,10 @@ async fn an_organization_manages_its_service_accounts() {
     assert_eq!(send(owner(s.http.get(&other))).await.0, 401);
     let (status, refused) = send(owner(s.http.post(&base)).json(&json!({"role": "king"}))).await;
     assert_eq!(status, 400);
-    assert!(refused["details"]["username"].is_string() && refused["details"]["role"].is_string(), "{refused}");
+    assert!(
+        refused["details"]["fields"]["username"].is_string() && refused["details"]["fields"]["role"].is_string(),
+        "{refused}"
+    );
     let stranger = json!({"projects": [{"id": 9999, "role": "admin"}], "service_account_ids": [bot["id"]]});
     assert_eq!(send(owner(s.http.post(format!("{base}/add-to-project"))).json(&stranger)).await.0, 400);
     assert_eq!(

@@ -84,6 +84,11 @@ impl MetadataError {
             MetadataError::Invalid(_) => ErrorCode::InvalidRequest,
             MetadataError::NotFound(_) => ErrorCode::NotFound,
             MetadataError::Conflict(_) => ErrorCode::Conflict,
+            // The database did not answer (a PostgreSQL server down or unreachable, a
+            // pool that waited out its timeout): a dependency's failure, worth a retry.
+            MetadataError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
+            ) => ErrorCode::Upstream,
             MetadataError::Database(_) | MetadataError::Migration(_) => ErrorCode::Internal,
         }
     }

@@ -26,13 +26,16 @@ pub enum ErrorCode {
     Conflict,
     /// The store is not ready or is shutting down; retry later.
     Unavailable,
+    /// A service Sextant depends on failed to answer (the PostgreSQL control plane);
+    /// retry later.
+    Upstream,
     /// A fault inside Sextant; the details are logged, not returned.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidRecords,
         ErrorCode::Unauthenticated,
@@ -42,6 +45,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::Conflict,
         ErrorCode::Unavailable,
+        ErrorCode::Upstream,
         ErrorCode::Internal,
     ];
 
@@ -56,23 +60,26 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
+            ErrorCode::Upstream => 502,
             ErrorCode::Unavailable => 503,
         }
     }
 
-    /// The stable snake_case name used in App API error bodies.
+    /// The stable name App API error bodies give it (`error_code`), spelled as
+    /// Mixpanel's API reference spells its codes (`INVALID_PARAM`).
     pub fn as_str(self) -> &'static str {
         match self {
-            ErrorCode::InvalidRequest => "invalid_request",
-            ErrorCode::InvalidRecords => "invalid_records",
-            ErrorCode::Unauthenticated => "unauthenticated",
-            ErrorCode::PermissionDenied => "permission_denied",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::Conflict => "conflict",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::Internal => "internal",
+            ErrorCode::InvalidRequest => "INVALID_PARAM",
+            ErrorCode::InvalidRecords => "INVALID_RECORDS",
+            ErrorCode::Unauthenticated => "UNAUTHORIZED",
+            ErrorCode::PermissionDenied => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::Unavailable => "SERVICE_UNAVAILABLE",
+            ErrorCode::Upstream => "BAD_GATEWAY",
+            ErrorCode::Internal => "INTERNAL_ERROR",
         }
     }
 
@@ -86,6 +93,7 @@ impl ErrorCode {
             409 => "Conflict",
             413 => "Request Entity Too Large",
             429 => "Too Many Requests",
+            502 => "Bad Gateway",
             503 => "Service Unavailable",
             _ => "Internal Server Error",
         }

@@ -96,6 +96,10 @@ impl From<MetadataError> for ApiError {
                 tracing::error!(error = %e, "metadata failure");
                 ApiError::new(ErrorCode::Internal, "internal error in the control plane")
             }
+            ErrorCode::Upstream => {
+                tracing::error!(error = %e, "the control-plane database did not answer");
+                ApiError::new(ErrorCode::Upstream, "the control-plane database did not answer; retry later")
+            }
             code => ApiError::new(code, e.to_string()),
         }
     }
@@ -153,10 +157,34 @@ pub struct AppErrorBody {
     pub error_code: &'static str,
     /// The same sentence as `error` (the key `000_*.txt`'s clients read).
     pub message: String,
-    /// For validation failures: each field at fault and what is wrong with it.
+    /// For validation failures, as Mixpanel's reference shows them: the first field at
+    /// fault (`parameter`) and what is wrong with it (`message`), and every field at
+    /// fault with its problem (`fields`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
-    pub details: Option<serde_json::Map<String, serde_json::Value>>,
+    pub details: Option<ErrorDetails>,
+}
+
+/// The `details` of an App API validation failure.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetails {
+    /// The first field at fault.
+    pub parameter: String,
+    /// What is wrong with it.
+    pub message: String,
+    /// Every field at fault, with what is wrong with each.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ErrorDetails {
+    fn of(fields: &serde_json::Map<String, serde_json::Value>) -> Option<ErrorDetails> {
+        let (parameter, message) = fields.iter().next()?;
+        Some(ErrorDetails {
+            parameter: parameter.clone(),
+            message: message.as_str().unwrap_or_default().to_string(),
+            fields: fields.clone(),
+        })
+    }
 }
 
 /// An error as a handler or extractor returns it: the App API's envelope, `{"status":
@@ -180,7 +208,7 @@ impl ApiError {
             error: self.message.clone(),
             error_code: self.code.as_str(),
             message: self.message.clone(),
-            details: self.details.clone(),
+            details: self.details.as_ref().and_then(ErrorDetails::of),
         };
         (self.status(), Json(body)).into_response()
     }

@@ -29,7 +29,7 @@ async fn create_with(s: &TestServer, token: &str, body: Value) -> (u16, Value) {
 fn assert_app_forbidden(status: u16, body: &Value, needle: &str) {
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["status"], "error", "{body}");
-    assert_eq!(body["error_code"], "permission_denied", "{body}");
+    assert_eq!(body["error_code"], "FORBIDDEN", "{body}");
     assert_eq!(body["error"], body["message"], "{body}");
     assert!(body["error"].as_str().unwrap().contains(needle), "expected `{needle}` in {body}");
 }
