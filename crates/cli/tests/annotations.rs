@@ -114,3 +114,38 @@ async fn every_role_reads_annotations_and_analysts_and_above_change_them() {
     let (status, _) = send(s.http.get(base(&s)).basic_auth(&s.creds.token, Some(""))).await;
     assert!(status == 401 || status == 403, "{status}");
 }
+
+#[tokio::test]
+async fn reports_show_the_annotations_of_their_range_when_asked() {
+    let s = TestServer::start();
+    let (yesterday, tomorrow) = chrono_like_today();
+    let owner = |r: reqwest::RequestBuilder| r.basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret));
+    let (_, tag) = send(owner(s.http.post(format!("{}/tags", base(&s)))).json(&json!({"name": "release"}))).await;
+    let note = json!({"date": format!("{yesterday} 12:00:00"), "description": "v3", "tags": [tag["id"]]});
+    assert_eq!(send(owner(s.http.post(base(&s))).json(&note)).await.0, 201);
+    let outside = json!({"date": "2020-01-01", "description": "long ago"});
+    assert_eq!(send(owner(s.http.post(base(&s))).json(&outside)).await.0, 201);
+    s.import_ok(&[
+        json!({"event": "Play", "properties": {"distinct_id": "u", "time": now_ms() / 1000, "$insert_id": "a1"}}),
+    ])
+    .await;
+
+    let report = |extra: &str| {
+        s.http
+            .get(s.url(&format!(
+                "/api/query/segmentation?event=Play&from_date={yesterday}&to_date={tomorrow}&unit=day{extra}"
+            )))
+            .basic_auth(&s.creds.secret, Some(""))
+    };
+    let (status, plain) = send(report("")).await;
+    assert_eq!(status, 200, "{plain}");
+    assert!(plain.get("annotations").is_none(), "only when asked: {plain}");
+    let (_, with) = send(report("&annotations=true")).await;
+    let notes = with["annotations"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{with}");
+    assert_eq!(notes[0]["description"], "v3");
+    assert_eq!(notes[0]["tags"], json!(["release"]));
+    assert_eq!(with["data"], plain["data"], "the answer itself is unchanged");
+    let (status, bad) = send(report("&annotations=maybe")).await;
+    assert_eq!(status, 400, "{bad}");
+}

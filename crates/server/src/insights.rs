@@ -31,7 +31,8 @@ use crate::state::AppState;
     summary = "Compute a saved report",
     params(
         ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
-        ("bookmark_id" = i64, Query, description = "The saved report.")
+        ("bookmark_id" = i64, Query, description = "The saved report."),
+        ("annotations" = Option<bool>, Query, description = "`true`: the project's annotations dated within `date_range`, under `annotations`.")
     ),
     responses((status = 200, description = "`{\"computed_at\", \"date_range\", \"headers\", \"series\"}`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
@@ -48,7 +49,8 @@ pub async fn query(State(state): State<AppState>, reader: Reader) -> Result<Resp
     summary = "Compute a saved report (legacy path)",
     params(
         ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
-        ("bookmark_id" = i64, Query, description = "The saved report.")
+        ("bookmark_id" = i64, Query, description = "The saved report."),
+        ("annotations" = Option<bool>, Query, description = "`true`: the project's annotations dated within `date_range`, under `annotations`.")
     ),
     responses((status = 200, description = "As `/api/query/insights`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
@@ -68,13 +70,13 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
     let saved = state.metadata.bookmark(project.id, id).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
-    match insights::plan(&saved.kind, &saved.params, &options, now).map_err(invalid)? {
+    let answer = match insights::plan(&saved.kind, &saved.params, &options, now).map_err(invalid)? {
         insights::Plan::Counts(mut request) => {
             let mut attacher = Attacher::new(state, project.id);
             request.filter = attacher.optional(request.filter.take()).await?;
             request.on = attacher.optional(request.on.take()).await?;
             let counts = state.reports.segment(request.query(project.id)).await?;
-            Ok(Json(insights::answer(&request, &counts, now)).into_response())
+            insights::answer(&request, &counts, now)
         }
         insights::Plan::Funnel { funnel_id, params } => {
             let funnel = state.metadata.funnel(project.id, funnel_id).await?;
@@ -86,20 +88,23 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
             let request = insights::whole_range(request);
             let (request, rows) = scan_funnel(state, project.id, request).await?;
             let name = funnel.name;
-            let answer = sextant_lanes::Lane::Interactive
+            sextant_lanes::Lane::Interactive
                 .run(move || insights::funnel_answer(&request, &name, &rows, now))
                 .await
-                .map_err(join_failed)?;
-            Ok(Json(answer).into_response())
+                .map_err(join_failed)?
         }
         insights::Plan::Retention(request) => {
             let (request, rows) = scan_retention(state, project.id, request).await?;
-            let answer = sextant_lanes::Lane::Interactive
+            sextant_lanes::Lane::Interactive
                 .run(move || insights::retention_answer(&request, &rows, now))
                 .await
-                .map_err(join_failed)?;
-            Ok(Json(answer).into_response())
+                .map_err(join_failed)?
         }
+    };
+    let (from, to) = (answer.date_range.from_date.clone(), answer.date_range.to_date.clone());
+    match crate::reports::with_annotations(state, project.id, params.get("annotations"), &answer, &from, &to).await? {
+        Some(with) => Ok(Json(with).into_response()),
+        None => Ok(Json(answer).into_response()),
     }
 }
 

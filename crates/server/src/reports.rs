@@ -1,7 +1,8 @@
 //! What report handlers share besides their extractor ([`crate::extract::Reader`]): the
 //! project's expression settings, the JSON-or-CSV answer, the behavioural scans that
 //! more than one report runs (a funnel's for `/funnels` and saved funnels, a retention's
-//! for `/retention` and saved retention reports), and the error of a computation that
+//! for `/retention` and saved retention reports), the project's annotations beside an
+//! answer when `annotations=true` asks for them, and the error of a computation that
 //! died on its blocking thread.
 //!
 //! Handlers do not call one another; what two of them run is here.
@@ -18,6 +19,60 @@ use crate::state::AppState;
 
 /// The expression settings of a project (`sextant_query`'s rule, for the handlers).
 pub use sextant_query::expression_options;
+
+/// An annotation as a report shows it beside its answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ChartAnnotation {
+    /// Its id (`/api/app/projects/{id}/annotations/{annotation_id}`).
+    pub id: i64,
+    /// When, `YYYY-MM-DD HH:MM:SS` in the project's time zone.
+    pub date: String,
+    /// What happened.
+    pub description: String,
+    /// Its tags' names.
+    pub tags: Vec<String>,
+}
+
+/// With `annotations=true` (Sextant's; Mixpanel shows annotations on its charts, not in
+/// its API's answers): `answer` as JSON with the project's annotations dated within
+/// `from_day`..=`to_day` (project-local `YYYY-MM-DD`) under `annotations`, oldest first.
+/// `None` when the request did not ask.
+pub async fn with_annotations(
+    state: &AppState,
+    project: ProjectId,
+    asked: Option<&str>,
+    answer: impl serde::Serialize,
+    from_day: &str,
+    to_day: &str,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    match asked.map(str::trim) {
+        None | Some("false") | Some("0") | Some("") => return Ok(None),
+        Some("true") | Some("1") => {}
+        Some(_) => {
+            return Err(ApiError::invalid_fields(
+                "invalid parameter",
+                vec![("annotations".into(), "must be true or false".into())],
+            ));
+        }
+    }
+    let day = |d: &str| d.get(..10).unwrap_or(d).to_string();
+    let found = state.metadata.list_annotations(project, Some(&day(from_day)), Some(&day(to_day))).await?;
+    let notes: Vec<ChartAnnotation> = found
+        .into_iter()
+        .map(|a| ChartAnnotation {
+            id: a.id,
+            date: a.date,
+            description: a.description,
+            tags: a.tags.into_iter().map(|t| t.name).collect(),
+        })
+        .collect();
+    let mut value =
+        serde_json::to_value(answer).map_err(|e| ApiError::new(sextant_model::ErrorCode::Internal, e.to_string()))?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("annotations".into(), serde_json::to_value(notes).unwrap_or_default());
+    }
+    Ok(Some(value))
+}
 
 /// A report's JSON answer, or its CSV text when `csv` is asked.
 pub fn respond(answer: &sextant_query::segmentation::Answer, csv: bool) -> Response {

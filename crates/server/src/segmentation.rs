@@ -47,6 +47,9 @@ pub struct SegmentationParams {
     type_: Option<String>,
     /// `csv` for CSV instead of JSON.
     format: Option<String>,
+    /// `true`: the project's annotations dated within the answer's range, under
+    /// `annotations` (`/segmentation` and `/segmentation/numeric`, JSON answers).
+    annotations: Option<bool>,
 }
 
 /// Which report a handler serves.
@@ -199,5 +202,13 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
         Report::Counts => {}
     }
     let counts = state.reports.segment(request.query(project.id)).await?;
-    Ok(crate::reports::respond(&request.answer(&counts), request.csv))
+    let answer = request.answer(&counts);
+    if !request.csv
+        && let (Some(first), Some(last)) = (answer.data.series.first(), answer.data.series.last())
+        && let Some(with) =
+            crate::reports::with_annotations(state, project.id, params.get("annotations"), &answer, first, last).await?
+    {
+        return Ok(Json(with).into_response());
+    }
+    Ok(crate::reports::respond(&answer, request.csv))
 }
