@@ -1,6 +1,6 @@
 //! `GET /schemas` on a large dictionary, over loopback: the declared schemas merged with
-//! the catalog of what was sent, which the store keeps as it commits events, so the
-//! answer reads two small tables and the control plane, never the events.
+//! the catalog of what was sent, both kept in memory (the store keeps the catalog as it
+//! commits events), so the answer never reads the events.
 //!
 //! Run: `cargo bench --workspace --bench lexicon_schemas` (optionally
 //! `-- EVENTS NAMES PROPERTIES`, default 1000000 events over 5000 event names with 10
@@ -16,7 +16,7 @@
 //!
 //! Rows measured:
 //! - `GET /schemas`: every declared schema, with what was sent merged in;
-//! - `GET /schemas?inferred=false`: the declared schemas alone (the control plane);
+//! - `GET /schemas?inferred=false`: the declared schemas alone;
 //! - `GET /schemas/event/{name}`: one entry, merged with that event's catalog rows.
 
 use std::sync::Arc;

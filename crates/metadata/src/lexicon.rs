@@ -35,6 +35,15 @@ pub enum LexiconScope<'a> {
 }
 
 impl LexiconScope<'_> {
+    /// Whether `entry` is in the scope.
+    pub fn covers(&self, entry: &SchemaEntry) -> bool {
+        match *self {
+            LexiconScope::All => true,
+            LexiconScope::Type(t) => entry.entity_type == t,
+            LexiconScope::One(t, name) => entry.entity_type == t && entry.name == name,
+        }
+    }
+
     /// The `WHERE` clause after `project_id = $1`, and its binds.
     fn filter(&self) -> (&'static str, Vec<&str>) {
         match self {

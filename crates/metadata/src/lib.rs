@@ -84,11 +84,14 @@ impl MetadataError {
             MetadataError::Invalid(_) => ErrorCode::InvalidRequest,
             MetadataError::NotFound(_) => ErrorCode::NotFound,
             MetadataError::Conflict(_) => ErrorCode::Conflict,
-            // The database did not answer (a PostgreSQL server down or unreachable, a
-            // pool that waited out its timeout): a dependency's failure, worth a retry.
-            MetadataError::Database(
-                sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
-            ) => ErrorCode::Upstream,
+            // The database could not be reached (a PostgreSQL server down or
+            // unreachable, its TLS failing): a dependency's failure, worth a retry.
+            MetadataError::Database(sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed) => {
+                ErrorCode::Upstream
+            }
+            // Every connection busy for the pool's whole timeout: contention, not a
+            // failure; retry.
+            MetadataError::Database(sqlx::Error::PoolTimedOut) => ErrorCode::Unavailable,
             MetadataError::Database(_) | MetadataError::Migration(_) => ErrorCode::Internal,
         }
     }

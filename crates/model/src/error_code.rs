@@ -2,11 +2,10 @@
 //! these, and the server maps each code to an HTTP status in one place.
 //! Add a variant only when no existing code describes a new failure to a client.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 /// What went wrong, as a client needs to know it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// The request is malformed: bad parameter, bad encoding, bad JSON, bad date.
     InvalidRequest,
@@ -97,6 +96,13 @@ impl ErrorCode {
             503 => "Service Unavailable",
             _ => "Internal Server Error",
         }
+    }
+}
+
+/// Serialized as [`ErrorCode::as_str`] names it.
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

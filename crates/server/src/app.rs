@@ -13,7 +13,7 @@
 //! that expire no later than itself (an explicit `expires_in` past its own expiry is
 //! refused; the default lifetime is cut to what is left of its own), and may revoke only
 //! tokens whose families it holds. Tokens it creates record it as their parent and are
-//! revoked with it. Refusals are 403 `permission_denied`. Responses are
+//! revoked with it. Refusals are 403 `FORBIDDEN`. Responses are
 //! `{"status": "ok", "results": ...}`; errors use the App API envelope. What every App
 //! API handler shares (authenticating, bodies, pages) is [`crate::admin`].
 

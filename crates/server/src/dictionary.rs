@@ -82,14 +82,7 @@ impl Dictionary {
     /// The project's schemas in `scope`, by entity type and name, as stored.
     pub fn schemas(&self, project: ProjectId, scope: LexiconScope<'_>) -> Vec<SchemaEntry> {
         let Some(all) = self.entries.read().get(&project).cloned() else { return Vec::new() };
-        all.iter()
-            .filter(|e| match scope {
-                LexiconScope::All => true,
-                LexiconScope::Type(t) => e.entity_type == t,
-                LexiconScope::One(t, name) => e.entity_type == t && e.name == name,
-            })
-            .cloned()
-            .collect()
+        all.iter().filter(|e| scope.covers(e)).cloned().collect()
     }
 
     /// The project's declarations, if it has any.

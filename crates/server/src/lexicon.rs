@@ -193,12 +193,8 @@ async fn write(
     let project = credential.project.id;
     let items = batch.entries.iter().map(lexicon::items).sum();
     state.limiter.admit_volume(&LimitSlot::of(&parts.extensions), project, ApiFamily::Lexicon, items)?;
-    // One change at a time, each followed by its reload, so the declarations ingestion
-    // applies are never an older read installed after a newer one.
-    let _one_change = state.dictionary.changing().await;
-    let done = state.metadata.write_lexicon(project, batch, &credential.actor).await?;
-    state.dictionary.reload(&state.metadata, project).await?;
-    Ok(done)
+    let actor = credential.actor.clone();
+    change(state, project, move |md| async move { md.write_lexicon(project, batch, &actor).await }).await
 }
 
 async fn delete_in(
@@ -209,10 +205,45 @@ async fn delete_in(
 ) -> Result<Json<Single<DeleteCount>>, ApiError> {
     let project = credential.project.id;
     charge(state, parts, project, 0)?;
-    let _one_change = state.dictionary.changing().await;
-    let delete_count = state.metadata.delete_lexicon(project, scope).await?;
-    state.dictionary.reload(&state.metadata, project).await?;
+    let (kind, name) = match scope {
+        LexiconScope::All => (None, None),
+        LexiconScope::Type(t) => (Some(t), None),
+        LexiconScope::One(t, name) => (Some(t), Some(name.to_string())),
+    };
+    let delete_count = change(state, project, move |md| async move {
+        let scope = match (kind, name.as_deref()) {
+            (None, _) => LexiconScope::All,
+            (Some(t), None) => LexiconScope::Type(t),
+            (Some(t), Some(name)) => LexiconScope::One(t, name),
+        };
+        md.delete_lexicon(project, scope).await
+    })
+    .await?;
     Ok(Json(Single::ok(DeleteCount { delete_count })))
+}
+
+/// Runs a change of the project's schemas and then the reload of what ingestion and
+/// `GET /schemas` read, one change at a time (so an older read is never installed after
+/// a newer one), to the end even if the request is dropped meanwhile (its deadline, a
+/// client gone): a change whose reload never ran would leave both on the old schemas.
+async fn change<T, F>(
+    state: &AppState,
+    project: ProjectId,
+    work: impl FnOnce(sextant_metadata::Metadata) -> F + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = sextant_metadata::Result<T>> + Send + 'static,
+{
+    let state = state.clone();
+    tokio::spawn(async move {
+        let _one_change = state.dictionary.changing().await;
+        let done = work(state.metadata.clone()).await;
+        state.dictionary.reload(&state.metadata, project).await?;
+        Ok::<T, ApiError>(done?)
+    })
+    .await
+    .map_err(|e| ApiError::new(sextant_model::ErrorCode::Internal, format!("the change failed: {e}")))?
 }
 
 /// `GET /api/app/projects/{project_id}/schemas`.

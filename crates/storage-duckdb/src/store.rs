@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use duckdb::Connection;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use sextant_expr::LookupTable;
 use sextant_lanes::Lane;
 use sextant_model::profile::Refusal;
@@ -73,7 +73,7 @@ pub struct DuckDbStore {
     /// The kinds of value event properties hold in the cold tier, learned by queries.
     kinds: Arc<KindCache>,
     /// What each project has sent, as of the last commit (the writer keeps it).
-    catalog: Arc<Mutex<crate::catalog::Known>>,
+    catalog: Arc<RwLock<crate::catalog::Known>>,
     /// Write requests received and waiting; the compactor tells a quiet tick by them.
     write_activity: Arc<compactor::WriteActivity>,
     /// The free space writes leave on the data directory's disk.
@@ -103,7 +103,12 @@ impl DuckDbStore {
         crate::catalog::migrate(&conn).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let kinds = Arc::new(KindCache::load(&conn, next_seq).map_err(backend)?);
-        let catalog = Arc::new(Mutex::new(crate::catalog::Known::load(&conn).map_err(backend)?));
+        let catalog = crate::catalog::Known::load(&conn).unwrap_or_else(|e| {
+            // The catalog then knows only what arrives from now on; the events are intact.
+            tracing::warn!(error = %e, "cannot read the catalog of what was sent");
+            Default::default()
+        });
+        let catalog = Arc::new(RwLock::new(catalog));
         let writer_catalog = catalog.clone();
         let reader = conn.try_clone().map_err(backend)?;
         let compactor_conn = conn.try_clone().map_err(backend)?;
@@ -296,7 +301,11 @@ impl EventStore for DuckDbStore {
     }
 
     async fn dictionary(&self, project_id: ProjectId, event: Option<&str>) -> Result<Vec<SeenEvent>> {
-        Ok(self.catalog.lock().seen(project_id.0, event))
+        // Copying 50,000 properties out takes milliseconds: not on the async runtime.
+        let (catalog, event) = (self.catalog.clone(), event.map(str::to_string));
+        tokio::task::spawn_blocking(move || catalog.read().seen(project_id.0, event.as_deref()))
+            .await
+            .map_err(|e| StorageError::Backend(e.to_string()))
     }
 
     async fn close(&self) -> Result<()> {

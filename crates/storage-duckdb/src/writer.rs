@@ -9,7 +9,7 @@
 //! and not every request that happened to share its commit. After [`IDLE_CHECKPOINT`] without
 //! work, it checkpoints, so the log is folded into the database between bursts.
 
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, OnceLock};
@@ -74,7 +74,7 @@ pub fn run(
     mut next_seq: i64,
     queue: Receiver<WriteRequest>,
     reserve: Reserve,
-    catalog: Arc<Mutex<catalog::Known>>,
+    catalog: Arc<RwLock<catalog::Known>>,
 ) {
     let mut dirty = false;
     let mut nullable = nullable::load(&conn).unwrap_or_else(|e| {
@@ -164,7 +164,7 @@ fn commit_group(
     group: &mut [WriteRequest],
     first_seq: i64,
     nullable: &mut HashSet<(i64, String)>,
-    catalog: &Mutex<catalog::Known>,
+    catalog: &RwLock<catalog::Known>,
 ) -> Result<Vec<Refused>> {
     if conn.execute_batch("BEGIN TRANSACTION").is_err() {
         // A transaction left open by a failure whose rollback failed too (seen after
@@ -194,7 +194,7 @@ fn commit_group(
         let _ = conn.execute_batch("ROLLBACK");
         return Err(backend(e));
     }
-    let seen = catalog.lock().changes(group.iter().flat_map(|req| req.work.events().iter()));
+    let seen = catalog.read().changes(group.iter().flat_map(|req| req.work.events().iter()));
     if let Err(e) = catalog::record(conn, &seen) {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(backend(e));
@@ -214,7 +214,7 @@ fn commit_group(
     match written.and_then(|refused| conn.execute_batch("COMMIT").map(|()| refused)) {
         Ok(refused) => {
             nullable.extend(added);
-            catalog.lock().apply(seen);
+            catalog.write().apply(seen);
             let mut per_request: Vec<Refused> = group.iter().map(|_| Vec::new()).collect();
             for (flat, why) in refused {
                 let (r, at) = owners[flat];

@@ -31,6 +31,8 @@ pub const MAX_PROPERTIES: usize = 1_000;
 pub fn check_name(name: &str, at: &str, problems: &mut Vec<Problem>) {
     if name.trim().is_empty() {
         problems.push((at.into(), "must not be empty".into()));
+    } else if name.chars().any(char::is_control) {
+        problems.push((at.into(), "must not hold control characters".into()));
     } else if name.chars().count() > MAX_NAME_CHARS {
         problems.push((at.into(), format!("is longer than {MAX_NAME_CHARS} characters")));
     }
