@@ -37,19 +37,6 @@ pub(crate) async fn admin_for(
     request: &Parts,
     op: Operation,
 ) -> Result<(Credential, Params), ApiError> {
-    let (credential, params) = authorize(state, project_id, request, op).await?;
-    state.limiter.admit(&LimitSlot::of(&request.extensions), credential.project.id, op.family(), 1)?;
-    Ok((credential, params))
-}
-
-/// [`admin_for`] without counting the request, for a handler that must read the body
-/// to know what the request costs (a Lexicon upload counts its entries and properties).
-pub(crate) async fn authorize(
-    state: &AppState,
-    project_id: &str,
-    request: &Parts,
-    op: Operation,
-) -> Result<(Credential, Params), ApiError> {
     let project_id = auth::parse_project_id(Some(project_id))?
         .ok_or_else(|| ApiError::invalid("the path must name a project id"))?;
     let params = Params::parse(request.uri.query().unwrap_or("").as_bytes());
@@ -68,6 +55,9 @@ pub(crate) async fn authorize(
     if !credential.may(op) {
         return Err(credential.refusal(op));
     }
+    // The request only: what it carries (a Lexicon upload's entries) is charged once
+    // its body is read (`Limiter::admit_volume`).
+    state.limiter.admit(&LimitSlot::of(&request.extensions), credential.project.id, op.family(), 0)?;
     Ok((credential, params))
 }
 

@@ -24,13 +24,26 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// Violations counted but not yet written, by project, then (event, property).
 type Pending = HashMap<ProjectId, BTreeMap<(String, String), u64>>;
 
-/// Every project's declarations, and the violations not yet written.
+/// One project's schemas as stored (what `GET /schemas` reads: parsing 5,000 schemas
+/// from the control plane took 55 to 100 ms of a 200-ms budget) and what they declare.
+pub struct ProjectLexicon {
+    /// The schemas, by entity type and name.
+    pub entries: Vec<SchemaEntry>,
+    /// What they make ingestion do.
+    pub declarations: Declarations,
+}
+
+impl ProjectLexicon {
+    fn of(entries: Vec<SchemaEntry>) -> ProjectLexicon {
+        ProjectLexicon { declarations: Declarations::from_entries(&entries), entries }
+    }
+}
+
+/// Every project's schemas and declarations, and the violations not yet written.
 #[derive(Default)]
 pub struct Dictionary {
-    /// Each project's schemas, as stored (what `GET /schemas` reads: parsing 5,000
-    /// schemas from the control plane took 55 to 100 ms of a 200-ms budget).
-    entries: RwLock<HashMap<ProjectId, Arc<Vec<SchemaEntry>>>>,
-    declarations: RwLock<HashMap<ProjectId, Arc<Declarations>>>,
+    /// Projects with schemas.
+    projects: RwLock<HashMap<ProjectId, Arc<ProjectLexicon>>>,
     pending: Mutex<Pending>,
     /// Held by a Lexicon change from its write to its reload (changes are few: 5 a
     /// minute per project by default).
@@ -38,23 +51,15 @@ pub struct Dictionary {
 }
 
 impl Dictionary {
-    /// Every project's declarations, read from the control plane.
+    /// Every project's schemas, read from the control plane.
     pub async fn load(metadata: &Metadata) -> sextant_metadata::Result<Dictionary> {
         let mut by_project: HashMap<ProjectId, Vec<SchemaEntry>> = HashMap::new();
         for (project, entry) in metadata.all_lexicon_schemas().await? {
             by_project.entry(project).or_default().push(entry);
         }
-        let declarations = by_project
-            .iter()
-            .map(|(project, entries)| (*project, Arc::new(Declarations::from_entries(entries))))
-            .filter(|(_, d)| !d.is_empty())
-            .collect();
-        let entries = by_project.into_iter().map(|(project, entries)| (project, Arc::new(entries))).collect();
-        Ok(Dictionary {
-            entries: RwLock::new(entries),
-            declarations: RwLock::new(declarations),
-            ..Dictionary::default()
-        })
+        let projects =
+            by_project.into_iter().map(|(project, entries)| (project, Arc::new(ProjectLexicon::of(entries)))).collect();
+        Ok(Dictionary { projects: RwLock::new(projects), ..Dictionary::default() })
     }
 
     /// Waits for the right to change schemas: hold it from the write to its
@@ -63,39 +68,35 @@ impl Dictionary {
         self.changes.lock().await
     }
 
-    /// Reads one project's declarations again, after its schemas changed.
+    /// Reads one project's schemas again, after they changed.
     pub async fn reload(&self, metadata: &Metadata, project: ProjectId) -> sextant_metadata::Result<()> {
         let entries = metadata.lexicon_schemas(project, LexiconScope::All).await?;
-        let declarations = Declarations::from_entries(&entries);
-        {
-            let mut all = self.declarations.write();
-            if declarations.is_empty() {
-                all.remove(&project);
-            } else {
-                all.insert(project, Arc::new(declarations));
-            }
+        let mut all = self.projects.write();
+        if entries.is_empty() {
+            all.remove(&project);
+        } else {
+            all.insert(project, Arc::new(ProjectLexicon::of(entries)));
         }
-        self.entries.write().insert(project, Arc::new(entries));
         Ok(())
     }
 
     /// The project's schemas in `scope`, by entity type and name, as stored.
     pub fn schemas(&self, project: ProjectId, scope: LexiconScope<'_>) -> Vec<SchemaEntry> {
-        let Some(all) = self.entries.read().get(&project).cloned() else { return Vec::new() };
-        all.iter().filter(|e| scope.covers(e)).cloned().collect()
+        let Some(lexicon) = self.of(project) else { return Vec::new() };
+        lexicon.entries.iter().filter(|e| scope.covers(e)).cloned().collect()
     }
 
-    /// The project's declarations, if it has any.
-    pub fn of(&self, project: ProjectId) -> Option<Arc<Declarations>> {
-        self.declarations.read().get(&project).cloned()
+    /// The project's schemas and declarations, if it has any.
+    pub fn of(&self, project: ProjectId) -> Option<Arc<ProjectLexicon>> {
+        self.projects.read().get(&project).cloned()
     }
 
     /// Applies the project's declarations to an event about to be stored: `false` when
     /// the event is declared dropped (it is counted on `/metrics`, not stored); otherwise
     /// its dropped properties are removed and values breaking a declared type counted.
     pub fn admit(&self, project: ProjectId, event: &mut NormalizedEvent) -> bool {
-        let Some(declarations) = self.of(project) else { return true };
-        let Some(declared) = declarations.event(&event.event) else { return true };
+        let Some(lexicon) = self.of(project) else { return true };
+        let Some(declared) = lexicon.declarations.event(&event.event) else { return true };
         if declared.dropped {
             crate::metrics::lexicon_dropped(project, "event", 1);
             return false;

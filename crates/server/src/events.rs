@@ -189,7 +189,7 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
             let names: Vec<String> =
                 events::ranked(request.kind, &counts, by_segment).into_iter().take(limit).map(|(n, _)| n).collect();
             let hidden: Vec<&String> = match state.dictionary.of(project.id) {
-                Some(declared) if !by_segment => names.iter().filter(|n| declared.hides_event(n)).collect(),
+                Some(lexicon) if !by_segment => names.iter().filter(|n| lexicon.declarations.hides_event(n)).collect(),
                 _ => Vec::new(),
             };
             let flag = hidden_events_header(&hidden);
@@ -206,7 +206,7 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
                 .into_iter()
                 .map(|(k, n)| {
                     let mut about = json!({"count": n});
-                    if declared.as_ref().is_some_and(|d| d.hides_property(Some(&event), &k)) {
+                    if declared.as_ref().is_some_and(|l| l.declarations.hides_property(Some(&event), &k)) {
                         about["hidden"] = Value::Bool(true);
                     }
                     (k, about)

@@ -2,9 +2,10 @@
 //! in the shapes of Mixpanel's Lexicon Schemas spec: list (all, one entity type, one
 //! name), create or replace (a batch, or one), delete (all, one type, one name).
 //!
-//! Every call is charged to the project's Lexicon limits before its body is read: 5
-//! requests a minute; an upload then its entries and their properties against 4,000 a
-//! minute, once the body is read and checked and before anything is written. What a schema may say, how a
+//! Every call is charged to the project's Lexicon limits before its body is read (5
+//! requests a minute: `admin::admin_for` charges an operation's own family); an upload
+//! then its entries and their properties against 4,000 a minute, once the body is read
+//! and checked and before anything is written. What a schema may say, how a
 //! replacement keeps the Mixpanel metadata it leaves out, and the cap of 3,000 deletions
 //! a request are `sextant_model::lexicon`'s and the control plane's rules. After a
 //! change, the project's declarations are reloaded for ingestion
@@ -23,7 +24,7 @@ use sextant_model::access::Operation;
 use sextant_model::lexicon::{self, Batch, EntityType, Problem, SchemaEntry};
 use sextant_model::{ApiFamily, ProjectId};
 
-use crate::admin::authorize;
+use crate::admin::admin_for;
 use crate::auth::Credential;
 use crate::envelope::Single;
 use crate::error::ApiError;
@@ -84,12 +85,6 @@ struct SchemaBatchRequest {
     entries: Vec<Value>,
     /// Delete every entry the batch does not name first.
     truncate: Option<bool>,
-}
-
-/// Charges the request, and the entries and properties it writes (`volume`), to the
-/// project's Lexicon limits.
-fn charge(state: &AppState, parts: &Parts, project: ProjectId, volume: u64) -> Result<(), ApiError> {
-    state.limiter.admit(&LimitSlot::of(&parts.extensions), project, ApiFamily::Lexicon, volume)
 }
 
 /// Reads an upload's JSON body (at most 8 MB) and reads it with `parse`, both on a
@@ -199,12 +194,10 @@ async fn write(
 
 async fn delete_in(
     state: &AppState,
-    parts: &Parts,
     credential: &Credential,
     scope: LexiconScope<'_>,
 ) -> Result<Json<Single<DeleteCount>>, ApiError> {
     let project = credential.project.id;
-    charge(state, parts, project, 0)?;
     let (kind, name) = match scope {
         LexiconScope::All => (None, None),
         LexiconScope::Type(t) => (Some(t), None),
@@ -265,10 +258,9 @@ pub async fn list(
     request: Request,
 ) -> Result<Json<Single<Vec<SchemaEntryView>>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, params) = authorize(&state, &project_id, &parts, Operation::ReadLexicon).await?;
+    let (credential, params) = admin_for(&state, &project_id, &parts, Operation::ReadLexicon).await?;
     let seen = seen_for(&params, None)?;
     let project = credential.project.id;
-    charge(&state, &parts, project, 0)?;
     let entries = state.dictionary.schemas(project, LexiconScope::All);
     Ok(Json(Single::ok(views(&state, project, entries, seen).await?)))
 }
@@ -290,8 +282,7 @@ pub async fn upload(
     request: Request,
 ) -> Result<Json<Single<UploadCounts>>, ApiError> {
     let (parts, body) = request.into_parts();
-    let (credential, _) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
-    charge(&state, &parts, credential.project.id, 0)?;
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::WriteLexicon).await?;
     let batch = read_upload(&parts, body, |body| lexicon::parse_batch(&body)).await?;
     let done = write(&state, &parts, &credential, batch).await?;
     Ok(Json(Single::ok(UploadCounts { added: done.added, deleted: done.deleted })))
@@ -313,8 +304,8 @@ pub async fn delete_all(
     request: Request,
 ) -> Result<Json<Single<DeleteCount>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, _) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
-    delete_in(&state, &parts, &credential, LexiconScope::All).await
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::WriteLexicon).await?;
+    delete_in(&state, &credential, LexiconScope::All).await
 }
 
 /// The scope of a request on one entity type: the type, or one of its names when
@@ -347,11 +338,10 @@ pub async fn list_type(
     request: Request,
 ) -> Result<Json<Single<Vec<SchemaEntryView>>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, params) = authorize(&state, &project_id, &parts, Operation::ReadLexicon).await?;
+    let (credential, params) = admin_for(&state, &project_id, &parts, Operation::ReadLexicon).await?;
     let entity_type = entity_type_of(&entity_type)?;
     let seen = seen_for(&params, Some(entity_type))?;
     let project = credential.project.id;
-    charge(&state, &parts, project, 0)?;
     let entries = state.dictionary.schemas(project, type_scope(entity_type, &params));
     Ok(Json(Single::ok(views(&state, project, entries, seen).await?)))
 }
@@ -376,9 +366,9 @@ pub async fn delete_type(
     request: Request,
 ) -> Result<Json<Single<DeleteCount>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, params) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
+    let (credential, params) = admin_for(&state, &project_id, &parts, Operation::WriteLexicon).await?;
     let entity_type = entity_type_of(&entity_type)?;
-    delete_in(&state, &parts, &credential, type_scope(entity_type, &params)).await
+    delete_in(&state, &credential, type_scope(entity_type, &params)).await
 }
 
 /// `GET /api/app/projects/{project_id}/schemas/{entity_type}/{name}`.
@@ -401,10 +391,9 @@ pub async fn get_one(
     request: Request,
 ) -> Result<Json<SchemaJson>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, _) = authorize(&state, &project_id, &parts, Operation::ReadLexicon).await?;
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::ReadLexicon).await?;
     let entity_type = entity_type_of(&entity_type)?;
     let project = credential.project.id;
-    charge(&state, &parts, project, 0)?;
     let entry = state.dictionary.schemas(project, LexiconScope::One(entity_type, &name)).pop().ok_or_else(|| {
         ApiError::new(sextant_model::ErrorCode::NotFound, format!("{} schema `{name}` not found", entity_type.as_str()))
     })?;
@@ -433,9 +422,9 @@ pub async fn delete_one(
     request: Request,
 ) -> Result<Json<Single<DeleteCount>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, _) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::WriteLexicon).await?;
     let entity_type = entity_type_of(&entity_type)?;
-    delete_in(&state, &parts, &credential, LexiconScope::One(entity_type, &name)).await
+    delete_in(&state, &credential, LexiconScope::One(entity_type, &name)).await
 }
 
 /// `POST /api/app/projects/{project_id}/schemas/{entity_type}/{name}`.
@@ -459,9 +448,8 @@ pub async fn upload_one(
     request: Request,
 ) -> Result<Json<Uploaded>, ApiError> {
     let (parts, body) = request.into_parts();
-    let (credential, _) = authorize(&state, &project_id, &parts, Operation::WriteLexicon).await?;
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::WriteLexicon).await?;
     let entity_type = entity_type_of(&entity_type)?;
-    charge(&state, &parts, credential.project.id, 0)?;
     let entry = read_upload(&parts, body, move |schema| lexicon::parse_one(entity_type, &name, schema)).await?;
     write(&state, &parts, &credential, Batch { entries: vec![entry], truncate: false }).await?;
     Ok(Json(Uploaded { status: "ok" }))

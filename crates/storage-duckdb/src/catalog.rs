@@ -133,6 +133,10 @@ pub struct Changes {
     properties: HashMap<(i64, String, String), (u8, i64)>,
     /// (project, event, shape) now fully recorded, from this time on.
     shapes: HashMap<(i64, String, u64), i64>,
+    /// (project, name) of the top-level members holding `null` in the rows of new
+    /// shapes: every name that may be new to [`crate::nullable`] (a known shape's were
+    /// taken when it was recorded).
+    pub nulls: Vec<(i64, String)>,
 }
 
 impl Known {
@@ -173,6 +177,7 @@ impl Known {
         let mut batch: FxHashMap<(i64, &'a str), InBatch> = FxHashMap::default();
         let mut properties: FxHashMap<(i64, &'a str, Cow<'a, str>), (u8, i64)> = FxHashMap::default();
         let mut members: Vec<(Cow<'a, str>, JsonType)> = Vec::new();
+        let mut nulls = Vec::new();
         for row in rows {
             let project = row.project_id.0;
             let event = row.event.as_str();
@@ -188,6 +193,9 @@ impl Known {
                 continue;
             }
             for (name, kind) in members.drain(..) {
+                if kind == JsonType::Null {
+                    nulls.push((project, name.to_string()));
+                }
                 let recorded = known.and_then(|k| k.properties.get(name.as_ref())).copied();
                 let entry = properties.entry((project, event, name)).or_insert(recorded.unwrap_or((0, i64::MAX)));
                 *entry = (entry.0 | bit(kind), entry.1.min(row.time_ms));
@@ -196,7 +204,7 @@ impl Known {
             *since = (*since).min(row.time_ms);
         }
         // New names past a project's bounds are left out, in no particular order.
-        let mut changes = Changes::default();
+        let mut changes = Changes { nulls, ..Changes::default() };
         let mut new_events: FxHashMap<i64, usize> = FxHashMap::default();
         let mut kept = |project: i64, event: &str| {
             let known = self.events.get(&project);

@@ -8,7 +8,9 @@
 //! rows, and queries test existence only for those names
 //! (`sextant_expr::sql::Columns::nullable`). A name recorded wrongly (nested `null`,
 //! text that merely looks like one) only costs speed; a name missed would lose a
-//! `null` segment, so every event written goes through [`names_in`].
+//! `null` segment, so every event written is read for them: by the writer's one scan of
+//! each row's members (`crate::catalog::Known::changes`), and by [`names_in`] when this
+//! table is first filled from a store made before it existed.
 
 use std::collections::HashSet;
 use std::sync::Arc;

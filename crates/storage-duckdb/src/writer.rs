@@ -177,11 +177,13 @@ fn commit_group(
         let _ = conn.execute_batch("ROLLBACK");
         return Err(sextant_storage::StorageError::Backend("refused by the test".into()));
     }
-    let found: Vec<(i64, String)> = group
-        .iter()
-        .flat_map(|req| req.work.events())
-        .flat_map(|row| nullable::names_in(&row.properties).into_iter().map(|name| (row.project_id.0, name)))
-        .collect();
+    if let Err(e) = identity::apply_edges(conn, group) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(backend(e));
+    }
+    // One scan of each row's properties serves the catalog and the names holding `null`.
+    let mut seen = catalog.read().changes(group.iter().flat_map(|req| req.work.events().iter()));
+    let found = std::mem::take(&mut seen.nulls);
     let added = if found.is_empty() { Ok(Vec::new()) } else { nullable::record(conn, nullable, found) };
     let added = match added {
         Ok(added) => added,
@@ -190,11 +192,6 @@ fn commit_group(
             return Err(backend(e));
         }
     };
-    if let Err(e) = identity::apply_edges(conn, group) {
-        let _ = conn.execute_batch("ROLLBACK");
-        return Err(backend(e));
-    }
-    let seen = catalog.read().changes(group.iter().flat_map(|req| req.work.events().iter()));
     if let Err(e) = catalog::record(conn, &seen) {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(backend(e));
