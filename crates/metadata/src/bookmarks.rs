@@ -102,13 +102,13 @@ impl Metadata {
         let rows = self
             .page_rows(
                 &format!("SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM bookmarks WHERE project_id = $1"),
-                project_id,
+                project_id.0,
                 "id",
                 page,
             )
             .await?;
         let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        self.finish_page(items, |b| b.id, "SELECT 1 FROM bookmarks WHERE project_id = $1", project_id, "id", page).await
+        self.finish_page(items, |b| b.id, "SELECT 1 FROM bookmarks WHERE project_id = $1", project_id.0, "id", page).await
     }
 
     /// Every saved report of the project, oldest first.

@@ -135,13 +135,13 @@ impl Metadata {
         let rows = self
             .page_rows(
                 &format!("SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM funnels WHERE project_id = $1"),
-                project_id,
+                project_id.0,
                 "id",
                 page,
             )
             .await?;
         let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        self.finish_page(items, |f| f.id, "SELECT 1 FROM funnels WHERE project_id = $1", project_id, "id", page).await
+        self.finish_page(items, |f| f.id, "SELECT 1 FROM funnels WHERE project_id = $1", project_id.0, "id", page).await
     }
 
     /// Every funnel of the project, oldest first.

@@ -9,8 +9,11 @@
 //! once, when it is created.
 //!
 //! # Layout
-//! - `store`: [`Metadata`], the store and its operations on organisations, projects
-//!   and service accounts.
+//! - `store`: [`Metadata`], the store and its operations on organisations and service
+//!   accounts.
+//! - `projects`: projects: creating (with the default workspace), settings, rate-limit
+//!   overrides, deleting ([`NewProject`]).
+//! - `workspaces`: a project's workspaces (Mixpanel's data views) and their members.
 //! - `annotations`: dated notes on the charts, and their tags ([`AnnotationInfo`]).
 //! - `audit`: the columns every saved object has (created, modified, creator).
 //! - [`backend`]: which database, connecting, and the migrations of each.
@@ -36,11 +39,13 @@ mod funnels;
 mod lexicon;
 mod lookup_tables;
 mod org_accounts;
+mod projects;
 pub mod secrets;
 mod store;
 #[cfg(feature = "testsupport")]
 pub mod testsupport;
 mod tokens;
+mod workspaces;
 
 pub use annotations::{
     AnnotationChanges, AnnotationInfo, AnnotationTag, MAX_ANNOTATIONS_LISTED, MAX_DESCRIPTION_CHARS, canonical_date,
@@ -52,7 +57,8 @@ pub use funnels::{FunnelChanges, FunnelInfo};
 pub use lexicon::{LexiconScope, LexiconWrite};
 pub use lookup_tables::{LookupMapping, LookupTableChanges, LookupTableInfo, MAPPING_TARGETS};
 pub use org_accounts::OrgAuth;
-pub use store::{Bootstrap, Metadata, NewProject, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
+pub use projects::NewProject;
+pub use store::{Bootstrap, Metadata, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
 pub use tokens::{ApiTokenAuth, ApiTokenInfo, NewApiToken, TOKEN_PREFIX};
 
 use sextant_model::ErrorCode;

@@ -260,7 +260,7 @@ impl Metadata {
         let rows = self
             .page_rows(
                 &format!("SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM lookup_tables WHERE project_id = $1"),
-                project_id,
+                project_id.0,
                 "seq",
                 page,
             )
@@ -269,7 +269,7 @@ impl Metadata {
         for t in &mut items {
             t.mappings = self.mappings_of(&t.id).await?;
         }
-        self.finish_page(items, |t| t.seq, "SELECT 1 FROM lookup_tables WHERE project_id = $1", project_id, "seq", page)
+        self.finish_page(items, |t| t.seq, "SELECT 1 FROM lookup_tables WHERE project_id = $1", project_id.0, "seq", page)
             .await
     }
 }

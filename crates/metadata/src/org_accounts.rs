@@ -171,6 +171,7 @@ impl Metadata {
     pub async fn delete_org_service_account(&self, org: OrgId, id: ServiceAccountId) -> Result<()> {
         self.org_service_account(org, id).await?;
         let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM workspace_members WHERE service_account_id = $1").bind(id.0).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM service_account_roles WHERE service_account_id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -217,6 +218,15 @@ impl Metadata {
         let mut tx = self.pool().begin().await?;
         for (project, accounts) in removals {
             for account in accounts {
+                // Out of the project, out of its workspaces: back in it, it sees all.
+                sqlx::query(
+                    "DELETE FROM workspace_members WHERE service_account_id = $1 \
+                     AND workspace_id IN (SELECT id FROM workspaces WHERE project_id = $2)",
+                )
+                .bind(account.0)
+                .bind(project.0)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("DELETE FROM service_account_roles WHERE service_account_id = $1 AND project_id = $2")
                     .bind(account.0)
                     .bind(project.0)

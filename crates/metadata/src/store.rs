@@ -4,11 +4,12 @@ use std::path::Path;
 use std::str::FromStr;
 
 use serde::Serialize;
-use sextant_model::{Actor, IdentityMode, OrgId, Project, ProjectId, Region, Role, ServiceAccountId};
+use sextant_model::{Actor, OrgId, ProjectId, Role, ServiceAccountId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::backend::{self, Backend};
+use crate::projects::NewProject;
 
 use crate::secrets::{hash_secret, random_hex32};
 use crate::{MetadataError, Result};
@@ -18,16 +19,6 @@ use crate::{MetadataError, Result};
 pub struct Metadata {
     pool: AnyPool,
     backend: Backend,
-}
-
-/// A project just created, with its secret (shown once).
-#[derive(Clone, Debug, Serialize)]
-pub struct NewProject {
-    /// The project.
-    #[serde(flatten)]
-    pub project: Project,
-    /// The project secret, in clear; only its hash is kept.
-    pub secret: String,
 }
 
 /// A service account just created, with its secret (shown once).
@@ -106,24 +97,6 @@ pub enum ServiceAccountAuth {
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
-
-fn project_from_row(row: &AnyRow) -> Result<Project> {
-    let mode: String = row.try_get("identity_mode")?;
-    Ok(Project {
-        id: ProjectId(row.try_get("id")?),
-        org_id: OrgId(row.try_get("org_id")?),
-        name: row.try_get("name")?,
-        token: row.try_get("token")?,
-        timezone: row.try_get("timezone")?,
-        identity_mode: IdentityMode::from_str(&mode).map_err(MetadataError::Invalid)?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        case_sensitive_strings: row.try_get::<i64, _>("case_sensitive_strings")? != 0,
-        region: Region::from_str(&row.try_get::<String, _>("region")?).map_err(MetadataError::Invalid)?,
-    })
-}
-
-const PROJECT_COLUMNS: &str =
-    "id, org_id, name, token, timezone, identity_mode, created_at_ms, case_sensitive_strings, region";
 
 /// The PostgreSQL advisory lock key bootstraps take ("sextant" in ASCII, as a number).
 const BOOTSTRAP_LOCK: i64 = 0x73_6578_7461_6e74;
@@ -212,111 +185,6 @@ impl Metadata {
             Some(id) => Ok(OrgId(id)),
             None => self.create_organization("Default Organization").await,
         }
-    }
-
-    /// Creates a project with a fresh token and secret.
-    pub async fn create_project(&self, org: OrgId, name: &str, timezone: &str) -> Result<NewProject> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(MetadataError::Invalid("project name must not be empty".into()));
-        }
-        if timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(MetadataError::Invalid(format!(
-                "unknown timezone `{timezone}` (use an IANA name such as Europe/Paris)"
-            )));
-        }
-        let (token, secret) = (random_hex32(), random_hex32());
-        let created = now_ms();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO projects (org_id, name, token, secret_hash, timezone, identity_mode, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(org.0)
-        .bind(name)
-        .bind(&token)
-        .bind(hash_secret(&secret))
-        .bind(timezone)
-        .bind(IdentityMode::default().as_str())
-        .bind(created)
-        .fetch_one(&self.pool)
-        .await?;
-        let project = Project {
-            id: ProjectId(id),
-            org_id: org,
-            name: name.to_string(),
-            token,
-            timezone: timezone.to_string(),
-            identity_mode: IdentityMode::default(),
-            created_at_ms: created,
-            case_sensitive_strings: false,
-            region: Region::default(),
-        };
-        Ok(NewProject { project, secret })
-    }
-
-    /// Sets whether string comparisons in the project's expressions respect case.
-    pub async fn set_case_sensitive_strings(&self, project: ProjectId, on: bool) -> Result<Project> {
-        sqlx::query("UPDATE projects SET case_sensitive_strings = $1 WHERE id = $2")
-            .bind(on as i64)
-            .bind(project.0)
-            .execute(&self.pool)
-            .await?;
-        self.project(project).await?.ok_or_else(|| MetadataError::Invalid(format!("no project {}", project.0)))
-    }
-
-    /// Sets the region whose hosts serve the project.
-    pub async fn set_region(&self, project: ProjectId, region: Region) -> Result<Project> {
-        sqlx::query("UPDATE projects SET region = $1 WHERE id = $2")
-            .bind(region.as_str())
-            .bind(project.0)
-            .execute(&self.pool)
-            .await?;
-        self.project(project).await?.ok_or_else(|| MetadataError::NotFound(format!("project {}", project.0)))
-    }
-
-    /// Sets a project's identity-merge mode. Mixpanel fixes the mode once a project has
-    /// data; the CLI sets it only when it creates the project.
-    pub async fn set_identity_mode(&self, project: ProjectId, mode: IdentityMode) -> Result<Project> {
-        sqlx::query("UPDATE projects SET identity_mode = $1 WHERE id = $2")
-            .bind(mode.as_str())
-            .bind(project.0)
-            .execute(&self.pool)
-            .await?;
-        self.project(project).await?.ok_or_else(|| MetadataError::NotFound(format!("project {}", project.0)))
-    }
-
-    /// Every project, oldest first.
-    pub async fn list_projects(&self) -> Result<Vec<Project>> {
-        let rows =
-            sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY id")).fetch_all(&self.pool).await?;
-        rows.iter().map(project_from_row).collect()
-    }
-
-    /// One project by id.
-    pub async fn project(&self, id: ProjectId) -> Result<Option<Project>> {
-        let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(project_from_row).transpose()
-    }
-
-    /// The project whose public token this is.
-    pub async fn project_by_token(&self, token: &str) -> Result<Option<Project>> {
-        self.project_where("token = $1", token.to_string()).await
-    }
-
-    /// The project whose secret this is.
-    pub async fn project_by_secret(&self, secret: &str) -> Result<Option<Project>> {
-        self.project_where("secret_hash = $1", hash_secret(secret)).await
-    }
-
-    async fn project_where(&self, condition: &str, value: String) -> Result<Option<Project>> {
-        let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE {condition}"))
-            .bind(value)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(project_from_row).transpose()
     }
 
     /// Creates a service account in the project's organisation (a member of it, with no
@@ -429,9 +297,9 @@ impl Metadata {
         const FROM: &str = "FROM service_accounts s JOIN service_account_roles r ON r.service_account_id = s.id \
                             WHERE r.project_id = $1";
         let rows =
-            self.page_rows(&format!("SELECT {} {FROM}", service_account_columns()), project_id, "s.id", page).await?;
+            self.page_rows(&format!("SELECT {} {FROM}", service_account_columns()), project_id.0, "s.id", page).await?;
         let items = rows.iter().map(service_account_from_row).collect::<Result<Vec<_>>>()?;
-        self.finish_page(items, |(a, _)| a.id.0, &format!("SELECT 1 {FROM}"), project_id, "s.id", page).await
+        self.finish_page(items, |(a, _)| a.id.0, &format!("SELECT 1 {FROM}"), project_id.0, "s.id", page).await
     }
 
     /// Checks that the database answers.

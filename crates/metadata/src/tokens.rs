@@ -271,10 +271,10 @@ impl Metadata {
     /// One page of the project's tokens, newest first.
     pub async fn list_api_tokens(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<ApiTokenInfo>> {
         let rows = self
-            .page_rows(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE project_id = $1"), project_id, "id", page)
+            .page_rows(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE project_id = $1"), project_id.0, "id", page)
             .await?;
         let items = rows.iter().map(token_from_row).collect::<Result<Vec<_>>>()?;
-        self.finish_page(items, |t| t.id.0, "SELECT 1 FROM api_tokens WHERE project_id = $1", project_id, "id", page)
+        self.finish_page(items, |t| t.id.0, "SELECT 1 FROM api_tokens WHERE project_id = $1", project_id.0, "id", page)
             .await
     }
 
@@ -363,12 +363,13 @@ impl Metadata {
         }
     }
 
-    /// The rows of one page of `select` (which filters on one `project_id = $1`), newest
+    /// The rows of one page of `select` (which filters on one scope column, `project_id = $1` or
+    /// `org_id = $1`, bound to `scope`), newest
     /// (highest `key`) first.
     pub(crate) async fn page_rows(
         &self,
         select: &str,
-        project_id: ProjectId,
+        scope: i64,
         key: &str,
         page: PageRequest,
     ) -> Result<Vec<AnyRow>> {
@@ -378,7 +379,7 @@ impl Metadata {
             PageStart::After(c) => (format!("{select} AND {key} < $2 ORDER BY {key} DESC LIMIT $3"), Some(c.0)),
             PageStart::Before(c) => (format!("{select} AND {key} > $2 ORDER BY {key} ASC LIMIT $3"), Some(c.0)),
         };
-        let mut q = sqlx::query(&sql).bind(project_id.0);
+        let mut q = sqlx::query(&sql).bind(scope);
         if let Some(b) = bound {
             q = q.bind(b);
         }
@@ -390,13 +391,13 @@ impl Metadata {
     }
 
     /// Cursors and "more" flags for a page of `items` (newest first). `exists` is a
-    /// `SELECT 1 ... WHERE project_id = $1` over the same collection.
+    /// `SELECT 1 ... WHERE <scope column> = $1` over the same collection.
     pub(crate) async fn finish_page<T>(
         &self,
         items: Vec<T>,
         key_of: impl Fn(&T) -> i64,
         exists: &str,
-        project_id: ProjectId,
+        scope: i64,
         key: &str,
         page: PageRequest,
     ) -> Result<Page<T>> {
@@ -411,24 +412,24 @@ impl Metadata {
                     PageStart::Before(c) => (Some(c), Some(c)),
                 };
                 let has_next = match next {
-                    Some(c) => self.any_beyond(exists, project_id, key, "<", c.0).await?,
+                    Some(c) => self.any_beyond(exists, scope, key, "<", c.0).await?,
                     None => false,
                 };
                 let has_previous = match previous {
-                    Some(c) => self.any_beyond(exists, project_id, key, ">", c.0).await?,
+                    Some(c) => self.any_beyond(exists, scope, key, ">", c.0).await?,
                     None => false,
                 };
                 return Ok(Page { items, next, has_next, previous, has_previous });
             }
         };
-        let has_next = self.any_beyond(exists, project_id, key, "<", last).await?;
-        let has_previous = self.any_beyond(exists, project_id, key, ">", first).await?;
+        let has_next = self.any_beyond(exists, scope, key, "<", last).await?;
+        let has_previous = self.any_beyond(exists, scope, key, ">", first).await?;
         Ok(Page { items, next: Some(Cursor(last)), has_next, previous: Some(Cursor(first)), has_previous })
     }
 
-    async fn any_beyond(&self, exists: &str, project_id: ProjectId, key: &str, op: &str, value: i64) -> Result<bool> {
+    async fn any_beyond(&self, exists: &str, scope: i64, key: &str, op: &str, value: i64) -> Result<bool> {
         let row = sqlx::query(&format!("{exists} AND {key} {op} $2 LIMIT 1"))
-            .bind(project_id.0)
+            .bind(scope)
             .bind(value)
             .fetch_optional(self.pool())
             .await?;

@@ -8,9 +8,11 @@ use sextant_metadata::{
     AnnotationChanges, ApiTokenAuth, Backend, CohortChanges, FunnelChanges, LookupMapping, LookupTableChanges,
     Metadata, MetadataError, OrgAuth, ServiceAccountAuth,
 };
+use sextant_model::rate_limits::{FamilyLimits, ProjectLimits};
+use sextant_model::workspace::WorkspaceChange;
 use sextant_model::{
     Actor, ActorKind, ApiFamily, CohortDefinition, FunnelDefinition, FunnelStep, IdentityMode, OrgId, PageRequest,
-    PageStart, ProjectId, Region, Role, ServiceAccountId,
+    PageStart, ProjectChanges, ProjectId, Region, Role, ServiceAccountId,
 };
 
 #[tokio::test]
@@ -103,10 +105,20 @@ async fn suite(md: &Metadata) {
     );
     let other = md.create_project(boot.organization_id, "Other", "Europe/Paris").await.unwrap().project;
     assert!(other.id.0 > pid.0);
-    let changed = md.set_case_sensitive_strings(pid, true).await.unwrap();
+    let limits: ProjectLimits =
+        BTreeMap::from([(ApiFamily::Query, FamilyLimits { per_hour: Some(600), ..Default::default() })]);
+    let changes = ProjectChanges {
+        case_sensitive_strings: Some(true),
+        region: Some(Region::Eu),
+        identity_mode: Some(IdentityMode::Original),
+        rate_limits: Some(limits.clone()),
+        ..Default::default()
+    };
+    let changed = md.update_project(pid, &changes).await.unwrap();
     assert!(changed.case_sensitive_strings);
-    assert_eq!(md.set_region(pid, Region::Eu).await.unwrap().region, Region::Eu);
-    assert_eq!(md.set_identity_mode(pid, IdentityMode::Original).await.unwrap().identity_mode, IdentityMode::Original);
+    assert_eq!((changed.region, changed.identity_mode), (Region::Eu, IdentityMode::Original));
+    assert_eq!(md.project(pid).await.unwrap().unwrap(), changed, "as stored");
+    assert_eq!(md.project_limits().await.unwrap(), [(pid, limits)]);
     let analyst = md.create_service_account(pid, Role::Analyst, "analyst", None, &Actor::cli()).await.unwrap();
     assert_eq!(md.list_service_accounts(pid).await.unwrap().len(), 2);
     let page = md.page_service_accounts(pid, first(1)).await.unwrap();
@@ -304,5 +316,51 @@ async fn suite(md: &Metadata) {
     assert!(matches!(md.annotation(pid, first.id).await, Err(MetadataError::NotFound(_))));
     assert!(matches!(md.delete_annotation(other.id, second.id).await, Err(MetadataError::NotFound(_))));
     assert_eq!(md.annotation_tags(pid).await.unwrap(), [(launch, false), (outage, false)]);
+    workspaces_and_deleting_projects(md, org, pid, analyst.id).await;
     md.ping().await.unwrap();
+}
+
+/// Workspaces: the default one, restricted ones with members, their limits; then a
+/// project deleted with everything the control plane kept for it.
+async fn workspaces_and_deleting_projects(md: &Metadata, org: OrgId, pid: ProjectId, analyst: ServiceAccountId) {
+    let all = md.workspaces(pid).await.unwrap();
+    assert_eq!(all.len(), 1);
+    let default = &all[0];
+    assert!(default.is_default && default.visibility.is_everything() && default.name == "All Project Data");
+    let body = serde_json::json!({"name": "Sales", "events": ["Purchase"], "hidden_properties": ["email"],
+        "members": [analyst.0]});
+    let sales = md.create_workspace(pid, &WorkspaceChange::from_json(&body, true).unwrap(), &Actor::cli()).await.unwrap();
+    assert!(sales.visibility.shows_event("Purchase") && !sales.visibility.shows_event("Login"));
+    assert_eq!(sales.members, [analyst]);
+    assert_eq!(md.confinement(pid, analyst).await.unwrap(), [sales.id]);
+    let stranger = WorkspaceChange::from_json(&serde_json::json!({"name": "x", "members": [99_999]}), true).unwrap();
+    assert!(matches!(md.create_workspace(pid, &stranger, &Actor::cli()).await, Err(MetadataError::Invalid(_))));
+    let restrict = WorkspaceChange::from_json(&serde_json::json!({"events": ["A"]}), false).unwrap();
+    assert!(matches!(md.update_workspace(pid, default.id, &restrict).await, Err(MetadataError::Invalid(_))));
+    assert!(matches!(md.delete_workspace(pid, default.id).await, Err(MetadataError::Conflict(_))));
+    let open = WorkspaceChange::from_json(&serde_json::json!({"events": null, "members": []}), false).unwrap();
+    let opened = md.update_workspace(pid, sales.id, &open).await.unwrap();
+    assert!(opened.visibility.events.is_none() && opened.members.is_empty());
+    assert!(md.confinement(pid, analyst).await.unwrap().is_empty());
+    let page = md.page_workspaces(pid, first(1)).await.unwrap();
+    assert_eq!((page.items[0].id, page.has_next), (sales.id, true), "newest first");
+    md.delete_workspace(pid, sales.id).await.unwrap();
+    assert!(matches!(md.workspace(pid, sales.id).await, Err(MetadataError::NotFound(_))));
+
+    // A project with objects of every kind goes with all of them.
+    let settings = ProjectChanges { name: Some("Doomed".into()), ..Default::default() };
+    let doomed = md.create_project_with(org, &settings).await.unwrap().project;
+    let page = md.page_projects(org, first(1)).await.unwrap();
+    assert_eq!((page.items[0].id, page.has_next), (doomed.id, true), "newest first");
+    md.add_to_projects(org, &[analyst], &[(doomed.id, Role::Consumer)]).await.unwrap();
+    let change = WorkspaceChange::from_json(&body, true).unwrap();
+    let confined = md.create_workspace(doomed.id, &change, &Actor::cli()).await.unwrap();
+    assert_eq!(md.confinement(doomed.id, analyst).await.unwrap(), [confined.id]);
+    md.create_api_token(doomed.id, "t", &[ApiFamily::Query], 600_000, None).await.unwrap();
+    md.create_annotation(doomed.id, "2026-01-05", "x", &[], &Actor::cli()).await.unwrap();
+    md.delete_project(doomed.id).await.unwrap();
+    assert!(md.project(doomed.id).await.unwrap().is_none());
+    assert!(md.workspaces(doomed.id).await.unwrap().is_empty());
+    assert!(md.confinement(doomed.id, analyst).await.unwrap().is_empty());
+    assert!(matches!(md.delete_project(doomed.id).await, Err(MetadataError::NotFound(_))));
 }

@@ -19,8 +19,12 @@
 //! - [`funnel`]: saved funnel definitions (steps, window, ordering).
 //! - [`lexicon`]: Lexicon schemas (the data dictionary): what a schema may say, and
 //!   what its declarations make ingestion do.
+//! - [`rate_limits`]: what each API family may take in a project: Mixpanel's defaults
+//!   and how a project's overrides layer over them.
 //! - [`error_code`]: the closed list of error codes.
 //! - [`family`]: the API families (endpoints sharing a rate limit; an API token's scope).
+//! - [`workspace`]: workspaces (Mixpanel's data views): what a project's readers see
+//!   through one, and what a request may say about one.
 //! - [`page`]: cursor pagination of the collections Sextant owns.
 //! - [`time`]: epoch conversions and calendar-day helpers.
 
@@ -38,7 +42,9 @@ pub mod limits;
 pub mod page;
 pub mod profile;
 pub mod project;
+pub mod rate_limits;
 pub mod time;
+pub mod workspace;
 
 pub use audit::{Actor, ActorKind, Audit};
 pub use cohort::{Behavior, CohortDefinition, EventSelector};
@@ -50,4 +56,4 @@ pub use identity::{Clusters, IdentityEdge, IdentityOp};
 pub use ids::{ApiTokenId, CohortId, OrgId, ProjectId, ServiceAccountId};
 pub use page::{Cursor, Page, PageRequest, PageStart};
 pub use profile::{ProfileKey, ProfileOp, ProfileUpdate, Properties};
-pub use project::{IdentityMode, Project, Region, Role};
+pub use project::{IdentityMode, Project, ProjectChanges, Region, Role};

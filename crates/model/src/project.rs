@@ -32,6 +32,9 @@ pub struct Project {
     /// Where the project's data lives; requests must come through that region's hosts.
     #[serde(default)]
     pub region: Region,
+    /// Its own rate-limit overrides, per family (empty: the server's configuration).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub rate_limits: crate::rate_limits::ProjectLimits,
 }
 
 /// Mixpanel's data-residency regions.
@@ -180,6 +183,81 @@ impl FromStr for Role {
     }
 }
 
+/// What a request says about a project's settings: every field it names, each checked
+/// for its shape (the control plane checks the timezone's name).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProjectChanges {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new IANA timezone for reports.
+    pub timezone: Option<String>,
+    /// A new residency region.
+    pub region: Option<Region>,
+    /// Whether string comparisons respect case.
+    pub case_sensitive_strings: Option<bool>,
+    /// A new identity-merge mode (only while the project has no events).
+    pub identity_mode: Option<IdentityMode>,
+    /// Its own rate-limit overrides, replacing the ones it had (`{}`: none).
+    pub rate_limits: Option<crate::rate_limits::ProjectLimits>,
+}
+
+/// The longest project name, in characters.
+pub const MAX_PROJECT_NAME_CHARS: usize = 255;
+
+impl ProjectChanges {
+    /// Reads a request body; `creating` requires a name. Every problem is reported with
+    /// its field.
+    pub fn from_json(body: &serde_json::Value, creating: bool) -> Result<ProjectChanges, Vec<(String, String)>> {
+        use serde_json::Value;
+        let Some(object) = body.as_object() else {
+            return Err(vec![("body".into(), "must be a JSON object".into())]);
+        };
+        let mut problems: Vec<(String, String)> = Vec::new();
+        let mut change = ProjectChanges::default();
+        let mut problem = |field: &str, message: String| problems.push((field.to_string(), message));
+        for (key, value) in object {
+            match (key.as_str(), value) {
+                ("name", Value::String(s)) => {
+                    let s = s.trim();
+                    if s.is_empty() || s.chars().count() > MAX_PROJECT_NAME_CHARS || s.chars().any(char::is_control) {
+                        problem(key, format!("1 to {MAX_PROJECT_NAME_CHARS} characters, no control characters"));
+                    } else {
+                        change.name = Some(s.to_string());
+                    }
+                }
+                ("timezone", Value::String(s)) if !s.trim().is_empty() && s.len() <= 64 => {
+                    change.timezone = Some(s.trim().to_string())
+                }
+                ("region", Value::String(s)) => match s.parse() {
+                    Ok(region) => change.region = Some(region),
+                    Err(e) => problem(key, e),
+                },
+                ("identity_merge" | "identity_mode", Value::String(s)) => match s.parse() {
+                    Ok(mode) => change.identity_mode = Some(mode),
+                    Err(e) => problem(key, e),
+                },
+                ("case_sensitive_strings", Value::Bool(b)) => change.case_sensitive_strings = Some(*b),
+                ("rate_limits", Value::Object(_)) => match serde_json::from_value(value.clone()) {
+                    Ok(limits) => change.rate_limits = Some(limits),
+                    Err(e) => problem(key, format!("{e} (families: ingestion, query, export, jql, gdpr, lexicon, lookup_tables, app)")),
+                },
+                ("name" | "timezone" | "region" | "identity_merge" | "identity_mode", _) => {
+                    problem(key, "must be a non-empty string".into())
+                }
+                ("case_sensitive_strings", _) => problem(key, "must be true or false".into()),
+                ("rate_limits", _) => problem(key, "must be an object of family -> limits".into()),
+                // What answers show, sent back unchanged by a client that read one.
+                ("id" | "organization_id" | "token" | "created" | "workspaces", _) => {}
+                (other, _) => problem(other, "unknown field".into()),
+            }
+        }
+        if creating && change.name.is_none() && !problems.iter().any(|(f, _)| f == "name") {
+            problems.push(("name".into(), "required".into()));
+        }
+        if problems.is_empty() { Ok(change) } else { Err(problems) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +268,23 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
         assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn project_changes_are_checked_field_by_field() {
+        let body = serde_json::json!({"name": " Shop ", "region": "eu", "identity_merge": "original",
+            "rate_limits": {"query": {"per_hour": 600, "concurrent": 0}}});
+        let change = ProjectChanges::from_json(&body, true).unwrap();
+        assert_eq!(change.name.as_deref(), Some("Shop"));
+        assert_eq!((change.region, change.identity_mode), (Some(Region::Eu), Some(IdentityMode::Original)));
+        let limits = change.rate_limits.unwrap();
+        assert_eq!(limits[&crate::ApiFamily::Query].per_hour, Some(600));
+        let bad = serde_json::json!({"region": "mars", "rate_limits": {"queries": {}}, "colour": 1,
+            "case_sensitive_strings": "yes"});
+        let fields: Vec<String> = ProjectChanges::from_json(&bad, true).unwrap_err().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["case_sensitive_strings", "colour", "rate_limits", "region", "name"]);
+        let bad = serde_json::json!({"rate_limits": {"query": {"per_week": 1}}});
+        assert!(ProjectChanges::from_json(&bad, false).is_err());
     }
 
     #[test]

@@ -347,6 +347,7 @@ mod tests {
             created_at_ms: 0,
             case_sensitive_strings: false,
             region: sextant_model::Region::Us,
+            rate_limits: Default::default(),
         };
         Credential { project, access, family, actor: Actor::cli() }
     }

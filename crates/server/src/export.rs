@@ -181,6 +181,7 @@ mod where_tests {
             created_at_ms: 0,
             case_sensitive_strings: false,
             region: Default::default(),
+            rate_limits: Default::default(),
         }
     }
 

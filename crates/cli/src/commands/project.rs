@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use sextant_model::{IdentityMode, ProjectId, Region};
+use sextant_model::{IdentityMode, ProjectChanges, ProjectId, Region};
 
 use super::common::{DataDirArg, require_project};
 
@@ -72,13 +72,14 @@ pub(crate) async fn run(cmd: ProjectCommand) -> Result<()> {
         ProjectCommand::Create { name, timezone, region, identity_mode, json, dir } => {
             let md = dir.open_metadata().await?;
             let org = md.default_organization().await?;
-            let mut created = md.create_project(org, &name, &timezone).await?;
-            if region != created.project.region {
-                created.project = md.set_region(created.project.id, region).await?;
-            }
-            if identity_mode != created.project.identity_mode {
-                created.project = md.set_identity_mode(created.project.id, identity_mode).await?;
-            }
+            let settings = ProjectChanges {
+                name: Some(name),
+                timezone: Some(timezone),
+                region: Some(region),
+                identity_mode: Some(identity_mode),
+                ..Default::default()
+            };
+            let created = md.create_project_with(org, &settings).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&created)?);
             } else {
@@ -104,14 +105,9 @@ pub(crate) async fn run(cmd: ProjectCommand) -> Result<()> {
         }
         ProjectCommand::Configure { project, case_sensitive_strings, region, json, dir } => {
             let md = dir.open_metadata().await?;
-            let id = ProjectId(project);
-            let mut p = require_project(&md, project).await?;
-            if let Some(on) = case_sensitive_strings {
-                p = md.set_case_sensitive_strings(id, on).await?;
-            }
-            if let Some(region) = region {
-                p = md.set_region(id, region).await?;
-            }
+            require_project(&md, project).await?;
+            let changes = ProjectChanges { case_sensitive_strings, region, ..Default::default() };
+            let p = md.update_project(ProjectId(project), &changes).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&p)?);
             } else {

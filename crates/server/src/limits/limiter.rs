@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
+use sextant_model::rate_limits::{FamilyLimits, ProjectLimits};
 use sextant_model::{ApiFamily, ErrorCode, ProjectId};
 
 use super::clients::ClientBudgets;
@@ -117,6 +118,28 @@ struct FamilyState {
 }
 
 impl FamilyState {
+    fn new(limits: &FamilyLimits) -> FamilyState {
+        let mut state = FamilyState { windows: Vec::new(), concurrent: None, in_flight: Arc::default() };
+        state.retune(limits);
+        state
+    }
+
+    /// Takes new limits, keeping what each window of the same length and unit has
+    /// counted and the requests in flight: changing a limit neither forgives recent use
+    /// nor lets more requests in at once than the new cap.
+    fn retune(&mut self, limits: &FamilyLimits) {
+        let mut old = std::mem::take(&mut self.windows);
+        self.windows = limits
+            .windows()
+            .into_iter()
+            .map(|window| match old.iter().position(|w| (w.window.seconds, w.window.unit) == (window.seconds, window.unit)) {
+                Some(i) => WindowState { window, ..old.swap_remove(i) },
+                None => WindowState { window, buckets: VecDeque::new(), used: 0 },
+            })
+            .collect();
+        self.concurrent = limits.concurrent;
+    }
+
     /// The window with the least left, the longer one on a tie.
     fn status(&self, now: Instant, wall: SystemTime) -> Option<RateStatus> {
         self.windows.iter().map(|w| w.status(now, wall)).min_by_key(|s| (s.remaining, std::cmp::Reverse(s.reset)))
@@ -127,6 +150,9 @@ impl FamilyState {
 #[derive(Debug)]
 pub struct Limiter {
     limits: RateLimits,
+    /// Overrides set through the projects API, by project (`Metadata::project_limits`);
+    /// they apply over the configuration file's.
+    projects: RwLock<HashMap<ProjectId, ProjectLimits>>,
     state: Mutex<HashMap<(ProjectId, ApiFamily), FamilyState>>,
     /// Failures per client address.
     pub clients: ClientBudgets,
@@ -144,7 +170,52 @@ pub struct Refusal {
 impl Limiter {
     /// A limiter enforcing `limits`.
     pub fn new(limits: RateLimits) -> Limiter {
-        Limiter { clients: ClientBudgets::new(limits.client_failures), limits, state: Mutex::new(HashMap::new()) }
+        Limiter {
+            clients: ClientBudgets::new(limits.client_failures),
+            limits,
+            projects: RwLock::default(),
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limits of `family` in `project`: the configuration's, then the project's own
+    /// overrides.
+    pub fn limits_of(&self, project: ProjectId, family: ApiFamily) -> FamilyLimits {
+        let configured = self.limits.for_project(project, family);
+        match self.projects.read().get(&project).and_then(|p| p.get(&family)) {
+            Some(own) => configured.overridden_by(own),
+            None => configured,
+        }
+    }
+
+    /// Sets `project`'s own overrides (empty: none), applying them to the windows it
+    /// is already counting. Returns whether anything changed.
+    pub fn set_project_limits(&self, project: ProjectId, own: ProjectLimits) -> bool {
+        {
+            let mut projects = self.projects.write();
+            let before = projects.get(&project).cloned().unwrap_or_default();
+            if before == own {
+                return false;
+            }
+            if own.is_empty() {
+                projects.remove(&project);
+            } else {
+                projects.insert(project, own);
+            }
+        }
+        let mut states = self.state.lock();
+        for family in ApiFamily::ALL {
+            if let Some(state) = states.get_mut(&(project, family)) {
+                state.retune(&self.limits_of(project, family));
+            }
+        }
+        true
+    }
+
+    /// Forgets a deleted project's counts and overrides.
+    pub fn forget_project(&self, project: ProjectId) {
+        self.projects.write().remove(&project);
+        self.state.lock().retain(|(p, _), _| *p != project);
     }
 
     /// Admits one request of `family` for `project` carrying `volume` (uncompressed
@@ -212,18 +283,7 @@ impl Limiter {
     ) -> Result<(Option<RateStatus>, Option<Permit>), (Option<RateStatus>, Refusal)> {
         let (now, wall) = (Instant::now(), SystemTime::now());
         let mut states = self.state.lock();
-        let state = states.entry((project, family)).or_insert_with(|| {
-            let limits = self.limits.for_project(project, family);
-            FamilyState {
-                windows: limits
-                    .windows()
-                    .into_iter()
-                    .map(|window| WindowState { window, buckets: VecDeque::new(), used: 0 })
-                    .collect(),
-                concurrent: limits.concurrent,
-                in_flight: Arc::default(),
-            }
-        });
+        let state = states.entry((project, family)).or_insert_with(|| FamilyState::new(&self.limits_of(project, family)));
         for w in &mut state.windows {
             w.expire(now);
         }
@@ -316,7 +376,7 @@ fn over_window_message(family: ApiFamily, project: ProjectId, w: Window, retry_a
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::config::{FamilyLimits, RateLimitsFile};
+    use crate::limits::config::RateLimitsFile;
 
     fn limiter(text: &str) -> Limiter {
         let file: RateLimitsFile = toml::from_str(text).unwrap();
