@@ -108,7 +108,8 @@ impl Metadata {
             )
             .await?;
         let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        self.finish_page(items, |b| b.id, "SELECT 1 FROM bookmarks WHERE project_id = $1", project_id.0, "id", page).await
+        self.finish_page(items, |b| b.id, "SELECT 1 FROM bookmarks WHERE project_id = $1", project_id.0, "id", page)
+            .await
     }
 
     /// Every saved report of the project, oldest first.

@@ -169,6 +169,7 @@ impl Metadata {
             )
             .await?;
         let items = rows.iter().map(cohort_from_row).collect::<Result<Vec<_>>>()?;
-        self.finish_page(items, |c| c.id.0, "SELECT 1 FROM cohorts WHERE project_id = $1", project_id.0, "id", page).await
+        self.finish_page(items, |c| c.id.0, "SELECT 1 FROM cohorts WHERE project_id = $1", project_id.0, "id", page)
+            .await
     }
 }

@@ -269,8 +269,15 @@ impl Metadata {
         for t in &mut items {
             t.mappings = self.mappings_of(&t.id).await?;
         }
-        self.finish_page(items, |t| t.seq, "SELECT 1 FROM lookup_tables WHERE project_id = $1", project_id.0, "seq", page)
-            .await
+        self.finish_page(
+            items,
+            |t| t.seq,
+            "SELECT 1 FROM lookup_tables WHERE project_id = $1",
+            project_id.0,
+            "seq",
+            page,
+        )
+        .await
     }
 }
 

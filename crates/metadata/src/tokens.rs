@@ -73,6 +73,8 @@ pub enum ApiTokenAuth {
         scope: TokenScope,
         /// Its name.
         name: String,
+        /// The service account on whose authority it was made, if one was.
+        account: Option<ServiceAccountId>,
     },
 }
 
@@ -271,7 +273,12 @@ impl Metadata {
     /// One page of the project's tokens, newest first.
     pub async fn list_api_tokens(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<ApiTokenInfo>> {
         let rows = self
-            .page_rows(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE project_id = $1"), project_id.0, "id", page)
+            .page_rows(
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE project_id = $1"),
+                project_id.0,
+                "id",
+                page,
+            )
             .await?;
         let items = rows.iter().map(token_from_row).collect::<Result<Vec<_>>>()?;
         self.finish_page(items, |t| t.id.0, "SELECT 1 FROM api_tokens WHERE project_id = $1", project_id.0, "id", page)
@@ -331,7 +338,8 @@ impl Metadata {
             return Ok(ApiTokenAuth::Revoked);
         }
         // A token made on a service account's authority lives no longer than the account.
-        if let Some(account) = row.try_get::<Option<i64>, _>("service_account_id")? {
+        let account = row.try_get::<Option<i64>, _>("service_account_id")?;
+        if let Some(account) = account {
             let expires: Option<Option<i64>> =
                 sqlx::query_scalar("SELECT expires_at_ms FROM service_accounts WHERE id = $1")
                     .bind(account)
@@ -358,6 +366,7 @@ impl Metadata {
                 project,
                 scope: TokenScope { id: info.id, families: info.families, expires_at_ms: info.expires_at_ms },
                 name: info.name,
+                account: account.map(ServiceAccountId),
             }),
             None => Ok(ApiTokenAuth::Invalid),
         }

@@ -96,8 +96,7 @@ impl Metadata {
         let rows = self.page_rows(&select, project.0, "id", page).await?;
         let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
         let items = self.with_members(project, items).await?;
-        self.finish_page(items, |w| w.id, "SELECT 1 FROM workspaces WHERE project_id = $1", project.0, "id", page)
-            .await
+        self.finish_page(items, |w| w.id, "SELECT 1 FROM workspaces WHERE project_id = $1", project.0, "id", page).await
     }
 
     /// The workspaces of the project listing `account` as a member (empty: it is

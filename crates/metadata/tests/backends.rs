@@ -329,7 +329,8 @@ async fn workspaces_and_deleting_projects(md: &Metadata, org: OrgId, pid: Projec
     assert!(default.is_default && default.visibility.is_everything() && default.name == "All Project Data");
     let body = serde_json::json!({"name": "Sales", "events": ["Purchase"], "hidden_properties": ["email"],
         "members": [analyst.0]});
-    let sales = md.create_workspace(pid, &WorkspaceChange::from_json(&body, true).unwrap(), &Actor::cli()).await.unwrap();
+    let sales =
+        md.create_workspace(pid, &WorkspaceChange::from_json(&body, true).unwrap(), &Actor::cli()).await.unwrap();
     assert!(sales.visibility.shows_event("Purchase") && !sales.visibility.shows_event("Login"));
     assert_eq!(sales.members, [analyst]);
     assert_eq!(md.confinement(pid, analyst).await.unwrap(), [sales.id]);

@@ -239,7 +239,10 @@ impl ProjectChanges {
                 ("case_sensitive_strings", Value::Bool(b)) => change.case_sensitive_strings = Some(*b),
                 ("rate_limits", Value::Object(_)) => match serde_json::from_value(value.clone()) {
                     Ok(limits) => change.rate_limits = Some(limits),
-                    Err(e) => problem(key, format!("{e} (families: ingestion, query, export, jql, gdpr, lexicon, lookup_tables, app)")),
+                    Err(e) => problem(
+                        key,
+                        format!("{e} (families: ingestion, query, export, jql, gdpr, lexicon, lookup_tables, app)"),
+                    ),
                 },
                 ("name" | "timezone" | "region" | "identity_merge" | "identity_mode", _) => {
                     problem(key, "must be a non-empty string".into())
@@ -281,7 +284,8 @@ mod tests {
         assert_eq!(limits[&crate::ApiFamily::Query].per_hour, Some(600));
         let bad = serde_json::json!({"region": "mars", "rate_limits": {"queries": {}}, "colour": 1,
             "case_sensitive_strings": "yes"});
-        let fields: Vec<String> = ProjectChanges::from_json(&bad, true).unwrap_err().into_iter().map(|(f, _)| f).collect();
+        let fields: Vec<String> =
+            ProjectChanges::from_json(&bad, true).unwrap_err().into_iter().map(|(f, _)| f).collect();
         assert_eq!(fields, ["case_sensitive_strings", "colour", "rate_limits", "region", "name"]);
         let bad = serde_json::json!({"rate_limits": {"query": {"per_week": 1}}});
         assert!(ProjectChanges::from_json(&bad, false).is_err());

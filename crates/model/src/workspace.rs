@@ -2,8 +2,8 @@
 //!
 //! Every project has a default workspace, "All Project Data", that shows everything.
 //! Another may show only some events and hide some event properties ([`Visibility`]),
-//! and may list members: service accounts with the analyst or consumer role that then
-//! read the project only through the workspaces listing them. The Query API's and
+//! and may list members: service accounts of the project that then read it only through
+//! the workspaces listing them (and so do the API tokens made on their authority). The Query API's and
 //! export's `workspace_id` names the workspace a request reads through.
 //!
 //! What a request body may say about a workspace is checked here
@@ -101,6 +101,21 @@ impl Visibility {
             let names: Vec<String> = hidden.iter().map(|p| format!("`{p}`")).collect();
             format!("the property {} is hidden in this workspace", names.join(", "))
         })
+    }
+}
+
+/// The workspace a read goes through: the one it names (`workspace_id`), else, for a
+/// service account confined to some workspaces, the first of them; `None`: the whole
+/// project. A confined account naming another workspace is refused, with the reason.
+pub fn choose(named: Option<i64>, confined: &[i64]) -> Result<Option<i64>, String> {
+    match (named, confined.first()) {
+        (named, None) => Ok(named),
+        (None, Some(first)) => Ok(Some(*first)),
+        (Some(id), Some(_)) if confined.contains(&id) => Ok(Some(id)),
+        (Some(id), Some(_)) => {
+            let list: Vec<String> = confined.iter().map(i64::to_string).collect();
+            Err(format!("this service account reads the project only through workspace {} (not {id})", list.join(", ")))
+        }
     }
 }
 
@@ -258,6 +273,15 @@ mod tests {
         assert_eq!(fields, ["colour", "events[0]", "events[1]", "members[0]", "name"]);
         assert!(WorkspaceChange::from_json(&json!([1]), false).is_err());
         assert!(WorkspaceChange::from_json(&json!({"name": "a\u{0}b"}), false).is_err());
+    }
+
+    #[test]
+    fn confined_accounts_read_through_their_workspaces() {
+        assert_eq!(choose(None, &[]), Ok(None));
+        assert_eq!(choose(Some(7), &[]), Ok(Some(7)));
+        assert_eq!(choose(None, &[4, 9]), Ok(Some(4)));
+        assert_eq!(choose(Some(9), &[4, 9]), Ok(Some(9)));
+        assert!(choose(Some(7), &[4, 9]).unwrap_err().contains("workspace 4, 9"));
     }
 
     #[test]

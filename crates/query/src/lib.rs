@@ -28,6 +28,7 @@
 //! - [`engage`]: the engage query's parameters, read into an [`engage::EngageRequest`].
 //! - [`lexicon`]: the declared schemas merged with what the project has sent.
 //! - [`parallel`]: splitting a forward pass over users across the cores.
+//! - [`workspace`]: what a report may name and list when it reads through a workspace.
 
 pub mod calendar;
 pub mod cohorts;
@@ -41,6 +42,7 @@ pub mod parallel;
 pub mod params;
 pub mod retention;
 pub mod segmentation;
+pub mod workspace;
 
 use sextant_expr::Options;
 use sextant_model::Project;

@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use sextant_ingest::Params;
 use sextant_metadata::{ApiTokenAuth, ServiceAccountAuth};
 use sextant_model::access::{self, Operation, Principal, TokenScope};
-use sextant_model::{Actor, ActorKind, ApiFamily, Project, ProjectId, Role};
+use sextant_model::{Actor, ActorKind, ApiFamily, Project, ProjectId, Role, ServiceAccountId};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -71,6 +71,9 @@ pub struct Credential {
     pub family: ApiFamily,
     /// Who it is, as the audit fields of what it makes name it.
     pub actor: Actor,
+    /// The service account it acts for: the account itself, or the one an API token
+    /// was made on the authority of (workspaces confine it).
+    pub account: Option<ServiceAccountId>,
 }
 
 impl Credential {
@@ -160,7 +163,7 @@ async fn authenticate_api_token(
             "the API token expired at {}; create a new one",
             chrono::DateTime::from_timestamp_millis(at).map(|t| t.to_rfc3339()).unwrap_or_default()
         ))),
-        ApiTokenAuth::Valid { project, scope, name } => {
+        ApiTokenAuth::Valid { project, scope, name, account } => {
             if let Some(pid) = project_id.filter(|pid| *pid != project.id) {
                 return Err(ApiError::unauthenticated(format!("the API token does not belong to project {pid}")));
             }
@@ -172,7 +175,7 @@ async fn authenticate_api_token(
                 )));
             }
             let actor = Actor { kind: ActorKind::ApiToken, id: Some(scope.id.0), name };
-            Ok(Credential { project, access: Access::ApiToken(scope), family, actor })
+            Ok(Credential { project, access: Access::ApiToken(scope), family, actor, account })
         }
     }
 }
@@ -251,7 +254,8 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
                     .await?
                     .ok_or_else(|| ApiError::unauthenticated(format!("project {pid} does not exist")))?;
                 let actor = Actor { kind: ActorKind::ServiceAccount, id: Some(id.0), name: basic.user.clone() };
-                return Ok(Some(Credential { project, access: Access::ServiceAccount(role), family, actor }));
+                let account = Some(id);
+                return Ok(Some(Credential { project, access: Access::ServiceAccount(role), family, actor, account }));
             }
             ServiceAccountAuth::NoAccess => {
                 return Err(ApiError::forbidden(format!("the service account has no role in project {pid}")));
@@ -265,12 +269,15 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
     }
     let by_secret = state.metadata.project_by_secret(&basic.user).await?;
     let found = match by_secret {
-        Some(project) => Some(Credential { project, access: Access::Secret, family, actor: Actor::project_secret() }),
+        Some(project) => {
+            Some(Credential { project, access: Access::Secret, family, actor: Actor::project_secret(), account: None })
+        }
         None if allow_token => state.project_by_token(&basic.user).await?.map(|project| Credential {
             project,
             access: Access::Token,
             family,
             actor: Actor::project_token(),
+            account: None,
         }),
         None => None,
     };
@@ -349,7 +356,7 @@ mod tests {
             region: sextant_model::Region::Us,
             rate_limits: Default::default(),
         };
-        Credential { project, access, family, actor: Actor::cli() }
+        Credential { project, access, family, actor: Actor::cli(), account: None }
     }
 
     fn token(families: &[ApiFamily]) -> Access {

@@ -154,7 +154,8 @@ enum Plan {
 }
 
 async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Response, ApiError> {
-    let Reader { params, credential, options, .. } = reader;
+    reader.check_workspace()?;
+    let Reader { params, credential, options, view, .. } = reader;
     let project = &credential.project;
     let now = chrono::Utc::now().timestamp_millis();
     let plan = {
@@ -181,11 +182,13 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
             Ok(crate::reports::respond(&request.answer(&counts), request.csv))
         }
         Plan::Top(request, limit) => {
-            let counts = state.reports.segment(request.query(project.id)).await?;
+            let mut counts = state.reports.segment(request.query(project.id)).await?;
+            counts.retain(|c| view.shows_event(&c.event));
             Ok(Json(events::top_answer(&request, &counts, limit)).into_response())
         }
         Plan::Ranked(request, limit, by_segment) => {
-            let counts = state.reports.segment(request.query(project.id)).await?;
+            let mut counts = state.reports.segment(request.query(project.id)).await?;
+            counts.retain(|c| view.shows_event(&c.event));
             let names: Vec<String> =
                 events::ranked(request.kind, &counts, by_segment).into_iter().take(limit).map(|(n, _)| n).collect();
             let hidden: Vec<&String> = match state.dictionary.of(project.id) {
@@ -200,7 +203,8 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
             Ok(response)
         }
         Plan::PropertyNames(event, from, to, limit) => {
-            let found = state.reports.property_names(project.id, &event, from, to, limit).await?;
+            let mut found = state.reports.property_names(project.id, &event, from, to, limit).await?;
+            found.retain(|(name, _)| view.shows_property(name));
             let declared = state.dictionary.of(project.id);
             let map: BTreeMap<String, Value> = found
                 .into_iter()

@@ -50,9 +50,15 @@ pub async fn export(State(state): State<AppState>, reader: Reader<ExportApi>) ->
 }
 
 async fn start(state: &AppState, reader: Reader<ExportApi>) -> Result<Response, ApiError> {
-    let Reader { params, credential, .. } = reader;
+    reader.check_workspace()?;
+    let Reader { params, credential, view, .. } = reader;
     let mut query = parse_query(&params)?;
     query.project_id = credential.project.id;
+    if query.events.is_none() {
+        // Through a workspace showing some events, only those.
+        query.events = view.events.as_ref().map(|shown| shown.iter().cloned().collect());
+    }
+    let view = std::sync::Arc::new(view);
     let filter = parse_where(&params, &credential.project)?;
     query.filter = crate::lookup_join::Attacher::new(state, credential.project.id).optional(filter).await?;
     let time_in_ms = params.flag("time_in_ms");
@@ -62,19 +68,22 @@ async fn start(state: &AppState, reader: Reader<ExportApi>) -> Result<Response, 
     let first = chunks.next().await.transpose()?;
     // Writing the lines is most of an export's CPU: it runs in the bulk lane, with the
     // reading, so a long export yields to ingestion and reports.
-    let lines = futures::stream::iter(first.map(Ok)).chain(chunks).then(move |chunk| async move {
-        let events = chunk?;
-        let text = Lane::Bulk
-            .run(move || {
-                let mut out = String::with_capacity(events.len() * 256);
-                for e in &events {
-                    event_lines::write_line(&mut out, e, time_in_ms);
-                }
-                out
-            })
-            .await
-            .map_err(|e| StorageError::Backend(format!("export formatting failed: {e}")))?;
-        Ok::<_, StorageError>(bytes::Bytes::from(text))
+    let lines = futures::stream::iter(first.map(Ok)).chain(chunks).then(move |chunk| {
+        let view = view.clone();
+        async move {
+            let events = chunk?;
+            let text = Lane::Bulk
+                .run(move || {
+                    let mut out = String::with_capacity(events.len() * 256);
+                    for e in &events {
+                        event_lines::write_line(&mut out, e, time_in_ms, &view);
+                    }
+                    out
+                })
+                .await
+                .map_err(|e| StorageError::Backend(format!("export formatting failed: {e}")))?;
+            Ok::<_, StorageError>(bytes::Bytes::from(text))
+        }
     });
     let mut response = Body::from_stream(lines).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));

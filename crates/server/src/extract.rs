@@ -5,13 +5,16 @@
 //! - [`Reader`]: a reading request of the Query API ([`QueryApi`]) or raw export
 //!   ([`ExportApi`]): its parameters (query string, and a form body where one is sent),
 //!   a credential that may read through the family, that family's rate limit charged,
-//!   and the project's expression settings.
+//!   the project's expression settings, and what the workspace it reads through shows
+//!   (`workspace_id`, or the workspaces its service account is confined to).
 
 use std::marker::PhantomData;
 
 use axum::extract::{FromRequest, Request};
 use sextant_expr::Options;
 use sextant_ingest::Params;
+use sextant_metadata::MetadataError;
+use sextant_model::workspace::{self, Visibility};
 use sextant_model::{ApiFamily, Project};
 
 use crate::auth::{self, Credential};
@@ -47,6 +50,8 @@ pub struct Reader<F: ReadFamily = QueryApi> {
     pub credential: Credential,
     /// The project's expression settings.
     pub options: Options,
+    /// What the workspace the request reads through shows (everything, without one).
+    pub view: Visibility,
     family: PhantomData<F>,
 }
 
@@ -54,6 +59,13 @@ impl<F: ReadFamily> Reader<F> {
     /// The project read.
     pub fn project(&self) -> &Project {
         &self.credential.project
+    }
+
+    /// Refuses an event report whose parameters name an event the workspace does not
+    /// show or read a property it hides (`sextant_query::workspace::check_params`).
+    pub fn check_workspace(&self) -> Result<(), ApiError> {
+        sextant_query::workspace::check_params(&self.view, |k| self.params.get(k), &self.options)?;
+        Ok(())
     }
 }
 
@@ -65,6 +77,33 @@ impl<F: ReadFamily> FromRequest<AppState> for Reader<F> {
         let params = body::query_params(&parts, body, F::FAMILY.max_request_bytes()).await?;
         let credential = auth::reader(state, &parts, &params, F::FAMILY).await?;
         let options = crate::reports::expression_options(&credential.project);
-        Ok(Reader { params, credential, options, family: PhantomData })
+        let view = visibility(state, &credential, &params).await?;
+        Ok(Reader { params, credential, options, view, family: PhantomData })
+    }
+}
+
+/// What the workspace a read goes through shows (`sextant_model::workspace::choose`).
+async fn visibility(state: &AppState, credential: &Credential, params: &Params) -> Result<Visibility, ApiError> {
+    let project = credential.project.id;
+    let named = match params.get("workspace_id").map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+            ApiError::invalid_fields("invalid workspace_id", vec![("workspace_id".into(), "must be an integer".into())])
+        })?),
+    };
+    let confined = match credential.account {
+        Some(account) => state.metadata.confinement(project, account).await?,
+        None => Vec::new(),
+    };
+    let Some(id) = workspace::choose(named, &confined).map_err(ApiError::forbidden)? else {
+        return Ok(Visibility::default());
+    };
+    match state.metadata.workspace(project, id).await {
+        Ok(w) => Ok(w.visibility),
+        Err(MetadataError::NotFound(_)) => Err(ApiError::invalid_fields(
+            "unknown workspace",
+            vec![("workspace_id".into(), format!("project {project} has no workspace {id}"))],
+        )),
+        Err(e) => Err(e.into()),
     }
 }

@@ -23,6 +23,7 @@ use crate::extract::Reader;
 use crate::reports::{expression_options, join_failed, scan_funnel};
 use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
+use sextant_query::workspace;
 
 /// The `/funnels` parameters, as the OpenAPI document lists them.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -31,7 +32,8 @@ use crate::state::AppState;
 pub struct FunnelParams {
     /// The project, with service-account credentials.
     project_id: Option<i64>,
-    /// Accepted and ignored (Sextant has no data views).
+    /// The workspace (data view) to read through; default: the whole project, or the
+    /// caller's own workspace.
     workspace_id: Option<i64>,
     /// The saved funnel.
     funnel_id: i64,
@@ -90,7 +92,8 @@ pub async fn legacy_query(State(state): State<AppState>, reader: Reader) -> Resu
 }
 
 async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> {
-    let Reader { params, credential, options, .. } = reader;
+    reader.check_workspace()?;
+    let Reader { params, credential, options, view, .. } = reader;
     let project = &credential.project;
     let id = params.get("funnel_id").map(str::trim).filter(|v| !v.is_empty());
     let id = id
@@ -98,6 +101,9 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
         .parse::<i64>()
         .map_err(|_| ApiError::invalid("`funnel_id` must be an integer"))?;
     let saved = state.metadata.funnel(project.id, id).await?;
+    let steps = &saved.definition.steps;
+    workspace::check_events(&view, "funnel_id", steps.iter().map(|s| s.event.as_str()))?;
+    workspace::check_expressions(&view, "funnel_id", steps.iter().filter_map(|s| s.selector.as_deref()), &options)?;
     let request = {
         // Not `Send`: read before the next await.
         let reader = sextant_query::params::Params::new(|name| params.get(name));
@@ -117,7 +123,7 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
     summary = "List saved funnels",
     params(
         ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
-        ("workspace_id" = Option<i64>, Query, description = "Accepted and ignored.")
+        ("workspace_id" = Option<i64>, Query, description = "The workspace to read through.")
     ),
     responses((status = 200, description = "`[{\"funnel_id\", \"name\"}]`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
@@ -135,7 +141,7 @@ pub async fn list(State(state): State<AppState>, reader: Reader) -> Result<Json<
     summary = "List saved funnels (legacy path)",
     params(
         ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
-        ("workspace_id" = Option<i64>, Query, description = "Accepted and ignored.")
+        ("workspace_id" = Option<i64>, Query, description = "The workspace to read through.")
     ),
     responses((status = 200, description = "As `/api/query/funnels/list`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))

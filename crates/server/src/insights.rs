@@ -22,6 +22,7 @@ use crate::lookup_join::Attacher;
 use crate::reports::{expression_options, join_failed, scan_funnel, scan_retention};
 use crate::resource::{Paged, Resource};
 use crate::state::AppState;
+use sextant_query::workspace;
 
 /// `GET /api/query/insights`.
 #[utoipa::path(
@@ -60,7 +61,7 @@ pub async fn legacy_query(state: State<AppState>, reader: Reader) -> Result<Resp
 }
 
 async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> {
-    let Reader { params, credential, options, .. } = reader;
+    let Reader { params, credential, options, view, .. } = reader;
     let project = &credential.project;
     let id = params.get("bookmark_id").map(str::trim).filter(|v| !v.is_empty());
     let id = id
@@ -68,10 +69,15 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
         .parse::<i64>()
         .map_err(|_| ApiError::invalid("`bookmark_id` must be an integer"))?;
     let saved = state.metadata.bookmark(project.id, id).await?;
+    // The saved report's own parameters, read through the workspace as a request's are.
+    workspace::check_params(&view, |k| saved.params.get(k).map(String::as_str), &options)?;
     let now = chrono::Utc::now().timestamp_millis();
     let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
     let answer = match insights::plan(&saved.kind, &saved.params, &options, now).map_err(invalid)? {
         insights::Plan::Counts(mut request) => {
+            if request.events.is_empty() {
+                workspace::check_any_event(&view, "bookmark_id")?;
+            }
             let mut attacher = Attacher::new(state, project.id);
             request.filter = attacher.optional(request.filter.take()).await?;
             request.on = attacher.optional(request.on.take()).await?;
@@ -80,6 +86,10 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
         }
         insights::Plan::Funnel { funnel_id, params } => {
             let funnel = state.metadata.funnel(project.id, funnel_id).await?;
+            let steps = &funnel.definition.steps;
+            workspace::check_events(&view, "bookmark_id", steps.iter().map(|s| s.event.as_str()))?;
+            let selectors = steps.iter().filter_map(|s| s.selector.as_deref());
+            workspace::check_expressions(&view, "bookmark_id", selectors, &options)?;
             let request = {
                 // Not `Send`: read before the next await.
                 let reader = sextant_query::params::Params::new(|name| params.get(name).map(String::as_str));
@@ -94,6 +104,9 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
                 .map_err(join_failed)?
         }
         insights::Plan::Retention(request) => {
+            if request.born_event.is_none() || request.event.is_none() {
+                workspace::check_any_event(&view, "bookmark_id")?;
+            }
             let (request, rows) = scan_retention(state, project.id, request).await?;
             sextant_lanes::Lane::Interactive
                 .run(move || insights::retention_answer(&request, &rows, now))

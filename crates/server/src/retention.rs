@@ -11,6 +11,7 @@ use crate::extract::Reader;
 use crate::lookup_join::Attacher;
 use crate::reports::{join_failed, scan_retention};
 use crate::state::AppState;
+use sextant_query::workspace;
 
 /// The `/retention` parameters, as the OpenAPI document lists them.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -19,7 +20,8 @@ use crate::state::AppState;
 pub struct RetentionParams {
     /// The project, with service-account credentials.
     project_id: Option<i64>,
-    /// Accepted and ignored (Sextant has no data views).
+    /// The workspace (data view) to read through; default: the whole project, or the
+    /// caller's own workspace.
     workspace_id: Option<i64>,
     /// First cohort day, yyyy-mm-dd, in the project's timezone.
     #[param(format = Date)]
@@ -65,7 +67,8 @@ pub struct RetentionParams {
 pub struct AddictionParams {
     /// The project, with service-account credentials.
     project_id: Option<i64>,
-    /// Accepted and ignored (Sextant has no data views).
+    /// The workspace (data view) to read through; default: the whole project, or the
+    /// caller's own workspace.
     workspace_id: Option<i64>,
     /// First day, yyyy-mm-dd, in the project's timezone.
     #[param(format = Date)]
@@ -153,7 +156,8 @@ pub async fn legacy_addiction(State(state): State<AppState>, reader: Reader) -> 
 }
 
 async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Response, ApiError> {
-    let Reader { params, credential, options, .. } = reader;
+    reader.check_workspace()?;
+    let Reader { params, credential, options, view, .. } = reader;
     let project = credential.project.id;
     let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);
     match report {
@@ -163,6 +167,12 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
                 let reader = sextant_query::params::Params::new(|name| params.get(name));
                 RetentionRequest::parse(&reader, &options).map_err(invalid)?
             };
+            if request.born_event.is_none() {
+                workspace::check_any_event(&view, "born_event")?;
+            }
+            if request.event.is_none() {
+                workspace::check_any_event(&view, "event")?;
+            }
             let (request, rows) = scan_retention(state, project, request).await?;
             let answer =
                 sextant_lanes::Lane::Interactive.run(move || request.answer(&rows)).await.map_err(join_failed)?;
@@ -173,6 +183,9 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
                 let reader = sextant_query::params::Params::new(|name| params.get(name));
                 AddictionRequest::parse(&reader, &options).map_err(invalid)?
             };
+            if request.event.is_none() {
+                workspace::check_any_event(&view, "event")?;
+            }
             let mut attacher = Attacher::new(state, project);
             request.filter = attacher.optional(request.filter.take()).await?;
             request.on = attacher.optional(request.on.take()).await?;

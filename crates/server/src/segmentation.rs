@@ -17,7 +17,8 @@ use crate::state::AppState;
 pub struct SegmentationParams {
     /// The project, with service-account credentials.
     project_id: Option<i64>,
-    /// Accepted and ignored (Sextant has no data views).
+    /// The workspace (data view) to read through: its events only, its hidden
+    /// properties refused; default: the whole project, or the caller's own workspace.
     workspace_id: Option<i64>,
     /// The event to count.
     event: String,
@@ -174,6 +175,7 @@ pub async fn legacy_average(State(state): State<AppState>, reader: Reader) -> Re
 }
 
 async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Response, ApiError> {
+    reader.check_workspace()?;
     let Reader { params, credential, options, .. } = reader;
     let project = &credential.project;
     let invalid = |e: sextant_query::QueryError| ApiError::invalid(e.0);

@@ -67,7 +67,7 @@ pub async fn legacy_query(state: State<AppState>, reader: Reader) -> Result<Resp
 }
 
 async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> {
-    let Reader { params, credential, .. } = reader;
+    let Reader { params, credential, view, .. } = reader;
 
     let mut problems = Vec::new();
     let users = match params.get("distinct_ids").map(str::trim).filter(|v| !v.is_empty()) {
@@ -114,7 +114,8 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
         project_id: credential.project.id,
         from_ms: local_midnight_ms(from, tz),
         to_ms: local_midnight_ms(end, tz),
-        events: None,
+        // Through a workspace showing some events, only those.
+        events: view.events.as_ref().map(|shown| shown.iter().cloned().collect()),
         limit: Some(MAX_FEED_EVENTS),
         users: Some(users),
         filter: None,
@@ -130,7 +131,7 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
                 out.push_str(if started { "," } else { "" });
                 started = true;
                 let mut line = String::new();
-                crate::event_lines::write_line(&mut line, e, false);
+                crate::event_lines::write_line(&mut line, e, false, &view);
                 out.push_str(line.trim_end());
             }
             bytes::Bytes::from(out)

@@ -22,8 +22,8 @@ CREATE TABLE workspaces (
 );
 CREATE INDEX workspaces_by_project ON workspaces (project_id, id);
 
--- Service accounts confined to some workspaces of a project: an analyst or consumer
--- listed here reads only through the workspaces that list it.
+-- Service accounts confined to some workspaces of a project: an account listed here
+-- (and any API token made on its authority) reads only through the workspaces listing it.
 CREATE TABLE workspace_members (
     workspace_id       INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     service_account_id INTEGER NOT NULL,

@@ -132,9 +132,11 @@ impl FamilyState {
         self.windows = limits
             .windows()
             .into_iter()
-            .map(|window| match old.iter().position(|w| (w.window.seconds, w.window.unit) == (window.seconds, window.unit)) {
-                Some(i) => WindowState { window, ..old.swap_remove(i) },
-                None => WindowState { window, buckets: VecDeque::new(), used: 0 },
+            .map(|window| {
+                match old.iter().position(|w| (w.window.seconds, w.window.unit) == (window.seconds, window.unit)) {
+                    Some(i) => WindowState { window, ..old.swap_remove(i) },
+                    None => WindowState { window, buckets: VecDeque::new(), used: 0 },
+                }
             })
             .collect();
         self.concurrent = limits.concurrent;
@@ -283,7 +285,8 @@ impl Limiter {
     ) -> Result<(Option<RateStatus>, Option<Permit>), (Option<RateStatus>, Refusal)> {
         let (now, wall) = (Instant::now(), SystemTime::now());
         let mut states = self.state.lock();
-        let state = states.entry((project, family)).or_insert_with(|| FamilyState::new(&self.limits_of(project, family)));
+        let state =
+            states.entry((project, family)).or_insert_with(|| FamilyState::new(&self.limits_of(project, family)));
         for w in &mut state.windows {
             w.expire(now);
         }
