@@ -109,11 +109,14 @@ pub enum Operation {
     /// Create, replace and delete Lexicon schemas (owners and admins: a schema can drop
     /// events at ingestion).
     WriteLexicon,
+    /// Read the project's settings and its workspaces (every role: readers choose the
+    /// workspace they read through, and reports use the project's timezone).
+    ReadProject,
 }
 
 impl Operation {
     /// Every operation, in the matrix's row order.
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 17] = [
         Operation::Ingest,
         Operation::Query,
         Operation::Export,
@@ -130,6 +133,7 @@ impl Operation {
         Operation::WriteAnnotations,
         Operation::ReadLexicon,
         Operation::WriteLexicon,
+        Operation::ReadProject,
     ];
 
     /// The family the operation belongs to.
@@ -147,7 +151,8 @@ impl Operation {
             | Operation::ListServiceAccounts
             | Operation::ManageServiceAccounts
             | Operation::ReadAnnotations
-            | Operation::WriteAnnotations => ApiFamily::App,
+            | Operation::WriteAnnotations
+            | Operation::ReadProject => ApiFamily::App,
             Operation::ReadLexicon | Operation::WriteLexicon => ApiFamily::Lexicon,
         }
     }
@@ -171,6 +176,7 @@ impl Operation {
             Operation::WriteAnnotations => "change annotations",
             Operation::ReadLexicon => "read Lexicon schemas",
             Operation::WriteLexicon => "change Lexicon schemas",
+            Operation::ReadProject => "read the project's settings and workspaces",
         }
     }
 
@@ -244,7 +250,7 @@ const fn tok_within(f: ApiFamily) -> Rule {
 /// `Family(f)`: an API token holding `f`; `WithinScope(f)`: the same, bounded by the
 /// token's own families and expiry.
 #[rustfmt::skip]
-pub const MATRIX: [(Operation, [Rule; 7]); 16] = {
+pub const MATRIX: [(Operation, [Rule; 7]); 17] = {
     use ApiFamily::{App, Export, Ingestion, Lexicon, LookupTables, Query};
     [
         //                                 project  project  owner  admin  analyst  consumer  API token
@@ -265,6 +271,7 @@ pub const MATRIX: [(Operation, [Rule; 7]); 16] = {
         (Operation::WriteAnnotations,      [N,      Y,       Y,     Y,     Y,       N,        tok(App)]),
         (Operation::ReadLexicon,           [N,      Y,       Y,     Y,     Y,       Y,        tok(Lexicon)]),
         (Operation::WriteLexicon,          [N,      Y,       Y,     Y,     N,       N,        tok(Lexicon)]),
+        (Operation::ReadProject,           [N,      Y,       Y,     Y,     Y,       Y,        tok(App)]),
     ]
 };
 
@@ -410,7 +417,7 @@ mod tests {
     fn the_matrix_enumerated() {
         use ApiFamily::*;
         use Operation as O;
-        let expected: [(Operation, [Rule; 7]); 16] = [
+        let expected: [(Operation, [Rule; 7]); 17] = [
             (O::Ingest, [Y, Y, Y, Y, N, N, Rule::Family(Ingestion)]),
             (O::Query, [N, Y, Y, Y, Y, Y, Rule::Family(Query)]),
             (O::Export, [N, Y, Y, Y, Y, Y, Rule::Family(Export)]),
@@ -427,6 +434,7 @@ mod tests {
             (O::WriteAnnotations, [N, Y, Y, Y, Y, N, Rule::Family(App)]),
             (O::ReadLexicon, [N, Y, Y, Y, Y, Y, Rule::Family(Lexicon)]),
             (O::WriteLexicon, [N, Y, Y, Y, N, N, Rule::Family(Lexicon)]),
+            (O::ReadProject, [N, Y, Y, Y, Y, Y, Rule::Family(App)]),
         ];
         for (op, row) in expected {
             for (principal, cell) in Principal::ALL.into_iter().zip(row) {

@@ -1,7 +1,8 @@
 //! What every App API handler shares (`/api/app/projects/{project_id}/...`: tokens,
 //! service accounts, and through [`crate::resource`] the saved objects): authenticating
 //! a credential for an [`Operation`] in the project in the path and counting the request
-//! ([`admin_for`]), reading a JSON or form body ([`read_body`]), answering a page of a
+//! ([`admin_for`]), or an owner or admin of the organisation in the path
+//! (`/api/app/organizations/{organization_id}/...`: [`org_admin`]), reading a JSON or form body ([`read_body`]), answering a page of a
 //! collection ([`admin_page_for`]), and how views show values ([`to_value`]; times:
 //! [`crate::audit::iso`]).
 //!
@@ -16,9 +17,11 @@ use axum::http::request::Parts;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sextant_ingest::Params;
-use sextant_model::ApiFamily;
-use sextant_model::access::Operation;
+use sextant_metadata::OrgAuth;
+use sextant_model::access::{self, Operation};
+use sextant_model::{Actor, ActorKind, ApiFamily, OrgId, ProjectId, Role};
 
+use crate::audit::iso;
 use crate::auth::{self, Credential};
 use crate::collection::CollectionQuery;
 use crate::error::ApiError;
@@ -103,6 +106,59 @@ where
     let query = CollectionQuery::parse(&params)?;
     let page = fetch(state.metadata.clone(), credential.project.id, query.page).await?;
     Ok(Json(query.respond(page, view)))
+}
+
+/// Who is calling: the organisation, the account as an actor, and its organisation role.
+pub(crate) struct Caller {
+    /// The organisation in the path.
+    pub org: OrgId,
+    /// The calling account.
+    pub actor: Actor,
+    /// Its role in the organisation.
+    pub role: Role,
+}
+
+/// Authenticates an owner or admin of the organisation in the path, and counts the
+/// request against the App API's limit, with a budget of the organisation's own.
+pub(crate) async fn org_admin(state: &AppState, organization_id: &str, parts: &Parts) -> Result<Caller, ApiError> {
+    let org = organization_id.trim().parse::<i64>().map(OrgId).map_err(|_| {
+        ApiError::invalid_fields(
+            "invalid organization id",
+            vec![("organization_id".into(), "must be an integer".into())],
+        )
+    })?;
+    // API tokens act within one project's families and never manage service accounts
+    // (the matrix's `ManageServiceAccounts` row).
+    let token = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let presents_token = token.is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("bearer "))
+        || parts.headers.contains_key("x-api-token");
+    if presents_token
+        && !access::permits(access::Principal::ApiToken, &ApiFamily::ALL, Operation::ManageServiceAccounts)
+    {
+        return Err(ApiError::forbidden(
+            "an API token may not manage the organization: use a service account of the organization (HTTP Basic)",
+        ));
+    }
+    let basic = auth::basic_credentials(&parts.headers)?.filter(|b| !b.password.is_empty()).ok_or_else(|| {
+        ApiError::unauthenticated("authentication required: a service account of the organization (HTTP Basic)")
+    })?;
+    let actor = match state.metadata.authenticate_org_admin(&basic.user, &basic.password, org).await? {
+        OrgAuth::Invalid => return Err(ApiError::unauthenticated("Invalid credentials for this organization")),
+        OrgAuth::Expired(at) => {
+            let at = iso(at).unwrap_or_default();
+            return Err(ApiError::unauthenticated(format!("the service account expired at {at}")));
+        }
+        OrgAuth::NotAdmin => {
+            return Err(ApiError::forbidden(
+                "managing the organization's service accounts and projects needs the owner or admin role in it",
+            ));
+        }
+        OrgAuth::Admin(id, name, role) => (Actor { kind: ActorKind::ServiceAccount, id: Some(id.0), name }, role),
+    };
+    // Organisations have no project id; a negative key never meets one.
+    state.limiter.admit(&LimitSlot::of(&parts.extensions), ProjectId(-org.0), ApiFamily::App, 1)?;
+    let (actor, role) = actor;
+    Ok(Caller { org, actor, role })
 }
 
 /// A view as JSON (`null` if it cannot be).

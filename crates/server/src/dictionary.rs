@@ -80,6 +80,12 @@ impl Dictionary {
         Ok(())
     }
 
+    /// Forgets a deleted project's schemas and the violations not yet written.
+    pub fn forget(&self, project: ProjectId) {
+        self.projects.write().remove(&project);
+        self.pending.lock().remove(&project);
+    }
+
     /// The project's schemas in `scope`, by entity type and name, as stored.
     pub fn schemas(&self, project: ProjectId, scope: LexiconScope<'_>) -> Vec<SchemaEntry> {
         let Some(lexicon) = self.of(project) else { return Vec::new() };

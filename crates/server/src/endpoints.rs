@@ -45,7 +45,7 @@ const fn org(method: &'static str, path: &'static str) -> Endpoint {
 
 use Operation::{
     AppRead, AppWrite, CreateApiToken, Export, Ingest, ListApiTokens, ListServiceAccounts, Query, ReadAnnotations,
-    ReadLexicon, ReadLookupTables, ReplaceLookupTable, RevokeApiToken, WriteAnnotations, WriteLexicon,
+    ReadLexicon, ReadLookupTables, ReadProject, ReplaceLookupTable, RevokeApiToken, WriteAnnotations, WriteLexicon,
 };
 
 /// Every endpoint, by family.
@@ -153,6 +153,18 @@ pub const ENDPOINTS: &[Endpoint] = &[
     org("DELETE", "/api/app/organizations/{organization_id}/service-accounts/{service_account_id}"),
     org("POST", "/api/app/organizations/{organization_id}/service-accounts/add-to-project"),
     org("POST", "/api/app/organizations/{organization_id}/service-accounts/remove-from-project"),
+    // The App API: projects and their workspaces.
+    org("GET", "/api/app/organizations/{organization_id}/projects"),
+    org("POST", "/api/app/organizations/{organization_id}/projects"),
+    org("GET", "/api/app/organizations/{organization_id}/projects/{project_id}"),
+    org("PATCH", "/api/app/organizations/{organization_id}/projects/{project_id}"),
+    org("DELETE", "/api/app/organizations/{organization_id}/projects/{project_id}"),
+    op("GET", "/api/app/projects/{project_id}", ReadProject),
+    op("GET", "/api/app/projects/{project_id}/workspaces", ReadProject),
+    op("POST", "/api/app/projects/{project_id}/workspaces", AppWrite),
+    op("GET", "/api/app/projects/{project_id}/workspaces/{workspace_id}", ReadProject),
+    op("PATCH", "/api/app/projects/{project_id}/workspaces/{workspace_id}", AppWrite),
+    op("DELETE", "/api/app/projects/{project_id}/workspaces/{workspace_id}", AppWrite),
     // Operations.
     open("GET", "/healthz"),
     open("GET", "/readyz"),

@@ -15,6 +15,7 @@ use sextant_model::{Actor, Audit, FunnelDefinition, Page, PageRequest, Project, 
 use sextant_query::FieldErrors;
 use sextant_query::funnels::definition::{self, FunnelSpec};
 use sextant_query::funnels::{FunnelRequest, ListedFunnel};
+use sextant_query::workspace;
 
 use crate::audit::{AuditView, CreatorView, iso};
 use crate::envelope::{CollectionPage, Single};
@@ -23,7 +24,6 @@ use crate::extract::Reader;
 use crate::reports::{expression_options, join_failed, scan_funnel};
 use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
-use sextant_query::workspace;
 
 /// The `/funnels` parameters, as the OpenAPI document lists them.
 #[derive(serde::Deserialize, utoipa::IntoParams)]

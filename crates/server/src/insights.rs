@@ -13,6 +13,7 @@ use serde_json::Value;
 use sextant_metadata::{BookmarkInfo, Metadata};
 use sextant_model::{Actor, Audit, Page, PageRequest, Project, ProjectId};
 use sextant_query::insights;
+use sextant_query::workspace;
 
 use crate::audit::{AuditView, CreatorView};
 use crate::envelope::{CollectionPage, Single};
@@ -22,7 +23,6 @@ use crate::lookup_join::Attacher;
 use crate::reports::{expression_options, join_failed, scan_funnel, scan_retention};
 use crate::resource::{Paged, Resource};
 use crate::state::AppState;
-use sextant_query::workspace;
 
 /// `GET /api/query/insights`.
 #[utoipa::path(

@@ -21,6 +21,8 @@
 //! - [`service_accounts`]: service accounts, of a project and of an organisation.
 //! - [`annotations`]: annotations and their tags (`/api/app/projects/{id}/annotations`).
 //! - [`lexicon`]: Lexicon schemas (`/api/app/projects/{id}/schemas`).
+//! - [`projects`]: projects (`/api/app/organizations/{id}/projects`, `/api/app/projects/{id}`).
+//! - [`workspaces`]: workspaces, Mixpanel's data views (`/api/app/projects/{id}/workspaces`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
 //!
 //! What handlers share, and the server around them:
@@ -88,6 +90,7 @@ pub mod lookup_join;
 pub mod lookup_tables;
 pub mod metrics;
 pub mod openapi;
+pub mod projects;
 pub mod regions;
 pub mod reports;
 mod resource;
@@ -100,6 +103,7 @@ pub mod service_accounts;
 pub mod state;
 pub mod stream;
 pub mod tls;
+pub mod workspaces;
 
 pub use config::{Config, ConfigOverrides, LogFormat};
 pub use server::{BOOTSTRAP_FILE, Listeners, ServeError, Server};

@@ -5,13 +5,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use sextant_query::retention::{AddictionRequest, RetentionRequest};
+use sextant_query::workspace;
 
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::lookup_join::Attacher;
 use crate::reports::{join_failed, scan_retention};
 use crate::state::AppState;
-use sextant_query::workspace;
 
 /// The `/retention` parameters, as the OpenAPI document lists them.
 #[derive(serde::Deserialize, utoipa::IntoParams)]

@@ -35,7 +35,7 @@ use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
     annotations, app, cohorts, engage, events, export, funnels, health, ingest, insights, lexicon, limits,
-    lookup_tables, metrics, openapi, retention, segmentation, service_accounts, stream,
+    lookup_tables, metrics, openapi, projects, retention, segmentation, service_accounts, stream, workspaces,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -306,6 +306,11 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lexicon::list, lexicon::upload, lexicon::delete_all))
         .routes(routes!(lexicon::list_type, lexicon::delete_type))
         .routes(routes!(lexicon::get_one, lexicon::upload_one, lexicon::delete_one))
+        .routes(routes!(projects::list, projects::create))
+        .routes(routes!(projects::get, projects::update, projects::delete))
+        .routes(routes!(projects::own))
+        .routes(routes!(workspaces::app_list, workspaces::app_create))
+        .routes(routes!(workspaces::app_get, workspaces::app_update, workspaces::app_delete))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -241,6 +241,7 @@ impl Server {
             state.geo = Some(Arc::new(geo));
         }
         state.dictionary = Arc::new(crate::dictionary::Dictionary::load(&state.metadata).await?);
+        state.limiter.load_project_limits(state.metadata.project_limits().await?);
         Ok(Server { state, http: config.http, bootstrap })
     }
 
@@ -267,10 +268,12 @@ impl Server {
             }
         };
         let flushing = tokio::spawn(flush_dictionary(state.clone()));
+        let rereading = tokio::spawn(reread_project_limits(state.clone()));
         tokio::join!(served_http, served_https);
         graceful.shutdown().await;
         state.set_not_ready();
         flushing.abort();
+        rereading.abort();
         state.dictionary.flush(&state.metadata).await;
         let closed = state.store.close().await;
         state.metadata.close().await;
@@ -285,6 +288,19 @@ async fn flush_dictionary(state: AppState) {
     loop {
         every.tick().await;
         state.dictionary.flush(&state.metadata).await;
+    }
+}
+
+/// Reads the projects' own rate limits again now and then, so a change made through
+/// another server sharing the control plane applies here too.
+async fn reread_project_limits(state: AppState) {
+    let mut every = tokio::time::interval(crate::state::TOKEN_TTL);
+    loop {
+        every.tick().await;
+        match state.metadata.project_limits().await {
+            Ok(all) => state.limiter.load_project_limits(all),
+            Err(e) => tracing::warn!(error = %e, "cannot read the projects' rate limits; keeping the last ones"),
+        }
     }
 }
 

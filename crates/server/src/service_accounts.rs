@@ -20,20 +20,17 @@
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use serde::Serialize;
 use serde_json::Value;
-use sextant_metadata::{OrgAuth, ServiceAccountInfo};
-use sextant_model::access::{self, Operation};
-use sextant_model::{Actor, ActorKind, ApiFamily, OrgId, ProjectId, Role, ServiceAccountId};
+use sextant_metadata::ServiceAccountInfo;
+use sextant_model::access::Operation;
+use sextant_model::{ActorKind, ProjectId, Role, ServiceAccountId};
 
-use crate::admin::{admin_page_for, read_body, to_value};
+use crate::admin::{Caller, admin_page_for, org_admin, read_body, to_value};
 use crate::audit::iso;
-use crate::auth;
 use crate::collection::PageParams;
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
-use crate::limits::LimitSlot;
 use crate::state::AppState;
 
 /// `GET /api/app/projects/{project_id}/service-accounts`.
@@ -182,13 +179,6 @@ impl Done {
 /// The most projects, and the most accounts, one request names.
 pub const MAX_LISTED: usize = 100;
 
-/// Who is calling: the organisation, the account as an actor, and its organisation role.
-struct Caller {
-    org: OrgId,
-    actor: Actor,
-    role: Role,
-}
-
 impl Caller {
     /// Refuses `role` when it is above the caller's own.
     fn may_give(&self, role: Role) -> Result<(), ApiError> {
@@ -212,49 +202,6 @@ impl Caller {
             ))
         }
     }
-}
-
-/// Authenticates an owner or admin of the organisation in the path, and counts the
-/// request against the App API's limit, with a budget of the organisation's own.
-async fn org_admin(state: &AppState, organization_id: &str, parts: &Parts) -> Result<Caller, ApiError> {
-    let org = organization_id.trim().parse::<i64>().map(OrgId).map_err(|_| {
-        ApiError::invalid_fields(
-            "invalid organization id",
-            vec![("organization_id".into(), "must be an integer".into())],
-        )
-    })?;
-    // API tokens act within one project's families and never manage service accounts
-    // (the matrix's `ManageServiceAccounts` row).
-    let token = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let presents_token = token.is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("bearer "))
-        || parts.headers.contains_key("x-api-token");
-    if presents_token
-        && !access::permits(access::Principal::ApiToken, &ApiFamily::ALL, Operation::ManageServiceAccounts)
-    {
-        return Err(ApiError::forbidden(
-            "an API token may not manage service accounts: use a service account of the organization (HTTP Basic)",
-        ));
-    }
-    let basic = auth::basic_credentials(&parts.headers)?.filter(|b| !b.password.is_empty()).ok_or_else(|| {
-        ApiError::unauthenticated("authentication required: a service account of the organization (HTTP Basic)")
-    })?;
-    let actor = match state.metadata.authenticate_org_admin(&basic.user, &basic.password, org).await? {
-        OrgAuth::Invalid => return Err(ApiError::unauthenticated("Invalid credentials for this organization")),
-        OrgAuth::Expired(at) => {
-            let at = iso(at).unwrap_or_default();
-            return Err(ApiError::unauthenticated(format!("the service account expired at {at}")));
-        }
-        OrgAuth::NotAdmin => {
-            return Err(ApiError::forbidden(
-                "managing service accounts needs the owner or admin role in the organization",
-            ));
-        }
-        OrgAuth::Admin(id, name, role) => (Actor { kind: ActorKind::ServiceAccount, id: Some(id.0), name }, role),
-    };
-    // Organisations have no project id; a negative key never meets one.
-    state.limiter.admit(&LimitSlot::of(&parts.extensions), ProjectId(-org.0), ApiFamily::App, 1)?;
-    let (actor, role) = actor;
-    Ok(Caller { org, actor, role })
 }
 
 fn account_id(text: &str) -> Result<ServiceAccountId, ApiError> {

@@ -122,6 +122,13 @@ impl AppState {
         Ok(found)
     }
 
+    /// Forgets what the cache holds for a public token, so a project's change (or its
+    /// deletion) is seen by the next request that presents it, not after [`TOKEN_TTL`].
+    /// (Other servers sharing the control plane see it within [`TOKEN_TTL`].)
+    pub fn forget_token(&self, token: &str) {
+        self.projects_by_token.write().remove(token);
+    }
+
     /// Whether the store is open and accepting requests.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)

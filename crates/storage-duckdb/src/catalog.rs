@@ -140,6 +140,12 @@ pub struct Changes {
 }
 
 impl Known {
+    /// Forgets a deleted project (its rows are deleted with its events).
+    pub fn forget(&mut self, project: i64) {
+        self.events.remove(&project);
+        self.properties.remove(&project);
+    }
+
     /// The catalog as stored.
     pub fn load(conn: &Connection) -> duckdb::Result<Known> {
         let mut known = Known::default();

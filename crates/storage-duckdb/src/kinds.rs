@@ -53,6 +53,13 @@ pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
 }
 
 impl KindCache {
+    /// Forgets a deleted project's kinds, learned and unsaved (so a save cannot write
+    /// them back).
+    pub fn forget(&self, project: i64) {
+        self.known.lock().retain(|(p, _, _), _| *p != project);
+        self.unsaved.lock().retain(|(p, _, _)| *p != project);
+    }
+
     /// The kinds saved in `conn`'s store, whose last sequence number is `last_seq`. An
     /// entry covering sequence numbers past it is dropped: those numbers may be given
     /// again to other rows (after a deletion of the newest rows), which the entry has

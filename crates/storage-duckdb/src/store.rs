@@ -308,6 +308,28 @@ impl EventStore for DuckDbStore {
             .map_err(|e| StorageError::Backend(e.to_string()))
     }
 
+    async fn delete_project(&self, project_id: ProjectId) -> Result<()> {
+        let sender = self.writes.lock().as_ref().cloned().ok_or_else(closed)?;
+        let (lock, timelines, kinds) = (self.compaction_lock.clone(), self.timelines.clone(), self.kinds.clone());
+        // Holding the compactor's lock from before the rows go until the timelines do: no
+        // move or day build reads the project half deleted or writes a file back.
+        let purged = tokio::task::spawn_blocking(move || {
+            let _compaction = lock.lock();
+            kinds.forget(project_id.0);
+            let (done, answer) = oneshot::channel();
+            sender.send(WriteRequest { work: Work::Purge(project_id.0), done }).map_err(|_| closed())?;
+            answer.blocking_recv().map_err(|_| closed())??;
+            timelines.forget_project(project_id.0);
+            Ok::<_, StorageError>(())
+        })
+        .await
+        .map_err(|e| StorageError::Backend(e.to_string()))?;
+        // A read that raced the delete is not cached either.
+        self.lookup_generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.lookup_cache.lock().retain(|(p, _), _| *p != project_id);
+        purged
+    }
+
     async fn close(&self) -> Result<()> {
         let compactor = self.compactor.lock().take();
         if let Some((stop, handle)) = compactor {

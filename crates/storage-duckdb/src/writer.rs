@@ -38,6 +38,8 @@ pub enum Work {
     Events(Vec<EventRow>, Vec<IdentityEdge>),
     /// Profile updates to apply, in order.
     Profiles(Vec<ProfileUpdate>),
+    /// Every row of a deleted project, in one transaction of its own.
+    Purge(i64),
 }
 
 impl Work {
@@ -45,13 +47,14 @@ impl Work {
         match self {
             Work::Events(rows, _) => rows.len(),
             Work::Profiles(updates) => updates.len(),
+            Work::Purge(_) => 0,
         }
     }
 
     fn events(&self) -> &[EventRow] {
         match self {
             Work::Events(rows, _) => rows,
-            Work::Profiles(_) => &[],
+            Work::Profiles(_) | Work::Purge(_) => &[],
         }
     }
 }
@@ -82,8 +85,12 @@ pub fn run(
         tracing::warn!(error = %e, "cannot read the null property names");
         Default::default()
     });
+    // A purge met while gathering a group, committed after it.
+    let mut held: Option<WriteRequest> = None;
     loop {
-        let first = if dirty {
+        let first = if let Some(req) = held.take() {
+            req
+        } else if dirty {
             match queue.recv_timeout(IDLE_CHECKPOINT) {
                 Ok(req) => req,
                 Err(RecvTimeoutError::Timeout) => {
@@ -104,10 +111,20 @@ pub fn run(
             }
         };
         crate::pause::point(crate::pause::WRITER_COMMIT);
+        if let Work::Purge(project) = first.work {
+            let result = purge(&conn, project, &mut nullable, &catalog);
+            dirty = true;
+            let _ = first.done.send(result.map(|()| Vec::new()));
+            continue;
+        }
         let mut group = vec![first];
         let mut rows = group[0].work.len();
         while rows < MAX_GROUP_ROWS {
             match queue.try_recv() {
+                Ok(req) if matches!(req.work, Work::Purge(_)) => {
+                    held = Some(req);
+                    break;
+                }
                 Ok(req) => {
                     rows += req.work.len();
                     group.push(req);
@@ -149,6 +166,47 @@ pub fn run(
     if reserve.check().is_ok() {
         checkpoint(&conn);
     }
+}
+
+/// The tables holding a project's rows, children first (snapshots point at sessions).
+const PROJECT_ROWS: [&str; 12] = [
+    "engage_snapshots WHERE session_id IN (SELECT session_id FROM engage_sessions WHERE project_id = ?)",
+    "engage_sessions WHERE project_id = ?",
+    "profiles WHERE project_id = ?",
+    "identities WHERE project_id = ?",
+    "lookup_rows WHERE project_id = ?",
+    "lookup_headers WHERE project_id = ?",
+    "null_properties WHERE project_id = ?",
+    "property_kinds WHERE project_id = ?",
+    "catalog_events WHERE project_id = ?",
+    "catalog_properties WHERE project_id = ?",
+    "events_hot WHERE project_id = ?",
+    "events_cold WHERE project_id = ?",
+];
+
+/// Deletes every row of `project` in one transaction, then forgets what the writer
+/// remembers of it. Run on the writer thread, so no append of the project's interleaves.
+fn purge(
+    conn: &Connection,
+    project: i64,
+    nullable: &mut HashSet<(i64, String)>,
+    catalog: &RwLock<catalog::Known>,
+) -> Result<()> {
+    if conn.execute_batch("BEGIN TRANSACTION").is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+        conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
+    }
+    let deleted = PROJECT_ROWS
+        .iter()
+        .try_for_each(|table| conn.execute(&format!("DELETE FROM {table}"), [project]).map(drop))
+        .and_then(|()| conn.execute_batch("COMMIT"));
+    if let Err(e) = deleted {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(backend(e));
+    }
+    nullable.retain(|(p, _)| *p != project);
+    catalog.write().forget(project);
+    Ok(())
 }
 
 fn checkpoint(conn: &Connection) {
@@ -203,7 +261,7 @@ fn commit_group(
         .enumerate()
         .flat_map(|(r, req)| match &req.work {
             Work::Profiles(updates) => updates.iter().enumerate().map(|(at, u)| ((r, at), u)).collect::<Vec<_>>(),
-            Work::Events(..) => Vec::new(),
+            Work::Events(..) | Work::Purge(_) => Vec::new(),
         })
         .unzip();
     let written = append_rows(conn, rows, first_seq)

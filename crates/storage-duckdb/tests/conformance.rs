@@ -89,3 +89,72 @@ async fn both_tiers_read_as_one() {
     assert_eq!(store.count_events(ProjectId(7), 0, i64::MAX / 2).await.unwrap(), 3);
     store.close().await.unwrap();
 }
+
+/// Deleting a project empties every table that held it (profiles, lookup rows, both
+/// tiers) and removes its day timelines, while another project's stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_project_leaves_no_row_and_no_timeline() {
+    use sextant_expr::LookupTable;
+    use sextant_model::profile::USER_PROFILES;
+    use sextant_model::{EventRow, ProfileKey, ProfileOp, ProfileUpdate, ProjectId};
+    use sextant_storage::{LookupStore, ProfileQuery, ProfileStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = DuckDbStore::open(dir.path(), &StoreOptions::default()).unwrap();
+    let (gone, kept) = (ProjectId(40), ProjectId(41));
+    let row = |project: ProjectId, id: &str| EventRow {
+        project_id: project,
+        event: "e".into(),
+        time_ms: 1_700_000_000_000,
+        distinct_id: "u".into(),
+        insert_id: id.into(),
+        properties: r#"{"a":1}"#.into(),
+    };
+    store.append(vec![row(gone, "1"), row(kept, "2")]).await.unwrap();
+    store.compact_now().await.unwrap();
+    store.build_timelines().await.unwrap();
+    store.append(vec![row(gone, "3")]).await.unwrap();
+    let timelines = |project: ProjectId| {
+        std::fs::read_dir(dir.path().join("timelines"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(&format!("p{}-", project.0)))
+            .count()
+    };
+    assert_eq!((timelines(gone), timelines(kept)), (1, 1));
+    for project in [gone, kept] {
+        let update = ProfileUpdate {
+            key: ProfileKey { project_id: project, group_key: USER_PROFILES.into(), id: "u".into() },
+            ops: vec![ProfileOp::Set(serde_json::json!({"n": 1}).as_object().unwrap().clone())],
+            time_ms: 1_700_000_000_000,
+            ignore_time: true,
+            resolve_identity: false,
+        };
+        store.update_profiles(vec![update]).await.unwrap();
+        let rows = std::collections::HashMap::from([("k".to_string(), serde_json::Map::new())]);
+        let table = LookupTable { columns: vec!["id".into(), "x".into()], rows };
+        store.replace_lookup_table(project, "t", table).await.unwrap();
+    }
+    store.delete_project(gone).await.unwrap();
+    let profiles = |project: ProjectId| ProfileQuery {
+        project_id: project,
+        group_key: USER_PROFILES.into(),
+        ids: None,
+        filter: None,
+        session_id: None,
+        page: 0,
+        page_size: 10,
+        behaviors: Vec::new(),
+        count_only: false,
+    };
+    assert!(store.query_profiles(profiles(gone)).await.unwrap().profiles.is_empty());
+    assert_eq!(store.query_profiles(profiles(kept)).await.unwrap().profiles.len(), 1);
+    assert!(store.lookup_table(gone, "t").await.unwrap().rows.is_empty());
+    assert_eq!(store.lookup_table(kept, "t").await.unwrap().rows.len(), 1);
+    assert_eq!((timelines(gone), timelines(kept)), (0, 1));
+    assert_eq!(store.count_events(gone, 0, i64::MAX / 2).await.unwrap(), 0);
+    assert_eq!(store.count_events(kept, 0, i64::MAX / 2).await.unwrap(), 1);
+    store.close().await.unwrap();
+    // And it stays gone after a reopen (the rows were deleted, not hidden).
+    let store = DuckDbStore::open(dir.path(), &StoreOptions::default()).unwrap();
+    assert_eq!(store.count_events(gone, 0, i64::MAX / 2).await.unwrap(), 0);
+    store.close().await.unwrap();
+}

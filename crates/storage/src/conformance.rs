@@ -54,6 +54,35 @@ pub async fn run_all(store: &dyn EventStore) {
     where_filters_match_the_interpreter(store).await;
     users_are_read_through_the_identity_graph(store).await;
     the_dictionary_lists_what_was_sent(store).await;
+    a_deleted_project_leaves_nothing(store).await;
+}
+
+/// Deleting a project takes its events, its identity merges and what was learned of
+/// them, and nothing of another project's; the project id may be written again after.
+pub async fn a_deleted_project_leaves_nothing(store: &dyn EventStore) {
+    let rows = vec![
+        row(130, "anon", T0 + 1, "$device:d1", "1", r#"{"plan":"pro"}"#),
+        row(130, "login", T0 + 2, "alice", "2", r#"{"plan":null}"#),
+        row(131, "kept", T0 + 3, "bob", "3", r#"{"x":1}"#),
+    ];
+    let edge = sextant_model::IdentityEdge {
+        project_id: ProjectId(130),
+        row: 1,
+        op: sextant_model::IdentityOp::DeviceToUser { device: "$device:d1".into(), user: "alice".into() },
+    };
+    store.append_with_identity(rows, vec![edge]).await.unwrap();
+    store.delete_project(ProjectId(130)).await.unwrap();
+    assert!(export_all(store, all_time(130)).await.is_empty());
+    assert_eq!(store.count_events(ProjectId(130), 0, i64::MAX / 2).await.unwrap(), 0);
+    assert!(store.dictionary(ProjectId(130), None).await.unwrap().is_empty());
+    assert_eq!(export_all(store, all_time(131)).await.len(), 1, "another project's events stay");
+    assert_eq!(store.dictionary(ProjectId(131), None).await.unwrap().len(), 1);
+    // Written again, the device is its own user: the old merge went with the project.
+    store.append(vec![row(130, "anon", T0 + 5, "$device:d1", "4", "{}")]).await.unwrap();
+    let again = export_all(store, all_time(130)).await;
+    assert_eq!((again.len(), again[0].distinct_id.as_str()), (1, "$device:d1"));
+    assert_eq!(store.dictionary(ProjectId(130), None).await.unwrap()[0].count, 1);
+    store.delete_project(ProjectId(130)).await.unwrap();
 }
 
 /// The dictionary names every event, counts it (copies too), and gives each top-level

@@ -140,6 +140,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// covers every event whose append has returned.
     async fn dictionary(&self, project_id: ProjectId, event: Option<&str>) -> Result<Vec<SeenEvent>>;
 
+    /// Deletes everything the backend keeps for a deleted project: its events and what
+    /// it learned of them, and its profiles, identities and lookup rows where the same
+    /// backend keeps those. Other projects are untouched; exports already streaming may
+    /// finish from what they had read.
+    async fn delete_project(&self, project_id: ProjectId) -> Result<()>;
+
     /// Flushes and closes the store; later calls fail with [`StorageError::Unavailable`].
     async fn close(&self) -> Result<()>;
 }

@@ -214,6 +214,18 @@ impl Limiter {
         true
     }
 
+    /// Sets every project's own overrides at once: those listed, and none for the rest.
+    pub fn load_project_limits(&self, all: Vec<(ProjectId, ProjectLimits)>) {
+        let listed: HashMap<ProjectId, ProjectLimits> = all.into_iter().collect();
+        let before: Vec<ProjectId> = self.projects.read().keys().copied().collect();
+        for project in before.into_iter().filter(|p| !listed.contains_key(p)) {
+            self.set_project_limits(project, ProjectLimits::new());
+        }
+        for (project, own) in listed {
+            self.set_project_limits(project, own);
+        }
+    }
+
     /// Forgets a deleted project's counts and overrides.
     pub fn forget_project(&self, project: ProjectId) {
         self.projects.write().remove(&project);
@@ -384,6 +396,29 @@ mod tests {
     fn limiter(text: &str) -> Limiter {
         let file: RateLimitsFile = toml::from_str(text).unwrap();
         Limiter::new(RateLimits::from_file(&file).unwrap())
+    }
+
+    #[test]
+    fn a_projects_own_limits_apply_at_once_and_keep_what_was_counted() {
+        let limiter = limiter("[default.app]\nper_minute = 3");
+        let slot = LimitSlot::default();
+        let p = ProjectId(4);
+        for _ in 0..2 {
+            limiter.admit(&slot, p, ApiFamily::App, 0).unwrap();
+        }
+        let own = ProjectLimits::from([(ApiFamily::App, FamilyLimits { per_minute: Some(2), ..Default::default() })]);
+        assert!(limiter.set_project_limits(p, own.clone()));
+        assert!(!limiter.set_project_limits(p, own), "unchanged");
+        assert!(limiter.admit(&slot, p, ApiFamily::App, 0).is_err(), "two used of the new two");
+        limiter.load_project_limits(Vec::new());
+        assert_eq!(limiter.limits_of(p, ApiFamily::App).per_minute, Some(3), "back to the configuration's");
+        limiter.admit(&slot, p, ApiFamily::App, 0).unwrap();
+        let lifted =
+            ProjectLimits::from([(ApiFamily::App, FamilyLimits { per_minute: Some(0), ..Default::default() })]);
+        limiter.load_project_limits(vec![(p, lifted)]);
+        for _ in 0..10 {
+            limiter.admit(&slot, p, ApiFamily::App, 0).unwrap();
+        }
     }
 
     #[test]

@@ -77,6 +77,21 @@ impl Timelines {
             .collect()
     }
 
+    /// Forgets a deleted project's timelines and removes their files (a scan still
+    /// holding one keeps its mapping until it ends). The caller holds the compactor's
+    /// lock, so no build writes one again meanwhile.
+    pub fn forget_project(&self, project: i64) {
+        self.days.write().retain(|(p, _), _| *p != project);
+        let prefix = format!("p{project}-d");
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+
     /// (Re)builds the timeline of `project`'s `day` from the cold tier.
     pub fn rebuild(&self, conn: &Connection, project: i64, day: i64) -> std::io::Result<()> {
         let path = self.dir.join(format!("p{project}-d{day}.tl"));
