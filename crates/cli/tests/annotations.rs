@@ -148,4 +148,14 @@ async fn reports_show_the_annotations_of_their_range_when_asked() {
     assert_eq!(with["data"], plain["data"], "the answer itself is unchanged");
     let (status, bad) = send(report("&annotations=maybe")).await;
     assert_eq!(status, 400, "{bad}");
+    // The value reports too.
+    for kind in ["sum", "average"] {
+        let url = format!(
+            "/api/query/segmentation/{kind}?event=Play&from_date={yesterday}&to_date={tomorrow}&on=1&annotations=true"
+        );
+        let (status, with) = send(s.http.get(s.url(&url)).basic_auth(&s.creds.secret, Some(""))).await;
+        assert_eq!(status, 200, "{with}");
+        assert_eq!(with["annotations"].as_array().map(Vec::len), Some(1), "{kind}: {with}");
+        assert!(with["results"].is_object(), "{with}");
+    }
 }

@@ -49,7 +49,7 @@ pub struct SegmentationParams {
     /// `csv` for CSV instead of JSON.
     format: Option<String>,
     /// `true`: the project's annotations dated within the answer's range, under
-    /// `annotations` (`/segmentation` and `/segmentation/numeric`, JSON answers).
+    /// `annotations` (JSON answers).
     annotations: Option<bool>,
 }
 
@@ -195,7 +195,15 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
         Report::Sum | Report::Average => {
             let report = ValueReport { base: request, average: matches!(report, Report::Average) };
             let counts = state.reports.segment(report.query(project.id)).await?;
-            return Ok(Json(report.answer(&counts, chrono::Utc::now().timestamp_millis())).into_response());
+            let answer = report.answer(&counts, chrono::Utc::now().timestamp_millis());
+            if let (Some(first), Some(last)) = (answer.results.keys().next(), answer.results.keys().next_back())
+                && let Some(with) =
+                    crate::reports::with_annotations(state, project.id, params.get("annotations"), &answer, first, last)
+                        .await?
+            {
+                return Ok(Json(with).into_response());
+            }
+            return Ok(Json(answer).into_response());
         }
         Report::Numeric => {
             let values = state.reports.segment(request.numeric_values_query(project.id).map_err(invalid)?).await?;
