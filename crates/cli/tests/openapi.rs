@@ -87,6 +87,11 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/lookup-tables/{id}", &["put"]),
         ("/api/app/projects/{project_id}/lookup-tables", &["get", "post"]),
         ("/api/app/projects/{project_id}/lookup-tables/{table_id}", &["get", "patch", "delete"]),
+        ("/api/app/organizations/{organization_id}/projects", &["get", "post"]),
+        ("/api/app/organizations/{organization_id}/projects/{project_id}", &["get", "patch", "delete"]),
+        ("/api/app/projects/{project_id}", &["get"]),
+        ("/api/app/projects/{project_id}/workspaces", &["get", "post"]),
+        ("/api/app/projects/{project_id}/workspaces/{workspace_id}", &["get", "patch", "delete"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),
@@ -99,7 +104,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 68, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 73, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -158,14 +163,14 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         format!(
             "[parameters]\n\"path.project_id\" = {p}\n\"query.project_id\" = {p}\n\"path.token_id\" = {token_id}\n\"path.cohort_id\" = 1\n\
              \"path.id\" = \"{table_id}\"\n\"path.table_id\" = \"{table_id}\"\n\"path.bookmark_id\" = 1\n\
-             \"path.funnel_id\" = {funnel_id}\n\"query.funnel_id\" = {funnel_id}\n\"path.annotation_id\" = {annotation_id}\n\"path.organization_id\" = 1\n\"path.service_account_id\" = 1\n",
+             \"path.funnel_id\" = {funnel_id}\n\"query.funnel_id\" = {funnel_id}\n\"path.annotation_id\" = {annotation_id}\n\"path.organization_id\" = 1\n\"path.service_account_id\" = 1\n\"path.workspace_id\" = 1\n",
             p = s.creds.project_id
         ),
     )
     .unwrap();
     let (ok, report) = schemathesis(work.path(), &s.url("/openapi.json"), None, &format!("{}:", s.creds.secret), &[]);
     assert!(ok, "schemathesis found problems:\n{report}");
-    assert!(report.contains("Tested: 98"), "every operation is tested:\n{report}");
+    assert!(report.contains("Tested: 109"), "every operation is tested:\n{report}");
 }
 
 /// Mixpanel's own ingestion spec (`schemathesis/mixpanel-ingestion.openapi.yaml`, copied

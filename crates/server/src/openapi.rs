@@ -90,7 +90,7 @@ pub fn finish(doc: Document) -> Value {
                 if !matches!(method.as_str(), "get" | "post" | "put" | "delete" | "patch") {
                     continue;
                 }
-                add_family_responses(operation);
+                add_family_responses(operation, method != "get");
             }
         }
     }
@@ -102,8 +102,9 @@ pub fn finish(doc: Document) -> Value {
 }
 
 /// The statuses every operation of a family may answer, beyond its own successes (for
-/// ingestion, whose answers all take one shape, the success too).
-fn add_family_responses(operation: &mut Value) {
+/// ingestion, whose answers all take one shape, the success too); `changes`: the
+/// operation writes (an App API change may conflict with what is stored).
+fn add_family_responses(operation: &mut Value, changes: bool) {
     let family = operation["tags"].get(0).and_then(Value::as_str).unwrap_or("").to_string();
     let (error_content, statuses): (Value, &[(&str, &str)]) = match family.as_str() {
         tag::INGESTION => (
@@ -166,7 +167,13 @@ fn add_family_responses(operation: &mut Value) {
         _ => return,
     };
     let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { return };
-    for (status, description) in statuses {
+    let conflict = [(
+        "409",
+        "The change conflicts with what is stored: a name or mapping already taken, the default workspace, a \
+         project's identity merge once it holds events, a full collection.",
+    )];
+    let conflicts: &[(&str, &str)] = if changes && family == tag::APP { &conflict } else { &[] };
+    for (status, description) in statuses.iter().chain(conflicts) {
         let mut response = json!({"description": description, "content": error_content});
         if *status == "429" {
             response["headers"] = rate_limit_headers(true);
