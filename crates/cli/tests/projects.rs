@@ -106,6 +106,17 @@ async fn an_organization_makes_configures_and_deletes_projects() {
     assert_eq!((status, mine["results"]["workspaces"][0]["is_default"].as_bool()), (200, Some(true)), "{mine}");
     let other_org = send(owner(s.http.get(s.url(&format!("/api/app/organizations/{}/projects", org + 1))))).await.0;
     assert!(other_org == 401 || other_org == 403, "{other_org}");
+
+    // The CLI changes the same settings.
+    let limits = r#"{"export": {"per_second": 0}}"#;
+    let changed =
+        s.cli_json(&["project", "configure", "--project", &pid, "--timezone", "Asia/Tokyo", "--rate-limits", limits]);
+    assert_eq!(
+        (changed["timezone"].as_str(), changed["rate_limits"].clone()),
+        (Some("Asia/Tokyo"), json!({"export": {"per_second": 0}}))
+    );
+    let (_, mine) = send(as_consumer(s.http.get(s.url(&format!("/api/app/projects/{pid}"))))).await;
+    assert_eq!(mine["results"]["timezone"], "Asia/Tokyo");
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! `sextant project`: create, list and configure projects.
+//! `sextant project`: create, list and configure projects (deleting one, which clears its
+//! stored data, is the running server's: `DELETE /api/app/organizations/{org}/projects/{id}`).
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -37,11 +38,22 @@ pub(crate) enum ProjectCommand {
         #[command(flatten)]
         dir: DataDirArg,
     },
-    /// Change a project's settings.
+    /// Change a project's settings (a running server sees them within 10 seconds).
     Configure {
         /// Project id.
         #[arg(long)]
         project: i64,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A new IANA timezone for reports.
+        #[arg(long)]
+        timezone: Option<String>,
+        /// The project's own rate limits, as JSON replacing those it had:
+        /// `{"query": {"per_hour": 600}}` (a 0 removes a limit; `{}` returns to the
+        /// configuration file's).
+        #[arg(long)]
+        rate_limits: Option<String>,
         /// Whether string `==`, `!=` and `in` in `where`/`on` expressions respect case
         /// (Mixpanel's behaviour, and the default, is that they do not).
         #[arg(long)]
@@ -103,19 +115,41 @@ pub(crate) async fn run(cmd: ProjectCommand) -> Result<()> {
                 }
             }
         }
-        ProjectCommand::Configure { project, case_sensitive_strings, region, json, dir } => {
+        ProjectCommand::Configure {
+            project,
+            name,
+            timezone,
+            rate_limits,
+            case_sensitive_strings,
+            region,
+            json,
+            dir,
+        } => {
             let md = dir.open_metadata().await?;
             require_project(&md, project).await?;
-            let changes = ProjectChanges { case_sensitive_strings, region, ..Default::default() };
+            let rate_limits = match rate_limits {
+                Some(text) => {
+                    let body = serde_json::json!({"rate_limits": serde_json::from_str::<serde_json::Value>(&text)?});
+                    ProjectChanges::from_json(&body, false)
+                        .map_err(|problems| anyhow::anyhow!("--rate-limits: {}", problems[0].1))?
+                        .rate_limits
+                }
+                None => None,
+            };
+            let changes =
+                ProjectChanges { name, timezone, rate_limits, case_sensitive_strings, region, ..Default::default() };
             let p = md.update_project(ProjectId(project), &changes).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&p)?);
             } else {
                 println!(
-                    "project {}: case_sensitive_strings = {}, region = {}",
+                    "project {} ({}): timezone = {}, case_sensitive_strings = {}, region = {}, rate_limits = {}",
                     p.id,
+                    p.name,
+                    p.timezone,
                     p.case_sensitive_strings,
-                    p.region.as_str()
+                    p.region.as_str(),
+                    serde_json::to_string(&p.rate_limits)?
                 );
             }
         }
