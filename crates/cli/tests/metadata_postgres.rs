@@ -1,7 +1,8 @@
 //! The server with its control plane in PostgreSQL (`SEXTANT_METADATA_URL`, a throwaway
 //! cluster the test starts): it bootstraps there, serves ingestion and export, sees a
 //! project the CLI creates in the same database, and a second server on another data
-//! directory finds the same organisation instead of making its own.
+//! directory finds the same organisation instead of making its own, and applies the
+//! Lexicon schemas and rate limits set through the first within ten seconds.
 
 mod common;
 
@@ -52,4 +53,68 @@ async fn the_control_plane_in_postgres() {
     let r =
         two.http.get(two.url("/api/query/funnels/list")).basic_auth(&s.creds.secret, Some("")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+
+    // What one server changes, the other applies within ten seconds: a Lexicon schema
+    // that drops an event at ingestion, and a project's own rate limits.
+    let pid = s.creds.project_id;
+    let declare = json!({"entries": [{"entityType": "event", "name": "Noise",
+        "schemaJson": {"metadata": {"com.mixpanel": {"dropped": true}}}}]});
+    let r = s
+        .http
+        .post(s.url(&format!("/api/app/projects/{pid}/schemas")))
+        .basic_auth(&s.creds.secret, Some(""))
+        .json(&declare)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let owner = |r: reqwest::RequestBuilder| r.basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret));
+    let org = serde_json::from_str::<Value>(&std::fs::read_to_string(dir.join("bootstrap.json")).unwrap()).unwrap()
+        ["organization_id"].as_i64().unwrap();
+    let limits = json!({"rate_limits": {"lookup_tables": {"per_day": 7}}});
+    let r = owner(s.http.patch(s.url(&format!("/api/app/organizations/{org}/projects/{pid}")))).json(&limits);
+    assert_eq!(r.send().await.unwrap().status(), 200);
+    // Both are read again in the same tick: wait for the limits (the App API allows 120
+    // calls a minute, the Lexicon's 5), then look at the schemas.
+    let started = std::time::Instant::now();
+    loop {
+        let project: Value = two
+            .http
+            .get(two.url(&format!("/api/app/projects/{pid}")))
+            .basic_auth(&s.creds.secret, Some(""))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if project["results"]["effective_rate_limits"]["lookup_tables"]["per_day"] == 7 {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 25, "the second server did not see the limits: {project}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let schemas: Value = two
+        .http
+        .get(two.url(&format!("/api/app/projects/{pid}/schemas/event?inferred=false")))
+        .basic_auth(&s.creds.secret, Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(schemas["results"].as_array().is_some_and(|all| all.iter().any(|e| e["name"] == "Noise")), "{schemas}");
+    let noise = json!([{"event": "Noise", "properties": {"time": t, "distinct_id": "n", "$insert_id": "n1", "m": m}}]);
+    let r = two
+        .http
+        .post(two.url("/import?strict=1"))
+        .basic_auth(&s.creds.secret, Some(""))
+        .json(&noise)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(with_marker(&s.export("").await, &m).len(), 20, "the second server dropped it");
 }

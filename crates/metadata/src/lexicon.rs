@@ -215,6 +215,19 @@ impl Metadata {
             .await?;
         rows.iter().map(|r| Ok((ProjectId(r.try_get("project_id")?), entry_of(r)?))).collect()
     }
+
+    /// Each project's Lexicon version: how many schemas it has and when one last
+    /// changed. A server compares them with those it read to see another server's
+    /// changes without reading every schema again.
+    pub async fn lexicon_versions(&self) -> Result<Vec<(ProjectId, (i64, i64))>> {
+        let rows = sqlx::query(
+            "SELECT project_id, count(*) AS n, max(coalesce(modified_at_ms, created_at_ms)) AS at \
+             FROM lexicon_schemas GROUP BY project_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok((ProjectId(r.try_get("project_id")?), (r.try_get("n")?, r.try_get("at")?)))).collect()
+    }
 }
 
 /// Deletes the violations counted for the project's event `event` (every event when

@@ -48,6 +48,8 @@ pub struct Dictionary {
     /// Held by a Lexicon change from its write to its reload (changes are few: 5 a
     /// minute per project by default).
     changes: tokio::sync::Mutex<()>,
+    /// Each project's Lexicon version as last read (`Metadata::lexicon_versions`).
+    versions: Mutex<HashMap<ProjectId, (i64, i64)>>,
 }
 
 impl Dictionary {
@@ -59,7 +61,29 @@ impl Dictionary {
         }
         let projects =
             by_project.into_iter().map(|(project, entries)| (project, Arc::new(ProjectLexicon::of(entries)))).collect();
-        Ok(Dictionary { projects: RwLock::new(projects), ..Dictionary::default() })
+        let versions = metadata.lexicon_versions().await?.into_iter().collect();
+        Ok(Dictionary { projects: RwLock::new(projects), versions: Mutex::new(versions), ..Dictionary::default() })
+    }
+
+    /// Reads again the projects whose schemas changed since they were read, through
+    /// this server or another sharing the control plane (the server calls it every few
+    /// seconds; comparing versions costs one grouped count).
+    pub async fn refresh(&self, metadata: &Metadata) -> sextant_metadata::Result<()> {
+        let now: HashMap<ProjectId, (i64, i64)> = metadata.lexicon_versions().await?.into_iter().collect();
+        let changed: Vec<ProjectId> = {
+            let known = self.versions.lock();
+            let differs = now.iter().filter(|(p, v)| known.get(p) != Some(v)).map(|(p, _)| *p);
+            differs.chain(known.keys().filter(|p| !now.contains_key(p)).copied()).collect()
+        };
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let _changing = self.changing().await;
+        for project in changed {
+            self.reload(metadata, project).await?;
+        }
+        *self.versions.lock() = now;
+        Ok(())
     }
 
     /// Waits for the right to change schemas: hold it from the write to its

@@ -268,7 +268,7 @@ impl Server {
             }
         };
         let flushing = tokio::spawn(flush_dictionary(state.clone()));
-        let rereading = tokio::spawn(reread_project_limits(state.clone()));
+        let rereading = tokio::spawn(reread_shared_settings(state.clone()));
         tokio::join!(served_http, served_https);
         graceful.shutdown().await;
         state.set_not_ready();
@@ -291,15 +291,19 @@ async fn flush_dictionary(state: AppState) {
     }
 }
 
-/// Reads the projects' own rate limits again now and then, so a change made through
-/// another server sharing the control plane applies here too.
-async fn reread_project_limits(state: AppState) {
+/// Reads the projects' own rate limits and their Lexicon schemas again now and then, so
+/// a change made through another server sharing the control plane applies here too
+/// (within [`crate::state::TOKEN_TTL`], as a token's).
+async fn reread_shared_settings(state: AppState) {
     let mut every = tokio::time::interval(crate::state::TOKEN_TTL);
     loop {
         every.tick().await;
         match state.metadata.project_limits().await {
             Ok(all) => state.limiter.load_project_limits(all),
             Err(e) => tracing::warn!(error = %e, "cannot read the projects' rate limits; keeping the last ones"),
+        }
+        if let Err(e) = state.dictionary.refresh(&state.metadata).await {
+            tracing::warn!(error = %e, "cannot read the Lexicon schemas again; keeping the last ones");
         }
     }
 }
