@@ -140,6 +140,7 @@ impl Metadata {
             .execute(&mut *tx)
             .await?;
         }
+        bump_version(&mut tx, project_id).await?;
         tx.commit().await?;
         Ok(LexiconWrite { added, deleted })
     }
@@ -165,6 +166,7 @@ impl Metadata {
             LexiconScope::One(EntityType::Event, name) => forget_violations(&mut tx, project_id, Some(name)).await?,
             LexiconScope::Type(EntityType::Profile) | LexiconScope::One(EntityType::Profile, _) => {}
         }
+        bump_version(&mut tx, project_id).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -216,18 +218,25 @@ impl Metadata {
         rows.iter().map(|r| Ok((ProjectId(r.try_get("project_id")?), entry_of(r)?))).collect()
     }
 
-    /// Each project's Lexicon version: how many schemas it has and when one last
-    /// changed. A server compares them with those it read to see another server's
+    /// Each project's Lexicon version, which every change raises in its own
+    /// transaction: a server compares them with those it read to see another server's
     /// changes without reading every schema again.
-    pub async fn lexicon_versions(&self) -> Result<Vec<(ProjectId, (i64, i64))>> {
-        let rows = sqlx::query(
-            "SELECT project_id, count(*) AS n, max(coalesce(modified_at_ms, created_at_ms)) AS at \
-             FROM lexicon_schemas GROUP BY project_id",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|r| Ok((ProjectId(r.try_get("project_id")?), (r.try_get("n")?, r.try_get("at")?)))).collect()
+    pub async fn lexicon_versions(&self) -> Result<Vec<(ProjectId, i64)>> {
+        let rows = sqlx::query("SELECT project_id, version FROM lexicon_versions").fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((ProjectId(r.try_get("project_id")?), r.try_get("version")?))).collect()
     }
+}
+
+/// Raises the project's Lexicon version (`Metadata::lexicon_versions`).
+async fn bump_version(tx: &mut sqlx::Transaction<'_, sqlx::Any>, project_id: ProjectId) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO lexicon_versions (project_id, version) VALUES ($1, 1) \
+         ON CONFLICT (project_id) DO UPDATE SET version = lexicon_versions.version + 1",
+    )
+    .bind(project_id.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Deletes the violations counted for the project's event `event` (every event when

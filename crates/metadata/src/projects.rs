@@ -64,9 +64,10 @@ fn limits_text(limits: &ProjectLimits) -> Option<String> {
 
 /// The tables keeping a project's objects, children before the tables they point at;
 /// deleting a project empties them of its rows, then deletes its row.
-const PROJECT_TABLES: [&str; 14] = [
+const PROJECT_TABLES: [&str; 15] = [
     "workspace_members WHERE workspace_id IN (SELECT id FROM workspaces WHERE project_id = $1)",
     "workspaces WHERE project_id = $1",
+    "lexicon_versions WHERE project_id = $1",
     "lexicon_violations WHERE project_id = $1",
     "lexicon_schemas WHERE project_id = $1",
     "annotation_tag_links WHERE annotation_id IN (SELECT id FROM annotations WHERE project_id = $1)",

@@ -73,8 +73,6 @@ pub enum ApiTokenAuth {
         scope: TokenScope,
         /// Its name.
         name: String,
-        /// The service account on whose authority it was made, if one was.
-        account: Option<ServiceAccountId>,
     },
 }
 
@@ -338,8 +336,7 @@ impl Metadata {
             return Ok(ApiTokenAuth::Revoked);
         }
         // A token made on a service account's authority lives no longer than the account.
-        let account = row.try_get::<Option<i64>, _>("service_account_id")?;
-        if let Some(account) = account {
+        if let Some(account) = row.try_get::<Option<i64>, _>("service_account_id")? {
             let expires: Option<Option<i64>> =
                 sqlx::query_scalar("SELECT expires_at_ms FROM service_accounts WHERE id = $1")
                     .bind(account)
@@ -366,7 +363,6 @@ impl Metadata {
                 project,
                 scope: TokenScope { id: info.id, families: info.families, expires_at_ms: info.expires_at_ms },
                 name: info.name,
-                account: account.map(ServiceAccountId),
             }),
             None => Ok(ApiTokenAuth::Invalid),
         }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sextant_model::workspace::{MAX_WORKSPACES, Visibility, Workspace, WorkspaceChange};
-use sextant_model::{Actor, Page, PageRequest, ProjectId, ServiceAccountId};
+use sextant_model::{Actor, Page, PageRequest, ProjectId, Role, ServiceAccountId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -113,20 +113,30 @@ impl Metadata {
         Ok(ids)
     }
 
-    /// Refuses members without a role in the project.
+    /// Refuses members without the analyst or consumer role in the project (owners and
+    /// admins manage workspaces: none confines them).
     async fn check_members(&self, project: ProjectId, members: &[ServiceAccountId]) -> Result<()> {
         for account in members {
-            let found: Option<i64> = sqlx::query_scalar(
-                "SELECT service_account_id FROM service_account_roles WHERE service_account_id = $1 AND project_id = $2",
+            let role: Option<String> = sqlx::query_scalar(
+                "SELECT role FROM service_account_roles WHERE service_account_id = $1 AND project_id = $2",
             )
             .bind(account.0)
             .bind(project.0)
             .fetch_optional(self.pool())
             .await?;
-            if found.is_none() {
-                return Err(MetadataError::Invalid(format!(
-                    "members: service account {account} has no role in project {project}"
-                )));
+            match role.as_deref().map(str::parse::<Role>) {
+                Some(Ok(Role::Analyst | Role::Consumer)) => {}
+                Some(_) => {
+                    return Err(MetadataError::Invalid(format!(
+                        "members: service account {account} is an owner or admin of project {project}; a workspace \
+                         confines analysts and consumers"
+                    )));
+                }
+                None => {
+                    return Err(MetadataError::Invalid(format!(
+                        "members: service account {account} has no role in project {project}"
+                    )));
+                }
             }
         }
         Ok(())

@@ -250,7 +250,10 @@ impl ProjectChanges {
                 ("case_sensitive_strings", _) => problem(key, "must be true or false".into()),
                 ("rate_limits", _) => problem(key, "must be an object of family -> limits".into()),
                 // What answers show, sent back unchanged by a client that read one.
-                ("id" | "organization_id" | "token" | "created" | "workspaces", _) => {}
+                (
+                    "id" | "organization_id" | "token" | "created" | "workspaces" | "effective_rate_limits" | "secret",
+                    _,
+                ) => {}
                 (other, _) => problem(other, "unknown field".into()),
             }
         }

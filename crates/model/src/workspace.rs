@@ -2,8 +2,9 @@
 //!
 //! Every project has a default workspace, "All Project Data", that shows everything.
 //! Another may show only some events and hide some event properties ([`Visibility`]),
-//! and may list members: service accounts of the project that then read it only through
-//! the workspaces listing them (and so do the API tokens made on their authority). The Query API's and
+//! and may list members: analysts and consumers of the project, who then read it only
+//! through the workspaces listing them (owners and admins manage workspaces and read
+//! everything). The Query API's and
 //! export's `workspace_id` names the workspace a request reads through.
 //!
 //! What a request body may say about a workspace is checked here
@@ -153,6 +154,10 @@ impl WorkspaceChange {
                 "events" => {
                     change.events = match value {
                         Value::Null => Some(None),
+                        Value::Array(items) if items.is_empty() => {
+                            problems.push((key.clone(), "names at least one event (`null` shows every event)".into()));
+                            None
+                        }
                         _ => names(value, key, &mut problems).map(Some),
                     }
                 }
@@ -160,7 +165,7 @@ impl WorkspaceChange {
                 "members" => change.members = members(value, &mut problems),
                 // What answers show, sent back unchanged by a client that read one.
                 "id" | "project_id" | "is_default" | "created" | "modified" | "creator_id" | "creator_name"
-                | "creator_type" => {}
+                | "creator_type" | "creator" => {}
                 other => problems.push((other.to_string(), "unknown field".into())),
             }
         }
@@ -272,6 +277,7 @@ mod tests {
         let fields: Vec<&str> = bad.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["colour", "events[0]", "events[1]", "members[0]", "name"]);
         assert!(WorkspaceChange::from_json(&json!([1]), false).is_err());
+        assert!(WorkspaceChange::from_json(&json!({"events": []}), false).is_err(), "null shows all, not []");
         assert!(WorkspaceChange::from_json(&json!({"name": "a\u{0}b"}), false).is_err());
     }
 

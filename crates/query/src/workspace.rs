@@ -115,6 +115,30 @@ pub fn shown_events(view: &Visibility, names: &mut Vec<String>) {
     names.retain(|n| view.shows_event(n));
 }
 
+/// Narrows the event names a scan reads (`None` or empty: every event, as stores take
+/// them) to those `view` shows: a scan of every event reads the shown ones. `None`
+/// stays `None` when the workspace shows every event.
+pub fn narrow_events(view: &Visibility, events: &mut Option<Vec<String>>) {
+    let Some(shown) = &view.events else { return };
+    match events {
+        Some(named) if !named.is_empty() => named.retain(|n| shown.contains(n)),
+        _ => *events = Some(shown.iter().cloned().collect()),
+    }
+}
+
+/// Refuses a saved funnel's steps (their events, and their `where`s) that `view` does
+/// not show; `field` names where the funnel came from.
+pub fn check_funnel(
+    view: &Visibility,
+    field: &str,
+    definition: &sextant_model::FunnelDefinition,
+    options: &Options,
+) -> Result<(), FieldErrors> {
+    let steps = &definition.steps;
+    check_events(view, field, steps.iter().map(|s| s.event.as_str()))?;
+    check_expressions(view, field, steps.iter().filter_map(|s| s.selector.as_deref()), options)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeSet, HashMap};
@@ -152,5 +176,13 @@ mod tests {
         let mut names = vec!["Login".to_string(), "Purchase".to_string()];
         shown_events(&sales(), &mut names);
         assert_eq!(names, ["Purchase"]);
+        for asked in [None, Some(vec![])] {
+            let mut events = asked;
+            narrow_events(&sales(), &mut events);
+            assert_eq!(events, Some(vec!["Purchase".to_string()]), "every event is every shown event");
+        }
+        let mut events = None;
+        narrow_events(&Visibility::default(), &mut events);
+        assert_eq!(events, None);
     }
 }

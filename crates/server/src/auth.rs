@@ -71,8 +71,8 @@ pub struct Credential {
     pub family: ApiFamily,
     /// Who it is, as the audit fields of what it makes name it.
     pub actor: Actor,
-    /// The service account it acts for: the account itself, or the one an API token
-    /// was made on the authority of (workspaces confine it).
+    /// The service account it is, when it is one (workspaces may confine an analyst or
+    /// a consumer).
     pub account: Option<ServiceAccountId>,
 }
 
@@ -163,7 +163,7 @@ async fn authenticate_api_token(
             "the API token expired at {}; create a new one",
             chrono::DateTime::from_timestamp_millis(at).map(|t| t.to_rfc3339()).unwrap_or_default()
         ))),
-        ApiTokenAuth::Valid { project, scope, name, account } => {
+        ApiTokenAuth::Valid { project, scope, name } => {
             if let Some(pid) = project_id.filter(|pid| *pid != project.id) {
                 return Err(ApiError::unauthenticated(format!("the API token does not belong to project {pid}")));
             }
@@ -175,7 +175,7 @@ async fn authenticate_api_token(
                 )));
             }
             let actor = Actor { kind: ActorKind::ApiToken, id: Some(scope.id.0), name };
-            Ok(Credential { project, access: Access::ApiToken(scope), family, actor, account })
+            Ok(Credential { project, access: Access::ApiToken(scope), family, actor, account: None })
         }
     }
 }

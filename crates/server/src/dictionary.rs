@@ -5,8 +5,9 @@
 //! counts of values stored although they broke a declared type, gathered here and
 //! written to the control plane every [`FLUSH_EVERY`] (and when the server stops).
 //!
-//! A server sharing a PostgreSQL control plane with others sees another server's
-//! Lexicon changes when it restarts: declarations are not yet reloaded across servers.
+//! A server sharing a PostgreSQL control plane with others compares each project's
+//! Lexicon version with the one it read every few seconds ([`Dictionary::refresh`]) and
+//! reads the changed projects again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -49,7 +50,7 @@ pub struct Dictionary {
     /// minute per project by default).
     changes: tokio::sync::Mutex<()>,
     /// Each project's Lexicon version as last read (`Metadata::lexicon_versions`).
-    versions: Mutex<HashMap<ProjectId, (i64, i64)>>,
+    versions: Mutex<HashMap<ProjectId, i64>>,
 }
 
 impl Dictionary {
@@ -67,9 +68,9 @@ impl Dictionary {
 
     /// Reads again the projects whose schemas changed since they were read, through
     /// this server or another sharing the control plane (the server calls it every few
-    /// seconds; comparing versions costs one grouped count).
+    /// seconds; comparing versions costs one small read).
     pub async fn refresh(&self, metadata: &Metadata) -> sextant_metadata::Result<()> {
-        let now: HashMap<ProjectId, (i64, i64)> = metadata.lexicon_versions().await?.into_iter().collect();
+        let now: HashMap<ProjectId, i64> = metadata.lexicon_versions().await?.into_iter().collect();
         let changed: Vec<ProjectId> = {
             let known = self.versions.lock();
             let differs = now.iter().filter(|(p, v)| known.get(p) != Some(v)).map(|(p, _)| *p);
@@ -167,6 +168,11 @@ impl Dictionary {
         let pending = std::mem::take(&mut *self.pending.lock());
         for (project, counts) in pending {
             if let Err(e) = metadata.add_lexicon_violations(project, &counts).await {
+                // A project deleted since its events were counted has nowhere to keep
+                // them: they go with it, instead of failing every flush from now on.
+                if matches!(metadata.project(project).await, Ok(None)) {
+                    continue;
+                }
                 tracing::warn!(error = %e, %project, "cannot record Lexicon type violations; will retry");
                 let mut again = self.pending.lock();
                 let kept = again.entry(project).or_default();

@@ -16,7 +16,7 @@ pub enum Guard {
     /// The operation's row of the matrix, in the project the request names.
     Operation(Operation),
     /// A service account that is an owner or admin of the organisation in the path
-    /// (organisation-level service-account management).
+    /// (the organisation's service accounts and projects).
     OrganizationAdmin,
 }
 
@@ -211,7 +211,7 @@ pub fn markdown() -> String {
         let (operation, cells): (String, Vec<String>) = match e.guard {
             Guard::Open => ("open".into(), vec!["yes".into(); 7]),
             Guard::OrganizationAdmin => (
-                "manage the organisation's service accounts".into(),
+                "manage the organisation's service accounts and projects".into(),
                 vec![
                     "no",
                     "no",

@@ -22,9 +22,11 @@ pub fn write_line(out: &mut String, e: &StoredEvent, time_in_ms: bool, view: &Vi
     out.push_str(&serde_json::to_string(&r.insert_id).unwrap_or_default());
     let shown;
     let mut inner = r.properties.trim();
-    if !view.hidden_properties.is_empty()
-        && let Ok(mut properties) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(inner)
-    {
+    if !view.hidden_properties.is_empty() {
+        // Stored properties are always an object; were one not, nothing of it is shown
+        // rather than what the workspace hides.
+        let mut properties =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(inner).unwrap_or_default();
         view.strip(&mut properties);
         shown = serde_json::to_string(&properties).unwrap_or_default();
         inner = &shown;

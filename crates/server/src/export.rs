@@ -54,10 +54,7 @@ async fn start(state: &AppState, reader: Reader<ExportApi>) -> Result<Response, 
     let Reader { params, credential, view, .. } = reader;
     let mut query = parse_query(&params)?;
     query.project_id = credential.project.id;
-    if query.events.is_none() {
-        // Through a workspace showing some events, only those.
-        query.events = view.events.as_ref().map(|shown| shown.iter().cloned().collect());
-    }
+    sextant_query::workspace::narrow_events(&view, &mut query.events);
     let view = std::sync::Arc::new(view);
     let filter = parse_where(&params, &credential.project)?;
     query.filter = crate::lookup_join::Attacher::new(state, credential.project.id).optional(filter).await?;

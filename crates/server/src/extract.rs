@@ -15,9 +15,9 @@ use sextant_expr::Options;
 use sextant_ingest::Params;
 use sextant_metadata::MetadataError;
 use sextant_model::workspace::{self, Visibility};
-use sextant_model::{ApiFamily, Project};
+use sextant_model::{ApiFamily, Project, Role};
 
-use crate::auth::{self, Credential};
+use crate::auth::{self, Access, Credential};
 use crate::body;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -91,9 +91,13 @@ async fn visibility(state: &AppState, credential: &Credential, params: &Params) 
             ApiError::invalid_fields("invalid workspace_id", vec![("workspace_id".into(), "must be an integer".into())])
         })?),
     };
-    let confined = match credential.account {
-        Some(account) => state.metadata.confinement(project, account).await?,
-        None => Vec::new(),
+    // Owners and admins manage workspaces, and tokens are made only by them or the
+    // secret: analysts and consumers are the ones a workspace confines.
+    let confined = match (credential.account, &credential.access) {
+        (Some(account), Access::ServiceAccount(Role::Analyst | Role::Consumer)) => {
+            state.metadata.confinement(project, account).await?
+        }
+        _ => Vec::new(),
     };
     let Some(id) = workspace::choose(named, &confined).map_err(ApiError::forbidden)? else {
         return Ok(Visibility::default());

@@ -101,9 +101,7 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
         .parse::<i64>()
         .map_err(|_| ApiError::invalid("`funnel_id` must be an integer"))?;
     let saved = state.metadata.funnel(project.id, id).await?;
-    let steps = &saved.definition.steps;
-    workspace::check_events(&view, "funnel_id", steps.iter().map(|s| s.event.as_str()))?;
-    workspace::check_expressions(&view, "funnel_id", steps.iter().filter_map(|s| s.selector.as_deref()), &options)?;
+    workspace::check_funnel(&view, "funnel_id", &saved.definition, &options)?;
     let request = {
         // Not `Send`: read before the next await.
         let reader = sextant_query::params::Params::new(|name| params.get(name));
@@ -123,14 +121,16 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
     summary = "List saved funnels",
     params(
         ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
-        ("workspace_id" = Option<i64>, Query, description = "The workspace to read through.")
+        ("workspace_id" = Option<i64>, Query, description = "The workspace to read through: the funnels whose steps it shows.")
     ),
     responses((status = 200, description = "`[{\"funnel_id\", \"name\"}]`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
 pub async fn list(State(state): State<AppState>, reader: Reader) -> Result<Json<Vec<ListedFunnel>>, ApiError> {
     let all = state.metadata.all_funnels(reader.project().id).await?;
-    Ok(Json(all.into_iter().map(|f| ListedFunnel { funnel_id: f.id, name: f.name }).collect()))
+    // Through a workspace, the funnels it can answer: every step's event shown.
+    let shown = all.into_iter().filter(|f| f.definition.steps.iter().all(|s| reader.view.shows_event(&s.event)));
+    Ok(Json(shown.map(|f| ListedFunnel { funnel_id: f.id, name: f.name }).collect()))
 }
 
 /// `GET /api/2.0/funnels/list`.
@@ -141,7 +141,7 @@ pub async fn list(State(state): State<AppState>, reader: Reader) -> Result<Json<
     summary = "List saved funnels (legacy path)",
     params(
         ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials."),
-        ("workspace_id" = Option<i64>, Query, description = "The workspace to read through.")
+        ("workspace_id" = Option<i64>, Query, description = "The workspace to read through: the funnels whose steps it shows.")
     ),
     responses((status = 200, description = "As `/api/query/funnels/list`", body = serde_json::Value)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))

@@ -86,10 +86,7 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
         }
         insights::Plan::Funnel { funnel_id, params } => {
             let funnel = state.metadata.funnel(project.id, funnel_id).await?;
-            let steps = &funnel.definition.steps;
-            workspace::check_events(&view, "bookmark_id", steps.iter().map(|s| s.event.as_str()))?;
-            let selectors = steps.iter().filter_map(|s| s.selector.as_deref());
-            workspace::check_expressions(&view, "bookmark_id", selectors, &options)?;
+            workspace::check_funnel(&view, "bookmark_id", &funnel.definition, &options)?;
             let request = {
                 // Not `Send`: read before the next await.
                 let reader = sextant_query::params::Params::new(|name| params.get(name).map(String::as_str));

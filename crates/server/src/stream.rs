@@ -110,16 +110,16 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
     }
     let (Some(from), Some(end)) = (from, end) else { unreachable!("dates were checked") };
     let tz: chrono_tz::Tz = credential.project.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let query = ExportQuery {
+    let mut query = ExportQuery {
         project_id: credential.project.id,
         from_ms: local_midnight_ms(from, tz),
         to_ms: local_midnight_ms(end, tz),
-        // Through a workspace showing some events, only those.
-        events: view.events.as_ref().map(|shown| shown.iter().cloned().collect()),
+        events: None,
         limit: Some(MAX_FEED_EVENTS),
         users: Some(users),
         filter: None,
     };
+    sextant_query::workspace::narrow_events(&view, &mut query.events);
     // `{"status": "ok", "results": {"events": [` then each event, streamed.
     let mut chunks = state.store.export(query);
     let first = chunks.next().await.transpose()?;

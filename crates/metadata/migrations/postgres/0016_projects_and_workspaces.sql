@@ -23,12 +23,19 @@ CREATE TABLE workspaces (
 );
 CREATE INDEX workspaces_by_project ON workspaces (project_id, id);
 
--- Service accounts confined to some workspaces of a project: an account listed here
--- (and any API token made on its authority) reads only through the workspaces listing it.
+-- Service accounts confined to some workspaces of a project: an analyst or consumer
+-- listed here reads the project only through the workspaces listing it.
 CREATE TABLE workspace_members (
     workspace_id       BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     service_account_id BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, service_account_id)
+);
+
+-- How many times each project's Lexicon changed (raised in each change's transaction):
+-- servers sharing the control plane compare it to see one another's changes.
+CREATE TABLE lexicon_versions (
+    project_id BIGINT  PRIMARY KEY REFERENCES projects(id),
+    version    BIGINT  NOT NULL
 );
 
 INSERT INTO workspaces (project_id, name, is_default, created_at_ms)
