@@ -172,6 +172,14 @@ async fn a_workspace_shows_its_readers_only_what_it_says() {
     assert!(exported.iter().all(|e| e["event"] == "Purchase" && e["properties"].get("email").is_none()));
     assert!(exported.iter().all(|e| e["properties"]["plan"] == "pro"));
     assert_eq!(s.export(&format!("&workspace_id={sales}&event=[]")).await.len(), 3, "no events named: those shown");
+    let behaviors = |event: &str| {
+        let b = json!([{"name": "b", "window": "30d", "event_selectors": [{"event": event}]}]).to_string();
+        let form = [("behaviors", b.as_str()), ("where", "behaviors[\"b\"] > 0")];
+        owner(s.http.post(s.url(&format!("/api/query/engage?project_id={pid}&workspace_id={sales}")))).form(&form)
+    };
+    let (status, refused) = send(behaviors("Login")).await;
+    assert_eq!(status, 400, "profiles are not counted by events the workspace hides: {refused}");
+    assert_eq!(send(behaviors("Purchase")).await.0, 200);
     assert_eq!(s.export("").await.len(), 6, "without a workspace, everything");
 
     // A member reads only through its workspaces, whatever it names; owners and admins

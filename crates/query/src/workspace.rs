@@ -139,6 +139,25 @@ pub fn check_funnel(
     check_expressions(view, field, steps.iter().filter_map(|s| s.selector.as_deref()), options)
 }
 
+/// Refuses a cohort definition (engage's `behaviors`, a saved cohort's) whose
+/// behaviours count events `view` does not show or filter them on a property it hides:
+/// a profile query through a workspace must not count what the workspace hides.
+pub fn check_cohort(
+    view: &Visibility,
+    field: &str,
+    definition: &sextant_model::CohortDefinition,
+    options: &Options,
+) -> Result<(), FieldErrors> {
+    let selectors = definition.behaviors.iter().flat_map(|b| &b.event_selectors);
+    check_events(view, field, selectors.clone().map(|s| s.event.as_str()))?;
+    check_expressions(view, field, selectors.filter_map(|s| s.selector.as_deref()), options)
+}
+
+/// Whether `view` shows every event a cohort definition counts.
+pub fn shows_cohort(view: &Visibility, definition: &sextant_model::CohortDefinition) -> bool {
+    check_cohort(view, "", definition, &Options::default()).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeSet, HashMap};

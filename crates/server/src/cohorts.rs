@@ -91,9 +91,11 @@ pub async fn legacy_list(state: State<AppState>, reader: Reader) -> Result<Json<
 }
 
 async fn list_answer(state: &AppState, reader: Reader) -> Result<Vec<ListedCohort>, ApiError> {
-    let credential = reader.credential;
+    let Reader { credential, view, .. } = reader;
     let mut out = Vec::new();
-    for c in state.metadata.all_cohorts(credential.project.id).await? {
+    // Through a workspace, the cohorts it can count: every behaviour's events shown.
+    let all = state.metadata.all_cohorts(credential.project.id).await?;
+    for c in all.into_iter().filter(|c| sextant_query::workspace::shows_cohort(&view, &c.definition)) {
         out.push(ListedCohort {
             count: count(state, &credential.project, &c).await?,
             is_visible: u8::from(c.is_visible),

@@ -120,7 +120,7 @@ pub async fn legacy_query(state: State<AppState>, reader: Reader) -> Result<Json
 }
 
 async fn answer(state: &AppState, reader: Reader) -> Result<EngagePage, ApiError> {
-    let Reader { params, credential, options, .. } = reader;
+    let Reader { params, credential, options, view, .. } = reader;
     let project = &credential.project;
     let request = {
         // Not `Send`: read before the next await.
@@ -132,6 +132,7 @@ async fn answer(state: &AppState, reader: Reader) -> Result<EngagePage, ApiError
         None => None,
     };
     let definition = request.definition(cohort)?;
+    sextant_query::workspace::check_cohort(&view, "behaviors", &definition, &options)?;
     let compiled = cohorts::compile(&definition, &options, request.as_of_ms)?;
     let mut attacher = Attacher::new(state, project.id);
     let filter = attacher.optional(compiled.filter).await?;
