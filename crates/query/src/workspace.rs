@@ -6,8 +6,10 @@
 //! The parameters that name events or hold expressions are spelled the same across the
 //! Query API (`event`, `born_event`, `on`, `where`, `born_where`, and `name` for a
 //! property's values), so [`check_params`] checks every report's request at once; the
-//! reports that read events from a saved definition (funnels, saved reports) or read
-//! "any event" check those with [`check_events`] and [`check_any_event`].
+//! reports that read events from a saved definition (funnels, saved reports, a cohort's
+//! behaviours) or read "any event" check those with [`check_funnel`], [`check_cohort`]
+//! and [`check_any_event`]; scans of every event read the shown ones
+//! ([`narrow_events`]).
 
 use sextant_expr::{Options, Program, Scope, Target};
 use sextant_model::workspace::Visibility;
