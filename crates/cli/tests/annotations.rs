@@ -11,12 +11,6 @@ fn base(s: &TestServer) -> String {
     s.url(&format!("/api/app/projects/{}/annotations", s.creds.project_id))
 }
 
-async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn annotations_are_made_listed_by_date_changed_and_deleted() {
     let s = TestServer::start();

@@ -19,12 +19,6 @@ fn base(s: &TestServer) -> String {
     s.url(&format!("/api/app/projects/{}/schemas", s.creds.project_id))
 }
 
-async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 fn event_entry(i: usize) -> Value {
     let properties: serde_json::Map<String, Value> = (0..20)
         .map(|p| {

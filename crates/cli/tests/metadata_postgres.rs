@@ -59,35 +59,19 @@ async fn the_control_plane_in_postgres() {
     let pid = s.creds.project_id;
     let declare = json!({"entries": [{"entityType": "event", "name": "Noise",
         "schemaJson": {"metadata": {"com.mixpanel": {"dropped": true}}}}]});
-    let r = s
-        .http
-        .post(s.url(&format!("/api/app/projects/{pid}/schemas")))
-        .basic_auth(&s.creds.secret, Some(""))
-        .json(&declare)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
     let owner = |r: reqwest::RequestBuilder| r.basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret));
-    let org = serde_json::from_str::<Value>(&std::fs::read_to_string(dir.join("bootstrap.json")).unwrap()).unwrap()
-        ["organization_id"].as_i64().unwrap();
+    let as_secret = |r: reqwest::RequestBuilder| r.basic_auth(&s.creds.secret, Some(""));
+    let schemas = s.url(&format!("/api/app/projects/{pid}/schemas"));
+    assert_eq!(send(as_secret(s.http.post(schemas)).json(&declare)).await.0, 200);
+    let org = s.organization();
     let limits = json!({"rate_limits": {"lookup_tables": {"per_day": 7}}});
-    let r = owner(s.http.patch(s.url(&format!("/api/app/organizations/{org}/projects/{pid}")))).json(&limits);
-    assert_eq!(r.send().await.unwrap().status(), 200);
+    let project = s.url(&format!("/api/app/organizations/{org}/projects/{pid}"));
+    assert_eq!(send(owner(s.http.patch(project)).json(&limits)).await.0, 200);
     // Both are read again in the same tick: wait for the limits (the App API allows 120
     // calls a minute, the Lexicon's 5), then look at the schemas.
     let started = std::time::Instant::now();
     loop {
-        let project: Value = two
-            .http
-            .get(two.url(&format!("/api/app/projects/{pid}")))
-            .basic_auth(&s.creds.secret, Some(""))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, project) = send(as_secret(two.http.get(two.url(&format!("/api/app/projects/{pid}"))))).await;
         if project["results"]["effective_rate_limits"]["lookup_tables"]["per_day"] == 7 {
             break;
         }
@@ -95,16 +79,8 @@ async fn the_control_plane_in_postgres() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    let schemas: Value = two
-        .http
-        .get(two.url(&format!("/api/app/projects/{pid}/schemas/event?inferred=false")))
-        .basic_auth(&s.creds.secret, Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, schemas) =
+        send(as_secret(two.http.get(two.url(&format!("/api/app/projects/{pid}/schemas/event?inferred=false"))))).await;
     assert!(schemas["results"].as_array().is_some_and(|all| all.iter().any(|e| e["name"] == "Noise")), "{schemas}");
     let noise = json!([{"event": "Noise", "properties": {"time": t, "distinct_id": "n", "$insert_id": "n1", "m": m}}]);
     let r = two

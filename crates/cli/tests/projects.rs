@@ -8,17 +8,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-fn organization(s: &TestServer) -> i64 {
-    let boot: Value = serde_json::from_str(&std::fs::read_to_string(s.dir.join("bootstrap.json")).unwrap()).unwrap();
-    boot["organization_id"].as_i64().unwrap()
-}
-
-async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 fn now_s() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
@@ -26,7 +15,7 @@ fn now_s() -> i64 {
 #[tokio::test]
 async fn an_organization_makes_configures_and_deletes_projects() {
     let s = TestServer::start();
-    let org = organization(&s);
+    let org = s.organization();
     let base = s.url(&format!("/api/app/organizations/{org}/projects"));
     let owner = |r: reqwest::RequestBuilder| r.basic_auth(&s.creds.sa_user, Some(&s.creds.sa_secret));
 

@@ -43,6 +43,23 @@ fn not_found(project: ProjectId, id: i64) -> MetadataError {
     MetadataError::NotFound(format!("workspace {id} in project {project}"))
 }
 
+/// Makes `members` the workspace's members, in the caller's transaction.
+async fn set_members(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    workspace: i64,
+    members: &[ServiceAccountId],
+) -> Result<()> {
+    sqlx::query("DELETE FROM workspace_members WHERE workspace_id = $1").bind(workspace).execute(&mut **tx).await?;
+    for account in members {
+        sqlx::query("INSERT INTO workspace_members (workspace_id, service_account_id) VALUES ($1, $2)")
+            .bind(workspace)
+            .bind(account.0)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 impl Metadata {
     /// Fills in the members of `workspaces` (all of one project).
     async fn with_members(&self, project: ProjectId, mut workspaces: Vec<Workspace>) -> Result<Vec<Workspace>> {
@@ -175,13 +192,7 @@ impl Metadata {
             .bind(json_of(&change.hidden_properties.clone().unwrap_or_default()))
             .bind(now);
         let id: i64 = bind_creator(query, now, creator).fetch_one(&mut *tx).await?.try_get("id")?;
-        for account in &members {
-            sqlx::query("INSERT INTO workspace_members (workspace_id, service_account_id) VALUES ($1, $2)")
-                .bind(id)
-                .bind(account.0)
-                .execute(&mut *tx)
-                .await?;
-        }
+        set_members(&mut tx, id, &members).await?;
         tx.commit().await?;
         self.workspace(project, id).await
     }
@@ -223,14 +234,7 @@ impl Metadata {
         .execute(&mut *tx)
         .await?;
         if change.members.is_some() {
-            sqlx::query("DELETE FROM workspace_members WHERE workspace_id = $1").bind(id).execute(&mut *tx).await?;
-            for account in &w.members {
-                sqlx::query("INSERT INTO workspace_members (workspace_id, service_account_id) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(account.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            set_members(&mut tx, id, &w.members).await?;
         }
         tx.commit().await?;
         self.workspace(project, id).await
@@ -244,7 +248,7 @@ impl Metadata {
             return Err(MetadataError::Conflict("the default workspace cannot be deleted".into()));
         }
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM workspace_members WHERE workspace_id = $1").bind(id).execute(&mut *tx).await?;
+        set_members(&mut tx, id, &[]).await?;
         sqlx::query("DELETE FROM workspaces WHERE id = $1 AND project_id = $2")
             .bind(id)
             .bind(project.0)

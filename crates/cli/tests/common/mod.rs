@@ -162,6 +162,13 @@ impl TestServer {
         assert_eq!(r.status(), 200, "{:.500}", r.text().await.unwrap_or_default());
     }
 
+    /// The organisation the first start made (`bootstrap.json`).
+    pub fn organization(&self) -> i64 {
+        let boot: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.dir.join("bootstrap.json")).unwrap()).unwrap();
+        boot["organization_id"].as_i64().unwrap()
+    }
+
     /// Runs `sextant ARGS --json --data-dir DIR` on this server's data directory.
     pub fn cli_json(&self, args: &[&str]) -> Value {
         let out = Command::new(binary()).args(args).arg("--json").arg("--data-dir").arg(&self.dir).output().unwrap();
@@ -330,4 +337,11 @@ pub fn let_tower(levels: usize) -> String {
     src.push_str(&format!("v{levels} == \"y\""));
     src.push_str(&")".repeat(levels + 1));
     src
+}
+
+/// Sends a request and reads its status and JSON body (`null` when the body is not JSON).
+pub async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
