@@ -9,7 +9,7 @@ use sextant_query::insights;
 
 use sextant_server::insights::BookmarkView;
 
-use super::common::{DataDirArg, ListArgs, print_list, require_project};
+use super::common::{DataDirArg, DeleteArgs, ListArgs, print_list, require_project};
 
 #[derive(Subcommand)]
 pub(crate) enum BookmarkCommand {
@@ -38,16 +38,7 @@ pub(crate) enum BookmarkCommand {
     /// List a project's saved reports.
     List(ListArgs),
     /// Delete a saved report.
-    Delete {
-        /// Project id.
-        #[arg(long)]
-        project: i64,
-        /// Report id.
-        #[arg(long)]
-        id: i64,
-        #[command(flatten)]
-        dir: DataDirArg,
-    },
+    Delete(DeleteArgs),
 }
 
 fn print_bookmark(b: &sextant_metadata::BookmarkInfo, json: bool) -> Result<()> {
@@ -77,7 +68,7 @@ pub(crate) async fn run(cmd: BookmarkCommand) -> Result<()> {
             let all = md.all_bookmarks(ProjectId(project)).await?;
             print_list(&all, json, |b| BookmarkView::of(b, None), print_bookmark)?;
         }
-        BookmarkCommand::Delete { project, id, dir } => {
+        BookmarkCommand::Delete(DeleteArgs { project, id, dir }) => {
             let md = dir.open_metadata().await?;
             md.delete_bookmark(ProjectId(project), id).await?;
             println!("deleted report {id}");

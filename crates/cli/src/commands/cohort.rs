@@ -8,7 +8,7 @@ use sextant_model::{Actor, ProjectId};
 
 use sextant_server::cohorts::CohortView;
 
-use super::common::{DataDirArg, ListArgs, print_list, require_project};
+use super::common::{DataDirArg, DeleteArgs, ListArgs, print_list, require_project};
 
 #[derive(Subcommand)]
 pub(crate) enum CohortCommand {
@@ -64,16 +64,7 @@ pub(crate) enum CohortCommand {
     /// List a project's cohorts.
     List(ListArgs),
     /// Delete a cohort.
-    Delete {
-        /// Project id.
-        #[arg(long)]
-        project: i64,
-        /// Cohort id.
-        #[arg(long)]
-        id: i64,
-        #[command(flatten)]
-        dir: DataDirArg,
-    },
+    Delete(DeleteArgs),
 }
 
 /// Reads `--behaviors` JSON.
@@ -134,7 +125,7 @@ pub(crate) async fn run(cmd: CohortCommand) -> Result<()> {
             let all = md.all_cohorts(ProjectId(project)).await?;
             print_list(&all, json, |c| CohortView::of(c, None), print_cohort)?;
         }
-        CohortCommand::Delete { project, id, dir } => {
+        CohortCommand::Delete(DeleteArgs { project, id, dir }) => {
             let md = dir.open_metadata().await?;
             md.delete_cohort(ProjectId(project), sextant_model::CohortId(id)).await?;
             println!("deleted cohort {id}");

@@ -1,6 +1,6 @@
 //! What the control-plane commands share: the `--data-dir` and `--metadata-url` flags,
-//! opening the control plane they name, looking up a project, and printing a list as
-//! JSON or one line an item.
+//! the arguments of every `list` and `delete`, opening the control plane they name,
+//! looking up a project, and printing a list as JSON or one line an item.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,20 @@ pub(crate) struct ListArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) dir: DataDirArg,
+}
+
+/// What `delete` takes for an object with a numeric id: the project, the id, and where
+/// the control plane is.
+#[derive(Args)]
+pub(crate) struct DeleteArgs {
+    /// Project id.
+    #[arg(long)]
+    pub(crate) project: i64,
+    /// The id of what to delete.
+    #[arg(long)]
+    pub(crate) id: i64,
     #[command(flatten)]
     pub(crate) dir: DataDirArg,
 }

@@ -9,7 +9,7 @@ use sextant_query::FieldErrors;
 use sextant_query::funnels::definition::{self, FunnelSpec};
 use sextant_server::funnels::FunnelView;
 
-use super::common::{DataDirArg, ListArgs, print_list, require_project};
+use super::common::{DataDirArg, DeleteArgs, ListArgs, print_list, require_project};
 
 /// A funnel's steps and window, as flags.
 #[derive(clap::Args)]
@@ -111,16 +111,7 @@ pub(crate) enum FunnelCommand {
     /// List a project's funnels.
     List(ListArgs),
     /// Delete a funnel.
-    Delete {
-        /// Project id.
-        #[arg(long)]
-        project: i64,
-        /// Funnel id.
-        #[arg(long)]
-        id: i64,
-        #[command(flatten)]
-        dir: DataDirArg,
-    },
+    Delete(DeleteArgs),
 }
 
 fn print_funnel(f: &sextant_metadata::FunnelInfo, json: bool) -> Result<()> {
@@ -167,7 +158,7 @@ pub(crate) async fn run(cmd: FunnelCommand) -> Result<()> {
             let all = md.all_funnels(ProjectId(project)).await?;
             print_list(&all, json, |f| FunnelView::of(f, None), print_funnel)?;
         }
-        FunnelCommand::Delete { project, id, dir } => {
+        FunnelCommand::Delete(DeleteArgs { project, id, dir }) => {
             let md = dir.open_metadata().await?;
             md.delete_funnel(ProjectId(project), id).await?;
             println!("deleted funnel {id}");
