@@ -112,19 +112,22 @@ pub fn check_any_event(view: &Visibility, field: &str) -> Result<(), FieldErrors
     }
 }
 
-/// Keeps the names `view` shows.
-pub fn shown_events(view: &Visibility, names: &mut Vec<String>) {
-    names.retain(|n| view.shows_event(n));
+/// Narrows the event names a scan reads (empty: every event, as stores take them) to
+/// those `view` shows: a scan of every event reads the shown ones.
+pub fn narrow_names(view: &Visibility, events: &mut Vec<String>) {
+    let Some(shown) = &view.events else { return };
+    if events.is_empty() {
+        events.extend(shown.iter().cloned());
+    } else {
+        events.retain(|n| shown.contains(n));
+    }
 }
 
-/// Narrows the event names a scan reads (`None` or empty: every event, as stores take
-/// them) to those `view` shows: a scan of every event reads the shown ones. `None`
-/// stays `None` when the workspace shows every event.
+/// [`narrow_names`] for a list that may be absent (`None`: every event); it stays
+/// `None` when the workspace shows every event.
 pub fn narrow_events(view: &Visibility, events: &mut Option<Vec<String>>) {
-    let Some(shown) = &view.events else { return };
-    match events {
-        Some(named) if !named.is_empty() => named.retain(|n| shown.contains(n)),
-        _ => *events = Some(shown.iter().cloned().collect()),
+    if view.events.is_some() {
+        narrow_names(view, events.get_or_insert_with(Vec::new));
     }
 }
 
@@ -195,7 +198,7 @@ mod tests {
         assert!(check_expressions(&sales(), "funnel_id", ["properties[\"email\"] == 1"], &options).is_err());
         assert!(check_expressions(&sales(), "funnel_id", ["properties[\"plan\"] == 1"], &options).is_ok());
         let mut names = vec!["Login".to_string(), "Purchase".to_string()];
-        shown_events(&sales(), &mut names);
+        narrow_names(&sales(), &mut names);
         assert_eq!(names, ["Purchase"]);
         for asked in [None, Some(vec![])] {
             let mut events = asked;

@@ -56,13 +56,15 @@ pub struct Dictionary {
 impl Dictionary {
     /// Every project's schemas, read from the control plane.
     pub async fn load(metadata: &Metadata) -> sextant_metadata::Result<Dictionary> {
+        // The versions first: a change landing between the two reads is then read again
+        // by the next refresh, never mistaken for one already read.
+        let versions = metadata.lexicon_versions().await?.into_iter().collect();
         let mut by_project: HashMap<ProjectId, Vec<SchemaEntry>> = HashMap::new();
         for (project, entry) in metadata.all_lexicon_schemas().await? {
             by_project.entry(project).or_default().push(entry);
         }
         let projects =
             by_project.into_iter().map(|(project, entries)| (project, Arc::new(ProjectLexicon::of(entries)))).collect();
-        let versions = metadata.lexicon_versions().await?.into_iter().collect();
         Ok(Dictionary { projects: RwLock::new(projects), versions: Mutex::new(versions), ..Dictionary::default() })
     }
 

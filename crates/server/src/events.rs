@@ -182,13 +182,15 @@ async fn answer(state: &AppState, reader: Reader, report: Report) -> Result<Resp
             Ok(crate::reports::respond(&request.answer(&counts), request.csv))
         }
         Plan::Top(request, limit) => {
-            let mut counts = state.reports.segment(request.query(project.id)).await?;
-            counts.retain(|c| view.shows_event(&c.event));
+            let mut query = request.query(project.id);
+            sextant_query::workspace::narrow_names(&view, &mut query.events);
+            let counts = state.reports.segment(query).await?;
             Ok(Json(events::top_answer(&request, &counts, limit)).into_response())
         }
         Plan::Ranked(request, limit, by_segment) => {
-            let mut counts = state.reports.segment(request.query(project.id)).await?;
-            counts.retain(|c| view.shows_event(&c.event));
+            let mut query = request.query(project.id);
+            sextant_query::workspace::narrow_names(&view, &mut query.events);
+            let counts = state.reports.segment(query).await?;
             let names: Vec<String> =
                 events::ranked(request.kind, &counts, by_segment).into_iter().take(limit).map(|(n, _)| n).collect();
             let hidden: Vec<&String> = match state.dictionary.of(project.id) {

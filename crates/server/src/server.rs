@@ -292,8 +292,9 @@ async fn flush_dictionary(state: AppState) {
 }
 
 /// Reads the projects' own rate limits and their Lexicon schemas again now and then, so
-/// a change made through another server sharing the control plane applies here too
-/// (within [`crate::state::TOKEN_TTL`], as a token's).
+/// a change made through another server sharing the control plane, or by `sextant
+/// project configure` on the control plane directly, applies here too (within
+/// [`crate::state::TOKEN_TTL`], as a token's).
 async fn reread_shared_settings(state: AppState) {
     let mut every = tokio::time::interval(crate::state::TOKEN_TTL);
     loop {

@@ -309,6 +309,8 @@ impl EventStore for DuckDbStore {
     }
 
     async fn delete_project(&self, project_id: ProjectId) -> Result<()> {
+        // Deletes grow the write-ahead log too: refused on a full disk like any write.
+        self.reserve.check().map_err(StorageError::DiskFull)?;
         let sender = self.writes.lock().as_ref().cloned().ok_or_else(closed)?;
         let (lock, timelines, kinds) = (self.compaction_lock.clone(), self.timelines.clone(), self.kinds.clone());
         // Holding the compactor's lock from before the rows go until the timelines do: no

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use sextant_model::{ApiFamily, ProjectId};
 
-pub use sextant_model::rate_limits::{FamilyLimits, Unit, Window};
+pub use sextant_model::rate_limits::{FamilyLimits, ProjectLimits, Unit, Window};
 
 /// `[rate_limits.client_failures]`: the failures (401, 403) one client address may
 /// have before it is refused with 429 (see [`super::clients`]); a 0 removes the limit.
@@ -34,7 +34,7 @@ impl Default for ClientFailureLimits {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RateLimits {
     defaults: BTreeMap<ApiFamily, FamilyLimits>,
-    projects: HashMap<ProjectId, BTreeMap<ApiFamily, FamilyLimits>>,
+    projects: HashMap<ProjectId, ProjectLimits>,
     /// Failures per client address.
     pub client_failures: ClientFailureLimits,
 }
@@ -55,7 +55,7 @@ pub struct RateLimitsFile {
     pub default: BTreeMap<ApiFamily, FamilyLimits>,
     /// Overrides for one project, by project id.
     #[serde(default)]
-    pub project: BTreeMap<String, BTreeMap<ApiFamily, FamilyLimits>>,
+    pub project: BTreeMap<String, ProjectLimits>,
     /// Failures per client address.
     #[serde(default)]
     pub client_failures: ClientFailureLimits,
