@@ -81,6 +81,9 @@ pub enum Operation {
     Query,
     /// Raw event export.
     Export,
+    /// Run JQL scripts (`/api/query/jql`): they read events and profiles as the Query
+    /// API does, under their own rate limit.
+    Jql,
     /// List lookup tables (`GET /lookup-tables`).
     ReadLookupTables,
     /// Replace a lookup table's rows (`PUT /lookup-tables/{id}`).
@@ -116,10 +119,11 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in the matrix's row order.
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 18] = [
         Operation::Ingest,
         Operation::Query,
         Operation::Export,
+        Operation::Jql,
         Operation::ReadLookupTables,
         Operation::ReplaceLookupTable,
         Operation::AppRead,
@@ -142,6 +146,7 @@ impl Operation {
             Operation::Ingest => ApiFamily::Ingestion,
             Operation::Query => ApiFamily::Query,
             Operation::Export => ApiFamily::Export,
+            Operation::Jql => ApiFamily::Jql,
             Operation::ReadLookupTables | Operation::ReplaceLookupTable => ApiFamily::LookupTables,
             Operation::AppRead
             | Operation::AppWrite
@@ -163,6 +168,7 @@ impl Operation {
             Operation::Ingest => "send data",
             Operation::Query => "read reports",
             Operation::Export => "export events",
+            Operation::Jql => "run JQL scripts",
             Operation::ReadLookupTables => "list lookup tables",
             Operation::ReplaceLookupTable => "replace lookup tables",
             Operation::AppRead => "read the project's saved objects",
@@ -185,9 +191,10 @@ impl Operation {
         match family {
             ApiFamily::Query => Some(Operation::Query),
             ApiFamily::Export => Some(Operation::Export),
+            ApiFamily::Jql => Some(Operation::Jql),
             ApiFamily::LookupTables => Some(Operation::ReadLookupTables),
             ApiFamily::App => Some(Operation::AppRead),
-            ApiFamily::Ingestion | ApiFamily::Jql | ApiFamily::Gdpr | ApiFamily::Lexicon => None,
+            ApiFamily::Ingestion | ApiFamily::Gdpr | ApiFamily::Lexicon => None,
         }
     }
 
@@ -250,14 +257,15 @@ const fn tok_within(f: ApiFamily) -> Rule {
 /// `Family(f)`: an API token holding `f`; `WithinScope(f)`: the same, bounded by the
 /// token's own families and expiry.
 #[rustfmt::skip]
-pub const MATRIX: [(Operation, [Rule; 7]); 17] = {
-    use ApiFamily::{App, Export, Ingestion, Lexicon, LookupTables, Query};
+pub const MATRIX: [(Operation, [Rule; 7]); 18] = {
+    use ApiFamily::{App, Export, Ingestion, Jql, Lexicon, LookupTables, Query};
     [
         //                                 project  project  owner  admin  analyst  consumer  API token
         //                                 token    secret
         (Operation::Ingest,                [Y,      Y,       Y,     Y,     N,       N,        tok(Ingestion)]),
         (Operation::Query,                 [N,      Y,       Y,     Y,     Y,       Y,        tok(Query)]),
         (Operation::Export,                [N,      Y,       Y,     Y,     Y,       Y,        tok(Export)]),
+        (Operation::Jql,                   [N,      Y,       Y,     Y,     Y,       Y,        tok(Jql)]),
         (Operation::ReadLookupTables,      [N,      Y,       Y,     Y,     Y,       Y,        tok(LookupTables)]),
         (Operation::ReplaceLookupTable,    [N,      Y,       Y,     Y,     N,       N,        tok(LookupTables)]),
         (Operation::AppRead,               [N,      Y,       Y,     Y,     N,       N,        tok(App)]),
@@ -417,10 +425,11 @@ mod tests {
     fn the_matrix_enumerated() {
         use ApiFamily::*;
         use Operation as O;
-        let expected: [(Operation, [Rule; 7]); 17] = [
+        let expected: [(Operation, [Rule; 7]); 18] = [
             (O::Ingest, [Y, Y, Y, Y, N, N, Rule::Family(Ingestion)]),
             (O::Query, [N, Y, Y, Y, Y, Y, Rule::Family(Query)]),
             (O::Export, [N, Y, Y, Y, Y, Y, Rule::Family(Export)]),
+            (O::Jql, [N, Y, Y, Y, Y, Y, Rule::Family(Jql)]),
             (O::ReadLookupTables, [N, Y, Y, Y, Y, Y, Rule::Family(LookupTables)]),
             (O::ReplaceLookupTable, [N, Y, Y, Y, N, N, Rule::Family(LookupTables)]),
             (O::AppRead, [N, Y, Y, Y, N, N, Rule::Family(App)]),

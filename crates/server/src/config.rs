@@ -51,7 +51,17 @@ pub struct Config {
     pub places_database: Option<PathBuf>,
     /// Connection cap, timeouts and per-request deadlines of the HTTP(S) listeners.
     pub http: HttpLimits,
+    /// The JavaScript heap one JQL script may use, MiB.
+    pub jql_memory_mb: u64,
+    /// The largest JQL answer, MiB.
+    pub jql_output_mb: u64,
 }
+
+/// A JQL script's heap: 1 GiB, so the JQL family's five concurrent scripts fit in
+/// 5 GiB of a 24 GiB machine beside the store (Mixpanel's cap is 5 GB per query).
+pub const DEFAULT_JQL_MEMORY_MB: u64 = 1024;
+/// A JQL answer: at most 256 MiB of JSON (Mixpanel's cap is 2 GB).
+pub const DEFAULT_JQL_OUTPUT_MB: u64 = 256;
 
 /// What keeps slow or abusive clients from holding the server's connections: a cap on
 /// open connections, timeouts on reading a request, and a deadline per request by API
@@ -163,6 +173,8 @@ impl Default for Config {
             geoip_database: None,
             places_database: None,
             http: HttpLimits::default(),
+            jql_memory_mb: DEFAULT_JQL_MEMORY_MB,
+            jql_output_mb: DEFAULT_JQL_OUTPUT_MB,
         }
     }
 }
@@ -184,6 +196,8 @@ struct ConfigFile {
     geoip_database: Option<PathBuf>,
     places_database: Option<PathBuf>,
     http: Option<HttpFile>,
+    jql_memory_mb: Option<u64>,
+    jql_output_mb: Option<u64>,
 }
 
 /// The `[http]` table (see [`HttpLimits`]).
@@ -321,6 +335,10 @@ pub struct ConfigOverrides {
     pub geoip_database: Option<PathBuf>,
     /// `--places-db` / `SEXTANT_PLACES_DB`.
     pub places_database: Option<PathBuf>,
+    /// `--jql-memory-mb` / `SEXTANT_JQL_MEMORY_MB`.
+    pub jql_memory_mb: Option<u64>,
+    /// `--jql-output-mb` / `SEXTANT_JQL_OUTPUT_MB`.
+    pub jql_output_mb: Option<u64>,
 }
 
 /// A configuration that cannot be loaded.
@@ -384,6 +402,8 @@ impl Config {
             places_database: overrides.places_database.clone().or(from_file.places_database),
             tls,
             http,
+            jql_memory_mb: overrides.jql_memory_mb.or(from_file.jql_memory_mb).unwrap_or(d.jql_memory_mb).max(1),
+            jql_output_mb: overrides.jql_output_mb.or(from_file.jql_output_mb).unwrap_or(d.jql_output_mb).max(1),
         })
     }
 

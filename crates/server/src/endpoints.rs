@@ -44,7 +44,7 @@ const fn org(method: &'static str, path: &'static str) -> Endpoint {
 }
 
 use Operation::{
-    AppRead, AppWrite, CreateApiToken, Export, Ingest, ListApiTokens, ListServiceAccounts, Query, ReadAnnotations,
+    AppRead, AppWrite, CreateApiToken, Export, Ingest, Jql, ListApiTokens, ListServiceAccounts, Query, ReadAnnotations,
     ReadLexicon, ReadLookupTables, ReadProject, ReplaceLookupTable, RevokeApiToken, WriteAnnotations, WriteLexicon,
 };
 
@@ -61,6 +61,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     op("POST", "/groups", Ingest),
     // Raw export.
     op("GET", "/api/2.0/export", Export),
+    // JQL.
+    op("POST", "/api/query/jql", Jql),
+    op("POST", "/api/2.0/jql", Jql),
     // The Query API, at both prefixes.
     op("GET", "/api/query/cohorts/list", Query),
     op("POST", "/api/query/cohorts/list", Query),

@@ -132,6 +132,7 @@ fn parse_query(params: &Params) -> Result<ExportQuery, ApiError> {
         limit,
         users: None,
         filter: None,
+        dedup: false,
     })
 }
 

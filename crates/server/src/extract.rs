@@ -2,8 +2,8 @@
 //! handler runs. A failure is an [`ApiError`]; the router renders it in the route's
 //! family shape (`router::family_errors`), so no handler picks an error shape.
 //!
-//! - [`Reader`]: a reading request of the Query API ([`QueryApi`]) or raw export
-//!   ([`ExportApi`]): its parameters (query string, and a form body where one is sent),
+//! - [`Reader`]: a reading request of the Query API ([`QueryApi`]), raw export
+//!   ([`ExportApi`]) or JQL ([`JqlApi`]): its parameters (query string, and a form body where one is sent),
 //!   a credential that may read through the family, that family's rate limit charged,
 //!   the project's expression settings, and what the workspace it reads through shows
 //!   (`workspace_id`, or the workspaces its service account is confined to).
@@ -40,6 +40,13 @@ pub struct ExportApi;
 
 impl ReadFamily for ExportApi {
     const FAMILY: ApiFamily = ApiFamily::Export;
+}
+
+/// JQL (`/api/query/jql`, `/api/2.0/jql`).
+pub struct JqlApi;
+
+impl ReadFamily for JqlApi {
+    const FAMILY: ApiFamily = ApiFamily::Jql;
 }
 
 /// An authenticated reading request.

@@ -12,6 +12,7 @@
 //! - [`events`]: the events reports (`/api/query/events`, `/events/top`, ...).
 //! - [`funnels`]: saved funnels, `/api/query/funnels` and `/funnels/list`.
 //! - [`insights`]: saved reports and `/api/query/insights`.
+//! - [`jql`]: `/api/query/jql`, running JQL scripts (`sextant_jql`).
 //! - [`engage`]: the engage query (`/api/query/engage`, `/api/2.0/engage`).
 //! - [`lookup_tables`]: lookup tables (`/lookup-tables`) and their App API.
 //! - [`retention`]: `/api/query/retention` and `/retention/addiction`.
@@ -84,6 +85,7 @@ pub mod geoip;
 pub mod health;
 pub mod ingest;
 pub mod insights;
+pub mod jql;
 pub mod lexicon;
 pub mod limits;
 pub mod lookup_join;

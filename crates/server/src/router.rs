@@ -34,7 +34,7 @@ use crate::limits::Limiter;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
-    annotations, app, cohorts, engage, events, export, funnels, health, ingest, insights, lexicon, limits,
+    annotations, app, cohorts, engage, events, export, funnels, health, ingest, insights, jql, lexicon, limits,
     lookup_tables, metrics, openapi, projects, retention, segmentation, service_accounts, stream, workspaces,
 };
 
@@ -269,6 +269,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::properties_values))
         .routes(routes!(events::legacy_properties_values))
         .routes(routes!(insights::query))
+        .routes(routes!(jql::query))
+        .routes(routes!(jql::legacy_query))
         .routes(routes!(insights::legacy_query))
         .routes(routes!(insights::app_list, insights::app_create))
         .routes(routes!(insights::app_get, insights::app_delete))

@@ -240,6 +240,13 @@ impl Server {
         if geo.addresses.is_some() || geo.places.is_some() {
             state.geo = Some(Arc::new(geo));
         }
+        state.jql = sextant_jql::Limits {
+            memory_bytes: usize::try_from(config.jql_memory_mb << 20).unwrap_or(usize::MAX),
+            output_bytes: usize::try_from(config.jql_output_mb << 20).unwrap_or(usize::MAX),
+            // Past the request's deadline the answer is a 503 anyway; without one, the
+            // script still stops after the default.
+            time: config.http.deadlines.jql.unwrap_or(crate::config::DEFAULT_JQL_DEADLINE),
+        };
         state.dictionary = Arc::new(crate::dictionary::Dictionary::load(&state.metadata).await?);
         state.limiter.load_project_limits(state.metadata.project_limits().await?);
         Ok(Server { state, http: config.http, bootstrap })

@@ -47,6 +47,8 @@ pub struct AppState {
     /// Held while a lookup table is replaced, from the row cap's check to the control
     /// plane's update (replaces are rare: 100 a day per project by default).
     pub lookup_replaces: Arc<tokio::sync::Mutex<()>>,
+    /// A JQL script's budget (`jql_memory_mb`, `jql_output_mb`, the JQL deadline).
+    pub jql: sextant_jql::Limits,
 }
 
 /// A public token's project (`None`: no project has it), and when it was read.
@@ -101,6 +103,7 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(true)),
             projects_by_token: Arc::default(),
             lookup_replaces: Arc::default(),
+            jql: sextant_jql::Limits::default(),
         }
     }
 

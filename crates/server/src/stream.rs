@@ -118,6 +118,7 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
         limit: Some(MAX_FEED_EVENTS),
         users: Some(users),
         filter: None,
+        dedup: false,
     };
     sextant_query::workspace::narrow_events(&view, &mut query.events);
     // `{"status": "ok", "results": {"events": [` then each event, streamed.

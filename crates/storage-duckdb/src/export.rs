@@ -56,15 +56,22 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
     let resolved = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
     // The same filter on both tiers; each side's parameters are bound in turn.
     let filter = format!("project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter}");
+    let resolve = format!("SELECT e.* REPLACE ({resolved} AS distinct_id)");
+    let (hot, cold) = if q.dedup {
+        // As reports read them (`copies`): the hot tier's last copy of each key, and
+        // the cold rows that are not superseded and have no copy in the hot tier.
+        let cold = format!("{resolve} FROM events_cold e WHERE {filter} AND NOT e.superseded");
+        (format!("{resolve} FROM {}", crate::copies::hot_kept(&filter)), crate::copies::cold_kept(&cold, &filter))
+    } else {
+        (format!("{resolve} FROM events_hot e WHERE {filter}"), format!("{resolve} FROM events_cold e WHERE {filter}"))
+    };
+    let bindings = if q.dedup { 3 } else { 2 };
     let sql = format!(
         "SELECT * FROM (\
-           SELECT event, time_ms, distinct_id, insert_id, seq, CAST(properties AS VARCHAR) AS p FROM (\
-             SELECT e.* REPLACE ({resolved} AS distinct_id) FROM events_hot e WHERE {filter}){hot_predicate} \
+           SELECT event, time_ms, distinct_id, insert_id, seq, CAST(properties AS VARCHAR) AS p FROM ({hot}){hot_predicate} \
            UNION ALL \
-           SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p FROM (\
-             SELECT e.* REPLACE ({resolved} AS distinct_id) FROM events_cold e WHERE {filter}){cold_predicate}) \
+           SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p FROM ({cold}){cold_predicate}) \
          ORDER BY time_ms, seq LIMIT ?",
-        resolved = resolved,
     );
     let mut stmt = conn.prepare(&sql).map_err(backend)?;
     let mut day_start = q.from_ms;
@@ -82,7 +89,7 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
         let day_end = (day_start.div_euclid(DAY_MS) + 1) * DAY_MS;
         let day_end = day_end.min(q.to_ms);
         let mut args: Vec<SqlValue> = Vec::new();
-        for _tier in 0..2 {
+        for _filter in 0..bindings {
             args.extend([SqlValue::BigInt(q.project_id.0), SqlValue::BigInt(day_start), SqlValue::BigInt(day_end)]);
             if let Some(names) = &q.events {
                 args.extend(names.iter().map(|n| SqlValue::Text(n.clone())));

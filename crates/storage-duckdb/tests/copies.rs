@@ -66,6 +66,11 @@ fn expect(pairs: &[(&str, u64, u64)]) -> Vec<(String, u64, u64)> {
 }
 
 async fn exported(store: &DuckDbStore) -> usize {
+    exported_plans(store, false).await.len()
+}
+
+/// The `plan` of each exported event, in export order.
+async fn exported_plans(store: &DuckDbStore, dedup: bool) -> Vec<String> {
     let q = ExportQuery {
         project_id: ProjectId(1),
         from_ms: T0,
@@ -74,9 +79,14 @@ async fn exported(store: &DuckDbStore) -> usize {
         limit: None,
         users: None,
         filter: None,
+        dedup,
     };
     let chunks: Vec<Vec<sextant_model::StoredEvent>> = store.export(q).try_collect().await.unwrap();
-    chunks.iter().map(Vec::len).sum()
+    let plan = |e: &sextant_model::StoredEvent| {
+        let p: serde_json::Value = serde_json::from_str(&e.row.properties).unwrap();
+        p["plan"].as_str().unwrap().to_string()
+    };
+    chunks.iter().flatten().map(plan).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,6 +100,7 @@ async fn the_copy_ingested_last_counts_once_in_every_tier() {
     let after_three = expect(&[("free", 1, 1), ("pro", 1, 1)]);
     assert_eq!(by_plan(&store, None).await, after_three, "copies in the hot tier");
     assert_eq!(total(&store).await, 2);
+    assert_eq!(exported_plans(&store, true).await, ["pro", "free"], "a deduplicating export, hot");
 
     store.compact_now().await.unwrap();
     assert_eq!(by_plan(&store, None).await, after_three, "copies compacted together");
@@ -102,6 +113,7 @@ async fn the_copy_ingested_last_counts_once_in_every_tier() {
     let after_four = expect(&[("free", 1, 1), ("team", 1, 1)]);
     assert_eq!(by_plan(&store, None).await, after_four, "a hot copy of a cold event");
     assert_eq!(total(&store).await, 2);
+    assert_eq!(exported_plans(&store, true).await, ["team", "free"], "a deduplicating export, both tiers");
 
     // Moved in later, it supersedes them there.
     store.compact_now().await.unwrap();
@@ -114,6 +126,7 @@ async fn the_copy_ingested_last_counts_once_in_every_tier() {
     store.append(vec![later, row(2, 1, "free")]).await.unwrap();
     assert_eq!(by_plan(&store, None).await, expect(&[("free", 3, 2), ("team", 1, 1)]));
     assert_eq!(exported(&store).await, 7, "export returns every copy");
+    assert_eq!(exported_plans(&store, true).await.len(), 4, "or one of each");
     store.close().await.unwrap();
 
     // A store from before the flags: they are filled on open.

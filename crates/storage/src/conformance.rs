@@ -35,6 +35,7 @@ fn query(project: i64) -> ExportQuery {
         limit: None,
         users: None,
         filter: None,
+        dedup: false,
     }
 }
 

@@ -88,6 +88,9 @@ pub struct ExportQuery {
     /// Only events for which this `where` expression is true. Backends compile it to
     /// their query language where they can, and evaluate it per event otherwise.
     pub filter: Option<std::sync::Arc<sextant_expr::Program>>,
+    /// Only the copy ingested last of each duplicate (same event, `distinct_id`, time
+    /// and `$insert_id`), as reports count them; raw export (`false`) returns every copy.
+    pub dedup: bool,
 }
 
 /// Whether a stored event passes a `where` evaluated in Rust: the path a backend takes

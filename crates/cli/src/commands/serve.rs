@@ -58,6 +58,12 @@ pub(crate) struct ServeArgs {
     /// reverse geocode $latitude/$longitude.
     #[arg(long, env = "SEXTANT_PLACES_DB")]
     places_db: Option<PathBuf>,
+    /// The JavaScript heap one JQL script may use, MiB (default 1024).
+    #[arg(long, env = "SEXTANT_JQL_MEMORY_MB")]
+    jql_memory_mb: Option<u64>,
+    /// The largest JQL answer, MiB (default 256).
+    #[arg(long, env = "SEXTANT_JQL_OUTPUT_MB")]
+    jql_output_mb: Option<u64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -84,6 +90,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         tls_self_signed: args.tls_self_signed,
         geoip_database: args.geoip_db,
         places_database: args.places_db,
+        jql_memory_mb: args.jql_memory_mb,
+        jql_output_mb: args.jql_output_mb,
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     init_logging(config.log_format);

@@ -1,0 +1,86 @@
+//! JQL, Mixpanel's JavaScript Query Language: a script's `main()` describes a data
+//! source and a chain of transformations; Sextant reads the source from its stores and
+//! runs the chain in an embedded, sandboxed JavaScript engine.
+//!
+//! What runs where:
+//! - The store filters: the date range, event names and selector expressions
+//!   (compiled by `sextant_expr`) are part of the read, so only selected events reach
+//!   the engine; identity resolution and dedup are the store's, as in every report.
+//! - The engine (QuickJS) runs the JQL library (`prelude.js`: the collection, its
+//!   transformations, `mixpanel.reducer.*` and the other built-ins; `underscore.js`:
+//!   `_`) and the user's functions, over batches of items.
+//!
+//! # Layout
+//! - [`sandbox`]: the engine, its limits ([`Limits`]) and how its errors read.
+//! - `source`: what `main()` asked to read, compiled into store filters.
+//! - `read`: reading events, profiles and joins into the engine in batches.
+//! - `error`: [`JqlError`].
+
+mod error;
+mod read;
+pub mod sandbox;
+mod source;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use sextant_expr::Options;
+use sextant_model::ProjectId;
+use sextant_model::workspace::Visibility;
+use sextant_storage::{EventStore, ProfileStore};
+
+pub use error::JqlError;
+pub use sandbox::Limits;
+
+use source::Source;
+
+/// The stores a script reads.
+#[derive(Clone)]
+pub struct Stores {
+    /// Events.
+    pub events: Arc<dyn EventStore>,
+    /// User profiles.
+    pub profiles: Arc<dyn ProfileStore>,
+}
+
+/// One script to run.
+pub struct Script {
+    /// The JavaScript source; it must define `main()`.
+    pub source: String,
+    /// `params`, as JSON text (`null` when none were sent).
+    pub params: String,
+    /// The project read.
+    pub project: ProjectId,
+    /// The project's expression settings (its timezone among them).
+    pub options: Options,
+    /// What the reader's workspace shows.
+    pub view: Visibility,
+    /// The script's budget.
+    pub limits: Limits,
+    /// Set when the answer is no longer wanted: the script stops within a second.
+    pub cancelled: Arc<AtomicBool>,
+}
+
+/// Runs `script` and answers its final collection as a JSON array. Blocks: call it
+/// on a blocking thread; `runtime` drives the stores' calls.
+pub fn run(script: Script, stores: &Stores, runtime: &tokio::runtime::Handle) -> Result<String, JqlError> {
+    if serde_json::from_str::<serde_json::Value>(&script.params).is_err() {
+        return Err(JqlError::Script("params must be JSON".into()));
+    }
+    let sandbox = sandbox::Sandbox::new(&script.limits, script.cancelled.clone())?;
+    let plan = sandbox.plan(&script.source, &script.params)?;
+    let source: Source =
+        serde_json::from_str(&plan).map_err(|e| JqlError::Engine(format!("unreadable source description: {e}")))?;
+    let scope =
+        read::Scope { project: script.project, options: &script.options, view: &script.view, runtime };
+    match source {
+        Source::Events(spec) => read::events(&sandbox, stores, &scope, &spec.compile(&script.options)?)?,
+        Source::People(spec) => read::people(&sandbox, stores, &scope, spec.compile(&script.options)?)?,
+        Source::Join { events, people, kind, selectors } => {
+            let filters = (&events.compile(&script.options)?, people.compile(&script.options)?);
+            let selectors = source::join_selectors(&selectors, &script.options)?;
+            read::join(&sandbox, stores, &scope, filters, kind, &selectors)?
+        }
+    }
+    sandbox.finish()
+}

@@ -1,0 +1,174 @@
+//! What `main()` asked to read, as the library describes it (`__sextant.plan()`), and
+//! that description checked and compiled: dates into UTC bounds, selectors into
+//! segmentation-expression programs the store runs.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sextant_expr::{Options, Program, Scope};
+use sextant_model::time::parse_date;
+
+use crate::JqlError;
+
+/// A data source.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub(crate) enum Source {
+    /// `Events({...})`.
+    Events(EventsSpec),
+    /// `People({...})`.
+    People(PeopleSpec),
+    /// `join(Events(...), People(...), {...})`.
+    Join {
+        events: EventsSpec,
+        people: PeopleSpec,
+        #[serde(rename = "type")]
+        kind: JoinType,
+        selectors: Vec<Selector>,
+    },
+}
+
+/// `Events()`'s options.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventsSpec {
+    from_date: String,
+    to_date: String,
+    event_selectors: Vec<Selector>,
+}
+
+/// `People()`'s options.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PeopleSpec {
+    user_selectors: Vec<Selector>,
+}
+
+/// Which pairs a join keeps.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum JoinType {
+    /// Events and profiles alike, paired where they can be.
+    Full,
+    /// Every event, with its profile when there is one.
+    Left,
+    /// Every profile: with each of its events, or alone.
+    Right,
+    /// Events that have a profile.
+    Inner,
+}
+
+/// One selector: an event name, an expression, or both.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Selector {
+    event: Option<String>,
+    selector: Option<String>,
+}
+
+/// Events to read: a UTC range, the names the store keeps, the expression it filters
+/// with, and, when the selectors cannot be pushed down as one expression, each
+/// selector to check per event.
+#[derive(Debug)]
+pub(crate) struct EventFilter {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub names: Option<Vec<String>>,
+    pub pushed: Option<Arc<Program>>,
+    pub exact: Option<Vec<(Option<String>, Option<Program>)>>,
+}
+
+impl EventsSpec {
+    /// The range (project-local dates, both inclusive) and the selectors, compiled.
+    pub(crate) fn compile(&self, options: &Options) -> Result<EventFilter, JqlError> {
+        let date = |name: &str, text: &str| {
+            parse_date(text).ok_or_else(|| JqlError::Script(format!("Events(): {name} must be a date, YYYY-MM-DD")))
+        };
+        let (from, to) = (date("from_date", &self.from_date)?, date("to_date", &self.to_date)?);
+        if to < from {
+            return Err(JqlError::Script("Events(): to_date is before from_date".into()));
+        }
+        let (from_ms, to_ms) = sextant_query::calendar::date_range_ms(from, to, options.timezone);
+        let mut filter = EventFilter { from_ms, to_ms, names: None, pushed: None, exact: None };
+        let selectors = &self.event_selectors;
+        if selectors.is_empty() {
+            return Ok(filter);
+        }
+        let programs = compile_all(selectors, Scope::Event, options, "event_selectors")?;
+        // A selector without an event name matches any event.
+        if selectors.iter().all(|s| s.event.is_some()) {
+            let mut names: Vec<String> = selectors.iter().filter_map(|s| s.event.clone()).collect();
+            names.sort();
+            names.dedup();
+            filter.names = Some(names);
+        }
+        let expressions: Vec<&str> = selectors.iter().filter_map(|s| s.selector.as_deref()).collect();
+        match (selectors.len(), expressions.len()) {
+            (_, 0) => {}
+            (1, 1) => filter.pushed = programs.into_iter().next().flatten().map(Arc::new),
+            (n, m) => {
+                // The store keeps events that pass any selector's expression (a superset
+                // when no selector is expression-free), and each is checked exactly here.
+                if n == m {
+                    filter.pushed = Some(Arc::new(any_of(&expressions, Scope::Event, options)?));
+                }
+                filter.exact = Some(selectors.iter().map(|s| s.event.clone()).zip(programs).collect());
+            }
+        }
+        Ok(filter)
+    }
+}
+
+impl EventFilter {
+    /// Whether an event the store returned passes the selectors (only asked when
+    /// [`EventFilter::exact`] is set).
+    pub(crate) fn keeps(&self, name: &str, record: &sextant_expr::EventRecord<'_>) -> bool {
+        let Some(exact) = &self.exact else { return true };
+        exact.iter().any(|(event, program)| {
+            event.as_deref().is_none_or(|e| e == name) && program.as_ref().is_none_or(|p| p.matches(record))
+        })
+    }
+}
+
+impl PeopleSpec {
+    /// The profile filter: any selector's expression.
+    pub(crate) fn compile(&self, options: &Options) -> Result<Option<Arc<Program>>, JqlError> {
+        let expressions: Vec<&str> = self.user_selectors.iter().filter_map(|s| s.selector.as_deref()).collect();
+        compile_all(&self.user_selectors, Scope::Profile, options, "user_selectors")?;
+        // A selector with no expression keeps every profile.
+        if expressions.is_empty() || expressions.len() < self.user_selectors.len() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(any_of(&expressions, Scope::Profile, options)?)))
+    }
+}
+
+/// `join()`'s selectors: pairs kept when any matches (`properties[...]` the event's,
+/// `user[...]` the profile's).
+pub(crate) fn join_selectors(
+    selectors: &[Selector],
+    options: &Options,
+) -> Result<Vec<(Option<String>, Option<Program>)>, JqlError> {
+    let programs = compile_all(selectors, Scope::Event, options, "join selectors")?;
+    Ok(selectors.iter().map(|s| s.event.clone()).zip(programs).collect())
+}
+
+fn compile_all(
+    selectors: &[Selector],
+    scope: Scope,
+    options: &Options,
+    what: &str,
+) -> Result<Vec<Option<Program>>, JqlError> {
+    selectors
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match &s.selector {
+            Some(text) if !text.trim().is_empty() => Program::parse(text, scope, options.clone())
+                .map(Some)
+                .map_err(|e| JqlError::Script(format!("{what}[{i}].selector: {e}"))),
+            _ => Ok(None),
+        })
+        .collect()
+}
+
+fn any_of(expressions: &[&str], scope: Scope, options: &Options) -> Result<Program, JqlError> {
+    let text = expressions.iter().map(|e| format!("({e})")).collect::<Vec<_>>().join(" or ");
+    Program::parse(&text, scope, options.clone()).map_err(|e| JqlError::Script(format!("selectors: {e}")))
+}

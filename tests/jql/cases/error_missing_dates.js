@@ -1,0 +1,1 @@
+function main() { return Events({from_date: "2024-01-01"}); }

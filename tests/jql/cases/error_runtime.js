@@ -1,0 +1,4 @@
+function main() {
+  var nothing;
+  return nothing.field;
+}

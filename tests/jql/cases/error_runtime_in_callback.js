@@ -1,0 +1,4 @@
+function main() {
+  return Events({from_date: "2024-01-01", to_date: "2024-01-03"})
+    .map(function (e) { return e.properties.missing.deeper; });
+}

@@ -1,0 +1,1 @@
+function main() { throw new Error("custom failure"); }

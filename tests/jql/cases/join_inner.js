@@ -1,0 +1,4 @@
+function main() {
+  return join(Events({from_date: "2024-01-01", to_date: "2024-01-03", event_selectors: [{event: "purchase"}]}), People(), {type: "inner"})
+    .groupBy(["user.properties.plan"], mixpanel.reducer.sum("event.properties.amount"));
+}
