@@ -32,7 +32,8 @@ fn epoch_seconds(iso: &str) -> i64 {
 
 /// Imports the dataset's events and sets its profiles.
 async fn load(s: &TestServer) {
-    let dataset: Value = serde_json::from_str(&std::fs::read_to_string(corpus().join("dataset.json")).unwrap()).unwrap();
+    let dataset: Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus().join("dataset.json")).unwrap()).unwrap();
     let mut events = dataset["events"].as_array().unwrap().clone();
     for e in &mut events {
         let t = epoch_seconds(e["properties"]["time"].as_str().unwrap());
@@ -203,4 +204,78 @@ async fn the_sandbox_holds() {
     }
     let health = s.http.get(s.url("/readyz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixpanel_utils_runs_jql() {
+    let s = TestServer::start_with_config(CONFIG);
+    load(&s).await;
+    let python = std::env::var("SEXTANT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/mixpanel_utils_jql.py");
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .args([&s.url, &s.creds.secret])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}; run scripts/test to install mixpanel-utils"));
+    assert!(out.status.success(), "mixpanel-utils failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        got["by_name"],
+        json!([{"key": ["purchase"], "value": 4}, {"key": ["signup"], "value": 3}, {"key": ["view"], "value": 5}])
+    );
+    // Its own script: each event as {event, properties: {distinct_id, time in seconds, <chosen>}}.
+    assert_eq!(
+        got["events"],
+        json!([
+            {"event": "purchase", "properties": {"distinct_id": "u1", "time": 1_704_186_000, "amount": 30}},
+            {"event": "purchase", "properties": {"distinct_id": "u2", "time": 1_704_196_800, "amount": 10}},
+            {"event": "purchase", "properties": {"distinct_id": "u3", "time": 1_704_276_000, "amount": 50}},
+            {"event": "purchase", "properties": {"distinct_id": "u1", "time": 1_704_283_200, "amount": 20}},
+        ])
+    );
+    let mut pro: Vec<String> = got["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["$distinct_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    pro.sort();
+    assert_eq!(pro, ["u1", "u4"], "{}", got["people"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_narrows_what_scripts_read() {
+    let s = TestServer::start_with_config(CONFIG);
+    load(&s).await;
+    let (status, created) = send(
+        s.http
+            .post(s.url(&format!("/api/app/projects/{}/workspaces", s.creds.project_id)))
+            .basic_auth(&s.creds.secret, Some(""))
+            .json(&json!({"name": "Views", "events": ["view"], "hidden_properties": ["ms"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let workspace = created["results"]["id"].as_i64().unwrap().to_string();
+    let through = |script: &str| {
+        let form = [("script", script.to_string()), ("workspace_id", workspace.clone())];
+        send(s.http.post(s.url("/api/query/jql")).basic_auth(&s.creds.secret, Some("")).form(&form))
+    };
+    // Every event: only the shown ones; their hidden property is gone; the store's
+    // groupBy narrows the same way.
+    let every = "function main() { return Events({from_date: '2024-01-01', to_date: '2024-01-03'})";
+    let (status, body) = through(&format!("{every}.map(e => [e.name, e.properties.ms === undefined]); }}")).await;
+    assert_eq!(
+        (status, body),
+        (200, json!([["view", true], ["view", true], ["view", true], ["view", true], ["view", true]]))
+    );
+    let (status, body) = through(&format!("{every}.groupBy(['name'], mixpanel.reducer.count()); }}")).await;
+    assert_eq!((status, body), (200, json!([{"key": ["view"], "value": 5}])));
+    // Naming a hidden event, or filtering on a hidden property, is refused.
+    for selector in ["{event: 'purchase'}", "{event: 'view', selector: 'properties[\"ms\"] > 100'}"] {
+        let script = format!(
+            "function main() {{ return Events({{from_date: '2024-01-01', to_date: '2024-01-03', event_selectors: [{selector}]}}); }}"
+        );
+        let (status, body) = through(&script).await;
+        assert_eq!(status, 400, "{selector}: {body}");
+    }
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 /// Every limit lifted: schemathesis sends hundreds of requests a second.
 const UNLIMITED: &str = "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\nconcurrent = 0\n\
                          [rate_limits.default.query]\nper_hour = 0\nconcurrent = 0\n\
+                         [rate_limits.default.jql]\nper_hour = 0\nconcurrent = 0\n\
                          [rate_limits.default.app]\nper_minute = 0\n\
                          [rate_limits.default.lexicon]\nper_minute = 0\nitems_per_minute = 0\n\
                          [rate_limits.client_failures]\nburst = 0\n";
@@ -60,6 +61,8 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/app/projects/{project_id}/cohorts", &["get", "post"]),
         ("/api/app/projects/{project_id}/cohorts/{cohort_id}", &["get", "patch", "delete"]),
         ("/api/2.0/export", &["get"]),
+        ("/api/query/jql", &["post"]),
+        ("/api/2.0/jql", &["post"]),
         ("/api/app/projects/{project_id}/api-tokens", &["get", "post"]),
         ("/api/app/projects/{project_id}/api-tokens/{token_id}", &["delete"]),
         ("/api/app/projects/{project_id}/service-accounts", &["get"]),
@@ -104,7 +107,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 73, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 75, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -170,7 +173,7 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
     .unwrap();
     let (ok, report) = schemathesis(work.path(), &s.url("/openapi.json"), None, &format!("{}:", s.creds.secret), &[]);
     assert!(ok, "schemathesis found problems:\n{report}");
-    assert!(report.contains("Tested: 109"), "every operation is tested:\n{report}");
+    assert!(report.contains("Tested: 111"), "every operation is tested:\n{report}");
 }
 
 /// Mixpanel's own ingestion spec (`schemathesis/mixpanel-ingestion.openapi.yaml`, copied

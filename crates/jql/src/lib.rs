@@ -14,9 +14,12 @@
 //! - [`sandbox`]: the engine, its limits ([`Limits`]) and how its errors read.
 //! - `source`: what `main()` asked to read, compiled into store filters.
 //! - `read`: reading events, profiles and joins into the engine in batches.
+//! - `native`: the stages the store computes instead (a groupBy of event names with
+//!   count and sum).
 //! - `error`: [`JqlError`].
 
 mod error;
+mod native;
 mod read;
 pub mod sandbox;
 mod source;
@@ -27,12 +30,12 @@ use std::sync::atomic::AtomicBool;
 use sextant_expr::Options;
 use sextant_model::ProjectId;
 use sextant_model::workspace::Visibility;
-use sextant_storage::{EventStore, ProfileStore};
+use sextant_storage::{EventStore, ProfileStore, ReportStore};
 
 pub use error::JqlError;
 pub use sandbox::Limits;
 
-use source::Source;
+use source::{Plan, Source};
 
 /// The stores a script reads.
 #[derive(Clone)]
@@ -41,6 +44,8 @@ pub struct Stores {
     pub events: Arc<dyn EventStore>,
     /// User profiles.
     pub profiles: Arc<dyn ProfileStore>,
+    /// Report counts (what native stages ask).
+    pub reports: Arc<dyn ReportStore>,
 }
 
 /// One script to run.
@@ -69,14 +74,25 @@ pub fn run(script: Script, stores: &Stores, runtime: &tokio::runtime::Handle) ->
     }
     let sandbox = sandbox::Sandbox::new(&script.limits, script.cancelled.clone())?;
     let plan = sandbox.plan(&script.source, &script.params)?;
-    let source: Source =
+    let Plan { source, native } =
         serde_json::from_str(&plan).map_err(|e| JqlError::Engine(format!("unreadable source description: {e}")))?;
-    let scope =
-        read::Scope { project: script.project, options: &script.options, view: &script.view, runtime };
+    let scope = read::Scope { project: script.project, options: &script.options, view: &script.view, runtime };
     match source {
-        Source::Events(spec) => read::events(&sandbox, stores, &scope, &spec.compile(&script.options)?)?,
+        Source::Events(spec) => {
+            spec.check_view(&script.view, &script.options)?;
+            let filter = spec.compile(&script.options)?;
+            let answered = match &native {
+                Some(group) => native::group_by_name(&sandbox, stores, &scope, &filter, group)?,
+                None => false,
+            };
+            if !answered {
+                read::events(&sandbox, stores, &scope, &filter)?;
+            }
+        }
         Source::People(spec) => read::people(&sandbox, stores, &scope, spec.compile(&script.options)?)?,
         Source::Join { events, people, kind, selectors } => {
+            events.check_view(&script.view, &script.options)?;
+            source::check_view(&selectors, "join selectors", &script.view, &script.options)?;
             let filters = (&events.compile(&script.options)?, people.compile(&script.options)?);
             let selectors = source::join_selectors(&selectors, &script.options)?;
             read::join(&sandbox, stores, &scope, filters, kind, &selectors)?

@@ -93,8 +93,8 @@
 
   function keyPart(spec, multi) {
     if (spec && spec.__multiple_keys) throw new TypeError("mixpanel.multiple_keys() cannot be nested");
-    if (typeof spec === "function" && spec.__slice) return { get: spec, splice: true, multi: false };
-    return { get: accessor(spec, "a group key"), splice: false, multi: multi };
+    if (typeof spec === "function" && spec.__slice) return { get: spec, splice: true, multi: false, spec: null };
+    return { get: accessor(spec, "a group key"), splice: false, multi: multi, spec: spec };
   }
 
   function keyParts(keys) {
@@ -145,6 +145,12 @@
     return { __builtin: name, init: init, add: add, result: result || ((acc) => acc) };
   }
 
+  // Marks a built-in the store can compute itself, described by `what`.
+  function native(what, r) {
+    r.native = what;
+    return r;
+  }
+
   function userReducer(f) {
     return builtin("user", () => undefined, (acc, items) => f(acc === undefined ? [] : [acc], items));
   }
@@ -192,21 +198,24 @@
   const reducer = {
     count: function (options) {
       const sampled = !!(options && options.account_for_sampling);
-      return builtin("count", () => 0, function (acc, items) {
+      // Stored events are never sampled (sampling_factor 1): both forms count events.
+      return native({ kind: "count" }, builtin("count", () => 0, function (acc, items) {
         if (!sampled) return acc + items.length;
         for (const it of items) {
           const f = it && typeof it.sampling_factor === "number" && it.sampling_factor > 0 ? it.sampling_factor : 1;
           acc += 1 / f;
         }
         return acc;
-      });
+      }));
     },
     sum: function (acc) {
       const get = accessor(acc, "sum()'s accessor");
-      return builtin("sum", () => 0, function (s, items) {
+      const r = builtin("sum", () => 0, function (s, items) {
         numbers(get, items, (v) => { s += v; });
         return s;
       });
+      // A sum of one top-level property can be the store's.
+      return typeof acc === "string" && /^properties\.[^.]+$/.test(acc) ? native({ kind: "sum", property: acc.slice(11) }, r) : r;
     },
     avg: function (acc) {
       const get = accessor(acc, "avg()'s accessor");
@@ -656,6 +665,21 @@
   // ---- what the Rust side calls -----------------------------------------------------
 
   let run = null;
+  let stages = null;
+
+  // `Events(...).groupBy(["name"], built-ins the store computes)`: what the store is
+  // asked instead of running the stage here.
+  function nativeGroupBy(c) {
+    const s = c.stages[0];
+    if (c.source.kind !== "events" || !s || s.op !== "groupBy") return null;
+    if (s.parts.length !== 1 || s.parts[0].spec !== "name" || s.parts[0].multi) return null;
+    const reducers = [];
+    for (const r of s.reducers.list) {
+      if (!r.native) return null;
+      reducers.push(r.native);
+    }
+    return { reducers: reducers, single: s.reducers.single };
+  }
   const DATE_TEXT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/;
 
   // Profile properties of Mixpanel's date type reach scripts as Date objects.
@@ -673,8 +697,13 @@
       need(typeof global.main === "function", "the script must define a function main()");
       const c = global.main();
       need(c instanceof Collection, "main() must return a collection built from Events(), People() or join()");
-      run = pipeline(c.stages);
-      return stringify(c.source);
+      stages = c.stages;
+      run = pipeline(stages);
+      return stringify({ source: c.source, native: nativeGroupBy(c) });
+    },
+    // The store answered the first stage (a native groupBy): its rows go to the rest.
+    skipFirstStage: function () {
+      run = pipeline(stages.slice(1));
     },
     // `kind`: 0 events, 1 profiles, 2 join items.
     push: function (json, kind) {

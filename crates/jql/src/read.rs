@@ -23,7 +23,7 @@ use sextant_model::workspace::Visibility;
 use sextant_storage::{BucketUnit, EventStore, ExportQuery, ProfileQuery, ProfileStore, TimeBuckets};
 
 use crate::sandbox::Sandbox;
-use crate::source::{EventFilter, JoinType};
+use crate::source::{EventFilter, JoinType, SelectorCheck};
 use crate::{JqlError, Stores};
 
 /// Items per batch handed to the script.
@@ -78,7 +78,7 @@ pub(crate) fn join(
     scope: &Scope,
     (events, users): (&EventFilter, Option<Arc<Program>>),
     kind: JoinType,
-    selectors: &[(Option<String>, Option<Program>)],
+    selectors: &[SelectorCheck],
 ) -> Result<(), JqlError> {
     let mut profiles: HashMap<String, (String, Properties)> = HashMap::new();
     each_profile(sandbox, stores.profiles.as_ref(), scope, users, |id, properties| {
@@ -99,10 +99,7 @@ pub(crate) fn join(
         if !selectors.is_empty() {
             let properties = properties.parsed();
             let record = record(e, &properties, user.map(|(_, p)| p));
-            let kept = selectors.iter().any(|(event, program)| {
-                event.as_deref().is_none_or(|n| n == e.row.event) && program.as_ref().is_none_or(|p| p.matches(&record))
-            });
-            if !kept {
+            if !selectors.iter().any(|s| s.matches(&e.row.event, &record)) {
                 return Ok(());
             }
         }

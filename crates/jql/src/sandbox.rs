@@ -145,11 +145,18 @@ impl Sandbox {
         })
     }
 
+    /// Drops the first stage: the store answered it ([`crate::native`]).
+    pub(crate) fn skip_first_stage(&self) -> Result<(), JqlError> {
+        self.context.with(|ctx| {
+            let run = || -> rquickjs::Result<()> { self.library(&ctx)?.get::<_, Function>("skipFirstStage")?.call(()) };
+            run().map_err(|e| self.fail(&ctx, e))
+        })
+    }
+
     /// Ends the input and answers the final collection as a JSON array.
     pub(crate) fn finish(&self) -> Result<String, JqlError> {
         let out = self.context.with(|ctx| {
-            let run =
-                || -> rquickjs::Result<String> { self.library(&ctx)?.get::<_, Function>("finish")?.call(()) };
+            let run = || -> rquickjs::Result<String> { self.library(&ctx)?.get::<_, Function>("finish")?.call(()) };
             run().map_err(|e| self.fail(&ctx, e))
         })?;
         if out.len() > self.limits.output_bytes {

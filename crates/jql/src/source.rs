@@ -7,8 +7,17 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sextant_expr::{Options, Program, Scope};
 use sextant_model::time::parse_date;
+use sextant_model::workspace::Visibility;
+use sextant_query::workspace;
 
 use crate::JqlError;
+
+/// What `main()` returned: the source, and the first stage when the store can run it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Plan {
+    pub source: Source,
+    pub native: Option<crate::native::NativeGroupBy>,
+}
 
 /// A data source.
 #[derive(Debug, Deserialize)]
@@ -72,7 +81,25 @@ pub(crate) struct EventFilter {
     pub to_ms: i64,
     pub names: Option<Vec<String>>,
     pub pushed: Option<Arc<Program>>,
-    pub exact: Option<Vec<(Option<String>, Option<Program>)>>,
+    pub exact: Option<Vec<SelectorCheck>>,
+}
+
+/// One selector, checked per event: its name (any when `None`) and its expression.
+#[derive(Debug)]
+pub(crate) struct SelectorCheck {
+    event: Option<String>,
+    program: Option<Program>,
+}
+
+impl SelectorCheck {
+    fn all(selectors: &[Selector], programs: Vec<Option<Program>>) -> Vec<SelectorCheck> {
+        selectors.iter().zip(programs).map(|(s, program)| SelectorCheck { event: s.event.clone(), program }).collect()
+    }
+
+    /// Whether the event named `name` (and read as `record`) passes.
+    pub(crate) fn matches(&self, name: &str, record: &sextant_expr::EventRecord<'_>) -> bool {
+        self.event.as_deref().is_none_or(|e| e == name) && self.program.as_ref().is_none_or(|p| p.matches(record))
+    }
 }
 
 impl EventsSpec {
@@ -109,21 +136,39 @@ impl EventsSpec {
                 if n == m {
                     filter.pushed = Some(Arc::new(any_of(&expressions, Scope::Event, options)?));
                 }
-                filter.exact = Some(selectors.iter().map(|s| s.event.clone()).zip(programs).collect());
+                filter.exact = Some(SelectorCheck::all(selectors, programs));
             }
         }
         Ok(filter)
     }
 }
 
+impl EventsSpec {
+    /// Refuses selectors that name an event the reader's workspace does not show or read
+    /// a property it hides (the store filters before anything is hidden).
+    pub(crate) fn check_view(&self, view: &Visibility, options: &Options) -> Result<(), JqlError> {
+        check_view(&self.event_selectors, "event_selectors", view, options)
+    }
+}
+
+/// [`EventsSpec::check_view`] for any event selectors (a join's too).
+pub(crate) fn check_view(
+    selectors: &[Selector],
+    field: &str,
+    view: &Visibility,
+    options: &Options,
+) -> Result<(), JqlError> {
+    let script = |e: sextant_query::FieldErrors| JqlError::Script(e.to_string());
+    workspace::check_events(view, field, selectors.iter().filter_map(|s| s.event.as_deref())).map_err(script)?;
+    workspace::check_expressions(view, field, selectors.iter().filter_map(|s| s.selector.as_deref()), options)
+        .map_err(script)
+}
+
 impl EventFilter {
     /// Whether an event the store returned passes the selectors (only asked when
     /// [`EventFilter::exact`] is set).
     pub(crate) fn keeps(&self, name: &str, record: &sextant_expr::EventRecord<'_>) -> bool {
-        let Some(exact) = &self.exact else { return true };
-        exact.iter().any(|(event, program)| {
-            event.as_deref().is_none_or(|e| e == name) && program.as_ref().is_none_or(|p| p.matches(record))
-        })
+        self.exact.as_ref().is_none_or(|exact| exact.iter().any(|s| s.matches(name, record)))
     }
 }
 
@@ -142,12 +187,9 @@ impl PeopleSpec {
 
 /// `join()`'s selectors: pairs kept when any matches (`properties[...]` the event's,
 /// `user[...]` the profile's).
-pub(crate) fn join_selectors(
-    selectors: &[Selector],
-    options: &Options,
-) -> Result<Vec<(Option<String>, Option<Program>)>, JqlError> {
+pub(crate) fn join_selectors(selectors: &[Selector], options: &Options) -> Result<Vec<SelectorCheck>, JqlError> {
     let programs = compile_all(selectors, Scope::Event, options, "join selectors")?;
-    Ok(selectors.iter().map(|s| s.event.clone()).zip(programs).collect())
+    Ok(SelectorCheck::all(selectors, programs))
 }
 
 fn compile_all(

@@ -84,7 +84,11 @@ async fn run(state: &AppState, reader: Reader<JqlApi>) -> Result<Response, ApiEr
         limits: state.jql.clone(),
         cancelled,
     };
-    let stores = sextant_jql::Stores { events: state.store.clone(), profiles: state.profiles.clone() };
+    let stores = sextant_jql::Stores {
+        events: state.store.clone(),
+        profiles: state.profiles.clone(),
+        reports: state.reports.clone(),
+    };
     let runtime = tokio::runtime::Handle::current();
     let answer = sextant_lanes::Lane::Interactive
         .run(move || sextant_jql::run(script, &stores, &runtime))

@@ -1,0 +1,180 @@
+//! JQL against `/segmentation`'s store call, in one run.
+//!
+//! `cargo bench --workspace --bench jql -- [EVENTS] [DIR] [USER_FUNCTION_DAYS]`
+//! generates EVENTS events (default 10 million) with the generator the report
+//! benchmarks use, over 30 days of a Paris project (beyond 10 million, the generated 10
+//! million repeated under other ids, as `benches/segmentation.rs` does), compacts
+//! them, then times, best of three (the scripts' first run shown apart):
+//!
+//! - `Events().groupBy(["name"], count())`, answered by the store (no event enters
+//!   JavaScript), against the segmentation the same question is (every event, by day,
+//!   summed per name);
+//! - the same groupBy with a reducer written in JavaScript, and a `groupByUser`
+//!   funnel-style script: every event goes through the engine, so these report events
+//!   per second over the first USER_FUNCTION_DAYS days (default all 30).
+//!
+//! With DIR, the store is kept there and reused by later runs (the segmentation
+//! benchmark's DIR works too).
+
+#[path = "../../query/tests/support/generator.rs"]
+mod generator;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use sextant_expr::Options;
+use sextant_jql::{Limits, Script, Stores};
+use sextant_model::ProjectId;
+use sextant_storage::{BucketUnit, EventStore, Measure, SegmentQuery};
+use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
+
+const FROM_MS: i64 = 1_704_409_200_000; // 2024-01-05T00:00+01:00
+const DAYS: i64 = 30;
+const DAY: i64 = 86_400_000;
+const BASE_EVENTS: u64 = 10_000_000;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let n: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(BASE_EVENTS);
+    let kept = args.get(1).map(std::path::PathBuf::from);
+    let js_days: i64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(DAYS).clamp(1, DAYS);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = kept.unwrap_or_else(|| temp.path().to_path_buf());
+    let store = Arc::new(
+        DuckDbStore::open(&dir, &StoreOptions { memory_limit: "8GB".into(), ..StoreOptions::default() }).unwrap(),
+    );
+    runtime.block_on(fill(&store, n));
+    let options = Options { timezone: "Europe/Paris".parse().unwrap(), ..Options::default() };
+    let stores = Stores { events: store.clone(), profiles: store.clone(), reports: store.clone() };
+    let handle = runtime.handle().clone();
+    let events_in = |days: i64| {
+        let store = store.clone();
+        runtime.block_on(async move { store.count_events(ProjectId(1), FROM_MS, FROM_MS + days * DAY).await.unwrap() })
+    };
+    let all = events_in(DAYS);
+    let js = events_in(js_days);
+    let to_date = chrono::NaiveDate::from_ymd_opt(2024, 1, 5).unwrap() + chrono::Days::new(js_days as u64 - 1);
+    let range = format!("from_date: '2024-01-05', to_date: '{to_date}'");
+    let run = |source: &str| {
+        let script = Script {
+            source: source.to_string(),
+            params: "null".into(),
+            project: ProjectId(1),
+            options: options.clone(),
+            view: Default::default(),
+            limits: Limits { time: std::time::Duration::from_secs(3600), ..Limits::default() },
+            cancelled: Arc::new(AtomicBool::new(false)),
+        };
+        let out = sextant_jql::run(script, &stores, &handle).unwrap_or_else(|e| panic!("{source}: {e}"));
+        std::hint::black_box(out);
+    };
+    let segmentation = || {
+        let query = SegmentQuery {
+            project_id: ProjectId(1),
+            events: Vec::new(),
+            from_ms: FROM_MS,
+            to_ms: FROM_MS + DAYS * DAY,
+            buckets: sextant_query::calendar::buckets(BucketUnit::Day, options.timezone, FROM_MS, FROM_MS + DAYS * DAY),
+            filter: None,
+            on: None,
+            measure: Measure::Events,
+            sum: None,
+            top: None,
+        };
+        let store = store.clone();
+        std::hint::black_box(
+            runtime.block_on(async move { sextant_storage::ReportStore::segment(&*store, query).await.unwrap() }),
+        );
+    };
+    println!("{all} events stored; the engine's cases read {js} of them ({js_days} days)\n");
+    println!("| case | first run | best of 3 | events/s (best) | against segmentation |");
+    println!("|---|---:|---:|---:|---:|");
+    let (_, seg_best) = first_and_best(3, segmentation);
+    row("/segmentation's store call: every event by day", (seg_best, seg_best), all, None);
+    let native = "function main() { return Events({from_date: '2024-01-05', to_date: '2024-02-03'})\
+                  .groupBy(['name'], mixpanel.reducer.count()); }";
+    row("JQL groupBy(['name'], count()), native", first_and_best(3, || run(native)), all, Some(seg_best));
+    let user_reducer = format!(
+        "function main() {{ return Events({{{range}}}).groupBy(['name'], function (accs, items) {{ \
+           var n = 0; for (var i = 0; i < accs.length; i++) n += accs[i]; return n + items.length; }}); }}"
+    );
+    row("JQL groupBy(['name'], a JavaScript reducer)", first_and_best(3, || run(&user_reducer)), js, None);
+    let funnel = format!(
+        "function main() {{ return Events({{{range}}}).groupByUser(function (state, events) {{ \
+           state = state || 0; \
+           for (var i = 0; i < events.length; i++) {{ \
+             if (state == 0 && events[i].name == 'Page View') state = 1; \
+             else if (state == 1 && events[i].name == 'Play') state = 2; }} \
+           return state; }}).groupBy(['value'], mixpanel.reducer.count()); }}"
+    );
+    row("JQL groupByUser funnel (Page View, then Play)", first_and_best(3, || run(&funnel)), js, None);
+}
+
+fn row(case: &str, (first, best): (f64, f64), events: u64, against: Option<f64>) {
+    let ratio = against.map_or("".to_string(), |s| format!("{:.2}x", best / s));
+    println!("| {case} | {first:.2} s | {best:.2} s | {:.0} | {ratio} |", events as f64 / best);
+}
+
+fn first_and_best(runs: usize, mut f: impl FnMut()) -> (f64, f64) {
+    let times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    (times[0], times.iter().copied().fold(f64::INFINITY, f64::min))
+}
+
+async fn stored(store: &DuckDbStore) -> u64 {
+    store
+        .with_connection(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)).unwrap()))
+        .await
+        .unwrap() as u64
+}
+
+async fn fill(store: &DuckDbStore, n: u64) {
+    let base = n.min(BASE_EVENTS);
+    if stored(store).await == 0 {
+        let t = Instant::now();
+        let spec = generator::Spec {
+            project: ProjectId(1),
+            events: base,
+            users: (base / 50).max(1000),
+            from_ms: FROM_MS,
+            to_ms: FROM_MS + DAYS * DAY,
+            seed: 42,
+        };
+        // Appended as generated, so memory holds one batch at a time.
+        generator::generate(&spec, 50_000, |b| {
+            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(store.append(b))).unwrap()
+        });
+        store.compact_now().await.unwrap();
+        println!("generated and stored {base} events in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    let have = stored(store).await;
+    if have < n {
+        let replicas = n.div_ceil(base);
+        store
+            .with_connection(move |c| {
+                let last: i64 = c.query_row("SELECT max(seq) FROM events_cold", [], |r| r.get(0)).unwrap();
+                for k in 1..replicas {
+                    c.execute_batch(&format!(
+                        "INSERT INTO events_cold (project_id, event, time_ms, distinct_id, insert_id, seq, properties,
+                                                  user_hash, copy_hash, superseded)
+                         SELECT project_id, event, time_ms, distinct_id || '~{k}', insert_id || '~{k}', seq + {k} * {last},
+                                properties, hash(distinct_id || '~{k}'), hash(insert_id || '~{k}'), superseded
+                         FROM events_cold WHERE seq <= {last};
+                         CHECKPOINT;"
+                    ))
+                    .unwrap();
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        println!("replicated to {} events", stored(store).await);
+    }
+}
