@@ -18,10 +18,13 @@
 
 #[path = "../../query/tests/support/generator.rs"]
 mod generator;
+#[path = "../../query/benches/support/stores.rs"]
+mod stores;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+
+use stores::{fill, first_and_best};
 
 use sextant_expr::Options;
 use sextant_jql::{Limits, Script, Stores};
@@ -32,11 +35,10 @@ use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
 const FROM_MS: i64 = 1_704_409_200_000; // 2024-01-05T00:00+01:00
 const DAYS: i64 = 30;
 const DAY: i64 = 86_400_000;
-const BASE_EVENTS: u64 = 10_000_000;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let n: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(BASE_EVENTS);
+    let n: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(stores::BASE_EVENTS);
     let kept = args.get(1).map(std::path::PathBuf::from);
     let js_days: i64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(DAYS).clamp(1, DAYS);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -45,7 +47,7 @@ fn main() {
     let store = Arc::new(
         DuckDbStore::open(&dir, &StoreOptions { memory_limit: "8GB".into(), ..StoreOptions::default() }).unwrap(),
     );
-    runtime.block_on(fill(&store, n));
+    runtime.block_on(fill(&store, n, FROM_MS, FROM_MS + DAYS * DAY));
     let options = Options { timezone: "Europe/Paris".parse().unwrap(), ..Options::default() };
     let stores = Stores { events: store.clone(), profiles: store.clone(), reports: store.clone() };
     let handle = runtime.handle().clone();
@@ -115,66 +117,4 @@ fn main() {
 fn row(case: &str, (first, best): (f64, f64), events: u64, against: Option<f64>) {
     let ratio = against.map_or("".to_string(), |s| format!("{:.2}x", best / s));
     println!("| {case} | {first:.2} s | {best:.2} s | {:.0} | {ratio} |", events as f64 / best);
-}
-
-fn first_and_best(runs: usize, mut f: impl FnMut()) -> (f64, f64) {
-    let times: Vec<f64> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    (times[0], times.iter().copied().fold(f64::INFINITY, f64::min))
-}
-
-async fn stored(store: &DuckDbStore) -> u64 {
-    store
-        .with_connection(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)).unwrap()))
-        .await
-        .unwrap() as u64
-}
-
-async fn fill(store: &DuckDbStore, n: u64) {
-    let base = n.min(BASE_EVENTS);
-    if stored(store).await == 0 {
-        let t = Instant::now();
-        let spec = generator::Spec {
-            project: ProjectId(1),
-            events: base,
-            users: (base / 50).max(1000),
-            from_ms: FROM_MS,
-            to_ms: FROM_MS + DAYS * DAY,
-            seed: 42,
-        };
-        // Appended as generated, so memory holds one batch at a time.
-        generator::generate(&spec, 50_000, |b| {
-            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(store.append(b))).unwrap()
-        });
-        store.compact_now().await.unwrap();
-        println!("generated and stored {base} events in {:.1} s", t.elapsed().as_secs_f64());
-    }
-    let have = stored(store).await;
-    if have < n {
-        let replicas = n.div_ceil(base);
-        store
-            .with_connection(move |c| {
-                let last: i64 = c.query_row("SELECT max(seq) FROM events_cold", [], |r| r.get(0)).unwrap();
-                for k in 1..replicas {
-                    c.execute_batch(&format!(
-                        "INSERT INTO events_cold (project_id, event, time_ms, distinct_id, insert_id, seq, properties,
-                                                  user_hash, copy_hash, superseded)
-                         SELECT project_id, event, time_ms, distinct_id || '~{k}', insert_id || '~{k}', seq + {k} * {last},
-                                properties, hash(distinct_id || '~{k}'), hash(insert_id || '~{k}'), superseded
-                         FROM events_cold WHERE seq <= {last};
-                         CHECKPOINT;"
-                    ))
-                    .unwrap();
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
-        println!("replicated to {} events", stored(store).await);
-    }
 }

@@ -12,9 +12,13 @@
 
 #[path = "../tests/support/generator.rs"]
 mod generator;
+#[path = "support/stores.rs"]
+mod stores;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
+
+use stores::{fill, first_and_best};
 
 use sextant_expr::Options;
 use sextant_model::ProjectId;
@@ -26,8 +30,6 @@ use sextant_storage_duckdb::{DuckDbStore, StoreOptions};
 const FROM_MS: i64 = 1_704_409_200_000; // 2024-01-05T00:00+01:00 (Paris, no DST until March)
 const DAYS: i64 = 30;
 const DAY: i64 = 86_400_000;
-/// Events the generator writes through ingestion; larger stores repeat them (see [`replicate`]).
-const BASE_EVENTS: u64 = 10_000_000;
 
 /// A report run: the store query and the answer's assembly, as the endpoint runs them.
 type Report<'a> = Box<dyn Fn() + 'a>;
@@ -47,18 +49,6 @@ fn request(query: &str) -> Segmentation {
     Segmentation::parse(&params(query), &options).unwrap_or_else(|e| panic!("{query}: {e}"))
 }
 
-/// The first of `runs` runs and the best.
-fn first_and_best(runs: usize, mut f: impl FnMut()) -> (f64, f64) {
-    let times: Vec<f64> = (0..runs.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    (times[0], times.iter().copied().fold(f64::INFINITY, f64::min))
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -70,36 +60,7 @@ async fn main() {
     let store =
         DuckDbStore::open(&dir, &StoreOptions { memory_limit: "8GB".into(), ..StoreOptions::default() }).unwrap();
     println!("store opened in {:.1} s", t.elapsed().as_secs_f64());
-    let base = n.min(BASE_EVENTS);
-    if stored(&store).await == 0 {
-        let t = Instant::now();
-        let spec = generator::Spec {
-            project: ProjectId(1),
-            events: base,
-            users: (base / 50).max(1000),
-            from_ms: FROM_MS,
-            to_ms: FROM_MS + DAYS * DAY,
-            seed: 42,
-        };
-        // Appended as generated, so memory holds one batch at a time.
-        generator::generate(&spec, 50_000, |b| futures_lite(store.append(b)).unwrap());
-        let appended = t.elapsed().as_secs_f64();
-        store.compact_now().await.unwrap();
-        println!(
-            "generated and stored {base} events in {appended:.1} s, compacted in {:.1} s",
-            t.elapsed().as_secs_f64() - appended
-        );
-    }
-    if stored(&store).await < n {
-        let t = Instant::now();
-        let replicas = n.div_ceil(base);
-        replicate(&store, replicas).await;
-        println!(
-            "{} events: the generator's {base}, {replicas} times over with disjoint user and insert ids, in {:.1} s",
-            stored(&store).await,
-            t.elapsed().as_secs_f64()
-        );
-    }
+    fill(&store, n, FROM_MS, FROM_MS + DAYS * DAY).await;
     let to = "from_date=2024-01-05&to_date=2024-02-03";
     let (f, t) = (FROM_MS, FROM_MS + DAYS * DAY);
     let rows = |filter: &str| {
@@ -329,40 +290,6 @@ async fn main() {
         println!("| {name} | {best:.3} | {hand:.3} | {:.2} | {first:.3} |", best / hand);
     }
     store.close().await.unwrap();
-}
-
-/// Events in the store.
-async fn stored(store: &DuckDbStore) -> u64 {
-    store
-        .with_connection(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)).unwrap()))
-        .await
-        .unwrap() as u64
-}
-
-/// Makes the store `replicas` times its generated events: each copy of them under other
-/// user and insert ids (a suffix), with later sequence numbers, straight into the cold
-/// tier. Generating and ingesting 100 million events through the JSON path takes over an
-/// hour and twice the disk of the result on this machine; copying the stored VARIANT
-/// values takes minutes, and keeps the generator's mix, user activity and properties.
-async fn replicate(store: &DuckDbStore, replicas: u64) {
-    store
-        .with_connection(move |c| {
-            let last: i64 = c.query_row("SELECT max(seq) FROM events_cold", [], |r| r.get(0)).unwrap();
-            for k in 1..replicas {
-                c.execute_batch(&format!(
-                    "INSERT INTO events_cold (project_id, event, time_ms, distinct_id, insert_id, seq, properties,
-                                              user_hash, copy_hash, superseded)
-                     SELECT project_id, event, time_ms, distinct_id || '~{k}', insert_id || '~{k}', seq + {k} * {last},
-                            properties, hash(distinct_id || '~{k}'), hash(insert_id || '~{k}'), superseded
-                     FROM events_cold WHERE seq <= {last};
-                     CHECKPOINT;"
-                ))
-                .unwrap();
-            }
-            Ok(())
-        })
-        .await
-        .unwrap();
 }
 
 /// Runs a future to completion from inside the benchmark's synchronous timing closure.
