@@ -93,11 +93,16 @@ fn main() {
     println!("{all} events stored; the engine's cases read {js} of them ({js_days} days)\n");
     println!("| case | first run | best of 3 | events/s (best) | against segmentation |");
     println!("|---|---:|---:|---:|---:|");
-    let (_, seg_best) = first_and_best(3, segmentation);
-    row("/segmentation's store call: every event by day", (seg_best, seg_best), all, None);
+    // The segmentation is timed before and after the script, and its best kept: the
+    // first queries after loading pay for the store's last checkpoint.
+    let (_, before) = first_and_best(3, segmentation);
     let native = "function main() { return Events({from_date: '2024-01-05', to_date: '2024-02-03'})\
                   .groupBy(['name'], mixpanel.reducer.count()); }";
-    row("JQL groupBy(['name'], count()), native", first_and_best(3, || run(native)), all, Some(seg_best));
+    let script = first_and_best(3, || run(native));
+    let (_, after) = first_and_best(3, segmentation);
+    let seg_best = before.min(after);
+    row("/segmentation's store call: every event by day", (seg_best, seg_best), all, None);
+    row("JQL groupBy(['name'], count()), native", script, all, Some(seg_best));
     let user_reducer = format!(
         "function main() {{ return Events({{{range}}}).groupBy(['name'], function (accs, items) {{ \
            var n = 0; for (var i = 0; i < accs.length; i++) n += accs[i]; return n + items.length; }}); }}"

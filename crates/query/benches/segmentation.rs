@@ -3,7 +3,7 @@
 //! `cargo bench --workspace --bench segmentation -- [EVENTS] [DIR]` generates EVENTS
 //! events (default 10 million; the figure is 100 million) with the repo's
 //! deterministic generator over 30 days (beyond 10 million, the generated 10 million
-//! repeated under other ids: see [`replicate`]), compacts them, then times each report
+//! repeated under other ids: see `stores::replicate`), compacts them, then times each report
 //! through the report layer and the store (what the endpoint runs, less HTTP and JSON)
 //! and the same question in plain SQL, best of three, and prints a table; the report's
 //! first run is shown apart, as it also learns the properties' kinds
