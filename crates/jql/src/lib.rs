@@ -74,9 +74,15 @@ pub fn run(script: Script, stores: &Stores, runtime: &tokio::runtime::Handle) ->
     }
     let sandbox = sandbox::Sandbox::new(&script.limits, script.cancelled.clone())?;
     let plan = sandbox.plan(&script.source, &script.params)?;
-    let Plan { source, native } =
-        serde_json::from_str(&plan).map_err(|e| JqlError::Engine(format!("unreadable source description: {e}")))?;
-    let scope = read::Scope { project: script.project, options: &script.options, view: &script.view, runtime };
+    let Plan { source, native } = serde_json::from_str(&plan)
+        .map_err(|e| JqlError::Script(format!("main() returned a source that cannot be read: {e}")))?;
+    let scope = read::Scope {
+        project: script.project,
+        options: &script.options,
+        view: &script.view,
+        runtime,
+        memory_bytes: script.limits.memory_bytes,
+    };
     match source {
         Source::Events(spec) => {
             spec.check_view(&script.view, &script.options)?;

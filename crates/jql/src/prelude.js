@@ -352,8 +352,10 @@
     } else {
       throw new TypeError("numeric_bucket() takes a list of numbers, {bucket_size, offset} or a time bucket");
     }
+    // Time buckets read epoch milliseconds (a Date's too); other specs read numbers.
+    const value = spec && spec.__time_bucket ? (v) => (v instanceof Date ? v.getTime() : numeric(v)) : numeric;
     return function (item) {
-      const v = numeric(get(item));
+      const v = value(get(item));
       return v === undefined ? null : bucket(v);
     };
   }
@@ -560,8 +562,22 @@
     if (!cond) throw new TypeError(message);
   }
 
+  function deepFreeze(o) {
+    if (o !== null && typeof o === "object" && !Object.isFrozen(o)) {
+      for (const k of Object.keys(o)) deepFreeze(o[k]);
+      Object.freeze(o);
+    }
+    return o;
+  }
+
   class Collection {
-    constructor(source, stages) { this.source = source; this.stages = stages || []; }
+    // A collection and its source cannot be changed once made: what `main()` returns is
+    // what was checked.
+    constructor(source, stages) {
+      this.source = deepFreeze(source);
+      this.stages = Object.freeze(stages || []);
+      Object.freeze(this);
+    }
     then(stage) { return new Collection(this.source, this.stages.concat([stage])); }
     filter(fn) { need(typeof fn === "function", "filter() takes a function"); return this.then({ op: "filter", fn: fn }); }
     map(fn) {

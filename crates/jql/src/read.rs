@@ -37,6 +37,9 @@ pub(crate) struct Scope<'a> {
     pub options: &'a Options,
     pub view: &'a Visibility,
     pub runtime: &'a tokio::runtime::Handle,
+    /// The script's memory budget: a join's profiles, held outside the engine, count
+    /// against it too.
+    pub memory_bytes: usize,
 }
 
 const EVENTS: u8 = 0;
@@ -80,11 +83,21 @@ pub(crate) fn join(
     kind: JoinType,
     selectors: &[SelectorCheck],
 ) -> Result<(), JqlError> {
-    let mut profiles: HashMap<String, (String, Properties)> = HashMap::new();
+    // Each profile is kept as the JSON the engine reads, and parsed again only for the
+    // join's selectors.
+    let mut profiles: HashMap<String, String> = HashMap::new();
+    let mut held = 0usize;
     each_profile(sandbox, stores.profiles.as_ref(), scope, users, |id, properties| {
         let mut text = String::new();
         write_profile(&mut text, id, &properties, scope.options);
-        profiles.insert(id.to_string(), (text, properties));
+        held += id.len() + text.len();
+        if held > scope.memory_bytes {
+            return Err(JqlError::Limit(format!(
+                "join(): the profiles take more than the script's memory limit of {} MB",
+                scope.memory_bytes >> 20
+            )));
+        }
+        profiles.insert(id.to_string(), text);
         Ok(())
     })?;
     let clock = Clock::new(scope.options, events);
@@ -98,7 +111,11 @@ pub(crate) fn join(
         }
         if !selectors.is_empty() {
             let properties = properties.parsed();
-            let record = record(e, &properties, user.map(|(_, p)| p));
+            let profile: Option<Properties> = user.map(|text| {
+                let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+                serde_json::from_value(parsed["properties"].clone()).unwrap_or_default()
+            });
+            let record = record(e, &properties, profile.as_ref());
             if !selectors.iter().any(|s| s.matches(&e.row.event, &record)) {
                 return Ok(());
             }
@@ -107,11 +124,16 @@ pub(crate) fn join(
             paired.insert(id.clone());
         }
         batch.open();
-        batch.text.push_str("{\"distinct_id\":");
-        push_json_str(&mut batch.text, id);
-        batch.text.push_str(",\"event\":");
+        batch.text.push('{');
+        // An event without a distinct_id has none in its join item either.
+        if !id.is_empty() {
+            batch.text.push_str("\"distinct_id\":");
+            push_json_str(&mut batch.text, id);
+            batch.text.push(',');
+        }
+        batch.text.push_str("\"event\":");
         write_event(&mut batch.text, e, properties, &clock);
-        if let Some((text, _)) = user {
+        if let Some(text) = user {
             batch.text.push_str(",\"user\":");
             batch.text.push_str(text);
         }
@@ -119,8 +141,7 @@ pub(crate) fn join(
         batch.flush_if_full(sandbox, JOINED)
     })?;
     if matches!(kind, JoinType::Right | JoinType::Full) {
-        let mut alone: Vec<(&String, &String)> =
-            profiles.iter().filter(|(id, _)| !paired.contains(*id)).map(|(id, (text, _))| (id, text)).collect();
+        let mut alone: Vec<(&String, &String)> = profiles.iter().filter(|(id, _)| !paired.contains(*id)).collect();
         alone.sort();
         for (id, text) in alone {
             batch.open();

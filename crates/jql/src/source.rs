@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use sextant_expr::{Options, Program, Scope};
+use sextant_expr::{Options, Program, Scope, Target};
 use sextant_model::time::parse_date;
 use sextant_model::workspace::Visibility;
 use sextant_query::workspace;
@@ -72,6 +72,17 @@ pub(crate) struct Selector {
     selector: Option<String>,
 }
 
+impl Selector {
+    /// Its expression; a blank one is none (it matches everything).
+    fn expression(&self) -> Option<&str> {
+        self.selector.as_deref().filter(|t| !t.trim().is_empty())
+    }
+}
+
+/// The years a date may name: a range beyond them is a mistake, and costs work before
+/// the first event is read (the timezone's offsets over it).
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
+
 /// Events to read: a UTC range, the names the store keeps, the expression it filters
 /// with, and, when the selectors cannot be pushed down as one expression, each
 /// selector to check per event.
@@ -106,7 +117,9 @@ impl EventsSpec {
     /// The range (project-local dates, both inclusive) and the selectors, compiled.
     pub(crate) fn compile(&self, options: &Options) -> Result<EventFilter, JqlError> {
         let date = |name: &str, text: &str| {
-            parse_date(text).ok_or_else(|| JqlError::Script(format!("Events(): {name} must be a date, YYYY-MM-DD")))
+            parse_date(text).filter(|d| YEARS.contains(&chrono::Datelike::year(d))).ok_or_else(|| {
+                JqlError::Script(format!("Events(): {name} must be a date, YYYY-MM-DD, from 1970 to 2100"))
+            })
         };
         let (from, to) = (date("from_date", &self.from_date)?, date("to_date", &self.to_date)?);
         if to < from {
@@ -119,6 +132,13 @@ impl EventsSpec {
             return Ok(filter);
         }
         let programs = compile_all(selectors, Scope::Event, options, "event_selectors")?;
+        // As the reference has it: selectors see the event's properties only (a join's
+        // selectors see the profile too).
+        if programs.iter().flatten().any(|p| p.referenced_properties().iter().any(|(t, _)| *t == Target::User)) {
+            return Err(JqlError::Script(
+                "event_selectors read event properties only; user[...] belongs in join() selectors".into(),
+            ));
+        }
         // A selector without an event name matches any event.
         if selectors.iter().all(|s| s.event.is_some()) {
             let mut names: Vec<String> = selectors.iter().filter_map(|s| s.event.clone()).collect();
@@ -126,7 +146,7 @@ impl EventsSpec {
             names.dedup();
             filter.names = Some(names);
         }
-        let expressions: Vec<&str> = selectors.iter().filter_map(|s| s.selector.as_deref()).collect();
+        let expressions: Vec<&str> = selectors.iter().filter_map(Selector::expression).collect();
         match (selectors.len(), expressions.len()) {
             (_, 0) => {}
             (1, 1) => filter.pushed = programs.into_iter().next().flatten().map(Arc::new),
@@ -160,7 +180,7 @@ pub(crate) fn check_view(
 ) -> Result<(), JqlError> {
     let script = |e: sextant_query::FieldErrors| JqlError::Script(e.to_string());
     workspace::check_events(view, field, selectors.iter().filter_map(|s| s.event.as_deref())).map_err(script)?;
-    workspace::check_expressions(view, field, selectors.iter().filter_map(|s| s.selector.as_deref()), options)
+    workspace::check_expressions(view, field, selectors.iter().filter_map(Selector::expression), options)
         .map_err(script)
 }
 
@@ -175,7 +195,7 @@ impl EventFilter {
 impl PeopleSpec {
     /// The profile filter: any selector's expression.
     pub(crate) fn compile(&self, options: &Options) -> Result<Option<Arc<Program>>, JqlError> {
-        let expressions: Vec<&str> = self.user_selectors.iter().filter_map(|s| s.selector.as_deref()).collect();
+        let expressions: Vec<&str> = self.user_selectors.iter().filter_map(Selector::expression).collect();
         compile_all(&self.user_selectors, Scope::Profile, options, "user_selectors")?;
         // A selector with no expression keeps every profile.
         if expressions.is_empty() || expressions.len() < self.user_selectors.len() {
@@ -201,11 +221,11 @@ fn compile_all(
     selectors
         .iter()
         .enumerate()
-        .map(|(i, s)| match &s.selector {
-            Some(text) if !text.trim().is_empty() => Program::parse(text, scope, options.clone())
+        .map(|(i, s)| match s.expression() {
+            Some(text) => Program::parse(text, scope, options.clone())
                 .map(Some)
                 .map_err(|e| JqlError::Script(format!("{what}[{i}].selector: {e}"))),
-            _ => Ok(None),
+            None => Ok(None),
         })
         .collect()
 }

@@ -42,7 +42,9 @@
     }
     return out;
   }
-  function uniq(list, f) {
+  function uniq(list, isSorted, f) {
+    // `_.uniq(list, [isSorted], [iteratee])`: sortedness only makes Underscore faster.
+    if (typeof isSorted !== "boolean") f = isSorted;
     const get = iteratee(f), seen = [], out = [];
     for (const v of list || []) {
       const k = get(v);
@@ -62,13 +64,18 @@
   function grouper(assign) {
     return function (c, f) {
       const get = iteratee(f), out = {};
-      for (const v of valuesOf(c)) assign(out, get(v), v);
+      for (const [k, v] of entries(c)) assign(out, get(v, k, c), v);
       return out;
     };
   }
 
+  // `_(obj).f(...)` is `_.f(obj, ...)`; only `_.chain(obj)` (or `_(obj).chain()`) wraps.
   const _ = function (obj) {
-    return chain(obj);
+    const wrapper = { chain: () => chain(obj), value: () => obj };
+    for (const name of Object.keys(_)) {
+      if (name !== "chain") wrapper[name] = (...args) => _[name](obj, ...args);
+    }
+    return wrapper;
   };
   Object.assign(_, {
     each: function (c, f) { for (const [k, v] of entries(c)) f(v, k, c); return c; },
@@ -80,21 +87,30 @@
       for (; i < list.length; i++) memo = f(memo, list[i][1], list[i][0], c);
       return memo;
     },
-    filter: (c, f) => { const g = iteratee(f); return valuesOf(c).filter((v) => g(v)); },
-    reject: (c, f) => { const g = iteratee(f); return valuesOf(c).filter((v) => !g(v)); },
-    find: (c, f) => { const g = iteratee(f); return valuesOf(c).find((v) => g(v)); },
-    findIndex: (a, f) => { const g = iteratee(f); return (a || []).findIndex((v) => g(v)); },
+    filter: (c, f) => { const g = iteratee(f); return entries(c).filter(([k, v]) => g(v, k, c)).map((e) => e[1]); },
+    reject: (c, f) => { const g = iteratee(f); return entries(c).filter(([k, v]) => !g(v, k, c)).map((e) => e[1]); },
+    find: (c, f) => { const g = iteratee(f); const e = entries(c).find(([k, v]) => g(v, k, c)); return e && e[1]; },
+    findIndex: (a, f) => { const g = iteratee(f); return (a || []).findIndex((v, i) => g(v, i, a)); },
+    findKey: (o, f) => { const g = iteratee(f); const e = entries(o).find(([k, v]) => g(v, k, o)); return e && e[0]; },
+    indexOf: (a, v) => (a || []).indexOf(v),
+    lastIndexOf: (a, v) => (a || []).lastIndexOf(v),
+    partition: (c, f) => {
+      const g = iteratee(f), pass = [], fail = [];
+      for (const [k, v] of entries(c)) (g(v, k, c) ? pass : fail).push(v);
+      return [pass, fail];
+    },
+    property: (k) => (o) => (o === null || o === undefined ? undefined : o[k]),
     where: (c, props) => _.filter(c, props),
     findWhere: (c, props) => _.find(c, props),
-    every: (c, f) => { const g = iteratee(f); return valuesOf(c).every((v) => g(v)); },
-    some: (c, f) => { const g = iteratee(f); return valuesOf(c).some((v) => g(v)); },
+    every: (c, f) => { const g = iteratee(f); return entries(c).every(([k, v]) => g(v, k, c)); },
+    some: (c, f) => { const g = iteratee(f); return entries(c).some(([k, v]) => g(v, k, c)); },
     contains: (c, v) => valuesOf(c).indexOf(v) >= 0,
     pluck: (c, k) => valuesOf(c).map((v) => (v === null || v === undefined ? undefined : v[k])),
     max: (c, f) => extremum(c, f, (a, b) => a > b),
     min: (c, f) => extremum(c, f, (a, b) => a < b),
     sortBy: (c, f) => {
       const get = iteratee(f);
-      return valuesOf(c).map((v, i) => ({ v: v, k: get(v), i: i }))
+      return entries(c).map(([key, v], i) => ({ v: v, k: get(v, key, c), i: i }))
         .sort((a, b) => cmp(a.k, b.k) || a.i - b.i).map((e) => e.v);
     },
     groupBy: grouper((o, k, v) => { (o[k] = o[k] || []).push(v); }),
@@ -163,12 +179,20 @@
     tail: _.rest, unique: _.uniq, assign: _.extend });
 
   // `_.chain(x).f(...).g(...).value()`: each step applies `_.f` to the value so far.
+  // Arrays' own methods chain too, as Underscore's do: the mutators (on a copy) chain
+  // the array, `concat`, `join` and `slice` what they return.
+  const MUTATORS = ["pop", "push", "reverse", "shift", "sort", "splice", "unshift"];
+  const ACCESSORS = ["concat", "join", "slice"];
   function chain(value) {
-    const wrapper = { value: () => value };
+    const wrapper = { value: () => value, chain: () => wrapper };
     for (const name of Object.keys(_)) {
-      if (name === "chain") continue;
-      wrapper[name] = (...args) => chain(_[name](value, ...args));
+      if (name !== "chain") wrapper[name] = (...args) => chain(_[name](value, ...args));
     }
+    const list = () => (Array.isArray(value) ? value.slice() : []);
+    for (const name of MUTATORS) {
+      wrapper[name] = (...args) => { const copy = list(); copy[name](...args); return chain(copy); };
+    }
+    for (const name of ACCESSORS) wrapper[name] = (...args) => chain(list()[name](...args));
     return wrapper;
   }
 

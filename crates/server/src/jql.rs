@@ -94,7 +94,11 @@ async fn run(state: &AppState, reader: Reader<JqlApi>) -> Result<Response, ApiEr
         .run(move || sextant_jql::run(script, &stores, &runtime))
         .await
         .map_err(crate::reports::join_failed)?
-        .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+        .map_err(|e| match e {
+            // The store's own errors are logged and worded as every endpoint words them.
+            sextant_jql::JqlError::Storage(e) => ApiError::from(e),
+            e => ApiError::new(e.code(), e.to_string()),
+        })?;
     let mut response = answer.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
