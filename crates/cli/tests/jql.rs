@@ -105,6 +105,18 @@ async fn the_corpus() {
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), names.len(), failures.join("\n"));
 
+    // The script names one property, so its events are first read with that one alone;
+    // they reach the answer whole, so they are read again with every property.
+    let (status, body) = jql(
+        &s,
+        "function main() { return Events({from_date: '2024-01-01', to_date: '2024-01-03'}).filter(e => e.properties.amount > 25); }",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let items: Vec<&Value> = body.as_array().unwrap().iter().map(|e| &e["properties"]["items"]).collect();
+    assert_eq!(items, [&json!(2), &json!(5)], "every property of the answer's events: {body}");
+
     // The legacy path and a missing script.
     let form = [("script", "function main() { return People().reduce(mixpanel.reducer.count()); }")];
     let (status, body) =

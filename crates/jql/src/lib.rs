@@ -16,16 +16,19 @@
 //! - `read`: reading events, profiles and joins into the engine in batches.
 //! - `native`: the stages the store computes instead (a groupBy of event names with
 //!   count and sum).
+//! - `projection`: which event properties a script can read, from its text.
 //! - `error`: [`JqlError`].
 
 mod error;
 mod native;
+mod projection;
 mod read;
 pub mod sandbox;
 mod source;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use sextant_expr::Options;
 use sextant_model::ProjectId;
@@ -72,16 +75,36 @@ pub fn run(script: Script, stores: &Stores, runtime: &tokio::runtime::Handle) ->
     if serde_json::from_str::<serde_json::Value>(&script.params).is_err() {
         return Err(JqlError::Script("params must be JSON".into()));
     }
-    let sandbox = sandbox::Sandbox::new(&script.limits, script.cancelled.clone())?;
+    let deadline = Instant::now() + script.limits.time;
+    let projection = projection::names(&script.source);
+    if let Some(answer) = run_once(&script, stores, runtime, deadline, projection)? {
+        return Ok(answer);
+    }
+    // The answer held events whose properties were read in part: read them whole.
+    run_once(&script, stores, runtime, deadline, None)?
+        .ok_or_else(|| JqlError::Engine("a run with every property gave no answer".into()))
+}
+
+/// One run, reading only the `projection` of each event's properties when given; `None`
+/// when that projection reached the answer.
+fn run_once(
+    script: &Script,
+    stores: &Stores,
+    runtime: &tokio::runtime::Handle,
+    deadline: Instant,
+    projection: Option<Vec<String>>,
+) -> Result<Option<String>, JqlError> {
+    let sandbox = sandbox::Sandbox::new(&script.limits, deadline, script.cancelled.clone())?;
     let plan = sandbox.plan(&script.source, &script.params)?;
     let Plan { source, native } = serde_json::from_str(&plan)
         .map_err(|e| JqlError::Script(format!("main() returned a source that cannot be read: {e}")))?;
-    let scope = read::Scope {
+    let mut scope = read::Scope {
         project: script.project,
         options: &script.options,
         view: &script.view,
         runtime,
         memory_bytes: script.limits.memory_bytes,
+        projection,
     };
     match source {
         Source::Events(spec) => {
@@ -92,6 +115,7 @@ pub fn run(script: Script, stores: &Stores, runtime: &tokio::runtime::Handle) ->
                 None => false,
             };
             if !answered {
+                scope.read_also(filter.reads());
                 read::events(&sandbox, stores, &scope, &filter)?;
             }
         }
@@ -101,6 +125,8 @@ pub fn run(script: Script, stores: &Stores, runtime: &tokio::runtime::Handle) ->
             source::check_view(&selectors, "join selectors", &script.view, &script.options)?;
             let filters = (&events.compile(&script.options)?, people.compile(&script.options)?);
             let selectors = source::join_selectors(&selectors, &script.options)?;
+            scope.read_also(filters.0.reads());
+            scope.read_also(selectors.iter().flat_map(source::SelectorCheck::reads));
             read::join(&sandbox, stores, &scope, filters, kind, &selectors)?
         }
     }

@@ -112,7 +112,7 @@ pub(crate) fn group_by_name(
         .collect();
     if !rows.is_empty() {
         let text = serde_json::to_string(&rows).map_err(|e| JqlError::Engine(e.to_string()))?;
-        sandbox.push(&text, 0)?;
+        sandbox.push(&text, 0, false)?;
     }
     Ok(true)
 }

@@ -721,20 +721,44 @@
     skipFirstStage: function () {
       run = pipeline(stages.slice(1));
     },
-    // `kind`: 0 events, 1 profiles, 2 join items.
-    push: function (json, kind) {
+    // `kind`: 0 events, 1 profiles, 2 join items. `partial`: the events carry only the
+    // properties the script names (the Rust side's `projection`): each such properties
+    // object is marked, so that `finish` can tell whether one reached the answer.
+    push: function (json, kind, partial) {
       const items = parse(json);
       if (kind === 1) for (const u of items) reviveDates(u);
       if (kind === 2) for (const it of items) reviveDates(it.user);
+      if (partial && kind === 0) for (const e of items) markPartial(e);
+      if (partial && kind === 2) for (const it of items) if (it.event) markPartial(it.event);
+      sawPartial = sawPartial || (partial && kind !== 1);
       run.head.push(items);
     },
+    // The answer as JSON, or null when it holds a partial properties object.
     finish: function () {
       run.head.finish();
-      const out = stringify(run.sink.items);
+      let out;
+      try {
+        out = sawPartial ? stringify(run.sink.items, refusePartial) : stringify(run.sink.items);
+      } catch (e) {
+        if (e === PARTIAL) return null;
+        throw e;
+      }
       run = null;
       return typeof out === "string" ? out : "[]";
     },
   };
+
+  const PARTIAL = Symbol("partial");
+  let sawPartial = false;
+  function markPartial(e) {
+    if (e && e.properties !== null && typeof e.properties === "object") {
+      Object.defineProperty(e.properties, PARTIAL, { value: true });
+    }
+  }
+  function refusePartial(_key, value) {
+    if (value !== null && typeof value === "object" && value[PARTIAL] === true) throw PARTIAL;
+    return value;
+  }
 
   const mixpanel = {
     reducer: reducer,

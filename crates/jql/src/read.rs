@@ -40,6 +40,19 @@ pub(crate) struct Scope<'a> {
     /// The script's memory budget: a join's profiles, held outside the engine, count
     /// against it too.
     pub memory_bytes: usize,
+    /// Only these event properties are read (`crate::projection`); `None`: all.
+    pub projection: Option<Vec<String>>,
+}
+
+impl Scope<'_> {
+    /// Reads `names` too, when reading a projection.
+    pub(crate) fn read_also(&mut self, names: impl IntoIterator<Item = String>) {
+        if let Some(projection) = &mut self.projection {
+            projection.extend(names);
+            projection.sort();
+            projection.dedup();
+        }
+    }
 }
 
 const EVENTS: u8 = 0;
@@ -49,7 +62,7 @@ const JOINED: u8 = 2;
 /// Streams the events `filter` selects into the script.
 pub(crate) fn events(sandbox: &Sandbox, stores: &Stores, scope: &Scope, filter: &EventFilter) -> Result<(), JqlError> {
     let clock = Clock::new(scope.options, filter);
-    let mut batch = Batch::new();
+    let mut batch = Batch::new(scope);
     each_event(sandbox, stores.events.as_ref(), scope, filter, false, |e, properties| {
         batch.open();
         write_event(&mut batch.text, e, properties, &clock);
@@ -65,7 +78,7 @@ pub(crate) fn people(
     scope: &Scope,
     filter: Option<Arc<Program>>,
 ) -> Result<(), JqlError> {
-    let mut batch = Batch::new();
+    let mut batch = Batch::new(scope);
     each_profile(sandbox, stores.profiles.as_ref(), scope, filter, |id, properties| {
         batch.open();
         write_profile(&mut batch.text, id, &properties, scope.options);
@@ -102,7 +115,7 @@ pub(crate) fn join(
     })?;
     let clock = Clock::new(scope.options, events);
     let mut paired: HashSet<String> = HashSet::new();
-    let mut batch = Batch::new();
+    let mut batch = Batch::new(scope);
     each_event(sandbox, stores.events.as_ref(), scope, events, !selectors.is_empty(), |e, properties| {
         let id = &e.row.distinct_id;
         let user = profiles.get(id);
@@ -177,6 +190,7 @@ fn each_event(
         users: None,
         filter: filter.pushed.clone(),
         dedup: true,
+        properties: scope.projection.clone(),
     };
     let parse = parse || filter.exact.is_some() || !scope.view.hidden_properties.is_empty();
     let mut chunks = store.export(query);
@@ -322,11 +336,13 @@ fn push_json_str(out: &mut String, s: &str) {
 struct Batch {
     text: String,
     items: usize,
+    /// Its events carry only some of their properties.
+    partial: bool,
 }
 
 impl Batch {
-    fn new() -> Batch {
-        Batch { text: String::from("["), items: 0 }
+    fn new(scope: &Scope) -> Batch {
+        Batch { text: String::from("["), items: 0, partial: scope.projection.is_some() }
     }
 
     /// Starts the next item.
@@ -346,7 +362,7 @@ impl Batch {
             return Ok(());
         }
         self.text.push(']');
-        let result = sandbox.push(&self.text, kind);
+        let result = sandbox.push(&self.text, kind, self.partial);
         self.text.clear();
         self.text.push('[');
         self.items = 0;

@@ -96,15 +96,10 @@ pub(crate) struct Sandbox {
 
 impl Sandbox {
     /// A fresh engine with the JQL library loaded.
-    pub(crate) fn new(limits: &Limits, cancelled: Arc<AtomicBool>) -> Result<Sandbox, JqlError> {
+    pub(crate) fn new(limits: &Limits, deadline: Instant, cancelled: Arc<AtomicBool>) -> Result<Sandbox, JqlError> {
         let engine = |e: rquickjs::Error| JqlError::Engine(e.to_string());
         let runtime = Runtime::new().map_err(engine)?;
-        let stop = Arc::new(Stop {
-            deadline: Instant::now() + limits.time,
-            limit: limits.time,
-            cancelled,
-            why: AtomicU8::new(RUNNING),
-        });
+        let stop = Arc::new(Stop { deadline, limit: limits.time, cancelled, why: AtomicU8::new(RUNNING) });
         let handler = stop.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || handler.check())));
         runtime.set_max_stack_size(STACK_BYTES);
@@ -135,11 +130,12 @@ impl Sandbox {
     }
 
     /// Sends one batch of items (a JSON array) through the script's transformations;
-    /// `kind` is 0 for events, 1 for profiles, 2 for join items.
-    pub(crate) fn push(&self, items: &str, kind: u8) -> Result<(), JqlError> {
+    /// `kind` is 0 for events, 1 for profiles, 2 for join items; `partial` when the
+    /// events carry only some of their properties.
+    pub(crate) fn push(&self, items: &str, kind: u8, partial: bool) -> Result<(), JqlError> {
         self.context.with(|ctx| {
             let run = || -> rquickjs::Result<()> {
-                self.library(&ctx)?.get::<_, Function>("push")?.call((items, kind as i32))
+                self.library(&ctx)?.get::<_, Function>("push")?.call((items, kind as i32, partial))
             };
             run().map_err(|e| self.fail(&ctx, e))
         })
@@ -153,12 +149,15 @@ impl Sandbox {
         })
     }
 
-    /// Ends the input and answers the final collection as a JSON array.
-    pub(crate) fn finish(&self) -> Result<String, JqlError> {
+    /// Ends the input and answers the final collection as a JSON array; `None` when it
+    /// holds an event whose properties were read in part.
+    pub(crate) fn finish(&self) -> Result<Option<String>, JqlError> {
         let out = self.context.with(|ctx| {
-            let run = || -> rquickjs::Result<String> { self.library(&ctx)?.get::<_, Function>("finish")?.call(()) };
+            let run =
+                || -> rquickjs::Result<Option<String>> { self.library(&ctx)?.get::<_, Function>("finish")?.call(()) };
             run().map_err(|e| self.fail(&ctx, e))
         })?;
+        let Some(out) = out else { return Ok(None) };
         if out.len() > self.limits.output_bytes {
             return Err(JqlError::Limit(format!(
                 "the script's answer is {} MB, more than the limit of {} MB",
@@ -166,7 +165,7 @@ impl Sandbox {
                 self.limits.output_bytes >> 20
             )));
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     fn library<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {

@@ -102,7 +102,17 @@ pub(crate) struct SelectorCheck {
     program: Option<Program>,
 }
 
+/// The event properties `program` reads.
+fn event_reads(program: &Program) -> impl Iterator<Item = String> + '_ {
+    program.referenced_properties().into_iter().filter(|(t, _)| *t == Target::Event).map(|(_, name)| name)
+}
+
 impl SelectorCheck {
+    /// The event properties its expression reads.
+    pub(crate) fn reads(&self) -> Vec<String> {
+        self.program.as_ref().map(|p| event_reads(p).collect()).unwrap_or_default()
+    }
+
     fn all(selectors: &[Selector], programs: Vec<Option<Program>>) -> Vec<SelectorCheck> {
         selectors.iter().zip(programs).map(|(s, program)| SelectorCheck { event: s.event.clone(), program }).collect()
     }
@@ -185,6 +195,13 @@ pub(crate) fn check_view(
 }
 
 impl EventFilter {
+    /// The event properties its expressions read (what a per-event check needs).
+    pub(crate) fn reads(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.pushed.iter().flat_map(|p| event_reads(p).collect::<Vec<_>>()).collect();
+        names.extend(self.exact.iter().flatten().flat_map(SelectorCheck::reads));
+        names
+    }
+
     /// Whether an event the store returned passes the selectors (only asked when
     /// [`EventFilter::exact`] is set).
     pub(crate) fn keeps(&self, name: &str, record: &sextant_expr::EventRecord<'_>) -> bool {

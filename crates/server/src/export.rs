@@ -133,6 +133,7 @@ fn parse_query(params: &Params) -> Result<ExportQuery, ApiError> {
         users: None,
         filter: None,
         dedup: false,
+        properties: None,
     })
 }
 

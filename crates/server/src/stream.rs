@@ -119,6 +119,7 @@ async fn answer(state: &AppState, reader: Reader) -> Result<Response, ApiError> 
         users: Some(users),
         filter: None,
         dedup: false,
+        properties: None,
     };
     sextant_query::workspace::narrow_events(&view, &mut query.events);
     // `{"status": "ok", "results": {"events": [` then each event, streamed.

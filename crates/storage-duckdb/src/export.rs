@@ -56,21 +56,48 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
     let resolved = crate::identity::distinct_id_sql(conn, q.project_id).map_err(backend)?;
     // The same filter on both tiers; each side's parameters are bound in turn.
     let filter = format!("project_id = ? AND time_ms >= ? AND time_ms < ?{events_filter}");
-    let resolve = format!("SELECT e.* REPLACE ({resolved} AS distinct_id)");
+    // With a list of properties, each is its own column, read on the table scan (so
+    // DuckDB reads only those fields of the cold tier's VARIANT), and the row's object
+    // is written from them ([`to_events`]); otherwise the whole object as JSON text.
+    let (hot_values, cold_values, hot_p, cold_p) = match &q.properties {
+        Some(names) => {
+            let nullable = crate::nullable::of_project(conn, q.project_id.0).map_err(backend)?;
+            let columns: String = (0..names.len()).map(|i| format!(", v{i}")).collect();
+            (
+                names.iter().enumerate().map(|(i, n)| format!(", {} AS v{i}", hot_value(n))).collect(),
+                names.iter().enumerate().map(|(i, n)| format!(", {} AS v{i}", cold_value(n, &nullable))).collect(),
+                format!("CAST(NULL AS VARCHAR) AS p{columns}"),
+                format!("CAST(NULL AS VARCHAR) AS p{columns}"),
+            )
+        }
+        None => (
+            String::new(),
+            String::new(),
+            "CAST(properties AS VARCHAR) AS p".to_string(),
+            "CAST(CAST(properties AS JSON) AS VARCHAR) AS p".to_string(),
+        ),
+    };
+    let resolve = |values: &str| format!("SELECT e.* REPLACE ({resolved} AS distinct_id){values}");
     let (hot, cold) = if q.dedup {
         // As reports read them (`copies`): the hot tier's last copy of each key, and
         // the cold rows that are not superseded and have no copy in the hot tier.
-        let cold = format!("{resolve} FROM events_cold e WHERE {filter} AND NOT e.superseded");
-        (format!("{resolve} FROM {}", crate::copies::hot_kept(&filter)), crate::copies::cold_kept(&cold, &filter))
+        let cold = format!("{} FROM events_cold e WHERE {filter} AND NOT e.superseded", resolve(&cold_values));
+        (
+            format!("{} FROM {}", resolve(&hot_values), crate::copies::hot_kept(&filter)),
+            crate::copies::cold_kept(&cold, &filter),
+        )
     } else {
-        (format!("{resolve} FROM events_hot e WHERE {filter}"), format!("{resolve} FROM events_cold e WHERE {filter}"))
+        (
+            format!("{} FROM events_hot e WHERE {filter}", resolve(&hot_values)),
+            format!("{} FROM events_cold e WHERE {filter}", resolve(&cold_values)),
+        )
     };
     let bindings = if q.dedup { 3 } else { 2 };
     let sql = format!(
         "SELECT * FROM (\
-           SELECT event, time_ms, distinct_id, insert_id, seq, CAST(properties AS VARCHAR) AS p FROM ({hot}){hot_predicate} \
+           SELECT event, time_ms, distinct_id, insert_id, seq, {hot_p} FROM ({hot}){hot_predicate} \
            UNION ALL \
-           SELECT event, time_ms, distinct_id, insert_id, seq, CAST(CAST(properties AS JSON) AS VARCHAR) AS p FROM ({cold}){cold_predicate}) \
+           SELECT event, time_ms, distinct_id, insert_id, seq, {cold_p} FROM ({cold}){cold_predicate}) \
          ORDER BY time_ms, seq LIMIT ?",
     );
     let mut stmt = conn.prepare(&sql).map_err(backend)?;
@@ -100,7 +127,7 @@ fn read(conn: &Connection, q: &ExportQuery, out: &mpsc::Sender<Result<Vec<Stored
         args.push(SqlValue::BigInt(sql_limit.min(i64::MAX as u64) as i64));
         for batch in stmt.stream_arrow(params_from_iter(args)).map_err(backend)? {
             let batch = batch.map_err(backend)?;
-            let mut chunk = to_events(&batch, q.project_id)?;
+            let mut chunk = to_events(&batch, q.project_id, q.properties.as_deref())?;
             if let Some(program) = per_event {
                 chunk.retain(|e| event_matches(program, &e.row));
                 chunk.truncate(remaining.min(usize::MAX as u64) as usize);
@@ -136,7 +163,28 @@ fn users_filter(conn: &Connection, project: ProjectId, users: &[String]) -> duck
     Ok(format!(" AND distinct_id IN ({})", quoted.join(", ")))
 }
 
-fn to_events(batch: &RecordBatch, project_id: ProjectId) -> Result<Vec<StoredEvent>> {
+/// A hot-tier property as JSON text: `null` for a JSON null, NULL when absent.
+fn hot_value(name: &str) -> String {
+    let pointer = format!("/{}", name.replace('~', "~0").replace('/', "~1"));
+    format!("CAST(json_extract(e.properties, {}) AS VARCHAR)", crate::interpreted::quote(&pointer))
+}
+
+/// A cold-tier property as JSON text. `variant_extract` gives NULL for a JSON null and
+/// for an absent member alike; only the names the project has ever stored a null
+/// under (`crate::nullable`) pay for `variant_exists` to tell them apart.
+fn cold_value(name: &str, nullable: &std::collections::HashSet<String>) -> String {
+    let quoted = crate::interpreted::quote(name);
+    let value = format!("CAST(CAST(variant_extract(e.properties, {quoted}) AS JSON) AS VARCHAR)");
+    if nullable.contains(name) {
+        format!("CASE WHEN coalesce(variant_exists(e.properties, {quoted}), FALSE) THEN coalesce({value}, 'null') END")
+    } else {
+        value
+    }
+}
+
+/// The rows of `batch` as events; with `names`, each row's properties object is written
+/// from its `v0, v1, ...` columns (absent where NULL).
+fn to_events(batch: &RecordBatch, project_id: ProjectId, names: Option<&[String]>) -> Result<Vec<StoredEvent>> {
     let text = |i: usize| -> Result<Arc<dyn Array>> {
         let col = batch.column(i);
         if col.data_type() == &DataType::Utf8 {
@@ -152,6 +200,32 @@ fn to_events(batch: &RecordBatch, project_id: ProjectId) -> Result<Vec<StoredEve
         insert_id.as_string::<i32>(),
         props.as_string::<i32>(),
     );
+    let values: Vec<Arc<dyn Array>> = match names {
+        Some(names) => (0..names.len()).map(|i| text(6 + i)).collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
+    let keys: Vec<String> =
+        names.unwrap_or_default().iter().map(|n| serde_json::to_string(n).unwrap_or_default()).collect();
+    let properties = |i: usize| -> String {
+        if names.is_none() {
+            return props.value(i).to_string();
+        }
+        let mut out = String::from("{");
+        for (key, column) in keys.iter().zip(&values) {
+            let column = column.as_string::<i32>();
+            if column.is_null(i) {
+                continue;
+            }
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(key);
+            out.push(':');
+            out.push_str(column.value(i));
+        }
+        out.push('}');
+        out
+    };
     let time = batch.column(1).as_primitive::<Int64Type>();
     let seq = batch.column(4).as_primitive::<Int64Type>();
     Ok((0..batch.num_rows())
@@ -162,7 +236,7 @@ fn to_events(batch: &RecordBatch, project_id: ProjectId) -> Result<Vec<StoredEve
                 time_ms: time.value(i),
                 distinct_id: distinct_id.value(i).to_string(),
                 insert_id: insert_id.value(i).to_string(),
-                properties: props.value(i).to_string(),
+                properties: properties(i),
             },
             seq: seq.value(i),
         })

@@ -69,7 +69,8 @@ async fn exported(store: &DuckDbStore) -> usize {
     exported_plans(store, false).await.len()
 }
 
-/// The `plan` of each exported event, in export order.
+/// The `plan` of each exported event, in export order. A deduplicating export also
+/// asks for `plan` (and an absent property) alone, as JQL's reads do.
 async fn exported_plans(store: &DuckDbStore, dedup: bool) -> Vec<String> {
     let q = ExportQuery {
         project_id: ProjectId(1),
@@ -80,10 +81,12 @@ async fn exported_plans(store: &DuckDbStore, dedup: bool) -> Vec<String> {
         users: None,
         filter: None,
         dedup,
+        properties: dedup.then(|| vec!["plan".to_string(), "absent".to_string()]),
     };
     let chunks: Vec<Vec<sextant_model::StoredEvent>> = store.export(q).try_collect().await.unwrap();
     let plan = |e: &sextant_model::StoredEvent| {
         let p: serde_json::Value = serde_json::from_str(&e.row.properties).unwrap();
+        assert_eq!(p.as_object().unwrap().len(), if dedup { 1 } else { 2 }, "{p}");
         p["plan"].as_str().unwrap().to_string()
     };
     chunks.iter().flatten().map(plan).collect()

@@ -91,6 +91,10 @@ pub struct ExportQuery {
     /// Only the copy ingested last of each duplicate (same event, `distinct_id`, time
     /// and `$insert_id`), as reports count them; raw export (`false`) returns every copy.
     pub dedup: bool,
+    /// Only these top-level properties of each event, the others left out (a property
+    /// the event lacks stays absent); `None`: every property. A `filter` the backend
+    /// evaluates per event sees only these: name what it reads.
+    pub properties: Option<Vec<String>>,
 }
 
 /// Whether a stored event passes a `where` evaluated in Rust: the path a backend takes
