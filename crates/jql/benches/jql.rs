@@ -9,9 +9,11 @@
 //! - `Events().groupBy(["name"], count())`, answered by the store (no event enters
 //!   JavaScript), against the segmentation the same question is (every event, by day,
 //!   summed per name);
-//! - the same groupBy with a reducer written in JavaScript, and a `groupByUser`
-//!   funnel-style script: every event goes through the engine, so these report events
-//!   per second over the first USER_FUNCTION_DAYS days (default all 30).
+//! - the same groupBy with a reducer written in JavaScript, a `groupByUser`
+//!   funnel-style script, a filter on one property, and a script that reads every
+//!   property (so the store cannot leave any out): every event goes through the
+//!   engine, so these report events per second over the first USER_FUNCTION_DAYS days
+//!   (default all 30).
 //!
 //! With DIR, the store is kept there and reused by later runs (the segmentation
 //! benchmark's DIR works too).
@@ -117,6 +119,16 @@ fn main() {
            return state; }}).groupBy(['value'], mixpanel.reducer.count()); }}"
     );
     row("JQL groupByUser funnel (Page View, then Play)", first_and_best(3, || run(&funnel)), js, None);
+    let filter = format!(
+        "function main() {{ return Events({{{range}}}).filter(e => e.properties.amount > 50)\
+           .reduce(mixpanel.reducer.count()); }}"
+    );
+    row("JQL filter on one property, then count", first_and_best(3, || run(&filter)), js, None);
+    let whole = format!(
+        "function main() {{ return Events({{{range}}}).map(e => Object.keys(e.properties).length)\
+           .reduce(mixpanel.reducer.sum()); }}"
+    );
+    row("JQL reading every property of every event", first_and_best(3, || run(&whole)), js, None);
 }
 
 fn row(case: &str, (first, best): (f64, f64), events: u64, against: Option<f64>) {
