@@ -1,6 +1,7 @@
 //! The same questions asked through JQL and through the reports, on generated data:
 //! counts by day, unique users by day, an `on` breakdown, `/events` over two names, a
-//! funnel written with `groupByUser`, and an engage count. Each pair must agree.
+//! funnel and a birth retention written with `groupByUser`, and an engage count. Each
+//! pair must agree.
 
 mod common;
 
@@ -200,6 +201,34 @@ async fn jql_agrees_with_the_reports() {
     )
     .await;
     assert_eq!(vec![rows[0][1].as_i64().unwrap(), rows[0][2].as_i64().unwrap()], steps, "funnel steps");
+
+    // Birth retention, Open then Buy, for the cohort born on 2024-06-01: each user's
+    // 24-hour intervals from their first Open (the data starts that day).
+    let report = get(
+        &s,
+        "/api/query/retention?from_date=2024-06-01&to_date=2024-06-01&born_event=Open&event=Buy&interval_count=2",
+    )
+    .await;
+    let rows = jql(
+        &s,
+        "function main() { return Events({from_date: '2024-06-01', to_date: '2024-06-05'})\
+         .groupByUser(function (state, events) { \
+           state = state || {born: null, hits: [false, false, false]}; \
+           events.forEach(function (e) { \
+             if (state.born === null && e.name == 'Open') state.born = e.time < 1717286400000 ? e.time : -1; \
+             else if (state.born > 0 && e.name == 'Buy') { \
+               var i = Math.floor((e.time - state.born) / 86400000); if (i < 3) state.hits[i] = true; } }); \
+           return state; })\
+         .filter(row => row.value.born > 0)\
+         .reduce(function (accs, rows) { \
+           var out = {first: 0, counts: [0, 0, 0]}; \
+           accs.concat(rows.map(r => ({first: 1, counts: r.value.hits.map(h => h ? 1 : 0)}))).forEach(function (a) { \
+             out.first += a.first; for (var i = 0; i < 3; i++) out.counts[i] += a.counts[i]; }); \
+           return out; }); }",
+    )
+    .await;
+    assert_eq!(rows[0], report["2024-06-01"], "retention");
+    assert!(rows[0]["first"].as_i64().unwrap() > 10 && rows[0]["counts"][1].as_i64().unwrap() > 0, "{rows}");
 
     // An engage count.
     let (status, engage) = send(
