@@ -176,6 +176,37 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
     assert!(report.contains("Tested: 111"), "every operation is tested:\n{report}");
 }
 
+/// The organisation's project routes, which take an organisation owner or admin (the
+/// first start's service account) rather than a project's secret: schemathesis as that
+/// owner, on a spare project it may change and delete.
+#[tokio::test]
+async fn schemathesis_on_the_organisation_project_routes_as_their_owner() {
+    let s = TestServer::start_with_config(UNLIMITED);
+    let spare = s.cli_json(&["project", "create", "--name", "spare"]);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("schemathesis.toml"),
+        format!(
+            "[parameters]\n\"path.organization_id\" = {}\n\"path.project_id\" = {}\n",
+            s.organization(),
+            spare["id"].as_i64().unwrap()
+        ),
+    )
+    .unwrap();
+    let auth = format!("{}:{}", s.creds.sa_user, s.creds.sa_secret);
+    let (ok, report) = schemathesis_checking(
+        work.path(),
+        &s.url("/openapi.json"),
+        None,
+        &auth,
+        &[],
+        ALL_CHECKS,
+        &["--include-path-regex", "^/api/app/organizations/[^/]+/projects"],
+    );
+    assert!(ok, "schemathesis found problems:\n{report}");
+    assert!(report.contains("Tested: 5"), "every operation is tested:\n{report}");
+}
+
 /// Mixpanel's own ingestion spec (`schemathesis/mixpanel-ingestion.openapi.yaml`, copied
 /// from its published OpenAPI documents, MIT), completed only with the answers its own
 /// parameter descriptions promise (`schemathesis/complete_spec.py`): no status, content
@@ -306,6 +337,7 @@ fn mixpanel_app_spec(s: &TestServer, file: &str, parameters: &str) {
         &auth,
         &[],
         "not_a_server_error,response_schema_conformance",
+        &[],
     );
     assert!(ok, "schemathesis found problems with Mixpanel's {file}:\n{report}");
     assert!(report.contains(&format!("Tested: {operations}")), "every operation is tested:\n{report}");
@@ -327,13 +359,13 @@ fn schemathesis(
     auth: &str,
     env: &[(&str, &str)],
 ) -> (bool, String) {
-    schemathesis_checking(dir, location, base, auth, env, ALL_CHECKS)
+    schemathesis_checking(dir, location, base, auth, env, ALL_CHECKS, &[])
 }
 
 /// Every check against server errors and against the document.
 const ALL_CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance";
 
-/// [`schemathesis`] with only `checks`.
+/// [`schemathesis`] with only `checks`, and `args` added to its command line.
 fn schemathesis_checking(
     dir: &std::path::Path,
     location: &str,
@@ -341,6 +373,7 @@ fn schemathesis_checking(
     auth: &str,
     env: &[(&str, &str)],
     checks: &str,
+    args: &[&str],
 ) -> (bool, String) {
     let examples = std::env::var("SEXTANT_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "40".into());
     let python = python();
@@ -353,6 +386,7 @@ fn schemathesis_checking(
         .args(["--auth", auth])
         .args(["--checks", checks])
         .args(["--max-examples", &examples, "--seed", "20261123", "--generation-database", "none", "--no-color"])
+        .args(args)
         .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}; run scripts/test to install schemathesis"));
