@@ -1,4 +1,5 @@
-//! Streaming reads for raw export.
+//! Streaming reads for raw export (and for JQL, which asks for one copy of each
+//! duplicate and, often, for a few properties only).
 //!
 //! The range is read one UTC day at a time, each day ordered by time and ingestion
 //! order and streamed from DuckDB in Arrow batches; rows travel to the async side
