@@ -62,13 +62,13 @@ const JOINED: u8 = 2;
 /// Streams the events `filter` selects into the script.
 pub(crate) fn events(sandbox: &Sandbox, stores: &Stores, scope: &Scope, filter: &EventFilter) -> Result<(), JqlError> {
     let clock = Clock::new(scope.options, filter);
-    let mut batch = Batch::new(scope);
+    let mut batch = Batch::new(EVENTS, scope);
     each_event(sandbox, stores.events.as_ref(), scope, filter, false, |e, properties| {
         batch.open();
         write_event(&mut batch.text, e, properties, &clock);
-        batch.flush_if_full(sandbox, EVENTS)
+        batch.flush_if_full(sandbox)
     })?;
-    batch.flush(sandbox, EVENTS)
+    batch.flush(sandbox)
 }
 
 /// Streams the profiles `filter` selects into the script.
@@ -78,13 +78,13 @@ pub(crate) fn people(
     scope: &Scope,
     filter: Option<Arc<Program>>,
 ) -> Result<(), JqlError> {
-    let mut batch = Batch::new(scope);
+    let mut batch = Batch::new(PROFILES, scope);
     each_profile(sandbox, stores.profiles.as_ref(), scope, filter, |id, properties| {
         batch.open();
         write_profile(&mut batch.text, id, &properties, scope.options);
-        batch.flush_if_full(sandbox, PROFILES)
+        batch.flush_if_full(sandbox)
     })?;
-    batch.flush(sandbox, PROFILES)
+    batch.flush(sandbox)
 }
 
 /// Streams `join(Events, People)` items into the script.
@@ -96,26 +96,27 @@ pub(crate) fn join(
     kind: JoinType,
     selectors: &[SelectorCheck],
 ) -> Result<(), JqlError> {
-    // Each profile is kept as the JSON the engine reads, and parsed again only for the
-    // join's selectors.
-    let mut profiles: HashMap<String, String> = HashMap::new();
+    // Each profile is kept as the JSON the engine reads, and its properties as well only
+    // when the join's selectors read them.
+    let mut profiles: HashMap<String, (String, Option<Properties>)> = HashMap::new();
     let mut held = 0usize;
     each_profile(sandbox, stores.profiles.as_ref(), scope, users, |id, properties| {
         let mut text = String::new();
         write_profile(&mut text, id, &properties, scope.options);
-        held += id.len() + text.len();
+        // The parsed copy, when kept, is counted at about its text's size again.
+        held += id.len() + text.len() * if selectors.is_empty() { 1 } else { 2 };
         if held > scope.memory_bytes {
             return Err(JqlError::Limit(format!(
                 "join(): the profiles take more than the script's memory limit of {} MB",
                 scope.memory_bytes >> 20
             )));
         }
-        profiles.insert(id.to_string(), text);
+        profiles.insert(id.to_string(), (text, (!selectors.is_empty()).then_some(properties)));
         Ok(())
     })?;
     let clock = Clock::new(scope.options, events);
     let mut paired: HashSet<String> = HashSet::new();
-    let mut batch = Batch::new(scope);
+    let mut batch = Batch::new(JOINED, scope);
     each_event(sandbox, stores.events.as_ref(), scope, events, !selectors.is_empty(), |e, properties| {
         let id = &e.row.distinct_id;
         let user = profiles.get(id);
@@ -124,16 +125,12 @@ pub(crate) fn join(
         }
         if !selectors.is_empty() {
             let properties = properties.parsed();
-            let profile: Option<Properties> = user.map(|text| {
-                let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
-                serde_json::from_value(parsed["properties"].clone()).unwrap_or_default()
-            });
-            let record = record(e, &properties, profile.as_ref());
+            let record = record(e, &properties, user.and_then(|(_, p)| p.as_ref()));
             if !selectors.iter().any(|s| s.matches(&e.row.event, &record)) {
                 return Ok(());
             }
         }
-        if user.is_some() && matches!(kind, JoinType::Right | JoinType::Full) && !paired.contains(id) {
+        if user.is_some() && matches!(kind, JoinType::Right | JoinType::Full) {
             paired.insert(id.clone());
         }
         batch.open();
@@ -146,15 +143,16 @@ pub(crate) fn join(
         }
         batch.text.push_str("\"event\":");
         write_event(&mut batch.text, e, properties, &clock);
-        if let Some(text) = user {
+        if let Some((text, _)) = user {
             batch.text.push_str(",\"user\":");
             batch.text.push_str(text);
         }
         batch.text.push('}');
-        batch.flush_if_full(sandbox, JOINED)
+        batch.flush_if_full(sandbox)
     })?;
     if matches!(kind, JoinType::Right | JoinType::Full) {
-        let mut alone: Vec<(&String, &String)> = profiles.iter().filter(|(id, _)| !paired.contains(*id)).collect();
+        let mut alone: Vec<(&String, &String)> =
+            profiles.iter().filter(|(id, _)| !paired.contains(*id)).map(|(id, (text, _))| (id, text)).collect();
         alone.sort();
         for (id, text) in alone {
             batch.open();
@@ -163,10 +161,10 @@ pub(crate) fn join(
             batch.text.push_str(",\"user\":");
             batch.text.push_str(text);
             batch.text.push('}');
-            batch.flush_if_full(sandbox, JOINED)?;
+            batch.flush_if_full(sandbox)?;
         }
     }
-    batch.flush(sandbox, JOINED)
+    batch.flush(sandbox)
 }
 
 /// Calls `each` with every selected event and its properties, parsed only when the
@@ -336,13 +334,16 @@ fn push_json_str(out: &mut String, s: &str) {
 struct Batch {
     text: String,
     items: usize,
+    /// What it holds: [`EVENTS`], [`PROFILES`] or [`JOINED`].
+    kind: u8,
     /// Its events carry only some of their properties.
     partial: bool,
 }
 
 impl Batch {
-    fn new(scope: &Scope) -> Batch {
-        Batch { text: String::from("["), items: 0, partial: scope.projection.is_some() }
+    fn new(kind: u8, scope: &Scope) -> Batch {
+        let partial = kind != PROFILES && scope.projection.is_some();
+        Batch { text: String::from("["), items: 0, kind, partial }
     }
 
     /// Starts the next item.
@@ -353,16 +354,16 @@ impl Batch {
         self.items += 1;
     }
 
-    fn flush_if_full(&mut self, sandbox: &Sandbox, kind: u8) -> Result<(), JqlError> {
-        if self.items >= BATCH { self.flush(sandbox, kind) } else { Ok(()) }
+    fn flush_if_full(&mut self, sandbox: &Sandbox) -> Result<(), JqlError> {
+        if self.items >= BATCH { self.flush(sandbox) } else { Ok(()) }
     }
 
-    fn flush(&mut self, sandbox: &Sandbox, kind: u8) -> Result<(), JqlError> {
+    fn flush(&mut self, sandbox: &Sandbox) -> Result<(), JqlError> {
         if self.items == 0 {
             return Ok(());
         }
         self.text.push(']');
-        let result = sandbox.push(&self.text, kind, self.partial);
+        let result = sandbox.push(&self.text, self.kind, self.partial);
         self.text.clear();
         self.text.push('[');
         self.items = 0;

@@ -106,11 +106,9 @@ impl Sandbox {
         runtime.set_memory_limit(limits.memory_bytes);
         let context = Context::full(&runtime).map_err(engine)?;
         let sandbox = Sandbox { context, _runtime: runtime, stop, limits: limits.clone() };
-        sandbox.context.with(|ctx| {
-            for (name, source) in [("sextant-prelude", PRELUDE), ("sextant-underscore", UNDERSCORE)] {
-                eval(&ctx, source, name).map_err(|e| sandbox.fail(&ctx, e))?;
-            }
-            Ok::<_, JqlError>(())
+        sandbox.within(|ctx| {
+            eval(ctx, PRELUDE, "sextant-prelude")?;
+            eval(ctx, UNDERSCORE, "sextant-underscore")
         })?;
         Ok(sandbox)
     }
@@ -118,14 +116,11 @@ impl Sandbox {
     /// Runs the script with `params` (JSON) as the global `params`, calls `main()`, and
     /// answers the source it reads, as JSON.
     pub(crate) fn plan(&self, script: &str, params: &str) -> Result<String, JqlError> {
-        self.context.with(|ctx| {
-            let run = || -> rquickjs::Result<String> {
-                let params: Value = ctx.json_parse(params)?;
-                ctx.globals().set("params", params)?;
-                eval(&ctx, script, SCRIPT_NAME)?;
-                self.library(&ctx)?.get::<_, Function>("plan")?.call(())
-            };
-            run().map_err(|e| self.fail(&ctx, e))
+        self.within(|ctx| {
+            let params: Value = ctx.json_parse(params)?;
+            ctx.globals().set("params", params)?;
+            eval(ctx, script, SCRIPT_NAME)?;
+            library(ctx, "plan")?.call(())
         })
     }
 
@@ -133,31 +128,20 @@ impl Sandbox {
     /// `kind` is 0 for events, 1 for profiles, 2 for join items; `partial` when the
     /// events carry only some of their properties.
     pub(crate) fn push(&self, items: &str, kind: u8, partial: bool) -> Result<(), JqlError> {
-        self.context.with(|ctx| {
-            let run = || -> rquickjs::Result<()> {
-                self.library(&ctx)?.get::<_, Function>("push")?.call((items, kind as i32, partial))
-            };
-            run().map_err(|e| self.fail(&ctx, e))
-        })
+        self.within(|ctx| library(ctx, "push")?.call((items, kind as i32, partial)))
     }
 
     /// Drops the first stage: the store answered it ([`crate::native`]).
     pub(crate) fn skip_first_stage(&self) -> Result<(), JqlError> {
-        self.context.with(|ctx| {
-            let run = || -> rquickjs::Result<()> { self.library(&ctx)?.get::<_, Function>("skipFirstStage")?.call(()) };
-            run().map_err(|e| self.fail(&ctx, e))
-        })
+        self.within(|ctx| library(ctx, "skipFirstStage")?.call(()))
     }
 
     /// Ends the input and answers the final collection as a JSON array; `None` when it
     /// holds an event whose properties were read in part.
     pub(crate) fn finish(&self) -> Result<Option<String>, JqlError> {
-        let out = self.context.with(|ctx| {
-            let run =
-                || -> rquickjs::Result<Option<String>> { self.library(&ctx)?.get::<_, Function>("finish")?.call(()) };
-            run().map_err(|e| self.fail(&ctx, e))
-        })?;
-        let Some(out) = out else { return Ok(None) };
+        let Some(out) = self.within(|ctx| library(ctx, "finish")?.call::<_, Option<String>>(()))? else {
+            return Ok(None);
+        };
         if out.len() > self.limits.output_bytes {
             return Err(JqlError::Limit(format!(
                 "the script's answer is {} MB, more than the limit of {} MB",
@@ -168,8 +152,9 @@ impl Sandbox {
         Ok(Some(out))
     }
 
-    fn library<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
-        ctx.globals().get("__sextant")
+    /// Runs `f` in the engine, its failure read as [`Sandbox::fail`] reads it.
+    fn within<T>(&self, f: impl for<'js> FnOnce(&Ctx<'js>) -> rquickjs::Result<T>) -> Result<T, JqlError> {
+        self.context.with(|ctx| f(&ctx).map_err(|e| self.fail(&ctx, e)))
     }
 
     /// The error a failed call stands for: a stop, a limit, or the script's own error
@@ -216,6 +201,11 @@ impl Sandbox {
     fn out_of_memory(&self) -> JqlError {
         JqlError::Limit(format!("the script used more than its memory limit of {} MB", self.limits.memory_bytes >> 20))
     }
+}
+
+/// One of the library's entry points (`__sextant.name`).
+fn library<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Function<'js>> {
+    ctx.globals().get::<_, Object>("__sextant")?.get(name)
 }
 
 fn eval(ctx: &Ctx<'_>, source: &str, name: &str) -> rquickjs::Result<()> {

@@ -166,7 +166,7 @@ fn users_filter(conn: &Connection, project: ProjectId, users: &[String]) -> duck
 
 /// A hot-tier property as JSON text: `null` for a JSON null, NULL when absent.
 fn hot_value(name: &str) -> String {
-    let pointer = format!("/{}", name.replace('~', "~0").replace('/', "~1"));
+    let pointer = sextant_expr::sql::json_pointer(name);
     format!("CAST(json_extract(e.properties, {}) AS VARCHAR)", crate::interpreted::quote(&pointer))
 }
 

@@ -69,7 +69,7 @@ pub trait Dialect {
 pub struct DuckDb;
 
 /// The JSON Pointer (RFC 6901) to the top-level member `name`.
-fn json_pointer(name: &str) -> String {
+pub fn json_pointer(name: &str) -> String {
     format!("/{}", name.replace('~', "~0").replace('/', "~1"))
 }
 

@@ -32,7 +32,7 @@ mod node;
 
 pub use alts::Kind;
 pub use columns::{Columns, KindSet};
-pub use dialect::{Dialect, DuckDb};
+pub use dialect::{Dialect, DuckDb, json_pointer};
 
 use crate::Program;
 use alts::{Alt, Payload, Val};
