@@ -95,6 +95,10 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/app/projects/{project_id}", &["get"]),
         ("/api/app/projects/{project_id}/workspaces", &["get", "post"]),
         ("/api/app/projects/{project_id}/workspaces/{workspace_id}", &["get", "patch", "delete"]),
+        ("/flags", &["get", "post"]),
+        ("/flags/definitions", &["get"]),
+        ("/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags", &["get", "post"]),
+        ("/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}", &["get", "put", "delete"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),
@@ -107,7 +111,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 75, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 79, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -173,7 +177,7 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
     .unwrap();
     let (ok, report) = schemathesis(work.path(), &s.url("/openapi.json"), None, &format!("{}:", s.creds.secret), &[]);
     assert!(ok, "schemathesis found problems:\n{report}");
-    assert!(report.contains("Tested: 111"), "every operation is tested:\n{report}");
+    assert!(report.contains("Tested: 119"), "every operation is tested:\n{report}");
 }
 
 /// The organisation's project routes, which take an organisation owner or admin (the
@@ -304,6 +308,72 @@ async fn mixpanel_query_spec_jql_finds_no_server_error_or_schema_violation() {
     );
     assert!(ok, "schemathesis found problems with Mixpanel's /jql:\n{report}");
     assert!(report.contains("Tested: 1"), "the operation is tested:\n{report}");
+}
+
+/// A flag for the feature-flag specs to find: enabled, with an experiment, in the
+/// default workspace (1). Returns its id.
+async fn seed_flag(s: &TestServer) -> String {
+    let body = json!({
+        "name": "Seed", "key": "seed_flag", "tags": [], "context": "distinct_id", "serving_method": "server",
+        "status": "enabled", "experiment_id": "00000000-0000-4000-8000-000000000001", "is_experiment_active": true,
+        "ruleset": {
+            "variants": [
+                {"key": "control", "value": "a", "is_control": true, "split": 0.5},
+                {"key": "treatment", "value": "b", "is_control": false, "split": 0.5}
+            ],
+            "rollout": [{"rollout_percentage": 1.0, "variant_splits": {},
+                         "runtime_evaluation_rule": {"==": [{"var": "plan"}, "gold"]}}],
+            "test": {"users": {"qa": "treatment"}}
+        }
+    });
+    let url = s.url(&format!("/api/app/projects/{}/workspaces/1/feature-flags", s.creds.project_id));
+    let made: Value =
+        s.http.post(url).basic_auth(&s.creds.secret, Some("")).json(&body).send().await.unwrap().json().await.unwrap();
+    made["results"]["id"].as_str().unwrap().to_string()
+}
+
+/// Mixpanel's feature-flag management spec
+/// (`schemathesis/mixpanel-feature-flags-management.openapi.yaml`, copied from its
+/// published documents, MIT) against the server at `/api/app`: no server error and no
+/// answer that breaks one of its schemas (which allow no field they do not name).
+#[tokio::test]
+async fn mixpanel_feature_flags_management_spec_finds_no_server_error_or_schema_violation() {
+    let s = TestServer::start_with_config(UNLIMITED);
+    let flag = seed_flag(&s).await;
+    let parameters = format!(
+        "\"path.project_id\" = {}\n\"path.workspace_id\" = 1\n\"path.flag_id\" = \"{flag}\"\n",
+        s.creds.project_id
+    );
+    mixpanel_app_spec(&s, "mixpanel-feature-flags-management.openapi.yaml", &parameters);
+}
+
+/// Mixpanel's feature-flag evaluation spec (`schemathesis/mixpanel-feature-flags.openapi.yaml`)
+/// against the server's root, as the first start's service account with `project_id`:
+/// no server error and no answer that breaks its schemas.
+#[tokio::test]
+async fn mixpanel_feature_flags_spec_finds_no_server_error_or_schema_violation() {
+    let s = TestServer::start_with_config(UNLIMITED);
+    seed_flag(&s).await;
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("schemathesis.toml"),
+        format!("[parameters]\n\"query.project_id\" = \"{}\"\n", s.creds.project_id),
+    )
+    .unwrap();
+    let spec =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis/mixpanel-feature-flags.openapi.yaml");
+    let auth = format!("{}:{}", s.creds.sa_user, s.creds.sa_secret);
+    let (ok, report) = schemathesis_checking(
+        work.path(),
+        spec.to_str().unwrap(),
+        Some(&s.url("")),
+        &auth,
+        &[],
+        "not_a_server_error,response_schema_conformance",
+        &[],
+    );
+    assert!(ok, "schemathesis found problems with Mixpanel's feature flags spec:\n{report}");
+    assert!(report.contains("Tested: 2"), "every operation is tested:\n{report}");
 }
 
 /// Mixpanel's Lexicon Schemas spec (`schemathesis/mixpanel-lexicon-schemas.openapi.yaml`,

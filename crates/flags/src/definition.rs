@@ -25,7 +25,7 @@ pub const MAX_NAME_CHARS: usize = 255;
 pub const SALT_CHARS: usize = 32;
 
 /// Whether a flag is served.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FlagStatus {
     /// Served to the SDKs.
@@ -54,7 +54,7 @@ impl FlagStatus {
 }
 
 /// Where a flag may be evaluated.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ServingMethod {
     /// By client SDKs, through `/flags`.
@@ -69,7 +69,7 @@ pub enum ServingMethod {
 }
 
 /// One variant.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// Its key, unique in the flag without regard to case.
@@ -89,7 +89,7 @@ pub struct Variant {
 }
 
 /// A rollout group's forced variant (deprecated in the spec, still honoured).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantOverride {
     /// A variant's key.
@@ -97,7 +97,7 @@ pub struct VariantOverride {
 }
 
 /// One rollout group, tried in order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollout {
     /// Its label.
@@ -129,7 +129,7 @@ pub struct Rollout {
 }
 
 /// The QA testers: `users` maps a `distinct_id` to the variant it always gets.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TestUsers {
     /// `distinct_id` -> variant key.
     #[serde(default)]
@@ -137,7 +137,7 @@ pub struct TestUsers {
 }
 
 /// What a flag serves, to whom.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ruleset {
     /// The variants.
@@ -151,7 +151,7 @@ pub struct Ruleset {
 
 /// A flag's definition: the management API's `FeatureFlagRequest` less the one-shot
 /// `reset_hash_salt`, with its hash salt.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FlagSpec {
     /// Its display name.
     pub name: String,

@@ -33,7 +33,7 @@ pub struct Compiled {
 }
 
 /// The variant a context gets, in the shape `/flags` answers.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Selected {
     /// Its key.
     pub variant_key: String,
@@ -96,7 +96,7 @@ impl Compiled {
     }
 
     fn rule_holds(&self, index: usize, rollout: &Rollout, properties: &Properties) -> bool {
-        if rollout.runtime_evaluation_rule.as_ref().is_some_and(|r| python_true(r)) {
+        if rollout.runtime_evaluation_rule.as_ref().is_some_and(python_true) {
             return self.rules.get(index).and_then(Option::as_ref).is_some_and(|rule| rule.holds(properties));
         }
         match &rollout.runtime_evaluation_definition {

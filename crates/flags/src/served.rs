@@ -1,7 +1,9 @@
 //! What `/flags/definitions` serves: each enabled flag the SDKs may evaluate locally, in
 //! the shape their `ExperimentationFlag` parsers read, variants ordered by key (Python,
 //! Go and Java sort them; Node and Ruby keep the order served, so serving them sorted
-//! makes every SDK walk the same order).
+//! makes every SDK walk the same order). Fields without a value are left out rather
+//! than sent as `null`, as the published schema has them (every SDK reads them as
+//! optional).
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,7 @@ use crate::definition::{FlagSpec, TestUsers, VariantOverride};
 use crate::evaluate::Compiled;
 
 /// One flag as served.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ServedFlag {
     /// Its id.
     pub id: String,
@@ -29,28 +31,32 @@ pub struct ServedFlag {
     /// The context key users are bucketed by.
     pub context: String,
     /// Its experiment.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub experiment_id: Option<String>,
     /// Whether the experiment runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_experiment_active: Option<bool>,
     /// Mixed into every hash (`null`: legacy hashing).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hash_salt: Option<String>,
     /// Variants, rollout groups, testers.
     pub ruleset: ServedRuleset,
 }
 
 /// A served ruleset.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ServedRuleset {
     /// Ordered by key.
     pub variants: Vec<ServedVariant>,
     /// In order.
     pub rollout: Vec<ServedRollout>,
     /// QA testers.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub test: Option<TestUsers>,
 }
 
 /// A served variant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ServedVariant {
     /// Its key.
     pub key: String,
@@ -65,19 +71,23 @@ pub struct ServedVariant {
 }
 
 /// A served rollout group.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ServedRollout {
     /// Its share of contexts.
     pub rollout_percentage: f64,
-    /// Always `null`: cohort targeting is not served locally.
+    /// Never sent: cohort targeting is not served for local evaluation.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cohort_hash: Option<String>,
     /// Its JSONLogic rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime_evaluation_rule: Option<Value>,
     /// Its deprecated property matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime_evaluation_definition: Option<Map<String, Value>>,
     /// Shares within the group.
     pub variant_splits: BTreeMap<String, f64>,
     /// A forced variant.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub variant_override: Option<VariantOverride>,
 }
 

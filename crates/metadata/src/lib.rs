@@ -21,6 +21,7 @@
 //! - `bookmarks`: saved reports ([`BookmarkInfo`]).
 //! - `cohorts`: saved cohort definitions ([`CohortInfo`]).
 //! - `funnels`: saved funnel definitions ([`FunnelInfo`]).
+//! - `flags`: feature flags and each project's flag version ([`FlagInfo`]).
 //! - `lexicon`: Lexicon schemas and the counts of values that broke their declared
 //!   types ([`LexiconScope`]).
 //! - `org_accounts`: an organisation's service accounts, managed by its owners and
@@ -35,6 +36,7 @@ mod audit;
 pub mod backend;
 mod bookmarks;
 mod cohorts;
+mod flags;
 mod funnels;
 mod lexicon;
 mod lookup_tables;
@@ -53,6 +55,7 @@ pub use annotations::{
 pub use backend::Backend;
 pub use bookmarks::BookmarkInfo;
 pub use cohorts::{CohortChanges, CohortInfo};
+pub use flags::{FlagInfo, MAX_FLAGS};
 pub use funnels::{FunnelChanges, FunnelInfo};
 pub use lexicon::{LexiconScope, LexiconWrite};
 pub use lookup_tables::{LookupMapping, LookupTableChanges, LookupTableInfo, MAPPING_TARGETS};

@@ -248,6 +248,18 @@ impl Metadata {
             return Err(MetadataError::Conflict("the default workspace cannot be deleted".into()));
         }
         let mut tx = self.pool().begin().await?;
+        let live: i64 =
+            sqlx::query("SELECT count(*) AS n FROM feature_flags WHERE workspace_id = $1 AND status <> 'archived'")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        if live > 0 {
+            return Err(MetadataError::Conflict(format!(
+                "workspace {id} holds {live} feature flags: delete them first"
+            )));
+        }
+        sqlx::query("DELETE FROM feature_flags WHERE workspace_id = $1").bind(id).execute(&mut *tx).await?;
         set_members(&mut tx, id, &[]).await?;
         sqlx::query("DELETE FROM workspaces WHERE id = $1 AND project_id = $2")
             .bind(id)

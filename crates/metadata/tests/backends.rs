@@ -316,8 +316,62 @@ async fn suite(md: &Metadata) {
     assert!(matches!(md.annotation(pid, first.id).await, Err(MetadataError::NotFound(_))));
     assert!(matches!(md.delete_annotation(other.id, second.id).await, Err(MetadataError::NotFound(_))));
     assert_eq!(md.annotation_tags(pid).await.unwrap(), [(launch, false), (outage, false)]);
+    feature_flags(md, pid).await;
     workspaces_and_deleting_projects(md, org, pid, analyst.id).await;
     md.ping().await.unwrap();
+}
+
+/// Feature flags: a salt drawn on creation and kept on replacement, keys unique among
+/// live flags, archiving, the version every change raises, and what is enabled.
+async fn feature_flags(md: &Metadata, pid: ProjectId) {
+    let workspace = md.workspaces(pid).await.unwrap()[0].id;
+    let spec = |key: &str, status: &str| -> sextant_flags::FlagSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": "Checkout", "key": key, "context": "distinct_id", "serving_method": "server", "status": status,
+            "ruleset": {"variants": [{"key": "on", "value": true, "is_control": false, "split": 1.0}],
+                        "rollout": [{"rollout_percentage": 1.0}]}
+        }))
+        .unwrap()
+    };
+    let versions =
+        || async move { md.flag_versions().await.unwrap().into_iter().find(|(p, _)| *p == pid).map_or(0, |(_, v)| v) };
+    let before = versions().await;
+    let made = md.create_flag(pid, workspace, spec("checkout", "enabled"), &Actor::cli()).await.unwrap();
+    let salt = made.spec.hash_salt.clone().unwrap();
+    assert_eq!(salt.len(), 32);
+    assert!(made.enabled_at_ms.is_some() && made.deleted_at_ms.is_none());
+    assert_eq!(versions().await, before + 1);
+    let taken = md.create_flag(pid, workspace, spec("checkout", "disabled"), &Actor::cli()).await;
+    assert!(matches!(taken, Err(MetadataError::Conflict(_))), "{taken:?}");
+    let mut broken = spec("broken", "enabled");
+    broken.ruleset.rollout[0].rollout_percentage = 2.0;
+    assert!(matches!(md.create_flag(pid, workspace, broken, &Actor::cli()).await, Err(MetadataError::Invalid(_))));
+    assert!(matches!(
+        md.create_flag(pid, 999_999, spec("x", "enabled"), &Actor::cli()).await,
+        Err(MetadataError::NotFound(_))
+    ));
+
+    // Replaced without a salt: the salt is kept; with `reset`, a new one.
+    let kept =
+        md.update_flag(pid, &made.id, spec("checkout", "disabled"), false, &Actor::project_secret()).await.unwrap();
+    assert_eq!(kept.spec.hash_salt.as_deref(), Some(salt.as_str()));
+    assert_eq!(kept.modifier.as_ref().map(|a| a.kind), Some(ActorKind::ProjectSecret));
+    let (version, enabled) = md.enabled_flags(pid).await.unwrap();
+    assert!(enabled.is_empty());
+    assert_eq!(version, versions().await);
+    let reset = md.update_flag(pid, &made.id, spec("checkout", "enabled"), true, &Actor::cli()).await.unwrap();
+    assert_ne!(reset.spec.hash_salt.as_deref(), Some(salt.as_str()));
+    assert_eq!(md.enabled_flags(pid).await.unwrap().1.len(), 1);
+
+    // Archived: out of the list unless asked for, its key free again.
+    md.archive_flag(pid, &made.id, &Actor::cli()).await.unwrap();
+    assert!(md.list_flags(pid, workspace, false).await.unwrap().is_empty());
+    let archived = md.list_flags(pid, workspace, true).await.unwrap();
+    assert!(archived[0].deleted_at_ms.is_some() && archived[0].spec.status == sextant_flags::FlagStatus::Archived);
+    let again = md.create_flag(pid, workspace, spec("checkout", "enabled"), &Actor::cli()).await.unwrap();
+    assert_ne!(again.id, made.id);
+    assert!(matches!(md.flag(pid, "no-such-flag").await, Err(MetadataError::NotFound(_))));
+    md.archive_flag(pid, &again.id, &Actor::cli()).await.unwrap();
 }
 
 /// Workspaces: the default one, restricted ones with members, their limits; then a
@@ -359,6 +413,14 @@ async fn workspaces_and_deleting_projects(md: &Metadata, org: OrgId, pid: Projec
     assert_eq!(md.confinement(doomed.id, analyst).await.unwrap(), [confined.id]);
     md.create_api_token(doomed.id, "t", &[ApiFamily::Query], 600_000, None).await.unwrap();
     md.create_annotation(doomed.id, "2026-01-05", "x", &[], &Actor::cli()).await.unwrap();
+    let flag: sextant_flags::FlagSpec = serde_json::from_value(serde_json::json!({
+        "name": "F", "key": "f", "context": "device_id", "serving_method": "client",
+        "ruleset": {"variants": [{"key": "a", "value": 1, "is_control": true, "split": 1.0}], "rollout": []}
+    }))
+    .unwrap();
+    // A workspace holding a live flag is not deleted under it.
+    md.create_flag(doomed.id, confined.id, flag, &Actor::cli()).await.unwrap();
+    assert!(matches!(md.delete_workspace(doomed.id, confined.id).await, Err(MetadataError::Conflict(_))));
     md.delete_project(doomed.id).await.unwrap();
     assert!(md.project(doomed.id).await.unwrap().is_none());
     assert!(md.workspaces(doomed.id).await.unwrap().is_empty());

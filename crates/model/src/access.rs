@@ -112,6 +112,13 @@ pub enum Operation {
     /// Create, replace and delete Lexicon schemas (owners and admins: a schema can drop
     /// events at ingestion).
     WriteLexicon,
+    /// Evaluate feature flags and read their definitions (`/flags`, `/flags/definitions`):
+    /// the SDKs send the public project token.
+    EvaluateFlags,
+    /// Read the feature flags' management API (every role).
+    ReadFlags,
+    /// Create, change and archive feature flags (analyst and above).
+    WriteFlags,
     /// Read the project's settings and its workspaces (every role: readers choose the
     /// workspace they read through, and reports use the project's timezone).
     ReadProject,
@@ -119,7 +126,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in the matrix's row order.
-    pub const ALL: [Operation; 18] = [
+    pub const ALL: [Operation; 21] = [
         Operation::Ingest,
         Operation::Query,
         Operation::Export,
@@ -137,6 +144,9 @@ impl Operation {
         Operation::WriteAnnotations,
         Operation::ReadLexicon,
         Operation::WriteLexicon,
+        Operation::EvaluateFlags,
+        Operation::ReadFlags,
+        Operation::WriteFlags,
         Operation::ReadProject,
     ];
 
@@ -157,7 +167,10 @@ impl Operation {
             | Operation::ManageServiceAccounts
             | Operation::ReadAnnotations
             | Operation::WriteAnnotations
+            | Operation::ReadFlags
+            | Operation::WriteFlags
             | Operation::ReadProject => ApiFamily::App,
+            Operation::EvaluateFlags => ApiFamily::Flags,
             Operation::ReadLexicon | Operation::WriteLexicon => ApiFamily::Lexicon,
         }
     }
@@ -182,6 +195,9 @@ impl Operation {
             Operation::WriteAnnotations => "change annotations",
             Operation::ReadLexicon => "read Lexicon schemas",
             Operation::WriteLexicon => "change Lexicon schemas",
+            Operation::EvaluateFlags => "evaluate feature flags",
+            Operation::ReadFlags => "read feature flags",
+            Operation::WriteFlags => "change feature flags",
             Operation::ReadProject => "read the project's settings and workspaces",
         }
     }
@@ -192,6 +208,7 @@ impl Operation {
             ApiFamily::Query => Some(Operation::Query),
             ApiFamily::Export => Some(Operation::Export),
             ApiFamily::Jql => Some(Operation::Jql),
+            ApiFamily::Flags => Some(Operation::EvaluateFlags),
             ApiFamily::LookupTables => Some(Operation::ReadLookupTables),
             ApiFamily::App => Some(Operation::AppRead),
             ApiFamily::Ingestion | ApiFamily::Gdpr | ApiFamily::Lexicon => None,
@@ -204,7 +221,12 @@ impl Operation {
             ApiFamily::Ingestion => Some(Operation::Ingest),
             ApiFamily::LookupTables => Some(Operation::ReplaceLookupTable),
             ApiFamily::App => Some(Operation::AppWrite),
-            ApiFamily::Query | ApiFamily::Export | ApiFamily::Jql | ApiFamily::Gdpr | ApiFamily::Lexicon => None,
+            ApiFamily::Query
+            | ApiFamily::Export
+            | ApiFamily::Jql
+            | ApiFamily::Flags
+            | ApiFamily::Gdpr
+            | ApiFamily::Lexicon => None,
         }
     }
 }
@@ -257,8 +279,8 @@ const fn tok_within(f: ApiFamily) -> Rule {
 /// `Family(f)`: an API token holding `f`; `WithinScope(f)`: the same, bounded by the
 /// token's own families and expiry.
 #[rustfmt::skip]
-pub const MATRIX: [(Operation, [Rule; 7]); 18] = {
-    use ApiFamily::{App, Export, Ingestion, Jql, Lexicon, LookupTables, Query};
+pub const MATRIX: [(Operation, [Rule; 7]); 21] = {
+    use ApiFamily::{App, Export, Flags, Ingestion, Jql, Lexicon, LookupTables, Query};
     [
         //                                 project  project  owner  admin  analyst  consumer  API token
         //                                 token    secret
@@ -279,6 +301,9 @@ pub const MATRIX: [(Operation, [Rule; 7]); 18] = {
         (Operation::WriteAnnotations,      [N,      Y,       Y,     Y,     Y,       N,        tok(App)]),
         (Operation::ReadLexicon,           [N,      Y,       Y,     Y,     Y,       Y,        tok(Lexicon)]),
         (Operation::WriteLexicon,          [N,      Y,       Y,     Y,     N,       N,        tok(Lexicon)]),
+        (Operation::EvaluateFlags,         [Y,      Y,       Y,     Y,     Y,       Y,        tok(Flags)]),
+        (Operation::ReadFlags,             [N,      Y,       Y,     Y,     Y,       Y,        tok(App)]),
+        (Operation::WriteFlags,            [N,      Y,       Y,     Y,     Y,       N,        tok(App)]),
         (Operation::ReadProject,           [N,      Y,       Y,     Y,     Y,       Y,        tok(App)]),
     ]
 };
@@ -425,7 +450,7 @@ mod tests {
     fn the_matrix_enumerated() {
         use ApiFamily::*;
         use Operation as O;
-        let expected: [(Operation, [Rule; 7]); 18] = [
+        let expected: [(Operation, [Rule; 7]); 21] = [
             (O::Ingest, [Y, Y, Y, Y, N, N, Rule::Family(Ingestion)]),
             (O::Query, [N, Y, Y, Y, Y, Y, Rule::Family(Query)]),
             (O::Export, [N, Y, Y, Y, Y, Y, Rule::Family(Export)]),
@@ -443,6 +468,9 @@ mod tests {
             (O::WriteAnnotations, [N, Y, Y, Y, Y, N, Rule::Family(App)]),
             (O::ReadLexicon, [N, Y, Y, Y, Y, Y, Rule::Family(Lexicon)]),
             (O::WriteLexicon, [N, Y, Y, Y, N, N, Rule::Family(Lexicon)]),
+            (O::EvaluateFlags, [Y, Y, Y, Y, Y, Y, Rule::Family(Flags)]),
+            (O::ReadFlags, [N, Y, Y, Y, Y, Y, Rule::Family(App)]),
+            (O::WriteFlags, [N, Y, Y, Y, Y, N, Rule::Family(App)]),
             (O::ReadProject, [N, Y, Y, Y, Y, Y, Rule::Family(App)]),
         ];
         for (op, row) in expected {
@@ -493,9 +521,11 @@ mod tests {
                 assert_eq!(permits(p, &[], op), role.may_administer(), "{role} {op:?}");
             }
         }
-        // The project token sends data and does nothing else; the secret does everything.
+        // The project token sends data and evaluates flags (the SDKs ship it to every
+        // browser and app), and does nothing else; the secret does everything.
         for op in Operation::ALL {
-            assert_eq!(permits(Principal::ProjectToken, &[], op), op == Operation::Ingest, "{op:?}");
+            let public = matches!(op, Operation::Ingest | Operation::EvaluateFlags);
+            assert_eq!(permits(Principal::ProjectToken, &[], op), public, "{op:?}");
             assert!(permits(Principal::ProjectSecret, &[], op), "{op:?}");
         }
     }

@@ -18,6 +18,8 @@ pub enum ApiFamily {
     Export,
     /// `/api/query/jql`.
     Jql,
+    /// Feature flags as the SDKs read them: `/flags` and `/flags/definitions`.
+    Flags,
     /// GDPR data retrieval and deletion jobs.
     Gdpr,
     /// Lexicon schemas.
@@ -32,11 +34,12 @@ pub enum ApiFamily {
 
 impl ApiFamily {
     /// Every family.
-    pub const ALL: [ApiFamily; 8] = [
+    pub const ALL: [ApiFamily; 9] = [
         ApiFamily::Ingestion,
         ApiFamily::Query,
         ApiFamily::Export,
         ApiFamily::Jql,
+        ApiFamily::Flags,
         ApiFamily::Gdpr,
         ApiFamily::Lexicon,
         ApiFamily::LookupTables,
@@ -50,6 +53,7 @@ impl ApiFamily {
             ApiFamily::Query => "query",
             ApiFamily::Export => "export",
             ApiFamily::Jql => "jql",
+            ApiFamily::Flags => "flags",
             ApiFamily::Gdpr => "gdpr",
             ApiFamily::Lexicon => "lexicon",
             ApiFamily::LookupTables => "lookup_tables",
@@ -61,7 +65,8 @@ impl ApiFamily {
 impl ApiFamily {
     /// The largest request body the family's endpoints read, decompressed: Mixpanel's
     /// published limits (10 MB for `/import`, 8 MB for Lexicon schemas, 100 MB for a
-    /// lookup-table CSV), 2 MB for query-style requests, 1 MB for Sextant's App API.
+    /// lookup-table CSV), 2 MB for query-style requests, 1 MB for Sextant's App API,
+    /// 256 KB for a flag evaluation's context.
     pub const fn max_request_bytes(self) -> usize {
         const MB: usize = 1024 * 1024;
         match self {
@@ -70,6 +75,7 @@ impl ApiFamily {
             ApiFamily::Lexicon => 8 * MB,
             ApiFamily::LookupTables => 100 * MB,
             ApiFamily::App => MB,
+            ApiFamily::Flags => MB / 4,
         }
     }
 }

@@ -267,19 +267,20 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
             ServiceAccountAuth::Invalid => {}
         }
     }
-    let by_secret = state.metadata.project_by_secret(&basic.user).await?;
-    let found = match by_secret {
-        Some(project) => {
-            Some(Credential { project, access: Access::Secret, family, actor: Actor::project_secret(), account: None })
-        }
-        None if allow_token => state.project_by_token(&basic.user).await?.map(|project| Credential {
+    let by_token =
+        |project| Credential { project, access: Access::Token, family, actor: Actor::project_token(), account: None };
+    // Where the public token is enough it is looked up first, in the server's cache:
+    // flag SDKs send it on every evaluation, and a secret lookup is a control-plane read.
+    let cached = if allow_token { state.project_by_token(&basic.user).await?.map(by_token) } else { None };
+    let found = match cached {
+        Some(found) => Some(found),
+        None => state.metadata.project_by_secret(&basic.user).await?.map(|project| Credential {
             project,
-            access: Access::Token,
+            access: Access::Secret,
             family,
-            actor: Actor::project_token(),
+            actor: Actor::project_secret(),
             account: None,
         }),
-        None => None,
     };
     match (found, project_id) {
         (Some(c), Some(pid)) if c.project.id != pid => {
@@ -293,9 +294,10 @@ async fn identify(state: &AppState, request: AuthRequest<'_>) -> Result<Option<C
     }
 }
 
-/// Authenticates a request that reads a project's data (export and the Query API):
-/// the project secret, a service account with `project_id`, or an API token scoped to
-/// `family`; then charges one request to the project's `family` limit.
+/// Authenticates a request that reads a project's data (export, the Query API, JQL,
+/// feature flags): the project secret, a service account with `project_id`, or an API
+/// token scoped to `family` (and the project token where the matrix lets it read the
+/// family); then charges one request to the project's `family` limit.
 pub async fn reader(
     state: &AppState,
     parts: &axum::http::request::Parts,
@@ -303,11 +305,17 @@ pub async fn reader(
     family: ApiFamily,
 ) -> Result<Credential, ApiError> {
     let project_id = parse_project_id(params.get("project_id"))?;
-    let request = AuthRequest { headers: &parts.headers, params, project_id, family, allow_project_token: false };
+    // The matrix says whether the public token reads this family (feature flags).
+    let allow_project_token = Operation::read_of(family)
+        .is_some_and(|op| sextant_model::access::permits(sextant_model::access::Principal::ProjectToken, &[], op));
+    let request = AuthRequest { headers: &parts.headers, params, project_id, family, allow_project_token };
     let credential = authenticate(state, request).await?.ok_or_else(|| {
-        ApiError::unauthenticated(
-            "authentication required: HTTP Basic with the project secret, or a service account and project_id",
-        )
+        ApiError::unauthenticated(if allow_project_token {
+            "authentication required: HTTP Basic with the project token, the project secret, or a service account and \
+             project_id"
+        } else {
+            "authentication required: HTTP Basic with the project secret, or a service account and project_id"
+        })
     })?;
     if let Some(op) = Operation::read_of(family).filter(|&op| !credential.may(op)) {
         return Err(credential.refusal(op));

@@ -44,8 +44,9 @@ const fn org(method: &'static str, path: &'static str) -> Endpoint {
 }
 
 use Operation::{
-    AppRead, AppWrite, CreateApiToken, Export, Ingest, Jql, ListApiTokens, ListServiceAccounts, Query, ReadAnnotations,
-    ReadLexicon, ReadLookupTables, ReadProject, ReplaceLookupTable, RevokeApiToken, WriteAnnotations, WriteLexicon,
+    AppRead, AppWrite, CreateApiToken, EvaluateFlags, Export, Ingest, Jql, ListApiTokens, ListServiceAccounts, Query,
+    ReadAnnotations, ReadFlags, ReadLexicon, ReadLookupTables, ReadProject, ReplaceLookupTable, RevokeApiToken,
+    WriteAnnotations, WriteFlags, WriteLexicon,
 };
 
 /// Every endpoint, by family.
@@ -128,6 +129,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
     op("GET", "/api/app/projects/{project_id}/lookup-tables/{table_id}", AppRead),
     op("PATCH", "/api/app/projects/{project_id}/lookup-tables/{table_id}", AppWrite),
     op("DELETE", "/api/app/projects/{project_id}/lookup-tables/{table_id}", AppWrite),
+    // Feature flags, as the SDKs read them.
+    op("GET", "/flags/definitions", EvaluateFlags),
+    op("GET", "/flags", EvaluateFlags),
+    op("POST", "/flags", EvaluateFlags),
+    // The App API: feature flags.
+    op("GET", "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags", ReadFlags),
+    op("POST", "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags", WriteFlags),
+    op("GET", "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}", ReadFlags),
+    op("PUT", "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}", WriteFlags),
+    op("DELETE", "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}", WriteFlags),
     // The App API: annotations.
     op("GET", "/api/app/projects/{project_id}/annotations", ReadAnnotations),
     op("POST", "/api/app/projects/{project_id}/annotations", WriteAnnotations),

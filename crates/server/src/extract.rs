@@ -7,6 +7,9 @@
 //!   a credential that may read through the family, that family's rate limit charged,
 //!   the project's expression settings, and what the workspace it reads through shows
 //!   (`workspace_id`, or the workspaces its service account is confined to).
+//! - [`FlagsCall`]: a feature-flag request (`/flags`, `/flags/definitions`): its
+//!   parameters, its JSON body if it sent one, and a credential that may evaluate the
+//!   project's flags (the project token included).
 
 use std::marker::PhantomData;
 
@@ -116,5 +119,38 @@ async fn visibility(state: &AppState, credential: &Credential, params: &Params) 
             vec![("workspace_id".into(), format!("project {project} has no workspace {id}"))],
         )),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A feature-flag request, authenticated.
+pub struct FlagsCall {
+    /// Its parameters: the query string, and a form body's fields.
+    pub params: Params,
+    /// A JSON body, when one was sent (`POST /flags`).
+    pub body: Option<serde_json::Value>,
+    /// Who asked, and for which project.
+    pub credential: Credential,
+}
+
+impl FromRequest<AppState> for FlagsCall {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, raw) = request.into_parts();
+        let limit = ApiFamily::Flags.max_request_bytes();
+        let mut params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+        let bytes = body::read(&parts.headers, raw, limit).await?.decompress(limit)?;
+        let content_type = parts.headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let mut body = None;
+        if content_type.is_some_and(|t| t.starts_with("application/x-www-form-urlencoded")) {
+            params.extend(Params::parse(&bytes));
+        } else if !bytes.iter().all(u8::is_ascii_whitespace) {
+            body = Some(
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?,
+            );
+        }
+        let credential = auth::reader(state, &parts, &params, ApiFamily::Flags).await?;
+        Ok(FlagsCall { params, body, credential })
     }
 }

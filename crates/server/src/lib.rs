@@ -22,6 +22,9 @@
 //! - [`service_accounts`]: service accounts, of a project and of an organisation.
 //! - [`annotations`]: annotations and their tags (`/api/app/projects/{id}/annotations`).
 //! - [`lexicon`]: Lexicon schemas (`/api/app/projects/{id}/schemas`).
+//! - [`flags`]: feature flags as the SDKs read them (`/flags`, `/flags/definitions`).
+//! - [`feature_flags`]: feature-flag management
+//!   (`/api/app/projects/{id}/workspaces/{id}/feature-flags`).
 //! - [`projects`]: projects (`/api/app/organizations/{id}/projects`, `/api/app/projects/{id}`).
 //! - [`workspaces`]: workspaces, Mixpanel's data views (`/api/app/projects/{id}/workspaces`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
@@ -40,7 +43,8 @@
 //! - `resource`: the App API's one list/get/create/update/delete pattern for saved
 //!   objects, which cohorts, funnels, saved reports, lookup tables and annotations
 //!   implement.
-//! - [`extract`]: typed extractors (a reading request of the Query API or export).
+//! - [`extract`]: typed extractors (a reading request of the Query API, export or JQL; a
+//!   feature-flag request).
 //! - [`body`]: reading a request body under a size limit, compressed or not.
 //! - [`audit`]: how App API views show times, the audit fields of saved objects, and
 //!   `expand=creator`.
@@ -51,6 +55,7 @@
 //! - [`lookup_join`]: joining lookup tables into a request's expressions.
 //! - [`event_lines`]: one stored event as a line of raw export.
 //! - [`limits`]: rate and concurrency limits per project and API family.
+//! - [`flag_book`]: each project's enabled flags, compiled, and their definitions' body.
 //! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
 //!   events and properties, type violations counted).
 //! - [`regions`]: data residency: which host names serve which region.
@@ -79,7 +84,10 @@ pub mod event_lines;
 pub mod events;
 pub mod export;
 pub mod extract;
+pub mod feature_flags;
 pub mod files;
+pub mod flag_book;
+pub mod flags;
 pub mod funnels;
 pub mod geoip;
 pub mod health;

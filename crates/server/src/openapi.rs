@@ -37,6 +37,8 @@ pub mod tag {
     pub const LOOKUP_TABLES: &str = "lookup_tables";
     /// Lexicon schemas.
     pub const LEXICON: &str = "lexicon";
+    /// Feature flags as the SDKs read them.
+    pub const FLAGS: &str = "flags";
     /// Health, metrics and this document.
     pub const OPERATIONS: &str = "operations";
 }
@@ -57,6 +59,7 @@ pub mod tag {
         (name = "lookup_tables", description = "Lookup tables: list them, and replace one's contents with a CSV file."),
         (name = "app", description = "Per-project administration (API tokens, service accounts, cohorts, lookup tables and their mappings)."),
         (name = "lexicon", description = "Lexicon schemas: the project's data dictionary, as Mixpanel's Lexicon Schemas API keeps it."),
+        (name = "flags", description = "Feature flags as the SDKs read them: definitions for local evaluation, and variants evaluated on the server."),
         (name = "operations", description = "Liveness, readiness, metrics and this document.")
     ),
     components(schemas(AppErrorBody, QueryErrorBody, LookupErrorBody, ErrorCode, IngestReply, ApiFamilyName))
@@ -162,6 +165,16 @@ fn add_family_responses(operation: &mut Value, changes: bool) {
                 ("404", "No such project or schema."),
                 ("413", "A body over 8 MB."),
                 ("429", "Over 5 requests, or 4,000 entries and properties, a minute."),
+            ],
+        ),
+        tag::FLAGS => (
+            json!({"application/json": {"schema": {"$ref": "#/components/schemas/AppErrorBody"}}}),
+            &[
+                ("400", "A missing or malformed context (`details` names the field), or a body that is not JSON."),
+                ("401", "Missing or unknown credentials."),
+                ("403", "The credential may not evaluate flags, or the project lives in another region."),
+                ("413", "A body over 256 KB."),
+                ("429", "Over the project's feature-flag limit, when one is configured."),
             ],
         ),
         _ => return,

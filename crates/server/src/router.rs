@@ -34,8 +34,9 @@ use crate::limits::Limiter;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
-    annotations, app, cohorts, engage, events, export, funnels, health, ingest, insights, jql, lexicon, limits,
-    lookup_tables, metrics, openapi, projects, retention, segmentation, service_accounts, stream, workspaces,
+    annotations, app, cohorts, engage, events, export, feature_flags, flags, funnels, health, ingest, insights, jql,
+    lexicon, limits, lookup_tables, metrics, openapi, projects, retention, segmentation, service_accounts, stream,
+    workspaces,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -313,6 +314,10 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::own))
         .routes(routes!(workspaces::app_list, workspaces::app_create))
         .routes(routes!(workspaces::app_get, workspaces::app_update, workspaces::app_delete))
+        .routes(routes!(flags::definitions))
+        .routes(routes!(flags::assignments, flags::assignments_posted))
+        .routes(routes!(feature_flags::list, feature_flags::create))
+        .routes(routes!(feature_flags::get, feature_flags::update, feature_flags::delete))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

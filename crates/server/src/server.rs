@@ -298,7 +298,8 @@ async fn flush_dictionary(state: AppState) {
     }
 }
 
-/// Reads the projects' own rate limits and their Lexicon schemas again now and then, so
+/// Reads the projects' own rate limits, their Lexicon schemas and the versions of their
+/// feature flags again now and then, so
 /// a change made through another server sharing the control plane, or by `sextant
 /// project configure` on the control plane directly, applies here too (within
 /// [`crate::state::TOKEN_TTL`], as a token's).
@@ -312,6 +313,9 @@ async fn reread_shared_settings(state: AppState) {
         }
         if let Err(e) = state.dictionary.refresh(&state.metadata).await {
             tracing::warn!(error = %e, "cannot read the Lexicon schemas again; keeping the last ones");
+        }
+        if let Err(e) = state.flags.refresh(&state.metadata).await {
+            tracing::warn!(error = %e, "cannot read the feature flags' versions; keeping the flags read");
         }
     }
 }

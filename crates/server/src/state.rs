@@ -13,6 +13,7 @@ use sextant_storage::{EventStore, LookupStore, ProfileStore, ReportStore};
 
 use crate::dictionary::Dictionary;
 use crate::error::ApiError;
+use crate::flag_book::FlagBook;
 use crate::limits::Limiter;
 use crate::regions::RegionHosts;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub geo: Option<Arc<dyn sextant_ingest::geo::Geolocate>>,
     /// The Lexicon's declarations as ingestion applies them.
     pub dictionary: Arc<Dictionary>,
+    /// Each project's enabled feature flags, compiled, and their definitions' body.
+    pub flags: Arc<FlagBook>,
     ready: Arc<AtomicBool>,
     /// Projects by public token, and tokens known to match none (see [`TOKEN_TTL`]).
     projects_by_token: Arc<RwLock<HashMap<String, TokenLookup>>>,
@@ -100,6 +103,7 @@ impl AppState {
             regions: Arc::new(regions),
             geo: None,
             dictionary: Arc::default(),
+            flags: Arc::default(),
             ready: Arc::new(AtomicBool::new(true)),
             projects_by_token: Arc::default(),
             lookup_replaces: Arc::default(),

@@ -348,6 +348,7 @@ fn family_noun(family: ApiFamily) -> &'static str {
         ApiFamily::Query => "query",
         ApiFamily::Export => "export",
         ApiFamily::Jql => "JQL",
+        ApiFamily::Flags => "feature flag",
         ApiFamily::Gdpr => "GDPR",
         ApiFamily::Lexicon => "Lexicon",
         ApiFamily::LookupTables => "lookup table replace",

@@ -1,0 +1,385 @@
+//! Feature-flag management, at Mixpanel's paths and in its shapes
+//! (`feature-flags-management.openapi.yaml`):
+//! `/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags[/{flag_id}]`
+//! lists (`include_archived=true` adds the archived), creates, gets, replaces (`PUT`,
+//! the whole definition; `reset_hash_salt: true` draws a new salt) and deletes
+//! (archives: Mixpanel's soft delete) flags. Answers are `{"status": "ok", "results"}`;
+//! a flag shows the spec's `FeatureFlagApiResponse` fields. Every role reads flags;
+//! analysts and above change them; a service account confined to some workspaces
+//! manages only theirs.
+//!
+//! The definition's rules are `sextant_flags::definition`'s; a change reaches `/flags`
+//! and `/flags/definitions` on the next request (`crate::flag_book`).
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use serde::Serialize;
+use serde_json::Value;
+use sextant_flags::{FlagSpec, FlagStatus, Ruleset, ServingMethod};
+use sextant_metadata::FlagInfo;
+use sextant_model::access::Operation;
+use sextant_model::workspace;
+use sextant_model::{Actor, ActorKind, Role};
+
+use crate::admin::{admin_for, read_body};
+use crate::audit::iso;
+use crate::auth::{Access, Credential};
+use crate::envelope::Single;
+use crate::error::ApiError;
+use crate::resource::{Deleted, DeletedId};
+use crate::state::AppState;
+
+/// A flag as the management API shows it (`FeatureFlagApiResponse`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FeatureFlagView {
+    /// Its id, a UUID.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// The key SDKs ask for.
+    pub key: String,
+    /// A note.
+    pub description: Option<String>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// Its experiment.
+    pub experiment_id: Option<String>,
+    /// Whether the experiment runs.
+    pub is_experiment_active: Option<bool>,
+    /// `enabled`, `disabled` or `archived`.
+    pub status: FlagStatus,
+    /// The context key users are bucketed by.
+    pub context: String,
+    /// As sent.
+    #[schema(value_type = Option<Object>)]
+    pub data_group_id: Option<Value>,
+    /// Where it may be evaluated.
+    pub serving_method: ServingMethod,
+    /// Variants, rollout groups, testers.
+    pub ruleset: Ruleset,
+    /// Its workspace.
+    pub workspace_id: i64,
+    /// Mixed into every hash.
+    pub hash_salt: Option<String>,
+    /// Its project.
+    pub project_id: i64,
+    /// The project's name.
+    pub project_name: String,
+    /// Always `feature-flags`.
+    pub content_type: &'static str,
+    /// When it was made (ISO 8601).
+    pub created: String,
+    /// The service account or API token that made it (none for the secret or the CLI).
+    pub creator_id: Option<i64>,
+    /// Its name.
+    pub creator_name: Option<String>,
+    /// Always null: credentials have no e-mail address.
+    pub creator_email: Option<String>,
+    /// When it last changed.
+    pub modified: String,
+    /// Who changed it last.
+    pub last_modified_by_id: Option<i64>,
+    /// Their name.
+    pub last_modified_by_name: Option<String>,
+    /// Always null.
+    pub last_modified_by_email: Option<String>,
+    /// When it was last enabled.
+    pub enabled_at: Option<String>,
+    /// When it was archived.
+    pub deleted: Option<String>,
+}
+
+impl FeatureFlagView {
+    fn of(flag: FlagInfo, project_name: &str) -> FeatureFlagView {
+        let id_of = |a: &Actor| a.id.filter(|_| matches!(a.kind, ActorKind::ServiceAccount | ActorKind::ApiToken));
+        let creator = flag.audit.creator.as_ref();
+        let modifier = flag.modifier.as_ref();
+        let spec = flag.spec;
+        FeatureFlagView {
+            id: flag.id,
+            name: spec.name,
+            key: spec.key,
+            description: spec.description,
+            tags: spec.tags,
+            experiment_id: spec.experiment_id,
+            is_experiment_active: spec.is_experiment_active,
+            status: spec.status,
+            context: spec.context,
+            data_group_id: spec.data_group_id,
+            serving_method: spec.serving_method,
+            ruleset: spec.ruleset,
+            workspace_id: flag.workspace_id,
+            hash_salt: spec.hash_salt,
+            project_id: flag.project_id.0,
+            project_name: project_name.to_string(),
+            content_type: "feature-flags",
+            created: iso(flag.audit.created_at_ms).unwrap_or_default(),
+            creator_id: creator.and_then(id_of),
+            creator_name: creator.map(|a| a.name.clone()),
+            creator_email: None,
+            modified: iso(flag.audit.modified_at_ms).unwrap_or_default(),
+            last_modified_by_id: modifier.and_then(id_of),
+            last_modified_by_name: modifier.map(|a| a.name.clone()),
+            last_modified_by_email: None,
+            enabled_at: flag.enabled_at_ms.and_then(iso),
+            deleted: flag.deleted_at_ms.and_then(iso),
+        }
+    }
+}
+
+/// The list: `{"status": "ok", "results": [...]}`, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FeatureFlagList {
+    /// Always `ok`.
+    pub status: String,
+    /// The workspace's flags.
+    pub results: Vec<FeatureFlagView>,
+}
+
+/// The body that makes or replaces a flag (`FeatureFlagRequest`): the definition, and
+/// `reset_hash_salt` to draw a new salt.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body `FlagBody::parse` reads
+struct FeatureFlagRequest {
+    #[serde(flatten)]
+    definition: FlagSpec,
+    /// Draws a new hash salt (every user may change variant).
+    reset_hash_salt: Option<bool>,
+}
+
+/// The keys a request body may hold (the spec allows no others).
+const KNOWN_KEYS: [&str; 15] = [
+    "name",
+    "key",
+    "description",
+    "tags",
+    "experiment_id",
+    "status",
+    "context",
+    "data_group_id",
+    "serving_method",
+    "ruleset",
+    "workspace_id",
+    "is_experiment_active",
+    "hash_salt",
+    "reset_hash_salt",
+    "id",
+];
+
+/// A request body, checked.
+struct FlagBody {
+    spec: FlagSpec,
+    reset_hash_salt: bool,
+}
+
+impl FlagBody {
+    fn parse(body: Value) -> Result<FlagBody, ApiError> {
+        let invalid = |problems: Vec<(String, String)>| ApiError::invalid_fields("invalid feature flag", problems);
+        let Value::Object(mut fields) = body else {
+            return Err(invalid(vec![("body".into(), "must be a JSON object".into())]));
+        };
+        let unknown: Vec<(String, String)> = fields
+            .keys()
+            .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+            .map(|k| (k.clone(), "is not a field of a feature flag".into()))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(invalid(unknown));
+        }
+        let reset_hash_salt = match fields.remove("reset_hash_salt") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(invalid(vec![("reset_hash_salt".into(), "must be a boolean".into())])),
+        };
+        fields.remove("workspace_id");
+        fields.remove("id");
+        let spec: FlagSpec =
+            serde_json::from_value(Value::Object(fields)).map_err(|e| invalid(vec![("body".into(), e.to_string())]))?;
+        let problems = spec.check();
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        Ok(FlagBody { spec, reset_hash_salt })
+    }
+}
+
+/// The workspace in the path, if the credential may manage flags in it: it exists
+/// (the store checks) and, for a service account confined to some workspaces, is one.
+async fn workspace_of(state: &AppState, credential: &Credential, text: &str) -> Result<i64, ApiError> {
+    let id = text.trim().parse::<i64>().map_err(|_| {
+        ApiError::invalid_fields("invalid workspace id", vec![("workspace_id".into(), "must be an integer".into())])
+    })?;
+    if let (Some(account), Access::ServiceAccount(Role::Analyst | Role::Consumer)) =
+        (credential.account, &credential.access)
+    {
+        let confined = state.metadata.confinement(credential.project.id, account).await?;
+        workspace::choose(Some(id), &confined).map_err(ApiError::forbidden)?;
+    }
+    Ok(id)
+}
+
+/// The flag `id` of the workspace (a flag of another workspace is not found here).
+async fn flag_in(state: &AppState, credential: &Credential, workspace: i64, id: &str) -> Result<FlagInfo, ApiError> {
+    let flag = state.metadata.flag(credential.project.id, id).await?;
+    if flag.workspace_id != workspace {
+        return Err(
+            sextant_metadata::MetadataError::NotFound(format!("feature flag {id} in workspace {workspace}")).into()
+        );
+    }
+    Ok(flag)
+}
+
+/// `GET .../feature-flags`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags",
+    tag = "app",
+    summary = "List a workspace's feature flags, oldest first",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("include_archived" = Option<String>, Query, description = "`true` to list archived flags too.")
+    ),
+    responses((status = 200, description = "The flags", body = FeatureFlagList)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Path((project_id, workspace_id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<FeatureFlagList>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, params) = admin_for(&state, &project_id, &parts, Operation::ReadFlags).await?;
+    let workspace = workspace_of(&state, &credential, &workspace_id).await?;
+    let include_archived = match params.get("include_archived") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::invalid_fields(
+                "invalid include_archived",
+                vec![("include_archived".into(), "must be `true` or `false`".into())],
+            ));
+        }
+    };
+    let flags = state.metadata.list_flags(credential.project.id, workspace, include_archived).await?;
+    let name = &credential.project.name;
+    Ok(Json(FeatureFlagList {
+        status: "ok".into(),
+        results: flags.into_iter().map(|f| FeatureFlagView::of(f, name)).collect(),
+    }))
+}
+
+/// `POST .../feature-flags`.
+#[utoipa::path(
+    post,
+    path = "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags",
+    tag = "app",
+    summary = "Create a feature flag (a fresh hash salt unless one is given)",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("workspace_id" = i64, Path, description = "The workspace.")
+    ),
+    request_body(content = FeatureFlagRequest, content_type = "application/json"),
+    responses((status = 200, description = "Created", body = Single<FeatureFlagView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Path((project_id, workspace_id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<FeatureFlagView>>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::WriteFlags).await?;
+    let workspace = workspace_of(&state, &credential, &workspace_id).await?;
+    let body = FlagBody::parse(read_body(&parts.headers, body).await?)?;
+    let project = &credential.project;
+    let flag = state.metadata.create_flag(project.id, workspace, body.spec, &credential.actor).await?;
+    state.flags.forget(project.id);
+    Ok(Json(Single::ok(FeatureFlagView::of(flag, &project.name))))
+}
+
+/// `GET .../feature-flags/{flag_id}`.
+#[utoipa::path(
+    get,
+    path = "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}",
+    tag = "app",
+    summary = "One feature flag (archived ones too)",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("flag_id" = String, Path, description = "The flag's UUID.")
+    ),
+    responses((status = 200, description = "The flag", body = Single<FeatureFlagView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Path((project_id, workspace_id, flag_id)): Path<(String, String, String)>,
+    request: Request,
+) -> Result<Json<Single<FeatureFlagView>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::ReadFlags).await?;
+    let workspace = workspace_of(&state, &credential, &workspace_id).await?;
+    let flag = flag_in(&state, &credential, workspace, &flag_id).await?;
+    Ok(Json(Single::ok(FeatureFlagView::of(flag, &credential.project.name))))
+}
+
+/// `PUT .../feature-flags/{flag_id}`.
+#[utoipa::path(
+    put,
+    path = "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}",
+    tag = "app",
+    summary = "Replace a feature flag's definition (its salt kept unless one is given or `reset_hash_salt`)",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("flag_id" = String, Path, description = "The flag's UUID.")
+    ),
+    request_body(content = FeatureFlagRequest, content_type = "application/json"),
+    responses((status = 200, description = "Replaced", body = Single<FeatureFlagView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    Path((project_id, workspace_id, flag_id)): Path<(String, String, String)>,
+    request: Request,
+) -> Result<Json<Single<FeatureFlagView>>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::WriteFlags).await?;
+    let workspace = workspace_of(&state, &credential, &workspace_id).await?;
+    flag_in(&state, &credential, workspace, &flag_id).await?;
+    let body = FlagBody::parse(read_body(&parts.headers, body).await?)?;
+    let project = &credential.project;
+    let flag =
+        state.metadata.update_flag(project.id, &flag_id, body.spec, body.reset_hash_salt, &credential.actor).await?;
+    state.flags.forget(project.id);
+    Ok(Json(Single::ok(FeatureFlagView::of(flag, &project.name))))
+}
+
+/// `DELETE .../feature-flags/{flag_id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}",
+    tag = "app",
+    summary = "Delete (archive) a feature flag: no longer served, its key free again",
+    params(
+        ("project_id" = i64, Path, description = "The project."),
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("flag_id" = String, Path, description = "The flag's UUID.")
+    ),
+    responses((status = 200, description = "Archived", body = Deleted)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((project_id, workspace_id, flag_id)): Path<(String, String, String)>,
+    request: Request,
+) -> Result<Json<Deleted>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, _) = admin_for(&state, &project_id, &parts, Operation::WriteFlags).await?;
+    let workspace = workspace_of(&state, &credential, &workspace_id).await?;
+    flag_in(&state, &credential, workspace, &flag_id).await?;
+    state.metadata.archive_flag(credential.project.id, &flag_id, &credential.actor).await?;
+    state.flags.forget(credential.project.id);
+    Ok(Json(Deleted { status: "ok", results: DeletedId { id: Value::String(flag_id) } }))
+}

@@ -1,0 +1,206 @@
+//! Feature flags as the official SDKs read them, at Mixpanel's paths
+//! (`feature-flags.openapi.yaml`): authenticated with the project token (as every SDK
+//! sends it, `Authorization: Basic base64(TOKEN:)`), the secret, a service account with
+//! `project_id`, or an API token holding `flags`.
+//!
+//! - `GET /flags/definitions`: the project's enabled flags for local evaluation
+//!   (remote-only ones left out), with a strong `ETag`; `If-None-Match` with it answers
+//!   304. The body is built once per change of the project's flags
+//!   ([`crate::flag_book`]).
+//! - `GET /flags` (`context` a JSON object in the query string, optional `flag_key`)
+//!   and `POST /flags` (the same as a JSON body, `flag_keys` a list): each flag's
+//!   variant for the context, computed exactly as the SDKs compute it locally
+//!   (`sextant_flags::evaluate`), as `{"code": 200, "flags": {key: variant}}` with only
+//!   the flags the context gets.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sextant_flags::{Properties, Selected, ServedFlag};
+
+use crate::error::ApiError;
+use crate::extract::FlagsCall;
+use crate::state::AppState;
+
+/// The definitions: `{"flags": [...]}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FlagDefinitions {
+    /// The project's enabled flags, variants ordered by key.
+    pub flags: Vec<ServedFlag>,
+}
+
+/// The variants a context gets: `{"code": 200, "flags": {...}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FlagAssignments {
+    /// Always 200 (the Python SDK requires it).
+    pub code: u16,
+    /// Flag key -> the context's variant, for the flags it gets.
+    pub flags: BTreeMap<String, Selected>,
+}
+
+/// Whether an `If-None-Match` header names `etag` (or is `*`).
+fn matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get_all(IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|tag| {
+        let tag = tag.trim();
+        tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
+    })
+}
+
+/// `GET /flags/definitions`.
+#[utoipa::path(
+    get,
+    path = "/flags/definitions",
+    tag = "flags",
+    summary = "The project's enabled flags, for the SDKs' local evaluation",
+    params(
+        ("token" = Option<String>, Query, description = "The project token (the SDKs also send it as Basic user)."),
+        ("project_id" = Option<i64>, Query, description = "With service-account credentials."),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of the definitions held: 304 if unchanged.")
+    ),
+    responses(
+        (status = 200, description = "The definitions", body = FlagDefinitions),
+        (status = 304, description = "Unchanged since the ETag sent")
+    ),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn definitions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    call: FlagsCall,
+) -> Result<Response, ApiError> {
+    let book = state.flags.of(&state.metadata, call.credential.project.id).await?;
+    let etag = HeaderValue::from_str(&book.etag)
+        .map_err(|e| ApiError::new(sextant_model::ErrorCode::Internal, e.to_string()))?;
+    let no_cache = HeaderValue::from_static("no-cache");
+    if matches(&headers, &book.etag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag), (CACHE_CONTROL, no_cache)]).into_response());
+    }
+    let json = HeaderValue::from_static("application/json");
+    Ok(([(CONTENT_TYPE, json), (ETAG, etag), (CACHE_CONTROL, no_cache)], book.definitions.clone()).into_response())
+}
+
+/// What an evaluation asks: the context and, if some, which flags.
+struct Ask {
+    context: Map<String, Value>,
+    keys: Option<BTreeSet<String>>,
+}
+
+fn bad_context(problem: &str) -> ApiError {
+    ApiError::invalid_fields("invalid context", vec![("context".into(), problem.into())])
+}
+
+impl Ask {
+    fn of(call: &FlagsCall) -> Result<Ask, ApiError> {
+        let from_body = call.body.as_ref().and_then(|b| b.get("context")).cloned();
+        let context = match (from_body, call.params.get("context")) {
+            (Some(c), _) => c,
+            (None, Some(text)) => serde_json::from_str(text).map_err(|e| bad_context(&format!("is not JSON: {e}")))?,
+            (None, None) => return Err(bad_context("is required: a JSON object with distinct_id")),
+        };
+        let Value::Object(context) = context else { return Err(bad_context("must be a JSON object")) };
+        if !context.get("distinct_id").is_some_and(Value::is_string) {
+            return Err(bad_context("distinct_id must be provided in evalContext as a string"));
+        }
+        let mut keys: Option<BTreeSet<String>> = None;
+        let mut add = |key: &str| {
+            keys.get_or_insert_with(BTreeSet::new).insert(key.to_string());
+        };
+        if let Some(key) = call.params.get("flag_key") {
+            add(key);
+        }
+        if let Some(list) = call.params.get("flag_keys") {
+            list.split(',').map(str::trim).filter(|k| !k.is_empty()).for_each(&mut add);
+        }
+        match call.body.as_ref().and_then(|b| b.get("flag_keys")) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for item in items {
+                    let key = item.as_str().ok_or_else(|| {
+                        ApiError::invalid_fields(
+                            "invalid flag_keys",
+                            vec![("flag_keys".into(), "must be a list of strings".into())],
+                        )
+                    })?;
+                    add(key);
+                }
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_fields(
+                    "invalid flag_keys",
+                    vec![("flag_keys".into(), "must be a list of strings".into())],
+                ));
+            }
+        }
+        Ok(Ask { context, keys })
+    }
+}
+
+/// `GET /flags` and `POST /flags`.
+async fn evaluate(state: &AppState, call: FlagsCall) -> Result<Json<FlagAssignments>, ApiError> {
+    let ask = Ask::of(&call)?;
+    let book = state.flags.of(&state.metadata, call.credential.project.id).await?;
+    let properties = Properties::of(&ask.context);
+    let flags = book
+        .flags
+        .iter()
+        .filter(|f| ask.keys.as_ref().is_none_or(|keys| keys.contains(&f.flag.spec.key)))
+        .filter_map(|f| f.flag.evaluate(&ask.context, &properties).map(|chosen| (f.flag.spec.key.clone(), chosen)))
+        .collect();
+    Ok(Json(FlagAssignments { code: 200, flags }))
+}
+
+/// `GET /flags`.
+#[utoipa::path(
+    get,
+    path = "/flags",
+    tag = "flags",
+    summary = "The variants a context gets, evaluated on the server",
+    params(
+        ("context" = String, Query, description = "A JSON object: distinct_id (required), device_id, custom_properties, group keys."),
+        ("flag_key" = Option<String>, Query, description = "Only this flag."),
+        ("token" = Option<String>, Query, description = "The project token (the SDKs also send it as Basic user)."),
+        ("project_id" = Option<i64>, Query, description = "With service-account credentials.")
+    ),
+    responses((status = 200, description = "The variants of the flags the context gets", body = FlagAssignments)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn assignments(State(state): State<AppState>, call: FlagsCall) -> Result<Json<FlagAssignments>, ApiError> {
+    evaluate(&state, call).await
+}
+
+/// The body of `POST /flags`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body `Ask::of` reads
+struct EvaluateRequest {
+    /// distinct_id (required), device_id, custom_properties, group keys.
+    context: Map<String, Value>,
+    /// Only these flags.
+    flag_keys: Option<Vec<String>>,
+}
+
+/// `POST /flags`.
+#[utoipa::path(
+    post,
+    path = "/flags",
+    tag = "flags",
+    summary = "The variants a context gets, evaluated on the server (the context as a JSON body)",
+    params(
+        ("token" = Option<String>, Query, description = "The project token (the SDKs also send it as Basic user)."),
+        ("project_id" = Option<i64>, Query, description = "With service-account credentials.")
+    ),
+    request_body(content = EvaluateRequest, content_type = "application/json"),
+    responses((status = 200, description = "The variants of the flags the context gets", body = FlagAssignments)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn assignments_posted(
+    State(state): State<AppState>,
+    call: FlagsCall,
+) -> Result<Json<FlagAssignments>, ApiError> {
+    evaluate(&state, call).await
+}
