@@ -24,6 +24,7 @@ use clap::{Parser, Subcommand};
 
 use commands::bookmark::BookmarkCommand;
 use commands::cohort::CohortCommand;
+use commands::flag::FlagCommand;
 use commands::funnel::FunnelCommand;
 use commands::lookup_table::LookupTableCommand;
 use commands::project::ProjectCommand;
@@ -68,6 +69,10 @@ enum Command {
     /// Save, change, list and delete funnels (computed by `/api/query/funnels?funnel_id=`).
     #[command(subcommand)]
     Funnel(FunnelCommand),
+    /// Create, replace, enable, disable, list and archive feature flags (served by
+    /// `/flags` and `/flags/definitions`).
+    #[command(subcommand)]
+    Flag(FlagCommand),
 }
 
 #[tokio::main]
@@ -82,5 +87,6 @@ async fn main() -> Result<()> {
         Command::LookupTable(cmd) => commands::lookup_table::run(cmd).await,
         Command::Bookmark(cmd) => commands::bookmark::run(cmd).await,
         Command::Funnel(cmd) => commands::funnel::run(cmd).await,
+        Command::Flag(cmd) => commands::flag::run(cmd).await,
     }
 }

@@ -501,3 +501,56 @@ async fn the_node_providers_agree() {
         }
     }
 }
+
+/// Polls `/flags` for `context` until `done` holds of its answer (the server rereads
+/// the control plane's flag versions every 10 s), for at most 20 s.
+async fn served_soon(s: &TestServer, context: &Value, done: impl Fn(&Value) -> bool) -> Value {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let answer = evaluate(s, context).await;
+        if done(&answer) || std::time::Instant::now() > until {
+            return answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_cli_manages_flags_that_a_running_server_then_serves() {
+    let s = TestServer::start();
+    let project = s.creds.project_id.to_string();
+    let someone = json!({"distinct_id": "someone"});
+    // The server has read the project's (empty) flags before the CLI changes them.
+    assert_eq!(evaluate(&s, &someone).await["flags"], json!({}));
+    let body = json!({
+        "name": "Banner", "key": "banner", "tags": [], "context": "distinct_id", "serving_method": "server",
+        "status": "enabled",
+        "ruleset": {"variants": [{"key": "on", "value": "blue", "is_control": false, "split": 1.0}],
+                    "rollout": [{"rollout_percentage": 1.0, "variant_splits": {}}]}
+    });
+    let made = s.cli_json(&["flag", "create", "--project", &project, "--definition", &body.to_string()]);
+    let id = made["id"].as_str().unwrap().to_string();
+    assert_eq!(made["key"], "banner");
+    let answer = served_soon(&s, &someone, |a| a["flags"]["banner"].is_object()).await;
+    assert_eq!(answer["flags"]["banner"]["variant_value"], "blue", "{answer}");
+
+    let disabled = s.cli_json(&["flag", "disable", "--project", &project, "--id", &id]);
+    assert_eq!(disabled["status"], "disabled");
+    let answer = served_soon(&s, &someone, |a| a["flags"] == json!({})).await;
+    assert_eq!(answer["flags"], json!({}), "{answer}");
+    let listed = s.cli_json(&["flag", "list", "--project", &project]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // A definition with mistakes names each one, and changes nothing.
+    let mut broken = body.clone();
+    broken["ruleset"]["variants"][0]["split"] = json!(7);
+    broken["context"] = json!("");
+    let out = Command::new(binary())
+        .args(["flag", "create", "--project", &project, "--definition", &broken.to_string(), "--data-dir"])
+        .arg(&s.dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ruleset.variants[0].split") && stderr.contains("context"), "{stderr}");
+}

@@ -186,6 +186,67 @@ pub struct FlagSpec {
     pub hash_salt: Option<String>,
 }
 
+/// The keys a management request body may hold (the spec allows no others).
+const REQUEST_KEYS: [&str; 15] = [
+    "name",
+    "key",
+    "description",
+    "tags",
+    "experiment_id",
+    "status",
+    "context",
+    "data_group_id",
+    "serving_method",
+    "ruleset",
+    "workspace_id",
+    "is_experiment_active",
+    "hash_salt",
+    "reset_hash_salt",
+    "id",
+];
+
+/// A management request's body (`FeatureFlagRequest`), read and checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlagRequest {
+    /// The definition.
+    pub spec: FlagSpec,
+    /// Whether to draw a new hash salt.
+    pub reset_hash_salt: bool,
+}
+
+impl FlagRequest {
+    /// Reads a body (the API's, or the CLI's file): an object with the spec's fields
+    /// only (`workspace_id` and `id` are accepted and ignored: the path names them), a
+    /// definition [`FlagSpec::check`] passes. Every problem is named.
+    pub fn parse(body: Value) -> Result<FlagRequest, Vec<Problem>> {
+        let Value::Object(mut fields) = body else {
+            return Err(vec![("body".into(), "must be a JSON object".into())]);
+        };
+        let unknown: Vec<Problem> = fields
+            .keys()
+            .filter(|k| !REQUEST_KEYS.contains(&k.as_str()))
+            .map(|k| (k.clone(), "is not a field of a feature flag".into()))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(unknown);
+        }
+        let reset_hash_salt = match fields.remove("reset_hash_salt") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(vec![("reset_hash_salt".into(), "must be a boolean".into())]),
+        };
+        fields.remove("workspace_id");
+        fields.remove("id");
+        let spec: FlagSpec =
+            serde_json::from_value(Value::Object(fields)).map_err(|e| vec![("body".into(), e.to_string())])?;
+        let problems = spec.check();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(FlagRequest { spec, reset_hash_salt })
+    }
+}
+
 /// A problem with a definition: the field (a JSON path like `ruleset.rollout[1].rollout_percentage`)
 /// and what is wrong.
 pub type Problem = (String, String);

@@ -30,6 +30,10 @@ pub struct Compiled {
     variants: Vec<Variant>,
     /// Each rollout group's compiled runtime rule.
     rules: Vec<Option<Rule>>,
+    /// What each rollout group's hash appends to the context value.
+    rollout_salts: Vec<String>,
+    /// What the variant hash appends.
+    variant_salt: String,
 }
 
 /// The variant a context gets, in the shape `/flags` answers.
@@ -62,7 +66,15 @@ impl Compiled {
             .map(|r| r.runtime_evaluation_rule.as_ref().map(Rule::compile))
             .collect::<Vec<_>>();
         let rules = rules.into_iter().map(|r| r.map(|compiled| compiled.ok()).unwrap_or(None)).collect();
-        Compiled { spec, variants, rules }
+        let key = &spec.key;
+        let rollout_salts = (0..spec.ruleset.rollout.len())
+            .map(|i| match &spec.hash_salt {
+                Some(salt) => format!("{key}{salt}{i}"),
+                None => format!("{key}rollout"),
+            })
+            .collect();
+        let variant_salt = format!("{key}{}variant", spec.hash_salt.as_deref().unwrap_or(""));
+        Compiled { spec, variants, rules, rollout_salts, variant_salt }
     }
 
     /// The variants, ordered by key.
@@ -77,13 +89,9 @@ impl Compiled {
         if let Some(tester) = self.tester(context) {
             return Some(tester);
         }
-        let key = &self.spec.key;
         let (_, rollout) = self.spec.ruleset.rollout.iter().enumerate().find(|(i, r)| {
-            let salt = match &self.spec.hash_salt {
-                Some(salt) => format!("{key}{salt}{i}"),
-                None => format!("{key}rollout"),
-            };
-            normalized_hash(&value, &salt) < r.rollout_percentage && self.rule_holds(*i, r, properties)
+            normalized_hash(&value, &self.rollout_salts[*i]) < r.rollout_percentage
+                && self.rule_holds(*i, r, properties)
         })?;
         Some(self.variant_in(rollout, &value))
     }
@@ -109,8 +117,7 @@ impl Compiled {
         if let Some(forced) = rollout.variant_override.as_ref().and_then(|o| self.spec.variant(&o.key)) {
             return self.selected(forced, false);
         }
-        let salt = self.spec.hash_salt.as_deref().unwrap_or("");
-        let hash = normalized_hash(value, &format!("{}{salt}variant", self.spec.key));
+        let hash = normalized_hash(value, &self.variant_salt);
         let mut chosen = &self.variants[0];
         let mut cumulative = 0.0;
         for variant in &self.variants {

@@ -17,7 +17,7 @@ pub mod operators;
 pub mod rules;
 pub mod served;
 
-pub use definition::{FlagSpec, FlagStatus, Problem, Rollout, Ruleset, ServingMethod, TestUsers, Variant};
+pub use definition::{FlagRequest, FlagSpec, FlagStatus, Problem, Rollout, Ruleset, ServingMethod, TestUsers, Variant};
 pub use evaluate::{Compiled, Selected};
 pub use hash::normalized_hash;
 pub use rules::Properties;

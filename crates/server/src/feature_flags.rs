@@ -15,7 +15,7 @@ use axum::Json;
 use axum::extract::{Path, Request, State};
 use serde::Serialize;
 use serde_json::Value;
-use sextant_flags::{FlagSpec, FlagStatus, Ruleset, ServingMethod};
+use sextant_flags::{FlagRequest, FlagSpec, FlagStatus, Ruleset, ServingMethod};
 use sextant_metadata::FlagInfo;
 use sextant_model::access::Operation;
 use sextant_model::workspace;
@@ -90,7 +90,8 @@ pub struct FeatureFlagView {
 }
 
 impl FeatureFlagView {
-    fn of(flag: FlagInfo, project_name: &str) -> FeatureFlagView {
+    /// `flag` as shown, in the project named `project_name`.
+    pub fn of(flag: FlagInfo, project_name: &str) -> FeatureFlagView {
         let id_of = |a: &Actor| a.id.filter(|_| matches!(a.kind, ActorKind::ServiceAccount | ActorKind::ApiToken));
         let creator = flag.audit.creator.as_ref();
         let modifier = flag.modifier.as_ref();
@@ -139,7 +140,7 @@ pub struct FeatureFlagList {
 /// The body that makes or replaces a flag (`FeatureFlagRequest`): the definition, and
 /// `reset_hash_salt` to draw a new salt.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)] // documents the body `FlagBody::parse` reads
+#[allow(dead_code)] // documents the body `FlagRequest::parse` reads
 struct FeatureFlagRequest {
     #[serde(flatten)]
     definition: FlagSpec,
@@ -147,60 +148,9 @@ struct FeatureFlagRequest {
     reset_hash_salt: Option<bool>,
 }
 
-/// The keys a request body may hold (the spec allows no others).
-const KNOWN_KEYS: [&str; 15] = [
-    "name",
-    "key",
-    "description",
-    "tags",
-    "experiment_id",
-    "status",
-    "context",
-    "data_group_id",
-    "serving_method",
-    "ruleset",
-    "workspace_id",
-    "is_experiment_active",
-    "hash_salt",
-    "reset_hash_salt",
-    "id",
-];
-
-/// A request body, checked.
-struct FlagBody {
-    spec: FlagSpec,
-    reset_hash_salt: bool,
-}
-
-impl FlagBody {
-    fn parse(body: Value) -> Result<FlagBody, ApiError> {
-        let invalid = |problems: Vec<(String, String)>| ApiError::invalid_fields("invalid feature flag", problems);
-        let Value::Object(mut fields) = body else {
-            return Err(invalid(vec![("body".into(), "must be a JSON object".into())]));
-        };
-        let unknown: Vec<(String, String)> = fields
-            .keys()
-            .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
-            .map(|k| (k.clone(), "is not a field of a feature flag".into()))
-            .collect();
-        if !unknown.is_empty() {
-            return Err(invalid(unknown));
-        }
-        let reset_hash_salt = match fields.remove("reset_hash_salt") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => b,
-            Some(_) => return Err(invalid(vec![("reset_hash_salt".into(), "must be a boolean".into())])),
-        };
-        fields.remove("workspace_id");
-        fields.remove("id");
-        let spec: FlagSpec =
-            serde_json::from_value(Value::Object(fields)).map_err(|e| invalid(vec![("body".into(), e.to_string())]))?;
-        let problems = spec.check();
-        if !problems.is_empty() {
-            return Err(invalid(problems));
-        }
-        Ok(FlagBody { spec, reset_hash_salt })
-    }
+/// A request body, read and checked by `sextant_flags` ([`FlagRequest::parse`]).
+fn parse_body(body: Value) -> Result<FlagRequest, ApiError> {
+    FlagRequest::parse(body).map_err(|problems| ApiError::invalid_fields("invalid feature flag", problems))
 }
 
 /// The workspace in the path, if the credential may manage flags in it: it exists
@@ -291,7 +241,7 @@ pub async fn create(
     let (parts, body) = request.into_parts();
     let (credential, _) = admin_for(&state, &project_id, &parts, Operation::WriteFlags).await?;
     let workspace = workspace_of(&state, &credential, &workspace_id).await?;
-    let body = FlagBody::parse(read_body(&parts.headers, body).await?)?;
+    let body = parse_body(read_body(&parts.headers, body).await?)?;
     let project = &credential.project;
     let flag = state.metadata.create_flag(project.id, workspace, body.spec, &credential.actor).await?;
     state.flags.forget(project.id);
@@ -348,7 +298,7 @@ pub async fn update(
     let (credential, _) = admin_for(&state, &project_id, &parts, Operation::WriteFlags).await?;
     let workspace = workspace_of(&state, &credential, &workspace_id).await?;
     flag_in(&state, &credential, workspace, &flag_id).await?;
-    let body = FlagBody::parse(read_body(&parts.headers, body).await?)?;
+    let body = parse_body(read_body(&parts.headers, body).await?)?;
     let project = &credential.project;
     let flag =
         state.metadata.update_flag(project.id, &flag_id, body.spec, body.reset_hash_salt, &credential.actor).await?;

@@ -5,12 +5,14 @@
 //!   reach them.
 //! - [`cohort`], [`lookup_table`], [`bookmark`], [`funnel`]: the saved definitions the
 //!   query APIs read.
+//! - [`flag`]: feature flags, as the management API keeps them.
 //! - [`common`]: the `--data-dir` flag, opening the metadata store, looking up a project
 //!   and printing lists.
 
 pub(crate) mod bookmark;
 pub(crate) mod cohort;
 pub(crate) mod common;
+pub(crate) mod flag;
 pub(crate) mod funnel;
 pub(crate) mod lookup_table;
 pub(crate) mod project;
