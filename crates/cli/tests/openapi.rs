@@ -99,6 +99,12 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/flags/definitions", &["get"]),
         ("/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags", &["get", "post"]),
         ("/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}", &["get", "put", "delete"]),
+        ("/api/app/workspaces/{workspace_id}/experiments", &["get", "post"]),
+        ("/api/app/workspaces/{workspace_id}/experiments/{experiment_id}", &["get", "patch", "delete"]),
+        ("/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/archive", &["post", "delete"]),
+        ("/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/launch", &["put"]),
+        ("/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/force_conclude", &["put"]),
+        ("/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/decide", &["patch"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),
@@ -111,7 +117,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 79, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 85, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -177,7 +183,7 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
     .unwrap();
     let (ok, report) = schemathesis(work.path(), &s.url("/openapi.json"), None, &format!("{}:", s.creds.secret), &[]);
     assert!(ok, "schemathesis found problems:\n{report}");
-    assert!(report.contains("Tested: 119"), "every operation is tested:\n{report}");
+    assert!(report.contains("Tested: 129"), "every operation is tested:\n{report}");
 }
 
 /// The organisation's project routes, which take an organisation owner or admin (the
@@ -345,6 +351,30 @@ async fn mixpanel_feature_flags_management_spec_finds_no_server_error_or_schema_
         s.creds.project_id
     );
     mixpanel_app_spec(&s, "mixpanel-feature-flags-management.openapi.yaml", &parameters);
+}
+
+/// Mixpanel's experiments spec (`schemathesis/mixpanel-experiments.openapi.yaml`, copied
+/// from its published documents, MIT) against the server at `/api/app`, with a flag and
+/// an experiment reading it to find: no server error and no answer that breaks one of its
+/// schemas.
+#[tokio::test]
+async fn mixpanel_experiments_spec_finds_no_server_error_or_schema_violation() {
+    let s = TestServer::start_with_config(UNLIMITED);
+    let flag = seed_flag(&s).await;
+    let made: Value = s
+        .http
+        .post(s.url("/api/app/workspaces/1/experiments"))
+        .basic_auth(&s.creds.secret, Some(""))
+        .json(&json!({"name": "Seed", "settings": {"feature_flag_id": flag}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let experiment = made["results"]["id"].as_str().unwrap().to_string();
+    let parameters = format!("\"path.workspace_id\" = 1\n\"path.experiment_id\" = \"{experiment}\"\n");
+    mixpanel_app_spec(&s, "mixpanel-experiments.openapi.yaml", &parameters);
 }
 
 /// Mixpanel's feature-flag evaluation spec (`schemathesis/mixpanel-feature-flags.openapi.yaml`)

@@ -1,4 +1,4 @@
-//! Feature flags: what a flag is, and which variant a context gets, bit for bit as the
+//! Feature flags and the experiments that read them: what a flag is, and which variant a context gets, bit for bit as the
 //! official SDKs compute it locally, so `/flags` (evaluated here) and an SDK evaluating
 //! `/flags/definitions` agree on every user.
 //!
@@ -9,9 +9,11 @@
 //! - [`rules`]: runtime rules (JSONLogic over `custom_properties`, lower-cased).
 //! - [`operators`]: the SDKs' `semver_compare` and `datetime_compare` operators.
 //! - [`served`]: the `/flags/definitions` shape.
+//! - [`experiment`]: an experiment, its lifecycle, and the flag it reads.
 
 pub mod definition;
 pub mod evaluate;
+pub mod experiment;
 pub mod hash;
 pub mod operators;
 pub mod rules;
@@ -19,6 +21,7 @@ pub mod served;
 
 pub use definition::{FlagRequest, FlagSpec, FlagStatus, Problem, Rollout, Ruleset, ServingMethod, TestUsers, Variant};
 pub use evaluate::{Compiled, Selected};
+pub use experiment::{Decision, ExperimentChange, ExperimentSpec, ExperimentStatus};
 pub use hash::normalized_hash;
 pub use rules::Properties;
 pub use served::ServedFlag;

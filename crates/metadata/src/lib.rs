@@ -22,6 +22,7 @@
 //! - `cohorts`: saved cohort definitions ([`CohortInfo`]).
 //! - `funnels`: saved funnel definitions ([`FunnelInfo`]).
 //! - `flags`: feature flags and each project's flag version ([`FlagInfo`]).
+//! - `experiments`: experiments, their status, start and end ([`ExperimentInfo`]).
 //! - `lexicon`: Lexicon schemas and the counts of values that broke their declared
 //!   types ([`LexiconScope`]).
 //! - `org_accounts`: an organisation's service accounts, managed by its owners and
@@ -36,6 +37,7 @@ mod audit;
 pub mod backend;
 mod bookmarks;
 mod cohorts;
+mod experiments;
 mod flags;
 mod funnels;
 mod lexicon;
@@ -55,6 +57,7 @@ pub use annotations::{
 pub use backend::Backend;
 pub use bookmarks::BookmarkInfo;
 pub use cohorts::{CohortChanges, CohortInfo};
+pub use experiments::{ExperimentInfo, MAX_EXPERIMENTS};
 pub use flags::{FlagInfo, MAX_FLAGS};
 pub use funnels::{FunnelChanges, FunnelInfo};
 pub use lexicon::{LexiconScope, LexiconWrite};

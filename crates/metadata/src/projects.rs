@@ -64,7 +64,8 @@ fn limits_text(limits: &ProjectLimits) -> Option<String> {
 
 /// The tables keeping a project's objects, children before the tables they point at;
 /// deleting a project empties them of its rows, then deletes its row.
-const PROJECT_TABLES: [&str; 17] = [
+const PROJECT_TABLES: [&str; 18] = [
+    "experiments WHERE project_id = $1",
     "feature_flags WHERE project_id = $1",
     "flag_versions WHERE project_id = $1",
     "workspace_members WHERE workspace_id IN (SELECT id FROM workspaces WHERE project_id = $1)",

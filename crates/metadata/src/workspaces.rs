@@ -260,6 +260,7 @@ impl Metadata {
             )));
         }
         sqlx::query("DELETE FROM feature_flags WHERE workspace_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM experiments WHERE workspace_id = $1").bind(id).execute(&mut *tx).await?;
         set_members(&mut tx, id, &[]).await?;
         sqlx::query("DELETE FROM workspaces WHERE id = $1 AND project_id = $2")
             .bind(id)

@@ -372,6 +372,26 @@ async fn feature_flags(md: &Metadata, pid: ProjectId) {
     assert_ne!(again.id, made.id);
     assert!(matches!(md.flag(pid, "no-such-flag").await, Err(MetadataError::NotFound(_))));
     md.archive_flag(pid, &again.id, &Actor::cli()).await.unwrap();
+
+    // Experiments: a draft, saved as the caller moved it, archived, deleted.
+    let spec = sextant_flags::ExperimentSpec { name: "New checkout".into(), ..Default::default() };
+    let mut e = md.create_experiment(pid, workspace, &spec, &Actor::cli()).await.unwrap();
+    assert_eq!(e.status, sextant_flags::ExperimentStatus::Draft);
+    assert_eq!(md.workspace_project(workspace).await.unwrap(), pid);
+    e.status = sextant_flags::ExperimentStatus::Active;
+    e.start_ms = Some(1_700_000_000_000);
+    e.deleted_at_ms = Some(1_700_000_000_001);
+    let saved = md.save_experiment(&e, &Actor::project_secret()).await.unwrap();
+    assert_eq!((saved.status, saved.start_ms), (sextant_flags::ExperimentStatus::Active, Some(1_700_000_000_000)));
+    assert!(md.list_experiments(pid, workspace, false).await.unwrap().is_empty());
+    assert_eq!(md.list_experiments(pid, workspace, true).await.unwrap().len(), 1);
+    let unnamed = sextant_flags::ExperimentSpec::default();
+    assert!(matches!(
+        md.create_experiment(pid, workspace, &unnamed, &Actor::cli()).await,
+        Err(MetadataError::Invalid(_))
+    ));
+    md.delete_experiment(pid, &e.id).await.unwrap();
+    assert!(matches!(md.experiment(pid, &e.id).await, Err(MetadataError::NotFound(_))));
 }
 
 /// Workspaces: the default one, restricted ones with members, their limits; then a

@@ -115,9 +115,9 @@ pub enum Operation {
     /// Evaluate feature flags and read their definitions (`/flags`, `/flags/definitions`):
     /// the SDKs send the public project token.
     EvaluateFlags,
-    /// Read the feature flags' management API (every role).
+    /// Read feature flags and experiments through the App API (every role).
     ReadFlags,
-    /// Create, change and archive feature flags (analyst and above).
+    /// Create, change and archive feature flags and experiments (analyst and above).
     WriteFlags,
     /// Read the project's settings and its workspaces (every role: readers choose the
     /// workspace they read through, and reports use the project's timezone).
@@ -196,8 +196,8 @@ impl Operation {
             Operation::ReadLexicon => "read Lexicon schemas",
             Operation::WriteLexicon => "change Lexicon schemas",
             Operation::EvaluateFlags => "evaluate feature flags",
-            Operation::ReadFlags => "read feature flags",
-            Operation::WriteFlags => "change feature flags",
+            Operation::ReadFlags => "read feature flags and experiments",
+            Operation::WriteFlags => "change feature flags and experiments",
             Operation::ReadProject => "read the project's settings and workspaces",
         }
     }

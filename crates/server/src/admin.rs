@@ -165,3 +165,23 @@ pub(crate) async fn org_admin(state: &AppState, organization_id: &str, parts: &P
 pub(crate) fn to_value(view: impl Serialize) -> Value {
     serde_json::to_value(view).unwrap_or(Value::Null)
 }
+
+/// A workspace id from a path.
+pub(crate) fn workspace_id(text: &str) -> Result<i64, ApiError> {
+    text.trim().parse::<i64>().map_err(|_| {
+        ApiError::invalid_fields("invalid workspace id", vec![("workspace_id".into(), "must be an integer".into())])
+    })
+}
+
+/// Refuses a service account confined to some workspaces (analysts and consumers; see
+/// `extract::visibility`) acting in workspace `id` when it is not one of them. Whether
+/// the workspace exists is the store's to say.
+pub(crate) async fn check_confinement(state: &AppState, credential: &Credential, id: i64) -> Result<(), ApiError> {
+    if let (Some(account), crate::auth::Access::ServiceAccount(Role::Analyst | Role::Consumer)) =
+        (credential.account, &credential.access)
+    {
+        let confined = state.metadata.confinement(credential.project.id, account).await?;
+        sextant_model::workspace::choose(Some(id), &confined).map_err(ApiError::forbidden)?;
+    }
+    Ok(())
+}

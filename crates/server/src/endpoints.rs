@@ -139,6 +139,17 @@ pub const ENDPOINTS: &[Endpoint] = &[
     op("GET", "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}", ReadFlags),
     op("PUT", "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}", WriteFlags),
     op("DELETE", "/api/app/projects/{project_id}/workspaces/{workspace_id}/feature-flags/{flag_id}", WriteFlags),
+    // The App API: experiments (the workspace names the project).
+    op("GET", "/api/app/workspaces/{workspace_id}/experiments", ReadFlags),
+    op("POST", "/api/app/workspaces/{workspace_id}/experiments", WriteFlags),
+    op("GET", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}", ReadFlags),
+    op("PATCH", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}", WriteFlags),
+    op("DELETE", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}", WriteFlags),
+    op("POST", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/archive", WriteFlags),
+    op("DELETE", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/archive", WriteFlags),
+    op("PUT", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/launch", WriteFlags),
+    op("PUT", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/force_conclude", WriteFlags),
+    op("PATCH", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/decide", WriteFlags),
     // The App API: annotations.
     op("GET", "/api/app/projects/{project_id}/annotations", ReadAnnotations),
     op("POST", "/api/app/projects/{project_id}/annotations", WriteAnnotations),

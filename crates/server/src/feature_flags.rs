@@ -15,118 +15,17 @@ use axum::Json;
 use axum::extract::{Path, Request, State};
 use serde::Serialize;
 use serde_json::Value;
-use sextant_flags::{FlagRequest, FlagSpec, FlagStatus, Ruleset, ServingMethod};
+use sextant_flags::{FlagRequest, FlagSpec};
 use sextant_metadata::FlagInfo;
 use sextant_model::access::Operation;
-use sextant_model::workspace;
-use sextant_model::{Actor, ActorKind, Role};
 
 use crate::admin::{admin_for, read_body};
-use crate::audit::iso;
-use crate::auth::{Access, Credential};
+use crate::auth::Credential;
 use crate::envelope::Single;
 use crate::error::ApiError;
+use crate::flag_view::FeatureFlagView;
 use crate::resource::{Deleted, DeletedId};
 use crate::state::AppState;
-
-/// A flag as the management API shows it (`FeatureFlagApiResponse`).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct FeatureFlagView {
-    /// Its id, a UUID.
-    pub id: String,
-    /// Its display name.
-    pub name: String,
-    /// The key SDKs ask for.
-    pub key: String,
-    /// A note.
-    pub description: Option<String>,
-    /// Labels.
-    pub tags: Vec<String>,
-    /// Its experiment.
-    pub experiment_id: Option<String>,
-    /// Whether the experiment runs.
-    pub is_experiment_active: Option<bool>,
-    /// `enabled`, `disabled` or `archived`.
-    pub status: FlagStatus,
-    /// The context key users are bucketed by.
-    pub context: String,
-    /// As sent.
-    #[schema(value_type = Option<Object>)]
-    pub data_group_id: Option<Value>,
-    /// Where it may be evaluated.
-    pub serving_method: ServingMethod,
-    /// Variants, rollout groups, testers.
-    pub ruleset: Ruleset,
-    /// Its workspace.
-    pub workspace_id: i64,
-    /// Mixed into every hash.
-    pub hash_salt: Option<String>,
-    /// Its project.
-    pub project_id: i64,
-    /// The project's name.
-    pub project_name: String,
-    /// Always `feature-flags`.
-    pub content_type: &'static str,
-    /// When it was made (ISO 8601).
-    pub created: String,
-    /// The service account or API token that made it (none for the secret or the CLI).
-    pub creator_id: Option<i64>,
-    /// Its name.
-    pub creator_name: Option<String>,
-    /// Always null: credentials have no e-mail address.
-    pub creator_email: Option<String>,
-    /// When it last changed.
-    pub modified: String,
-    /// Who changed it last.
-    pub last_modified_by_id: Option<i64>,
-    /// Their name.
-    pub last_modified_by_name: Option<String>,
-    /// Always null.
-    pub last_modified_by_email: Option<String>,
-    /// When it was last enabled.
-    pub enabled_at: Option<String>,
-    /// When it was archived.
-    pub deleted: Option<String>,
-}
-
-impl FeatureFlagView {
-    /// `flag` as shown, in the project named `project_name`.
-    pub fn of(flag: FlagInfo, project_name: &str) -> FeatureFlagView {
-        let id_of = |a: &Actor| a.id.filter(|_| matches!(a.kind, ActorKind::ServiceAccount | ActorKind::ApiToken));
-        let creator = flag.audit.creator.as_ref();
-        let modifier = flag.modifier.as_ref();
-        let spec = flag.spec;
-        FeatureFlagView {
-            id: flag.id,
-            name: spec.name,
-            key: spec.key,
-            description: spec.description,
-            tags: spec.tags,
-            experiment_id: spec.experiment_id,
-            is_experiment_active: spec.is_experiment_active,
-            status: spec.status,
-            context: spec.context,
-            data_group_id: spec.data_group_id,
-            serving_method: spec.serving_method,
-            ruleset: spec.ruleset,
-            workspace_id: flag.workspace_id,
-            hash_salt: spec.hash_salt,
-            project_id: flag.project_id.0,
-            project_name: project_name.to_string(),
-            content_type: "feature-flags",
-            created: iso(flag.audit.created_at_ms).unwrap_or_default(),
-            creator_id: creator.and_then(id_of),
-            creator_name: creator.map(|a| a.name.clone()),
-            creator_email: None,
-            modified: iso(flag.audit.modified_at_ms).unwrap_or_default(),
-            last_modified_by_id: modifier.and_then(id_of),
-            last_modified_by_name: modifier.map(|a| a.name.clone()),
-            last_modified_by_email: None,
-            enabled_at: flag.enabled_at_ms.and_then(iso),
-            deleted: flag.deleted_at_ms.and_then(iso),
-        }
-    }
-}
 
 /// The list: `{"status": "ok", "results": [...]}`, oldest first.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -153,18 +52,10 @@ fn parse_body(body: Value) -> Result<FlagRequest, ApiError> {
     FlagRequest::parse(body).map_err(|problems| ApiError::invalid_fields("invalid feature flag", problems))
 }
 
-/// The workspace in the path, if the credential may manage flags in it: it exists
-/// (the store checks) and, for a service account confined to some workspaces, is one.
+/// The workspace in the path, if the credential may manage flags in it.
 async fn workspace_of(state: &AppState, credential: &Credential, text: &str) -> Result<i64, ApiError> {
-    let id = text.trim().parse::<i64>().map_err(|_| {
-        ApiError::invalid_fields("invalid workspace id", vec![("workspace_id".into(), "must be an integer".into())])
-    })?;
-    if let (Some(account), Access::ServiceAccount(Role::Analyst | Role::Consumer)) =
-        (credential.account, &credential.access)
-    {
-        let confined = state.metadata.confinement(credential.project.id, account).await?;
-        workspace::choose(Some(id), &confined).map_err(ApiError::forbidden)?;
-    }
+    let id = crate::admin::workspace_id(text)?;
+    crate::admin::check_confinement(state, credential, id).await?;
     Ok(id)
 }
 

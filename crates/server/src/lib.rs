@@ -23,6 +23,8 @@
 //! - [`annotations`]: annotations and their tags (`/api/app/projects/{id}/annotations`).
 //! - [`lexicon`]: Lexicon schemas (`/api/app/projects/{id}/schemas`).
 //! - [`flags`]: feature flags as the SDKs read them (`/flags`, `/flags/definitions`).
+//! - [`experiments`]: experiments and their lifecycle
+//!   (`/api/app/workspaces/{id}/experiments`).
 //! - [`feature_flags`]: feature-flag management
 //!   (`/api/app/projects/{id}/workspaces/{id}/feature-flags`).
 //! - [`projects`]: projects (`/api/app/organizations/{id}/projects`, `/api/app/projects/{id}`).
@@ -55,6 +57,7 @@
 //! - [`lookup_join`]: joining lookup tables into a request's expressions.
 //! - [`event_lines`]: one stored event as a line of raw export.
 //! - [`limits`]: rate and concurrency limits per project and API family.
+//! - [`flag_view`]: how the App API shows a feature flag (flags and experiments alike).
 //! - [`flag_book`]: each project's enabled flags, compiled, and their definitions' body.
 //! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
 //!   events and properties, type violations counted).
@@ -82,11 +85,13 @@ pub mod envelope;
 pub mod error;
 pub mod event_lines;
 pub mod events;
+pub mod experiments;
 pub mod export;
 pub mod extract;
 pub mod feature_flags;
 pub mod files;
 pub mod flag_book;
+pub mod flag_view;
 pub mod flags;
 pub mod funnels;
 pub mod geoip;

@@ -34,9 +34,9 @@ use crate::limits::Limiter;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
-    annotations, app, cohorts, engage, events, export, feature_flags, flags, funnels, health, ingest, insights, jql,
-    lexicon, limits, lookup_tables, metrics, openapi, projects, retention, segmentation, service_accounts, stream,
-    workspaces,
+    annotations, app, cohorts, engage, events, experiments, export, feature_flags, flags, funnels, health, ingest,
+    insights, jql, lexicon, limits, lookup_tables, metrics, openapi, projects, retention, segmentation,
+    service_accounts, stream, workspaces,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -318,6 +318,12 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(flags::assignments, flags::assignments_posted))
         .routes(routes!(feature_flags::list, feature_flags::create))
         .routes(routes!(feature_flags::get, feature_flags::update, feature_flags::delete))
+        .routes(routes!(experiments::list, experiments::create))
+        .routes(routes!(experiments::get, experiments::update, experiments::delete))
+        .routes(routes!(experiments::archive, experiments::unarchive))
+        .routes(routes!(experiments::launch))
+        .routes(routes!(experiments::force_conclude))
+        .routes(routes!(experiments::decide))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use sextant_flags::{FlagRequest, FlagStatus};
 use sextant_metadata::{FlagInfo, Metadata};
 use sextant_model::{Actor, ProjectId};
-use sextant_server::feature_flags::FeatureFlagView;
+use sextant_server::flag_view::FeatureFlagView;
 
 use super::common::{DataDirArg, print_list, require_project};
 

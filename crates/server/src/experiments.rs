@@ -1,0 +1,559 @@
+//! Experiments, at Mixpanel's paths and in its shapes (`experiments.openapi.yaml`):
+//! `/api/app/workspaces/{workspace_id}/experiments[/{experiment_id}]` lists (archived
+//! ones with `include_archived=true`), creates (a draft), gets, changes (`PATCH`) and
+//! deletes them; `.../launch`, `.../force_conclude` and `.../decide` move one through
+//! its lifecycle; `POST .../archive` archives and `DELETE .../archive` restores one.
+//! The workspace names the project; credentials are the App API's for it (every role
+//! reads, analysts and above change, as for feature flags).
+//!
+//! The lifecycle's rules are `sextant_flags::experiment`'s. An experiment whose
+//! `settings.feature_flag_id` names a flag marks that flag's experiment as running when
+//! launched and as stopped when concluded or decided, so the SDKs' exposure events say
+//! so (`crate::flag_book` serves the change at once).
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::request::Parts;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sextant_flags::{Decision, ExperimentChange, ExperimentStatus};
+use sextant_metadata::{ExperimentInfo, MetadataError};
+use sextant_model::access::Operation;
+use sextant_model::{Actor, ActorKind};
+
+use crate::admin::{admin_for, check_confinement, read_body, workspace_id};
+use crate::audit::iso;
+use crate::auth::Credential;
+use crate::envelope::Single;
+use crate::error::ApiError;
+use crate::flag_view::FeatureFlagView;
+use crate::resource::{Deleted, DeletedId};
+use crate::state::AppState;
+
+/// An experiment as the API shows it (`ExperimentApiResponse`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ExperimentView {
+    /// Its id, a UUID.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Always `experiments`.
+    pub content_type: &'static str,
+    /// A note.
+    pub description: Option<String>,
+    /// What it expects to learn.
+    pub hypothesis: Option<String>,
+    /// Where it is in its life.
+    pub status: ExperimentStatus,
+    /// Its variants, as sent.
+    pub variants: Vec<Value>,
+    /// Its metrics, as sent.
+    pub metrics: Vec<Value>,
+    /// Settings (`feature_flag_id`: the flag it reads), and `decision` once decided.
+    pub settings: Map<String, Value>,
+    /// As sent.
+    pub exposures_cache: Map<String, Value>,
+    /// As sent.
+    pub results_cache: Map<String, Value>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// When it started (ISO 8601).
+    pub start_date: Option<String>,
+    /// When it ended.
+    pub end_date: Option<String>,
+    /// The flag it reads, as the flags API shows it.
+    #[schema(value_type = Option<Object>)]
+    pub feature_flag: Option<Value>,
+    /// When it was made.
+    pub created: String,
+    /// The service account or API token that made it.
+    pub creator_id: Option<i64>,
+    /// Its name.
+    pub creator_name: Option<String>,
+    /// Always null: credentials have no e-mail address.
+    pub creator_email: Option<String>,
+    /// When it last changed.
+    pub modified: String,
+    /// Who changed it last (a service account or API token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_modified_by_id: Option<i64>,
+    /// Their name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_modified_by_name: Option<String>,
+    /// When it was archived.
+    pub deleted: Option<String>,
+    /// Always false.
+    pub is_favorited: bool,
+    /// Always null.
+    pub pinned_date: Option<String>,
+}
+
+/// The list: `{"status": "ok", "results": [...]}`, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ExperimentList {
+    /// Always `ok`.
+    pub status: String,
+    /// The workspace's experiments.
+    pub results: Vec<ExperimentView>,
+}
+
+fn id_of(a: &Actor) -> Option<i64> {
+    a.id.filter(|_| matches!(a.kind, ActorKind::ServiceAccount | ActorKind::ApiToken))
+}
+
+impl ExperimentView {
+    async fn of(state: &AppState, e: ExperimentInfo, project_name: &str) -> Result<ExperimentView, ApiError> {
+        let feature_flag = match e.spec.flag_id() {
+            None => None,
+            Some(flag) => match state.metadata.flag(e.project_id, flag).await {
+                Ok(f) => Some(serde_json::to_value(FeatureFlagView::of(f, project_name)).unwrap_or(Value::Null)),
+                Err(MetadataError::NotFound(_)) => None,
+                Err(other) => return Err(other.into()),
+            },
+        };
+        let mut settings = e.spec.settings.clone();
+        if let Some(decision) = &e.spec.decision {
+            settings.insert("decision".into(), serde_json::to_value(decision).unwrap_or(Value::Null));
+        }
+        let creator = e.audit.creator.as_ref();
+        Ok(ExperimentView {
+            id: e.id,
+            name: e.spec.name,
+            content_type: "experiments",
+            description: e.spec.description,
+            hypothesis: e.spec.hypothesis,
+            status: e.status,
+            variants: e.spec.variants,
+            metrics: e.spec.metrics,
+            settings,
+            exposures_cache: e.spec.exposures_cache,
+            results_cache: e.spec.results_cache,
+            tags: e.spec.tags,
+            start_date: e.start_ms.and_then(iso),
+            end_date: e.end_ms.and_then(iso),
+            feature_flag,
+            created: iso(e.audit.created_at_ms).unwrap_or_default(),
+            creator_id: creator.and_then(id_of),
+            creator_name: creator.map(|a| a.name.clone()),
+            creator_email: None,
+            modified: iso(e.audit.modified_at_ms).unwrap_or_default(),
+            last_modified_by_id: e.modifier.as_ref().and_then(id_of),
+            last_modified_by_name: e.modifier.as_ref().map(|a| a.name.clone()),
+            deleted: e.deleted_at_ms.and_then(iso),
+            is_favorited: false,
+            pinned_date: None,
+        })
+    }
+}
+
+/// The request's credential for the workspace's project, allowed `op` there.
+async fn caller(
+    state: &AppState,
+    workspace: &str,
+    parts: &Parts,
+    op: Operation,
+) -> Result<(Credential, i64), ApiError> {
+    let workspace = workspace_id(workspace)?;
+    // The credential is checked before the workspace is said not to exist: against the
+    // workspace's project, or the `project_id` a caller sends (service accounts do).
+    let (project, missing) = match state.metadata.workspace_project(workspace).await {
+        Ok(project) => (project.0.to_string(), None),
+        Err(MetadataError::NotFound(what)) => {
+            let params = sextant_ingest::Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+            match params.get("project_id") {
+                Some(project) => (project.to_string(), Some(what)),
+                None => return Err(MetadataError::NotFound(what).into()),
+            }
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let (credential, _) = admin_for(state, &project, parts, op).await?;
+    if let Some(what) = missing {
+        return Err(MetadataError::NotFound(what).into());
+    }
+    check_confinement(state, &credential, workspace).await?;
+    Ok((credential, workspace))
+}
+
+/// The experiment `id` of the workspace.
+async fn experiment_in(
+    state: &AppState,
+    credential: &Credential,
+    workspace: i64,
+    id: &str,
+) -> Result<ExperimentInfo, ApiError> {
+    let e = state.metadata.experiment(credential.project.id, id).await?;
+    if e.workspace_id != workspace {
+        return Err(MetadataError::NotFound(format!("experiment {id} in workspace {workspace}")).into());
+    }
+    Ok(e)
+}
+
+fn invalid(problems: Vec<(String, String)>) -> ApiError {
+    ApiError::invalid_fields("invalid experiment", problems)
+}
+
+/// Refuses a `settings.feature_flag_id` that names no flag of the project.
+async fn check_flag(state: &AppState, e: &ExperimentInfo) -> Result<(), ApiError> {
+    if let Some(flag) = e.spec.flag_id() {
+        match state.metadata.flag(e.project_id, flag).await {
+            Ok(_) => {}
+            Err(MetadataError::NotFound(_)) => {
+                return Err(invalid(vec![("settings.feature_flag_id".into(), format!("names no flag: `{flag}`"))]));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Marks the experiment's flag (if it reads one) as read by it, running or not.
+async fn mark_flag(state: &AppState, e: &ExperimentInfo, actor: &Actor) -> Result<(), ApiError> {
+    let Some(flag_id) = e.spec.flag_id() else { return Ok(()) };
+    let mut flag = state.metadata.flag(e.project_id, flag_id).await?;
+    flag.spec.experiment_id = Some(e.id.clone());
+    flag.spec.is_experiment_active = Some(e.status.is_running());
+    state.metadata.update_flag(e.project_id, flag_id, flag.spec, false, actor).await?;
+    state.flags.forget(e.project_id);
+    Ok(())
+}
+
+/// Moves `e` to `to`, stamping its start or end, and saves it (and its flag's mark).
+async fn move_to(
+    state: &AppState,
+    credential: &Credential,
+    mut e: ExperimentInfo,
+    to: ExperimentStatus,
+    end_ms: Option<i64>,
+) -> Result<Json<Single<ExperimentView>>, ApiError> {
+    e.status = e.status.move_to(to).map_err(|problem| invalid(vec![("status".into(), problem)]))?;
+    let now = chrono::Utc::now().timestamp_millis();
+    match to {
+        ExperimentStatus::Active => e.start_ms = e.start_ms.or(Some(now)),
+        ExperimentStatus::Draft => {}
+        _ => e.end_ms = end_ms.or(e.end_ms).or(Some(now)),
+    }
+    let saved = state.metadata.save_experiment(&e, &credential.actor).await?;
+    mark_flag(state, &saved, &credential.actor).await?;
+    Ok(Json(Single::ok(ExperimentView::of(state, saved, &credential.project.name).await?)))
+}
+
+fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| invalid(vec![(field.into(), "must be an ISO 8601 date and time with its offset".into())]))
+}
+
+/// `GET /api/app/workspaces/{workspace_id}/experiments`.
+#[utoipa::path(
+    get,
+    path = "/api/app/workspaces/{workspace_id}/experiments",
+    tag = "app",
+    summary = "List a workspace's experiments, oldest first",
+    params(
+        ("workspace_id" = i64, Path, description = "The workspace (it names the project)."),
+        ("include_archived" = Option<String>, Query, description = "`true` to list archived experiments too.")
+    ),
+    responses((status = 200, description = "The experiments", body = ExperimentList)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(workspace_id): Path<String>,
+    request: Request,
+) -> Result<Json<ExperimentList>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::ReadFlags).await?;
+    let params = sextant_ingest::Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+    let include_archived = params.get("include_archived") == Some("true");
+    let all = state.metadata.list_experiments(credential.project.id, workspace, include_archived).await?;
+    let mut results = Vec::with_capacity(all.len());
+    for e in all {
+        results.push(ExperimentView::of(&state, e, &credential.project.name).await?);
+    }
+    Ok(Json(ExperimentList { status: "ok".into(), results }))
+}
+
+/// The body that creates an experiment (`CreateExperimentRequest`).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body `ExperimentChange::parse` reads
+struct CreateExperimentRequest {
+    #[serde(flatten)]
+    spec: sextant_flags::ExperimentSpec,
+}
+
+/// The body that changes an experiment (`UpdateExperimentRequest`): any of the
+/// create's fields, `status` (forward only), `start_date`, `end_date`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body `ExperimentChange::parse` reads
+struct UpdateExperimentRequest {
+    #[serde(flatten)]
+    spec: sextant_flags::ExperimentSpec,
+    status: Option<ExperimentStatus>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+}
+
+/// `POST /api/app/workspaces/{workspace_id}/experiments`.
+#[utoipa::path(
+    post,
+    path = "/api/app/workspaces/{workspace_id}/experiments",
+    tag = "app",
+    summary = "Create an experiment (a draft)",
+    params(("workspace_id" = i64, Path, description = "The workspace (it names the project).")),
+    request_body(content = CreateExperimentRequest, content_type = "application/json"),
+    responses((status = 200, description = "Created", body = Single<ExperimentView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Path(workspace_id): Path<String>,
+    request: Request,
+) -> Result<Json<Single<ExperimentView>>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
+    let change = ExperimentChange::parse(read_body(&parts.headers, body).await?, true).map_err(invalid)?;
+    let spec = change.apply(&Default::default()).map_err(invalid)?;
+    let project = &credential.project;
+    if let Some(flag) = spec.flag_id()
+        && let Err(MetadataError::NotFound(_)) = state.metadata.flag(project.id, flag).await
+    {
+        return Err(invalid(vec![("settings.feature_flag_id".into(), format!("names no flag: `{flag}`"))]));
+    }
+    let made = state.metadata.create_experiment(project.id, workspace, &spec, &credential.actor).await?;
+    Ok(Json(Single::ok(ExperimentView::of(&state, made, &project.name).await?)))
+}
+
+/// `GET .../experiments/{experiment_id}`.
+#[utoipa::path(
+    get,
+    path = "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}",
+    tag = "app",
+    summary = "One experiment (archived ones too)",
+    params(
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("experiment_id" = String, Path, description = "The experiment's UUID.")
+    ),
+    responses((status = 200, description = "The experiment", body = Single<ExperimentView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Path((workspace_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<ExperimentView>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::ReadFlags).await?;
+    let e = experiment_in(&state, &credential, workspace, &id).await?;
+    Ok(Json(Single::ok(ExperimentView::of(&state, e, &credential.project.name).await?)))
+}
+
+/// `PATCH .../experiments/{experiment_id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}",
+    tag = "app",
+    summary = "Change an experiment's fields, dates or status (forward only)",
+    params(
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("experiment_id" = String, Path, description = "The experiment's UUID.")
+    ),
+    request_body(content = UpdateExperimentRequest, content_type = "application/json"),
+    responses((status = 200, description = "Changed", body = Single<ExperimentView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    Path((workspace_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<ExperimentView>>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
+    let mut e = experiment_in(&state, &credential, workspace, &id).await?;
+    let change = ExperimentChange::parse(read_body(&parts.headers, body).await?, false).map_err(invalid)?;
+    e.spec = change.apply(&e.spec).map_err(invalid)?;
+    check_flag(&state, &e).await?;
+    if let Some(text) = &change.start_date {
+        e.start_ms = Some(parse_time("start_date", text)?);
+    }
+    if let Some(text) = &change.end_date {
+        e.end_ms = Some(parse_time("end_date", text)?);
+    }
+    match change.status {
+        Some(to) if to != e.status => move_to(&state, &credential, e, to, None).await,
+        _ => {
+            let saved = state.metadata.save_experiment(&e, &credential.actor).await?;
+            Ok(Json(Single::ok(ExperimentView::of(&state, saved, &credential.project.name).await?)))
+        }
+    }
+}
+
+/// `DELETE .../experiments/{experiment_id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}",
+    tag = "app",
+    summary = "Delete an experiment (its flag stays)",
+    params(
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("experiment_id" = String, Path, description = "The experiment's UUID.")
+    ),
+    responses((status = 200, description = "Deleted", body = Deleted)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((workspace_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Deleted>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
+    experiment_in(&state, &credential, workspace, &id).await?;
+    state.metadata.delete_experiment(credential.project.id, &id).await?;
+    Ok(Json(Deleted { status: "ok", results: DeletedId { id: Value::String(id) } }))
+}
+
+/// `POST .../experiments/{experiment_id}/archive`.
+#[utoipa::path(
+    post,
+    path = "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/archive",
+    tag = "app",
+    summary = "Archive an experiment (listed only with include_archived=true)",
+    params(
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("experiment_id" = String, Path, description = "The experiment's UUID.")
+    ),
+    responses((status = 200, description = "Archived", body = Deleted)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn archive(
+    State(state): State<AppState>,
+    Path((workspace_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Deleted>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
+    let mut e = experiment_in(&state, &credential, workspace, &id).await?;
+    e.deleted_at_ms = e.deleted_at_ms.or(Some(chrono::Utc::now().timestamp_millis()));
+    state.metadata.save_experiment(&e, &credential.actor).await?;
+    Ok(Json(Deleted { status: "ok", results: DeletedId { id: Value::String(id) } }))
+}
+
+/// `DELETE .../experiments/{experiment_id}/archive`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/archive",
+    tag = "app",
+    summary = "Restore an archived experiment",
+    params(
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("experiment_id" = String, Path, description = "The experiment's UUID.")
+    ),
+    responses((status = 200, description = "Restored", body = Single<ExperimentView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn unarchive(
+    State(state): State<AppState>,
+    Path((workspace_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<ExperimentView>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
+    let mut e = experiment_in(&state, &credential, workspace, &id).await?;
+    e.deleted_at_ms = None;
+    let saved = state.metadata.save_experiment(&e, &credential.actor).await?;
+    Ok(Json(Single::ok(ExperimentView::of(&state, saved, &credential.project.name).await?)))
+}
+
+/// `PUT .../experiments/{experiment_id}/launch`.
+#[utoipa::path(
+    put,
+    path = "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/launch",
+    tag = "app",
+    summary = "Launch a draft: active from now, its flag's experiment marked running",
+    params(
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("experiment_id" = String, Path, description = "The experiment's UUID.")
+    ),
+    responses((status = 200, description = "Launched", body = Single<ExperimentView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn launch(
+    State(state): State<AppState>,
+    Path((workspace_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<ExperimentView>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
+    let e = experiment_in(&state, &credential, workspace, &id).await?;
+    check_flag(&state, &e).await?;
+    move_to(&state, &credential, e, ExperimentStatus::Active, None).await
+}
+
+/// The body of `force_conclude`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body `force_conclude` reads
+struct ForceConcludeRequest {
+    /// When it ended (default: now), ISO 8601.
+    end_date: Option<String>,
+}
+
+/// `PUT .../experiments/{experiment_id}/force_conclude`.
+#[utoipa::path(
+    put,
+    path = "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/force_conclude",
+    tag = "app",
+    summary = "Stop a running experiment without a decision",
+    params(
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("experiment_id" = String, Path, description = "The experiment's UUID.")
+    ),
+    request_body(content = ForceConcludeRequest, content_type = "application/json"),
+    responses((status = 200, description = "Concluded", body = Single<ExperimentView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn force_conclude(
+    State(state): State<AppState>,
+    Path((workspace_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<ExperimentView>>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
+    let e = experiment_in(&state, &credential, workspace, &id).await?;
+    let body = read_body(&parts.headers, body).await?;
+    let end = match body.get("end_date") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(parse_time("end_date", text)?),
+        Some(_) => return Err(invalid(vec![("end_date".into(), "must be an ISO 8601 date and time".into())])),
+    };
+    move_to(&state, &credential, e, ExperimentStatus::Concluded, end).await
+}
+
+/// `PATCH .../experiments/{experiment_id}/decide`.
+#[utoipa::path(
+    patch,
+    path = "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/decide",
+    tag = "app",
+    summary = "Decide a running or concluded experiment: success (with the variant shipped) or fail",
+    params(
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("experiment_id" = String, Path, description = "The experiment's UUID.")
+    ),
+    request_body(content = Decision, content_type = "application/json"),
+    responses((status = 200, description = "Decided", body = Single<ExperimentView>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn decide(
+    State(state): State<AppState>,
+    Path((workspace_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<ExperimentView>>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
+    let mut e = experiment_in(&state, &credential, workspace, &id).await?;
+    let decision: Decision = serde_json::from_value(read_body(&parts.headers, body).await?)
+        .map_err(|err| invalid(vec![("body".into(), format!("{err} (`success` is required: true or false)"))]))?;
+    let to = if decision.success { ExperimentStatus::Success } else { ExperimentStatus::Fail };
+    e.spec.decision = Some(decision);
+    move_to(&state, &credential, e, to, None).await
+}
