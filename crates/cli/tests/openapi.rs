@@ -105,6 +105,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/launch", &["put"]),
         ("/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/force_conclude", &["put"]),
         ("/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/decide", &["patch"]),
+        ("/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/results", &["get"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),
@@ -117,7 +118,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 85, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 86, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -183,7 +184,7 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
     .unwrap();
     let (ok, report) = schemathesis(work.path(), &s.url("/openapi.json"), None, &format!("{}:", s.creds.secret), &[]);
     assert!(ok, "schemathesis found problems:\n{report}");
-    assert!(report.contains("Tested: 129"), "every operation is tested:\n{report}");
+    assert!(report.contains("Tested: 130"), "every operation is tested:\n{report}");
 }
 
 /// The organisation's project routes, which take an organisation owner or admin (the

@@ -27,6 +27,7 @@
 //!   behaviour counts.
 //! - [`engage`]: the engage query's parameters, read into an [`engage::EngageRequest`].
 //! - [`lexicon`]: the declared schemas merged with what the project has sent.
+//! - [`experiments`]: an experiment's results: exposures, conversions, z- and t-tests.
 //! - [`parallel`]: splitting a forward pass over users across the cores.
 //! - [`workspace`]: what a report may name and list when it reads through a workspace.
 
@@ -34,6 +35,7 @@ pub mod calendar;
 pub mod cohorts;
 pub mod engage;
 pub mod events;
+pub mod experiments;
 pub mod funnels;
 pub mod insights;
 pub mod lexicon;

@@ -150,6 +150,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     op("PUT", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/launch", WriteFlags),
     op("PUT", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/force_conclude", WriteFlags),
     op("PATCH", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/decide", WriteFlags),
+    op("GET", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/results", ReadFlags),
     // The App API: annotations.
     op("GET", "/api/app/projects/{project_id}/annotations", ReadAnnotations),
     op("POST", "/api/app/projects/{project_id}/annotations", WriteAnnotations),

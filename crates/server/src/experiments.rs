@@ -6,6 +6,9 @@
 //! The workspace names the project; credentials are the App API's for it (every role
 //! reads, analysts and above change, as for feature flags).
 //!
+//! `GET .../{experiment_id}/results` is Sextant's own: per variant, users exposed and
+//! converted on a metric event, against the control (`sextant_query::experiments`).
+//!
 //! The lifecycle's rules are `sextant_flags::experiment`'s. An experiment whose
 //! `settings.feature_flag_id` names a flag marks that flag's experiment as running when
 //! launched and as stopped when concluded or decided, so the SDKs' exposure events say
@@ -20,6 +23,7 @@ use sextant_flags::{Decision, ExperimentChange, ExperimentStatus};
 use sextant_metadata::{ExperimentInfo, MetadataError};
 use sextant_model::access::Operation;
 use sextant_model::{Actor, ActorKind};
+use sextant_query::experiments::{ExperimentResults, ResultsRequest};
 
 use crate::admin::{admin_for, check_confinement, read_body, workspace_id};
 use crate::audit::iso;
@@ -556,4 +560,72 @@ pub async fn decide(
     let to = if decision.success { ExperimentStatus::Success } else { ExperimentStatus::Fail };
     e.spec.decision = Some(decision);
     move_to(&state, &credential, e, to, None).await
+}
+
+/// `GET .../experiments/{experiment_id}/results`.
+#[utoipa::path(
+    get,
+    path = "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/results",
+    tag = "app",
+    summary = "An experiment's results (Sextant's own): per variant, users exposed and converted, against the control",
+    params(
+        ("workspace_id" = i64, Path, description = "The workspace."),
+        ("experiment_id" = String, Path, description = "The experiment's UUID."),
+        ("metric" = Option<String>, Query, description = "The metric event (default: the first of the experiment's metrics with an `event`)."),
+        ("property" = Option<String>, Query, description = "A numeric property of the metric event: compare its sum per user (Welch's t-test)."),
+        ("window_days" = Option<u32>, Query, description = "Count metric events up to this many days after exposure (1 to 365; default: until the end).")
+    ),
+    responses((status = 200, description = "The results", body = Single<ExperimentResults>)),
+    security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn results(
+    State(state): State<AppState>,
+    Path((workspace_id, id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Single<ExperimentResults>>, ApiError> {
+    let (parts, _) = request.into_parts();
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::ReadFlags).await?;
+    let e = experiment_in(&state, &credential, workspace, &id).await?;
+    let params = sextant_ingest::Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+    let refuse = |field: &str, problem: &str| invalid(vec![(field.into(), problem.into())]);
+    let from_ms = e.start_ms.ok_or_else(|| refuse("status", "the experiment has not been launched"))?;
+    let flag_id = e.spec.flag_id().ok_or_else(|| refuse("settings.feature_flag_id", "names no flag to read"))?;
+    let flag = state.metadata.flag(e.project_id, flag_id).await?;
+    let mut variants = flag.spec.ruleset.variants.clone();
+    variants.sort_by(|a, b| a.key.cmp(&b.key));
+    let control =
+        variants.iter().find(|v| v.is_control).or(variants.first()).map(|v| v.key.clone()).unwrap_or_default();
+    let metric = match params.get("metric") {
+        Some(m) if !m.is_empty() => m.to_string(),
+        _ => e
+            .spec
+            .metrics
+            .iter()
+            .find_map(|m| m.get("event").and_then(Value::as_str))
+            .map(str::to_string)
+            .ok_or_else(|| refuse("metric", "is required: the experiment names no metric event"))?,
+    };
+    let window_ms = match params.get("window_days") {
+        None => None,
+        Some(text) => match text.parse::<i64>() {
+            Ok(days) if (1..=365).contains(&days) => Some(days * 86_400_000),
+            _ => return Err(refuse("window_days", "must be a whole number of days from 1 to 365")),
+        },
+    };
+    let to_ms = e.end_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    let request = ResultsRequest {
+        flag_key: flag.spec.key.clone(),
+        metric,
+        property: params.get("property").filter(|p| !p.is_empty()).map(str::to_string),
+        window_ms,
+        from_ms,
+        to_ms,
+        control,
+    };
+    let options = crate::reports::expression_options(&credential.project);
+    let query = request.query(credential.project.id, &options).map_err(|problem| refuse("metric", &problem))?;
+    let rows = state.reports.behaviour(query).await?;
+    let answer =
+        tokio::task::spawn_blocking(move || request.compute(&rows)).await.map_err(crate::reports::join_failed)?;
+    Ok(Json(Single::ok(answer)))
 }

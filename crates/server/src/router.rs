@@ -324,6 +324,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(experiments::launch))
         .routes(routes!(experiments::force_conclude))
         .routes(routes!(experiments::decide))
+        .routes(routes!(experiments::results))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
