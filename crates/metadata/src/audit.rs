@@ -44,3 +44,19 @@ pub(crate) fn bind_creator<'q>(
 ) -> Query<'q, sqlx::Any, AnyArguments<'q>> {
     query.bind(now_ms).bind(creator.kind.as_str()).bind(creator.id).bind(creator.name.as_str())
 }
+
+/// The columns of who changed a row last, aliased for [`modifier_from_row`].
+pub(crate) const MODIFIER_COLUMNS: &str = "modifier_kind AS m_kind, modifier_id AS m_id, modifier_name AS m_name";
+
+/// Who changed a row last ([`MODIFIER_COLUMNS`]), or its creator when nobody has since.
+pub(crate) fn modifier_from_row(row: &AnyRow) -> Result<Option<Actor>> {
+    let kind: Option<String> = row.try_get("m_kind")?;
+    Ok(match kind.as_deref().and_then(ActorKind::parse) {
+        Some(kind) => Some(Actor {
+            kind,
+            id: row.try_get("m_id")?,
+            name: row.try_get::<Option<String>, _>("m_name")?.unwrap_or_default(),
+        }),
+        None => creator_from_row(row)?,
+    })
+}

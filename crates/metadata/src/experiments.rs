@@ -10,7 +10,7 @@ use sextant_model::{Actor, Audit, ProjectId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::{AUDIT_COLUMNS, CREATOR_COLUMNS, audit_from_row, bind_creator, creator_from_row};
+use crate::audit::{AUDIT_COLUMNS, CREATOR_COLUMNS, MODIFIER_COLUMNS, audit_from_row, bind_creator, modifier_from_row};
 use crate::store::{Metadata, now_ms};
 use crate::{MetadataError, Result};
 
@@ -42,23 +42,14 @@ pub struct ExperimentInfo {
     pub modifier: Option<Actor>,
 }
 
-const COLUMNS: &str = "id, project_id, workspace_id, status, definition, start_ms, end_ms, deleted_at_ms, \
-                       modifier_kind AS m_kind, modifier_id AS m_id, modifier_name AS m_name";
+const COLUMNS: &str = "id, project_id, workspace_id, status, definition, start_ms, end_ms, deleted_at_ms";
 
 fn from_row(row: &AnyRow) -> Result<ExperimentInfo> {
     let definition: String = row.try_get("definition")?;
     let status: String = row.try_get("status")?;
     let status = serde_json::from_value(serde_json::Value::String(status))
         .map_err(|e| MetadataError::Invalid(format!("stored experiment status: {e}")))?;
-    let modifier_kind: Option<String> = row.try_get("m_kind")?;
-    let modifier = match modifier_kind.as_deref().and_then(sextant_model::ActorKind::parse) {
-        Some(kind) => Some(Actor {
-            kind,
-            id: row.try_get("m_id")?,
-            name: row.try_get::<Option<String>, _>("m_name")?.unwrap_or_default(),
-        }),
-        None => creator_from_row(row)?,
-    };
+    let modifier = modifier_from_row(row)?;
     Ok(ExperimentInfo {
         id: row.try_get("id")?,
         project_id: ProjectId(row.try_get("project_id")?),
@@ -132,7 +123,7 @@ impl Metadata {
     /// One experiment of the project, archived or not.
     pub async fn experiment(&self, project_id: ProjectId, id: &str) -> Result<ExperimentInfo> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM experiments WHERE id = $1 AND project_id = $2"
+            "SELECT {COLUMNS}, {MODIFIER_COLUMNS}, {AUDIT_COLUMNS} FROM experiments WHERE id = $1 AND project_id = $2"
         ))
         .bind(id)
         .bind(project_id.0)
@@ -192,7 +183,7 @@ impl Metadata {
         self.workspace(project_id, workspace_id).await?;
         let archived = if include_archived { "" } else { " AND deleted_at_ms IS NULL" };
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM experiments \
+            "SELECT {COLUMNS}, {MODIFIER_COLUMNS}, {AUDIT_COLUMNS} FROM experiments \
              WHERE project_id = $1 AND workspace_id = $2{archived} ORDER BY created_at_ms, id"
         ))
         .bind(project_id.0)

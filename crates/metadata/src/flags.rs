@@ -10,7 +10,7 @@ use sextant_model::{Actor, Audit, ProjectId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::{AUDIT_COLUMNS, CREATOR_COLUMNS, audit_from_row, bind_creator, creator_from_row};
+use crate::audit::{AUDIT_COLUMNS, CREATOR_COLUMNS, MODIFIER_COLUMNS, audit_from_row, bind_creator, modifier_from_row};
 use crate::secrets::random_hex32;
 use crate::store::{Metadata, now_ms};
 use crate::{MetadataError, Result};
@@ -40,20 +40,11 @@ pub struct FlagInfo {
     pub modifier: Option<Actor>,
 }
 
-const COLUMNS: &str = "id, project_id, workspace_id, definition, enabled_at_ms, deleted_at_ms, \
-                       modifier_kind AS m_kind, modifier_id AS m_id, modifier_name AS m_name";
+const COLUMNS: &str = "id, project_id, workspace_id, definition, enabled_at_ms, deleted_at_ms";
 
 fn from_row(row: &AnyRow) -> Result<FlagInfo> {
     let definition: String = row.try_get("definition")?;
-    let modifier_kind: Option<String> = row.try_get("m_kind")?;
-    let modifier = match modifier_kind.as_deref().and_then(sextant_model::ActorKind::parse) {
-        Some(kind) => Some(Actor {
-            kind,
-            id: row.try_get("m_id")?,
-            name: row.try_get::<Option<String>, _>("m_name")?.unwrap_or_default(),
-        }),
-        None => creator_from_row(row)?,
-    };
+    let modifier = modifier_from_row(row)?;
     Ok(FlagInfo {
         id: row.try_get("id")?,
         project_id: ProjectId(row.try_get("project_id")?),
@@ -137,7 +128,7 @@ impl Metadata {
     /// One flag of the project, archived or not.
     pub async fn flag(&self, project_id: ProjectId, id: &str) -> Result<FlagInfo> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM feature_flags WHERE id = $1 AND project_id = $2"
+            "SELECT {COLUMNS}, {MODIFIER_COLUMNS}, {AUDIT_COLUMNS} FROM feature_flags WHERE id = $1 AND project_id = $2"
         ))
         .bind(id)
         .bind(project_id.0)
@@ -217,7 +208,7 @@ impl Metadata {
         self.workspace(project_id, workspace_id).await?;
         let archived = if include_archived { "" } else { " AND status <> 'archived'" };
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM feature_flags \
+            "SELECT {COLUMNS}, {MODIFIER_COLUMNS}, {AUDIT_COLUMNS} FROM feature_flags \
              WHERE project_id = $1 AND workspace_id = $2{archived} ORDER BY created_at_ms, id"
         ))
         .bind(project_id.0)
@@ -238,7 +229,7 @@ impl Metadata {
             .map(|r| r.try_get("version"))
             .transpose()?;
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM feature_flags \
+            "SELECT {COLUMNS}, {MODIFIER_COLUMNS}, {AUDIT_COLUMNS} FROM feature_flags \
              WHERE project_id = $1 AND status = 'enabled' ORDER BY created_at_ms, id"
         ))
         .bind(project_id.0)

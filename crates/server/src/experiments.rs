@@ -179,6 +179,19 @@ async fn caller(
     Ok((credential, workspace))
 }
 
+/// The request's credential, allowed `op`, and the experiment `id` of the workspace.
+async fn the_experiment(
+    state: &AppState,
+    workspace: &str,
+    id: &str,
+    parts: &Parts,
+    op: Operation,
+) -> Result<(Credential, ExperimentInfo), ApiError> {
+    let (credential, workspace) = caller(state, workspace, parts, op).await?;
+    let e = experiment_in(state, &credential, workspace, id).await?;
+    Ok((credential, e))
+}
+
 /// The experiment `id` of the workspace.
 async fn experiment_in(
     state: &AppState,
@@ -347,8 +360,7 @@ pub async fn get(
     request: Request,
 ) -> Result<Json<Single<ExperimentView>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::ReadFlags).await?;
-    let e = experiment_in(&state, &credential, workspace, &id).await?;
+    let (credential, e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::ReadFlags).await?;
     Ok(Json(Single::ok(ExperimentView::of(&state, e, &credential.project.name).await?)))
 }
 
@@ -372,8 +384,7 @@ pub async fn update(
     request: Request,
 ) -> Result<Json<Single<ExperimentView>>, ApiError> {
     let (parts, body) = request.into_parts();
-    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
-    let mut e = experiment_in(&state, &credential, workspace, &id).await?;
+    let (credential, mut e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
     let change = ExperimentChange::parse(read_body(&parts.headers, body).await?, false).map_err(invalid)?;
     e.spec = change.apply(&e.spec).map_err(invalid)?;
     check_flag(&state, &e).await?;
@@ -411,8 +422,7 @@ pub async fn delete(
     request: Request,
 ) -> Result<Json<Deleted>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
-    experiment_in(&state, &credential, workspace, &id).await?;
+    let (credential, _) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
     state.metadata.delete_experiment(credential.project.id, &id).await?;
     Ok(Json(Deleted { status: "ok", results: DeletedId { id: Value::String(id) } }))
 }
@@ -436,8 +446,7 @@ pub async fn archive(
     request: Request,
 ) -> Result<Json<Deleted>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
-    let mut e = experiment_in(&state, &credential, workspace, &id).await?;
+    let (credential, mut e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
     e.deleted_at_ms = e.deleted_at_ms.or(Some(chrono::Utc::now().timestamp_millis()));
     state.metadata.save_experiment(&e, &credential.actor).await?;
     Ok(Json(Deleted { status: "ok", results: DeletedId { id: Value::String(id) } }))
@@ -462,8 +471,7 @@ pub async fn unarchive(
     request: Request,
 ) -> Result<Json<Single<ExperimentView>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
-    let mut e = experiment_in(&state, &credential, workspace, &id).await?;
+    let (credential, mut e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
     e.deleted_at_ms = None;
     let saved = state.metadata.save_experiment(&e, &credential.actor).await?;
     Ok(Json(Single::ok(ExperimentView::of(&state, saved, &credential.project.name).await?)))
@@ -488,8 +496,7 @@ pub async fn launch(
     request: Request,
 ) -> Result<Json<Single<ExperimentView>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
-    let e = experiment_in(&state, &credential, workspace, &id).await?;
+    let (credential, e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
     check_flag(&state, &e).await?;
     move_to(&state, &credential, e, ExperimentStatus::Active, None).await
 }
@@ -522,8 +529,7 @@ pub async fn force_conclude(
     request: Request,
 ) -> Result<Json<Single<ExperimentView>>, ApiError> {
     let (parts, body) = request.into_parts();
-    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
-    let e = experiment_in(&state, &credential, workspace, &id).await?;
+    let (credential, e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
     let body = read_body(&parts.headers, body).await?;
     let end = match body.get("end_date") {
         None | Some(Value::Null) => None,
@@ -553,8 +559,7 @@ pub async fn decide(
     request: Request,
 ) -> Result<Json<Single<ExperimentView>>, ApiError> {
     let (parts, body) = request.into_parts();
-    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::WriteFlags).await?;
-    let mut e = experiment_in(&state, &credential, workspace, &id).await?;
+    let (credential, mut e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
     let decision: Decision = serde_json::from_value(read_body(&parts.headers, body).await?)
         .map_err(|err| invalid(vec![("body".into(), format!("{err} (`success` is required: true or false)"))]))?;
     let to = if decision.success { ExperimentStatus::Success } else { ExperimentStatus::Fail };
@@ -584,8 +589,7 @@ pub async fn results(
     request: Request,
 ) -> Result<Json<Single<ExperimentResults>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::ReadFlags).await?;
-    let e = experiment_in(&state, &credential, workspace, &id).await?;
+    let (credential, e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::ReadFlags).await?;
     let params = sextant_ingest::Params::parse(parts.uri.query().unwrap_or("").as_bytes());
     let refuse = |field: &str, problem: &str| invalid(vec![(field.into(), problem.into())]);
     let from_ms = e.start_ms.ok_or_else(|| refuse("status", "the experiment has not been launched"))?;
