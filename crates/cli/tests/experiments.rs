@@ -62,6 +62,21 @@ async fn an_experiment_runs_its_course_and_marks_its_flag() {
     assert_eq!(answer["flags"]["checkout"]["experiment_id"], json!(id));
     assert_eq!(answer["flags"]["checkout"]["is_experiment_active"], true);
 
+    // One running experiment a flag: another launched onto it is refused.
+    let (_, second) =
+        call(&s, Method::POST, base, Some(json!({"name": "Rival", "settings": {"feature_flag_id": flag_id}}))).await;
+    let rival = format!("{base}/{}", second["results"]["id"].as_str().unwrap());
+    let (status, err) = call(&s, Method::PUT, &format!("{rival}/launch"), None).await;
+    assert_eq!(status, 409, "{err}");
+    let (_, still) = call(&s, Method::GET, &rival, None).await;
+    assert_eq!(still["results"]["status"], "draft");
+    call(&s, Method::DELETE, &rival, None).await;
+    let (_, answer) = send(flags(&s)).await;
+    assert_eq!(
+        answer["flags"]["checkout"]["is_experiment_active"], true,
+        "deleting a draft leaves the mark it does not hold"
+    );
+
     // Changed while running; the status moves forward only.
     let (status, changed) = call(&s, Method::PATCH, &item, Some(json!({"description": "v2"}))).await;
     assert_eq!((status, &changed["results"]["description"]), (200, &json!("v2")), "{changed}");

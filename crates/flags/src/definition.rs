@@ -15,7 +15,7 @@ use crate::rules;
 
 /// The most variants a flag has (the management spec's `maxItems`).
 pub const MAX_VARIANTS: usize = 11;
-/// The most rollout groups a flag has: each costs two hashes per evaluation.
+/// The most rollout groups a flag has: each costs a hash per evaluation.
 pub const MAX_ROLLOUTS: usize = 100;
 /// The longest string value a variant has (the spec's `maxLength`).
 pub const MAX_VALUE_CHARS: usize = 32_768;

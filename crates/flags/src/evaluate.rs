@@ -1,5 +1,7 @@
-//! Choosing a context's variant of a flag, bit for bit as the official SDKs do locally
-//! (mixpanel-python's `LocalFeatureFlagsProvider.get_variant` is the reference):
+//! Choosing a context's variant of a flag as the official SDKs do locally, the same
+//! variant for every context (mixpanel-python's `LocalFeatureFlagsProvider.get_variant`
+//! is the reference; where it differs, `is_qa_tester` on overrides and Unicode case
+//! folding, `docs/compatibility.md` says so):
 //!
 //! 1. The context must hold the flag's context key (`distinct_id`, `device_id` or a
 //!    group key) with a value Python counts as true; else no variant.
@@ -93,7 +95,7 @@ impl Compiled {
             normalized_hash(&value, &self.rollout_salts[*i]) < r.rollout_percentage
                 && self.rule_holds(*i, r, properties)
         })?;
-        Some(self.variant_in(rollout, &value))
+        self.variant_in(rollout, &value)
     }
 
     fn tester(&self, context: &Map<String, Value>) -> Option<Selected> {
@@ -113,12 +115,13 @@ impl Compiled {
         }
     }
 
-    fn variant_in(&self, rollout: &Rollout, value: &str) -> Selected {
+    fn variant_in(&self, rollout: &Rollout, value: &str) -> Option<Selected> {
         if let Some(forced) = rollout.variant_override.as_ref().and_then(|o| self.spec.variant(&o.key)) {
-            return self.selected(forced, false);
+            return Some(self.selected(forced, false));
         }
         let hash = normalized_hash(value, &self.variant_salt);
-        let mut chosen = &self.variants[0];
+        // A saved flag has a variant (`FlagSpec::check`); one without serves nothing.
+        let mut chosen = self.variants.first()?;
         let mut cumulative = 0.0;
         for variant in &self.variants {
             chosen = variant;
@@ -127,7 +130,7 @@ impl Compiled {
                 break;
             }
         }
-        self.selected(chosen, false)
+        Some(self.selected(chosen, false))
     }
 
     fn selected(&self, variant: &Variant, is_qa_tester: bool) -> Selected {
@@ -175,14 +178,20 @@ fn bucket_key(value: &Value) -> Option<String> {
 }
 
 /// Python's `str(float)` for the floats JSON brings: the shortest text that reads back,
-/// with `.0` on whole numbers and exponents past 1e16.
+/// `.0` on whole numbers, and from 1e16 up or below 1e-4 an exponent with a sign and at
+/// least two digits (`1e+16`, `1e-07`).
 fn python_float(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e16 {
-        format!("{f:.1}")
-    } else {
-        let text = format!("{f:?}");
-        text.replace("e", "e+").replace("e+-", "e-")
+    let plain = f == 0.0 || (1e-4..1e16).contains(&f.abs());
+    if plain {
+        return if f.fract() == 0.0 { format!("{f:.1}") } else { format!("{f}") };
     }
+    let text = format!("{f:e}");
+    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+    let (sign, digits) = match exponent.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exponent),
+    };
+    format!("{mantissa}e{sign}{digits:0>2}")
 }
 
 #[cfg(test)]
@@ -254,5 +263,8 @@ mod tests {
         assert_eq!(bucket_key(&json!(0.5)).as_deref(), Some("0.5"));
         assert_eq!(bucket_key(&json!(true)).as_deref(), Some("True"));
         assert_eq!(bucket_key(&json!(1e20)).as_deref(), Some("1e+20"));
+        assert_eq!(bucket_key(&json!(1e-7)).as_deref(), Some("1e-07"));
+        assert_eq!(bucket_key(&json!(0.0001)).as_deref(), Some("0.0001"));
+        assert_eq!(bucket_key(&json!(1.5e16)).as_deref(), Some("1.5e+16"));
     }
 }

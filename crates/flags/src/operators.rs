@@ -19,17 +19,20 @@ use regex::Regex;
 /// The longest operand `semver_compare` looks at (node-semver's `MAX_LENGTH`).
 const MAX_SEMVER_LENGTH: usize = 256;
 
-/// The official SemVer 2.0.0 expression (semver.org), as the SDKs use it.
+/// The official SemVer 2.0.0 expression (semver.org), as the SDKs use it, with `[0-9]`
+/// for `\d`: Rust's `\d` also matches other scripts' digits, which Python's pattern
+/// with `re.ASCII` semantics for these operands would not order as numbers.
 static SEMVER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$",
+        r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$",
     )
     .expect("the SemVer expression compiles")
 });
 
-/// RFC 3339 with each field's shape; ranges are checked when the instant is built.
+/// RFC 3339 with each field's shape (ASCII digits only, so the fields are byte ranges);
+/// ranges are checked when the instant is built.
 static RFC3339: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+    Regex::new(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$")
         .expect("the RFC 3339 expression compiles")
 });
 
@@ -149,7 +152,7 @@ fn rfc3339_seconds(value: &str) -> Option<i64> {
     let offset = match fields.get(7)?.as_str() {
         "Z" => 0,
         text => {
-            let (hours, minutes): (i64, i64) = (text[1..3].parse().ok()?, text[4..6].parse().ok()?);
+            let (hours, minutes): (i64, i64) = (text.get(1..3)?.parse().ok()?, text.get(4..6)?.parse().ok()?);
             if hours > 23 || minutes > 59 {
                 return None;
             }
@@ -203,5 +206,8 @@ mod tests {
         assert!(!datetime_compare("2026-07-16T00:00:00+24:00", "<", jul16));
         assert!(!datetime_compare("2026-07-16T00:00:00Z", "===", Millis::Float(f64::NAN)));
         assert!(datetime_compare("1969-12-31T23:59:59Z", "===", Millis::Integer(-1_999)));
+        // Digits of other scripts are no digits here (they would split bytes mid-character).
+        assert!(!datetime_compare("2026-07-16T00:00:00+1\u{0660}:00", "<", jul16));
+        assert!(!semver_compare("1.\u{0660}.0", "===", "1.0.0"));
     }
 }

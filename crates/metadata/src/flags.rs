@@ -15,7 +15,7 @@ use crate::secrets::random_hex32;
 use crate::store::{Metadata, now_ms};
 use crate::{MetadataError, Result};
 
-/// The most flags a project keeps, archived ones included: every `/flags` request
+/// The most flags a project keeps that are not archived: every `/flags` request
 /// evaluates the enabled ones.
 pub const MAX_FLAGS: i64 = 1_000;
 
@@ -96,14 +96,15 @@ impl Metadata {
         let now = now_ms();
         let enabled_at = (spec.status == FlagStatus::Enabled).then_some(now);
         let mut tx = self.pool().begin().await?;
-        let held: i64 = sqlx::query("SELECT count(*) AS n FROM feature_flags WHERE project_id = $1")
-            .bind(project_id.0)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
+        let held: i64 =
+            sqlx::query("SELECT count(*) AS n FROM feature_flags WHERE project_id = $1 AND status <> 'archived'")
+                .bind(project_id.0)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
         if held >= MAX_FLAGS {
             return Err(MetadataError::Conflict(format!(
-                "project {project_id} keeps {held} flags, the most it may: delete archived ones first"
+                "project {project_id} keeps {held} flags that are not archived, the most it may: archive some first"
             )));
         }
         let insert = format!(

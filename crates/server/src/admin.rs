@@ -185,3 +185,15 @@ pub(crate) async fn check_confinement(state: &AppState, credential: &Credential,
     }
     Ok(())
 }
+
+/// `include_archived`: `true` or `false` (the default); anything else is refused.
+pub(crate) fn include_archived(params: &Params) -> Result<bool, ApiError> {
+    match params.get("include_archived") {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::invalid_fields(
+            "invalid include_archived",
+            vec![("include_archived".into(), "must be `true` or `false`".into())],
+        )),
+    }
+}

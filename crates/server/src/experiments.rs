@@ -21,8 +21,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sextant_flags::{Decision, ExperimentChange, ExperimentStatus};
 use sextant_metadata::{ExperimentInfo, MetadataError};
+use sextant_model::Actor;
 use sextant_model::access::Operation;
-use sextant_model::{Actor, ActorKind};
 use sextant_query::experiments::{ExperimentResults, ResultsRequest};
 
 use crate::admin::{admin_for, check_confinement, read_body, workspace_id};
@@ -30,7 +30,7 @@ use crate::audit::iso;
 use crate::auth::Credential;
 use crate::envelope::Single;
 use crate::error::ApiError;
-use crate::flag_view::FeatureFlagView;
+use crate::flag_view::{FeatureFlagView, actor_id};
 use crate::resource::{Deleted, DeletedId};
 use crate::state::AppState;
 
@@ -101,17 +101,15 @@ pub struct ExperimentList {
     pub results: Vec<ExperimentView>,
 }
 
-fn id_of(a: &Actor) -> Option<i64> {
-    a.id.filter(|_| matches!(a.kind, ActorKind::ServiceAccount | ActorKind::ApiToken))
-}
-
 impl ExperimentView {
     async fn of(state: &AppState, e: ExperimentInfo, project_name: &str) -> Result<ExperimentView, ApiError> {
         let feature_flag = match e.spec.flag_id() {
             None => None,
             Some(flag) => match state.metadata.flag(e.project_id, flag).await {
-                Ok(f) => Some(serde_json::to_value(FeatureFlagView::of(f, project_name)).unwrap_or(Value::Null)),
-                Err(MetadataError::NotFound(_)) => None,
+                Ok(f) if f.workspace_id == e.workspace_id => {
+                    Some(serde_json::to_value(FeatureFlagView::of(f, project_name)).unwrap_or(Value::Null))
+                }
+                Ok(_) | Err(MetadataError::NotFound(_)) => None,
                 Err(other) => return Err(other.into()),
             },
         };
@@ -137,11 +135,11 @@ impl ExperimentView {
             end_date: e.end_ms.and_then(iso),
             feature_flag,
             created: iso(e.audit.created_at_ms).unwrap_or_default(),
-            creator_id: creator.and_then(id_of),
+            creator_id: creator.and_then(actor_id),
             creator_name: creator.map(|a| a.name.clone()),
             creator_email: None,
             modified: iso(e.audit.modified_at_ms).unwrap_or_default(),
-            last_modified_by_id: e.modifier.as_ref().and_then(id_of),
+            last_modified_by_id: e.modifier.as_ref().and_then(actor_id),
             last_modified_by_name: e.modifier.as_ref().map(|a| a.name.clone()),
             deleted: e.deleted_at_ms.and_then(iso),
             is_favorited: false,
@@ -210,27 +208,42 @@ fn invalid(problems: Vec<(String, String)>) -> ApiError {
     ApiError::invalid_fields("invalid experiment", problems)
 }
 
-/// Refuses a `settings.feature_flag_id` that names no flag of the project.
-async fn check_flag(state: &AppState, e: &ExperimentInfo) -> Result<(), ApiError> {
-    if let Some(flag) = e.spec.flag_id() {
-        match state.metadata.flag(e.project_id, flag).await {
-            Ok(_) => {}
-            Err(MetadataError::NotFound(_)) => {
-                return Err(invalid(vec![("settings.feature_flag_id".into(), format!("names no flag: `{flag}`"))]));
-            }
-            Err(other) => return Err(other.into()),
-        }
+/// The flag `e` reads, if it names one: a flag of its own workspace, or a field error.
+async fn flag_of(state: &AppState, e: &ExperimentInfo) -> Result<Option<sextant_metadata::FlagInfo>, ApiError> {
+    let Some(flag) = e.spec.flag_id() else { return Ok(None) };
+    match state.metadata.flag(e.project_id, flag).await {
+        Ok(f) if f.workspace_id == e.workspace_id => Ok(Some(f)),
+        Ok(_) | Err(MetadataError::NotFound(_)) => Err(invalid(vec![(
+            "settings.feature_flag_id".into(),
+            format!("names no flag of workspace {}: `{flag}`", e.workspace_id),
+        )])),
+        Err(other) => Err(other.into()),
     }
-    Ok(())
 }
 
-/// Marks the experiment's flag (if it reads one) as read by it, running or not.
-async fn mark_flag(state: &AppState, e: &ExperimentInfo, actor: &Actor) -> Result<(), ApiError> {
-    let Some(flag_id) = e.spec.flag_id() else { return Ok(()) };
-    let mut flag = state.metadata.flag(e.project_id, flag_id).await?;
+/// Marks the flag `e` reads as read by it, running or not. A flag another running
+/// experiment holds is refused when `e` launches; when `e` stops, or is archived or
+/// deleted, only a mark it holds is cleared.
+async fn mark_flag(state: &AppState, e: &ExperimentInfo, running: bool, actor: &Actor) -> Result<(), ApiError> {
+    let Some(mut flag) = flag_of(state, e).await? else { return Ok(()) };
+    let held_by_e = flag.spec.experiment_id.as_deref() == Some(e.id.as_str());
+    let held_by_other = !held_by_e && flag.spec.is_experiment_active == Some(true);
+    if running && held_by_other {
+        return Err(ApiError::new(
+            sextant_model::ErrorCode::Conflict,
+            format!(
+                "flag `{}` is read by running experiment {}: conclude it first",
+                flag.spec.key,
+                flag.spec.experiment_id.as_deref().unwrap_or("?")
+            ),
+        ));
+    }
+    if !running && !held_by_e {
+        return Ok(());
+    }
     flag.spec.experiment_id = Some(e.id.clone());
-    flag.spec.is_experiment_active = Some(e.status.is_running());
-    state.metadata.update_flag(e.project_id, flag_id, flag.spec, false, actor).await?;
+    flag.spec.is_experiment_active = Some(running);
+    state.metadata.update_flag(e.project_id, &flag.id, flag.spec, false, actor).await?;
     state.flags.forget(e.project_id);
     Ok(())
 }
@@ -244,6 +257,8 @@ async fn move_to(
     end_ms: Option<i64>,
 ) -> Result<Json<Single<ExperimentView>>, ApiError> {
     e.status = e.status.move_to(to).map_err(|problem| invalid(vec![("status".into(), problem)]))?;
+    // The flag first: a launch onto a flag another experiment runs on changes nothing.
+    mark_flag(state, &e, e.status.is_running(), &credential.actor).await?;
     let now = chrono::Utc::now().timestamp_millis();
     match to {
         ExperimentStatus::Active => e.start_ms = e.start_ms.or(Some(now)),
@@ -251,7 +266,6 @@ async fn move_to(
         _ => e.end_ms = end_ms.or(e.end_ms).or(Some(now)),
     }
     let saved = state.metadata.save_experiment(&e, &credential.actor).await?;
-    mark_flag(state, &saved, &credential.actor).await?;
     Ok(Json(Single::ok(ExperimentView::of(state, saved, &credential.project.name).await?)))
 }
 
@@ -282,7 +296,7 @@ pub async fn list(
     let (parts, _) = request.into_parts();
     let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::ReadFlags).await?;
     let params = sextant_ingest::Params::parse(parts.uri.query().unwrap_or("").as_bytes());
-    let include_archived = params.get("include_archived") == Some("true");
+    let include_archived = crate::admin::include_archived(&params)?;
     let all = state.metadata.list_experiments(credential.project.id, workspace, include_archived).await?;
     let mut results = Vec::with_capacity(all.len());
     for e in all {
@@ -332,10 +346,17 @@ pub async fn create(
     let change = ExperimentChange::parse(read_body(&parts.headers, body).await?, true).map_err(invalid)?;
     let spec = change.apply(&Default::default()).map_err(invalid)?;
     let project = &credential.project;
-    if let Some(flag) = spec.flag_id()
-        && let Err(MetadataError::NotFound(_)) = state.metadata.flag(project.id, flag).await
-    {
-        return Err(invalid(vec![("settings.feature_flag_id".into(), format!("names no flag: `{flag}`"))]));
+    if let Some(flag) = spec.flag_id() {
+        match state.metadata.flag(project.id, flag).await {
+            Ok(f) if f.workspace_id == workspace => {}
+            Ok(_) | Err(MetadataError::NotFound(_)) => {
+                return Err(invalid(vec![(
+                    "settings.feature_flag_id".into(),
+                    format!("names no flag of workspace {workspace}: `{flag}`"),
+                )]));
+            }
+            Err(other) => return Err(other.into()),
+        }
     }
     let made = state.metadata.create_experiment(project.id, workspace, &spec, &credential.actor).await?;
     Ok(Json(Single::ok(ExperimentView::of(&state, made, &project.name).await?)))
@@ -387,7 +408,7 @@ pub async fn update(
     let (credential, mut e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
     let change = ExperimentChange::parse(read_body(&parts.headers, body).await?, false).map_err(invalid)?;
     e.spec = change.apply(&e.spec).map_err(invalid)?;
-    check_flag(&state, &e).await?;
+    flag_of(&state, &e).await?;
     if let Some(text) = &change.start_date {
         e.start_ms = Some(parse_time("start_date", text)?);
     }
@@ -422,7 +443,8 @@ pub async fn delete(
     request: Request,
 ) -> Result<Json<Deleted>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, _) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
+    let (credential, e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
+    mark_flag(&state, &e, false, &credential.actor).await?;
     state.metadata.delete_experiment(credential.project.id, &id).await?;
     Ok(Json(Deleted { status: "ok", results: DeletedId { id: Value::String(id) } }))
 }
@@ -448,6 +470,7 @@ pub async fn archive(
     let (parts, _) = request.into_parts();
     let (credential, mut e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
     e.deleted_at_ms = e.deleted_at_ms.or(Some(chrono::Utc::now().timestamp_millis()));
+    mark_flag(&state, &e, false, &credential.actor).await?;
     state.metadata.save_experiment(&e, &credential.actor).await?;
     Ok(Json(Deleted { status: "ok", results: DeletedId { id: Value::String(id) } }))
 }
@@ -497,7 +520,7 @@ pub async fn launch(
 ) -> Result<Json<Single<ExperimentView>>, ApiError> {
     let (parts, _) = request.into_parts();
     let (credential, e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::WriteFlags).await?;
-    check_flag(&state, &e).await?;
+    flag_of(&state, &e).await?;
     move_to(&state, &credential, e, ExperimentStatus::Active, None).await
 }
 
@@ -589,14 +612,15 @@ pub async fn results(
     request: Request,
 ) -> Result<Json<Single<ExperimentResults>>, ApiError> {
     let (parts, _) = request.into_parts();
-    let (credential, e) = the_experiment(&state, &workspace_id, &id, &parts, Operation::ReadFlags).await?;
+    let (credential, workspace) = caller(&state, &workspace_id, &parts, Operation::ReadFlags).await?;
+    let e = experiment_in(&state, &credential, workspace, &id).await?;
     let params = sextant_ingest::Params::parse(parts.uri.query().unwrap_or("").as_bytes());
     let refuse = |field: &str, problem: &str| invalid(vec![(field.into(), problem.into())]);
     let from_ms = e.start_ms.ok_or_else(|| refuse("status", "the experiment has not been launched"))?;
-    let flag_id = e.spec.flag_id().ok_or_else(|| refuse("settings.feature_flag_id", "names no flag to read"))?;
-    let flag = state.metadata.flag(e.project_id, flag_id).await?;
-    let mut variants = flag.spec.ruleset.variants.clone();
-    variants.sort_by(|a, b| a.key.cmp(&b.key));
+    let flag = flag_of(&state, &e).await?.ok_or_else(|| refuse("settings.feature_flag_id", "names no flag to read"))?;
+    // The control: the variant marked so, else the first by key (the order SDKs walk).
+    let compiled = sextant_flags::Compiled::new(flag.spec.clone());
+    let variants = compiled.variants();
     let control =
         variants.iter().find(|v| v.is_control).or(variants.first()).map(|v| v.key.clone()).unwrap_or_default();
     let metric = match params.get("metric") {
@@ -616,16 +640,21 @@ pub async fn results(
             _ => return Err(refuse("window_days", "must be a whole number of days from 1 to 365")),
         },
     };
+    // What the workspace hides stays hidden: the metric event and property are checked
+    // against its view, as reports read through it are.
+    let view = state.metadata.workspace(e.project_id, workspace).await?.visibility;
+    let property = params.get("property").filter(|p| !p.is_empty()).map(str::to_string);
+    if !view.shows_event(&metric) || !view.shows_event(sextant_query::experiments::EXPOSURE_EVENT) {
+        return Err(ApiError::forbidden(format!(
+            "workspace {workspace} does not show the event `{metric}` or the exposures"
+        )));
+    }
+    if let Some(p) = property.as_deref().filter(|p| !view.shows_property(p)) {
+        return Err(ApiError::forbidden(format!("workspace {workspace} hides the property `{p}`")));
+    }
     let to_ms = e.end_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-    let request = ResultsRequest {
-        flag_key: flag.spec.key.clone(),
-        metric,
-        property: params.get("property").filter(|p| !p.is_empty()).map(str::to_string),
-        window_ms,
-        from_ms,
-        to_ms,
-        control,
-    };
+    let request =
+        ResultsRequest { flag_key: flag.spec.key.clone(), metric, property, window_ms, from_ms, to_ms, control };
     let options = crate::reports::expression_options(&credential.project);
     let query = request.query(credential.project.id, &options).map_err(|problem| refuse("metric", &problem))?;
     let rows = state.reports.behaviour(query).await?;

@@ -141,16 +141,20 @@ impl FromRequest<AppState> for FlagsCall {
         let mut params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
         let bytes = body::read(&parts.headers, raw, limit).await?.decompress(limit)?;
         let content_type = parts.headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let mut body = None;
-        if content_type.is_some_and(|t| t.starts_with("application/x-www-form-urlencoded")) {
+        let form = content_type.is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+        if form {
             params.extend(Params::parse(&bytes));
-        } else if !bytes.iter().all(u8::is_ascii_whitespace) {
-            body = Some(
+        }
+        // Credentials first: a bad body from a stranger is a 401, not a 400.
+        let credential = auth::reader(state, &parts, &params, ApiFamily::Flags).await?;
+        let body = if form || bytes.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            Some(
                 serde_json::from_slice(&bytes)
                     .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?,
-            );
-        }
-        let credential = auth::reader(state, &parts, &params, ApiFamily::Flags).await?;
+            )
+        };
         Ok(FlagsCall { params, body, credential })
     }
 }

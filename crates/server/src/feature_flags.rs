@@ -92,16 +92,7 @@ pub async fn list(
     let (parts, _) = request.into_parts();
     let (credential, params) = admin_for(&state, &project_id, &parts, Operation::ReadFlags).await?;
     let workspace = workspace_of(&state, &credential, &workspace_id).await?;
-    let include_archived = match params.get("include_archived") {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => {
-            return Err(ApiError::invalid_fields(
-                "invalid include_archived",
-                vec![("include_archived".into(), "must be `true` or `false`".into())],
-            ));
-        }
-    };
+    let include_archived = crate::admin::include_archived(&params)?;
     let flags = state.metadata.list_flags(credential.project.id, workspace, include_archived).await?;
     let name = &credential.project.name;
     Ok(Json(FeatureFlagList {

@@ -55,10 +55,12 @@ struct Book {
     drops: HashMap<ProjectId, u64>,
 }
 
-/// The `/flags/definitions` body: `{"flags": [...]}`.
-#[derive(serde::Serialize)]
-struct Definitions {
-    flags: Vec<ServedFlag>,
+/// The `/flags/definitions` body: `{"flags": [...]}` (kept serialized in
+/// [`ProjectFlags::definitions`]).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct FlagDefinitions {
+    /// The project's enabled flags, variants ordered by key.
+    pub flags: Vec<ServedFlag>,
 }
 
 impl FlagBook {
@@ -81,7 +83,7 @@ impl FlagBook {
             .filter(|f| f.flag.spec.serving_method != ServingMethod::RemoteOnly)
             .map(|f| ServedFlag::of(&f.id, project.0, f.workspace_id, &f.flag))
             .collect();
-        let body = serde_json::to_vec(&Definitions { flags: served })
+        let body = serde_json::to_vec(&FlagDefinitions { flags: served })
             .map_err(|e| sextant_metadata::MetadataError::Invalid(e.to_string()))?;
         let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
         let entry = Arc::new(ProjectFlags { version, flags, definitions: Bytes::from(body), etag });

@@ -72,7 +72,6 @@ pub struct FeatureFlagView {
 impl FeatureFlagView {
     /// `flag` as shown, in the project named `project_name`.
     pub fn of(flag: FlagInfo, project_name: &str) -> FeatureFlagView {
-        let id_of = |a: &Actor| a.id.filter(|_| matches!(a.kind, ActorKind::ServiceAccount | ActorKind::ApiToken));
         let creator = flag.audit.creator.as_ref();
         let modifier = flag.modifier.as_ref();
         let spec = flag.spec;
@@ -95,15 +94,21 @@ impl FeatureFlagView {
             project_name: project_name.to_string(),
             content_type: "feature-flags",
             created: iso(flag.audit.created_at_ms).unwrap_or_default(),
-            creator_id: creator.and_then(id_of),
+            creator_id: creator.and_then(actor_id),
             creator_name: creator.map(|a| a.name.clone()),
             creator_email: None,
             modified: iso(flag.audit.modified_at_ms).unwrap_or_default(),
-            last_modified_by_id: modifier.and_then(id_of),
+            last_modified_by_id: modifier.and_then(actor_id),
             last_modified_by_name: modifier.map(|a| a.name.clone()),
             last_modified_by_email: None,
             enabled_at: flag.enabled_at_ms.and_then(iso),
             deleted: flag.deleted_at_ms.and_then(iso),
         }
     }
+}
+
+/// The id an actor shows as `creator_id` or `last_modified_by_id`: a service account's
+/// or an API token's (the secret and the CLI have none).
+pub(crate) fn actor_id(a: &Actor) -> Option<i64> {
+    a.id.filter(|_| matches!(a.kind, ActorKind::ServiceAccount | ActorKind::ApiToken))
 }

@@ -22,18 +22,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sextant_flags::{Properties, Selected, ServedFlag};
+use sextant_flags::{Properties, Selected};
 
 use crate::error::ApiError;
 use crate::extract::FlagsCall;
 use crate::state::AppState;
-
-/// The definitions: `{"flags": [...]}`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct FlagDefinitions {
-    /// The project's enabled flags, variants ordered by key.
-    pub flags: Vec<ServedFlag>,
-}
 
 /// The variants a context gets: `{"code": 200, "flags": {...}}`.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -64,7 +57,7 @@ fn matches(headers: &HeaderMap, etag: &str) -> bool {
         ("If-None-Match" = Option<String>, Header, description = "The ETag of the definitions held: 304 if unchanged.")
     ),
     responses(
-        (status = 200, description = "The definitions", body = FlagDefinitions),
+        (status = 200, description = "The definitions", body = crate::flag_book::FlagDefinitions),
         (status = 304, description = "Unchanged since the ETag sent")
     ),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))

@@ -154,8 +154,10 @@ async fn every_route_answers_errors_in_its_family_shape() {
             let Ok(method) = method.to_uppercase().parse::<Method>() else { continue };
             let Some(family) = Family::of(&method, path) else { continue };
             // The malformed id is the project's, or the organisation's on its routes.
+            // Experiments' paths name the project through a workspace: its id stands in.
+            let scope = if path.contains("{project_id}") { "{project_id}" } else { "{workspace_id}" };
             let concrete = |project_id: &str| {
-                path.replace("{project_id}", project_id)
+                path.replace(scope, project_id)
                     .replace("{organization_id}", project_id)
                     .split('/')
                     .map(|part| if part.starts_with('{') { "1" } else { part })
@@ -178,7 +180,8 @@ async fn every_route_answers_errors_in_its_family_shape() {
                     Some(tokens[family.other_scope()].clone()),
                 ),
             ];
-            // Malformed: a project id that is not a number, where the request names one.
+            // Malformed: a project id (or workspace id) that is not a number, where the
+            // request names one.
             match family {
                 Family::App => {
                     cases.push(("a malformed project id", StatusCode::BAD_REQUEST, concrete("x"), Some(secret.clone())))
