@@ -93,7 +93,7 @@ impl Rule {
         if !rule.is_object() {
             return Err("must be a JSONLogic rule: an object".into());
         }
-        let text = lowercase_leaves(rule).to_string();
+        let text = lowercase(rule, false).to_string();
         let logic = ENGINE.compile(text.as_str()).map_err(|e| format!("is no JSONLogic rule: {e}"))?;
         // Operators are looked up as the rule runs: one run over no properties finds a
         // name that is no operator, which would fail every evaluation.
@@ -147,7 +147,7 @@ impl Properties {
     pub fn of(context: &Map<String, Value>) -> Properties {
         match context.get("custom_properties") {
             Some(Value::Object(p)) if !p.is_empty() => {
-                let Value::Object(map) = lowercase_all(&Value::Object(p.clone())) else { return Properties::default() };
+                let map: Map<String, Value> = p.iter().map(|(k, v)| (k.to_lowercase(), lowercase(v, true))).collect();
                 let json = Some(Value::Object(map.clone()).to_string());
                 Properties { map: Some(map), json }
             }
@@ -166,26 +166,18 @@ impl Properties {
     }
 }
 
-/// Keys and string values lower-cased, all the way down.
-fn lowercase_all(value: &Value) -> Value {
+/// String values lower-cased all the way down, and keys too when `keys` (the
+/// properties' keys are; a rule's keys are its operators, and stay).
+fn lowercase(value: &Value, keys: bool) -> Value {
     match value {
         Value::String(s) => Value::String(s.to_lowercase()),
-        Value::Array(items) => Value::Array(items.iter().map(lowercase_all).collect()),
-        Value::Object(members) => {
-            Value::Object(members.iter().map(|(k, v)| (k.to_lowercase(), lowercase_all(v))).collect())
-        }
-        other => other.clone(),
-    }
-}
-
-/// String values lower-cased, keys kept.
-fn lowercase_leaves(value: &Value) -> Value {
-    match value {
-        Value::String(s) => Value::String(s.to_lowercase()),
-        Value::Array(items) => Value::Array(items.iter().map(lowercase_leaves).collect()),
-        Value::Object(members) => {
-            Value::Object(members.iter().map(|(k, v)| (k.clone(), lowercase_leaves(v))).collect())
-        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| lowercase(v, keys)).collect()),
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|(k, v)| (if keys { k.to_lowercase() } else { k.clone() }, lowercase(v, keys)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }

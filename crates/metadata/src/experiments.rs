@@ -66,10 +66,7 @@ fn from_row(row: &AnyRow) -> Result<ExperimentInfo> {
 }
 
 fn text_of(spec: &ExperimentSpec) -> Result<String> {
-    if let Some((field, problem)) = spec.check().first() {
-        return Err(MetadataError::Invalid(format!("{field} {problem}")));
-    }
-    serde_json::to_string(spec).map_err(|e| MetadataError::Invalid(e.to_string()))
+    crate::flags::checked_text(spec, spec.check())
 }
 
 impl Metadata {

@@ -60,12 +60,17 @@ fn from_row(row: &AnyRow) -> Result<FlagInfo> {
 
 /// Checks a definition, naming every problem.
 fn checked(spec: &FlagSpec) -> Result<String> {
-    let problems = spec.check();
+    checked_text(spec, spec.check())
+}
+
+/// `value` as the JSON text stored, unless its checks found `problems` (the first is
+/// named, with how many more there are).
+pub(crate) fn checked_text(value: &impl Serialize, problems: Vec<sextant_flags::Problem>) -> Result<String> {
     if let Some((field, problem)) = problems.first() {
         let rest = if problems.len() > 1 { format!(" (and {} more)", problems.len() - 1) } else { String::new() };
         return Err(MetadataError::Invalid(format!("{field} {problem}{rest}")));
     }
-    serde_json::to_string(spec).map_err(|e| MetadataError::Invalid(e.to_string()))
+    serde_json::to_string(value).map_err(|e| MetadataError::Invalid(e.to_string()))
 }
 
 /// A unique-index violation on a live key, as a conflict that names it.

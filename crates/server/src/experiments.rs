@@ -210,12 +210,24 @@ fn invalid(problems: Vec<(String, String)>) -> ApiError {
 
 /// The flag `e` reads, if it names one: a flag of its own workspace, or a field error.
 async fn flag_of(state: &AppState, e: &ExperimentInfo) -> Result<Option<sextant_metadata::FlagInfo>, ApiError> {
-    let Some(flag) = e.spec.flag_id() else { return Ok(None) };
-    match state.metadata.flag(e.project_id, flag).await {
-        Ok(f) if f.workspace_id == e.workspace_id => Ok(Some(f)),
+    match e.spec.flag_id() {
+        None => Ok(None),
+        Some(flag) => flag_in_workspace(state, e.project_id, e.workspace_id, flag).await.map(Some),
+    }
+}
+
+/// The flag `flag` of `workspace`, or a field error naming `settings.feature_flag_id`.
+async fn flag_in_workspace(
+    state: &AppState,
+    project: sextant_model::ProjectId,
+    workspace: i64,
+    flag: &str,
+) -> Result<sextant_metadata::FlagInfo, ApiError> {
+    match state.metadata.flag(project, flag).await {
+        Ok(f) if f.workspace_id == workspace => Ok(f),
         Ok(_) | Err(MetadataError::NotFound(_)) => Err(invalid(vec![(
             "settings.feature_flag_id".into(),
-            format!("names no flag of workspace {}: `{flag}`", e.workspace_id),
+            format!("names no flag of workspace {workspace}: `{flag}`"),
         )])),
         Err(other) => Err(other.into()),
     }
@@ -347,16 +359,7 @@ pub async fn create(
     let spec = change.apply(&Default::default()).map_err(invalid)?;
     let project = &credential.project;
     if let Some(flag) = spec.flag_id() {
-        match state.metadata.flag(project.id, flag).await {
-            Ok(f) if f.workspace_id == workspace => {}
-            Ok(_) | Err(MetadataError::NotFound(_)) => {
-                return Err(invalid(vec![(
-                    "settings.feature_flag_id".into(),
-                    format!("names no flag of workspace {workspace}: `{flag}`"),
-                )]));
-            }
-            Err(other) => return Err(other.into()),
-        }
+        flag_in_workspace(&state, project.id, workspace, flag).await?;
     }
     let made = state.metadata.create_experiment(project.id, workspace, &spec, &credential.actor).await?;
     Ok(Json(Single::ok(ExperimentView::of(&state, made, &project.name).await?)))

@@ -110,25 +110,20 @@ impl Ask {
         if let Some(list) = call.params.get("flag_keys") {
             list.split(',').map(str::trim).filter(|k| !k.is_empty()).for_each(&mut add);
         }
+        let not_strings = || {
+            ApiError::invalid_fields(
+                "invalid flag_keys",
+                vec![("flag_keys".into(), "must be a list of strings".into())],
+            )
+        };
         match call.body.as_ref().and_then(|b| b.get("flag_keys")) {
             None | Some(Value::Null) => {}
             Some(Value::Array(items)) => {
                 for item in items {
-                    let key = item.as_str().ok_or_else(|| {
-                        ApiError::invalid_fields(
-                            "invalid flag_keys",
-                            vec![("flag_keys".into(), "must be a list of strings".into())],
-                        )
-                    })?;
-                    add(key);
+                    add(item.as_str().ok_or_else(not_strings)?);
                 }
             }
-            Some(_) => {
-                return Err(ApiError::invalid_fields(
-                    "invalid flag_keys",
-                    vec![("flag_keys".into(), "must be a list of strings".into())],
-                ));
-            }
+            Some(_) => return Err(not_strings()),
         }
         Ok(Ask { context, keys })
     }
