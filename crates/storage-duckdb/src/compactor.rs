@@ -213,6 +213,11 @@ fn hot_rows(conn: &Connection) -> duckdb::Result<i64> {
 /// the closed days it touched. Returns how many rows moved.
 pub fn compact(conn: &Connection, lock: &CompactionLock, timelines: &Timelines) -> duckdb::Result<usize> {
     let _only_one_move = lock.lock();
+    compact_locked(conn, timelines)
+}
+
+/// [`compact`], for a caller that holds the compactor's lock already.
+pub fn compact_locked(conn: &Connection, timelines: &Timelines) -> duckdb::Result<usize> {
     let (moved, touched) = move_rows(conn, MOVE_CHUNK_ROWS)?;
     for (project, day) in touched {
         rebuild(conn, timelines, project, day);

@@ -54,7 +54,9 @@ pub fn apply_edges(conn: &Connection, group: &mut [WriteRequest]) -> duckdb::Res
             .iter()
             .map(|&(r, e)| match &group[r].work {
                 Work::Events(_, edges) => edges[e].clone(),
-                Work::Profiles(_) | Work::Purge(_) => unreachable!("positions index event work"),
+                Work::Profiles(_) | Work::Purge(_) | Work::Erase(_) | Work::Rebuild => {
+                    unreachable!("positions index event work")
+                }
             })
             .collect();
         let mut clusters = load(conn, project, edges.iter().flat_map(|e| e.op.ids()))?;

@@ -14,6 +14,7 @@
 //! - [`copies`]: which copy of a duplicated event reports read (the last ingested).
 //! - [`export`]: streaming reads for raw export.
 //! - [`identity`]: the identity graph (id to canonical id).
+//! - [`erasure`]: removing people (GDPR deletions) and scrubbing the file of them.
 //! - `interpreted`: events read whole for the interpreter, when an expression does not
 //!   compile; and `quote`, the store's one way to write a text constant into SQL.
 //! - [`profiles`]: user and group profiles, and engage snapshots.
@@ -38,6 +39,7 @@ pub mod behaviour;
 pub mod catalog;
 pub mod compactor;
 pub mod copies;
+pub mod erasure;
 pub mod export;
 pub mod identity;
 mod interpreted;

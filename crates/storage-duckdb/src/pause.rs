@@ -6,7 +6,8 @@
 //! the write queue fills (`crates/cli/tests/abuse/`). A timer or a busy loop could only
 //! make such a moment likely.
 //!
-//! The points: [`COMPACTION_MOVE`], [`TIMELINE_WRITE`], [`WRITER_COMMIT`]. Unset, a point costs one read
+//! The points: [`COMPACTION_MOVE`], [`TIMELINE_WRITE`], [`WRITER_COMMIT`],
+//! [`ERASURE_SECOND_STEP`]. Unset, a point costs one read
 //! of a set-once cell.
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,10 @@ pub const TIMELINE_WRITE: &str = "timeline-write";
 /// In the writer, before it commits its first group: every write then waits in the
 /// queue, as behind a stalled disk.
 pub const WRITER_COMMIT: &str = "writer-commit";
+
+/// Inside the transaction of a GDPR deletion's second step: its rows deleted, not yet
+/// committed (the first step is).
+pub const ERASURE_SECOND_STEP: &str = "erasure-second-step";
 
 static ARMED: OnceLock<Option<(String, PathBuf)>> = OnceLock::new();
 

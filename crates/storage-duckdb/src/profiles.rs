@@ -139,6 +139,12 @@ fn resolve_identities(conn: &Connection, updates: &[&ProfileUpdate]) -> duckdb::
 /// over many profiles in one project does not hold up every other project's.
 static CLEANING: Mutex<()> = Mutex::new(());
 
+/// Shared by every request writing engage snapshots (taking one, dropping expired
+/// ones); held alone by a GDPR erasure step and by the scrub's copy of the snapshot
+/// table (`crate::erasure`), so no snapshot copies a profile being removed and none is
+/// written into a table being replaced.
+pub(crate) static SNAPSHOTS: parking_lot::RwLock<()> = parking_lot::RwLock::new(());
+
 /// Answers one engage page.
 pub fn query(conn: &Connection, q: &ProfileQuery, now_ms: i64) -> Result<ProfilePage> {
     if q.count_only {
@@ -201,16 +207,18 @@ fn find_session(conn: &Connection, id: &str, q: &ProfileQuery, now_ms: i64) -> R
 /// Copies every matching profile into a new session; returns its id and total.
 fn take_snapshot(conn: &Connection, q: &ProfileQuery, now_ms: i64) -> Result<(String, u64)> {
     let session_id = new_session_id(now_ms);
-    in_transaction(conn, || {
-        let total = copy_matches(conn, q, &session_id)?;
-        conn.execute(
-            "INSERT INTO engage_sessions VALUES (?, ?, ?, ?, ?)",
-            params![session_id, q.project_id.0, q.group_key, total as i64, now_ms],
-        )?;
-        Ok(total)
-    })
-    .map_err(backend)
-    .map(|total| {
+    let taken = {
+        let _writing_snapshots = SNAPSHOTS.read();
+        in_transaction(conn, || {
+            let total = copy_matches(conn, q, &session_id)?;
+            conn.execute(
+                "INSERT INTO engage_sessions VALUES (?, ?, ?, ?, ?)",
+                params![session_id, q.project_id.0, q.group_key, total as i64, now_ms],
+            )?;
+            Ok(total)
+        })
+    };
+    taken.map_err(backend).map(|total| {
         drop_expired_sessions(conn, now_ms);
         (session_id, total)
     })
@@ -220,6 +228,7 @@ fn take_snapshot(conn: &Connection, q: &ProfileQuery, now_ms: i64) -> Result<(St
 /// A failure (a conflict with a concurrent reader's transaction) is left for the next.
 fn drop_expired_sessions(conn: &Connection, now_ms: i64) {
     let Some(_cleaning) = CLEANING.try_lock() else { return };
+    let _writing_snapshots = SNAPSHOTS.read();
     let expired = now_ms - ENGAGE_SESSION_TTL_MS;
     let dropped = in_transaction(conn, || {
         conn.execute(

@@ -14,8 +14,8 @@ use sextant_lanes::Lane;
 use sextant_model::profile::Refusal;
 use sextant_model::{EventRow, IdentityEdge, ProfileUpdate, ProjectId};
 use sextant_storage::{
-    BehaviourQuery, BehaviourRows, EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage, ProfileQuery,
-    ProfileStore, ReportStore, Result, SeenEvent, SegmentCount, SegmentQuery, StorageError,
+    BehaviourQuery, BehaviourRows, Erased, EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage,
+    ProfileQuery, ProfileStore, ReportStore, Result, SeenEvent, SegmentCount, SegmentQuery, StorageError,
 };
 use std::sync::mpsc as std_mpsc;
 
@@ -101,6 +101,7 @@ impl DuckDbStore {
         nullable::migrate(&conn).map_err(backend)?;
         crate::kinds::migrate(&conn).map_err(backend)?;
         crate::catalog::migrate(&conn).map_err(backend)?;
+        crate::erasure::migrate(&conn).map_err(backend)?;
         let next_seq = schema::max_seq(&conn).map_err(backend)?;
         let kinds = Arc::new(KindCache::load(&conn, next_seq).map_err(backend)?);
         let catalog = crate::catalog::Known::load(&conn).unwrap_or_else(|e| {
@@ -330,6 +331,69 @@ impl EventStore for DuckDbStore {
         self.lookup_generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.lookup_cache.lock().retain(|(p, _), _| *p != project_id);
         purged
+    }
+
+    async fn identity_cluster(&self, project_id: ProjectId, ids: Vec<String>) -> Result<Vec<String>> {
+        self.run_blocking(move |conn| {
+            let clusters = identity::load(&conn, project_id, ids.iter().map(String::as_str)).map_err(backend)?;
+            let mut all: std::collections::BTreeSet<String> = ids.into_iter().collect();
+            all.extend(clusters.memberships().map(|(id, _)| id.to_string()));
+            Ok(all.into_iter().collect())
+        })
+        .await
+    }
+
+    async fn erase_users(&self, project_id: ProjectId, job: &str, step: i64, ids: Vec<String>) -> Result<Erased> {
+        self.reserve.check().map_err(StorageError::DiskFull)?;
+        let sender = self.writes.lock().as_ref().cloned().ok_or_else(closed)?;
+        let conn = self.read_connection()?;
+        let (lock, timelines, job) = (self.compaction_lock.clone(), self.timelines.clone(), job.to_string());
+        // Under the compactor's lock: no move takes the rows from one tier to the other
+        // while they go, and no day build writes a timeline from before the removal.
+        tokio::task::spawn_blocking(move || {
+            let _compaction = lock.lock();
+            let (done, answer) = oneshot::channel();
+            let step_work = crate::erasure::Step { project: project_id.0, job: job.clone(), step, ids };
+            sender.send(WriteRequest { work: Work::Erase(step_work), done }).map_err(|_| closed())?;
+            answer.blocking_recv().map_err(|_| closed())??;
+            let done = crate::erasure::done(&conn, &job, step)
+                .map_err(backend)?
+                .ok_or_else(|| StorageError::Backend(format!("erasure step {step} of job {job} was not recorded")))?;
+            // Rebuilt for a step done before too: a crash may have come between the
+            // step's commit and these builds.
+            let today = crate::timelines::today();
+            for &day in done.days.iter().filter(|d| **d < today) {
+                timelines.rebuild(&conn, project_id.0, day).map_err(|e| StorageError::Backend(e.to_string()))?;
+            }
+            Ok(Erased { events: done.events as u64, profiles: done.profiles as u64 })
+        })
+        .await
+        .map_err(|e| StorageError::Backend(e.to_string()))?
+    }
+
+    async fn scrub(&self) -> Result<()> {
+        self.reserve.check().map_err(StorageError::DiskFull)?;
+        let sender = self.writes.lock().as_ref().cloned().ok_or_else(closed)?;
+        let conn = self.read_connection()?;
+        let (lock, timelines) = (self.compaction_lock.clone(), self.timelines.clone());
+        let patience = std::time::Duration::from_secs(30);
+        // The cold tier first, holding the compactor's lock (only moves, purges and
+        // erasures write it, and all take the lock): appends go on meanwhile. Then the
+        // tables the writer writes, on the writer thread, between two commits.
+        Lane::Bulk
+            .run(move || {
+                let _compaction = lock.lock();
+                compactor::compact_locked(&conn, &timelines).map_err(backend)?;
+                crate::erasure::rebuild_tables(&conn, &["events_cold"]).map_err(backend)?;
+                let (done, answer) = oneshot::channel();
+                sender.send(WriteRequest { work: Work::Rebuild, done }).map_err(|_| closed())?;
+                answer.blocking_recv().map_err(|_| closed())??;
+                let (blocks, meta) = crate::erasure::overwrite_free_blocks(&conn, patience).map_err(backend)?;
+                tracing::info!(blocks, metadata_blocks = meta, "overwrote the free blocks of the event store");
+                Ok(())
+            })
+            .await
+            .map_err(|e| StorageError::Backend(format!("scrub task failed: {e}")))?
     }
 
     async fn close(&self) -> Result<()> {

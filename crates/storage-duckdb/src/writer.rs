@@ -40,6 +40,10 @@ pub enum Work {
     Profiles(Vec<ProfileUpdate>),
     /// Every row of a deleted project, in one transaction of its own.
     Purge(i64),
+    /// One step of a GDPR deletion, in a transaction of its own.
+    Erase(crate::erasure::Step),
+    /// The tables the writer writes, copied afresh (after an erasure).
+    Rebuild,
 }
 
 impl Work {
@@ -47,14 +51,19 @@ impl Work {
         match self {
             Work::Events(rows, _) => rows.len(),
             Work::Profiles(updates) => updates.len(),
-            Work::Purge(_) => 0,
+            Work::Purge(_) | Work::Erase(_) | Work::Rebuild => 0,
         }
+    }
+
+    /// Whether it is committed alone, never grouped with appends.
+    fn is_solo(&self) -> bool {
+        matches!(self, Work::Purge(_) | Work::Erase(_) | Work::Rebuild)
     }
 
     fn events(&self) -> &[EventRow] {
         match self {
             Work::Events(rows, _) => rows,
-            Work::Profiles(_) | Work::Purge(_) => &[],
+            Work::Profiles(_) | Work::Purge(_) | Work::Erase(_) | Work::Rebuild => &[],
         }
     }
 }
@@ -85,7 +94,7 @@ pub fn run(
         tracing::warn!(error = %e, "cannot read the null property names");
         Default::default()
     });
-    // A purge met while gathering a group, committed after it.
+    // A purge or erasure met while gathering a group, committed after it.
     let mut held: Option<WriteRequest> = None;
     loop {
         let first = if let Some(req) = held.take() {
@@ -111,8 +120,12 @@ pub fn run(
             }
         };
         crate::pause::point(crate::pause::WRITER_COMMIT);
-        if let Work::Purge(project) = first.work {
-            let result = purge(&conn, project, &mut nullable, &catalog);
+        if first.work.is_solo() {
+            let result = match &first.work {
+                Work::Purge(project) => purge(&conn, *project, &mut nullable, &catalog),
+                Work::Erase(step) => crate::erasure::erase(&conn, step).map_err(backend),
+                _ => crate::erasure::rebuild_tables(&conn, &crate::erasure::WRITER_TABLES).map_err(backend),
+            };
             dirty = true;
             let _ = first.done.send(result.map(|()| Vec::new()));
             continue;
@@ -121,7 +134,7 @@ pub fn run(
         let mut rows = group[0].work.len();
         while rows < MAX_GROUP_ROWS {
             match queue.try_recv() {
-                Ok(req) if matches!(req.work, Work::Purge(_)) => {
+                Ok(req) if req.work.is_solo() => {
                     held = Some(req);
                     break;
                 }
@@ -169,7 +182,7 @@ pub fn run(
 }
 
 /// The tables holding a project's rows, children first (snapshots point at sessions).
-const PROJECT_ROWS: [&str; 12] = [
+const PROJECT_ROWS: [&str; 13] = [
     "engage_snapshots WHERE session_id IN (SELECT session_id FROM engage_sessions WHERE project_id = ?)",
     "engage_sessions WHERE project_id = ?",
     "profiles WHERE project_id = ?",
@@ -182,6 +195,7 @@ const PROJECT_ROWS: [&str; 12] = [
     "catalog_properties WHERE project_id = ?",
     "events_hot WHERE project_id = ?",
     "events_cold WHERE project_id = ?",
+    "erasures WHERE project_id = ?",
 ];
 
 /// Deletes every row of `project` in one transaction, then forgets what the writer
@@ -261,7 +275,7 @@ fn commit_group(
         .enumerate()
         .flat_map(|(r, req)| match &req.work {
             Work::Profiles(updates) => updates.iter().enumerate().map(|(at, u)| ((r, at), u)).collect::<Vec<_>>(),
-            Work::Events(..) | Work::Purge(_) => Vec::new(),
+            Work::Events(..) | Work::Purge(_) | Work::Erase(_) | Work::Rebuild => Vec::new(),
         })
         .unzip();
     let written = append_rows(conn, rows, first_seq)

@@ -58,6 +58,41 @@ pub async fn run_all(store: &dyn EventStore) {
     users_are_read_through_the_identity_graph(store).await;
     the_dictionary_lists_what_was_sent(store).await;
     a_deleted_project_leaves_nothing(store).await;
+    erased_people_leave_nothing_and_steps_run_once(store).await;
+}
+
+/// An erasure takes every event of the ids it names, in both tiers, and their identity
+/// merges; nobody else's. A step run again removes nothing more and answers the same
+/// counts; a scrub leaves the rest readable.
+pub async fn erased_people_leave_nothing_and_steps_run_once(store: &dyn EventStore) {
+    let p = ProjectId(140);
+    let rows = vec![
+        row(140, "anon", T0 + 1, "$device:d1", "1", r#"{"m":"secret"}"#),
+        row(140, "login", T0 + 2, "alice", "2", "{}"),
+        row(140, "login", T0 + 2, "alice", "2", "{}"),
+        row(140, "other", T0 + 3, "bob", "3", "{}"),
+    ];
+    let edge = sextant_model::IdentityEdge {
+        project_id: p,
+        row: 1,
+        op: sextant_model::IdentityOp::DeviceToUser { device: "$device:d1".into(), user: "alice".into() },
+    };
+    store.append_with_identity(rows, vec![edge]).await.unwrap();
+    let cluster = store.identity_cluster(p, vec!["alice".into()]).await.unwrap();
+    assert_eq!(cluster, ["$device:d1", "alice"]);
+    assert_eq!(store.identity_cluster(p, vec!["nobody".into()]).await.unwrap(), ["nobody"]);
+    let erased = store.erase_users(p, "job-1", 0, cluster.clone()).await.unwrap();
+    assert_eq!(erased, crate::Erased { events: 3, profiles: 0 });
+    let again = store.erase_users(p, "job-1", 0, cluster).await.unwrap();
+    assert_eq!(again, erased, "a step done answers what it did");
+    let left: Vec<_> = export_all(store, all_time(140)).await.into_iter().map(|r| r.distinct_id).collect();
+    assert_eq!(left, ["bob"]);
+    assert_eq!(store.count_events(p, 0, i64::MAX / 2).await.unwrap(), 1);
+    // Written again after the erasure, the device is a user of its own.
+    store.append(vec![row(140, "anon", T0 + 5, "$device:d1", "4", "{}")]).await.unwrap();
+    store.scrub().await.unwrap();
+    let after: Vec<_> = export_all(store, all_time(140)).await.into_iter().map(|r| r.distinct_id).collect();
+    assert_eq!(after, ["bob", "$device:d1"]);
 }
 
 /// Deleting a project takes its events, its identity merges and what was learned of

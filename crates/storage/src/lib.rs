@@ -5,8 +5,9 @@
 //! keep the contract by passing [`conformance`] (behind the `testsuite` feature).
 //!
 //! # Layout
-//! - [`EventStore`]: append (durable on return), export stream, deduplicated count, and
-//!   the dictionary of what was sent ([`SeenEvent`]).
+//! - [`EventStore`]: append (durable on return), export stream, deduplicated count, the
+//!   dictionary of what was sent ([`SeenEvent`]), and the removal of people for GDPR
+//!   deletions ([`Erased`]).
 //! - [`ExportQuery`]: what a raw export asks for; [`event_matches`] applies its `where`
 //!   in Rust when a backend cannot compile it.
 //! - [`ProfileStore`]: user and group profiles: updates applied in arrival order
@@ -153,8 +154,35 @@ pub trait EventStore: Send + Sync + 'static {
     /// finish from what they had read.
     async fn delete_project(&self, project_id: ProjectId) -> Result<()>;
 
+    /// Every id sharing an identity cluster with one of `ids`, the ids themselves
+    /// included: each once, sorted. What a GDPR job reads or removes for a person.
+    async fn identity_cluster(&self, project_id: ProjectId, ids: Vec<String>) -> Result<Vec<String>>;
+
+    /// Removes everything kept under `ids` (as stored, not resolved: pass whole
+    /// clusters, [`EventStore::identity_cluster`]): their events, their user profiles,
+    /// their identity memberships and their rows in engage snapshots, in one step that
+    /// is all or nothing. `(job, step)` names the step: a step already done answers
+    /// what it removed then and removes nothing more, so a job resumed after a crash
+    /// neither misses nor double-counts. Reports, export and scans stop seeing the rows
+    /// when this returns; [`EventStore::scrub`] then removes them from the files.
+    async fn erase_users(&self, project_id: ProjectId, job: &str, step: i64, ids: Vec<String>) -> Result<Erased>;
+
+    /// Makes what [`EventStore::erase_users`] removed unrecoverable from the backend's
+    /// files (a store that keeps deleted rows in old blocks rewrites and overwrites
+    /// them). Slow: once at the end of a deletion job.
+    async fn scrub(&self) -> Result<()>;
+
     /// Flushes and closes the store; later calls fail with [`StorageError::Unavailable`].
     async fn close(&self) -> Result<()>;
+}
+
+/// What one [`EventStore::erase_users`] step removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Erased {
+    /// Events (every stored copy).
+    pub events: u64,
+    /// User profiles.
+    pub profiles: u64,
 }
 
 /// An event name as the store has seen it (see [`EventStore::dictionary`]).
