@@ -23,6 +23,8 @@
 //! - `funnels`: saved funnel definitions ([`FunnelInfo`]).
 //! - `flags`: feature flags and each project's flag version ([`FlagInfo`]).
 //! - `experiments`: experiments, their status, start and end ([`ExperimentInfo`]).
+//! - `gdpr`: GDPR and CCPA jobs: the queue, each job's progress and its audit record
+//!   ([`GdprJob`]).
 //! - `lexicon`: Lexicon schemas and the counts of values that broke their declared
 //!   types ([`LexiconScope`]).
 //! - `org_accounts`: an organisation's service accounts, managed by its owners and
@@ -40,6 +42,7 @@ mod cohorts;
 mod experiments;
 mod flags;
 mod funnels;
+mod gdpr;
 mod lexicon;
 mod lookup_tables;
 mod org_accounts;
@@ -60,6 +63,7 @@ pub use cohorts::{CohortChanges, CohortInfo};
 pub use experiments::{ExperimentInfo, MAX_EXPERIMENTS};
 pub use flags::{FlagInfo, MAX_FLAGS};
 pub use funnels::{FunnelChanges, FunnelInfo};
+pub use gdpr::GdprJob;
 pub use lexicon::{LexiconScope, LexiconWrite};
 pub use lookup_tables::{LookupMapping, LookupTableChanges, LookupTableInfo, MAPPING_TARGETS};
 pub use org_accounts::OrgAuth;

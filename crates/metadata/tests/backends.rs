@@ -317,8 +317,65 @@ async fn suite(md: &Metadata) {
     assert!(matches!(md.delete_annotation(other.id, second.id).await, Err(MetadataError::NotFound(_))));
     assert_eq!(md.annotation_tags(pid).await.unwrap(), [(launch, false), (outage, false)]);
     feature_flags(md, pid).await;
+    gdpr_jobs(md, pid, other.id).await;
     workspaces_and_deleting_projects(md, org, pid, analyst.id).await;
     md.ping().await.unwrap();
+}
+
+/// GDPR jobs: queued, claimed by one runner, staged, cancelled only before they start,
+/// resumed only by their runner, finished with their counts; the opt-out list.
+async fn gdpr_jobs(md: &Metadata, pid: ProjectId, other: ProjectId) {
+    use sextant_model::gdpr::{JobKind, JobRequest, JobStatus};
+    let request =
+        |ids: &[&str]| JobRequest::parse(JobKind::Deletion, &serde_json::json!({"distinct_ids": ids})).unwrap();
+    let a = md.create_gdpr_job(pid, JobKind::Deletion, &request(&["u1", "u2"]), "owner").await.unwrap();
+    let b = md.create_gdpr_job(pid, JobKind::Deletion, &request(&["u3"]), "owner").await.unwrap();
+    assert_eq!(a.status, JobStatus::Pending);
+    assert_eq!(a.tracking_id.len(), 19);
+    assert!(a.tracking_id.bytes().all(|c| c.is_ascii_digit()));
+    // Two runners see the queue; one claims each job.
+    let queued = |runner: &'static str| async move {
+        md.unfinished_gdpr_jobs(runner).await.unwrap().into_iter().map(|j| j.tracking_id).collect::<Vec<_>>()
+    };
+    assert_eq!(queued("r1").await.len(), 2);
+    assert!(md.claim_gdpr_job(&a.tracking_id, "r1").await.unwrap());
+    assert!(!md.claim_gdpr_job(&a.tracking_id, "r2").await.unwrap());
+    assert_eq!(queued("r2").await, std::slice::from_ref(&b.tracking_id), "another runner does not resume r1's job");
+    md.stage_gdpr_job(&a.tracking_id, &["u1".into(), "u2".into(), "$device:d".into()]).await.unwrap();
+    assert!(md.move_gdpr_job(&a.tracking_id, JobStatus::Staging, JobStatus::Started).await.unwrap());
+    assert_eq!(md.cancel_gdpr_job(&a.tracking_id).await.unwrap(), JobStatus::Started, "too late to cancel");
+    assert_eq!(md.cancel_gdpr_job(&b.tracking_id).await.unwrap(), JobStatus::Revoked);
+    assert!(!md.claim_gdpr_job(&b.tracking_id, "r1").await.unwrap(), "a cancelled job is not claimed");
+    md.gdpr_progress(&a.tracking_id, 1, 14, 2).await.unwrap();
+    let resumed = md.unfinished_gdpr_jobs("r1").await.unwrap();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!((resumed[0].next_chunk, resumed[0].events_touched), (1, 14));
+    assert_eq!(resumed[0].erase_ids.as_deref().map(<[String]>::len), Some(3));
+    md.finish_gdpr_job(&a.tracking_id, Ok(None)).await.unwrap();
+    let done = md.gdpr_job(&a.tracking_id).await.unwrap();
+    assert_eq!((done.status, done.erase_ids.clone(), done.profiles_touched), (JobStatus::Success, None, 2));
+    assert!(done.finished_at_ms.is_some() && done.started_at_ms.is_some());
+    assert!(md.unfinished_gdpr_jobs("r1").await.unwrap().is_empty());
+    let listed: Vec<String> = md.gdpr_jobs(pid, 10).await.unwrap().into_iter().map(|j| j.tracking_id).collect();
+    assert_eq!(listed.len(), 2);
+    assert!(md.gdpr_jobs(other, 10).await.unwrap().is_empty());
+    // A retrieval's archive, and its expiry.
+    let r = md.create_gdpr_job(pid, JobKind::Retrieval, &request(&["u9"]), "owner").await.unwrap();
+    assert!(md.claim_gdpr_job(&r.tracking_id, "r1").await.unwrap());
+    assert!(md.move_gdpr_job(&r.tracking_id, JobStatus::Staging, JobStatus::Started).await.unwrap());
+    md.finish_gdpr_job(&r.tracking_id, Ok(Some(("x.jsonl".into(), 1_000)))).await.unwrap();
+    let expired = md.expired_gdpr_archives(2_000).await.unwrap();
+    assert_eq!(expired, [(r.tracking_id.clone(), "x.jsonl".to_string())]);
+    md.forget_gdpr_archive(&r.tracking_id).await.unwrap();
+    assert!(md.expired_gdpr_archives(2_000).await.unwrap().is_empty());
+    // The opt-out list.
+    let before = md.opt_out_version().await.unwrap();
+    assert_eq!(md.opt_out(pid, &["a".into(), "b".into(), "a".into()]).await.unwrap(), 2);
+    assert_eq!(md.opt_out(other, &["a".into()]).await.unwrap(), 1);
+    assert_ne!(md.opt_out_version().await.unwrap(), before);
+    assert_eq!(md.opt_in(pid, &["a".into(), "zzz".into()]).await.unwrap(), 1);
+    let all = md.all_opt_outs().await.unwrap();
+    assert_eq!(all, [(pid, "b".to_string()), (other, "a".to_string())]);
 }
 
 /// Feature flags: a salt drawn on creation and kept on replacement, keys unique among

@@ -122,11 +122,14 @@ pub enum Operation {
     /// Read the project's settings and its workspaces (every role: readers choose the
     /// workspace they read through, and reports use the project's timezone).
     ReadProject,
+    /// Request, read and cancel GDPR and CCPA retrievals and deletions (owners, admins
+    /// and the secret, as Mixpanel's GDPR token requires an owner or admin).
+    Gdpr,
 }
 
 impl Operation {
     /// Every operation, in the matrix's row order.
-    pub const ALL: [Operation; 21] = [
+    pub const ALL: [Operation; 22] = [
         Operation::Ingest,
         Operation::Query,
         Operation::Export,
@@ -148,6 +151,7 @@ impl Operation {
         Operation::ReadFlags,
         Operation::WriteFlags,
         Operation::ReadProject,
+        Operation::Gdpr,
     ];
 
     /// The family the operation belongs to.
@@ -172,6 +176,7 @@ impl Operation {
             | Operation::ReadProject => ApiFamily::App,
             Operation::EvaluateFlags => ApiFamily::Flags,
             Operation::ReadLexicon | Operation::WriteLexicon => ApiFamily::Lexicon,
+            Operation::Gdpr => ApiFamily::Gdpr,
         }
     }
 
@@ -199,6 +204,7 @@ impl Operation {
             Operation::ReadFlags => "read feature flags and experiments",
             Operation::WriteFlags => "change feature flags and experiments",
             Operation::ReadProject => "read the project's settings and workspaces",
+            Operation::Gdpr => "request GDPR and CCPA retrievals and deletions",
         }
     }
 
@@ -211,7 +217,8 @@ impl Operation {
             ApiFamily::Flags => Some(Operation::EvaluateFlags),
             ApiFamily::LookupTables => Some(Operation::ReadLookupTables),
             ApiFamily::App => Some(Operation::AppRead),
-            ApiFamily::Ingestion | ApiFamily::Gdpr | ApiFamily::Lexicon => None,
+            ApiFamily::Gdpr => Some(Operation::Gdpr),
+            ApiFamily::Ingestion | ApiFamily::Lexicon => None,
         }
     }
 
@@ -221,12 +228,8 @@ impl Operation {
             ApiFamily::Ingestion => Some(Operation::Ingest),
             ApiFamily::LookupTables => Some(Operation::ReplaceLookupTable),
             ApiFamily::App => Some(Operation::AppWrite),
-            ApiFamily::Query
-            | ApiFamily::Export
-            | ApiFamily::Jql
-            | ApiFamily::Flags
-            | ApiFamily::Gdpr
-            | ApiFamily::Lexicon => None,
+            ApiFamily::Gdpr => Some(Operation::Gdpr),
+            ApiFamily::Query | ApiFamily::Export | ApiFamily::Jql | ApiFamily::Flags | ApiFamily::Lexicon => None,
         }
     }
 }
@@ -279,8 +282,8 @@ const fn tok_within(f: ApiFamily) -> Rule {
 /// `Family(f)`: an API token holding `f`; `WithinScope(f)`: the same, bounded by the
 /// token's own families and expiry.
 #[rustfmt::skip]
-pub const MATRIX: [(Operation, [Rule; 7]); 21] = {
-    use ApiFamily::{App, Export, Flags, Ingestion, Jql, Lexicon, LookupTables, Query};
+pub const MATRIX: [(Operation, [Rule; 7]); 22] = {
+    use ApiFamily::{App, Export, Flags, Gdpr, Ingestion, Jql, Lexicon, LookupTables, Query};
     [
         //                                 project  project  owner  admin  analyst  consumer  API token
         //                                 token    secret
@@ -305,6 +308,7 @@ pub const MATRIX: [(Operation, [Rule; 7]); 21] = {
         (Operation::ReadFlags,             [N,      Y,       Y,     Y,     Y,       Y,        tok(App)]),
         (Operation::WriteFlags,            [N,      Y,       Y,     Y,     Y,       N,        tok(App)]),
         (Operation::ReadProject,           [N,      Y,       Y,     Y,     Y,       Y,        tok(App)]),
+        (Operation::Gdpr,                  [N,      Y,       Y,     Y,     N,       N,        tok(Gdpr)]),
     ]
 };
 
@@ -450,7 +454,7 @@ mod tests {
     fn the_matrix_enumerated() {
         use ApiFamily::*;
         use Operation as O;
-        let expected: [(Operation, [Rule; 7]); 21] = [
+        let expected: [(Operation, [Rule; 7]); 22] = [
             (O::Ingest, [Y, Y, Y, Y, N, N, Rule::Family(Ingestion)]),
             (O::Query, [N, Y, Y, Y, Y, Y, Rule::Family(Query)]),
             (O::Export, [N, Y, Y, Y, Y, Y, Rule::Family(Export)]),
@@ -472,6 +476,7 @@ mod tests {
             (O::ReadFlags, [N, Y, Y, Y, Y, Y, Rule::Family(App)]),
             (O::WriteFlags, [N, Y, Y, Y, Y, N, Rule::Family(App)]),
             (O::ReadProject, [N, Y, Y, Y, Y, Y, Rule::Family(App)]),
+            (O::Gdpr, [N, Y, Y, Y, N, N, Rule::Family(Gdpr)]),
         ];
         for (op, row) in expected {
             for (principal, cell) in Principal::ALL.into_iter().zip(row) {

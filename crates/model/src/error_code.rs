@@ -23,6 +23,12 @@ pub enum ErrorCode {
     RateLimited,
     /// The object already exists.
     Conflict,
+    /// The object is past the state in which this method applies (a GDPR deletion
+    /// that has started cannot be cancelled).
+    NotAllowed,
+    /// The object existed and has expired (a GDPR retrieval's archive past its link's
+    /// lifetime).
+    Gone,
     /// The store is not ready or is shutting down; retry later.
     Unavailable,
     /// A service Sextant depends on failed to answer (the PostgreSQL control plane);
@@ -34,7 +40,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidRecords,
         ErrorCode::Unauthenticated,
@@ -43,6 +49,8 @@ impl ErrorCode {
         ErrorCode::PayloadTooLarge,
         ErrorCode::RateLimited,
         ErrorCode::Conflict,
+        ErrorCode::NotAllowed,
+        ErrorCode::Gone,
         ErrorCode::Unavailable,
         ErrorCode::Upstream,
         ErrorCode::Internal,
@@ -55,7 +63,9 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => 401,
             ErrorCode::PermissionDenied => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::NotAllowed => 405,
             ErrorCode::Conflict => 409,
+            ErrorCode::Gone => 410,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
@@ -76,6 +86,8 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::NotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::Gone => "GONE",
             ErrorCode::Unavailable => "SERVICE_UNAVAILABLE",
             ErrorCode::Upstream => "BAD_GATEWAY",
             ErrorCode::Internal => "INTERNAL_ERROR",
@@ -89,7 +101,9 @@ impl ErrorCode {
             401 => "Unauthorized",
             403 => "Forbidden",
             404 => "Not Found",
+            405 => "Method Not Allowed",
             409 => "Conflict",
+            410 => "Gone",
             413 => "Request Entity Too Large",
             429 => "Too Many Requests",
             502 => "Bad Gateway",

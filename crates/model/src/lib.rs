@@ -17,6 +17,7 @@
 //! - [`limits`]: ingestion limits (records per request, sizes, property counts).
 //! - [`cohort`]: cohort definitions (a `where` and behaviours).
 //! - [`funnel`]: saved funnel definitions (steps, window, ordering).
+//! - [`gdpr`]: GDPR and CCPA retrieval and deletion jobs: requests and states.
 //! - [`lexicon`]: Lexicon schemas (the data dictionary): what a schema may say, and
 //!   what its declarations make ingestion do.
 //! - [`rate_limits`]: what each API family may take in a project: Mixpanel's defaults
@@ -35,6 +36,7 @@ pub mod error_code;
 pub mod event;
 pub mod family;
 pub mod funnel;
+pub mod gdpr;
 pub mod identity;
 pub mod ids;
 pub mod lexicon;
