@@ -26,6 +26,7 @@ use commands::bookmark::BookmarkCommand;
 use commands::cohort::CohortCommand;
 use commands::flag::FlagCommand;
 use commands::funnel::FunnelCommand;
+use commands::gdpr::GdprCommand;
 use commands::lookup_table::LookupTableCommand;
 use commands::project::ProjectCommand;
 use commands::serve::ServeArgs;
@@ -73,6 +74,9 @@ enum Command {
     /// `/flags` and `/flags/definitions`).
     #[command(subcommand)]
     Flag(FlagCommand),
+    /// The audit trail of GDPR and CCPA jobs (requested over HTTP, run by the server).
+    #[command(subcommand)]
+    Gdpr(GdprCommand),
 }
 
 #[tokio::main]
@@ -88,5 +92,6 @@ async fn main() -> Result<()> {
         Command::Bookmark(cmd) => commands::bookmark::run(cmd).await,
         Command::Funnel(cmd) => commands::funnel::run(cmd).await,
         Command::Flag(cmd) => commands::flag::run(cmd).await,
+        Command::Gdpr(cmd) => commands::gdpr::run(cmd).await,
     }
 }

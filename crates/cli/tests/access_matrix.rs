@@ -19,6 +19,7 @@ const UNLIMITED: &str = "[rate_limits.default.export]\nper_second = 0\nper_hour 
                          [rate_limits.default.app]\nper_minute = 0\n\
                          [rate_limits.default.lexicon]\nper_minute = 0\nitems_per_minute = 0\n\
                          [rate_limits.default.lookup_tables]\nper_day = 0\n\
+                         [rate_limits.default.gdpr]\nper_second = 0\n\
                          [rate_limits.client_failures]\nburst = 0\n";
 
 /// How a request presents its credential.

@@ -39,6 +39,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// How long a personal API token lives when its creator does not say (seconds).
     pub api_token_ttl_seconds: u64,
+    /// How long a GDPR retrieval's archive is served before it is deleted (seconds).
+    pub gdpr_archive_ttl_seconds: u64,
     /// Which hostnames serve which data-residency region.
     pub regions: RegionHosts,
     /// The HTTPS listener, when one is configured (beside the HTTP one).
@@ -168,6 +170,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             rate_limits: RateLimits::default(),
             api_token_ttl_seconds: DEFAULT_API_TOKEN_TTL_SECONDS,
+            gdpr_archive_ttl_seconds: DEFAULT_GDPR_ARCHIVE_TTL_SECONDS,
             regions: RegionHosts::default(),
             tls: None,
             geoip_database: None,
@@ -191,6 +194,7 @@ struct ConfigFile {
     log_format: Option<LogFormat>,
     rate_limits: Option<RateLimitsFile>,
     api_token_ttl_seconds: Option<u64>,
+    gdpr_archive_ttl_seconds: Option<u64>,
     regions: Option<BTreeMap<Region, Vec<String>>>,
     tls: Option<TlsFile>,
     geoip_database: Option<PathBuf>,
@@ -308,6 +312,9 @@ impl std::fmt::Debug for DatabaseUrl {
 /// Four hours: personal API tokens expire unless their creator asks for longer.
 pub const DEFAULT_API_TOKEN_TTL_SECONDS: u64 = 4 * 3600;
 
+/// How long a GDPR retrieval's archive is served by default: a week.
+pub const DEFAULT_GDPR_ARCHIVE_TTL_SECONDS: u64 = 7 * 86_400;
+
 /// Values from flags or environment, which win over the file.
 #[derive(Clone, Debug, Default)]
 pub struct ConfigOverrides {
@@ -397,6 +404,7 @@ impl Config {
                 None => d.rate_limits,
             },
             api_token_ttl_seconds: from_file.api_token_ttl_seconds.unwrap_or(d.api_token_ttl_seconds),
+            gdpr_archive_ttl_seconds: from_file.gdpr_archive_ttl_seconds.unwrap_or(d.gdpr_archive_ttl_seconds),
             regions: from_file.regions.as_ref().map(RegionHosts::new).unwrap_or(d.regions),
             geoip_database: overrides.geoip_database.clone().or(from_file.geoip_database),
             places_database: overrides.places_database.clone().or(from_file.places_database),

@@ -44,8 +44,8 @@ const fn org(method: &'static str, path: &'static str) -> Endpoint {
 }
 
 use Operation::{
-    AppRead, AppWrite, CreateApiToken, EvaluateFlags, Export, Ingest, Jql, ListApiTokens, ListServiceAccounts, Query,
-    ReadAnnotations, ReadFlags, ReadLexicon, ReadLookupTables, ReadProject, ReplaceLookupTable, RevokeApiToken,
+    AppRead, AppWrite, CreateApiToken, EvaluateFlags, Export, Gdpr, Ingest, Jql, ListApiTokens, ListServiceAccounts,
+    Query, ReadAnnotations, ReadFlags, ReadLexicon, ReadLookupTables, ReadProject, ReplaceLookupTable, RevokeApiToken,
     WriteAnnotations, WriteFlags, WriteLexicon,
 };
 
@@ -151,6 +151,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     op("PUT", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/force_conclude", WriteFlags),
     op("PATCH", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/decide", WriteFlags),
     op("GET", "/api/app/workspaces/{workspace_id}/experiments/{experiment_id}/results", ReadFlags),
+    // The GDPR API (with the project token as `?token=`).
+    op("POST", "/api/app/data-retrievals/v3.0", Gdpr),
+    op("GET", "/api/app/data-retrievals/v3.0/{tracking_id}", Gdpr),
+    op("GET", "/api/app/data-retrievals/v3.0/{tracking_id}/archive", Gdpr),
+    op("POST", "/api/app/data-deletions/v3.0", Gdpr),
+    op("GET", "/api/app/data-deletions/v3.0/{tracking_id}", Gdpr),
+    op("DELETE", "/api/app/data-deletions/v3.0/{tracking_id}", Gdpr),
     // The App API: annotations.
     op("GET", "/api/app/projects/{project_id}/annotations", ReadAnnotations),
     op("POST", "/api/app/projects/{project_id}/annotations", WriteAnnotations),

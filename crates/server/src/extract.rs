@@ -10,6 +10,8 @@
 //! - [`FlagsCall`]: a feature-flag request (`/flags`, `/flags/definitions`): its
 //!   parameters, its JSON body if it sent one, and a credential that may evaluate the
 //!   project's flags (the project token included).
+//! - [`GdprCall`]: a GDPR API request: a credential that may request GDPR jobs, the
+//!   project token beside it as `?token=`, the GDPR limit charged, its JSON body.
 
 use std::marker::PhantomData;
 
@@ -156,5 +158,50 @@ impl FromRequest<AppState> for FlagsCall {
             )
         };
         Ok(FlagsCall { params, body, credential })
+    }
+}
+
+/// A GDPR API request, authenticated: Mixpanel's GDPR token (here an API token holding
+/// `gdpr`, or an owner's or admin's service account, or the secret) together with the
+/// project token as `?token=`, which must be the credential's project's.
+pub struct GdprCall {
+    /// A JSON body, when one was sent (the create requests).
+    pub body: Option<serde_json::Value>,
+    /// Who asked, and for which project.
+    pub credential: Credential,
+}
+
+impl FromRequest<AppState> for GdprCall {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, raw) = request.into_parts();
+        let limit = ApiFamily::Gdpr.max_request_bytes();
+        let params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+        // Credentials first: a bad body from a stranger is a 401, not a 400. This also
+        // charges the GDPR API's limit (one request a second per project).
+        let credential = auth::reader(state, &parts, &params, ApiFamily::Gdpr).await?;
+        match params.get("token") {
+            None | Some("") => {
+                return Err(ApiError::invalid_fields(
+                    "the project token is required",
+                    vec![("token".into(), "is required: the project's token, as Mixpanel's GDPR API takes it".into())],
+                ));
+            }
+            Some(token) if token != credential.project.token => {
+                return Err(ApiError::forbidden("the `token` parameter is not the token of the credential's project"));
+            }
+            Some(_) => {}
+        }
+        let bytes = body::read(&parts.headers, raw, limit).await?.decompress(limit)?;
+        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            Some(
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?,
+            )
+        };
+        Ok(GdprCall { body, credential })
     }
 }

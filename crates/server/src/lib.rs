@@ -23,6 +23,8 @@
 //! - [`annotations`]: annotations and their tags (`/api/app/projects/{id}/annotations`).
 //! - [`lexicon`]: Lexicon schemas (`/api/app/projects/{id}/schemas`).
 //! - [`flags`]: feature flags as the SDKs read them (`/flags`, `/flags/definitions`).
+//! - [`gdpr`]: GDPR and CCPA retrievals and deletions (`/api/app/data-retrievals/v3.0`,
+//!   `/api/app/data-deletions/v3.0`).
 //! - [`experiments`]: experiments and their lifecycle
 //!   (`/api/app/workspaces/{id}/experiments`).
 //! - [`feature_flags`]: feature-flag management
@@ -59,6 +61,8 @@
 //! - [`limits`]: rate and concurrency limits per project and API family.
 //! - [`flag_view`]: how the App API shows a feature flag (flags and experiments alike).
 //! - [`flag_book`]: each project's enabled flags, compiled, and their definitions' body.
+//! - [`gdpr_jobs`]: the background runner of GDPR jobs, and where their archives go.
+//! - [`opt_outs`]: the ids whose events and profile updates ingestion drops.
 //! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
 //!   events and properties, type violations counted).
 //! - [`regions`]: data residency: which host names serve which region.
@@ -94,6 +98,8 @@ pub mod flag_book;
 pub mod flag_view;
 pub mod flags;
 pub mod funnels;
+pub mod gdpr;
+pub mod gdpr_jobs;
 pub mod geoip;
 pub mod health;
 pub mod ingest;
@@ -105,6 +111,7 @@ pub mod lookup_join;
 pub mod lookup_tables;
 pub mod metrics;
 pub mod openapi;
+pub mod opt_outs;
 pub mod projects;
 pub mod regions;
 pub mod reports;

@@ -39,6 +39,8 @@ pub mod tag {
     pub const LEXICON: &str = "lexicon";
     /// Feature flags as the SDKs read them.
     pub const FLAGS: &str = "flags";
+    /// GDPR and CCPA retrievals and deletions.
+    pub const GDPR: &str = "gdpr";
     /// Health, metrics and this document.
     pub const OPERATIONS: &str = "operations";
 }
@@ -60,6 +62,7 @@ pub mod tag {
         (name = "app", description = "Per-project administration (API tokens, service accounts, cohorts, lookup tables and their mappings)."),
         (name = "lexicon", description = "Lexicon schemas: the project's data dictionary, as Mixpanel's Lexicon Schemas API keeps it."),
         (name = "flags", description = "Feature flags as the SDKs read them: definitions for local evaluation, and variants evaluated on the server."),
+        (name = "gdpr", description = "GDPR and CCPA: jobs that retrieve or delete everything kept about some people (Mixpanel's GDPR API v3.0)."),
         (name = "operations", description = "Liveness, readiness, metrics and this document.")
     ),
     components(schemas(AppErrorBody, QueryErrorBody, LookupErrorBody, ErrorCode, IngestReply, ApiFamilyName))
@@ -175,6 +178,21 @@ fn add_family_responses(operation: &mut Value, changes: bool) {
                 ("403", "The credential may not evaluate flags, or the project lives in another region."),
                 ("413", "A body over 256 KB."),
                 ("429", "Over the project's feature-flag limit, when one is configured."),
+            ],
+        ),
+        tag::GDPR => (
+            json!({"application/json": {"schema": {"$ref": "#/components/schemas/AppErrorBody"}}}),
+            &[
+                ("400", "A missing project token, or an invalid request (`details` names each field at fault)."),
+                ("401", "Missing or unknown credentials."),
+                (
+                    "403",
+                    "The credential may not request GDPR jobs, the token is another project's, or the project lives \
+                     in another region.",
+                ),
+                ("404", "No such job in the project."),
+                ("413", "A body over 2 MB."),
+                ("429", "Over one request a second."),
             ],
         ),
         _ => return,

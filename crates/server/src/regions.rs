@@ -5,6 +5,9 @@
 //! `api-in.mixpanel.com`). Sextant reads the `Host` a request was sent to; a host that
 //! matches a region's pattern serves only that region's projects. Hosts matching no
 //! pattern (`localhost`, an IP address, a name of your own) serve every region.
+//!
+//! [`Scheme`] and [`base_url`]: how a request reached the server, for the links an
+//! answer gives back (a GDPR retrieval's archive).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +16,32 @@ use axum::http::header::HOST;
 use sextant_model::{Project, Region};
 
 use crate::error::ApiError;
+
+/// Whether the connection a request came on is HTTPS: set by the listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scheme {
+    /// HTTPS (the rustls listener) rather than plain HTTP.
+    pub https: bool,
+}
+
+/// `scheme://host` as the client addressed the server: `X-Forwarded-Proto` when a proxy
+/// in front says so, else the listener's scheme; the `Host` header (`localhost` when
+/// absent).
+pub fn base_url(headers: &HeaderMap, scheme: Option<Scheme>) -> String {
+    let forwarded = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).map(str::trim);
+    let scheme = match forwarded {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        Some(p) if p.eq_ignore_ascii_case("http") => "http",
+        _ if scheme.is_some_and(|s| s.https) => "https",
+        _ => "http",
+    };
+    let host = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}
 
 /// Host patterns per region: an exact name, or `prefix.*` for any host that starts with
 /// `prefix.`.

@@ -34,8 +34,8 @@ use crate::limits::Limiter;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
-    annotations, app, cohorts, engage, events, experiments, export, feature_flags, flags, funnels, health, ingest,
-    insights, jql, lexicon, limits, lookup_tables, metrics, openapi, projects, retention, segmentation,
+    annotations, app, cohorts, engage, events, experiments, export, feature_flags, flags, funnels, gdpr, health,
+    ingest, insights, jql, lexicon, limits, lookup_tables, metrics, openapi, projects, retention, segmentation,
     service_accounts, stream, workspaces,
 };
 
@@ -325,6 +325,11 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(experiments::force_conclude))
         .routes(routes!(experiments::decide))
         .routes(routes!(experiments::results))
+        .routes(routes!(gdpr::create_retrieval))
+        .routes(routes!(gdpr::get_retrieval))
+        .routes(routes!(gdpr::archive))
+        .routes(routes!(gdpr::create_deletion))
+        .routes(routes!(gdpr::get_deletion, gdpr::cancel_deletion))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

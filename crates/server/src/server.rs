@@ -247,7 +247,12 @@ impl Server {
             // script still stops after the default.
             time: config.http.deadlines.jql.unwrap_or(crate::config::DEFAULT_JQL_DEADLINE),
         };
+        let gdpr_dir = dir.join("gdpr");
+        let gdpr = crate::gdpr_jobs::GdprJobs::open(gdpr_dir.clone(), config.gdpr_archive_ttl_seconds)
+            .map_err(|source| ServeError::Io { context: format!("cannot open {}", gdpr_dir.display()), source })?;
+        state.gdpr = Arc::new(gdpr);
         state.dictionary = Arc::new(crate::dictionary::Dictionary::load(&state.metadata).await?);
+        state.opt_outs = Arc::new(crate::opt_outs::OptOuts::load(&state.metadata).await?);
         state.limiter.load_project_limits(state.metadata.project_limits().await?);
         Ok(Server { state, http: config.http, bootstrap })
     }
@@ -276,11 +281,14 @@ impl Server {
         };
         let flushing = tokio::spawn(flush_dictionary(state.clone()));
         let rereading = tokio::spawn(reread_shared_settings(state.clone()));
+        // Resumes the GDPR jobs a stopped server left unfinished, then takes new ones.
+        let gdpr_jobs = tokio::spawn(crate::gdpr_jobs::run(state.clone()));
         tokio::join!(served_http, served_https);
         graceful.shutdown().await;
         state.set_not_ready();
         flushing.abort();
         rereading.abort();
+        gdpr_jobs.abort();
         state.dictionary.flush(&state.metadata).await;
         let closed = state.store.close().await;
         state.metadata.close().await;
@@ -298,8 +306,8 @@ async fn flush_dictionary(state: AppState) {
     }
 }
 
-/// Reads the projects' own rate limits, their Lexicon schemas and the versions of their
-/// feature flags again now and then, so
+/// Reads the projects' own rate limits, their Lexicon schemas, their opt-out lists and
+/// the versions of their feature flags again now and then, so
 /// a change made through another server sharing the control plane, or by `sextant
 /// project configure` on the control plane directly, applies here too (within
 /// [`crate::state::TOKEN_TTL`], as a token's).
@@ -313,6 +321,9 @@ async fn reread_shared_settings(state: AppState) {
         }
         if let Err(e) = state.dictionary.refresh(&state.metadata).await {
             tracing::warn!(error = %e, "cannot read the Lexicon schemas again; keeping the last ones");
+        }
+        if let Err(e) = state.opt_outs.refresh(&state.metadata).await {
+            tracing::warn!(error = %e, "cannot read the opt-out lists again; keeping the last ones");
         }
         if let Err(e) = state.flags.refresh(&state.metadata).await {
             tracing::warn!(error = %e, "cannot read the feature flags' versions; keeping the flags read");
@@ -339,14 +350,20 @@ impl Serving {
     }
 
     /// Serves one connection in its own task until it closes, then frees its permit.
-    fn spawn<I>(&self, io: I, peer: SocketAddr, permit: OwnedSemaphorePermit, graceful: &GracefulShutdown)
-    where
+    fn spawn<I>(
+        &self,
+        io: I,
+        peer: SocketAddr,
+        permit: OwnedSemaphorePermit,
+        graceful: &GracefulShutdown,
+        scheme: crate::regions::Scheme,
+    ) where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         // `ConnectInfo` as `into_make_service_with_connect_info` gives it (ingestion
         // reads the client's address from it), and each request body behind the idle
         // timeout.
-        let app = AddExtension::new(self.app.clone(), ConnectInfo(peer));
+        let app = AddExtension::new(AddExtension::new(self.app.clone(), ConnectInfo(peer)), scheme);
         let service = TowerToHyperService::new(RequestBodyTimeout::new(app, self.body_idle_timeout));
         let connection = graceful.watch(self.http1.serve_connection(TokioIo::new(io), service));
         ::metrics::gauge!("sextant_connections_open").increment(1.0);
@@ -388,7 +405,7 @@ async fn serve_http(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        serving.spawn(stream, peer, permit, graceful);
+        serving.spawn(stream, peer, permit, graceful, crate::regions::Scheme { https: false });
     }
 }
 
@@ -405,7 +422,7 @@ async fn serve_https(
             () = &mut shutdown => return,
             accepted = listener.accept() => accepted,
         };
-        serving.spawn(stream, peer, permit, graceful);
+        serving.spawn(stream, peer, permit, graceful, crate::regions::Scheme { https: true });
     }
 }
 

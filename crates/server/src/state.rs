@@ -44,6 +44,10 @@ pub struct AppState {
     pub dictionary: Arc<Dictionary>,
     /// Each project's enabled feature flags, compiled, and their definitions' body.
     pub flags: Arc<FlagBook>,
+    /// Where GDPR archives go, and the GDPR job runner's wake-up call.
+    pub gdpr: Arc<crate::gdpr_jobs::GdprJobs>,
+    /// The ids whose events and profile updates ingestion drops.
+    pub opt_outs: Arc<crate::opt_outs::OptOuts>,
     ready: Arc<AtomicBool>,
     /// Projects by public token, and tokens known to match none (see [`TOKEN_TTL`]).
     projects_by_token: Arc<RwLock<HashMap<String, TokenLookup>>>,
@@ -104,6 +108,8 @@ impl AppState {
             geo: None,
             dictionary: Arc::default(),
             flags: Arc::default(),
+            gdpr: Arc::default(),
+            opt_outs: Arc::default(),
             ready: Arc::new(AtomicBool::new(true)),
             projects_by_token: Arc::default(),
             lookup_replaces: Arc::default(),

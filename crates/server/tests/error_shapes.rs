@@ -17,7 +17,8 @@ use tower::ServiceExt;
 
 /// Rate limits lifted: the table sends several requests to each of about 70 routes.
 const CONFIG: &str = "duckdb_memory_limit = \"1GB\"\n[rate_limits.default.query]\nper_hour = 0\nconcurrent = 0\n\
-                      [rate_limits.default.export]\nper_second = 0\nper_hour = 0\n";
+                      [rate_limits.default.export]\nper_second = 0\nper_hour = 0\n\
+                      [rate_limits.default.gdpr]\nper_second = 0\n";
 
 /// The families whose error shapes differ.
 #[derive(Clone, Copy, Debug, PartialEq)]

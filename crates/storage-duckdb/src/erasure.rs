@@ -2,8 +2,11 @@
 //!
 //! [`erase`] runs on the writer thread, in one transaction: the events of the ids in
 //! both tiers, their user profiles, identity memberships and engage snapshot rows, and
-//! a row in `erasures` naming the step with what it removed, so a step run again (a job
-//! resumed after a crash) removes nothing more and answers the same counts.
+//! a row in `erasures` naming the step with what it removed and the days it touched, so
+//! a step run again (a job resumed after a crash) removes nothing more and answers the
+//! same counts, and the scrub rebuilds those days' timelines once for the whole job
+//! ([`days_of`]): a step of 100 people touches most days, and rebuilding them after
+//! each step made a 1,000-person job over 1M events take 134 s.
 //!
 //! A `DELETE` in DuckDB only marks rows: the values stay in their blocks, in the
 //! column statistics (a segment's and a table's min and max, which a delete never
@@ -28,30 +31,32 @@ pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
     )
 }
 
-/// What a step removed: events, profiles, and the UTC days (day numbers) whose cold
-/// rows it removed, whose timelines must be rebuilt.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What a step removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Done {
     /// Events removed.
     pub events: i64,
     /// User profiles removed.
     pub profiles: i64,
-    /// Days of the cold tier it touched.
-    pub days: Vec<i64>,
 }
 
 /// What a step removed, if it was done.
 pub fn done(conn: &Connection, job: &str, step: i64) -> duckdb::Result<Option<Done>> {
-    let mut stmt = conn.prepare_cached("SELECT events, profiles, days FROM erasures WHERE job = ? AND step = ?")?;
+    let mut stmt = conn.prepare_cached("SELECT events, profiles FROM erasures WHERE job = ? AND step = ?")?;
     let mut rows = stmt.query(params![job, step])?;
     match rows.next()? {
-        Some(row) => {
-            let days: String = row.get(2)?;
-            let days = days.split(',').filter_map(|d| d.parse().ok()).collect();
-            Ok(Some(Done { events: row.get(0)?, profiles: row.get(1)?, days }))
-        }
+        Some(row) => Ok(Some(Done { events: row.get(0)?, profiles: row.get(1)? })),
         None => Ok(None),
     }
+}
+
+/// Every day (day number) the steps of `job` removed cold rows from, each once.
+pub fn days_of(conn: &Connection, job: &str) -> duckdb::Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT days FROM erasures WHERE job = ?")?;
+    let lists: Vec<String> = stmt.query_map([job], |r| r.get(0))?.collect::<duckdb::Result<_>>()?;
+    let days: std::collections::BTreeSet<i64> =
+        lists.iter().flat_map(|l| l.split(',')).filter_map(|d| d.parse().ok()).collect();
+    Ok(days.into_iter().collect())
 }
 
 /// One erasure step, for the writer thread.

@@ -347,9 +347,9 @@ impl EventStore for DuckDbStore {
         self.reserve.check().map_err(StorageError::DiskFull)?;
         let sender = self.writes.lock().as_ref().cloned().ok_or_else(closed)?;
         let conn = self.read_connection()?;
-        let (lock, timelines, job) = (self.compaction_lock.clone(), self.timelines.clone(), job.to_string());
+        let (lock, job) = (self.compaction_lock.clone(), job.to_string());
         // Under the compactor's lock: no move takes the rows from one tier to the other
-        // while they go, and no day build writes a timeline from before the removal.
+        // while they go.
         tokio::task::spawn_blocking(move || {
             let _compaction = lock.lock();
             let (done, answer) = oneshot::channel();
@@ -359,37 +359,62 @@ impl EventStore for DuckDbStore {
             let done = crate::erasure::done(&conn, &job, step)
                 .map_err(backend)?
                 .ok_or_else(|| StorageError::Backend(format!("erasure step {step} of job {job} was not recorded")))?;
-            // Rebuilt for a step done before too: a crash may have come between the
-            // step's commit and these builds.
-            let today = crate::timelines::today();
-            for &day in done.days.iter().filter(|d| **d < today) {
-                timelines.rebuild(&conn, project_id.0, day).map_err(|e| StorageError::Backend(e.to_string()))?;
-            }
             Ok(Erased { events: done.events as u64, profiles: done.profiles as u64 })
         })
         .await
         .map_err(|e| StorageError::Backend(e.to_string()))?
     }
 
-    async fn scrub(&self) -> Result<()> {
+    async fn scrub(&self, project_id: ProjectId, job: &str) -> Result<()> {
         self.reserve.check().map_err(StorageError::DiskFull)?;
         let sender = self.writes.lock().as_ref().cloned().ok_or_else(closed)?;
         let conn = self.read_connection()?;
-        let (lock, timelines) = (self.compaction_lock.clone(), self.timelines.clone());
+        let (lock, timelines, job) = (self.compaction_lock.clone(), self.timelines.clone(), job.to_string());
         let patience = std::time::Duration::from_secs(30);
-        // The cold tier first, holding the compactor's lock (only moves, purges and
-        // erasures write it, and all take the lock): appends go on meanwhile. Then the
-        // tables the writer writes, on the writer thread, between two commits.
+        // Holding the compactor's lock throughout (only moves, purges and erasures write
+        // the cold tier, and all take it): the day timelines of the days the job touched,
+        // once for the whole job (a step of 100 people touches most days); the tables the
+        // writer writes, on the writer thread between two commits; then the cold tier,
+        // while appends go on.
         Lane::Bulk
             .run(move || {
+                let started = std::time::Instant::now();
                 let _compaction = lock.lock();
-                compactor::compact_locked(&conn, &timelines).map_err(backend)?;
-                crate::erasure::rebuild_tables(&conn, &["events_cold"]).map_err(backend)?;
+                let locked = started.elapsed();
+                let today = crate::timelines::today();
+                let days = crate::erasure::days_of(&conn, &job).map_err(backend)?;
+                for &day in days.iter().filter(|d| **d < today) {
+                    timelines.rebuild(&conn, project_id.0, day).map_err(|e| StorageError::Backend(e.to_string()))?;
+                }
+                let rebuilt = started.elapsed();
+                // The hot tier emptied into the cold one, then copied at once: no move
+                // runs while the lock is held, so the hot tier only grows from here.
+                let moved = compactor::compact_locked(&conn, &timelines).map_err(backend)?;
+                let compacted = started.elapsed();
                 let (done, answer) = oneshot::channel();
                 sender.send(WriteRequest { work: Work::Rebuild, done }).map_err(|_| closed())?;
                 answer.blocking_recv().map_err(|_| closed())??;
+                let writer_copied = started.elapsed();
+                let cold_rows: i64 =
+                    conn.query_row("SELECT count(*) FROM events_cold", [], |r| r.get(0)).map_err(backend)?;
+                crate::erasure::rebuild_tables(&conn, &["events_cold"]).map_err(backend)?;
+                let copied = started.elapsed();
                 let (blocks, meta) = crate::erasure::overwrite_free_blocks(&conn, patience).map_err(backend)?;
-                tracing::info!(blocks, metadata_blocks = meta, "overwrote the free blocks of the event store");
+                tracing::info!(
+                    job,
+                    days = days.len(),
+                    moved,
+                    cold_rows,
+                    blocks,
+                    metadata_blocks = meta,
+                    lock_ms = locked.as_millis() as u64,
+                    timelines_ms = (rebuilt - locked).as_millis() as u64,
+                    compaction_ms = (compacted - rebuilt).as_millis() as u64,
+                    writer_copy_ms = (writer_copied - compacted).as_millis() as u64,
+                    cold_copy_ms = (copied - writer_copied).as_millis() as u64,
+                    overwrite_ms = (started.elapsed() - copied).as_millis() as u64,
+                    "scrubbed the event store"
+                );
                 Ok(())
             })
             .await

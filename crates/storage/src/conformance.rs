@@ -90,7 +90,7 @@ pub async fn erased_people_leave_nothing_and_steps_run_once(store: &dyn EventSto
     assert_eq!(store.count_events(p, 0, i64::MAX / 2).await.unwrap(), 1);
     // Written again after the erasure, the device is a user of its own.
     store.append(vec![row(140, "anon", T0 + 5, "$device:d1", "4", "{}")]).await.unwrap();
-    store.scrub().await.unwrap();
+    store.scrub(p, "job-1").await.unwrap();
     let after: Vec<_> = export_all(store, all_time(140)).await.into_iter().map(|r| r.distinct_id).collect();
     assert_eq!(after, ["bob", "$device:d1"]);
 }

@@ -163,14 +163,17 @@ pub trait EventStore: Send + Sync + 'static {
     /// their identity memberships and their rows in engage snapshots, in one step that
     /// is all or nothing. `(job, step)` names the step: a step already done answers
     /// what it removed then and removes nothing more, so a job resumed after a crash
-    /// neither misses nor double-counts. Reports, export and scans stop seeing the rows
-    /// when this returns; [`EventStore::scrub`] then removes them from the files.
+    /// neither misses nor double-counts. Export, engage and reports that read the rows
+    /// stop seeing them when this returns; indexes derived from them (the embedded
+    /// store's day timelines, which behavioural scans read) follow at
+    /// [`EventStore::scrub`].
     async fn erase_users(&self, project_id: ProjectId, job: &str, step: i64, ids: Vec<String>) -> Result<Erased>;
 
-    /// Makes what [`EventStore::erase_users`] removed unrecoverable from the backend's
-    /// files (a store that keeps deleted rows in old blocks rewrites and overwrites
-    /// them). Slow: once at the end of a deletion job.
-    async fn scrub(&self) -> Result<()>;
+    /// Ends a deletion job's removal: rebuilds what the backend derived from the rows
+    /// the job's steps removed, and makes the rows unrecoverable from its files (a
+    /// store that keeps deleted rows in old blocks rewrites and overwrites them). Slow:
+    /// once at the end of a deletion job; running it again is harmless.
+    async fn scrub(&self, project_id: ProjectId, job: &str) -> Result<()>;
 
     /// Flushes and closes the store; later calls fail with [`StorageError::Unavailable`].
     async fn close(&self) -> Result<()>;

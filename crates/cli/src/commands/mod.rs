@@ -6,6 +6,7 @@
 //! - [`cohort`], [`lookup_table`], [`bookmark`], [`funnel`]: the saved definitions the
 //!   query APIs read.
 //! - [`flag`]: feature flags, as the management API keeps them.
+//! - [`gdpr`]: the audit trail of GDPR and CCPA jobs.
 //! - [`common`]: the `--data-dir` flag, opening the metadata store, looking up a project
 //!   and printing lists.
 
@@ -14,6 +15,7 @@ pub(crate) mod cohort;
 pub(crate) mod common;
 pub(crate) mod flag;
 pub(crate) mod funnel;
+pub(crate) mod gdpr;
 pub(crate) mod lookup_table;
 pub(crate) mod project;
 pub(crate) mod serve;

@@ -513,10 +513,11 @@ impl Rows {
     /// `$create_alias` and `$merge` (the last only through `/import`), recording a
     /// refusal that ingestion can already see on the event.
     ///
-    /// An event the project's Lexicon declares dropped is counted, not added, and its
-    /// identity operation (if any) not applied; dropped properties are removed first.
+    /// An event the project's Lexicon declares dropped, or whose id is on the project's
+    /// opt-out list, is counted, not added, and its identity operation (if any) not
+    /// applied; dropped properties are removed first.
     fn push(&mut self, state: &AppState, mut event: NormalizedEvent, project: &Project, via_import: bool) {
-        if !state.dictionary.admit(project.id, &mut event) {
+        if state.opt_outs.drops(project.id, &event.distinct_id) || !state.dictionary.admit(project.id, &mut event) {
             self.dropped.push(project.id);
             return;
         }
@@ -530,6 +531,11 @@ impl Rows {
                 }
             },
         };
+        // Simplified ID Merge may have made the id a user's: the list names either.
+        if state.opt_outs.drops(project.id, &event.distinct_id) {
+            self.dropped.push(project.id);
+            return;
+        }
         if let Some(op) = op {
             self.edges.push(IdentityEdge { project_id: project.id, row: self.rows.len(), op });
         }

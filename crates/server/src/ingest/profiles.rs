@@ -18,7 +18,7 @@ use axum::response::Response;
 use sextant_ingest::{
     NormalizedProfileUpdate, Params, ProfileKind, RecordError, decode_request, normalize_profile_update, split_records,
 };
-use sextant_model::{ApiFamily, ProfileUpdate};
+use sextant_model::{ApiFamily, ProfileUpdate, ProjectId};
 
 use super::reply::ReplyStyle;
 use super::{IngestParams, TokenResolver, charge_ingestion, fallback_credential};
@@ -158,11 +158,20 @@ async fn store(
     let mut ready: Vec<ProfileUpdate> = Vec::with_capacity(u.accepted.len());
     // The record each update in `ready` came from.
     let mut records: Vec<usize> = Vec::with_capacity(u.accepted.len());
+    // Updates of opted-out users: accepted and dropped, by project (charged all the same).
+    let mut opted_out: Vec<ProjectId> = Vec::new();
     for (index, update) in u.accepted.drain(..) {
         match resolver.project(update.token.as_deref()).await? {
             Some(project) => {
                 let resolve = project.identity_mode == sextant_model::IdentityMode::Original;
-                ready.push(update.into_update(project.id, resolve));
+                let update = update.into_update(project.id, resolve);
+                if update.key.group_key == sextant_model::profile::USER_PROFILES
+                    && state.opt_outs.drops(project.id, &update.key.id)
+                {
+                    opted_out.push(project.id);
+                    continue;
+                }
+                ready.push(update);
                 records.push(index);
             }
             None => u.failed.push((index, unattributed(update.token.as_deref()))),
@@ -175,7 +184,7 @@ async fn store(
     {
         return Err(ApiError::unauthenticated(e.message.clone()));
     }
-    charge_ingestion(state, slot, u.bytes, ready.iter().map(|r| r.key.project_id))?;
+    charge_ingestion(state, slot, u.bytes, ready.iter().map(|r| r.key.project_id).chain(opted_out.iter().copied()))?;
     let sent = ready.len();
     // What only the stored profile shows over a limit is refused by the store, after
     // the others are durable, and reported like the refusals ingestion sees alone.
@@ -185,7 +194,7 @@ async fn store(
         u.failed.push((records[at], RecordError::invalid(&why.field, why.reason)));
     }
     u.failed.sort_by_key(|(i, _)| *i);
-    Ok((stored, u.failed))
+    Ok((stored + opted_out.len(), u.failed))
 }
 
 /// The failure of an update that belongs to no project.
