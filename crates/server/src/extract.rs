@@ -149,14 +149,7 @@ impl FromRequest<AppState> for FlagsCall {
         }
         // Credentials first: a bad body from a stranger is a 401, not a 400.
         let credential = auth::reader(state, &parts, &params, ApiFamily::Flags).await?;
-        let body = if form || bytes.iter().all(u8::is_ascii_whitespace) {
-            None
-        } else {
-            Some(
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?,
-            )
-        };
+        let body = if form { None } else { optional_json(&bytes)? };
         Ok(FlagsCall { params, body, credential })
     }
 }
@@ -194,14 +187,14 @@ impl FromRequest<AppState> for GdprCall {
             Some(_) => {}
         }
         let bytes = body::read(&parts.headers, raw, limit).await?.decompress(limit)?;
-        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-            None
-        } else {
-            Some(
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?,
-            )
-        };
-        Ok(GdprCall { body, credential })
+        Ok(GdprCall { body: optional_json(&bytes)?, credential })
     }
+}
+
+/// A JSON body, or `None` when none was sent (nothing but white space).
+fn optional_json(bytes: &[u8]) -> Result<Option<serde_json::Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes).map(Some).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
 }

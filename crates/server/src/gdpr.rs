@@ -253,10 +253,7 @@ pub async fn archive(
     call: GdprCall,
 ) -> Result<Response, ApiError> {
     let job = the_job(&state, &call.credential, &tracking_id, JobKind::Retrieval).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let expired = job.expires_at_ms.is_some_and(|at| at <= now);
+    let expired = job.expires_at_ms.is_some_and(|at| at <= crate::gdpr_queue::now_ms());
     let path = match (&job.archive, job.status) {
         (Some(name), JobStatus::Success) if !expired => state.gdpr.archive_path(name),
         _ if job.expires_at_ms.is_some() => {

@@ -22,7 +22,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::TryStreamExt as _;
@@ -32,81 +31,18 @@ use sextant_model::profile::USER_PROFILES;
 use sextant_model::workspace::Visibility;
 use sextant_storage::{ExportQuery, ProfileQuery};
 
+use crate::gdpr_queue::{ATTEMPTS, POLL};
 use crate::state::AppState;
 
 /// Ids removed in one step of a deletion: a step scans the project's rows once, so
 /// fewer steps cost less, and each holds the writer for one scan only.
 pub const STEP_IDS: usize = 100;
 
-/// How often the runner looks at the queue without being woken.
-pub const POLL: Duration = Duration::from_secs(5);
-
 /// How far back a CCPA retrieval reads: the previous year.
 const CCPA_DAYS: i64 = 365;
 
 /// Profiles read per engage page while writing an archive.
 const PROFILE_PAGE: u64 = 1_000;
-
-/// Rounds a job is tried in a row, its steps failing, before it ends `FAILURE`; the
-/// wait before each is [`POLL`] times the rounds so far.
-pub const ATTEMPTS: u32 = 8;
-
-/// Where archives go, how long they live, who this runner is, and its wake-up call.
-pub struct GdprJobs {
-    dir: PathBuf,
-    archive_ttl_ms: i64,
-    /// This server's id in the job queue: jobs it claimed are resumed by it alone, as
-    /// only its store holds what they work on. Kept in the directory, so a restarted
-    /// server is the same runner.
-    runner: String,
-    wake: tokio::sync::Notify,
-    /// Failed rounds in a row, by job.
-    attempts: parking_lot::Mutex<std::collections::HashMap<String, u32>>,
-}
-
-impl Default for GdprJobs {
-    fn default() -> Self {
-        let dir = std::env::temp_dir().join("sextant-gdpr");
-        GdprJobs::with(dir, crate::config::DEFAULT_GDPR_ARCHIVE_TTL_SECONDS, sextant_metadata::secrets::random_hex32())
-    }
-}
-
-impl GdprJobs {
-    /// Archives in `dir` (made if missing, the owner's alone), served for
-    /// `archive_ttl_seconds`; the runner's id read from `dir/runner-id`, or made.
-    pub fn open(dir: PathBuf, archive_ttl_seconds: u64) -> std::io::Result<GdprJobs> {
-        std::fs::create_dir_all(&dir)?;
-        crate::files::make_private(&dir)?;
-        let file = dir.join("runner-id");
-        let runner = match std::fs::read_to_string(&file) {
-            Ok(id) if !id.trim().is_empty() => id.trim().to_string(),
-            _ => {
-                let id = sextant_metadata::secrets::random_hex32();
-                std::fs::write(&file, &id)?;
-                id
-            }
-        };
-        Ok(GdprJobs::with(dir, archive_ttl_seconds, runner))
-    }
-
-    fn with(dir: PathBuf, archive_ttl_seconds: u64, runner: String) -> GdprJobs {
-        let archive_ttl_ms = i64::try_from(archive_ttl_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
-        GdprJobs { dir, archive_ttl_ms, runner, wake: tokio::sync::Notify::new(), attempts: Default::default() }
-    }
-
-    /// Tells the runner a job is waiting.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// The file of an archive the control plane names.
-    pub fn archive_path(&self, name: &str) -> Option<PathBuf> {
-        // Names are the runner's own (`<digits>.jsonl`); anything else is not served.
-        let plain =
-            name.strip_suffix(".jsonl").is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
-        plain.then(|| self.dir.join(name))
-    }
-}
 
 /// Runs until the server stops.
 pub async fn run(state: AppState) {
@@ -268,7 +204,7 @@ async fn write_archive(
     std::fs::create_dir_all(&state.gdpr.dir).map_err(fail)?;
     let name = format!("{}.jsonl", job.tracking_id);
     let path = state.gdpr.dir.join(&name);
-    let now = now_ms();
+    let now = crate::gdpr_queue::now_ms();
     let from_ms = match job.compliance_type {
         ComplianceType::Ccpa => now - CCPA_DAYS * sextant_storage::DAY_MS,
         ComplianceType::Gdpr => 0,
@@ -352,7 +288,7 @@ async fn write_archive(
     out.into_inner().map_err(|e| fail(e.into_error()))?.sync_all().map_err(fail)?;
     std::fs::rename(partial, &path).map_err(fail)?;
     state.metadata.gdpr_progress(&job.tracking_id, 0, events, profiles).await?;
-    let expires = now_ms().saturating_add(state.gdpr.archive_ttl_ms);
+    let expires = crate::gdpr_queue::now_ms().saturating_add(state.gdpr.archive_ttl_ms);
     state.metadata.finish_gdpr_job(&job.tracking_id, Ok(Some((name, expires)))).await?;
     tracing::info!(job = %job.tracking_id, project = job.project_id.0, events, profiles, "GDPR retrieval done");
     Ok(())
@@ -438,12 +374,6 @@ fn source_of(properties: &serde_json::Map<String, serde_json::Value>) -> String 
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// Deletes the archives of earlier retrievals that hold any of the deleted people:
 /// files Sextant derived from their data.
 async fn forget_archives_of(state: &AppState, job: &GdprJob, ids: &[String]) -> Result<(), Problem> {
@@ -485,7 +415,7 @@ async fn sweep(state: &AppState) {
             }
         }
     }
-    let expired = match state.metadata.expired_gdpr_archives(now_ms()).await {
+    let expired = match state.metadata.expired_gdpr_archives(crate::gdpr_queue::now_ms()).await {
         Ok(expired) => expired,
         Err(e) => {
             tracing::warn!(error = %e, "GDPR jobs: cannot list expired archives");

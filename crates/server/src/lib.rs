@@ -61,7 +61,9 @@
 //! - [`limits`]: rate and concurrency limits per project and API family.
 //! - [`flag_view`]: how the App API shows a feature flag (flags and experiments alike).
 //! - [`flag_book`]: each project's enabled flags, compiled, and their definitions' body.
-//! - [`gdpr_jobs`]: the background runner of GDPR jobs, and where their archives go.
+//! - [`gdpr_jobs`]: the background runner of GDPR jobs.
+//! - [`gdpr_queue`]: what that runner shares with the handlers: where archives go, this
+//!   server's id in the job queue, the runner's wake-up call.
 //! - [`opt_outs`]: the ids whose events and profile updates ingestion drops.
 //! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
 //!   events and properties, type violations counted).
@@ -100,6 +102,7 @@ pub mod flags;
 pub mod funnels;
 pub mod gdpr;
 pub mod gdpr_jobs;
+pub mod gdpr_queue;
 pub mod geoip;
 pub mod health;
 pub mod ingest;

@@ -248,7 +248,7 @@ impl Server {
             time: config.http.deadlines.jql.unwrap_or(crate::config::DEFAULT_JQL_DEADLINE),
         };
         let gdpr_dir = dir.join("gdpr");
-        let gdpr = crate::gdpr_jobs::GdprJobs::open(gdpr_dir.clone(), config.gdpr_archive_ttl_seconds)
+        let gdpr = crate::gdpr_queue::GdprJobs::open(gdpr_dir.clone(), config.gdpr_archive_ttl_seconds)
             .map_err(|source| ServeError::Io { context: format!("cannot open {}", gdpr_dir.display()), source })?;
         state.gdpr = Arc::new(gdpr);
         state.dictionary = Arc::new(crate::dictionary::Dictionary::load(&state.metadata).await?);

@@ -45,7 +45,7 @@ pub struct AppState {
     /// Each project's enabled feature flags, compiled, and their definitions' body.
     pub flags: Arc<FlagBook>,
     /// Where GDPR archives go, and the GDPR job runner's wake-up call.
-    pub gdpr: Arc<crate::gdpr_jobs::GdprJobs>,
+    pub gdpr: Arc<crate::gdpr_queue::GdprJobs>,
     /// The ids whose events and profile updates ingestion drops.
     pub opt_outs: Arc<crate::opt_outs::OptOuts>,
     ready: Arc<AtomicBool>,
