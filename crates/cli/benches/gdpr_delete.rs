@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -217,46 +217,21 @@ async fn main() {
     let idle = idle.await.unwrap();
     wait_quiet(&s, Duration::from_secs(600)).await;
 
-    let token: Value = s
-        .http
-        .post(s.url(&format!("/api/app/projects/{}/api-tokens", s.creds.project_id)))
-        .basic_auth(&s.creds.secret, Some(""))
-        .json(&json!({"families": ["gdpr"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = s.url(&format!("/api/app/projects/{}/api-tokens", s.creds.project_id));
+    let (_, token) =
+        common::send(s.http.post(url).basic_auth(&s.creds.secret, Some("")).json(&json!({"families": ["gdpr"]}))).await;
     let token = token["results"]["token"].as_str().unwrap().to_string();
     let stop = Arc::new(AtomicBool::new(false));
     let during = tokio::spawn(load(s.clone(), stop.clone(), "during", from, to));
     let ids: Vec<String> = (0..DELETED).map(|u| format!("u{u}")).collect();
     let job_started = Instant::now();
-    let created: Value = s
-        .http
-        .post(s.url(&format!("/api/app/data-deletions/v3.0?token={}", s.creds.token)))
-        .bearer_auth(&token)
-        .json(&json!({"distinct_ids": ids}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = s.url(&format!("/api/app/data-deletions/v3.0?token={}", s.creds.token));
+    let (_, created) = common::send(s.http.post(url).bearer_auth(&token).json(&json!({"distinct_ids": ids}))).await;
     let id = created["results"]["task_id"].as_str().expect("a job").to_string();
     let status = loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let r: Value = s
-            .http
-            .get(s.url(&format!("/api/app/data-deletions/v3.0/{id}?token={}", s.creds.token)))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap_or_default();
+        let url = s.url(&format!("/api/app/data-deletions/v3.0/{id}?token={}", s.creds.token));
+        let (_, r) = common::send(s.http.get(url).bearer_auth(&token)).await;
         let status = r["results"]["status"].as_str().unwrap_or("").to_string();
         if ["SUCCESS", "FAILURE"].contains(&status.as_str()) || job_started.elapsed() > Duration::from_secs(3600) {
             break status;

@@ -423,17 +423,9 @@ async fn mixpanel_gdpr_spec_finds_no_server_error_or_schema_violation() {
     let s = TestServer::start_with_config(UNLIMITED);
     s.import_ok(&[json!({"event": "seed", "properties": {"distinct_id": "u", "time": now_ms(), "$insert_id": "s1"}})])
         .await;
-    let created: Value = s
-        .http
-        .post(s.url(&format!("/api/app/data-deletions/v3.0?token={}", s.creds.token)))
-        .basic_auth(&s.creds.secret, Some(""))
-        .json(&json!({"distinct_ids": ["u"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = s.url(&format!("/api/app/data-deletions/v3.0?token={}", s.creds.token));
+    let (_, created) =
+        send(s.http.post(url).basic_auth(&s.creds.secret, Some("")).json(&json!({"distinct_ids": ["u"]}))).await;
     let id = created["results"]["task_id"].as_str().unwrap().to_string();
     let work = tempfile::tempdir().unwrap();
     std::fs::write(

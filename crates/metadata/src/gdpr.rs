@@ -65,11 +65,6 @@ fn invalid(what: &str, e: impl std::fmt::Display) -> MetadataError {
     MetadataError::Invalid(format!("stored GDPR job {what}: {e}"))
 }
 
-/// A stored name read back as the enum it names.
-fn word<T: serde::de::DeserializeOwned>(name: &str, value: String) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(value)).map_err(|e| invalid(name, e))
-}
-
 fn from_row(row: &AnyRow) -> Result<GdprJob> {
     let text = |name: &str| -> Result<String> { Ok(row.try_get::<String, _>(name)?) };
     let kind = match text("kind")?.as_str() {
@@ -83,10 +78,13 @@ fn from_row(row: &AnyRow) -> Result<GdprJob> {
         tracking_id: text("tracking_id")?,
         project_id: ProjectId(row.try_get("project_id")?),
         kind,
-        compliance_type: word("compliance_type", text("compliance_type")?)?,
+        compliance_type: {
+            let c = text("compliance_type")?;
+            ComplianceType::parse(&c).ok_or_else(|| invalid("compliance_type", &c))?
+        },
         disclosure_type: row
             .try_get::<Option<String>, _>("disclosure_type")?
-            .map(|d| word("disclosure_type", d))
+            .map(|d| DisclosureType::parse(&d).ok_or_else(|| invalid("disclosure_type", &d)))
             .transpose()?,
         status: JobStatus::parse(&status).ok_or_else(|| invalid("status", &status))?,
         requesting_user: text("requesting_user")?,
@@ -102,13 +100,6 @@ fn from_row(row: &AnyRow) -> Result<GdprJob> {
         started_at_ms: row.try_get("started_at_ms")?,
         finished_at_ms: row.try_get("finished_at_ms")?,
     })
-}
-
-fn name_of<T: serde::Serialize>(value: &T) -> Result<String> {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        other => Err(MetadataError::Invalid(format!("not a name: {other:?}"))),
-    }
 }
 
 /// A fresh tracking id: 19 decimal digits, the shape of Mixpanel's.
@@ -127,7 +118,7 @@ impl Metadata {
         requesting_user: &str,
     ) -> Result<GdprJob> {
         let id = tracking_id();
-        let disclosure = request.disclosure_type.as_ref().map(name_of).transpose()?;
+        let disclosure = request.disclosure_type.map(DisclosureType::as_str);
         let ids = serde_json::to_string(&request.distinct_ids).map_err(|e| MetadataError::Invalid(e.to_string()))?;
         sqlx::query(
             "INSERT INTO gdpr_jobs (tracking_id, project_id, kind, compliance_type, disclosure_type, status, \
@@ -136,7 +127,7 @@ impl Metadata {
         .bind(&id)
         .bind(project.0)
         .bind(kind.as_str())
-        .bind(name_of(&request.compliance_type)?)
+        .bind(request.compliance_type.as_str())
         .bind(disclosure)
         .bind(JobStatus::Pending.as_str())
         .bind(requesting_user)

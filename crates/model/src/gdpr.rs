@@ -46,6 +46,21 @@ pub enum ComplianceType {
     Ccpa,
 }
 
+impl ComplianceType {
+    /// The wire and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplianceType::Gdpr => "GDPR",
+            ComplianceType::Ccpa => "CCPA",
+        }
+    }
+
+    /// The type a stored name names.
+    pub fn parse(name: &str) -> Option<ComplianceType> {
+        [ComplianceType::Gdpr, ComplianceType::Ccpa].into_iter().find(|c| c.as_str() == name)
+    }
+}
+
 /// What a CCPA retrieval discloses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DisclosureType {
@@ -55,6 +70,24 @@ pub enum DisclosureType {
     Categories,
     /// The means of collection: which libraries and APIs sent the records.
     Sources,
+}
+
+impl DisclosureType {
+    /// The wire and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisclosureType::Data => "Data",
+            DisclosureType::Categories => "Categories",
+            DisclosureType::Sources => "Sources",
+        }
+    }
+
+    /// The type a stored name names.
+    pub fn parse(name: &str) -> Option<DisclosureType> {
+        [DisclosureType::Data, DisclosureType::Categories, DisclosureType::Sources]
+            .into_iter()
+            .find(|d| d.as_str() == name)
+    }
 }
 
 /// Where a job is in its life.
@@ -267,6 +300,12 @@ mod tests {
         for s in JobStatus::ALL {
             assert_eq!(JobStatus::parse(s.as_str()), Some(s));
             assert_eq!(s.is_final(), s.advance().is_none());
+        }
+        for c in [ComplianceType::Gdpr, ComplianceType::Ccpa] {
+            assert_eq!(ComplianceType::parse(c.as_str()), Some(c));
+        }
+        for d in [DisclosureType::Data, DisclosureType::Categories, DisclosureType::Sources] {
+            assert_eq!(DisclosureType::parse(d.as_str()), Some(d));
         }
     }
 }

@@ -123,13 +123,6 @@ struct CreateJob {
     disclosure_type: Option<String>,
 }
 
-fn word<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
-
 async fn create(state: &AppState, call: GdprCall, kind: JobKind) -> Result<Response, ApiError> {
     let body = call.body.ok_or_else(|| ApiError::invalid("a JSON body with `distinct_ids` is required"))?;
     let request = JobRequest::parse(kind, &body)
@@ -222,8 +215,8 @@ pub async fn get_retrieval(
         results: link,
         distinct_ids: job.distinct_ids,
         tracking_id: job.tracking_id,
-        compliance_type: word(&job.compliance_type),
-        disclosure_type: job.disclosure_type.as_ref().map(word),
+        compliance_type: job.compliance_type.as_str().to_string(),
+        disclosure_type: job.disclosure_type.map(|d| d.as_str().to_string()),
         requesting_user: job.requesting_user,
         date_requested: iso(job.created_at_ms).unwrap_or_default(),
         expires: job.archive.and(job.expires_at_ms).and_then(iso),
@@ -302,7 +295,7 @@ pub async fn get_deletion(
         tracking_id: job.tracking_id,
         status: job.status.as_str().to_string(),
         requesting_user: job.requesting_user,
-        compliance_type: word(&job.compliance_type),
+        compliance_type: job.compliance_type.as_str().to_string(),
         project_id: job.project_id.0,
         date_requested: iso(job.created_at_ms).unwrap_or_default(),
         distinct_ids: job.distinct_ids,

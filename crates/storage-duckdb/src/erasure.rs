@@ -71,17 +71,6 @@ pub struct Step {
     pub ids: Vec<String>,
 }
 
-/// Fills this connection's temporary table `erase_keys` with `ids`, through the
-/// appender (an id may hold any character, which SQL text may not).
-fn fill_keys(conn: &Connection, ids: &[String]) -> duckdb::Result<()> {
-    conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS erase_keys (id VARCHAR); DELETE FROM erase_keys;")?;
-    let mut appender = conn.appender("erase_keys")?;
-    for id in ids {
-        appender.append_row(params![id])?;
-    }
-    appender.flush()
-}
-
 /// Removes the step's rows inside a transaction of its own; a step already done is
 /// left as it was. The ids are widened to every id now in their clusters, inside the
 /// transaction: an id merged into one of them after the job fixed its list goes too.
@@ -98,18 +87,18 @@ pub fn erase(conn: &Connection, step: &Step) -> duckdb::Result<()> {
             return Ok(());
         }
         let p = step.project;
-        fill_keys(conn, &step.ids)?;
+        crate::identity::fill_keys(conn, step.ids.iter().map(String::as_str))?;
         conn.execute(
-            "INSERT INTO erase_keys SELECT id FROM identities WHERE project_id = ?
-               AND canonical IN (SELECT canonical FROM identities WHERE project_id = ? AND id IN (SELECT id FROM erase_keys))
-               AND id NOT IN (SELECT id FROM erase_keys)",
+            "INSERT INTO identity_keys SELECT id FROM identities WHERE project_id = ?
+               AND canonical IN (SELECT canonical FROM identities WHERE project_id = ? AND id IN (SELECT id FROM identity_keys))
+               AND id NOT IN (SELECT id FROM identity_keys)",
             [p, p],
         )?;
-        let hot = conn.execute("DELETE FROM events_hot WHERE project_id = ? AND distinct_id IN (SELECT id FROM erase_keys)", [p])?;
+        let hot = conn.execute("DELETE FROM events_hot WHERE project_id = ? AND distinct_id IN (SELECT id FROM identity_keys)", [p])?;
         let mut days: Vec<i64> = conn
             .prepare(
-                "DELETE FROM events_cold WHERE project_id = ? AND user_hash IN (SELECT hash(id) FROM erase_keys)
-                   AND distinct_id IN (SELECT id FROM erase_keys) RETURNING time_ms // 86400000",
+                "DELETE FROM events_cold WHERE project_id = ? AND user_hash IN (SELECT hash(id) FROM identity_keys)
+                   AND distinct_id IN (SELECT id FROM identity_keys) RETURNING time_ms // 86400000",
             )?
             .query_map([p], |r| r.get(0))?
             .collect::<duckdb::Result<_>>()?;
@@ -117,17 +106,17 @@ pub fn erase(conn: &Connection, step: &Step) -> duckdb::Result<()> {
         days.sort_unstable();
         days.dedup();
         let profiles = conn.execute(
-            "DELETE FROM profiles WHERE project_id = ? AND group_key = ? AND id IN (SELECT id FROM erase_keys)",
+            "DELETE FROM profiles WHERE project_id = ? AND group_key = ? AND id IN (SELECT id FROM identity_keys)",
             params![p, USER_PROFILES],
         )?;
         conn.execute(
             "DELETE FROM identities WHERE project_id = ?
-               AND (id IN (SELECT id FROM erase_keys) OR canonical IN (SELECT id FROM erase_keys))",
+               AND (id IN (SELECT id FROM identity_keys) OR canonical IN (SELECT id FROM identity_keys))",
             [p],
         )?;
         // Every snapshot row of theirs, whatever its session (an id names a person in
         // user snapshots; a group sharing the id loses a cached row, read again later).
-        conn.execute("DELETE FROM engage_snapshots WHERE id IN (SELECT id FROM erase_keys)", [])?;
+        conn.execute("DELETE FROM engage_snapshots WHERE id IN (SELECT id FROM identity_keys)", [])?;
         let days_text = days.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         conn.execute(
             "INSERT INTO erasures VALUES (?, ?, ?, ?, ?, ?)",

@@ -95,8 +95,10 @@ pub fn load<'a>(conn: &Connection, project: ProjectId, ids: impl Iterator<Item =
     Ok(clusters)
 }
 
-/// Replaces the temporary table `identity_keys` (this connection's) with `ids`.
-fn fill_keys<'a>(conn: &Connection, ids: impl Iterator<Item = &'a str>) -> duckdb::Result<()> {
+/// Replaces the temporary table `identity_keys` (this connection's) with `ids`, through
+/// the appender (an id may hold any character, which SQL text may not). Erasures use it
+/// too (`crate::erasure`), on the writer thread between two of its other uses.
+pub(crate) fn fill_keys<'a>(conn: &Connection, ids: impl Iterator<Item = &'a str>) -> duckdb::Result<()> {
     conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS identity_keys (id VARCHAR); DELETE FROM identity_keys;")?;
     let mut appender = conn.appender("identity_keys")?;
     for id in ids {

@@ -58,7 +58,7 @@ pub(crate) async fn run(cmd: GdprCommand) -> Result<()> {
                     "{:<20} {:<10} {:<5} {:<8} {:>6} {:>10} {:>9} {}",
                     j.tracking_id,
                     j.kind.as_str(),
-                    serde_json::to_value(j.compliance_type)?.as_str().unwrap_or_default(),
+                    j.compliance_type.as_str(),
                     j.status.as_str(),
                     j.distinct_ids.len(),
                     j.events_touched,
