@@ -19,6 +19,12 @@
 //! every free metadata block with filler and checkpoints, so the freed blocks are
 //! overwritten; the filler is then dropped. The test (`crates/cli/tests/gdpr.rs`)
 //! searches every byte of the data directory for the removed people's markers.
+//!
+//! DuckDB writes blocks whole, and some segments leave bytes they never set (see
+//! [`FILLER_ROW`]): those bytes hold whatever the buffer held before. The filler is
+//! shaped to leave none; a block of a live table written while the removed rows were
+//! still in memory can carry some of them, which only a later rewrite of that block
+//! clears. The byte-search test has not found one; it is the known limit of this rule.
 
 use duckdb::{Connection, params};
 use sextant_model::profile::USER_PROFILES;
@@ -176,8 +182,40 @@ pub fn rebuild_tables(conn: &Connection, tables: &[&str]) -> duckdb::Result<()> 
     result
 }
 
-/// Bytes of filler a row: below DuckDB's string block limit, so rows pack blocks.
-const FILLER_ROW: usize = 4_000;
+/// Bytes of filler a row. DuckDB writes a block's whole buffer, and an uncompressed
+/// string segment at least 80% full is written as it is, with the bytes between its
+/// offsets and its strings never set: whatever the memory held before, which can be
+/// rows of the people just removed (with 4,000-byte rows, 3 of 5 runs of a test
+/// left removed values in filler blocks). A 2,060-byte row takes 2,064 bytes with
+/// its offset, and 127 of them plus the 8-byte header fill a 256 KiB block's
+/// 262,136 usable bytes exactly.
+const FILLER_ROW: i64 = 2_060;
+
+/// DuckDB's rows per row group: each row group's last segment is a short one.
+const ROW_GROUP: i64 = 122_880;
+
+/// How many filler rows cover `blocks` blocks of `block_size` bytes with segments
+/// that leave no unset bytes: full ones, and at each row group's end a short one that
+/// DuckDB compacts into a shared block and zeroes around (below 80% of a block).
+fn filler_rows(blocks: i64, block_size: i64) -> duckdb::Result<(i64, i64)> {
+    let usable = block_size - 8;
+    let per_block = (usable - 8) / (FILLER_ROW + 4);
+    if (usable - 8) % (FILLER_ROW + 4) != 0 {
+        return Err(duckdb::Error::InvalidParameterName(format!("no gapless filler row for {block_size}-byte blocks")));
+    }
+    let needed = blocks * per_block + 1;
+    let (groups, rest) = (needed / ROW_GROUP, needed % ROW_GROUP);
+    let rest = (rest + per_block - 1) / per_block * per_block;
+    let rows = if rest <= ROW_GROUP { groups * ROW_GROUP + rest } else { (groups + 1) * ROW_GROUP };
+    Ok((rows, per_block))
+}
+
+/// Whether a filler segment of `count` rows leaves bytes DuckDB never set: neither
+/// full nor compacted.
+fn leaves_gap(count: i64, per_block: i64, block_size: i64) -> bool {
+    let compacted_below = (block_size - 8) / 5 * 4;
+    count != per_block && 8 + count * (FILLER_ROW + 4) >= compacted_below
+}
 
 /// Checkpoints, retrying while another transaction is writing (the writer's commits,
 /// or a reader from before a table was replaced), for at most `patience`.
@@ -205,7 +243,7 @@ pub fn overwrite_free_blocks(conn: &Connection, patience: std::time::Duration) -
     )?;
     let free_meta: i64 =
         conn.query_row("SELECT coalesce(sum(free_blocks), 0)::BIGINT FROM pragma_metadata_info()", [], |r| r.get(0))?;
-    let rows = (free * block_size) / FILLER_ROW as i64 + 1;
+    let (rows, per_block) = filler_rows(free, block_size)?;
     // Catalog entries are written into metadata blocks: one long-named table fills one.
     let meta_tables = free_meta + 8;
     let long_name = "f".repeat(3_900);
@@ -225,7 +263,17 @@ pub fn overwrite_free_blocks(conn: &Connection, patience: std::time::Duration) -
         for i in 0..meta_tables {
             conn.execute_batch(&format!("CREATE TABLE IF NOT EXISTS scrub_meta_{i} (\"{long_name}{i}\" INTEGER)"))?;
         }
-        checkpoint(conn, patience)
+        checkpoint(conn, patience)?;
+        let counts: Vec<i64> = conn
+            .prepare("SELECT count::BIGINT FROM pragma_storage_info('scrub_filler') WHERE segment_type = 'VARCHAR'")?
+            .query_map([], |r| r.get(0))?
+            .collect::<duckdb::Result<_>>()?;
+        match counts.iter().find(|c| leaves_gap(**c, per_block, block_size)) {
+            Some(c) => Err(duckdb::Error::InvalidParameterName(format!(
+                "a filler segment of {c} rows leaves unset bytes; the free blocks are not known to be overwritten"
+            ))),
+            None => Ok(()),
+        }
     })();
     // The filler goes whatever happened: it is as large as the free space.
     let dropped = drop_filler();
@@ -233,4 +281,28 @@ pub fn overwrite_free_blocks(conn: &Connection, patience: std::time::Duration) -
     dropped?;
     checkpoint(conn, patience)?;
     Ok((free, free_meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filler_segments_are_full_or_compacted() {
+        const BLOCK: i64 = 262_144;
+        for blocks in [0, 1, 7, 967, 968, 1_000, 1_935, 5_000, 100_000] {
+            let (rows, per_block) = filler_rows(blocks, BLOCK).unwrap();
+            assert_eq!(per_block, 127);
+            assert!(rows >= blocks * per_block, "{blocks} blocks, {rows} rows");
+            // The segments DuckDB cuts: full ones, and each row group's remainder.
+            let mut left = rows;
+            while left > 0 {
+                let group = left.min(ROW_GROUP);
+                let last = group % per_block;
+                assert!(last == 0 || !leaves_gap(last, per_block, BLOCK), "{blocks} blocks: a last segment of {last}");
+                left -= group;
+            }
+        }
+        assert!(leaves_gap(112, 127, BLOCK) && !leaves_gap(71, 127, BLOCK) && !leaves_gap(127, 127, BLOCK));
+    }
 }
