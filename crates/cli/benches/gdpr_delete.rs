@@ -155,19 +155,6 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-async fn wait_quiet(s: &common::TestServer, most: Duration) {
-    let deadline = Instant::now() + most;
-    let mut last = s.cpu_seconds();
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let now = s.cpu_seconds();
-        if now - last < 0.3 {
-            return;
-        }
-        last = now;
-    }
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
     let total: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
@@ -203,7 +190,7 @@ async fn main() {
         l.await.unwrap();
     }
     let imported = t.elapsed().as_secs_f64();
-    wait_quiet(&s, Duration::from_secs(3600)).await;
+    s.wait_quiet(Duration::from_secs(3600)).await;
     println!(
         "preload: {total} events, {users} users, imported in {imported:.0} s, quiet after {:.0} s",
         t.elapsed().as_secs_f64()
@@ -215,7 +202,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(30)).await;
     stop.store(true, Ordering::Relaxed);
     let idle = idle.await.unwrap();
-    wait_quiet(&s, Duration::from_secs(600)).await;
+    s.wait_quiet(Duration::from_secs(600)).await;
 
     let url = s.url(&format!("/api/app/projects/{}/api-tokens", s.creds.project_id));
     let (_, token) =

@@ -28,6 +28,11 @@ impl Params {
         self.0.extend(other.0);
     }
 
+    /// Every parameter in order, repeated names included (body first).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())

@@ -25,6 +25,8 @@
 //! - `experiments`: experiments, their status, start and end ([`ExperimentInfo`]).
 //! - `gdpr`: GDPR and CCPA jobs: the queue, each job's progress and its audit record
 //!   ([`GdprJob`]).
+//! - `pipelines`: data pipelines, the partitions each owes and its publication history
+//!   ([`Pipeline`], [`PipelineTask`]).
 //! - `lexicon`: Lexicon schemas and the counts of values that broke their declared
 //!   types ([`LexiconScope`]).
 //! - `org_accounts`: an organisation's service accounts, managed by its owners and
@@ -46,6 +48,7 @@ mod gdpr;
 mod lexicon;
 mod lookup_tables;
 mod org_accounts;
+mod pipelines;
 mod projects;
 pub mod secrets;
 mod store;
@@ -67,6 +70,7 @@ pub use gdpr::GdprJob;
 pub use lexicon::{LexiconScope, LexiconWrite};
 pub use lookup_tables::{LookupMapping, LookupTableChanges, LookupTableInfo, MAPPING_TARGETS};
 pub use org_accounts::OrgAuth;
+pub use pipelines::{Pipeline, PipelineTask};
 pub use projects::NewProject;
 pub use store::{Bootstrap, Metadata, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
 pub use tokens::{ApiTokenAuth, ApiTokenInfo, NewApiToken, TOKEN_PREFIX};

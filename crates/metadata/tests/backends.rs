@@ -318,6 +318,7 @@ async fn suite(md: &Metadata) {
     assert_eq!(md.annotation_tags(pid).await.unwrap(), [(launch, false), (outage, false)]);
     feature_flags(md, pid).await;
     gdpr_jobs(md, pid, other.id).await;
+    pipelines(md, pid, other.id).await;
     workspaces_and_deleting_projects(md, org, pid, analyst.id).await;
     md.ping().await.unwrap();
 }
@@ -376,6 +377,45 @@ async fn gdpr_jobs(md: &Metadata, pid: ProjectId, other: ProjectId) {
     assert_eq!(md.opt_in(pid, &["a".into(), "zzz".into()]).await.unwrap(), 1);
     let all = md.all_opt_outs().await.unwrap();
     assert_eq!(all, [(pid, "b".to_string()), (other, "a".to_string())]);
+}
+
+/// Data pipelines: names unique in a project, pause and resume, edits, each
+/// partition's one row through retries, the publications kept apart, cancel.
+async fn pipelines(md: &Metadata, pid: ProjectId, other: ProjectId) {
+    use sextant_model::pipeline::{PipelineSpec, TaskState};
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+    let form = [("type", "fs-raw"), ("from_date", "2026-12-01")].map(|(k, v)| (k.to_string(), v.to_string()));
+    let spec = PipelineSpec::parse(&form, today).unwrap();
+    let made = md.create_pipeline(pid, "p1", &spec, "r1", "owner").await.unwrap();
+    assert!(made.running && made.last_dispatched_ms.is_none());
+    assert!(matches!(md.create_pipeline(pid, "p1", &spec, "r1", "owner").await, Err(MetadataError::Conflict(_))));
+    md.create_pipeline(other, "p1", &spec, "r2", "owner").await.unwrap();
+    assert_eq!(md.running_pipelines("r1").await.unwrap().len(), 1);
+    md.set_pipeline_running(pid, "p1", false).await.unwrap();
+    assert!(md.running_pipelines("r1").await.unwrap().is_empty());
+    md.set_pipeline_running(pid, "p1", true).await.unwrap();
+    let mut edited = spec.clone();
+    edited.events = vec!["A".into()];
+    md.replace_pipeline_spec(pid, "p1", &edited).await.unwrap();
+    assert_eq!(md.pipeline(pid, "p1").await.unwrap().spec, edited);
+    // A partition tried twice: one row, two attempts, one publication.
+    md.start_pipeline_task(pid, "p1", 1_000).await.unwrap();
+    md.finish_pipeline_task(pid, "p1", 1_000, Err((TaskState::Retried, "disk".into()))).await.unwrap();
+    md.start_pipeline_task(pid, "p1", 1_000).await.unwrap();
+    md.finish_pipeline_task(pid, "p1", 1_000, Ok((7, "abc".into(), true))).await.unwrap();
+    let tasks = md.pipeline_tasks(pid, "p1").await.unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!((tasks[0].state, tasks[0].attempts, tasks[0].events), (TaskState::Succeeded, 2, 7));
+    assert_eq!((tasks[0].digest.as_deref(), tasks[0].error.as_deref()), (Some("abc"), None));
+    assert!(md.pipeline(pid, "p1").await.unwrap().last_dispatched_ms.is_some());
+    assert_eq!(md.pipeline_syncs(pid, "p1").await.unwrap().len(), 1);
+    md.delete_pipeline(pid, "p1").await.unwrap();
+    assert!(
+        md.pipeline_tasks(pid, "p1").await.unwrap().is_empty()
+            && md.pipeline_syncs(pid, "p1").await.unwrap().is_empty()
+    );
+    assert!(matches!(md.pipeline(pid, "p1").await, Err(MetadataError::NotFound(_))));
+    assert_eq!(md.pipelines(other).await.unwrap().len(), 1, "another project's pipeline stays");
 }
 
 /// Feature flags: a salt drawn on creation and kept on replacement, keys unique among

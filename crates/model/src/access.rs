@@ -125,11 +125,14 @@ pub enum Operation {
     /// Request, read and cancel GDPR and CCPA retrievals and deletions (owners, admins
     /// and the secret, as Mixpanel's GDPR token requires an owner or admin).
     Gdpr,
+    /// Create, change, pause and read data pipelines (owners, admins and the secret: a
+    /// pipeline writes the project's events out of the server).
+    Pipelines,
 }
 
 impl Operation {
     /// Every operation, in the matrix's row order.
-    pub const ALL: [Operation; 22] = [
+    pub const ALL: [Operation; 23] = [
         Operation::Ingest,
         Operation::Query,
         Operation::Export,
@@ -152,6 +155,7 @@ impl Operation {
         Operation::WriteFlags,
         Operation::ReadProject,
         Operation::Gdpr,
+        Operation::Pipelines,
     ];
 
     /// The family the operation belongs to.
@@ -177,6 +181,7 @@ impl Operation {
             Operation::EvaluateFlags => ApiFamily::Flags,
             Operation::ReadLexicon | Operation::WriteLexicon => ApiFamily::Lexicon,
             Operation::Gdpr => ApiFamily::Gdpr,
+            Operation::Pipelines => ApiFamily::Pipelines,
         }
     }
 
@@ -205,6 +210,7 @@ impl Operation {
             Operation::WriteFlags => "change feature flags and experiments",
             Operation::ReadProject => "read the project's settings and workspaces",
             Operation::Gdpr => "request GDPR and CCPA retrievals and deletions",
+            Operation::Pipelines => "manage data pipelines",
         }
     }
 
@@ -218,6 +224,7 @@ impl Operation {
             ApiFamily::LookupTables => Some(Operation::ReadLookupTables),
             ApiFamily::App => Some(Operation::AppRead),
             ApiFamily::Gdpr => Some(Operation::Gdpr),
+            ApiFamily::Pipelines => Some(Operation::Pipelines),
             ApiFamily::Ingestion | ApiFamily::Lexicon => None,
         }
     }
@@ -229,6 +236,7 @@ impl Operation {
             ApiFamily::LookupTables => Some(Operation::ReplaceLookupTable),
             ApiFamily::App => Some(Operation::AppWrite),
             ApiFamily::Gdpr => Some(Operation::Gdpr),
+            ApiFamily::Pipelines => Some(Operation::Pipelines),
             ApiFamily::Query | ApiFamily::Export | ApiFamily::Jql | ApiFamily::Flags | ApiFamily::Lexicon => None,
         }
     }
@@ -282,8 +290,8 @@ const fn tok_within(f: ApiFamily) -> Rule {
 /// `Family(f)`: an API token holding `f`; `WithinScope(f)`: the same, bounded by the
 /// token's own families and expiry.
 #[rustfmt::skip]
-pub const MATRIX: [(Operation, [Rule; 7]); 22] = {
-    use ApiFamily::{App, Export, Flags, Gdpr, Ingestion, Jql, Lexicon, LookupTables, Query};
+pub const MATRIX: [(Operation, [Rule; 7]); 23] = {
+    use ApiFamily::{App, Export, Flags, Gdpr, Ingestion, Jql, Lexicon, LookupTables, Pipelines, Query};
     [
         //                                 project  project  owner  admin  analyst  consumer  API token
         //                                 token    secret
@@ -309,6 +317,7 @@ pub const MATRIX: [(Operation, [Rule; 7]); 22] = {
         (Operation::WriteFlags,            [N,      Y,       Y,     Y,     Y,       N,        tok(App)]),
         (Operation::ReadProject,           [N,      Y,       Y,     Y,     Y,       Y,        tok(App)]),
         (Operation::Gdpr,                  [N,      Y,       Y,     Y,     N,       N,        tok(Gdpr)]),
+        (Operation::Pipelines,             [N,      Y,       Y,     Y,     N,       N,        tok(Pipelines)]),
     ]
 };
 
@@ -454,7 +463,7 @@ mod tests {
     fn the_matrix_enumerated() {
         use ApiFamily::*;
         use Operation as O;
-        let expected: [(Operation, [Rule; 7]); 22] = [
+        let expected: [(Operation, [Rule; 7]); 23] = [
             (O::Ingest, [Y, Y, Y, Y, N, N, Rule::Family(Ingestion)]),
             (O::Query, [N, Y, Y, Y, Y, Y, Rule::Family(Query)]),
             (O::Export, [N, Y, Y, Y, Y, Y, Rule::Family(Export)]),
@@ -477,6 +486,7 @@ mod tests {
             (O::WriteFlags, [N, Y, Y, Y, Y, N, Rule::Family(App)]),
             (O::ReadProject, [N, Y, Y, Y, Y, Y, Rule::Family(App)]),
             (O::Gdpr, [N, Y, Y, Y, N, N, Rule::Family(Gdpr)]),
+            (O::Pipelines, [N, Y, Y, Y, N, N, Rule::Family(Pipelines)]),
         ];
         for (op, row) in expected {
             for (principal, cell) in Principal::ALL.into_iter().zip(row) {

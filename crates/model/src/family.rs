@@ -22,6 +22,8 @@ pub enum ApiFamily {
     Flags,
     /// GDPR data retrieval and deletion jobs.
     Gdpr,
+    /// Data pipelines: `/api/2.0/nessie/pipeline/...`.
+    Pipelines,
     /// Lexicon schemas.
     Lexicon,
     /// `PUT /lookup-tables/{id}` (replacing a table).
@@ -34,13 +36,14 @@ pub enum ApiFamily {
 
 impl ApiFamily {
     /// Every family.
-    pub const ALL: [ApiFamily; 9] = [
+    pub const ALL: [ApiFamily; 10] = [
         ApiFamily::Ingestion,
         ApiFamily::Query,
         ApiFamily::Export,
         ApiFamily::Jql,
         ApiFamily::Flags,
         ApiFamily::Gdpr,
+        ApiFamily::Pipelines,
         ApiFamily::Lexicon,
         ApiFamily::LookupTables,
         ApiFamily::App,
@@ -55,6 +58,7 @@ impl ApiFamily {
             ApiFamily::Jql => "jql",
             ApiFamily::Flags => "flags",
             ApiFamily::Gdpr => "gdpr",
+            ApiFamily::Pipelines => "pipelines",
             ApiFamily::Lexicon => "lexicon",
             ApiFamily::LookupTables => "lookup_tables",
             ApiFamily::App => "app",
@@ -74,7 +78,7 @@ impl ApiFamily {
             ApiFamily::Query | ApiFamily::Export | ApiFamily::Jql | ApiFamily::Gdpr => 2 * MB,
             ApiFamily::Lexicon => 8 * MB,
             ApiFamily::LookupTables => 100 * MB,
-            ApiFamily::App => MB,
+            ApiFamily::App | ApiFamily::Pipelines => MB,
             ApiFamily::Flags => MB / 4,
         }
     }

@@ -18,6 +18,7 @@
 //! - [`cohort`]: cohort definitions (a `where` and behaviours).
 //! - [`funnel`]: saved funnel definitions (steps, window, ordering).
 //! - [`gdpr`]: GDPR and CCPA retrieval and deletion jobs: requests and states.
+//! - [`pipeline`]: data pipelines: create and edit requests, names, the partitions owed.
 //! - [`lexicon`]: Lexicon schemas (the data dictionary): what a schema may say, and
 //!   what its declarations make ingestion do.
 //! - [`rate_limits`]: what each API family may take in a project: Mixpanel's defaults
@@ -42,6 +43,7 @@ pub mod ids;
 pub mod lexicon;
 pub mod limits;
 pub mod page;
+pub mod pipeline;
 pub mod profile;
 pub mod project;
 pub mod rate_limits;

@@ -89,7 +89,8 @@ impl FamilyLimits {
             ApiFamily::Gdpr => FamilyLimits { per_second: Some(1), ..none },
             ApiFamily::Lexicon => FamilyLimits { per_minute: Some(5), items_per_minute: Some(4_000), ..none },
             ApiFamily::LookupTables => FamilyLimits { per_day: Some(100), ..none },
-            ApiFamily::App => FamilyLimits { per_minute: Some(120), ..none },
+            // Mixpanel publishes none for pipelines: they take the App API's.
+            ApiFamily::App | ApiFamily::Pipelines => FamilyLimits { per_minute: Some(120), ..none },
             // Mixpanel publishes none: server SDKs poll definitions every 60 s from every
             // process and evaluate remotely per request, each costing microseconds.
             ApiFamily::Flags => none,

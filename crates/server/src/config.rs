@@ -41,6 +41,14 @@ pub struct Config {
     pub api_token_ttl_seconds: u64,
     /// How long a GDPR retrieval's archive is served before it is deleted (seconds).
     pub gdpr_archive_ttl_seconds: u64,
+    /// Where `fs-raw` pipelines write (`<data dir>/pipelines` when not set): every
+    /// pipeline writes under `<this>/<its fs_prefix>/<project id>/`.
+    pub pipelines_dir: Option<PathBuf>,
+    /// How often the pipeline runner looks for partitions owed (seconds).
+    pub pipeline_poll_seconds: u64,
+    /// How long a `sync` pipeline's published partition goes before it is read again
+    /// to see whether its events changed (seconds).
+    pub pipeline_sync_seconds: u64,
     /// Which hostnames serve which data-residency region.
     pub regions: RegionHosts,
     /// The HTTPS listener, when one is configured (beside the HTTP one).
@@ -171,6 +179,9 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             api_token_ttl_seconds: DEFAULT_API_TOKEN_TTL_SECONDS,
             gdpr_archive_ttl_seconds: DEFAULT_GDPR_ARCHIVE_TTL_SECONDS,
+            pipelines_dir: None,
+            pipeline_poll_seconds: DEFAULT_PIPELINE_POLL_SECONDS,
+            pipeline_sync_seconds: DEFAULT_PIPELINE_SYNC_SECONDS,
             regions: RegionHosts::default(),
             tls: None,
             geoip_database: None,
@@ -195,6 +206,9 @@ struct ConfigFile {
     rate_limits: Option<RateLimitsFile>,
     api_token_ttl_seconds: Option<u64>,
     gdpr_archive_ttl_seconds: Option<u64>,
+    pipelines_dir: Option<PathBuf>,
+    pipeline_poll_seconds: Option<u64>,
+    pipeline_sync_seconds: Option<u64>,
     regions: Option<BTreeMap<Region, Vec<String>>>,
     tls: Option<TlsFile>,
     geoip_database: Option<PathBuf>,
@@ -315,6 +329,14 @@ pub const DEFAULT_API_TOKEN_TTL_SECONDS: u64 = 4 * 3600;
 /// How long a GDPR retrieval's archive is served by default: a week.
 pub const DEFAULT_GDPR_ARCHIVE_TTL_SECONDS: u64 = 7 * 86_400;
 
+/// How often the pipeline runner looks for partitions owed by default: a minute (an
+/// hourly partition is written within a minute of its end).
+pub const DEFAULT_PIPELINE_POLL_SECONDS: u64 = 60;
+
+/// How often a `sync` pipeline reads a published partition again by default: an hour
+/// (each check exports the partition once more; see `crate::pipeline_jobs`).
+pub const DEFAULT_PIPELINE_SYNC_SECONDS: u64 = 3_600;
+
 /// Values from flags or environment, which win over the file.
 #[derive(Clone, Debug, Default)]
 pub struct ConfigOverrides {
@@ -405,6 +427,9 @@ impl Config {
             },
             api_token_ttl_seconds: from_file.api_token_ttl_seconds.unwrap_or(d.api_token_ttl_seconds),
             gdpr_archive_ttl_seconds: from_file.gdpr_archive_ttl_seconds.unwrap_or(d.gdpr_archive_ttl_seconds),
+            pipelines_dir: from_file.pipelines_dir.clone(),
+            pipeline_poll_seconds: from_file.pipeline_poll_seconds.unwrap_or(d.pipeline_poll_seconds).max(1),
+            pipeline_sync_seconds: from_file.pipeline_sync_seconds.unwrap_or(d.pipeline_sync_seconds).max(1),
             regions: from_file.regions.as_ref().map(RegionHosts::new).unwrap_or(d.regions),
             geoip_database: overrides.geoip_database.clone().or(from_file.geoip_database),
             places_database: overrides.places_database.clone().or(from_file.places_database),

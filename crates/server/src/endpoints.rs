@@ -45,8 +45,8 @@ const fn org(method: &'static str, path: &'static str) -> Endpoint {
 
 use Operation::{
     AppRead, AppWrite, CreateApiToken, EvaluateFlags, Export, Gdpr, Ingest, Jql, ListApiTokens, ListServiceAccounts,
-    Query, ReadAnnotations, ReadFlags, ReadLexicon, ReadLookupTables, ReadProject, ReplaceLookupTable, RevokeApiToken,
-    WriteAnnotations, WriteFlags, WriteLexicon,
+    Pipelines, Query, ReadAnnotations, ReadFlags, ReadLexicon, ReadLookupTables, ReadProject, ReplaceLookupTable,
+    RevokeApiToken, WriteAnnotations, WriteFlags, WriteLexicon,
 };
 
 /// Every endpoint, by family.
@@ -158,6 +158,15 @@ pub const ENDPOINTS: &[Endpoint] = &[
     op("POST", "/api/app/data-deletions/v3.0", Gdpr),
     op("GET", "/api/app/data-deletions/v3.0/{tracking_id}", Gdpr),
     op("DELETE", "/api/app/data-deletions/v3.0/{tracking_id}", Gdpr),
+    // Data pipelines.
+    op("GET", "/api/2.0/nessie/pipeline/jobs", Pipelines),
+    op("POST", "/api/2.0/nessie/pipeline/create", Pipelines),
+    op("POST", "/api/2.0/nessie/pipeline/edit", Pipelines),
+    op("POST", "/api/2.0/nessie/pipeline/cancel", Pipelines),
+    op("POST", "/api/2.0/nessie/pipeline/pause", Pipelines),
+    op("POST", "/api/2.0/nessie/pipeline/resume", Pipelines),
+    op("GET", "/api/2.0/nessie/pipeline/status", Pipelines),
+    op("GET", "/api/2.0/nessie/pipeline/timeline", Pipelines),
     // The App API: annotations.
     op("GET", "/api/app/projects/{project_id}/annotations", ReadAnnotations),
     op("POST", "/api/app/projects/{project_id}/annotations", WriteAnnotations),

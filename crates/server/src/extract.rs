@@ -3,7 +3,7 @@
 //! family shape (`router::family_errors`), so no handler picks an error shape.
 //!
 //! - [`Reader`]: a reading request of the Query API ([`QueryApi`]), raw export
-//!   ([`ExportApi`]) or JQL ([`JqlApi`]): its parameters (query string, and a form body where one is sent),
+//!   ([`ExportApi`]), JQL ([`JqlApi`]) or data pipelines ([`PipelinesApi`]): its parameters (query string, and a form body where one is sent),
 //!   a credential that may read through the family, that family's rate limit charged,
 //!   the project's expression settings, and what the workspace it reads through shows
 //!   (`workspace_id`, or the workspaces its service account is confined to).
@@ -52,6 +52,13 @@ pub struct JqlApi;
 
 impl ReadFamily for JqlApi {
     const FAMILY: ApiFamily = ApiFamily::Jql;
+}
+
+/// Data pipelines (`/api/2.0/nessie/pipeline/...`).
+pub struct PipelinesApi;
+
+impl ReadFamily for PipelinesApi {
+    const FAMILY: ApiFamily = ApiFamily::Pipelines;
 }
 
 /// An authenticated reading request.

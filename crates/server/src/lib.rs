@@ -25,6 +25,7 @@
 //! - [`flags`]: feature flags as the SDKs read them (`/flags`, `/flags/definitions`).
 //! - [`gdpr`]: GDPR and CCPA retrievals and deletions (`/api/app/data-retrievals/v3.0`,
 //!   `/api/app/data-deletions/v3.0`).
+//! - [`pipelines`]: data pipelines (`/api/2.0/nessie/pipeline/...`).
 //! - [`experiments`]: experiments and their lifecycle
 //!   (`/api/app/workspaces/{id}/experiments`).
 //! - [`feature_flags`]: feature-flag management
@@ -64,6 +65,10 @@
 //! - [`gdpr_jobs`]: the background runner of GDPR jobs.
 //! - [`gdpr_queue`]: what that runner shares with the handlers: where archives go, this
 //!   server's id in the job queue, the runner's wake-up call.
+//! - [`pipeline_jobs`]: the background runner of data pipelines: each partition owed,
+//!   written once, and written again on a sync.
+//! - [`pipeline_queue`]: what that runner shares with the handlers: where pipelines
+//!   write, how often it looks, its wake-up call.
 //! - [`opt_outs`]: the ids whose events and profile updates ingestion drops.
 //! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
 //!   events and properties, type violations counted).
@@ -115,6 +120,9 @@ pub mod lookup_tables;
 pub mod metrics;
 pub mod openapi;
 pub mod opt_outs;
+pub mod pipeline_jobs;
+pub mod pipeline_queue;
+pub mod pipelines;
 pub mod projects;
 pub mod regions;
 pub mod reports;

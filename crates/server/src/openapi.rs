@@ -41,6 +41,8 @@ pub mod tag {
     pub const FLAGS: &str = "flags";
     /// GDPR and CCPA retrievals and deletions.
     pub const GDPR: &str = "gdpr";
+    /// Data pipelines.
+    pub const PIPELINES: &str = "pipelines";
     /// Health, metrics and this document.
     pub const OPERATIONS: &str = "operations";
 }
@@ -63,6 +65,7 @@ pub mod tag {
         (name = "lexicon", description = "Lexicon schemas: the project's data dictionary, as Mixpanel's Lexicon Schemas API keeps it."),
         (name = "flags", description = "Feature flags as the SDKs read them: definitions for local evaluation, and variants evaluated on the server."),
         (name = "gdpr", description = "GDPR and CCPA: jobs that retrieve or delete everything kept about some people (Mixpanel's GDPR API v3.0)."),
+        (name = "pipelines", description = "Data pipelines: a project's events written out, partition by partition, on a schedule (Mixpanel's Data Pipelines API)."),
         (name = "operations", description = "Liveness, readiness, metrics and this document.")
     ),
     components(schemas(AppErrorBody, QueryErrorBody, LookupErrorBody, ErrorCode, IngestReply, ApiFamilyName))
@@ -193,6 +196,22 @@ fn add_family_responses(operation: &mut Value, changes: bool) {
                 ("404", "No such job in the project."),
                 ("413", "A body over 2 MB."),
                 ("429", "Over one request a second."),
+            ],
+        ),
+        tag::PIPELINES => (
+            json!({"application/json": {"schema": {"$ref": "#/components/schemas/AppErrorBody"}}}),
+            &[
+                (
+                    "400",
+                    "An invalid request (`details` names each field at fault), or a pipeline type this server \
+                     does not write.",
+                ),
+                ("401", "Missing or unknown credentials."),
+                ("403", "The credential may not manage pipelines, or the project lives in another region."),
+                ("404", "No pipeline of that name in the project."),
+                ("409", "A pipeline of that name exists in the project."),
+                ("413", "A body over 1 MB."),
+                ("429", "Over the project's pipelines limit (120 a minute)."),
             ],
         ),
         _ => return,

@@ -35,8 +35,8 @@ use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
     annotations, app, cohorts, engage, events, experiments, export, feature_flags, flags, funnels, gdpr, health,
-    ingest, insights, jql, lexicon, limits, lookup_tables, metrics, openapi, projects, retention, segmentation,
-    service_accounts, stream, workspaces,
+    ingest, insights, jql, lexicon, limits, lookup_tables, metrics, openapi, pipelines, projects, retention,
+    segmentation, service_accounts, stream, workspaces,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -90,6 +90,9 @@ impl RouteClass {
             "/track" | "/import" | "/engage" | "/groups" => RouteClass::Ingestion,
             "/api/query/jql" | "/api/2.0/jql" => RouteClass::Jql,
             "/api/2.0/export" | "/api/query/stream/query" | "/api/2.0/stream/query" => RouteClass::Streaming,
+            // The pipelines spec's `ErrorResponse` is `{"error", "status": "error"}`: the
+            // App API's keys.
+            p if p.starts_with("/api/2.0/nessie/") => RouteClass::Other,
             p if p.starts_with("/api/query/") || p.starts_with("/api/2.0/") => RouteClass::Query,
             _ => RouteClass::Other,
         }
@@ -325,6 +328,14 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(experiments::force_conclude))
         .routes(routes!(experiments::decide))
         .routes(routes!(experiments::results))
+        .routes(routes!(pipelines::jobs))
+        .routes(routes!(pipelines::create))
+        .routes(routes!(pipelines::edit))
+        .routes(routes!(pipelines::cancel))
+        .routes(routes!(pipelines::pause))
+        .routes(routes!(pipelines::resume))
+        .routes(routes!(pipelines::status))
+        .routes(routes!(pipelines::timeline))
         .routes(routes!(gdpr::create_retrieval))
         .routes(routes!(gdpr::get_retrieval))
         .routes(routes!(gdpr::archive))

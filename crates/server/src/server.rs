@@ -251,6 +251,12 @@ impl Server {
         let gdpr = crate::gdpr_queue::GdprJobs::open(gdpr_dir.clone(), config.gdpr_archive_ttl_seconds)
             .map_err(|source| ServeError::Io { context: format!("cannot open {}", gdpr_dir.display()), source })?;
         state.gdpr = Arc::new(gdpr);
+        let pipelines_dir = config.pipelines_dir.clone().unwrap_or_else(|| dir.join("pipelines"));
+        state.pipelines = Arc::new(crate::pipeline_queue::PipelineRunner::new(
+            pipelines_dir,
+            config.pipeline_poll_seconds,
+            config.pipeline_sync_seconds,
+        ));
         state.dictionary = Arc::new(crate::dictionary::Dictionary::load(&state.metadata).await?);
         state.opt_outs = Arc::new(crate::opt_outs::OptOuts::load(&state.metadata).await?);
         state.limiter.load_project_limits(state.metadata.project_limits().await?);
@@ -283,12 +289,15 @@ impl Server {
         let rereading = tokio::spawn(reread_shared_settings(state.clone()));
         // Resumes the GDPR jobs a stopped server left unfinished, then takes new ones.
         let gdpr_jobs = tokio::spawn(crate::gdpr_jobs::run(state.clone()));
+        // Writes the partitions running pipelines owe, resuming those a stop left.
+        let pipeline_jobs = tokio::spawn(crate::pipeline_jobs::run(state.clone()));
         tokio::join!(served_http, served_https);
         graceful.shutdown().await;
         state.set_not_ready();
         flushing.abort();
         rereading.abort();
         gdpr_jobs.abort();
+        pipeline_jobs.abort();
         state.dictionary.flush(&state.metadata).await;
         let closed = state.store.close().await;
         state.metadata.close().await;

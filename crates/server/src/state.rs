@@ -46,6 +46,8 @@ pub struct AppState {
     pub flags: Arc<FlagBook>,
     /// Where GDPR archives go, and the GDPR job runner's wake-up call.
     pub gdpr: Arc<crate::gdpr_queue::GdprJobs>,
+    /// Where pipelines write, and the pipeline runner's wake-up call.
+    pub pipelines: Arc<crate::pipeline_queue::PipelineRunner>,
     /// The ids whose events and profile updates ingestion drops.
     pub opt_outs: Arc<crate::opt_outs::OptOuts>,
     ready: Arc<AtomicBool>,
@@ -109,6 +111,7 @@ impl AppState {
             dictionary: Arc::default(),
             flags: Arc::default(),
             gdpr: Arc::default(),
+            pipelines: Arc::default(),
             opt_outs: Arc::default(),
             ready: Arc::new(AtomicBool::new(true)),
             projects_by_token: Arc::default(),

@@ -46,7 +46,7 @@ mod interpreted;
 pub mod kinds;
 pub mod lookups;
 pub mod nullable;
-mod pause;
+pub mod pause;
 pub mod profiles;
 pub mod reports;
 pub mod schema;

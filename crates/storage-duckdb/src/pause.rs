@@ -7,8 +7,8 @@
 //! make such a moment likely.
 //!
 //! The points: [`COMPACTION_MOVE`], [`TIMELINE_WRITE`], [`WRITER_COMMIT`],
-//! [`ERASURE_SECOND_STEP`]. Unset, a point costs one read
-//! of a set-once cell.
+//! [`ERASURE_SECOND_STEP`], and the server's [`PIPELINE_PUBLISH`]. Unset, a point
+//! costs one read of a set-once cell.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -27,6 +27,10 @@ pub const WRITER_COMMIT: &str = "writer-commit";
 /// committed (the first step is).
 pub const ERASURE_SECOND_STEP: &str = "erasure-second-step";
 
+/// In the pipeline runner, a partition's temporary file written and synced, not yet
+/// renamed over its final name.
+pub const PIPELINE_PUBLISH: &str = "pipeline-publish";
+
 static ARMED: OnceLock<Option<(String, PathBuf)>> = OnceLock::new();
 
 /// Reads `SEXTANT_PAUSE_AT` once, for a store in `dir`.
@@ -40,7 +44,7 @@ pub(crate) fn arm(dir: &Path) {
 }
 
 /// Stops this thread for good if the store was armed at `point`.
-pub(crate) fn point(point: &str) {
+pub fn point(point: &str) {
     let Some(Some((armed, marker))) = ARMED.get() else { return };
     if armed != point {
         return;

@@ -182,6 +182,21 @@ impl TestServer {
         self.child.as_ref().map(|c| process_cpu_seconds(&format!("/proc/{}/stat", c.id()))).unwrap_or(0.0)
     }
 
+    /// Waits until the server is quiet (under 0.3 CPU seconds in 3 s: its compactor and
+    /// day timelines done), `most` at the longest.
+    pub async fn wait_quiet(&self, most: Duration) {
+        let deadline = Instant::now() + most;
+        let mut last = self.cpu_seconds();
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let now = self.cpu_seconds();
+            if now - last < 0.3 {
+                return;
+            }
+            last = now;
+        }
+    }
+
     /// (name, nice value) of each of the server's threads, and the main thread's nice
     /// value, read from `/proc`.
     pub fn thread_priorities(&self) -> (Vec<(String, i32)>, i32) {

@@ -350,6 +350,7 @@ fn family_noun(family: ApiFamily) -> &'static str {
         ApiFamily::Jql => "JQL",
         ApiFamily::Flags => "feature flag",
         ApiFamily::Gdpr => "GDPR",
+        ApiFamily::Pipelines => "data pipelines",
         ApiFamily::Lexicon => "Lexicon",
         ApiFamily::LookupTables => "lookup table replace",
         ApiFamily::App => "App API",

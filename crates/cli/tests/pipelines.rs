@@ -1,0 +1,263 @@
+//! Data pipelines over HTTP, at Mixpanel's paths (`data-pipelines.openapi.yaml`):
+//!
+//! - an `fs-raw` pipeline publishes each closed day as gzipped JSON lines equal to what
+//!   raw export gives for that day, in Mixpanel's raw layout; `jobs`, `status` and
+//!   `timeline` tell its progress; with `sync`, a GDPR deletion and an edit of its
+//!   filter are published again; pause, resume and cancel do what they say;
+//! - a server killed with a partition written but not published leaves no final file
+//!   and publishes it once after a restart;
+//! - bad requests are refused in the spec's error shape, naming the field.
+
+mod common;
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+const DAY: i64 = 86_400_000;
+
+/// Pipelines looked at, and published partitions read again, every second; the export, query and GDPR limits lifted.
+const CONFIG: &str = "pipeline_poll_seconds = 1\npipeline_sync_seconds = 1\n[rate_limits.default.export]\nper_second = 0\nper_hour = 0\n[rate_limits.default.query]\nper_hour = 0\nconcurrent = 0\n[rate_limits.default.gdpr]\nper_second = 0\n";
+
+async fn call(s: &TestServer, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let url = s.url(&format!("/api/2.0/nessie/pipeline/{path}"));
+    let request = if form.is_empty() && ["jobs", "status", "timeline"].iter().any(|p| path.starts_with(p)) {
+        s.http.get(url)
+    } else {
+        s.http.post(url).form(form)
+    };
+    send(request.basic_auth(&s.creds.secret, Some(""))).await
+}
+
+fn ev(name: &str, time: i64, id: &str, user: &str) -> Value {
+    json!({"event": name, "properties": {"time": time, "$insert_id": id, "distinct_id": user, "plan": "pro"}})
+}
+
+/// The published file of a day, read back as JSON lines (`None` before it exists).
+fn published(s: &TestServer, prefix: &str, day_ms: i64) -> Option<Vec<Value>> {
+    let day = ymd(day_ms / 1000);
+    let path = s
+        .dir
+        .join("pipelines")
+        .join(prefix)
+        .join(s.creds.project_id.to_string())
+        .join(day.replace('-', "/"))
+        .join("full_day/export.json.gz");
+    let file = std::fs::File::open(path).ok()?;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file).read_to_string(&mut text).unwrap();
+    Some(text.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+}
+
+fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(".partial") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// Waits until `check` holds, for at most a minute.
+async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn succeeded(s: &TestServer, name: &str) -> usize {
+    let (status, body) = call(s, &format!("status?name={name}&summary=true"), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    body["summary"]["succeeded"].as_u64().unwrap_or(0) as usize
+}
+
+/// Three closed days of two users' events, and some of today's.
+async fn load(s: &TestServer, now: i64) -> i64 {
+    let first = (now / DAY - 3) * DAY;
+    let mut events = Vec::new();
+    for d in 0..3 {
+        for (k, user) in ["stays", "leaves"].iter().enumerate() {
+            for i in 0..4 {
+                let name = if i % 2 == 0 { "A" } else { "B" };
+                events.push(ev(name, first + d * DAY + 3_600_000 * (i + 1) + k as i64, &format!("{d}-{k}-{i}"), user));
+            }
+        }
+    }
+    events.push(ev("A", now - 1_000, "today", "stays"));
+    s.import_ok(&events).await;
+    first
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_publishes_each_day_as_export_gives_it_and_syncs_changes() {
+    let s = TestServer::start_with_config(CONFIG);
+    let now = now_ms();
+    let first = load(&s, now).await;
+    let (from, to) = (ymd(first / 1000), ymd((first + 2 * DAY) / 1000));
+    let (status, body) = call(
+        &s,
+        "create",
+        &[("type", "fs-raw"), ("from_date", &from), ("to_date", &to), ("sync", "true"), ("fs_prefix", "exports/web")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let name = "events-daily-fs-raw-exports-web";
+    assert_eq!(body, json!({"pipeline_names": [name]}));
+    until("three days published", async || succeeded(&s, name).await == 3).await;
+
+    // Each day's file is what export gives for the day, line for line.
+    for d in 0..3 {
+        let day = first + d * DAY;
+        let expected = s.export_range(&ymd(day / 1000), &ymd(day / 1000), "").await;
+        assert_eq!(expected.len(), 8);
+        assert_eq!(published(&s, "exports/web", day).unwrap(), expected, "day {d}");
+    }
+    assert!(published(&s, "exports/web", first + 3 * DAY).is_none(), "today has not ended");
+    assert!(leftovers(&s.dir.join("pipelines")).is_empty());
+
+    let (_, jobs) = call(&s, "jobs", &[]).await;
+    let listed = &jobs[s.creds.project_id.to_string()];
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{jobs}");
+    assert_eq!(listed[0]["name"], name);
+    assert_eq!((listed[0]["frequency"].as_str(), listed[0]["sync_enabled"].as_str()), (Some("daily"), Some("true")));
+    assert_eq!(listed[0]["Dispatcher"], "incremental", "every day that had ended is written");
+    assert!(listed[0]["last_dispatched"].as_str().unwrap().ends_with("UTC"));
+    let (_, full) = call(&s, &format!("status?name={name}"), &[]).await;
+    let tasks = full["succeeded"].as_array().unwrap();
+    assert_eq!(tasks.len(), 3);
+    assert_eq!(tasks[0]["from_date"], from.as_str());
+    assert_eq!(tasks[0]["events"], 8);
+    let (_, filtered) = call(&s, &format!("status?name={name}&status=failed,retried"), &[]).await;
+    assert_eq!(filtered, json!({}));
+    let (_, timeline) = call(&s, &format!("timeline?name={name}"), &[]).await;
+    let days = timeline["day_syncs"].as_array().unwrap();
+    assert_eq!(days.len(), 3);
+    assert_eq!(days[0]["date"], from.as_str());
+    assert_eq!(days[0]["sync_times"].as_array().unwrap().len(), 1);
+
+    // A GDPR deletion: the next round publishes the days again without the person.
+    let deletion = s
+        .http
+        .post(s.url(&format!("/api/app/data-deletions/v3.0?token={}", s.creds.token)))
+        .basic_auth(&s.creds.secret, Some(""))
+        .json(&json!({"distinct_ids": ["leaves"]}));
+    let (status, created) = send(deletion).await;
+    assert_eq!(status, 201, "{created}");
+    until("the person gone from every file", async || {
+        (0..3).all(|d| {
+            published(&s, "exports/web", first + d * DAY).is_some_and(|lines| {
+                lines.len() == 4 && lines.iter().all(|l| l["properties"]["distinct_id"] == "stays")
+            })
+        })
+    })
+    .await;
+    let (_, timeline) = call(&s, &format!("timeline?name={name}"), &[]).await;
+    assert_eq!(timeline["day_syncs"][0]["sync_times"].as_array().unwrap().len(), 2, "{timeline}");
+
+    // Paused, nothing moves; an edit of the filter is published once it resumes.
+    let (status, _) = call(&s, "pause", &[("name", name)]).await;
+    assert_eq!(status, 200);
+    let (_, jobs) = call(&s, "jobs", &[]).await;
+    assert_eq!(jobs[s.creds.project_id.to_string()][0]["state"], "paused");
+    let (status, body) = call(&s, "edit", &[("name", name), ("events", "A")]).await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(published(&s, "exports/web", first).unwrap().len(), 4, "paused: not written again");
+    let (status, _) = call(&s, "resume", &[("name", name)]).await;
+    assert_eq!(status, 200);
+    until("only event A", async || {
+        (0..3).all(|d| {
+            published(&s, "exports/web", first + d * DAY)
+                .is_some_and(|lines| lines.len() == 2 && lines.iter().all(|l| l["event"] == "A"))
+        })
+    })
+    .await;
+
+    // Cancelled: gone from the list; its files stay.
+    let (status, _) = call(&s, "cancel", &[("name", name)]).await;
+    assert_eq!(status, 200);
+    let (_, jobs) = call(&s, "jobs", &[]).await;
+    assert_eq!(jobs[s.creds.project_id.to_string()], json!([]));
+    let (status, body) = call(&s, &format!("status?name={name}"), &[]).await;
+    assert_eq!((status, body["status"].as_str()), (404, Some("error")), "{body}");
+    assert!(published(&s, "exports/web", first).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_killed_before_it_is_published_is_published_once_after_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = TestServer::start_in_with_env(tmp.path(), CONFIG, &[("SEXTANT_PAUSE_AT", "pipeline-publish")]);
+    let now = now_ms();
+    let first = load(&s, now).await;
+    let day = ymd(first / 1000);
+    let (status, body) = call(&s, "create", &[("type", "fs-raw"), ("from_date", &day), ("to_date", &day)]).await;
+    assert_eq!(status, 200, "{body}");
+    let marker = s.dir.join("paused-at-pipeline-publish");
+    until("the runner at its pause point", async || marker.exists()).await;
+    s.kill9();
+    assert!(published(&s, "", first).is_none(), "nothing published before the rename");
+    assert_eq!(leftovers(&s.dir.join("pipelines")).len(), 1, "the written file waits under its temporary name");
+    std::fs::remove_file(&marker).unwrap();
+
+    let s = TestServer::start_in_with(tmp.path(), CONFIG);
+    until("the day published", async || succeeded(&s, "events-daily-fs-raw").await == 1).await;
+    let expected = s.export_range(&day, &day, "").await;
+    assert_eq!(published(&s, "", first).unwrap(), expected);
+    assert!(leftovers(&s.dir.join("pipelines")).is_empty());
+    let (_, full) = call(&s, "status?name=events-daily-fs-raw", &[]).await;
+    assert_eq!(full["succeeded"][0]["attempts"], 2, "{full}");
+    let (_, timeline) = call(&s, "timeline?name=events-daily-fs-raw", &[]).await;
+    assert_eq!(timeline["day_syncs"][0]["sync_times"].as_array().unwrap().len(), 1, "published once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_in_the_pipelines_shape() {
+    let s = TestServer::start_with_config(CONFIG);
+    let today = ymd(now_ms() / 1000);
+    // The form, the field at fault, and what its message says.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        (vec![("type", "bigquery"), ("from_date", &today)], "type", "fs-raw"),
+        (vec![("type", "ftp"), ("from_date", &today)], "type", "not a pipeline type"),
+        (vec![("type", "fs-raw")], "from_date", "required"),
+        (vec![("type", "fs-raw"), ("from_date", "2001-01-01")], "from_date", "months"),
+        (vec![("type", "fs-raw"), ("from_date", &today), ("fs_prefix", "../up")], "fs_prefix", "plain"),
+        (vec![("type", "fs-raw"), ("from_date", &today), ("frequency", "weekly")], "frequency", "hourly"),
+        (vec![("type", "fs-raw"), ("from_date", &today), ("where", "properties[\"a\"] ==")], "where", "expression"),
+        (vec![("type", "fs-raw"), ("from_date", &today), ("s3_bucket", "b")], "s3_bucket", "not a field"),
+    ];
+    for (form, field, says) in cases {
+        let (status, body) = call(&s, "create", &form).await;
+        assert_eq!(status, 400, "{form:?}: {body}");
+        assert_eq!(body["status"], "error", "{body}");
+        assert!(body["details"]["fields"][field].as_str().is_some_and(|w| w.contains(says)), "{form:?}: {body}");
+    }
+    let (status, _) = call(&s, "create", &[("type", "fs-raw"), ("from_date", &today)]).await;
+    assert_eq!(status, 200);
+    let (status, body) = call(&s, "create", &[("type", "fs-raw"), ("from_date", &today)]).await;
+    assert_eq!(status, 409, "the same name twice: {body}");
+    for path in ["status?name=nope", "timeline?name=nope"] {
+        let (status, body) = call(&s, path, &[]).await;
+        assert_eq!(status, 404, "{body}");
+    }
+    let (status, body) = call(&s, "pause", &[]).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(&s, "status?name=events-daily-fs-raw&status=lost", &[]).await;
+    assert_eq!(status, 400, "{body}");
+    // The public token reads no pipelines.
+    let r = s.http.get(s.url("/api/2.0/nessie/pipeline/jobs")).basic_auth(&s.creds.token, Some(""));
+    let (status, body) = send(r).await;
+    assert_eq!((status, body["status"].as_str()), (401, Some("error")), "{body}");
+}
