@@ -6,6 +6,8 @@
 //!   filter are published again; pause, resume and cancel do what they say;
 //! - a server killed with a partition written but not published leaves no final file
 //!   and publishes it once after a restart;
+//! - a schematized pipeline (`fs-schema`) writes a day as typed tables, one per event
+//!   (Parquet) or one for all (JSON lines), holding export's events;
 //! - bad requests are refused in the spec's error shape, naming the field.
 
 mod common;
@@ -260,4 +262,118 @@ async fn bad_requests_are_refused_in_the_pipelines_shape() {
     let r = s.http.get(s.url("/api/2.0/nessie/pipeline/jobs")).basic_auth(&s.creds.token, Some(""));
     let (status, body) = send(r).await;
     assert_eq!((status, body["status"].as_str()), (401, Some("error")), "{body}");
+}
+
+/// The tables a schematized pipeline writes for one day: one per event name
+/// (`multischema`, Parquet) or one for all (`monoschema`, gzipped JSON lines), each row
+/// an exported event with its properties as typed columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schematized_pipeline_writes_typed_tables_of_what_export_gives() {
+    let s = TestServer::start_with_config(CONFIG);
+    let day = (now_ms() / DAY - 1) * DAY;
+    let mut events = Vec::new();
+    for i in 0..30i64 {
+        let name = if i % 3 == 0 { "Sign Up" } else { "Buy" };
+        let plan = ["free", "pro"][(i % 2) as usize];
+        let mut props = json!({"time": day + 1_000 * i + 7, "$insert_id": format!("t{i}"), "distinct_id": format!("u{}", i % 4),
+                               "plan": plan, "price": i, "ratio": i as f64 / 4.0, "vip": i % 5 == 0});
+        if name == "Buy" {
+            props["tags"] = json!(["a", i.to_string()]);
+        }
+        events.push(json!({"event": name, "properties": props}));
+    }
+    s.import_ok(&events).await;
+    let date = ymd(day / 1000);
+    let d = date.as_str();
+    let form = |format: &'static str, schema: &'static str, prefix: &'static str| {
+        vec![
+            ("type", "fs-schema"),
+            ("from_date", d),
+            ("to_date", d),
+            ("data_format", format),
+            ("schema_type", schema),
+            ("fs_prefix", prefix),
+        ]
+    };
+    let (status, body) = call(&s, "create", &form("parquet", "multischema", "pq")).await;
+    assert_eq!((status, &body["pipeline_names"][0]), (200, &json!("events-daily-fs-schema-multischema-pq")), "{body}");
+    let (status, body) = call(&s, "create", &form("json", "monoschema", "js")).await;
+    assert_eq!(status, 200, "{body}");
+    until("both published", async || {
+        succeeded(&s, "events-daily-fs-schema-multischema-pq").await == 1
+            && succeeded(&s, "events-daily-fs-schema-monoschema-js").await == 1
+    })
+    .await;
+    let exported = s.export_range(&date, &date, "&time_in_ms=true").await;
+    assert_eq!(exported.len(), 30);
+    let base = |prefix: &str, table: &str| {
+        s.dir
+            .join("pipelines")
+            .join(prefix)
+            .join(s.creds.project_id.to_string())
+            .join(table)
+            .join(date.replace('-', "/"))
+    };
+
+    // Multischema, Parquet: a table per event, typed columns, the same rows.
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    for (table, event, n) in [("sign_up", "Sign Up", 10), ("buy", "Buy", 20)] {
+        let file = base("pq", table).join("full_day/export.parquet");
+        let path = file.to_string_lossy().to_string();
+        let types: Vec<(String, String)> = conn
+            .prepare(&format!("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('{path}'))"))
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let of = |c: &str| types.iter().find(|(n, _)| n == c).map(|(_, t)| t.as_str());
+        assert_eq!(of("time"), Some("TIMESTAMP"), "{types:?}");
+        assert_eq!(
+            (of("price"), of("ratio"), of("vip"), of("plan")),
+            (Some("BIGINT"), Some("DOUBLE"), Some("BOOLEAN"), Some("VARCHAR"))
+        );
+        assert_eq!(of("tags").is_some(), event == "Buy", "{types:?}");
+        let rows: Vec<(String, i64, String, String, i64, bool)> = conn
+            .prepare(&format!(
+                "SELECT event_name, epoch_ms(\"time\"), distinct_id, insert_id, price, vip FROM read_parquet('{path}') ORDER BY insert_id"
+            ))
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut expected: Vec<(String, i64, String, String, i64, bool)> = exported
+            .iter()
+            .filter(|e| e["event"] == event)
+            .map(|e| {
+                let p = &e["properties"];
+                (
+                    event.to_string(),
+                    p["time"].as_i64().unwrap(),
+                    p["distinct_id"].as_str().unwrap().to_string(),
+                    p["$insert_id"].as_str().unwrap().to_string(),
+                    p["price"].as_i64().unwrap(),
+                    p["vip"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        expected.sort_by(|a, b| a.3.cmp(&b.3));
+        assert_eq!(rows.len(), n);
+        assert_eq!(rows, expected, "{table}");
+    }
+
+    // Monoschema, JSON: every event in mp_master_event.
+    let file = base("js", "mp_master_event").join("full_day/export.json.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(file).unwrap()).read_to_string(&mut text).unwrap();
+    let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 30);
+    let first = rows.iter().find(|r| r["insert_id"] == "t1").unwrap();
+    assert_eq!(
+        (first["event_name"].as_str(), first["distinct_id"].as_str(), first["plan"].as_str()),
+        (Some("Buy"), Some("u1"), Some("pro"))
+    );
+    assert_eq!(first["price"], 1);
+    assert!(leftovers(&s.dir.join("pipelines")).is_empty());
 }

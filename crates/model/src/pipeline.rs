@@ -8,6 +8,11 @@
 //! `<prefix>/<project id>/<yyyy>/<mm>/<dd>/<hh>/` for an hour (UNCONFIRMED: the path
 //! Mixpanel's raw pipeline docs show for daily exports; the hourly form is ours).
 //!
+//! A schematized pipeline (`fs-schema`) writes tables instead: one, `mp_master_event`,
+//! with `monoschema`, or one per event name with `multischema`, each
+//! `<prefix>/<project id>/<table>/<yyyy>/<mm>/<dd>/full_day/` (an hour: `.../<hh>/`), in
+//! Parquet or gzipped JSON lines ([`table_name`]).
+//!
 //! Sextant writes the types it can reach ([`PipelineType::writable`]); the others are
 //! refused with the list of those it writes.
 
@@ -58,11 +63,14 @@ pub enum PipelineType {
     /// Sextant's own: a directory under the server's pipeline root, raw JSON.
     #[serde(rename = "fs-raw")]
     FsRaw,
+    /// Sextant's own: a directory under the server's pipeline root, schematized tables.
+    #[serde(rename = "fs-schema")]
+    FsSchema,
 }
 
 impl PipelineType {
     /// Every type.
-    pub const ALL: [PipelineType; 9] = [
+    pub const ALL: [PipelineType; 10] = [
         PipelineType::GcsRaw,
         PipelineType::S3Raw,
         PipelineType::AzureRaw,
@@ -72,6 +80,7 @@ impl PipelineType {
         PipelineType::AzureBlob,
         PipelineType::GcsSchema,
         PipelineType::FsRaw,
+        PipelineType::FsSchema,
     ];
 
     /// The wire and stored name.
@@ -86,6 +95,7 @@ impl PipelineType {
             PipelineType::AzureBlob => "azure-blob",
             PipelineType::GcsSchema => "gcs-schema",
             PipelineType::FsRaw => "fs-raw",
+            PipelineType::FsSchema => "fs-schema",
         }
     }
 
@@ -96,7 +106,13 @@ impl PipelineType {
 
     /// Whether this server writes it.
     pub fn writable(self) -> bool {
-        self == PipelineType::FsRaw
+        matches!(self, PipelineType::FsRaw | PipelineType::FsSchema)
+    }
+
+    /// Whether it writes tables of columns (Mixpanel's schematized pipelines) rather
+    /// than raw export's lines.
+    pub fn schematized(self) -> bool {
+        !matches!(self, PipelineType::FsRaw | PipelineType::GcsRaw | PipelineType::S3Raw | PipelineType::AzureRaw)
     }
 
     /// The types this server writes, as messages list them.
@@ -133,6 +149,56 @@ impl Frequency {
     }
 }
 
+/// How a schematized pipeline's files are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    /// Gzipped JSON lines (the only format of raw pipelines).
+    #[default]
+    Json,
+    /// Parquet.
+    Parquet,
+}
+
+/// How a schematized pipeline lays its events out in tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchemaType {
+    /// Every event in one table, `mp_master_event`.
+    #[default]
+    Monoschema,
+    /// A table for each event name.
+    Multischema,
+}
+
+impl SchemaType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemaType::Monoschema => "monoschema",
+            SchemaType::Multischema => "multischema",
+        }
+    }
+}
+
+/// The table of `monoschema`.
+pub const MASTER_TABLE: &str = "mp_master_event";
+
+/// The table an event goes to under `schema`: `mp_master_event`, or with
+/// `multischema` the event's name in lower case with every character but letters and
+/// digits as `_` (UNCONFIRMED: Mixpanel documents that names are cleaned, not how;
+/// this is ours), `_` alone for a name with nothing left.
+pub fn table_name(schema: SchemaType, event: &str) -> String {
+    match schema {
+        SchemaType::Monoschema => MASTER_TABLE.to_string(),
+        SchemaType::Multischema => {
+            let cleaned: String =
+                event.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+            if cleaned.chars().all(|c| c == '_') { "_".to_string() } else { cleaned }
+        }
+    }
+}
+
 /// What a pipeline is asked to do: everything but its name and state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PipelineSpec {
@@ -154,13 +220,19 @@ pub struct PipelineSpec {
     pub where_: Option<String>,
     /// Whether exported partitions are written again when their data changes.
     pub sync: bool,
-    /// The path under the server's pipeline root and the project's id (`fs-raw`).
+    /// The path under the server's pipeline root and the project's id.
     pub prefix: String,
+    /// The files' format (schematized pipelines; raw ones write JSON).
+    #[serde(default)]
+    pub data_format: DataFormat,
+    /// The tables' layout (schematized pipelines).
+    #[serde(default)]
+    pub schema_type: SchemaType,
 }
 
 /// The fields a create request may carry (type-specific ones of the types Sextant
 /// refuses are not read: the type is refused first).
-const CREATE_FIELDS: [&str; 12] = [
+const CREATE_FIELDS: [&str; 13] = [
     "project_id",
     "type",
     "trial",
@@ -171,6 +243,7 @@ const CREATE_FIELDS: [&str; 12] = [
     "events",
     "where",
     "data_format",
+    "schema_type",
     "sync",
     "fs_prefix",
 ];
@@ -281,7 +354,7 @@ impl PipelineSpec {
         for (key, _) in fields {
             let ours = CREATE_FIELDS.contains(&key.as_str());
             if !ours && !problems.iter().any(|(f, _)| f == key) {
-                problems.push(problem(key, "is not a field of an fs-raw pipeline"));
+                problems.push(problem(key, "is not a field of the pipeline types this server writes"));
             }
         }
         let trial = boolean(fields, "trial", &mut problems).unwrap_or(false);
@@ -291,12 +364,31 @@ impl PipelineSpec {
                 problems.push(problem("data_source", format!("must be `events` for raw pipelines, not `{other}`")))
             }
         }
-        match single(fields, "data_format", &mut problems) {
-            None | Some("json") => {}
-            Some(other) => {
-                problems.push(problem("data_format", format!("must be `json` for raw pipelines, not `{other}`")))
+        let schematized = kind.is_some_and(PipelineType::schematized);
+        let data_format = match (single(fields, "data_format", &mut problems), schematized) {
+            (None | Some("json"), _) => DataFormat::Json,
+            (Some("parquet"), true) => DataFormat::Parquet,
+            (Some(other), true) => {
+                problems.push(problem("data_format", format!("must be `json` or `parquet`, not `{other}`")));
+                DataFormat::Json
             }
-        }
+            (Some(other), false) => {
+                problems.push(problem("data_format", format!("must be `json` for raw pipelines, not `{other}`")));
+                DataFormat::Json
+            }
+        };
+        let schema_type = match (single(fields, "schema_type", &mut problems), schematized) {
+            (None | Some("monoschema"), _) => SchemaType::Monoschema,
+            (Some("multischema"), true) => SchemaType::Multischema,
+            (Some(other), true) => {
+                problems.push(problem("schema_type", format!("must be `monoschema` or `multischema`, not `{other}`")));
+                SchemaType::Monoschema
+            }
+            (Some(_), false) => {
+                problems.push(problem("schema_type", "applies to schematized pipelines (fs-schema) only"));
+                SchemaType::Monoschema
+            }
+        };
         let yesterday = today.pred_opt().unwrap_or(today);
         let date = |field: &str, problems: &mut Vec<Problem>| -> Option<NaiveDate> {
             let value = single(fields, field, problems)?;
@@ -353,18 +445,29 @@ impl PipelineSpec {
             }
         };
         match (kind, from_date) {
-            (Some(kind), Some(from_date)) if problems.is_empty() => {
-                Ok(PipelineSpec { kind, trial, from_date, to_date, frequency, events, where_, sync, prefix })
-            }
+            (Some(kind), Some(from_date)) if problems.is_empty() => Ok(PipelineSpec {
+                kind,
+                trial,
+                from_date,
+                to_date,
+                frequency,
+                events,
+                where_,
+                sync,
+                prefix,
+                data_format,
+                schema_type,
+            }),
             _ => Err(problems),
         }
     }
 
-    /// The pipeline's name: `[trial-]events-<frequency>-<type>`, as Mixpanel names
-    /// them (`events-daily-bigquery-monoschema` for its schematized ones).
+    /// The pipeline's name: `[trial-]events-<frequency>-<type>`, then `-<schema type>`
+    /// for a schematized one, as Mixpanel names them (`events-daily-bigquery-monoschema`).
     pub fn name(&self) -> String {
         let trial = if self.trial { "trial-" } else { "" };
-        format!("{trial}events-{}-{}", self.frequency.as_str(), self.kind.as_str())
+        let base = format!("{trial}events-{}-{}", self.frequency.as_str(), self.kind.as_str());
+        if self.kind.schematized() { format!("{base}-{}", self.schema_type.as_str()) } else { base }
     }
 
     /// The partitions owed at `now_ms`: each that has ended, from `from_date` to
@@ -566,6 +669,36 @@ mod tests {
             assert!(named.contains(&f), "{f} in {err:?}");
         }
         assert!(PipelineSpec::parse(&fields(&[("type", "fs-raw")]), today()).is_err(), "from_date is required");
+    }
+
+    #[test]
+    fn a_schematized_pipeline_takes_its_format_and_layout() {
+        let spec = PipelineSpec::parse(
+            &fields(&[
+                ("type", "fs-schema"),
+                ("from_date", "2026-12-01"),
+                ("data_format", "parquet"),
+                ("schema_type", "multischema"),
+            ]),
+            today(),
+        )
+        .unwrap();
+        assert_eq!((spec.data_format, spec.schema_type), (DataFormat::Parquet, SchemaType::Multischema));
+        assert_eq!(spec.name(), "events-daily-fs-schema-multischema");
+        let err = PipelineSpec::parse(
+            &fields(&[
+                ("type", "fs-raw"),
+                ("from_date", "2026-12-01"),
+                ("data_format", "parquet"),
+                ("schema_type", "multischema"),
+            ]),
+            today(),
+        )
+        .unwrap_err();
+        assert_eq!(err.len(), 2, "{err:?}");
+        assert_eq!(table_name(SchemaType::Multischema, "Sign Up!"), "sign_up_");
+        assert_eq!(table_name(SchemaType::Multischema, "$$"), "_");
+        assert_eq!(table_name(SchemaType::Monoschema, "Sign Up"), MASTER_TABLE);
     }
 
     #[test]

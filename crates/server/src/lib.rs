@@ -69,6 +69,8 @@
 //!   written once, and written again on a sync.
 //! - [`pipeline_queue`]: what that runner shares with the handlers: where pipelines
 //!   write, how often it looks, its wake-up call.
+//! - [`pipeline_tables`]: a schematized pipeline's tables for a partition, as Parquet or
+//!   JSON lines, typed by the kinds the store has seen.
 //! - [`opt_outs`]: the ids whose events and profile updates ingestion drops.
 //! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
 //!   events and properties, type violations counted).
@@ -122,6 +124,7 @@ pub mod openapi;
 pub mod opt_outs;
 pub mod pipeline_jobs;
 pub mod pipeline_queue;
+pub mod pipeline_tables;
 pub mod pipelines;
 pub mod projects;
 pub mod regions;

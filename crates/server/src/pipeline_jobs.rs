@@ -7,7 +7,10 @@
 //! `.../<dd>/<hh>/export.json.gz`). It is written exactly once: to a temporary file in
 //! the same directory, synced, then renamed over the final name, so a reader sees the
 //! old file or the new one, never a torn one, and a crash leaves at most a temporary
-//! file, which the next attempt replaces. Each task's state is kept in the control plane
+//! file, which the next attempt replaces. A schematized pipeline (`fs-schema`) writes the
+//! lines to its work directory first, then its tables from them
+//! (`crate::pipeline_tables`), each renamed into place the same way. Each task's state
+//! is kept in the control plane
 //! (`Metadata::start_pipeline_task`), so a restarted server writes again what was
 //! running and goes on from there.
 //!
@@ -25,17 +28,21 @@ use flate2::write::GzEncoder;
 use futures::TryStreamExt as _;
 use sextant_expr::{Program, Scope};
 use sextant_metadata::{Pipeline, PipelineTask};
-use sextant_model::pipeline::{TaskState, partition_dir};
+use sextant_model::pipeline::{TaskState, partition_dir, partition_key};
 use sextant_model::workspace::Visibility;
 use sextant_storage::ExportQuery;
 use sha2::{Digest as _, Sha256};
 
 use crate::gdpr_queue::now_ms;
 use crate::pipeline_queue::ATTEMPTS;
+use crate::pipeline_tables::Files;
 use crate::state::AppState;
 
-/// The file a partition is published as.
+/// The file a raw partition is published as.
 pub const FILE_NAME: &str = "export.json.gz";
+
+/// Where a schematized pipeline keeps a partition's lines while it makes its tables.
+const WORK_DIR: &str = ".work";
 
 /// Runs until the server stops.
 pub async fn run(state: AppState) {
@@ -95,22 +102,27 @@ async fn write_partition(
         state.metadata.start_pipeline_task(project, name, partition).await?;
     }
     let outcome = match render(state, pipeline, partition).await {
-        Ok(written) => {
-            let same = published.is_some_and(|t| t.digest.as_deref() == Some(written.digest.as_str()));
+        Ok(lines) => {
+            let same = published.is_some_and(|t| t.digest.as_deref() == Some(lines.digest.as_str()));
             if same {
-                let _ = std::fs::remove_file(&written.temporary);
+                let _ = std::fs::remove_file(&lines.file);
                 // Read and unchanged: the next check waits its interval again.
-                let unchanged = Ok((written.events, written.digest, false));
+                let unchanged = Ok((lines.events, lines.digest, false));
                 return state.metadata.finish_pipeline_task(project, name, partition, unchanged).await;
             }
-            // The fault test's moment: the file written, not yet published.
-            let _ = tokio::task::spawn_blocking(|| {
-                sextant_storage_duckdb::pause::point(sextant_storage_duckdb::pause::PIPELINE_PUBLISH)
-            })
-            .await;
-            match publish(&written) {
-                Ok(()) => Ok((written.events, written.digest, true)),
-                Err(e) => Err(failure(task, published.is_some(), format!("cannot publish the file: {e}"))),
+            match files_of(state, pipeline, partition, &lines).await {
+                Ok(files) => {
+                    // The fault test's moment: the files written, not yet published.
+                    let _ = tokio::task::spawn_blocking(|| {
+                        sextant_storage_duckdb::pause::point(sextant_storage_duckdb::pause::PIPELINE_PUBLISH)
+                    })
+                    .await;
+                    match publish(&files) {
+                        Ok(()) => Ok((lines.events, lines.digest, true)),
+                        Err(e) => Err(failure(task, published.is_some(), format!("cannot publish the files: {e}"))),
+                    }
+                }
+                Err(why) => Err(failure(task, published.is_some(), why)),
             }
         }
         Err(why) => Err(failure(task, published.is_some(), why)),
@@ -131,16 +143,19 @@ fn failure(task: Option<&PipelineTask>, sync: bool, why: String) -> (TaskState, 
     if attempts >= ATTEMPTS { (TaskState::Failed, why) } else { (TaskState::Retried, why) }
 }
 
-/// A partition written to its temporary file.
-struct Written {
-    temporary: PathBuf,
-    target: PathBuf,
+/// A partition's lines, written to a file of their own.
+struct Lines {
+    /// A raw pipeline's gzipped file beside its final name; a schematized one's plain
+    /// lines (times in milliseconds) in its work directory.
+    file: PathBuf,
     events: i64,
+    /// The hash of the lines: what a sync compares.
     digest: String,
 }
 
-/// Writes a partition's lines, gzipped, to a temporary file beside its final name.
-async fn render(state: &AppState, pipeline: &Pipeline, partition: i64) -> Result<Written, String> {
+/// Reads a partition's events into a file: export's lines, gzipped beside the final
+/// name for a raw pipeline, plain in the work directory for a schematized one.
+async fn render(state: &AppState, pipeline: &Pipeline, partition: i64) -> Result<Lines, String> {
     let spec = &pipeline.spec;
     let project = state
         .metadata
@@ -159,18 +174,31 @@ async fn render(state: &AppState, pipeline: &Pipeline, partition: i64) -> Result
                 .map_err(|e| e.message)?
         }
     };
-    let dir = state.pipelines.destination(&spec.prefix, project.id).join(partition_dir(partition, spec.frequency));
-    let target = dir.join(FILE_NAME);
-    // One name: an attempt after a crash truncates what the crashed one left.
-    let temporary = dir.join(format!(".{FILE_NAME}.partial"));
+    let schematized = spec.kind.schematized();
+    let base = state.pipelines.destination(&spec.prefix, project.id);
+    // One name each: an attempt after a crash truncates what the crashed one left.
+    let (dir, file) = if schematized {
+        let work = base.join(WORK_DIR);
+        let file = work.join(format!("{}.jsonl", partition_key(partition, spec.frequency)));
+        (work, file)
+    } else {
+        let dir = base.join(partition_dir(partition, spec.frequency));
+        let file = dir.join(format!(".{FILE_NAME}.partial"));
+        (dir, file)
+    };
     let create = {
-        let (dir, temporary) = (dir.clone(), temporary.clone());
-        tokio::task::spawn_blocking(move || -> std::io::Result<GzEncoder<std::fs::File>> {
+        let (dir, file) = (dir.clone(), file.clone());
+        tokio::task::spawn_blocking(move || -> std::io::Result<Sink> {
             std::fs::create_dir_all(&dir)?;
-            Ok(GzEncoder::new(std::fs::File::create(&temporary)?, Compression::default()))
+            let out = std::fs::File::create(&file)?;
+            Ok(if schematized {
+                Sink::Plain(std::io::BufWriter::with_capacity(1 << 20, out))
+            } else {
+                Sink::Gzip(GzEncoder::new(out, Compression::default()))
+            })
         })
     };
-    let mut encoder =
+    let mut sink =
         create.await.map_err(|e| e.to_string())?.map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
     let query = ExportQuery {
         project_id: project.id,
@@ -186,46 +214,97 @@ async fn render(state: &AppState, pipeline: &Pipeline, partition: i64) -> Result
     let mut chunks = state.store.export(query);
     let (mut events, mut hash) = (0i64, Sha256::new());
     let everything = Visibility::default();
+    let failed = |why: String| {
+        let _ = std::fs::remove_file(&file);
+        why
+    };
     loop {
         let chunk = match chunks.try_next().await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
-            Err(e) => {
-                let _ = std::fs::remove_file(&temporary);
-                return Err(format!("cannot read the events: {e}"));
-            }
+            Err(e) => return Err(failed(format!("cannot read the events: {e}"))),
         };
         let mut lines = String::with_capacity(chunk.len() * 256);
         for e in &chunk {
-            crate::event_lines::write_line(&mut lines, e, false, &everything);
+            // Tables keep times to the millisecond; raw lines are export's (seconds).
+            crate::event_lines::write_line(&mut lines, e, schematized, &everything);
         }
         events += chunk.len() as i64;
         hash.update(lines.as_bytes());
-        let written = tokio::task::spawn_blocking(move || encoder.write_all(lines.as_bytes()).map(|()| encoder)).await;
-        encoder = match written {
-            Ok(Ok(encoder)) => encoder,
-            Ok(Err(e)) => {
-                let _ = std::fs::remove_file(&temporary);
-                return Err(format!("cannot write {}: {e}", temporary.display()));
-            }
-            Err(e) => return Err(e.to_string()),
+        let written = tokio::task::spawn_blocking(move || sink.write_all(lines.as_bytes()).map(|()| sink)).await;
+        sink = match written {
+            Ok(Ok(sink)) => sink,
+            Ok(Err(e)) => return Err(failed(format!("cannot write {}: {e}", file.display()))),
+            Err(e) => return Err(failed(e.to_string())),
         };
     }
-    let finished = tokio::task::spawn_blocking(move || -> std::io::Result<()> { encoder.finish()?.sync_all() }).await;
+    let finished = tokio::task::spawn_blocking(move || sink.finish()).await;
     if let Err(e) = finished.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(format!("cannot finish {}: {e}", temporary.display()));
+        return Err(failed(format!("cannot finish {}: {e}", file.display())));
     }
     let digest = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Written { temporary, target, events, digest })
+    Ok(Lines { file, events, digest })
 }
 
-/// Moves the written file over its final name (one rename: readers see the old file
-/// or the new one).
-fn publish(written: &Written) -> std::io::Result<()> {
-    std::fs::rename(&written.temporary, &written.target)?;
-    if let Some(dir) = written.target.parent() {
-        sync_dir(dir);
+/// The files a partition's lines make: the raw file itself, or the schematized
+/// tables (`crate::pipeline_tables`).
+async fn files_of(state: &AppState, pipeline: &Pipeline, partition: i64, lines: &Lines) -> Result<Files, String> {
+    let spec = &pipeline.spec;
+    let dir = partition_dir(partition, spec.frequency);
+    if !spec.kind.schematized() {
+        let target = lines.file.with_file_name(FILE_NAME);
+        return Ok(Files { renames: vec![(lines.file.clone(), target)], ..Files::default() });
+    }
+    let kinds = state.store.dictionary(pipeline.project_id, None).await.map_err(|e| e.to_string())?;
+    let base = state.pipelines.destination(&spec.prefix, pipeline.project_id);
+    let (source, format, schema) = (lines.file.clone(), spec.data_format, spec.schema_type);
+    let made = tokio::task::spawn_blocking(move || {
+        crate::pipeline_tables::write(&source, &base, &dir, format, schema, &kinds)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut files = made.inspect_err(|_| {
+        let _ = std::fs::remove_file(&lines.file);
+    })?;
+    files.scratch.push(lines.file.clone());
+    Ok(files)
+}
+
+/// Where a partition's lines are written, as one file or gzipped.
+enum Sink {
+    Plain(std::io::BufWriter<std::fs::File>),
+    Gzip(GzEncoder<std::fs::File>),
+}
+
+impl Sink {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.write_all(bytes),
+            Sink::Gzip(w) => w.write_all(bytes),
+        }
+    }
+
+    /// Flushes and syncs.
+    fn finish(self) -> std::io::Result<()> {
+        let file = match self {
+            Sink::Plain(w) => w.into_inner().map_err(|e| e.into_error())?,
+            Sink::Gzip(w) => w.finish()?,
+        };
+        file.sync_all()
+    }
+}
+
+/// Moves each written file over its final name (one rename each: readers see the old
+/// file or the new one), then removes what the publication no longer has.
+fn publish(files: &Files) -> std::io::Result<()> {
+    for (temporary, target) in &files.renames {
+        std::fs::rename(temporary, target)?;
+        if let Some(dir) = target.parent() {
+            sync_dir(dir);
+        }
+    }
+    for path in files.stale.iter().chain(&files.scratch) {
+        let _ = std::fs::remove_file(path);
     }
     Ok(())
 }

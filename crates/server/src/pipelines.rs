@@ -3,7 +3,8 @@
 //!
 //! Every call authenticates as raw export does (the project secret, or a service
 //! account with `project_id`; an API token holding `pipelines`) and must be allowed to
-//! manage pipelines (owners and admins). Create, edit, cancel, pause and resume take
+//! manage pipelines (owners and admins). `fs-raw` writes raw export's lines, `fs-schema`
+//! typed tables (`crate::pipeline_tables`). Create, edit, cancel, pause and resume take
 //! form fields, as Mixpanel's do. The partitions are written in the background
 //! (`crate::pipeline_jobs`); `status` lists them by state, `timeline` every
 //! publication by day. Errors take the spec's `ErrorResponse` keys (`error`,
@@ -190,7 +191,8 @@ pub async fn jobs(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)]
 struct CreatePipeline {
-    /// `fs-raw` (the types this server writes; the others are refused with a 400).
+    /// `fs-raw` or `fs-schema` (the types this server writes; the others are refused
+    /// with a 400).
     r#type: String,
     /// A thirty-day trial from yesterday.
     trial: Option<bool>,
@@ -206,8 +208,11 @@ struct CreatePipeline {
     events: Option<String>,
     /// A segmentation expression events must match.
     r#where: Option<String>,
-    /// `json`.
+    /// `json` (default), or `parquet` for `fs-schema`.
     data_format: Option<String>,
+    /// `fs-schema`: `monoschema` (default: one table, `mp_master_event`) or
+    /// `multischema` (a table for each event).
+    schema_type: Option<String>,
     /// Write partitions again when their events change.
     sync: Option<bool>,
     /// A path under the server's pipeline directory (Sextant's own).

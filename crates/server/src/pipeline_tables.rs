@@ -1,0 +1,243 @@
+//! A schematized pipeline's tables for one partition (`fs-schema`), made from the
+//! partition's export lines by an in-memory DuckDB: the lines are read once, and each
+//! table is written with `COPY ... TO` as Parquet or gzipped JSON lines.
+//!
+//! Columns: `event_name`, `time` (a UTC timestamp, to the millisecond),
+//! `distinct_id`, `insert_id`, then each property the partition's events of the table
+//! carry, under its own name (a second name equal but for case, or equal to a fixed
+//! column, takes `_2`, `_3`...). A property's type is the project's, from the kinds
+//! the store has seen of it under the table's events (`EventStore::dictionary`), so a
+//! column keeps its type from one partition to the next: integers only `BIGINT`,
+//! numbers `DOUBLE`, booleans `BOOLEAN`, strings `VARCHAR`; lists, objects and mixed
+//! kinds their JSON text (`VARCHAR`). Not done: Lexicon's declared types (the seen
+//! kinds decide).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use sextant_model::lexicon::JsonType;
+use sextant_model::pipeline::{DataFormat, SchemaType, table_name};
+use sextant_storage::SeenEvent;
+
+/// What a partition publishes: each file written and where it goes, and the files of
+/// an earlier publication it no longer has (a `multischema` table whose events left).
+#[derive(Default)]
+pub struct Files {
+    /// (temporary, final) pairs.
+    pub renames: Vec<(PathBuf, PathBuf)>,
+    /// Final files to remove.
+    pub stale: Vec<PathBuf>,
+    /// Scratch files to remove once published.
+    pub scratch: Vec<PathBuf>,
+}
+
+/// The columns every table starts with.
+const FIXED: [&str; 4] = ["event_name", "time", "distinct_id", "insert_id"];
+
+/// The properties the fixed columns hold.
+const FIXED_PROPERTIES: [&str; 3] = ["time", "distinct_id", "$insert_id"];
+
+/// A column's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Column {
+    BigInt,
+    Double,
+    Boolean,
+    Text,
+    JsonText,
+}
+
+/// The column type for the kinds seen of a property (`null` aside).
+fn column_of(kinds: &[JsonType]) -> Column {
+    let kinds: Vec<JsonType> = kinds.iter().copied().filter(|k| *k != JsonType::Null).collect();
+    let only = |allowed: &[JsonType]| !kinds.is_empty() && kinds.iter().all(|k| allowed.contains(k));
+    if only(&[JsonType::Integer]) {
+        Column::BigInt
+    } else if only(&[JsonType::Integer, JsonType::Number]) {
+        Column::Double
+    } else if only(&[JsonType::Boolean]) {
+        Column::Boolean
+    } else if only(&[JsonType::String]) {
+        Column::Text
+    } else {
+        Column::JsonText
+    }
+}
+
+/// `'text'` as an SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `name` as an SQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The JSON pointer of a top-level property.
+fn pointer(name: &str) -> String {
+    format!("/{}", name.replace('~', "~0").replace('/', "~1"))
+}
+
+/// The select list of a table: the fixed columns, then `properties` as typed columns
+/// under names unique whatever their case.
+fn select_list(properties: &[(String, Column)]) -> String {
+    let mut taken: HashSet<String> = FIXED.iter().map(|f| f.to_string()).collect();
+    let mut out = vec![
+        "event AS event_name".to_string(),
+        "epoch_ms(CAST(json_extract_string(properties, '/time') AS BIGINT)) AS \"time\"".to_string(),
+        "json_extract_string(properties, '/distinct_id') AS distinct_id".to_string(),
+        "json_extract_string(properties, '/$insert_id') AS insert_id".to_string(),
+    ];
+    for (name, column) in properties {
+        let mut alias = name.clone();
+        let mut n = 1;
+        while !taken.insert(alias.to_lowercase()) {
+            n += 1;
+            alias = format!("{name}_{n}");
+        }
+        let at = literal(&pointer(name));
+        let value = match column {
+            Column::BigInt => format!("TRY_CAST(json_extract_string(properties, {at}) AS BIGINT)"),
+            Column::Double => format!("TRY_CAST(json_extract_string(properties, {at}) AS DOUBLE)"),
+            Column::Boolean => format!("TRY_CAST(json_extract_string(properties, {at}) AS BOOLEAN)"),
+            Column::Text => format!("json_extract_string(properties, {at})"),
+            Column::JsonText => format!("CAST(json_extract(properties, {at}) AS VARCHAR)"),
+        };
+        out.push(format!("{value} AS {}", ident(&alias)));
+    }
+    out.join(", ")
+}
+
+/// The file name of a table's partition.
+fn file_name(format: DataFormat) -> &'static str {
+    match format {
+        DataFormat::Parquet => "export.parquet",
+        DataFormat::Json => "export.json.gz",
+    }
+}
+
+/// Writes the tables of the partition whose lines are in `lines` (times in ms), each
+/// to a temporary file beside `<base>/<table>/<dir>/<file>`; answers the renames to
+/// make, and the files of tables an earlier publication of the partition had and this
+/// one does not (`multischema`).
+pub fn write(
+    lines: &Path,
+    base: &Path,
+    dir: &str,
+    format: DataFormat,
+    schema: SchemaType,
+    seen: &[SeenEvent],
+) -> Result<Files, String> {
+    let fail = |e: duckdb::Error| format!("cannot write the tables: {e}");
+    let conn = duckdb::Connection::open_in_memory().map_err(fail)?;
+    // A partition without events has no table (and drops those it had).
+    let empty = std::fs::metadata(lines).map_or(true, |m| m.len() == 0);
+    let source = if empty {
+        "SELECT NULL::VARCHAR AS event, NULL::JSON AS properties WHERE false".to_string()
+    } else {
+        format!(
+            "SELECT event, properties FROM read_json({}, format = 'newline_delimited', \
+             columns = {{'event': 'VARCHAR', 'properties': 'JSON'}})",
+            literal(&lines.to_string_lossy())
+        )
+    };
+    conn.execute_batch(&format!("SET threads = 1; CREATE TABLE raw AS {source};")).map_err(fail)?;
+    // The event names present, by table.
+    let names: Vec<String> = if empty {
+        Vec::new()
+    } else {
+        conn.prepare("SELECT DISTINCT event FROM raw ORDER BY event")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(fail)?
+    };
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in names {
+        tables.entry(table_name(schema, &name)).or_default().push(name);
+    }
+    let file = file_name(format);
+    let mut files = Files::default();
+    for (table, events) in &tables {
+        let in_events = events.iter().map(|e| literal(e)).collect::<Vec<_>>().join(", ");
+        // The properties these events carry here, typed by what the project has seen.
+        let keys: Vec<String> = conn
+            .prepare(&format!(
+                "SELECT DISTINCT unnest(json_keys(properties)) AS k FROM raw WHERE event IN ({in_events}) ORDER BY k"
+            ))
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(fail)?;
+        let properties: Vec<(String, Column)> = keys
+            .into_iter()
+            .filter(|k| !FIXED_PROPERTIES.contains(&k.as_str()))
+            .map(|k| {
+                let kinds: Vec<JsonType> = seen
+                    .iter()
+                    .filter(|e| events.contains(&e.name))
+                    .flat_map(|e| e.properties.iter().filter(|p| p.name == k).flat_map(|p| p.kinds.iter().copied()))
+                    .collect();
+                let column = column_of(&kinds);
+                (k, column)
+            })
+            .collect();
+        let target_dir = base.join(table).join(dir);
+        std::fs::create_dir_all(&target_dir).map_err(|e| format!("cannot write {}: {e}", target_dir.display()))?;
+        let temporary = target_dir.join(format!(".{file}.partial"));
+        let options = match format {
+            DataFormat::Parquet => "FORMAT parquet",
+            DataFormat::Json => "FORMAT json, COMPRESSION gzip",
+        };
+        conn.execute_batch(&format!(
+            "COPY (SELECT {} FROM raw WHERE event IN ({in_events}) ORDER BY \"time\", insert_id) TO {} ({options});",
+            select_list(&properties),
+            literal(&temporary.to_string_lossy())
+        ))
+        .map_err(fail)?;
+        if let Ok(f) = std::fs::File::open(&temporary) {
+            let _ = f.sync_all();
+        }
+        files.renames.push((temporary, target_dir.join(file)));
+    }
+    // A table published before for this partition and absent now goes.
+    if let Ok(entries) = std::fs::read_dir(base) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') || tables.contains_key(&name) {
+                continue;
+            }
+            let old = entry.path().join(dir).join(file);
+            if old.exists() {
+                files.stale.push(old);
+            }
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_make_column_types() {
+        let kinds = |k: &[JsonType]| k.to_vec();
+        assert_eq!(column_of(&kinds(&[JsonType::Integer, JsonType::Null])), Column::BigInt);
+        assert_eq!(column_of(&kinds(&[JsonType::Integer, JsonType::Number])), Column::Double);
+        assert_eq!(column_of(&kinds(&[JsonType::Boolean])), Column::Boolean);
+        assert_eq!(column_of(&kinds(&[JsonType::String])), Column::Text);
+        assert_eq!(column_of(&kinds(&[JsonType::String, JsonType::Number])), Column::JsonText);
+        assert_eq!(column_of(&kinds(&[JsonType::Array])), Column::JsonText);
+        assert_eq!(column_of(&kinds(&[])), Column::JsonText, "unknown to the store: its JSON");
+    }
+
+    #[test]
+    fn names_stay_apart_whatever_their_case() {
+        let list =
+            select_list(&[("Plan".into(), Column::Text), ("plan".into(), Column::Text), ("time".into(), Column::Text)]);
+        assert!(
+            list.contains("AS \"Plan\"") && list.contains("AS \"plan_2\"") && list.contains("AS \"time_2\""),
+            "{list}"
+        );
+        assert_eq!(pointer("a/b~c"), "/a~1b~0c");
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+}
