@@ -250,6 +250,25 @@ async fn bad_requests_are_refused_in_the_pipelines_shape() {
     assert_eq!(status, 200);
     let (status, body) = call(&s, "create", &[("type", "fs-raw"), ("from_date", &today)]).await;
     assert_eq!(status, 409, "the same name twice: {body}");
+    // Inside the first one's directory (`<root>/<project>`): refused, or its files mix.
+    let inside = s.creds.project_id.to_string();
+    let (status, body) =
+        call(&s, "create", &[("type", "fs-schema"), ("from_date", &today), ("fs_prefix", &inside)]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("writes to this directory"), "{body}");
+    // An API token holding `pipelines`, sent as `?apiToken=`, creates one.
+    let made = s
+        .http
+        .post(s.url(&format!("/api/app/projects/{}/api-tokens", s.creds.project_id)))
+        .basic_auth(&s.creds.secret, Some(""))
+        .json(&json!({"name": "pipes", "families": ["pipelines"]}));
+    let (status, made) = send(made).await;
+    assert_eq!(status, 201, "{made}");
+    let token = made["results"]["token"].as_str().unwrap();
+    let url = s.url(&format!("/api/2.0/nessie/pipeline/create?apiToken={token}"));
+    let form = [("type", "fs-raw"), ("from_date", today.as_str()), ("fs_prefix", "by-token")];
+    let (status, body) = send(s.http.post(url).form(&form)).await;
+    assert_eq!((status, &body["pipeline_names"][0]), (200, &json!("events-daily-fs-raw-by-token")), "{body}");
     for path in ["status?name=nope", "timeline?name=nope"] {
         let (status, body) = call(&s, path, &[]).await;
         assert_eq!(status, 404, "{body}");

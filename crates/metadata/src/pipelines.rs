@@ -146,6 +146,14 @@ impl Metadata {
         rows.iter().map(from_row).collect()
     }
 
+    /// Every pipeline of every project (to keep their directories apart).
+    pub async fn all_pipelines(&self) -> Result<Vec<Pipeline>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM pipelines ORDER BY project_id, name"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     /// The running pipelines `runner` works.
     pub async fn running_pipelines(&self, runner: &str) -> Result<Vec<Pipeline>> {
         let rows = sqlx::query(&format!(
@@ -232,9 +240,10 @@ impl Metadata {
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
+            // Only for a pipeline still there: a cancel meanwhile leaves no row behind.
             sqlx::query(
                 "INSERT INTO pipeline_tasks (project_id, name, partition_ms, state, attempts, run_at_ms) \
-                 VALUES ($1, $2, $3, $4, 1, $5)",
+                 SELECT $1, $2, $3, $4, 1, $5 WHERE EXISTS (SELECT 1 FROM pipelines WHERE project_id = $1 AND name = $2)",
             )
             .bind(project.0)
             .bind(name)
@@ -285,7 +294,8 @@ impl Metadata {
         .await?;
         if published {
             sqlx::query(
-                "INSERT INTO pipeline_syncs (project_id, name, partition_ms, synced_at_ms) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO pipeline_syncs (project_id, name, partition_ms, synced_at_ms) \
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM pipelines WHERE project_id = $1 AND name = $2)",
             )
             .bind(project.0)
             .bind(name)
@@ -296,6 +306,21 @@ impl Metadata {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Gives a pipeline's `failed` partitions another round of attempts (after an
+    /// edit or a resume: what failed may pass now); answers how many.
+    pub async fn retry_pipeline_tasks(&self, project: ProjectId, name: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE pipeline_tasks SET state = $1, attempts = 0 WHERE project_id = $2 AND name = $3 AND state = $4",
+        )
+        .bind(TaskState::Retried.as_str())
+        .bind(project.0)
+        .bind(name)
+        .bind(TaskState::Failed.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Every publication of a pipeline's partitions: `(partition, when)`, oldest

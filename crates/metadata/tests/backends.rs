@@ -409,11 +409,22 @@ async fn pipelines(md: &Metadata, pid: ProjectId, other: ProjectId) {
     assert_eq!((tasks[0].digest.as_deref(), tasks[0].error.as_deref()), (Some("abc"), None));
     assert!(md.pipeline(pid, "p1").await.unwrap().last_dispatched_ms.is_some());
     assert_eq!(md.pipeline_syncs(pid, "p1").await.unwrap().len(), 1);
+    // A failed partition is given another round (after an edit or a resume).
+    md.start_pipeline_task(pid, "p1", 2_000).await.unwrap();
+    md.finish_pipeline_task(pid, "p1", 2_000, Err((TaskState::Failed, "bad where".into()))).await.unwrap();
+    assert_eq!(md.retry_pipeline_tasks(pid, "p1").await.unwrap(), 1);
+    let retried = md.pipeline_tasks(pid, "p1").await.unwrap();
+    assert_eq!((retried[1].state, retried[1].attempts), (TaskState::Retried, 0));
     md.delete_pipeline(pid, "p1").await.unwrap();
-    assert!(
-        md.pipeline_tasks(pid, "p1").await.unwrap().is_empty()
-            && md.pipeline_syncs(pid, "p1").await.unwrap().is_empty()
-    );
+    let gone = async || {
+        md.pipeline_tasks(pid, "p1").await.unwrap().is_empty() && md.pipeline_syncs(pid, "p1").await.unwrap().is_empty()
+    };
+    assert!(gone().await);
+    // A runner that finishes a partition after the cancel leaves nothing behind.
+    md.start_pipeline_task(pid, "p1", 3_000).await.unwrap();
+    md.finish_pipeline_task(pid, "p1", 3_000, Ok((1, "d".into(), true))).await.unwrap();
+    assert!(gone().await);
+    assert_eq!(md.all_pipelines().await.unwrap().len(), 1);
     assert!(matches!(md.pipeline(pid, "p1").await, Err(MetadataError::NotFound(_))));
     assert_eq!(md.pipelines(other).await.unwrap().len(), 1, "another project's pipeline stays");
 }

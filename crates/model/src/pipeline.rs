@@ -248,6 +248,10 @@ const CREATE_FIELDS: [&str; 13] = [
     "fs_prefix",
 ];
 
+/// Parameters every call may carry beside its fields: the credential (`apiToken`) and
+/// the workspace a read goes through.
+const CALL_PARAMETERS: [&str; 2] = ["apiToken", "workspace_id"];
+
 /// One problem with a request: the field, and what is wrong with it.
 pub type Problem = (String, String);
 
@@ -352,7 +356,7 @@ impl PipelineSpec {
         // Fields of other types (`s3_bucket`, `gcs_region`...) are another type's: a
         // request naming them is meant for a destination this one is not.
         for (key, _) in fields {
-            let ours = CREATE_FIELDS.contains(&key.as_str());
+            let ours = CREATE_FIELDS.contains(&key.as_str()) || CALL_PARAMETERS.contains(&key.as_str());
             if !ours && !problems.iter().any(|(f, _)| f == key) {
                 problems.push(problem(key, "is not a field of the pipeline types this server writes"));
             }
@@ -360,9 +364,10 @@ impl PipelineSpec {
         let trial = boolean(fields, "trial", &mut problems).unwrap_or(false);
         match single(fields, "data_source", &mut problems) {
             None | Some("events") => {}
-            Some(other) => {
-                problems.push(problem("data_source", format!("must be `events` for raw pipelines, not `{other}`")))
-            }
+            Some(other) => problems.push(problem(
+                "data_source",
+                format!("must be `events` (the only source this server exports), not `{other}`"),
+            )),
         }
         let schematized = kind.is_some_and(PipelineType::schematized);
         let data_format = match (single(fields, "data_format", &mut problems), schematized) {
@@ -435,7 +440,8 @@ impl PipelineSpec {
         };
         let events = events(fields, &mut problems);
         let where_ = single(fields, "where", &mut problems).filter(|w| !w.trim().is_empty()).map(str::to_string);
-        let sync = boolean(fields, "sync", &mut problems).unwrap_or(false);
+        // Mixpanel's schematized pipelines sync unless told not to; raw ones do not.
+        let sync = boolean(fields, "sync", &mut problems).unwrap_or(schematized);
         let prefix = match single(fields, "fs_prefix", &mut problems).map(prefix) {
             None => String::new(),
             Some(Ok(p)) => p,
@@ -500,7 +506,9 @@ impl PipelineEdit {
     pub fn parse(fields: &[(String, String)]) -> Result<PipelineEdit, Vec<Problem>> {
         let mut problems = Vec::new();
         for (key, _) in fields {
-            if !["name", "project_id", "events", "where"].contains(&key.as_str()) {
+            if !["name", "project_id", "events", "where"].contains(&key.as_str())
+                && !CALL_PARAMETERS.contains(&key.as_str())
+            {
                 problems.push(problem(key, "is not a field of a pipeline edit"));
             }
         }
@@ -510,6 +518,20 @@ impl PipelineEdit {
             single(fields, "where", &mut problems).map(|w| Some(w.to_string()).filter(|w| !w.trim().is_empty()));
         if problems.is_empty() { Ok(PipelineEdit { events: listed.then_some(events), where_ }) } else { Err(problems) }
     }
+}
+
+/// Whether two pipelines' directories, `<prefix>/<project id>` under the root, are
+/// one inside the other (or the same): then one's files are among the other's, and a
+/// schematized pipeline's clean-up of tables it no longer has would reach them.
+pub fn destinations_overlap(a: (&str, i64), b: (&str, i64)) -> bool {
+    let segments = |(prefix, project): (&str, i64)| {
+        let mut s: Vec<String> = prefix.split('/').filter(|p| !p.is_empty()).map(str::to_string).collect();
+        s.push(project.to_string());
+        s
+    };
+    let (a, b) = (segments(a), segments(b));
+    let n = a.len().min(b.len());
+    a[..n] == b[..n]
 }
 
 /// A partition's key: `yyyy-mm-dd` for a day, `yyyy-mm-ddThh` for an hour.
@@ -685,6 +707,9 @@ mod tests {
         .unwrap();
         assert_eq!((spec.data_format, spec.schema_type), (DataFormat::Parquet, SchemaType::Multischema));
         assert_eq!(spec.name(), "events-daily-fs-schema-multischema");
+        assert!(spec.sync, "schematized pipelines sync unless told not to");
+        let with_token = [("type", "fs-raw"), ("from_date", "2026-12-01"), ("apiToken", "sx_1"), ("workspace_id", "1")];
+        assert!(!PipelineSpec::parse(&fields(&with_token), today()).unwrap().sync);
         let err = PipelineSpec::parse(
             &fields(&[
                 ("type", "fs-raw"),
@@ -699,6 +724,16 @@ mod tests {
         assert_eq!(table_name(SchemaType::Multischema, "Sign Up!"), "sign_up_");
         assert_eq!(table_name(SchemaType::Multischema, "$$"), "_");
         assert_eq!(table_name(SchemaType::Monoschema, "Sign Up"), MASTER_TABLE);
+    }
+
+    #[test]
+    fn destinations_overlap_when_one_holds_the_other() {
+        assert!(destinations_overlap(("", 7), ("", 7)));
+        assert!(destinations_overlap(("", 7), ("7", 9)), "root/7 holds root/7/9");
+        assert!(destinations_overlap(("a", 1), ("a/1", 2)));
+        assert!(!destinations_overlap(("a", 1), ("b", 1)));
+        assert!(!destinations_overlap(("", 7), ("", 8)));
+        assert!(!destinations_overlap(("a", 1), ("ab", 1)));
     }
 
     #[test]

@@ -17,8 +17,10 @@
 //! With `sync`, a published partition is read again once `pipeline_sync_seconds` have
 //! passed since it was last written or read, and published again when the hash of its
 //! lines changed: late events, a GDPR deletion, an identity merge that moved events to
-//! another id, an edit of the pipeline's filter. Each check costs one export of the
-//! partition; the store keeps no cheaper mark of a day's change yet.
+//! another id, an edit of the pipeline's filter. A check reads and hashes the partition
+//! without writing it; the store keeps no cheaper mark of a day's change yet. Partitions
+//! never published go before such checks, and a `failed` one is tried again after an
+//! edit or a resume.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -59,11 +61,17 @@ async fn work_through(state: &AppState) -> Result<(), sextant_metadata::Metadata
     let now = now_ms();
     for pipeline in state.metadata.running_pipelines(&state.gdpr.runner).await? {
         let tasks = state.metadata.pipeline_tasks(pipeline.project_id, &pipeline.name).await?;
-        for partition in pipeline.spec.partitions_due(now) {
-            let task = tasks.iter().find(|t| t.partition_ms == partition);
-            if !owed(&pipeline, task, now, state.pipelines.sync_every_ms) {
-                continue;
-            }
+        let owed: Vec<(i64, Option<&PipelineTask>)> = pipeline
+            .spec
+            .partitions_due(now)
+            .into_iter()
+            .map(|partition| (partition, tasks.iter().find(|t| t.partition_ms == partition)))
+            .filter(|(_, task)| owed(&pipeline, *task, now, state.pipelines.sync_every_ms))
+            .collect();
+        // Partitions never published first, then the published ones a sync reads again.
+        let (unpublished, synced): (Vec<_>, Vec<_>) =
+            owed.into_iter().partition(|(_, t)| t.is_none_or(|t| t.state != TaskState::Succeeded));
+        for (partition, task) in unpublished.into_iter().chain(synced) {
             // Paused or cancelled meanwhile: the rest waits.
             match state.metadata.pipeline(pipeline.project_id, &pipeline.name).await {
                 Ok(current) if current.running && current.spec == pipeline.spec => {}
@@ -98,10 +106,24 @@ async fn write_partition(
 ) -> Result<(), sextant_metadata::MetadataError> {
     let (project, name) = (pipeline.project_id, pipeline.name.as_str());
     let published = task.filter(|t| t.state == TaskState::Succeeded);
-    if published.is_none() {
+    if let Some(t) = published {
+        // A sync reads the partition and hashes its lines without writing them: most
+        // checks find nothing changed.
+        match render(state, pipeline, partition, false).await {
+            Ok(lines) if t.digest.as_deref() == Some(lines.digest.as_str()) => {
+                let unchanged = Ok((lines.events, lines.digest, false));
+                return state.metadata.finish_pipeline_task(project, name, partition, unchanged).await;
+            }
+            Ok(_) => {}
+            Err(why) => {
+                tracing::warn!(pipeline = name, partition, why, "pipeline sync check failed; it will be tried again");
+                return Ok(());
+            }
+        }
+    } else {
         state.metadata.start_pipeline_task(project, name, partition).await?;
     }
-    let outcome = match render(state, pipeline, partition).await {
+    let outcome = match render(state, pipeline, partition, true).await {
         Ok(lines) => {
             let same = published.is_some_and(|t| t.digest.as_deref() == Some(lines.digest.as_str()));
             if same {
@@ -154,8 +176,9 @@ struct Lines {
 }
 
 /// Reads a partition's events into a file: export's lines, gzipped beside the final
-/// name for a raw pipeline, plain in the work directory for a schematized one.
-async fn render(state: &AppState, pipeline: &Pipeline, partition: i64) -> Result<Lines, String> {
+/// name for a raw pipeline, plain in the work directory for a schematized one; with
+/// `write` false, only their hash (a sync's check).
+async fn render(state: &AppState, pipeline: &Pipeline, partition: i64, write: bool) -> Result<Lines, String> {
     let spec = &pipeline.spec;
     let project = state
         .metadata
@@ -189,6 +212,9 @@ async fn render(state: &AppState, pipeline: &Pipeline, partition: i64) -> Result
     let create = {
         let (dir, file) = (dir.clone(), file.clone());
         tokio::task::spawn_blocking(move || -> std::io::Result<Sink> {
+            if !write {
+                return Ok(Sink::Discard);
+            }
             std::fs::create_dir_all(&dir)?;
             let out = std::fs::File::create(&file)?;
             Ok(if schematized {
@@ -270,10 +296,12 @@ async fn files_of(state: &AppState, pipeline: &Pipeline, partition: i64, lines: 
     Ok(files)
 }
 
-/// Where a partition's lines are written, as one file or gzipped.
+/// Where a partition's lines are written: a file, gzipped or not, or nowhere (only
+/// hashed).
 enum Sink {
     Plain(std::io::BufWriter<std::fs::File>),
     Gzip(GzEncoder<std::fs::File>),
+    Discard,
 }
 
 impl Sink {
@@ -281,6 +309,7 @@ impl Sink {
         match self {
             Sink::Plain(w) => w.write_all(bytes),
             Sink::Gzip(w) => w.write_all(bytes),
+            Sink::Discard => Ok(()),
         }
     }
 
@@ -289,6 +318,7 @@ impl Sink {
         let file = match self {
             Sink::Plain(w) => w.into_inner().map_err(|e| e.into_error())?,
             Sink::Gzip(w) => w.finish()?,
+            Sink::Discard => return Ok(()),
         };
         file.sync_all()
     }

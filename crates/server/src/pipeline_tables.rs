@@ -5,14 +5,16 @@
 //! Columns: `event_name`, `time` (a UTC timestamp, to the millisecond),
 //! `distinct_id`, `insert_id`, then each property the partition's events of the table
 //! carry, under its own name (a second name equal but for case, or equal to a fixed
-//! column, takes `_2`, `_3`...). A property's type is the project's, from the kinds
+//! column, takes `_2`, `_3`..., in the order the project first saw them, so a column
+//! keeps its name from day to day; the empty name is `_`; a name with a NUL is left
+//! out). A property's type is the project's, from the kinds
 //! the store has seen of it under the table's events (`EventStore::dictionary`), so a
 //! column keeps its type from one partition to the next: integers only `BIGINT`,
 //! numbers `DOUBLE`, booleans `BOOLEAN`, strings `VARCHAR`; lists, objects and mixed
 //! kinds their JSON text (`VARCHAR`). Not done: Lexicon's declared types (the seen
 //! kinds decide).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use sextant_model::lexicon::JsonType;
@@ -79,23 +81,39 @@ fn pointer(name: &str) -> String {
     format!("/{}", name.replace('~', "~0").replace('/', "~1"))
 }
 
-/// The select list of a table: the fixed columns, then `properties` as typed columns
-/// under names unique whatever their case.
-fn select_list(properties: &[(String, Column)]) -> String {
+/// Column names for property names, in the order given (the order the project first
+/// saw them, so a name keeps its column from one partition to the next): each its own
+/// name, `_` for the empty one, and `_2`, `_3`... after one that is taken whatever the
+/// case (DuckDB's names ignore case), the fixed columns included.
+fn aliases<'a>(names: impl IntoIterator<Item = &'a str>) -> HashMap<String, String> {
     let mut taken: HashSet<String> = FIXED.iter().map(|f| f.to_string()).collect();
+    let mut out = HashMap::new();
+    for name in names {
+        if out.contains_key(name) {
+            continue;
+        }
+        let base = if name.is_empty() { "_" } else { name };
+        let mut alias = base.to_string();
+        let mut n = 1;
+        while !taken.insert(alias.to_lowercase()) {
+            n += 1;
+            alias = format!("{base}_{n}");
+        }
+        out.insert(name.to_string(), alias);
+    }
+    out
+}
+
+/// The select list of a table: the fixed columns, then each property as a typed
+/// column under its alias.
+fn select_list(properties: &[(String, Column, String)]) -> String {
     let mut out = vec![
         "event AS event_name".to_string(),
         "epoch_ms(CAST(json_extract_string(properties, '/time') AS BIGINT)) AS \"time\"".to_string(),
         "json_extract_string(properties, '/distinct_id') AS distinct_id".to_string(),
         "json_extract_string(properties, '/$insert_id') AS insert_id".to_string(),
     ];
-    for (name, column) in properties {
-        let mut alias = name.clone();
-        let mut n = 1;
-        while !taken.insert(alias.to_lowercase()) {
-            n += 1;
-            alias = format!("{name}_{n}");
-        }
+    for (name, column, alias) in properties {
         let at = literal(&pointer(name));
         let value = match column {
             Column::BigInt => format!("TRY_CAST(json_extract_string(properties, {at}) AS BIGINT)"),
@@ -104,7 +122,7 @@ fn select_list(properties: &[(String, Column)]) -> String {
             Column::Text => format!("json_extract_string(properties, {at})"),
             Column::JsonText => format!("CAST(json_extract(properties, {at}) AS VARCHAR)"),
         };
-        out.push(format!("{value} AS {}", ident(&alias)));
+        out.push(format!("{value} AS {}", ident(alias)));
     }
     out.join(", ")
 }
@@ -152,13 +170,19 @@ pub fn write(
             .map_err(fail)?
     };
     let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Which table each event goes to, bound as parameters: event names are data.
+    conn.execute_batch("CREATE TABLE mapping (event VARCHAR, tbl VARCHAR);").map_err(fail)?;
+    let mut insert = conn.prepare("INSERT INTO mapping VALUES (?, ?)").map_err(fail)?;
     for name in names {
-        tables.entry(table_name(schema, &name)).or_default().push(name);
+        let table = table_name(schema, &name);
+        insert.execute(duckdb::params![name, table]).map_err(fail)?;
+        tables.entry(table).or_default().push(name);
     }
     let file = file_name(format);
     let mut files = Files::default();
     for (table, events) in &tables {
-        let in_events = events.iter().map(|e| literal(e)).collect::<Vec<_>>().join(", ");
+        // Table names are letters, digits and `_` (`table_name`).
+        let in_events = format!("SELECT event FROM mapping WHERE tbl = {}", literal(table));
         // The properties these events carry here, typed by what the project has seen.
         let keys: Vec<String> = conn
             .prepare(&format!(
@@ -166,17 +190,27 @@ pub fn write(
             ))
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(fail)?;
-        let properties: Vec<(String, Column)> = keys
-            .into_iter()
-            .filter(|k| !FIXED_PROPERTIES.contains(&k.as_str()))
+        // Every property the project has seen under these events, first seen first: the
+        // columns' names; those the partition carries that the store has not listed
+        // yet come after, by name.
+        let mut known: Vec<(i64, &str)> = seen
+            .iter()
+            .filter(|e| events.contains(&e.name))
+            .flat_map(|e| e.properties.iter().map(|p| (p.first_ms, p.name.as_str())))
+            .collect();
+        known.sort_unstable();
+        let names = aliases(known.iter().map(|(_, n)| *n).chain(keys.iter().map(String::as_str)));
+        let properties: Vec<(String, Column, String)> = keys
+            .iter()
+            // A NUL cannot be named in DuckDB's SQL text: such a property is left out.
+            .filter(|k| !FIXED_PROPERTIES.contains(&k.as_str()) && !k.contains('\0'))
             .map(|k| {
                 let kinds: Vec<JsonType> = seen
                     .iter()
                     .filter(|e| events.contains(&e.name))
-                    .flat_map(|e| e.properties.iter().filter(|p| p.name == k).flat_map(|p| p.kinds.iter().copied()))
+                    .flat_map(|e| e.properties.iter().filter(|p| &p.name == k).flat_map(|p| p.kinds.iter().copied()))
                     .collect();
-                let column = column_of(&kinds);
-                (k, column)
+                (k.clone(), column_of(&kinds), names[k.as_str()].clone())
             })
             .collect();
         let target_dir = base.join(table).join(dir);
@@ -231,12 +265,14 @@ mod tests {
 
     #[test]
     fn names_stay_apart_whatever_their_case() {
-        let list =
-            select_list(&[("Plan".into(), Column::Text), ("plan".into(), Column::Text), ("time".into(), Column::Text)]);
-        assert!(
-            list.contains("AS \"Plan\"") && list.contains("AS \"plan_2\"") && list.contains("AS \"time_2\""),
-            "{list}"
+        let names = aliases(["Plan", "plan", "time", "", "Plan"]);
+        assert_eq!(
+            (names["Plan"].as_str(), names["plan"].as_str(), names["time"].as_str()),
+            ("Plan", "plan_2", "time_2")
         );
+        assert_eq!(names[""], "_");
+        let list = select_list(&[("a\"b".into(), Column::Text, "a\"b".into())]);
+        assert!(list.ends_with("json_extract_string(properties, '/a\"b') AS \"a\"\"b\""), "{list}");
         assert_eq!(pointer("a/b~c"), "/a~1b~0c");
         assert_eq!(literal("it's"), "'it''s'");
     }

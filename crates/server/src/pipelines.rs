@@ -17,7 +17,7 @@ use axum::extract::State;
 use serde::Serialize;
 use sextant_expr::{Program, Scope};
 use sextant_metadata::{Pipeline, PipelineTask};
-use sextant_model::pipeline::{PipelineEdit, PipelineSpec, TaskState, partition_key};
+use sextant_model::pipeline::{PipelineEdit, PipelineSpec, TaskState, destinations_overlap, partition_key};
 
 use crate::error::ApiError;
 use crate::extract::{PipelinesApi, Reader};
@@ -242,6 +242,17 @@ pub async fn create(
         prefix => format!("{}-{}", spec.name(), prefix.replace('/', "-")),
     };
     let credential = &reader.credential;
+    let mine = (spec.prefix.as_str(), credential.project.id.0);
+    for other in state.metadata.all_pipelines().await? {
+        if destinations_overlap(mine, (other.spec.prefix.as_str(), other.project_id.0)) {
+            let message = if other.project_id == credential.project.id {
+                format!("pipeline `{}` writes to this directory already; give this one another `fs_prefix`", other.name)
+            } else {
+                "another project's pipeline writes to this directory; give this one another `fs_prefix`".to_string()
+            };
+            return Err(ApiError::new(sextant_model::ErrorCode::Conflict, message));
+        }
+    }
     state
         .metadata
         .create_pipeline(credential.project.id, &name, &spec, &state.gdpr.runner, &credential.actor.name)
@@ -286,6 +297,8 @@ pub async fn edit(State(state): State<AppState>, reader: Reader<PipelinesApi>) -
         spec.where_ = where_;
     }
     state.metadata.replace_pipeline_spec(pipeline.project_id, &pipeline.name, &spec).await?;
+    // What failed may pass with the new filter.
+    state.metadata.retry_pipeline_tasks(pipeline.project_id, &pipeline.name).await?;
     state.pipelines.wake();
     Ok(Json(PipelineDone { status: "ok", name: pipeline.name }))
 }
@@ -359,6 +372,10 @@ async fn set_running(
 ) -> Result<Json<PipelineDone>, ApiError> {
     let pipeline = named(state, reader).await?;
     state.metadata.set_pipeline_running(pipeline.project_id, &pipeline.name, running).await?;
+    if running {
+        // Resumed: what failed is tried again.
+        state.metadata.retry_pipeline_tasks(pipeline.project_id, &pipeline.name).await?;
+    }
     state.pipelines.wake();
     Ok(Json(PipelineDone { status: "ok", name: pipeline.name }))
 }
