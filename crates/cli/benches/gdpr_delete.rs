@@ -34,32 +34,6 @@ const DELETED: u64 = 1_000;
 const DAY: i64 = 86_400_000;
 const CONFIG: &str = "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\n[rate_limits.default.query]\nper_hour = 0\nconcurrent = 0\n[rate_limits.default.gdpr]\nper_second = 0\n[rate_limits.default.ingestion]\nbytes_per_minute = 0\n";
 
-/// Events `first..first + n` as a gzipped JSON array, event `i` by user `u{i % users}`
-/// for the preload (tag `p`), by `{tag}u{i % users}` for the live clients (never a
-/// deleted user).
-fn batch(first: u64, n: u64, users: u64, time: impl Fn(u64) -> i64, tag: &str) -> Vec<u8> {
-    use std::fmt::Write as _;
-    let mut body = String::with_capacity(n as usize * 300);
-    body.push('[');
-    for i in first..first + n {
-        if i > first {
-            body.push(',');
-        }
-        let _ = write!(
-            body,
-            r#"{{"event":"{}","properties":{{"time":{},"distinct_id":"{}u{}","$insert_id":"{tag}{i:x}","plan":"{}","price":{},"$lib":"python"}}}}"#,
-            ["View", "Add", "Buy"][(i % 3) as usize],
-            time(i),
-            if tag == "p" { "" } else { tag },
-            i % users,
-            ["free", "pro"][(i % 2) as usize],
-            i % 100
-        );
-    }
-    body.push(']');
-    common::gzip(body.as_bytes())
-}
-
 async fn post_import(http: &reqwest::Client, s: &common::TestServer, body: Vec<u8>) -> bool {
     let r = http
         .post(s.url("/import"))
@@ -104,7 +78,7 @@ async fn load(s: Arc<common::TestServer>, stop: Arc<AtomicBool>, tag: &'static s
             while !stop.load(Ordering::Relaxed) {
                 let b = next.fetch_add(1, Ordering::Relaxed);
                 let now = common::now_ms();
-                let body = batch(b * BATCH, BATCH, 50_000, |i| now - 5_000 + (i % 1000) as i64, tag);
+                let body = common::bench_batch(b * BATCH, BATCH, 50_000, |i| now - 5_000 + (i % 1000) as i64, tag);
                 if post_import(&http, &s, body).await {
                     events.fetch_add(BATCH, Ordering::Relaxed);
                 } else {
@@ -181,7 +155,13 @@ async fn main() {
                     break;
                 }
                 let n = BATCH.min(total - first);
-                let body = batch(first, n, users, |i| start + (i as i128 * span as i128 / total as i128) as i64, "p");
+                let body = common::bench_batch(
+                    first,
+                    n,
+                    users,
+                    |i| start + (i as i128 * span as i128 / total as i128) as i64,
+                    "p",
+                );
                 assert!(post_import(&http, &s, body).await, "preload refused");
             }
         }));

@@ -28,28 +28,6 @@ const BATCH: u64 = 2_000;
 const DAY: i64 = 86_400_000;
 const CONFIG: &str = "[rate_limits.default.export]\nper_second = 0\nper_hour = 0\n[rate_limits.default.ingestion]\nbytes_per_minute = 0\n[rate_limits.default.pipelines]\nper_minute = 0\n";
 
-fn batch(first: u64, n: u64, time: impl Fn(u64) -> i64) -> Vec<u8> {
-    use std::fmt::Write as _;
-    let mut body = String::with_capacity(n as usize * 300);
-    body.push('[');
-    for i in first..first + n {
-        if i > first {
-            body.push(',');
-        }
-        let _ = write!(
-            body,
-            r#"{{"event":"{}","properties":{{"time":{},"distinct_id":"u{}","$insert_id":"p{i:x}","plan":"{}","price":{},"$lib":"python"}}}}"#,
-            ["View", "Add", "Buy"][(i % 3) as usize],
-            time(i),
-            i % 20_000,
-            ["free", "pro"][(i % 2) as usize],
-            i % 100
-        );
-    }
-    body.push(']');
-    common::gzip(body.as_bytes())
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
     let total: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
@@ -70,9 +48,8 @@ async fn main() {
                 if first >= total {
                     break;
                 }
-                let body = batch(first, BATCH.min(total - first), |i| {
-                    yesterday + (i as i128 * DAY as i128 / total as i128) as i64
-                });
+                let time = |i: u64| yesterday + (i as i128 * DAY as i128 / total as i128) as i64;
+                let body = common::bench_batch(first, BATCH.min(total - first), 20_000, time, "p");
                 let r = http
                     .post(s.url("/import"))
                     .basic_auth(&s.creds.secret, Some(""))

@@ -111,8 +111,7 @@ async fn write_partition(
         // checks find nothing changed.
         match render(state, pipeline, partition, false).await {
             Ok(lines) if t.digest.as_deref() == Some(lines.digest.as_str()) => {
-                let unchanged = Ok((lines.events, lines.digest, false));
-                return state.metadata.finish_pipeline_task(project, name, partition, unchanged).await;
+                return unchanged(state, pipeline, partition, lines).await;
             }
             Ok(_) => {}
             Err(why) => {
@@ -127,10 +126,9 @@ async fn write_partition(
         Ok(lines) => {
             let same = published.is_some_and(|t| t.digest.as_deref() == Some(lines.digest.as_str()));
             if same {
+                // Changed back between the check and this read: nothing to publish.
                 let _ = std::fs::remove_file(&lines.file);
-                // Read and unchanged: the next check waits its interval again.
-                let unchanged = Ok((lines.events, lines.digest, false));
-                return state.metadata.finish_pipeline_task(project, name, partition, unchanged).await;
+                return unchanged(state, pipeline, partition, lines).await;
             }
             match files_of(state, pipeline, partition, &lines).await {
                 Ok(files) => {
@@ -157,6 +155,18 @@ async fn write_partition(
         }
     }
     state.metadata.finish_pipeline_task(project, name, partition, outcome).await
+}
+
+/// Records a published partition read again and found unchanged: the next check
+/// waits its interval again.
+async fn unchanged(
+    state: &AppState,
+    pipeline: &Pipeline,
+    partition: i64,
+    lines: Lines,
+) -> Result<(), sextant_metadata::MetadataError> {
+    let outcome = Ok((lines.events, lines.digest, false));
+    state.metadata.finish_pipeline_task(pipeline.project_id, &pipeline.name, partition, outcome).await
 }
 
 /// The state a failed attempt leaves: `retried` until [`ATTEMPTS`], then `failed`.

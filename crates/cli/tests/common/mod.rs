@@ -360,3 +360,29 @@ pub async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
+
+/// The benches' events `first..first + n` as a gzipped JSON array: event `i` by user
+/// `u{i % users}` for a preload (tag `p`), by `{tag}u{i % users}` for live clients,
+/// `$insert_id` `{tag}{i:x}`, at `time(i)`.
+pub fn bench_batch(first: u64, n: u64, users: u64, time: impl Fn(u64) -> i64, tag: &str) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let mut body = String::with_capacity(n as usize * 300);
+    body.push('[');
+    for i in first..first + n {
+        if i > first {
+            body.push(',');
+        }
+        let _ = write!(
+            body,
+            r#"{{"event":"{}","properties":{{"time":{},"distinct_id":"{}u{}","$insert_id":"{tag}{i:x}","plan":"{}","price":{},"$lib":"python"}}}}"#,
+            ["View", "Add", "Buy"][(i % 3) as usize],
+            time(i),
+            if tag == "p" { "" } else { tag },
+            i % users,
+            ["free", "pro"][(i % 2) as usize],
+            i % 100
+        );
+    }
+    body.push(']');
+    gzip(body.as_bytes())
+}
