@@ -309,26 +309,6 @@ async fn wait_for_job(s: &TestServer, kind: &str, id: &str, p: &Proj, credential
     }
 }
 
-/// Every file under `dir`, with how many times `needle` occurs in it.
-fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<(String, usize)> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                let n = bytes.windows(needle.len()).filter(|w| *w == needle).count();
-                if n > 0 {
-                    found.push((path.display().to_string(), n));
-                }
-            }
-        }
-    }
-    found
-}
-
 async fn delete_people(s: &TestServer, p: &Proj, credential: &str, ids: Vec<String>) -> Value {
     let path = format!("/api/app/data-deletions/v3.0?token={}", p.token);
     let (status, created) = gdpr(s, reqwest::Method::POST, &path, credential, Some(json!({"distinct_ids": ids}))).await;

@@ -150,13 +150,7 @@ async fn a_pipeline_publishes_each_day_as_export_gives_it_and_syncs_changes() {
     assert_eq!(days[0]["sync_times"].as_array().unwrap().len(), 1);
 
     // A GDPR deletion: the next round publishes the days again without the person.
-    let deletion = s
-        .http
-        .post(s.url(&format!("/api/app/data-deletions/v3.0?token={}", s.creds.token)))
-        .basic_auth(&s.creds.secret, Some(""))
-        .json(&json!({"distinct_ids": ["leaves"]}));
-    let (status, created) = send(deletion).await;
-    assert_eq!(status, 201, "{created}");
+    s.request_deletion(&["leaves"]).await;
     until("the person gone from every file", async || {
         (0..3).all(|d| {
             published(&s, "exports/web", first + d * DAY).is_some_and(|lines| {

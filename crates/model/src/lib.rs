@@ -18,7 +18,9 @@
 //! - [`cohort`]: cohort definitions (a `where` and behaviours).
 //! - [`funnel`]: saved funnel definitions (steps, window, ordering).
 //! - [`gdpr`]: GDPR and CCPA retrieval and deletion jobs: requests and states.
+//! - [`form`]: form fields read into values, each problem named by its field.
 //! - [`pipeline`]: data pipelines: create and edit requests, names, the partitions owed.
+//! - [`pipeline_bucket`]: the S3 bucket an `s3-raw` or `aws` pipeline writes to.
 //! - [`lexicon`]: Lexicon schemas (the data dictionary): what a schema may say, and
 //!   what its declarations make ingestion do.
 //! - [`rate_limits`]: what each API family may take in a project: Mixpanel's defaults
@@ -36,6 +38,7 @@ pub mod cohort;
 pub mod error_code;
 pub mod event;
 pub mod family;
+pub mod form;
 pub mod funnel;
 pub mod gdpr;
 pub mod identity;
@@ -44,6 +47,7 @@ pub mod lexicon;
 pub mod limits;
 pub mod page;
 pub mod pipeline;
+pub mod pipeline_bucket;
 pub mod profile;
 pub mod project;
 pub mod rate_limits;

@@ -13,12 +13,17 @@
 //! `<prefix>/<project id>/<table>/<yyyy>/<mm>/<dd>/full_day/` (an hour: `.../<hh>/`), in
 //! Parquet or gzipped JSON lines ([`table_name`]).
 //!
-//! Sextant writes the types it can reach ([`PipelineType::writable`]); the others are
+//! Sextant writes the types it can reach ([`PipelineType::writable`]): its own
+//! directory types (`fs-raw`, `fs-schema`) under the server's pipeline root, and S3's
+//! (`s3-raw`, `aws`) to any S3-compatible bucket
+//! ([`crate::pipeline_bucket`]), in the same layout under `s3_prefix`. The others are
 //! refused with the list of those it writes.
 
 use chrono::{Datelike, Months, NaiveDate, Timelike};
 use serde::{Deserialize, Serialize};
 
+use crate::form::{Problem, boolean, problem, single};
+use crate::pipeline_bucket::{GLUE_FIELDS, S3_FIELDS, S3Bucket};
 use crate::time::{DAY_MS, parse_date, utc_midnight_ms};
 
 /// The longest `fs_prefix`.
@@ -106,7 +111,12 @@ impl PipelineType {
 
     /// Whether this server writes it.
     pub fn writable(self) -> bool {
-        matches!(self, PipelineType::FsRaw | PipelineType::FsSchema)
+        matches!(self, PipelineType::FsRaw | PipelineType::FsSchema | PipelineType::S3Raw | PipelineType::Aws)
+    }
+
+    /// Whether it writes to an S3 bucket (else, a writable type, to a directory).
+    pub fn s3(self) -> bool {
+        matches!(self, PipelineType::S3Raw | PipelineType::Aws)
     }
 
     /// Whether it writes tables of columns (Mixpanel's schematized pipelines) rather
@@ -220,8 +230,12 @@ pub struct PipelineSpec {
     pub where_: Option<String>,
     /// Whether exported partitions are written again when their data changes.
     pub sync: bool,
-    /// The path under the server's pipeline root and the project's id.
+    /// The path under the destination (the server's pipeline root, or the bucket)
+    /// and above the project's id: `fs_prefix` or `s3_prefix`.
     pub prefix: String,
+    /// The bucket of an S3 pipeline.
+    #[serde(default)]
+    pub bucket: Option<S3Bucket>,
     /// The files' format (schematized pipelines; raw ones write JSON).
     #[serde(default)]
     pub data_format: DataFormat,
@@ -252,34 +266,6 @@ const CREATE_FIELDS: [&str; 13] = [
 /// the workspace a read goes through.
 const CALL_PARAMETERS: [&str; 2] = ["apiToken", "workspace_id"];
 
-/// One problem with a request: the field, and what is wrong with it.
-pub type Problem = (String, String);
-
-fn problem(field: &str, why: impl Into<String>) -> Problem {
-    (field.to_string(), why.into())
-}
-
-/// The single value of `field`, if sent; a second value is a problem.
-fn single<'a>(fields: &'a [(String, String)], field: &str, problems: &mut Vec<Problem>) -> Option<&'a str> {
-    let mut values = fields.iter().filter(|(k, _)| k == field).map(|(_, v)| v.as_str());
-    let first = values.next();
-    if values.next().is_some() {
-        problems.push(problem(field, "is given more than once"));
-    }
-    first
-}
-
-fn boolean(fields: &[(String, String)], field: &str, problems: &mut Vec<Problem>) -> Option<bool> {
-    match single(fields, field, problems)? {
-        "true" | "True" | "1" => Some(true),
-        "false" | "False" | "0" => Some(false),
-        other => {
-            problems.push(problem(field, format!("must be true or false, not `{other}`")));
-            None
-        }
-    }
-}
-
 /// The `events` filter: every `events` value (repeated as Mixpanel takes them), each
 /// once; a value that is a JSON list is read as its names.
 fn events(fields: &[(String, String)], problems: &mut Vec<Problem>) -> Vec<String> {
@@ -303,7 +289,8 @@ fn events(fields: &[(String, String)], problems: &mut Vec<Problem>) -> Vec<Strin
     names
 }
 
-/// Checks an `fs_prefix`: relative, of plain path segments.
+/// Checks an `fs_prefix` or `s3_prefix`: relative, of plain path segments, none
+/// starting with `.` (the server's own work directories do).
 fn prefix(value: &str) -> Result<String, String> {
     let trimmed = value.trim_matches('/');
     if trimmed.len() > MAX_PREFIX_BYTES {
@@ -311,9 +298,9 @@ fn prefix(value: &str) -> Result<String, String> {
     }
     for segment in trimmed.split('/').filter(|s| !s.is_empty()) {
         let plain = segment.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !plain || segment == "." || segment == ".." {
+        if !plain || segment.starts_with('.') {
             return Err(format!(
-                "`{segment}` is not a plain path segment (letters, digits, `-`, `_`, `.`; not `.` or `..`)"
+                "`{segment}` is not a plain path segment (letters, digits, `-`, `_`, `.`; not starting with `.`)"
             ));
         }
     }
@@ -355,8 +342,15 @@ impl PipelineSpec {
         };
         // Fields of other types (`s3_bucket`, `gcs_region`...) are another type's: a
         // request naming them is meant for a destination this one is not.
+        let s3 = kind.is_some_and(PipelineType::s3);
         for (key, _) in fields {
-            let ours = CREATE_FIELDS.contains(&key.as_str()) || CALL_PARAMETERS.contains(&key.as_str());
+            let key = key.as_str();
+            let ours = match key {
+                "fs_prefix" => !s3,
+                _ if S3_FIELDS.contains(&key) => s3,
+                _ if GLUE_FIELDS.contains(&key) => kind == Some(PipelineType::Aws),
+                _ => CREATE_FIELDS.contains(&key) || CALL_PARAMETERS.contains(&key),
+            };
             if !ours && !problems.iter().any(|(f, _)| f == key) {
                 problems.push(problem(key, "is not a field of the pipeline types this server writes"));
             }
@@ -442,14 +436,16 @@ impl PipelineSpec {
         let where_ = single(fields, "where", &mut problems).filter(|w| !w.trim().is_empty()).map(str::to_string);
         // Mixpanel's schematized pipelines sync unless told not to; raw ones do not.
         let sync = boolean(fields, "sync", &mut problems).unwrap_or(schematized);
-        let prefix = match single(fields, "fs_prefix", &mut problems).map(prefix) {
+        let prefix_field = if s3 { "s3_prefix" } else { "fs_prefix" };
+        let prefix = match single(fields, prefix_field, &mut problems).map(prefix) {
             None => String::new(),
             Some(Ok(p)) => p,
             Some(Err(why)) => {
-                problems.push(problem("fs_prefix", why));
+                problems.push(problem(prefix_field, why));
                 String::new()
             }
         };
+        let bucket = if s3 { S3Bucket::parse(fields, &mut problems) } else { None };
         match (kind, from_date) {
             (Some(kind), Some(from_date)) if problems.is_empty() => Ok(PipelineSpec {
                 kind,
@@ -461,6 +457,7 @@ impl PipelineSpec {
                 where_,
                 sync,
                 prefix,
+                bucket,
                 data_format,
                 schema_type,
             }),
@@ -469,11 +466,29 @@ impl PipelineSpec {
     }
 
     /// The pipeline's name: `[trial-]events-<frequency>-<type>`, then `-<schema type>`
-    /// for a schematized one, as Mixpanel names them (`events-daily-bigquery-monoschema`).
+    /// for a schematized one, as Mixpanel names them (`events-daily-bigquery-monoschema`);
+    /// then, Sextant's, `-<bucket>` for an S3 pipeline and `-<prefix>` (its `/` as `-`)
+    /// when it has one, so that pipelines writing to different places have different
+    /// names.
     pub fn name(&self) -> String {
         let trial = if self.trial { "trial-" } else { "" };
-        let base = format!("{trial}events-{}-{}", self.frequency.as_str(), self.kind.as_str());
-        if self.kind.schematized() { format!("{base}-{}", self.schema_type.as_str()) } else { base }
+        let mut name = format!("{trial}events-{}-{}", self.frequency.as_str(), self.kind.as_str());
+        if self.kind.schematized() {
+            name = format!("{name}-{}", self.schema_type.as_str());
+        }
+        if let Some(bucket) = &self.bucket {
+            name = format!("{name}-{}", bucket.bucket);
+        }
+        if !self.prefix.is_empty() {
+            name = format!("{name}-{}", self.prefix.replace('/', "-"));
+        }
+        name
+    }
+
+    /// What tells destinations apart above the prefix: empty for the server's pipeline
+    /// root, the server and bucket for an S3 bucket.
+    pub fn location(&self) -> String {
+        self.bucket.as_ref().map(S3Bucket::location).unwrap_or_default()
     }
 
     /// The partitions owed at `now_ms`: each that has ended, from `from_date` to
@@ -520,12 +535,15 @@ impl PipelineEdit {
     }
 }
 
-/// Whether two pipelines' directories, `<prefix>/<project id>` under the root, are
-/// one inside the other (or the same): then one's files are among the other's, and a
+/// Whether two pipelines' directories, `<prefix>/<project id>` under the root or in
+/// the same bucket, are one inside the other (or the same): then one's files are among the other's, and a
 /// schematized pipeline's clean-up of tables it no longer has would reach them.
-pub fn destinations_overlap(a: (&str, i64), b: (&str, i64)) -> bool {
-    let segments = |(prefix, project): (&str, i64)| {
-        let mut s: Vec<String> = prefix.split('/').filter(|p| !p.is_empty()).map(str::to_string).collect();
+pub fn destinations_overlap(a: (&PipelineSpec, i64), b: (&PipelineSpec, i64)) -> bool {
+    if a.0.location() != b.0.location() {
+        return false;
+    }
+    let segments = |(spec, project): (&PipelineSpec, i64)| {
+        let mut s: Vec<String> = spec.prefix.split('/').filter(|p| !p.is_empty()).map(str::to_string).collect();
         s.push(project.to_string());
         s
     };
@@ -728,18 +746,72 @@ mod tests {
 
     #[test]
     fn destinations_overlap_when_one_holds_the_other() {
-        assert!(destinations_overlap(("", 7), ("", 7)));
-        assert!(destinations_overlap(("", 7), ("7", 9)), "root/7 holds root/7/9");
-        assert!(destinations_overlap(("a", 1), ("a/1", 2)));
-        assert!(!destinations_overlap(("a", 1), ("b", 1)));
-        assert!(!destinations_overlap(("", 7), ("", 8)));
-        assert!(!destinations_overlap(("a", 1), ("ab", 1)));
+        let at = |prefix: &str| {
+            PipelineSpec::parse(
+                &fields(&[("type", "fs-raw"), ("from_date", "2026-12-01"), ("fs_prefix", prefix)]),
+                today(),
+            )
+            .unwrap()
+        };
+        let overlap = |a: &str, p: i64, b: &str, q: i64| destinations_overlap((&at(a), p), (&at(b), q));
+        assert!(overlap("", 7, "", 7));
+        assert!(overlap("", 7, "7", 9), "root/7 holds root/7/9");
+        assert!(overlap("a", 1, "a/1", 2));
+        assert!(!overlap("a", 1, "b", 1));
+        assert!(!overlap("", 7, "", 8));
+        assert!(!overlap("a", 1, "ab", 1));
+        let s3 = |bucket: &str| {
+            PipelineSpec::parse(
+                &fields(&[
+                    ("type", "s3-raw"),
+                    ("from_date", "2026-12-01"),
+                    ("s3_bucket", bucket),
+                    ("s3_region", "eu-west-1"),
+                ]),
+                today(),
+            )
+            .unwrap()
+        };
+        assert!(destinations_overlap((&s3("one"), 1), (&s3("one"), 1)));
+        assert!(!destinations_overlap((&s3("one"), 1), (&s3("two"), 1)), "another bucket");
+        assert!(!destinations_overlap((&s3("one"), 1), (&at(""), 1)), "a bucket is not the root");
+    }
+
+    #[test]
+    fn an_s3_pipeline_takes_its_bucket_and_prefix() {
+        let spec = PipelineSpec::parse(
+            &fields(&[
+                ("type", "aws"),
+                ("from_date", "2026-12-01"),
+                ("s3_bucket", "exports"),
+                ("s3_region", "us-east-1"),
+                ("s3_prefix", "/mixpanel/raw/"),
+                ("s3_role", "arn:aws:iam::1:role/w"),
+                ("data_format", "parquet"),
+            ]),
+            today(),
+        )
+        .unwrap();
+        assert_eq!(spec.prefix, "mixpanel/raw");
+        assert_eq!(spec.name(), "events-daily-aws-monoschema-exports-mixpanel-raw");
+        assert_eq!(spec.bucket.as_ref().map(|b| b.role.as_deref()), Some(Some("arn:aws:iam::1:role/w")));
+        let err = PipelineSpec::parse(
+            &fields(&[("type", "s3-raw"), ("from_date", "2026-12-01"), ("fs_prefix", "x"), ("glue_role", "r")]),
+            today(),
+        )
+        .unwrap_err();
+        let named: Vec<&str> = err.iter().map(|(f, _)| f.as_str()).collect();
+        for f in ["fs_prefix", "glue_role", "s3_bucket", "s3_region"] {
+            assert!(named.contains(&f), "{f} in {err:?}");
+        }
     }
 
     #[test]
     fn prefixes_are_plain_relative_paths() {
         assert_eq!(prefix("/exports/web/").unwrap(), "exports/web");
         assert!(prefix("a/../b").is_err() && prefix("a b").is_err() && prefix(".").is_err());
+        assert!(prefix(".staging").is_err() && prefix("a/.work").is_err(), "the server's own directories");
+        assert_eq!(prefix("v1.2/x").unwrap(), "v1.2/x");
     }
 
     #[test]

@@ -71,6 +71,9 @@
 //!   write, how often it looks, its wake-up call.
 //! - [`pipeline_tables`]: a schematized pipeline's tables for a partition, as Parquet or
 //!   JSON lines, typed by the kinds the store has seen.
+//! - [`pipeline_store`]: where a pipeline's files are published: a directory, or an S3
+//!   bucket through `object_store`.
+//! - [`secrets`]: secrets the control plane keeps, sealed under the server's key.
 //! - [`opt_outs`]: the ids whose events and profile updates ingestion drops.
 //! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
 //!   events and properties, type violations counted).
@@ -124,6 +127,7 @@ pub mod openapi;
 pub mod opt_outs;
 pub mod pipeline_jobs;
 pub mod pipeline_queue;
+pub mod pipeline_store;
 pub mod pipeline_tables;
 pub mod pipelines;
 pub mod projects;
@@ -133,6 +137,7 @@ mod resource;
 pub mod retention;
 pub mod router;
 pub mod schemas;
+pub mod secrets;
 pub mod segmentation;
 pub mod server;
 pub mod service_accounts;

@@ -2,14 +2,15 @@
 //! background, and writes it again when a `sync` pipeline's data changed.
 //!
 //! A partition (a UTC day, or an hour) is the project's events in it, each line what
-//! raw export (`/api/2.0/export`) writes for it, gzipped, in
-//! `<root>/<fs_prefix>/<project id>/<yyyy>/<mm>/<dd>/full_day/export.json.gz` (an hour:
-//! `.../<dd>/<hh>/export.json.gz`). It is written exactly once: to a temporary file in
-//! the same directory, synced, then renamed over the final name, so a reader sees the
-//! old file or the new one, never a torn one, and a crash leaves at most a temporary
-//! file, which the next attempt replaces. A schematized pipeline (`fs-schema`) writes the
-//! lines to its work directory first, then its tables from them
-//! (`crate::pipeline_tables`), each renamed into place the same way. Each task's state
+//! raw export (`/api/2.0/export`) writes for it, gzipped, at
+//! `<prefix>/<project id>/<yyyy>/<mm>/<dd>/full_day/export.json.gz` (an hour:
+//! `.../<dd>/<hh>/export.json.gz`) in the pipeline's destination
+//! (`crate::pipeline_store`: the server's pipeline root or an S3 bucket). It is
+//! written exactly once: to a temporary file, synced, then published over the final
+//! name, so a reader sees the old file or the new one, never a torn one, and a crash
+//! leaves at most a temporary file, which the next attempt replaces. A schematized
+//! pipeline (`fs-schema`, `aws`) writes the lines to its work directory first, then its
+//! tables from them (`crate::pipeline_tables`), each published the same way. Each task's state
 //! is kept in the control plane
 //! (`Metadata::start_pipeline_task`), so a restarted server writes again what was
 //! running and goes on from there.
@@ -23,7 +24,7 @@
 //! edit or a resume.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -37,6 +38,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::gdpr_queue::now_ms;
 use crate::pipeline_queue::ATTEMPTS;
+use crate::pipeline_store::Destination;
 use crate::pipeline_tables::Files;
 use crate::state::AppState;
 
@@ -106,10 +108,23 @@ async fn write_partition(
 ) -> Result<(), sextant_metadata::MetadataError> {
     let (project, name) = (pipeline.project_id, pipeline.name.as_str());
     let published = task.filter(|t| t.state == TaskState::Succeeded);
+    let destination = match Destination::of(state, pipeline) {
+        Ok(destination) => destination,
+        Err(why) if published.is_some() => {
+            tracing::warn!(pipeline = name, partition, why, "pipeline sync check failed; it will be tried again");
+            return Ok(());
+        }
+        Err(why) => {
+            state.metadata.start_pipeline_task(project, name, partition).await?;
+            let outcome = Err(failure(task, false, why));
+            return state.metadata.finish_pipeline_task(project, name, partition, outcome).await;
+        }
+    };
+    let work = destination.work_dir();
     if let Some(t) = published {
         // A sync reads the partition and hashes its lines without writing them: most
         // checks find nothing changed.
-        match render(state, pipeline, partition, false).await {
+        match render(state, pipeline, partition, work, false).await {
             Ok(lines) if t.digest.as_deref() == Some(lines.digest.as_str()) => {
                 return unchanged(state, pipeline, partition, lines).await;
             }
@@ -122,7 +137,8 @@ async fn write_partition(
     } else {
         state.metadata.start_pipeline_task(project, name, partition).await?;
     }
-    let outcome = match render(state, pipeline, partition, true).await {
+    let failed = |why: String| failure(task, published.is_some(), why);
+    let outcome = match render(state, pipeline, partition, work, true).await {
         Ok(lines) => {
             let same = published.is_some_and(|t| t.digest.as_deref() == Some(lines.digest.as_str()));
             if same {
@@ -130,22 +146,22 @@ async fn write_partition(
                 let _ = std::fs::remove_file(&lines.file);
                 return unchanged(state, pipeline, partition, lines).await;
             }
-            match files_of(state, pipeline, partition, &lines).await {
+            match files_of(state, pipeline, partition, &destination, &lines).await {
                 Ok(files) => {
                     // The fault test's moment: the files written, not yet published.
                     let _ = tokio::task::spawn_blocking(|| {
                         sextant_storage_duckdb::pause::point(sextant_storage_duckdb::pause::PIPELINE_PUBLISH)
                     })
                     .await;
-                    match publish(&files) {
+                    match destination.publish(&files).await {
                         Ok(()) => Ok((lines.events, lines.digest, true)),
-                        Err(e) => Err(failure(task, published.is_some(), format!("cannot publish the files: {e}"))),
+                        Err(why) => Err(failed(why)),
                     }
                 }
-                Err(why) => Err(failure(task, published.is_some(), why)),
+                Err(why) => Err(failed(why)),
             }
         }
-        Err(why) => Err(failure(task, published.is_some(), why)),
+        Err(why) => Err(failed(why)),
     };
     if let Err((state_after, why)) = &outcome {
         tracing::warn!(pipeline = name, partition, state = state_after.as_str(), why, "pipeline partition not written");
@@ -188,7 +204,13 @@ struct Lines {
 /// Reads a partition's events into a file: export's lines, gzipped beside the final
 /// name for a raw pipeline, plain in the work directory for a schematized one; with
 /// `write` false, only their hash (a sync's check).
-async fn render(state: &AppState, pipeline: &Pipeline, partition: i64, write: bool) -> Result<Lines, String> {
+async fn render(
+    state: &AppState,
+    pipeline: &Pipeline,
+    partition: i64,
+    work: &std::path::Path,
+    write: bool,
+) -> Result<Lines, String> {
     let spec = &pipeline.spec;
     let project = state
         .metadata
@@ -208,14 +230,13 @@ async fn render(state: &AppState, pipeline: &Pipeline, partition: i64, write: bo
         }
     };
     let schematized = spec.kind.schematized();
-    let base = state.pipelines.destination(&spec.prefix, project.id);
     // One name each: an attempt after a crash truncates what the crashed one left.
     let (dir, file) = if schematized {
-        let work = base.join(WORK_DIR);
-        let file = work.join(format!("{}.jsonl", partition_key(partition, spec.frequency)));
-        (work, file)
+        let lines = work.join(WORK_DIR);
+        let file = lines.join(format!("{}.jsonl", partition_key(partition, spec.frequency)));
+        (lines, file)
     } else {
-        let dir = base.join(partition_dir(partition, spec.frequency));
+        let dir = work.join(partition_dir(partition, spec.frequency));
         let file = dir.join(format!(".{FILE_NAME}.partial"));
         (dir, file)
     };
@@ -284,18 +305,24 @@ async fn render(state: &AppState, pipeline: &Pipeline, partition: i64, write: bo
 
 /// The files a partition's lines make: the raw file itself, or the schematized
 /// tables (`crate::pipeline_tables`).
-async fn files_of(state: &AppState, pipeline: &Pipeline, partition: i64, lines: &Lines) -> Result<Files, String> {
+async fn files_of(
+    state: &AppState,
+    pipeline: &Pipeline,
+    partition: i64,
+    destination: &Destination,
+    lines: &Lines,
+) -> Result<Files, String> {
     let spec = &pipeline.spec;
     let dir = partition_dir(partition, spec.frequency);
     if !spec.kind.schematized() {
-        let target = lines.file.with_file_name(FILE_NAME);
-        return Ok(Files { renames: vec![(lines.file.clone(), target)], ..Files::default() });
+        return Ok(Files { written: vec![(lines.file.clone(), format!("{dir}/{FILE_NAME}"))], ..Files::default() });
     }
     let kinds = state.store.dictionary(pipeline.project_id, None).await.map_err(|e| e.to_string())?;
-    let base = state.pipelines.destination(&spec.prefix, pipeline.project_id);
+    let previous = destination.tables().await?;
+    let work = destination.work_dir().to_path_buf();
     let (source, format, schema) = (lines.file.clone(), spec.data_format, spec.schema_type);
     let made = tokio::task::spawn_blocking(move || {
-        crate::pipeline_tables::write(&source, &base, &dir, format, schema, &kinds)
+        crate::pipeline_tables::write(&source, &work, &dir, format, schema, &kinds, &previous)
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -331,27 +358,5 @@ impl Sink {
             Sink::Discard => return Ok(()),
         };
         file.sync_all()
-    }
-}
-
-/// Moves each written file over its final name (one rename each: readers see the old
-/// file or the new one), then removes what the publication no longer has.
-fn publish(files: &Files) -> std::io::Result<()> {
-    for (temporary, target) in &files.renames {
-        std::fs::rename(temporary, target)?;
-        if let Some(dir) = target.parent() {
-            sync_dir(dir);
-        }
-    }
-    for path in files.stale.iter().chain(&files.scratch) {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
-}
-
-/// Makes a rename durable (best effort where directories cannot be opened).
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
     }
 }

@@ -1,5 +1,6 @@
 //! What the pipeline runner (`crate::pipeline_jobs`) shares with the handlers
-//! (`crate::pipelines`) through the server's state: where `fs-raw` pipelines write,
+//! (`crate::pipelines`) through the server's state: where directory pipelines write
+//! and bucket pipelines stage their files,
 //! how often the runner looks for partitions owed and reads published ones again, and
 //! its wake-up call.
 
@@ -54,5 +55,12 @@ impl PipelineRunner {
         let base: &Path = &self.root;
         let base = if prefix.is_empty() { base.to_path_buf() } else { base.join(prefix) };
         base.join(project.0.to_string())
+    }
+
+    /// Where a bucket pipeline's files are written before they are uploaded:
+    /// `<root>/.staging/<project id>/<name>` (no prefix starts with `.`, and a name is
+    /// letters, digits, `-`, `_` and `.`).
+    pub fn staging(&self, project: ProjectId, name: &str) -> PathBuf {
+        self.root.join(".staging").join(project.0.to_string()).join(name)
     }
 }

@@ -23,12 +23,14 @@ use sextant_storage::SeenEvent;
 
 /// What a partition publishes: each file written and where it goes, and the files of
 /// an earlier publication it no longer has (a `multischema` table whose events left).
+/// Final names are `/`-separated paths under the pipeline's destination
+/// (`crate::pipeline_store`).
 #[derive(Default)]
 pub struct Files {
-    /// (temporary, final) pairs.
-    pub renames: Vec<(PathBuf, PathBuf)>,
-    /// Final files to remove.
-    pub stale: Vec<PathBuf>,
+    /// Each file written (a temporary file in the work directory) and its final name.
+    pub written: Vec<(PathBuf, String)>,
+    /// Final names to remove.
+    pub stale: Vec<String>,
     /// Scratch files to remove once published.
     pub scratch: Vec<PathBuf>,
 }
@@ -136,16 +138,17 @@ fn file_name(format: DataFormat) -> &'static str {
 }
 
 /// Writes the tables of the partition whose lines are in `lines` (times in ms), each
-/// to a temporary file beside `<base>/<table>/<dir>/<file>`; answers the renames to
-/// make, and the files of tables an earlier publication of the partition had and this
-/// one does not (`multischema`).
+/// to a temporary file at `<work>/<table>/<dir>/.<file>.partial`, to be published as
+/// `<table>/<dir>/<file>`; answers those, and the files of the tables published before
+/// (`previous`) that this partition does not have (`multischema`).
 pub fn write(
     lines: &Path,
-    base: &Path,
+    work: &Path,
     dir: &str,
     format: DataFormat,
     schema: SchemaType,
     seen: &[SeenEvent],
+    previous: &[String],
 ) -> Result<Files, String> {
     let fail = |e: duckdb::Error| format!("cannot write the tables: {e}");
     let conn = duckdb::Connection::open_in_memory().map_err(fail)?;
@@ -213,7 +216,7 @@ pub fn write(
                 (k.clone(), column_of(&kinds), names[k.as_str()].clone())
             })
             .collect();
-        let target_dir = base.join(table).join(dir);
+        let target_dir = work.join(table).join(dir);
         std::fs::create_dir_all(&target_dir).map_err(|e| format!("cannot write {}: {e}", target_dir.display()))?;
         let temporary = target_dir.join(format!(".{file}.partial"));
         let options = match format {
@@ -229,20 +232,11 @@ pub fn write(
         if let Ok(f) = std::fs::File::open(&temporary) {
             let _ = f.sync_all();
         }
-        files.renames.push((temporary, target_dir.join(file)));
+        files.written.push((temporary, format!("{table}/{dir}/{file}")));
     }
-    // A table published before for this partition and absent now goes.
-    if let Ok(entries) = std::fs::read_dir(base) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') || tables.contains_key(&name) {
-                continue;
-            }
-            let old = entry.path().join(dir).join(file);
-            if old.exists() {
-                files.stale.push(old);
-            }
-        }
+    // A table published before and absent now: its file of this partition goes.
+    for old in previous.iter().filter(|t| !tables.contains_key(*t)) {
+        files.stale.push(format!("{old}/{dir}/{file}"));
     }
     Ok(files)
 }

@@ -191,8 +191,8 @@ pub async fn jobs(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)]
 struct CreatePipeline {
-    /// `fs-raw` or `fs-schema` (the types this server writes; the others are refused
-    /// with a 400).
+    /// `fs-raw`, `fs-schema`, `s3-raw` or `aws` (the types this server writes; the
+    /// others are refused with a 400).
     r#type: String,
     /// A thirty-day trial from yesterday.
     trial: Option<bool>,
@@ -215,8 +215,29 @@ struct CreatePipeline {
     schema_type: Option<String>,
     /// Write partitions again when their events change.
     sync: Option<bool>,
-    /// A path under the server's pipeline directory (Sextant's own).
+    /// A path under the server's pipeline directory (`fs-*`; Sextant's own).
     fs_prefix: Option<String>,
+    /// `s3-raw`, `aws`: the bucket.
+    s3_bucket: Option<String>,
+    /// `s3-raw`, `aws`: the bucket's region.
+    s3_region: Option<String>,
+    /// `s3-raw`, `aws`: the path above the project's id.
+    s3_prefix: Option<String>,
+    /// `s3-raw`, `aws`: kept and shown; the server writes with the key pair given, or
+    /// its own AWS credentials.
+    s3_role: Option<String>,
+    /// `none` (default), `aes` or `kms`.
+    s3_encryption: Option<String>,
+    /// The KMS key of `kms` encryption.
+    s3_kms_key_id: Option<String>,
+    /// An S3-compatible server's URL (Sextant's own); none: Amazon's.
+    s3_endpoint: Option<String>,
+    /// The key pair's id (Sextant's own); none: the server's own credentials.
+    s3_access_key_id: Option<String>,
+    /// The key pair's secret (Sextant's own), kept sealed under the server's key.
+    s3_secret_access_key: Option<String>,
+    /// `aws`: must be false (Glue is not written).
+    use_glue: Option<bool>,
 }
 
 /// `POST /api/2.0/nessie/pipeline/create`.
@@ -234,24 +255,31 @@ pub async fn create(
     reader: Reader<PipelinesApi>,
 ) -> Result<Json<PipelineCreated>, ApiError> {
     let today = chrono::Utc::now().date_naive();
-    let spec = PipelineSpec::parse(reader.params.pairs(), today)
+    let mut spec = PipelineSpec::parse(reader.params.pairs(), today)
         .map_err(|problems| ApiError::invalid_fields("invalid pipeline", problems))?;
     check_where(spec.where_.as_deref(), &reader)?;
-    let name = match spec.prefix.as_str() {
-        "" => spec.name(),
-        prefix => format!("{}-{}", spec.name(), prefix.replace('/', "-")),
-    };
+    let name = spec.name();
     let credential = &reader.credential;
-    let mine = (spec.prefix.as_str(), credential.project.id.0);
+    let prefix_field = if spec.kind.s3() { "s3_prefix" } else { "fs_prefix" };
     for other in state.metadata.all_pipelines().await? {
-        if destinations_overlap(mine, (other.spec.prefix.as_str(), other.project_id.0)) {
+        if destinations_overlap((&spec, credential.project.id.0), (&other.spec, other.project_id.0)) {
             let message = if other.project_id == credential.project.id {
-                format!("pipeline `{}` writes to this directory already; give this one another `fs_prefix`", other.name)
+                format!(
+                    "pipeline `{}` writes to this directory already; give this one another `{prefix_field}`",
+                    other.name
+                )
             } else {
-                "another project's pipeline writes to this directory; give this one another `fs_prefix`".to_string()
+                format!("another project's pipeline writes to this directory; give this one another `{prefix_field}`")
             };
             return Err(ApiError::new(sextant_model::ErrorCode::Conflict, message));
         }
+    }
+    if let Some(bucket) = spec.bucket.as_mut() {
+        // The secret is stored sealed, and the bucket tried before the pipeline exists.
+        bucket.secret_access_key = bucket.secret_access_key.as_deref().map(|s| state.secrets.seal(s));
+        crate::pipeline_store::check_bucket(&state.secrets, bucket, &spec.prefix, credential.project.id.0)
+            .await
+            .map_err(|why| ApiError::invalid_fields("invalid pipeline", vec![("s3_bucket".into(), why)]))?;
     }
     state
         .metadata

@@ -257,6 +257,10 @@ impl Server {
             config.pipeline_poll_seconds,
             config.pipeline_sync_seconds,
         ));
+        let key = dir.join("secrets.key");
+        let secrets = crate::secrets::SecretBox::open(&key)
+            .map_err(|source| ServeError::Io { context: format!("cannot open {}", key.display()), source })?;
+        state.secrets = Arc::new(secrets);
         state.dictionary = Arc::new(crate::dictionary::Dictionary::load(&state.metadata).await?);
         state.opt_outs = Arc::new(crate::opt_outs::OptOuts::load(&state.metadata).await?);
         state.limiter.load_project_limits(state.metadata.project_limits().await?);

@@ -48,6 +48,8 @@ pub struct AppState {
     pub gdpr: Arc<crate::gdpr_queue::GdprJobs>,
     /// Where pipelines write, and the pipeline runner's wake-up call.
     pub pipelines: Arc<crate::pipeline_queue::PipelineRunner>,
+    /// Seals the secrets the control plane keeps (a pipeline's S3 secret key).
+    pub secrets: Arc<crate::secrets::SecretBox>,
     /// The ids whose events and profile updates ingestion drops.
     pub opt_outs: Arc<crate::opt_outs::OptOuts>,
     ready: Arc<AtomicBool>,
@@ -112,6 +114,7 @@ impl AppState {
             flags: Arc::default(),
             gdpr: Arc::default(),
             pipelines: Arc::default(),
+            secrets: Arc::default(),
             opt_outs: Arc::default(),
             ready: Arc::new(AtomicBool::new(true)),
             projects_by_token: Arc::default(),

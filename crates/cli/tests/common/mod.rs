@@ -250,6 +250,19 @@ impl TestServer {
         text.lines().map(|l| serde_json::from_str(l).expect("export line is JSON")).collect()
     }
 
+    /// Asks for the deletion of `ids` (a GDPR job, with the project secret) and answers
+    /// the job's tracking id.
+    pub async fn request_deletion(&self, ids: &[&str]) -> String {
+        let deletion = self
+            .http
+            .post(self.url(&format!("/api/app/data-deletions/v3.0?token={}", self.creds.token)))
+            .basic_auth(&self.creds.secret, Some(""))
+            .json(&serde_json::json!({ "distinct_ids": ids }));
+        let (status, created) = send(deletion).await;
+        assert_eq!(status, 201, "{created}");
+        created["results"]["task_id"].as_str().map(str::to_string).unwrap_or_default()
+    }
+
     /// Exports everything from 1971 to tomorrow, 100 days at a time is too little, so by windows.
     pub async fn export_range(&self, from: &str, to: &str, extra: &str) -> Vec<Value> {
         let url = self.url(&format!("/api/2.0/export?from_date={from}&to_date={to}{extra}"));
@@ -257,6 +270,26 @@ impl TestServer {
         assert_eq!(resp.status(), 200);
         resp.text().await.unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
+}
+
+/// Every file under `dir`, with how many times `needle` occurs in it.
+pub fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<(String, usize)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                let n = bytes.windows(needle.len()).filter(|w| *w == needle).count();
+                if n > 0 {
+                    found.push((path.display().to_string(), n));
+                }
+            }
+        }
+    }
+    found
 }
 
 impl Drop for TestServer {
