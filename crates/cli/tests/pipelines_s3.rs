@@ -175,7 +175,7 @@ async fn an_s3_pipeline_publishes_export_s_days_once_and_syncs_a_deletion() {
     let marker = s.dir.join("paused-at-pipeline-publish");
     until("the runner at its pause point", async || marker.exists()).await;
     s.kill9();
-    assert!(moto.get("exports", &key(first)).await.is_none(), "nothing published before the copy");
+    assert!(moto.get("exports", &key(first)).await.is_none(), "nothing published before the upload");
     std::fs::remove_file(&marker).unwrap();
     let s = TestServer::start_in_with(tmp.path(), CONFIG);
     until("two days published", async || succeeded(&s, name).await == 2).await;

@@ -70,7 +70,7 @@ pub use gdpr::GdprJob;
 pub use lexicon::{LexiconScope, LexiconWrite};
 pub use lookup_tables::{LookupMapping, LookupTableChanges, LookupTableInfo, MAPPING_TARGETS};
 pub use org_accounts::OrgAuth;
-pub use pipelines::{Pipeline, PipelineTask};
+pub use pipelines::{Pipeline, PipelineTask, TaskDone};
 pub use projects::NewProject;
 pub use store::{Bootstrap, Metadata, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
 pub use tokens::{ApiTokenAuth, ApiTokenInfo, NewApiToken, TOKEN_PREFIX};

@@ -54,10 +54,25 @@ pub struct PipelineTask {
     pub run_at_ms: i64,
     /// When it last ended.
     pub finished_at_ms: Option<i64>,
+    /// The tables its last publication has (schematized pipelines).
+    pub tables: Vec<String>,
+}
+
+/// A partition written, or read again and found unchanged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskDone {
+    /// Events in the partition.
+    pub events: i64,
+    /// The hash of its lines.
+    pub digest: String,
+    /// Whether it was published (else found unchanged).
+    pub published: bool,
+    /// The tables published (`None`: as before).
+    pub tables: Option<Vec<String>>,
 }
 
 const COLUMNS: &str = "project_id, name, spec, state, runner, created_by, created_at_ms, last_dispatched_ms";
-const TASK_COLUMNS: &str = "partition_ms, state, attempts, events, digest, error, run_at_ms, finished_at_ms";
+const TASK_COLUMNS: &str = "partition_ms, state, attempts, events, digest, error, run_at_ms, finished_at_ms, tables";
 
 fn invalid(what: &str, e: impl std::fmt::Display) -> MetadataError {
     MetadataError::Invalid(format!("stored pipeline {what}: {e}"))
@@ -88,6 +103,10 @@ fn task_from_row(row: &AnyRow) -> Result<PipelineTask> {
         error: row.try_get("error")?,
         run_at_ms: row.try_get("run_at_ms")?,
         finished_at_ms: row.try_get("finished_at_ms")?,
+        tables: match row.try_get::<Option<String>, _>("tables")? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| invalid("task tables", e))?,
+            None => Vec::new(),
+        },
     })
 }
 
@@ -119,7 +138,7 @@ impl Metadata {
         .await;
         match inserted {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(MetadataError::Conflict(format!(
-                "a pipeline named `{name}` exists in this project; cancel it, or give this one another `fs_prefix`"
+                "a pipeline named `{name}` exists in this project; cancel it, or give this one another prefix"
             ))),
             Err(e) => Err(e.into()),
             Ok(_) => self.pipeline(project, name).await,
@@ -270,23 +289,28 @@ impl Metadata {
         project: ProjectId,
         name: &str,
         partition_ms: i64,
-        outcome: std::result::Result<(i64, String, bool), (TaskState, String)>,
+        outcome: std::result::Result<TaskDone, (TaskState, String)>,
     ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        let (state, events, digest, error, published) = match outcome {
-            Ok((events, digest, published)) => (TaskState::Succeeded, Some(events), Some(digest), None, published),
-            Err((state, why)) => (state, None, None, Some(why), false),
+        let (state, events, digest, error, published, tables) = match outcome {
+            Ok(done) => {
+                let tables = done.tables.map(|t| serde_json::to_string(&t).unwrap_or_default());
+                (TaskState::Succeeded, Some(done.events), Some(done.digest), None, done.published, tables)
+            }
+            Err((state, why)) => (state, None, None, Some(why), false, None),
         };
         sqlx::query(
             "UPDATE pipeline_tasks SET state = $1, events = coalesce($2, events), digest = coalesce($3, digest), \
-             error = $4, finished_at_ms = $5 WHERE project_id = $6 AND name = $7 AND partition_ms = $8",
+             error = $4, finished_at_ms = $5, tables = coalesce($6, tables) \
+             WHERE project_id = $7 AND name = $8 AND partition_ms = $9",
         )
         .bind(state.as_str())
         .bind(events)
         .bind(digest)
         .bind(error)
         .bind(now)
+        .bind(tables)
         .bind(project.0)
         .bind(name)
         .bind(partition_ms)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use sextant_metadata::{
     AnnotationChanges, ApiTokenAuth, Backend, CohortChanges, FunnelChanges, LookupMapping, LookupTableChanges,
-    Metadata, MetadataError, OrgAuth, ServiceAccountAuth,
+    Metadata, MetadataError, OrgAuth, ServiceAccountAuth, TaskDone,
 };
 use sextant_model::rate_limits::{FamilyLimits, ProjectLimits};
 use sextant_model::workspace::WorkspaceChange;
@@ -402,9 +402,13 @@ async fn pipelines(md: &Metadata, pid: ProjectId, other: ProjectId) {
     md.start_pipeline_task(pid, "p1", 1_000).await.unwrap();
     md.finish_pipeline_task(pid, "p1", 1_000, Err((TaskState::Retried, "disk".into()))).await.unwrap();
     md.start_pipeline_task(pid, "p1", 1_000).await.unwrap();
-    md.finish_pipeline_task(pid, "p1", 1_000, Ok((7, "abc".into(), true))).await.unwrap();
+    let done = |events: i64, digest: &str, tables: Option<Vec<String>>| {
+        Ok(TaskDone { events, digest: digest.into(), published: true, tables })
+    };
+    md.finish_pipeline_task(pid, "p1", 1_000, done(7, "abc", Some(vec!["buy".into()]))).await.unwrap();
     let tasks = md.pipeline_tasks(pid, "p1").await.unwrap();
     assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].tables, ["buy"]);
     assert_eq!((tasks[0].state, tasks[0].attempts, tasks[0].events), (TaskState::Succeeded, 2, 7));
     assert_eq!((tasks[0].digest.as_deref(), tasks[0].error.as_deref()), (Some("abc"), None));
     assert!(md.pipeline(pid, "p1").await.unwrap().last_dispatched_ms.is_some());
@@ -422,7 +426,7 @@ async fn pipelines(md: &Metadata, pid: ProjectId, other: ProjectId) {
     assert!(gone().await);
     // A runner that finishes a partition after the cancel leaves nothing behind.
     md.start_pipeline_task(pid, "p1", 3_000).await.unwrap();
-    md.finish_pipeline_task(pid, "p1", 3_000, Ok((1, "d".into(), true))).await.unwrap();
+    md.finish_pipeline_task(pid, "p1", 3_000, done(1, "d", None)).await.unwrap();
     assert!(gone().await);
     assert_eq!(md.all_pipelines().await.unwrap().len(), 1);
     assert!(matches!(md.pipeline(pid, "p1").await, Err(MetadataError::NotFound(_))));

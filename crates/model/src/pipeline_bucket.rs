@@ -5,7 +5,8 @@
 //! `s3_encryption` and `s3_kms_key_id`. Sextant adds `s3_endpoint` (an S3-compatible
 //! server, written to with path-style requests) and a key pair, `s3_access_key_id` and
 //! `s3_secret_access_key`; without a key pair the server's own AWS credentials are used
-//! (its `AWS_*` environment, or the instance's role). `s3_role` is kept and shown but
+//! (its `AWS_*` environment, or the instance's role), and only for Amazon's S3: a
+//! pipeline naming `s3_endpoint` must bring its own key pair. `s3_role` is kept and shown but
 //! not assumed: Sextant writes with those credentials (UNCONFIRMED: Mixpanel assumes
 //! the role from its own account; a self-hosted server has no such account).
 //!
@@ -134,6 +135,11 @@ impl S3Bucket {
         }
         let access_key_id = value(fields, "s3_access_key_id", problems);
         let secret = value(fields, "s3_secret_access_key", problems);
+        if endpoint.is_some() && access_key_id.is_none() && secret.is_none() {
+            // The server's own credentials are for Amazon's buckets its role reaches,
+            // never sent to a server the request names.
+            problems.push(problem("s3_access_key_id", "is required with `s3_endpoint` (and `s3_secret_access_key`)"));
+        }
         if access_key_id.is_some() != secret.is_some() {
             problems.push(problem(
                 if access_key_id.is_some() { "s3_secret_access_key" } else { "s3_access_key_id" },

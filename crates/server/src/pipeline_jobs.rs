@@ -30,7 +30,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures::TryStreamExt as _;
 use sextant_expr::{Program, Scope};
-use sextant_metadata::{Pipeline, PipelineTask};
+use sextant_metadata::{Pipeline, PipelineTask, TaskDone};
 use sextant_model::pipeline::{TaskState, partition_dir, partition_key};
 use sextant_model::workspace::Visibility;
 use sextant_storage::ExportQuery;
@@ -146,15 +146,17 @@ async fn write_partition(
                 let _ = std::fs::remove_file(&lines.file);
                 return unchanged(state, pipeline, partition, lines).await;
             }
-            match files_of(state, pipeline, partition, &destination, &lines).await {
+            let previous = published.map(|t| t.tables.clone()).unwrap_or_default();
+            match files_of(state, pipeline, partition, &destination, &lines, previous).await {
                 Ok(files) => {
                     // The fault test's moment: the files written, not yet published.
                     let _ = tokio::task::spawn_blocking(|| {
                         sextant_storage_duckdb::pause::point(sextant_storage_duckdb::pause::PIPELINE_PUBLISH)
                     })
                     .await;
+                    let tables = Some(files.tables.clone());
                     match destination.publish(&files).await {
-                        Ok(()) => Ok((lines.events, lines.digest, true)),
+                        Ok(()) => Ok(TaskDone { events: lines.events, digest: lines.digest, published: true, tables }),
                         Err(why) => Err(failed(why)),
                     }
                 }
@@ -181,7 +183,7 @@ async fn unchanged(
     partition: i64,
     lines: Lines,
 ) -> Result<(), sextant_metadata::MetadataError> {
-    let outcome = Ok((lines.events, lines.digest, false));
+    let outcome = Ok(TaskDone { events: lines.events, digest: lines.digest, published: false, tables: None });
     state.metadata.finish_pipeline_task(pipeline.project_id, &pipeline.name, partition, outcome).await
 }
 
@@ -311,6 +313,7 @@ async fn files_of(
     partition: i64,
     destination: &Destination,
     lines: &Lines,
+    previous: Vec<String>,
 ) -> Result<Files, String> {
     let spec = &pipeline.spec;
     let dir = partition_dir(partition, spec.frequency);
@@ -318,7 +321,6 @@ async fn files_of(
         return Ok(Files { written: vec![(lines.file.clone(), format!("{dir}/{FILE_NAME}"))], ..Files::default() });
     }
     let kinds = state.store.dictionary(pipeline.project_id, None).await.map_err(|e| e.to_string())?;
-    let previous = destination.tables().await?;
     let work = destination.work_dir().to_path_buf();
     let (source, format, schema) = (lines.file.clone(), spec.data_format, spec.schema_type);
     let made = tokio::task::spawn_blocking(move || {

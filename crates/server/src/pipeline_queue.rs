@@ -58,9 +58,11 @@ impl PipelineRunner {
     }
 
     /// Where a bucket pipeline's files are written before they are uploaded:
-    /// `<root>/.staging/<project id>/<name>` (no prefix starts with `.`, and a name is
-    /// letters, digits, `-`, `_` and `.`).
+    /// `<root>/.staging/<project id>/<hash of the name>` (no prefix starts with `.`; a
+    /// name may be longer than a file name may).
     pub fn staging(&self, project: ProjectId, name: &str) -> PathBuf {
-        self.root.join(".staging").join(project.0.to_string()).join(name)
+        use sha2::Digest as _;
+        let hash = hex::encode(&sha2::Sha256::digest(name.as_bytes())[..12]);
+        self.root.join(".staging").join(project.0.to_string()).join(hash)
     }
 }

@@ -4,11 +4,14 @@
 //!
 //! A partition's files are first written in full to a local work directory: beside
 //! their final names for a directory, so that publishing is one rename each, or under
-//! `<root>/.staging/<project>/<pipeline>` for a bucket. A bucket's file is then uploaded
-//! to a temporary key beside its final one (`.<file>.partial`), copied over the final
-//! key (S3 copies are whole: a reader sees the old object or the new one), and the
-//! temporary key removed. A crash at any point leaves at most a temporary key or file,
-//! which the next attempt writes over.
+//! `<root>/.staging/<project>/<hash of the pipeline's name>` for a bucket. A bucket's
+//! file is then uploaded under its final key: in one PUT up to 16 MB, else as a
+//! multipart upload, whose parts are the temporary object S3 keeps out of sight until
+//! the upload is completed. Either way the key shows the old object or the new one,
+//! whole (no copy step: S3 refuses to copy objects over 5 GB). A crash leaves at most a
+//! staged file, which the next attempt writes over, or an incomplete upload, aborted
+//! when the upload fails and otherwise cleared by the bucket's lifecycle rule for
+//! incomplete uploads.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,32 +64,6 @@ impl Destination {
         }
     }
 
-    /// The tables a schematized pipeline has published here (the names of the
-    /// destination's top-level directories).
-    pub async fn tables(&self) -> Result<Vec<String>, String> {
-        match self {
-            Destination::Directory(dir) => {
-                let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
-                Ok(entries
-                    .flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .map(|e| e.file_name().to_string_lossy().to_string())
-                    .filter(|name| !name.starts_with('.'))
-                    .collect())
-            }
-            Destination::Bucket { store, base, .. } => {
-                let listed =
-                    store.list_with_delimiter(Some(base)).await.map_err(|e| format!("cannot list the bucket: {e}"))?;
-                Ok(listed
-                    .common_prefixes
-                    .iter()
-                    .filter_map(|p| p.filename().map(str::to_string))
-                    .filter(|name| !name.starts_with('.'))
-                    .collect())
-            }
-        }
-    }
-
     /// Publishes each written file under its final name, then removes what the
     /// publication no longer has and the scratch files.
     pub async fn publish(&self, files: &Files) -> Result<(), String> {
@@ -113,11 +90,7 @@ impl Destination {
             }
             Destination::Bucket { store, base, .. } => {
                 for (local, target) in &files.written {
-                    let key = child(base, target)?;
-                    let partial = partial_key(&key)?;
-                    upload(store.as_ref(), local, &partial).await?;
-                    store.copy(&partial, &key).await.map_err(|e| format!("cannot publish {key}: {e}"))?;
-                    let _ = store.delete(&partial).await;
+                    upload(store.as_ref(), local, &child(base, target)?).await?;
                     let _ = tokio::fs::remove_file(local).await;
                 }
                 for gone in &files.stale {
@@ -135,18 +108,20 @@ impl Destination {
     }
 }
 
-/// Checks at creation that a bucket takes a file: one small object written and removed
-/// under the pipeline's directory, with few retries, so that a wrong endpoint, bucket
-/// or key is told at once rather than in the pipeline's first failed partition.
+/// Checks at creation that the bucket allows what publishing does: one small object
+/// written, listed and removed under the pipeline's directory, with few retries, so
+/// that a wrong endpoint, bucket or key, or a key missing a permission, is told at
+/// once rather than in the pipeline's first failed partition.
 pub async fn check_bucket(secrets: &SecretBox, bucket: &S3Bucket, prefix: &str, project: i64) -> Result<(), String> {
     let retry = RetryConfig { max_retries: 1, retry_timeout: Duration::from_secs(10), ..RetryConfig::default() };
     let store = bucket_store(bucket, secrets, retry)?;
-    let key = child(&base_key(prefix, project)?, ".sextant-check")?;
-    store
-        .put(&key, PutPayload::from_static(b"sextant"))
-        .await
-        .map_err(|e| format!("cannot write to the bucket: {e}"))?;
-    let _ = store.delete(&key).await;
+    let base = base_key(prefix, project)?;
+    let key = child(&base, ".sextant-check")?;
+    let put = store.put(&key, PutPayload::from_static(b"sextant")).await;
+    put.map_err(|e| format!("cannot write to the bucket: {e}"))?;
+    let listed = store.list_with_delimiter(Some(&base)).await;
+    listed.map_err(|e| format!("cannot list the bucket: {e}"))?;
+    store.delete(&key).await.map_err(|e| format!("cannot delete from the bucket: {e}"))?;
     Ok(())
 }
 
@@ -190,14 +165,6 @@ fn child(base: &Key, relative: &str) -> Result<Key, String> {
     Key::parse(format!("{base}/{relative}")).map_err(|e| format!("`{relative}` is not a key: {e}"))
 }
 
-/// The temporary key beside `key`.
-fn partial_key(key: &Key) -> Result<Key, String> {
-    let name = key.filename().unwrap_or_default();
-    let parent: Vec<_> = key.parts().collect();
-    let parent = Key::from_iter(parent[..parent.len().saturating_sub(1)].iter().cloned());
-    child(&parent, &format!(".{name}.partial"))
-}
-
 /// Uploads a local file to `key`: in one request when small, else in parts.
 async fn upload(store: &dyn ObjectStore, local: &Path, key: &Key) -> Result<(), String> {
     let failed = |e: &dyn std::fmt::Display| format!("cannot upload {}: {e}", key);
@@ -222,6 +189,7 @@ async fn upload(store: &dyn ObjectStore, local: &Path, key: &Key) -> Result<(), 
             }
         };
         if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+            let _ = writer.abort().await;
             return Err(failed(&e));
         }
         writer.write(&buffer[..n]);
@@ -246,7 +214,6 @@ mod tests {
         let base = base_key("mixpanel/raw", 7).unwrap();
         let key = child(&base, "2026/12/01/full_day/export.json.gz").unwrap();
         assert_eq!(key.as_ref(), "mixpanel/raw/7/2026/12/01/full_day/export.json.gz");
-        assert_eq!(partial_key(&key).unwrap().as_ref(), "mixpanel/raw/7/2026/12/01/full_day/.export.json.gz.partial");
         assert_eq!(base_key("", 7).unwrap().as_ref(), "7");
     }
 }

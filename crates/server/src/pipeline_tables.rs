@@ -33,6 +33,8 @@ pub struct Files {
     pub stale: Vec<String>,
     /// Scratch files to remove once published.
     pub scratch: Vec<PathBuf>,
+    /// The tables this publication has (schematized pipelines).
+    pub tables: Vec<String>,
 }
 
 /// The columns every table starts with.
@@ -139,8 +141,9 @@ fn file_name(format: DataFormat) -> &'static str {
 
 /// Writes the tables of the partition whose lines are in `lines` (times in ms), each
 /// to a temporary file at `<work>/<table>/<dir>/.<file>.partial`, to be published as
-/// `<table>/<dir>/<file>`; answers those, and the files of the tables published before
-/// (`previous`) that this partition does not have (`multischema`).
+/// `<table>/<dir>/<file>`; answers those, and the files of the tables this partition
+/// published before (`previous`, as the control plane recorded them) and has no more
+/// (`multischema`).
 pub fn write(
     lines: &Path,
     work: &Path,
@@ -234,10 +237,11 @@ pub fn write(
         }
         files.written.push((temporary, format!("{table}/{dir}/{file}")));
     }
-    // A table published before and absent now: its file of this partition goes.
+    // A table this partition published before and has no more: its file goes.
     for old in previous.iter().filter(|t| !tables.contains_key(*t)) {
         files.stale.push(format!("{old}/{dir}/{file}"));
     }
+    files.tables = tables.into_keys().collect();
     Ok(files)
 }
 

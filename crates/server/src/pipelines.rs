@@ -356,6 +356,9 @@ pub async fn cancel(
 ) -> Result<Json<PipelineDone>, ApiError> {
     let pipeline = named(&state, &reader).await?;
     state.metadata.delete_pipeline(pipeline.project_id, &pipeline.name).await?;
+    // A bucket pipeline's staged files (events, some perhaps deleted since) go with it.
+    let staging = state.pipelines.staging(pipeline.project_id, &pipeline.name);
+    let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(staging)).await;
     Ok(Json(PipelineDone { status: "ok", name: pipeline.name }))
 }
 
