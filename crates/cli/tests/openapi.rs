@@ -121,6 +121,16 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/2.0/nessie/pipeline/resume", &["post"]),
         ("/api/2.0/nessie/pipeline/status", &["get"]),
         ("/api/2.0/nessie/pipeline/timeline", &["get"]),
+        ("/api/app/projects/{project_id}/warehouse-sources", &["get", "post"]),
+        ("/api/app/projects/{project_id}/warehouse-sources/{source_id}", &["get", "delete"]),
+        ("/api/app/projects/{project_id}/warehouse-sources/imports", &["get"]),
+        ("/api/app/projects/{project_id}/warehouse-sources/imports/event-stream", &["post"]),
+        ("/api/app/projects/{project_id}/warehouse-sources/imports/people", &["post"]),
+        ("/api/app/projects/{project_id}/warehouse-sources/imports/groups", &["post"]),
+        ("/api/app/projects/{project_id}/warehouse-sources/imports/lookup-table", &["post"]),
+        ("/api/app/projects/{project_id}/warehouse-sources/imports/{import_id}", &["get", "patch", "delete"]),
+        ("/api/app/projects/{project_id}/warehouse-sources/imports/{import_id}/manual-sync", &["put"]),
+        ("/api/app/projects/{project_id}/warehouse-sources/imports/{import_id}/history", &["get"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),
@@ -133,7 +143,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 99, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 109, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -184,6 +194,7 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         .await
         .unwrap();
     let annotation_id = annotation["results"]["id"].as_i64().unwrap();
+    let (source_id, import_id) = seed_warehouse_import(&s, &s.creds.secret, "").await;
 
     let work = tempfile::tempdir().unwrap();
     // Real identifiers for path and query parameters, so requests reach the handlers.
@@ -192,14 +203,15 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         format!(
             "[parameters]\n\"path.project_id\" = {p}\n\"query.project_id\" = {p}\n\"path.token_id\" = {token_id}\n\"path.cohort_id\" = 1\n\
              \"path.id\" = \"{table_id}\"\n\"path.table_id\" = \"{table_id}\"\n\"path.bookmark_id\" = 1\n\
-             \"path.funnel_id\" = {funnel_id}\n\"query.funnel_id\" = {funnel_id}\n\"path.annotation_id\" = {annotation_id}\n\"path.organization_id\" = 1\n\"path.service_account_id\" = 1\n\"path.workspace_id\" = 1\n",
+             \"path.funnel_id\" = {funnel_id}\n\"query.funnel_id\" = {funnel_id}\n\"path.annotation_id\" = {annotation_id}\n\"path.organization_id\" = 1\n\"path.service_account_id\" = 1\n\"path.workspace_id\" = 1\n\
+             \"path.source_id\" = {source_id}\n\"path.import_id\" = {import_id}\n",
             p = s.creds.project_id
         ),
     )
     .unwrap();
     let (ok, report) = schemathesis(work.path(), &s.url("/openapi.json"), None, &format!("{}:", s.creds.secret), &[]);
     assert!(ok, "schemathesis found problems:\n{report}");
-    assert!(report.contains("Tested: 144"), "every operation is tested:\n{report}");
+    assert!(report.contains("Tested: 158"), "every operation is tested:\n{report}");
 }
 
 /// The organisation's project routes, which take an organisation owner or admin (the
@@ -537,6 +549,37 @@ async fn mixpanel_service_accounts_spec_finds_no_server_error_or_schema_violatio
         s.creds.project_id
     );
     mixpanel_app_spec(&s, "mixpanel-service-accounts.openapi.yaml", &parameters);
+}
+
+/// A warehouse source (PostgreSQL, on a port nothing listens on) and an import of it,
+/// made with `user:password`: their ids.
+async fn seed_warehouse_import(s: &TestServer, user: &str, password: &str) -> (i64, i64) {
+    let base = format!("/api/app/projects/{}/warehouse-sources", s.creds.project_id);
+    let source = json!({"name": "seed", "type": "postgres", "url": "postgres://etl@127.0.0.1:9/dw"});
+    let r = s.http.post(s.url(&base)).basic_auth(user, Some(password)).json(&source);
+    let (status, source) = send(r).await;
+    assert_eq!(status, 201, "{source}");
+    let source_id = source["results"]["id"].as_i64().unwrap();
+    let import = json!({"import_type": "event_stream", "warehouse_source_id": source_id,
+                        "table_params": {"table_name": "events"}, "event_name": "Seed", "time_column_name": "at",
+                        "user_column_name": "user_id", "sync_mode": "full_sync", "run_every": 0});
+    let r = s.http.post(s.url(&format!("{base}/imports/event-stream"))).basic_auth(user, Some(password)).json(&import);
+    let (status, import) = send(r).await;
+    assert_eq!(status, 200, "{import}");
+    (source_id, import["results"]["id"].as_i64().unwrap())
+}
+
+/// Mixpanel's Warehouse Connectors spec
+/// (`schemathesis/mixpanel-warehouse-connectors.openapi.yaml`, copied from its published
+/// documents, MIT) against the server at `/api/app`, as the organisation's owner, with a
+/// real import (of a source that cannot be reached, so its runs fail fast): no server
+/// error and no answer that breaks one of its schemas.
+#[tokio::test]
+async fn mixpanel_warehouse_connectors_spec_finds_no_server_error_or_schema_violation() {
+    let s = TestServer::start_with_config(UNLIMITED);
+    let (_, import_id) = seed_warehouse_import(&s, &s.creds.sa_user, &s.creds.sa_secret).await;
+    let parameters = format!("\"path.projectId\" = {}\n\"path.importId\" = {import_id}\n", s.creds.project_id);
+    mixpanel_app_spec(&s, "mixpanel-warehouse-connectors.openapi.yaml", &parameters);
 }
 
 /// Runs schemathesis with one of Mixpanel's App API specs (a file of

@@ -27,6 +27,8 @@
 //!   ([`GdprJob`]).
 //! - `pipelines`: data pipelines, the partitions each owes and its publication history
 //!   ([`Pipeline`], [`PipelineTask`]).
+//! - `warehouse`: warehouse connectors: sources, imports, their watermarks and runs
+//!   ([`WarehouseImport`]).
 //! - `lexicon`: Lexicon schemas and the counts of values that broke their declared
 //!   types ([`LexiconScope`]).
 //! - `org_accounts`: an organisation's service accounts, managed by its owners and
@@ -55,6 +57,7 @@ mod store;
 #[cfg(feature = "testsupport")]
 pub mod testsupport;
 mod tokens;
+mod warehouse;
 mod workspaces;
 
 pub use annotations::{
@@ -74,6 +77,7 @@ pub use pipelines::{Pipeline, PipelineTask, TaskDone};
 pub use projects::NewProject;
 pub use store::{Bootstrap, Metadata, NewServiceAccount, ServiceAccountAuth, ServiceAccountInfo};
 pub use tokens::{ApiTokenAuth, ApiTokenInfo, NewApiToken, TOKEN_PREFIX};
+pub use warehouse::{ImportRun, WarehouseImport, WarehouseSource};
 
 use sextant_model::ErrorCode;
 

@@ -64,7 +64,10 @@ fn limits_text(limits: &ProjectLimits) -> Option<String> {
 
 /// The tables keeping a project's objects, children before the tables they point at;
 /// deleting a project empties them of its rows, then deletes its row.
-const PROJECT_TABLES: [&str; 23] = [
+const PROJECT_TABLES: [&str; 26] = [
+    "warehouse_import_runs WHERE project_id = $1",
+    "warehouse_imports WHERE project_id = $1",
+    "warehouse_sources WHERE project_id = $1",
     "pipeline_syncs WHERE project_id = $1",
     "pipeline_tasks WHERE project_id = $1",
     "pipelines WHERE project_id = $1",

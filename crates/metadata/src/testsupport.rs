@@ -81,6 +81,17 @@ impl Cluster {
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
+
+    /// Runs SQL in its `postgres` database with `psql`; panics with psql's message when
+    /// it fails.
+    pub fn execute(&self, sql: &str) {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-d", "postgres"])
+            .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
 
 impl Drop for Cluster {

@@ -319,6 +319,7 @@ async fn suite(md: &Metadata) {
     feature_flags(md, pid).await;
     gdpr_jobs(md, pid, other.id).await;
     pipelines(md, pid, other.id).await;
+    warehouse(md, pid).await;
     workspaces_and_deleting_projects(md, org, pid, analyst.id).await;
     md.ping().await.unwrap();
 }
@@ -377,6 +378,42 @@ async fn gdpr_jobs(md: &Metadata, pid: ProjectId, other: ProjectId) {
     assert_eq!(md.opt_in(pid, &["a".into(), "zzz".into()]).await.unwrap(), 1);
     let all = md.all_opt_outs().await.unwrap();
     assert_eq!(all, [(pid, "b".to_string()), (other, "a".to_string())]);
+}
+
+/// Warehouse connectors: a source, an import of it (its secret-free spec kept whole), a
+/// manual sync's pending run taken by the runner, the watermark, a run stopped by a
+/// stop, the history newest first, and the order of deletion.
+async fn warehouse(md: &Metadata, pid: ProjectId) {
+    use sextant_model::warehouse::{ImportSpec, ImportType, SourceSpec};
+    let source =
+        SourceSpec::parse(&serde_json::json!({"name": "dw", "type": "postgres", "url": "postgres://h/db"})).unwrap();
+    let source = md.create_warehouse_source(pid, &source, &Actor::cli()).await.unwrap();
+    let body = serde_json::json!({"import_type": "people", "warehouse_source_id": source.id, "table_params": {"table_name": "users"},
+                                  "user_column_name": "id", "insert_time_column_name": "updated", "sync_mode": "time_based"});
+    let spec = ImportSpec::parse(&body, ImportType::People, Some(source.spec.kind)).unwrap();
+    let import = md.create_warehouse_import(pid, &spec, "r1", &Actor::cli()).await.unwrap();
+    assert_eq!((import.spec.clone(), import.sync_requested, import.paused), (spec, true, false));
+    assert!(matches!(md.delete_warehouse_source(pid, source.id).await, Err(MetadataError::Conflict(_))));
+    let first = md.start_warehouse_run(&import).await.unwrap();
+    md.set_warehouse_watermark(import.id, "2026-12-01 10:00:00+00").await.unwrap();
+    md.finish_warehouse_run(first, "SUCCEEDED", 12, None).await.unwrap();
+    let pending = md.request_warehouse_sync(pid, import.id).await.unwrap();
+    assert_eq!(md.request_warehouse_sync(pid, import.id).await.unwrap(), pending, "one run waits");
+    let stored = md.warehouse_import(pid, import.id).await.unwrap();
+    assert_eq!((stored.watermark.as_deref(), stored.sync_requested), (Some("2026-12-01 10:00:00+00"), true));
+    assert_eq!(md.start_warehouse_run(&stored).await.unwrap(), pending, "the pending run is the one started");
+    md.fail_unfinished_warehouse_runs("r1").await.unwrap();
+    let runs = md.warehouse_runs(pid, import.id).await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["FAILED", "SUCCEEDED"]);
+    assert_eq!(runs[1].imported, Some(12));
+    let changed = md.update_warehouse_import(pid, import.id, true, 0).await.unwrap();
+    assert_eq!((changed.paused, changed.run_every), (true, 0));
+    assert_eq!(md.runner_warehouse_imports("r1").await.unwrap().len(), 1);
+    md.delete_warehouse_import(pid, import.id).await.unwrap();
+    assert!(matches!(md.warehouse_runs(pid, import.id).await, Err(MetadataError::NotFound(_))));
+    md.delete_warehouse_source(pid, source.id).await.unwrap();
+    // Left for the project's deletion to clear.
+    md.create_warehouse_source(pid, &source.spec, &Actor::cli()).await.unwrap();
 }
 
 /// Data pipelines: names unique in a project, pause and resume, edits, each

@@ -21,6 +21,8 @@
 //! - [`form`]: form fields read into values, each problem named by its field.
 //! - [`pipeline`]: data pipelines: create and edit requests, names, the partitions owed.
 //! - [`pipeline_bucket`]: the S3 bucket an `s3-raw` or `aws` pipeline writes to.
+//! - [`warehouse`]: warehouse connectors: sources, imports, and a source's row as an
+//!   event or a profile update.
 //! - [`lexicon`]: Lexicon schemas (the data dictionary): what a schema may say, and
 //!   what its declarations make ingestion do.
 //! - [`rate_limits`]: what each API family may take in a project: Mixpanel's defaults
@@ -52,6 +54,7 @@ pub mod profile;
 pub mod project;
 pub mod rate_limits;
 pub mod time;
+pub mod warehouse;
 pub mod workspace;
 
 pub use audit::{Actor, ActorKind, Audit};

@@ -49,6 +49,11 @@ pub struct Config {
     /// How long a `sync` pipeline's published partition goes before it is read again
     /// to see whether its events changed (seconds).
     pub pipeline_sync_seconds: u64,
+    /// Where `files` warehouse sources are (`<data dir>/imports` when not set): a
+    /// source's `path` is under it.
+    pub imports_dir: Option<PathBuf>,
+    /// How often the warehouse import runner looks for imports due (seconds).
+    pub warehouse_poll_seconds: u64,
     /// Which hostnames serve which data-residency region.
     pub regions: RegionHosts,
     /// The HTTPS listener, when one is configured (beside the HTTP one).
@@ -182,6 +187,8 @@ impl Default for Config {
             pipelines_dir: None,
             pipeline_poll_seconds: DEFAULT_PIPELINE_POLL_SECONDS,
             pipeline_sync_seconds: DEFAULT_PIPELINE_SYNC_SECONDS,
+            imports_dir: None,
+            warehouse_poll_seconds: DEFAULT_WAREHOUSE_POLL_SECONDS,
             regions: RegionHosts::default(),
             tls: None,
             geoip_database: None,
@@ -209,6 +216,8 @@ struct ConfigFile {
     pipelines_dir: Option<PathBuf>,
     pipeline_poll_seconds: Option<u64>,
     pipeline_sync_seconds: Option<u64>,
+    imports_dir: Option<PathBuf>,
+    warehouse_poll_seconds: Option<u64>,
     regions: Option<BTreeMap<Region, Vec<String>>>,
     tls: Option<TlsFile>,
     geoip_database: Option<PathBuf>,
@@ -337,6 +346,10 @@ pub const DEFAULT_PIPELINE_POLL_SECONDS: u64 = 60;
 /// (each check exports the partition once more; see `crate::pipeline_jobs`).
 pub const DEFAULT_PIPELINE_SYNC_SECONDS: u64 = 3_600;
 
+/// How often the warehouse import runner looks for imports due by default: a minute
+/// (a `manual-sync` wakes it at once).
+pub const DEFAULT_WAREHOUSE_POLL_SECONDS: u64 = 60;
+
 /// Values from flags or environment, which win over the file.
 #[derive(Clone, Debug, Default)]
 pub struct ConfigOverrides {
@@ -430,6 +443,8 @@ impl Config {
             pipelines_dir: from_file.pipelines_dir.clone(),
             pipeline_poll_seconds: from_file.pipeline_poll_seconds.unwrap_or(d.pipeline_poll_seconds).max(1),
             pipeline_sync_seconds: from_file.pipeline_sync_seconds.unwrap_or(d.pipeline_sync_seconds).max(1),
+            imports_dir: from_file.imports_dir.clone(),
+            warehouse_poll_seconds: from_file.warehouse_poll_seconds.unwrap_or(d.warehouse_poll_seconds).max(1),
             regions: from_file.regions.as_ref().map(RegionHosts::new).unwrap_or(d.regions),
             geoip_database: overrides.geoip_database.clone().or(from_file.geoip_database),
             places_database: overrides.places_database.clone().or(from_file.places_database),

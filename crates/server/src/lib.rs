@@ -32,6 +32,10 @@
 //!   (`/api/app/projects/{id}/workspaces/{id}/feature-flags`).
 //! - [`projects`]: projects (`/api/app/organizations/{id}/projects`, `/api/app/projects/{id}`).
 //! - [`workspaces`]: workspaces, Mixpanel's data views (`/api/app/projects/{id}/workspaces`).
+//! - [`warehouse_sources`]: warehouse sources, PostgreSQL or files
+//!   (`/api/app/projects/{id}/warehouse-sources`, Sextant's own).
+//! - [`warehouse_imports`]: warehouse imports, Mixpanel's connectors
+//!   (`/api/app/projects/{id}/warehouse-sources/imports`).
 //! - [`health`]: liveness and metrics, `/healthz`, `/readyz`, `/metrics`.
 //!
 //! What handlers share, and the server around them:
@@ -74,6 +78,10 @@
 //! - [`pipeline_store`]: where a pipeline's files are published: a directory, or an S3
 //!   bucket through `object_store`.
 //! - [`secrets`]: secrets the control plane keeps, sealed under the server's key.
+//! - [`warehouse_jobs`]: the background runner of warehouse imports: each import due,
+//!   its rows taken through ingestion, its watermark moved on.
+//! - [`warehouse_read`]: reading a warehouse source's rows (PostgreSQL, Parquet, CSV)
+//!   in watermark order, a batch at a time.
 //! - [`opt_outs`]: the ids whose events and profile updates ingestion drops.
 //! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
 //!   events and properties, type violations counted).
@@ -144,6 +152,10 @@ pub mod service_accounts;
 pub mod state;
 pub mod stream;
 pub mod tls;
+pub mod warehouse_imports;
+pub mod warehouse_jobs;
+pub mod warehouse_read;
+pub mod warehouse_sources;
 pub mod workspaces;
 
 pub use config::{Config, ConfigOverrides, LogFormat};

@@ -177,11 +177,22 @@ pub(crate) async fn create<R: Resource>(
     project_id: &str,
     request: Request,
 ) -> Result<(StatusCode, Json<Single<R::View>>), ApiError> {
+    create_answering::<R>(state, project_id, request, StatusCode::CREATED).await
+}
+
+/// `POST .../{things}`, answered with `status` (a Mixpanel spec that answers a
+/// creation with 200) and the new object.
+pub(crate) async fn create_answering<R: Resource>(
+    state: &AppState,
+    project_id: &str,
+    request: Request,
+    status: StatusCode,
+) -> Result<(StatusCode, Json<Single<R::View>>), ApiError> {
     let (parts, body) = request.into_parts();
     let (credential, _) = admin_for(state, project_id, &parts, R::WRITE).await?;
     let body = read_body(&parts.headers, body).await?;
     let stored = R::create(state, &credential.project, &credential.actor, body).await?;
-    Ok((StatusCode::CREATED, Json(Single::ok(R::view(&stored, None)))))
+    Ok((status, Json(Single::ok(R::view(&stored, None)))))
 }
 
 /// `PATCH .../{things}/{id}`.

@@ -36,7 +36,7 @@ use crate::state::AppState;
 use crate::{
     annotations, app, cohorts, engage, events, experiments, export, feature_flags, flags, funnels, gdpr, health,
     ingest, insights, jql, lexicon, limits, lookup_tables, metrics, openapi, pipelines, projects, retention,
-    segmentation, service_accounts, stream, workspaces,
+    segmentation, service_accounts, stream, warehouse_imports, warehouse_sources, workspaces,
 };
 
 /// The whole application: the router behind trailing-slash trimming.
@@ -317,6 +317,16 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::own))
         .routes(routes!(workspaces::app_list, workspaces::app_create))
         .routes(routes!(workspaces::app_get, workspaces::app_update, workspaces::app_delete))
+        .routes(routes!(warehouse_sources::app_list, warehouse_sources::app_create))
+        .routes(routes!(warehouse_sources::app_get, warehouse_sources::app_delete))
+        .routes(routes!(warehouse_imports::list))
+        .routes(routes!(warehouse_imports::get, warehouse_imports::update, warehouse_imports::delete))
+        .routes(routes!(warehouse_imports::create_event_stream))
+        .routes(routes!(warehouse_imports::create_people))
+        .routes(routes!(warehouse_imports::create_groups))
+        .routes(routes!(warehouse_imports::create_lookup_table))
+        .routes(routes!(warehouse_imports::manual_sync))
+        .routes(routes!(warehouse_imports::history))
         .routes(routes!(flags::definitions))
         .routes(routes!(flags::assignments, flags::assignments_posted))
         .routes(routes!(feature_flags::list, feature_flags::create))

@@ -70,7 +70,9 @@ impl SecretBox {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; KEY_LEN];
                 SystemRandom::new().fill(&mut key).map_err(|_| std::io::Error::other("no random source"))?;
-                write_private(path, &key)?;
+                // Written whole or not at all: a crash never leaves a short key that
+                // would stop the next start.
+                crate::files::write_atomically(path, &key, 0o600)?;
                 Ok(SecretBox::with_key(&key))
             }
             Err(e) => Err(e),
@@ -103,25 +105,6 @@ impl SecretBox {
         let plain = self.key.open_in_place(nonce, Aad::empty(), &mut rest).map_err(|_| SecretError::WrongKey)?;
         String::from_utf8(plain.to_vec()).map_err(|_| SecretError::WrongKey)
     }
-}
-
-/// Writes a new file only its owner reads: to a temporary file, synced, then renamed
-/// into place, so a crash never leaves a short key that would stop the next start.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let temporary = path.with_extension("key.partial");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)?;
-    if let Some(dir) = path.parent().and_then(|d| std::fs::File::open(d).ok()) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

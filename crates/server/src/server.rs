@@ -257,6 +257,9 @@ impl Server {
             config.pipeline_poll_seconds,
             config.pipeline_sync_seconds,
         ));
+        let imports_dir = config.imports_dir.clone().unwrap_or_else(|| dir.join("imports"));
+        state.warehouse =
+            Arc::new(crate::warehouse_jobs::WarehouseRunner::new(imports_dir, config.warehouse_poll_seconds));
         let key = dir.join("secrets.key");
         let secrets = crate::secrets::SecretBox::open(&key)
             .map_err(|source| ServeError::Io { context: format!("cannot open {}", key.display()), source })?;
@@ -295,6 +298,8 @@ impl Server {
         let gdpr_jobs = tokio::spawn(crate::gdpr_jobs::run(state.clone()));
         // Writes the partitions running pipelines owe, resuming those a stop left.
         let pipeline_jobs = tokio::spawn(crate::pipeline_jobs::run(state.clone()));
+        // Runs the warehouse imports due, going on from their watermarks after a stop.
+        let warehouse_jobs = tokio::spawn(crate::warehouse_jobs::run(state.clone()));
         tokio::join!(served_http, served_https);
         graceful.shutdown().await;
         state.set_not_ready();
@@ -302,6 +307,7 @@ impl Server {
         rereading.abort();
         gdpr_jobs.abort();
         pipeline_jobs.abort();
+        warehouse_jobs.abort();
         state.dictionary.flush(&state.metadata).await;
         let closed = state.store.close().await;
         state.metadata.close().await;

@@ -48,6 +48,8 @@ pub struct AppState {
     pub gdpr: Arc<crate::gdpr_queue::GdprJobs>,
     /// Where pipelines write, and the pipeline runner's wake-up call.
     pub pipelines: Arc<crate::pipeline_queue::PipelineRunner>,
+    /// Where `files` warehouse sources are, and the import runner's wake-up call.
+    pub warehouse: Arc<crate::warehouse_jobs::WarehouseRunner>,
     /// Seals the secrets the control plane keeps (a pipeline's S3 secret key).
     pub secrets: Arc<crate::secrets::SecretBox>,
     /// The ids whose events and profile updates ingestion drops.
@@ -114,6 +116,7 @@ impl AppState {
             flags: Arc::default(),
             gdpr: Arc::default(),
             pipelines: Arc::default(),
+            warehouse: Arc::default(),
             secrets: Arc::default(),
             opt_outs: Arc::default(),
             ready: Arc::new(AtomicBool::new(true)),

@@ -27,9 +27,12 @@ pub const WRITER_COMMIT: &str = "writer-commit";
 /// committed (the first step is).
 pub const ERASURE_SECOND_STEP: &str = "erasure-second-step";
 
-/// In the pipeline runner, a partition's temporary file written and synced, not yet
-/// renamed over its final name.
+/// In the pipeline runner, a partition's files written and synced, not yet published
+/// (renamed over their final names, or uploaded).
 pub const PIPELINE_PUBLISH: &str = "pipeline-publish";
+
+/// A warehouse import's batch stored, its watermark not yet moved past it.
+pub const WAREHOUSE_WATERMARK: &str = "warehouse-watermark";
 
 static ARMED: OnceLock<Option<(String, PathBuf)>> = OnceLock::new();
 

@@ -11,6 +11,7 @@
 //! 5. append the accepted rows (durable when this returns);
 //! 6. answer in the style the client asked for ([`reply`]).
 
+pub(crate) mod batch;
 pub mod profiles;
 pub mod reply;
 

@@ -1,0 +1,217 @@
+//! The warehouse import runner: runs each import this server works when it is due (a
+//! `manual-sync` waiting, or `run_every` passed since its last run; a `one_time` import
+//! once), reading its source (`crate::warehouse_read`) and taking the rows through
+//! ingestion's own steps (`crate::ingest::batch`).
+//!
+//! A run's batches are stored one at a time, and a `time_based` import's watermark is
+//! moved past a batch only once it is stored: a server stopped in a run starts the
+//! next from the watermark, and the rows it reads again are the same events (the same
+//! `$insert_id`, from a column or derived from the import and the row), which `/import`'s
+//! dedup drops. Each run is recorded (`history`): `SUCCEEDED` with the rows stored, or
+//! `FAILED` with why (an unreachable source, a column the mapping names that the rows
+//! do not have, the ingestion limit reached); rows that fail alone (a time that is not
+//! one) are skipped and counted in the run's message.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use sextant_ingest::ProfileKind;
+use sextant_metadata::WarehouseImport;
+use sextant_model::warehouse::{ImportSpec, ImportType, SyncMode};
+use tokio::sync::mpsc;
+
+use crate::gdpr_queue::now_ms;
+use crate::ingest::batch::{self, Stored};
+use crate::state::AppState;
+use crate::warehouse_read::SourceQuery;
+
+/// Where `files` sources are, how often the runner looks, and its wake-up call.
+pub struct WarehouseRunner {
+    pub(crate) root: PathBuf,
+    poll: Duration,
+    wake: tokio::sync::Notify,
+}
+
+impl Default for WarehouseRunner {
+    fn default() -> Self {
+        WarehouseRunner::new(
+            std::env::temp_dir().join("sextant-imports"),
+            crate::config::DEFAULT_WAREHOUSE_POLL_SECONDS,
+        )
+    }
+}
+
+impl WarehouseRunner {
+    /// `files` sources under `root`; due imports looked for every `poll_seconds`.
+    pub fn new(root: PathBuf, poll_seconds: u64) -> WarehouseRunner {
+        WarehouseRunner { root, poll: Duration::from_secs(poll_seconds.max(1)), wake: tokio::sync::Notify::new() }
+    }
+
+    /// Tells the runner an import changed or wants a run.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Runs until the server stops.
+pub async fn run(state: AppState) {
+    if let Err(e) = state.metadata.fail_unfinished_warehouse_runs(&state.gdpr.runner).await {
+        tracing::warn!(error = %e, "warehouse imports: cannot close the runs a stop left open");
+    }
+    loop {
+        if let Err(e) = work_through(&state).await {
+            tracing::warn!(error = %e, "warehouse imports: cannot read the control plane; will retry");
+        }
+        let _ = tokio::time::timeout(state.warehouse.poll, state.warehouse.wake.notified()).await;
+    }
+}
+
+/// One round: every due import of this server, one after the other.
+async fn work_through(state: &AppState) -> Result<(), sextant_metadata::MetadataError> {
+    let now = now_ms();
+    for import in state.metadata.runner_warehouse_imports(&state.gdpr.runner).await? {
+        if import.paused || !due(&import, now) {
+            continue;
+        }
+        let run = state.metadata.start_warehouse_run(&import).await?;
+        let (status, imported, message) = match import_rows(state, &import).await {
+            Ok(done) => ("SUCCEEDED", done.imported, done.note()),
+            Err((imported, why)) => {
+                tracing::warn!(import = import.id, why, "warehouse import run failed");
+                ("FAILED", imported, Some(why))
+            }
+        };
+        state.metadata.finish_warehouse_run(run, status, imported, message.as_deref()).await?;
+    }
+    Ok(())
+}
+
+/// Whether an import is to run now.
+fn due(import: &WarehouseImport, now: i64) -> bool {
+    if import.sync_requested {
+        return true;
+    }
+    match (import.spec.sync_mode, import.last_dispatch_ms) {
+        (SyncMode::OneTime, last) => last.is_none(),
+        (_, None) => true,
+        (_, Some(last)) => import.run_every > 0 && now.saturating_sub(last) >= import.run_every / 1_000_000,
+    }
+}
+
+/// What a run stored, and the rows it skipped with the first reason.
+#[derive(Default)]
+struct Done {
+    imported: i64,
+    skipped: i64,
+    first_skip: Option<String>,
+}
+
+impl Done {
+    fn note(&self) -> Option<String> {
+        self.first_skip.as_ref().map(|why| format!("{} rows skipped; the first: {why}", self.skipped))
+    }
+
+    fn count(&mut self, stored: Stored, mapped: &[usize]) {
+        self.imported += stored.accepted as i64;
+        self.skipped += stored.failed.len() as i64;
+        if self.first_skip.is_none()
+            && let Some((i, why)) = stored.failed.first()
+        {
+            let row = mapped.get(*i).copied().unwrap_or(*i);
+            self.first_skip = Some(format!("row {row} of its batch: {}: {}", why.field, why.message));
+        }
+    }
+}
+
+/// Reads an import's rows and stores them, a batch at a time; on failure, the rows
+/// stored before it and why.
+async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done, (i64, String)> {
+    let fail = |why: String| (0, why);
+    let project = state
+        .metadata
+        .project(import.project_id)
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .ok_or_else(|| fail(format!("project {} is gone", import.project_id)))?;
+    let source = state
+        .metadata
+        .warehouse_source(import.project_id, import.spec.warehouse_source_id)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let query = SourceQuery::new(&source, import, &state.secrets, &state.warehouse.root).map_err(fail)?;
+    if import.spec.import_type == ImportType::LookupTable {
+        return Err(fail("lookup-table imports are not run by this server yet".into()));
+    }
+    let (tx, mut rx) = mpsc::channel(2);
+    query.spawn(tx);
+    let mut done = Done::default();
+    let mut checked = false;
+    while let Some(batch) = rx.recv().await {
+        let batch = batch.map_err(|why| (done.imported, why))?;
+        if !checked {
+            check_columns(&import.spec, batch.rows.first()).map_err(|why| (done.imported, why))?;
+            checked = true;
+        }
+        // Each row as the record its endpoint takes; those that do not map are skipped.
+        let (mut records, mut mapped) = (Vec::with_capacity(batch.rows.len()), Vec::with_capacity(batch.rows.len()));
+        for (i, row) in batch.rows.iter().enumerate() {
+            let record = match import.spec.import_type {
+                ImportType::EventStream => import.spec.event_record(import.id, row),
+                _ => import.spec.profile_record(row),
+            };
+            match record {
+                Ok(record) => {
+                    records.push(record.to_string());
+                    mapped.push(i);
+                }
+                Err(why) => {
+                    done.skipped += 1;
+                    done.first_skip.get_or_insert(format!("row {i} of its batch: {why}"));
+                }
+            }
+        }
+        let stored = match import.spec.import_type {
+            ImportType::EventStream => batch::import_events(state, &project, records).await,
+            ImportType::Groups => batch::update_profiles(state, &project, records, ProfileKind::Group).await,
+            _ => batch::update_profiles(state, &project, records, ProfileKind::User).await,
+        };
+        done.count(stored.map_err(|e| (done.imported, e.message))?, &mapped);
+        // The fault test's moment: the batch stored, the watermark not yet moved.
+        let _ = tokio::task::spawn_blocking(|| {
+            sextant_storage_duckdb::pause::point(sextant_storage_duckdb::pause::WAREHOUSE_WATERMARK)
+        })
+        .await;
+        if let Some(mark) = &batch.watermark {
+            state
+                .metadata
+                .set_warehouse_watermark(import.id, mark)
+                .await
+                .map_err(|e| (done.imported, e.to_string()))?;
+        }
+    }
+    Ok(done)
+}
+
+/// Checks that the columns the import names are in the source's rows (the first one
+/// read), so that a wrong mapping fails the run with the columns there are, rather
+/// than skipping every row.
+fn check_columns(spec: &ImportSpec, first: Option<&Map<String, Value>>) -> Result<(), String> {
+    let Some(row) = first else { return Ok(()) };
+    let named = [
+        &spec.event_column_name,
+        &spec.time_column_name,
+        &spec.user_column_name,
+        &spec.insert_id_column_name,
+        &spec.insert_time_column_name,
+        &spec.group_id_column,
+        &spec.property_key_column_name,
+    ];
+    for column in named.into_iter().flatten() {
+        if !row.contains_key(column) {
+            let there: Vec<&str> = row.keys().map(String::as_str).collect();
+            return Err(format!("column `{column}` is not in the source's rows (they have: {})", there.join(", ")));
+        }
+    }
+    Ok(())
+}

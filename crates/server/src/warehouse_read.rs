@@ -1,0 +1,276 @@
+//! Reading a warehouse source's rows for an import: a PostgreSQL table or query
+//! (through sqlx), or Parquet and CSV files (through an in-memory DuckDB), each row as
+//! a JSON object the source's database wrote (`row_to_json`, `to_json`), in the order
+//! of the import's watermark column and past its watermark.
+//!
+//! Rows come in batches of [`BATCH_ROWS`], cut only where the watermark value changes,
+//! so that each batch's last value is a watermark every row up to which was read: the
+//! import stores a batch, then moves its watermark there. A batch of rows sharing one
+//! value may grow past the size to keep that true.
+//!
+//! The watermark is kept as the text the source writes for the column's value
+//! (`col::text`, `CAST(col AS VARCHAR)`) and read back with a cast to the column's own
+//! type (`pg_typeof`, `typeof`), so the comparison is the source's: timestamps as
+//! timestamps, numbers as numbers.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use futures::TryStreamExt as _;
+use serde_json::{Map, Value};
+use sextant_metadata::{WarehouseImport, WarehouseSource};
+use sextant_model::warehouse::{FileFormat, SourceKind, TableParams};
+use sqlx::Connection as _;
+use tokio::sync::mpsc;
+
+use crate::secrets::SecretBox;
+
+/// Rows a batch holds (more when one watermark value spans more).
+pub const BATCH_ROWS: usize = 5_000;
+
+/// How long connecting to a source may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Rows read, and the watermark reached once they are stored (`None`: the import has
+/// none).
+pub struct Batch {
+    pub rows: Vec<Map<String, Value>>,
+    pub watermark: Option<String>,
+}
+
+/// Where the rows come from, resolved from the source and the import.
+pub struct SourceQuery {
+    kind: Kind,
+    /// The rows to read, as a `FROM` item.
+    from: String,
+    /// The watermark column, and the value already read past.
+    watermark: Option<(String, Option<String>)>,
+}
+
+enum Kind {
+    Postgres { url: String },
+    Files,
+}
+
+/// `name` as an SQL identifier (both databases quote alike).
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `text` as an SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A type name as the source wrote it, fit to be cast to.
+fn type_name(name: &str) -> Result<String, String> {
+    let fits = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '(' | ')' | ',' | '[' | ']'));
+    if fits { Ok(name.to_string()) } else { Err(format!("the watermark column's type `{name}` cannot be compared")) }
+}
+
+impl SourceQuery {
+    /// What `import` reads of `source`; files are looked for under `import_root`.
+    pub fn new(
+        source: &WarehouseSource,
+        import: &WarehouseImport,
+        secrets: &SecretBox,
+        import_root: &Path,
+    ) -> Result<SourceQuery, String> {
+        let watermark = import.spec.watermark_column().map(|column| (column.to_string(), import.watermark.clone()));
+        match (&source.spec.kind, &import.spec.table_params) {
+            (SourceKind::Postgres, params) => {
+                let sealed = source.spec.url.as_deref().ok_or("the source has no URL")?;
+                let url = secrets.unseal(sealed).map_err(|e| e.to_string())?;
+                let from = match params {
+                    TableParams::Table { schema_name: Some(schema), table_name } => {
+                        format!("{}.{}", ident(schema), ident(table_name))
+                    }
+                    TableParams::Table { schema_name: None, table_name } => ident(table_name),
+                    TableParams::Query { query } => format!("({query})"),
+                    TableParams::Files { .. } => return Err("a PostgreSQL source reads a table or a query".into()),
+                };
+                Ok(SourceQuery { kind: Kind::Postgres { url }, from, watermark })
+            }
+            (SourceKind::Files, TableParams::Files { path, format }) => {
+                let dir: PathBuf = import_root.join(source.spec.path.as_deref().unwrap_or(""));
+                let pattern = dir.join(path).to_string_lossy().to_string();
+                let from = match format {
+                    FileFormat::Parquet => format!("read_parquet({})", literal(&pattern)),
+                    FileFormat::Csv => format!("read_csv({}, header = true, auto_detect = true)", literal(&pattern)),
+                };
+                Ok(SourceQuery { kind: Kind::Files, from, watermark })
+            }
+            (SourceKind::Files, _) => Err("a files source reads a file pattern (`table_params.path`)".into()),
+        }
+    }
+
+    /// Reads the rows into batches on `out`, in the background; an error ends them.
+    pub fn spawn(self, out: mpsc::Sender<Result<Batch, String>>) {
+        match self.kind {
+            Kind::Postgres { ref url } => {
+                let url = url.clone();
+                tokio::spawn(async move {
+                    if let Err(why) = read_postgres(&url, &self.from, self.watermark.as_ref(), &out).await {
+                        let _ = out.send(Err(why)).await;
+                    }
+                });
+            }
+            Kind::Files => {
+                tokio::task::spawn_blocking(move || {
+                    if let Err(why) = read_files(&self.from, self.watermark.as_ref(), &out) {
+                        let _ = out.blocking_send(Err(why));
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Gathers rows into batches cut where the watermark changes.
+struct Batcher {
+    rows: Vec<Map<String, Value>>,
+    last: Option<String>,
+}
+
+impl Batcher {
+    fn new() -> Batcher {
+        Batcher { rows: Vec::new(), last: None }
+    }
+
+    /// Adds a row; answers a full batch when the row starts a new watermark value.
+    fn add(&mut self, row: Map<String, Value>, watermark: Option<String>) -> Option<Batch> {
+        let cut = self.rows.len() >= BATCH_ROWS && watermark != self.last;
+        let full = cut.then(|| self.take());
+        self.rows.push(row);
+        self.last = watermark;
+        full
+    }
+
+    fn take(&mut self) -> Batch {
+        Batch { rows: std::mem::take(&mut self.rows), watermark: self.last.clone() }
+    }
+}
+
+fn object(text: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(row)) => Ok(row),
+        _ => Err("the source wrote a row that is not a JSON object".into()),
+    }
+}
+
+async fn read_postgres(
+    url: &str,
+    from: &str,
+    watermark: Option<&(String, Option<String>)>,
+    out: &mpsc::Sender<Result<Batch, String>>,
+) -> Result<(), String> {
+    let options = sqlx_postgres::PgConnectOptions::from_str(url).map_err(|e| format!("the source's URL: {e}"))?;
+    let connect = sqlx_postgres::PgConnection::connect_with(&options);
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| "cannot reach the source: no answer in 15 s".to_string())?
+        .map_err(|e| format!("cannot reach the source: {e}"))?;
+    let (sql, after) = match watermark {
+        None => (format!("SELECT row_to_json(t)::text, NULL::text FROM {from} AS t"), None),
+        Some((column, after)) => {
+            let column = ident(column);
+            let probe = format!("SELECT pg_typeof(t.{column})::text FROM {from} AS t LIMIT 1");
+            let found: Option<(String,)> = sqlx::query_as(&probe)
+                .fetch_optional(&mut conn)
+                .await
+                .map_err(|e| format!("cannot read the source: {e}"))?;
+            let Some((kind,)) = found else { return Ok(()) };
+            let kind = type_name(&kind)?;
+            let filter = if after.is_some() { format!("WHERE t.{column} > ($1::text)::{kind}") } else { String::new() };
+            let sql = format!(
+                "SELECT row_to_json(t)::text, (t.{column})::text FROM {from} AS t {filter} ORDER BY t.{column}"
+            );
+            (sql, after.clone())
+        }
+    };
+    let mut query = sqlx::query_as::<_, (String, Option<String>)>(&sql);
+    if let Some(after) = &after {
+        query = query.bind(after);
+    }
+    let mut rows = query.fetch(&mut conn);
+    let mut batcher = Batcher::new();
+    while let Some((row, mark)) = rows.try_next().await.map_err(|e| format!("cannot read the source: {e}"))? {
+        if let Some(full) = batcher.add(object(&row)?, mark)
+            && out.send(Ok(full)).await.is_err()
+        {
+            return Ok(());
+        }
+    }
+    if !batcher.rows.is_empty() {
+        let _ = out.send(Ok(batcher.take())).await;
+    }
+    Ok(())
+}
+
+fn read_files(
+    from: &str,
+    watermark: Option<&(String, Option<String>)>,
+    out: &mpsc::Sender<Result<Batch, String>>,
+) -> Result<(), String> {
+    let fail = |e: duckdb::Error| format!("cannot read the files: {e}");
+    let conn = duckdb::Connection::open_in_memory().map_err(fail)?;
+    conn.execute_batch("SET threads = 1;").map_err(fail)?;
+    let (sql, after) = match watermark {
+        None => (format!("SELECT to_json(t)::VARCHAR, NULL::VARCHAR FROM {from} AS t"), None),
+        Some((column, after)) => {
+            let column = ident(column);
+            let probe = format!("SELECT typeof(t.{column}) FROM {from} AS t LIMIT 1");
+            let kind: Option<String> = conn
+                .prepare(&probe)
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.next().transpose())
+                .map_err(fail)?;
+            let Some(kind) = kind else { return Ok(()) };
+            let kind = type_name(&kind)?;
+            let filter = if after.is_some() { format!("WHERE t.{column} > CAST(? AS {kind})") } else { String::new() };
+            let sql = format!(
+                "SELECT to_json(t)::VARCHAR, CAST(t.{column} AS VARCHAR) FROM {from} AS t {filter} ORDER BY t.{column}"
+            );
+            (sql, after.clone())
+        }
+    };
+    let mut statement = conn.prepare(&sql).map_err(fail)?;
+    let params: Vec<&dyn duckdb::ToSql> = after.iter().map(|a| a as &dyn duckdb::ToSql).collect();
+    let mut rows = statement.query(params.as_slice()).map_err(fail)?;
+    let mut batcher = Batcher::new();
+    while let Some(row) = rows.next().map_err(fail)? {
+        let text: String = row.get(0).map_err(fail)?;
+        let mark: Option<String> = row.get(1).map_err(fail)?;
+        if let Some(full) = batcher.add(object(&text)?, mark)
+            && out.blocking_send(Ok(full)).is_err()
+        {
+            return Ok(());
+        }
+    }
+    if !batcher.rows.is_empty() {
+        let _ = out.blocking_send(Ok(batcher.take()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_cut_only_where_the_watermark_changes() {
+        let mut b = Batcher::new();
+        let mut cuts = Vec::new();
+        for i in 0..(BATCH_ROWS + 10) {
+            // The first BATCH_ROWS + 5 rows share one value.
+            let mark = if i < BATCH_ROWS + 5 { "a" } else { "b" };
+            if let Some(full) = b.add(Map::new(), Some(mark.to_string())) {
+                cuts.push((full.rows.len(), full.watermark));
+            }
+        }
+        assert_eq!(cuts, vec![(BATCH_ROWS + 5, Some("a".to_string()))]);
+        assert_eq!((b.rows.len(), b.last.as_deref()), (5, Some("b")));
+        assert!(type_name("timestamp with time zone").is_ok() && type_name("int); drop").is_err());
+    }
+}
