@@ -168,7 +168,7 @@ async fn a_postgres_table_is_imported_incrementally_and_exactly_once() {
     let (status, _) = manual_sync(&s, id).await;
     assert_eq!(status, 200);
     let run = ended(&s, id, 4).await;
-    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!((run["status"].as_str(), run["num_events_imported"].as_i64()), (Some("SUCCEEDED"), Some(25)), "{run}");
     // Export gives every copy sent, as Mixpanel's does; the reports count each event once.
     assert_eq!(counted(&s, "Sale", &from, &to).await + counted(&s, "Refund", &from, &to).await, 365);
 
@@ -222,22 +222,28 @@ async fn a_wrong_column_or_an_unreachable_source_fails_the_run_saying_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_events_and_csv_people_from_files_query_back_exactly() {
-    let tmp = tempfile::tempdir().unwrap();
-    let drop = tmp.path().join("imports/drop");
+    let s = TestServer::start_with_config(CONFIG);
+    // The project's own directory of the import root.
+    let drop = s.dir.join("imports").join(s.creds.project_id.to_string()).join("drop");
     std::fs::create_dir_all(&drop).unwrap();
     let day_s = (now_ms() / 1000 / DAY_S - 1) * DAY_S;
     let conn = duckdb::Connection::open_in_memory().unwrap();
+    // Events with a time zone (TIMESTAMPTZ, which DuckDB writes `... +00`).
+    let write_events = |file: &str, range: &str| {
+        format!(
+            "COPY (SELECT 'Play' AS name, to_timestamp({day_s} + i * 60) AS ts, 'p' || (i % 5) AS who, \
+                          'ins-' || i AS iid, i AS level FROM range({range}) t(i)) TO '{}' (FORMAT parquet);",
+            drop.join(file).display()
+        )
+    };
     conn.execute_batch(&format!(
-        "COPY (SELECT 'Play' AS name, make_timestamp(({day_s} + i * 60) * 1000000) AS ts, 'p' || (i % 5) AS who, \
-                      'ins-' || i AS iid, i AS level FROM range(200) t(i)) \
-         TO '{}' (FORMAT parquet);
+        "{}
          COPY (SELECT 'p' || i AS who, 'Player ' || i AS \"$name\", i * 10 AS score FROM range(5) t(i)) \
          TO '{}' (FORMAT csv, HEADER true);",
-        drop.join("events.parquet").display(),
+        write_events("events-1.parquet", "0, 200"),
         drop.join("people.csv").display()
     ))
     .unwrap();
-    let s = TestServer::start_in_with(tmp.path(), CONFIG);
     let (status, source) = post(&s, "", json!({"name": "drop", "type": "files", "path": "drop"})).await;
     assert_eq!(status, 201, "{source}");
     let source_id = source["results"]["id"].as_i64().unwrap();
@@ -262,8 +268,15 @@ async fn parquet_events_and_csv_people_from_files_query_back_exactly() {
     let run = ended(&s, people["results"]["id"].as_i64().unwrap(), 1).await;
     assert_eq!((run["status"].as_str(), run["num_events_imported"].as_i64()), (Some("SUCCEEDED"), Some(5)), "{run}");
 
+    // A second file: the next run reads its rows only, past the watermark.
+    conn.execute_batch(&write_events("events-2.parquet", "200, 250")).unwrap();
+    let (status, _) = manual_sync(&s, events["results"]["id"].as_i64().unwrap()).await;
+    assert_eq!(status, 200);
+    let run = ended(&s, events["results"]["id"].as_i64().unwrap(), 2).await;
+    assert_eq!((run["status"].as_str(), run["num_events_imported"].as_i64()), (Some("SUCCEEDED"), Some(50)), "{run}");
+
     let exported = s.export_range(&ymd(day_s), &ymd(day_s), "").await;
-    assert_eq!(exported.len(), 200);
+    assert_eq!(exported.len(), 250);
     let mut seen: Vec<(String, i64, String, i64)> = exported
         .iter()
         .map(|e| {
@@ -278,7 +291,7 @@ async fn parquet_events_and_csv_people_from_files_query_back_exactly() {
         .collect();
     seen.sort();
     let mut expected: Vec<(String, i64, String, i64)> =
-        (0..200).map(|i| (format!("ins-{i}"), day_s + i * 60, format!("p{}", i % 5), i)).collect();
+        (0..250).map(|i| (format!("ins-{i}"), day_s + i * 60, format!("p{}", i % 5), i)).collect();
     expected.sort();
     assert_eq!(seen, expected);
 

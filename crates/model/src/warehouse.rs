@@ -126,9 +126,9 @@ impl SourceSpec {
         let url = text(body, "url", &mut problems);
         let path = text(body, "path", &mut problems);
         match kind {
-            Some(SourceKind::Postgres) => match url {
-                Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {}
-                Some(_) => problems.push(problem("url", "must be a postgres:// or postgresql:// URL")),
+            Some(SourceKind::Postgres) => match url.map(PostgresUrl::parse) {
+                Some(Ok(_)) => {}
+                Some(Err(why)) => problems.push(problem("url", why)),
                 None => problems.push(problem("url", "is required for a `postgres` source")),
             },
             Some(SourceKind::Files) => {
@@ -157,19 +157,87 @@ impl SourceSpec {
     }
 }
 
-/// A connection URL with its password hidden, as answers show it.
-pub fn masked_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "***".to_string() };
-    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
-    let shown = match authority.rsplit_once('@') {
-        Some((credentials, host)) => match credentials.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{credentials}@{host}"),
-        },
-        None => authority.to_string(),
-    };
-    let tail = tail.split('?').next().unwrap_or("");
-    format!("{scheme}://{shown}/{tail}")
+/// A PostgreSQL source's connection URL, taken apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostgresUrl {
+    /// `postgres` or `postgresql`.
+    pub scheme: String,
+    /// The user.
+    pub user: String,
+    /// The password, still percent-encoded as the URL has it (empty: none, for a
+    /// server that asks for none).
+    pub password: String,
+    /// The host name or address.
+    pub host: String,
+    /// The port (5432 when the URL names none).
+    pub port: u16,
+    /// The database.
+    pub database: String,
+    /// `sslmode`, when given.
+    pub sslmode: Option<String>,
+}
+
+/// The `sslmode`s PostgreSQL knows.
+const SSL_MODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+
+impl PostgresUrl {
+    /// Reads `postgres://user[:password]@host[:port]/database[?sslmode=...]`. The user,
+    /// host and database are required, and nothing but `sslmode` is taken beside them:
+    /// a URL that left a part out would have it filled from the server's own
+    /// environment (`PGHOST`, `PGPASSWORD`, `~/.pgpass`, its socket), reaching the
+    /// server's own databases with the server's own credentials; certificate and key
+    /// files and `options` would be read or set on the server's side. The reader sets
+    /// every part itself (a missing password is an empty one, never the environment's).
+    pub fn parse(url: &str) -> Result<PostgresUrl, String> {
+        let (scheme, rest) = url.split_once("://").ok_or("must be postgres://user:password@host/database")?;
+        if !matches!(scheme, "postgres" | "postgresql") {
+            return Err("must be a postgres:// or postgresql:// URL".into());
+        }
+        let (rest, query) = rest.split_once('?').map_or((rest, None), |(r, q)| (r, Some(q)));
+        let (userinfo, rest) = rest.rsplit_once('@').ok_or("must name its user (user:password@host)")?;
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        if user.is_empty() || userinfo.contains('/') {
+            return Err("must give a user (and a password), percent-encoded (user:password@host)".into());
+        }
+        let (hostport, database) = rest.split_once('/').ok_or("must name a database (host/database)")?;
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((host, port)) if !hostport.ends_with(']') => {
+                (host, port.parse::<u16>().map_err(|_| format!("`{port}` is not a port"))?)
+            }
+            _ => (hostport, 5432),
+        };
+        let plain_host = !host.is_empty()
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'));
+        if !plain_host {
+            return Err("must name a host by name or address (not a socket directory)".into());
+        }
+        if database.is_empty() || database.contains('/') {
+            return Err("must name one database (host/database)".into());
+        }
+        let mut sslmode = None;
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("sslmode", mode)) if SSL_MODES.contains(&mode) => sslmode = Some(mode.to_string()),
+                _ => return Err(format!("`{pair}` is not taken: only `sslmode` may follow the URL")),
+            }
+        }
+        Ok(PostgresUrl {
+            scheme: scheme.to_string(),
+            user: user.to_string(),
+            password: password.to_string(),
+            host: host.to_string(),
+            port,
+            database: database.to_string(),
+            sslmode,
+        })
+    }
+
+    /// The URL with its password hidden, as answers show it.
+    pub fn masked(&self) -> String {
+        let ssl = self.sslmode.as_deref().map(|m| format!("?sslmode={m}")).unwrap_or_default();
+        let password = if self.password.is_empty() { "" } else { ":***" };
+        format!("{}://{}{password}@{}:{}/{}{ssl}", self.scheme, self.user, self.host, self.port, self.database)
+    }
 }
 
 /// What an import brings in.
@@ -679,9 +747,12 @@ pub fn time_ms(value: &Value) -> Option<i64> {
             if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
                 return Some(t.timestamp_millis());
             }
-            // PostgreSQL's `+00` offsets, without minutes.
-            if let Ok(t) = chrono::DateTime::parse_from_str(&format!("{s}00"), "%Y-%m-%dT%H:%M:%S%.f%z") {
-                return Some(t.timestamp_millis());
+            // PostgreSQL's and DuckDB's `+00` offsets, without minutes, after a `T` or a
+            // space.
+            for format in ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
+                if let Ok(t) = chrono::DateTime::parse_from_str(s, format) {
+                    return Some(t.timestamp_millis());
+                }
             }
             for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
                 if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
@@ -750,9 +821,14 @@ mod tests {
     #[test]
     fn times_are_read_as_the_databases_write_them() {
         let at = 1_796_464_800_000;
-        for text in
-            ["2026-12-05T10:00:00+00:00", "2026-12-05T10:00:00+00", "2026-12-05 10:00:00", "2026-12-05T10:00:00Z"]
-        {
+        for text in [
+            "2026-12-05T10:00:00+00:00",
+            "2026-12-05T10:00:00+00",
+            "2026-12-05 10:00:00",
+            "2026-12-05T10:00:00Z",
+            "2026-12-05 11:00:00+01",
+            "2026-12-05 10:00:00.000+00",
+        ] {
             assert_eq!(time_ms(&json!(text)), Some(at), "{text}");
         }
         assert_eq!(time_ms(&json!(1_796_464_800)), Some(at));
@@ -789,10 +865,22 @@ mod tests {
     #[test]
     fn sources_are_checked_and_passwords_hidden() {
         let pg = SourceSpec::parse(
-            &json!({"name": "dw", "type": "postgres", "url": "postgres://etl:s3cret@db:5432/prod?sslmode=require"}),
+            &json!({"name": "dw", "type": "postgres", "url": "postgres://etl:s3cret@db/prod?sslmode=require"}),
         )
         .unwrap();
-        assert_eq!(masked_url(pg.url.as_deref().unwrap()), "postgres://etl:***@db:5432/prod");
+        let url = PostgresUrl::parse(pg.url.as_deref().unwrap()).unwrap();
+        assert_eq!((url.port, url.masked().as_str()), (5432, "postgres://etl:***@db:5432/prod?sslmode=require"));
+        for bad in [
+            "postgres://etl@db/prod?password=hunter2",
+            "postgres:///sextant",
+            "postgres://etl:pw@%2Frun%2Fpostgresql/db",
+            "postgres://etl:pw@db/prod?sslrootcert=/etc/shadow",
+            "postgres://etl:pw@db",
+            "mysql://etl:pw@db/x",
+        ] {
+            let err = SourceSpec::parse(&json!({"name": "dw", "type": "postgres", "url": bad})).unwrap_err();
+            assert_eq!(err[0].0, "url", "{bad}: {err:?}");
+        }
         let files = SourceSpec::parse(&json!({"name": "drop", "type": "files", "path": "/exports/"})).unwrap();
         assert_eq!(files.path.as_deref(), Some("exports"));
         let err = SourceSpec::parse(&json!({"type": "files", "path": "../etc", "url": "x"})).unwrap_err();

@@ -26,6 +26,9 @@ use crate::ingest::batch::{self, Stored};
 use crate::state::AppState;
 use crate::warehouse_read::SourceQuery;
 
+/// How long a run waits for the source's next batch before it fails.
+const QUIET_SOURCE: Duration = Duration::from_secs(900);
+
 /// Where `files` sources are, how often the runner looks, and its wake-up call.
 pub struct WarehouseRunner {
     pub(crate) root: PathBuf,
@@ -147,8 +150,21 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
     query.spawn(tx);
     let mut done = Done::default();
     let mut checked = false;
-    while let Some(batch) = rx.recv().await {
-        let batch = batch.map_err(|why| (done.imported, why))?;
+    loop {
+        let next = tokio::time::timeout(QUIET_SOURCE, rx.recv()).await;
+        let batch = match next {
+            Ok(Some(batch)) => batch.map_err(|why| (done.imported, why))?,
+            Ok(None) => break,
+            Err(_) => return Err((done.imported, format!("the source sent nothing for {} s", QUIET_SOURCE.as_secs()))),
+        };
+        // Deleted, paused, its project gone meanwhile: the rest waits (or goes).
+        match state.metadata.warehouse_import(import.project_id, import.id).await {
+            Ok(now) if !now.paused => {}
+            Ok(_) => {
+                return Err((done.imported, "paused during the run; the next run goes on from the watermark".into()));
+            }
+            Err(e) => return Err((done.imported, e.to_string())),
+        }
         if !checked {
             check_columns(&import.spec, batch.rows.first()).map_err(|why| (done.imported, why))?;
             checked = true;

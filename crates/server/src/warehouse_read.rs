@@ -6,7 +6,12 @@
 //! Rows come in batches of [`BATCH_ROWS`], cut only where the watermark value changes,
 //! so that each batch's last value is a watermark every row up to which was read: the
 //! import stores a batch, then moves its watermark there. A batch of rows sharing one
-//! value may grow past the size to keep that true.
+//! value may grow past the size to keep that true. Rows whose watermark is NULL are not
+//! read by a `time_based` import (they have no place in its order).
+//!
+//! A PostgreSQL source is reached with the URL's own host, port, user, password and
+//! database only (`PostgresUrl`: nothing left for the server's environment to fill in),
+//! in read-only transactions, each statement stopped after [`STATEMENT_TIMEOUT`].
 //!
 //! The watermark is kept as the text the source writes for the column's value
 //! (`col::text`, `CAST(col AS VARCHAR)`) and read back with a cast to the column's own
@@ -20,7 +25,7 @@ use std::time::Duration;
 use futures::TryStreamExt as _;
 use serde_json::{Map, Value};
 use sextant_metadata::{WarehouseImport, WarehouseSource};
-use sextant_model::warehouse::{FileFormat, SourceKind, TableParams};
+use sextant_model::warehouse::{FileFormat, PostgresUrl, SourceKind, TableParams};
 use sqlx::Connection as _;
 use tokio::sync::mpsc;
 
@@ -31,6 +36,10 @@ pub const BATCH_ROWS: usize = 5_000;
 
 /// How long connecting to a source may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a source's statement may run (PostgreSQL's `statement_timeout`): reading a
+/// table of 10M rows takes about 2 minutes here.
+const STATEMENT_TIMEOUT: &str = "3600s";
 
 /// Rows read, and the watermark reached once they are stored (`None`: the import has
 /// none).
@@ -49,7 +58,7 @@ pub struct SourceQuery {
 }
 
 enum Kind {
-    Postgres { url: String },
+    Postgres { url: PostgresUrl },
     Files,
 }
 
@@ -71,7 +80,8 @@ fn type_name(name: &str) -> Result<String, String> {
 }
 
 impl SourceQuery {
-    /// What `import` reads of `source`; files are looked for under `import_root`.
+    /// What `import` reads of `source`; files are looked for under the project's
+    /// directory of `import_root`.
     pub fn new(
         source: &WarehouseSource,
         import: &WarehouseImport,
@@ -82,7 +92,7 @@ impl SourceQuery {
         match (&source.spec.kind, &import.spec.table_params) {
             (SourceKind::Postgres, params) => {
                 let sealed = source.spec.url.as_deref().ok_or("the source has no URL")?;
-                let url = secrets.unseal(sealed).map_err(|e| e.to_string())?;
+                let url = PostgresUrl::parse(&secrets.unseal(sealed).map_err(|e| e.to_string())?)?;
                 let from = match params {
                     TableParams::Table { schema_name: Some(schema), table_name } => {
                         format!("{}.{}", ident(schema), ident(table_name))
@@ -94,7 +104,8 @@ impl SourceQuery {
                 Ok(SourceQuery { kind: Kind::Postgres { url }, from, watermark })
             }
             (SourceKind::Files, TableParams::Files { path, format }) => {
-                let dir: PathBuf = import_root.join(source.spec.path.as_deref().unwrap_or(""));
+                let dir: PathBuf =
+                    import_root.join(source.project_id.0.to_string()).join(source.spec.path.as_deref().unwrap_or(""));
                 let pattern = dir.join(path).to_string_lossy().to_string();
                 let from = match format {
                     FileFormat::Parquet => format!("read_parquet({})", literal(&pattern)),
@@ -139,9 +150,10 @@ impl Batcher {
         Batcher { rows: Vec::new(), last: None }
     }
 
-    /// Adds a row; answers a full batch when the row starts a new watermark value.
+    /// Adds a row; answers a full batch when the row starts a new watermark value (or,
+    /// without a watermark, when it is full).
     fn add(&mut self, row: Map<String, Value>, watermark: Option<String>) -> Option<Batch> {
-        let cut = self.rows.len() >= BATCH_ROWS && watermark != self.last;
+        let cut = self.rows.len() >= BATCH_ROWS && (watermark.is_none() || watermark != self.last);
         let full = cut.then(|| self.take());
         self.rows.push(row);
         self.last = watermark;
@@ -160,13 +172,46 @@ fn object(text: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// `text` with its `%xx` escapes undone.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 async fn read_postgres(
-    url: &str,
+    url: &PostgresUrl,
     from: &str,
     watermark: Option<&(String, Option<String>)>,
     out: &mpsc::Sender<Result<Batch, String>>,
 ) -> Result<(), String> {
-    let options = sqlx_postgres::PgConnectOptions::from_str(url).map_err(|e| format!("the source's URL: {e}"))?;
+    let mut options = sqlx_postgres::PgConnectOptions::new_without_pgpass()
+        .host(&url.host)
+        .port(url.port)
+        .username(&percent_decoded(&url.user))
+        .password(&percent_decoded(&url.password))
+        .database(&percent_decoded(&url.database))
+        .options([("statement_timeout", STATEMENT_TIMEOUT), ("default_transaction_read_only", "on")]);
+    if let Some(mode) = &url.sslmode {
+        let mode = sqlx_postgres::PgSslMode::from_str(mode).map_err(|e| format!("the source's sslmode: {e}"))?;
+        options = options.ssl_mode(mode);
+    }
+    // An import's query reads a whole table: long by design, not worth a warning each run.
+    let options = sqlx::ConnectOptions::disable_statement_logging(options);
     let connect = sqlx_postgres::PgConnection::connect_with(&options);
     let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
@@ -183,7 +228,8 @@ async fn read_postgres(
                 .map_err(|e| format!("cannot read the source: {e}"))?;
             let Some((kind,)) = found else { return Ok(()) };
             let kind = type_name(&kind)?;
-            let filter = if after.is_some() { format!("WHERE t.{column} > ($1::text)::{kind}") } else { String::new() };
+            let past = if after.is_some() { format!(" AND t.{column} > ($1::text)::{kind}") } else { String::new() };
+            let filter = format!("WHERE t.{column} IS NOT NULL{past}");
             let sql = format!(
                 "SELECT row_to_json(t)::text, (t.{column})::text FROM {from} AS t {filter} ORDER BY t.{column}"
             );
@@ -221,14 +267,15 @@ fn read_files(
         None => (format!("SELECT to_json(t)::VARCHAR, NULL::VARCHAR FROM {from} AS t"), None),
         Some((column, after)) => {
             let column = ident(column);
-            let probe = format!("SELECT typeof(t.{column}) FROM {from} AS t LIMIT 1");
+            let probe = format!("SELECT typeof(t.{column}) FROM {from} AS t WHERE t.{column} IS NOT NULL LIMIT 1");
             let kind: Option<String> = conn
                 .prepare(&probe)
                 .and_then(|mut s| s.query_map([], |r| r.get(0))?.next().transpose())
                 .map_err(fail)?;
             let Some(kind) = kind else { return Ok(()) };
             let kind = type_name(&kind)?;
-            let filter = if after.is_some() { format!("WHERE t.{column} > CAST(? AS {kind})") } else { String::new() };
+            let past = if after.is_some() { format!(" AND t.{column} > CAST(? AS {kind})") } else { String::new() };
+            let filter = format!("WHERE t.{column} IS NOT NULL{past}");
             let sql = format!(
                 "SELECT to_json(t)::VARCHAR, CAST(t.{column} AS VARCHAR) FROM {from} AS t {filter} ORDER BY t.{column}"
             );
@@ -271,6 +318,11 @@ mod tests {
         }
         assert_eq!(cuts, vec![(BATCH_ROWS + 5, Some("a".to_string()))]);
         assert_eq!((b.rows.len(), b.last.as_deref()), (5, Some("b")));
+        // Without a watermark, every BATCH_ROWS rows.
+        let mut b = Batcher::new();
+        let cuts = (0..(2 * BATCH_ROWS + 1)).filter_map(|_| b.add(Map::new(), None)).count();
+        assert_eq!(cuts, 2);
+        assert_eq!(percent_decoded("p%40ss%2Fw%zz"), "p@ss/w%zz");
         assert!(type_name("timestamp with time zone").is_ok() && type_name("int); drop").is_err());
     }
 }

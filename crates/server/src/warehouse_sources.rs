@@ -1,13 +1,13 @@
 //! Warehouse sources (`/api/app/projects/{id}/warehouse-sources`, Sextant's own: Mixpanel
 //! makes its sources in its web app), in the App API's resource pattern: a PostgreSQL
 //! database, its connection URL sealed under the server's key and shown with the
-//! password hidden, or a directory of Parquet and CSV files under the server's import
-//! root. Imports (`crate::warehouse_imports`) name one by `warehouse_source_id`.
+//! password hidden, or a directory of Parquet and CSV files under the project's own
+//! directory of the server's import root (`<import root>/<project id>/`). Imports (`crate::warehouse_imports`) name one by `warehouse_source_id`.
 
 use serde::Serialize;
 use serde_json::Value;
 use sextant_metadata::{Metadata, WarehouseSource};
-use sextant_model::warehouse::{SourceKind, SourceSpec, masked_url};
+use sextant_model::warehouse::{PostgresUrl, SourceKind, SourceSpec};
 use sextant_model::{Actor, Audit, Page, PageRequest, Project, ProjectId};
 
 use crate::audit::{AuditView, CreatorView};
@@ -110,7 +110,8 @@ impl Resource for Sources {
         let mut spec = SourceSpec::parse(&body)
             .map_err(|problems| ApiError::invalid_fields("invalid warehouse source", problems))?;
         if let Some(dir) = &spec.path {
-            let root = state.warehouse.root.clone();
+            // Each project's files under a directory of its own.
+            let root = state.warehouse.root.join(project.id.0.to_string());
             let full = root.join(dir);
             let exists = tokio::task::spawn_blocking(move || full.is_dir()).await.unwrap_or(false);
             if !exists {
@@ -120,7 +121,7 @@ impl Resource for Sources {
         }
         // The URL may hold a password: kept sealed, shown masked.
         if let Some(url) = spec.url.take() {
-            spec.shown_url = Some(masked_url(&url));
+            spec.shown_url = PostgresUrl::parse(&url).ok().map(|u| u.masked());
             spec.url = Some(state.secrets.seal(&url));
         }
         Ok(state.metadata.create_warehouse_source(project.id, &spec, creator).await?)
