@@ -232,7 +232,7 @@ async fn parquet_events_and_csv_people_from_files_query_back_exactly() {
     let write_events = |file: &str, range: &str| {
         format!(
             "COPY (SELECT 'Play' AS name, to_timestamp({day_s} + i * 60) AS ts, 'p' || (i % 5) AS who, \
-                          'ins-' || i AS iid, i AS level FROM range({range}) t(i)) TO '{}' (FORMAT parquet);",
+                          'ins-' || i AS iid, i AS level, 'p' || (i % 5) AS player FROM range({range}) t(i)) TO '{}' (FORMAT parquet);",
             drop.join(file).display()
         )
     };
@@ -294,6 +294,54 @@ async fn parquet_events_and_csv_people_from_files_query_back_exactly() {
         (0..250).map(|i| (format!("ins-{i}"), day_s + i * 60, format!("p{}", i % 5), i)).collect();
     expected.sort();
     assert_eq!(seen, expected);
+
+    // A lookup table from the same CSV, keyed by `who`, joined to events' `player`.
+    let (status, lookup) = post(
+        &s,
+        "/imports/lookup-table",
+        json!({
+            "import_type": "lookup_table", "warehouse_source_id": source_id, "table_params": {"path": "people.csv"},
+            "mixpanel_property": {"value": "player", "resourceType": "event"}, "property_key_column_name": "who",
+            "sync_mode": "full_sync", "run_every": 0,
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{lookup}");
+    let run = ended(&s, lookup["results"]["id"].as_i64().unwrap(), 1).await;
+    assert_eq!((run["status"].as_str(), run["num_events_imported"].as_i64()), (Some("SUCCEEDED"), Some(5)), "{run}");
+    let table = lookup["results"]["lookup_table_id"].as_str().unwrap();
+    let url = s.url(&format!("/api/app/projects/{}/lookup-tables/{table}", s.creds.project_id));
+    let (_, shown) = send(s.http.get(url).basic_auth(&s.creds.secret, Some(""))).await;
+    assert_eq!(shown["results"]["row_count"], 5, "{shown}");
+    assert_eq!(shown["results"]["columns"], json!(["who", "$name", "score"]), "{shown}");
+    assert_eq!(shown["results"]["mappings"], json!([{"target": "event", "property": "player"}]));
+    // Joined: the events of p1 read their player's score through the table.
+    let on = urlencode(r#"properties["player"]["score"]"#);
+    let day = ymd(day_s);
+    let url = s.url(&format!("/api/query/segmentation?event=Play&from_date={day}&to_date={day}&unit=day&on={on}"));
+    let (status, body) = send(s.http.get(url).basic_auth(&s.creds.secret, Some(""))).await;
+    assert_eq!(status, 200, "{body}");
+    let by_score = &body["data"]["values"];
+    assert_eq!(by_score["10"][&day], 50, "p1's 50 events under its score: {body}");
+
+    // The same rows as group profiles of the key `team`.
+    let (status, groups) = post(
+        &s,
+        "/imports/groups",
+        json!({
+            "import_type": "groups", "warehouse_source_id": source_id, "table_params": {"path": "people.csv"},
+            "group_key": "team", "group_id_column": "who", "sync_mode": "one_time",
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{groups}");
+    let run = ended(&s, groups["results"]["id"].as_i64().unwrap(), 1).await;
+    assert_eq!((run["status"].as_str(), run["num_events_imported"].as_i64()), (Some("SUCCEEDED"), Some(5)), "{run}");
+    let r = s.http.get(s.url("/api/2.0/engage?data_group_id=team")).basic_auth(&s.creds.secret, Some(""));
+    let body: Value = r.send().await.unwrap().json().await.unwrap();
+    let teams: Vec<&Value> = body["results"].as_array().unwrap().iter().collect();
+    assert_eq!(teams.len(), 5, "{body}");
+    assert!(teams.iter().any(|t| t["$distinct_id"] == "p3" && t["$properties"]["score"] == 30), "{body}");
 
     let r = s.http.get(s.url("/api/2.0/engage")).basic_auth(&s.creds.secret, Some(""));
     let body: Value = r.send().await.unwrap().json().await.unwrap();

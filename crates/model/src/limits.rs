@@ -52,6 +52,8 @@ pub const MAX_PROFILE_OPERATION_ITEMS: usize = MAX_PROFILE_LIST_ITEMS;
 pub const MAX_PROFILE_BYTES: usize = 1024 * 1024;
 /// Raw export: at most this many days per request.
 pub const MAX_EXPORT_DAYS: i64 = 100;
+/// Rows a project's lookup tables may hold together (Mixpanel's limit).
+pub const MAX_LOOKUP_PROJECT_ROWS: u64 = 5_000_000;
 /// Raw export: largest `limit`.
 pub const MAX_EXPORT_LIMIT: u64 = 100_000;
 

@@ -347,6 +347,9 @@ pub struct ImportSpec {
     pub mixpanel_property: Option<JoinProperty>,
     /// The column holding a lookup table's key (lookup tables).
     pub property_key_column_name: Option<String>,
+    /// The lookup table a lookup-table import fills (made with the import).
+    #[serde(default)]
+    pub lookup_table_id: Option<String>,
 }
 
 /// The fields a create request may carry.
@@ -554,6 +557,7 @@ impl ImportSpec {
                 group_id_column,
                 mixpanel_property,
                 property_key_column_name,
+                lookup_table_id: None,
             }),
             _ => Err(problems),
         }
@@ -631,6 +635,15 @@ impl ImportSpec {
         properties.insert("distinct_id".into(), Value::from(distinct_id));
         properties.insert("$insert_id".into(), Value::from(insert_id));
         Ok(serde_json::json!({ "event": name, "properties": properties }))
+    }
+
+    /// A row as a lookup table's: its key (the key column's value as text) and its
+    /// other columns (nulls left out).
+    pub fn lookup_row(&self, row: &Map<String, Value>) -> Result<(String, Map<String, Value>), String> {
+        let column = self.property_key_column_name.as_deref().ok_or("no key column")?;
+        let key = scalar_text(row, column)?;
+        let rest = row.iter().filter(|(c, v)| c.as_str() != column && !v.is_null());
+        Ok((key, rest.map(|(c, v)| (c.clone(), v.clone())).collect()))
     }
 
     /// A row as the update `/engage` (people) or `/groups` takes: a `$set` of its

@@ -82,6 +82,8 @@
 //!   its rows taken through ingestion, its watermark moved on.
 //! - [`warehouse_read`]: reading a warehouse source's rows (PostgreSQL, Parquet, CSV)
 //!   in watermark order, a batch at a time.
+//! - [`warehouse_queue`]: what that runner shares with the handlers: where `files`
+//!   sources are, how often it looks, its wake-up call.
 //! - [`opt_outs`]: the ids whose events and profile updates ingestion drops.
 //! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
 //!   events and properties, type violations counted).
@@ -154,6 +156,7 @@ pub mod stream;
 pub mod tls;
 pub mod warehouse_imports;
 pub mod warehouse_jobs;
+pub mod warehouse_queue;
 pub mod warehouse_read;
 pub mod warehouse_sources;
 pub mod workspaces;

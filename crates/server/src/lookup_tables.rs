@@ -27,8 +27,7 @@ use crate::limits::LimitSlot;
 use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
 
-/// Rows a project's lookup tables may hold together (Mixpanel's limit).
-pub const MAX_PROJECT_ROWS: u64 = 5_000_000;
+use sextant_model::limits::MAX_LOOKUP_PROJECT_ROWS as MAX_PROJECT_ROWS;
 
 /// An error of the lookup-table API: `{"code", "error", "status"[, "failed_records"]}`.
 pub struct LookupError {

@@ -259,7 +259,7 @@ impl Server {
         ));
         let imports_dir = config.imports_dir.clone().unwrap_or_else(|| dir.join("imports"));
         state.warehouse =
-            Arc::new(crate::warehouse_jobs::WarehouseRunner::new(imports_dir, config.warehouse_poll_seconds));
+            Arc::new(crate::warehouse_queue::WarehouseRunner::new(imports_dir, config.warehouse_poll_seconds));
         let key = dir.join("secrets.key");
         let secrets = crate::secrets::SecretBox::open(&key)
             .map_err(|source| ServeError::Io { context: format!("cannot open {}", key.display()), source })?;

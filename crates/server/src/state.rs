@@ -49,7 +49,7 @@ pub struct AppState {
     /// Where pipelines write, and the pipeline runner's wake-up call.
     pub pipelines: Arc<crate::pipeline_queue::PipelineRunner>,
     /// Where `files` warehouse sources are, and the import runner's wake-up call.
-    pub warehouse: Arc<crate::warehouse_jobs::WarehouseRunner>,
+    pub warehouse: Arc<crate::warehouse_queue::WarehouseRunner>,
     /// Seals the secrets the control plane keeps (a pipeline's S3 secret key).
     pub secrets: Arc<crate::secrets::SecretBox>,
     /// The ids whose events and profile updates ingestion drops.

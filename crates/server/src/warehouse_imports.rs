@@ -1,7 +1,8 @@
 //! Warehouse imports (`/api/app/projects/{id}/warehouse-sources/imports`), Mixpanel's
 //! Warehouse Connectors API: list, get, patch (pause, resume, `run_every`), delete;
-//! create for `event-stream`, `people` and `groups` (a `lookup-table` import is
-//! refused: **not done**); `manual-sync`, and each run's `history`. They follow the App
+//! create for `event-stream`, `people`, `groups` and `lookup-table` (which makes the
+//! lookup table it fills, mapped to its `mixpanel_property`); `manual-sync`, and each
+//! run's `history`. They follow the App
 //! API's resource pattern (`crate::resource`), a creation answered with 200 and the
 //! import as the spec has it. What an import asks for and how its rows map are
 //! `sextant_model::warehouse`'s; the runs are `crate::warehouse_jobs`'.
@@ -14,7 +15,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
-use sextant_metadata::{ImportRun, Metadata, WarehouseImport};
+use sextant_metadata::{ImportRun, LookupMapping, Metadata, WarehouseImport};
 use sextant_model::access::Operation;
 use sextant_model::warehouse::{ImportSpec, ImportType, SyncMode, TableParams, check_run_every};
 use sextant_model::{Actor, Audit, Page, PageRequest, Project, ProjectId};
@@ -71,6 +72,10 @@ pub struct WarehouseImportView {
     pub group_key: Option<String>,
     /// The column holding the group id (groups).
     pub group_id_column: Option<String>,
+    /// The column holding a lookup table's key (lookup tables).
+    pub property_key_column_name: Option<String>,
+    /// The lookup table it fills (lookup tables; Sextant's own: `/lookup-tables/{id}`).
+    pub lookup_table_id: Option<String>,
     /// The last watermark value stored, as the source wrote it (Sextant's own).
     pub watermark: Option<String>,
     /// When it was made and changed, and who made it.
@@ -152,6 +157,8 @@ impl<K: ImportKind> Resource for Imports<K> {
             property_mappings: spec.property_mappings.clone(),
             group_key: spec.group_key.clone(),
             group_id_column: spec.group_id_column.clone(),
+            property_key_column_name: spec.property_key_column_name.clone(),
+            lookup_table_id: spec.lookup_table_id.clone(),
             watermark: stored.watermark.clone(),
             audit: AuditView::of(&stored.audit, creator),
         }
@@ -172,12 +179,6 @@ impl<K: ImportKind> Resource for Imports<K> {
         body: Value,
     ) -> Result<WarehouseImport, ApiError> {
         let import_type = K::TYPE.ok_or_else(|| ApiError::invalid("name the import type in the path"))?;
-        if import_type == ImportType::LookupTable {
-            return Err(ApiError::invalid_fields(
-                "invalid warehouse import",
-                vec![("import_type".into(), "lookup-table imports are not done by this server yet".into())],
-            ));
-        }
         // The source must be the project's: its kind decides what `table_params` is.
         let source = match body.get("warehouse_source_id").and_then(Value::as_i64) {
             Some(id) => match state.metadata.warehouse_source(project.id, id).await {
@@ -187,8 +188,15 @@ impl<K: ImportKind> Resource for Imports<K> {
             },
             None => None,
         };
-        let spec = ImportSpec::parse(&body, import_type, source)
+        let mut spec = ImportSpec::parse(&body, import_type, source)
             .map_err(|problems| ApiError::invalid_fields("invalid warehouse import", problems))?;
+        if let Some(join) = &spec.mixpanel_property {
+            // The lookup table it fills, mapped to the property it joins on.
+            let mapping = LookupMapping { target: join.resource_type.clone(), property: join.value.clone() };
+            let name = format!("warehouse import of source {}", spec.warehouse_source_id);
+            let table = state.metadata.create_lookup_table(project.id, &name, &[mapping], creator).await?;
+            spec.lookup_table_id = Some(table.id);
+        }
         let made = state.metadata.create_warehouse_import(project.id, &spec, &state.gdpr.runner, creator).await?;
         state.warehouse.wake();
         Ok(made)
@@ -251,7 +259,7 @@ impl<K: ImportKind> Changeable for Imports<K> {
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)] // documents what `ImportSpec::parse` reads
 pub struct CreateImportBody {
-    /// The path's type: `event_stream`, `people` or `groups`.
+    /// The path's type: `event_stream`, `people`, `groups` or `lookup_table`.
     import_type: String,
     /// The source (`/warehouse-sources`).
     warehouse_source_id: i64,
@@ -283,6 +291,11 @@ pub struct CreateImportBody {
     group_key: Option<String>,
     /// Groups: the column holding the group id.
     group_id_column: Option<String>,
+    /// Lookup tables: `{"value": <property>, "resourceType": "event" | "user"}`.
+    #[schema(value_type = Option<Object>)]
+    mixpanel_property: Option<Value>,
+    /// Lookup tables: the column holding the key.
+    property_key_column_name: Option<String>,
 }
 
 /// A patch's fields (`PatchWarehouseImportRequest`).
@@ -415,7 +428,7 @@ create_at!(
     create_lookup_table,
     LookupTable,
     "/api/app/projects/{project_id}/warehouse-sources/imports/lookup-table",
-    "Create a lookup-table import (refused: not done)"
+    "Create a lookup-table import"
 );
 
 /// `manual-sync`'s answer: the run that will be.

@@ -12,12 +12,12 @@
 //! do not have, the ingestion limit reached); rows that fail alone (a time that is not
 //! one) are skipped and counted in the run's message.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use sextant_ingest::ProfileKind;
 use sextant_metadata::WarehouseImport;
+use sextant_model::limits::MAX_LOOKUP_PROJECT_ROWS;
 use sextant_model::warehouse::{ImportSpec, ImportType, SyncMode};
 use tokio::sync::mpsc;
 
@@ -28,34 +28,6 @@ use crate::warehouse_read::SourceQuery;
 
 /// How long a run waits for the source's next batch before it fails.
 const QUIET_SOURCE: Duration = Duration::from_secs(900);
-
-/// Where `files` sources are, how often the runner looks, and its wake-up call.
-pub struct WarehouseRunner {
-    pub(crate) root: PathBuf,
-    poll: Duration,
-    wake: tokio::sync::Notify,
-}
-
-impl Default for WarehouseRunner {
-    fn default() -> Self {
-        WarehouseRunner::new(
-            std::env::temp_dir().join("sextant-imports"),
-            crate::config::DEFAULT_WAREHOUSE_POLL_SECONDS,
-        )
-    }
-}
-
-impl WarehouseRunner {
-    /// `files` sources under `root`; due imports looked for every `poll_seconds`.
-    pub fn new(root: PathBuf, poll_seconds: u64) -> WarehouseRunner {
-        WarehouseRunner { root, poll: Duration::from_secs(poll_seconds.max(1)), wake: tokio::sync::Notify::new() }
-    }
-
-    /// Tells the runner an import changed or wants a run.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-}
 
 /// Runs until the server stops.
 pub async fn run(state: AppState) {
@@ -143,9 +115,15 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
         .await
         .map_err(|e| fail(e.to_string()))?;
     let query = SourceQuery::new(&source, import, &state.secrets, &state.warehouse.root).map_err(fail)?;
-    if import.spec.import_type == ImportType::LookupTable {
-        return Err(fail("lookup-table imports are not run by this server yet".into()));
-    }
+    // A lookup table's rows are gathered whole, then replace its contents at once.
+    let mut table = (import.spec.import_type == ImportType::LookupTable).then(|| LookupRows::new(&import.spec));
+    let room = match &table {
+        Some(_) => {
+            let others = state.metadata.lookup_rows_besides(import.project_id, lookup_id(import)?).await;
+            MAX_LOOKUP_PROJECT_ROWS.saturating_sub(others.map_err(|e| fail(e.to_string()))?)
+        }
+        None => 0,
+    };
     let (tx, mut rx) = mpsc::channel(2);
     query.spawn(tx);
     let mut done = Done::default();
@@ -168,6 +146,14 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
         if !checked {
             check_columns(&import.spec, batch.rows.first()).map_err(|why| (done.imported, why))?;
             checked = true;
+        }
+        if let Some(table) = &mut table {
+            table.add(&import.spec, &batch.rows, &mut done);
+            if table.rows.len() as u64 > room {
+                let why = format!("a project's lookup tables hold at most {MAX_LOOKUP_PROJECT_ROWS} rows together");
+                return Err((0, why));
+            }
+            continue;
         }
         // Each row as the record its endpoint takes; those that do not map are skipped.
         let (mut records, mut mapped) = (Vec::with_capacity(batch.rows.len()), Vec::with_capacity(batch.rows.len()));
@@ -206,7 +192,67 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
                 .map_err(|e| (done.imported, e.to_string()))?;
         }
     }
+    if let Some(table) = table {
+        done.imported = table.rows.len() as i64;
+        replace_lookup(state, import, table).await.map_err(|why| (0, why))?;
+    }
     Ok(done)
+}
+
+/// The id of the lookup table a lookup-table import fills.
+fn lookup_id(import: &WarehouseImport) -> Result<&str, (i64, String)> {
+    import.spec.lookup_table_id.as_deref().ok_or((0, "the import has no lookup table".into()))
+}
+
+/// A lookup table's rows as a run gathers them: the key column first, then every other
+/// column in the order first seen.
+struct LookupRows {
+    columns: Vec<String>,
+    rows: std::collections::HashMap<String, Map<String, Value>>,
+}
+
+impl LookupRows {
+    fn new(spec: &ImportSpec) -> LookupRows {
+        LookupRows { columns: spec.property_key_column_name.iter().cloned().collect(), rows: Default::default() }
+    }
+
+    fn add(&mut self, spec: &ImportSpec, rows: &[Map<String, Value>], done: &mut Done) {
+        for (i, row) in rows.iter().enumerate() {
+            match spec.lookup_row(row) {
+                Ok((key, rest)) => {
+                    for column in rest.keys() {
+                        if !self.columns.contains(column) {
+                            self.columns.push(column.clone());
+                        }
+                    }
+                    self.rows.insert(key, rest);
+                }
+                Err(why) => {
+                    done.skipped += 1;
+                    done.first_skip.get_or_insert(format!("row {i} of its batch: {why}"));
+                }
+            }
+        }
+    }
+}
+
+/// Replaces the import's lookup table with the rows read, as `PUT /lookup-tables/{id}`
+/// does (one replace at a time, the project's row cap checked under the same lock).
+async fn replace_lookup(state: &AppState, import: &WarehouseImport, table: LookupRows) -> Result<(), String> {
+    let id = lookup_id(import).map_err(|(_, why)| why)?;
+    let rows = table.rows.len() as u64;
+    let _one_at_a_time = state.lookup_replaces.lock().await;
+    let others = state.metadata.lookup_rows_besides(import.project_id, id).await.map_err(|e| e.to_string())?;
+    if others + rows > MAX_LOOKUP_PROJECT_ROWS {
+        return Err(format!(
+            "a project's lookup tables hold at most {MAX_LOOKUP_PROJECT_ROWS} rows together; this import read {rows} \
+             and the project's other tables hold {others}"
+        ));
+    }
+    let columns = table.columns.clone();
+    let table = sextant_expr::LookupTable { columns: table.columns, rows: table.rows };
+    state.lookups.replace_lookup_table(import.project_id, id, table).await.map_err(|e| e.to_string())?;
+    state.metadata.lookup_table_replaced(id, rows, &columns).await.map_err(|e| e.to_string())
 }
 
 /// Checks that the columns the import names are in the source's rows (the first one
