@@ -14,6 +14,7 @@ mod common;
 use std::io::Read as _;
 use std::time::Duration;
 
+use common::moto::Moto;
 use common::*;
 use serde_json::{Value, json};
 
@@ -24,74 +25,6 @@ const CONFIG: &str = "pipeline_poll_seconds = 1\npipeline_sync_seconds = 1\n[rat
 
 /// The secret key the pipelines are given: it must never be stored as it is.
 const SECRET: &str = "wJalrXUtnFEMI-sextant-secret";
-
-/// moto's S3 server on a loopback port, stopped when dropped.
-struct Moto {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let python = std::env::var("SEXTANT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let child = std::process::Command::new(python)
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("moto's server (pip install 'moto[server]'; scripts/test installs it)");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "moto's server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { child, url: format!("http://127.0.0.1:{port}") }
-    }
-
-    async fn make_bucket(&self, bucket: &str) {
-        let r = reqwest::Client::new().put(format!("{}/{bucket}", self.url)).send().await.unwrap();
-        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    }
-
-    /// A client of `bucket`, as a reader of the pipeline's files would have.
-    fn client(&self, bucket: &str) -> object_store::aws::AmazonS3 {
-        object_store::aws::AmazonS3Builder::new()
-            .with_endpoint(&self.url)
-            .with_allow_http(true)
-            .with_bucket_name(bucket)
-            .with_region("us-east-1")
-            .with_access_key_id("AKIDREADER")
-            .with_secret_access_key("reader")
-            .build()
-            .unwrap()
-    }
-
-    /// An object's bytes, `None` when there is none.
-    async fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        use object_store::ObjectStore as _;
-        match self.client(bucket).get(&key.into()).await {
-            Ok(got) => Some(got.bytes().await.unwrap().to_vec()),
-            Err(object_store::Error::NotFound { .. }) => None,
-            Err(e) => panic!("{key}: {e}"),
-        }
-    }
-
-    /// Every key in the bucket.
-    async fn keys(&self, bucket: &str) -> Vec<String> {
-        use futures::TryStreamExt as _;
-        use object_store::ObjectStore as _;
-        let listed: Vec<_> = self.client(bucket).list(None).try_collect().await.unwrap();
-        listed.into_iter().map(|o| o.location.to_string()).collect()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn call(s: &TestServer, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let url = s.url(&format!("/api/2.0/nessie/pipeline/{path}"));

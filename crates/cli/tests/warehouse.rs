@@ -7,7 +7,8 @@
 //!   the watermark reads the batch again after a restart and counts nothing twice;
 //! - a wrong column and an unreachable source end the run `FAILED`, saying why, in the
 //!   import's `history`; paused, an import does not run; deleted, it is gone;
-//! - Parquet events and CSV people from a `files` source query back exactly;
+//! - Parquet events and CSV people from a `files` source query back exactly, and so do
+//!   Parquet events from an S3 bucket (moto's server);
 //! - bad requests are refused naming the field.
 
 mod common;
@@ -362,6 +363,74 @@ async fn parquet_events_and_csv_people_from_files_query_back_exactly() {
     let expected: Vec<(String, String, i64)> =
         (0..5).map(|i| (format!("p{i}"), format!("Player {i}"), i * 10)).collect();
     assert_eq!(profiles, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_objects_of_an_s3_bucket_are_imported() {
+    let moto = common::moto::Moto::start();
+    moto.make_bucket("lake").await;
+    let day_s = (now_ms() / 1000 / DAY_S - 1) * DAY_S;
+    let tmp = tempfile::tempdir().unwrap();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    for part in 0..2 {
+        let file = tmp.path().join(format!("{part}.parquet"));
+        conn.execute_batch(&format!(
+            "COPY (SELECT 'Read' AS name, make_timestamp(({day_s} + i * 60) * 1000000) AS ts, 'r' || (i % 3) AS who \
+             FROM range({}, {}) t(i)) TO '{}' (FORMAT parquet);",
+            part * 100,
+            part * 100 + 100,
+            file.display()
+        ))
+        .unwrap();
+        moto.put("lake", &format!("exports/day={part}/part-0.parquet"), std::fs::read(&file).unwrap()).await;
+    }
+    moto.put("lake", "exports/README.txt", b"not a table".to_vec()).await;
+    moto.put("lake", "other/day=9/part-0.parquet", b"not under the prefix".to_vec()).await;
+    let s = TestServer::start_with_config(CONFIG);
+    let secret = "lake-secret-key-sextant";
+    let (status, source) = post(
+        &s,
+        "",
+        json!({
+            "name": "lake", "type": "s3", "s3_bucket": "lake", "s3_region": "us-east-1", "s3_prefix": "exports",
+            "s3_endpoint": moto.url, "s3_access_key_id": "AKIDLAKE", "s3_secret_access_key": secret,
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{source}");
+    assert_eq!(
+        (source["results"]["s3_bucket"].as_str(), source["results"]["path"].as_str()),
+        (Some("lake"), Some("exports"))
+    );
+    let (status, import) = post(
+        &s,
+        "/imports/event-stream",
+        json!({
+            "import_type": "event_stream", "warehouse_source_id": source["results"]["id"],
+            "table_params": {"path": "day=*/*.parquet"}, "event_column_name": "name", "time_column_name": "ts",
+            "user_column_name": "who", "sync_mode": "full_sync", "run_every": 0,
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{import}");
+    let run = ended(&s, import["results"]["id"].as_i64().unwrap(), 1).await;
+    assert_eq!((run["status"].as_str(), run["num_events_imported"].as_i64()), (Some("SUCCEEDED"), Some(200)), "{run}");
+    let exported = s.export_range(&ymd(day_s), &ymd(day_s), "").await;
+    let mut times: Vec<i64> = exported.iter().map(|e| e["properties"]["time"].as_i64().unwrap()).collect();
+    times.sort();
+    assert_eq!(times, (0..200).map(|i| day_s + i * 60).collect::<Vec<_>>());
+    assert_eq!(files_holding(&s.dir, secret.as_bytes()), vec![], "the secret key is kept sealed");
+    // A bucket the key cannot list is refused at creation, naming the field.
+    let (status, body) = post(
+        &s,
+        "",
+        json!({
+            "name": "none", "type": "s3", "s3_bucket": "no-such-bucket", "s3_region": "us-east-1",
+            "s3_endpoint": moto.url, "s3_access_key_id": "AK", "s3_secret_access_key": "SK",
+        }),
+    )
+    .await;
+    assert_eq!((status, body["details"]["fields"]["s3_bucket"].is_string()), (400, true), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -386,7 +386,8 @@ async fn gdpr_jobs(md: &Metadata, pid: ProjectId, other: ProjectId) {
 async fn warehouse(md: &Metadata, pid: ProjectId) {
     use sextant_model::warehouse::{ImportSpec, ImportType, SourceSpec};
     let source =
-        SourceSpec::parse(&serde_json::json!({"name": "dw", "type": "postgres", "url": "postgres://h/db"})).unwrap();
+        SourceSpec::parse(&serde_json::json!({"name": "dw", "type": "postgres", "url": "postgres://etl@h/db"}))
+            .unwrap();
     let source = md.create_warehouse_source(pid, &source, &Actor::cli()).await.unwrap();
     let body = serde_json::json!({"import_type": "people", "warehouse_source_id": source.id, "table_params": {"table_name": "users"},
                                   "user_column_name": "id", "insert_time_column_name": "updated", "sync_mode": "time_based"});

@@ -4,8 +4,9 @@
 //!
 //! A **source** is Sextant's own resource (Mixpanel makes its sources in its web app):
 //! a PostgreSQL database (`postgres`, a connection URL, kept sealed as it may hold a
-//! password) or a directory of Parquet and CSV files under the server's import root
-//! (`files`). An **import** reads one table, query or file pattern of a source
+//! password), a directory of Parquet and CSV files under the server's import root
+//! (`files`), or Parquet and CSV files under a prefix of an S3 bucket (`s3`, with a
+//! pipeline's `s3_*` fields, [`crate::pipeline_bucket`]). An **import** reads one table, query or file pattern of a source
 //! (`table_params`) and maps its columns ([`ImportSpec`]): the event name (a constant or
 //! a column), the time, the distinct id, the insert id (Sextant's
 //! `insert_id_column_name`; without it an id is derived from the import and the row, so
@@ -25,6 +26,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use crate::form::{Problem, problem};
+use crate::pipeline_bucket::{S3_FIELDS, S3Bucket};
 
 /// `run_every` values, in nanoseconds, as Mixpanel takes them: manual only, hourly,
 /// daily, weekly.
@@ -50,6 +52,8 @@ pub enum SourceKind {
     Postgres,
     /// Parquet and CSV files in a directory under the server's import root.
     Files,
+    /// Parquet and CSV files in an S3 bucket, Amazon's or any S3-compatible store's.
+    S3,
 }
 
 /// A warehouse source, as created.
@@ -62,8 +66,11 @@ pub struct SourceSpec {
     pub kind: SourceKind,
     /// `postgres`: the connection URL (sealed by the server before it is stored).
     pub url: Option<String>,
-    /// `files`: the directory, relative to the import root.
+    /// `files`: the directory, relative to the import root; `s3`: the key prefix.
     pub path: Option<String>,
+    /// `s3`: the bucket (its secret key sealed by the server before it is stored).
+    #[serde(default)]
+    pub bucket: Option<S3Bucket>,
     /// `postgres`: the URL with its password hidden, as answers show it.
     #[serde(default)]
     pub shown_url: Option<String>,
@@ -85,19 +92,36 @@ fn text<'a>(body: &'a Value, field: &str, problems: &mut Vec<Problem>) -> Option
     }
 }
 
-/// A relative path of plain segments (letters, digits, `-`, `_`, `.`, and in a pattern
-/// `*` and `?`), none `.` or `..`.
+/// A relative path of plain segments (letters, digits, `-`, `_`, `.`, `=` as in
+/// `day=1`, and in a pattern `*` and `?`), none `.` or `..`.
 pub fn relative_path(value: &str, pattern: bool) -> Result<String, String> {
     let segments: Vec<&str> = value.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     for segment in &segments {
-        let plain = segment
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') || (pattern && matches!(c, '*' | '?')));
+        let plain = segment.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=') || (pattern && matches!(c, '*' | '?'))
+        });
         if !plain || *segment == "." || *segment == ".." {
             return Err(format!("`{segment}` is not a plain path segment"));
         }
     }
     Ok(segments.join("/"))
+}
+
+/// Whether `key` (a `/`-separated path) matches `pattern`, segment by segment: `*` is
+/// any run of characters within a segment, `?` one character (as DuckDB's globs of a
+/// `files` source match local paths).
+pub fn glob_match(pattern: &str, key: &str) -> bool {
+    fn segment(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|i| segment(rest, &t[i..])),
+            Some(('?', rest)) => !t.is_empty() && segment(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && segment(rest, &t[1..]),
+        }
+    }
+    let (p, k): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), key.split('/').collect());
+    p.len() == k.len()
+        && p.iter().zip(&k).all(|(p, k)| segment(&p.chars().collect::<Vec<_>>(), &k.chars().collect::<Vec<_>>()))
 }
 
 impl SourceSpec {
@@ -114,15 +138,23 @@ impl SourceSpec {
         let kind = match text(body, "type", &mut problems) {
             Some("postgres") => Some(SourceKind::Postgres),
             Some("files") => Some(SourceKind::Files),
+            Some("s3") => Some(SourceKind::S3),
             Some(other) => {
-                problems.push(problem("type", format!("must be `postgres` or `files`, not `{other}`")));
+                problems.push(problem("type", format!("must be `postgres`, `files` or `s3`, not `{other}`")));
                 None
             }
             None => {
-                problems.push(problem("type", "is required (`postgres` or `files`)"));
+                problems.push(problem("type", "is required (`postgres`, `files` or `s3`)"));
                 None
             }
         };
+        // An `s3` source's fields are a pipeline's `s3_*` ones, read the same way.
+        let s3_pairs: Vec<(String, String)> = S3_FIELDS
+            .iter()
+            .filter_map(|f| {
+                body.get(*f).map(|v| (f.to_string(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            })
+            .collect();
         let url = text(body, "url", &mut problems);
         let path = text(body, "path", &mut problems);
         match kind {
@@ -136,10 +168,26 @@ impl SourceSpec {
                     problems.push(problem("path", why));
                 }
             }
-            None => {}
+            Some(SourceKind::S3) if s3_pairs.iter().any(|(f, _)| f == "s3_role") => {
+                problems.push(problem("s3_role", "is not assumed by this server: give a key pair"));
+            }
+            Some(SourceKind::S3) | None => {}
         }
-        for field in ["url", "path"] {
-            let ours = matches!((kind, field), (Some(SourceKind::Postgres), "url") | (Some(SourceKind::Files), "path"));
+        let bucket = match kind {
+            Some(SourceKind::S3) => S3Bucket::parse(&s3_pairs, &mut problems),
+            _ => None,
+        };
+        let prefix = s3_pairs.iter().find(|(f, _)| f == "s3_prefix").map(|(_, p)| relative_path(p, false));
+        if let Some(Err(why)) = &prefix {
+            problems.push(problem("s3_prefix", why.clone()));
+        }
+        for field in ["url", "path"].into_iter().chain(S3_FIELDS) {
+            let ours = match kind {
+                Some(SourceKind::Postgres) => field == "url",
+                Some(SourceKind::Files) => field == "path",
+                Some(SourceKind::S3) => S3_FIELDS.contains(&field),
+                None => true,
+            };
             if !ours && body.get(field).is_some() && !problems.iter().any(|(f, _)| f == field) {
                 problems.push(problem(field, "is not a field of this type of source"));
             }
@@ -149,7 +197,12 @@ impl SourceSpec {
                 name: name.to_string(),
                 kind,
                 url: url.filter(|_| kind == SourceKind::Postgres).map(str::to_string),
-                path: path.and_then(|p| relative_path(p, false).ok()).filter(|_| kind == SourceKind::Files),
+                path: match kind {
+                    SourceKind::Files => path.and_then(|p| relative_path(p, false).ok()),
+                    SourceKind::S3 => prefix.and_then(Result::ok),
+                    SourceKind::Postgres => None,
+                },
+                bucket,
                 shown_url: None,
             }),
             _ => Err(problems),
@@ -700,7 +753,7 @@ fn table_params(value: Option<&Value>, source: Option<SourceKind>, problems: &mu
                 }
             }
         }
-        Some(SourceKind::Files) => {
+        Some(SourceKind::Files | SourceKind::S3) => {
             let path = text(value, "path", &mut inner).map(|p| relative_path(p, true));
             let format = match text(value, "format", &mut inner) {
                 Some("parquet") => Some(FileFormat::Parquet),
@@ -900,5 +953,17 @@ mod tests {
         let named: Vec<&str> = err.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(named, ["name", "path", "url"], "{err:?}");
         assert!(relative_path("a/*.parquet", true).is_ok() && relative_path("a/*.parquet", false).is_err());
+        assert!(glob_match("day=*/*.parquet", "day=1/part-0.parquet"));
+        assert!(!glob_match("*.parquet", "day=1/part-0.parquet"), "a star stays in its segment");
+        assert!(glob_match("part-?.csv", "part-7.csv") && !glob_match("part-?.csv", "part-17.csv"));
+        let s3 =
+            SourceSpec::parse(&json!({"name": "lake", "type": "s3", "s3_bucket": "lake", "s3_region": "us-east-1",
+                                           "s3_prefix": "/exports/", "s3_endpoint": "http://127.0.0.1:9000",
+                                           "s3_access_key_id": "AK", "s3_secret_access_key": "SK"}))
+            .unwrap();
+        assert_eq!((s3.path.as_deref(), s3.bucket.map(|b| b.bucket)), (Some("exports"), Some("lake".to_string())));
+        let err = SourceSpec::parse(&json!({"name": "lake", "type": "s3", "s3_region": "x", "path": "p"})).unwrap_err();
+        let named: Vec<&str> = err.iter().map(|(f, _)| f.as_str()).collect();
+        assert!(named.contains(&"s3_bucket") && named.contains(&"path"), "{err:?}");
     }
 }

@@ -125,9 +125,22 @@ pub async fn check_bucket(secrets: &SecretBox, bucket: &S3Bucket, prefix: &str, 
     Ok(())
 }
 
+/// Checks at a warehouse source's creation that the bucket can be listed under `prefix`.
+pub async fn check_listing(secrets: &SecretBox, bucket: &S3Bucket, prefix: &str) -> Result<(), String> {
+    let retry = RetryConfig { max_retries: 1, retry_timeout: Duration::from_secs(10), ..RetryConfig::default() };
+    let store = bucket_store(bucket, secrets, retry)?;
+    let base = (!prefix.is_empty()).then(|| Key::from(prefix));
+    store.list_with_delimiter(base.as_ref()).await.map_err(|e| format!("cannot list the bucket: {e}"))?;
+    Ok(())
+}
+
 /// A client of `bucket`: its endpoint with path-style requests, its key pair (the
 /// secret unsealed) or else the server's own AWS credentials, and its encryption.
-fn bucket_store(bucket: &S3Bucket, secrets: &SecretBox, retry: RetryConfig) -> Result<Arc<dyn ObjectStore>, String> {
+pub(crate) fn bucket_store(
+    bucket: &S3Bucket,
+    secrets: &SecretBox,
+    retry: RetryConfig,
+) -> Result<Arc<dyn ObjectStore>, String> {
     let mut builder = match (&bucket.access_key_id, &bucket.secret_access_key) {
         (Some(id), Some(sealed)) => {
             let secret = secrets.unseal(sealed).map_err(|e| e.to_string())?;

@@ -155,23 +155,15 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
             }
             continue;
         }
-        // Each row as the record its endpoint takes; those that do not map are skipped.
-        let (mut records, mut mapped) = (Vec::with_capacity(batch.rows.len()), Vec::with_capacity(batch.rows.len()));
-        for (i, row) in batch.rows.iter().enumerate() {
-            let record = match import.spec.import_type {
-                ImportType::EventStream => import.spec.event_record(import.id, row),
-                _ => import.spec.profile_record(row),
-            };
-            match record {
-                Ok(record) => {
-                    records.push(record.to_string());
-                    mapped.push(i);
-                }
-                Err(why) => {
-                    done.skipped += 1;
-                    done.first_skip.get_or_insert(format!("row {i} of its batch: {why}"));
-                }
-            }
+        // Each row as the record its endpoint takes (off the async runtime: serde work on
+        // thousands of rows); those that do not map are skipped.
+        let (spec, id, watermark) = (import.spec.clone(), import.id, batch.watermark.clone());
+        let rows = batch.rows;
+        let mapping = tokio::task::spawn_blocking(move || map_rows(&spec, id, &rows)).await;
+        let (records, mapped, skips) = mapping.map_err(|e| (done.imported, e.to_string()))?;
+        for why in skips {
+            done.skipped += 1;
+            done.first_skip.get_or_insert(why);
         }
         let stored = match import.spec.import_type {
             ImportType::EventStream => batch::import_events(state, &project, records).await,
@@ -184,7 +176,7 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
             sextant_storage_duckdb::pause::point(sextant_storage_duckdb::pause::WAREHOUSE_WATERMARK)
         })
         .await;
-        if let Some(mark) = &batch.watermark {
+        if let Some(mark) = &watermark {
             state
                 .metadata
                 .set_warehouse_watermark(import.id, mark)
@@ -253,6 +245,27 @@ async fn replace_lookup(state: &AppState, import: &WarehouseImport, table: Looku
     let table = sextant_expr::LookupTable { columns: table.columns, rows: table.rows };
     state.lookups.replace_lookup_table(import.project_id, id, table).await.map_err(|e| e.to_string())?;
     state.metadata.lookup_table_replaced(id, rows, &columns).await.map_err(|e| e.to_string())
+}
+
+/// Each row as the JSON text of the record its endpoint takes, with the row each came
+/// from, and why each row that does not map was skipped.
+fn map_rows(spec: &ImportSpec, import: i64, rows: &[Map<String, Value>]) -> (Vec<String>, Vec<usize>, Vec<String>) {
+    let (mut records, mut mapped, mut skips) =
+        (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()), Vec::new());
+    for (i, row) in rows.iter().enumerate() {
+        let record = match spec.import_type {
+            ImportType::EventStream => spec.event_record(import, row),
+            _ => spec.profile_record(row),
+        };
+        match record {
+            Ok(record) => {
+                records.push(record.to_string());
+                mapped.push(i);
+            }
+            Err(why) => skips.push(format!("row {i} of its batch: {why}")),
+        }
+    }
+    (records, mapped, skips)
 }
 
 /// Checks that the columns the import names are in the source's rows (the first one

@@ -1,5 +1,6 @@
 //! Reading a warehouse source's rows for an import: a PostgreSQL table or query
-//! (through sqlx), or Parquet and CSV files (through an in-memory DuckDB), each row as
+//! (through sqlx), or Parquet and CSV files (through an in-memory DuckDB; a bucket's
+//! are downloaded to a staging directory first, through `object_store`), each row as
 //! a JSON object the source's database wrote (`row_to_json`, `to_json`), in the order
 //! of the import's watermark column and past its watermark.
 //!
@@ -25,7 +26,7 @@ use std::time::Duration;
 use futures::TryStreamExt as _;
 use serde_json::{Map, Value};
 use sextant_metadata::{WarehouseImport, WarehouseSource};
-use sextant_model::warehouse::{FileFormat, PostgresUrl, SourceKind, TableParams};
+use sextant_model::warehouse::{FileFormat, PostgresUrl, SourceKind, TableParams, glob_match};
 use sqlx::Connection as _;
 use tokio::sync::mpsc;
 
@@ -58,8 +59,25 @@ pub struct SourceQuery {
 }
 
 enum Kind {
-    Postgres { url: PostgresUrl },
+    Postgres {
+        url: PostgresUrl,
+    },
     Files,
+    /// Objects of a bucket, downloaded to `staging` first, then read as files.
+    Bucket {
+        store: std::sync::Arc<dyn object_store::ObjectStore>,
+        prefix: String,
+        pattern: String,
+        staging: PathBuf,
+    },
+}
+
+/// The DuckDB reader of a file format, over `pattern`.
+fn file_reader(format: FileFormat, pattern: &str) -> String {
+    match format {
+        FileFormat::Parquet => format!("read_parquet({})", literal(pattern)),
+        FileFormat::Csv => format!("read_csv({}, header = true, auto_detect = true)", literal(pattern)),
+    }
 }
 
 /// `name` as an SQL identifier (both databases quote alike).
@@ -107,36 +125,94 @@ impl SourceQuery {
                 let dir: PathBuf =
                     import_root.join(source.project_id.0.to_string()).join(source.spec.path.as_deref().unwrap_or(""));
                 let pattern = dir.join(path).to_string_lossy().to_string();
-                let from = match format {
-                    FileFormat::Parquet => format!("read_parquet({})", literal(&pattern)),
-                    FileFormat::Csv => format!("read_csv({}, header = true, auto_detect = true)", literal(&pattern)),
-                };
-                Ok(SourceQuery { kind: Kind::Files, from, watermark })
+                Ok(SourceQuery { kind: Kind::Files, from: file_reader(*format, &pattern), watermark })
             }
-            (SourceKind::Files, _) => Err("a files source reads a file pattern (`table_params.path`)".into()),
+            (SourceKind::S3, TableParams::Files { path, format }) => {
+                let bucket = source.spec.bucket.as_ref().ok_or("the source has no bucket")?;
+                let store = crate::pipeline_store::bucket_store(bucket, secrets, object_store::RetryConfig::default())?;
+                // Each run downloads what it reads afresh, into a directory of the import's.
+                let staging = import_root.join(".staging").join(format!("import-{}", import.id));
+                let from = file_reader(*format, &staging.join("*").to_string_lossy());
+                let prefix = source.spec.path.clone().unwrap_or_default();
+                let kind = Kind::Bucket { store, prefix, pattern: path.clone(), staging };
+                Ok(SourceQuery { kind, from, watermark })
+            }
+            (SourceKind::Files | SourceKind::S3, _) => {
+                Err("a files or s3 source reads a file pattern (`table_params.path`)".into())
+            }
         }
     }
 
     /// Reads the rows into batches on `out`, in the background; an error ends them.
     pub fn spawn(self, out: mpsc::Sender<Result<Batch, String>>) {
-        match self.kind {
-            Kind::Postgres { ref url } => {
-                let url = url.clone();
+        let SourceQuery { kind, from, watermark } = self;
+        match kind {
+            Kind::Postgres { url } => {
                 tokio::spawn(async move {
-                    if let Err(why) = read_postgres(&url, &self.from, self.watermark.as_ref(), &out).await {
+                    if let Err(why) = read_postgres(&url, &from, watermark.as_ref(), &out).await {
+                        let _ = out.send(Err(why)).await;
+                    }
+                });
+            }
+            Kind::Bucket { store, prefix, pattern, staging } => {
+                tokio::spawn(async move {
+                    let read = match download(store.as_ref(), &prefix, &pattern, &staging).await {
+                        Ok(()) => {
+                            let sender = out.clone();
+                            let read =
+                                tokio::task::spawn_blocking(move || read_files(&from, watermark.as_ref(), &sender));
+                            read.await.unwrap_or_else(|e| Err(e.to_string()))
+                        }
+                        Err(why) => Err(why),
+                    };
+                    let _ = tokio::fs::remove_dir_all(&staging).await;
+                    if let Err(why) = read {
                         let _ = out.send(Err(why)).await;
                     }
                 });
             }
             Kind::Files => {
                 tokio::task::spawn_blocking(move || {
-                    if let Err(why) = read_files(&self.from, self.watermark.as_ref(), &out) {
+                    if let Err(why) = read_files(&from, watermark.as_ref(), &out) {
                         let _ = out.blocking_send(Err(why));
                     }
                 });
             }
         }
     }
+}
+
+/// Downloads the objects under `prefix` whose key past it matches `pattern` into
+/// `staging` (emptied first), each under a name of its own.
+async fn download(
+    store: &dyn object_store::ObjectStore,
+    prefix: &str,
+    pattern: &str,
+    staging: &Path,
+) -> Result<(), String> {
+    use futures::StreamExt as _;
+    let _ = tokio::fs::remove_dir_all(staging).await;
+    tokio::fs::create_dir_all(staging).await.map_err(|e| format!("cannot stage the objects: {e}"))?;
+    let base = (!prefix.is_empty()).then(|| object_store::path::Path::from(prefix));
+    let mut listed = store.list(base.as_ref());
+    let mut found = 0usize;
+    while let Some(object) = listed.next().await {
+        let object = object.map_err(|e| format!("cannot list the bucket: {e}"))?;
+        let key = object.location.as_ref();
+        let relative = key.strip_prefix(prefix).unwrap_or(key).trim_start_matches('/');
+        if !glob_match(pattern, relative) {
+            continue;
+        }
+        let bytes = store.get(&object.location).await.map_err(|e| format!("cannot read {key}: {e}"))?;
+        let bytes = bytes.bytes().await.map_err(|e| format!("cannot read {key}: {e}"))?;
+        found += 1;
+        let name = format!("{found:06}-{}", relative.replace('/', "_"));
+        tokio::fs::write(staging.join(name), bytes).await.map_err(|e| format!("cannot stage {key}: {e}"))?;
+    }
+    if found == 0 {
+        return Err(format!("no object under `{prefix}` matches `{pattern}`"));
+    }
+    Ok(())
 }
 
 /// Gathers rows into batches cut where the watermark changes.

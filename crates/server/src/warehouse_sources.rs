@@ -1,8 +1,10 @@
 //! Warehouse sources (`/api/app/projects/{id}/warehouse-sources`, Sextant's own: Mixpanel
 //! makes its sources in its web app), in the App API's resource pattern: a PostgreSQL
 //! database, its connection URL sealed under the server's key and shown with the
-//! password hidden, or a directory of Parquet and CSV files under the project's own
-//! directory of the server's import root (`<import root>/<project id>/`). Imports (`crate::warehouse_imports`) name one by `warehouse_source_id`.
+//! password hidden; a directory of Parquet and CSV files under the project's own
+//! directory of the server's import root (`<import root>/<project id>/`); or Parquet
+//! and CSV files under a prefix of an S3 bucket, its secret key sealed. Imports
+//! (`crate::warehouse_imports`) name one by `warehouse_source_id`.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -23,14 +25,19 @@ pub struct WarehouseSourceView {
     pub id: i64,
     /// Its name.
     pub name: String,
-    /// `postgres` or `files`.
+    /// `postgres`, `files` or `s3`.
     #[serde(rename = "type")]
     #[schema(value_type = String)]
     pub kind: SourceKind,
     /// `postgres`: the connection URL, its password hidden.
     pub url: Option<String>,
-    /// `files`: the directory under the server's import root.
+    /// `files`: the directory under the project's import directory; `s3`: the key
+    /// prefix.
     pub path: Option<String>,
+    /// `s3`: the bucket.
+    pub s3_bucket: Option<String>,
+    /// `s3`: the S3-compatible server, when not Amazon's.
+    pub s3_endpoint: Option<String>,
     /// When it was made, and who made it.
     #[serde(flatten)]
     pub audit: AuditView,
@@ -42,12 +49,15 @@ pub struct WarehouseSourceView {
 pub struct WarehouseSourceBody {
     /// Its name.
     name: String,
-    /// `postgres` or `files`.
+    /// `postgres`, `files` or `s3`.
     r#type: String,
     /// `postgres`: `postgres://user:password@host:port/database[?sslmode=...]`.
     url: Option<String>,
-    /// `files`: a directory under the server's import root.
+    /// `files`: a directory under the project's directory of the server's import root.
     path: Option<String>,
+    /// `s3`: the bucket, with `s3_region`, `s3_prefix`, `s3_endpoint`,
+    /// `s3_access_key_id` and `s3_secret_access_key` as a pipeline takes them.
+    s3_bucket: Option<String>,
 }
 
 crate::resource::app_resource! {
@@ -89,6 +99,8 @@ impl Resource for Sources {
             // The stored URL is sealed; its masked form was kept beside it.
             url: stored.spec.shown_url.clone(),
             path: stored.spec.path.clone(),
+            s3_bucket: stored.spec.bucket.as_ref().map(|b| b.bucket.clone()),
+            s3_endpoint: stored.spec.bucket.as_ref().and_then(|b| b.endpoint.clone()),
             audit: AuditView::of(&stored.audit, creator),
         }
     }
@@ -109,7 +121,7 @@ impl Resource for Sources {
     ) -> Result<WarehouseSource, ApiError> {
         let mut spec = SourceSpec::parse(&body)
             .map_err(|problems| ApiError::invalid_fields("invalid warehouse source", problems))?;
-        if let Some(dir) = &spec.path {
+        if let (SourceKind::Files, Some(dir)) = (spec.kind, &spec.path) {
             // Each project's files under a directory of its own.
             let root = state.warehouse.root.join(project.id.0.to_string());
             let full = root.join(dir);
@@ -118,6 +130,14 @@ impl Resource for Sources {
                 let why = format!("is not a directory under the server's import root ({})", root.display());
                 return Err(ApiError::invalid_fields("invalid warehouse source", vec![("path".into(), why)]));
             }
+        }
+        if let Some(bucket) = spec.bucket.as_mut() {
+            // The secret key kept sealed; the bucket listed before the source exists.
+            bucket.secret_access_key = bucket.secret_access_key.as_deref().map(|s| state.secrets.seal(s));
+            let prefix = spec.path.as_deref().unwrap_or("");
+            crate::pipeline_store::check_listing(&state.secrets, bucket, prefix)
+                .await
+                .map_err(|why| ApiError::invalid_fields("invalid warehouse source", vec![("s3_bucket".into(), why)]))?;
         }
         // The URL may hold a password: kept sealed, shown masked.
         if let Some(url) = spec.url.take() {

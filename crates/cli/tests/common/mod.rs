@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod moto;
+
 /// Credentials written to bootstrap.json on first start.
 #[derive(Clone, Debug)]
 pub struct Creds {
