@@ -460,4 +460,13 @@ async fn bad_requests_are_refused_naming_the_field() {
     let r = s.http.get(imports_url(&s, "/imports")).basic_auth(&s.creds.token, Some(""));
     let (status, _) = send(r).await;
     assert_eq!(status, 401, "the public token reads no imports");
+
+    // A server that lists the hosts sources may name refuses the others.
+    let s = TestServer::start_with_config(&format!("warehouse_hosts = [\"db.internal\"]\n{CONFIG}"));
+    let url = |host: &str| format!("postgres://etl:pw@{host}:5432/dw");
+    let (status, body) = post(&s, "", json!({"name": "x", "type": "postgres", "url": url("10.0.0.9")})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["details"]["fields"]["url"].as_str().unwrap().contains("warehouse_hosts"), "{body}");
+    let (status, body) = post(&s, "", json!({"name": "x", "type": "postgres", "url": url("DB.internal")})).await;
+    assert_eq!(status, 201, "{body}");
 }

@@ -172,6 +172,19 @@ impl S3Bucket {
         })
     }
 
+    /// The host of `endpoint` (`http://host:port/...`), when there is one.
+    pub fn endpoint_host(&self) -> Option<String> {
+        let url = self.endpoint.as_deref()?;
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or("");
+        Some(match authority.rsplit_once(':') {
+            Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) && !authority.ends_with(']') => {
+                host.to_string()
+            }
+            _ => authority.to_string(),
+        })
+    }
+
     /// What tells two buckets apart: the server and the bucket's name.
     pub fn location(&self) -> String {
         format!("{}/{}", self.endpoint.as_deref().unwrap_or("s3"), self.bucket)
@@ -207,6 +220,7 @@ mod tests {
         assert_eq!(b.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!((b.encryption, b.kms_key_id.as_deref()), (S3Encryption::Kms, Some("k1")));
         assert_eq!(b.location(), "http://127.0.0.1:9000/exports");
+        assert_eq!(b.endpoint_host().as_deref(), Some("127.0.0.1"));
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct Config {
     /// Where `files` warehouse sources are (`<data dir>/imports` when not set): a
     /// source's `path` is under it.
     pub imports_dir: Option<PathBuf>,
+    /// The hosts warehouse sources may name (a PostgreSQL URL's host, an S3 source's
+    /// endpoint's); `None`: any.
+    pub warehouse_hosts: Option<Vec<String>>,
     /// How often the warehouse import runner looks for imports due (seconds).
     pub warehouse_poll_seconds: u64,
     /// Which hostnames serve which data-residency region.
@@ -188,6 +191,7 @@ impl Default for Config {
             pipeline_poll_seconds: DEFAULT_PIPELINE_POLL_SECONDS,
             pipeline_sync_seconds: DEFAULT_PIPELINE_SYNC_SECONDS,
             imports_dir: None,
+            warehouse_hosts: None,
             warehouse_poll_seconds: DEFAULT_WAREHOUSE_POLL_SECONDS,
             regions: RegionHosts::default(),
             tls: None,
@@ -217,6 +221,7 @@ struct ConfigFile {
     pipeline_poll_seconds: Option<u64>,
     pipeline_sync_seconds: Option<u64>,
     imports_dir: Option<PathBuf>,
+    warehouse_hosts: Option<Vec<String>>,
     warehouse_poll_seconds: Option<u64>,
     regions: Option<BTreeMap<Region, Vec<String>>>,
     tls: Option<TlsFile>,
@@ -444,6 +449,7 @@ impl Config {
             pipeline_poll_seconds: from_file.pipeline_poll_seconds.unwrap_or(d.pipeline_poll_seconds).max(1),
             pipeline_sync_seconds: from_file.pipeline_sync_seconds.unwrap_or(d.pipeline_sync_seconds).max(1),
             imports_dir: from_file.imports_dir.clone(),
+            warehouse_hosts: from_file.warehouse_hosts.clone(),
             warehouse_poll_seconds: from_file.warehouse_poll_seconds.unwrap_or(d.warehouse_poll_seconds).max(1),
             regions: from_file.regions.as_ref().map(RegionHosts::new).unwrap_or(d.regions),
             geoip_database: overrides.geoip_database.clone().or(from_file.geoip_database),

@@ -258,8 +258,9 @@ impl Server {
             config.pipeline_sync_seconds,
         ));
         let imports_dir = config.imports_dir.clone().unwrap_or_else(|| dir.join("imports"));
-        state.warehouse =
-            Arc::new(crate::warehouse_queue::WarehouseRunner::new(imports_dir, config.warehouse_poll_seconds));
+        let mut warehouse = crate::warehouse_queue::WarehouseRunner::new(imports_dir, config.warehouse_poll_seconds);
+        warehouse.allowed_hosts = config.warehouse_hosts.clone();
+        state.warehouse = Arc::new(warehouse);
         let key = dir.join("secrets.key");
         let secrets = crate::secrets::SecretBox::open(&key)
             .map_err(|source| ServeError::Io { context: format!("cannot open {}", key.display()), source })?;

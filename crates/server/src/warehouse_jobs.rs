@@ -114,7 +114,9 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
         .warehouse_source(import.project_id, import.spec.warehouse_source_id)
         .await
         .map_err(|e| fail(e.to_string()))?;
-    let query = SourceQuery::new(&source, import, &state.secrets, &state.warehouse.root).map_err(fail)?;
+    // The hosts allowed are checked again: the list may have changed since the source was made.
+    let allowed = |host: &str| state.warehouse.host_allowed(host);
+    let query = SourceQuery::new(&source, import, &state.secrets, &state.warehouse.root, allowed).map_err(fail)?;
     // A lookup table's rows are gathered whole, then replace its contents at once.
     let mut table = (import.spec.import_type == ImportType::LookupTable).then(|| LookupRows::new(&import.spec));
     let room = match &table {

@@ -105,12 +105,14 @@ impl SourceQuery {
         import: &WarehouseImport,
         secrets: &SecretBox,
         import_root: &Path,
+        allowed: impl Fn(&str) -> Result<(), String>,
     ) -> Result<SourceQuery, String> {
         let watermark = import.spec.watermark_column().map(|column| (column.to_string(), import.watermark.clone()));
         match (&source.spec.kind, &import.spec.table_params) {
             (SourceKind::Postgres, params) => {
                 let sealed = source.spec.url.as_deref().ok_or("the source has no URL")?;
                 let url = PostgresUrl::parse(&secrets.unseal(sealed).map_err(|e| e.to_string())?)?;
+                allowed(&url.host)?;
                 let from = match params {
                     TableParams::Table { schema_name: Some(schema), table_name } => {
                         format!("{}.{}", ident(schema), ident(table_name))
@@ -129,6 +131,9 @@ impl SourceQuery {
             }
             (SourceKind::S3, TableParams::Files { path, format }) => {
                 let bucket = source.spec.bucket.as_ref().ok_or("the source has no bucket")?;
+                if let Some(host) = bucket.endpoint_host() {
+                    allowed(&host)?;
+                }
                 let store = crate::pipeline_store::bucket_store(bucket, secrets, object_store::RetryConfig::default())?;
                 // Each run downloads what it reads afresh, into a directory of the import's.
                 let staging = import_root.join(".staging").join(format!("import-{}", import.id));

@@ -131,6 +131,18 @@ impl Resource for Sources {
                 return Err(ApiError::invalid_fields("invalid warehouse source", vec![("path".into(), why)]));
             }
         }
+        // The host the source names, when the server keeps a list of those allowed.
+        let host = match (&spec.url, &spec.bucket) {
+            (Some(url), _) => PostgresUrl::parse(url).ok().map(|u| ("url", u.host)),
+            (None, Some(bucket)) => bucket.endpoint_host().map(|h| ("s3_endpoint", h)),
+            _ => None,
+        };
+        if let Some((field, host)) = host {
+            state
+                .warehouse
+                .host_allowed(&host)
+                .map_err(|why| ApiError::invalid_fields("invalid warehouse source", vec![(field.into(), why)]))?;
+        }
         if let Some(bucket) = spec.bucket.as_mut() {
             // The secret key kept sealed; the bucket listed before the source exists.
             bucket.secret_access_key = bucket.secret_access_key.as_deref().map(|s| state.secrets.seal(s));
