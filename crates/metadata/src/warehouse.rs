@@ -111,6 +111,10 @@ async fn pending_run(tx: &mut sqlx::Transaction<'_, sqlx::Any>, import: i64) -> 
     Ok(row.map(|r| r.try_get("id")).transpose()?)
 }
 
+fn import_not_found(project: ProjectId, id: i64) -> MetadataError {
+    MetadataError::NotFound(format!("warehouse import {id} in project {project}"))
+}
+
 fn run_from_row(row: &AnyRow) -> Result<ImportRun> {
     Ok(ImportRun {
         id: row.try_get("id")?,
@@ -151,8 +155,11 @@ impl Metadata {
             .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| {
-                let noun = if table == "warehouse_sources" { "warehouse source" } else { "warehouse import" };
-                MetadataError::NotFound(format!("{noun} {id} in project {project}"))
+                if table == "warehouse_sources" {
+                    MetadataError::NotFound(format!("warehouse source {id} in project {project}"))
+                } else {
+                    import_not_found(project, id)
+                }
             })
     }
 
@@ -275,7 +282,7 @@ impl Metadata {
         .execute(self.pool())
         .await?;
         if done.rows_affected() == 0 {
-            return Err(MetadataError::NotFound(format!("warehouse import {id} in project {project}")));
+            return Err(import_not_found(project, id));
         }
         self.warehouse_import(project, id).await
     }
@@ -289,7 +296,7 @@ impl Metadata {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(MetadataError::NotFound(format!("warehouse import {id} in project {project}")));
+            return Err(import_not_found(project, id));
         }
         sqlx::query("DELETE FROM warehouse_import_runs WHERE import_id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -306,7 +313,7 @@ impl Metadata {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(MetadataError::NotFound(format!("warehouse import {id} in project {project}")));
+            return Err(import_not_found(project, id));
         }
         let waiting = pending_run(&mut tx, id).await?;
         let run = match waiting {

@@ -31,6 +31,19 @@ use crate::state::AppState;
 /// Files up to this size are uploaded in one request; larger ones in parts of it.
 const PART_BYTES: usize = 16 << 20;
 
+/// A creation's check of a bucket: the default backoff, but one retry within ten
+/// seconds, so a wrong endpoint is told at once rather than after the default three
+/// minutes of retries.
+const CHECKING: RetryConfig = RetryConfig {
+    backoff: object_store::BackoffConfig {
+        init_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(15),
+        base: 2.0,
+    },
+    max_retries: 1,
+    retry_timeout: Duration::from_secs(10),
+};
+
 /// Parts of one file uploaded at once.
 const PARTS_IN_FLIGHT: usize = 4;
 
@@ -113,8 +126,7 @@ impl Destination {
 /// that a wrong endpoint, bucket or key, or a key missing a permission, is told at
 /// once rather than in the pipeline's first failed partition.
 pub async fn check_bucket(secrets: &SecretBox, bucket: &S3Bucket, prefix: &str, project: i64) -> Result<(), String> {
-    let retry = RetryConfig { max_retries: 1, retry_timeout: Duration::from_secs(10), ..RetryConfig::default() };
-    let store = bucket_store(bucket, secrets, retry)?;
+    let store = bucket_store(bucket, secrets, CHECKING)?;
     let base = base_key(prefix, project)?;
     let key = child(&base, ".sextant-check")?;
     let put = store.put(&key, PutPayload::from_static(b"sextant")).await;
@@ -127,8 +139,7 @@ pub async fn check_bucket(secrets: &SecretBox, bucket: &S3Bucket, prefix: &str, 
 
 /// Checks at a warehouse source's creation that the bucket can be listed under `prefix`.
 pub async fn check_listing(secrets: &SecretBox, bucket: &S3Bucket, prefix: &str) -> Result<(), String> {
-    let retry = RetryConfig { max_retries: 1, retry_timeout: Duration::from_secs(10), ..RetryConfig::default() };
-    let store = bucket_store(bucket, secrets, retry)?;
+    let store = bucket_store(bucket, secrets, CHECKING)?;
     let base = (!prefix.is_empty()).then(|| Key::from(prefix));
     store.list_with_delimiter(base.as_ref()).await.map_err(|e| format!("cannot list the bucket: {e}"))?;
     Ok(())

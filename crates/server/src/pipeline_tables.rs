@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use sextant_expr::sql::{Dialect as _, DuckDb, json_pointer as pointer, quoted_identifier as ident};
 use sextant_model::lexicon::JsonType;
 use sextant_model::pipeline::{DataFormat, SchemaType, table_name};
 use sextant_storage::SeenEvent;
@@ -70,19 +71,9 @@ fn column_of(kinds: &[JsonType]) -> Column {
     }
 }
 
-/// `'text'` as an SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// `name` as an SQL identifier.
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// The JSON pointer of a top-level property.
-fn pointer(name: &str) -> String {
-    format!("/{}", name.replace('~', "~0").replace('/', "~1"))
+/// `'text'` as a DuckDB string literal (the expression compiler's quoting).
+pub(crate) fn literal(text: &str) -> String {
+    DuckDb.string(text)
 }
 
 /// Column names for property names, in the order given (the order the project first

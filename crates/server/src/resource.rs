@@ -101,7 +101,8 @@ pub(crate) trait Changeable: Resource {
     ) -> impl Future<Output = Result<Self::Stored, ApiError>> + Send;
 }
 
-fn id_of<R: Resource>(text: &str) -> Result<R::Id, ApiError> {
+/// The id a path spells, or a 400 naming the id's parameter.
+pub(crate) fn id_of<R: Resource>(text: &str) -> Result<R::Id, ApiError> {
     R::parse_id(text).ok_or_else(|| {
         ApiError::invalid_fields(&format!("invalid {} id", R::NOUN), vec![(R::ID.into(), "must be an integer".into())])
     })

@@ -24,7 +24,7 @@ use crate::admin::{admin_for, read_body};
 use crate::audit::{AuditView, CreatorView, iso};
 use crate::envelope::Single;
 use crate::error::ApiError;
-use crate::resource::{Changeable, Deleted, Paged, Resource};
+use crate::resource::{Changeable, Deleted, Paged, Resource, id_of};
 use crate::state::AppState;
 
 /// An import as the App API shows it (`WarehouseImportDetail`, and Sextant's own
@@ -457,7 +457,7 @@ pub async fn manual_sync(
     let (parts, body) = request.into_parts();
     let (credential, _) = admin_for(&state, &project_id, &parts, Operation::AppWrite).await?;
     read_body(&parts.headers, body).await?;
-    let id = import_id(&id)?;
+    let id = id_of::<Imports<AnyImport>>(&id)?;
     let run = state.metadata.request_warehouse_sync(credential.project.id, id).await?;
     state.warehouse.wake();
     Ok(Json(Single::ok(ManualSync { run_id: run.to_string() })))
@@ -507,7 +507,7 @@ pub async fn history(
 ) -> Result<Json<Single<ImportHistory>>, ApiError> {
     let (parts, _) = request.into_parts();
     let (credential, _) = admin_for(&state, &project_id, &parts, Operation::AppRead).await?;
-    let runs = state.metadata.warehouse_runs(credential.project.id, import_id(&id)?).await?;
+    let runs = state.metadata.warehouse_runs(credential.project.id, id_of::<Imports<AnyImport>>(&id)?).await?;
     let view = |r: ImportRun| ImportRunView {
         run_id: r.id.to_string(),
         // A run asked for and not started is shown running: the spec's statuses have no
@@ -520,10 +520,4 @@ pub async fn history(
         started: iso(r.start_ms),
     };
     Ok(Json(Single::ok(ImportHistory { runs: runs.into_iter().map(view).collect() })))
-}
-
-fn import_id(text: &str) -> Result<i64, ApiError> {
-    text.parse().map_err(|_| {
-        ApiError::invalid_fields("invalid warehouse import id", vec![("import_id".into(), "must be an integer".into())])
-    })
 }

@@ -25,11 +25,13 @@ use std::time::Duration;
 
 use futures::TryStreamExt as _;
 use serde_json::{Map, Value};
+use sextant_expr::sql::quoted_identifier as ident;
 use sextant_metadata::{WarehouseImport, WarehouseSource};
 use sextant_model::warehouse::{FileFormat, PostgresUrl, SourceKind, TableParams, glob_match};
 use sqlx::Connection as _;
 use tokio::sync::mpsc;
 
+use crate::pipeline_tables::literal;
 use crate::secrets::SecretBox;
 
 /// Rows a batch holds (more when one watermark value spans more).
@@ -78,16 +80,6 @@ fn file_reader(format: FileFormat, pattern: &str) -> String {
         FileFormat::Parquet => format!("read_parquet({})", literal(pattern)),
         FileFormat::Csv => format!("read_csv({}, header = true, auto_detect = true)", literal(pattern)),
     }
-}
-
-/// `name` as an SQL identifier (both databases quote alike).
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// `text` as an SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// A type name as the source wrote it, fit to be cast to.
@@ -253,25 +245,10 @@ fn object(text: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// `text` with its `%xx` escapes undone.
+/// `text` with its `%xx` escapes undone (as a URL's user, password and database are
+/// written).
 fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 async fn read_postgres(

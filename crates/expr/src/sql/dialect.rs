@@ -68,6 +68,11 @@ pub trait Dialect {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DuckDb;
 
+/// `name` as a quoted SQL identifier (DuckDB and PostgreSQL quote alike).
+pub fn quoted_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// The JSON Pointer (RFC 6901) to the top-level member `name`.
 pub fn json_pointer(name: &str) -> String {
     format!("/{}", name.replace('~', "~0").replace('/', "~1"))

@@ -32,7 +32,7 @@ mod node;
 
 pub use alts::Kind;
 pub use columns::{Columns, KindSet};
-pub use dialect::{Dialect, DuckDb, json_pointer};
+pub use dialect::{Dialect, DuckDb, json_pointer, quoted_identifier};
 
 use crate::Program;
 use alts::{Alt, Payload, Val};
