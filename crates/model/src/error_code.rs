@@ -94,6 +94,17 @@ impl ErrorCode {
         }
     }
 
+    /// The code an App API error body names (`error_code`), if it is one of ours.
+    pub fn parse(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// The code a status is answered for, for the families whose error bodies name no
+    /// code (400 is [`ErrorCode::InvalidRequest`]).
+    pub fn of_status(status: u16) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.http_status() == status)
+    }
+
     /// The HTTP reason phrase, used by ingestion's strict JSON (`"status": "Bad Request"`).
     pub fn reason_phrase(self) -> &'static str {
         match self.http_status() {

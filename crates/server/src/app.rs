@@ -33,8 +33,8 @@ use crate::auth::Access;
 use crate::collection::PageParams;
 use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
-use crate::schemas::ApiFamilyName;
 use crate::state::AppState;
+use sextant_api::errors::ApiFamilyName;
 
 /// `GET /api/app/projects/{project_id}/api-tokens`.
 #[utoipa::path(

@@ -11,8 +11,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
-use serde_json::{Map, Value};
 use sextant_query::cohorts;
 use sextant_query::engage::EngageRequest;
 use sextant_storage::ProfileQuery;
@@ -21,74 +19,10 @@ use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::lookup_join::Attacher;
 use crate::state::AppState;
+use sextant_api::query::{EngagePage, EngageParams, EngageProfile};
 
 /// Profiles per page unless `page_size` says otherwise, and the most it may say.
 pub use sextant_query::engage::PAGE_SIZE;
-
-/// One page of profiles, in Mixpanel's shape.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct EngagePage {
-    /// The page, from 0.
-    pub page: u64,
-    /// Profiles per page.
-    pub page_size: u64,
-    /// Name it to read later pages of the same snapshot.
-    pub session_id: String,
-    /// Always `ok`.
-    pub status: String,
-    /// Every profile that matches, not only this page's.
-    pub total: u64,
-    /// This page's profiles.
-    pub results: Vec<EngageProfile>,
-}
-
-/// One profile.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct EngageProfile {
-    /// The user's distinct id, or the group's id.
-    #[serde(rename = "$distinct_id")]
-    pub distinct_id: String,
-    /// Its properties (only `output_properties` when given).
-    #[serde(rename = "$properties")]
-    #[schema(value_type = Object)]
-    pub properties: Map<String, Value>,
-}
-
-/// The engage query's parameters, as the OpenAPI document lists them (read from the
-/// query string or a form body by `EngageRequest::parse`).
-#[derive(serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // describes the parameters; parsing is `EngageRequest::parse`
-pub struct EngageParams {
-    /// The project, with service-account credentials.
-    project_id: Option<i64>,
-    /// One user (or group id with `data_group_id`).
-    distinct_id: Option<String>,
-    /// A JSON array of ids.
-    distinct_ids: Option<String>,
-    /// Query this group key's group profiles instead of users.
-    data_group_id: Option<String>,
-    /// A segmentation expression over `properties[...]` and `behaviors[...]`.
-    #[serde(rename = "where")]
-    where_: Option<String>,
-    /// A JSON array of the properties to return.
-    output_properties: Option<String>,
-    /// The snapshot page 0 answered; required after page 0.
-    session_id: Option<String>,
-    /// The page, from 0.
-    page: Option<u64>,
-    /// Profiles per page (default 1000).
-    #[param(minimum = 1, maximum = 1000)]
-    page_size: Option<u64>,
-    /// A JSON list of `{window, name, event_selectors}`; the `where` reads `behaviors["name"]`.
-    behaviors: Option<String>,
-    /// Epoch seconds at which behaviour windows end (default now).
-    as_of_timestamp: Option<i64>,
-    /// `{"id": N}`: only members of a saved cohort.
-    filter_by_cohort: Option<String>,
-    /// With `filter_by_cohort`; cohorts hold profiles only, so it changes nothing.
-    include_all_users: Option<bool>,
-}
 
 /// `POST /api/query/engage`.
 #[utoipa::path(

@@ -11,7 +11,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use sextant_api::errors::{AppErrorBody, ErrorDetails, QueryErrorBody};
 use sextant_ingest::DecodeError;
 use sextant_metadata::MetadataError;
 use sextant_model::ErrorCode;
@@ -128,62 +128,10 @@ pub struct QueryError {
     pub error: ApiError,
 }
 
-/// The body of a Query API or export error.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct QueryErrorBody {
-    /// The request's path and query string.
-    pub request: String,
-    /// What went wrong.
-    pub error: String,
-}
-
 impl IntoResponse for QueryError {
     fn into_response(self) -> Response {
         let body = QueryErrorBody { request: self.request, error: self.error.message.clone() };
         (self.error.status(), Json(body)).into_response()
-    }
-}
-
-/// The body of an App API error (and of Sextant's own endpoints).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AppErrorBody {
-    /// Always `error`.
-    #[schema(inline, value_type = String, example = "error")]
-    pub status: &'static str,
-    /// What went wrong (Mixpanel's key).
-    pub error: String,
-    /// The error code, from the closed list.
-    #[schema(value_type = crate::schemas::ErrorCode)]
-    pub error_code: &'static str,
-    /// The same sentence as `error` (the key `000_*.txt`'s clients read).
-    pub message: String,
-    /// For validation failures, as Mixpanel's reference shows them: the first field at
-    /// fault (`parameter`) and what is wrong with it (`message`), and every field at
-    /// fault with its problem (`fields`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<ErrorDetails>,
-}
-
-/// The `details` of an App API validation failure.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorDetails {
-    /// The first field at fault.
-    pub parameter: String,
-    /// What is wrong with it.
-    pub message: String,
-    /// Every field at fault, with what is wrong with each.
-    #[schema(value_type = std::collections::BTreeMap<String, String>)]
-    pub fields: serde_json::Map<String, serde_json::Value>,
-}
-
-impl ErrorDetails {
-    fn of(fields: &serde_json::Map<String, serde_json::Value>) -> Option<ErrorDetails> {
-        let (parameter, message) = fields.iter().next()?;
-        Some(ErrorDetails {
-            parameter: parameter.clone(),
-            message: message.as_str().unwrap_or_default().to_string(),
-            fields: fields.clone(),
-        })
     }
 }
 
@@ -204,9 +152,9 @@ impl ApiError {
     /// The App API's envelope, and nothing else.
     pub fn app_shape(&self) -> Response {
         let body = AppErrorBody {
-            status: "error",
+            status: "error".into(),
             error: self.message.clone(),
-            error_code: self.code.as_str(),
+            error_code: self.code.as_str().into(),
             message: self.message.clone(),
             details: self.details.as_ref().and_then(ErrorDetails::of),
         };

@@ -3,8 +3,9 @@
 //! Each line is `{"event": ..., "properties": {"time": ..., "distinct_id": ...,
 //! "$insert_id": ..., <stored properties>}}`. `time` is in seconds unless
 //! `time_in_ms=true`. Dates are UTC days, both ends inclusive, at most 100 days.
-//! Every ingested copy is returned (no dedup), as Mixpanel's export does. Each line is
-//! written by [`crate::event_lines`].
+//! Every ingested copy is returned, as Mixpanel's export does, unless Sextant's own
+//! `dedup=true` asks for each event once, as reports count it. Each line is written by
+//! [`crate::event_lines`].
 
 use axum::body::Body;
 use axum::extract::State;
@@ -25,6 +26,7 @@ use crate::error::ApiError;
 use crate::event_lines;
 use crate::extract::{ExportApi, Reader};
 use crate::state::AppState;
+use sextant_api::query::ExportParams;
 
 /// `GET /api/2.0/export`.
 #[utoipa::path(
@@ -33,15 +35,7 @@ use crate::state::AppState;
     tag = "export",
     summary = "Raw event export",
     description = "Streams events as JSON lines, one UTC day after another in time order. Dates are UTC, both inclusive, at most 100 days. Gzip when asked with `Accept-Encoding`.",
-    params(
-        ("from_date" = String, Query, format = Date, description = "First day, yyyy-mm-dd."),
-        ("to_date" = String, Query, format = Date, description = "Last day, yyyy-mm-dd."),
-        ("event" = Option<String>, Query, description = "A JSON array of event names to keep."),
-        ("where" = Option<String>, Query, description = "A segmentation expression over `properties[...]`."),
-        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100000, description = "At most this many events."),
-        ("time_in_ms" = Option<bool>, Query, description = "Times in milliseconds instead of seconds."),
-        ("project_id" = Option<i64>, Query, description = "The project, with service-account credentials.")
-    ),
+    params(ExportParams),
     responses((status = 200, description = "JSON lines: `{\"event\", \"properties\"}` per line", body = String, content_type = "text/plain")),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
@@ -132,7 +126,7 @@ fn parse_query(params: &Params) -> Result<ExportQuery, ApiError> {
         limit,
         users: None,
         filter: None,
-        dedup: false,
+        dedup: params.flag("dedup"),
         properties: None,
     })
 }

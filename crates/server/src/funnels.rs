@@ -24,44 +24,7 @@ use crate::extract::Reader;
 use crate::reports::{expression_options, join_failed, scan_funnel};
 use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
-
-/// The `/funnels` parameters, as the OpenAPI document lists them.
-#[derive(serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // describes the parameters; parsing is `FunnelRequest::parse`
-pub struct FunnelParams {
-    /// The project, with service-account credentials.
-    project_id: Option<i64>,
-    /// The workspace (data view) to read through; default: the whole project, or the
-    /// caller's own workspace.
-    workspace_id: Option<i64>,
-    /// The saved funnel.
-    funnel_id: i64,
-    /// First day users may enter, yyyy-mm-dd, in the project's timezone.
-    #[param(format = Date)]
-    from_date: String,
-    /// Last day users may enter (inclusive), yyyy-mm-dd.
-    #[param(format = Date)]
-    to_date: String,
-    /// The conversion window in `length_unit`s (at most 90 days; default: the saved one).
-    length: Option<u32>,
-    /// `day`, `hour`, `minute` or `second` (default: the saved one).
-    length_unit: Option<String>,
-    /// Days per date bucket (default 1).
-    #[param(minimum = 1, maximum = 3650)]
-    interval: Option<u32>,
-    /// `day`, `week` or `month`, in place of `interval`.
-    unit: Option<String>,
-    /// An expression to split by, read from each user's first step.
-    on: Option<String>,
-    /// An expression every step's events must satisfy.
-    #[serde(rename = "where")]
-    #[param(rename = "where")]
-    where_: Option<String>,
-    /// Segments returned, the largest first (default 255).
-    #[param(minimum = 1, maximum = 10000)]
-    limit: Option<u32>,
-}
+use sextant_api::query::FunnelParams;
 
 /// `GET /api/query/funnels`.
 #[utoipa::path(

@@ -12,19 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::extract::{JqlApi, Reader};
 use crate::state::AppState;
-
-/// The form a JQL request sends.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)] // describes the body; reading it is `Reader`'s
-pub struct JqlForm {
-    /// The script: JavaScript defining `main()`, which returns a collection built from
-    /// `Events()`, `People()` or `join()`.
-    script: String,
-    /// A JSON object the script sees as the global `params`.
-    params: Option<String>,
-    /// The project, with service-account credentials.
-    project_id: Option<i64>,
-}
+use sextant_api::query::JqlForm;
 
 /// `POST /api/query/jql`.
 #[utoipa::path(

@@ -90,9 +90,9 @@
 //! - [`regions`]: data residency: which host names serve which region.
 //! - [`geoip`]: the MaxMind database that places events and profiles by IP address.
 //! - [`metrics`]: Prometheus counters and histograms.
-//! - [`openapi`]: the server's own OpenAPI document.
-//! - [`schemas`]: types that exist to be named in it (SDK request bodies, ingestion's
-//!   answers, the error-code and API-family enums).
+//! - [`openapi`]: the server's own OpenAPI document (the wire types it names, SDK
+//!   request bodies, ingestion's answers, error bodies and report parameters, are
+//!   `sextant_api`'s, shared with the clients).
 //! - [`tls`]: the HTTPS listener and the self-signed mode.
 
 pub mod admin;
@@ -146,7 +146,6 @@ pub mod reports;
 mod resource;
 pub mod retention;
 pub mod router;
-pub mod schemas;
 pub mod secrets;
 pub mod segmentation;
 pub mod server;

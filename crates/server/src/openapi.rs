@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as Document;
 
-use crate::error::{AppErrorBody, QueryErrorBody};
 use crate::lookup_tables::LookupErrorBody;
-use crate::schemas::{ApiFamilyName, ErrorCode, IngestReply};
+use sextant_api::errors::{ApiFamilyName, AppErrorBody, ErrorCodeName, QueryErrorBody};
+use sextant_api::ingestion::IngestReply;
 
 /// Operation tags, one per API family.
 pub mod tag {
@@ -68,7 +68,7 @@ pub mod tag {
         (name = "pipelines", description = "Data pipelines: a project's events written out, partition by partition, on a schedule (Mixpanel's Data Pipelines API)."),
         (name = "operations", description = "Liveness, readiness, metrics and this document.")
     ),
-    components(schemas(AppErrorBody, QueryErrorBody, LookupErrorBody, ErrorCode, IngestReply, ApiFamilyName))
+    components(schemas(AppErrorBody, QueryErrorBody, LookupErrorBody, ErrorCodeName, IngestReply, ApiFamilyName))
 )]
 pub struct RootDoc;
 

@@ -23,6 +23,7 @@ use sextant_model::ErrorCode;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::normalize_path::NormalizePath;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -62,8 +63,20 @@ pub fn router_with_deadlines(state: AppState, deadlines: Deadlines) -> App {
         .layer(middleware::from_fn_with_state(deadlines, deadline))
         .layer(middleware::from_fn_with_state(limiter, client_failures))
         .layer(cors())
-        .layer(TraceLayer::new_for_http());
+        // Each answer names its request (`X-Request-Id`: the client's own, or a new
+        // UUID), so a client's error can be found in the server's log.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
     NormalizePath::trim_trailing_slash(routes)
+}
+
+/// The span every log line of a request is written in: its method, path (never the
+/// query string, where a token may be) and `X-Request-Id`, which the response carries
+/// too, so a client's error report leads to these lines.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 
 /// Which family a path serves, for its deadline and the shape of errors answered
@@ -375,12 +388,14 @@ fn cors() -> CorsLayer {
             header::CONTENT_TYPE,
             HeaderName::from_static("traceparent"),
             HeaderName::from_static("x-api-token"),
+            HeaderName::from_static("x-request-id"),
         ])
         .expose_headers([
             header::RETRY_AFTER,
             HeaderName::from_static("x-ratelimit-limit"),
             HeaderName::from_static("x-ratelimit-remaining"),
             HeaderName::from_static("x-ratelimit-reset"),
+            HeaderName::from_static("x-request-id"),
         ])
         .max_age(std::time::Duration::from_secs(86_400))
 }

@@ -9,49 +9,7 @@ use sextant_query::segmentation::{Segmentation, ValueReport};
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::state::AppState;
-
-/// The segmentation parameters, as the OpenAPI document lists them.
-#[derive(serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // describes the parameters; parsing is `Segmentation::parse`
-pub struct SegmentationParams {
-    /// The project, with service-account credentials.
-    project_id: Option<i64>,
-    /// The workspace (data view) to read through: its events only, its hidden
-    /// properties refused; default: the whole project, or the caller's own workspace.
-    workspace_id: Option<i64>,
-    /// The event to count.
-    event: String,
-    /// First day, yyyy-mm-dd, in the project's timezone.
-    #[param(format = Date)]
-    from_date: String,
-    /// Last day (inclusive), yyyy-mm-dd.
-    #[param(format = Date)]
-    to_date: String,
-    /// An expression to split by, such as `properties["$browser"]`.
-    on: Option<String>,
-    /// `minute`, `hour`, `day` (default), `week` or `month`.
-    unit: Option<String>,
-    /// Days per bucket, in place of `unit`.
-    #[param(minimum = 1, maximum = 3650)]
-    interval: Option<u32>,
-    /// An expression events must satisfy.
-    #[serde(rename = "where")]
-    #[param(rename = "where")]
-    where_: Option<String>,
-    /// Segments returned, the largest first (default 60).
-    #[param(minimum = 1, maximum = 10000)]
-    limit: Option<u32>,
-    /// `general` (events, the default), `unique` (users) or `average` (events per user).
-    #[serde(rename = "type")]
-    #[param(rename = "type")]
-    type_: Option<String>,
-    /// `csv` for CSV instead of JSON.
-    format: Option<String>,
-    /// `true`: the project's annotations dated within the answer's range, under
-    /// `annotations` (JSON answers).
-    annotations: Option<bool>,
-}
+use sextant_api::query::SegmentationParams;
 
 /// Which report a handler serves.
 #[derive(Clone, Copy)]

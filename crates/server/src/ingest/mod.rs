@@ -34,9 +34,9 @@ use crate::body;
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
 use crate::metrics;
-use crate::schemas::{EventRecord, IngestForm};
 use crate::state::AppState;
 use reply::ReplyStyle;
+use sextant_api::ingestion::{EventRecord, IngestForm};
 
 /// `GET|POST /track`.
 #[utoipa::path(

@@ -24,8 +24,8 @@ use super::reply::ReplyStyle;
 use super::{IngestParams, TokenResolver, charge_ingestion, fallback_credential};
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
-use crate::schemas::{IngestForm, ProfileUpdateRecord};
 use crate::state::AppState;
+use sextant_api::ingestion::{IngestForm, ProfileUpdateRecord};
 
 /// `GET|POST /engage`.
 #[utoipa::path(

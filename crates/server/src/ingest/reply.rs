@@ -34,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use sextant_ingest::{Params, RecordError};
 
 use crate::error::ApiError;
-use crate::schemas::{FailedRecord, IngestRefused, IngestReply};
+use sextant_api::ingestion::{FailedRecord, IngestRefused, IngestReply, StrictReply};
 
 /// A 1x1 transparent GIF.
 const PIXEL_GIF: &[u8] = &[
@@ -101,23 +101,23 @@ impl ReplyStyle {
                     message: e.message.clone(),
                 })
                 .collect();
-            let body = IngestReply::Strict {
+            let body = IngestReply::Strict(StrictReply {
                 code: 400,
                 error: Some("some data points in the request failed validation".into()),
                 failed_records: Some(failed_records),
                 num_records_imported: Some(stored as u64),
                 status: "Bad Request".into(),
-            };
+            });
             return json_response(StatusCode::BAD_REQUEST, &body);
         }
         if self.strict || (self.counted && !self.verbose) {
-            let body = IngestReply::Strict {
+            let body = IngestReply::Strict(StrictReply {
                 code: 200,
                 error: None,
                 failed_records: None,
                 num_records_imported: Some(stored as u64),
                 status: "OK".into(),
-            };
+            });
             return self.render(StatusCode::OK, Answer::Json(body));
         }
         let error = match valid {
@@ -152,13 +152,13 @@ impl ReplyStyle {
         } else if self.verbose && !self.strict {
             IngestReply::Verbose { error: Some(message), status: 0 }
         } else {
-            IngestReply::Strict {
+            IngestReply::Strict(StrictReply {
                 code: status.as_u16(),
                 error: Some(message),
                 failed_records: None,
                 num_records_imported: None,
                 status: error.code.reason_phrase().into(),
-            }
+            })
         };
         json_response(status, &body)
     }

@@ -1,0 +1,18 @@
+//! The wire types Sextant's server answers with and its clients read: one definition
+//! for both sides, so a client cannot drift from the server (and the OpenAPI document,
+//! which names these types, cannot drift from either).
+//!
+//! - [`errors`]: the error bodies of each API family, and the string enums of error
+//!   codes and API families.
+//! - [`ingestion`]: what the SDKs send to `/track`, `/import`, `/engage` and `/groups`,
+//!   and the answers they read back.
+//! - [`query`]: the parameters of the Query API's reports, export and JQL, and the
+//!   engage query's pages.
+//! - [`health`]: the health answers.
+//!
+//! A leaf above `sextant-model`: it knows no handler, store or client.
+
+pub mod errors;
+pub mod health;
+pub mod ingestion;
+pub mod query;
