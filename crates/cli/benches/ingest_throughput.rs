@@ -20,10 +20,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-const SOURCES: [&str; 3] = ["google", "newsletter", "twitter"];
-const PLANS: [&str; 3] = ["free", "pro", "enterprise"];
-
-use serde_json::{Value, json};
 use sextant_ingest::{Endpoint, IngestContext, Outcome, normalize_event};
 use sextant_model::{EventRow, ProjectId};
 use sextant_storage::EventStore;
@@ -32,38 +28,6 @@ use sextant_storage::EventStore;
 mod common;
 
 const BATCH: usize = 2000;
-
-fn realistic_event(i: usize, t0: i64, step_ms: i64) -> Value {
-    let browsers = ["Chrome", "Safari", "Firefox", "Edge"];
-    let oses = ["Mac OS X", "Windows", "iOS", "Android", "Linux"];
-    let events = ["Page View", "Sign Up", "Add To Cart", "Purchase", "Search", "Share", "Login"];
-    json!({
-        "event": events[i % events.len()],
-        "properties": {
-            "time": t0 * 1000 + (i as i64) * step_ms,
-            "distinct_id": format!("$device:{:x}", (i * 2_654_435_761) % 1_000_003),
-            "$insert_id": format!("{:016x}{:08x}", i, i * 31),
-            "$device_id": format!("{:x}", (i * 2_654_435_761) % 1_000_003),
-            "$browser": browsers[i % 4],
-            "$browser_version": 120 + (i % 7),
-            "$os": oses[i % 5],
-            "$current_url": format!("https://shop.example.com/products/{}?ref=home", i % 500),
-            "$initial_referrer": "https://www.google.com/",
-            "$initial_referring_domain": "www.google.com",
-            "$screen_height": 1080,
-            "$screen_width": 1920,
-            "mp_lib": "web",
-            "$lib_version": "2.60.0",
-            "utm_source": SOURCES[i % 3],
-            "utm_campaign": format!("spring-{}", i % 12),
-            "plan": PLANS[i % 3],
-            "price": (i % 100) as f64 * 1.25,
-            "items": [format!("sku-{}", i % 50), format!("sku-{}", (i + 7) % 50)],
-            "logged_in": i.is_multiple_of(2),
-            "mp_page_view_id": format!("pv-{}", i / 5),
-        }
-    })
-}
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     common::gzip(bytes)
@@ -242,7 +206,7 @@ async fn main() {
     // Spread over 19 days ending a day ago, inside /import's window.
     let step_ms = 19 * 86_400_000 / total as i64;
     // Records as JSON text; a body is a batch of them as a JSON array.
-    let raw: Vec<String> = (0..total).map(|i| realistic_event(i, t0, step_ms).to_string()).collect();
+    let raw: Vec<String> = (0..total).map(|i| common::realistic_event(i, t0, step_ms).to_string()).collect();
     let plain: Vec<Vec<u8>> = raw.chunks(BATCH).map(|c| format!("[{}]", c.join(",")).into_bytes()).collect();
     let plain_bytes: usize = plain.iter().map(Vec::len).sum();
     // Mixpanel's rate limit, which the server applies by default: a project may send

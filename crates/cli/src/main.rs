@@ -1,4 +1,5 @@
-//! `sextant`: the one binary. `serve` runs the server; `project`, `service-account`,
+//! `sextant`: the one binary. `serve` runs the server; `import` and `export` move events
+//! in and out of any server over its API; `project`, `service-account`,
 //! `token`, `cohort`, `lookup-table`, `bookmark` and `funnel` manage the control plane
 //! in a data directory (safe while the server runs: the control plane is SQLite in WAL
 //! mode, and the server looks up unknown tokens afresh).
@@ -14,6 +15,10 @@
 //! - [`commands::lookup_table`], `lookup-table create|update|list|delete`.
 //! - [`commands::bookmark`], `bookmark create|list|delete`.
 //! - [`commands::funnel`], `funnel create|update|list|delete`.
+//! - [`commands::import`], `import FILE|-`: events into a server over its API.
+//! - [`commands::export`], `export --from --to`: events out of a server over its API.
+//! - [`commands::remote`], what the commands over the API share (`--url`, credentials,
+//!   profiles).
 //! - [`commands::common`], what they share (`--data-dir`, opening the metadata store,
 //!   looking up a project, printing lists).
 
@@ -24,9 +29,11 @@ use clap::{Parser, Subcommand};
 
 use commands::bookmark::BookmarkCommand;
 use commands::cohort::CohortCommand;
+use commands::export::ExportArgs;
 use commands::flag::FlagCommand;
 use commands::funnel::FunnelCommand;
 use commands::gdpr::GdprCommand;
+use commands::import::ImportArgs;
 use commands::lookup_table::LookupTableCommand;
 use commands::project::ProjectCommand;
 use commands::serve::ServeArgs;
@@ -49,6 +56,10 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Import events from a JSON, NDJSON or CSV file into a server (resumable).
+    Import(ImportArgs),
+    /// Export a date range of events from a server as JSON lines, CSV or Parquet.
+    Export(ExportArgs),
     /// Create and list projects.
     #[command(subcommand)]
     Project(ProjectCommand),
@@ -84,6 +95,8 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => commands::serve::run(args).await,
+        Command::Import(args) => commands::import::run(args).await,
+        Command::Export(args) => commands::export::run(args).await,
         Command::Project(cmd) => commands::project::run(cmd).await,
         Command::ServiceAccount(cmd) => commands::service_account::run(cmd).await,
         Command::Token(cmd) => commands::token::run(cmd).await,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub mod moto;
 
@@ -420,4 +420,41 @@ pub fn bench_batch(first: u64, n: u64, users: u64, time: impl Fn(u64) -> i64, ta
     }
     body.push(']');
     gzip(body.as_bytes())
+}
+
+const SOURCES: [&str; 3] = ["google", "newsletter", "twitter"];
+const PLANS: [&str; 3] = ["free", "pro", "enterprise"];
+
+/// A browser-SDK event as benchmarks send it: `i` picks its name, user and property
+/// values; `time` is `t0` (seconds) plus `i * step_ms`.
+pub fn realistic_event(i: usize, t0: i64, step_ms: i64) -> Value {
+    let browsers = ["Chrome", "Safari", "Firefox", "Edge"];
+    let oses = ["Mac OS X", "Windows", "iOS", "Android", "Linux"];
+    let events = ["Page View", "Sign Up", "Add To Cart", "Purchase", "Search", "Share", "Login"];
+    json!({
+        "event": events[i % events.len()],
+        "properties": {
+            "time": t0 * 1000 + (i as i64) * step_ms,
+            "distinct_id": format!("$device:{:x}", (i * 2_654_435_761) % 1_000_003),
+            "$insert_id": format!("{:016x}{:08x}", i, i * 31),
+            "$device_id": format!("{:x}", (i * 2_654_435_761) % 1_000_003),
+            "$browser": browsers[i % 4],
+            "$browser_version": 120 + (i % 7),
+            "$os": oses[i % 5],
+            "$current_url": format!("https://shop.example.com/products/{}?ref=home", i % 500),
+            "$initial_referrer": "https://www.google.com/",
+            "$initial_referring_domain": "www.google.com",
+            "$screen_height": 1080,
+            "$screen_width": 1920,
+            "mp_lib": "web",
+            "$lib_version": "2.60.0",
+            "utm_source": SOURCES[i % 3],
+            "utm_campaign": format!("spring-{}", i % 12),
+            "plan": PLANS[i % 3],
+            "price": (i % 100) as f64 * 1.25,
+            "items": [format!("sku-{}", i % 50), format!("sku-{}", (i + 7) % 50)],
+            "logged_in": i.is_multiple_of(2),
+            "mp_page_view_id": format!("pv-{}", i / 5),
+        }
+    })
 }
