@@ -17,6 +17,10 @@
 //! - [`commands::funnel`], `funnel create|update|list|delete`.
 //! - [`commands::import`], `import FILE|-`: events into a server over its API.
 //! - [`commands::export`], `export --from --to`: events out of a server over its API.
+//! - [`commands::query`], `query segmentation|funnels|retention|events|engage|jql`: a
+//!   server's reports as tables, JSON or CSV.
+//! - `completions SHELL` and `man`: shell completions and the man page, from the
+//!   command line's own definition.
 //! - [`commands::remote`], what the commands over the API share (`--url`, credentials,
 //!   profiles).
 //! - [`commands::common`], what they share (`--data-dir`, opening the metadata store,
@@ -25,7 +29,7 @@
 mod commands;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use commands::bookmark::BookmarkCommand;
 use commands::cohort::CohortCommand;
@@ -36,6 +40,7 @@ use commands::gdpr::GdprCommand;
 use commands::import::ImportArgs;
 use commands::lookup_table::LookupTableCommand;
 use commands::project::ProjectCommand;
+use commands::query::QueryCommand;
 use commands::serve::ServeArgs;
 use commands::service_account::ServiceAccountCommand;
 use commands::token::TokenCommand;
@@ -60,6 +65,16 @@ enum Command {
     Import(ImportArgs),
     /// Export a date range of events from a server as JSON lines, CSV or Parquet.
     Export(ExportArgs),
+    /// Run a report on a server: a table, JSON (--json) or CSV (--csv).
+    #[command(subcommand)]
+    Query(QueryCommand),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
     /// Create and list projects.
     #[command(subcommand)]
     Project(ProjectCommand),
@@ -97,6 +112,12 @@ async fn main() -> Result<()> {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Import(args) => commands::import::run(args).await,
         Command::Export(args) => commands::export::run(args).await,
+        Command::Query(cmd) => commands::query::run(cmd).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "sextant", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => Ok(clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?),
         Command::Project(cmd) => commands::project::run(cmd).await,
         Command::ServiceAccount(cmd) => commands::service_account::run(cmd).await,
         Command::Token(cmd) => commands::token::run(cmd).await,

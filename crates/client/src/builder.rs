@@ -31,6 +31,7 @@ pub struct ClientBuilder {
     base: Option<String>,
     credential: Option<Credential>,
     timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
     connect_timeout: Duration,
     user_agent: String,
     roots: Vec<Vec<u8>>,
@@ -43,6 +44,7 @@ impl Default for ClientBuilder {
             base: None,
             credential: None,
             timeout: None,
+            read_timeout: None,
             connect_timeout: Duration::from_secs(10),
             user_agent: format!("sextant-client/{}", env!("CARGO_PKG_VERSION")),
             roots: Vec::new(),
@@ -104,6 +106,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The longest the server may stay silent while an answer is awaited or streamed
+    /// (default: none); unlike [`ClientBuilder::timeout`], a long export that keeps
+    /// sending never reaches it.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
     /// The longest opening a connection may take (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -132,9 +142,15 @@ impl ClientBuilder {
     /// The client, or what is missing or malformed.
     pub fn build(self) -> Result<Client, Error> {
         let base = self.base.ok_or_else(|| Error::Invalid("no base URL: call `base_url` or `region`".into()))?;
-        let mut base = Url::parse(&base).map_err(|e| Error::Invalid(format!("bad base URL `{base}`: {e}")))?;
+        let mut base = Url::parse(&base).map_err(|e| Error::Invalid(format!("the base URL is not a URL: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
-            return Err(Error::Invalid(format!("the base URL `{base}` must be http:// or https:// with a host")));
+            return Err(Error::Invalid(format!(
+                "the base URL `{}` must be http:// or https:// with a host",
+                crate::transport::redacted(&base)
+            )));
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(Error::Invalid("the base URL must not hold credentials: give them as a credential".into()));
         }
         // Paths join under the base's own path (a server behind a prefix).
         if !base.path().ends_with('/') {
@@ -147,6 +163,9 @@ impl ClientBuilder {
         let mut http = reqwest::Client::builder().user_agent(self.user_agent).connect_timeout(self.connect_timeout);
         if let Some(timeout) = self.timeout {
             http = http.timeout(timeout);
+        }
+        if let Some(timeout) = self.read_timeout {
+            http = http.read_timeout(timeout);
         }
         for pem in &self.roots {
             let certificate = reqwest::Certificate::from_pem(pem)

@@ -13,7 +13,7 @@ pub enum Error {
     /// The server answered with an error status.
     #[error("{0}")]
     Api(#[from] ApiError),
-    /// The request did not get an answer: no connection, a reset, a timeout.
+    /// The request did not get a whole answer: no connection, a reset, a timeout.
     #[error("request to {url} failed after {attempts} attempt(s): {source}")]
     Transport {
         /// What was called.
@@ -39,6 +39,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// An answer's body cut off on its way (after the status arrived; not retried, as
+    /// part of it may have been used).
+    pub(crate) fn body(url: &str, source: reqwest::Error) -> Error {
+        Error::Transport { url: url.to_string(), attempts: 1, source: source.without_url() }
+    }
+
     /// The server's refusal, if that is what this is.
     pub fn api(&self) -> Option<&ApiError> {
         match self {
@@ -125,7 +131,7 @@ impl ApiError {
                 "nothing at that id or path: check the id, and that the credential's project is the one that holds it (service accounts name it with `project_id`)"
             }
             429 => {
-                "over a rate limit: the client waited as `Retry-After` asked and retried within its budget; lower the request rate or concurrency, raise the budget (`RetryPolicy`), or ask the operator for a higher project limit"
+                "over a rate limit, and waiting as `Retry-After` asks would exceed the client's retry budget (or used it up): lower the request rate or concurrency, raise the budget (`RetryPolicy`), or ask the operator for a higher project limit"
             }
             _ => return None,
         })

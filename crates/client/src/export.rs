@@ -47,8 +47,7 @@ impl Export<'_> {
         let call = Call::new(Method::GET, "/api/2.0/export", params)?;
         let response = self.transport.send(&call).await?;
         let url = "/api/2.0/export".to_string();
-        let chunks =
-            response.bytes_stream().map_err(move |source| Error::Transport { url: url.clone(), attempts: 1, source });
+        let chunks = response.bytes_stream().map_err(move |e| Error::body(&url, e));
         Ok(split_lines(chunks).boxed())
     }
 }

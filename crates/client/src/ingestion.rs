@@ -15,7 +15,7 @@ use serde_json::Value;
 use sextant_api::ingestion::{FailedRecord, IngestReply, ProfileUpdateRecord};
 
 use crate::credential::Credential;
-use crate::error::Error;
+use crate::error::{ApiError, Error};
 use crate::transport::{Body, Call, Transport};
 
 /// What an `/import` (or `/engage`, `/groups`) kept and refused.
@@ -70,9 +70,13 @@ impl Ingestion<'_> {
         let reply: IngestReply = self.transport.json(&call).await?;
         match reply {
             IngestReply::Verbose { status: 1, .. } => Ok(()),
-            IngestReply::Verbose { error, .. } => {
-                Err(Error::Invalid(error.unwrap_or_else(|| "no event in the batch was valid".into())))
-            }
+            // `/track` answers a batch it could not use at all with 200 and status 0.
+            IngestReply::Verbose { error, .. } => Err(Error::Api(ApiError::from_body(
+                400,
+                error.unwrap_or_else(|| "no event in the batch was valid".into()),
+                None,
+                None,
+            ))),
             _ => Err(Error::Decode { url: "/track".into(), message: "not a verbose answer".into() }),
         }
     }

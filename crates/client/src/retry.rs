@@ -1,18 +1,20 @@
 //! When a failed call is tried again, and how long the client waits first.
 //!
 //! - A 429 is always retried: the server refused the request before doing any of it.
-//! - A 503 is retried when it says when (`Retry-After`), or when the call is idempotent.
-//! - Any other 5xx, and a connection lost mid-request, only when the call is idempotent
-//!   (a query, an export, an `/import` whose every event has an `$insert_id`): a
-//!   request the server may have carried out is never sent twice otherwise.
+//! - A 5xx, and a connection lost mid-request, only when the call is idempotent (a
+//!   query, an export, an `/import` whose every event has an `$insert_id`): a request
+//!   the server may have carried out (an ingestion request past its deadline may still
+//!   commit) is never sent twice otherwise. A 503 is retried only when it says when
+//!   (`Retry-After`): one without it is a query that ran out of time, and would again.
 //! - A connection that could not be opened at all is always retried (nothing was sent).
 //! - A 4xx other than 429 never is: the same request would fail the same way.
 //!
 //! The wait is exponential backoff with full jitter (a uniform draw between zero and
 //! `base * 2^attempt`, capped), so that clients refused together do not come back
 //! together; a `Retry-After` is a floor under it. A budget bounds the whole call: at
-//! most [`RetryPolicy::max_attempts`] attempts and [`RetryPolicy::max_elapsed`] of
-//! waiting; a `Retry-After` that would go past the budget ends the call at once.
+//! most [`RetryPolicy::max_attempts`] attempts and [`RetryPolicy::max_elapsed`] from
+//! its start (attempts and waits alike); a `Retry-After` that would go past the budget
+//! ends the call at once.
 
 use std::time::Duration;
 
@@ -25,7 +27,7 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// The longest single wait the backoff draws (a `Retry-After` may ask for more).
     pub max_delay: Duration,
-    /// The most time one call may spend waiting between attempts.
+    /// The most time one call may take before its last attempt starts.
     pub max_elapsed: Duration,
 }
 
@@ -56,7 +58,7 @@ impl RetryPolicy {
     }
 
     /// How long to wait before the next attempt, or `None` when the call ends here:
-    /// `attempt` attempts made, `waited` spent waiting so far, and the failure's
+    /// `attempt` attempts made, `waited` since the call started, and the failure's
     /// verdict.
     pub fn next_wait(&self, attempt: u32, waited: Duration, verdict: Verdict, unit: f64) -> Option<Duration> {
         let floor = match verdict {
@@ -90,8 +92,8 @@ pub enum Verdict {
 pub fn on_status(status: u16, idempotent: bool, retry_after: Option<Duration>) -> Verdict {
     match status {
         429 => Verdict::Retry { after: retry_after },
-        503 if retry_after.is_some() || idempotent => Verdict::Retry { after: retry_after },
-        500..=599 if idempotent => Verdict::Retry { after: retry_after },
+        503 if idempotent && retry_after.is_some() => Verdict::Retry { after: retry_after },
+        500..=599 if idempotent && status != 503 => Verdict::Retry { after: retry_after },
         _ => Verdict::Final,
     }
 }
@@ -115,8 +117,10 @@ mod tests {
     fn what_is_retried() {
         let after = Some(Duration::from_secs(2));
         assert_eq!(on_status(429, false, after), Verdict::Retry { after });
-        assert_eq!(on_status(503, false, after), Verdict::Retry { after });
-        assert_eq!(on_status(503, false, None), Verdict::Final);
+        assert_eq!(on_status(503, true, after), Verdict::Retry { after });
+        // A write past its deadline may still commit; a query past it would run out again.
+        assert_eq!(on_status(503, false, after), Verdict::Final);
+        assert_eq!(on_status(503, true, None), Verdict::Final);
         assert_eq!(on_status(500, false, None), Verdict::Final);
         assert_eq!(on_status(502, true, None), Verdict::Retry { after: None });
         for status in [400, 401, 403, 404, 409, 413] {

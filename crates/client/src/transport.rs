@@ -1,6 +1,6 @@
 //! One call to the server: the URL, the credential, the body, and the retry loop.
 
-use std::time::Duration;
+use std::time::Instant;
 
 use bytes::Bytes;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -68,7 +68,7 @@ impl Transport {
     /// the response (its body unread), anything else an error.
     pub async fn send(&self, call: &Call) -> Result<Response, Error> {
         let url = self.url(call)?;
-        let mut waited = Duration::ZERO;
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -92,14 +92,11 @@ impl Transport {
                 }
                 Err(source) => {
                     let verdict = retry::on_transport(source.is_connect(), call.idempotent);
-                    (verdict, Error::Transport { url: redacted(&url), attempts: attempt, source })
+                    (verdict, Error::Transport { url: redacted(&url), attempts: attempt, source: source.without_url() })
                 }
             };
-            match self.retry.next_wait(attempt, waited, verdict, rand::random::<f64>()) {
-                Some(wait) => {
-                    tokio::time::sleep(wait).await;
-                    waited += wait;
-                }
+            match self.retry.next_wait(attempt, started.elapsed(), verdict, rand::random::<f64>()) {
+                Some(wait) => tokio::time::sleep(wait).await,
                 None => return Err(error),
             }
         }
@@ -109,8 +106,7 @@ impl Transport {
     pub async fn json<T: serde::de::DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
         let response = self.send(call).await?;
         let url = redacted(response.url());
-        let bytes =
-            response.bytes().await.map_err(|source| Error::Transport { url: url.clone(), attempts: 1, source })?;
+        let bytes = response.bytes().await.map_err(|e| Error::body(&url, e))?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Decode { url, message: e.to_string() })
     }
 
@@ -135,9 +131,12 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-/// A URL for messages: without its query string, where a token may be.
-fn redacted(url: &Url) -> String {
+/// A URL for messages: without its query string, where a token may be, or a user
+/// name and password.
+pub(crate) fn redacted(url: &Url) -> String {
     let mut url = url.clone();
     url.set_query(None);
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
     url.to_string()
 }

@@ -12,7 +12,10 @@
 //!   Batches acknowledged beyond that point (connections finish out of order) are sent
 //!   again, and their copies are one event as above.
 //! - Records the server refuses go to the failures file (`SOURCE.failures.ndjson`),
-//!   each with its position, field and reason; the rest of their batch is kept.
+//!   each with its position, field and reason; the rest of their batch is kept. A
+//!   resumed import appends to it (a batch sent again reports its refusals again); a
+//!   fresh one empties it.
+//! - Batches stop at 2,000 events or 9 MB of JSON, whichever comes first.
 //! - A progress bar (events/s, ETA) on a terminal; a summary at the end.
 
 use std::collections::BTreeMap;
@@ -27,6 +30,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use sextant_client::ingestion::ImportOutcome;
 
 use super::remote::{RemoteArgs, explain};
 
@@ -87,8 +91,6 @@ enum InputFormat {
 struct Checkpoint {
     /// The source as named on the command line.
     source: String,
-    /// Its batch size (a resumed import keeps it).
-    batch_size: u64,
     /// Records (from 0) before this one are acknowledged.
     next_record: u64,
     /// Bytes of the source those records span.
@@ -112,12 +114,24 @@ struct Summary {
     checkpoint: Option<String>,
 }
 
+/// A batch's JSON stops growing past this, whatever its count: `/import` takes 10 MB
+/// of uncompressed JSON per request.
+const MAX_BATCH_BYTES: usize = 9 << 20;
+
+/// A record larger than this could never be sent (its batch would exceed the request
+/// limit alone); it is refused here.
+const MAX_RECORD_BYTES: usize = 8 << 20;
+
 /// A batch read from the source.
 struct Batch {
     seq: u64,
     /// The source position of its first record.
     first: u64,
     records: Vec<Box<RawValue>>,
+    /// Each record's position in the source.
+    positions: Vec<u64>,
+    /// The records' JSON bytes.
+    bytes: usize,
     /// Records that could not be made into events before sending (CSV rows without
     /// an event name): (position, message).
     unsendable: Vec<(u64, String)>,
@@ -136,7 +150,7 @@ pub(crate) async fn run(args: ImportArgs) -> Result<()> {
     });
     let mut done = match (&checkpoint_path, args.restart) {
         (Some(path), false) => read_checkpoint(path, &args)?,
-        _ => Checkpoint { source: args.source.clone(), batch_size: args.batch_size, ..Checkpoint::default() },
+        _ => Checkpoint { source: args.source.clone(), ..Checkpoint::default() },
     };
     if done.complete {
         bail!(
@@ -155,7 +169,7 @@ pub(crate) async fn run(args: ImportArgs) -> Result<()> {
     };
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch>>(args.connections as usize * 2);
-    let batch_size = done.batch_size;
+    let batch_size = args.batch_size;
     let from = done.next_record;
     let reader = std::thread::spawn(move || {
         let result = read_batches(input, format, &mapping, batch_size, from, &tx);
@@ -167,7 +181,9 @@ pub(crate) async fn run(args: ImportArgs) -> Result<()> {
     let progress = progress_bar(total_bytes, args.no_progress, done.bytes);
     let mut failures = std::fs::OpenOptions::new()
         .create(true)
-        .append(true)
+        .write(true)
+        .append(done.next_record > 0)
+        .truncate(done.next_record == 0)
         .open(&failures_path)
         .with_context(|| format!("cannot open {}", failures_path.display()))?;
     let mut failures_written = false;
@@ -182,7 +198,13 @@ pub(crate) async fn run(args: ImportArgs) -> Result<()> {
             let client = client.clone();
             async move {
                 let batch = batch?;
-                let outcome = client.ingestion().import(&batch.records).await.map_err(explain)?;
+                // A batch of unsendable records only is answered here: the server
+                // refuses an empty request.
+                let outcome = if batch.records.is_empty() {
+                    ImportOutcome::default()
+                } else {
+                    client.ingestion().import(&batch.records).await.map_err(explain)?
+                };
                 Ok::<_, anyhow::Error>((batch, outcome))
             }
         })
@@ -198,7 +220,7 @@ pub(crate) async fn run(args: ImportArgs) -> Result<()> {
         };
         let mut lines = String::new();
         for f in &outcome.failed {
-            let position = batch.first + f.index;
+            let position = batch.positions.get(f.index as usize).copied().unwrap_or(batch.first + f.index);
             let record = batch.records.get(f.index as usize).map(|r| r.get()).unwrap_or("null");
             lines.push_str(&failure_line(position, &f.field, &f.message, record));
         }
@@ -295,7 +317,7 @@ fn sibling(source: &str, suffix: &str) -> PathBuf {
 }
 
 fn read_checkpoint(path: &Path, args: &ImportArgs) -> Result<Checkpoint> {
-    let fresh = Checkpoint { source: args.source.clone(), batch_size: args.batch_size, ..Checkpoint::default() };
+    let fresh = Checkpoint { source: args.source.clone(), ..Checkpoint::default() };
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(fresh),
@@ -448,6 +470,8 @@ impl Batcher<'_> {
             seq: 0,
             first: position,
             records: Vec::new(),
+            positions: Vec::new(),
+            bytes: 0,
             unsendable: Vec::new(),
             bytes_end: 0,
         })
@@ -457,7 +481,15 @@ impl Batcher<'_> {
     fn push(&mut self, position: u64, record: Result<Box<RawValue>, String>, bytes_end: u64) -> Result<()> {
         let batch = self.batch(position);
         match record {
-            Ok(record) => batch.records.push(record),
+            Ok(record) if record.get().len() > MAX_RECORD_BYTES => batch.unsendable.push((
+                position,
+                format!("the record is {} bytes; a request may hold at most {MAX_RECORD_BYTES}", record.get().len()),
+            )),
+            Ok(record) => {
+                batch.bytes += record.get().len() + 1;
+                batch.positions.push(position);
+                batch.records.push(record);
+            }
             Err(message) => batch.unsendable.push((position, message)),
         }
         batch.bytes_end = bytes_end;
@@ -469,8 +501,9 @@ impl Batcher<'_> {
     }
 
     fn send_if_full(&mut self) -> Result<()> {
-        let full =
-            self.current.as_ref().is_some_and(|b| (b.records.len() + b.unsendable.len()) as u64 >= self.batch_size);
+        let full = self.current.as_ref().is_some_and(|b| {
+            (b.records.len() + b.unsendable.len()) as u64 >= self.batch_size || b.bytes >= MAX_BATCH_BYTES
+        });
         if full { self.flush() } else { Ok(()) }
     }
 
@@ -478,22 +511,36 @@ impl Batcher<'_> {
         if let Some(mut batch) = self.current.take() {
             batch.seq = self.seq;
             self.seq += 1;
-            // The receiver is gone only when the import stopped; nothing to do then.
-            let _ = self.tx.blocking_send(Ok(batch));
+            // The receiver is gone only when the import stopped: stop reading too.
+            self.tx.blocking_send(Ok(batch)).map_err(|_| anyhow::anyhow!("the import stopped"))?;
         }
         Ok(())
     }
 }
 
-/// The record, with an `$insert_id` derived from its position and text when it has
-/// none; a record that is not JSON is refused here.
+/// The record, with an `$insert_id` derived from its position and text when its
+/// properties have none (and `properties` made when it is missing); a record that is not
+/// JSON is refused here.
 fn with_insert_id(text: &str, position: u64) -> Result<Box<RawValue>, String> {
-    if text.contains("\"$insert_id\"") {
+    /// Reads only whether `properties.$insert_id` is there, skipping everything else.
+    #[derive(Deserialize)]
+    struct Probe {
+        properties: Option<ProbeProperties>,
+    }
+    #[derive(Deserialize)]
+    struct ProbeProperties {
+        #[serde(rename = "$insert_id")]
+        insert_id: Option<serde::de::IgnoredAny>,
+    }
+    if serde_json::from_str::<Probe>(text).is_ok_and(|p| p.properties.is_some_and(|p| p.insert_id.is_some())) {
         return RawValue::from_string(text.to_string()).map_err(|e| format!("not JSON: {e}"));
     }
     let mut event: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    if let Some(properties) = event.get_mut("properties").and_then(Value::as_object_mut) {
-        properties.insert("$insert_id".into(), Value::String(insert_id(position, text)));
+    if let Some(event) = event.as_object_mut() {
+        let properties = event.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+        if let Some(properties) = properties.as_object_mut() {
+            properties.insert("$insert_id".into(), Value::String(insert_id(position, text)));
+        }
     }
     serde_json::value::to_raw_value(&event).map_err(|e| e.to_string())
 }
@@ -583,25 +630,35 @@ fn parse_time(value: &str) -> Option<Value> {
     chrono::DateTime::parse_from_rfc3339(value).ok().map(|t| Value::from(t.timestamp_millis()))
 }
 
-/// A CSV cell as JSON: numbers and booleans as such, anything else a string.
+/// A CSV cell as JSON: numbers and booleans as such, anything else a string. Digits
+/// with a leading zero (a zip code, an id) and integers past 2^53 (which a double
+/// cannot hold) stay strings.
 fn typed(value: &str) -> Value {
     match value {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => match value.parse::<f64>() {
-            Ok(x) if x.is_finite() && !value.starts_with('+') && !value.starts_with('.') => {
-                serde_json::Number::from_f64(x)
-                    .map(|n| if x.fract() == 0.0 && x.abs() < 9e15 { Value::from(x as i64) } else { Value::Number(n) })
-                    .unwrap_or_else(|| Value::String(value.into()))
-            }
-            _ => Value::String(value.into()),
-        },
+        "true" => return Value::Bool(true),
+        "false" => return Value::Bool(false),
+        _ => {}
+    }
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    let leading_zero = digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.");
+    if leading_zero || !digits.starts_with(|c: char| c.is_ascii_digit()) {
+        return Value::String(value.into());
+    }
+    if let Ok(n) = value.parse::<i64>() {
+        return if n.unsigned_abs() <= 1 << 53 { Value::from(n) } else { Value::String(value.into()) };
+    }
+    match value.parse::<f64>() {
+        Ok(x) if x.is_finite() => {
+            serde_json::Number::from_f64(x).map(Value::Number).unwrap_or(Value::String(value.into()))
+        }
+        _ => Value::String(value.into()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn insert_ids_are_stable_and_kept() {
@@ -609,6 +666,11 @@ mod tests {
         let a = with_insert_id(line, 7).unwrap();
         assert_eq!(a.get(), with_insert_id(line, 7).unwrap().get());
         assert_ne!(a.get(), with_insert_id(line, 8).unwrap().get());
+        let nested = r#"{"event":"a","properties":{"x":{"$insert_id":"y"}}}"#;
+        let nested: Value = serde_json::from_str(with_insert_id(nested, 1).unwrap().get()).unwrap();
+        assert_eq!(nested["properties"]["$insert_id"].as_str().map(str::len), Some(32));
+        let bare: Value = serde_json::from_str(with_insert_id(r#"{"event":"a"}"#, 1).unwrap().get()).unwrap();
+        assert!(bare["properties"]["$insert_id"].is_string());
         let kept = r#"{"event":"a","properties":{"$insert_id":"x"}}"#;
         assert_eq!(with_insert_id(kept, 1).unwrap().get(), kept);
         assert!(with_insert_id("{not json", 1).is_err());
@@ -626,6 +688,13 @@ mod tests {
         assert_eq!(event["properties"]["time"], 1_704_067_200_000i64);
         assert_eq!((event["properties"]["plan"].as_str(), event["properties"]["n"].as_i64()), (Some("pro"), Some(3)));
         assert_eq!(event["properties"]["$insert_id"].as_str().unwrap().len(), 32);
+        assert_eq!(typed("02134"), Value::String("02134".into()));
+        assert_eq!(typed("9007199254740993"), Value::String("9007199254740993".into()));
+        assert_eq!(
+            (typed("-3"), typed("0.5"), typed("0"), typed("1e3")),
+            (json!(-3), json!(0.5), json!(0), json!(1000.0))
+        );
+        assert_eq!((typed("true"), typed("abc"), typed("+1")), (json!(true), json!("abc"), json!("+1")));
         let unnamed = CsvMapping::parse(&[], None).unwrap();
         assert!(unnamed.event(&unnamed.targets(&headers).unwrap(), &row, 0).is_err());
         assert!(CsvMapping::parse(&["event=Nope".into()], None).unwrap().targets(&headers).is_err());

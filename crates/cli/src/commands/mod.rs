@@ -8,7 +8,7 @@
 //! - [`flag`]: feature flags, as the management API keeps them.
 //! - [`gdpr`]: the audit trail of GDPR and CCPA jobs.
 //! - [`import`], [`export`]: events into and out of a server, over the API
-//!   (`sextant-client`).
+//!   (`sextant-client`); [`query`]: its reports as tables, JSON or CSV.
 //! - [`remote`]: what the commands over the API share: `--url` and the credential,
 //!   from flags, the environment or a profile.
 //! - [`common`]: the `--data-dir` flag, opening the metadata store, looking up a project
@@ -24,6 +24,7 @@ pub(crate) mod gdpr;
 pub(crate) mod import;
 pub(crate) mod lookup_table;
 pub(crate) mod project;
+pub(crate) mod query;
 pub(crate) mod remote;
 pub(crate) mod serve;
 pub(crate) mod service_account;

@@ -49,7 +49,7 @@ pub(crate) struct RemoteArgs {
 }
 
 /// One profile of the profiles file; every field optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Profile {
     url: Option<String>,
@@ -65,24 +65,42 @@ impl RemoteArgs {
     /// A client for the server these arguments (and the profile) name.
     pub(crate) fn client(&self) -> Result<Client> {
         let profile = self.profile()?;
-        let pick = |flag: &Option<String>, file: Option<String>| flag.clone().or(file);
-        let url = pick(&self.url, profile.url)
+        let url = self
+            .url
+            .clone()
+            .or(profile.url.clone())
             .context("no server: give --url, set SEXTANT_URL, or add `url` to a profile")?;
-        let mut builder =
-            Client::builder().base_url(url).user_agent(format!("sextant-cli/{}", env!("CARGO_PKG_VERSION")));
-        let username = pick(&self.username, profile.username);
-        let secret = pick(&self.secret, profile.secret);
-        let api_secret = pick(&self.api_secret, profile.api_secret);
-        let token = pick(&self.token, profile.token);
-        builder = match (username, secret, api_secret, token) {
+        let mut builder = Client::builder()
+            .base_url(url)
+            .user_agent(format!("sextant-cli/{}", env!("CARGO_PKG_VERSION")))
+            // A server silent this long is stuck: a batch is answered within its
+            // deadline (60 s) and an export keeps sending.
+            .read_timeout(std::time::Duration::from_secs(300));
+        // The credential comes whole from one place: flags and variables when they name
+        // one, else the profile (never a username from one and a token from the other).
+        let given =
+            self.username.is_some() || self.secret.is_some() || self.api_secret.is_some() || self.token.is_some();
+        let project_id = self.project_id.or(profile.project_id);
+        let from = if given {
+            Profile {
+                username: self.username.clone(),
+                secret: self.secret.clone(),
+                api_secret: self.api_secret.clone(),
+                token: self.token.clone(),
+                ..Profile::default()
+            }
+        } else {
+            profile.clone()
+        };
+        builder = match (from.username, from.secret, from.api_secret, from.token) {
             (Some(username), Some(secret), _, _) => {
-                let project_id = self
-                    .project_id
-                    .or(profile.project_id)
+                let project_id = project_id
                     .context("a service account needs the project: give --project-id or set SEXTANT_PROJECT_ID")?;
                 builder.service_account(username, secret, project_id)
             }
-            (Some(_), None, _, _) => bail!("--username needs --secret (or SEXTANT_SECRET)"),
+            (Some(_), None, _, _) => {
+                bail!("a service account's username needs its secret (--secret or SEXTANT_SECRET)")
+            }
             (None, _, Some(api_secret), _) => builder.project_secret(api_secret),
             (None, _, None, Some(token)) => builder.api_token(token),
             _ => bail!(
@@ -93,7 +111,7 @@ impl RemoteArgs {
             let pem = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             builder = builder.add_root_certificate_pem(pem);
         }
-        Ok(builder.build()?)
+        builder.build().map_err(explain)
     }
 
     /// The named profile (or `default`), empty when there is no profiles file; a

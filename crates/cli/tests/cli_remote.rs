@@ -1,6 +1,7 @@
-//! `sextant import` and `sextant export` against a real server: a 1M-line import
-//! killed halfway and resumed, exported back with each event exactly once; progress
-//! drawn on a pseudo-terminal; CSV in with a column mapping; CSV and Parquet out.
+//! The `sextant` commands that work over a server's API, against a real server: a
+//! 1M-line `import` killed halfway and resumed, exported back with each event exactly
+//! once; progress drawn on a pseudo-terminal; CSV in with a column mapping; CSV and
+//! Parquet out; `query` as a table, CSV and JSON; completions and the man page.
 
 mod common;
 
@@ -137,7 +138,10 @@ fn csv_in_with_a_mapping_csv_and_parquet_out() {
         "Action,User,When,plan,amount\nBuy,u1,2024-01-01T10:00:00Z,pro,9.5\nBuy,u2,2024-01-01T11:00:00Z,free,3\nRefund,u1,not a time,pro,9.5\n",
     )
     .unwrap();
+    // One row a batch: the row that cannot be an event makes a batch of its own,
+    // which is answered without a request (the server refuses an empty one).
     let mut args = vec!["import".into(), source.display().to_string(), "--json".into(), "--no-progress".into()];
+    args.extend(["--batch-size".into(), "1".into()]);
     args.extend(["--map", "event=Action", "--map", "distinct_id=User", "--map", "time=When"].map(String::from));
     args.extend(remote(&server));
     let out = sextant(&args).output().unwrap();
@@ -187,4 +191,75 @@ fn csv_in_with_a_mapping_csv_and_parquet_out() {
         .output()
         .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--url"));
+}
+
+#[test]
+fn reports_as_tables_csv_and_json() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("events.ndjson");
+    let lines: Vec<String> = (0..30)
+        .map(|i| {
+            let browser = ["Chrome", "Safari", "Firefox"][i % 3];
+            format!(
+                r#"{{"event":"Buy","properties":{{"distinct_id":"u{i}","time":{},"$browser":"{browser}"}}}}"#,
+                DAY + i as i64 * 60
+            )
+        })
+        .collect();
+    std::fs::write(&source, lines.join("\n")).unwrap();
+    let mut args = vec!["import".into(), source.display().to_string(), "--no-progress".into()];
+    args.extend(remote(&server));
+    assert!(sextant(&args).output().unwrap().status.success());
+
+    let query = |extra: &[&str]| {
+        let mut args: Vec<String> =
+            ["query", "segmentation", "--event", "Buy", "--from", "2024-01-01", "--to", "2024-01-01"]
+                .map(String::from)
+                .to_vec();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(remote(&server));
+        let out = sextant(&args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let csv = query(&["--on", r#"properties["$browser"]"#, "--csv"]);
+    let mut rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.remove(0), "segment,2024-01-01");
+    rows.sort();
+    assert_eq!(rows, ["Chrome,10", "Firefox,10", "Safari,10"]);
+    let table = query(&[]);
+    assert!(table.contains("segment") && table.contains("│ Buy") && table.contains("30"), "{table}");
+    let json: Value = serde_json::from_str(&query(&["--json"])).unwrap();
+    assert_eq!(json["data"]["values"]["Buy"]["2024-01-01"], 30);
+
+    let script = dir.path().join("count.js");
+    std::fs::write(&script, "function main() { return Events({from_date: '2024-01-01', to_date: '2024-01-01'}).groupBy([function(e) { return e.properties.$browser; }], mixpanel.reducer.count()); }").unwrap();
+    let mut args = vec!["query".into(), "jql".into(), script.display().to_string(), "--csv".into()];
+    args.extend(remote(&server));
+    let out = sextant(&args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("key,value") && text.contains(r#""[""Chrome""]",10"#), "{text}");
+
+    // A refusal is explained, with the client's hint.
+    let mut args: Vec<String> =
+        ["query", "segmentation", "--event", "Buy", "--from", "2024-01-01", "--to", "2024-01-01"]
+            .map(String::from)
+            .to_vec();
+    args.extend(["--url".into(), server.url.clone(), "--api-secret".into(), "wrong".into()]);
+    let out = sextant(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("401") && stderr.contains("hint:"), "{stderr}");
+}
+
+#[test]
+fn completions_and_the_man_page() {
+    let out = sextant(&["completions".into(), "bash".into()]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success() && text.contains("sextant") && text.contains("import"), "{text:.500}");
+    let out = sextant(&["man".into()]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success() && text.contains(".TH"), "{text:.500}");
+    assert!(text.contains("sextant"));
 }
