@@ -25,6 +25,15 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
     let doc: Value = s.http.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
+    // Operation ids are unique, as OpenAPI requires and generated clients rely on.
+    let ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op.get("operationId").and_then(Value::as_str))
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "repeated operation ids");
+    assert!(unique.contains("get_api_query_segmentation"));
     for (path, methods) in [
         ("/track", &["get", "post"][..]),
         ("/import", &["get", "post"]),

@@ -93,13 +93,14 @@ pub async fn document(Extension(doc): Extension<ServedDocument>) -> Json<Value> 
 pub fn finish(doc: Document) -> Value {
     let mut doc = serde_json::to_value(doc).unwrap_or_else(|_| json!({}));
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        for item in paths.values_mut() {
+        for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else { continue };
             for (method, operation) in item.iter_mut() {
                 if !matches!(method.as_str(), "get" | "post" | "put" | "delete" | "patch") {
                     continue;
                 }
                 add_family_responses(operation, method != "get");
+                operation["operationId"] = Value::String(operation_id(method, path));
             }
         }
     }
@@ -108,6 +109,14 @@ pub fn finish(doc: Document) -> Value {
         components.insert("securitySchemes".into(), security_schemes());
     }
     doc
+}
+
+/// An operation's id, unique as OpenAPI requires (the handlers' function names repeat
+/// across modules: `list`, `query`) and readable by generated clients: the method and
+/// the path's words, `get_api_query_segmentation`.
+fn operation_id(method: &str, path: &str) -> String {
+    let words = path.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
+    std::iter::once(method).chain(words).collect::<Vec<_>>().join("_")
 }
 
 /// The statuses every operation of a family may answer, beyond its own successes (for
