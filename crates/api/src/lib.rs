@@ -8,11 +8,13 @@
 //!   and the answers they read back.
 //! - [`query`]: the parameters of the Query API's reports, export and JQL, and the
 //!   engage query's pages.
+//! - [`gdpr`]: GDPR and CCPA jobs: the request, the ids it answers, each kind's status.
 //! - [`health`]: the health answers.
 //!
 //! A leaf above `sextant-model`: it knows no handler, store or client.
 
 pub mod errors;
+pub mod gdpr;
 pub mod health;
 pub mod ingestion;
 pub mod query;

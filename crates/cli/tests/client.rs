@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use common::TestServer;
 use futures::TryStreamExt;
 use serde_json::{Value, json};
+use sextant_client::api::gdpr::CreateJob;
 use sextant_client::api::ingestion::ProfileUpdateRecord;
 use sextant_client::api::query::{EngageParams, ExportParams, JqlForm, SegmentationParams};
 use sextant_client::{Client, RetryPolicy};
@@ -185,4 +186,54 @@ async fn rate_limits_are_waited_out_within_the_budget() {
         .build()
         .unwrap();
     assert_eq!(impatient.query().segmentation(&params).await.unwrap_err().status(), Some(429));
+}
+
+#[tokio::test]
+async fn gdpr_jobs_through_the_client() {
+    let server = TestServer::start();
+    let sa = client(&server);
+    let events: Vec<Value> =
+        (0..6).map(|i| event("Buy", &format!("g{}", i % 2), DAY + i * 60, &format!("g{i}"))).collect();
+    sa.ingestion().import(&events).await.unwrap();
+    // A token scoped to the GDPR family, made through the App API.
+    let made: Value = server
+        .http
+        .post(server.url(&format!("/api/app/projects/{}/api-tokens", server.creds.project_id)))
+        .basic_auth(&server.creds.secret, Some(""))
+        .json(&json!({"name": "gdpr", "families": ["gdpr"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = made["results"]["token"].as_str().unwrap();
+    let client = Client::builder().base_url(&server.url).api_token(token).build().unwrap();
+    let gdpr = client.gdpr(&server.creds.token);
+    let one = |id: &str| CreateJob { distinct_ids: vec![id.to_string()], ..Default::default() };
+
+    // A retrieval, then its archive (the GDPR limit's 429s are waited out by the client).
+    let id = gdpr.retrievals().create(&one("g0")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while gdpr.retrievals().get(&id).await.unwrap().status != "SUCCESS" {
+        assert!(Instant::now() < deadline, "the retrieval did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let lines: Vec<_> = gdpr.retrievals().archive(&id).await.unwrap().try_collect().await.unwrap();
+    let events = lines.iter().filter(|l| serde_json::from_slice::<Value>(l).unwrap()["event"] == "Buy").count();
+    assert_eq!(events, 3);
+
+    // A deletion: g0's events are gone; a finished deletion cannot be cancelled.
+    let id = gdpr.deletions().create(&one("g0")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while gdpr.deletions().get(&id).await.unwrap().status != "SUCCESS" {
+        assert!(Instant::now() < deadline, "the deletion did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let range = ExportParams { from_date: "2024-01-01".into(), to_date: "2024-01-01".into(), ..Default::default() };
+    let left: Vec<Value> = sa.export().events(&range).await.unwrap().try_collect().await.unwrap();
+    assert!(left.len() == 3 && left.iter().all(|e| e["properties"]["distinct_id"] == "g1"), "{left:?}");
+    let e = gdpr.deletions().cancel(&id).await.unwrap_err();
+    assert_eq!(e.api().unwrap().code, Some(sextant_model::ErrorCode::NotAllowed));
+    assert!(matches!(gdpr.deletions().get("../x").await, Err(sextant_client::Error::Invalid(_))));
 }

@@ -54,7 +54,7 @@ impl Export<'_> {
 
 /// Cuts a byte stream into lines (empty ones dropped), carrying a partial line over
 /// to the next chunk.
-fn split_lines(
+pub(crate) fn split_lines(
     chunks: impl Stream<Item = Result<Bytes, Error>> + Unpin + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes, Error>> + Send + 'static {
     futures::stream::unfold((chunks, BytesMut::new(), std::collections::VecDeque::new(), false), |mut s| async move {

@@ -32,12 +32,14 @@
 //! - [`ingestion`]: `/import`, `/track`, `/engage`, `/groups`.
 //! - [`export`]: raw export as a stream of events.
 //! - [`query`]: the Query API's reports, the engage query (paged as a stream) and JQL.
+//! - [`gdpr`]: GDPR and CCPA retrievals and deletions.
 //! - `transport` (private): one call and its retry loop.
 
 pub mod builder;
 pub mod credential;
 pub mod error;
 pub mod export;
+pub mod gdpr;
 pub mod ingestion;
 pub mod query;
 pub mod retry;
@@ -82,6 +84,11 @@ impl Client {
     /// The Query API.
     pub fn query(&self) -> query::Query<'_> {
         query::Query { transport: &self.transport }
+    }
+
+    /// GDPR and CCPA jobs for the project whose token is `project_token`.
+    pub fn gdpr(&self, project_token: impl Into<String>) -> gdpr::Gdpr<'_> {
+        gdpr::Gdpr { transport: &self.transport, token: project_token.into() }
     }
 
     /// `GET /healthz`: whether the server is up (`ok`).

@@ -35,7 +35,8 @@ impl Call {
     pub fn new(method: Method, path: &str, params: &(impl serde::Serialize + ?Sized)) -> Result<Call, Error> {
         let query = serde_urlencoded::to_string(params)
             .map_err(|e| Error::Invalid(format!("parameters for {path} do not serialise: {e}")))?;
-        Ok(Call { method, path: path.to_string(), query, body: None, idempotent: method_is_idempotent(path) })
+        let idempotent = is_read(&method, path);
+        Ok(Call { method, path: path.to_string(), query, body: None, idempotent })
     }
 
     /// The same call with a body.
@@ -49,9 +50,9 @@ impl Call {
     }
 }
 
-/// Reads are idempotent; the Query API's POSTs (engage, JQL) are reads too.
-fn method_is_idempotent(path: &str) -> bool {
-    path.starts_with("/api/query/") || path.starts_with("/api/2.0/")
+/// Reads are idempotent: every `GET`, and the Query API's `POST`s (engage, JQL).
+fn is_read(method: &Method, path: &str) -> bool {
+    method == Method::GET || path.starts_with("/api/query/") || path.starts_with("/api/2.0/")
 }
 
 /// The HTTP client, where it sends, as whom, and its retry policy.

@@ -21,10 +21,14 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use sextant_metadata::{GdprJob, MetadataError};
 use sextant_model::ErrorCode;
 use sextant_model::gdpr::{JobKind, JobRequest, JobStatus};
+
+use sextant_api::gdpr::{
+    CheckDeletionResponse, CheckRetrievalResponse, CreateJob, CreatedIds, DeletionJobResult, JobCreated,
+    RetrievalResult,
+};
 
 use crate::audit::iso;
 use crate::auth::Credential;
@@ -32,96 +36,6 @@ use crate::error::ApiError;
 use crate::extract::GdprCall;
 use crate::regions::{Scheme, base_url};
 use crate::state::AppState;
-
-/// The ids of a queued job.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CreatedIds {
-    /// The job's id (the spec's key).
-    pub task_id: String,
-    /// The same id (the key Mixpanel's prose and status answers use).
-    pub tracking_id: String,
-}
-
-/// `{"status": "ok", "results": {"task_id", "tracking_id"}}` (`JobCreated`).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct JobCreated {
-    /// Always `ok`.
-    pub status: &'static str,
-    /// The job's ids.
-    pub results: CreatedIds,
-}
-
-/// A retrieval's status (`CheckRetrievalResponse.results`).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct RetrievalResult {
-    /// `PENDING`, `STAGING`, `STARTED`, `SUCCESS`, `FAILURE` or `REVOKED`.
-    pub status: String,
-    /// The archive's link once it succeeded (until it expires); else empty.
-    pub results: String,
-    /// The ids asked for.
-    pub distinct_ids: Vec<String>,
-    /// The job's id.
-    pub tracking_id: String,
-    /// `GDPR` or `CCPA`.
-    pub compliance_type: String,
-    /// A CCPA retrieval's `Data`, `Categories` or `Sources`.
-    pub disclosure_type: Option<String>,
-    /// Who asked.
-    pub requesting_user: String,
-    /// When (RFC 3339).
-    pub date_requested: String,
-    /// When the link stops working (RFC 3339), once there is one.
-    pub expires: Option<String>,
-}
-
-/// `{"status": "ok", "results": {...}}` for a retrieval.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CheckRetrievalResponse {
-    /// Always `ok`.
-    pub status: &'static str,
-    /// The job.
-    pub results: RetrievalResult,
-}
-
-/// A deletion's status (`DeletionJobResult`).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct DeletionJobResult {
-    /// The job's id.
-    pub tracking_id: String,
-    /// `PENDING`, `STAGING`, `STARTED`, `SUCCESS`, `FAILURE` or `REVOKED`.
-    pub status: String,
-    /// Who asked.
-    pub requesting_user: String,
-    /// `GDPR` or `CCPA`.
-    pub compliance_type: String,
-    /// The project.
-    pub project_id: i64,
-    /// When (RFC 3339).
-    pub date_requested: String,
-    /// The ids asked for.
-    pub distinct_ids: Vec<String>,
-}
-
-/// `{"status": "ok", "results": {...}}` for a deletion (`CheckDeletionResponse`).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CheckDeletionResponse {
-    /// Always `ok`.
-    pub status: &'static str,
-    /// The job.
-    pub results: DeletionJobResult,
-}
-
-/// The body of both create calls.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)] // documents the body `JobRequest::parse` reads
-struct CreateJob {
-    /// 1 to 2,000 distinct ids.
-    distinct_ids: Vec<String>,
-    /// `GDPR` (default) or `CCPA`.
-    compliance_type: Option<String>,
-    /// CCPA retrievals: `Data` (default), `Categories` or `Sources`.
-    disclosure_type: Option<String>,
-}
 
 async fn create(state: &AppState, call: GdprCall, kind: JobKind) -> Result<Response, ApiError> {
     let body = call.body.ok_or_else(|| ApiError::invalid("a JSON body with `distinct_ids` is required"))?;
@@ -131,7 +45,7 @@ async fn create(state: &AppState, call: GdprCall, kind: JobKind) -> Result<Respo
         state.metadata.create_gdpr_job(call.credential.project.id, kind, &request, &call.credential.actor.name).await?;
     state.gdpr.wake();
     let results = CreatedIds { task_id: job.tracking_id.clone(), tracking_id: job.tracking_id };
-    Ok((StatusCode::CREATED, Json(JobCreated { status: "ok", results })).into_response())
+    Ok((StatusCode::CREATED, Json(JobCreated { status: "ok".into(), results })).into_response())
 }
 
 /// The job `tracking_id` of the credential's project and of `kind`; another project's
@@ -221,7 +135,7 @@ pub async fn get_retrieval(
         date_requested: iso(job.created_at_ms).unwrap_or_default(),
         expires: job.archive.and(job.expires_at_ms).and_then(iso),
     };
-    Ok(Json(CheckRetrievalResponse { status: "ok", results }))
+    Ok(Json(CheckRetrievalResponse { status: "ok".into(), results }))
 }
 
 /// `GET /api/app/data-retrievals/v3.0/{tracking_id}/archive`.
@@ -300,7 +214,7 @@ pub async fn get_deletion(
         date_requested: iso(job.created_at_ms).unwrap_or_default(),
         distinct_ids: job.distinct_ids,
     };
-    Ok(Json(CheckDeletionResponse { status: "ok", results }))
+    Ok(Json(CheckDeletionResponse { status: "ok".into(), results }))
 }
 
 /// `DELETE /api/app/data-deletions/v3.0/{tracking_id}`.
