@@ -2,6 +2,8 @@
 //! for both sides, so a client cannot drift from the server (and the OpenAPI document,
 //! which names these types, cannot drift from either).
 //!
+//! - [`backups`]: online backups: the request, a backup's state, its manifest.
+//! - [`envelope`]: the App API's envelopes, one object or a page of a collection.
 //! - [`errors`]: the error bodies of each API family, and the string enums of error
 //!   codes and API families.
 //! - [`ingestion`]: what the SDKs send to `/track`, `/import`, `/engage` and `/groups`,
@@ -13,6 +15,8 @@
 //!
 //! A leaf above `sextant-model`: it knows no handler, store or client.
 
+pub mod backups;
+pub mod envelope;
 pub mod errors;
 pub mod gdpr;
 pub mod health;

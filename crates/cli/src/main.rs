@@ -21,6 +21,8 @@
 //!   server's reports as tables, JSON or CSV.
 //! - `completions SHELL` and `man`: shell completions and the man page, from the
 //!   command line's own definition.
+//! - [`commands::backup`], `backup NAME` (an online backup of a running server, over
+//!   its API) and `restore SRC --data-dir DIR` (offline).
 //! - [`commands::remote`], what the commands over the API share (`--url`, credentials,
 //!   profiles).
 //! - [`commands::common`], what they share (`--data-dir`, opening the metadata store,
@@ -31,6 +33,7 @@ mod commands;
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
 
+use commands::backup::{BackupArgs, RestoreArgs};
 use commands::bookmark::BookmarkCommand;
 use commands::cohort::CohortCommand;
 use commands::export::ExportArgs;
@@ -68,6 +71,10 @@ enum Command {
     /// Run a report on a server: a table, JSON (--json) or CSV (--csv).
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Take an online backup of a running server (into its backups directory).
+    Backup(BackupArgs),
+    /// Restore a backup into a new data directory (offline; then `serve` it).
+    Restore(RestoreArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -113,6 +120,8 @@ async fn main() -> Result<()> {
         Command::Import(args) => commands::import::run(args).await,
         Command::Export(args) => commands::export::run(args).await,
         Command::Query(cmd) => commands::query::run(cmd).await,
+        Command::Backup(args) => commands::backup::backup(args).await,
+        Command::Restore(args) => commands::backup::restore(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sextant", &mut std::io::stdout());
             Ok(())

@@ -103,6 +103,8 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/app/projects/{project_id}/lookup-tables/{table_id}", &["get", "patch", "delete"]),
         ("/api/app/organizations/{organization_id}/projects", &["get", "post"]),
         ("/api/app/organizations/{organization_id}/projects/{project_id}", &["get", "patch", "delete"]),
+        ("/api/app/organizations/{organization_id}/backups", &["post"]),
+        ("/api/app/organizations/{organization_id}/backups/{name}", &["get"]),
         ("/api/app/projects/{project_id}", &["get"]),
         ("/api/app/projects/{project_id}/workspaces", &["get", "post"]),
         ("/api/app/projects/{project_id}/workspaces/{workspace_id}", &["get", "patch", "delete"]),
@@ -152,7 +154,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 109, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 111, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -220,7 +222,7 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
     .unwrap();
     let (ok, report) = schemathesis(work.path(), &s.url("/openapi.json"), None, &format!("{}:", s.creds.secret), &[]);
     assert!(ok, "schemathesis found problems:\n{report}");
-    assert!(report.contains("Tested: 158"), "every operation is tested:\n{report}");
+    assert!(report.contains("Tested: 160"), "every operation is tested:\n{report}");
 }
 
 /// The organisation's project routes, which take an organisation owner or admin (the

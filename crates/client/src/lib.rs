@@ -33,8 +33,10 @@
 //! - [`export`]: raw export as a stream of events.
 //! - [`query`]: the Query API's reports, the engage query (paged as a stream) and JQL.
 //! - [`gdpr`]: GDPR and CCPA retrievals and deletions.
+//! - [`backups`]: online backups of the whole server.
 //! - `transport` (private): one call and its retry loop.
 
+pub mod backups;
 pub mod builder;
 pub mod credential;
 pub mod error;
@@ -89,6 +91,11 @@ impl Client {
     /// GDPR and CCPA jobs for the project whose token is `project_token`.
     pub fn gdpr(&self, project_token: impl Into<String>) -> gdpr::Gdpr<'_> {
         gdpr::Gdpr { transport: &self.transport, token: project_token.into() }
+    }
+
+    /// Online backups, through the first organization (`organization_id`).
+    pub fn backups(&self, organization_id: i64) -> backups::Backups<'_> {
+        backups::Backups { transport: &self.transport, organization_id }
     }
 
     /// `GET /healthz`: whether the server is up (`ok`).

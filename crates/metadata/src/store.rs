@@ -308,6 +308,18 @@ impl Metadata {
         Ok(())
     }
 
+    /// Writes a consistent copy of the control plane into a new SQLite file at `dest`
+    /// (`VACUUM INTO`: one snapshot, taken while writes go on). Answers `false`, and
+    /// writes nothing, when the control plane is PostgreSQL: `pg_dump` copies that.
+    pub async fn backup_into(&self, dest: &std::path::Path) -> Result<bool> {
+        if self.backend != Backend::Sqlite {
+            return Ok(false);
+        }
+        let path = dest.to_str().ok_or_else(|| MetadataError::Invalid("the backup path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1").bind(path).execute(&self.pool).await?;
+        Ok(true)
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -19,10 +19,10 @@ use sextant_model::{Actor, ActorKind, Audit, Project, ProjectId};
 
 use crate::admin::{admin_for, read_body};
 use crate::audit::CreatorView;
-use crate::envelope::Single;
 use crate::error::ApiError;
 use crate::resource::{Changeable, Resource};
 use crate::state::AppState;
+use sextant_api::envelope::Single;
 
 /// An annotation as the spec shows it (`AnnotationsEntry`).
 #[derive(Serialize, utoipa::ToSchema)]

@@ -31,9 +31,9 @@ use crate::admin::{admin_for, admin_page_for, read_body, to_value};
 use crate::audit::iso;
 use crate::auth::Access;
 use crate::collection::PageParams;
-use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::state::AppState;
+use sextant_api::envelope::{CollectionPage, Single};
 use sextant_api::errors::ApiFamilyName;
 
 /// `GET /api/app/projects/{project_id}/api-tokens`.

@@ -14,13 +14,13 @@ use sextant_query::cohorts;
 use sextant_storage::ProfileQuery;
 
 use crate::audit::{AuditView, CreatorView};
-use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::lookup_join::Attacher;
 use crate::reports::expression_options;
 use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
+use sextant_api::envelope::{CollectionPage, Single};
 
 /// How many user profiles a cohort holds now.
 pub async fn count(state: &AppState, project: &Project, cohort: &CohortInfo) -> Result<u64, ApiError> {

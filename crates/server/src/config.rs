@@ -52,6 +52,8 @@ pub struct Config {
     /// Where `files` warehouse sources are (`<data dir>/imports` when not set): a
     /// source's `path` is under it.
     pub imports_dir: Option<PathBuf>,
+    /// Where online backups are written (`<data dir>/backups` when not set).
+    pub backups_dir: Option<PathBuf>,
     /// The hosts warehouse sources may name (a PostgreSQL URL's host, an S3 source's
     /// endpoint's); `None`: any.
     pub warehouse_hosts: Option<Vec<String>>,
@@ -191,6 +193,7 @@ impl Default for Config {
             pipeline_poll_seconds: DEFAULT_PIPELINE_POLL_SECONDS,
             pipeline_sync_seconds: DEFAULT_PIPELINE_SYNC_SECONDS,
             imports_dir: None,
+            backups_dir: None,
             warehouse_hosts: None,
             warehouse_poll_seconds: DEFAULT_WAREHOUSE_POLL_SECONDS,
             regions: RegionHosts::default(),
@@ -221,6 +224,7 @@ struct ConfigFile {
     pipeline_poll_seconds: Option<u64>,
     pipeline_sync_seconds: Option<u64>,
     imports_dir: Option<PathBuf>,
+    backups_dir: Option<PathBuf>,
     warehouse_hosts: Option<Vec<String>>,
     warehouse_poll_seconds: Option<u64>,
     regions: Option<BTreeMap<Region, Vec<String>>>,
@@ -449,6 +453,7 @@ impl Config {
             pipeline_poll_seconds: from_file.pipeline_poll_seconds.unwrap_or(d.pipeline_poll_seconds).max(1),
             pipeline_sync_seconds: from_file.pipeline_sync_seconds.unwrap_or(d.pipeline_sync_seconds).max(1),
             imports_dir: from_file.imports_dir.clone(),
+            backups_dir: from_file.backups_dir.clone(),
             warehouse_hosts: from_file.warehouse_hosts.clone(),
             warehouse_poll_seconds: from_file.warehouse_poll_seconds.unwrap_or(d.warehouse_poll_seconds).max(1),
             regions: from_file.regions.as_ref().map(RegionHosts::new).unwrap_or(d.regions),

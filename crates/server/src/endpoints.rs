@@ -210,6 +210,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     org("DELETE", "/api/app/organizations/{organization_id}/service-accounts/{service_account_id}"),
     org("POST", "/api/app/organizations/{organization_id}/service-accounts/add-to-project"),
     org("POST", "/api/app/organizations/{organization_id}/service-accounts/remove-from-project"),
+    // The App API: online backups (the first organization's only; its handlers check).
+    org("POST", "/api/app/organizations/{organization_id}/backups"),
+    org("GET", "/api/app/organizations/{organization_id}/backups/{name}"),
     // The App API: projects and their workspaces.
     org("GET", "/api/app/organizations/{organization_id}/projects"),
     org("POST", "/api/app/organizations/{organization_id}/projects"),

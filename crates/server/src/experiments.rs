@@ -28,11 +28,11 @@ use sextant_query::experiments::{ExperimentResults, ResultsRequest};
 use crate::admin::{admin_for, check_confinement, read_body, workspace_id};
 use crate::audit::iso;
 use crate::auth::Credential;
-use crate::envelope::Single;
 use crate::error::ApiError;
 use crate::flag_view::{FeatureFlagView, actor_id};
 use crate::resource::{Deleted, DeletedId};
 use crate::state::AppState;
+use sextant_api::envelope::Single;
 
 /// An experiment as the API shows it (`ExperimentApiResponse`).
 #[derive(Serialize, utoipa::ToSchema)]

@@ -21,11 +21,11 @@ use sextant_model::access::Operation;
 
 use crate::admin::{admin_for, read_body};
 use crate::auth::Credential;
-use crate::envelope::Single;
 use crate::error::ApiError;
 use crate::flag_view::FeatureFlagView;
 use crate::resource::{Deleted, DeletedId};
 use crate::state::AppState;
+use sextant_api::envelope::Single;
 
 /// The list: `{"status": "ok", "results": [...]}`, oldest first.
 #[derive(Serialize, utoipa::ToSchema)]

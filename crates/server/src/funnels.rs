@@ -18,12 +18,12 @@ use sextant_query::funnels::{FunnelRequest, ListedFunnel};
 use sextant_query::workspace;
 
 use crate::audit::{AuditView, CreatorView, iso};
-use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::reports::{expression_options, join_failed, scan_funnel};
 use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
+use sextant_api::envelope::{CollectionPage, Single};
 use sextant_api::query::FunnelParams;
 
 /// `GET /api/query/funnels`.

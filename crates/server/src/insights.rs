@@ -16,13 +16,13 @@ use sextant_query::insights;
 use sextant_query::workspace;
 
 use crate::audit::{AuditView, CreatorView};
-use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::extract::Reader;
 use crate::lookup_join::Attacher;
 use crate::reports::{expression_options, join_failed, scan_funnel, scan_retention};
 use crate::resource::{Paged, Resource};
 use crate::state::AppState;
+use sextant_api::envelope::{CollectionPage, Single};
 
 /// `GET /api/query/insights`.
 #[utoipa::path(

@@ -26,10 +26,10 @@ use sextant_model::{ApiFamily, ProjectId};
 
 use crate::admin::admin_for;
 use crate::auth::Credential;
-use crate::envelope::Single;
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
 use crate::state::AppState;
+use sextant_api::envelope::Single;
 
 /// An entry as the spec shows it (`SchemaEntry`).
 #[derive(Serialize, utoipa::ToSchema)]

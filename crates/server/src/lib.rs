@@ -31,6 +31,7 @@
 //! - [`feature_flags`]: feature-flag management
 //!   (`/api/app/projects/{id}/workspaces/{id}/feature-flags`).
 //! - [`projects`]: projects (`/api/app/organizations/{id}/projects`, `/api/app/projects/{id}`).
+//! - [`backups`]: online backups of the whole server (`/api/app/organizations/{id}/backups`).
 //! - [`workspaces`]: workspaces, Mixpanel's data views (`/api/app/projects/{id}/workspaces`).
 //! - [`warehouse_sources`]: warehouse sources, PostgreSQL or files
 //!   (`/api/app/projects/{id}/warehouse-sources`, Sextant's own).
@@ -48,7 +49,6 @@
 //! - [`endpoints`]: every endpoint and the access it takes (with the matrix, the one
 //!   table of who may call what).
 //! - [`error`]: client-facing errors and their HTTP mapping.
-//! - [`envelope`]: the App API's answer envelopes (`Single`, `CollectionPage`).
 //! - `resource`: the App API's one list/get/create/update/delete pattern for saved
 //!   objects, which cohorts, funnels, saved reports, lookup tables and annotations
 //!   implement.
@@ -66,6 +66,10 @@
 //! - [`limits`]: rate and concurrency limits per project and API family.
 //! - [`flag_view`]: how the App API shows a feature flag (flags and experiments alike).
 //! - [`flag_book`]: each project's enabled flags, compiled, and their definitions' body.
+//! - [`backup_jobs`]: taking a backup: the control plane, the event store's snapshot and
+//!   the server's secrets, with a manifest.
+//! - [`backup_queue`]: what that work shares with the handlers: where backups go, each
+//!   one's state, the one running slot.
 //! - [`gdpr_jobs`]: the background runner of GDPR jobs.
 //! - [`gdpr_queue`]: what that runner shares with the handlers: where archives go, this
 //!   server's id in the job queue, the runner's wake-up call.
@@ -100,6 +104,9 @@ pub mod annotations;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod backup_jobs;
+pub mod backup_queue;
+pub mod backups;
 pub mod body;
 pub mod cohorts;
 pub mod collection;
@@ -107,7 +114,6 @@ pub mod config;
 pub mod dictionary;
 pub mod endpoints;
 pub mod engage;
-pub mod envelope;
 pub mod error;
 pub mod event_lines;
 pub mod events;

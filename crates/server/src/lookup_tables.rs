@@ -21,11 +21,11 @@ use sextant_model::{Actor, ApiFamily, Audit, ErrorCode, Page, PageRequest, Proje
 use crate::audit::{AuditView, CreatorView, iso};
 use crate::auth::{self, Access, Credential};
 use crate::body;
-use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::limits::LimitSlot;
 use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
+use sextant_api::envelope::{CollectionPage, Single};
 
 use sextant_model::limits::MAX_LOOKUP_PROJECT_ROWS as MAX_PROJECT_ROWS;
 

@@ -31,9 +31,9 @@ use sextant_model::{ApiFamily, Project, ProjectChanges, ProjectId};
 use crate::admin::{Caller, admin_for, org_admin, read_body, to_value};
 use crate::audit::iso;
 use crate::collection::{CollectionQuery, PageParams};
-use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::state::AppState;
+use sextant_api::envelope::{CollectionPage, Single};
 
 /// A workspace, as a project's `expand=workspaces` lists it.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -32,9 +32,9 @@ use sextant_model::{Actor, Audit, Page, PageRequest, Project, ProjectId};
 use crate::admin::{admin_for, read_body, to_value};
 use crate::audit::{CreatorView, Expand, creators};
 use crate::collection::CollectionQuery;
-use crate::envelope::Single;
 use crate::error::ApiError;
 use crate::state::AppState;
+use sextant_api::envelope::Single;
 
 /// The control plane's answer.
 type Stored<T> = sextant_metadata::Result<T>;
@@ -268,7 +268,7 @@ macro_rules! app_resource {
             tag = "app",
             summary = $list,
             params(("project_id" = i64, Path, description = "The project."), $crate::collection::PageParams, $crate::audit::ExpandParams),
-            responses((status = 200, description = "A page, newest first", body = $crate::envelope::CollectionPage<$view>)),
+            responses((status = 200, description = "A page, newest first", body = sextant_api::envelope::CollectionPage<$view>)),
             security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
         )]
         pub async fn app_list(
@@ -287,14 +287,14 @@ macro_rules! app_resource {
             summary = $create,
             params(("project_id" = i64, Path, description = "The project.")),
             request_body(content = $body, content_type = "application/json"),
-            responses((status = 201, description = "Created", body = $crate::envelope::Single<$view>)),
+            responses((status = 201, description = "Created", body = sextant_api::envelope::Single<$view>)),
             security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
         )]
         pub async fn app_create(
             axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
             axum::extract::Path(project_id): axum::extract::Path<String>,
             request: axum::extract::Request,
-        ) -> Result<(axum::http::StatusCode, axum::Json<$crate::envelope::Single<$view>>), $crate::error::ApiError> {
+        ) -> Result<(axum::http::StatusCode, axum::Json<sextant_api::envelope::Single<$view>>), $crate::error::ApiError> {
             $crate::resource::create::<$resource>(&state, &project_id, request).await
         }
 
@@ -305,14 +305,14 @@ macro_rules! app_resource {
             tag = "app",
             summary = $get,
             params(("project_id" = i64, Path, description = "The project."), ($id = $id_type, Path, description = $id_description), $crate::audit::ExpandParams),
-            responses((status = 200, description = "The object", body = $crate::envelope::Single<$view>)),
+            responses((status = 200, description = "The object", body = sextant_api::envelope::Single<$view>)),
             security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
         )]
         pub async fn app_get(
             axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
             axum::extract::Path((project_id, id)): axum::extract::Path<(String, String)>,
             request: axum::extract::Request,
-        ) -> Result<axum::Json<$crate::envelope::Single<$view>>, $crate::error::ApiError> {
+        ) -> Result<axum::Json<sextant_api::envelope::Single<$view>>, $crate::error::ApiError> {
             $crate::resource::get::<$resource>(&state, &project_id, &id, request).await
         }
 
@@ -325,14 +325,14 @@ macro_rules! app_resource {
                 summary = $update,
                 params(("project_id" = i64, Path, description = "The project."), ($id = $id_type, Path, description = $id_description)),
                 request_body(content = $body, content_type = "application/json"),
-                responses((status = 200, description = "Changed", body = $crate::envelope::Single<$view>)),
+                responses((status = 200, description = "Changed", body = sextant_api::envelope::Single<$view>)),
                 security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
             )]
             pub async fn app_update(
                 axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
                 axum::extract::Path((project_id, id)): axum::extract::Path<(String, String)>,
                 request: axum::extract::Request,
-            ) -> Result<axum::Json<$crate::envelope::Single<$view>>, $crate::error::ApiError> {
+            ) -> Result<axum::Json<sextant_api::envelope::Single<$view>>, $crate::error::ApiError> {
                 $crate::resource::update::<$resource>(&state, &project_id, &id, request).await
             }
         )?

@@ -35,8 +35,8 @@ use crate::limits::Limiter;
 use crate::openapi::{RootDoc, ServedDocument};
 use crate::state::AppState;
 use crate::{
-    annotations, app, cohorts, engage, events, experiments, export, feature_flags, flags, funnels, gdpr, health,
-    ingest, insights, jql, lexicon, limits, lookup_tables, metrics, openapi, pipelines, projects, retention,
+    annotations, app, backups, cohorts, engage, events, experiments, export, feature_flags, flags, funnels, gdpr,
+    health, ingest, insights, jql, lexicon, limits, lookup_tables, metrics, openapi, pipelines, projects, retention,
     segmentation, service_accounts, stream, warehouse_imports, warehouse_sources, workspaces,
 };
 
@@ -328,6 +328,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(projects::own))
+        .routes(routes!(backups::create))
+        .routes(routes!(backups::get))
         .routes(routes!(workspaces::app_list, workspaces::app_create))
         .routes(routes!(workspaces::app_get, workspaces::app_update, workspaces::app_delete))
         .routes(routes!(warehouse_sources::app_list, warehouse_sources::app_create))

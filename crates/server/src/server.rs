@@ -261,6 +261,8 @@ impl Server {
         let mut warehouse = crate::warehouse_queue::WarehouseRunner::new(imports_dir, config.warehouse_poll_seconds);
         warehouse.allowed_hosts = config.warehouse_hosts.clone();
         state.warehouse = Arc::new(warehouse);
+        let backups_dir = config.backups_dir.clone().unwrap_or_else(|| dir.join("backups"));
+        state.backups = Arc::new(crate::backup_queue::Backups::new(backups_dir, dir.clone()));
         let key = dir.join("secrets.key");
         let secrets = crate::secrets::SecretBox::open(&key)
             .map_err(|source| ServeError::Io { context: format!("cannot open {}", key.display()), source })?;

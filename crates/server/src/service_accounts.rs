@@ -29,9 +29,9 @@ use sextant_model::{ActorKind, ProjectId, Role, ServiceAccountId};
 use crate::admin::{Caller, admin_page_for, org_admin, read_body, to_value};
 use crate::audit::iso;
 use crate::collection::PageParams;
-use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::state::AppState;
+use sextant_api::envelope::{CollectionPage, Single};
 
 /// `GET /api/app/projects/{project_id}/service-accounts`.
 #[utoipa::path(

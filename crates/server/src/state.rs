@@ -50,6 +50,8 @@ pub struct AppState {
     pub pipelines: Arc<crate::pipeline_queue::PipelineRunner>,
     /// Where `files` warehouse sources are, and the import runner's wake-up call.
     pub warehouse: Arc<crate::warehouse_queue::WarehouseRunner>,
+    /// Where online backups go, and whether one runs.
+    pub backups: Arc<crate::backup_queue::Backups>,
     /// Seals the secrets the control plane keeps (a pipeline's S3 secret key).
     pub secrets: Arc<crate::secrets::SecretBox>,
     /// The ids whose events and profile updates ingestion drops.
@@ -117,6 +119,7 @@ impl AppState {
             gdpr: Arc::default(),
             pipelines: Arc::default(),
             warehouse: Arc::default(),
+            backups: Arc::default(),
             secrets: Arc::default(),
             opt_outs: Arc::default(),
             ready: Arc::new(AtomicBool::new(true)),

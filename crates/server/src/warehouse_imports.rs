@@ -22,10 +22,10 @@ use sextant_model::{Actor, Audit, Page, PageRequest, Project, ProjectId};
 
 use crate::admin::{admin_for, read_body};
 use crate::audit::{AuditView, CreatorView, iso};
-use crate::envelope::Single;
 use crate::error::ApiError;
 use crate::resource::{Changeable, Deleted, Paged, Resource, id_of};
 use crate::state::AppState;
+use sextant_api::envelope::Single;
 
 /// An import as the App API shows it (`WarehouseImportDetail`, and Sextant's own
 /// `insert_id_column_name`, `json_properties_column_name`, `watermark`).
@@ -315,7 +315,7 @@ pub struct PatchImportBody {
     tag = "app",
     summary = "List warehouse imports, newest first",
     params(("project_id" = i64, Path, description = "The project."), crate::collection::PageParams, crate::audit::ExpandParams),
-    responses((status = 200, description = "A page, newest first", body = crate::envelope::CollectionPage<WarehouseImportView>)),
+    responses((status = 200, description = "A page, newest first", body = sextant_api::envelope::CollectionPage<WarehouseImportView>)),
     security(("basic" = []), ("bearer" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
 )]
 pub async fn list(

@@ -13,10 +13,10 @@ use sextant_model::warehouse::{PostgresUrl, SourceKind, SourceSpec};
 use sextant_model::{Actor, Audit, Page, PageRequest, Project, ProjectId};
 
 use crate::audit::{AuditView, CreatorView};
-use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::resource::{Paged, Resource};
 use crate::state::AppState;
+use sextant_api::envelope::{CollectionPage, Single};
 
 /// A source as the App API shows it.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -15,10 +15,10 @@ use sextant_model::workspace::{Workspace, WorkspaceChange};
 use sextant_model::{Actor, Audit, Page, PageRequest, Project, ProjectId};
 
 use crate::audit::{AuditView, CreatorView};
-use crate::envelope::{CollectionPage, Single};
 use crate::error::ApiError;
 use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
+use sextant_api::envelope::{CollectionPage, Single};
 
 /// A workspace, as the App API shows it.
 #[derive(Serialize, utoipa::ToSchema)]

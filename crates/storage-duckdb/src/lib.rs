@@ -13,6 +13,7 @@
 //! - [`compactor`]: the background thread that moves events to the cold tier.
 //! - [`copies`]: which copy of a duplicated event reports read (the last ingested).
 //! - [`export`]: streaming reads for raw export.
+//! - `backup`: an online copy of the database, one snapshot into a new file.
 //! - [`identity`]: the identity graph (id to canonical id).
 //! - [`erasure`]: removing people (GDPR deletions) and scrubbing the file of them.
 //! - `interpreted`: events read whole for the interpreter, when an expression does not
@@ -35,6 +36,7 @@
 //! - `pause`: the points where the fault tests stop the store to kill it.
 //! - [`store`]: [`DuckDbStore`], the [`sextant_storage::EventStore`] implementation.
 
+mod backup;
 pub mod behaviour;
 pub mod catalog;
 pub mod compactor;

@@ -421,6 +421,16 @@ impl EventStore for DuckDbStore {
             .map_err(|e| StorageError::Backend(format!("scrub task failed: {e}")))?
     }
 
+    async fn backup(&self, dest: std::path::PathBuf) -> Result<sextant_storage::BackupPoint> {
+        let conn = self.read_connection()?;
+        let lock = self.compaction_lock.clone();
+        // A copy of the whole file is bulk work: it yields to ingestion and reports.
+        Lane::Bulk
+            .run(move || crate::backup::copy(&conn, &lock, &dest))
+            .await
+            .map_err(|e| StorageError::Backend(format!("the backup stopped: {e}")))?
+    }
+
     async fn close(&self) -> Result<()> {
         let compactor = self.compactor.lock().take();
         if let Some((stop, handle)) = compactor {

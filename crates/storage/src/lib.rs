@@ -175,8 +175,27 @@ pub trait EventStore: Send + Sync + 'static {
     /// once at the end of a deletion job; running it again is harmless.
     async fn scrub(&self, project_id: ProjectId, job: &str) -> Result<()>;
 
+    /// Writes a consistent copy of everything the backend keeps into a new file at
+    /// `dest`, while appends go on: one snapshot, each append in it whole or not at
+    /// all. Answers the snapshot's point: every event appended after it has a larger
+    /// sequence number. A backend that cannot refuses with
+    /// [`StorageError::InvalidRequest`].
+    async fn backup(&self, dest: std::path::PathBuf) -> Result<BackupPoint> {
+        let _ = dest;
+        Err(StorageError::InvalidRequest("this event store has no online backup".into()))
+    }
+
     /// Flushes and closes the store; later calls fail with [`StorageError::Unavailable`].
     async fn close(&self) -> Result<()>;
+}
+
+/// Where a backup's snapshot stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackupPoint {
+    /// The largest ingestion sequence number in it (0 when empty).
+    pub seq: i64,
+    /// The event rows in it (every stored copy).
+    pub events: u64,
 }
 
 /// What one [`EventStore::erase_users`] step removed.

@@ -9,11 +9,13 @@
 //! - [`gdpr`]: the audit trail of GDPR and CCPA jobs.
 //! - [`import`], [`export`]: events into and out of a server, over the API
 //!   (`sextant-client`); [`query`]: its reports as tables, JSON or CSV.
+//! - [`backup`]: `backup` (online, over the API) and `restore` (offline).
 //! - [`remote`]: what the commands over the API share: `--url` and the credential,
 //!   from flags, the environment or a profile.
 //! - [`common`]: the `--data-dir` flag, opening the metadata store, looking up a project
 //!   and printing lists.
 
+pub(crate) mod backup;
 pub(crate) mod bookmark;
 pub(crate) mod cohort;
 pub(crate) mod common;

@@ -1,12 +1,12 @@
 //! The envelopes App API answers come in: one object ([`Single`]) or a page of a
 //! collection ([`CollectionPage`]), as Mixpanel's App API and `000_*.txt` shape them.
-//! A leaf: handlers and the OpenAPI document both use these types.
+//! The server answers in them; the clients read them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A page of a collection Sextant owns, newest first.
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CollectionPage<T: ToSchema> {
     /// Always `ok`.
@@ -24,7 +24,7 @@ pub struct CollectionPage<T: ToSchema> {
 }
 
 /// `{"status": "ok", "results": ...}`.
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Single<T: ToSchema> {
     /// Always `ok`.
     pub status: String,
