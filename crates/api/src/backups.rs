@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BackupRequest {
     /// The backup's name, its directory under the server's backups directory: 1 to 64
-    /// letters, digits, `.`, `_` or `-`, not starting with `.`.
+    /// letters, digits, `.`, `_` or `-`, not starting with `.` nor ending in `.partial`
+    /// or `.failed`.
     pub name: String,
 }
 
@@ -62,9 +63,12 @@ pub struct BackupFile {
     pub sha256: String,
 }
 
-/// Whether `name` may name a backup.
+/// Whether `name` may name a backup (never ending as the server's own marks of a
+/// running or failed one, `.partial` and `.failed`).
 pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && !name.starts_with('.')
+        && !name.ends_with(".partial")
+        && !name.ends_with(".failed")
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }

@@ -130,7 +130,7 @@ async fn a_restored_backup_answers_as_the_server_did() {
         .arg(dir.path().join("data"))
         .output()
         .unwrap();
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not an empty directory"));
     std::fs::write(source.join("bootstrap.json"), "{}").unwrap();
     let out = Command::new(binary())
         .args(["restore"])
@@ -145,6 +145,9 @@ async fn a_restored_backup_answers_as_the_server_did() {
     args.extend(remote(&server));
     let out = Command::new(binary()).args(&args).env("HOME", "/nonexistent").output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("409"));
+    args[1] = "next.partial".into();
+    let out = Command::new(binary()).args(&args).env("HOME", "/nonexistent").output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("400"));
 }
 
 #[tokio::test]
@@ -193,4 +196,29 @@ async fn a_backup_under_load_holds_whole_batches_up_to_its_point() {
     // The live server has the batches after the backup's point; the backup does not.
     let live = export(&server).await.len();
     assert!(live > kept * BATCH, "nothing was acknowledged after the backup's point");
+}
+
+#[tokio::test]
+async fn a_backup_a_stopped_server_left_is_failed_and_its_name_free_again() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(TestServer::start_in(dir.path()));
+    // What a server killed during a backup leaves.
+    std::fs::create_dir_all(dir.path().join("backups/stale.partial")).unwrap();
+    let server = TestServer::start_in(dir.path());
+    let client = sextant_client::Client::builder()
+        .base_url(&server.url)
+        .service_account(&server.creds.sa_user, &server.creds.sa_secret, server.creds.project_id)
+        .build()
+        .unwrap();
+    let backups = client.backups(server.organization());
+    let stale = backups.get("stale").await.unwrap();
+    assert_eq!(stale.state, "failed");
+    assert!(stale.error.as_deref().unwrap_or_default().contains("interrupted"), "{stale:?}");
+    backups.create("stale").await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while backups.get("stale").await.unwrap().state == "running" {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(backups.get("stale").await.unwrap().state, "done");
 }

@@ -41,8 +41,9 @@ pub(crate) async fn take(state: AppState, name: String) {
     };
     if let Err(reason) = outcome {
         tracing::error!(backup = %name, %reason, "backup failed");
+        // Failed before the partial copy goes, so the state is never "none" between.
+        backups.fail(&name, &reason);
         let _ = tokio::fs::remove_dir_all(&partial).await;
-        let _ = tokio::fs::write(backups.root.join(format!("{name}.failed")), reason).await;
     } else {
         tracing::info!(backup = %name, "backup done");
     }

@@ -20,9 +20,33 @@ pub struct Backups {
 }
 
 impl Backups {
-    /// Backups of `data_dir` into `root`.
+    /// Backups of `data_dir` into `root`. A backup a stopped server left unfinished
+    /// (`<name>.partial`) is marked failed, so it never shows as running.
     pub fn new(root: PathBuf, data_dir: PathBuf) -> Backups {
-        Backups { root, data_dir, running: AtomicBool::new(false) }
+        let backups = Backups { root, data_dir, running: AtomicBool::new(false) };
+        let left = std::fs::read_dir(&backups.root).into_iter().flatten().flatten();
+        for entry in left {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(name) = file.strip_suffix(".partial") {
+                backups.fail(name, "interrupted: the server stopped during the backup");
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        backups
+    }
+
+    /// Records that the backup `name` failed, and why (written whole: a reader sees
+    /// the reason or nothing).
+    pub(crate) fn fail(&self, name: &str, reason: &str) {
+        let path = self.root.join(format!("{name}.failed"));
+        if let Err(e) = crate::files::write_atomically(&path, reason.as_bytes(), 0o600) {
+            tracing::error!(error = %e, backup = %name, "cannot record a failed backup");
+        }
+    }
+
+    /// Forgets a failed backup, so its name can be used again.
+    pub(crate) fn forget_failure(&self, name: &str) {
+        let _ = std::fs::remove_file(self.root.join(format!("{name}.failed")));
     }
 
     /// The directory a backup named `name` has (or will have).

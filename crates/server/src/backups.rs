@@ -48,7 +48,7 @@ pub async fn create(
                 "invalid backup request",
                 vec![(
                     "name".into(),
-                    "is required: 1 to 64 letters, digits, `.`, `_` or `-`, not starting with `.`".into(),
+                    "is required: 1 to 64 letters, digits, `.`, `_` or `-`, not starting with `.` nor ending in `.partial` or `.failed`".into(),
                 )],
             ));
         }
@@ -57,11 +57,27 @@ pub async fn create(
     if backups.root.as_os_str().is_empty() {
         return Err(ApiError::new(ErrorCode::Unavailable, "this server has no backups directory"));
     }
-    if backups.status(&name).is_some() {
-        return Err(ApiError::new(ErrorCode::Conflict, format!("a backup named `{name}` exists")));
-    }
     if !backups.claim() {
         return Err(ApiError::new(ErrorCode::Conflict, "a backup is running; start another when it is done"));
+    }
+    // A failed backup's name may be used again; anything else by that name stays.
+    let existing = {
+        let backups = backups.clone();
+        let name = name.clone();
+        tokio::task::spawn_blocking(move || match backups.status(&name) {
+            Some(b) if b.state == "failed" => {
+                backups.forget_failure(&name);
+                backups.path(&name).exists()
+            }
+            Some(_) => true,
+            None => backups.path(&name).exists(),
+        })
+        .await
+        .unwrap_or(true)
+    };
+    if existing {
+        backups.release();
+        return Err(ApiError::new(ErrorCode::Conflict, format!("a backup named `{name}` exists")));
     }
     if let Err(e) = tokio::fs::create_dir_all(&backups.root).await {
         backups.release();
@@ -70,7 +86,7 @@ pub async fn create(
     let partial = backups.root.join(format!("{name}.partial"));
     if let Err(e) = tokio::fs::create_dir(&partial).await {
         backups.release();
-        return Err(ApiError::new(ErrorCode::Conflict, format!("cannot start backup `{name}`: {e}")));
+        return Err(ApiError::new(ErrorCode::Internal, format!("cannot start backup `{name}`: {e}")));
     }
     tracing::info!(backup = %name, by = %caller.actor.name, "backup started");
     tokio::spawn(crate::backup_jobs::take(state.clone(), name.clone()));
@@ -105,7 +121,14 @@ pub async fn get(
     let (parts, _) = request.into_parts();
     let caller = org_admin(&state, &organization_id, &parts).await?;
     first_organization(&state, caller.org).await?;
-    let found = valid_name(&name).then(|| state.backups.status(&name)).flatten();
+    let backups = state.backups.clone();
+    let found = match valid_name(&name) {
+        true => {
+            let name = name.clone();
+            tokio::task::spawn_blocking(move || backups.status(&name)).await.unwrap_or(None)
+        }
+        false => None,
+    };
     let backup = found.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no backup named `{name}`")))?;
     Ok(Json(Single::ok(backup)))
 }

@@ -31,6 +31,27 @@ impl Reserve {
         Reserve { dir: dir.to_path_buf(), min_free }
     }
 
+    /// `Err` with a message unless the file system holding `dir` has room for `bytes`
+    /// more and still the reserve (a backup written beside the data directory must not
+    /// eat the room the store's own checkpoints need).
+    pub fn room_for(&self, dir: &Path, bytes: u64) -> Result<(), String> {
+        let free = match rustix::fs::statvfs(dir) {
+            Ok(s) => s.f_bavail.saturating_mul(s.f_frsize),
+            Err(e) => return Err(format!("cannot read the free space of {}: {e}", dir.display())),
+        };
+        let needed = bytes.saturating_add(self.min_free);
+        if free >= needed {
+            return Ok(());
+        }
+        Err(format!(
+            "not enough free space in {}: {} MiB free, and the copy needs {} MiB plus the store's reserve of {} MiB",
+            dir.display(),
+            free >> 20,
+            bytes.div_ceil(1 << 20),
+            self.min_free.div_ceil(1 << 20),
+        ))
+    }
+
     /// `Err` with a message for the client while less than the reserve is free. A
     /// file system that cannot be asked counts as having room: the write then fails,
     /// or not, on its own.

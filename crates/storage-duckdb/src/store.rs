@@ -422,6 +422,11 @@ impl EventStore for DuckDbStore {
     }
 
     async fn backup(&self, dest: std::path::PathBuf) -> Result<sextant_storage::BackupPoint> {
+        // The copy is at most the file and its log; checked once, before it starts.
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let wal = PathBuf::from(format!("{}.wal", self.path.display()));
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        self.reserve.room_for(dir, size(&self.path) + size(&wal)).map_err(StorageError::DiskFull)?;
         let conn = self.read_connection()?;
         let lock = self.compaction_lock.clone();
         // A copy of the whole file is bulk work: it yields to ingestion and reports.

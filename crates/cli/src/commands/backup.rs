@@ -82,6 +82,12 @@ pub(crate) fn restore(args: RestoreArgs) -> Result<()> {
     if manifest.format != 1 {
         bail!("backup format {} is not one this sextant reads (1)", manifest.format);
     }
+    let sqlite = manifest.control_plane == "sqlite";
+    for needed in ["events.duckdb", "metadata.sqlite"].into_iter().filter(|f| *f != "metadata.sqlite" || sqlite) {
+        if !manifest.files.iter().any(|f| f.path == needed) {
+            bail!("the backup has no {needed}: it is not a backup this sextant wrote");
+        }
+    }
     // Every file is what the manifest says before anything is written.
     for file in &manifest.files {
         let path = inside(&args.source, &file.path)?;
@@ -94,23 +100,36 @@ pub(crate) fn restore(args: RestoreArgs) -> Result<()> {
         }
     }
     let target = &args.data_dir;
-    if target.exists() && std::fs::read_dir(target)?.next().is_some() {
-        bail!("{} is not empty: restore into a new data directory", target.display());
+    if target.exists() && (!target.is_dir() || std::fs::read_dir(target)?.next().is_some()) {
+        bail!("{} is not an empty directory: restore into a new data directory", target.display());
     }
-    std::fs::create_dir_all(target).with_context(|| format!("cannot create {}", target.display()))?;
+    // Written beside the target and renamed into place at the end: a restore that
+    // stops halfway leaves no data directory a server would start on.
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
+    let staging = target.with_file_name(format!(".{name}.restoring"));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).with_context(|| format!("cannot clear {}", staging.display()))?;
+    }
+    std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o700))?;
     }
     for file in &manifest.files {
-        let to = inside(target, &file.path)?;
+        let to = inside(&staging, &file.path)?;
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::copy(inside(&args.source, &file.path)?, &to)
             .with_context(|| format!("cannot write {}", to.display()))?;
+        std::fs::File::open(&to).and_then(|f| f.sync_all()).with_context(|| format!("cannot sync {}", to.display()))?;
     }
-    let postgres = manifest.control_plane != "sqlite";
+    if target.exists() {
+        std::fs::remove_dir(target).with_context(|| format!("cannot replace {}", target.display()))?;
+    }
+    std::fs::rename(&staging, target)
+        .with_context(|| format!("cannot move the restored files to {}", target.display()))?;
+    let postgres = !sqlite;
     println!(
         "restored {} events (through sequence {}) into {}{}",
         manifest.events,
