@@ -32,7 +32,7 @@ pub(crate) fn copy(conn: &Connection, lock: &CompactionLock, dest: &Path) -> Res
     let path = dest.to_str().ok_or_else(|| StorageError::InvalidRequest("the backup path is not UTF-8".into()))?;
     // The store's own catalog is named after its file (`events`).
     let source: String = conn.query_row("SELECT current_database()", [], |r| r.get(0)).map_err(backend)?;
-    let source = format!("\"{}\"", source.replace('"', "\"\""));
+    let source = sextant_expr::sql::quoted_identifier(&source);
     // An attachment is seen by every connection of the instance: a name of its own, so
     // one left by a failed detach never stops the next backup.
     let alias = format!("sextant_backup_{}", TAKEN.fetch_add(1, Ordering::Relaxed));

@@ -155,7 +155,8 @@ fn ranges(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
 
 /// Writes the staged JSON lines as CSV or Parquet, a column per property.
 fn convert(staged: &Path, target: &Path, format: OutputFormat, count: u64) -> Result<()> {
-    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "''"));
+    use sextant_expr::sql::Dialect;
+    let quote = |p: &Path| sextant_expr::sql::DuckDb.string(&p.display().to_string());
     let options = match format {
         OutputFormat::Parquet => "FORMAT parquet",
         _ => "FORMAT csv, HEADER",
