@@ -129,6 +129,48 @@ async fn sigkill_during_a_timeline_build() {
     killed_at("timeline-write").await;
 }
 
+/// A kill between a lookup replace's two writes (the store's rows committed, the control
+/// plane's row count and columns not yet): after the restart the table is listed with
+/// what it holds, and those rows count under the project's cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_a_lookup_replace_and_its_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let point = "lookup-replaced";
+    let mut s = TestServer::start_in_with_env(dir, RELAXED_LIMITS, &[("SEXTANT_PAUSE_AT", point)]);
+    let body = json!({"name": "Plans", "mappings": ["event:plan_id"]});
+    let r = s.http.post(s.url("/api/app/projects/1/lookup-tables")).basic_auth(&s.creds.secret, Some("")).json(&body);
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["results"]["id"].as_str().unwrap().to_string();
+    let url = s.url(&format!("/lookup-tables/{id}?project_id=1"));
+    let put = s
+        .http
+        .put(url)
+        .basic_auth(&s.creds.secret, Some(""))
+        .header("Content-Type", "text/csv")
+        .body("plan,tier\np0,Enterprise\np1,Starter\np2,Free\n")
+        .timeout(Duration::from_secs(60));
+    let waiting = tokio::spawn(put.send());
+    let paused = dir.join(format!("paused-at-{point}"));
+    wait_for(&format!("the store to reach {point}"), || paused.exists()).await;
+    s.kill9();
+    assert!(waiting.await.unwrap().is_err(), "the replace was never answered");
+    std::fs::remove_file(&paused).unwrap();
+
+    let s = TestServer::start_in(dir);
+    let r = s.http.get(s.url(&format!("/api/app/projects/1/lookup-tables/{id}"))).basic_auth(&s.creds.secret, Some(""));
+    let table: Value = r.send().await.unwrap().json().await.unwrap();
+    assert_eq!(table["results"]["row_count"], 3, "{table}");
+    assert_eq!(table["results"]["columns"], json!(["plan", "tier"]), "{table}");
+    let t = now_ms();
+    let event =
+        json!({"event": "Buy", "properties": {"time": t, "distinct_id": "u", "$insert_id": "b1", "plan_id": "p1"}});
+    s.import_ok(&[event]).await;
+    let exported = s.export(&format!("&where={}", urlencode(r#"properties["plan_id.tier"] == "Starter""#))).await;
+    assert_eq!(exported.len(), 1, "the replaced rows are read: {exported:?}");
+}
+
 /// A tmpfs mounted for the test, unmounted (lazily, after the server's files close)
 /// when dropped.
 struct Mount(PathBuf, #[allow(dead_code)] tempfile::TempDir);

@@ -255,6 +255,15 @@ impl Metadata {
         Ok(out)
     }
 
+    /// Every table of every project, without their mappings: what a server checks
+    /// against its event store at start.
+    pub async fn every_lookup_table(&self) -> Result<Vec<LookupTableInfo>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS}, {AUDIT_COLUMNS} FROM lookup_tables ORDER BY seq"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(table_from_row).collect()
+    }
+
     /// A page of the project's tables, newest first.
     pub async fn list_lookup_tables(&self, project_id: ProjectId, page: PageRequest) -> Result<Page<LookupTableInfo>> {
         let rows = self

@@ -62,6 +62,8 @@
 //! - [`reports`]: what report handlers share (expression settings, the answer, the
 //!   funnel and retention scans).
 //! - [`lookup_join`]: joining lookup tables into a request's expressions.
+//! - [`lookup_repair`]: at start, lookup tables' recorded sizes made to agree with their
+//!   rows (a crash between a replace's or a delete's two writes).
 //! - [`event_lines`]: one stored event as a line of raw export.
 //! - [`limits`]: rate and concurrency limits per project and API family.
 //! - [`flag_view`]: how the App API shows a feature flag (flags and experiments alike).
@@ -137,6 +139,7 @@ pub mod jql;
 pub mod lexicon;
 pub mod limits;
 pub mod lookup_join;
+pub mod lookup_repair;
 pub mod lookup_tables;
 pub mod metrics;
 pub mod openapi;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use duckdb::{Connection, params};
 use sextant_expr::LookupTable;
 use sextant_model::ProjectId;
+use sextant_storage::LookupTableSize;
 
 /// Creates the tables if they do not exist.
 pub fn migrate(conn: &Connection) -> duckdb::Result<()> {
@@ -48,6 +49,28 @@ fn delete_in(conn: &Connection, project: ProjectId, table_id: &str) -> duckdb::R
     conn.execute("DELETE FROM lookup_rows WHERE project_id = ? AND table_id = ?", params![project.0, table_id])?;
     conn.execute("DELETE FROM lookup_headers WHERE project_id = ? AND table_id = ?", params![project.0, table_id])?;
     Ok(())
+}
+
+/// Every table's row count and columns (a replace always writes the header, so a table
+/// replaced with no rows is listed too).
+pub fn sizes(conn: &Connection) -> duckdb::Result<Vec<LookupTableSize>> {
+    let mut stmt = conn.prepare(
+        "SELECT h.project_id, h.table_id, any_value(h.columns)::VARCHAR, count(r.key)
+         FROM lookup_headers h LEFT JOIN lookup_rows r ON r.project_id = h.project_id AND r.table_id = h.table_id
+         GROUP BY h.project_id, h.table_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let columns: String = row.get(2)?;
+        out.push(LookupTableSize {
+            project_id: ProjectId(row.get(0)?),
+            table_id: row.get(1)?,
+            rows: row.get::<_, i64>(3)?.max(0) as u64,
+            columns: serde_json::from_str(&columns).unwrap_or_default(),
+        });
+    }
+    Ok(out)
 }
 
 /// Reads a table whole.

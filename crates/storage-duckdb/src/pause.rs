@@ -7,8 +7,8 @@
 //! make such a moment likely.
 //!
 //! The points: [`COMPACTION_MOVE`], [`TIMELINE_WRITE`], [`WRITER_COMMIT`],
-//! [`ERASURE_SECOND_STEP`], and the server's [`PIPELINE_PUBLISH`]. Unset, a point
-//! costs one read of a set-once cell.
+//! [`ERASURE_SECOND_STEP`], [`LOOKUP_REPLACED`], and the server's [`PIPELINE_PUBLISH`]
+//! and [`WAREHOUSE_WATERMARK`]. Unset, a point costs one read of a set-once cell.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -33,6 +33,10 @@ pub const PIPELINE_PUBLISH: &str = "pipeline-publish";
 
 /// A warehouse import's batch stored, its watermark not yet moved past it.
 pub const WAREHOUSE_WATERMARK: &str = "warehouse-watermark";
+
+/// A lookup table's new rows committed by the store, the control plane's row count and
+/// columns not yet written.
+pub const LOOKUP_REPLACED: &str = "lookup-replaced";
 
 static ARMED: OnceLock<Option<(String, PathBuf)>> = OnceLock::new();
 

@@ -14,8 +14,8 @@ use sextant_lanes::Lane;
 use sextant_model::profile::Refusal;
 use sextant_model::{EventRow, IdentityEdge, ProfileUpdate, ProjectId};
 use sextant_storage::{
-    BehaviourQuery, BehaviourRows, Erased, EventChunks, EventStore, ExportQuery, LookupStore, ProfilePage,
-    ProfileQuery, ProfileStore, ReportStore, Result, SeenEvent, SegmentCount, SegmentQuery, StorageError,
+    BehaviourQuery, BehaviourRows, Erased, EventChunks, EventStore, ExportQuery, LookupStore, LookupTableSize,
+    ProfilePage, ProfileQuery, ProfileStore, ReportStore, Result, SeenEvent, SegmentCount, SegmentQuery, StorageError,
 };
 use std::sync::mpsc as std_mpsc;
 
@@ -485,7 +485,11 @@ impl LookupStore for DuckDbStore {
         let stored = table.clone();
         self.lookup_generation.fetch_add(1, Ordering::SeqCst);
         let replaced = self
-            .run_blocking(move |mut conn| lookups::replace(&mut conn, project_id, &id, &stored).map_err(backend))
+            .run_blocking(move |mut conn| {
+                lookups::replace(&mut conn, project_id, &id, &stored).map_err(backend)?;
+                crate::pause::point(crate::pause::LOOKUP_REPLACED);
+                Ok(())
+            })
             .await;
         let mut cache = self.lookup_cache.lock();
         self.lookup_generation.fetch_add(1, Ordering::SeqCst);
@@ -523,6 +527,10 @@ impl LookupStore for DuckDbStore {
         self.lookup_generation.fetch_add(1, Ordering::SeqCst);
         cache.remove(&(project_id, table_id.to_string()));
         deleted
+    }
+
+    async fn lookup_table_sizes(&self) -> Result<Vec<LookupTableSize>> {
+        self.run_blocking(|conn| lookups::sizes(&conn).map_err(backend)).await
     }
 }
 

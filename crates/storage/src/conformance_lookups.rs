@@ -6,7 +6,7 @@ use serde_json::json;
 use sextant_expr::LookupTable;
 use sextant_model::ProjectId;
 
-use crate::LookupStore;
+use crate::{LookupStore, LookupTableSize};
 
 fn table(rows: &[(&str, serde_json::Value)]) -> LookupTable {
     let mut t = LookupTable { columns: vec!["id".into(), "artist".into()], ..Default::default() };
@@ -22,6 +22,7 @@ pub async fn run_all(store: &impl LookupStore) {
     a_replace_drops_every_old_row(store).await;
     tables_are_separate_per_project_and_id(store).await;
     a_deleted_table_reads_empty(store).await;
+    sizes_list_what_each_table_holds(store).await;
 }
 
 /// Rows, columns and cell types come back as written; a never-written table is empty.
@@ -64,4 +65,26 @@ pub async fn a_deleted_table_reads_empty(store: &impl LookupStore) {
     store.delete_lookup_table(p, "t").await.unwrap();
     assert!(store.lookup_table(p, "t").await.unwrap().rows.is_empty());
     store.delete_lookup_table(p, "t").await.unwrap();
+}
+
+/// The sizes name every table replaced and not deleted since, with its rows and columns.
+pub async fn sizes_list_what_each_table_holds(store: &impl LookupStore) {
+    let p = ProjectId(9106);
+    store.replace_lookup_table(p, "t", table(&[("a", json!({"x": 1})), ("b", json!({"x": 2}))])).await.unwrap();
+    store.replace_lookup_table(p, "u", table(&[("a", json!({"x": 1}))])).await.unwrap();
+    store
+        .replace_lookup_table(p, "empty", LookupTable { columns: vec!["id".into()], ..Default::default() })
+        .await
+        .unwrap();
+    store.delete_lookup_table(p, "u").await.unwrap();
+    let mut sizes: Vec<LookupTableSize> =
+        store.lookup_table_sizes().await.unwrap().into_iter().filter(|s| s.project_id == p).collect();
+    sizes.sort_by(|a, b| a.table_id.cmp(&b.table_id));
+    let size = |id: &str, rows: u64, columns: &[&str]| LookupTableSize {
+        project_id: p,
+        table_id: id.into(),
+        rows,
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+    };
+    assert_eq!(sizes, vec![size("empty", 0, &["id"]), size("t", 2, &["id", "artist"])]);
 }

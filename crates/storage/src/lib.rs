@@ -334,6 +334,25 @@ pub trait LookupStore: Send + Sync + 'static {
 
     /// Removes the table's rows.
     async fn delete_lookup_table(&self, project_id: ProjectId, table_id: &str) -> Result<()>;
+
+    /// Every table the store holds (replaced at least once, not deleted since), with
+    /// its row count and columns. The control plane keeps its own copy of both, written
+    /// after the store's replace; this is what that copy is checked against when a
+    /// server starts, since a crash between the two writes leaves it behind.
+    async fn lookup_table_sizes(&self) -> Result<Vec<LookupTableSize>>;
+}
+
+/// What a [`LookupStore`] holds of one table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LookupTableSize {
+    /// Its project.
+    pub project_id: ProjectId,
+    /// Its id.
+    pub table_id: String,
+    /// How many rows it has.
+    pub rows: u64,
+    /// Its columns, the join key first.
+    pub columns: Vec<String>,
 }
 
 /// How a report groups events in time: by wall-clock time in the project's timezone.
