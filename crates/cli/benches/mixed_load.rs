@@ -6,7 +6,10 @@
 //! default 300 seconds of mixed load after preloading 1,000,000 events). A quick look:
 //! `cargo bench --bench mixed_load -- 30 200000`. The whole run takes about
 //! SECONDS + 2 × max(SECONDS / 10, 20) + 10 seconds, plus the preload and the waits for
-//! the server to go quiet (its compactor) between phases.
+//! the server to go quiet (its compactor) between phases. The default run stores about
+//! 40M events (calm and mixed phases together) and needs about 25 GB free on the
+//! temporary directory's disk: with less, the server's disk reserve refuses writes
+//! with 503s (as it should) and the verdicts measure that.
 //!
 //! Phases, on one server (rate limits lifted for ingestion, queries and export, so the
 //! figures measure the server, not its limiter; the per-address failure budget stays):
@@ -529,6 +532,7 @@ struct Meter {
     started: Instant,
     server_cpu: f64,
     bench_cpu: f64,
+    threads: BTreeMap<String, f64>,
 }
 
 impl Meter {
@@ -537,6 +541,7 @@ impl Meter {
             started: Instant::now(),
             server_cpu: server.cpu_seconds(),
             bench_cpu: common::process_cpu_seconds("/proc/self/stat"),
+            threads: server.thread_cpu_seconds(),
         }
     }
 }
@@ -550,6 +555,8 @@ struct PhaseResult {
     wall: f64,
     server_cpu: f64,
     bench_cpu: f64,
+    /// The server's CPU seconds in the phase by kind of thread.
+    threads: BTreeMap<String, f64>,
 }
 
 impl PhaseResult {
@@ -591,6 +598,15 @@ async fn collect(
         wall: meter.started.elapsed().as_secs_f64(),
         server_cpu: server.cpu_seconds() - meter.server_cpu,
         bench_cpu: common::process_cpu_seconds("/proc/self/stat") - meter.bench_cpu,
+        threads: server
+            .thread_cpu_seconds()
+            .into_iter()
+            .map(|(kind, seconds)| {
+                let before = meter.threads.get(&kind).copied().unwrap_or(0.0);
+                (kind, seconds - before)
+            })
+            .filter(|(_, seconds)| *seconds >= 0.05)
+            .collect(),
     }
 }
 
@@ -977,6 +993,15 @@ async fn main() {
             r.server_cpu / r.wall,
             r.bench_cpu
         );
+    }
+    // Where the server's cores went, by kind of thread (threads that ended within a phase
+    // are missing, so a row may sum to less than its CPU above).
+    println!();
+    for r in [&loaded, &idle_query, &idle_export, &idle_ingest, &calm, &mixed] {
+        let mut kinds: Vec<(&String, &f64)> = r.threads.iter().collect();
+        kinds.sort_by(|a, b| b.1.total_cmp(a.1));
+        let shown: Vec<String> = kinds.iter().map(|(k, s)| format!("{k} {:.2}", *s / r.wall)).collect();
+        println!("cores by thread, {}: {}", r.name, shown.join(", "));
     }
 
     // The verdicts.

@@ -88,6 +88,7 @@ pub fn run(
     reserve: Reserve,
     catalog: Arc<RwLock<catalog::Known>>,
 ) {
+    sextant_lanes::boost_current_thread(sextant_lanes::WRITER_BOOST);
     let mut dirty = false;
     let mut nullable = nullable::load(&conn).unwrap_or_else(|e| {
         // Names are then recorded again (INSERT OR IGNORE): slower, still right.

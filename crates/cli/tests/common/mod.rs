@@ -184,6 +184,23 @@ impl TestServer {
         self.child.as_ref().map(|c| process_cpu_seconds(&format!("/proc/{}/stat", c.id()))).unwrap_or(0.0)
     }
 
+    /// The server's CPU seconds so far by kind of thread (their names without the
+    /// numbers tokio and DuckDB put in them); threads that have ended are not counted.
+    #[allow(dead_code)] // only the mixed-load bench reads it
+    pub fn thread_cpu_seconds(&self) -> std::collections::BTreeMap<String, f64> {
+        let mut out = std::collections::BTreeMap::new();
+        let Some(pid) = self.child.as_ref().map(Child::id) else { return out };
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return out };
+        for task in tasks.flatten() {
+            let stat = task.path().join("stat");
+            let Ok(text) = std::fs::read_to_string(&stat) else { continue };
+            let name = text.split_once('(').and_then(|(_, rest)| rest.rsplit_once(')')).map_or("?", |(n, _)| n);
+            let kind = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_').to_string();
+            *out.entry(kind).or_insert(0.0) += process_cpu_seconds(&stat.to_string_lossy());
+        }
+        out
+    }
+
     /// Waits until the server is quiet (under 0.3 CPU seconds in 3 s: its compactor and
     /// day timelines done), `most` at the longest.
     pub async fn wait_quiet(&self, most: Duration) {
