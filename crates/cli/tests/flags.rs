@@ -554,3 +554,54 @@ async fn the_cli_manages_flags_that_a_running_server_then_serves() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ruleset.variants[0].split") && stderr.contains("context"), "{stderr}");
 }
+
+/// A rollout group confined to a saved cohort takes its members alone, decided live on
+/// the server (a profile that joins the cohort gets the variant at its next call); such
+/// a flag is not offered for local evaluation, and a malformed cohort is refused.
+#[tokio::test]
+async fn cohort_groups_take_the_cohorts_members_on_the_server() {
+    let s = TestServer::start();
+    let workspace = default_workspace(&s).await;
+    let set_plan = |id: &str, plan: &str| json!({"$token": s.creds.token, "$distinct_id": id, "$set": {"plan": plan}});
+    let r = s.http.post(s.url("/engage")).json(&vec![set_plan("ann", "pro"), set_plan("bob", "free")]).send();
+    assert_eq!(r.await.unwrap().text().await.unwrap(), "1");
+    let pro = s.cli_json(&[
+        "cohort",
+        "create",
+        "--project",
+        "1",
+        "--name",
+        "Pro",
+        "--where",
+        r#"properties["plan"] == "pro""#,
+    ]);
+    let cohort = pro["id"].as_i64().expect("the cohort's id");
+    let beta = |cohort: Value| {
+        json!({
+            "name": "Beta", "key": "beta", "tags": [], "context": "distinct_id", "serving_method": "server",
+            "status": "enabled",
+            "ruleset": {
+                "variants": [{"key": "on", "value": true, "is_control": false, "split": 1.0}],
+                "rollout": [{"rollout_percentage": 1.0, "cohort_definition": cohort, "variant_splits": {}}]
+            }
+        })
+    };
+    let (status, refused) = send(
+        s.http.post(flags_path(&s, workspace)).basic_auth(&s.creds.secret, Some("")).json(&beta(json!({"name": "x"}))),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("cohort_definition"), "{refused}");
+    create(&s, workspace, &beta(json!({"id": cohort}))).await;
+
+    let variant = |answer: &Value| answer["flags"]["beta"]["variant_key"].clone();
+    assert_eq!(variant(&evaluate(&s, &json!({"distinct_id": "ann"})).await), "on");
+    assert_eq!(variant(&evaluate(&s, &json!({"distinct_id": "bob"})).await), Value::Null);
+    let r = s.http.post(s.url("/engage")).json(&vec![set_plan("bob", "pro")]).send();
+    assert_eq!(r.await.unwrap().text().await.unwrap(), "1");
+    assert_eq!(variant(&evaluate(&s, &json!({"distinct_id": "bob"})).await), "on", "bob joined the cohort");
+    let (status, definitions) =
+        send(s.http.get(s.url("/flags/definitions")).basic_auth(&s.creds.token, Some(""))).await;
+    assert_eq!(status, 200);
+    assert_eq!(definitions["flags"], json!([]), "a cohort flag is not evaluable locally");
+}

@@ -2,9 +2,13 @@
 //! and shows it, and the checks a definition passes before it is saved.
 //!
 //! Fractions (`split`, `rollout_percentage`, `variant_splits`) are 0.0 to 1.0, as the
-//! spec has them. Cohort targeting (`cohort_definition`, `cohort_hash`) and first-time
-//! event targeting (`runtime_event_rule`) are refused for now with a field error naming
-//! them: a flag saved with them would be evaluated without them.
+//! spec has them. Cohort targeting names one of the project's saved cohorts,
+//! `cohort_definition: {"id": N}` (the spec leaves the object's shape open; this is
+//! the shape engage's `filter_by_cohort` takes), and is evaluated on the server only:
+//! such a flag is left out of `/flags/definitions`, as the SDKs cannot evaluate it
+//! locally. `cohort_hash` and first-time event targeting (`runtime_event_rule`) are
+//! refused with a field error naming them: a flag saved with them would be evaluated
+//! without them.
 
 use std::collections::BTreeMap;
 
@@ -103,7 +107,8 @@ pub struct Rollout {
     /// Its label.
     #[serde(default)]
     pub name: Option<String>,
-    /// Cohort targeting (refused for now).
+    /// Cohort targeting: `{"id": N}`, one of the project's saved cohorts, whose members
+    /// alone the group takes (see [`Rollout::cohort_id`]).
     #[serde(default)]
     pub cohort_definition: Option<Map<String, Value>>,
     /// Deprecated runtime targeting: property -> value, matched without regard to case.
@@ -126,6 +131,24 @@ pub struct Rollout {
     /// Variant key -> share within the group, replacing the variants' own `split`.
     #[serde(default)]
     pub variant_splits: BTreeMap<String, f64>,
+}
+
+impl Rollout {
+    /// The saved cohort the group is confined to, if any.
+    pub fn cohort_id(&self) -> Option<i64> {
+        self.cohort_definition.as_ref().and_then(Rollout::cohort_id_of)
+    }
+
+    /// The `id` of a `{"id": N}` cohort definition: a positive whole number, or one
+    /// written as a string.
+    fn cohort_id_of(definition: &Map<String, Value>) -> Option<i64> {
+        match definition.get("id")? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .filter(|id| *id > 0)
+    }
 }
 
 /// The QA testers: `users` maps a `distinct_id` to the variant it always gets.
@@ -383,8 +406,13 @@ impl Ruleset {
         {
             problems.push((format!("{at}.runtime_evaluation_definition"), "must map property names to strings".into()));
         }
+        if r.cohort_definition.as_ref().is_some_and(|d| d.len() != 1 || Rollout::cohort_id_of(d).is_none()) {
+            problems.push((
+                format!("{at}.cohort_definition"),
+                "must be {\"id\": N}, naming one of the project's saved cohorts".into(),
+            ));
+        }
         let unsupported = [
-            ("cohort_definition", r.cohort_definition.is_some()),
             ("cohort_hash", r.cohort_hash.is_some()),
             ("runtime_event_rule", r.runtime_event_rule.as_ref().is_some_and(|v| !v.is_null())),
         ];

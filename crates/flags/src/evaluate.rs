@@ -6,8 +6,10 @@
 //! 1. The context must hold the flag's context key (`distinct_id`, `device_id` or a
 //!    group key) with a value Python counts as true; else no variant.
 //! 2. A QA tester (`ruleset.test.users`, keyed by `distinct_id`) gets their variant.
-//! 3. Rollout groups in order: the first whose hash is below its `rollout_percentage`
-//!    and whose runtime rule holds is the context's group; none: no variant.
+//! 3. Rollout groups in order: the first whose hash is below its `rollout_percentage`,
+//!    whose runtime rule holds and, for a group confined to a cohort (a remote-only
+//!    feature), whose cohort holds the context, is the context's group; none: no
+//!    variant.
 //!    The rollout hash is `normalized_hash(value, key + salt + index)` with a salt, or
 //!    `normalized_hash(value, key + "rollout")` without.
 //! 4. In the group: a `variant_override` naming a variant wins; else the variants,
@@ -84,9 +86,21 @@ impl Compiled {
         &self.variants
     }
 
-    /// The variant `context` gets, if any. `properties` are the context's own
+    /// The variant `context` gets, if any, as an SDK evaluating locally would choose it
+    /// (a group confined to a cohort holds no one). `properties` are the context's own
     /// ([`Properties::of`]), lower-cased once for every flag.
     pub fn evaluate(&self, context: &Map<String, Value>, properties: &Properties) -> Option<Selected> {
+        self.evaluate_in(context, properties, &|_| false)
+    }
+
+    /// The variant `context` gets, if any, where `member_of(cohort)` says whether the
+    /// context is in a saved cohort (asked only for a group the context's hash falls in).
+    pub fn evaluate_in(
+        &self,
+        context: &Map<String, Value>,
+        properties: &Properties,
+        member_of: &dyn Fn(i64) -> bool,
+    ) -> Option<Selected> {
         let value = bucket_key(context.get(&self.spec.context)?)?;
         if let Some(tester) = self.tester(context) {
             return Some(tester);
@@ -94,8 +108,17 @@ impl Compiled {
         let (_, rollout) = self.spec.ruleset.rollout.iter().enumerate().find(|(i, r)| {
             normalized_hash(&value, &self.rollout_salts[*i]) < r.rollout_percentage
                 && self.rule_holds(*i, r, properties)
+                && r.cohort_id().is_none_or(member_of)
         })?;
         self.variant_in(rollout, &value)
+    }
+
+    /// The saved cohorts the flag's rollout groups are confined to.
+    pub fn cohorts(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.spec.ruleset.rollout.iter().filter_map(Rollout::cohort_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     fn tester(&self, context: &Map<String, Value>) -> Option<Selected> {
@@ -246,6 +269,31 @@ mod tests {
         let context = json!({"distinct_id": "qa"});
         let chosen = f.evaluate(context.as_object().expect("object"), &Properties::default()).expect("a variant");
         assert_eq!((chosen.variant_key.as_str(), chosen.is_qa_tester), ("treatment", true));
+    }
+
+    #[test]
+    fn a_cohort_group_takes_only_its_members_and_the_next_group_the_rest() {
+        let f = flag(json!({
+            "name": "Beta", "key": "beta",
+            "context": "distinct_id", "serving_method": "server", "status": "enabled", "tags": [],
+            "ruleset": {
+                "variants": [{"key": "on", "value": true, "is_control": false, "split": 1.0},
+                             {"key": "off", "value": false, "is_control": true, "split": 0.0}],
+                "rollout": [
+                    {"rollout_percentage": 1.0, "cohort_definition": {"id": 7}, "variant_splits": {}},
+                    {"rollout_percentage": 1.0, "variant_splits": {"on": 0.0, "off": 1.0}}
+                ]
+            }
+        }));
+        assert_eq!(f.cohorts(), vec![7]);
+        let context = json!({"distinct_id": "u1"});
+        let context = context.as_object().expect("object");
+        let chosen = |member: &dyn Fn(i64) -> bool| {
+            f.evaluate_in(context, &Properties::default(), member).map(|s| s.variant_key)
+        };
+        assert_eq!(chosen(&|c| c == 7).as_deref(), Some("on"));
+        assert_eq!(chosen(&|c| c == 8).as_deref(), Some("off"));
+        assert_eq!(f.evaluate(context, &Properties::default()).map(|s| s.variant_key).as_deref(), Some("off"));
     }
 
     #[test]

@@ -80,7 +80,8 @@ impl FlagBook {
             .collect();
         let served: Vec<ServedFlag> = flags
             .iter()
-            .filter(|f| f.flag.spec.serving_method != ServingMethod::RemoteOnly)
+            // The SDKs cannot evaluate cohort groups locally (they ignore them).
+            .filter(|f| f.flag.spec.serving_method != ServingMethod::RemoteOnly && f.flag.cohorts().is_empty())
             .map(|f| ServedFlag::of(&f.id, project.0, f.workspace_id, &f.flag))
             .collect();
         let body = serde_json::to_vec(&FlagDefinitions { flags: served })

@@ -11,7 +11,10 @@
 //!   and `POST /flags` (the same as a JSON body, `flag_keys` a list): each flag's
 //!   variant for the context, computed exactly as the SDKs compute it locally
 //!   (`sextant_flags::evaluate`), as `{"code": 200, "flags": {key: variant}}` with only
-//!   the flags the context gets.
+//!   the flags the context gets. A rollout group confined to a saved cohort (remote
+//!   only) takes the context's user when the cohort's definition, run over that one
+//!   profile at the time of the call, holds it: live, where Mixpanel's cohorts refresh
+//!   about every two hours.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,8 +27,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sextant_flags::{Properties, Selected};
 
+use sextant_model::profile::USER_PROFILES;
+use sextant_model::{CohortId, Project};
+use sextant_query::cohorts;
+use sextant_storage::ProfileQuery;
+
 use crate::error::ApiError;
 use crate::extract::FlagsCall;
+use crate::lookup_join::Attacher;
 use crate::state::AppState;
 
 /// The variants a context gets: `{"code": 200, "flags": {...}}`.
@@ -132,15 +141,53 @@ impl Ask {
 /// `GET /flags` and `POST /flags`.
 async fn evaluate(state: &AppState, call: FlagsCall) -> Result<Json<FlagAssignments>, ApiError> {
     let ask = Ask::of(&call)?;
-    let book = state.flags.of(&state.metadata, call.credential.project.id).await?;
+    let project = &call.credential.project;
+    let book = state.flags.of(&state.metadata, project.id).await?;
     let properties = Properties::of(&ask.context);
-    let flags = book
-        .flags
+    let asked: Vec<_> =
+        book.flags.iter().filter(|f| ask.keys.as_ref().is_none_or(|keys| keys.contains(&f.flag.spec.key))).collect();
+    // The cohorts the asked flags are confined to, each read once for this context.
+    let distinct_id = ask.context.get("distinct_id").and_then(Value::as_str).unwrap_or_default();
+    let mut members = BTreeSet::new();
+    for cohort in asked.iter().flat_map(|f| f.flag.cohorts()).collect::<BTreeSet<_>>() {
+        if holds(state, project, cohort, distinct_id).await? {
+            members.insert(cohort);
+        }
+    }
+    let flags = asked
         .iter()
-        .filter(|f| ask.keys.as_ref().is_none_or(|keys| keys.contains(&f.flag.spec.key)))
-        .filter_map(|f| f.flag.evaluate(&ask.context, &properties).map(|chosen| (f.flag.spec.key.clone(), chosen)))
+        .filter_map(|f| {
+            let chosen = f.flag.evaluate_in(&ask.context, &properties, &|cohort| members.contains(&cohort))?;
+            Some((f.flag.spec.key.clone(), chosen))
+        })
         .collect();
     Ok(Json(FlagAssignments { code: 200, flags }))
+}
+
+/// Whether the user `distinct_id` is, now, in the project's saved cohort `id`: the
+/// cohort's definition run over that one profile, as engage's `filter_by_cohort` runs
+/// it. A cohort since deleted holds no one.
+async fn holds(state: &AppState, project: &Project, id: i64, distinct_id: &str) -> Result<bool, ApiError> {
+    let definition = match state.metadata.cohort(project.id, CohortId(id)).await {
+        Ok(cohort) => cohort.definition,
+        Err(sextant_metadata::MetadataError::NotFound(_)) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let options = crate::reports::expression_options(project);
+    let compiled = cohorts::compile(&definition, &options, chrono::Utc::now().timestamp_millis())?;
+    let mut attacher = Attacher::new(state, project.id);
+    let query = ProfileQuery {
+        project_id: project.id,
+        group_key: USER_PROFILES.into(),
+        ids: Some(vec![distinct_id.to_string()]),
+        filter: attacher.optional(compiled.filter).await?,
+        behaviors: attacher.behaviors(compiled.behaviors).await?,
+        session_id: None,
+        page: 0,
+        page_size: 1,
+        count_only: true,
+    };
+    Ok(state.profiles.query_profiles(query).await?.total > 0)
 }
 
 /// `GET /flags`.
