@@ -592,6 +592,20 @@ async fn cohort_groups_take_the_cohorts_members_on_the_server() {
     .await;
     assert_eq!(status, 400, "{refused}");
     assert!(refused.to_string().contains("cohort_definition"), "{refused}");
+    // A cohort the project does not have, one reading behaviours, and a flag keyed by
+    // device: refused when saved.
+    let buyers = json!({"name": "Buyers", "where": "behaviors[\"b\"] >= 1",
+        "behaviors": [{"window": "30d", "name": "b", "event_selectors": [{"event": "Purchase"}]}]});
+    let r = s.http.post(s.url("/api/app/projects/1/cohorts")).basic_auth(&s.creds.secret, Some("")).json(&buyers);
+    let buyers: Value = r.send().await.unwrap().json().await.unwrap();
+    let mut by_device = beta(json!({"id": cohort}));
+    by_device["context"] = json!("device_id");
+    for body in [beta(json!({"id": 987654})), beta(json!({"id": buyers["results"]["id"]})), by_device] {
+        let (status, refused) =
+            send(s.http.post(flags_path(&s, workspace)).basic_auth(&s.creds.secret, Some("")).json(&body)).await;
+        assert_eq!(status, 400, "{body} {refused}");
+        assert!(refused.to_string().contains("rollout[0].cohort_definition"), "{refused}");
+    }
     create(&s, workspace, &beta(json!({"id": cohort}))).await;
 
     let variant = |answer: &Value| answer["flags"]["beta"]["variant_key"].clone();

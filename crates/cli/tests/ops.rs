@@ -105,7 +105,8 @@ fn cli_project_and_service_account_commands() {
 }
 
 /// Issue 23's lanes: reports (and DuckDB's own workers) run below ingestion, and export
-/// streams below both, so neither can starve the SDKs' events of the CPU.
+/// streams below both, so neither can starve the SDKs' events of the CPU; the store's
+/// writer runs above them all.
 #[tokio::test]
 async fn reports_and_exports_run_on_threads_below_ingestion() {
     let s = TestServer::start();
@@ -122,13 +123,16 @@ async fn reports_and_exports_run_on_threads_below_ingestion() {
     let nice_of = |prefix: &str| -> Vec<i32> {
         threads.iter().filter(|(name, _)| name.starts_with(prefix)).map(|(_, nice)| *nice).collect()
     };
-    assert_eq!(nice_of("duckdb-writer"), vec![main], "{threads:?}");
+    // The writer runs five above the process where the kernel allows (root, or
+    // CAP_SYS_NICE), and at the process's priority where it does not.
+    let writer = nice_of("duckdb-writer");
+    assert!(writer == vec![(main - 5).max(-20)] || writer == vec![main], "{threads:?}");
     assert_eq!(nice_of("duckdb-compacto"), vec![main], "{threads:?}");
     // DuckDB's workers are named after the thread that opened the database.
     let duckdb_workers = nice_of("lane-inter-own");
     assert!(!duckdb_workers.is_empty(), "{threads:?}");
     let interactive = nice_of("lane-inter");
-    assert!(interactive.iter().all(|&n| n == (main + 6).min(19)), "{threads:?}");
+    assert!(interactive.iter().all(|&n| n == (main + 4).min(19)), "{threads:?}");
     let bulk = nice_of("lane-bulk");
     assert!(!bulk.is_empty() && bulk.iter().all(|&n| n == (main + 10).min(19)), "{threads:?}");
 }

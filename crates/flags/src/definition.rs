@@ -317,6 +317,15 @@ impl FlagSpec {
             problems.push(("experiment_id".into(), "must be a UUID".into()));
         }
         self.ruleset.check(&mut problems);
+        // Cohorts hold users, looked up by the context's distinct_id.
+        for (i, r) in self.ruleset.rollout.iter().enumerate() {
+            if r.cohort_definition.is_some() && self.context != "distinct_id" {
+                problems.push((
+                    format!("ruleset.rollout[{i}].cohort_definition"),
+                    "needs the flag's context to be `distinct_id`".into(),
+                ));
+            }
+        }
         problems
     }
 

@@ -113,6 +113,29 @@ impl Compiled {
         self.variant_in(rollout, &value)
     }
 
+    /// The cohorts whose membership decides `context`'s group: those of the groups its
+    /// hash and runtime rules reach, in order, up to the first group without a cohort
+    /// (which takes the context whatever the cohorts say). None for a QA tester, or a
+    /// context without the flag's key.
+    pub fn cohorts_to_check(&self, context: &Map<String, Value>, properties: &Properties) -> Vec<i64> {
+        let Some(value) = context.get(&self.spec.context).and_then(bucket_key) else { return Vec::new() };
+        if self.tester(context).is_some() {
+            return Vec::new();
+        }
+        let mut cohorts = Vec::new();
+        for (i, r) in self.spec.ruleset.rollout.iter().enumerate() {
+            if normalized_hash(&value, &self.rollout_salts[i]) < r.rollout_percentage
+                && self.rule_holds(i, r, properties)
+            {
+                match r.cohort_id() {
+                    Some(cohort) => cohorts.push(cohort),
+                    None => break,
+                }
+            }
+        }
+        cohorts
+    }
+
     /// The saved cohorts the flag's rollout groups are confined to.
     pub fn cohorts(&self) -> Vec<i64> {
         let mut ids: Vec<i64> = self.spec.ruleset.rollout.iter().filter_map(Rollout::cohort_id).collect();
@@ -291,6 +314,11 @@ mod tests {
         let chosen = |member: &dyn Fn(i64) -> bool| {
             f.evaluate_in(context, &Properties::default(), member).map(|s| s.variant_key)
         };
+        assert_eq!(f.cohorts_to_check(context, &Properties::default()), vec![7]);
+        assert_eq!(
+            f.cohorts_to_check(&json!({"device_id": "d"}).as_object().cloned().unwrap(), &Properties::default()),
+            Vec::<i64>::new()
+        );
         assert_eq!(chosen(&|c| c == 7).as_deref(), Some("on"));
         assert_eq!(chosen(&|c| c == 8).as_deref(), Some("off"));
         assert_eq!(f.evaluate(context, &Properties::default()).map(|s| s.variant_key).as_deref(), Some("off"));

@@ -1,6 +1,7 @@
 //! Feature flags and the experiments that read them: what a flag is, and which variant a context gets, bit for bit as the
 //! official SDKs compute it locally, so `/flags` (evaluated here) and an SDK evaluating
-//! `/flags/definitions` agree on every user.
+//! `/flags/definitions` agree on every user. Cohort groups are evaluated on the server
+//! alone ([`Compiled::evaluate_in`]), as Mixpanel's are.
 //!
 //! # Modules
 //! - [`definition`]: a flag as the management API takes and shows it, and its checks.

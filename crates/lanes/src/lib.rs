@@ -167,14 +167,12 @@ impl Lane {
     /// server started with `nice` keeps its lanes below itself rather than being raised
     /// to them.
     fn lowered_nice(self) -> i32 {
-        let base = rustix::process::getpriority_process(Some(rustix::process::getpid())).unwrap_or(0);
-        (base + self.nice()).min(19)
+        (process_nice() + self.nice()).min(19)
     }
 
     /// Lowers the calling thread into the lane for the rest of its life.
     pub fn enter(self) {
-        let tid = rustix::thread::gettid();
-        if let Err(e) = rustix::process::setpriority_process(Some(tid), self.lowered_nice()) {
+        if let Err(e) = set_own_nice(self.lowered_nice()) {
             static WARNED: AtomicBool = AtomicBool::new(false);
             if !WARNED.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
@@ -232,6 +230,16 @@ impl Lane {
     }
 }
 
+/// The process's nice value (its main thread's).
+fn process_nice() -> i32 {
+    rustix::process::getpriority_process(Some(rustix::process::getpid())).unwrap_or(0)
+}
+
+/// Sets the calling thread's nice value.
+fn set_own_nice(value: i32) -> rustix::io::Result<()> {
+    rustix::process::setpriority_process(Some(rustix::thread::gettid()), value)
+}
+
 /// How many nice values above the process the store's writer runs, where the kernel
 /// allows it. The writer is the one thread every client's write passes through, one
 /// commit at a time, so a core it waits for slows all ingestion at once. In the
@@ -245,9 +253,7 @@ pub const WRITER_BOOST: i32 = 5;
 /// `CAP_SYS_NICE`, which systemd's `AmbientCapabilities=` grants); elsewhere the thread
 /// stays at the process's priority, still above every lane, and says so once in the log.
 pub fn boost_current_thread(steps: i32) {
-    let base = rustix::process::getpriority_process(Some(rustix::process::getpid())).unwrap_or(0);
-    let tid = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), (base - steps).max(-20)) {
+    if let Err(e) = set_own_nice((process_nice() - steps).max(-20)) {
         tracing::info!(
             error = %e,
             "the kernel refused to raise the store writer's priority (it needs CAP_SYS_NICE); it runs at the process's"

@@ -215,6 +215,18 @@ impl Metadata {
         Ok(())
     }
 
+    /// Records a table's row count and columns as its rows are, without calling it a
+    /// replace (the repair at start, `server::lookup_repair`).
+    pub async fn lookup_table_sized(&self, id: &str, row_count: u64, columns: &[String]) -> Result<()> {
+        sqlx::query("UPDATE lookup_tables SET row_count = $1, columns = $2 WHERE id = $3")
+            .bind(row_count as i64)
+            .bind(serde_json::to_string(columns).unwrap_or_else(|_| "[]".into()))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Rows held by the project's tables other than `except`.
     pub async fn lookup_rows_besides(&self, project_id: ProjectId, except: &str) -> Result<u64> {
         let n: i64 =

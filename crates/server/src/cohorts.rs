@@ -8,15 +8,12 @@ use axum::extract::State;
 use serde::Serialize;
 use serde_json::Value;
 use sextant_metadata::{CohortChanges, CohortInfo, Metadata};
-use sextant_model::profile::USER_PROFILES;
 use sextant_model::{Actor, Audit, CohortDefinition, CohortId, Page, PageRequest, Project, ProjectId};
 use sextant_query::cohorts;
-use sextant_storage::ProfileQuery;
 
 use crate::audit::{AuditView, CreatorView};
 use crate::error::ApiError;
 use crate::extract::Reader;
-use crate::lookup_join::Attacher;
 use crate::reports::expression_options;
 use crate::resource::{Changeable, Paged, Resource};
 use crate::state::AppState;
@@ -24,23 +21,7 @@ use sextant_api::envelope::{CollectionPage, Single};
 
 /// How many user profiles a cohort holds now.
 pub async fn count(state: &AppState, project: &Project, cohort: &CohortInfo) -> Result<u64, ApiError> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let compiled = cohorts::compile(&cohort.definition, &expression_options(project), now)?;
-    let mut attacher = Attacher::new(state, project.id);
-    let filter = attacher.optional(compiled.filter).await?;
-    let behaviors = attacher.behaviors(compiled.behaviors).await?;
-    let query = ProfileQuery {
-        project_id: project.id,
-        group_key: USER_PROFILES.into(),
-        ids: None,
-        filter,
-        session_id: None,
-        page: 0,
-        page_size: 1,
-        behaviors,
-        count_only: true,
-    };
-    Ok(state.profiles.query_profiles(query).await?.total)
+    crate::reports::cohort_members(state, project, &cohort.definition, None).await
 }
 
 /// A cohort in Mixpanel's `cohorts/list` shape.

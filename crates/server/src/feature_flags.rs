@@ -9,15 +9,19 @@
 //! manages only theirs.
 //!
 //! The definition's rules are `sextant_flags::definition`'s; a change reaches `/flags`
-//! and `/flags/definitions` on the next request (`crate::flag_book`).
+//! and `/flags/definitions` on the next request (`crate::flag_book`). A cohort a rollout
+//! group names must be one of the project's, of profile properties only, and shown by
+//! the flag's workspace.
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use serde::Serialize;
 use serde_json::Value;
 use sextant_flags::{FlagRequest, FlagSpec};
-use sextant_metadata::FlagInfo;
+use sextant_metadata::{FlagInfo, MetadataError};
 use sextant_model::access::Operation;
+use sextant_model::{CohortId, ProjectId};
+use sextant_query::workspace::shows_cohort;
 
 use crate::admin::{admin_for, read_body};
 use crate::auth::Credential;
@@ -50,6 +54,35 @@ struct FeatureFlagRequest {
 /// A request body, read and checked by `sextant_flags` ([`FlagRequest::parse`]).
 fn parse_body(body: Value) -> Result<FlagRequest, ApiError> {
     FlagRequest::parse(body).map_err(|problems| ApiError::invalid_fields("invalid feature flag", problems))
+}
+
+/// The cohorts a flag's groups name must be the project's, read profile properties
+/// only (a behaviour would cost a scan of the project's events at every `/flags`
+/// call), and count no event the flag's workspace hides.
+async fn check_cohorts(state: &AppState, project: ProjectId, workspace: i64, spec: &FlagSpec) -> Result<(), ApiError> {
+    let mut problems = Vec::new();
+    let mut view = None;
+    for (i, rollout) in spec.ruleset.rollout.iter().enumerate() {
+        let Some(id) = rollout.cohort_id() else { continue };
+        let at = format!("ruleset.rollout[{i}].cohort_definition");
+        let cohort = match state.metadata.cohort(project, CohortId(id)).await {
+            Ok(c) => c,
+            Err(MetadataError::NotFound(_)) => {
+                problems.push((at, format!("project {} has no cohort {id}", project.0)));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if view.is_none() {
+            view = Some(state.metadata.workspace(project, workspace).await?.visibility);
+        }
+        if !cohort.definition.behaviors.is_empty() {
+            problems.push((at, format!("cohort {id} reads behaviours; a flag targets cohorts of profile properties")));
+        } else if !view.as_ref().is_some_and(|v| shows_cohort(v, &cohort.definition)) {
+            problems.push((at, format!("cohort {id} reads what workspace {workspace} does not show")));
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(ApiError::invalid_fields("invalid feature flag", problems)) }
 }
 
 /// The workspace in the path, if the credential may manage flags in it.
@@ -125,6 +158,7 @@ pub async fn create(
     let workspace = workspace_of(&state, &credential, &workspace_id).await?;
     let body = parse_body(read_body(&parts.headers, body).await?)?;
     let project = &credential.project;
+    check_cohorts(&state, project.id, workspace, &body.spec).await?;
     let flag = state.metadata.create_flag(project.id, workspace, body.spec, &credential.actor).await?;
     state.flags.forget(project.id);
     Ok(Json(Single::ok(FeatureFlagView::of(flag, &project.name))))
@@ -182,6 +216,7 @@ pub async fn update(
     flag_in(&state, &credential, workspace, &flag_id).await?;
     let body = parse_body(read_body(&parts.headers, body).await?)?;
     let project = &credential.project;
+    check_cohorts(&state, project.id, workspace, &body.spec).await?;
     let flag =
         state.metadata.update_flag(project.id, &flag_id, body.spec, body.reset_hash_salt, &credential.actor).await?;
     state.flags.forget(project.id);

@@ -1,7 +1,8 @@
 //! Each project's enabled feature flags, compiled, with the `/flags/definitions` body
 //! and its `ETag`, kept in memory: server SDKs poll the definitions every 60 s from
 //! every process and client SDKs evaluate remotely on every page, so neither may cost a
-//! control-plane read.
+//! control-plane read (but for a flag confined to a cohort, whose membership `/flags`
+//! reads for the context).
 //!
 //! A project's entry is built on first use from `Metadata::enabled_flags` (the flags
 //! and the project's flag version, read together). A change made through this server
@@ -35,7 +36,8 @@ pub struct ProjectFlags {
     pub version: i64,
     /// Oldest first.
     pub flags: Vec<BookedFlag>,
-    /// The `/flags/definitions` body: every flag but the remote-only ones.
+    /// The `/flags/definitions` body: every flag but the remote-only ones and those
+    /// with a cohort group.
     pub definitions: Bytes,
     /// Its strong `ETag` (quoted).
     pub etag: String,

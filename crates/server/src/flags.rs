@@ -27,14 +27,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sextant_flags::{Properties, Selected};
 
-use sextant_model::profile::USER_PROFILES;
 use sextant_model::{CohortId, Project};
-use sextant_query::cohorts;
-use sextant_storage::ProfileQuery;
 
 use crate::error::ApiError;
 use crate::extract::FlagsCall;
-use crate::lookup_join::Attacher;
 use crate::state::AppState;
 
 /// The variants a context gets: `{"code": 200, "flags": {...}}`.
@@ -146,11 +142,15 @@ async fn evaluate(state: &AppState, call: FlagsCall) -> Result<Json<FlagAssignme
     let properties = Properties::of(&ask.context);
     let asked: Vec<_> =
         book.flags.iter().filter(|f| ask.keys.as_ref().is_none_or(|keys| keys.contains(&f.flag.spec.key))).collect();
-    // The cohorts the asked flags are confined to, each read once for this context.
+    // The cohorts that decide a group for this context, each read once.
     let distinct_id = ask.context.get("distinct_id").and_then(Value::as_str).unwrap_or_default();
+    let mut to_check = BTreeSet::new();
+    if !distinct_id.is_empty() {
+        to_check.extend(asked.iter().flat_map(|f| f.flag.cohorts_to_check(&ask.context, &properties)));
+    }
     let mut members = BTreeSet::new();
-    for cohort in asked.iter().flat_map(|f| f.flag.cohorts()).collect::<BTreeSet<_>>() {
-        if holds(state, project, cohort, distinct_id).await? {
+    for cohort in to_check.into_iter().take(MAX_COHORTS_A_CALL) {
+        if holds(state, project, cohort, distinct_id).await {
             members.insert(cohort);
         }
     }
@@ -164,30 +164,34 @@ async fn evaluate(state: &AppState, call: FlagsCall) -> Result<Json<FlagAssignme
     Ok(Json(FlagAssignments { code: 200, flags }))
 }
 
+/// The most cohorts one `/flags` call reads (each a control-plane read and a profile
+/// lookup); groups past them hold no one for that call.
+const MAX_COHORTS_A_CALL: usize = 20;
+
 /// Whether the user `distinct_id` is, now, in the project's saved cohort `id`: the
 /// cohort's definition run over that one profile, as engage's `filter_by_cohort` runs
-/// it. A cohort since deleted holds no one.
-async fn holds(state: &AppState, project: &Project, id: i64, distinct_id: &str) -> Result<bool, ApiError> {
+/// it. A cohort that cannot say (deleted, changed to read behaviours since the flag was
+/// saved, or a failed read) holds no one, and the other flags are answered still.
+async fn holds(state: &AppState, project: &Project, id: i64, distinct_id: &str) -> bool {
     let definition = match state.metadata.cohort(project.id, CohortId(id)).await {
-        Ok(cohort) => cohort.definition,
-        Err(sextant_metadata::MetadataError::NotFound(_)) => return Ok(false),
-        Err(e) => return Err(e.into()),
+        Ok(cohort) if cohort.definition.behaviors.is_empty() => cohort.definition,
+        Ok(_) => {
+            tracing::warn!(cohort = id, "a flag's cohort reads behaviours; it holds no one for flags");
+            return false;
+        }
+        Err(sextant_metadata::MetadataError::NotFound(_)) => return false,
+        Err(e) => {
+            tracing::warn!(cohort = id, error = %e, "cannot read a flag's cohort");
+            return false;
+        }
     };
-    let options = crate::reports::expression_options(project);
-    let compiled = cohorts::compile(&definition, &options, chrono::Utc::now().timestamp_millis())?;
-    let mut attacher = Attacher::new(state, project.id);
-    let query = ProfileQuery {
-        project_id: project.id,
-        group_key: USER_PROFILES.into(),
-        ids: Some(vec![distinct_id.to_string()]),
-        filter: attacher.optional(compiled.filter).await?,
-        behaviors: attacher.behaviors(compiled.behaviors).await?,
-        session_id: None,
-        page: 0,
-        page_size: 1,
-        count_only: true,
-    };
-    Ok(state.profiles.query_profiles(query).await?.total > 0)
+    match crate::reports::cohort_members(state, project, &definition, Some(vec![distinct_id.to_string()])).await {
+        Ok(n) => n > 0,
+        Err(e) => {
+            tracing::warn!(cohort = id, error = %e.message, "cannot tell a flag's cohort members");
+            false
+        }
+    }
 }
 
 /// `GET /flags`.

@@ -10,24 +10,40 @@
 //! Either way the store's rows are the truth, and one scan of them at start (a
 //! `GROUP BY` over at most the projects' capped rows) finds every difference.
 //!
-//! Only a control plane of the server's own (the SQLite file in its data directory) is
-//! repaired: servers sharing a PostgreSQL control plane each keep their own event
-//! store today, so one server's store does not hold the tables another replaced.
+//! Only a control plane of the server's own (the SQLite file in its data directory, no
+//! `--metadata-url`) is repaired: servers sharing a control plane each keep their own
+//! event store today, so one server's store does not hold the tables another replaced.
+//! A repair that fails is logged and the server starts: the tables are as they were.
 
 use std::collections::HashMap;
 
-use sextant_metadata::{Backend, Metadata, MetadataError};
+use sextant_metadata::{Metadata, MetadataError};
 use sextant_model::ProjectId;
 use sextant_storage::{LookupStore, StorageError};
 
-/// Repairs every difference; answers how many tables it repaired or removed.
-pub async fn repair<E>(metadata: &Metadata, store: &dyn LookupStore) -> Result<usize, E>
-where
-    E: From<MetadataError> + From<StorageError>,
-{
-    if metadata.backend() != Backend::Sqlite {
-        return Ok(0);
+/// Repairs every difference, when `own_control_plane`; logs what it did or why it could
+/// not.
+pub async fn repair(metadata: &Metadata, store: &dyn LookupStore, own_control_plane: bool) {
+    if !own_control_plane {
+        return;
     }
+    match differences(metadata, store).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(tables = n, "lookup tables' recorded sizes repaired"),
+        Err(e) => tracing::warn!(error = %e, "cannot compare lookup tables with their rows; left as they are"),
+    }
+}
+
+/// What went wrong reading either side.
+#[derive(Debug, thiserror::Error)]
+enum RepairError {
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+async fn differences(metadata: &Metadata, store: &dyn LookupStore) -> Result<usize, RepairError> {
     let mut held: HashMap<(ProjectId, String), (u64, Vec<String>)> = store
         .lookup_table_sizes()
         .await?
@@ -44,9 +60,9 @@ where
                 project = table.project_id.0,
                 recorded_rows = table.row_count,
                 stored_rows = rows,
-                "a lookup table's recorded size differs from its rows (a replace interrupted); recording its rows'"
+                "a lookup table's recorded size differs from its rows (a replace interrupted); recording its rows"
             );
-            metadata.lookup_table_replaced(&table.id, rows, &columns).await?;
+            metadata.lookup_table_sized(&table.id, rows, &columns).await?;
             repaired += 1;
         }
     }

@@ -2,16 +2,19 @@
 //! project's expression settings, the JSON-or-CSV answer, the behavioural scans that
 //! more than one report runs (a funnel's for `/funnels` and saved funnels, a retention's
 //! for `/retention` and saved retention reports), the project's annotations beside an
-//! answer when `annotations=true` asks for them, and the error of a computation that
+//! answer when `annotations=true` asks for them, the count of a saved cohort's members
+//! (for `/cohorts/list` and flags' cohort groups), and the error of a computation that
 //! died on its blocking thread.
 //!
 //! Handlers do not call one another; what two of them run is here.
 
 use axum::response::Response;
-use sextant_model::ProjectId;
+use sextant_model::profile::USER_PROFILES;
+use sextant_model::{CohortDefinition, Project, ProjectId};
+use sextant_query::cohorts;
 use sextant_query::funnels::FunnelRequest;
 use sextant_query::retention::RetentionRequest;
-use sextant_storage::BehaviourRows;
+use sextant_storage::{BehaviourRows, ProfileQuery};
 
 use crate::error::ApiError;
 use crate::lookup_join::Attacher;
@@ -19,6 +22,31 @@ use crate::state::AppState;
 
 /// The expression settings of a project (`sextant_query`'s rule, for the handlers).
 pub use sextant_query::expression_options;
+
+/// How many users a cohort `definition` holds now: all of the project's, or of `ids`
+/// alone.
+pub async fn cohort_members(
+    state: &AppState,
+    project: &Project,
+    definition: &CohortDefinition,
+    ids: Option<Vec<String>>,
+) -> Result<u64, ApiError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let compiled = cohorts::compile(definition, &expression_options(project), now)?;
+    let mut attacher = Attacher::new(state, project.id);
+    let query = ProfileQuery {
+        project_id: project.id,
+        group_key: USER_PROFILES.into(),
+        ids,
+        filter: attacher.optional(compiled.filter).await?,
+        session_id: None,
+        page: 0,
+        page_size: 1,
+        behaviors: attacher.behaviors(compiled.behaviors).await?,
+        count_only: true,
+    };
+    Ok(state.profiles.query_profiles(query).await?.total)
+}
 
 /// An annotation as a report shows it beside its answer.
 #[derive(serde::Serialize, utoipa::ToSchema)]

@@ -270,7 +270,7 @@ impl Server {
         state.dictionary = Arc::new(crate::dictionary::Dictionary::load(&state.metadata).await?);
         state.opt_outs = Arc::new(crate::opt_outs::OptOuts::load(&state.metadata).await?);
         state.limiter.load_project_limits(state.metadata.project_limits().await?);
-        crate::lookup_repair::repair::<ServeError>(&state.metadata, state.lookups.as_ref()).await?;
+        crate::lookup_repair::repair(&state.metadata, state.lookups.as_ref(), config.metadata_url.is_none()).await;
         Ok(Server { state, http: config.http, bootstrap })
     }
 

@@ -55,9 +55,10 @@ fn delete_in(conn: &Connection, project: ProjectId, table_id: &str) -> duckdb::R
 /// replaced with no rows is listed too).
 pub fn sizes(conn: &Connection) -> duckdb::Result<Vec<LookupTableSize>> {
     let mut stmt = conn.prepare(
-        "SELECT h.project_id, h.table_id, any_value(h.columns)::VARCHAR, count(r.key)
-         FROM lookup_headers h LEFT JOIN lookup_rows r ON r.project_id = h.project_id AND r.table_id = h.table_id
-         GROUP BY h.project_id, h.table_id",
+        "SELECT h.project_id, h.table_id, h.columns::VARCHAR, coalesce(r.n, 0)
+         FROM lookup_headers h LEFT JOIN
+             (SELECT project_id, table_id, count(*) AS n FROM lookup_rows GROUP BY ALL) r
+             ON r.project_id = h.project_id AND r.table_id = h.table_id",
     )?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
