@@ -53,17 +53,7 @@ fn batch(b: usize) -> Vec<Value> {
 }
 
 async fn export(server: &TestServer) -> Vec<Value> {
-    let text = server
-        .http
-        .get(server.url("/api/2.0/export?from_date=2024-01-01&to_date=2024-01-02"))
-        .basic_auth(&server.creds.secret, Some(""))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mut lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut lines = server.export_range("2024-01-01", "2024-01-02", "").await;
     lines.sort_by_key(|e| e["properties"]["$insert_id"].as_str().unwrap().to_string());
     lines
 }

@@ -190,13 +190,9 @@ impl TestServer {
     pub fn thread_cpu_seconds(&self) -> std::collections::BTreeMap<String, f64> {
         let mut out = std::collections::BTreeMap::new();
         let Some(pid) = self.child.as_ref().map(Child::id) else { return out };
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return out };
-        for task in tasks.flatten() {
-            let stat = task.path().join("stat");
-            let Ok(text) = std::fs::read_to_string(&stat) else { continue };
-            let name = text.split_once('(').and_then(|(_, rest)| rest.rsplit_once(')')).map_or("?", |(n, _)| n);
-            let kind = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_').to_string();
-            *out.entry(kind).or_insert(0.0) += process_cpu_seconds(&stat.to_string_lossy());
+        for stat in thread_stats(pid) {
+            let kind = stat_name(&stat).trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_');
+            *out.entry(kind.to_string()).or_insert(0.0) += stat_cpu_seconds(&stat);
         }
         out
     }
@@ -221,16 +217,9 @@ impl TestServer {
     pub fn thread_priorities(&self) -> (Vec<(String, i32)>, i32) {
         let pid = self.child.as_ref().expect("the server runs").id();
         let nice_of = |stat: &str| -> (String, i32) {
-            let name = stat[stat.find('(').unwrap() + 1..stat.rfind(')').unwrap()].to_string();
-            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
-            (name, fields[16].parse().unwrap())
+            (stat_name(stat).to_string(), stat_fields(stat).get(16).and_then(|f| f.parse().ok()).unwrap())
         };
-        let mut threads = Vec::new();
-        for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-            if let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) {
-                threads.push(nice_of(&stat));
-            }
-        }
+        let threads = thread_stats(pid).iter().map(|stat| nice_of(stat)).collect();
         let main = nice_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap()).1;
         (threads, main)
     }
@@ -355,11 +344,29 @@ pub fn with_marker<'a>(events: &'a [Value], m: &str) -> Vec<&'a Value> {
 /// User + system CPU seconds of the process whose `/proc/PID/stat` is at `path`
 /// (`/proc/self/stat` for this one); 0 where `/proc` cannot be read.
 pub fn process_cpu_seconds(path: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(path) else { return 0.0 };
-    // Fields after the command name, which is in parentheses and may hold spaces:
-    // utime and stime are the 14th and 15th fields, in clock ticks (100 a second).
-    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else { return 0.0 };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    std::fs::read_to_string(path).map_or(0.0, |stat| stat_cpu_seconds(&stat))
+}
+
+/// The `stat` text of each of the process's threads (those that ended while being read
+/// are left out).
+fn thread_stats(pid: u32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks.flatten().filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok()).collect()
+}
+
+/// The command name in a `stat` text: in parentheses, and it may hold spaces.
+fn stat_name(stat: &str) -> &str {
+    stat.split_once('(').and_then(|(_, rest)| rest.rsplit_once(')')).map_or("?", |(name, _)| name)
+}
+
+/// The fields after the command name: the state is the first (`stat`'s 3rd field).
+fn stat_fields(stat: &str) -> Vec<&str> {
+    stat.rsplit_once(')').map_or_else(Vec::new, |(_, rest)| rest.split_whitespace().collect())
+}
+
+/// utime plus stime (`stat`'s 14th and 15th fields), in clock ticks of 100 a second.
+fn stat_cpu_seconds(stat: &str) -> f64 {
+    let fields = stat_fields(stat);
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
 }
