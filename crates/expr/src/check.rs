@@ -21,12 +21,12 @@ use crate::{ExprError, Scope};
 /// `all`, `filter`, `map`) is replaced by what it stands for: nodes, with a string
 /// literal counting its bytes. Ten times the longest source ([`crate::MAX_LENGTH`]).
 ///
-/// Both back ends copy a bound value at each use (the SQL compiler its text, the
-/// interpreter its value), and `+` concatenates strings, so without this bound
-/// `let(a, "xxxxxxxxxx", let(b, a+a+…+a, let(c, b+b+…+b, …)))` grows about 40 times a
-/// level while its source stays short: five levels made 25 MB of SQL, six drove the
-/// server to 12 GB. The bound is checked before anything is built, in time linear in
-/// the source.
+/// `+` concatenates strings, so `let(a, "xxxxxxxxxx", let(b, a+a+…+a, let(c, b+b+…+b,
+/// …)))` holds values about 40 times longer a level while its source stays short, and
+/// the back ends copy some bound values at each use (the interpreter its value, the SQL
+/// compiler the text of short ones and of those inside `any` and `all`). Before this
+/// bound, five levels made 25 MB of SQL and six drove the server to 12 GB. It is
+/// checked before anything is built, in time linear in the source.
 pub const MAX_EXPANDED: u64 = 200_000;
 
 /// Checks `expr`; returns the literal regular expressions, compiled.

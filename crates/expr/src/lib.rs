@@ -17,8 +17,8 @@
 //!   `sql::combine` (a value's typed alternatives and the SQL joining their conditions),
 //!   `sql::columns` ([`sql::Columns`] and property access), `sql::node` (literals,
 //!   variables and operators), `sql::compare` (`==`, orderings, `in`), `sql::functions`
-//!   (function calls, one module per family) and `sql::budget` (the limit on the SQL
-//!   written).
+//!   (function calls, one module per family), `sql::bindings` (`let` values written
+//!   once) and `sql::budget` (the limit on the SQL written).
 //!
 //! The rules both back ends follow are in [`value`] (types and casts) and [`eval`]
 //! (operators and functions); the DuckDB store's agreement test runs random

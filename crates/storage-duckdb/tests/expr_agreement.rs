@@ -259,6 +259,16 @@ fn expr() -> impl Strategy<Value = Expr> {
                 }),
             ],
         });
+        // `let(L, value, L op (other + L))`: the name read twice, so a long value is
+        // bound once (see `sextant_expr::sql`'s `bindings`) and a short one copied.
+        let bind = (inner.clone(), inner.clone(), prop::sample::select(vec![BinaryOp::Eq, BinaryOp::Lt, BinaryOp::Or]))
+            .prop_map(|(value, other, op)| {
+                let name = || Expr::new(ExprKind::Var("L".into()));
+                let sum =
+                    Expr::new(ExprKind::Binary { op: BinaryOp::Add, lhs: Box::new(other), rhs: Box::new(name()) });
+                let body = Expr::new(ExprKind::Binary { op, lhs: Box::new(name()), rhs: Box::new(sum) });
+                ExprKind::Call { function: Function::Let, args: vec![name(), value, body] }
+            });
         prop_oneof![
             4 => binary,
             2 => unary,
@@ -269,6 +279,7 @@ fn expr() -> impl Strategy<Value = Expr> {
             1 => regex,
             1 => list,
             1 => any,
+            1 => bind,
         ]
         .prop_map(Expr::new)
     })
@@ -334,6 +345,10 @@ type Record = serde_json::Map<String, Json>;
 static COMPILED: AtomicUsize = AtomicUsize::new(0);
 static CASES: AtomicUsize = AtomicUsize::new(0);
 static NONTRIVIAL: AtomicUsize = AtomicUsize::new(0);
+/// Random expressions whose SQL bound a `let` value once rather than copying it.
+static BOUND: AtomicUsize = AtomicUsize::new(0);
+/// What a value bound once looks like in DuckDB's SQL.
+const BINDING: &str = "list_transform([struct_pack(";
 
 fn check(conn: &Connection, recs: &[serde_json::Map<String, Json>], expr: &Expr, case_sensitive: bool) {
     let options = Options { case_sensitive, now_ms: TIME_MS, ..Options::default() };
@@ -347,6 +362,9 @@ fn check(conn: &Connection, recs: &[serde_json::Map<String, Json>], expr: &Expr,
         }
     }
     COMPILED.fetch_add(1, Ordering::Relaxed);
+    if compiled.iter().any(|sql| sql.contains(BINDING)) {
+        BOUND.fetch_add(1, Ordering::Relaxed);
+    }
     for sql in compiled {
         check_predicate(conn, recs, expr, &program, &sql);
     }
@@ -443,6 +461,40 @@ fn corpus_agrees() {
     }
 }
 
+/// A `let` value read several times is written once, however deep the lets nest, and
+/// reads the same records as the interpreter: read from a list lambda (`any`), read
+/// inside another binding, shadowed, and used in a segment key.
+#[test]
+fn let_values_read_often_are_written_once() {
+    let (conn, recs) = setup();
+    let long = r#"upper(string(properties["a"])) + lower(string(properties["b"]))"#;
+    let corpus = [
+        format!(r#"let(v, {long}, any(X, properties["c"], X == v) or v == "PRO" or has_prefix(v, "1"))"#),
+        format!(r#"let(v, {long}, let(w, v + v + v, w == v + v + v and len(w) > 3))"#),
+        format!(r#"let(v, {long}, let(v, v + "x", v == "PROx" or v == "x") or v == "PRO")"#),
+        format!(r#"any(X, properties["c"], let(v, {long} + string(X), v == "PRO1" or v == "PROpro"))"#),
+    ];
+    for src in &corpus {
+        let expr = sextant_expr::parse(src).unwrap();
+        let options = Options { now_ms: TIME_MS, ..Options::default() };
+        let program = Program::new(expr.clone(), Scope::Event, options).unwrap();
+        let sql = duckdb_predicate(&program, &Columns::default()).unwrap_or_else(|e| panic!("{src}: {e}"));
+        if !src.starts_with("any") {
+            assert!(sql.contains(BINDING), "{src} copied its value: {sql}");
+        }
+        check(&conn, &recs, &expr, false);
+        check_keys(&conn, &recs, &expr);
+    }
+
+    // Each level reads the one before four times: copied, the text grew fourfold a
+    // level (tens of kilobytes at three levels); bound, it grows by one level's text.
+    let nested = format!(r#"let(a, {long}, let(b, a + a + a + a, let(c, b + b + b + b, c + c + c + c == "x")))"#);
+    let program = Program::new(sextant_expr::parse(&nested).unwrap(), Scope::Event, Options::default()).unwrap();
+    let sql = duckdb_predicate(&program, &Columns::default()).unwrap();
+    assert!(sql.len() < 8_000, "{} bytes of SQL for {nested}", sql.len());
+    check(&conn, &recs, &sextant_expr::parse(&nested).unwrap(), false);
+}
+
 /// Member names a JSON Pointer or a JSONPath must escape read the same member from the
 /// JSON text as from the VARIANT.
 #[test]
@@ -508,7 +560,12 @@ fn most_random_expressions_compile() {
     interpreter_and_duckdb_agree();
     let (compiled, cases) = (COMPILED.load(Ordering::Relaxed), CASES.load(Ordering::Relaxed));
     let nontrivial = NONTRIVIAL.load(Ordering::Relaxed);
-    eprintln!("{compiled} of {cases} expressions compiled; {nontrivial} kept some records and dropped others");
+    let bound = BOUND.load(Ordering::Relaxed);
+    eprintln!(
+        "{compiled} of {cases} expressions compiled; {nontrivial} kept some records and dropped others; \
+         {bound} bound a `let` value once"
+    );
+    assert!(bound > 0, "no random expression bound a `let` value");
     assert!(nontrivial * 8 >= compiled, "too few expressions told records apart: {nontrivial}");
     assert!(compiled * 10 >= cases * 8, "only {compiled} of {cases} expressions compiled to SQL");
 }

@@ -1,6 +1,7 @@
 //! The budget on the SQL text the compiler writes. An expression whose SQL would grow
-//! past it (one value too long, or too much written in all, as bound values copied at
-//! every use can make it) is declined, and the interpreter evaluates it instead.
+//! past it (one value too long, or too much written in all, as the `let` values still
+//! copied at every use can make it; see `bindings`) is declined, and the interpreter
+//! evaluates it instead.
 
 use super::{Compiler, Result, unsupported};
 
@@ -12,8 +13,8 @@ pub(super) const MAX_SQL: usize = 256 * 1024;
 /// SQL text the compiler may write in all, over every node of one expression: a node's
 /// text holds its children's, so an expression compiling to [`MAX_SQL`] at the most
 /// [`crate::MAX_DEPTH`] deep writes no more than this. It bounds what copies of bound
-/// values (`let`, each written out at every use) can cost before the interpreter takes
-/// over.
+/// values (the short ones, and those inside `any` and `all`, written out at every use)
+/// can cost before the interpreter takes over.
 const MAX_SQL_WRITTEN: usize = 64 * MAX_SQL;
 
 impl Compiler<'_> {

@@ -183,8 +183,10 @@ impl Compiler<'_> {
                 self.next_var += 1;
                 let var = format!("x{}", self.next_var);
                 let element = self.dynamic(&var, None);
-                let c = cond(self, element)?;
-                Ok(self.dialect.list_any(v, &var, &c))
+                self.lambda_depth += 1;
+                let c = cond(self, element);
+                self.lambda_depth -= 1;
+                Ok(self.dialect.list_any(v, &var, &c?))
             }
             _ => unsupported("a list that is neither a literal nor read from data"),
         }

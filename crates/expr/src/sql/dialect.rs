@@ -33,6 +33,12 @@ pub trait Dialect {
     /// A dynamic value that is a scalar `kind` or missing or `null`, as that SQL type:
     /// NULL where it is missing or `null`.
     fn payload_of_only(&self, value: &str, kind: Kind) -> String;
+    /// A record of named values, each computed once: what a binding holds.
+    fn record(&self, fields: &[(String, String)]) -> String;
+    /// The member `name` of the record a binding's `var` stands for.
+    fn field(&self, var: &str, name: &str) -> String;
+    /// `body`, written with `var`, where `var` stands for `record`, computed once a row.
+    fn bind(&self, var: &str, record: &str, body: &str) -> String;
     /// Whether some element of a dynamic list satisfies `cond`, written with `var`.
     fn list_any(&self, list: &str, var: &str, cond: &str) -> String;
     /// The non-NULL results of `expr` (written with `var`) over a dynamic list's
@@ -134,6 +140,21 @@ impl Dialect for DuckDb {
             Kind::Bool => format!("TRY_CAST({v} AS BOOLEAN)"),
             _ => self.payload(v, kind),
         }
+    }
+
+    fn record(&self, fields: &[(String, String)]) -> String {
+        let fields: Vec<String> = fields.iter().map(|(name, value)| format!("{name} := {value}")).collect();
+        format!("struct_pack({})", fields.join(", "))
+    }
+
+    fn field(&self, var: &str, name: &str) -> String {
+        format!("struct_extract({var}, '{name}')")
+    }
+
+    // A lambda over a one-element list is DuckDB's way to name a value inside an
+    // expression: a CTE or a derived column would need the query around the filter.
+    fn bind(&self, var: &str, record: &str, body: &str) -> String {
+        format!("list_extract(list_transform([{record}], lambda {var}: {body}), 1)")
     }
 
     fn list_any(&self, list: &str, var: &str, cond: &str) -> String {

@@ -18,10 +18,12 @@
 //! text that joins their conditions; `columns` the table's [`Columns`] and property
 //! access; `node` compiles one expression node (literals, variables, operators) as a
 //! value or as a filter; `compare` equality, ordering and membership; `functions` the
-//! function calls, one module per family; `budget` the limit on the SQL written. This
-//! module holds the [`Compiler`] and its entry points.
+//! function calls, one module per family; `bindings` the values `let` binds once;
+//! `budget` the limit on the SQL written. This module holds the [`Compiler`] and its
+//! entry points.
 
 mod alts;
+mod bindings;
 mod budget;
 mod columns;
 mod combine;
@@ -62,12 +64,26 @@ pub struct Compiler<'a> {
     next_var: usize,
     /// Bytes of SQL written so far (see [`budget::MAX_SQL_WRITTEN`]).
     written: usize,
+    /// The values bound once so far, outermost first: each binding's name and record
+    /// (see [`bindings`]).
+    bindings: Vec<(String, String)>,
+    /// How many list lambdas the node being compiled is inside.
+    lambda_depth: usize,
 }
 
 impl<'a> Compiler<'a> {
     /// A compiler for `program` on `columns`.
     pub fn new(program: &'a Program, dialect: &'a dyn Dialect, columns: &'a Columns) -> Self {
-        Compiler { program, dialect, columns, vars: Vec::new(), next_var: 0, written: 0 }
+        Compiler {
+            program,
+            dialect,
+            columns,
+            vars: Vec::new(),
+            next_var: 0,
+            written: 0,
+            bindings: Vec::new(),
+            lambda_depth: 0,
+        }
     }
 
     /// The segment keys of an `on` expression: `scalar` is the text of a value that is not
@@ -92,6 +108,9 @@ impl<'a> Compiler<'a> {
                 _ => {}
             }
         }
+        let scalar = self.close(scalar)?;
+        let list_when = list_when.map(|w| self.close(w)).transpose()?;
+        let list_texts = list_texts.map(|t| self.close(t)).transpose()?;
         let out = SegmentKeySql { scalar, list_when, list_texts };
         if out.scalar.len() + out.list_texts.as_ref().map_or(0, String::len) > MAX_SQL {
             return unsupported("the compiled SQL would be too long");
@@ -107,10 +126,7 @@ impl<'a> Compiler<'a> {
             Some((when, p)) => format!("coalesce({}, 0.0)", case(vec![(when, format!("CAST({p} AS DOUBLE)"))])),
             None => "0.0".into(),
         };
-        if sql.len() > MAX_SQL {
-            return unsupported("the compiled SQL would be too long");
-        }
-        Ok(sql)
+        self.close(sql)
     }
 
     /// `(when, text)` for each alternative that is not a list, as `string()` gives it.
@@ -151,7 +167,8 @@ impl<'a> Compiler<'a> {
 
     /// A SQL condition true exactly for the rows the `where` keeps.
     pub fn predicate(&mut self) -> Result<String> {
-        self.filter(self.program.expr())
+        let sql = self.filter(self.program.expr())?;
+        self.close(sql)
     }
 }
 

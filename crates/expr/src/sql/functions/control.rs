@@ -1,11 +1,13 @@
 //! The functions that bind a name or choose a branch, and so take their arguments
-//! unevaluated: `let` (the bound value is compiled once and written out at each use),
+//! unevaluated: `let` (the bound value compiled once, and bound or copied at each use
+//! as `sql::bindings` decides),
 //! `any` and `all` (the condition compiled once per list element, or once over a list
 //! read from data), and `if` and `ifs` (each branch's alternatives guarded by its
 //! condition and the falsity of the ones before, then merged per kind).
 
 use crate::ast::{Expr, ExprKind, Function};
 use crate::sql::alts::{Alt, Kind, Payload, Val};
+use crate::sql::bindings::uses;
 use crate::sql::{Compiler, Result, unsupported};
 
 impl Compiler<'_> {
@@ -13,7 +15,8 @@ impl Compiler<'_> {
     pub(super) fn call_let(&mut self, args: &[Expr]) -> Result<Val> {
         let ExprKind::Var(name) = &args[0].kind else { return unsupported("let") };
         let v = self.value(&args[1])?;
-        self.vars.push((name.clone(), Val { literal_str: None, ..v }));
+        let v = self.bound(v, uses(&args[2], name));
+        self.vars.push((name.clone(), v));
         let out = self.value(&args[2]);
         self.vars.pop();
         out
