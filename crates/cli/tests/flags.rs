@@ -461,12 +461,44 @@ async fn the_python_remote_provider_and_its_exposure_events() {
         .filter(|e| e["properties"]["distinct_id"].as_str().is_some_and(|d| d.starts_with(&m)))
         .collect();
     assert_eq!(exposures.len(), 3, "{exported:?}");
-    for e in exposures {
+    for e in &exposures {
         let p = &e["properties"];
         assert_eq!((&p["Experiment name"], &p["Variant name"]), (&json!("always_on"), &json!("on")));
         assert_eq!(p["$experiment_type"], "feature_flag");
         assert_eq!(p["Flag evaluation mode"], "remote");
     }
+
+    // `/flags` with `record_exposures` stores the event the SDK tracked, from a POST body
+    // or a GET's query; without it, or with it false, nothing.
+    let ask = |id: &str| json!({"context": {"distinct_id": format!("{m}-{id}")}, "flag_keys": ["always_on"]});
+    let mut posted = ask("posted");
+    posted["record_exposures"] = json!(true);
+    let (status, answer) = send(s.http.post(s.url("/flags")).basic_auth(&s.creds.token, Some("")).json(&posted)).await;
+    assert_eq!((status, &answer["flags"]["always_on"]["variant_key"]), (200, &json!("on")), "{answer}");
+    for (id, record, want) in [("got", "true", 200), ("unasked", "false", 200), ("odd", "maybe", 400)] {
+        let context = ask(id)["context"].to_string();
+        let query = [("context", context.as_str()), ("flag_key", "always_on"), ("record_exposures", record)];
+        let (status, answer) =
+            send(s.http.get(s.url("/flags")).basic_auth(&s.creds.token, Some("")).query(&query)).await;
+        assert_eq!(status, want, "{id}: {answer}");
+    }
+    let exported = s.export("&event=%5B%22%24experiment_started%22%5D").await;
+    let recorded: BTreeMap<String, &Value> = exported
+        .iter()
+        .filter_map(|e| Some((e["properties"]["distinct_id"].as_str()?.strip_prefix(&format!("{m}-"))?.to_string(), e)))
+        .filter(|(id, _)| id.parse::<u32>().is_err())
+        .collect();
+    assert_eq!(recorded.keys().collect::<Vec<_>>(), ["got", "posted"], "{exported:?}");
+    // Every property the SDK's exposure carries, but the SDK's own name and version.
+    let keys =
+        |e: &Value| e["properties"].as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>();
+    let ours = keys(recorded["posted"]);
+    let missing: Vec<String> =
+        keys(exposures[0]).into_iter().filter(|k| !ours.contains(k) && k != "mp_lib" && k != "$lib_version").collect();
+    assert!(missing.is_empty(), "missing {missing:?} from {}", recorded["posted"]);
+    let p = &recorded["posted"]["properties"];
+    assert_eq!((&p["Experiment name"], &p["Variant name"]), (&json!("always_on"), &json!("on")));
+    assert_eq!(p["$experiment_id"], "00000000-0000-4000-8000-00000000abcd");
 }
 
 #[tokio::test]

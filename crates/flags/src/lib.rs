@@ -11,10 +11,12 @@
 //! - [`operators`]: the SDKs' `semver_compare` and `datetime_compare` operators.
 //! - [`served`]: the `/flags/definitions` shape.
 //! - [`experiment`]: an experiment, its lifecycle, and the flag it reads.
+//! - [`exposure`]: the `$experiment_started` event `/flags` records when asked.
 
 pub mod definition;
 pub mod evaluate;
 pub mod experiment;
+pub mod exposure;
 pub mod hash;
 pub mod operators;
 pub mod rules;

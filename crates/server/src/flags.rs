@@ -14,7 +14,11 @@
 //!   the flags the context gets. A rollout group confined to a saved cohort (remote
 //!   only) takes the context's user when the cohort's definition, run over that one
 //!   profile at the time of the call, holds it: live, where Mixpanel's cohorts refresh
-//!   about every two hours.
+//!   about every two hours. With `record_exposures` (Sextant's own parameter), the call
+//!   also stores each variant it answers as the `$experiment_started` event an SDK
+//!   would track (`sextant_flags::exposure`), through ingestion's own steps and under
+//!   the project's ingestion limit, before answering; a server-side caller then need
+//!   not track exposures itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +29,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use sextant_flags::exposure::{Fetch, exposure};
 use sextant_flags::{Properties, Selected};
 
 use sextant_model::{CohortId, Project};
@@ -87,6 +92,8 @@ pub async fn definitions(
 struct Ask {
     context: Map<String, Value>,
     keys: Option<BTreeSet<String>>,
+    /// Store the answer's exposures.
+    record: bool,
 }
 
 fn bad_context(problem: &str) -> ApiError {
@@ -130,12 +137,26 @@ impl Ask {
             }
             Some(_) => return Err(not_strings()),
         }
-        Ok(Ask { context, keys })
+        let record =
+            match (call.body.as_ref().and_then(|b| b.get("record_exposures")), call.params.get("record_exposures")) {
+                (Some(Value::Bool(b)), _) => *b,
+                (None | Some(Value::Null), None) => false,
+                (None | Some(Value::Null), Some("true" | "1")) => true,
+                (None | Some(Value::Null), Some("false" | "0")) => false,
+                _ => {
+                    return Err(ApiError::invalid_fields(
+                        "invalid record_exposures",
+                        vec![("record_exposures".into(), "must be true or false".into())],
+                    ));
+                }
+            };
+        Ok(Ask { context, keys, record })
     }
 }
 
 /// `GET /flags` and `POST /flags`.
 async fn evaluate(state: &AppState, call: FlagsCall) -> Result<Json<FlagAssignments>, ApiError> {
+    let started_ms = chrono::Utc::now().timestamp_millis();
     let ask = Ask::of(&call)?;
     let project = &call.credential.project;
     let book = state.flags.of(&state.metadata, project.id).await?;
@@ -161,7 +182,32 @@ async fn evaluate(state: &AppState, call: FlagsCall) -> Result<Json<FlagAssignme
             Some((f.flag.spec.key.clone(), chosen))
         })
         .collect();
+    if ask.record {
+        let fetch = Fetch { started_ms, completed_ms: chrono::Utc::now().timestamp_millis() };
+        record_exposures(state, project, distinct_id, &flags, fetch).await?;
+    }
     Ok(Json(FlagAssignments { code: 200, flags }))
+}
+
+/// Stores `distinct_id`'s exposure to each of `flags` as `/import` would. An error (the
+/// ingestion limit, the store) fails the call, so that the caller knows to send it
+/// again rather than lose the exposures.
+async fn record_exposures(
+    state: &AppState,
+    project: &Project,
+    distinct_id: &str,
+    flags: &BTreeMap<String, Selected>,
+    fetch: Fetch,
+) -> Result<(), ApiError> {
+    if flags.is_empty() {
+        return Ok(());
+    }
+    let records = flags.iter().map(|(key, selected)| exposure(key, selected, distinct_id, fetch).to_string()).collect();
+    let stored = crate::ingest_steps::import_events(state, project, records, "flags").await?;
+    for (_, why) in stored.failed {
+        tracing::warn!(project = project.id.0, reason = %why.message, "an exposure was refused");
+    }
+    Ok(())
 }
 
 /// The most cohorts one `/flags` call reads (each a control-plane read and a profile
@@ -203,6 +249,7 @@ async fn holds(state: &AppState, project: &Project, id: i64, distinct_id: &str) 
     params(
         ("context" = String, Query, description = "A JSON object: distinct_id (required), device_id, custom_properties, group keys."),
         ("flag_key" = Option<String>, Query, description = "Only this flag."),
+        ("record_exposures" = Option<bool>, Query, description = "Sextant's own: also store each variant answered as the `$experiment_started` event an SDK would track."),
         ("token" = Option<String>, Query, description = "The project token (the SDKs also send it as Basic user)."),
         ("project_id" = Option<i64>, Query, description = "With service-account credentials.")
     ),
@@ -221,6 +268,9 @@ struct EvaluateRequest {
     context: Map<String, Value>,
     /// Only these flags.
     flag_keys: Option<Vec<String>>,
+    /// Sextant's own: also store each variant answered as the `$experiment_started`
+    /// event an SDK would track.
+    record_exposures: Option<bool>,
 }
 
 /// `POST /flags`.

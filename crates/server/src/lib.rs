@@ -90,6 +90,9 @@
 //!   in watermark order, a batch at a time.
 //! - [`warehouse_queue`]: what that runner shares with the handlers: where `files`
 //!   sources are, how often it looks, its wake-up call.
+//! - [`ingest_steps`]: the steps every event and profile update takes into the store
+//!   (opt-outs, the Lexicon's drops, identity, the ingestion limit), for the `ingest`
+//!   handlers and for records made inside the server (warehouse imports, exposures).
 //! - [`opt_outs`]: the ids whose events and profile updates ingestion drops.
 //! - [`dictionary`]: the Lexicon's declarations as ingestion applies them (dropped
 //!   events and properties, type violations counted).
@@ -134,6 +137,7 @@ pub mod gdpr_queue;
 pub mod geoip;
 pub mod health;
 pub mod ingest;
+pub mod ingest_steps;
 pub mod insights;
 pub mod jql;
 pub mod lexicon;

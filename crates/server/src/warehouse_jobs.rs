@@ -1,7 +1,7 @@
 //! The warehouse import runner: runs each import this server works when it is due (a
 //! `manual-sync` waiting, or `run_every` passed since its last run; a `one_time` import
 //! once), reading its source (`crate::warehouse_read`) and taking the rows through
-//! ingestion's own steps (`crate::ingest::batch`).
+//! ingestion's own steps (`crate::ingest_steps`).
 //!
 //! A run's batches are stored one at a time, and a `time_based` import's watermark is
 //! moved past a batch only once it is stored: a server stopped in a run starts the
@@ -22,7 +22,7 @@ use sextant_model::warehouse::{ImportSpec, ImportType, SyncMode};
 use tokio::sync::mpsc;
 
 use crate::gdpr_queue::now_ms;
-use crate::ingest::batch::{self, Stored};
+use crate::ingest_steps::{self, Stored};
 use crate::state::AppState;
 use crate::warehouse_read::SourceQuery;
 
@@ -168,9 +168,9 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
             done.first_skip.get_or_insert(why);
         }
         let stored = match import.spec.import_type {
-            ImportType::EventStream => batch::import_events(state, &project, records).await,
-            ImportType::Groups => batch::update_profiles(state, &project, records, ProfileKind::Group).await,
-            _ => batch::update_profiles(state, &project, records, ProfileKind::User).await,
+            ImportType::EventStream => ingest_steps::import_events(state, &project, records, "warehouse").await,
+            ImportType::Groups => ingest_steps::update_profiles(state, &project, records, ProfileKind::Group).await,
+            _ => ingest_steps::update_profiles(state, &project, records, ProfileKind::User).await,
         };
         done.count(stored.map_err(|e| (done.imported, e.message))?, &mapped);
         // The fault test's moment: the batch stored, the watermark not yet moved.

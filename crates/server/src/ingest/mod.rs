@@ -11,7 +11,6 @@
 //! 5. append the accepted rows (durable when this returns);
 //! 6. answer in the style the client asked for ([`reply`]).
 
-pub(crate) mod batch;
 pub mod profiles;
 pub mod reply;
 
@@ -24,14 +23,14 @@ use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
 use sextant_ingest::{
-    Endpoint, IngestContext, NormalizedEvent, Outcome, Params, RecordError, decode_request, normalize_event,
-    split_records,
+    Endpoint, IngestContext, Outcome, Params, RecordError, decode_request, normalize_event, split_records,
 };
-use sextant_model::{ApiFamily, EventRow, IdentityEdge, IdentityMode, Project, ProjectId};
+use sextant_model::{ApiFamily, Project, ProjectId};
 
 use crate::auth::{self, Credential};
 use crate::body;
 use crate::error::ApiError;
+use crate::ingest_steps::{Rows, charge_ingestion};
 use crate::limits::LimitSlot;
 use crate::metrics;
 use crate::state::AppState;
@@ -375,27 +374,6 @@ pub(crate) async fn fallback_credential(
     Ok(credential)
 }
 
-/// Charges each project its share of the payload's uncompressed bytes (by its share of
-/// the stored records) and returns the records per project. Over the limit, the whole
-/// request is refused before anything is stored.
-pub(crate) fn charge_ingestion(
-    state: &AppState,
-    slot: &LimitSlot,
-    bytes: usize,
-    projects: impl Iterator<Item = ProjectId>,
-) -> Result<HashMap<ProjectId, usize>, ApiError> {
-    let mut per_project: HashMap<ProjectId, usize> = HashMap::new();
-    for project in projects {
-        *per_project.entry(project).or_default() += 1;
-    }
-    let stored: usize = per_project.values().sum();
-    for (project, count) in &per_project {
-        let cost = (bytes as u64).saturating_mul(*count as u64) / stored.max(1) as u64;
-        state.limiter.admit(slot, *project, ApiFamily::Ingestion, cost)?;
-    }
-    Ok(per_project)
-}
-
 /// `/track` events name their project by token; a Basic credential covers events
 /// without one. Events whose token matches no project fail; if nothing is stored and
 /// one of them has such a token, the request as a whole is unauthenticated.
@@ -496,51 +474,6 @@ impl TokenResolver<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// Rows ready to append, the identity operations they carry, and the project of each
-/// event the Lexicon's declarations dropped.
-#[derive(Default)]
-struct Rows {
-    rows: Vec<EventRow>,
-    edges: Vec<IdentityEdge>,
-    dropped: Vec<ProjectId>,
-}
-
-impl Rows {
-    /// Adds an event of `project`, applying the project's identity mode: Simplified
-    /// rewrites `distinct_id` and maps devices to users; Original reads `$identify`,
-    /// `$create_alias` and `$merge` (the last only through `/import`), recording a
-    /// refusal that ingestion can already see on the event.
-    ///
-    /// An event the project's Lexicon declares dropped, or whose id is on the project's
-    /// opt-out list, is counted, not added, and its identity operation (if any) not
-    /// applied; dropped properties are removed first.
-    fn push(&mut self, state: &AppState, mut event: NormalizedEvent, project: &Project, via_import: bool) {
-        if state.opt_outs.drops(project.id, &event.distinct_id) || !state.dictionary.admit(project.id, &mut event) {
-            self.dropped.push(project.id);
-            return;
-        }
-        let op = match project.identity_mode {
-            IdentityMode::Simplified => sextant_ingest::identity::simplified(&mut event),
-            IdentityMode::Original => match sextant_ingest::identity::original(&event, via_import) {
-                Ok(op) => op,
-                Err(reason) => {
-                    sextant_ingest::identity::add_property(&mut event, "$failure_reason", reason);
-                    None
-                }
-            },
-        };
-        // Simplified ID Merge may have made the id a user's: the list names either.
-        if state.opt_outs.drops(project.id, &event.distinct_id) {
-            self.dropped.push(project.id);
-            return;
-        }
-        if let Some(op) = op {
-            self.edges.push(IdentityEdge { project_id: project.id, row: self.rows.len(), op });
-        }
-        self.rows.push(event.into_row(project.id));
     }
 }
 

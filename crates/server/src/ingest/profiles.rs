@@ -21,8 +21,9 @@ use sextant_ingest::{
 use sextant_model::{ApiFamily, ProfileUpdate, ProjectId};
 
 use super::reply::ReplyStyle;
-use super::{IngestParams, TokenResolver, charge_ingestion, fallback_credential};
+use super::{IngestParams, TokenResolver, fallback_credential};
 use crate::error::ApiError;
+use crate::ingest_steps::charge_ingestion;
 use crate::limits::LimitSlot;
 use crate::state::AppState;
 use sextant_api::ingestion::{IngestForm, ProfileUpdateRecord};
