@@ -365,6 +365,41 @@ async fn parquet_events_and_csv_people_from_files_query_back_exactly() {
     assert_eq!(profiles, expected);
 }
 
+/// A run whose batches the project's ingestion limit refuses waits and sends them
+/// again, as an SDK does after a 429, and ends with every row stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_over_the_ingestion_limit_waits_for_it() {
+    let s = TestServer::start_with_config(&format!("{CONFIG}[rate_limits.default.ingestion]\nper_second = 1\n"));
+    let drop = s.dir.join("imports").join(s.creds.project_id.to_string()).join("drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    let day_s = (now_ms() / 1000 / DAY_S - 1) * DAY_S;
+    // Three batches (5,000 rows each at the most), the second and third ready within the
+    // first's second.
+    duckdb::Connection::open_in_memory()
+        .unwrap()
+        .execute_batch(&format!(
+            "COPY (SELECT 'Play' AS name, to_timestamp({day_s} + i) AS ts, 'p' || (i % 7) AS who, 'ins-' || i AS iid \
+             FROM range(12000) t(i)) TO '{}' (FORMAT parquet);",
+            drop.join("events.parquet").display()
+        ))
+        .unwrap();
+    let (status, source) = post(&s, "", json!({"name": "drop", "type": "files", "path": "drop"})).await;
+    assert_eq!(status, 201, "{source}");
+    let (status, events) = post(&s, "/imports/event-stream", json!({
+        "import_type": "event_stream", "warehouse_source_id": source["results"]["id"], "table_params": {"path": "*.parquet"},
+        "event_column_name": "name", "time_column_name": "ts", "user_column_name": "who", "insert_id_column_name": "iid",
+        "sync_mode": "time_based", "run_every": 0,
+    })).await;
+    assert_eq!(status, 200, "{events}");
+    let run = ended(&s, events["results"]["id"].as_i64().unwrap(), 1).await;
+    assert_eq!(
+        (run["status"].as_str(), run["num_events_imported"].as_i64()),
+        (Some("SUCCEEDED"), Some(12000)),
+        "{run}"
+    );
+    assert_eq!(counted(&s, "Play", &ymd(day_s), &ymd(day_s)).await, 12000);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_objects_of_an_s3_bucket_are_imported() {
     let moto = common::moto::Moto::start();

@@ -7,10 +7,13 @@
 //! moved past a batch only once it is stored: a server stopped in a run starts the
 //! next from the watermark, and the rows it reads again are the same events (the same
 //! `$insert_id`, from a column or derived from the import and the row), which `/import`'s
-//! dedup drops. Each run is recorded (`history`): `SUCCEEDED` with the rows stored, or
-//! `FAILED` with why (an unreachable source, a column the mapping names that the rows
-//! do not have, the ingestion limit reached); rows that fail alone (a time that is not
-//! one) are skipped and counted in the run's message.
+//! dedup drops. A batch the project's ingestion limit refuses, or the store cannot take
+//! yet (its queue full, its disk below the reserve), is sent again after a pause, as an
+//! SDK retries a 429 or a 503, for up to [`MAX_WAIT`] in all. Each run is recorded
+//! (`history`): `SUCCEEDED` with the rows stored, or `FAILED` with why (an unreachable
+//! source, a column the mapping names that the rows do not have, the limit still
+//! reached after that wait); rows that fail alone (a time that is not one) are skipped
+//! and counted in the run's message.
 
 use std::time::Duration;
 
@@ -19,8 +22,10 @@ use sextant_ingest::ProfileKind;
 use sextant_metadata::WarehouseImport;
 use sextant_model::limits::MAX_LOOKUP_PROJECT_ROWS;
 use sextant_model::warehouse::{ImportSpec, ImportType, SyncMode};
+use sextant_model::{ErrorCode, Project};
 use tokio::sync::mpsc;
 
+use crate::error::ApiError;
 use crate::gdpr_queue::now_ms;
 use crate::ingest_steps::{self, Stored};
 use crate::state::AppState;
@@ -28,6 +33,13 @@ use crate::warehouse_read::SourceQuery;
 
 /// How long a run waits for the source's next batch before it fails.
 const QUIET_SOURCE: Duration = Duration::from_secs(900);
+
+/// How long a run waits, in all, for the ingestion limit or the store to take its
+/// batches before it fails (the limit's longest window is a minute).
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// The longest pause between two tries of a batch; pauses double from half a second.
+const MAX_PAUSE: Duration = Duration::from_secs(8);
 
 /// Runs until the server stops.
 pub async fn run(state: AppState) {
@@ -130,6 +142,7 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
     query.spawn(tx);
     let mut done = Done::default();
     let mut checked = false;
+    let mut waited = Duration::ZERO;
     loop {
         let next = tokio::time::timeout(QUIET_SOURCE, rx.recv()).await;
         let batch = match next {
@@ -167,11 +180,7 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
             done.skipped += 1;
             done.first_skip.get_or_insert(why);
         }
-        let stored = match import.spec.import_type {
-            ImportType::EventStream => ingest_steps::import_events(state, &project, records, "warehouse").await,
-            ImportType::Groups => ingest_steps::update_profiles(state, &project, records, ProfileKind::Group).await,
-            _ => ingest_steps::update_profiles(state, &project, records, ProfileKind::User).await,
-        };
+        let stored = store(state, &project, import.spec.import_type, records, &mut waited).await;
         done.count(stored.map_err(|e| (done.imported, e.message))?, &mapped);
         // The fault test's moment: the batch stored, the watermark not yet moved.
         let _ = tokio::task::spawn_blocking(|| {
@@ -191,6 +200,37 @@ async fn import_rows(state: &AppState, import: &WarehouseImport) -> Result<Done,
         replace_lookup(state, import, table).await.map_err(|why| (0, why))?;
     }
     Ok(done)
+}
+
+/// Stores a batch's records, trying again after a pause while the ingestion limit
+/// refuses them or the store is not ready for them, until the run has waited
+/// [`MAX_WAIT`] in all (`waited`).
+async fn store(
+    state: &AppState,
+    project: &Project,
+    import_type: ImportType,
+    records: Vec<String>,
+    waited: &mut Duration,
+) -> Result<Stored, ApiError> {
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let stored = match import_type {
+            ImportType::EventStream => ingest_steps::import_events(state, project, records.clone(), "warehouse").await,
+            ImportType::Groups => {
+                ingest_steps::update_profiles(state, project, records.clone(), ProfileKind::Group).await
+            }
+            _ => ingest_steps::update_profiles(state, project, records.clone(), ProfileKind::User).await,
+        };
+        match stored {
+            Err(e) if matches!(e.code, ErrorCode::RateLimited | ErrorCode::Unavailable) && *waited < MAX_WAIT => {
+                tracing::debug!(project = project.id.0, why = %e.message, "warehouse import waits to store a batch");
+                tokio::time::sleep(pause).await;
+                *waited += pause;
+                pause = (pause * 2).min(MAX_PAUSE);
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The id of the lookup table a lookup-table import fills.
