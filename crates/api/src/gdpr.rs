@@ -1,6 +1,7 @@
 //! GDPR and CCPA jobs (`/api/app/data-retrievals/v3.0`, `/api/app/data-deletions/v3.0`),
 //! in the shapes of Mixpanel's GDPR spec: the request that queues a job, the ids it
-//! answers, and each kind's status.
+//! answers, and each kind's status; and Sextant's own opt-out list
+//! (`/api/app/opt-outs/v3.0`), in the same envelope.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -95,4 +96,47 @@ pub struct CreateJob {
     /// CCPA retrievals: `Data` (default), `Categories` or `Sources`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disclosure_type: Option<String>,
+}
+
+/// The body of a change to the opt-out list: the ids to put on it or take off it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OptOutIds {
+    /// 1 to 2,000 distinct ids.
+    pub distinct_ids: Vec<String>,
+}
+
+/// How many ids a change to the opt-out list added or removed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OptOutChanged {
+    /// Ids put on the list (`POST`) or taken off it (`DELETE`); ids already there, or
+    /// not there, are not counted.
+    pub changed: u64,
+}
+
+/// The answer to a change to the opt-out list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OptOutChangeResponse {
+    /// `ok`.
+    pub status: String,
+    /// What changed.
+    pub results: OptOutChanged,
+}
+
+/// A page of the opt-out list, in id order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OptOutPage {
+    /// The ids of this page.
+    pub distinct_ids: Vec<String>,
+    /// The `after` that asks for the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The answer to a read of the opt-out list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OptOutListResponse {
+    /// `ok`.
+    pub status: String,
+    /// The page.
+    pub results: OptOutPage,
 }

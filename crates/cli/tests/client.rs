@@ -236,4 +236,13 @@ async fn gdpr_jobs_through_the_client() {
     let e = gdpr.deletions().cancel(&id).await.unwrap_err();
     assert_eq!(e.api().unwrap().code, Some(sextant_model::ErrorCode::NotAllowed));
     assert!(matches!(gdpr.deletions().get("../x").await, Err(sextant_client::Error::Invalid(_))));
+
+    // The opt-out list, a page at a time.
+    let ids = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(gdpr.opt_outs().add(&ids(&["o2", "o1", "o3"])).await.unwrap(), 3);
+    assert_eq!(gdpr.opt_outs().remove(&ids(&["o3", "o9"])).await.unwrap(), 1);
+    let first = gdpr.opt_outs().page(None, Some(1)).await.unwrap();
+    assert_eq!((first.distinct_ids.as_slice(), first.next.as_deref()), (&ids(&["o1"])[..], Some("o1")));
+    let rest = gdpr.opt_outs().page(first.next.as_deref(), None).await.unwrap();
+    assert_eq!((rest.distinct_ids, rest.next), (ids(&["o2"]), None));
 }

@@ -688,10 +688,11 @@ async fn bad_requests_are_refused_in_the_app_shape() {
 }
 
 /// Sextant's own opt-out list: what an id on it sends is accepted and dropped, events
-/// and profile updates alike, until it is taken off.
+/// and profile updates alike, until it is taken off; kept with the CLI or over HTTP
+/// (`/api/app/opt-outs/v3.0`, whose changes the server applies at once).
 #[tokio::test]
 async fn opted_out_ids_are_dropped_at_ingestion() {
-    let s = TestServer::start();
+    let s = TestServer::start_with_config(NO_GDPR_LIMIT);
     let p = bootstrap(&s);
     let out = s.cli_json(&["gdpr", "opt-outs", "--project", &p.id.to_string()]);
     assert_eq!(out, json!([]));
@@ -726,14 +727,51 @@ async fn opted_out_ids_are_dropped_at_ingestion() {
     let (events, _) = exported(&s, &p).await;
     assert_eq!(events.keys().collect::<Vec<_>>(), ["x3"]);
     assert_eq!(profiles(&s, &p).await.keys().collect::<Vec<_>>(), ["stays"]);
-    let status = std::process::Command::new(binary())
-        .args(["gdpr", "opt-in", "--project", &p.id.to_string(), "--id", "gone", "--data-dir"])
-        .arg(&s.dir)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    tokio::time::sleep(Duration::from_secs(11)).await;
-    import(&s, &p, &[ev("A", now - 500, "x4".into(), json!({"distinct_id": "gone"}))]).await;
+    // Over HTTP, with the GDPR API's credentials: the server applies a change at once.
+    let list = |query: &str| {
+        let url = s.url(&format!("/api/app/opt-outs/v3.0?token={}{query}", p.token));
+        send(s.http.get(url).basic_auth(&p.secret, Some("")))
+    };
+    let change = |method: reqwest::Method, body: Value| {
+        let url = s.url(&format!("/api/app/opt-outs/v3.0?token={}", p.token));
+        send(s.http.request(method, url).basic_auth(&p.secret, Some("")).json(&body))
+    };
+    let (status, body) = change(reqwest::Method::DELETE, json!({"distinct_ids": ["gone", "never-on"]})).await;
+    assert_eq!((status, &body["results"]["changed"]), (200, &json!(1)), "{body}");
+    let (status, body) = change(reqwest::Method::POST, json!({"distinct_ids": ["late", "also-gone"]})).await;
+    assert_eq!((status, &body["results"]["changed"]), (200, &json!(1)), "{body}");
+    import(
+        &s,
+        &p,
+        &[
+            ev("A", now - 500, "x4".into(), json!({"distinct_id": "gone"})),
+            ev("A", now - 500, "x5".into(), json!({"distinct_id": "late"})),
+        ],
+    )
+    .await;
     let (events, _) = exported(&s, &p).await;
     assert_eq!(events.keys().collect::<Vec<_>>(), ["x3", "x4"]);
+    // A page at a time, in id order.
+    let (status, first) = list("&limit=1").await;
+    assert_eq!((status, &first["results"]["distinct_ids"]), (200, &json!(["also-gone"])), "{first}");
+    let next = first["results"]["next"].as_str().unwrap().to_string();
+    let (_, second) = list(&format!("&limit=1&after={next}")).await;
+    assert_eq!(second["results"], json!({"distinct_ids": ["late"]}), "the last page has no next");
+    assert_eq!(s.cli_json(&["gdpr", "opt-outs", "--project", &p.id.to_string()]), json!(["also-gone", "late"]));
+    // Refused, naming what is wrong; nothing changes.
+    for (method, body, field) in [
+        (reqwest::Method::POST, json!({"distinct_ids": []}), "distinct_ids"),
+        (reqwest::Method::POST, json!({"distinct_ids": ["a", 7]}), "distinct_ids[1]"),
+        (reqwest::Method::DELETE, json!({"ids": ["late"]}), "ids"),
+    ] {
+        let (status, refused) = change(method, body).await;
+        assert_eq!(status, 400, "{refused}");
+        assert!(refused.to_string().contains(field), "{field}: {refused}");
+    }
+    let (status, refused) = list("&limit=0").await;
+    assert_eq!(status, 400, "{refused}");
+    let url = s.url("/api/app/opt-outs/v3.0?token=not-the-token");
+    let (status, _) = send(s.http.get(url).basic_auth(&p.secret, Some(""))).await;
+    assert_eq!(status, 403);
+    assert_eq!(s.cli_json(&["gdpr", "opt-outs", "--project", &p.id.to_string()]), json!(["also-gone", "late"]));
 }

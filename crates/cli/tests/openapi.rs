@@ -124,6 +124,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
         ("/api/app/data-retrievals/v3.0/{tracking_id}/archive", &["get"]),
         ("/api/app/data-deletions/v3.0", &["post"]),
         ("/api/app/data-deletions/v3.0/{tracking_id}", &["get", "delete"]),
+        ("/api/app/opt-outs/v3.0", &["get", "post", "delete"]),
         ("/api/2.0/nessie/pipeline/jobs", &["get"]),
         ("/api/2.0/nessie/pipeline/create", &["post"]),
         ("/api/2.0/nessie/pipeline/edit", &["post"]),
@@ -154,7 +155,7 @@ async fn the_document_lists_every_endpoint_with_its_family_errors() {
             assert!(op["tags"][0].is_string(), "{m} {path} has no family tag");
         }
     }
-    assert_eq!(paths.len(), 111, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 112, "an endpoint this test does not know: {:?}", paths.keys().collect::<Vec<_>>());
     // Family errors and rate limits are added to every operation of the family.
     let export = &paths["/api/2.0/export"]["get"]["responses"];
     assert_eq!(export["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/QueryErrorBody");
@@ -222,7 +223,7 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
     .unwrap();
     let (ok, report) = schemathesis(work.path(), &s.url("/openapi.json"), None, &format!("{}:", s.creds.secret), &[]);
     assert!(ok, "schemathesis found problems:\n{report}");
-    assert!(report.contains("Tested: 160"), "every operation is tested:\n{report}");
+    assert!(report.contains("Tested: 163"), "every operation is tested:\n{report}");
 }
 
 /// The organisation's project routes, which take an organisation owner or admin (the

@@ -1,13 +1,15 @@
 //! GDPR and CCPA jobs: retrievals (an archive of everything kept about some people)
-//! and deletions (everything removed), at Mixpanel's paths. Every call names the
-//! project by its token (`?token=`), beside the client's credential.
+//! and deletions (everything removed), at Mixpanel's paths; and Sextant's own opt-out
+//! list. Every call names the project by its token (`?token=`), beside the client's
+//! credential.
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 use sextant_api::gdpr::{
-    CheckDeletionResponse, CheckRetrievalResponse, CreateJob, DeletionJobResult, JobCreated, RetrievalResult,
+    CheckDeletionResponse, CheckRetrievalResponse, CreateJob, DeletionJobResult, JobCreated, OptOutChangeResponse,
+    OptOutIds, OptOutListResponse, OptOutPage, RetrievalResult,
 };
 
 use crate::error::Error;
@@ -15,6 +17,7 @@ use crate::transport::{Body, Call, Transport};
 
 const RETRIEVALS: &str = "/api/app/data-retrievals/v3.0";
 const DELETIONS: &str = "/api/app/data-deletions/v3.0";
+const OPT_OUTS: &str = "/api/app/opt-outs/v3.0";
 
 /// The GDPR family for one project, from [`crate::Client::gdpr`].
 pub struct Gdpr<'a> {
@@ -31,6 +34,11 @@ impl<'a> Gdpr<'a> {
     /// Deletions.
     pub fn deletions(&self) -> Deletions<'_> {
         Deletions { gdpr: self }
+    }
+
+    /// The opt-out list (Sextant's own).
+    pub fn opt_outs(&self) -> OptOuts<'_> {
+        OptOuts { gdpr: self }
     }
 
     fn call(&self, method: Method, path: &str) -> Result<Call, Error> {
@@ -108,6 +116,45 @@ impl Deletions<'_> {
     pub async fn cancel(&self, tracking_id: &str) -> Result<(), Error> {
         let path = format!("{DELETIONS}/{}", segment(tracking_id)?);
         self.gdpr.transport.send(&self.gdpr.call(Method::DELETE, &path)?.idempotent(true)).await.map(drop)
+    }
+}
+
+/// Sextant's opt-out list, from [`Gdpr::opt_outs`]: ids whose events and profile
+/// updates ingestion drops.
+pub struct OptOuts<'a> {
+    gdpr: &'a Gdpr<'a>,
+}
+
+impl OptOuts<'_> {
+    /// Puts up to 2,000 ids on the list; answers how many were not on it already.
+    pub async fn add(&self, ids: &[String]) -> Result<u64, Error> {
+        self.change(Method::POST, ids).await
+    }
+
+    /// Takes up to 2,000 ids off the list; answers how many were on it.
+    pub async fn remove(&self, ids: &[String]) -> Result<u64, Error> {
+        self.change(Method::DELETE, ids).await
+    }
+
+    /// A page of the list in id order: up to `limit` ids after `after` (the previous
+    /// page's `next`).
+    pub async fn page(&self, after: Option<&str>, limit: Option<u32>) -> Result<OptOutPage, Error> {
+        let limit = limit.map(|n| n.to_string());
+        let mut query = vec![("token", self.gdpr.token.as_str())];
+        query.extend(after.map(|a| ("after", a)));
+        query.extend(limit.as_deref().map(|l| ("limit", l)));
+        let answer: OptOutListResponse = self.gdpr.transport.json(&Call::new(Method::GET, OPT_OUTS, &query)?).await?;
+        Ok(answer.results)
+    }
+
+    // Adding or removing the same ids again changes nothing, so both are retried.
+    async fn change(&self, method: Method, ids: &[String]) -> Result<u64, Error> {
+        let json =
+            serde_json::to_vec(&OptOutIds { distinct_ids: ids.to_vec() }).map_err(|e| Error::Invalid(e.to_string()))?;
+        let body = Body { bytes: json.into(), content_type: "application/json", gzip: false };
+        let call = self.gdpr.call(method, OPT_OUTS)?.body(body).idempotent(true);
+        let answer: OptOutChangeResponse = self.gdpr.transport.json(&call).await?;
+        Ok(answer.results.changed)
     }
 }
 

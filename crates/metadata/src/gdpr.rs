@@ -363,6 +363,20 @@ impl Metadata {
         Ok((row.try_get("n")?, row.try_get("latest")?))
     }
 
+    /// Up to `limit` of the project's opted-out ids after `after`, in id order.
+    pub async fn opt_outs_after(&self, project: ProjectId, after: &str, limit: u32) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT distinct_id FROM gdpr_opt_outs WHERE project_id = $1 AND distinct_id > $2 \
+             ORDER BY distinct_id LIMIT $3",
+        )
+        .bind(project.0)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("distinct_id")?)).collect()
+    }
+
     /// Every project's opted-out ids: what ingestion drops.
     pub async fn all_opt_outs(&self) -> Result<Vec<(ProjectId, String)>> {
         let rows = sqlx::query("SELECT project_id, distinct_id FROM gdpr_opt_outs ORDER BY project_id, distinct_id")

@@ -186,39 +186,7 @@ impl JobRequest {
         if kind == JobKind::Deletion && object.contains_key("disclosure_type") {
             problems.push(("disclosure_type".into(), "applies to retrievals only".into()));
         }
-        let mut distinct_ids = Vec::new();
-        match object.get("distinct_ids") {
-            Some(serde_json::Value::Array(items)) => {
-                let mut seen = std::collections::HashSet::new();
-                for (i, item) in items.iter().enumerate() {
-                    match item.as_str() {
-                        Some("") => problems.push((format!("distinct_ids[{i}]"), "must not be empty".into())),
-                        Some(id) if id.len() > MAX_ID_BYTES => problems
-                            .push((format!("distinct_ids[{i}]"), format!("is longer than {MAX_ID_BYTES} bytes"))),
-                        Some(id) if id.contains('\0') => {
-                            problems.push((format!("distinct_ids[{i}]"), "must not contain NUL".into()))
-                        }
-                        Some(id) => {
-                            if seen.insert(id) {
-                                distinct_ids.push(id.to_string());
-                            }
-                        }
-                        None => problems.push((format!("distinct_ids[{i}]"), "must be a string".into())),
-                    }
-                }
-                if items.is_empty() {
-                    problems.push(("distinct_ids".into(), "must name at least one id".into()));
-                }
-                if distinct_ids.len() > MAX_JOB_IDS {
-                    problems.push((
-                        "distinct_ids".into(),
-                        format!("names {} distinct ids; a job takes at most {MAX_JOB_IDS}", distinct_ids.len()),
-                    ));
-                }
-            }
-            Some(_) => problems.push(("distinct_ids".into(), "must be a list of strings".into())),
-            None => problems.push(("distinct_ids".into(), "is required".into())),
-        }
+        let distinct_ids = distinct_ids(object, &mut problems);
         let compliance_type = match object.get("compliance_type") {
             None | Some(serde_json::Value::Null) => ComplianceType::Gdpr,
             Some(v) => match v.as_str().map(str::to_ascii_uppercase).as_deref() {
@@ -254,6 +222,64 @@ impl JobRequest {
         };
         Ok(JobRequest { distinct_ids, compliance_type, disclosure_type })
     }
+}
+
+/// The `distinct_ids` of a request's body: 1 to [`MAX_JOB_IDS`] strings, each once, in
+/// the order sent; each problem is added to `problems` (`field: why`).
+fn distinct_ids(
+    object: &serde_json::Map<String, serde_json::Value>,
+    problems: &mut Vec<(String, String)>,
+) -> Vec<String> {
+    let mut distinct_ids = Vec::new();
+    match object.get("distinct_ids") {
+        Some(serde_json::Value::Array(items)) => {
+            let mut seen = std::collections::HashSet::new();
+            for (i, item) in items.iter().enumerate() {
+                match item.as_str() {
+                    Some("") => problems.push((format!("distinct_ids[{i}]"), "must not be empty".into())),
+                    Some(id) if id.len() > MAX_ID_BYTES => {
+                        problems.push((format!("distinct_ids[{i}]"), format!("is longer than {MAX_ID_BYTES} bytes")))
+                    }
+                    Some(id) if id.contains('\0') => {
+                        problems.push((format!("distinct_ids[{i}]"), "must not contain NUL".into()))
+                    }
+                    Some(id) => {
+                        if seen.insert(id) {
+                            distinct_ids.push(id.to_string());
+                        }
+                    }
+                    None => problems.push((format!("distinct_ids[{i}]"), "must be a string".into())),
+                }
+            }
+            if items.is_empty() {
+                problems.push(("distinct_ids".into(), "must name at least one id".into()));
+            }
+            if distinct_ids.len() > MAX_JOB_IDS {
+                problems.push((
+                    "distinct_ids".into(),
+                    format!("names {} distinct ids; a request takes at most {MAX_JOB_IDS}", distinct_ids.len()),
+                ));
+            }
+        }
+        Some(_) => problems.push(("distinct_ids".into(), "must be a list of strings".into())),
+        None => problems.push(("distinct_ids".into(), "is required".into())),
+    }
+    distinct_ids
+}
+
+/// Reads the body of a change to the opt-out list (`{"distinct_ids": [...]}`, as a job
+/// names its ids): the ids, or every problem.
+pub fn parse_opt_out_ids(body: &serde_json::Value) -> Result<Vec<String>, Vec<(String, String)>> {
+    let Some(object) = body.as_object() else {
+        return Err(vec![("body".into(), "must be a JSON object".into())]);
+    };
+    let mut problems: Vec<(String, String)> = object
+        .keys()
+        .filter(|k| *k != "distinct_ids")
+        .map(|k| (k.clone(), "is not a field of this request".into()))
+        .collect();
+    let ids = distinct_ids(object, &mut problems);
+    if problems.is_empty() { Ok(ids) } else { Err(problems) }
 }
 
 #[cfg(test)]

@@ -173,6 +173,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     op("POST", "/api/app/data-deletions/v3.0", Gdpr),
     op("GET", "/api/app/data-deletions/v3.0/{tracking_id}", Gdpr),
     op("DELETE", "/api/app/data-deletions/v3.0/{tracking_id}", Gdpr),
+    op("GET", "/api/app/opt-outs/v3.0", Gdpr),
+    op("POST", "/api/app/opt-outs/v3.0", Gdpr),
+    op("DELETE", "/api/app/opt-outs/v3.0", Gdpr),
     // Data pipelines.
     op("GET", "/api/2.0/nessie/pipeline/jobs", Pipelines),
     op("POST", "/api/2.0/nessie/pipeline/create", Pipelines),

@@ -165,6 +165,8 @@ impl FromRequest<AppState> for FlagsCall {
 /// `gdpr`, or an owner's or admin's service account, or the secret) together with the
 /// project token as `?token=`, which must be the credential's project's.
 pub struct GdprCall {
+    /// Its query parameters.
+    pub params: Params,
     /// A JSON body, when one was sent (the create requests).
     pub body: Option<serde_json::Value>,
     /// Who asked, and for which project.
@@ -194,7 +196,7 @@ impl FromRequest<AppState> for GdprCall {
             Some(_) => {}
         }
         let bytes = body::read(&parts.headers, raw, limit).await?.decompress(limit)?;
-        Ok(GdprCall { body: optional_json(&bytes)?, credential })
+        Ok(GdprCall { body: optional_json(&bytes)?, params, credential })
     }
 }
 

@@ -11,6 +11,11 @@
 //! - `GET /api/app/data-retrievals/v3.0/{tracking_id}/archive` (Sextant's own) serves
 //!   the archive to the project's GDPR credentials until the link expires (then 410).
 //!
+//! - `GET`, `POST` and `DELETE /api/app/opt-outs/v3.0` (Sextant's own): the project's
+//!   opt-out list (`crate::opt_outs`), read a page at a time in id order, and ids put
+//!   on it or taken off it, up to 2,000 a call (`{"distinct_ids": [...]}`, as a job
+//!   names them).
+//!
 //! Every call takes the project token as `?token=` beside a credential that may
 //! request GDPR jobs (`extract::GdprCall`), and counts against the GDPR limit of one
 //! request a second per project. The jobs themselves run in the background
@@ -27,7 +32,7 @@ use sextant_model::gdpr::{JobKind, JobRequest, JobStatus};
 
 use sextant_api::gdpr::{
     CheckDeletionResponse, CheckRetrievalResponse, CreateJob, CreatedIds, DeletionJobResult, JobCreated,
-    RetrievalResult,
+    OptOutChangeResponse, OptOutChanged, OptOutIds, OptOutListResponse, OptOutPage, RetrievalResult,
 };
 
 use crate::audit::iso;
@@ -246,4 +251,93 @@ pub async fn cancel_deletion(
             format!("deletion {tracking_id} is {} and can no longer be cancelled", other.as_str()),
         )),
     }
+}
+
+/// Ids of an opt-out list page when `limit` is not given, and the most it may ask.
+const OPT_OUT_PAGE: u32 = 1_000;
+const MAX_OPT_OUT_PAGE: u32 = 10_000;
+
+/// `GET /api/app/opt-outs/v3.0`.
+#[utoipa::path(
+    get,
+    path = "/api/app/opt-outs/v3.0",
+    tag = "gdpr",
+    summary = "A page of the project's opt-out list (Sextant's own), in id order",
+    params(
+        ("token" = String, Query, description = "The project token."),
+        ("after" = Option<String>, Query, description = "The page after this id: the previous page's `next`."),
+        ("limit" = Option<u32>, Query, description = "Ids a page holds: 1 to 10,000, default 1,000.")
+    ),
+    responses((status = 200, description = "The page", body = OptOutListResponse)),
+    security(("bearer" = []), ("basic" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn list_opt_outs(
+    State(state): State<AppState>,
+    call: GdprCall,
+) -> Result<Json<OptOutListResponse>, ApiError> {
+    let limit = match call.params.get("limit") {
+        None => OPT_OUT_PAGE,
+        Some(text) => text.parse().ok().filter(|n| (1..=MAX_OPT_OUT_PAGE).contains(n)).ok_or_else(|| {
+            ApiError::invalid_fields(
+                "invalid limit",
+                vec![("limit".into(), format!("must be a whole number from 1 to {MAX_OPT_OUT_PAGE}"))],
+            )
+        })?,
+    };
+    let after = call.params.get("after").unwrap_or_default();
+    let mut ids = state.metadata.opt_outs_after(call.credential.project.id, after, limit + 1).await?;
+    let next = (ids.len() > limit as usize).then(|| {
+        ids.truncate(limit as usize);
+        ids.last().cloned().unwrap_or_default()
+    });
+    Ok(Json(OptOutListResponse { status: "ok".into(), results: OptOutPage { distinct_ids: ids, next } }))
+}
+
+/// Puts the ids the call names on the opt-out list (`add`) or takes them off, and has
+/// this server drop (or keep) what they send from now on.
+async fn change_opt_outs(state: &AppState, call: GdprCall, add: bool) -> Result<Json<OptOutChangeResponse>, ApiError> {
+    let body = call.body.as_ref().ok_or_else(|| ApiError::invalid("a JSON body with `distinct_ids` is required"))?;
+    let ids = sextant_model::gdpr::parse_opt_out_ids(body)
+        .map_err(|problems| ApiError::invalid_fields("invalid opt-out request", problems))?;
+    let project = call.credential.project.id;
+    let changed =
+        if add { state.metadata.opt_out(project, &ids).await? } else { state.metadata.opt_in(project, &ids).await? };
+    state.opt_outs.refresh(&state.metadata).await?;
+    Ok(Json(OptOutChangeResponse { status: "ok".into(), results: OptOutChanged { changed } }))
+}
+
+/// `POST /api/app/opt-outs/v3.0`.
+#[utoipa::path(
+    post,
+    path = "/api/app/opt-outs/v3.0",
+    tag = "gdpr",
+    summary = "Put ids on the opt-out list (Sextant's own): ingestion drops what they send",
+    params(("token" = String, Query, description = "The project token.")),
+    request_body(content = OptOutIds, content_type = "application/json"),
+    responses((status = 200, description = "How many were added", body = OptOutChangeResponse)),
+    security(("bearer" = []), ("basic" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn add_opt_outs(
+    State(state): State<AppState>,
+    call: GdprCall,
+) -> Result<Json<OptOutChangeResponse>, ApiError> {
+    change_opt_outs(&state, call, true).await
+}
+
+/// `DELETE /api/app/opt-outs/v3.0`.
+#[utoipa::path(
+    delete,
+    path = "/api/app/opt-outs/v3.0",
+    tag = "gdpr",
+    summary = "Take ids off the opt-out list (Sextant's own)",
+    params(("token" = String, Query, description = "The project token.")),
+    request_body(content = OptOutIds, content_type = "application/json"),
+    responses((status = 200, description = "How many were removed", body = OptOutChangeResponse)),
+    security(("bearer" = []), ("basic" = []), ("apiTokenHeader" = []), ("apiTokenQuery" = []))
+)]
+pub async fn remove_opt_outs(
+    State(state): State<AppState>,
+    call: GdprCall,
+) -> Result<Json<OptOutChangeResponse>, ApiError> {
+    change_opt_outs(&state, call, false).await
 }

@@ -366,6 +366,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(gdpr::archive))
         .routes(routes!(gdpr::create_deletion))
         .routes(routes!(gdpr::get_deletion, gdpr::cancel_deletion))
+        .routes(routes!(gdpr::list_opt_outs, gdpr::add_opt_outs, gdpr::remove_opt_outs))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
