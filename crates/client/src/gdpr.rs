@@ -126,12 +126,14 @@ pub struct OptOuts<'a> {
 }
 
 impl OptOuts<'_> {
-    /// Puts up to 2,000 ids on the list; answers how many were not on it already.
+    /// Puts up to 2,000 ids on the list; answers how many were not on it already (after
+    /// a retry, those the retry added).
     pub async fn add(&self, ids: &[String]) -> Result<u64, Error> {
         self.change(Method::POST, ids).await
     }
 
-    /// Takes up to 2,000 ids off the list; answers how many were on it.
+    /// Takes up to 2,000 ids off the list; answers how many were on it (after a retry,
+    /// those the retry removed).
     pub async fn remove(&self, ids: &[String]) -> Result<u64, Error> {
         self.change(Method::DELETE, ids).await
     }
@@ -147,7 +149,8 @@ impl OptOuts<'_> {
         Ok(answer.results)
     }
 
-    // Adding or removing the same ids again changes nothing, so both are retried.
+    // Adding or removing the same ids again changes nothing, so both are retried; after
+    // a lost answer, the retry's count leaves out what the first try changed.
     async fn change(&self, method: Method, ids: &[String]) -> Result<u64, Error> {
         let json =
             serde_json::to_vec(&OptOutIds { distinct_ids: ids.to_vec() }).map_err(|e| Error::Invalid(e.to_string()))?;

@@ -378,6 +378,11 @@ async fn gdpr_jobs(md: &Metadata, pid: ProjectId, other: ProjectId) {
     assert_eq!(md.opt_in(pid, &["a".into(), "zzz".into()]).await.unwrap(), 1);
     let all = md.all_opt_outs().await.unwrap();
     assert_eq!(all, [(pid, "b".to_string()), (other, "a".to_string())]);
+    // A page at a time, in id order (bytes, on both backends), one project's only.
+    md.opt_out(pid, &["B".into(), "c".into(), "a b".into()]).await.unwrap();
+    assert_eq!(md.opt_outs_after(pid, "", 2).await.unwrap(), ["B", "a b"]);
+    assert_eq!(md.opt_outs_after(pid, "a b", 10).await.unwrap(), ["b", "c"]);
+    assert!(md.opt_outs_after(pid, "c", 10).await.unwrap().is_empty());
 }
 
 /// Warehouse connectors: a source, an import of it (its secret-free spec kept whole), a

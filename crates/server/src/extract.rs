@@ -25,6 +25,7 @@ use sextant_model::{ApiFamily, Project, Role};
 use crate::auth::{self, Access, Credential};
 use crate::body;
 use crate::error::ApiError;
+use crate::limits::LimitSlot;
 use crate::state::AppState;
 
 /// A family a [`Reader`] reads through.
@@ -135,6 +136,9 @@ async fn visibility(state: &AppState, credential: &Credential, params: &Params) 
 pub struct FlagsCall {
     /// Its parameters: the query string, and a form body's fields.
     pub params: Params,
+    /// Where its limits' verdicts go (the ingestion limit too, when it records
+    /// exposures).
+    pub slot: LimitSlot,
     /// A JSON body, when one was sent (`POST /flags`).
     pub body: Option<serde_json::Value>,
     /// Who asked, and for which project.
@@ -157,7 +161,7 @@ impl FromRequest<AppState> for FlagsCall {
         // Credentials first: a bad body from a stranger is a 401, not a 400.
         let credential = auth::reader(state, &parts, &params, ApiFamily::Flags).await?;
         let body = if form { None } else { optional_json(&bytes)? };
-        Ok(FlagsCall { params, body, credential })
+        Ok(FlagsCall { params, slot: LimitSlot::of(&parts.extensions), body, credential })
     }
 }
 

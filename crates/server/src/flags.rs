@@ -184,7 +184,7 @@ async fn evaluate(state: &AppState, call: FlagsCall) -> Result<Json<FlagAssignme
         .collect();
     if ask.record {
         let fetch = Fetch { started_ms, completed_ms: chrono::Utc::now().timestamp_millis() };
-        record_exposures(state, project, distinct_id, &flags, fetch).await?;
+        record_exposures(state, &call, distinct_id, &flags, fetch).await?;
     }
     Ok(Json(FlagAssignments { code: 200, flags }))
 }
@@ -194,7 +194,7 @@ async fn evaluate(state: &AppState, call: FlagsCall) -> Result<Json<FlagAssignme
 /// again rather than lose the exposures.
 async fn record_exposures(
     state: &AppState,
-    project: &Project,
+    call: &FlagsCall,
     distinct_id: &str,
     flags: &BTreeMap<String, Selected>,
     fetch: Fetch,
@@ -203,7 +203,8 @@ async fn record_exposures(
         return Ok(());
     }
     let records = flags.iter().map(|(key, selected)| exposure(key, selected, distinct_id, fetch).to_string()).collect();
-    let stored = crate::ingest_steps::import_events(state, project, records, "flags").await?;
+    let project = &call.credential.project;
+    let stored = crate::ingest_steps::import_events(state, project, records, "flags", &call.slot).await?;
     for (_, why) in stored.failed {
         tracing::warn!(project = project.id.0, reason = %why.message, "an exposure was refused");
     }

@@ -30,13 +30,16 @@ pub(crate) struct Stored {
 }
 
 /// Imports `records` (JSON texts of `/import` records) into `project`, counted in the
-/// metrics as coming from `source`. An error is the whole batch's (the ingestion limit
-/// reached, the store failing): nothing of it was stored, and it may be sent again.
+/// metrics as coming from `source`, the ingestion limit's verdict kept in `slot` (a
+/// request's, so that a refusal's `Retry-After` reaches its answer). An error is the
+/// whole batch's (the ingestion limit reached, the store failing): nothing of it was
+/// stored, and it may be sent again.
 pub(crate) async fn import_events(
     state: &AppState,
     project: &Project,
     records: Vec<String>,
     source: &'static str,
+    slot: &LimitSlot,
 ) -> Result<Stored, ApiError> {
     let bytes: usize = records.iter().map(String::len).sum();
     let ctx = IngestContext {
@@ -61,7 +64,7 @@ pub(crate) async fn import_events(
     }
     let Rows { rows, edges, dropped: declined } = rows;
     let projects = rows.iter().map(|r| r.project_id).chain(declined.iter().copied());
-    charge_ingestion(state, &LimitSlot::default(), bytes, projects)?;
+    charge_ingestion(state, slot, bytes, projects)?;
     let stored = rows.len();
     state.store.append_with_identity(rows, edges).await?;
     metrics::events_ingested(project.id, source, stored);

@@ -19,6 +19,9 @@ pub struct OptOuts {
     ids: RwLock<HashMap<ProjectId, HashSet<String>>>,
     /// The lists' version as last read (`Metadata::opt_out_version`).
     version: parking_lot::Mutex<Option<(i64, i64)>>,
+    /// Held through a whole refresh: two at once (the periodic one and an HTTP change's)
+    /// could otherwise finish in the wrong order and leave the older lists in place.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl OptOuts {
@@ -32,6 +35,7 @@ impl OptOuts {
     /// Reads every list again if any changed since it was read (one small read when
     /// none did).
     pub async fn refresh(&self, metadata: &Metadata) -> sextant_metadata::Result<()> {
+        let _alone = self.refreshing.lock().await;
         // The version first: a change landing between the two reads is read again next time.
         let version = metadata.opt_out_version().await?;
         if *self.version.lock() == Some(version) {

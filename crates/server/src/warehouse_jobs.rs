@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 use crate::error::ApiError;
 use crate::gdpr_queue::now_ms;
 use crate::ingest_steps::{self, Stored};
+use crate::limits::LimitSlot;
 use crate::state::AppState;
 use crate::warehouse_read::SourceQuery;
 
@@ -214,8 +215,11 @@ async fn store(
 ) -> Result<Stored, ApiError> {
     let mut pause = Duration::from_millis(500);
     loop {
+        let tried = std::time::Instant::now();
         let stored = match import_type {
-            ImportType::EventStream => ingest_steps::import_events(state, project, records.clone(), "warehouse").await,
+            ImportType::EventStream => {
+                ingest_steps::import_events(state, project, records.clone(), "warehouse", &LimitSlot::default()).await
+            }
             ImportType::Groups => {
                 ingest_steps::update_profiles(state, project, records.clone(), ProfileKind::Group).await
             }
@@ -225,7 +229,8 @@ async fn store(
             Err(e) if matches!(e.code, ErrorCode::RateLimited | ErrorCode::Unavailable) && *waited < MAX_WAIT => {
                 tracing::debug!(project = project.id.0, why = %e.message, "warehouse import waits to store a batch");
                 tokio::time::sleep(pause).await;
-                *waited += pause;
+                // The try counts too: a store that is not ready answers after its own wait.
+                *waited += tried.elapsed();
                 pause = (pause * 2).min(MAX_PAUSE);
             }
             other => return other,

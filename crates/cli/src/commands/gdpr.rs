@@ -78,8 +78,16 @@ pub(crate) async fn run(cmd: GdprCommand) -> Result<()> {
             println!("{removed} ids taken off project {project}'s opt-out list");
         }
         GdprCommand::OptOuts(ListArgs { project, json, dir }) => {
-            let all = dir.open_metadata().await?.all_opt_outs().await?;
-            let ids: Vec<&str> = all.iter().filter(|(p, _)| p.0 == project).map(|(_, id)| id.as_str()).collect();
+            let md = dir.open_metadata().await?;
+            let mut ids: Vec<String> = Vec::new();
+            loop {
+                let after = ids.last().map_or("", String::as_str);
+                let page = md.opt_outs_after(ProjectId(project), after, 10_000).await?;
+                if page.is_empty() {
+                    break;
+                }
+                ids.extend(page);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&ids)?);
             } else {

@@ -112,7 +112,8 @@ impl<'a> Compiler<'a> {
         let list_when = list_when.map(|w| self.close(w)).transpose()?;
         let list_texts = list_texts.map(|t| self.close(t)).transpose()?;
         let out = SegmentKeySql { scalar, list_when, list_texts };
-        if out.scalar.len() + out.list_texts.as_ref().map_or(0, String::len) > MAX_SQL {
+        let lens = [Some(&out.scalar), out.list_when.as_ref(), out.list_texts.as_ref()];
+        if lens.iter().flatten().map(|t| t.len()).sum::<usize>() > MAX_SQL {
             return unsupported("the compiled SQL would be too long");
         }
         Ok(out)
@@ -177,7 +178,8 @@ impl<'a> Compiler<'a> {
 pub struct SegmentKeySql {
     /// Text of a non-list value; NULL for undefined and for lists.
     pub scalar: String,
-    /// When the value can be a list: the (cheap) condition that it is one.
+    /// When the value can be a list: the condition that it is one (a type test, unless
+    /// the value reads a `let` binding, see `bindings`).
     pub list_when: Option<String>,
     /// When the value can be a list: its elements' distinct texts, valid where
     /// `list_when` holds.
