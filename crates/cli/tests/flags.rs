@@ -534,6 +534,34 @@ async fn the_node_providers_agree() {
     }
 }
 
+/// Recording exposures is charged to the project's ingestion limit: past it, `/flags`
+/// answers 429 with `Retry-After` and stores nothing, rather than answering without
+/// storing what it was asked to.
+#[tokio::test]
+async fn recorded_exposures_wait_for_the_ingestion_limit() {
+    let s = TestServer::start_with_config("[rate_limits.default.ingestion]\nper_second = 1\n");
+    let workspace = default_workspace(&s).await;
+    let on = json!({
+        "name": "On", "key": "on", "tags": [], "context": "distinct_id", "serving_method": "server",
+        "status": "enabled",
+        "ruleset": {"variants": [{"key": "yes", "value": true, "is_control": false, "split": 1.0}],
+                    "rollout": [{"rollout_percentage": 1.0, "variant_splits": {}}]}
+    });
+    create(&s, workspace, &on).await;
+    let ask = |id: &str| {
+        let body = json!({"context": {"distinct_id": id}, "record_exposures": true});
+        s.http.post(s.url("/flags")).basic_auth(&s.creds.token, Some("")).json(&body).send()
+    };
+    let first = ask("first").await.unwrap();
+    assert_eq!(first.status(), 200, "{}", first.text().await.unwrap());
+    let second = ask("second").await.unwrap();
+    assert_eq!(second.status(), 429);
+    assert!(second.headers().contains_key("retry-after"), "{:?}", second.headers());
+    let exported = s.export("&event=%5B%22%24experiment_started%22%5D").await;
+    let ids: Vec<&str> = exported.iter().filter_map(|e| e["properties"]["distinct_id"].as_str()).collect();
+    assert_eq!(ids, ["first"]);
+}
+
 /// Polls `/flags` for `context` until `done` holds of its answer (the server rereads
 /// the control plane's flag versions every 10 s), for at most 20 s.
 async fn served_soon(s: &TestServer, context: &Value, done: impl Fn(&Value) -> bool) -> Value {
