@@ -235,6 +235,8 @@ async fn mixpanel_utils_runs_jql() {
         got["by_name"],
         json!([{"key": ["purchase"], "value": 4}, {"key": ["signup"], "value": 3}, {"key": ["view"], "value": 5}])
     );
+    // The same with `format="csv"`: a row per group, the key's parts as columns.
+    assert_eq!(got["by_name_csv"], "key.0,value\npurchase,4\nsignup,3\nview,5\n");
     // Its own script: each event as {event, properties: {distinct_id, time in seconds, <chosen>}}.
     assert_eq!(
         got["events"],

@@ -18,7 +18,9 @@
 //!   count and sum).
 //! - `projection`: which event properties a script can read, from its text.
 //! - `error`: [`JqlError`].
+//! - [`csv_answer`]: an answer as CSV (`format=csv`).
 
+pub mod csv_answer;
 mod error;
 mod native;
 mod projection;

@@ -2,7 +2,7 @@
 query_jql_people), the way a user of that library would.
 
 Usage: mixpanel_utils_jql.py BASE_URL PROJECT_SECRET
-Prints {"by_name": ..., "events": ..., "people": ...} as JSON.
+Prints {"by_name": ..., "by_name_csv": ..., "events": ..., "people": ...} as JSON.
 """
 
 import json
@@ -22,8 +22,14 @@ by_name = m.query_jql(
     ".groupBy(['name'], mixpanel.reducer.count()); }",
     params={"from": "2024-01-01", "to": "2024-01-03"},
 )
+by_name_csv = m.query_jql(
+    "function main() { return Events({from_date: params.from, to_date: params.to})"
+    ".groupBy(['name'], mixpanel.reducer.count()); }",
+    params={"from": "2024-01-01", "to": "2024-01-03"},
+    format="csv",
+)
 events = m.query_jql_events(
     "2024-01-01", "2024-01-03", event_selectors=[{"event": "purchase"}], output_properties=["amount"]
 )
 people = m.query_jql_people(user_selectors='user["plan"] == "pro"', output_properties=["plan"])
-print(json.dumps({"by_name": by_name, "events": events, "people": people}))
+print(json.dumps({"by_name": by_name, "by_name_csv": by_name_csv, "events": events, "people": people}))
