@@ -48,16 +48,7 @@ async fn cohorts_are_saved_listed_counted_and_filter_engage() {
     let s = TestServer::start();
     seed(&s).await;
     // One cohort from the CLI (profile properties), one from the App API (behaviour).
-    let pro = s.cli_json(&[
-        "cohort",
-        "create",
-        "--project",
-        "1",
-        "--name",
-        "Pro",
-        "--where",
-        r#"properties["plan"] == "pro""#,
-    ]);
+    let pro = s.cli_cohort("Pro", r#"properties["plan"] == "pro""#);
     let buyers_body = json!({
         "name": "Repeat buyers",
         "description": "two purchases in 30 days",

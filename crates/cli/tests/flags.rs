@@ -625,16 +625,7 @@ async fn cohort_groups_take_the_cohorts_members_on_the_server() {
     let set_plan = |id: &str, plan: &str| json!({"$token": s.creds.token, "$distinct_id": id, "$set": {"plan": plan}});
     let r = s.http.post(s.url("/engage")).json(&vec![set_plan("ann", "pro"), set_plan("bob", "free")]).send();
     assert_eq!(r.await.unwrap().text().await.unwrap(), "1");
-    let pro = s.cli_json(&[
-        "cohort",
-        "create",
-        "--project",
-        "1",
-        "--name",
-        "Pro",
-        "--where",
-        r#"properties["plan"] == "pro""#,
-    ]);
+    let pro = s.cli_cohort("Pro", r#"properties["plan"] == "pro""#);
     let cohort = pro["id"].as_i64().expect("the cohort's id");
     let beta = |cohort: Value| {
         json!({

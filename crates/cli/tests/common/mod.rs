@@ -178,6 +178,12 @@ impl TestServer {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// A cohort of project 1 made with `sextant cohort create`, from a `where` over
+    /// profile properties; answers it as the CLI prints it.
+    pub fn cli_cohort(&self, name: &str, where_: &str) -> Value {
+        self.cli_json(&["cohort", "create", "--project", "1", "--name", name, "--where", where_])
+    }
+
     /// CPU seconds (user + system) the server process has used so far, read from
     /// `/proc` (benchmarks divide it by the events sent).
     pub fn cpu_seconds(&self) -> f64 {

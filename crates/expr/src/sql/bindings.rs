@@ -80,7 +80,7 @@ impl Compiler<'_> {
             alts.push(Alt { kind: a.kind, when, payload });
         }
         self.bindings.push((var, d.record(&fields)));
-        Val { alts, literal_str: None, total: v.total, dynamic: v.dynamic }
+        Val { alts, literal_str: None, total: v.total, dynamic: false }
     }
 
     /// `sql`, finished, inside the bindings it reads (directly, or through the record of
